@@ -1,0 +1,278 @@
+"""The `studio` command: train, runs, show, stop, kill, resume, delete, predict, models, methods."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from studio import runlog
+from studio.config import ConfigError, DataConfig, RunConfig, TrainingConfig, field_help
+
+
+def _config_help() -> str:
+    lines = ["config fields (YAML or JSON; only data.train is required):", ""]
+    for prefix, cls in (("", RunConfig), ("data.", DataConfig), ("training.", TrainingConfig)):
+        for f in field_help(cls):
+            if f["name"] in ("data", "training"):
+                continue
+            extra = ""
+            if "choices" in f:
+                extra = f" [{'|'.join(map(str, f['choices']))}]"
+            elif "min" in f or "max" in f:
+                extra = f" [{f.get('min', '')}..{f.get('max', '')}]"
+            lines.append(f"  {prefix}{f['name']} (default {f['default']!r}){extra}")
+            lines.append(f"      {f['help']}")
+    lines += ["", "method_args per method: see `studio methods`.", "Example: examples/minilm-lora.yaml"]
+    return "\n".join(lines)
+
+
+def _print(data: Any, as_json: bool, text: str | None = None) -> None:
+    if as_json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        print(text if text is not None else data)
+
+
+def _fmt_dur(s: float | None) -> str:
+    if s is None:
+        return "-"
+    s = int(s)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def _apply_overrides(raw: dict, sets: list[str]) -> dict:
+    for item in sets or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: write it as key=value, e.g. training.epochs=1.")
+        key, val = item.split("=", 1)
+        try:
+            import yaml
+
+            value = yaml.safe_load(val)
+        except Exception:
+            value = val
+        node = raw
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return raw
+
+
+def cmd_train(a, store) -> int:
+    import yaml
+
+    path = Path(a.config)
+    if not path.is_file():
+        raise ConfigError(f"Config file {path} does not exist.")
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = yaml.safe_load(text)  # YAML is a superset of JSON
+    except yaml.YAMLError as e:
+        raise ConfigError(f"Config file {path} is not valid YAML/JSON: {e}") from None
+    raw = _apply_overrides(raw if isinstance(raw, dict) else {"_": raw}, a.set)
+    cfg = RunConfig.from_dict(raw, base_dir=path.parent)
+    run_id = store.create(cfg)
+    if a.detach:
+        _print({"run": run_id, "dir": str(store.run_dir(run_id))}, a.json, run_id)
+        return 0
+    print(f"run {run_id} queued ({store.run_dir(run_id)})", file=sys.stderr)
+    return _follow(store, run_id, a.json)
+
+
+def _follow(store, run_id: str, as_json: bool) -> int:
+    rd = store.run_dir(run_id)
+    offset = 0
+    stopping = False
+    try:
+        while True:
+            for rec, offset in runlog.iter_metrics(rd, offset):
+                if as_json:
+                    print(json.dumps(rec), flush=True)
+                else:
+                    print(_metric_line(rec), file=sys.stderr, flush=True)
+            st = store.sync(run_id)
+            if st.get("status") in runlog.FINISHED:
+                for rec, offset in runlog.iter_metrics(rd, offset):
+                    print(json.dumps(rec) if as_json else _metric_line(rec), file=sys.stdout if as_json else sys.stderr)
+                msg = f"run {run_id} {st['status']}" + (f": {st.get('reason')}" if st.get("reason") else "")
+                print(msg, file=sys.stderr)
+                return 0 if st["status"] == "completed" else 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        if not stopping:
+            print(f"\nstopping run {run_id} (it saves a checkpoint first; `studio resume {run_id}` continues)", file=sys.stderr)
+            store.stop(run_id)
+        return _follow(store, run_id, as_json) if not stopping else 130
+
+
+def _metric_line(r: dict) -> str:
+    kind = r.get("kind")
+    if kind == "start":
+        return (f"start: {r.get('trainable_parameters', 0):,} trainable / {r.get('total_parameters', 0):,} parameters, "
+                f"{r.get('max_steps')} steps on {r.get('device')} ({r.get('precision')})")
+    if kind == "train":
+        sps = r.get("samples_per_second")
+        return (f"step {r['step']} epoch {r.get('epoch', 0):.2f} loss {r.get('loss', float('nan')):.4f} "
+                f"lr {r.get('learning_rate', 0):.2e}" + (f" {sps:.1f} samples/s eta {_fmt_dur(r.get('eta_seconds'))}" if sps else ""))
+    if kind == "eval":
+        parts = [f"{k[5:]} {v:.4f}" for k, v in r.items() if k.startswith("eval_") and isinstance(v, (int, float))]
+        return f"eval step {r['step']}: " + ", ".join(parts)
+    if kind == "test":
+        parts = [f"{k[5:]} {v:.4f}" for k, v in r.items() if k.startswith("test_") and isinstance(v, (int, float))]
+        return "test: " + ", ".join(parts)
+    return json.dumps(r)
+
+
+def cmd_runs(a, store) -> int:
+    rows = store.list()
+    if a.json:
+        _print(rows, True)
+        return 0
+    if not rows:
+        print("No runs yet. Start one with `studio train examples/minilm-lora.yaml`.")
+        return 0
+    print(f"{'run':24} {'status':10} {'task':20} {'model':40} {'method':8} {'best':>8} {'time':>7}")
+    for r in rows:
+        best = f"{r['best_metric']:.4f}" if isinstance(r.get("best_metric"), (int, float)) else "-"
+        print(f"{r['id']:24} {r['status']:10} {r['task'] or '':20} {(r['model'] or '')[-40:]:40} {r['method'] or '':8} "
+              f"{best:>8} {_fmt_dur(r.get('duration')):>7}")
+    return 0
+
+
+def cmd_show(a, store) -> int:
+    info = store.get(a.run)
+    info["metrics_tail"] = runlog.read_metrics(Path(info["dir"]))[-5:]
+    if a.json:
+        _print(info, True)
+        return 0
+    st = info["status_detail"]
+    print(f"run      {info['id']}  ({info['dir']})")
+    print(f"status   {info['status']}" + (f": {st.get('reason')}" if st.get("reason") else ""))
+    print(f"model    {info.get('model')}  method {info.get('method')}  device {st.get('device', '-')}")
+    if st.get("max_steps"):
+        print(f"progress step {st.get('step', 0)}/{st['max_steps']}  epoch {st.get('epoch', 0)}")
+    rep = info.get("test_report")
+    if rep:
+        print("test     " + ", ".join(f"{k} {v:.4f}" for k, v in rep["metrics"].items()))
+    for r in info["metrics_tail"]:
+        print("  " + _metric_line(r))
+    return 0
+
+
+def cmd_simple(action):
+    def run(a, store) -> int:
+        st = getattr(store, action)(a.run)
+        _print(st, a.json, f"{a.run}: {st.get('status') if isinstance(st, dict) else action}")
+        return 0
+    return run
+
+
+def cmd_delete(a, store) -> int:
+    store.delete(a.run)
+    _print({"deleted": a.run}, a.json, f"deleted {a.run}")
+    return 0
+
+
+def cmd_predict(a, store) -> int:
+    from studio import inference
+
+    info = store.get(a.run)
+    texts = list(a.text)
+    if a.file:
+        texts += [ln.strip() for ln in Path(a.file).read_text(encoding="utf-8").splitlines() if ln.strip()]
+    if not texts:
+        raise ConfigError("Give texts to label: studio predict RUN \"some text\" ... (or --file lines.txt).")
+    preds = inference.predict(Path(info["dir"]), texts)
+    if a.json:
+        _print([{"text": t, **p} for t, p in zip(texts, preds)], True)
+    else:
+        for t, p in zip(texts, preds):
+            print(f"{p['label']}\t{p['score']:.3f}\t{t}")
+    return 0
+
+
+def cmd_models(a, store) -> int:
+    from studio import models
+
+    cat = models.list_catalog()
+    if a.json:
+        _print(cat, True)
+        return 0
+    for e in cat:
+        print(f"{e['name']:10} {e['hub_id']:40} {e['params']:>5}  {'bundled' if e['bundled'] else 'hub':8} {e['summary']}")
+    print("\nAny other hub id (owner/name) or local folder works too.")
+    return 0
+
+
+def cmd_methods(a, store) -> int:
+    from studio import methods
+
+    d = methods.describe()
+    if a.json:
+        _print(d, True)
+        return 0
+    for m in d:
+        print(f"{m['name']:8} {m['title']} (default lr {m['learning_rate']:g}): {m['summary']}")
+        for s in m["settings"]:
+            print(f"    {s['name']} = {s['default']!r}: {s['help']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="studio", description="Fine-tune transformer models: train, inspect, control and use runs.")
+    ap.add_argument("--runs-dir", default=None, help="Folder of runs and the registry (env STUDIO_RUNS_DIR; default ./runs).")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    def add(name, fn, help, json_flag=True):
+        p = sub.add_parser(name, help=help, description=help)
+        if json_flag:
+            p.add_argument("--json", action="store_true", help="Print machine-readable JSON.")
+        p.set_defaults(fn=fn)
+        return p
+
+    p = sub.add_parser("train", help="Start a run from a YAML/JSON config.", epilog=_config_help(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", help="Run config file (YAML or JSON).")
+    p.add_argument("--detach", action="store_true", help="Return at once with the run id; the run trains in the background.")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="Override a config field, e.g. --set training.epochs=1.")
+    p.add_argument("--json", action="store_true", help="Print machine-readable JSON.")
+    p.set_defaults(fn=cmd_train)
+    add("runs", cmd_runs, "List runs with status, task, model, method, best metric and duration.")
+    for name, fn, h in (("show", cmd_show, "Show one run: status, progress, test metrics."),
+                        ("stop", cmd_simple("stop"), "Stop gracefully: finish the step, save a checkpoint."),
+                        ("kill", cmd_simple("kill"), "Kill the run's processes at once."),
+                        ("resume", cmd_simple("resume"), "Continue a stopped or failed run from its last checkpoint."),
+                        ("delete", cmd_delete, "Delete a finished run and its folder.")):
+        add(name, fn, h).add_argument("run", help="Run id.")
+    p = add("predict", cmd_predict, "Label texts with a finished run.")
+    p.add_argument("run", help="Run id.")
+    p.add_argument("text", nargs="*", help="Texts to label.")
+    p.add_argument("--file", help="A text file with one input per line.")
+    add("models", cmd_models, "List the model catalog.")
+    add("methods", cmd_methods, "List the adaptation methods and their settings.")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    from studio.data import DataError
+    from studio.inference import InferenceError
+    from studio.models import ModelError
+    from studio.runs import RunError, open_store
+
+    ap = build_parser()
+    a = ap.parse_args(argv)
+    try:
+        store = open_store(a.runs_dir)
+        return a.fn(a, store)
+    except (ConfigError, DataError, ModelError, RunError, InferenceError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

