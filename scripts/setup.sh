@@ -24,7 +24,7 @@ fi
 if [ "${1:-}" = "--test" ] && [ ! -x /usr/bin/chromium ]; then
   # Browser tests drive Debian's Chromium; playwright cannot download its own browser offline.
   if [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
       || echo "warning: could not install chromium; browser tests will be skipped" >&2
   else
     echo "warning: /usr/bin/chromium missing (sudo apt-get install chromium); browser tests will be skipped" >&2

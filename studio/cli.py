@@ -1,4 +1,4 @@
-"""The `studio` command: train, runs, show, stop, kill, resume, delete, predict, models, methods."""
+"""The `studio` command: train, runs, show, stop, kill, resume, delete, predict, export, models, methods."""
 
 from __future__ import annotations
 
@@ -74,7 +74,12 @@ def cmd_train(a, store) -> int:
         raw = yaml.safe_load(text)  # YAML is a superset of JSON
     except yaml.YAMLError as e:
         raise ConfigError(f"Config file {path} is not valid YAML/JSON: {e}") from None
-    raw = _apply_overrides(raw if isinstance(raw, dict) else {"_": raw}, a.set)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Config file {path} must hold a mapping of settings (like data: {{train: file.csv}}), "
+                          f"not a {type(raw).__name__}.")
+    raw = _apply_overrides(raw, a.set)
     cfg = RunConfig.from_dict(raw, base_dir=path.parent)
     run_id = store.create(cfg)
     if a.detach:
@@ -196,6 +201,52 @@ def cmd_predict(a, store) -> int:
     return 0
 
 
+def cmd_data(a, store) -> int:
+    from studio import data as data_mod
+    from studio.config import DataConfig
+
+    cfg = DataConfig(train=a.train, validation=a.validation, test=a.test, text_column=a.text_column,
+                     label_column=a.label_column)
+    tok = None
+    if a.model:
+        from studio import models
+        from studio.tasks.text_classification import load_tokenizer
+
+        tok = load_tokenizer(models.resolve(a.model))
+    rep = data_mod.prepare(cfg, tokenizer=tok, max_length=a.max_length).report
+    if a.json:
+        _print(rep.to_dict(), True)
+        return 0
+    print(f"text column {rep.text_column!r}, label column {rep.label_column!r}; {len(rep.labels)} labels")
+    print("rows     " + ", ".join(f"{k} {v}" for k, v in rep.rows.items()))
+    for lab in rep.labels:
+        print(f"  {lab:30} " + " ".join(f"{rep.label_counts[k].get(lab, 0):6d}" for k in rep.rows))
+    if rep.token_lengths:
+        tl = rep.token_lengths
+        print(f"tokens   p50 {tl['p50']:.0f}  p95 {tl['p95']:.0f}  max {tl['max']:.0f}")
+    for w in rep.warnings:
+        print(f"warning: {w}")
+    return 0
+
+
+def cmd_export(a, store) -> int:
+    import os
+
+    from studio import export
+
+    info = store.get(a.run)
+    run_dir = Path(info["dir"])
+    kind = a.kind or export.export_kinds(run_dir)[0]
+    if a.push:
+        # The token comes from the environment only: a command-line argument would show in `ps` and shell history.
+        url = export.push_to_hub(run_dir, a.push, os.environ.get("HF_TOKEN", ""), kind=kind, private=not a.public)
+        _print({"run": a.run, "kind": kind, "url": url}, a.json, url)
+        return 0
+    path = export.build_zip(run_dir, kind, Path(a.out))
+    _print({"run": a.run, "kind": kind, "zip": str(path)}, a.json, str(path))
+    return 0
+
+
 def cmd_models(a, store) -> int:
     from studio import models
 
@@ -253,6 +304,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="Run id.")
     p.add_argument("text", nargs="*", help="Texts to label.")
     p.add_argument("--file", help="A text file with one input per line.")
+    p = add("data", cmd_data, "Check a data file: columns, labels, split sizes, token lengths, warnings.")
+    p.add_argument("train", help="Training file (CSV, TSV, JSON, JSONL or Parquet).")
+    p.add_argument("--validation", help="Optional validation file.")
+    p.add_argument("--test", help="Optional test file.")
+    p.add_argument("--text-column", help="Text column (detected when omitted).")
+    p.add_argument("--label-column", help="Label column (detected when omitted).")
+    p.add_argument("--model", help="Tokenizer for token-length percentiles (catalog name, hub id or folder).")
+    p.add_argument("--max-length", type=int, default=128, help="Report the share of texts longer than this.")
+    p = add("export", cmd_export, "Zip a finished run's adapter or merged model with a model card, or push it to the hub.")
+    p.add_argument("run", help="Run id.")
+    p.add_argument("--kind", choices=("adapter", "merged"), help="adapter (PEFT runs) or merged model; default: adapter when there is one.")
+    p.add_argument("--out", default=".", help="Folder for the zip (default: here).")
+    p.add_argument("--push", metavar="OWNER/NAME", help="Push to this hub repository instead (token from the HF_TOKEN environment variable).")
+    p.add_argument("--public", action="store_true", help="Make a pushed repository public (default: private).")
     add("models", cmd_models, "List the model catalog.")
     add("methods", cmd_methods, "List the adaptation methods and their settings.")
     return ap
@@ -260,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from studio.data import DataError
+    from studio.export import ExportError
     from studio.inference import InferenceError
     from studio.models import ModelError
     from studio.runs import RunError, open_store
@@ -269,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         store = open_store(a.runs_dir)
         return a.fn(a, store)
-    except (ConfigError, DataError, ModelError, RunError, InferenceError) as e:
+    except (ConfigError, DataError, ModelError, RunError, InferenceError, ExportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -92,6 +92,7 @@ def _check_text_encoding(p: Path) -> None:
         kind = "UTF-16 text" if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[1:200:2].count(b"\x00") > 50 else "binary data"
         raise DataError(f"{p.name} holds {kind}, not UTF-8 text; save it as UTF-8 (in Excel: Save As > CSV UTF-8).")
     decoder_pos = 0
+    lines_before = 0
     import codecs
 
     dec = codecs.getincrementaldecoder("utf-8")()
@@ -102,11 +103,13 @@ def _check_text_encoding(p: Path) -> None:
                 dec.decode(chunk, final=not chunk)
             except UnicodeDecodeError as e:
                 pos = decoder_pos + e.start
-                raise DataError(f"{p.name} is not UTF-8 text (byte 0x{chunk[e.start]:02x} at offset {pos}, probably Latin-1 or "
+                line = lines_before + chunk.count(b"\n", 0, e.start) + 1
+                raise DataError(f"{p.name} is not UTF-8 text (byte 0x{chunk[e.start]:02x} on line {line}, offset {pos}, probably Latin-1 or "
                                 "Windows-1252); save it as UTF-8 (in Excel: Save As > CSV UTF-8).") from None
             if not chunk:
                 break
             decoder_pos += len(chunk)
+            lines_before += chunk.count(b"\n")
 
 
 def read_table(path: str, role: str = "Training") -> pd.DataFrame:
@@ -120,7 +123,11 @@ def read_table(path: str, role: str = "Training") -> pd.DataFrame:
         kwargs["keep_default_na"] = False  # "NA" or "null" are legitimate texts/labels
         kwargs["na_values"] = [""]
     if builder == "json":
-        _check_json_shape(p)
+        columnar = _check_json_shape(p)
+        if columnar is not None:  # datasets would read {"text": [...], "label": [...]} as one row of lists
+            df = pd.DataFrame(columnar)
+            df.columns = [str(c).strip() for c in df.columns]
+            return df
     import datasets
 
     datasets.disable_progress_bars()
@@ -143,7 +150,8 @@ def _datasets_cache() -> Path:
     return cache_dir() / "datasets"
 
 
-def _check_json_shape(p: Path) -> None:
+def _check_json_shape(p: Path) -> dict | None:
+    """Check a JSON file holds records; returns the data when it is columnar ({"text": [...], ...})."""
     import json
 
     text = p.read_text(encoding="utf-8-sig")
@@ -169,7 +177,12 @@ def _check_json_shape(p: Path) -> None:
     if isinstance(data, dict):
         lists = [k for k, v in data.items() if isinstance(v, list)]
         if lists and all(isinstance(data[k], list) for k in data):
-            return  # columnar {"text": [...], "label": [...]} is fine
+            sizes = {k: len(v) for k, v in data.items()}
+            if len(set(sizes.values())) > 1:
+                raise DataError(f"{p.name} holds columns of different lengths ({sizes}); give every column one value per row.")
+            if not max(sizes.values()):
+                raise DataError(f"{p.name} has no data rows; add labelled rows.")
+            return data  # columnar {"text": [...], "label": [...]} is fine
         raise DataError(f"{p.name} is a single JSON object, not a list of records; write it as "
                         '[{"text": "...", "label": "..."}, ...] or as JSON Lines.')
     if not isinstance(data, list) or not data or not all(isinstance(r, dict) for r in data):
@@ -191,6 +204,8 @@ def _explain_read_error(p: Path, e: Exception) -> str:
         m = re.search(r"starting at row (\d+)", msgs)
         where = f" (a quote opened near row {m.group(1)})" if m else ""
         return f"{p.name} has a quote that is never closed{where}; close it or remove the stray quote character."
+    if "corresponds to no data" in msgs or "BatchSize must be greater than 0" in msgs:
+        return f"{p.name} has no data rows; add labelled rows (below the header line in CSV/TSV)."
     if "No columns to parse" in msgs or "EmptyDataError" in msgs:
         return f"{p.name} has no header or data; the first line must name the columns, e.g. text,label."
     if "UnicodeDecodeError" in msgs:
@@ -240,7 +255,8 @@ def _check_columns(df: pd.DataFrame, name: str, text_col: str | None, label_col:
     cols = list(df.columns)
     for role, col in (("text", text_col), ("label", label_col)):
         if col is not None and col not in cols:
-            raise DataError(f"{name}: no column named {col!r} for the {role}; the columns are {cols}.")
+            raise DataError(f"{name}: no column named {col!r} for the {role}; choose one of its columns {cols}.")
+    detected_label = label_col is None
     if text_col is None or label_col is None:
         t, l = detect_columns(df, name)
         text_col = text_col or t
@@ -250,10 +266,16 @@ def _check_columns(df: pd.DataFrame, name: str, text_col: str | None, label_col:
     if len(cols) < 2:
         raise DataError(f"{name} has a single column {cols[0]!r}; it needs a text and a label column "
                         "(check the separator: TSV files need the .tsv extension).")
-    if any(_looks_headerless(df, c) for c in cols):
+    if any(_looks_headerless(df, c) for c in cols) or (detected_label and _name_is_a_value(df, label_col)):
         raise DataError(f"{name} seems to have no header row: its first line ({', '.join(map(str, cols))[:80]!r}) "
                         "looks like data; add a first line naming the columns, e.g. text,label.")
     return text_col, label_col
+
+
+def _name_is_a_value(df: pd.DataFrame, col: str) -> bool:
+    # A label column named like one of its own labels ("pos" over pos/neg) is a data row promoted to header.
+    name = str(col).strip().casefold()
+    return any(v is not None and v.casefold() == name for v in map(_label_str, df[col].dropna().unique()[:1000]))
 
 
 def _label_str(v: Any) -> str | None:
@@ -379,7 +401,7 @@ def prepare(cfg: DataConfig, tokenizer=None, max_length: int | None = None) -> P
     classes = train["label"].unique()
     if len(classes) < 2:
         raise DataError(f"{train_name}: column {label_col!r} has a single class {classes[0]!r}; "
-                        "a classifier needs at least two labels.")
+                        "a classifier needs at least two labels, so add rows of another class or choose another label column.")
     for split in ("validation", "test"):
         if split in frames:
             extra = sorted(set(frames[split]["label"]) - set(classes))

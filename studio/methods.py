@@ -9,9 +9,10 @@ always trains.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
+if TYPE_CHECKING:  # torch loads lazily: config checks and the CLI's listings never need it
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,8 @@ def _modules(spec: str):
 
 def transformer_layers(model: nn.Module) -> nn.ModuleList | None:
     """The stack of transformer blocks: the longest ModuleList in the model."""
+    from torch import nn
+
     best = None
     for _, mod in model.named_modules():
         if isinstance(mod, nn.ModuleList) and (best is None or len(mod) > len(best)):
@@ -124,6 +127,8 @@ def transformer_layers(model: nn.Module) -> nn.ModuleList | None:
 
 
 def _head_names(model: nn.Module) -> list[str]:
+    from torch import nn
+
     names = []
     for attr in ("classifier", "score", "lm_head", "qa_outputs"):
         if isinstance(getattr(model, attr, None), nn.Module):

@@ -199,14 +199,17 @@ class Store:
         """Bring the row in line with status.json; mark runs whose worker vanished as failed."""
         rd = self.run_dir(run_id)
         st = runlog.read_status(rd)
-        if st.get("status") in runlog.ACTIVE and not process_alive(st.get("pid"), st.get("pid_start")):
+        if _worker_gone(st):
             # Re-read: the worker may have just finished and exited between our two looks.
             st = runlog.read_status(rd)
-            if st.get("status") in runlog.ACTIVE and not process_alive(st.get("pid"), st.get("pid_start")):
+            if _worker_gone(st):
                 was = st.get("status")
-                st = runlog.write_status(rd, "failed", finished_at=time.time(),
-                                         reason=f"The worker process (pid {st.get('pid')}) ended without reporting while "
-                                                f"{was}: it was killed or ran out of memory. Resume continues from the last checkpoint.")
+                if st.get("pid"):
+                    reason = (f"The worker process (pid {st.get('pid')}) ended without reporting while {was}: it was "
+                              "killed or ran out of memory. Resume continues from the last checkpoint.")
+                else:
+                    reason = "The worker never started (the process that launched it ended first); resume starts it."
+                st = runlog.write_status(rd, "failed", finished_at=time.time(), reason=reason)
         if st.get("status") in runlog.STATUSES:
             vals = {k: st.get(k) for k in MIRRORED}
             with self._db(immediate=True) as db:
@@ -352,6 +355,17 @@ class Store:
             if time.time() > end:
                 raise TimeoutError(f"Run {run_id} still {st.get('status')} after {timeout:.0f}s.")
             time.sleep(poll)
+
+
+LAUNCH_GRACE_S = 60.0  # a run is created a moment before its worker writes its pid
+
+
+def _worker_gone(st: dict[str, Any]) -> bool:
+    if st.get("status") not in runlog.ACTIVE:
+        return False
+    if not st.get("pid"):
+        return time.time() - float(st.get("updated_at") or 0) > LAUNCH_GRACE_S
+    return not process_alive(st.get("pid"), st.get("pid_start"))
 
 
 def _duration(r: dict[str, Any]) -> float | None:

@@ -147,9 +147,19 @@ def _callbacks():
     return RunLogCallback, AdaLoraCallback
 
 
-def build_model(cfg: RunConfig, model_path, labels: list[str], tokenizer, total_steps: int | None = None):
+def build_model(cfg: RunConfig, model_path, labels: list[str], tokenizer, total_steps: int | None = None,
+                train_df=None):
     task = get_task(cfg.task)
     model = task.load_model(model_path, labels, tokenizer)
+    if train_df is not None and cfg.training.head_init == "prototype":
+        from studio.head_init import init_from_prototypes
+
+        t0 = time.time()
+        l2i = {l: i for i, l in enumerate(labels)}
+        done = init_from_prototypes(model, tokenizer, train_df["text"].tolist(), [l2i[l] for l in train_df["label"]],
+                                    len(labels), cfg.training.max_length, seed=cfg.training.seed)
+        print(f"[studio] head initialised from class prototypes in {time.time() - t0:.1f}s" if done
+              else "[studio] head kept random (not a plain linear head)", flush=True)
     model = methods.apply(model, cfg.method, cfg.method_args, task.PEFT_TASK_TYPE, total_steps=total_steps)
     return model
 
@@ -194,7 +204,8 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
     batch_per_step = t.batch_size * t.gradient_accumulation_steps
     steps_per_epoch = max(1, math.ceil(len(ds["train"]) / batch_per_step))
     total_steps = max(1, math.ceil(steps_per_epoch * t.epochs))
-    model = build_model(cfg, model_path, labels, tokenizer, total_steps)
+    model = build_model(cfg, model_path, labels, tokenizer, total_steps,
+                        train_df=None if resume else splits["train"])  # resume loads the trained head anyway
     trainable, total = methods.count_parameters(model)
     print(f"[studio] {cfg.method}: {trainable:,} trainable of {total:,} parameters "
           f"({100 * trainable / max(total, 1):.2f}%); {len(ds['train'])} train rows, {total_steps} steps on {device} ({precision})",
@@ -268,6 +279,9 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
 
     # Best checkpoint is loaded (load_best_model_at_end); score it once on the test split.
     test_texts = splits["test"]["text"].tolist()
+    # Rows are paired with test_texts by position, so predict in dataset order: with
+    # group_by_length the Trainer's eval sampler would regroup them by length.
+    trainer.args.train_sampling_strategy = "random"
     pred = trainer.predict(ds["test"])
     test_report, rows = task.test_report(pred.predictions, pred.label_ids, labels, test_texts)
     test_report.update({"run": run_dir.name, "model": cfg.model, "method": cfg.method,

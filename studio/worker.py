@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         result = train.run(run_dir, resume=a.resume)
         status = result.pop("status")
         runlog.write_status(run_dir, status, finished_at=time.time(), **result)
+        runlog.clear_stop(run_dir)  # a stop asked for after the last step has nothing left to stop
         store.sync(run_id)
         print(f"[studio] run {run_id} {status}", flush=True)
         return 0

@@ -1,0 +1,111 @@
+"""The studio in the browser: one gr.Blocks with a tab per step, composed from the tab builders.
+
+    from components.app import build_app, launch_options
+    build_app(runs_dir="runs").launch(**launch_options())
+
+Tabs share nothing but the runs store (folders + registry on disk) and the
+per-session gr.State values they hand each other, so any number of browser
+sessions work side by side and a restarted server picks up where it was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from components import data_tab, export_tab, model_tab, playground_tab, runs_tab, train_tab
+from components.context import StudioContext
+from components.i18n import i18n, t
+from studio import datacheck, runlog, summaries
+from studio.runs import RunError, open_store
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+DEFAULT_SAMPLE = "support_tickets.csv"
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_METHOD = "lora"
+
+
+def theme() -> gr.themes.Base:
+    # System fonts: the default theme fetches web fonts, which an offline server cannot reach.
+    return gr.themes.Soft(primary_hue="indigo", secondary_hue="sky", neutral_hue="slate",
+                          font=["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto",
+                                "Noto Sans SC", "PingFang SC", "Microsoft YaHei", "sans-serif"],
+                          font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"])
+
+
+def launch_options() -> dict[str, Any]:
+    """What `launch()` needs besides host and port: translations, look, and privacy.
+
+    run_history is off because it would keep every call's inputs (hub tokens included)
+    in the browser.
+    """
+    return {"i18n": i18n(), "theme": theme(), "css_paths": [ASSETS / "style.css"], "run_history": False,
+            "footer_links": ["api", "settings"]}
+
+
+def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None = DEFAULT_SAMPLE,
+              default_model: str = DEFAULT_MODEL, default_method: str = DEFAULT_METHOD) -> gr.Blocks:
+    """The whole studio; opens on the bundled sample, the bundled MiniLM and LoRA, ready to Start."""
+    ctx = StudioContext(store=open_store(runs_dir), samples=datacheck.list_samples(), default_sample=default_sample,
+                        default_model=default_model, default_method=default_method)
+    # delete_cache: gradio's copies of uploads and downloads go after a day (checked hourly).
+    with gr.Blocks(title="Fine-tuning studio", analytics_enabled=False, delete_cache=(3600, 24 * 3600)) as app:
+        with gr.Row(elem_classes=["studio-header"]):
+            gr.Markdown(t("# Fine-tuning studio\nFine-tune transformer models on your labelled text: "
+                          "data → model → train → compare → try → export.",
+                          "# 微调工作室\n用你的标注文本微调 Transformer 模型：数据 → 模型 → 训练 → 比较 → 试用 → 导出。"))
+        with gr.Tabs(elem_id="studio-tabs"):
+            with gr.Tab(t("Data", "数据"), id="data", elem_id="tab-data"):
+                data = data_tab.build(ctx)
+            with gr.Tab(t("Model & method", "模型与方法"), id="model", elem_id="tab-model"):
+                model = model_tab.build(ctx, data)
+            with gr.Tab(t("Train", "训练"), id="train", elem_id="tab-train") as train_t:
+                train = train_tab.build(ctx, data, model)
+            with gr.Tab(t("Runs", "运行记录"), id="runs", elem_id="tab-runs") as runs_t:
+                runs = runs_tab.build(ctx)
+            with gr.Tab(t("Playground", "试用"), id="playground", elem_id="tab-playground") as play_t:
+                play = playground_tab.build(ctx)
+            with gr.Tab(t("Export", "导出"), id="export", elem_id="tab-export") as export_t:
+                exp = export_tab.build(ctx)
+
+        # A page load (first visit, refresh, second browser, restarted server) reattaches to the runs on disk.
+        def on_load(current):
+            return train_tab.attach(ctx, current)
+
+        app.load(on_load, inputs=train.picker, outputs=train.picker, api_visibility="private")
+        app.load(model.on_count_parameters, inputs=[data.state], inputs_kwargs=model.form, outputs=model.params,
+                 api_visibility="private", concurrency_id="models", concurrency_limit=2)
+        train_t.select(on_load, inputs=train.picker, outputs=train.picker, api_visibility="private")
+        runs_t.select(runs.on_refresh, inputs=[runs.compare_runs, runs.run], outputs=runs.list_outputs,
+                      api_visibility="private")
+        play_t.select(play.on_refresh, inputs=play.run, outputs=play.pick_outputs, api_visibility="private")
+        export_t.select(exp.on_refresh, inputs=exp.run, outputs=exp.pick_outputs, api_visibility="private")
+
+        # Plain-data endpoints for scripts: the same facts the charts are drawn from.
+        def run_metrics(run_id: str) -> list[dict]:
+            """Every line of the run's metrics.jsonl (kind, step, epoch, loss, eval_*, learning_rate, ...)."""
+            return runlog.read_metrics(_run_dir(ctx, run_id))
+
+        def run_status(run_id: str) -> dict:
+            """The run's status.json plus its progress and, once completed, its test report."""
+            rd = _run_dir(ctx, run_id)
+            st = ctx.store.sync(rd.name)
+            info = ctx.store.get(rd.name)
+            return {**st, "progress": summaries.progress(st), "test_report": info.get("test_report")}
+
+        gr.api(run_metrics, api_name="run_metrics", concurrency_limit=None)
+        gr.api(run_status, api_name="run_status", concurrency_limit=None)
+    app.queue(default_concurrency_limit=8)
+    return app
+
+
+def _run_dir(ctx: StudioContext, run_id: str) -> Path:
+    try:
+        rd = ctx.store.run_dir(run_id)
+    except RunError as e:
+        raise gr.Error(str(e)) from None
+    if not rd.is_dir():
+        raise gr.Error(f"No run {run_id} on this server.")
+    return rd

@@ -1,0 +1,210 @@
+"""Data tab: pick a sample or upload a file, check columns and splits, see the labels and lengths."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from components import forms
+from components.context import StudioContext
+from components.i18n import t
+from components.ui import esc, intro, message, message_box
+from studio import datacheck, plots, uploads
+from studio.config import DataConfig, field_help
+from studio.data import SUPPORTED, DataError
+
+FILE_TYPES = sorted(set(SUPPORTED) - {".txt"})
+
+
+@dataclass
+class DataTab:
+    state: gr.State          # the data a run will use: path, name, kind, labels, columns, detected columns
+    tokens: gr.State         # {"model", "max_length"}: whose tokenizer counts lengths (set by the Model tab)
+    sample: gr.Dropdown
+    upload: gr.File
+    status: gr.HTML
+    text_column: gr.Dropdown
+    label_column: gr.Dropdown
+    split_fields: dict[str, gr.components.Component]
+    summary: gr.Markdown
+    warnings: gr.HTML
+    labels_plot: gr.Plot
+    tokens_plot: gr.Plot
+    preview: gr.Dataframe
+    on_check: Any            # re-check with the current choices (the Model tab calls it when the tokenizer changes)
+
+    @property
+    def form(self) -> dict[str, gr.components.Component]:
+        """The data fields of a run config, by name."""
+        return {"text_column": self.text_column, "label_column": self.label_column, **self.split_fields}
+
+    @property
+    def outputs(self) -> list:
+        return [self.state, self.status, self.text_column, self.label_column, self.summary, self.warnings,
+                self.labels_plot, self.tokens_plot, self.preview]
+
+
+def _summary(state: dict, check: datacheck.DataCheck) -> str:
+    rep = check.report
+    lines = [f"**{esc(state.get('name'))}** · {sum(rep.rows.values())} rows after cleaning · "
+             f"{len(rep.labels)} labels · text `{esc(rep.text_column)}` · label `{esc(rep.label_column)}`", "",
+             "| split | rows | source |", "|---|---:|---|"]
+    for row in datacheck.summary_rows(rep):
+        lines.append(f"| {row['split']} | {row['rows']} | {esc(row['source'])} |")
+    tl = rep.token_lengths
+    if tl:
+        lines += ["", f"Tokens per text ({esc(check.tokenizer)}): median {tl['p50']:.0f}, 95th percentile "
+                      f"{tl['p95']:.0f}, longest {tl['max']:.0f}."]
+    return "\n".join(lines)
+
+
+def _warnings(check: datacheck.DataCheck) -> str:
+    if not check.report:
+        return message(None)
+    if not check.report.warnings:
+        return message("No problems found: no duplicates, no texts shared between splits, classes large enough.", "ok")
+    return message("Worth a look before training:", "warn", check.report.warnings)
+
+
+def preview_update(frame: pd.DataFrame | None) -> dict:
+    """The preview table sized to its content: long text columns wide, label-like ones narrow."""
+    if frame is None or frame.empty:
+        return gr.update(value=pd.DataFrame(), column_widths=None)
+    lengths = [min(80.0, max(14.0, frame[c].astype(str).str.len().mean(), len(str(c)))) for c in frame.columns]
+    total = sum(lengths)
+    return gr.update(value=frame, column_widths=[f"{100 * n / total:.1f}%" for n in lengths])
+
+
+def render(state: dict | None, check: datacheck.DataCheck | None, error: str | None = None) -> tuple:
+    """Every output of the tab for one checked file (or an error)."""
+    if check is None:
+        return (state, message(error or "Pick a sample or upload a file to begin.", "error" if error else "info"),
+                gr.update(choices=[], value=None), gr.update(choices=[], value=None), "", message(None),
+                plots.label_distribution_figure({}), plots.token_length_figure([]), preview_update(None))
+    name = (state or {}).get("name", "")
+    explain = uploads.StoredUpload(Path(state["path"]), name).explain if state else (lambda m: m)
+    cols = check.columns
+    text_dd = gr.update(choices=cols, value=check.text_column)
+    label_dd = gr.update(choices=cols, value=check.label_column)
+    preview = preview_update(check.preview)
+    if not check.ok:
+        state = {**state, "labels": []}
+        return (state, message(explain(check.error), "error"), text_dd, label_dd, "", message(None),
+                plots.label_distribution_figure({}), plots.token_length_figure([]), preview)
+    rep = check.report
+    state = {**state, "labels": list(rep.labels), "columns": cols, "text_column": rep.text_column,
+             "label_column": rep.label_column}
+    ok = f"Ready: {name} has {len(rep.labels)} labels and {rep.rows.get('train', 0)} training rows. Next: the Model tab."
+    return (state, message(ok, "ok"), text_dd, label_dd, explain(_summary(state, check)), _warnings(check),
+            plots.label_distribution_figure(rep.label_counts),
+            plots.token_length_figure(check.token_lengths, state.get("max_length")), preview)
+
+
+def run_check(state: dict | None, tokens: dict | None, values: dict[str, Any]) -> tuple:
+    if not state or not state.get("path"):
+        return render(None, None)
+    tokens = tokens or {}
+    specs = {f["name"]: f for f in field_help(DataConfig)}
+    cfg = DataConfig(train=state["path"], **{k: forms.unset_zero(specs[k], v if v != "" else None)
+                                             for k, v in values.items() if k in specs})
+    check = datacheck.check(cfg, model=tokens.get("model"), max_length=tokens.get("max_length"))
+    state = {**state, "max_length": tokens.get("max_length")}
+    return render(state, check)
+
+
+def initial(ctx: StudioContext) -> tuple[dict | None, tuple | None]:
+    """The default sample, checked once when the page is built, so the tab opens ready."""
+    if not ctx.default_sample or ctx.default_sample not in ctx.samples:
+        return None, None
+    state = {"path": str(ctx.samples[ctx.default_sample]), "name": ctx.default_sample, "kind": "sample"}
+    tokens = {"model": ctx.default_model, "max_length": forms.spec_of_training("max_length")["default"]}
+    return state, run_check(state, tokens, {})
+
+
+def build(ctx: StudioContext) -> DataTab:
+    intro(t("Start with labelled text: pick a bundled sample or upload a file with a text column and a label column. "
+            "The studio checks it the way training will and shows what it found.",
+            "从带标签的文本开始：选择内置示例，或上传包含文本列和标签列的文件。工作室会按训练时的方式检查数据并展示结果。"))
+    _, first = initial(ctx)
+    tokens0 = {"model": ctx.default_model, "max_length": forms.spec_of_training("max_length")["default"]}
+    first = first or render(None, None)
+    state0 = first[0]  # the checked state: it knows the labels and columns
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=320):
+            with gr.Group():
+                sample = gr.Dropdown(choices=list(ctx.samples), value=state0["name"] if state0 else None,
+                                     label=t("Bundled sample", "内置示例数据"),
+                                     info=t("Small datasets that train in seconds.", "几秒即可训练完的小数据集。"))
+                upload = gr.File(label=t("Or upload your own (CSV, TSV, JSON, JSONL, Parquet)",
+                                         "或上传自己的文件（CSV、TSV、JSON、JSONL、Parquet）"),
+                                 file_types=FILE_TYPES, height=130, elem_id="data-upload")
+            status = message_box(value=first[1], elem_id="data-status")
+            with gr.Group():
+                text_column = gr.Dropdown(choices=first[2]["choices"], value=first[2]["value"],
+                                          label=t("Text column", "文本列"), allow_custom_value=True,
+                                          info=t("Detected automatically; correct it if it is wrong.", "自动检测，如有误请更正。"))
+                label_column = gr.Dropdown(choices=first[3]["choices"], value=first[3]["value"],
+                                           label=t("Label column", "标签列"), allow_custom_value=True,
+                                           info=t("The class each text belongs to.", "每条文本所属的类别。"))
+            with gr.Accordion(t("Split settings", "数据划分设置"), open=False):
+                split_labels = {"validation_fraction": t("Validation share", "验证集比例"),
+                                "test_fraction": t("Test share", "测试集比例"),
+                                "split_seed": t("Split seed", "划分随机种子"),
+                                "max_rows": t("Use at most this many training rows", "最多使用的训练行数")}
+                split_fields = {s["name"]: forms.field_component(s, split_labels[s["name"]])
+                                for s in forms.data_field_specs()}
+        with gr.Column(scale=2, min_width=480):
+            summary = gr.Markdown(first[4], elem_classes=["studio-card"])
+            warnings = message_box(value=first[5], elem_id="data-warnings")
+            with gr.Row():
+                labels_plot = gr.Plot(first[6], label=t("Rows per label", "各标签行数"))
+                tokens_plot = gr.Plot(first[7], label=t("Tokens per training text", "训练文本的词元数"))
+            preview = gr.Dataframe(first[8]["value"], column_widths=first[8]["column_widths"],
+                                   label=t("Preview (first rows as read)", "预览（读取到的前几行）"),
+                                   interactive=False, wrap=True, max_height=360)
+    state = gr.State(state0)
+    tokens = gr.State(tokens0)
+
+    def on_check(data_state, token_state, **values):
+        return run_check(data_state, token_state, values)
+
+    handles = DataTab(state, tokens, sample, upload, status, text_column, label_column, split_fields, summary,
+                      warnings, labels_plot, tokens_plot, preview, on_check)
+    form = handles.form
+
+    def on_upload(file, token_state, **values):
+        if not file:
+            return gr.skip()
+        try:
+            stored = uploads.store_upload(file, ctx.uploads, Path(file).name)
+        except DataError as e:
+            return render(None, None, str(e))
+        state = {"path": str(stored.path), "name": stored.display_name, "kind": "upload"}
+        # A new file has new columns: let detection choose them again.
+        values.update(text_column=None, label_column=None)
+        return run_check(state, token_state, values)
+
+    def on_pick_sample(name, token_state, **values):
+        if not name:
+            return gr.skip()
+        if name not in ctx.samples:
+            raise gr.Error(f"No bundled sample named {name!r}; choose one of {', '.join(ctx.samples)}.")
+        state = {"path": str(ctx.samples[name]), "name": name, "kind": "sample"}
+        values.update(text_column=None, label_column=None)
+        return run_check(state, token_state, values) + (None,)
+
+    names = list(form)
+    upload.upload(forms.with_keywords(on_upload, names), inputs=[upload, tokens], inputs_kwargs=form,
+                  outputs=handles.outputs, api_name="upload_data", concurrency_id="data", concurrency_limit=4)
+    sample.input(forms.with_keywords(on_pick_sample, names), inputs=[sample, tokens], inputs_kwargs=form,
+                 outputs=handles.outputs + [upload], api_name="use_sample", concurrency_id="data", concurrency_limit=4)
+    f = split_fields
+    gr.on([text_column.input, label_column.input, f["validation_fraction"].release, f["test_fraction"].release,
+           f["split_seed"].submit, f["split_seed"].blur, f["max_rows"].submit, f["max_rows"].blur],
+          forms.with_keywords(on_check, names), inputs=[state, tokens], inputs_kwargs=form, outputs=handles.outputs,
+          api_name="check_data", trigger_mode="always_last", concurrency_id="data", concurrency_limit=4)
+    return handles

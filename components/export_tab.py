@@ -1,0 +1,117 @@
+"""Export tab: download a finished run as a zip (adapter or merged model, with a model card) or push it to the hub.
+
+The hub token lives only in the request that uses it: it is not kept in session
+state, not written to disk, cleared from the page after the push, and scrubbed
+from any error message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from components.context import StudioContext, pick
+from components.i18n import t
+from components.ui import USER_ERRORS, intro, message, message_box, user_error
+from studio import export
+
+KIND_LABELS = {"adapter": "Adapter only (small; loads on top of the base model)",
+               "merged": "Merged model (standalone; adapter folded into the weights)"}
+
+
+@dataclass
+class ExportTab:
+    run: gr.Dropdown
+    refresh: gr.Button
+    empty: gr.Markdown
+    kind: gr.Radio
+    build_zip: gr.Button
+    download: gr.File
+    card: gr.Markdown
+    repo_id: gr.Textbox
+    token: gr.Textbox
+    private: gr.Checkbox
+    push: gr.Button
+    push_message: gr.HTML
+    on_refresh: Any = None
+
+    @property
+    def pick_outputs(self) -> list:
+        return [self.run, self.empty]
+
+
+def kind_update(ctx: StudioContext, run_id: str | None, current: str | None) -> dict:
+    if not run_id:
+        return gr.update(choices=[(v, k) for k, v in KIND_LABELS.items()], value=current or "adapter")
+    try:
+        kinds = export.export_kinds(ctx.run_dir(run_id))
+    except USER_ERRORS:
+        kinds = list(export.KINDS)
+    return gr.update(choices=[(KIND_LABELS[k], k) for k in kinds], value=current if current in kinds else kinds[0])
+
+
+def build(ctx: StudioContext) -> ExportTab:
+    intro(t("Take a finished run with you: a zip with the adapter or a merged model plus a generated model card, "
+            "or a push to the Hugging Face Hub.",
+            "带走已完成的运行：下载包含适配器或合并后模型及自动生成模型卡的 zip，或推送到 Hugging Face Hub。"))
+    with gr.Row(equal_height=False, elem_classes=["studio-toolbar"]):
+        run = gr.Dropdown(choices=[], value=None, label=t("Finished run", "已完成的运行"), scale=4, elem_id="export-run",
+                          allow_custom_value=True)
+        refresh = gr.Button(t("Refresh list", "刷新列表"), scale=0, min_width=160)
+    empty = gr.Markdown(t("No finished run to export yet: train one in the Train tab.",
+                          "还没有可导出的运行：请先在“训练”标签页训练一个。"), elem_classes=["studio-empty"])
+    kind = gr.Radio(choices=[(v, k) for k, v in KIND_LABELS.items()], value="adapter", label=t("What to export", "导出内容"))
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1):
+            build_zip = gr.Button(t("Build the zip", "生成 zip"), variant="primary")
+            download = gr.File(label=t("Download", "下载"), interactive=False, height=110)
+        with gr.Column(scale=2):
+            card = gr.Markdown(t("The model card (README.md) shipped with the export appears here.",
+                                 "随导出附带的模型卡（README.md）会显示在这里。"), elem_classes=["studio-card", "studio-model-card"])
+    with gr.Accordion(t("Push to the Hugging Face Hub", "推送到 Hugging Face Hub"), open=False):
+        gr.Markdown(t("The token is used for this push only: it is not stored on the server or written to any log.",
+                      "令牌只用于本次推送：不会保存在服务器上，也不会写入任何日志。"), elem_classes=["studio-muted"])
+        with gr.Row():
+            repo_id = gr.Textbox(label=t("Repository", "仓库"), placeholder="your-name/ticket-classifier", scale=2)
+            token = gr.Textbox(label=t("Access token (write)", "访问令牌（写权限）"), type="password", scale=2)
+            private = gr.Checkbox(value=True, label=t("Private repository", "私有仓库"), scale=1)
+        push = gr.Button(t("Push", "推送"))
+        push_message = message_box()
+    tab = ExportTab(run, refresh, empty, kind, build_zip, download, card, repo_id, token, private, push, push_message)
+
+    def on_refresh(current):
+        choices = ctx.completed_choices()
+        return gr.update(choices=choices, value=pick(choices, current)), gr.update(visible=not choices)
+
+    def on_pick_run(run_id, kind):
+        return kind_update(ctx, run_id, kind)
+
+    def on_export(run_id, kind):
+        rd = ctx.run_dir(run_id)
+        try:
+            path = export.build_zip(rd, kind or "adapter", ctx.download_dir())
+            front, body = export.split_front_matter(export.model_card(rd, kind or "adapter"))
+        except USER_ERRORS as e:
+            raise user_error(e) from None
+        # Markdown would render the card's YAML header as prose; show it as the code it is.
+        return str(path), f"```yaml\n{front}\n```\n{body}" if front else body
+
+    def on_push(run_id, kind, repo_id, token, private):
+        rd = ctx.run_dir(run_id)
+        try:
+            url = export.push_to_hub(rd, repo_id, token, kind=kind or "adapter", private=bool(private))
+        except USER_ERRORS as e:
+            # Clear the token field either way, so it does not linger in the page.
+            return message(str(e), "error"), ""
+        return message(f"Pushed to {url}", "ok"), ""
+
+    refresh.click(on_refresh, inputs=run, outputs=tab.pick_outputs, api_visibility="private")
+    run.change(on_pick_run, inputs=[run, kind], outputs=kind, api_visibility="private")
+    build_zip.click(on_export, inputs=[run, kind], outputs=[download, card], api_name="export_zip",
+                    concurrency_id="export", concurrency_limit=1)
+    push.click(on_push, inputs=[run, kind, repo_id, token, private], outputs=[push_message, token], api_name="push_to_hub",
+               concurrency_id="export", concurrency_limit=1)
+    tab.on_refresh = on_refresh
+    return tab

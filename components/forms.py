@@ -1,0 +1,154 @@
+"""Form fields built from the engine's config dataclasses, and forms turned back into configs.
+
+Bounds, choices, defaults and help come from `field(metadata=...)` in
+studio/config.py and the method registry, so the page never restates them.
+Form values are passed to handlers by name (gradio's `inputs_kwargs`), and
+those names are the API parameter names too: `epochs`, `lora_r`, ...
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from typing import Any, Callable
+
+import gradio as gr
+
+from studio import methods
+from studio.config import DataConfig, RunConfig, TrainingConfig, field_help
+
+DATA_FIELDS = ("text_column", "label_column", "validation_fraction", "test_fraction", "split_seed", "max_rows")
+MODEL_FIELDS = ("model", "model_custom", "method")
+
+
+def base_type(tp) -> tuple[type, bool]:
+    """(the type without None, whether None is allowed)."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return args[0], len(args) < len(typing.get_args(tp))
+    return tp, False
+
+
+def spec_of(cls, name: str) -> dict[str, Any]:
+    return next(f for f in field_help(cls) if f["name"] == name)
+
+
+def spec_of_training(name: str) -> dict[str, Any]:
+    return spec_of(TrainingConfig, name)
+
+
+def field_component(spec: dict[str, Any], label, step: float | None = None, **kw) -> gr.components.Component:
+    """The widget a config field calls for: dropdown for choices, checkbox for flags,
+    slider for a bounded fraction, number box with bounds otherwise."""
+    tp, optional = base_type(spec["type"])
+    default = spec["default"]
+    info = spec.get("help")
+    lo, hi = spec.get("min"), spec.get("max")
+    if "choices" in spec:
+        return gr.Dropdown(choices=list(spec["choices"]), value=default, label=label, info=info, **kw)
+    if tp is bool:
+        return gr.Checkbox(value=bool(default), label=label, info=info, **kw)
+    if tp in (int, float):
+        if tp is float and not optional and lo is not None and hi is not None and hi - lo <= 1:
+            return gr.Slider(lo, hi, value=default, step=step or 0.01, label=label, info=info, **kw)
+        if "value" in kw:
+            value = kw.pop("value")
+        elif optional and default is None:
+            # A number box cannot stay empty (the browser sends 0), so 0 stands for "not set".
+            value, lo, info = 0, 0, f"{info} 0 leaves it unset."
+        else:
+            value = default
+        return gr.Number(value=value, label=label, info=info, minimum=lo, maximum=hi,
+                         precision=0 if tp is int else None, step=step or (1 if tp is int else 0.1), **kw)
+    return gr.Textbox(value="" if default is None else str(default), label=label, info=info, **kw)
+
+
+def setting_component(s: methods.Setting, label, **kw) -> gr.components.Component:
+    """A method setting (studio.methods.Setting) as a widget."""
+    if s.type in (int, float):
+        return gr.Number(value=s.default, label=label, info=s.help, minimum=s.min, maximum=s.max,
+                         precision=0 if s.type is int else None, step=1 if s.type is int else 0.01, **kw)
+    return gr.Textbox(value=str(s.default), label=label, info=s.help, **kw)
+
+
+def method_key(method: str, setting: str) -> str:
+    return f"{method}_{setting}"
+
+
+def raw_config(data_state: dict | None, values: dict[str, Any]) -> dict[str, Any]:
+    """Form values (by name) -> the raw dict RunConfig.from_dict checks."""
+    method = values.get("method") or "lora"
+    model = (values.get("model_custom") or "").strip() or values.get("model") or ""
+    args = {}
+    if method in methods.METHODS:
+        for s in methods.METHODS[method].settings:
+            v = values.get(method_key(method, s.name))
+            if v is not None and v != "":
+                args[s.name] = v
+    training = {f["name"]: unset_zero(f, values[f["name"]]) for f in field_help(TrainingConfig) if f["name"] in values}
+    state = data_state or {}
+    data: dict[str, Any] = {"train": state.get("path") or ""}
+    data_specs = {f["name"]: f for f in field_help(DataConfig)}
+    for name in DATA_FIELDS:
+        if name in values:
+            v = values[name]
+            data[name] = unset_zero(data_specs[name], v) if v != "" else None
+    for name in ("text_column", "label_column"):
+        # A column the file does not have (an API caller's default, a stale form) yields to the detected one.
+        if state.get("columns") and data.get(name) not in state["columns"]:
+            data[name] = state.get(name)
+    name = (values.get("run_name") or "").strip() or None
+    return {"task": "text-classification", "model": model, "method": method, "method_args": args,
+            "name": name, "data": data, "training": training}
+
+
+def zero_means_unset(spec: dict[str, Any]) -> bool:
+    tp, optional = base_type(spec["type"])
+    return optional and spec["default"] is None and tp in (int, float)
+
+
+def unset_zero(spec: dict[str, Any], value: Any) -> Any:
+    """The form's 0 for an optional number back to None (see field_component)."""
+    return None if zero_means_unset(spec) and value in (0, 0.0) else value
+
+
+def form_values(cfg: RunConfig, catalog_ids: list[str]) -> dict[str, Any]:
+    """A config -> the value of every form field (the inverse of raw_config)."""
+    vals: dict[str, Any] = {}
+    if cfg.model in catalog_ids:
+        vals.update(model=cfg.model, model_custom="")
+    else:
+        vals.update(model=catalog_ids[0] if catalog_ids else None, model_custom=cfg.model)
+    vals["method"] = cfg.method
+    for m in methods.METHODS.values():
+        for s in m.settings:
+            vals[method_key(m.name, s.name)] = cfg.method_args.get(s.name, s.default) if m.name == cfg.method else s.default
+    for f in field_help(TrainingConfig):
+        v = getattr(cfg.training, f["name"])
+        vals[f["name"]] = 0 if v is None and zero_means_unset(f) else v
+    if cfg.training.learning_rate is None:
+        vals["learning_rate"] = methods.METHODS[cfg.method].learning_rate
+    for f in field_help(DataConfig):
+        if f["name"] in DATA_FIELDS:
+            v = getattr(cfg.data, f["name"])
+            vals[f["name"]] = 0 if v is None and zero_means_unset(f) else v
+    vals["run_name"] = cfg.name or ""
+    return vals
+
+
+def with_keywords(fn: Callable, names: list[str]) -> Callable:
+    """Give a `**values` handler an explicit keyword-only signature.
+
+    Gradio reads the signature to name API parameters and to learn that an empty
+    (None) field is optional, so API callers pass only what they change.
+    """
+    sig = inspect.signature(fn)
+    params = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    params += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=None) for n in names]
+    fn.__signature__ = sig.replace(parameters=params)
+    return fn
+
+
+def data_field_specs() -> list[dict[str, Any]]:
+    return [f for f in field_help(DataConfig) if f["name"] in DATA_FIELDS[2:]]

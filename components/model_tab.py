@@ -1,0 +1,307 @@
+"""Model & method tab: base model, adaptation method and its settings, hyperparameters, config file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import yaml
+
+from components import forms
+from components.context import StudioContext
+from components.data_tab import DataTab
+from components.i18n import t
+from components.ui import USER_ERRORS, esc, intro, message, message_box, user_error
+from studio import methods, models, summaries, uploads
+from studio.config import ConfigError, RunConfig, TrainingConfig, field_help
+
+ESSENTIALS = ("epochs", "learning_rate", "batch_size", "max_length")
+FIELD_LABELS = {
+    "epochs": t("Epochs", "训练轮数"),
+    "learning_rate": t("Learning rate", "学习率"),
+    "batch_size": t("Batch size", "批大小"),
+    "gradient_accumulation_steps": t("Gradient accumulation steps", "梯度累积步数"),
+    "max_length": t("Max length (tokens)", "最大长度（词元）"),
+    "warmup_ratio": t("Warm-up share", "预热比例"),
+    "scheduler": t("Learning-rate schedule", "学习率调度"),
+    "weight_decay": t("Weight decay", "权重衰减"),
+    "seed": t("Seed", "随机种子"),
+    "precision": t("Precision", "数值精度"),
+    "eval_strategy": t("Evaluate after", "评估时机"),
+    "eval_steps": t("Steps between evaluations", "评估间隔步数"),
+    "logging_steps": t("Steps between log points", "日志记录间隔步数"),
+    "early_stopping_patience": t("Early-stopping patience", "早停耐心值"),
+    "best_metric": t("Metric that picks the best checkpoint", "选择最佳检查点的指标"),
+    "save_total_limit": t("Checkpoints kept", "保留的检查点数"),
+    "group_by_length": t("Batch texts of similar length", "按长度分批"),
+    "head_init": t("Classifier head starts from", "分类头的初始值"),
+    "device": t("Device", "设备"),
+}
+FIELD_STEPS = {"epochs": 0.5, "learning_rate": 1e-5}
+SETTING_LABELS = {
+    "r": t("Rank r", "秩 r"), "alpha": t("Alpha", "Alpha 缩放"), "dropout": t("Dropout", "Dropout"),
+    "target_modules": t("Target modules", "目标模块"), "trainable_layers": t("Trainable top layers", "可训练的顶层数"),
+    "init_r": t("Initial rank", "初始秩"), "target_r": t("Target rank", "目标秩"),
+    "feedforward_modules": t("Feed-forward modules", "前馈模块"),
+    "num_virtual_tokens": t("Virtual tokens", "虚拟词元数"),
+}
+METHOD_ZH = {  # (title, summary) in Chinese; English comes from the registry
+    "full": ("全量微调", "所有权重都参与训练。数据充足时效果最好，检查点也最大。"),
+    "freeze": ("冻结底层", "只训练最上面 N 层 Transformer 和分类头。"),
+    "lora": ("LoRA", "在权重旁加入低秩适配器：小巧、快速，效果接近全量微调。"),
+    "dora": ("DoRA", "为每个权重额外学习幅度的 LoRA（权重分解）；通常略优于 LoRA，但更慢。"),
+    "adalora": ("AdaLoRA", "训练过程中把秩预算分配给最需要的层的 LoRA。"),
+    "ia3": ("IA3", "在键、值和前馈激活上学习缩放向量；可训练权重最少。"),
+    "prefix": ("前缀微调", "在每个注意力层前加入可训练的键/值向量。"),
+    "prompt": ("提示微调", "在输入前加入可训练的软提示嵌入。"),
+}
+
+
+@dataclass
+class ModelTab:
+    model: gr.Dropdown
+    model_custom: gr.Textbox
+    method: gr.Radio
+    method_groups: dict[str, gr.Group]
+    method_fields: dict[str, gr.components.Component]
+    training: dict[str, gr.components.Component]
+    params: gr.Markdown
+    config_code: gr.Code
+    preview_config: gr.Button
+    download_config: gr.DownloadButton
+    load_config: gr.UploadButton
+    config_message: gr.HTML
+    on_count_parameters: Any = None  # (data_state, **form) -> params markdown; the app runs it on page load
+
+    @property
+    def form(self) -> dict[str, gr.components.Component]:
+        return {"model": self.model, "model_custom": self.model_custom, "method": self.method,
+                **self.method_fields, **self.training}
+
+
+def _label(name: str):
+    human = name.replace("_", " ").capitalize()
+    return FIELD_LABELS.get(name) or t(human, human)
+
+
+LR_HELP = "Peak learning rate. Set to the method's recommended value when you pick a method; adapters want more than full fine-tuning."
+
+
+def catalog_choices() -> list[tuple[str, str]]:
+    return [(f"{e['name']} · {e['params']} · {'bundled' if e['bundled'] else 'hub'} — {e['hub_id']}", e["hub_id"])
+            for e in models.list_catalog()]
+
+
+def params_text(cfg: RunConfig, n_labels: int) -> str:
+    c = summaries.parameter_counts(cfg, n_labels)
+    return (f"### {summaries.fmt_count(c['trainable'])} <span class='studio-muted'>trainable of "
+            f"{summaries.fmt_count(c['total'])} parameters ({100 * c['share']:.2f}%)</span>\n"
+            f"{esc(cfg.model)} · {methods.METHODS[cfg.method].title} · {n_labels} labels")
+
+
+def build(ctx: StudioContext, data: DataTab) -> ModelTab:
+    intro(t("Choose the base model and how to adapt it. Defaults train well on the samples; every setting explains itself.",
+            "选择基础模型和适配方法。默认值在示例数据上就能训练好；每个设置都附有说明。"))
+    catalog = catalog_choices()
+    catalog_ids = [c[1] for c in catalog]
+    in_catalog = ctx.default_model in catalog_ids
+    default_method = ctx.default_method if ctx.default_method in methods.METHODS else "lora"
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=380):
+            with gr.Group():
+                model = gr.Dropdown(choices=catalog, value=ctx.default_model if in_catalog else catalog_ids[0],
+                                    label=t("Base model", "基础模型"),
+                                    info=t("Bundled models work offline.", "内置模型可离线使用。"))
+                model_custom = gr.Textbox(value="" if in_catalog else ctx.default_model,
+                                          label=t("Or a hub id or local folder", "或填写 Hub 模型 ID / 本地文件夹"),
+                                          placeholder="owner/name or /path/to/model",
+                                          info=t("Overrides the list when filled; press Enter to apply.",
+                                                 "填写后优先于上面的列表；按回车生效。"))
+            method = gr.Radio(choices=[(t(m.title, METHOD_ZH.get(m.name, (m.title,))[0]), m.name)
+                                       for m in methods.METHODS.values()],
+                              value=default_method, label=t("Method", "微调方法"), elem_id="method-radio")
+            method_groups: dict[str, gr.Group] = {}
+            method_fields: dict[str, gr.components.Component] = {}
+            for m in methods.METHODS.values():
+                with gr.Group(visible=m.name == default_method) as grp:
+                    gr.Markdown(t(m.summary, METHOD_ZH.get(m.name, ("", m.summary))[1]), elem_classes=["studio-method-summary"])
+                    if not m.settings:
+                        gr.Markdown(t("No settings: every weight trains.", "无需设置：所有权重都参与训练。"),
+                                    elem_classes=["studio-muted"])
+                    with gr.Row():
+                        for s in m.settings:
+                            key = forms.method_key(m.name, s.name)
+                            method_fields[key] = forms.setting_component(s, SETTING_LABELS.get(s.name, s.name),
+                                                                         min_width=200, elem_id=f"field-{key}")
+                method_groups[m.name] = grp
+        with gr.Column(scale=2, min_width=340):
+            params = gr.Markdown(t("Counting trainable parameters…", "正在统计可训练参数…"),
+                                 elem_classes=["studio-card"], elem_id="param-count")
+            training: dict[str, gr.components.Component] = {}
+            specs = {f["name"]: f for f in field_help(TrainingConfig)}
+            with gr.Group():
+                for name in ESSENTIALS:
+                    spec = specs[name]
+                    if name == "learning_rate":
+                        # Shown as the method's own recommended value, reset when the method changes.
+                        spec = {**spec, "help": LR_HELP}
+                        training[name] = forms.field_component(spec, _label(name), FIELD_STEPS.get(name),
+                                                               value=methods.METHODS[default_method].learning_rate,
+                                                               elem_id=f"field-{name}")
+                    else:
+                        training[name] = forms.field_component(spec, _label(name), FIELD_STEPS.get(name),
+                                                               elem_id=f"field-{name}")
+            with gr.Accordion(t("More training settings", "更多训练设置"), open=False, elem_id="more-settings"):
+                for name, spec in specs.items():
+                    if name not in ESSENTIALS:
+                        training[name] = forms.field_component(spec, _label(name), FIELD_STEPS.get(name),
+                                                               elem_id=f"field-{name}")
+    # The page opens with the starting config already previewed and downloadable.
+    start_text, start_file = "", None
+    start_state = data.state.value
+    if start_state and start_state.get("path"):
+        form_now = {"model": model, "model_custom": model_custom, "method": method, **method_fields, **training}
+        values = {k: c.value for k, c in {**data.form, **form_now}.items()}
+        try:
+            start_text, start_file = config_file(ctx, RunConfig.from_dict(forms.raw_config(start_state, values)))
+        except ConfigError:
+            pass
+    with gr.Accordion(t("Config file", "配置文件"), open=False):
+        gr.Markdown(t("The whole run as YAML: preview and download it to rerun with `studio train`, "
+                      "or load one to fill this form.",
+                      "以 YAML 表示的完整运行配置：可预览并下载，用 `studio train` 重新运行；也可以加载配置文件来填写表单。"))
+        with gr.Row():
+            preview_config = gr.Button(t("Preview config", "预览配置"), size="md")
+            download_config = gr.DownloadButton(t("Download config", "下载配置"), value=start_file, size="md")
+            load_config = gr.UploadButton(t("Load a config file", "加载配置文件"), file_types=list(uploads.CONFIG_SUFFIXES),
+                                          size="md")
+        config_message = message_box()
+        config_code = gr.Code(value=start_text, language="yaml", label=t("config.yaml", "config.yaml"), lines=12,
+                              max_lines=40, interactive=False, show_line_numbers=False)
+
+    m = ModelTab(model, model_custom, method, method_groups, method_fields, training, params, config_code,
+                 preview_config, download_config, load_config, config_message)
+
+    form = m.form
+    names = list(form)
+    full_form = {**data.form, **form}
+    full_names = list(full_form)
+
+    def on_method(name):
+        return [gr.update(visible=k == name) for k in method_groups]
+
+    def on_method_picked(name):
+        return methods.METHODS[name].learning_rate if name in methods.METHODS else gr.skip()
+
+    # change: also when a loaded config sets the method; input: only when the user picks one,
+    # so a loaded config keeps its own learning rate.
+    method.change(on_method, inputs=method, outputs=list(method_groups.values()), api_visibility="private",
+                  queue=False)
+    method.input(on_method_picked, inputs=method, outputs=training["learning_rate"], api_visibility="private",
+                 queue=False)
+
+    def on_count_parameters(data_state, **values):
+        raw = forms.raw_config({"path": "-"}, values)
+        n_labels = len((data_state or {}).get("labels") or []) or 2
+        try:
+            cfg = RunConfig.from_dict(raw)
+            return params_text(cfg, n_labels)
+        except USER_ERRORS as e:
+            return f"**Cannot count parameters:** {esc(e)}"
+        except (OSError, ValueError) as e:  # a hub id that cannot be fetched, a folder transformers rejects
+            return f"**Cannot load {esc(raw['model'])}:** {esc(str(e).splitlines()[0][:300])}"
+
+    triggers = [model.change, model_custom.submit, model_custom.blur, method.change, data.state.change]
+    for comp in method_fields.values():
+        triggers += [comp.submit, comp.blur]
+    gr.on(triggers, forms.with_keywords(on_count_parameters, names), inputs=[data.state], inputs_kwargs=form,
+          outputs=params, api_name="count_parameters", trigger_mode="always_last",
+          concurrency_id="models", concurrency_limit=2, show_progress="minimal")
+
+    # The Data tab counts tokens with the chosen model's tokenizer and marks max_length.
+    def on_tokenizer(model_name, custom, max_length):
+        return {"model": (custom or "").strip() or model_name, "max_length": max_length}
+
+    gr.on([model.change, model_custom.submit, training["max_length"].submit, training["max_length"].blur],
+          on_tokenizer, inputs=[model, model_custom, training["max_length"]], outputs=data.tokens,
+          api_visibility="private", trigger_mode="always_last").then(
+        data.on_check, inputs=[data.state, data.tokens], inputs_kwargs=data.form, outputs=data.outputs,
+        api_visibility="private", concurrency_id="data", concurrency_limit=4)
+
+    def on_preview_config(data_state, **values):
+        if not data_state or not data_state.get("path"):
+            raise gr.Error("Load data in the Data tab first; the config names its training file.")
+        try:
+            cfg = RunConfig.from_dict(forms.raw_config(data_state, values))
+        except ConfigError as e:
+            raise user_error(e) from None
+        return config_file(ctx, cfg)
+
+    preview_config.click(forms.with_keywords(on_preview_config, full_names), inputs=[data.state],
+                         inputs_kwargs=full_form, outputs=[config_code, download_config], api_name="preview_config")
+
+    load_outputs = list(full_form.values())
+
+    def on_load_config(file, data_state):
+        try:
+            cfg, state, note = read_config(ctx, file, data_state)
+        except USER_ERRORS as e:
+            return [gr.skip()] * len(load_outputs) + [gr.skip(), message(str(e), "error")]
+        vals = forms.form_values(cfg, catalog_ids)
+        return [vals[k] for k in full_form] + [state, message(note, "ok")]
+
+    load_config.upload(on_load_config, inputs=[load_config, data.state],
+                       outputs=load_outputs + [data.state, config_message], api_name="load_config").then(
+        data.on_check, inputs=[data.state, data.tokens],
+        inputs_kwargs=data.form, outputs=data.outputs, api_visibility="private")
+    m.on_count_parameters = on_count_parameters
+    return m
+
+
+def config_file(ctx: StudioContext, cfg: RunConfig) -> tuple[str, str]:
+    """(YAML text, path of a downloadable copy) of a config."""
+    text = cfg.to_yaml()
+    path = ctx.download_dir() / "studio-config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return text, str(path)
+
+
+def read_config(ctx: StudioContext, file: str, data_state: dict | None) -> tuple[RunConfig, dict | None, str]:
+    """An uploaded YAML/JSON config, checked; its data file is used only when it is a sample or an upload."""
+    if not file:
+        raise ConfigError("No config file arrived; choose a .yaml, .yml or .json file.")
+    p = Path(file)
+    if p.suffix.lower() not in uploads.CONFIG_SUFFIXES:
+        raise ConfigError(f"{uploads.display_name(p.name)}: a config is a .yaml, .yml or .json file.")
+    if p.stat().st_size > 1_000_000:
+        raise ConfigError(f"{uploads.display_name(p.name)} is larger than 1 MB; that is not a run config.")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))  # YAML is a superset of JSON
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{uploads.display_name(p.name)} is not valid YAML or JSON: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{uploads.display_name(p.name)} must hold a mapping of settings (task, model, method, ...).")
+    raw_data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+    wanted = raw_data.get("train") or ""
+    # A config may name any path; only bundled samples and the studio's own uploads are read from it.
+    allowed = [ctx.uploads, *{p.parent for p in ctx.samples.values()}]
+    by_sample = {name: path for name, path in ctx.samples.items()}
+    new_state = data_state
+    note = "Config loaded into the form."
+    if wanted:
+        cand = Path(wanted)
+        sample = by_sample.get(cand.name) if not cand.is_absolute() or not cand.exists() else None
+        if sample is None and cand.is_absolute() and cand.is_file() and uploads.is_within(cand, allowed):
+            sample = cand
+        if sample is not None and sample.is_file():
+            new_state = {"path": str(sample), "name": sample.name if sample.parent != ctx.uploads else "uploaded file",
+                         "kind": "sample" if sample.parent != ctx.uploads else "upload"}
+            note = f"Config loaded into the form, with its data {new_state['name']}."
+        else:
+            note = (f"Config loaded into the form. Its data file {Path(wanted).name} is not on this server: "
+                    "upload it in the Data tab.")
+    raw = {**raw, "data": {**raw_data, "train": (new_state or {}).get("path") or "-"}}
+    cfg = RunConfig.from_dict(raw)
+    return cfg, new_state, note

@@ -1,0 +1,239 @@
+"""Runs tab: every run, side-by-side comparison, one run's test report and mistakes, resume and delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from components.context import StudioContext, pick
+from components.i18n import t
+from components.ui import USER_ERRORS, esc, intro, message, message_box, user_error
+from studio import plots, runlog, summaries
+
+COMPARE_METRICS = [("validation loss", "eval_loss"), ("validation F1", "eval_f1"),
+                   ("validation accuracy", "eval_accuracy"), ("training loss", "loss"), ("learning rate", "learning_rate")]
+ERROR_COLUMNS = ["text", "true label", "predicted", "confidence"]
+PER_CLASS_COLUMNS = ["label", "precision", "recall", "F1", "support"]
+METRIC_COLUMNS = ["run", "status", *[f"test {m}" for m in summaries.TEST_METRICS], "best validation",
+                  "trainable params", "duration"]
+RUN_WIDTHS = ["14%", "12%", "9%", "13%", "18%", "7%", "10%", "7%", "10%"]
+ERROR_WIDTHS = ["61%", "13%", "13%", "13%"]
+
+
+@dataclass
+class RunsTab:
+    refresh: gr.Button
+    table: gr.Dataframe
+    empty: gr.Markdown
+    compare_runs: gr.Dropdown
+    compare_metric: gr.Dropdown
+    compare: gr.Button
+    compare_plot: gr.Plot
+    compare_metrics: gr.Dataframe
+    compare_configs: gr.Dataframe
+    run: gr.Dropdown
+    open: gr.Button
+    resume: gr.Button
+    delete: gr.Button
+    confirm_row: gr.Row
+    confirm_text: gr.Markdown
+    confirm_delete: gr.Button
+    cancel_delete: gr.Button
+    action_message: gr.HTML
+    summary: gr.Markdown
+    per_class: gr.Dataframe
+    confusion: gr.Plot
+    error_filter: gr.Dropdown
+    error_note: gr.Markdown
+    errors: gr.Dataframe
+    on_refresh: Any = None   # (selected, current) -> list_outputs; other tabs refresh this one with it
+
+    @property
+    def list_outputs(self) -> list:
+        return [self.table, self.empty, self.compare_runs, self.run]
+
+
+def run_summary(info: dict) -> str:
+    st = info.get("status_detail") or {}
+    cfg = info.get("config") or {}
+    lines = [f"### {esc(info.get('name') or info['id'])}",
+             f"`{esc(info['id'])}` · **{esc(info.get('status'))}** · {esc(cfg.get('model'))} · {esc(cfg.get('method'))} · "
+             f"{summaries.fmt_duration(summaries.run_duration(info))}"]
+    if st.get("reason"):
+        lines.append(f"\n> {esc(st['reason'])}")
+    rep = info.get("test_report")
+    if rep:
+        m = rep.get("metrics", {})
+        lines.append("\n| test rows | accuracy | F1 (macro) | precision | recall |\n|---:|---:|---:|---:|---:|\n"
+                     f"| {rep.get('n')} | {m.get('accuracy', 0):.4f} | {m.get('f1', 0):.4f} | "
+                     f"{m.get('precision', 0):.4f} | {m.get('recall', 0):.4f} |")
+    elif info.get("status") == "completed":
+        lines.append("\nThis run has no test report.")
+    else:
+        lines.append("\nThe test report appears when the run completes.")
+    return "\n".join(lines)
+
+
+def errors_frame(run_dir: Path, true_label: str | None) -> pd.DataFrame:
+    rows = summaries.misclassified(run_dir, true_label or None)
+    return pd.DataFrame([[r["text"], r["label"], r["predicted"], round(float(r["confidence"]), 4)] for r in rows],
+                        columns=ERROR_COLUMNS)
+
+
+def errors_note(run_dir: Path, true_label: str | None) -> str:
+    total = summaries.test_predictions(run_dir)
+    if true_label:
+        total = [r for r in total if r.get("label") == true_label]
+    if not total:
+        return "No test predictions yet: they are written when the run completes."
+    wrong = sum(1 for r in total if not r.get("correct"))
+    scope = f" with true label {true_label}" if true_label else ""
+    if not wrong:
+        return f"All {len(total)} test examples{scope} were classified correctly."
+    return f"{wrong} of {len(total)} test examples{scope} were misclassified; the most confident mistakes come first."
+
+
+def build(ctx: StudioContext) -> RunsTab:
+    intro(t("All runs on this server. Compare several side by side, open one for its test report and mistakes, "
+            "resume a stopped run or delete one.",
+            "本服务器上的所有运行。可并排比较多个运行，打开某个运行查看测试报告和错误样本，继续已停止的运行或删除运行。"))
+    with gr.Row():
+        refresh = gr.Button(t("Refresh", "刷新"), scale=0, min_width=120)
+    empty = gr.Markdown(t("No runs yet: start one in the Train tab.", "还没有运行：请在“训练”标签页开始一个。"),
+                        elem_classes=["studio-empty"])
+    table = gr.Dataframe(pd.DataFrame(columns=summaries.RUN_COLUMNS), label=t("Runs", "运行列表"), interactive=False,
+                         wrap=True, max_height=320, column_widths=RUN_WIDTHS, elem_id="runs-table")
+    with gr.Accordion(t("Compare runs", "比较运行"), open=True):
+        with gr.Row(equal_height=False, elem_classes=["studio-toolbar"]):
+            compare_runs = gr.Dropdown(choices=[], value=[], multiselect=True, scale=4, allow_custom_value=True,
+                                       label=t("Runs to compare", "要比较的运行"))
+            compare_metric = gr.Dropdown(choices=COMPARE_METRICS, value="eval_loss", scale=2,
+                                         label=t("Curve", "曲线"))
+            compare = gr.Button(t("Compare", "比较"), scale=0, min_width=120, variant="primary")
+        compare_plot = gr.Plot(plots.empty_figure("Pick two or more runs and press Compare."),
+                               label=t("Curves", "曲线对比"))
+        compare_metrics = gr.Dataframe(pd.DataFrame(columns=METRIC_COLUMNS), label=t("Metrics", "指标"),
+                                       interactive=False, wrap=True)
+        compare_configs = gr.Dataframe(pd.DataFrame(columns=["setting"]), label=t("Settings that differ", "不同的设置"),
+                                       interactive=False, wrap=True)
+    with gr.Accordion(t("Run details", "运行详情"), open=True):
+        with gr.Row(equal_height=False, elem_classes=["studio-toolbar"]):
+            run = gr.Dropdown(choices=[], value=None, label=t("Run", "运行"), scale=4, elem_id="runs-run",
+                              allow_custom_value=True)
+            open_btn = gr.Button(t("Open", "打开"), scale=0, min_width=110, variant="primary")
+            resume = gr.Button(t("Resume", "继续训练"), scale=0, min_width=110)
+            delete = gr.Button(t("Delete…", "删除…"), variant="stop", scale=0, min_width=110)
+        with gr.Row(visible=False, elem_classes=["studio-confirm"]) as confirm_row:
+            confirm_text = gr.Markdown("")
+            confirm_delete = gr.Button(t("Yes, delete it", "确认删除"), variant="stop", scale=0, min_width=140)
+            cancel_delete = gr.Button(t("Cancel", "取消"), scale=0, min_width=100)
+        action_message = message_box()
+        summary = gr.Markdown(t("Pick a run and press Open to see its test report.", "选择一个运行并点击“打开”查看测试报告。"),
+                              elem_classes=["studio-card"], elem_id="run-summary")
+        with gr.Row():
+            per_class = gr.Dataframe(pd.DataFrame(columns=PER_CLASS_COLUMNS), label=t("Per class (test split)", "各类别指标（测试集）"),
+                                     interactive=False)
+            confusion = gr.Plot(plots.confusion_figure([], []), label=t("Confusion matrix", "混淆矩阵"))
+        error_filter = gr.Dropdown(choices=[("all labels", "")], value="", allow_custom_value=True,
+                                   label=t("Misclassified test examples with the true label", "错误分类的测试样本（按真实标签筛选）"))
+        error_note = gr.Markdown("", elem_id="errors-note")
+        errors = gr.Dataframe(pd.DataFrame(columns=ERROR_COLUMNS), label=t("Misclassified test examples, most confident first",
+                                                                          "错误分类的测试样本（置信度高的在前）"),
+                              interactive=False, wrap=True, max_height=420, column_widths=ERROR_WIDTHS)
+
+    tab = RunsTab(refresh, table, empty, compare_runs, compare_metric, compare, compare_plot, compare_metrics,
+                  compare_configs, run, open_btn, resume, delete, confirm_row, confirm_text, confirm_delete,
+                  cancel_delete, action_message, summary, per_class, confusion, error_filter, error_note, errors)
+
+    def on_refresh(selected=None, current=None):
+        rows = ctx.runs()
+        choices = [(summaries.run_label(r), r["id"]) for r in rows]
+        ids = {c[1] for c in choices}
+        frame = pd.DataFrame(summaries.runs_table(rows), columns=summaries.RUN_COLUMNS)
+        return (frame, gr.update(visible=not rows),
+                gr.update(choices=choices, value=[s for s in (selected or []) if s in ids]),
+                gr.update(choices=choices, value=pick(choices, current)))
+
+    def on_compare(run_ids, metric):
+        run_ids = [r for r in (run_ids or []) if r]
+        if not run_ids:
+            raise gr.Error("Pick at least one run to compare.")
+        infos, curves = [], {}
+        for rid in run_ids:
+            try:
+                info = ctx.store.get(rid)
+            except USER_ERRORS as e:
+                raise user_error(e) from None
+            infos.append(info)
+            curves[f"{info.get('name') or rid} ({rid[-6:]})"] = runlog.read_metrics(Path(info["dir"]))
+        metrics = pd.DataFrame([summaries.metrics_row(i) for i in infos])
+        header, rows = summaries.config_diff({f"{i.get('name') or i['id']} ({i['id'][-6:]})": i.get("config") or {}
+                                              for i in infos})
+        if not rows:
+            rows = [["(all settings are the same)", *[""] * (len(header) - 1)]]
+        return plots.compare_figure(curves, metric or "eval_loss"), metrics, pd.DataFrame(rows, columns=header)
+
+    def on_open(run_id):
+        rd = ctx.run_dir(run_id)
+        try:
+            info = ctx.store.get(rd.name)
+        except USER_ERRORS as e:
+            raise user_error(e) from None
+        rep = info.get("test_report") or {}
+        labels = rep.get("labels") or []
+        per = pd.DataFrame(summaries.per_class_rows(rep), columns=PER_CLASS_COLUMNS)
+        return (run_summary(info), per, plots.confusion_figure(labels, rep.get("confusion_matrix") or []),
+                gr.update(choices=[("all labels", "")] + [(l, l) for l in labels], value=""), errors_note(rd, None),
+                errors_frame(rd, None))
+
+    def on_filter_errors(run_id, true_label):
+        rd = ctx.run_dir(run_id)
+        return errors_note(rd, true_label), errors_frame(rd, true_label)
+
+    def on_pick_row(evt: gr.SelectData):
+        row = evt.row_value or []
+        return gr.update(value=row[0]) if row else gr.skip()
+
+    def on_resume(run_id):
+        try:
+            ctx.store.resume(ctx.run_dir(run_id).name)
+        except USER_ERRORS as e:
+            raise user_error(e) from None
+        return message(f"Run {run_id} queued again; it continues from its last checkpoint. Follow it in the Train tab.", "ok")
+
+    def on_ask_delete(run_id):
+        ctx.run_dir(run_id)
+        return gr.update(visible=True), (f"Delete run **{esc(run_id)}** and its folder (model, checkpoints, reports)? "
+                                         "This cannot be undone.")
+
+    def on_delete(run_id):
+        try:
+            ctx.store.delete(ctx.run_dir(run_id).name)
+        except USER_ERRORS as e:
+            raise user_error(e) from None
+        return message(f"Deleted run {run_id}.", "ok"), gr.update(visible=False)
+
+    def on_cancel():
+        return gr.update(visible=False)
+
+    list_inputs = [compare_runs, run]
+    refresh.click(on_refresh, inputs=list_inputs, outputs=tab.list_outputs, api_name="list_runs")
+    compare.click(on_compare, inputs=[compare_runs, compare_metric], outputs=[compare_plot, compare_metrics, compare_configs],
+                  api_name="compare_runs", concurrency_limit=4)
+    gr.on([open_btn.click, run.input], on_open, inputs=run,
+          outputs=[summary, per_class, confusion, error_filter, error_note, errors], api_name="run_report", concurrency_limit=4)
+    error_filter.input(on_filter_errors, inputs=[run, error_filter], outputs=[error_note, errors], api_name="misclassified")
+    table.select(on_pick_row, inputs=None, outputs=run, api_visibility="private").then(
+        on_open, inputs=run, outputs=[summary, per_class, confusion, error_filter, error_note, errors], api_visibility="private")
+    resume.click(on_resume, inputs=run, outputs=action_message, api_name="resume_run").then(
+        on_refresh, inputs=list_inputs, outputs=tab.list_outputs, api_visibility="private")
+    delete.click(on_ask_delete, inputs=run, outputs=[confirm_row, confirm_text], api_visibility="private")
+    confirm_delete.click(on_delete, inputs=run, outputs=[action_message, confirm_row], api_name="delete_run").then(
+        on_refresh, inputs=list_inputs, outputs=tab.list_outputs, api_visibility="private")
+    cancel_delete.click(on_cancel, outputs=confirm_row, api_visibility="private", queue=False)
+    tab.on_refresh = on_refresh
+    return tab

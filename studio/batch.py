@@ -1,0 +1,64 @@
+"""Label a whole file with a finished run and write the predictions as CSV."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from studio import data as data_mod
+from studio import inference, runlog
+
+MAX_ROWS = int(os.environ.get("STUDIO_MAX_BATCH_ROWS", "20000"))
+
+
+def text_column(df: pd.DataFrame, preferred: str | None = None) -> str:
+    """The run's own text column when the file has it, else a text-named column, else the only text column."""
+    cols = [str(c) for c in df.columns]
+    if preferred and preferred in cols:
+        return preferred
+    lower = {c.lower(): c for c in cols}
+    for name in data_mod.TEXT_NAMES:
+        if name in lower:
+            return lower[name]
+    texty = [c for c in cols if _all_text(df[c])]
+    if len(texty) == 1:
+        return texty[0]
+    if texty:
+        return max(texty, key=lambda c: df[c].astype(str).str.len().mean())
+    raise data_mod.DataError(f"No text column among {cols}; name the column of texts 'text'.")
+
+
+def _all_text(s: pd.Series) -> bool:
+    sample = s.dropna().head(200)
+    return len(sample) > 0 and all(isinstance(v, str) for v in sample)
+
+
+def predict_file(run_dir: Path, path: str | Path) -> pd.DataFrame:
+    """Predictions for every row of a CSV/TSV/JSON/JSONL/Parquet file (its own columns kept first)."""
+    run_dir = Path(run_dir)
+    df = data_mod.read_table(str(path), "Input")
+    if len(df) > MAX_ROWS:
+        raise data_mod.DataError(f"{Path(path).name} has {len(df)} rows; label at most {MAX_ROWS} at once "
+                                 "(split the file, or raise STUDIO_MAX_BATCH_ROWS).")
+    cfg = json.loads((run_dir / runlog.CONFIG_FILE).read_text())
+    col = text_column(df, (cfg.get("data") or {}).get("text_column"))
+    texts = ["" if v is None else str(v) for v in df[col].tolist()]
+    preds = inference.predict(run_dir, texts)
+    out = df.copy()
+    out["predicted"] = [p["label"] for p in preds]
+    out["confidence"] = [round(p["score"], 6) for p in preds]
+    labels = list(preds[0]["probabilities"]) if preds else []
+    for lab in sorted(labels):
+        out[f"p({lab})"] = [round(p["probabilities"][lab], 6) for p in preds]
+    return out
+
+
+def write_csv(df: pd.DataFrame, folder: str | Path, stem: str) -> Path:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}.csv"
+    df.to_csv(path, index=False)
+    return path

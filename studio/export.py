@@ -1,0 +1,240 @@
+"""Package a finished run: its adapter or a merged model, with a generated model card.
+
+`build_folder` writes what gets shared (weights, tokenizer, config, README.md
+model card); `build_zip` zips it for download and `push_to_hub` uploads it.
+The hub token is only ever passed in memory to huggingface_hub: it is not
+written anywhere, not logged, and scrubbed from any error message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from studio import methods, models, runlog
+from studio.train import MODEL_DIR
+
+KINDS = ("adapter", "merged")
+NOT_MERGEABLE = ("prefix", "prompt")  # virtual tokens, not weight deltas: nothing to fold into the base
+REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
+
+
+class ExportError(ValueError):
+    """An export that cannot be done; the message says why and what to do."""
+
+
+def _meta(run_dir: Path) -> dict[str, Any]:
+    p = Path(run_dir) / MODEL_DIR / "studio_model.json"
+    if not p.exists():
+        raise ExportError(f"Run {Path(run_dir).name} has no saved model; only completed runs can be exported.")
+    return json.loads(p.read_text())
+
+
+def export_kinds(run_dir: Path) -> list[str]:
+    """What a run can be exported as: its adapter, a merged model, or both."""
+    meta = _meta(run_dir)
+    if not meta.get("peft"):
+        return ["merged"]  # full and freeze runs already hold the whole model
+    if meta.get("method") in NOT_MERGEABLE:
+        return ["adapter"]
+    return ["adapter", "merged"]
+
+
+def portable_base(name: str) -> str:
+    """The base model as others can load it: the hub id of a catalog model, else the name as given."""
+    entry = models.find_entry(name)
+    return entry.hub_id if entry else name
+
+
+def _is_hub_id(name: str) -> bool:
+    return bool(REPO_ID_RE.match(name)) and not Path(name).exists()
+
+
+def model_card(run_dir: Path, kind: str) -> str:
+    """README.md for the exported model: what it is, how it was trained, how well it does, how to use it."""
+    run_dir = Path(run_dir)
+    cfg = json.loads((run_dir / runlog.CONFIG_FILE).read_text())
+    meta = _meta(run_dir)
+    report = _read_json(run_dir / runlog.REPORT_FILE) or {}
+    data_report = _read_json(run_dir / runlog.DATA_REPORT_FILE) or {}
+    base = portable_base(cfg["model"])
+    method = methods.METHODS[cfg["method"]]
+    is_adapter = kind == "adapter" and meta.get("peft")
+    name = cfg.get("name") or f"{Path(base).name} {cfg['method']} classifier"
+    labels = meta.get("labels") or report.get("labels") or []
+
+    front = ["---", f"library_name: {'peft' if is_adapter else 'transformers'}", "pipeline_tag: text-classification"]
+    if _is_hub_id(base):
+        front.append(f"base_model: {base}")
+    front += ["tags:", "- text-classification", f"- {cfg['method']}", "- studio", "---", ""]
+
+    lines = [f"# {name}", "",
+             f"A text classifier fine-tuned from `{base}` with {method.title} ({method.summary.rstrip('.')}). "
+             f"This {'repository holds the adapter only; load it on top of the base model' if is_adapter else 'is a standalone model'}.",
+             "", f"Labels ({len(labels)}): " + ", ".join(f"`{l}`" for l in labels), ""]
+    metrics = report.get("metrics") or {}
+    if metrics:
+        lines += [f"## Results on the held-out test split ({report.get('n', '?')} rows)", "",
+                  "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {v:.4f} |" for k, v in metrics.items() if isinstance(v, (int, float))]
+        lines += ["", "Precision, recall and F1 are macro averages over the labels.", ""]
+        if report.get("per_class"):
+            lines += ["| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+            for lab in labels:
+                pc = report["per_class"].get(lab, {})
+                lines.append(f"| {lab} | {pc.get('precision', 0):.3f} | {pc.get('recall', 0):.3f} | "
+                             f"{pc.get('f1-score', 0):.3f} | {int(pc.get('support', 0))} |")
+            lines.append("")
+    if data_report.get("rows"):
+        lines += ["## Training data", ""]
+        for split, n in data_report["rows"].items():
+            src = (data_report.get("split_source") or {}).get(split, "")
+            lines.append(f"- {split}: {n} rows" + (f" ({src})" if src else ""))
+        lines.append("")
+    t = cfg.get("training") or {}
+    lr = t.get("learning_rate") or method.learning_rate
+    lines += ["## Training settings", "", "| setting | value |", "|---|---|", f"| method | {method.title} |"]
+    lines += [f"| {k} | {v} |" for k, v in (cfg.get("method_args") or {}).items()]
+    for k in ("epochs", "batch_size", "gradient_accumulation_steps", "max_length", "warmup_ratio", "scheduler",
+              "weight_decay", "seed"):
+        if k in t:
+            lines.append(f"| {k} | {t[k]} |")
+    lines += [f"| learning_rate | {lr:g} |", ""]
+    lines += ["## Usage", "", "```python"]
+    if is_adapter:
+        lines += ["from peft import AutoPeftModelForSequenceClassification",
+                  "from transformers import AutoTokenizer", "",
+                  'model = AutoPeftModelForSequenceClassification.from_pretrained("PATH_OR_REPO")',
+                  'tokenizer = AutoTokenizer.from_pretrained("PATH_OR_REPO")']
+    else:
+        lines += ["from transformers import pipeline", "",
+                  'classify = pipeline("text-classification", model="PATH_OR_REPO")',
+                  'print(classify("My card was charged twice, please refund it."))']
+    lines += ["```", "", "Trained with the studio, a browser-based fine-tuning studio.", ""]
+    return "\n".join(front + lines)
+
+
+def split_front_matter(card: str) -> tuple[str, str]:
+    """(YAML front matter, Markdown body) of a model card; front matter is empty when there is none."""
+    if card.startswith("---\n"):
+        end = card.find("\n---\n", 4)
+        if end != -1:
+            return card[4:end], card[end + 5:]
+    return "", card
+
+
+def _read_json(p: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(p.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def build_folder(run_dir: Path, kind: str, dest: Path) -> Path:
+    """Write the shareable files of a run into dest (which must not exist yet)."""
+    run_dir = Path(run_dir)
+    if kind not in KINDS:
+        raise ExportError(f"Unknown export kind {kind!r}; choose adapter or merged.")
+    available = export_kinds(run_dir)
+    if kind not in available:
+        meta = _meta(run_dir)
+        why = (f"{meta.get('method')} learns virtual tokens, which cannot be merged into the weights"
+               if meta.get("method") in NOT_MERGEABLE else f"{meta.get('method')} trains the whole model, there is no adapter")
+        raise ExportError(f"Run {run_dir.name} cannot be exported as {kind}: {why}; export it as {available[0]}.")
+    mdir = run_dir / MODEL_DIR
+    cfg = json.loads((run_dir / runlog.CONFIG_FILE).read_text())
+    meta = _meta(run_dir)
+    dest = Path(dest)
+    if kind == "adapter" or not meta.get("peft"):
+        shutil.copytree(mdir, dest, ignore=shutil.ignore_patterns("README.md"))
+        ac = dest / "adapter_config.json"
+        if ac.exists():
+            # The run recorded where the base was on this machine; others need its hub id.
+            conf = json.loads(ac.read_text())
+            conf["base_model_name_or_path"] = portable_base(cfg["model"])
+            ac.write_text(json.dumps(conf, indent=2))
+    else:
+        _merge_into(mdir, meta, dest)
+    (dest / "README.md").write_text(model_card(run_dir, kind), encoding="utf-8")
+    return dest
+
+
+def _merge_into(mdir: Path, meta: dict[str, Any], dest: Path) -> None:
+    from peft import PeftModel
+
+    from studio.tasks import get_task
+
+    task = get_task(meta["task"])
+    tok = task.load_tokenizer(mdir)
+    base = task.load_model(models.resolve(meta["base_model"]), meta["labels"], tok)
+    merged = PeftModel.from_pretrained(base, str(mdir)).merge_and_unload()
+    dest.mkdir(parents=True)
+    merged.save_pretrained(dest, safe_serialization=True)
+    tok.save_pretrained(dest)
+    runlog.atomic_write_json(dest / "studio_model.json", {**meta, "peft": False, "merged_from": meta["method"]})
+
+
+def build_zip(run_dir: Path, kind: str, out_dir: Path) -> Path:
+    """The export as one zip file in out_dir, named after the run and kind."""
+    run_dir = Path(run_dir)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"{run_dir.name}-{kind}.zip"
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=out_dir) as tmp:
+        folder = build_folder(run_dir, kind, Path(tmp) / "model")
+        part = Path(tmp) / "model.zip"
+        with zipfile.ZipFile(part, "w") as zf:
+            for f in sorted(folder.rglob("*")):
+                if f.is_file():
+                    # Weights barely compress; storing them keeps a big export fast.
+                    store = f.suffix in (".safetensors", ".bin", ".pt")
+                    zf.write(f, f.relative_to(folder).as_posix(),
+                             compress_type=zipfile.ZIP_STORED if store else zipfile.ZIP_DEFLATED)
+        os.replace(part, target)
+    return target
+
+
+def push_to_hub(run_dir: Path, repo_id: str, token: str, kind: str = "adapter", private: bool = True) -> str:
+    """Upload the export to a hub repository (created if missing); returns its URL."""
+    repo_id = (repo_id or "").strip()
+    if not REPO_ID_RE.match(repo_id):
+        raise ExportError(f"{repo_id!r} is not a repository id; write it as owner/name, e.g. alice/ticket-classifier.")
+    token = (token or "").strip()
+    if not token:
+        raise ExportError("Give a Hugging Face access token with write permission (hf.co/settings/tokens).")
+    with tempfile.TemporaryDirectory(prefix="studio-push-") as tmp:
+        folder = build_folder(Path(run_dir), kind, Path(tmp) / "model")
+        try:
+            from huggingface_hub import HfApi
+
+            api = HfApi(token=token)
+            url = api.create_repo(repo_id, private=private, exist_ok=True)
+            api.upload_folder(repo_id=repo_id, folder_path=str(folder),
+                              commit_message=f"Upload {kind} from studio run {Path(run_dir).name}")
+        except Exception as e:  # translate whatever the client raised into one sentence
+            raise ExportError(_explain_hub_error(e, token)) from None
+    return str(url)
+
+
+def _explain_hub_error(e: Exception, token: str) -> str:
+    names = {c.__name__ for c in type(e).__mro__}
+    status = getattr(getattr(e, "response", None), "status_code", None)
+    if "OfflineModeIsEnabled" in names:
+        msg = ("The Hugging Face Hub is switched off on this server (HF_HUB_OFFLINE is set); "
+               "download the zip instead and upload it from a machine with internet access.")
+    elif status in (401, 403):
+        msg = "The hub refused the token; use a token with write permission for that namespace (hf.co/settings/tokens)."
+    elif names & {"ConnectionError", "ConnectError", "NetworkError", "TimeoutException", "Timeout", "ConnectTimeout",
+                  "TransportError", "ProxyError", "SSLError"}:
+        msg = ("The Hugging Face Hub cannot be reached from this server (no network connection); "
+               "download the zip instead and upload it from a machine with internet access.")
+    else:
+        first = (str(e).strip().splitlines() or [""])[0][:300]
+        msg = f"Pushing to the hub failed: {type(e).__name__}: {first}"
+    return msg.replace(token, "***") if token else msg

@@ -1,0 +1,149 @@
+"""Metrics and reports -> plotly figures. Pure functions: data in, figure out.
+
+The records are the lines of a run's metrics.jsonl (see studio.runlog). Every
+figure shares one look (template, height, margins) so the tabs line up, and an
+empty input gives a figure that says what will appear there instead of blank axes.
+Titles stay out of the figures: the page labels them, in the reader's language.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import plotly.graph_objects as go
+
+HEIGHT = 300
+COLORS = ("#4f46e5", "#f59e0b", "#10b981", "#ef4444", "#0ea5e9", "#a855f7", "#64748b", "#ec4899")
+METRIC_NAMES = {
+    "loss": "training loss", "eval_loss": "validation loss", "eval_accuracy": "validation accuracy",
+    "eval_f1": "validation F1 (macro)", "eval_precision": "validation precision", "eval_recall": "validation recall",
+    "learning_rate": "learning rate",
+}
+
+
+def _base(fig: go.Figure, x_title: str | None = None, y_title: str | None = None, height: int = HEIGHT) -> go.Figure:
+    # The legend sits top right: the page puts the chart's label over its top-left corner.
+    fig.update_layout(template="plotly_white", height=height, margin=dict(l=55, r=20, t=36, b=45),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+                      font=dict(size=12), hovermode="x unified")
+    if x_title:
+        fig.update_xaxes(title_text=x_title)
+    if y_title:
+        fig.update_yaxes(title_text=y_title)
+    return fig
+
+
+def empty_figure(message: str, height: int = HEIGHT) -> go.Figure:
+    """A blank figure holding one line of text (what will appear here, or what to do)."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font=dict(size=13, color="#64748b"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _base(fig, height=height)
+
+
+def series(records: Iterable[dict[str, Any]], key: str, kind: str | None = None) -> tuple[list[int], list[float]]:
+    """(steps, values) of one metric; on a repeated step (a resumed run) the later value wins."""
+    points: dict[int, float] = {}
+    for r in records:
+        if kind is not None and r.get("kind") != kind:
+            continue
+        v = r.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and r.get("step") is not None:
+            points[int(r["step"])] = float(v)
+    steps = sorted(points)
+    return steps, [points[s] for s in steps]
+
+
+def _lines(records: list[dict[str, Any]], keys: Sequence[tuple[str, str]], y_title: str, empty: str,
+           y_range: list[float] | None = None, log_y: bool = False) -> go.Figure:
+    fig = go.Figure()
+    for i, (key, kind) in enumerate(keys):
+        x, y = series(records, key, kind)
+        if not x:
+            continue
+        # Evaluations are few: markers make single points visible.
+        mode = "lines+markers" if kind == "eval" or len(x) < 3 else "lines"
+        fig.add_trace(go.Scatter(x=x, y=y, mode=mode, name=METRIC_NAMES.get(key, key),
+                                 line=dict(color=COLORS[i % len(COLORS)], width=2)))
+    if not fig.data:
+        return empty_figure(empty)
+    _base(fig, "step", y_title)
+    fig.update_xaxes(rangemode="tozero")
+    if y_range:
+        fig.update_yaxes(range=y_range)
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def loss_figure(records: list[dict[str, Any]]) -> go.Figure:
+    """Training loss (every logging step) and validation loss (every evaluation) against step."""
+    return _lines(records, [("loss", "train"), ("eval_loss", "eval")], "loss",
+                  "The loss appears here after the first logging step.")
+
+
+def eval_figure(records: list[dict[str, Any]]) -> go.Figure:
+    """Validation accuracy and macro F1 against step."""
+    return _lines(records, [("eval_accuracy", "eval"), ("eval_f1", "eval")], "score",
+                  "Validation scores appear here after the first evaluation.", y_range=[0, 1.02])
+
+
+def learning_rate_figure(records: list[dict[str, Any]]) -> go.Figure:
+    fig = _lines(records, [("learning_rate", "train")], "learning rate",
+                 "The learning-rate schedule appears here once training starts.")
+    if fig.data:
+        fig.update_yaxes(tickformat=".1e")  # plotly's default writes 4e-4 as "400µ"
+    return fig
+
+
+def compare_figure(runs: dict[str, list[dict[str, Any]]], key: str) -> go.Figure:
+    """One metric of several runs overlaid, one line per run (named by the dict's keys)."""
+    kind = "eval" if key.startswith("eval_") else "train"
+    fig = go.Figure()
+    for i, (name, records) in enumerate(runs.items()):
+        x, y = series(records, key, kind)
+        if x:
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers" if kind == "eval" else "lines", name=name,
+                                     line=dict(color=COLORS[i % len(COLORS)], width=2)))
+    if not fig.data:
+        return empty_figure("Pick runs that have logged this metric to compare them.")
+    return _base(fig, "step", METRIC_NAMES.get(key, key))
+
+
+def label_distribution_figure(label_counts: dict[str, dict[str, int]]) -> go.Figure:
+    """Rows per label, one bar group per split (train, validation, test)."""
+    if not label_counts:
+        return empty_figure("Load data to see how its labels are distributed.")
+    fig = go.Figure()
+    for i, (split, counts) in enumerate(label_counts.items()):
+        fig.add_trace(go.Bar(x=list(counts), y=list(counts.values()), name=split,
+                             marker_color=COLORS[i % len(COLORS)]))
+    fig.update_layout(barmode="group")
+    return _base(fig, "label", "rows").update_layout(hovermode="closest")
+
+
+def token_length_figure(lengths: Sequence[int], max_length: int | None = None) -> go.Figure:
+    """Histogram of tokens per training text, with the truncation point marked."""
+    if not lengths:
+        return empty_figure("Token lengths appear here once the model's tokenizer is available.")
+    fig = go.Figure(go.Histogram(x=list(lengths), nbinsx=min(60, max(10, len(set(lengths)))),
+                                 marker_color=COLORS[0], name="texts"))
+    if max_length:
+        fig.add_vline(x=max_length, line_dash="dash", line_color=COLORS[3],
+                      annotation_text=f"max_length {max_length}", annotation_position="top right")
+    fig.update_layout(showlegend=False, bargap=0.05)
+    return _base(fig, "tokens per text", "texts").update_layout(hovermode="closest")
+
+
+def confusion_figure(labels: list[str], matrix: list[list[int]]) -> go.Figure:
+    """Confusion matrix heatmap: rows are true labels, columns predictions, cells annotated with counts."""
+    if not labels or not matrix:
+        return empty_figure("The confusion matrix appears when a run has finished its test evaluation.")
+    height = max(HEIGHT, 60 + 42 * len(labels))
+    fig = go.Figure(go.Heatmap(z=matrix, x=labels, y=labels, colorscale="Blues", showscale=False,
+                               text=[[str(v) for v in row] for row in matrix], texttemplate="%{text}",
+                               hovertemplate="true %{y}<br>predicted %{x}<br>%{z} rows<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    return _base(fig, "predicted", "true", height=height).update_layout(hovermode="closest")

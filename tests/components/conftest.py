@@ -1,0 +1,35 @@
+"""Fixtures for the UI tests: an offline environment, a tiny model, a studio cache."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# Workers are subprocesses: they inherit these from os.environ, so set them before any run starts.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def ui_cache(tmp_path_factory) -> Path:
+    """The studio cache (datasets cache, converted models): the one in STUDIO_CACHE, else a temp one."""
+    path = Path(os.environ.get("STUDIO_CACHE") or tmp_path_factory.mktemp("studio-cache"))
+    os.environ["STUDIO_CACHE"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def ui_tiny_model(tmp_path_factory, ui_cache) -> Path:
+    """A tiny random BERT with the MiniLM tokenizer: trains in seconds (it learns little; the flow is what counts)."""
+    from tests.tiny_models import make_tiny_bert
+
+    return make_tiny_bert(tmp_path_factory.mktemp("ui-tiny") / "bert")

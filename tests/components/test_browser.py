@@ -1,0 +1,181 @@
+"""The whole flow in headless Chromium with the bundled MiniLM and LoRA on the bundled sample.
+
+Upload the sample, choose LoRA, start, watch the loss chart gain points while
+training, let it complete, open its report, classify a text in the playground,
+build an export; then open the page in Simplified Chinese. Screenshots of every
+tab land in tests/_artifacts/screenshots/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.components.ui_support import ROOT, SAMPLE, running_app, stop_active_runs
+
+playwright = pytest.importorskip("playwright.sync_api")
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / "tests" / "_artifacts" / "screenshots"
+ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def chromium_present():
+    """Skip on a laptop without Chromium; in CI (CI set) a missing browser is a failure, not a silent skip."""
+    if not CHROMIUM.exists():
+        msg = "needs Debian's chromium: apt-get install -y chromium fonts-noto-cjk"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+LOSS_POINTS_JS = """() => {
+  const el = document.querySelector('#loss-plot .js-plotly-plot');
+  const tr = el && el.data ? el.data.find(t => t.name === 'training loss') : null;
+  return tr ? tr.x.length : 0;
+}"""
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, ui_cache):
+    runs_dir = tmp_path_factory.mktemp("browser-runs")
+    with running_app(runs_dir) as url:
+        yield url, runs_dir
+    stop_active_runs(runs_dir)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name, exact=True).click()
+    page.wait_for_timeout(600)
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def set_number(page, field: str, value) -> None:
+    box = page.locator(f"#field-{field} input").first
+    box.fill(str(value))
+    box.press("Tab")  # commits the value (blur)
+
+
+def test_whole_flow(app, browser, tmp_path):
+    url, runs_dir = app
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+
+    # A fresh server: every tab says what to do next.
+    page.wait_for_selector("#data-status .studio-msg-ok", timeout=60_000)
+    for tab, empty_text in (("Train", "No run yet"), ("Runs", "No runs yet"), ("Playground", "No finished run yet"),
+                            ("Export", "No finished run to export yet")):
+        open_tab(page, tab)
+        page.wait_for_selector(f".studio-empty:has-text('{empty_text}')", timeout=10_000)
+        shot(page, f"0-empty-{tab.lower()}")
+    open_tab(page, "Data")
+
+    # Data: the sample is preloaded; upload it again as a user's file and wait for the check.
+    upload = tmp_path / "tickets upload.csv"
+    shutil.copyfile(SAMPLE, upload)
+    page.locator("#data-upload input[type=file]").set_input_files(str(upload))
+    page.wait_for_selector("#data-status:has-text('Ready: tickets upload.csv has 4 labels')", timeout=60_000)
+    assert list((runs_dir / "uploads").glob("*.csv")), "the upload is stored in the studio's uploads folder"
+    shot(page, "1-data")
+
+    # Model & method: LoRA, one epoch, a log point every 2 steps so the chart fills in live.
+    open_tab(page, "Model & method")
+    page.locator("#method-radio").get_by_text("DoRA", exact=True).click()
+    page.locator("#method-radio").get_by_text("LoRA", exact=True).click()
+    page.wait_for_selector("#param-count:has-text('trainable of')", timeout=60_000)
+    assert page.locator("#field-lora_r").is_visible() and not page.locator("#field-dora_r").is_visible()
+    set_number(page, "epochs", 1)
+    set_number(page, "max_length", 64)
+    page.locator("#more-settings").get_by_text("More training settings").click()
+    set_number(page, "logging_steps", 2)
+    page.wait_for_timeout(500)
+    shot(page, "2-model")
+
+    # Train: Start shows the run at once; the loss chart gains points while it trains.
+    open_tab(page, "Train")
+    page.locator("#start-btn").click()
+    page.wait_for_selector("#train-message .studio-msg-ok", timeout=30_000)
+    page.wait_for_selector("#run-status .studio-run[data-status='running']", timeout=90_000)
+    seen, mid_shot = [], False
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        seen.append(page.evaluate(LOSS_POINTS_JS))
+        state = page.locator("#run-status .studio-run").get_attribute("data-status")
+        if not mid_shot and seen[-1] >= 3 and state == "running":
+            shot(page, "3-train-running")
+            mid_shot = True
+        if state in ("completed", "failed", "stopped"):
+            break
+        page.wait_for_timeout(700)
+    page.wait_for_selector("#run-status .studio-run[data-status='completed']", timeout=10_000)
+    growth = sorted(set(n for n in seen if n > 0))
+    assert len(growth) >= 3, f"the loss chart should gain points while training, saw {seen}"
+    assert page.evaluate(LOSS_POINTS_JS) >= growth[-1]
+    page.wait_for_timeout(1500)
+    shot(page, "4-train-completed")
+    assert "test accuracy" in page.locator("#run-status").inner_text()
+
+    # Runs: the run is listed; open it for its report and confusion matrix.
+    open_tab(page, "Runs")
+    page.wait_for_selector("#runs-table:has-text('completed')", timeout=30_000)
+    page.get_by_role("button", name="Open", exact=True).click()
+    page.wait_for_selector("#run-summary:has-text('test rows')", timeout=30_000)
+    page.wait_for_timeout(1000)
+    shot(page, "5-runs")
+
+    # Playground: the finished run is picked; a billing question comes back as billing.
+    open_tab(page, "Playground")
+    page.locator("#playground-text textarea").fill("I was charged twice on my card this month, please refund the duplicate payment.")
+    page.locator("#classify-btn").click()
+    page.wait_for_selector("#playground-result:has-text('billing')", timeout=60_000)
+    page.wait_for_timeout(800)
+    shot(page, "6-playground")
+    lines = [ln.strip() for ln in page.locator("#playground-result").inner_text().splitlines() if ln.strip()]
+    assert lines[1] == "billing", lines  # heading, then the top label
+
+    # Export: build the adapter zip; its model card shows.
+    open_tab(page, "Export")
+    page.get_by_role("button", name="Build the zip").click()
+    page.wait_for_selector(".studio-model-card:has-text('Results on the held-out test split')", timeout=60_000)
+    shot(page, "7-export")
+    assert not errors, errors
+    page.close()
+
+
+def test_chinese_interface(app, browser):
+    url, _ = app
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    page.goto(url)
+    page.wait_for_selector("#data-status .studio-msg-ok", timeout=60_000)
+    page.wait_for_selector("#tab-data .js-plotly-plot", timeout=30_000)
+    for tab in ("数据", "模型与方法", "训练", "运行记录", "试用", "导出"):
+        assert page.get_by_role("tab", name=tab, exact=True).is_visible(), tab
+    assert page.get_by_text("内置示例数据").is_visible()
+    shot(page, "8-data-zh")
+    open_tab(page, "训练")
+    assert page.get_by_role("button", name="开始训练").is_visible()
+    shot(page, "9-train-zh")
+    page.close()

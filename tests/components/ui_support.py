@@ -1,0 +1,44 @@
+"""Helpers for the UI tests (imported as tests.components.ui_support; fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import socket
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "assets" / "samples" / "support_tickets.csv"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_app(runs_dir: Path, **build_kwargs):
+    """build_app() served on a free local port; yields its URL and closes it afterwards."""
+    from components.app import build_app, launch_options
+
+    app = build_app(runs_dir, **build_kwargs)
+    _, url, _ = app.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port(),
+                           max_file_size="20mb", **launch_options())
+    try:
+        yield url
+    finally:
+        app.close()
+
+
+def stop_active_runs(runs_dir: Path) -> None:
+    """Kill whatever is still training when a test ends, so no worker outlives the test session."""
+    from studio import runlog
+    from studio.runs import open_store
+
+    store = open_store(runs_dir)
+    for row in store.list():
+        if row["status"] in runlog.ACTIVE:
+            try:
+                store.kill(row["id"])
+            except Exception:
+                pass

@@ -1,0 +1,97 @@
+"""Shared fixtures for the engine tests: an offline environment, tiny models, data writers, run stores.
+
+Everything here is offline (HF_HUB_OFFLINE=1) and small: the models are tiny BERTs built from a
+config, the data sets have a few dozen rows. Workers are real subprocesses; they inherit os.environ,
+so the environment is set at import time, before any run starts.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# First on the path: tests/studio/ (no __init__.py) must never shadow the real `studio` package.
+if sys.path[:1] != [str(ROOT)]:
+    sys.path.insert(0, str(ROOT))
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# A registry path from the developer's shell would send test runs into their real registry.
+os.environ.pop("STUDIO_REGISTRY", None)
+os.environ.pop("STUDIO_RUNS_PER_DEVICE", None)
+os.environ.pop("STUDIO_ALLOW_LOCAL_MODELS", None)
+# One studio cache for the whole session (datasets cache, the converted SmolLM2): the one given in
+# STUDIO_CACHE, else a per-user folder under the system temp dir, so SmolLM2 is converted once per
+# machine (about 40 s) and reused by later sessions and by tests/components.
+os.environ.setdefault("STUDIO_CACHE", str(Path(tempfile.gettempdir()) / f"studio-test-cache-{os.getuid()}"))
+
+from tests.support import kill_active, make_learnable_bert, separable_rows, write_csv  # noqa: E402
+
+
+# ------------------------------------------------------------------ fixtures --
+@pytest.fixture(scope="session")
+def studio_cache() -> Path:
+    path = Path(os.environ["STUDIO_CACHE"])
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory, studio_cache) -> Path:
+    """Folder of a tiny BERT that learns: pass it as the config's `model`."""
+    return make_learnable_bert(tmp_path_factory.mktemp("models") / "tiny-bert")
+
+
+@pytest.fixture(scope="session")
+def separable_csv(tmp_path_factory) -> Path:
+    """48 rows, 2 classes: splits 40/4/4 with the default 80/10/10."""
+    return write_csv(tmp_path_factory.mktemp("data") / "tickets.csv", separable_rows(24))
+
+
+@pytest.fixture
+def runs_dir(tmp_path) -> Path:
+    return tmp_path / "runs"
+
+
+@pytest.fixture
+def store(runs_dir):
+    """A fresh runs folder and registry; any worker still active at the end is killed."""
+    from studio.runs import Store
+
+    s = Store(runs_dir)
+    yield s
+    kill_active(s)
+
+
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory, tiny_bert):
+    """One run trained to completion by a real worker (tiny BERT, LoRA, 3 classes, texts of 2-8 words).
+
+    Shared, read-only, by the run-folder contract tests and the CLI's runs/show/predict tests.
+    Returns (store, run_id, config).
+    """
+    from studio.config import RunConfig
+    from studio.runs import Store
+
+    from tests.support import tiny_config
+
+    root = tmp_path_factory.mktemp("finished")
+    csv_path = write_csv(root / "tickets.csv", separable_rows(20, ("billing", "technical", "shipping"), seed=5, words=(2, 8)))
+    store = Store(root / "runs")
+    cfg = RunConfig.from_dict(tiny_config(tiny_bert, csv_path, "lora", epochs=2, batch_size=8))
+    run_id = store.create(cfg)
+    try:
+        st = store.wait(run_id, timeout=300)
+    finally:
+        kill_active(store)
+    assert st["status"] == "completed", (st, (store.run_dir(run_id) / "train.log").read_text()[-3000:])
+    return store, run_id, cfg

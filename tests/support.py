@@ -1,0 +1,108 @@
+"""Helpers shared by the engine tests (imported as `tests.support`; fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "assets" / "samples"
+SUPPORT_TICKETS = SAMPLES / "support_tickets.csv"
+
+# Two classes told apart by vocabulary: a tiny random model can learn it in a few steps.
+WORDS = {
+    "billing": "refund invoice charge payment billing price receipt card".split(),
+    "technical": "crash error bug login freeze broken timeout update".split(),
+    "shipping": "parcel delivery courier tracking package address customs late".split(),
+}
+
+
+def separable_rows(per_class: int = 24, labels=("billing", "technical"), seed: int = 0,
+                   words: tuple[int, int] = (4, 4)) -> list[dict[str, str]]:
+    """Distinct short texts (words[0] to words[1] words), each made of words of its own class only."""
+    rng = random.Random(seed)
+    rows, seen = [], set()
+    for label in labels:
+        n = 0
+        while n < per_class:
+            text = " ".join(rng.sample(WORDS[label], rng.randint(*words)))
+            if text in seen:
+                continue
+            seen.add(text)
+            rows.append({"text": text, "label": label})
+            n += 1
+    rng.shuffle(rows)
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict], columns: list[str] | None = None) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = columns or list(rows[0])
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=columns)
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+def make_learnable_bert(folder: Path) -> Path:
+    """A tiny BERT (2 layers, 32 wide) that learns visibly in a dozen steps.
+
+    make_tiny_bert's weights use BERT's std 0.02 and dropout 0.1: its [CLS] vector barely depends on
+    the input, so a few steps cannot move the loss above the dropout noise. A wider init and no
+    dropout make a full-batch loss curve that falls for every method at its default learning rate.
+    """
+    from tests import tiny_models
+
+    def write(tmp: Path) -> None:
+        from transformers import BertConfig, BertModel
+
+        config = BertConfig(vocab_size=tiny_models.VOCAB_SIZE, hidden_size=32, num_hidden_layers=2,
+                            num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
+                            type_vocab_size=2, pad_token_id=tiny_models.PAD_ID, initializer_range=0.2,
+                            hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+        tiny_models._seed()
+        model = BertModel(config).eval()
+        tiny_models._copy_tokenizer(tmp)
+        model.save_pretrained(tmp)
+
+    return tiny_models._build(folder, write)
+
+
+def kill_active(store) -> None:
+    from studio import runlog
+
+    for row in store.list():
+        if row["status"] in runlog.ACTIVE:
+            try:
+                store.kill(row["id"])
+            except Exception:
+                pass
+
+
+def tiny_config(model: Path, train: Path, method: str = "lora", **training) -> dict:
+    """A run config (as a dict) that trains the tiny model on CPU in a few seconds."""
+    t = {"epochs": 2, "batch_size": 8, "max_length": 16, "logging_steps": 1, "device": "cpu",
+         "save_total_limit": 2, "group_by_length": True}
+    t.update(training)
+    return {"model": str(model), "method": method, "data": {"train": str(train)}, "training": t}
+
+
+def wait_for(predicate, timeout: float = 180, poll: float = 0.2, what: str = "condition"):
+    """Poll until predicate() returns a truthy value; generous timeout, no timing assertions."""
+    end = time.time() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.time() > end:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(poll)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
