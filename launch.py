@@ -4,7 +4,8 @@
     python launch.py --host 0.0.0.0 --port 8080 --auth alice:secret --runs-dir /data/runs
 
 Every flag has an environment variable (the flag wins): STUDIO_HOST, STUDIO_PORT,
-STUDIO_SHARE, STUDIO_AUTH ("user:password"), STUDIO_RUNS_DIR, STUDIO_MAX_FILE_MB.
+STUDIO_SHARE, STUDIO_AUTH ("user:password"), STUDIO_RUNS_DIR, STUDIO_MAX_FILE_MB,
+STUDIO_TRUST_REMOTE_CODE (--trust-remote-code), STUDIO_ALLOW_LOCAL_MODELS=0 (--no-local-models).
 On Hugging Face Spaces nothing needs setting: Gradio's own GRADIO_SERVER_NAME and
 GRADIO_SERVER_PORT are used when STUDIO_HOST / STUDIO_PORT are not given.
 """
@@ -50,6 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="Folder for runs, uploads and the registry (env STUDIO_RUNS_DIR; default ./runs).")
     ap.add_argument("--max-file-mb", type=float, default=float(env("STUDIO_MAX_FILE_MB") or 1024),
                     help="Largest upload accepted, in MB (env STUDIO_MAX_FILE_MB; default 1024).")
+    ap.add_argument("--trust-remote-code", action="store_true",
+                    default=(env("STUDIO_TRUST_REMOTE_CODE") or "").lower() in TRUE,
+                    help="Let models run Python code from their repositories (env STUDIO_TRUST_REMOTE_CODE=1; default "
+                         "off). Only on a server where every user is trusted.")
+    ap.add_argument("--no-local-models", action="store_true",
+                    default=(env("STUDIO_ALLOW_LOCAL_MODELS") or "1").lower() in ("0", "false", "no", "off"),
+                    help="Refuse model folders on this machine; catalog models and hub ids only "
+                         "(env STUDIO_ALLOW_LOCAL_MODELS=0). Set it on public deployments.")
     return ap
 
 
@@ -59,6 +68,11 @@ def main(argv: list[str] | None = None) -> None:
     auth = parse_auth(a.auth)
     if a.share and not auth:
         log.warning("Sharing a public link without --auth: anyone with the link can train, delete and export runs.")
+    # The engine and the workers it starts read these from the environment.
+    os.environ["STUDIO_TRUST_REMOTE_CODE"] = "1" if a.trust_remote_code else "0"
+    os.environ["STUDIO_ALLOW_LOCAL_MODELS"] = "0" if a.no_local_models else "1"
+    if a.trust_remote_code:
+        log.warning("--trust-remote-code is on: models may run code from their repositories on this machine.")
     # The engine reads the same limit when it checks files, so page and engine agree.
     os.environ["STUDIO_MAX_FILE_MB"] = f"{a.max_file_mb:g}"
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")

@@ -56,9 +56,30 @@ def predict_file(run_dir: Path, path: str | Path) -> pd.DataFrame:
     return out
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value):
+    """A cell that a spreadsheet shows as text: one starting like a formula gets a leading single quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def inert_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of df whose text cells and column names cannot run as spreadsheet formulas (CSV injection)."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or str(out[col].dtype).startswith(("string", "str")):
+            out[col] = out[col].map(inert)
+    out.columns = [inert(str(c)) for c in out.columns]
+    return out
+
+
 def write_csv(df: pd.DataFrame, folder: str | Path, stem: str) -> Path:
+    """Write df as CSV; every text cell is made inert for spreadsheets (see `inert`)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{stem}.csv"
-    df.to_csv(path, index=False)
+    inert_frame(df).to_csv(path, index=False)
     return path

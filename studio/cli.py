@@ -277,6 +277,8 @@ def cmd_methods(a, store) -> int:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="studio", description="Fine-tune transformer models: train, inspect, control and use runs.")
     ap.add_argument("--runs-dir", default=None, help="Folder of runs and the registry (env STUDIO_RUNS_DIR; default ./runs).")
+    ap.add_argument("--trust-remote-code", action="store_true",
+                    help="Let models run Python code from their repositories (env STUDIO_TRUST_REMOTE_CODE=1; default off).")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     def add(name, fn, help, json_flag=True):
@@ -332,6 +334,10 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = build_parser()
     a = ap.parse_args(argv)
+    if a.trust_remote_code:  # workers this command starts inherit it through the environment
+        import os
+
+        os.environ["STUDIO_TRUST_REMOTE_CODE"] = "1"
     try:
         store = open_store(a.runs_dir)
         return a.fn(a, store)

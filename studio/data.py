@@ -25,12 +25,30 @@ LABEL_NAMES = ("label", "labels", "category", "class", "intent", "target", "sent
                "label_text", "output")
 
 
+CONTROL_BYTES = (*range(0x00, 0x09), 0x0b, *range(0x0e, 0x1b), *range(0x1c, 0x20), 0x7f)
+LONG_TEXT_CHARS = 10_000  # a text this long is almost certainly a document pasted into one cell
+
+
 class DataError(ValueError):
     """Input data the user must fix; the message says where and how."""
 
 
 def max_file_bytes() -> int:
     return int(float(os.environ.get("STUDIO_MAX_FILE_MB", "1024")) * 1024 * 1024)
+
+
+def human_size(n: float) -> str:
+    """Bytes as people read them: 812 KB, 3.4 MB."""
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit in ("bytes", "KB") or n >= 10 else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.0f} GB"
+
+
+def too_big(name: str, size: int) -> str:
+    return (f"{name} is {human_size(size)}, over this server's limit of {human_size(max_file_bytes())}; "
+            "sample it down or raise STUDIO_MAX_FILE_MB.")
 
 
 @dataclass
@@ -47,6 +65,8 @@ class DataReport:
     label_merges: dict[str, str] = field(default_factory=dict)
     shared_between_splits: dict[str, int] = field(default_factory=dict)
     split_source: dict[str, str] = field(default_factory=dict)
+    long_texts: int = 0                # training texts over LONG_TEXT_CHARS characters
+    longest_text: int = 0              # characters in the longest training text
     token_lengths: dict[str, float] | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -78,8 +98,7 @@ def _check_file(path: str, role: str) -> Path:
     if size == 0:
         raise DataError(f"{p.name} is empty; upload a file with a header row and at least a few labelled rows.")
     if size > max_file_bytes():
-        raise DataError(f"{p.name} is {size / 2**20:.0f} MB, over this server's limit of {max_file_bytes() / 2**20:.0f} MB; "
-                        "sample it down or raise STUDIO_MAX_FILE_MB.")
+        raise DataError(too_big(p.name, size))
     if ext != ".parquet":
         _check_text_encoding(p)
     return p
@@ -88,7 +107,9 @@ def _check_file(path: str, role: str) -> Path:
 def _check_text_encoding(p: Path) -> None:
     with open(p, "rb") as fh:
         head = fh.read(4096)
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (head[:200].count(b"\x00") > 10):
+    # Control bytes (NUL, BEL, ...) never occur in text files; images, archives and executables are full of them.
+    controls = sum(head.count(bytes([b])) for b in CONTROL_BYTES)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:200].count(b"\x00") > 10 or controls > max(3, len(head) // 100):
         kind = "UTF-16 text" if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[1:200:2].count(b"\x00") > 50 else "binary data"
         raise DataError(f"{p.name} holds {kind}, not UTF-8 text; save it as UTF-8 (in Excel: Save As > CSV UTF-8).")
     decoder_pos = 0
@@ -437,6 +458,8 @@ def prepare(cfg: DataConfig, tokenizer=None, max_length: int | None = None) -> P
         dropped_empty=dropped_empty, dropped_duplicates=dropped_dup, conflicting_duplicates=conflicting,
         label_merges=merges, shared_between_splits=shared, split_source=source,
     )
+    lengths = frames["train"]["text"].str.len()
+    report.long_texts, report.longest_text = int((lengths > LONG_TEXT_CHARS).sum()), int(lengths.max())
     if tokenizer is not None:
         report.token_lengths = token_length_stats(frames["train"]["text"], tokenizer, max_length)
     report.warnings = _warnings(report, max_length)
@@ -488,6 +511,9 @@ def _warnings(r: DataReport, max_length: int | None) -> list[str]:
     if r.label_merges:
         pairs = ", ".join(f"{a!r}->{b!r}" for a, b in list(r.label_merges.items())[:5])
         w.append(f"Labels differing only in case or spacing were merged: {pairs}.")
+    if r.long_texts:
+        w.append(f"{r.long_texts} training text(s) are longer than {LONG_TEXT_CHARS:,} characters (the longest has "
+                 f"{r.longest_text:,}); only their first max_length tokens are used, so split long documents into passages.")
     tl = r.token_lengths or {}
     if max_length and tl.get("truncated_share", 0) > 0.05:
         w.append(f"{tl['truncated_share']:.0%} of texts are longer than max_length={max_length} tokens and will be "

@@ -94,8 +94,11 @@ def check(cfg: DataConfig, model: str | None = None, max_length: int | None = No
         return out
     tok = load_tokenizer(model)
     try:
-        prepared = data_mod.prepare(replace(cfg, text_column=text_col, label_column=label_col),
-                                    tokenizer=tok, max_length=max_length)
+        # Only the columns the user chose are passed on: prepare detects the others the way a run will,
+        # with the same checks (a file whose header row is really data is refused, as on the command line).
+        chosen = replace(cfg, text_column=cfg.text_column if cfg.text_column in out.columns else None,
+                         label_column=cfg.label_column if cfg.label_column in out.columns else None)
+        prepared = data_mod.prepare(chosen, tokenizer=tok, max_length=max_length)
     except data_mod.DataError as e:
         out.error = str(e)
         return out

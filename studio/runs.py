@@ -146,7 +146,9 @@ class Store:
         from studio import data as data_mod, models
 
         prepared = data_mod.prepare(cfg.data) if check_data else None
-        models.resolve(cfg.model, allow_local=os.environ.get("STUDIO_ALLOW_LOCAL_MODELS", "1") != "0")
+        resolved = models.resolve(cfg.model, allow_local=os.environ.get("STUDIO_ALLOW_LOCAL_MODELS", "1") != "0")
+        if isinstance(resolved, str):  # a hub id: reachable, and there, before a run folder exists
+            models.check_hub(resolved)
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
         final = self.run_dir(run_id)
         tmp = self.root / f".creating-{run_id}"
@@ -206,7 +208,8 @@ class Store:
                 was = st.get("status")
                 if st.get("pid"):
                     reason = (f"The worker process (pid {st.get('pid')}) ended without reporting while {was}: it was "
-                              "killed or ran out of memory. Resume continues from the last checkpoint.")
+                              "killed or ran out of memory. Resume continues from the last checkpoint; if memory ran "
+                              "out, lower training.batch_size or training.max_length, or use LoRA.")
                 else:
                     reason = "The worker never started (the process that launched it ended first); resume starts it."
                 st = runlog.write_status(rd, "failed", finished_at=time.time(), reason=reason)

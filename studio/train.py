@@ -57,9 +57,19 @@ def last_checkpoint(run_dir: Path) -> Path | None:
             step = int(p.name.split("-")[1])
         except (IndexError, ValueError):
             continue
-        if (p / "trainer_state.json").exists():  # written last: a torn checkpoint lacks it
+        if _complete(p):
             cands.append((step, p))
     return max(cands)[1] if cands else None
+
+
+def _complete(checkpoint: Path) -> bool:
+    """trainer_state.json is written last, so a checkpoint torn by a crash or a full disk lacks it or holds
+    half of it; only a whole one can be resumed from."""
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text(encoding="utf-8"))
+        return True
+    except (OSError, ValueError):
+        return False
 
 
 def _callbacks():

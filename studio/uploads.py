@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.data import SUPPORTED, DataError, max_file_bytes
+from studio.data import SUPPORTED, DataError, max_file_bytes, too_big
 
 UPLOADS_DIR = "uploads"
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
@@ -60,8 +60,7 @@ def store_upload(src: str | Path, dest_dir: str | Path, original_name: str | Non
         raise DataError(f"{shown} did not arrive; upload it again.")
     size = src.stat().st_size
     if size > max_file_bytes():
-        raise DataError(f"{shown} is {size / 2**20:.0f} MB, over this server's limit of "
-                        f"{max_file_bytes() / 2**20:.0f} MB; sample it down or raise STUDIO_MAX_FILE_MB.")
+        raise DataError(too_big(shown, size))
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:10]}{suffix}"

@@ -8,6 +8,7 @@ with the reason and the traceback tail. SIGTERM asks for a graceful stop.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
@@ -20,10 +21,37 @@ from studio import runlog
 
 def _oom_hint(exc: BaseException) -> str | None:
     text = f"{type(exc).__name__}: {exc}"
-    if "out of memory" in text.lower() or isinstance(exc, MemoryError) or "OutOfMemoryError" in text:
+    low = text.lower()
+    if "out of memory" in low or "cannot allocate memory" in low or isinstance(exc, MemoryError) or "OutOfMemoryError" in text:
         return ("Out of memory: lower training.batch_size (raise gradient_accumulation_steps to keep the effective batch), "
                 "lower training.max_length, or use a LoRA-family method instead of full fine-tuning.")
     return None
+
+
+DISK_FULL_TEXT = ("no space left on device", "file too large", "disk quota exceeded", "os error 27", "os error 28",
+                  "unexpected pos")  # the last: torch.save's own words for a short write
+
+
+def _disk_full_hint(exc: BaseException) -> str | None:
+    """A failed write for want of space (ENOSPC, EDQUOT) or a file-size limit (EFBIG), however it was wrapped.
+
+    Python raises OSError with the errno; safetensors and torch.save wrap it in their own exceptions
+    (SafetensorError "... File too large (os error 27)", RuntimeError "... unexpected pos ...").
+    """
+    seen = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            break
+        if any(t in str(e).lower() for t in DISK_FULL_TEXT):
+            break
+        e = e.__cause__ or e.__context__
+    else:
+        return None
+    detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return (f"Disk full or file too large while writing ({detail}): free space on the runs folder's disk (or raise "
+            "the file-size limit), then resume from the last checkpoint.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     store.sync(run_id)
 
     signal.signal(signal.SIGTERM, lambda *_: runlog.request_stop(run_dir))
+    if hasattr(signal, "SIGXFSZ"):
+        # Past a file-size limit the kernel sends SIGXFSZ, whose default kills us without a word;
+        # ignored, the write fails with EFBIG instead and the run ends failed with that reason.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
     try:
         cfg_raw = __import__("json").loads((run_dir / runlog.CONFIG_FILE).read_text())
@@ -80,10 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as exc:  # every exit path leaves a true status behind
         tb = traceback.format_exc()
         print(tb, file=sys.stderr, flush=True)
-        reason = _oom_hint(exc) or f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'no message'}"
-        if isinstance(exc, OSError) and getattr(exc, "errno", None) in (28, 27):  # ENOSPC, EFBIG
-            reason = f"Disk full or file too large while writing ({exc}); free space and resume from the last checkpoint."
-        runlog.write_status(run_dir, "failed", reason=reason, traceback_tail=tb[-4000:], finished_at=time.time())
+        reason = (_oom_hint(exc) or _disk_full_hint(exc)
+                  or f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'no message'}")
+        try:
+            runlog.write_status(run_dir, "failed", reason=reason, traceback_tail=tb[-4000:], finished_at=time.time())
+        except OSError:  # a full disk may refuse even this: try the reason alone, smaller
+            try:
+                runlog.write_status(run_dir, "failed", reason=reason, finished_at=time.time())
+            except OSError as e:
+                print(f"[studio] could not record the failure: {e}", file=sys.stderr, flush=True)
         store.sync(run_id)
         return 1
 

@@ -35,8 +35,11 @@ def launched(monkeypatch, tmp_path):
         sys.path.insert(0, str(ROOT))
     import components.app as app_mod
 
-    for var in ("STUDIO_HOST", "STUDIO_PORT", "STUDIO_SHARE", "STUDIO_AUTH", "STUDIO_RUNS_DIR", "STUDIO_MAX_FILE_MB"):
-        monkeypatch.delenv(var, raising=False)
+    for var in ("STUDIO_HOST", "STUDIO_PORT", "STUDIO_SHARE", "STUDIO_AUTH", "STUDIO_RUNS_DIR", "STUDIO_MAX_FILE_MB",
+                "STUDIO_TRUST_REMOTE_CODE", "STUDIO_ALLOW_LOCAL_MODELS"):
+        # setenv first, so what main() writes into os.environ is undone after the test
+        monkeypatch.setenv(var, "")
+        monkeypatch.delenv(var)
     built = {}
 
     def fake_build(runs_dir):
@@ -82,6 +85,19 @@ def test_share_without_auth_warns(launched, caplog):
         kw, _ = launched(["--share"])
     assert kw["share"] is True
     assert any("without --auth" in r.getMessage() for r in caplog.records)
+
+
+def test_remote_code_and_local_models_are_operator_flags(launched, caplog):
+    import os
+
+    launched([])
+    assert os.environ["STUDIO_TRUST_REMOTE_CODE"] == "0" and os.environ["STUDIO_ALLOW_LOCAL_MODELS"] == "1"
+    with caplog.at_level(logging.WARNING, logger="studio.launch"):
+        launched(["--trust-remote-code", "--no-local-models"])
+    assert os.environ["STUDIO_TRUST_REMOTE_CODE"] == "1" and os.environ["STUDIO_ALLOW_LOCAL_MODELS"] == "0"
+    assert any("--trust-remote-code is on" in r.getMessage() for r in caplog.records)
+    launched([], {"STUDIO_TRUST_REMOTE_CODE": "1", "STUDIO_ALLOW_LOCAL_MODELS": "0"})
+    assert os.environ["STUDIO_TRUST_REMOTE_CODE"] == "1" and os.environ["STUDIO_ALLOW_LOCAL_MODELS"] == "0"
 
 
 def test_bad_auth_is_refused():

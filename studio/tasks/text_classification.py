@@ -16,6 +16,9 @@ BEST_METRICS = ("f1", "accuracy", "precision", "recall", "loss")
 def load_tokenizer(path, **kw):
     from transformers import AutoTokenizer
 
+    from studio.models import trust_remote_code
+
+    kw.setdefault("trust_remote_code", trust_remote_code())
     tok = AutoTokenizer.from_pretrained(str(path), **kw)
     if tok.pad_token is None:  # decoder-only bases (SmolLM2, Llama) ship without one
         tok.pad_token = tok.eos_token or tok.unk_token
@@ -25,6 +28,11 @@ def load_tokenizer(path, **kw):
 def load_model(path, labels: list[str], tokenizer=None, **kw):
     from transformers import AutoModelForSequenceClassification
 
+    from studio.models import trust_remote_code
+
+    # Weights load from safetensors only: a pickle (pytorch_model.bin) can run code when unpickled.
+    kw.setdefault("use_safetensors", True)
+    kw.setdefault("trust_remote_code", trust_remote_code())
     id2label = {i: l for i, l in enumerate(labels)}
     model = AutoModelForSequenceClassification.from_pretrained(
         str(path), num_labels=len(labels), id2label=id2label, label2id={l: i for i, l in id2label.items()},

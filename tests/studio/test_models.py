@@ -93,8 +93,16 @@ def test_a_local_folder_loads(tmp_path):
     assert model.config.id2label == {0: "a", 1: "b"}
 
 
-def test_a_plain_hub_id_passes_through():
+def test_a_plain_hub_id_passes_through_when_the_hub_is_on(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "0")
     assert models.resolve("someone/some-model") == "someone/some-model"
+
+
+def test_an_uncached_hub_id_offline_says_the_hub_is_unreachable(empty_hub_cache):
+    with pytest.raises(ModelError, match="not in this server's Hugging Face cache and the hub is unreachable "
+                                         r"\(offline mode: HF_HUB_OFFLINE is set\)"):
+        models.resolve("someone/some-model")
 
 
 @pytest.mark.parametrize("name, match", [
