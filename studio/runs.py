@@ -146,7 +146,8 @@ class Store:
         from studio import data as data_mod, models
 
         prepared = data_mod.prepare(cfg.data) if check_data else None
-        resolved = models.resolve(cfg.model, allow_local=os.environ.get("STUDIO_ALLOW_LOCAL_MODELS", "1") != "0")
+        resolved = models.resolve(cfg.model, allow_local=os.environ.get("STUDIO_ALLOW_LOCAL_MODELS", "1") != "0",
+                   materialize=False)
         if isinstance(resolved, str):  # a hub id: reachable, and there, before a run folder exists
             models.check_hub(resolved)
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]

@@ -174,7 +174,8 @@ def parameter_counts(cfg, n_labels: int = 2) -> dict[str, Any]:
     from studio import models
 
     # The same rule as starting a run: a server can refuse local model folders.
-    models.resolve(cfg.model, allow_local=os.environ.get("STUDIO_ALLOW_LOCAL_MODELS", "1") != "0")
+    models.resolve(cfg.model, allow_local=os.environ.get("STUDIO_ALLOW_LOCAL_MODELS", "1") != "0",
+                   materialize=False)
     key = {"task": cfg.task, "model": cfg.model, "method": cfg.method, "method_args": cfg.method_args,
            "data": {"train": "-"}}
     trainable, total = _param_counts(json.dumps(key, sort_keys=True), max(2, int(n_labels)))

@@ -66,6 +66,14 @@ def test_smollm2_resolves_to_the_converted_cache(empty_hub_cache, studio_cache):
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".smollm2-")], "no half-written temp folder"
 
 
+def test_checking_smollm2_without_materializing_does_not_convert(empty_hub_cache, tmp_path, monkeypatch):
+    """Start must not block on the one-time GGUF conversion: create() only checks, the worker converts."""
+    monkeypatch.setenv("STUDIO_CACHE", str(tmp_path / "fresh-cache"))
+    path = Path(models.resolve("smollm2", materialize=False))
+    assert path == tmp_path / "fresh-cache" / "models" / "smollm2-135m-instruct"
+    assert not path.exists()
+
+
 def test_converted_smollm2_loads_and_generates(empty_hub_cache):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
