@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -31,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.latency import summary  # noqa: E402
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -39,14 +40,6 @@ TEXTS = ["I was charged twice for my subscription", "Where is my parcel?", "The 
          "How do I reset my password?", "Refund the duplicate payment please"]
 
 
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, round(q / 100 * (len(s) - 1)))]
-
-
-def summary(values: list[float]) -> dict:
-    return {"n": len(values), "p50_s": round(statistics.median(values), 4), "p95_s": round(pct(values, 95), 4),
-            "max_s": round(max(values), 4)}
 
 
 def main() -> None:

@@ -34,15 +34,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.latency import pct  # noqa: E402
 SAMPLE = ROOT / "assets" / "samples" / "support_tickets.csv"
 BANKING_TEST = ROOT.parent / "shared" / "data" / "banking77" / "test.csv"
 ONE_TEXT = "I was charged twice for my subscription this month, can you refund the duplicate payment?"
 PROMPT = "Explain in a few sentences why the sky is blue."
 
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, round(q / 100 * (len(s) - 1)))]
 
 
 def make_run(work: Path) -> Path:

@@ -32,13 +32,7 @@ def running_app(runs_dir: Path, **build_kwargs):
 
 def stop_active_runs(runs_dir: Path) -> None:
     """Kill whatever is still training when a test ends, so no worker outlives the test session."""
-    from studio import runlog
     from studio.runs import open_store
+    from tests.support import kill_active
 
-    store = open_store(runs_dir)
-    for row in store.list():
-        if row["status"] in runlog.ACTIVE:
-            try:
-                store.kill(row["id"])
-            except Exception:
-                pass
+    kill_active(open_store(runs_dir))
