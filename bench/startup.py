@@ -170,7 +170,7 @@ def phases(run_dir: str) -> dict:
     labels = json.loads((rd / runlog.DATA_REPORT_FILE).read_text())["labels"]
     T["load splits (parquet)"] = time.perf_counter() - t
     t = time.perf_counter()
-    ds = task.tokenize(splits, tok, labels, tc.max_length)
+    ds = task.tokenize(splits, tok, labels, tc)
     T["tokenise (datasets.map)"] = time.perf_counter() - t
     t = time.perf_counter()
     model = task.load_model(path, labels, tok)

@@ -16,11 +16,12 @@ from typing import Any
 
 import yaml
 
-TASKS = ("text-classification",)
+TASKS = ("text-classification", "token-classification", "sft", "seq2seq")
 SCHEDULERS = ("linear", "cosine", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 EVAL_STRATEGIES = ("epoch", "steps")
-BEST_METRICS = ("f1", "accuracy", "precision", "recall", "loss")
+# Validation metrics a run can be selected on; each task accepts its own subset (studio.tasks.<task>.BEST_METRICS).
+BEST_METRICS = ("f1", "accuracy", "precision", "recall", "loss", "perplexity", "bleu", "chrf", "rougeL")
 HEAD_INITS = ("prototype", "random")
 
 
@@ -36,11 +37,15 @@ def _f(default, help: str, **meta):
 
 @dataclass
 class DataConfig:
-    train: str = _f("", "Training file: CSV, TSV, JSON, JSONL or Parquet with a text and a label column.")
+    train: str = _f("", "Training file. Text classification: CSV, TSV, JSON, JSONL or Parquet with a text and a label column. "
+                    "Token classification: CoNLL columns (token ... tag) or JSON/JSONL with tokens and BIO tags. "
+                    "SFT: JSON/JSONL with instruction/input/output or chat messages. Seq2seq: source and target columns.")
     validation: str | None = _f(None, "Optional validation file; without it a stratified share of train is held out.")
     test: str | None = _f(None, "Optional test file; without it a stratified share of train is held out.")
-    text_column: str | None = _f(None, "Column holding the text; detected when left empty.")
-    label_column: str | None = _f(None, "Column holding the label; detected when left empty.")
+    text_column: str | None = _f(None, "Column holding the input: the text (classification), the token list (NER), "
+                                 "the source (seq2seq), the instruction or messages (SFT); detected when left empty.")
+    label_column: str | None = _f(None, "Column holding the answer: the label (classification), the tag list (NER), "
+                                  "the target (seq2seq), the output (SFT); detected when left empty.")
     validation_fraction: float = _f(0.1, "Share of train held out for validation when no validation file is given.", min=0.0, max=0.5)
     test_fraction: float = _f(0.1, "Share of train held out for the test report when no test file is given.", min=0.0, max=0.5)
     split_seed: int = _f(42, "Seed of the stratified split, so the same file always splits the same way.", min=0)
@@ -63,17 +68,22 @@ class TrainingConfig:
     eval_steps: int | None = _f(None, "Steps between evaluations when eval_strategy is 'steps'.", min=1)
     logging_steps: int = _f(10, "Steps between training-loss log lines (and live plot points).", min=1)
     early_stopping_patience: int | None = _f(None, "Stop after this many evaluations without improvement of best_metric; empty disables.", min=1)
-    best_metric: str = _f("f1", "Validation metric that picks the best checkpoint (macro F1 by default).", choices=BEST_METRICS)
+    best_metric: str | None = _f(None, "Validation metric that picks the best checkpoint; empty takes the task's default "
+                                 "(macro F1 for classification, entity F1 for NER, loss for SFT, chrF for seq2seq).", choices=BEST_METRICS)
     save_total_limit: int = _f(2, "Checkpoints kept on disk (the best one is always kept).", min=1, max=100)
-    head_init: str = _f("prototype", "Start the classification head from class prototypes (mean of a few examples per class) or from random weights. Prototypes reach good accuracy in far fewer steps.", choices=HEAD_INITS)
+    head_init: str = _f("prototype", "Classification only: start the classification head from class prototypes (mean of a few examples per class) or from random weights. Prototypes reach good accuracy in far fewer steps.", choices=HEAD_INITS)
     group_by_length: bool = _f(True, "Batch texts of similar length together so less padding is computed.")
+    max_new_tokens: int = _f(64, "SFT and seq2seq: most tokens generated per prompt when evaluating (and by default in the playground).", min=1, max=4096)
+    max_target_length: int = _f(128, "Seq2seq: longest target in tokens; longer targets are truncated.", min=4, max=32768)
+    sample_prompts: int = _f(3, "SFT: fixed validation prompts generated at each evaluation so progress shows as text.", min=0, max=20)
     device: str = _f("auto", "Where to train: auto (GPU when present), cpu, cuda or cuda:N. Runs on one device train one at a time.")
 
 
 @dataclass
 class RunConfig:
     task: str = _f("text-classification", "What the model learns.", choices=TASKS)
-    model: str = _f("sentence-transformers/all-MiniLM-L6-v2", "Base model: a catalog name, a Hugging Face hub id or a local folder.")
+    model: str = _f("sentence-transformers/all-MiniLM-L6-v2", "Base model: a catalog name, a Hugging Face hub id or a local folder; "
+                    "left out of a config file, the task's default (MiniLM for classification and NER, SmolLM2 for SFT).")
     method: str = _f("lora", "How the model is adapted: full, freeze, lora, dora, adalora, ia3, prefix or prompt.")
     method_args: dict = _f({}, "Settings of the chosen method (see `studio methods`); empty takes its defaults.")
     name: str | None = _f(None, "A label for the run in lists; defaults to model and method.")
@@ -93,6 +103,10 @@ class RunConfig:
     @classmethod
     def from_dict(cls, raw: Any, base_dir: Path | None = None) -> "RunConfig":
         cfg = _build(cls, raw, "")
+        if isinstance(raw, dict) and "model" not in raw and cfg.task in TASKS:
+            from studio.tasks import get_task
+
+            cfg.model = get_task(cfg.task).DEFAULT_MODEL
         if base_dir is not None:
             cfg.data = _resolve_paths(cfg.data, base_dir)
         cfg.validate()
@@ -129,8 +143,23 @@ class RunConfig:
         if d.validation is None and d.test is None and d.validation_fraction + d.test_fraction >= 0.9:
             raise ConfigError("data.validation_fraction + data.test_fraction must leave at least 10% for training.")
         t = self.training
+        from studio.tasks import get_task
+
+        task = get_task(self.task)
+        if t.best_metric is not None and t.best_metric not in task.BEST_METRICS:
+            raise ConfigError(f"training.best_metric: {t.best_metric!r} is not a metric of {self.task}; "
+                              f"choose one of {', '.join(task.BEST_METRICS)}.")
+        allowed = getattr(task, "METHODS", None)
+        if allowed is not None and self.method not in allowed:
+            raise ConfigError(f"method: {self.method!r} does not apply to {self.task}; choose one of {', '.join(allowed)}.")
         if t.eval_strategy == "steps" and not t.eval_steps:
             raise ConfigError("training.eval_steps: set it when training.eval_strategy is 'steps'.")
+
+    def selection_metric(self) -> str:
+        """The validation metric that picks the best checkpoint (the task's default when unset)."""
+        from studio.tasks import get_task
+
+        return self.training.best_metric or get_task(self.task).BEST_METRICS[0]
 
     def display_name(self) -> str:
         return self.name or f"{Path(self.model).name or self.model} · {self.method}"

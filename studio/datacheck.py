@@ -66,8 +66,11 @@ def load_tokenizer(model: str | None):
         return None
 
 
-def check(cfg: DataConfig, model: str | None = None, max_length: int | None = None, preview_rows: int = 50) -> DataCheck:
+def check(cfg: DataConfig, model: str | None = None, max_length: int | None = None, preview_rows: int = 50,
+          task: str = "text-classification") -> DataCheck:
     """Preview and prepare cfg's data the way a run will; problems land in `.error`."""
+    if task != "text-classification":
+        return _check_task(cfg, task, model, max_length, preview_rows)
     out = DataCheck()
     try:
         table = data_mod.read_table(cfg.train)
@@ -108,6 +111,42 @@ def check(cfg: DataConfig, model: str | None = None, max_length: int | None = No
         out.token_lengths = [len(ids) for ids in tok(texts, add_special_tokens=True, truncation=False)["input_ids"]]
         out.tokenizer = model
     return out
+
+
+def _check_task(cfg: DataConfig, task: str, model: str | None, max_length: int | None, preview_rows: int) -> DataCheck:
+    """NER, SFT and seq2seq files: their task reads them (CoNLL, records, chats); the preview shows the prepared rows."""
+    from studio.tasks import get_task
+
+    out = DataCheck()
+    tok = load_tokenizer(model)
+    try:
+        prepared = get_task(task).prepare_data(cfg, tokenizer=tok, max_length=max_length)
+    except data_mod.DataError as e:
+        out.error = str(e)
+        return out
+    out.report = prepared.report
+    train = prepared.splits["train"]
+    out.preview = train.head(preview_rows).map(lambda v: v if isinstance(v, (str, int, float)) or v is None else _show(v))
+    out.columns = list(prepared.report.columns)
+    out.text_column, out.label_column = prepared.report.text_column, prepared.report.label_column
+    if tok is not None:
+        texts = train["text"].tolist()[:HISTOGRAM_SAMPLE]
+        out.token_lengths = [len(ids) for ids in tok(texts, add_special_tokens=True, truncation=False)["input_ids"]]
+        out.tokenizer = model
+    return out
+
+
+def _show(v: Any) -> str:
+    """Lists (tokens, tags, chat turns) as one readable cell."""
+    import json
+
+    try:
+        seq = list(v)
+    except TypeError:
+        return str(v)
+    if all(isinstance(x, str) for x in seq):
+        return " ".join(seq)
+    return json.dumps([dict(x) if hasattr(x, "keys") else x for x in seq], ensure_ascii=False, default=str)[:500]
 
 
 def summary_rows(report: data_mod.DataReport) -> list[dict[str, Any]]:

@@ -17,7 +17,8 @@ COLORS = ("#4f46e5", "#f59e0b", "#10b981", "#ef4444", "#0ea5e9", "#a855f7", "#64
 METRIC_NAMES = {
     "loss": "training loss", "eval_loss": "validation loss", "eval_accuracy": "validation accuracy",
     "eval_f1": "validation F1 (macro)", "eval_precision": "validation precision", "eval_recall": "validation recall",
-    "learning_rate": "learning rate",
+    "learning_rate": "learning rate", "eval_perplexity": "validation perplexity", "eval_bleu": "validation BLEU",
+    "eval_chrf": "validation chrF", "eval_rougeL": "validation ROUGE-L", "eval_token_accuracy": "validation token accuracy",
 }
 
 
@@ -84,10 +85,13 @@ def loss_figure(records: list[dict[str, Any]]) -> go.Figure:
                   "The loss appears here after the first logging step.")
 
 
-def eval_figure(records: list[dict[str, Any]]) -> go.Figure:
-    """Validation accuracy and macro F1 against step."""
-    return _lines(records, [("eval_accuracy", "eval"), ("eval_f1", "eval")], "score",
-                  "Validation scores appear here after the first evaluation.", y_range=[0, 1.02])
+def eval_figure(records: list[dict[str, Any]], metrics: Sequence[str] = ("accuracy", "f1")) -> go.Figure:
+    """Validation scores against step (the task's PLOT_METRICS: accuracy and macro F1 for classification)."""
+    keys = [(f"eval_{m}", "eval") for m in metrics]
+    values = [v for k, _ in keys for v in series(records, k, "eval")[1]]
+    # Shares (accuracy, F1) sit on a fixed 0..1 axis so curves compare across runs; BLEU, chrF, perplexity do not.
+    y_range = [0, 1.02] if values and max(values) <= 1 else None
+    return _lines(records, keys, "score", "Validation scores appear here after the first evaluation.", y_range=y_range)
 
 
 def learning_rate_figure(records: list[dict[str, Any]]) -> go.Figure:

@@ -144,8 +144,9 @@ class Store:
         """
         cfg.validate()
         from studio import data as data_mod, models
+        from studio.tasks import get_task
 
-        prepared = data_mod.prepare(cfg.data) if check_data else None
+        prepared = get_task(cfg.task).prepare_data(cfg.data) if check_data else None
         resolved = models.resolve(cfg.model, allow_local=os.environ.get("STUDIO_ALLOW_LOCAL_MODELS", "1") != "0",
                    materialize=False)
         if isinstance(resolved, str):  # a hub id: reachable, and there, before a run folder exists

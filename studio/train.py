@@ -161,7 +161,7 @@ def build_model(cfg: RunConfig, model_path, labels: list[str], tokenizer, total_
                 train_df=None):
     task = get_task(cfg.task)
     model = task.load_model(model_path, labels, tokenizer)
-    if train_df is not None and cfg.training.head_init == "prototype":
+    if train_df is not None and task.HEAD_INIT and cfg.training.head_init == "prototype":
         from studio.head_init import init_from_prototypes
 
         t0 = time.time()
@@ -209,7 +209,7 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
     if not report.get("token_lengths"):
         report["token_lengths"] = data_mod.token_length_stats(splits["train"]["text"].tolist(), tokenizer, t.max_length)
         runlog.atomic_write_json(run_dir / runlog.DATA_REPORT_FILE, report)
-    ds = task.tokenize(splits, tokenizer, labels, t.max_length)
+    ds = task.tokenize(splits, tokenizer, labels, t)
 
     batch_per_step = t.batch_size * t.gradient_accumulation_steps
     steps_per_epoch = max(1, math.ceil(len(ds["train"]) / batch_per_step))
@@ -222,11 +222,12 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
           flush=True)
 
     lr = t.learning_rate or methods.default_learning_rate(cfg.method)
-    best = t.best_metric
+    best = cfg.selection_metric()
+    parts = task.trainer_parts(cfg, tokenizer, labels, splits, run_dir)
     eval_kw: dict[str, Any] = {"eval_strategy": t.eval_strategy, "save_strategy": t.eval_strategy}
     if t.eval_strategy == "steps":
         eval_kw.update(eval_steps=t.eval_steps, save_steps=t.eval_steps)
-    args = TrainingArguments(
+    args = (parts.args_cls or TrainingArguments)(
         output_dir=str(run_dir / CHECKPOINT_DIR),
         num_train_epochs=t.epochs,
         learning_rate=lr,
@@ -246,24 +247,27 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
         save_total_limit=t.save_total_limit,
         load_best_model_at_end=True,
         metric_for_best_model=f"eval_{best}",
-        greater_is_better=best != "loss",
+        greater_is_better=best not in ("loss", "perplexity"),
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         report_to="none",
         dataloader_num_workers=0,
         save_only_model=False,
         disable_tqdm=True,
         **eval_kw,
+        **parts.args,
     )
     RunLogCallback, AdaLoraCallback = _callbacks()
     logcb = RunLogCallback(run_dir, batch_per_step)
-    callbacks = [logcb]
+    callbacks = [logcb, *parts.callbacks]
     if t.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
     if methods.is_adalora(model):
         callbacks.append(AdaLoraCallback())
-    trainer = Trainer(model=model, args=args, train_dataset=ds["train"], eval_dataset=ds["validation"],
-                      data_collator=task.collator(tokenizer), processing_class=tokenizer,
-                      compute_metrics=task.compute_metrics, callbacks=callbacks)
+    trainer = (parts.trainer_cls or Trainer)(
+        model=model, args=args, train_dataset=ds["train"], eval_dataset=ds["validation"],
+        data_collator=task.collator(tokenizer, model), processing_class=tokenizer,
+        compute_metrics=parts.compute_metrics, preprocess_logits_for_metrics=parts.preprocess_logits_for_metrics,
+        callbacks=callbacks)
 
     ckpt = last_checkpoint(run_dir) if resume else None
     if resume and ckpt is not None:
@@ -288,12 +292,10 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
                 "best_metric_name": best, "best_metric": best_value}
 
     # Best checkpoint is loaded (load_best_model_at_end); score it once on the test split.
-    test_texts = splits["test"]["text"].tolist()
-    # Rows are paired with test_texts by position, so predict in dataset order: with
+    # Rows are paired with the test split by position, so predict in dataset order: with
     # group_by_length the Trainer's eval sampler would regroup them by length.
     trainer.args.train_sampling_strategy = "random"
-    pred = trainer.predict(ds["test"])
-    test_report, rows = task.test_report(pred.predictions, pred.label_ids, labels, test_texts)
+    test_report, rows = task.test_report(trainer, ds["test"], splits["test"], labels, tokenizer, cfg)
     test_report.update({"run": run_dir.name, "model": cfg.model, "method": cfg.method,
                         "best_checkpoint": trainer.state.best_model_checkpoint,
                         "best_validation": {best: best_value}, "train_seconds": round(time.time() - t_start, 1)})
@@ -317,7 +319,8 @@ def save_final(trainer, tokenizer, cfg: RunConfig, labels: list[str], run_dir: P
         trainer.model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         meta = {"task": cfg.task, "base_model": cfg.model, "method": cfg.method,
-                "peft": methods.METHODS[cfg.method].peft, "labels": labels, "max_length": cfg.training.max_length}
+                "peft": methods.METHODS[cfg.method].peft, "labels": labels, "max_length": cfg.training.max_length,
+                "max_new_tokens": cfg.training.max_new_tokens, "max_target_length": cfg.training.max_target_length}
         runlog.atomic_write_json(tmp / "studio_model.json", meta)
         if target.exists():
             shutil.rmtree(target)

@@ -11,6 +11,16 @@ import pandas as pd
 NAME = "text-classification"
 PEFT_TASK_TYPE = "SEQ_CLS"
 BEST_METRICS = ("f1", "accuracy", "precision", "recall", "loss")
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+METHODS = None
+HEAD_INIT = True
+PLOT_METRICS = ("accuracy", "f1")
+
+
+def prepare_data(cfg, tokenizer=None, max_length=None):
+    from studio import data
+
+    return data.prepare(cfg, tokenizer=tokenizer, max_length=max_length)
 
 
 def load_tokenizer(path, **kw):
@@ -42,10 +52,11 @@ def load_model(path, labels: list[str], tokenizer=None, **kw):
     return model
 
 
-def tokenize(splits: dict[str, pd.DataFrame], tokenizer, labels: list[str], max_length: int):
+def tokenize(splits: dict[str, pd.DataFrame], tokenizer, labels: list[str], training):
     """Tokenise once with datasets (no padding: batches pad to their own longest text)."""
     import datasets
 
+    max_length = training.max_length
     label2id = {l: i for i, l in enumerate(labels)}
     out = {}
     for name, df in splits.items():
@@ -62,7 +73,7 @@ def tokenize(splits: dict[str, pd.DataFrame], tokenizer, labels: list[str], max_
     return out
 
 
-def collator(tokenizer):
+def collator(tokenizer, model=None):
     from transformers import DataCollatorWithPadding
 
     return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=None)
@@ -85,10 +96,24 @@ def compute_metrics(eval_pred) -> dict[str, float]:
     return {"accuracy": float(accuracy_score(y, pred)), "precision": float(p), "recall": float(r), "f1": float(f)}
 
 
-def test_report(logits: np.ndarray, y: np.ndarray, labels: list[str], texts: list[str]) -> tuple[dict[str, Any], list[dict]]:
+def trainer_parts(cfg, tokenizer, labels, splits, run_dir):
+    from studio.tasks import TrainerParts
+
+    return TrainerParts(compute_metrics=compute_metrics)
+
+
+def test_report(trainer, test_ds, test_df: pd.DataFrame, labels: list[str], tokenizer=None, cfg=None):
+    """Score the loaded (best) model on the test split."""
+    pred = trainer.predict(test_ds)
+    return report_from_logits(pred.predictions, pred.label_ids, labels, test_df["text"].tolist())
+
+
+def report_from_logits(logits: np.ndarray, y: np.ndarray, labels: list[str], texts: list[str]) -> tuple[dict[str, Any], list[dict]]:
     """Metrics, per-class table and confusion matrix, plus every prediction for the error browser."""
     from sklearn.metrics import classification_report, confusion_matrix
 
+    if isinstance(logits, tuple):
+        logits = logits[0]
     probs = _softmax(np.asarray(logits, dtype=np.float64))
     pred = probs.argmax(-1)
     idx = list(range(len(labels)))
@@ -108,7 +133,7 @@ def test_report(logits: np.ndarray, y: np.ndarray, labels: list[str], texts: lis
     return report, rows
 
 
-def predict(model, tokenizer, texts: list[str], max_length: int = 128, batch_size: int = 32) -> list[dict[str, Any]]:
+def predict(model, tokenizer, texts: list[str], max_length: int = 128, batch_size: int = 32, **_) -> list[dict[str, Any]]:
     """Label probabilities for each text, sorted most likely first."""
     import torch
 
