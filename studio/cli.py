@@ -192,12 +192,17 @@ def cmd_predict(a, store) -> int:
         texts += [ln.strip() for ln in Path(a.file).read_text(encoding="utf-8").splitlines() if ln.strip()]
     if not texts:
         raise ConfigError("Give texts to label: studio predict RUN \"some text\" ... (or --file lines.txt).")
-    preds = inference.predict(Path(info["dir"]), texts)
+    from studio.tasks import get_task
+
+    settings = {k: v for k, v in (("max_new_tokens", a.max_new_tokens), ("temperature", a.temperature),
+                                  ("top_p", a.top_p)) if v is not None}
+    preds = inference.predict(Path(info["dir"]), texts, **settings)
     if a.json:
         _print([{"text": t, **p} for t, p in zip(texts, preds)], True)
     else:
+        task = get_task(info.get("task") or "text-classification")
         for t, p in zip(texts, preds):
-            print(f"{p['label']}\t{p['score']:.3f}\t{t}")
+            print(task.format_prediction(t, p))
     return 0
 
 
@@ -207,13 +212,15 @@ def cmd_data(a, store) -> int:
 
     cfg = DataConfig(train=a.train, validation=a.validation, test=a.test, text_column=a.text_column,
                      label_column=a.label_column)
+    from studio.tasks import get_task
+
+    task = get_task(a.task)
     tok = None
     if a.model:
         from studio import models
-        from studio.tasks.text_classification import load_tokenizer
 
-        tok = load_tokenizer(models.resolve(a.model))
-    rep = data_mod.prepare(cfg, tokenizer=tok, max_length=a.max_length).report
+        tok = task.load_tokenizer(models.resolve(a.model))
+    rep = task.prepare_data(cfg, tokenizer=tok, max_length=a.max_length).report
     if a.json:
         _print(rep.to_dict(), True)
         return 0
@@ -302,12 +309,19 @@ def build_parser() -> argparse.ArgumentParser:
                         ("resume", cmd_simple("resume"), "Continue a stopped or failed run from its last checkpoint."),
                         ("delete", cmd_delete, "Delete a finished run and its folder.")):
         add(name, fn, h).add_argument("run", help="Run id.")
-    p = add("predict", cmd_predict, "Label texts with a finished run.")
+    p = add("predict", cmd_predict, "Run a finished run on inputs: label texts, tag entities, answer prompts or "
+            "generate targets, by the run's task.")
     p.add_argument("run", help="Run id.")
-    p.add_argument("text", nargs="*", help="Texts to label.")
+    p.add_argument("text", nargs="*", help="Inputs: texts to label or tag, prompts (SFT), sources (seq2seq).")
     p.add_argument("--file", help="A text file with one input per line.")
+    p.add_argument("--max-new-tokens", type=int, help="SFT and seq2seq: most tokens to generate (default: the run's max_new_tokens).")
+    p.add_argument("--temperature", type=float, help="SFT: sampling temperature; 0 decodes greedily (default 0).")
+    p.add_argument("--top-p", type=float, help="SFT: nucleus sampling share (default 1.0).")
     p = add("data", cmd_data, "Check a data file: columns, labels, split sizes, token lengths, warnings.")
-    p.add_argument("train", help="Training file (CSV, TSV, JSON, JSONL or Parquet).")
+    p.add_argument("train", help="Training file (CSV, TSV, JSON, JSONL, Parquet; CoNLL for token classification).")
+    from studio.config import TASKS
+
+    p.add_argument("--task", choices=TASKS, default="text-classification", help="What the data is for (default text-classification).")
     p.add_argument("--validation", help="Optional validation file.")
     p.add_argument("--test", help="Optional test file.")
     p.add_argument("--text-column", help="Text column (detected when omitted).")

@@ -66,24 +66,29 @@ def model_card(run_dir: Path, kind: str) -> str:
     base = portable_base(cfg["model"])
     method = methods.METHODS[cfg["method"]]
     is_adapter = kind == "adapter" and meta.get("peft")
-    name = cfg.get("name") or f"{Path(base).name} {cfg['method']} classifier"
+    from studio.tasks import get_task
+
+    task = get_task(cfg.get("task") or "text-classification")
+    name = cfg.get("name") or f"{Path(base).name} {cfg['method']} {task.CARD_KIND.split()[-1]}"
     labels = meta.get("labels") or report.get("labels") or []
 
-    front = ["---", f"library_name: {'peft' if is_adapter else 'transformers'}", "pipeline_tag: text-classification"]
+    front = ["---", f"library_name: {'peft' if is_adapter else 'transformers'}", f"pipeline_tag: {task.PIPELINE_TAG}"]
     if _is_hub_id(base):
         front.append(f"base_model: {base}")
-    front += ["tags:", "- text-classification", f"- {cfg['method']}", "- studio", "---", ""]
+    front += ["tags:", f"- {task.NAME}", f"- {cfg['method']}", "- studio", "---", ""]
 
     lines = [f"# {name}", "",
-             f"A text classifier fine-tuned from `{base}` with {method.title} ({method.summary.rstrip('.')}). "
+             f"A {task.CARD_KIND} fine-tuned from `{base}` with {method.title} ({method.summary.rstrip('.')}). "
              f"This {'repository holds the adapter only; load it on top of the base model' if is_adapter else 'is a standalone model'}.",
-             "", f"Labels ({len(labels)}): " + ", ".join(f"`{l}`" for l in labels), ""]
+             ""]
+    if labels:
+        lines += [f"Labels ({len(labels)}): " + ", ".join(f"`{l}`" for l in labels), ""]
     metrics = report.get("metrics") or {}
     if metrics:
         lines += [f"## Results on the held-out test split ({report.get('n', '?')} rows)", "",
                   "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v:.4f} |" for k, v in metrics.items() if isinstance(v, (int, float))]
-        lines += ["", "Precision, recall and F1 are macro averages over the labels.", ""]
+        lines += ["", task.CARD_METRICS_NOTE, ""]
         if report.get("per_class"):
             lines += ["| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
             for lab in labels:
@@ -106,17 +111,7 @@ def model_card(run_dir: Path, kind: str) -> str:
         if k in t:
             lines.append(f"| {k} | {t[k]} |")
     lines += [f"| learning_rate | {lr:g} |", ""]
-    lines += ["## Usage", "", "```python"]
-    if is_adapter:
-        lines += ["from peft import AutoPeftModelForSequenceClassification",
-                  "from transformers import AutoTokenizer", "",
-                  'model = AutoPeftModelForSequenceClassification.from_pretrained("PATH_OR_REPO")',
-                  'tokenizer = AutoTokenizer.from_pretrained("PATH_OR_REPO")']
-    else:
-        lines += ["from transformers import pipeline", "",
-                  'classify = pipeline("text-classification", model="PATH_OR_REPO")',
-                  'print(classify("My card was charged twice, please refund it."))']
-    lines += ["```", "", "Trained with the studio, a browser-based fine-tuning studio.", ""]
+    lines += ["## Usage", "", "```python", *task.card_usage(bool(is_adapter)), "```", "", "Trained with the studio, a browser-based fine-tuning studio.", ""]
     return "\n".join(front + lines)
 
 

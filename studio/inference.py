@@ -50,10 +50,12 @@ class LoadedRun:
         self.model.eval()
         self.lock = threading.Lock()  # one forward at a time per model; batches are the way to go faster
 
-    def predict(self, texts: list[str], batch_size: int = 32) -> list[dict[str, Any]]:
+    def predict(self, texts: list[str], batch_size: int = 32, **settings) -> list[dict[str, Any]]:
+        """The task's predictions; settings (max_new_tokens, temperature, top_p) reach generative tasks."""
+        settings.setdefault("max_new_tokens", self.meta.get("max_new_tokens", 64))
         with self.lock:
             return self.task.predict(self.model, self.tokenizer, texts, max_length=self.meta.get("max_length", 128),
-                                     batch_size=batch_size)
+                                     batch_size=batch_size, **settings)
 
 
 def load(run_dir: Path) -> LoadedRun:
@@ -74,8 +76,8 @@ def forget(run_dir: Path) -> None:
         _CACHE.pop(str(Path(run_dir).resolve()), None)
 
 
-def predict(run_dir: Path, texts: list[str]) -> list[dict[str, Any]]:
+def predict(run_dir: Path, texts: list[str], **settings) -> list[dict[str, Any]]:
     texts = [t if isinstance(t, str) else str(t) for t in texts]
     if not texts:
         return []
-    return load(run_dir).predict(texts)
+    return load(run_dir).predict(texts, **settings)

@@ -15,6 +15,27 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 METHODS = None
 HEAD_INIT = True
 PLOT_METRICS = ("accuracy", "f1")
+FILE_TYPES = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".parquet")
+PIPELINE_TAG = "text-classification"
+CARD_KIND = "text classifier"
+CARD_METRICS_NOTE = "Precision, recall and F1 are macro averages over the labels."
+
+
+def card_usage(is_adapter: bool) -> list[str]:
+    """Python lines of the model card's usage example (PATH_OR_REPO stands for where the export lives)."""
+    if is_adapter:
+        return ["from peft import AutoPeftModelForSequenceClassification",
+                "from transformers import AutoTokenizer", "",
+                'model = AutoPeftModelForSequenceClassification.from_pretrained("PATH_OR_REPO")',
+                'tokenizer = AutoTokenizer.from_pretrained("PATH_OR_REPO")']
+    return ["from transformers import pipeline", "",
+            'classify = pipeline("text-classification", model="PATH_OR_REPO")',
+            'print(classify("My card was charged twice, please refund it."))']
+
+
+def format_prediction(text: str, pred: dict[str, Any]) -> str:
+    """One line of `studio predict` output."""
+    return f"{pred['label']}\t{pred['score']:.3f}\t{text}"
 
 
 def prepare_data(cfg, tokenizer=None, max_length=None):
