@@ -15,15 +15,35 @@ from components.i18n import t
 from components.ui import esc, intro, message, message_box
 from studio import datacheck, plots, uploads
 from studio.config import DataConfig, field_help
-from studio.data import SUPPORTED, DataError
+from studio.data import DataError
 
-FILE_TYPES = sorted(set(SUPPORTED) - {".txt"})
+FILE_TYPES = sorted(set(datacheck.DATA_SUFFIXES) - {".txt"})
+TASK_CHOICES = [
+    (t("Text classification", "文本分类"), "text-classification"),
+    (t("Token classification (NER)", "词元分类（命名实体识别）"), "token-classification"),
+    (t("Instruction tuning of a chat model (SFT)", "对话模型指令微调（SFT）"), "sft"),
+    (t("Sequence to sequence (translation, summaries)", "序列到序列（翻译、摘要）"), "seq2seq"),
+]
+TASK_INTRO = {
+    "text-classification": "a text column and a label column (CSV, TSV, JSON, JSONL, Parquet)",
+    "token-classification": "CoNLL columns (token ... BIO tag, a blank line between sentences) or JSON/JSONL with tokens and tags",
+    "sft": "JSON/JSONL with instruction, optional input and output, or chat messages (role/content lists)",
+    "seq2seq": "a source column and a target column (CSV, TSV, JSON, JSONL, Parquet)",
+}
+# What the two column pickers mean for each task.
+COLUMN_LABELS = {
+    "text-classification": (t("Text column", "文本列"), t("Label column", "标签列")),
+    "token-classification": (t("Tokens column", "词元列"), t("Tags column", "标签序列列")),
+    "sft": (t("Prompt field", "提示字段"), t("Answer field", "回答字段")),
+    "seq2seq": (t("Source column", "源文本列"), t("Target column", "目标文本列")),
+}
 
 
 @dataclass
 class DataTab:
-    state: gr.State          # the data a run will use: path, name, kind, labels, columns, detected columns
+    state: gr.State          # the data a run will use: task, path, name, kind, labels, columns, detected columns
     tokens: gr.State         # {"model", "max_length"}: whose tokenizer counts lengths (set by the Model tab)
+    task: gr.Dropdown
     sample: gr.Dropdown
     upload: gr.File
     status: gr.HTML
@@ -40,7 +60,8 @@ class DataTab:
     @property
     def form(self) -> dict[str, gr.components.Component]:
         """The data fields of a run config, by name."""
-        return {"text_column": self.text_column, "label_column": self.label_column, **self.split_fields}
+        return {"task": self.task, "text_column": self.text_column, "label_column": self.label_column,
+                **self.split_fields}
 
     @property
     def outputs(self) -> list:
@@ -50,8 +71,12 @@ class DataTab:
 
 def _summary(state: dict, check: datacheck.DataCheck) -> str:
     rep = check.report
-    lines = [f"**{esc(state.get('name'))}** · {sum(rep.rows.values())} rows after cleaning · "
-             f"{len(rep.labels)} labels · text `{esc(rep.text_column)}` · label `{esc(rep.label_column)}`", "",
+    task = state.get("task") or "text-classification"
+    what = {"text-classification": f"{len(rep.labels)} labels · text `{esc(rep.text_column)}` · label `{esc(rep.label_column)}`",
+            "token-classification": f"{len(rep.labels)} tags · tokens `{esc(rep.text_column)}` · tags `{esc(rep.label_column)}`",
+            "sft": f"prompt `{esc(rep.text_column)}` · answer `{esc(rep.label_column)}`",
+            "seq2seq": f"source `{esc(rep.text_column)}` · target `{esc(rep.label_column)}`"}[task]
+    lines = [f"**{esc(state.get('name'))}** · {sum(rep.rows.values())} rows after cleaning · {what}", "",
              "| split | rows | source |", "|---|---:|---|"]
     for row in datacheck.summary_rows(rep):
         lines.append(f"| {row['split']} | {row['rows']} | {esc(row['source'])} |")
@@ -66,7 +91,7 @@ def _warnings(check: datacheck.DataCheck) -> str:
     if not check.report:
         return message(None)
     if not check.report.warnings:
-        return message("No problems found: no duplicates, no texts shared between splits, classes large enough.", "ok")
+        return message("No problems found: no duplicates, no texts shared between splits.", "ok")
     return message("Worth a look before training:", "warn", check.report.warnings)
 
 
@@ -88,8 +113,9 @@ def render(state: dict | None, check: datacheck.DataCheck | None, error: str | N
     name = (state or {}).get("name", "")
     explain = uploads.StoredUpload(Path(state["path"]), name).explain if state else (lambda m: m)
     cols = check.columns
-    text_dd = gr.update(choices=cols, value=check.text_column)
-    label_dd = gr.update(choices=cols, value=check.label_column)
+    text_label, label_label = COLUMN_LABELS[(state or {}).get("task") or "text-classification"]
+    text_dd = gr.update(choices=cols, value=check.text_column, label=text_label)
+    label_dd = gr.update(choices=cols, value=check.label_column, label=label_label)
     preview = preview_update(check.preview)
     if not check.ok:
         state = {**state, "labels": []}
@@ -98,7 +124,8 @@ def render(state: dict | None, check: datacheck.DataCheck | None, error: str | N
     rep = check.report
     state = {**state, "labels": list(rep.labels), "columns": cols, "text_column": rep.text_column,
              "label_column": rep.label_column}
-    ok = f"Ready: {name} has {len(rep.labels)} labels and {rep.rows.get('train', 0)} training rows. Next: the Model tab."
+    labels = f"{len(rep.labels)} labels and " if rep.labels else ""
+    ok = f"Ready: {name} has {labels}{rep.rows.get('train', 0)} training rows. Next: the Model tab."
     return (state, message(ok, "ok"), text_dd, label_dd, explain(_summary(state, check)), _warnings(check),
             plots.label_distribution_figure(rep.label_counts),
             plots.token_length_figure(check.token_lengths, state.get("max_length")), preview)
@@ -111,36 +138,48 @@ def run_check(state: dict | None, tokens: dict | None, values: dict[str, Any]) -
     specs = {f["name"]: f for f in field_help(DataConfig)}
     cfg = DataConfig(train=state["path"], **{k: forms.unset_zero(specs[k], v if v != "" else None)
                                              for k, v in values.items() if k in specs})
-    check = datacheck.check(cfg, model=tokens.get("model"), max_length=tokens.get("max_length"))
-    state = {**state, "max_length": tokens.get("max_length")}
+    task = state.get("task") or "text-classification"
+    check = datacheck.check(cfg, model=tokens.get("model"), max_length=tokens.get("max_length"), task=task)
+    state = {**state, "task": task, "max_length": tokens.get("max_length")}
     return render(state, check)
+
+
+def _hint(task: str) -> str:
+    return f"Data: {TASK_INTRO.get(task, '')}."
 
 
 def initial(ctx: StudioContext) -> tuple[dict | None, tuple | None]:
     """The default sample, checked once when the page is built, so the tab opens ready."""
     if not ctx.default_sample or ctx.default_sample not in ctx.samples:
         return None, None
-    state = {"path": str(ctx.samples[ctx.default_sample]), "name": ctx.default_sample, "kind": "sample"}
+    state = {"path": str(ctx.samples[ctx.default_sample]), "name": ctx.default_sample, "kind": "sample",
+             "task": datacheck.sample_task(ctx.default_sample)}
     tokens = {"model": ctx.default_model, "max_length": forms.spec_of_training("max_length")["default"]}
     return state, run_check(state, tokens, {})
 
 
 def build(ctx: StudioContext) -> DataTab:
-    intro(t("Start with labelled text: pick a bundled sample or upload a file with a text column and a label column. "
-            "The studio checks it the way training will and shows what it found.",
-            "从带标签的文本开始：选择内置示例，或上传包含文本列和标签列的文件。工作室会按训练时的方式检查数据并展示结果。"))
+    intro(t("Start with what the model should learn and labelled examples of it: pick the task, then a bundled sample "
+            "or your own file. The studio checks it the way training will and shows what it found.",
+            "先选择模型要学的任务，再选择内置示例或上传自己的文件。工作室会按训练时的方式检查数据并展示结果。"))
     _, first = initial(ctx)
     tokens0 = {"model": ctx.default_model, "max_length": forms.spec_of_training("max_length")["default"]}
     first = first or render(None, None)
     state0 = first[0]  # the checked state: it knows the labels and columns
+    task0 = (state0 or {}).get("task") or "text-classification"
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=320):
             with gr.Group():
-                sample = gr.Dropdown(choices=list(ctx.samples), value=state0["name"] if state0 else None,
+                task = gr.Dropdown(choices=TASK_CHOICES, value=task0, label=t("Task", "任务"), elem_id="data-task",
+                                   info=t("What the model learns; the data, metrics and playground follow it.",
+                                          "模型要学什么；数据格式、指标和试用页都随之变化。"))
+                task_hint = gr.Markdown(_hint(task0), elem_classes=["studio-muted"])
+                sample = gr.Dropdown(choices=datacheck.samples_for(task0, ctx.samples),
+                                     value=state0["name"] if state0 else None, elem_id="data-sample",
                                      label=t("Bundled sample", "内置示例数据"),
                                      info=t("Small datasets that train in seconds.", "几秒即可训练完的小数据集。"))
-                upload = gr.File(label=t("Or upload your own (CSV, TSV, JSON, JSONL, Parquet)",
-                                         "或上传自己的文件（CSV、TSV、JSON、JSONL、Parquet）"),
+                upload = gr.File(label=t("Or upload your own (CSV, TSV, JSON, JSONL, Parquet, CoNLL)",
+                                         "或上传自己的文件（CSV、TSV、JSON、JSONL、Parquet、CoNLL）"),
                                  file_types=FILE_TYPES, height=130, elem_id="data-upload")
             status = message_box(value=first[1], elem_id="data-status")
             with gr.Group():
@@ -172,7 +211,7 @@ def build(ctx: StudioContext) -> DataTab:
     def on_check(data_state, token_state, **values):
         return run_check(data_state, token_state, values)
 
-    handles = DataTab(state, tokens, sample, upload, status, text_column, label_column, split_fields, summary,
+    handles = DataTab(state, tokens, task, sample, upload, status, text_column, label_column, split_fields, summary,
                       warnings, labels_plot, tokens_plot, preview, on_check)
     form = handles.form
 
@@ -180,10 +219,11 @@ def build(ctx: StudioContext) -> DataTab:
         if not file:
             return gr.skip()
         try:
-            stored = uploads.store_upload(file, ctx.uploads, Path(file).name)
+            stored = uploads.store_upload(file, ctx.uploads, Path(file).name, allowed=datacheck.DATA_SUFFIXES)
         except DataError as e:
             return render(None, None, str(e))
-        state = {"path": str(stored.path), "name": stored.display_name, "kind": "upload"}
+        state = {"path": str(stored.path), "name": stored.display_name, "kind": "upload",
+                 "task": values.get("task") or "text-classification"}
         # A new file has new columns: let detection choose them again.
         values.update(text_column=None, label_column=None)
         return run_check(state, token_state, values)
@@ -193,15 +233,34 @@ def build(ctx: StudioContext) -> DataTab:
             return gr.skip()
         if name not in ctx.samples:
             raise gr.Error(f"No bundled sample named {name!r}; choose one of {', '.join(ctx.samples)}.")
-        state = {"path": str(ctx.samples[name]), "name": name, "kind": "sample"}
+        state = {"path": str(ctx.samples[name]), "name": name, "kind": "sample", "task": datacheck.sample_task(name)}
         values.update(text_column=None, label_column=None)
-        return run_check(state, token_state, values) + (None,)
+        return run_check(state, token_state, values) + (None, state["task"], _hint(state["task"]))
+
+    def on_task(task_name, data_state, token_state, **values):
+        """A new task: its first bundled sample (a file of another task would not fit it)."""
+        if task_name not in dict((v, k) for k, v in TASK_CHOICES):
+            raise gr.Error(f"Unknown task {task_name!r}; choose one of {', '.join(v for _, v in TASK_CHOICES)}.")
+        choices = datacheck.samples_for(task_name, ctx.samples)
+        values.update(text_column=None, label_column=None)
+        if data_state and data_state.get("kind") == "upload":  # keep the user's file: check it as the new task
+            state = {**data_state, "task": task_name}
+            return run_check(state, token_state, values) + (gr.update(choices=choices, value=None), _hint(task_name))
+        if not choices:
+            return render(None, None, f"No bundled sample for {task_name}; upload a file.") + (
+                gr.update(choices=[], value=None), _hint(task_name))
+        state = {"path": str(ctx.samples[choices[0]]), "name": choices[0], "kind": "sample", "task": task_name}
+        return run_check(state, token_state, values) + (gr.update(choices=choices, value=choices[0]), _hint(task_name))
 
     names = list(form)
     upload.upload(forms.with_keywords(on_upload, names), inputs=[upload, tokens], inputs_kwargs=form,
                   outputs=handles.outputs, api_name="upload_data", concurrency_id="data", concurrency_limit=4)
     sample.input(forms.with_keywords(on_pick_sample, names), inputs=[sample, tokens], inputs_kwargs=form,
-                 outputs=handles.outputs + [upload], api_name="use_sample", concurrency_id="data", concurrency_limit=4)
+                 outputs=handles.outputs + [upload, task, task_hint], api_name="use_sample", concurrency_id="data",
+                 concurrency_limit=4)
+    task.input(forms.with_keywords(on_task, names), inputs=[task, state, tokens], inputs_kwargs=form,
+               outputs=handles.outputs + [sample, task_hint], api_name="set_task", concurrency_id="data",
+               concurrency_limit=4)
     f = split_fields
     gr.on([text_column.input, label_column.input, f["validation_fraction"].release, f["test_fraction"].release,
            f["split_seed"].submit, f["split_seed"].blur, f["max_rows"].submit, f["max_rows"].blur],

@@ -99,7 +99,8 @@ def raw_config(data_state: dict | None, values: dict[str, Any]) -> dict[str, Any
         if state.get("columns") and data.get(name) not in state["columns"]:
             data[name] = state.get(name)
     name = (values.get("run_name") or "").strip() or None
-    return {"task": "text-classification", "model": model, "method": method, "method_args": args,
+    task = values.get("task") or state.get("task") or "text-classification"
+    return {"task": task, "model": model, "method": method, "method_args": args,
             "name": name, "data": data, "training": training}
 
 
@@ -121,6 +122,7 @@ def form_values(cfg: RunConfig, catalog_ids: list[str]) -> dict[str, Any]:
     else:
         vals.update(model=catalog_ids[0] if catalog_ids else None, model_custom=cfg.model)
     vals["method"] = cfg.method
+    vals["task"] = cfg.task
     for m in methods.METHODS.values():
         for s in m.settings:
             vals[method_key(m.name, s.name)] = cfg.method_args.get(s.name, s.default) if m.name == cfg.method else s.default

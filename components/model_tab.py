@@ -96,9 +96,10 @@ def catalog_choices() -> list[tuple[str, str]]:
 
 def params_text(cfg: RunConfig, n_labels: int) -> str:
     c = summaries.parameter_counts(cfg, n_labels)
+    labels = f" · {n_labels} labels" if cfg.task in ("text-classification", "token-classification") else ""
     return (f"### {summaries.fmt_count(c['trainable'])} <span class='studio-muted'>trainable of "
             f"{summaries.fmt_count(c['total'])} parameters ({100 * c['share']:.2f}%)</span>\n"
-            f"{esc(cfg.model)} · {methods.METHODS[cfg.method].title} · {n_labels} labels")
+            f"{esc(cfg.model)} · {methods.METHODS[cfg.method].title} · {cfg.task}{labels}")
 
 
 def build(ctx: StudioContext, data: DataTab) -> ModelTab:
@@ -203,7 +204,7 @@ def build(ctx: StudioContext, data: DataTab) -> ModelTab:
                  queue=False)
 
     def on_count_parameters(data_state, **values):
-        raw = forms.raw_config({"path": "-"}, values)
+        raw = forms.raw_config({"path": "-", "task": (data_state or {}).get("task")}, values)
         n_labels = len((data_state or {}).get("labels") or []) or 2
         try:
             cfg = RunConfig.from_dict(raw)
@@ -219,6 +220,24 @@ def build(ctx: StudioContext, data: DataTab) -> ModelTab:
     gr.on(triggers, forms.with_keywords(on_count_parameters, names), inputs=[data.state], inputs_kwargs=form,
           outputs=params, api_name="count_parameters", trigger_mode="always_last",
           concurrency_id="models", concurrency_limit=2, show_progress="minimal")
+
+    def on_task(task_name, model_name, custom, method_name):
+        """A catalog model that cannot do the new task yields to the task's default; so does a method."""
+        from studio.tasks import get_task
+
+        try:
+            task_mod = get_task(task_name)
+        except ValueError:
+            return gr.skip(), gr.skip()
+        new_model = gr.skip()
+        entry = next((e for e in models.list_catalog() if e["hub_id"] == model_name), None)
+        if not (custom or "").strip() and entry is not None and task_name not in entry["tasks"]:
+            new_model = task_mod.DEFAULT_MODEL
+        allowed = task_mod.METHODS or list(methods.METHODS)
+        return new_model, (gr.skip() if method_name in allowed else ("lora" if "lora" in allowed else allowed[0]))
+
+    data.task.change(on_task, inputs=[data.task, model, model_custom, method], outputs=[model, method],
+                     api_visibility="private", queue=False)
 
     # The Data tab counts tokens with the chosen model's tokenizer and marks max_length.
     def on_tokenizer(model_name, custom, max_length):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,10 @@ from components.ui import USER_ERRORS, esc, intro, message, message_box, user_er
 from studio import plots, runlog, summaries
 
 COMPARE_METRICS = [("validation loss", "eval_loss"), ("validation F1", "eval_f1"),
-                   ("validation accuracy", "eval_accuracy"), ("training loss", "loss"), ("learning rate", "learning_rate")]
+                   ("validation accuracy", "eval_accuracy"), ("validation token accuracy (NER)", "eval_token_accuracy"),
+                   ("validation perplexity (SFT)", "eval_perplexity"), ("validation chrF (seq2seq)", "eval_chrf"),
+                   ("validation BLEU (seq2seq)", "eval_bleu"), ("validation ROUGE-L (seq2seq)", "eval_rougeL"),
+                   ("training loss", "loss"), ("learning rate", "learning_rate")]
 ERROR_COLUMNS = ["text", "true label", "predicted", "confidence"]
 PER_CLASS_COLUMNS = ["label", "precision", "recall", "F1", "support"]
 METRIC_COLUMNS = ["run", "status", *[f"test {m}" for m in summaries.TEST_METRICS], "best validation",
@@ -67,10 +72,10 @@ def run_summary(info: dict) -> str:
         lines.append(f"\n> {esc(st['reason'])}")
     rep = info.get("test_report")
     if rep:
-        m = rep.get("metrics", {})
-        lines.append("\n| test rows | accuracy | F1 (macro) | precision | recall |\n|---:|---:|---:|---:|---:|\n"
-                     f"| {rep.get('n')} | {m.get('accuracy', 0):.4f} | {m.get('f1', 0):.4f} | "
-                     f"{m.get('precision', 0):.4f} | {m.get('recall', 0):.4f} |")
+        m = {k: v for k, v in (rep.get("metrics") or {}).items() if isinstance(v, (int, float))}
+        lines.append(f"\n{esc(cfg.get('task') or 'text-classification')} · test split\n\n"
+                     "| test rows | " + " | ".join(esc(k) for k in m) + " |\n|---:|" + "---:|" * len(m) + "\n"
+                     f"| {rep.get('n')} | " + " | ".join(f"{v:.4f}" for v in m.values()) + " |")
     elif info.get("status") == "completed":
         lines.append("\nThis run has no test report.")
     else:
@@ -80,6 +85,9 @@ def run_summary(info: dict) -> str:
 
 def errors_frame(run_dir: Path, true_label: str | None) -> pd.DataFrame:
     rows = summaries.misclassified(run_dir, true_label or None)
+    if rows and "confidence" not in rows[0]:  # NER, SFT, seq2seq: their own columns (gold vs output)
+        return pd.DataFrame([{k: v if isinstance(v, (str, int, float, bool)) or v is None
+                              else json.dumps(v, ensure_ascii=False) for k, v in r.items()} for r in rows])
     return pd.DataFrame([[r["text"], r["label"], r["predicted"], round(float(r["confidence"]), 4)] for r in rows],
                         columns=ERROR_COLUMNS)
 
@@ -90,6 +98,8 @@ def errors_note(run_dir: Path, true_label: str | None) -> str:
         total = [r for r in total if r.get("label") == true_label]
     if not total:
         return "No test predictions yet: they are written when the run completes."
+    if "correct" not in total[0]:
+        return f"{len(total)} test examples with the model's output beside the reference."
     wrong = sum(1 for r in total if not r.get("correct"))
     scope = f" with true label {true_label}" if true_label else ""
     if not wrong:
@@ -186,8 +196,12 @@ def build(ctx: StudioContext) -> RunsTab:
         rep = info.get("test_report") or {}
         labels = rep.get("labels") or []
         per = pd.DataFrame(summaries.per_class_rows(rep), columns=PER_CLASS_COLUMNS)
-        return (run_summary(info), per, plots.confusion_figure(labels, rep.get("confusion_matrix") or []),
-                gr.update(choices=[("all labels", "")] + [(l, l) for l in labels], value=""), errors_note(rd, None),
+        task = (info.get("config") or {}).get("task") or "text-classification"
+        confusion = (plots.confusion_figure(labels, rep.get("confusion_matrix") or []) if task == "text-classification"
+                     else plots.empty_figure(f"A confusion matrix is drawn for text-classification runs, not {task}."))
+        filters = labels if task == "text-classification" else []
+        return (run_summary(info), per, confusion,
+                gr.update(choices=[("all labels", "")] + [(l, l) for l in filters], value=""), errors_note(rd, None),
                 errors_frame(rd, None))
 
     def on_filter_errors(run_id, true_label):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
+import pandas as pd
 
 from components import forms
 from components.context import StudioContext, pick
@@ -42,10 +43,11 @@ class TrainTab:
     log: gr.Code
     view: gr.State
     timer: gr.Timer
+    samples: gr.Dataframe
 
     @property
     def live_outputs(self) -> list:
-        return [self.status, self.loss_plot, self.eval_plot, self.lr_plot, self.log, self.view, self.empty]
+        return [self.status, self.loss_plot, self.eval_plot, self.lr_plot, self.log, self.view, self.empty, self.samples]
 
 
 def status_html(run_id: str, info: dict[str, Any], status: dict[str, Any], total_epochs: float | None,
@@ -106,7 +108,10 @@ def build(ctx: StudioContext, data: DataTab, model: ModelTab) -> TrainTab:
     status = gr.HTML("", elem_id="run-status")
     with gr.Row():
         loss_plot = gr.Plot(plots.loss_figure([]), label=t("Loss", "损失"), elem_id="loss-plot")
-        eval_plot = gr.Plot(plots.eval_figure([]), label=t("Validation accuracy and F1", "验证集准确率与 F1"))
+        eval_plot = gr.Plot(plots.eval_figure([]), label=t("Validation scores", "验证集指标"), elem_id="eval-plot")
+    samples = gr.Dataframe(value=None, label=t("Sample generations on fixed validation prompts (first and latest evaluation)",
+                                               "固定验证提示上的生成样例（首次与最近一次评估）"),
+                           interactive=False, wrap=True, max_height=360, visible=False, elem_id="sample-generations")
     with gr.Row():
         lr_plot = gr.Plot(plots.learning_rate_figure([]), label=t("Learning rate", "学习率"))
         log = gr.Code("", language=None, label=t("Training log (latest lines)", "训练日志（最新几行）"), lines=14,
@@ -115,24 +120,25 @@ def build(ctx: StudioContext, data: DataTab, model: ModelTab) -> TrainTab:
     view = gr.State({})
     timer = gr.Timer(POLL_SECONDS)
     tab = TrainTab(run_name, start, stop, kill, action_message, picker, empty, status, loss_plot, eval_plot, lr_plot,
-                   log, view, timer)
+                   log, view, timer, samples)
 
     def draw(run_id: str | None, view_state: dict | None) -> list:
         """Read what is new in the run folder; redraw only when something changed."""
         if not run_id:
-            return [gr.skip()] * 6 + [gr.update(visible=True)]
+            return [gr.skip()] * 6 + [gr.update(visible=True), gr.skip()]
         try:
             rd = ctx.store.run_dir(run_id)  # checks the id: it must never become a path elsewhere
         except RunError as e:
-            return [f"<div class='studio-run'>{esc(e)}</div>"] + [gr.skip()] * 4 + [{}, gr.skip()]
+            return [f"<div class='studio-run'>{esc(e)}</div>"] + [gr.skip()] * 4 + [{}, gr.skip(), gr.skip()]
         if not rd.is_dir():
-            return ["<div class='studio-run'>This run was deleted.</div>"] + [gr.skip()] * 4 + [{}, gr.skip()]
+            return ["<div class='studio-run'>This run was deleted.</div>"] + [gr.skip()] * 4 + [{}, gr.skip(), gr.skip()]
         v = dict(view_state or {})
         if v.get("run") != run_id:
             v = {"run": run_id, "offset": 0, "records": [], "sig": None, "epochs": None}
             try:
                 cfg = json.loads((rd / runlog.CONFIG_FILE).read_text())
                 v["epochs"] = cfg["training"]["epochs"]
+                v["plot_metrics"] = list(_plot_metrics(cfg.get("task")))
                 v["name"] = cfg.get("name") or f"{os.path.basename(cfg['model'].rstrip('/')) or cfg['model']} · {cfg['method']}"
             except (OSError, KeyError, ValueError):
                 pass
@@ -146,16 +152,18 @@ def build(ctx: StudioContext, data: DataTab, model: ModelTab) -> TrainTab:
         v["records"] = records
         sig = _signature(rd, st, len(records))
         if sig == v.get("sig"):
-            return [gr.skip()] * 5 + [v, gr.skip()]
+            return [gr.skip()] * 5 + [v, gr.skip(), gr.skip()]
         v["sig"] = sig
         test = None
         if st.get("status") == "completed":
             rep = summaries.latest(records, "test")
             test = {k[5:]: val for k, val in (rep or {}).items() if k.startswith("test_")}
         info = {"name": v.get("name")}
+        samples = summaries.sample_generations(records)
         return [status_html(run_id, info, st, v.get("epochs"), test), plots.loss_figure(records),
-                plots.eval_figure(records), plots.learning_rate_figure(records), log_tail(rd), v,
-                gr.update(visible=False)]
+                plots.eval_figure(records, v.get("plot_metrics") or ("accuracy", "f1")),
+                plots.learning_rate_figure(records), log_tail(rd), v, gr.update(visible=False),
+                gr.update(value=pd.DataFrame(samples), visible=True) if samples else gr.update(visible=False)]
 
     def on_tick(run_id, view_state):
         return draw(run_id, view_state)
@@ -210,6 +218,15 @@ def build(ctx: StudioContext, data: DataTab, model: ModelTab) -> TrainTab:
     kill.click(on_kill, inputs=picker, outputs=action_message, api_name="kill_run")
     refresh.click(on_refresh, inputs=picker, outputs=picker, api_visibility="private")
     return tab
+
+
+def _plot_metrics(task: str | None) -> tuple[str, ...]:
+    from studio.tasks import get_task
+
+    try:
+        return tuple(get_task(task or "text-classification").PLOT_METRICS)
+    except (ValueError, ImportError, AttributeError):
+        return ("accuracy", "f1")
 
 
 def attach(ctx: StudioContext, current: str | None = None) -> dict:

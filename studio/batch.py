@@ -44,6 +44,9 @@ def predict_file(run_dir: Path, path: str | Path) -> pd.DataFrame:
         raise data_mod.DataError(f"{Path(path).name} has {len(df)} rows; label at most {MAX_ROWS} at once "
                                  "(split the file, or raise STUDIO_MAX_BATCH_ROWS).")
     cfg = json.loads((run_dir / runlog.CONFIG_FILE).read_text())
+    if cfg.get("task", "text-classification") != "text-classification":
+        raise inference.InferenceError(f"Run {run_dir.name} is a {cfg['task']} run; labelling a file works with "
+                                       "text-classification runs (use `studio predict` for one input per line).")
     col = text_column(df, (cfg.get("data") or {}).get("text_column"))
     texts = ["" if v is None else str(v) for v in df[col].tolist()]
     preds = inference.predict(run_dir, texts)

@@ -40,11 +40,28 @@ class DataCheck:
         return self.error is None and self.report is not None
 
 
+# The task each bundled sample is for; a sample not listed here is a text-classification file.
+SAMPLE_TASKS = {"ner_sample.conll": "token-classification", "sft_sample.jsonl": "sft",
+                "seq2seq_sample.csv": "seq2seq"}
+# What a data upload may be, over all tasks: the tables of data.SUPPORTED plus CoNLL column files (NER).
+DATA_SUFFIXES = (*data_mod.SUPPORTED, ".conll", ".iob", ".bio")
+SAMPLE_SUFFIXES = DATA_SUFFIXES
+
+
 def list_samples(folder: Path = SAMPLES_DIR) -> dict[str, Path]:
     """Bundled sample datasets by file name (empty when the assets are not shipped)."""
     if not folder.is_dir():
         return {}
-    return {p.name: p for p in sorted(folder.iterdir()) if p.suffix.lower() in data_mod.SUPPORTED and p.is_file()}
+    return {p.name: p for p in sorted(folder.iterdir()) if p.suffix.lower() in SAMPLE_SUFFIXES and p.is_file()}
+
+
+def sample_task(name: str) -> str:
+    return SAMPLE_TASKS.get(name, "text-classification")
+
+
+def samples_for(task: str, samples: dict[str, Path]) -> list[str]:
+    """The bundled samples of one task, in listing order."""
+    return [n for n in samples if sample_task(n) == task]
 
 
 @functools.lru_cache(maxsize=4)

@@ -130,8 +130,11 @@ def run_duration(info: dict[str, Any]) -> float | None:
 def per_class_rows(report: dict[str, Any]) -> list[list[Any]]:
     """Test report per-class table: label, precision, recall, F1, support."""
     rows = []
-    for label in report.get("labels", []):
-        pc = (report.get("per_class") or {}).get(label, {})
+    per_class = report.get("per_class") or {}
+    # NER reports per entity type (PER), not per tag (B-PER): fall back to the table's own keys.
+    keys = [l for l in report.get("labels", []) if l in per_class] or list(per_class)
+    for label in keys:
+        pc = per_class.get(label, {})
         rows.append([label, round(pc.get("precision", 0.0), 4), round(pc.get("recall", 0.0), 4),
                      round(pc.get("f1-score", 0.0), 4), int(pc.get("support", 0))])
     return rows
@@ -147,8 +150,9 @@ def test_predictions(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def misclassified(run_dir: Path, true_label: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
-    """Wrong test predictions, most confident first (the most telling mistakes lead)."""
-    rows = [r for r in test_predictions(run_dir) if not r.get("correct")]
+    """Wrong test predictions, most confident first (the most telling mistakes lead); generation tasks, whose
+    rows have no right-or-wrong, give every row."""
+    rows = [r for r in test_predictions(run_dir) if not r.get("correct", False)]
     if true_label:
         rows = [r for r in rows if r.get("label") == true_label]
     rows.sort(key=lambda r: -float(r.get("confidence") or 0.0))
@@ -157,6 +161,26 @@ def misclassified(run_dir: Path, true_label: str | None = None, limit: int = 500
 
 def latest(records: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
     return next((r for r in reversed(records) if r.get("kind") == kind), None)
+
+
+def sample_generations(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """SFT's fixed validation prompts: the reference, the first generation logged and the latest one.
+
+    Records of kind "samples" hold {"step", "samples": [{"prompt", "output", "reference"}]}.
+    """
+    logged = [r for r in records if r.get("kind") == "samples" and r.get("samples")]
+    if not logged:
+        return []
+    first, last = logged[0], logged[-1]
+    rows = []
+    for i, s in enumerate(last["samples"]):
+        before = first["samples"][i]["output"] if i < len(first["samples"]) else ""
+        row = {"prompt": s.get("prompt", ""), "reference": s.get("reference", "")}
+        if first is not last:
+            row[f"step {first.get('step', 0)}"] = before
+        row[f"step {last.get('step', 0)}"] = s.get("output", "")
+        rows.append(row)
+    return rows
 
 
 @functools.lru_cache(maxsize=32)

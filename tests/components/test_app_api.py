@@ -77,7 +77,7 @@ def trained_run(app_url, ui_tiny_model, tmp_path_factory):
 def test_every_public_endpoint_is_named_on_purpose(app_url):
     url, _ = app_url
     named = set(Client(url, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"])
-    assert named == {"/upload_data", "/use_sample", "/check_data", "/count_parameters", "/preview_config",
+    assert named == {"/set_task", "/upload_data", "/use_sample", "/check_data", "/count_parameters", "/preview_config",
                      "/load_config", "/start_run", "/poll_run", "/stop_run", "/kill_run", "/list_runs",
                      "/compare_runs", "/run_report", "/misclassified", "/resume_run", "/delete_run", "/predict",
                      "/predict_file", "/export_zip", "/push_to_hub", "/run_metrics", "/run_status"}
@@ -127,7 +127,7 @@ def test_metrics_and_live_charts(trained_run):
     assert len(train) >= 3 and all(r["loss"] > 0 for r in train)
     evals = [r for r in records if r["kind"] == "eval"]
     assert evals and 0 <= evals[-1]["eval_accuracy"] <= 1 and "eval_f1" in evals[-1]
-    status_html, loss, scores, lr, log, _empty = client.predict(run_id, api_name="/poll_run")
+    status_html, loss, scores, lr, log, _empty, _samples = client.predict(run_id, api_name="/poll_run")
     assert "completed" in status_html and "100%" in status_html
     names = {tr["name"]: tr for tr in plot_traces(loss)}
     assert set(names) == {"training loss", "validation loss"}
