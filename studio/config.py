@@ -21,7 +21,7 @@ SCHEDULERS = ("linear", "cosine", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 EVAL_STRATEGIES = ("epoch", "steps")
 # Validation metrics a run can be selected on; each task accepts its own subset (studio.tasks.<task>.BEST_METRICS).
-BEST_METRICS = ("f1", "accuracy", "precision", "recall", "loss", "perplexity", "bleu", "chrf", "rougeL")
+BEST_METRICS = ("f1", "accuracy", "precision", "recall", "token_accuracy", "loss", "perplexity", "bleu", "chrf", "rougeL")
 HEAD_INITS = ("prototype", "random")
 
 
