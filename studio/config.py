@@ -23,6 +23,7 @@ EVAL_STRATEGIES = ("epoch", "steps")
 # Validation metrics a run can be selected on; each task accepts its own subset (studio.tasks.<task>.BEST_METRICS).
 BEST_METRICS = ("f1", "accuracy", "precision", "recall", "token_accuracy", "loss", "perplexity", "bleu", "chrf", "rougeL")
 HEAD_INITS = ("prototype", "random")
+DISTRIBUTED = ("ddp", "fsdp", "deepspeed")
 
 
 class ConfigError(ValueError):
@@ -77,6 +78,19 @@ class TrainingConfig:
     max_target_length: int = _f(128, "Seq2seq: longest target in tokens; longer targets are truncated.", min=4, max=32768)
     sample_prompts: int = _f(3, "SFT: fixed validation prompts generated at each evaluation so progress shows as text.", min=0, max=20)
     device: str = _f("auto", "Where to train: auto (GPU when present), cpu, cuda or cuda:N. Runs on one device train one at a time.")
+    num_processes: int = _f(1, "Processes training together, one per GPU (or CPU process); more than 1 launches the run with "
+                            "accelerate (data-parallel). Across several machines this is the total over all of them.", min=1, max=1024)
+    distributed: str = _f("ddp", "How several processes share the work: ddp copies the model to each; fsdp and deepspeed shard it "
+                          "(GPU only, deepspeed must be installed). Used only when num_processes or num_machines is above 1.",
+                          choices=DISTRIBUTED)
+    num_machines: int = _f(1, "Machines training this run together; above 1, start the other machines' share with "
+                           "`python -m studio.distributed join RUN_DIR --machine-rank K` (the runs folder must be shared).", min=1, max=1024)
+    main_process_ip: str | None = _f(None, "Several machines: the address of machine 0 (the one running the studio), which the others dial.")
+    main_process_port: int | None = _f(None, "Port of the processes' rendezvous on machine 0; empty picks a free one (several machines need it set).",
+                                       min=1, max=65535)
+    tensorboard: bool = _f(True, "Write TensorBoard event files into the run's tensorboard folder (open with `tensorboard --logdir`).")
+    wandb: bool = _f(False, "Also log to Weights & Biases (needs the wandb package and a `wandb login`).")
+    wandb_project: str | None = _f(None, "Weights & Biases project; empty uses wandb's default (WANDB_PROJECT or 'huggingface').")
 
 
 @dataclass
@@ -154,6 +168,8 @@ class RunConfig:
             raise ConfigError(f"method: {self.method!r} does not apply to {self.task}; choose one of {', '.join(allowed)}.")
         if t.eval_strategy == "steps" and not t.eval_steps:
             raise ConfigError("training.eval_steps: set it when training.eval_strategy is 'steps'.")
+        _check_launch(t)
+        _check_tracking(t)
 
     def selection_metric(self) -> str:
         """The validation metric that picks the best checkpoint (the task's default when unset)."""
@@ -163,6 +179,42 @@ class RunConfig:
 
     def display_name(self) -> str:
         return self.name or f"{Path(self.model).name or self.model} · {self.method}"
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _check_launch(t: TrainingConfig) -> None:
+    """What several processes need, checked before a run exists rather than minutes into its launch."""
+    if t.num_machines > 1 and not t.main_process_ip:
+        raise ConfigError("training.main_process_ip: set it to machine 0's address when training.num_machines is above 1.")
+    if t.num_machines > 1 and not t.main_process_port:
+        raise ConfigError("training.main_process_port: set a port open on machine 0 when training.num_machines is above 1.")
+    if t.num_processes < t.num_machines:
+        raise ConfigError("training.num_processes: give at least one process per machine (num_processes counts all machines).")
+    if t.num_processes % t.num_machines:
+        raise ConfigError(f"training.num_processes: {t.num_processes} does not split evenly over {t.num_machines} machines.")
+    if t.num_processes > 1 and t.device.startswith("cuda:"):
+        raise ConfigError("training.device: several processes take one GPU each from CUDA_VISIBLE_DEVICES; "
+                          "set device to auto or cuda instead of one GPU.")
+    if t.distributed == "ddp" or (t.num_processes == 1 and t.num_machines == 1):
+        return
+    if t.device == "cpu":
+        raise ConfigError(f"training.distributed: {t.distributed} shards the model over GPUs; use ddp to train on CPU.")
+    if t.distributed == "deepspeed" and not _installed("deepspeed"):
+        raise ConfigError("training.distributed: deepspeed is not installed; `pip install deepspeed` or choose ddp or fsdp.")
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ConfigError(f"training.distributed: {t.distributed} needs GPUs and this machine has none; use ddp.")
+
+
+def _check_tracking(t: TrainingConfig) -> None:
+    if t.wandb and not _installed("wandb"):
+        raise ConfigError("training.wandb: the wandb package is not installed; install wandb or turn training.wandb off.")
 
 
 def _check_bounds(obj, section: str) -> None:
