@@ -166,6 +166,9 @@ def apply(model: nn.Module, method: str, args: dict, peft_task_type: str, total_
     import peft
 
     common = {"task_type": peft_task_type}
+    if method in ("lora", "dora", "adalora") and peft_task_type == "TOKEN_CLS" and _modules(args["target_modules"]) == "all-linear":
+        # peft keeps only a SEQ_CLS head out of "all-linear"; an adapter inside the token head breaks modules_to_save.
+        common["exclude_modules"] = _head_names(model)
     if method in ("lora", "dora"):
         cfg = peft.LoraConfig(r=args["r"], lora_alpha=args["alpha"], lora_dropout=args["dropout"],
                               target_modules=_modules(args["target_modules"]), use_dora=method == "dora", **common)
