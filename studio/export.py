@@ -91,8 +91,8 @@ def model_card(run_dir: Path, kind: str) -> str:
         lines += ["", task.CARD_METRICS_NOTE, ""]
         if report.get("per_class"):
             lines += ["| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-            for lab in labels:
-                pc = report["per_class"].get(lab, {})
+            for lab in report["per_class"]:  # the labels, or for NER the entity types (a tag alone scores nothing)
+                pc = report["per_class"][lab]
                 lines.append(f"| {lab} | {pc.get('precision', 0):.3f} | {pc.get('recall', 0):.3f} | "
                              f"{pc.get('f1-score', 0):.3f} | {int(pc.get('support', 0))} |")
             lines.append("")

@@ -44,7 +44,7 @@ IGNORE = -100  # label of the positions the loss skips: special tokens and every
 FEW_ENTITIES = 8
 
 
-def card_usage(is_adapter: bool) -> list[str]:
+def card_usage(is_adapter: bool, labels: list[str] | None = None) -> list[str]:
     """Python lines of the model card's usage example (PATH_OR_REPO stands for where the export lives)."""
     if is_adapter:
         return ["from peft import AutoPeftModelForTokenClassification",
@@ -305,6 +305,7 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
             frames[k] = part
             if k != "train":
                 source[k] = f"{int(round(fractions[k] * 100))}% of {train_name} (random by sentence, seed {cfg.split_seed})"
+    frames = {k: frames[k] for k in ("train", "validation", "test") if k in frames}
     if cfg.max_rows and len(frames["train"]) > cfg.max_rows:
         keep = np.sort(np.random.default_rng(cfg.split_seed).choice(len(frames["train"]), cfg.max_rows, replace=False))
         frames["train"] = frames["train"].iloc[keep].reset_index(drop=True)

@@ -111,7 +111,7 @@ def test_reads_jsonl_and_json_with_detected_columns(tmp_path):
 
 def test_split_is_seeded_by_sentence_with_files_and_max_rows(tmp_path, ner_conll):
     a, b = prepare(ner_conll), prepare(ner_conll)
-    assert a.report.rows == {"validation": 5, "test": 5, "train": 38}
+    assert list(a.report.rows.items()) == [("train", 38), ("validation", 5), ("test", 5)]
     assert all(a.splits[k]["text"].tolist() == b.splits[k]["text"].tolist() for k in a.splits)
     other = prepare(ner_conll, split_seed=7)
     assert other.splits["test"]["text"].tolist() != a.splits["test"]["text"].tolist()
@@ -437,7 +437,7 @@ def test_cli_data_train_and_predict(tmp_path, tiny_bert, ner_conll, capsys):
     runs = ["--runs-dir", str(tmp_path / "runs")]
     assert cli.main([*runs, "data", str(ner_conll), "--task", "token-classification"]) == 0
     out = capsys.readouterr().out
-    assert "label column 'tags'; 7 labels" in out and "rows     validation 5, test 5, train 38" in out
+    assert "label column 'tags'; 7 labels" in out and "rows     train 38, validation 5, test 5" in out
     assert "B-PER" in out and "I-LOC" in out
     assert cli.main([*runs, "data", str(ner_conll)]) == 2  # read as a classification table it cannot work
     assert "unsupported file type .conll" in capsys.readouterr().err
