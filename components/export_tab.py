@@ -7,6 +7,7 @@ from any error message.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,9 @@ from components.ui import USER_ERRORS, intro, message, message_box, user_error
 from studio import export
 
 KIND_LABELS = {"adapter": "Adapter only (small; loads on top of the base model)",
-               "merged": "Merged model (standalone; adapter folded into the weights)"}
+               "merged": "Merged model (standalone; adapter folded into the weights)",
+               "onnx": "ONNX (runs with onnxruntime, no PyTorch; encoder classifiers)",
+               "onnx-int8": "ONNX int8 (dynamic quantization: about 4x smaller, fastest on CPU; accuracy shown)"}
 
 
 @dataclass
@@ -92,11 +95,14 @@ def build(ctx: StudioContext) -> ExportTab:
         rd = ctx.run_dir(run_id)
         try:
             path = export.build_zip(rd, kind or "adapter", ctx.download_dir())
-            front, body = export.split_front_matter(export.model_card(rd, kind or "adapter"))
         except USER_ERRORS as e:
             raise user_error(e) from None
+        # The card shown is the one in the zip, so the page says exactly what ships.
+        front, body = export.split_front_matter(export.read_from_zip(path, "README.md") or "")
+        raw = export.read_from_zip(path, "export_report.json")
+        trade = f"> {export.describe_trade(json.loads(raw))}\n\n" if raw else ""
         # Markdown would render the card's YAML header as prose; show it as the code it is.
-        return str(path), f"```yaml\n{front}\n```\n{body}" if front else body
+        return str(path), trade + (f"```yaml\n{front}\n```\n{body}" if front else body)
 
     def on_push(run_id, kind, repo_id, token, private):
         rd = ctx.run_dir(run_id)

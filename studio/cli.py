@@ -130,6 +130,9 @@ def _metric_line(r: dict) -> str:
     if kind == "test":
         parts = [f"{k[5:]} {v:.4f}" for k, v in r.items() if k.startswith("test_") and isinstance(v, (int, float))]
         return "test: " + ", ".join(parts)
+    if kind == "samples":  # SFT: the fixed validation prompts' answers at this step
+        return f"samples step {r['step']}: " + " | ".join(
+            f"{s.get('prompt', '')[:40]!r} -> {s.get('output', '')[:60]!r}" for s in r.get("samples", []))
     return json.dumps(r)
 
 
@@ -250,7 +253,10 @@ def cmd_export(a, store) -> int:
         _print({"run": a.run, "kind": kind, "url": url}, a.json, url)
         return 0
     path = export.build_zip(run_dir, kind, Path(a.out))
-    _print({"run": a.run, "kind": kind, "zip": str(path)}, a.json, str(path))
+    raw = export.read_from_zip(path, "export_report.json")
+    report = json.loads(raw) if raw else None
+    text = str(path) + (f"\n{export.describe_trade(report)}" if report else "")
+    _print({"run": a.run, "kind": kind, "zip": str(path), **({"report": report} if report else {})}, a.json, text)
     return 0
 
 
@@ -330,7 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-length", type=int, default=128, help="Report the share of texts longer than this.")
     p = add("export", cmd_export, "Zip a finished run's adapter or merged model with a model card, or push it to the hub.")
     p.add_argument("run", help="Run id.")
-    p.add_argument("--kind", choices=("adapter", "merged"), help="adapter (PEFT runs) or merged model; default: adapter when there is one.")
+    p.add_argument("--kind", choices=("adapter", "merged", "onnx", "onnx-int8"),
+                   help="adapter (PEFT runs), merged model, or for encoder classifiers onnx / onnx-int8 (with their size "
+                        "and test accuracy beside the original's); default: adapter when there is one.")
     p.add_argument("--out", default=".", help="Folder for the zip (default: here).")
     p.add_argument("--push", metavar="OWNER/NAME", help="Push to this hub repository instead (token from the HF_TOKEN environment variable).")
     p.add_argument("--public", action="store_true", help="Make a pushed repository public (default: private).")

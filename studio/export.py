@@ -20,7 +20,7 @@ from typing import Any
 from studio import methods, models, runlog
 from studio.train import MODEL_DIR
 
-KINDS = ("adapter", "merged")
+KINDS = ("adapter", "merged", "onnx", "onnx-int8")
 NOT_MERGEABLE = ("prefix", "prompt")  # virtual tokens, not weight deltas: nothing to fold into the base
 REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 
@@ -37,13 +37,19 @@ def _meta(run_dir: Path) -> dict[str, Any]:
 
 
 def export_kinds(run_dir: Path) -> list[str]:
-    """What a run can be exported as: its adapter, a merged model, or both."""
+    """What a run can be exported as: its adapter, a merged model, and for encoder classifiers ONNX (fp32, int8)."""
+    from studio import onnx_export
+
     meta = _meta(run_dir)
     if not meta.get("peft"):
-        return ["merged"]  # full and freeze runs already hold the whole model
-    if meta.get("method") in NOT_MERGEABLE:
-        return ["adapter"]
-    return ["adapter", "merged"]
+        kinds = ["merged"]  # full and freeze runs already hold the whole model
+    elif meta.get("method") in NOT_MERGEABLE:
+        return ["adapter"]  # virtual tokens have no place in a plain graph either
+    else:
+        kinds = ["adapter", "merged"]
+    if onnx_export.supports_onnx(meta, onnx_export.model_config_of(run_dir)):
+        kinds += list(onnx_export.ONNX_KINDS)
+    return kinds
 
 
 def portable_base(name: str) -> str:
@@ -56,7 +62,7 @@ def _is_hub_id(name: str) -> bool:
     return bool(REPO_ID_RE.match(name)) and not Path(name).exists()
 
 
-def model_card(run_dir: Path, kind: str) -> str:
+def model_card(run_dir: Path, kind: str, onnx_report: dict[str, Any] | None = None) -> str:
     """README.md for the exported model: what it is, how it was trained, how well it does, how to use it."""
     run_dir = Path(run_dir)
     cfg = json.loads((run_dir / runlog.CONFIG_FILE).read_text())
@@ -72,7 +78,8 @@ def model_card(run_dir: Path, kind: str) -> str:
     name = cfg.get("name") or f"{Path(base).name} {cfg['method']} {task.CARD_KIND.split()[-1]}"
     labels = meta.get("labels") or report.get("labels") or []
 
-    front = ["---", f"library_name: {'peft' if is_adapter else 'transformers'}", f"pipeline_tag: {task.PIPELINE_TAG}"]
+    library = "peft" if is_adapter else ("onnx" if kind.startswith("onnx") else "transformers")
+    front = ["---", f"library_name: {library}", f"pipeline_tag: {task.PIPELINE_TAG}"]
     if _is_hub_id(base):
         front.append(f"base_model: {base}")
     front += ["tags:", f"- {task.NAME}", f"- {cfg['method']}", "- studio", "---", ""]
@@ -111,7 +118,14 @@ def model_card(run_dir: Path, kind: str) -> str:
         if k in t:
             lines.append(f"| {k} | {t[k]} |")
     lines += [f"| learning_rate | {lr:g} |", ""]
-    lines += ["## Usage", "", "```python", *task.card_usage(bool(is_adapter)), "```", "", "Trained with the studio, a browser-based fine-tuning studio.", ""]
+    if onnx_report:
+        from studio import onnx_export
+
+        lines += onnx_export.card_section(onnx_report)
+        usage = onnx_export.card_usage()
+    else:
+        usage = task.card_usage(bool(is_adapter), labels)
+    lines += ["## Usage", "", "```python", *usage, "```", "", "Trained with the studio, a browser-based fine-tuning studio.", ""]
     return "\n".join(front + lines)
 
 
@@ -135,17 +149,28 @@ def build_folder(run_dir: Path, kind: str, dest: Path) -> Path:
     """Write the shareable files of a run into dest (which must not exist yet)."""
     run_dir = Path(run_dir)
     if kind not in KINDS:
-        raise ExportError(f"Unknown export kind {kind!r}; choose adapter or merged.")
+        raise ExportError(f"Unknown export kind {kind!r}; choose one of {', '.join(KINDS)}.")
     available = export_kinds(run_dir)
     if kind not in available:
         meta = _meta(run_dir)
-        why = (f"{meta.get('method')} learns virtual tokens, which cannot be merged into the weights"
-               if meta.get("method") in NOT_MERGEABLE else f"{meta.get('method')} trains the whole model, there is no adapter")
+        if kind.startswith("onnx"):
+            why = ("ONNX export is for encoder classifiers (text-classification runs on BERT-like models)"
+                   if meta.get("method") not in NOT_MERGEABLE else
+                   f"{meta.get('method')} learns virtual tokens, which a plain ONNX graph cannot hold")
+        else:
+            why = (f"{meta.get('method')} learns virtual tokens, which cannot be merged into the weights"
+                   if meta.get("method") in NOT_MERGEABLE else f"{meta.get('method')} trains the whole model, there is no adapter")
         raise ExportError(f"Run {run_dir.name} cannot be exported as {kind}: {why}; export it as {available[0]}.")
     mdir = run_dir / MODEL_DIR
     cfg = json.loads((run_dir / runlog.CONFIG_FILE).read_text())
     meta = _meta(run_dir)
     dest = Path(dest)
+    if kind in ("onnx", "onnx-int8"):
+        from studio import onnx_export
+
+        report = onnx_export.write_onnx(run_dir, dest, int8=kind == "onnx-int8")
+        (dest / "README.md").write_text(model_card(run_dir, kind, onnx_report=report), encoding="utf-8")
+        return dest
     if kind == "adapter" or not meta.get("peft"):
         shutil.copytree(mdir, dest, ignore=shutil.ignore_patterns("README.md"))
         ac = dest / "adapter_config.json"
@@ -188,11 +213,32 @@ def build_zip(run_dir: Path, kind: str, out_dir: Path) -> Path:
             for f in sorted(folder.rglob("*")):
                 if f.is_file():
                     # Weights barely compress; storing them keeps a big export fast.
-                    store = f.suffix in (".safetensors", ".bin", ".pt")
+                    store = f.suffix in (".safetensors", ".bin", ".pt", ".onnx")
                     zf.write(f, f.relative_to(folder).as_posix(),
                              compress_type=zipfile.ZIP_STORED if store else zipfile.ZIP_DEFLATED)
         os.replace(part, target)
     return target
+
+
+def read_from_zip(zip_path: Path, name: str) -> str | None:
+    """One file of a built export (README.md, export_report.json), or None when it has none."""
+    with zipfile.ZipFile(zip_path) as zf:
+        try:
+            return zf.read(name).decode("utf-8")
+        except KeyError:
+            return None
+
+
+def describe_trade(report: dict[str, Any]) -> str:
+    """One sentence: the export's size and test accuracy beside the original's."""
+    mb = 1024 * 1024
+    text = (f"{report.get('format')}: {report['size_bytes'] / mb:.1f} MB "
+            f"(original {report['original_size_bytes'] / mb:.1f} MB)")
+    if "test_accuracy" in report:
+        text += (f", test accuracy {report['test_accuracy']:.4f} (original {report['original_test_accuracy']:.4f}), "
+                 f"same prediction as the original on {100 * report['agreement_with_original']:.1f}% of "
+                 f"{report['test_rows']} test rows")
+    return text + "."
 
 
 def push_to_hub(run_dir: Path, repo_id: str, token: str, kind: str = "adapter", private: bool = True) -> str:

@@ -21,12 +21,14 @@ CARD_KIND = "text classifier"
 CARD_METRICS_NOTE = "Precision, recall and F1 are macro averages over the labels."
 
 
-def card_usage(is_adapter: bool) -> list[str]:
+def card_usage(is_adapter: bool, labels: list[str] = ()) -> list[str]:
     """Python lines of the model card's usage example (PATH_OR_REPO stands for where the export lives)."""
     if is_adapter:
+        # The base loads first, with its own head size: the adapter's head only fits once it knows the labels.
         return ["from peft import AutoPeftModelForSequenceClassification",
                 "from transformers import AutoTokenizer", "",
-                'model = AutoPeftModelForSequenceClassification.from_pretrained("PATH_OR_REPO")',
+                f"id2label = {dict(enumerate(labels))!r}",
+                'model = AutoPeftModelForSequenceClassification.from_pretrained("PATH_OR_REPO", num_labels=len(id2label), id2label=id2label)',
                 'tokenizer = AutoTokenizer.from_pretrained("PATH_OR_REPO")']
     return ["from transformers import pipeline", "",
             'classify = pipeline("text-classification", model="PATH_OR_REPO")',
