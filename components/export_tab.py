@@ -21,7 +21,8 @@ from studio import export
 KIND_LABELS = {"adapter": "Adapter only (small; loads on top of the base model)",
                "merged": "Merged model (standalone; adapter folded into the weights)",
                "onnx": "ONNX (runs with onnxruntime, no PyTorch; encoder classifiers)",
-               "onnx-int8": "ONNX int8 (dynamic quantization: about 4x smaller, fastest on CPU; accuracy shown)"}
+               "onnx-int8": "ONNX int8 (dynamic quantization: about 4x smaller, fastest on CPU; accuracy shown)",
+               "reproduce": "Reproduce script (plain transformers + peft code with the run's data splits)"}
 
 
 @dataclass

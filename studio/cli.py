@@ -336,9 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-length", type=int, default=128, help="Report the share of texts longer than this.")
     p = add("export", cmd_export, "Zip a finished run's adapter or merged model with a model card, or push it to the hub.")
     p.add_argument("run", help="Run id.")
-    p.add_argument("--kind", choices=("adapter", "merged", "onnx", "onnx-int8"),
-                   help="adapter (PEFT runs), merged model, or for encoder classifiers onnx / onnx-int8 (with their size "
-                        "and test accuracy beside the original's); default: adapter when there is one.")
+    p.add_argument("--kind", choices=("adapter", "merged", "onnx", "onnx-int8", "reproduce"),
+                   help="adapter (PEFT runs), merged model, for encoder classifiers onnx / onnx-int8 (with their size "
+                        "and test accuracy beside the original's), or reproduce: a standalone transformers + peft "
+                        "script with the run's data; default: adapter when there is one.")
     p.add_argument("--out", default=".", help="Folder for the zip (default: here).")
     p.add_argument("--push", metavar="OWNER/NAME", help="Push to this hub repository instead (token from the HF_TOKEN environment variable).")
     p.add_argument("--public", action="store_true", help="Make a pushed repository public (default: private).")

@@ -20,7 +20,7 @@ from typing import Any
 from studio import methods, models, runlog
 from studio.train import MODEL_DIR
 
-KINDS = ("adapter", "merged", "onnx", "onnx-int8")
+KINDS = ("adapter", "merged", "onnx", "onnx-int8", "reproduce")
 NOT_MERGEABLE = ("prefix", "prompt")  # virtual tokens, not weight deltas: nothing to fold into the base
 REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 
@@ -37,18 +37,23 @@ def _meta(run_dir: Path) -> dict[str, Any]:
 
 
 def export_kinds(run_dir: Path) -> list[str]:
-    """What a run can be exported as: its adapter, a merged model, and for encoder classifiers ONNX (fp32, int8)."""
+    """What a run can be exported as: its adapter and/or a merged model; for encoder classifiers ONNX (fp32, int8);
+    for text classification a reproduce script."""
     from studio import onnx_export
+    from studio.reproduce import SUPPORTED_TASKS
 
     meta = _meta(run_dir)
     if not meta.get("peft"):
         kinds = ["merged"]  # full and freeze runs already hold the whole model
     elif meta.get("method") in NOT_MERGEABLE:
-        return ["adapter"]  # virtual tokens have no place in a plain graph either
+        kinds = ["adapter"]
     else:
         kinds = ["adapter", "merged"]
-    if onnx_export.supports_onnx(meta, onnx_export.model_config_of(run_dir)):
+    # Virtual tokens (prefix, prompt) have no place in a plain ONNX graph.
+    if meta.get("method") not in NOT_MERGEABLE and onnx_export.supports_onnx(meta, onnx_export.model_config_of(run_dir)):
         kinds += list(onnx_export.ONNX_KINDS)
+    if meta.get("task") in SUPPORTED_TASKS:
+        kinds.append("reproduce")
     return kinds
 
 
@@ -153,7 +158,9 @@ def build_folder(run_dir: Path, kind: str, dest: Path) -> Path:
     available = export_kinds(run_dir)
     if kind not in available:
         meta = _meta(run_dir)
-        if kind.startswith("onnx"):
+        if kind == "reproduce":
+            why = f"reproduce scripts are generated for text-classification runs, not {meta.get('task')}"
+        elif kind.startswith("onnx"):
             why = ("ONNX export is for encoder classifiers (text-classification runs on BERT-like models)"
                    if meta.get("method") not in NOT_MERGEABLE else
                    f"{meta.get('method')} learns virtual tokens, which a plain ONNX graph cannot hold")
@@ -165,6 +172,10 @@ def build_folder(run_dir: Path, kind: str, dest: Path) -> Path:
     cfg = json.loads((run_dir / runlog.CONFIG_FILE).read_text())
     meta = _meta(run_dir)
     dest = Path(dest)
+    if kind == "reproduce":
+        from studio.reproduce import write_bundle
+
+        return write_bundle(run_dir, dest)
     if kind in ("onnx", "onnx-int8"):
         from studio import onnx_export
 
