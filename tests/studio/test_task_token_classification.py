@@ -451,7 +451,7 @@ def test_cli_data_train_and_predict(tmp_path, tiny_bert, ner_conll, capsys):
     assert cli.main([*runs, "predict", run_id, "Alice lives in Oslo."]) == 0
     line = capsys.readouterr().out.strip()
     assert line.replace("[PER]", "").replace("[LOC]", "").replace("[ORG]", "") == "Alice lives in Oslo."
-    assert cli.main([*runs, "predict", run_id, "--json", "Alice lives in Oslo."]) == 0
+    assert cli.main([*runs, "predict", "--json", run_id, "Alice lives in Oslo."]) == 0
     got = json.loads(capsys.readouterr().out)[0]
     assert got["text"] == "Alice lives in Oslo." and got["tokens"] == ["Alice", "lives", "in", "Oslo", "."]
     assert len(got["tags"]) == 5
