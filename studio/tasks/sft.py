@@ -15,7 +15,6 @@ import json
 import math
 import re
 import threading
-import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -56,7 +55,7 @@ ROLES = {"system": "system", "user": "user", "assistant": "assistant",
          "human": "user", "gpt": "assistant"}   # ShareGPT's from/value names
 
 
-def card_usage(is_adapter: bool) -> list[str]:
+def card_usage(is_adapter: bool, labels: list[str] | None = None) -> list[str]:
     """Python lines of the model card's usage example (PATH_OR_REPO stands for where the export lives)."""
     load = (["from peft import AutoPeftModelForCausalLM", "from transformers import AutoTokenizer", "",
              'model = AutoPeftModelForCausalLM.from_pretrained("PATH_OR_REPO")']
@@ -412,7 +411,7 @@ def tokenize(splits: dict[str, pd.DataFrame], tokenizer, labels, training):
             print(f"[studio] {name}: {cut} of {len(rows)} conversations are longer than max_length="
                   f"{training.max_length} tokens and were truncated", flush=True)
         cols = {k: [r[k] for r in rows] for k in ("input_ids", "attention_mask", "labels", "length")}
-        out[name] = datasets.Dataset.from_dict(cols, fingerprint=uuid.uuid4().hex)
+        out[name] = datasets.Dataset.from_dict(cols)
     return out
 
 
