@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from studio import models
 from studio.tasks import get_task
@@ -49,13 +50,44 @@ class LoadedRun:
             self.model.to("cuda")
         self.model.eval()
         self.lock = threading.Lock()  # one forward at a time per model; batches are the way to go faster
+        self._base = None  # full/freeze runs: the base model, loaded on the first base-model answer
 
-    def predict(self, texts: list[str], batch_size: int = 32, **settings) -> list[dict[str, Any]]:
-        """The task's predictions; settings (max_new_tokens, temperature, top_p) reach generative tasks."""
+    def predict(self, texts: list[str], batch_size: int = 32, base: bool = False, **settings) -> list[dict[str, Any]]:
+        """The task's predictions; settings (max_new_tokens, temperature, top_p) reach generative tasks.
+        base=True answers with the base model the run started from (the playground's comparison)."""
         settings.setdefault("max_new_tokens", self.meta.get("max_new_tokens", 64))
-        with self.lock:
-            return self.task.predict(self.model, self.tokenizer, texts, max_length=self.meta.get("max_length", 128),
+        with self.lock, self._model(base) as model:
+            return self.task.predict(model, self.tokenizer, texts, max_length=self.meta.get("max_length", 128),
                                      batch_size=batch_size, **settings)
+
+    def stream(self, messages: list[dict[str, str]], base: bool = False, **settings) -> Iterator[str]:
+        """The growing answer to a chat (generative tasks with stream_chat); the lock is held until it ends,
+        so concurrent chats on one model take turns instead of interleaving."""
+        if not hasattr(self.task, "stream_chat"):
+            raise InferenceError(f"{self.meta['task']} runs do not chat; only SFT runs do.")
+        settings.setdefault("max_new_tokens", self.meta.get("max_new_tokens", 64))
+        with self.lock, self._model(base) as model:
+            yield from self.task.stream_chat(model, self.tokenizer, messages, **settings)
+
+    @contextmanager
+    def _model(self, base: bool):
+        """The fine-tuned model, or the base: an adapter run switches its adapter off (no second copy in memory);
+        a full or freeze run loads the base model once and keeps it."""
+        if not base:
+            yield self.model
+        elif self.meta.get("peft"):
+            with self.model.disable_adapter():
+                yield self.model
+        else:
+            if self._base is None:
+                import torch
+
+                path = models.resolve(self.meta["base_model"])
+                self._base = self.task.load_model(path, self.meta["labels"], self.tokenizer)
+                if torch.cuda.is_available():
+                    self._base.to("cuda")
+                self._base.eval()
+            yield self._base
 
 
 def load(run_dir: Path) -> LoadedRun:
@@ -81,3 +113,8 @@ def predict(run_dir: Path, texts: list[str], **settings) -> list[dict[str, Any]]
     if not texts:
         return []
     return load(run_dir).predict(texts, **settings)
+
+
+def stream(run_dir: Path, messages: list[dict[str, str]], base: bool = False, **settings) -> Iterator[str]:
+    """The growing answer of a finished SFT run (or of its base model) to a chat."""
+    return load(run_dir).stream(messages, base=base, **settings)
