@@ -34,6 +34,7 @@ class Case:
     fragments: tuple[str, ...]        # phrases the user's message must hold (warnings, for accepted input)
     make: Callable[[Path], object]
     env: dict[str, str] = field(default_factory=dict)  # environment the case runs under
+    task: str = "text-classification"  # the task whose data check reads the file
     ui: bool = True                   # False where the page offers no way to give this input (see why)
     why_not_ui: str = ""
 
@@ -219,6 +220,12 @@ CASES: list[Case] = [
          records_file("tickets.csv", [{"text": LONG_TEXT, "label": "billing"}] + ROWS)),
     Case("a file over the size limit", "data", "DataError", ("tickets.csv", "over this server's limit", "STUDIO_MAX_FILE_MB"),
          raw_file("tickets.csv", GOOD_CSV * 60), env={"STUDIO_MAX_FILE_MB": "0.01"}),
+    Case("chat messages with unknown roles", "data", "DataError",
+         ("chat.jsonl line 2", "chat messages with unknown roles ('robot')", "use system, user or assistant"),
+         records_file("chat.jsonl", [{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]},
+                                     {"messages": [{"role": "user", "content": "hi"}, {"role": "robot", "content": "beep"}]}]),
+         task="sft", ui=False, why_not_ui="the Data tab checks uploads as the task picked in the Model tab; the SFT "
+         "panel's own test covers the page (tests/components/test_playground_chat.py uses the engine's check)"),
     Case("spreadsheet formulas in texts and labels", "data", None, (),
          records_file("tickets.csv", [{"text": f"{FORMULAS[i % len(FORMULAS)]} {r['text']}", "label": r["label"]}
                                       for i, r in enumerate(ROWS)])),

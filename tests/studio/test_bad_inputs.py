@@ -19,11 +19,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from studio import batch, cli, data
+from studio import batch, cli
 from studio.config import ConfigError, DataConfig, RunConfig
 from studio.data import DataError
 from studio.models import ModelError
 from studio.runs import RUN_ID_RE, Store
+from studio.tasks import get_task
 from tests.bad_inputs import CASES, FORMULAS, Case
 from tests.support import ROOT, kill_active
 
@@ -44,7 +45,7 @@ def materialise(case: Case, tmp_path: Path) -> dict:
     if case.surface == "config":
         return case.make(tmp_path)
     path, over = case.make(tmp_path)
-    return {"model": "minilm", "data": {"train": str(path), **over}, "training": {"device": "cpu"}}
+    return {"task": case.task, "model": "minilm", "data": {"train": str(path), **over}, "training": {"device": "cpu"}}
 
 
 def check_message(msg: str, case: Case) -> None:
@@ -75,15 +76,16 @@ def env_of(monkeypatch):
 def test_engine(case, tmp_path, store, env_of):
     env_of(case)
     raw = materialise(case, tmp_path)
+    task = get_task(case.task)
     if case.kind is None:
-        prepared = data.prepare(RunConfig.from_dict(raw).data)
+        prepared = task.prepare_data(RunConfig.from_dict(raw).data)
         warnings = " ".join(prepared.report.warnings)
         for phrase in case.fragments:
             assert phrase in warnings, (case.id, prepared.report.warnings)
         return
     if case.surface == "data":  # the data check alone says it
         with pytest.raises(DataError) as err:
-            data.prepare(DataConfig(**raw["data"]))
+            task.prepare_data(DataConfig(**raw["data"]))
         check_message(str(err.value), case)
     with pytest.raises(ERRORS[case.kind]) as err:
         store.create(RunConfig.from_dict(raw))
@@ -99,7 +101,7 @@ def test_cli(case, tmp_path, capsys, env_of):
     raw = materialise(case, tmp_path)
     runs = tmp_path / "runs"
     if case.kind is None:  # accepted: `studio data` prints the warning and exits 0
-        code = cli.main(["--runs-dir", str(runs), "data", raw["data"]["train"]])
+        code = cli.main(["--runs-dir", str(runs), "data", raw["data"]["train"], "--task", case.task])
         out, err = capsys.readouterr()
         assert code == 0, err
         for phrase in case.fragments:
