@@ -51,7 +51,7 @@ def test_bad_input_in_the_page(case: Case, app, tmp_path, monkeypatch):
     if case.surface == "data":
         path, over = case.make(tmp_path)
         assert not over, "the page takes only a file"
-        out = client.predict(handle_file(str(path)), api_name="/upload_data")
+        out = client.predict(handle_file(str(path)), task=case.task, api_name="/upload_data")
         status, warnings = out[0], out[4]
         if case.kind is None:
             assert "studio-msg-ok" in status and "Ready" in status, status
