@@ -345,3 +345,11 @@ def test_export_adapter_and_merged_give_the_same_answer(finished_sft, tmp_path):
     assert sft.predict(model, tok, [prompt], max_new_tokens=6)[0]["output"] == tuned
     card = (adapter / "README.md").read_text()
     assert "AutoPeftModelForCausalLM" in card and "apply_chat_template" in card and "pipeline_tag: text-generation" in card
+
+
+def test_the_example_config_and_sample_pass_the_checks():
+    cfg = RunConfig.load(ROOT / "examples" / "smollm2-sft-lora.yaml")
+    assert (cfg.task, cfg.method, cfg.selection_metric()) == ("sft", "lora", "loss")
+    prepared = sft.prepare_data(cfg.data)
+    assert prepared.report.rows == {"train": 108, "validation": 14, "test": 14}
+    assert sum(prepared.report.label_counts["train"].values()) > 108  # records plus their assistant turns
