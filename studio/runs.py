@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -102,6 +102,14 @@ class Store:
 
     root: Path
     registry: Path | None = None
+    spare: Any = field(default=None, repr=False, compare=False)  # studio.prewarm.Spare, when the app keeps one
+
+    def enable_prewarm(self) -> None:
+        """Keep a spare worker process with torch and transformers imported: runs start ~4 s sooner."""
+        if self.spare is None:
+            from studio.prewarm import Spare
+
+            self.spare = Spare(self.root)
 
     def __post_init__(self):
         self.root = Path(self.root).resolve()
@@ -182,20 +190,25 @@ class Store:
         cmd = [sys.executable, "-m", "studio.worker", str(rd), "--registry", str(self.registry)]
         if resume:
             cmd.append("--resume")
-        env = dict(os.environ)
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        src_root = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = src_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        from studio.prewarm import worker_env
+
+        env = worker_env()
+        pid = self.spare.spawn(cmd[3:], rd / runlog.LOG_FILE, env) if self.spare is not None else None
+        if pid is None:
+            pid = self._spawn(cmd, rd, env)
+        st = runlog.read_status(rd)
+        if st.get("status") == "queued" and not st.get("pid"):
+            runlog.write_status(rd, "queued", pid=pid, pid_start=process_start_time(pid))
+        self.sync(run_id)
+        return pid
+
+    def _spawn(self, cmd: list[str], rd: Path, env: dict[str, str]) -> int:
         with open(rd / runlog.LOG_FILE, "ab") as log:
             # Own session/process group: it outlives us, and kill reaches its children too.
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True, close_fds=True, env=env, cwd=str(self.root))
         # Reap it when it ends so it never lingers as a zombie of a long-lived UI process.
         threading.Thread(target=proc.wait, daemon=True).start()
-        st = runlog.read_status(rd)
-        if st.get("status") == "queued" and not st.get("pid"):
-            runlog.write_status(rd, "queued", pid=proc.pid, pid_start=process_start_time(proc.pid))
-        self.sync(run_id)
         return proc.pid
 
     # ---------------------------------------------------- reading --

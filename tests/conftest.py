@@ -27,6 +27,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.pop("STUDIO_REGISTRY", None)
 os.environ.pop("STUDIO_RUNS_PER_DEVICE", None)
 os.environ.pop("STUDIO_ALLOW_LOCAL_MODELS", None)
+# Apps built by tests spawn fresh workers; tests/studio/test_prewarm.py and the browser test use the spare.
+os.environ["STUDIO_PREWARM"] = "0"
 # One studio cache for the whole session (datasets cache, the converted SmolLM2): the one given in
 # STUDIO_CACHE, else a per-user folder under the system temp dir, so SmolLM2 is converted once per
 # machine (about 40 s) and reused by later sessions and by tests/components.

@@ -1,0 +1,75 @@
+"""studio.prewarm: runs forked from the app's spare worker train, stop and die like spawned ones."""
+
+from __future__ import annotations
+
+import os
+
+import psutil
+import pytest
+
+from studio import runlog
+from studio.config import RunConfig
+from studio.runs import Store
+
+from tests.support import kill_active, separable_rows, tiny_config, wait_for, write_csv
+
+
+@pytest.fixture(scope="module")
+def spare_store(tmp_path_factory):
+    store = Store(tmp_path_factory.mktemp("prewarm") / "runs")
+    store.enable_prewarm()
+    wait_for(store.spare.ready, timeout=300, what="the spare worker to finish its imports")
+    yield store
+    kill_active(store)
+    store.spare.close()
+
+
+@pytest.fixture(scope="module")
+def csv_path(tmp_path_factory):
+    return write_csv(tmp_path_factory.mktemp("prewarm-data") / "t.csv",
+                     separable_rows(16, ("billing", "technical"), seed=3, words=(2, 6)))
+
+
+def test_a_run_forked_from_the_spare_completes_like_a_spawned_one(spare_store, tiny_bert, csv_path):
+    run_id = spare_store.create(RunConfig.from_dict(tiny_config(tiny_bert, csv_path, "lora", epochs=1)))
+    pid = runlog.read_status(spare_store.run_dir(run_id))["pid"]
+    try:
+        parent = psutil.Process(pid).ppid()
+    except psutil.NoSuchProcess:  # finished already: its log still says where it came from
+        parent = None
+    st = spare_store.wait(run_id, timeout=300)
+    log = (spare_store.run_dir(run_id) / runlog.LOG_FILE).read_text()
+    assert st["status"] == "completed", log[-3000:]
+    if parent is not None:
+        assert parent == spare_store.spare.proc.pid, "the worker was forked by the spare, not spawned"
+    assert f"run {run_id} started" in log and f"run {run_id} completed" in log
+    assert (spare_store.run_dir(run_id) / "model" / "studio_model.json").exists()
+    assert spare_store.spare.ready(), "the spare stays for the next run"
+
+
+def test_kill_reaches_a_forked_worker_and_its_group(spare_store, tiny_bert, csv_path):
+    cfg = RunConfig.from_dict(tiny_config(tiny_bert, csv_path, "full", epochs=200))
+    run_id = spare_store.create(cfg)
+    rd = spare_store.run_dir(run_id)
+    wait_for(lambda: runlog.read_status(rd).get("status") == "running", timeout=300, what="the run to start")
+    pid = runlog.read_status(rd)["pid"]
+    assert os.getpgid(pid) == pid, "a forked worker leads its own process group, as a spawned one does"
+    spare_store.kill(run_id)
+    wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
+             timeout=30, what="the worker to die")
+    st = spare_store.sync(run_id)
+    assert st["status"] in ("failed", "stopped"), st
+    assert spare_store.spare.ready()
+
+
+def test_a_changed_import_time_setting_falls_back_to_a_fresh_worker(spare_store, tiny_bert, csv_path, monkeypatch):
+    env = dict(os.environ, HF_HUB_OFFLINE="0" if os.environ.get("HF_HUB_OFFLINE") == "1" else "1")
+    assert spare_store.spare.spawn(["nothing"], spare_store.root / "x.log", env) is None
+    monkeypatch.setenv("TRANSFORMERS_VERBOSITY", "error")  # read when transformers imports
+    run_id = spare_store.create(RunConfig.from_dict(tiny_config(tiny_bert, csv_path, "lora", epochs=1)))
+    pid = runlog.read_status(spare_store.run_dir(run_id))["pid"]
+    try:
+        assert psutil.Process(pid).ppid() != spare_store.spare.proc.pid
+    except psutil.NoSuchProcess:
+        pass
+    assert spare_store.wait(run_id, timeout=300)["status"] == "completed"
