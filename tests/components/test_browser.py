@@ -46,7 +46,8 @@ LOSS_POINTS_JS = """() => {
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, ui_cache):
     runs_dir = tmp_path_factory.mktemp("browser-runs")
-    with running_app(runs_dir) as url:
+    # As launched for users: runs fork from the app's pre-warmed spare worker.
+    with running_app(runs_dir, prewarm=True) as url:
         yield url, runs_dir
     stop_active_runs(runs_dir)
 
