@@ -16,6 +16,15 @@ import torch
 from torch import nn
 
 LOGIT_SCALE = 10.0  # cosine-like logits in about [-10, 10]: confident but not saturated
+# Above this size the prototypes' forward pass is what a run waits for before its first step (SmolLM2, 135M:
+# about 4 s for 16 rows per class on 2 cores), so large bases average fewer rows: 4 per class.
+LARGE_MODEL_PARAMETERS = 60_000_000
+LARGE_MODEL_ROWS_PER_CLASS = 4
+
+
+def rows_per_class(model: nn.Module, per_class: int) -> int:
+    n = sum(p.numel() for p in model.parameters())
+    return min(per_class, LARGE_MODEL_ROWS_PER_CLASS) if n > LARGE_MODEL_PARAMETERS else per_class
 
 
 def head_linear(model: nn.Module) -> nn.Linear | None:
@@ -40,7 +49,7 @@ def init_from_prototypes(model: nn.Module, tokenizer, texts: list[str], label_id
         return False
     rng = np.random.default_rng(seed)
     y = np.asarray(label_ids)
-    per_class = max(1, min(per_class, max_rows // max(num_labels, 1)))
+    per_class = max(1, min(rows_per_class(model, per_class), max_rows // max(num_labels, 1)))
     chosen = []
     for c in range(num_labels):
         idx = np.flatnonzero(y == c)
