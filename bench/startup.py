@@ -3,18 +3,22 @@
     .venv/bin/python bench/startup.py            # quick: MiniLM 1 cold + 3 warm, SmolLM2 1 cold + 2 warm
     .venv/bin/python bench/startup.py --full     # 1 cold + 5 warm of each
     .venv/bin/python bench/startup.py --models minilm --warm 5
+    .venv/bin/python bench/startup.py --no-prewarm   # a fresh worker process per run (the CLI's path)
 
 Every trial is the real path in a fresh Python process (the app's process already has the studio imported,
 so the trial imports studio.runs, studio.data, studio.models and huggingface_hub before the clock starts):
 `Store.create(cfg)` (data check, run folder, registry row, detached worker) -> poll metrics.jsonl until the
 first record with kind == "train" (step 1; logging_first_step=True) -> seconds -> `store.kill`.
+By default the trial's Store keeps the pre-warmed spare worker the app starts at launch (studio.prewarm),
+ready before the clock starts, so the worker is forked with torch and transformers imported;
+--no-prewarm spawns `python -m studio.worker` per run instead (the `studio train` CLI's path).
 
   MiniLM   text-classification, LoRA (defaults), assets/samples/support_tickets.csv
   SmolLM2  the same, catalog name "smollm2", max_length 64, batch_size 4
 
 Cold / warm:
   SmolLM2 cold  a fresh, empty STUDIO_CACHE: includes the one-time GGUF -> safetensors conversion, which
-                `Store.create` does in the caller (models.resolve) before the worker starts.
+                the worker does before its first step (Store.create only checks the bundled file).
   MiniLM cold   the first trial after `sync; echo 3 > /proc/sys/vm/drop_caches` (OS page cache dropped:
                 python, torch and the weights come from disk again); when that file is not writable (not
                 root, or a container) the trial is labelled "first" instead of "cold" and the JSON says why.
@@ -60,8 +64,11 @@ def model_cfg(model: str, train_csv: str) -> dict:
 
 
 # ------------------------------------------------------------------ one trial (child process) --
-def trial(model: str, runs_dir: str, train_csv: str, timeout: float) -> dict:
-    """Runs in a fresh process: Store.create -> first 'train' record -> kill. Returns the timeline."""
+def trial(model: str, runs_dir: str, train_csv: str, prewarm: str, timeout: float) -> dict:
+    """Runs in a fresh process: Store.create -> first 'train' record -> kill. Returns the timeline.
+
+    prewarm "1": as the app does at launch, keep a spare worker (torch and transformers imported) and wait
+    until it is ready before the clock starts; "0": every run spawns a fresh `python -m studio.worker`."""
     sys.path.insert(0, str(ROOT))
     # What the app's process already holds when the user presses Start.
     import huggingface_hub  # noqa: F401  (gradio imports it)
@@ -71,6 +78,12 @@ def trial(model: str, runs_dir: str, train_csv: str, timeout: float) -> dict:
     from studio.runs import Store
 
     store = Store(Path(runs_dir))
+    if prewarm == "1":
+        store.enable_prewarm()
+        while not store.spare.ready():
+            if store.spare.proc.poll() is not None:
+                raise RuntimeError("the spare worker exited: " + (store.spare.dir / "spare.log").read_text()[-2000:])
+            time.sleep(0.1)
     cfg = RunConfig.from_dict(model_cfg(model, train_csv))
     t0 = time.time()
     run_id = store.create(cfg)
@@ -113,6 +126,8 @@ def trial(model: str, runs_dir: str, train_csv: str, timeout: float) -> dict:
             store.kill(run_id, reason="startup benchmark: killed after the first step")
         except Exception:
             pass
+        if store.spare is not None:
+            store.spare.close()
     if first is None:
         raise RuntimeError(f"no training step within {timeout:.0f}s")
     out = {"run_id": run_id, "run_dir": str(rd), "start_to_first_step_s": round(first["time"] - t0, 3),
@@ -234,10 +249,13 @@ def main() -> None:
     ap.add_argument("--warm", type=int, default=None, help="warm trials per model")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--out", default=None, help="default: bench/results/startup.json (startup_full.json with --full)")
-    ap.add_argument("--_trial", nargs=3, metavar=("MODEL", "RUNS_DIR", "CSV"), help=argparse.SUPPRESS)
+    ap.add_argument("--no-prewarm", action="store_true",
+                    help="spawn a fresh worker per run (the CLI's path) instead of forking the app's spare worker")
+    ap.add_argument("--_trial", nargs=4, metavar=("MODEL", "RUNS_DIR", "CSV", "PREWARM"), help=argparse.SUPPRESS)
     ap.add_argument("--_phases", metavar="RUN_DIR", help=argparse.SUPPRESS)
     a = ap.parse_args()
-    a.out = a.out or str(ROOT / "bench" / "results" / ("startup_full.json" if a.full else "startup.json"))
+    a.out = a.out or str(ROOT / "bench" / "results" / (("startup_full" if a.full else "startup")
+                                                       + ("_fresh_worker" if a.no_prewarm else "") + ".json"))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if a._trial:
@@ -250,7 +268,7 @@ def main() -> None:
     import torch
 
     work = Path(tempfile.mkdtemp(prefix="studio-startup-"))
-    res: dict = {"mode": "full" if a.full else "quick",
+    res: dict = {"mode": "full" if a.full else "quick", "prewarmed_worker": not a.no_prewarm,
                  "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
                             f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
                             f"{'CUDA' if torch.cuda.is_available() else 'no GPU'}",
@@ -274,7 +292,8 @@ def main() -> None:
         runs = work / f"runs-{model}"
         for i in range(1 + warm_n):
             label = cold_label if i == 0 else "warm"
-            r = child(["--_trial", model, str(runs), str(SAMPLE), "--timeout", str(a.timeout)], env, a.timeout + 60)
+            r = child(["--_trial", model, str(runs), str(SAMPLE), "0" if a.no_prewarm else "1", "--timeout", str(a.timeout)],
+                      env, a.timeout + 60)
             r["kind"] = label
             r["load_average"] = os.getloadavg()
             entry["trials"].append(r)
