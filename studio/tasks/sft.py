@@ -15,6 +15,7 @@ import json
 import math
 import re
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -444,6 +445,21 @@ def add_perplexity(metrics: dict[str, float]) -> dict[str, float]:
     return metrics
 
 
+@contextmanager
+def without_regulariser(model):
+    """AdaLoRA adds its orthogonality penalty to the loss in evaluation too; loss and perplexity must be the
+    language model's own, so the penalty is off while evaluating."""
+    configs = [c for c in (getattr(model, "peft_config", None) or {}).values() if hasattr(c, "orth_reg_weight")]
+    saved = [c.orth_reg_weight for c in configs]
+    for c in configs:
+        c.orth_reg_weight = 0.0
+    try:
+        yield model
+    finally:
+        for c, w in zip(configs, saved):
+            c.orth_reg_weight = w
+
+
 def _trainer_cls():
     from transformers import Trainer
 
@@ -451,7 +467,8 @@ def _trainer_cls():
         """Adds perplexity to every evaluation before it is logged, checked for the best model and returned."""
 
         def evaluation_loop(self, *args, **kwargs):
-            out = super().evaluation_loop(*args, **kwargs)
+            with without_regulariser(self.model):
+                out = super().evaluation_loop(*args, **kwargs)
             add_perplexity(out.metrics)
             return out
 

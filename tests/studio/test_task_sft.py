@@ -196,6 +196,23 @@ def test_every_method_trains_and_generates(method, tiny_llama, tok):
     assert len(out) == 2 and all(isinstance(o["output"], str) for o in out)
 
 
+def test_adalora_evaluation_leaves_its_penalty_out(tiny_llama, tok):
+    import torch
+
+    cfg = RunConfig.from_dict({"task": "sft", "model": str(tiny_llama), "method": "adalora", "data": {"train": "x.jsonl"}})
+    model = train.build_model(cfg, tiny_llama, [], tok, total_steps=10).eval()
+    msgs = [{"role": "user", "content": "say hi"}, {"role": "assistant", "content": "hi there"}]
+    batch = sft.collator(tok)([sft.encode(tok, msgs, 32)])
+    with torch.no_grad():
+        with_penalty = model(**batch).loss
+        with sft.without_regulariser(model):
+            plain = model(**batch).loss
+            logits = model(input_ids=batch["input_ids"]).logits[0, :-1]
+        again = model(**batch).loss
+    own = torch.nn.functional.cross_entropy(logits, batch["labels"][0, 1:], ignore_index=sft.IGNORE)
+    assert plain == pytest.approx(float(own), rel=1e-5) and with_penalty > plain and again == with_penalty
+
+
 # ------------------------------------------------------------------------ a run end to end --
 def sft_config(model: Path, method: str = "lora", **training) -> dict:
     t = {"epochs": 2, "batch_size": 8, "max_length": 48, "logging_steps": 1, "device": "cpu", "max_new_tokens": 6,
