@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from studio import data as data_mod
-from studio import methods, models, runlog
+from studio import distributed, methods, models, runlog
 from studio.config import RunConfig
 from studio.runs import load_config
 from studio.tasks import get_task
@@ -23,6 +23,7 @@ from studio.tasks import get_task
 MODEL_DIR = "model"
 CHECKPOINT_DIR = "checkpoints"
 PREDICTIONS_FILE = "test_predictions.jsonl"
+TENSORBOARD_DIR = "tensorboard"
 
 
 class StopRequested(Exception):
@@ -72,16 +73,58 @@ def _complete(checkpoint: Path) -> bool:
         return False
 
 
+def tracking_integrations(training, tensorboard_available: bool | None = None) -> list[str]:
+    """The Trainer's logging integrations for a run: TensorBoard unless turned off, W&B when turned on."""
+    if tensorboard_available is None:
+        from transformers.integrations import is_tensorboard_available
+
+        tensorboard_available = is_tensorboard_available()
+    out = []
+    if training.tensorboard:
+        if tensorboard_available:
+            out.append("tensorboard")
+        else:  # a tracking extra, not a reason to fail the run
+            print("[studio] tensorboard is not installed; no event files are written (pip install tensorboard)", flush=True)
+    if training.wandb:
+        out.append("wandb")
+    return out
+
+
+def _point_tensorboard_at(trainer, folder: Path) -> None:
+    """Event files go into the run folder (the Trainer's default is under the checkpoints)."""
+    for cb in trainer.callback_handler.callbacks:
+        if type(cb).__name__ == "TensorBoardCallback":
+            cb.logging_dir = str(folder)
+
+
+def _any_rank(flag: bool, device) -> bool:
+    """True on every rank when any rank says so: every rank must take a stop at the same step,
+    or the others wait forever in the next step's gradient exchange."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return flag
+    t = torch.tensor([1 if flag else 0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
 def _callbacks():
     """Defined lazily so importing studio.train stays cheap."""
     from transformers import TrainerCallback
 
     class RunLogCallback(TrainerCallback):
-        """Writes metrics.jsonl lines and keeps status.json current; honours the stop file."""
+        """Writes metrics.jsonl lines and keeps status.json current; honours the stop file.
 
-        def __init__(self, run_dir: Path, batch_per_step: int):
+        With several processes only the writer (global rank 0) writes and reads the stop file;
+        its decision to stop reaches every rank at the same step.
+        """
+
+        def __init__(self, run_dir: Path, batch_per_step: int, writer: bool = True):
             self.run_dir = Path(run_dir)
             self.writer = runlog.MetricsWriter(run_dir)
+            self.writes = writer
             self.batch_per_step = batch_per_step
             self.stopped = False
             self._t0 = None
@@ -106,6 +149,8 @@ def _callbacks():
             self._status(state, force=True)
 
         def _status(self, state, force=False, **extra):
+            if not self.writes:
+                return
             now = time.time()
             if not force and now - self._last_status < 1.0:
                 return
@@ -116,13 +161,15 @@ def _callbacks():
                                 epoch=round(state.epoch or 0.0, 4), samples_per_second=sps, eta_seconds=eta, **extra)
 
         def on_step_end(self, args, state, control, **kw):
-            if runlog.stop_requested(self.run_dir) and not self.stopped:
+            if not self.stopped and _any_rank(self.writes and runlog.stop_requested(self.run_dir), args.device):
                 self.stopped = True
                 control.should_save = True
                 control.should_training_stop = True
             self._status(state)
 
         def on_log(self, args, state, control, logs=None, **kw):
+            if not self.writes:
+                return
             logs = dict(logs or {})
             sps, eta = self._speed(state)
             rec: dict[str, Any] = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
@@ -199,6 +246,8 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
     device = resolve_device(t.device)
     precision = pick_precision(t.precision, device)
     t_start = time.time()
+    main = distributed.is_main_process()  # with several processes, only rank 0 writes the run folder
+    world = distributed.world_size()
 
     model_path = models.resolve(cfg.model)
     print(f"[studio] model {cfg.model} -> {model_path}", flush=True)
@@ -208,18 +257,21 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
     labels = report["labels"]
     if not report.get("token_lengths"):
         report["token_lengths"] = data_mod.token_length_stats(splits["train"]["text"].tolist(), tokenizer, t.max_length)
-        runlog.atomic_write_json(run_dir / runlog.DATA_REPORT_FILE, report)
+        if main:
+            runlog.atomic_write_json(run_dir / runlog.DATA_REPORT_FILE, report)
     ds = task.tokenize(splits, tokenizer, labels, t)
 
-    batch_per_step = t.batch_size * t.gradient_accumulation_steps
+    batch_per_step = t.batch_size * t.gradient_accumulation_steps * world  # each process takes its own batch
     steps_per_epoch = max(1, math.ceil(len(ds["train"]) / batch_per_step))
     total_steps = max(1, math.ceil(steps_per_epoch * t.epochs))
     model = build_model(cfg, model_path, labels, tokenizer, total_steps,
                         train_df=None if resume else splits["train"])  # resume loads the trained head anyway
     trainable, total = methods.count_parameters(model)
     print(f"[studio] {cfg.method}: {trainable:,} trainable of {total:,} parameters "
-          f"({100 * trainable / max(total, 1):.2f}%); {len(ds['train'])} train rows, {total_steps} steps on {device} ({precision})",
-          flush=True)
+          f"({100 * trainable / max(total, 1):.2f}%); {len(ds['train'])} train rows, {total_steps} steps on {device} ({precision})"
+          + (f", {world} processes" if world > 1 else ""), flush=True)
+    if t.wandb and t.wandb_project:
+        os.environ["WANDB_PROJECT"] = t.wandb_project
 
     lr = t.learning_rate or methods.default_learning_rate(cfg.method)
     best = cfg.selection_metric()
@@ -249,15 +301,19 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
         metric_for_best_model=f"eval_{best}",
         greater_is_better=best not in ("loss", "perplexity"),
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
-        report_to="none",
+        report_to=tracking_integrations(t) or "none",
+        run_name=run_dir.name,
         dataloader_num_workers=0,
         save_only_model=False,
         disable_tqdm=True,
         **eval_kw,
-        **parts.args,
+        # Off: with it the Trainer multiplies every loss by the number of processes, assuming the model
+        # divides by the token count of all of them; classification heads take a plain mean, so their
+        # gradients would grow with the process count. Off, each process's mean is averaged by DDP.
+        **{"average_tokens_across_devices": False, **parts.args},
     )
     RunLogCallback, AdaLoraCallback = _callbacks()
-    logcb = RunLogCallback(run_dir, batch_per_step)
+    logcb = RunLogCallback(run_dir, batch_per_step, writer=main)
     callbacks = [logcb, *parts.callbacks]
     if t.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
@@ -268,21 +324,13 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
         data_collator=task.collator(tokenizer, model), processing_class=tokenizer,
         compute_metrics=parts.compute_metrics, preprocess_logits_for_metrics=parts.preprocess_logits_for_metrics,
         callbacks=callbacks)
+    _point_tensorboard_at(trainer, run_dir / TENSORBOARD_DIR)
 
     ckpt = last_checkpoint(run_dir) if resume else None
-    if resume and ckpt is not None:
-        step = int(ckpt.name.split("-")[1])
-        runlog.MetricsWriter(run_dir).truncate_after(step)
-        print(f"[studio] resuming from {ckpt.name}", flush=True)
-    elif resume:
-        print("[studio] no checkpoint to resume from; training from the start", flush=True)
-        runlog.MetricsWriter(run_dir).truncate_after(-1)
-    runlog.MetricsWriter(run_dir).append({"kind": "start", "step": 0 if ckpt is None else int(ckpt.name.split("-")[1]),
-                                          "trainable_parameters": trainable, "total_parameters": total,
-                                          "max_steps": total_steps, "device": device, "precision": precision,
-                                          "learning_rate_peak": lr, "resumed": ckpt is not None})
-    runlog.write_status(run_dir, "running", trainable_parameters=trainable, total_parameters=total,
-                        precision=precision, max_steps=total_steps)
+    if main:
+        _record_start(run_dir, resume, ckpt, {"trainable_parameters": trainable, "total_parameters": total,
+                                              "max_steps": total_steps, "device": device, "precision": precision,
+                                              "learning_rate_peak": lr, "launch": distributed.launch_record()})
     trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
 
     best_value = trainer.state.best_metric
@@ -295,7 +343,12 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
     # Rows are paired with the test split by position, so predict in dataset order: with
     # group_by_length the Trainer's eval sampler would regroup them by length.
     trainer.args.train_sampling_strategy = "random"
+    # Every rank takes part in predicting the test split (a collective); rank 0 writes what came of it.
     test_report, rows = task.test_report(trainer, ds["test"], splits["test"], labels, tokenizer, cfg)
+    if distributed.shards_model(t):
+        save_final_sharded(trainer, tokenizer, cfg, labels, run_dir, main)
+    if not main:
+        return {"status": "completed"}
     test_report.update({"run": run_dir.name, "model": cfg.model, "method": cfg.method,
                         "best_checkpoint": trainer.state.best_model_checkpoint,
                         "best_validation": {best: best_value}, "train_seconds": round(time.time() - t_start, 1)})
@@ -303,9 +356,48 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
     runlog.atomic_write_text(run_dir / PREDICTIONS_FILE, "".join(json.dumps(r) + "\n" for r in rows))
     runlog.MetricsWriter(run_dir).append({"kind": "test", "step": trainer.state.global_step,
                                           **{f"test_{k}": v for k, v in test_report["metrics"].items()}})
-    save_final(trainer, tokenizer, cfg, labels, run_dir)
+    if not distributed.shards_model(t):
+        save_final(trainer, tokenizer, cfg, labels, run_dir)
     return {"status": "completed", "reason": None, "best_metric_name": best, "best_metric": best_value,
             "test_metrics": test_report["metrics"]}
+
+
+def _record_start(run_dir: Path, resume: bool, ckpt: Path | None, fields: dict[str, Any]) -> None:
+    """The start line of metrics.jsonl (after cutting a resumed run's history back to its checkpoint) and status."""
+    if resume and ckpt is not None:
+        runlog.MetricsWriter(run_dir).truncate_after(int(ckpt.name.split("-")[1]))
+        print(f"[studio] resuming from {ckpt.name}", flush=True)
+    elif resume:
+        print("[studio] no checkpoint to resume from; training from the start", flush=True)
+        runlog.MetricsWriter(run_dir).truncate_after(-1)
+    runlog.MetricsWriter(run_dir).append({"kind": "start", "step": 0 if ckpt is None else int(ckpt.name.split("-")[1]),
+                                          **fields, "resumed": ckpt is not None})
+    runlog.write_status(run_dir, "running", **{k: fields[k] for k in (
+        "trainable_parameters", "total_parameters", "precision", "max_steps", "launch")})
+
+
+def _model_meta(cfg: RunConfig, labels: list[str]) -> dict[str, Any]:
+    return {"task": cfg.task, "base_model": cfg.model, "method": cfg.method,
+            "peft": methods.METHODS[cfg.method].peft, "labels": labels, "max_length": cfg.training.max_length,
+            "max_new_tokens": cfg.training.max_new_tokens, "max_target_length": cfg.training.max_target_length}
+
+
+def save_final_sharded(trainer, tokenizer, cfg: RunConfig, labels: list[str], run_dir: Path, main: bool) -> None:
+    """FSDP and DeepSpeed hold the weights in shards: every rank joins in gathering them, rank 0 writes."""
+    import shutil
+
+    target, tmp = run_dir / MODEL_DIR, run_dir / ".model-gathering"
+    if main:
+        shutil.rmtree(tmp, ignore_errors=True)
+    trainer.save_model(str(tmp))  # a collective; only rank 0 writes files
+    if not main:
+        return
+    (tmp / "training_args.bin").unlink(missing_ok=True)
+    tokenizer.save_pretrained(tmp)
+    runlog.atomic_write_json(tmp / "studio_model.json", _model_meta(cfg, labels))
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(tmp, target)
 
 
 def save_final(trainer, tokenizer, cfg: RunConfig, labels: list[str], run_dir: Path) -> Path:
@@ -318,10 +410,7 @@ def save_final(trainer, tokenizer, cfg: RunConfig, labels: list[str], run_dir: P
     try:
         trainer.model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        meta = {"task": cfg.task, "base_model": cfg.model, "method": cfg.method,
-                "peft": methods.METHODS[cfg.method].peft, "labels": labels, "max_length": cfg.training.max_length,
-                "max_new_tokens": cfg.training.max_new_tokens, "max_target_length": cfg.training.max_target_length}
-        runlog.atomic_write_json(tmp / "studio_model.json", meta)
+        runlog.atomic_write_json(tmp / "studio_model.json", _model_meta(cfg, labels))
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)

@@ -54,6 +54,23 @@ def _disk_full_hint(exc: BaseException) -> str | None:
             "the file-size limit), then resume from the last checkpoint.")
 
 
+def failure_reason(exc: BaseException) -> str:
+    """The one sentence a failed run shows: what to change for known causes, else the exception's first line."""
+    return (_oom_hint(exc) or _disk_full_hint(exc)
+            or f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'no message'}")
+
+
+def train_run(run_dir: Path, device: str, resume: bool) -> dict:
+    """Train in this process, or, for several processes, through accelerate launch (studio.distributed)."""
+    from studio import distributed, train
+    from studio.runs import load_config
+
+    t = load_config(run_dir).training
+    if not distributed.is_multi_process(t):
+        return train.run(run_dir, resume=resume)
+    return distributed.run_launched(run_dir, t, device, train.pick_precision(t.precision, device), resume)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m studio.worker")
     ap.add_argument("run_dir")
@@ -100,9 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         store.sync(run_id)
         print(f"[studio] run {run_id} started on {device}", flush=True)
 
-        from studio import train
-
-        result = train.run(run_dir, resume=a.resume)
+        result = train_run(run_dir, device, a.resume)
         status = result.pop("status")
         runlog.write_status(run_dir, status, finished_at=time.time(), **result)
         runlog.clear_stop(run_dir)  # a stop asked for after the last step has nothing left to stop
@@ -112,8 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as exc:  # every exit path leaves a true status behind
         tb = traceback.format_exc()
         print(tb, file=sys.stderr, flush=True)
-        reason = (_oom_hint(exc) or _disk_full_hint(exc)
-                  or f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'no message'}")
+        from studio.distributed import LaunchFailed
+
+        reason = str(exc) if isinstance(exc, LaunchFailed) else failure_reason(exc)
         try:
             runlog.write_status(run_dir, "failed", reason=reason, traceback_tail=tb[-4000:], finished_at=time.time())
         except OSError:  # a full disk may refuse even this: try the reason alone, smaller

@@ -1,0 +1,78 @@
+"""Experiment tracking: TensorBoard event files in every run folder by default, W&B on request.
+
+- A finished run's tensorboard/ folder holds event files that TensorBoard's own reader opens, with
+  the same training losses as metrics.jsonl and the evaluation scores.
+- training.tensorboard off: no event files anywhere in the run folder.
+- training.wandb on without the wandb package: refused before a run exists, naming the fix; with it,
+  the Trainer reports to wandb as well.
+"""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from studio import runlog, train, worker
+from studio.config import ConfigError, RunConfig, TrainingConfig
+from tests.support import tiny_config
+
+
+def event_scalars(folder) -> dict[str, dict[int, float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(folder))
+    acc.Reload()
+    return {tag: {e.step: e.value for e in acc.Scalars(tag)} for tag in acc.Tags()["scalars"]}
+
+
+def test_a_finished_run_has_tensorboard_events_with_its_losses(finished_run):
+    store, run_id, _ = finished_run
+    rd = store.run_dir(run_id)
+    assert list((rd / train.TENSORBOARD_DIR).glob("events.out.tfevents.*"))
+    scalars = event_scalars(rd / train.TENSORBOARD_DIR)
+    logged = {r["step"]: r["loss"] for r in runlog.read_metrics(rd) if r["kind"] == "train"}
+    assert sorted(scalars["train/loss"]) == sorted(logged) == list(range(1, 13))
+    for step, loss in logged.items():
+        assert scalars["train/loss"][step] == pytest.approx(loss, rel=1e-5)
+    evals = {r["step"]: r["eval_f1"] for r in runlog.read_metrics(rd) if r["kind"] == "eval"}
+    assert scalars["eval/f1"] == pytest.approx(evals)
+    assert not list((rd / "checkpoints").rglob("events.out.tfevents.*")), "events live in one place"
+
+
+def test_tensorboard_off_writes_no_event_files(store, tiny_bert, separable_csv):
+    cfg = RunConfig.from_dict(tiny_config(tiny_bert, separable_csv, "lora", epochs=1, tensorboard=False))
+    run_id = store.create(cfg, start=False)
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        worker.main([str(store.run_dir(run_id)), "--registry", str(store.registry)])
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    rd = store.run_dir(run_id)
+    assert runlog.read_status(rd)["status"] == "completed"
+    assert [r for r in runlog.read_metrics(rd) if r["kind"] == "train"], "the studio's own log is unaffected"
+    assert not (rd / train.TENSORBOARD_DIR).exists()
+    assert not list(rd.rglob("events.out.tfevents.*"))
+
+
+def test_wandb_without_the_package_is_refused_with_the_fix(separable_csv, monkeypatch):
+    from studio import config
+
+    monkeypatch.setattr(config, "_installed", lambda module: False)
+    with pytest.raises(ConfigError, match="training.wandb: .*install wandb or turn training.wandb off"):
+        RunConfig.from_dict({"data": {"train": str(separable_csv)}, "training": {"wandb": True}})
+    monkeypatch.setattr(config, "_installed", lambda module: module == "wandb")
+    cfg = RunConfig.from_dict({"data": {"train": str(separable_csv)},
+                               "training": {"wandb": True, "wandb_project": "tickets"}})
+    assert cfg.training.wandb and cfg.training.wandb_project == "tickets"
+
+
+@pytest.mark.parametrize("settings, available, expected", [
+    ({}, True, ["tensorboard"]),  # the default
+    ({"wandb": True}, True, ["tensorboard", "wandb"]),
+    ({"tensorboard": False}, True, []),
+    ({"tensorboard": False, "wandb": True}, True, ["wandb"]),
+    ({}, False, []),  # not installed: the run goes on without event files
+])
+def test_the_trainer_reports_to_what_the_config_asks_for(settings, available, expected):
+    assert train.tracking_integrations(TrainingConfig(**settings), tensorboard_available=available) == expected
