@@ -80,7 +80,8 @@ def test_every_public_endpoint_is_named_on_purpose(app_url):
     assert named == {"/set_task", "/upload_data", "/use_sample", "/check_data", "/count_parameters", "/preview_config",
                      "/load_config", "/start_run", "/poll_run", "/stop_run", "/kill_run", "/list_runs",
                      "/compare_runs", "/run_report", "/misclassified", "/resume_run", "/delete_run", "/predict",
-                     "/predict_file", "/export_zip", "/push_to_hub", "/run_metrics", "/run_status"}
+                     "/predict_file", "/export_zip", "/push_to_hub", "/run_metrics", "/run_status",
+                     "/predict_entities", "/chat", "/generate"}
 
 
 def test_run_ids_never_become_paths(app_url):
