@@ -16,6 +16,7 @@ from components.i18n import t
 from components.ui import USER_ERRORS, esc, intro, message, message_box, user_error
 from studio import methods, models, summaries, uploads
 from studio.config import ConfigError, RunConfig, TrainingConfig, field_help
+from studio.devices import describe_run_devices
 
 ESSENTIALS = ("epochs", "learning_rate", "batch_size", "max_length")
 FIELD_LABELS = {
@@ -38,6 +39,14 @@ FIELD_LABELS = {
     "group_by_length": t("Batch texts of similar length", "按长度分批"),
     "head_init": t("Classifier head starts from", "分类头的初始值"),
     "device": t("Device", "设备"),
+    "num_processes": t("Processes (one per GPU)", "进程数（每块 GPU 一个）"),
+    "distributed": t("Multi-process strategy", "多进程策略"),
+    "num_machines": t("Machines", "机器数"),
+    "main_process_ip": t("Machine 0 address", "0 号机器地址"),
+    "main_process_port": t("Rendezvous port", "汇合端口"),
+    "tensorboard": t("TensorBoard logs", "TensorBoard 日志"),
+    "wandb": t("Log to Weights & Biases", "记录到 Weights & Biases"),
+    "wandb_project": t("W&B project", "W&B 项目"),
 }
 FIELD_STEPS = {"epochs": 0.5, "learning_rate": 1e-5}
 SETTING_LABELS = {
@@ -99,7 +108,8 @@ def params_text(cfg: RunConfig, n_labels: int) -> str:
     labels = f" · {n_labels} labels" if cfg.task in ("text-classification", "token-classification") else ""
     return (f"### {summaries.fmt_count(c['trainable'])} <span class='studio-muted'>trainable of "
             f"{summaries.fmt_count(c['total'])} parameters ({100 * c['share']:.2f}%)</span>\n"
-            f"{esc(cfg.model)} · {methods.METHODS[cfg.method].title} · {cfg.task}{labels}")
+            f"{esc(cfg.model)} · {methods.METHODS[cfg.method].title} · {cfg.task}{labels}\n\n"
+            f"<span class='studio-muted'>{esc(describe_run_devices(cfg.training.num_processes, cfg.training.num_machines))}</span>")
 
 
 def build(ctx: StudioContext, data: DataTab) -> ModelTab:

@@ -267,3 +267,22 @@ def test_rank_and_launch_record_come_from_the_environment(monkeypatch):
     monkeypatch.setenv(distributed.LAUNCH_ENV, json.dumps({"launcher": "accelerate", "num_processes": 2}))
     assert not distributed.is_main_process() and distributed.world_size() == 2
     assert distributed.launch_record() == {"launcher": "accelerate", "num_processes": 2}
+
+
+def test_the_device_line_counts_gpus_or_cpu_cores(monkeypatch):
+    import torch
+
+    from studio import devices
+
+    devices.describe_devices.cache_clear()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(devices.os, "cpu_count", lambda: 16)
+    assert devices.describe_devices() == "This server: no GPU, 16 CPU cores"
+    devices.describe_devices.cache_clear()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 3)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i: "NVIDIA H100" if i < 2 else "NVIDIA L4")
+    assert devices.describe_devices() == "This server: 3 GPUs (2 × NVIDIA H100, NVIDIA L4)"
+    assert devices.describe_run_devices(4, 2).endswith("· this run: 4 processes on 2 machines")
+    assert devices.describe_run_devices(1) == devices.describe_devices()
+    devices.describe_devices.cache_clear()
