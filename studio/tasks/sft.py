@@ -113,6 +113,9 @@ def detect_fields(records: list[tuple[str, dict]], name: str, text_column: str |
     for role, col in (("instruction or messages", text_column), ("output", label_column)):
         if col and col.lower() not in keys:
             raise DataError(f"{name}: no field named {col!r} for the {role}; choose one of {sorted(map(str, keys.values()))}.")
+    # Given names match the file's fields whatever their case.
+    text_column = keys[text_column.lower()] if text_column else None
+    label_column = keys[label_column.lower()] if label_column else None
     pick = lambda names: next((keys[n] for n in names if n in keys), None)  # noqa: E731
     chat = text_column if text_column and text_column.lower() in CHAT_FIELDS else pick(CHAT_FIELDS)
     fields = {"chat": chat, "instruction": text_column if text_column and text_column != chat else pick(INSTRUCTION_FIELDS),
@@ -192,6 +195,9 @@ def to_frame(records: list[tuple[str, dict]], fields: dict, p: Path) -> pd.DataF
         where = _where(p, pos)
         chat = rec.get(fields["chat"]) if fields["chat"] else None
         has_chat = chat is not None and not (isinstance(chat, float) and math.isnan(chat))
+        if not has_chat and fields["instruction"] is None:
+            raise DataError(f"{where}: no {fields['chat']!r} conversation; give every record its list of turns, "
+                            "or remove the record.")
         msgs = chat_messages(chat, where, fields["chat"]) if has_chat else alpaca_messages(rec, fields, where)
         prompt = next(m["content"] for m in reversed(msgs) if m["role"] == "user")
         rows.append({"text": prompt, "messages": json.dumps(msgs, ensure_ascii=False), "reference": msgs[-1]["content"]})

@@ -72,6 +72,14 @@ def test_alpaca_chat_and_sharegpt_records_become_conversations(tmp_path):
     assert share.report.rows == {"train": 4, "validation": 1, "test": 1}
 
 
+def test_named_fields_win_whatever_their_case(tmp_path):
+    records = [{"Task": f"Say {i}.", "Reply": f"{i}", "output": "not this"} for i in range(6)]
+    prepared = sft.prepare_data(DataConfig(train=str(write_jsonl(tmp_path / "named.jsonl", records)),
+                                           text_column="task", label_column="reply", validation_fraction=0, test_fraction=0))
+    assert sorted(prepared.splits["train"]["reference"]) == [str(i) for i in range(6)]
+    assert (prepared.report.text_column, prepared.report.label_column) == ("Task", "Reply")
+
+
 def test_split_is_seeded_by_record_and_max_rows_samples_train(tmp_path):
     path = str(write_jsonl(tmp_path / "a.jsonl", alpaca(40)))
     a = sft.prepare_data(DataConfig(train=path, split_seed=3))
@@ -107,6 +115,8 @@ BAD = [
     ("turn without content", [{"messages": [{"role": "user"}, {"role": "assistant", "content": "x"}]}],
      "bad.jsonl line 1: turn 1 (user) of 'messages' has no text"),
     ("neither format", [{"text": "a", "label": "b"}], "bad.jsonl: found neither chat messages"),
+    ("a chat record without its turns", [{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]},
+                                         {"id": 2}], "bad.jsonl line 2: no 'messages' conversation"),
 ]
 
 
