@@ -294,6 +294,17 @@ def _coerce(tp, value, where: str):
     return value
 
 
+def _known(name: str, names: set[str], limit: int = 240) -> str:
+    """Every known name, or, where they would not fit in one line, the closest ones first."""
+    listed = ", ".join(sorted(names))
+    if len(listed) <= limit:
+        return listed
+    import difflib
+
+    close = difflib.get_close_matches(name, names, n=5, cutoff=0.4)
+    return f"{', '.join(close)} and {len(names) - len(close)} more (`studio train --help` lists them)"
+
+
 def _build(cls, raw: Any, prefix: str):
     where = prefix.rstrip(".") or "config"
     if raw is None:
@@ -304,7 +315,7 @@ def _build(cls, raw: Any, prefix: str):
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - names)
     if unknown:
-        raise ConfigError(f"{prefix}{unknown[0]}: unknown setting; known ones are {', '.join(sorted(names))}.")
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown setting; known ones are {_known(unknown[0], names)}.")
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name not in raw:
