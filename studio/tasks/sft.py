@@ -118,10 +118,10 @@ def detect_fields(records: list[tuple[str, dict]], name: str, text_column: str |
     label_column = keys[label_column.lower()] if label_column else None
     pick = lambda names: next((keys[n] for n in names if n in keys), None)  # noqa: E731
     chat = text_column if text_column and text_column.lower() in CHAT_FIELDS else pick(CHAT_FIELDS)
+    # Naming the chat field (as the Data tab does once it detected one) keeps the Alpaca fields of a mixed file.
     fields = {"chat": chat, "instruction": text_column if text_column and text_column != chat else pick(INSTRUCTION_FIELDS),
-              "input": pick(INPUT_FIELDS), "output": label_column or pick(OUTPUT_FIELDS), "system": pick(("system",))}
-    if text_column and text_column == chat:
-        fields["instruction"] = None
+              "input": pick(INPUT_FIELDS), "output": label_column if label_column and label_column != chat
+              else pick(OUTPUT_FIELDS), "system": pick(("system",))}
     if fields["chat"] is None and (fields["instruction"] is None or fields["output"] is None):
         raise DataError(f"{name}: found neither chat messages (a 'messages' list of role/content turns) nor "
                         f"instruction and output fields among {sorted(map(str, keys.values()))}; name the fields "
