@@ -13,7 +13,10 @@ process with 8, so their first steps see the same data.
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,7 +26,7 @@ import pytest
 from studio import distributed, runlog, train, worker
 from studio.config import ConfigError, RunConfig, TrainingConfig
 from studio.runs import Store
-from tests.support import read_jsonl, tiny_config, wait_for
+from tests.support import ROOT, read_jsonl, tiny_config, wait_for
 
 STEPS = dict(epochs=2, eval_strategy="steps", eval_steps=5, group_by_length=False, logging_steps=1)  # 10 steps
 
@@ -148,6 +151,32 @@ def test_kill_takes_down_the_launcher_and_every_rank(store, tiny_bert, separable
     assert time.time() - t0 < 15
     time.sleep(1.0)
     assert store.sync(run_id)["status"] == "stopped"  # no orphan rank came back to write a status
+
+
+# ------------------------------------------------------------ two machines --
+@pytest.mark.slow
+def test_two_machines_on_one_host_train_one_run(store, tiny_bert, separable_csv):
+    """Machine 0 is the studio's worker; "machine 1" joins from a second command, as an operator would."""
+    port = distributed.free_port()
+    run_id = store.create(cfg(tiny_bert, separable_csv, 2, num_machines=2, main_process_ip="127.0.0.1",
+                              main_process_port=port))
+    rd = store.run_dir(run_id)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with open(rd.parent / "machine1.log", "wb") as log:
+        joiner = subprocess.Popen([sys.executable, "-m", "studio.distributed", "join", str(rd), "--machine-rank", "1"],
+                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            st = store.wait(run_id, timeout=400)
+            code = joiner.wait(timeout=120)
+        finally:
+            if joiner.poll() is None:
+                joiner.kill()
+    assert st["status"] == "completed", (st, runlog.tail_log(rd, 40), (rd.parent / "machine1.log").read_text()[-3000:])
+    assert code == 0
+    assert st["launch"]["num_machines"] == 2 and "--main_process_ip 127.0.0.1" in st["launch"]["command"]
+    records = runlog.read_metrics(rd)
+    assert [r["kind"] for r in records].count("start") == 1
+    assert [r["step"] for r in records if r["kind"] == "train"] == list(range(1, 11))
 
 
 # ------------------------------------------------- launch command, no launch --
