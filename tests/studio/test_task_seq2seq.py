@@ -291,7 +291,17 @@ def _greedy(model, tok, texts):
     return model.generate(**enc, max_new_tokens=6, do_sample=False, num_beams=1).tolist()
 
 
+def _logits(model, tok, texts):
+    """Teacher-forced next-token scores: finer than greedy tokens, which a small adapter may not change."""
+    import torch
+
+    enc = tok(texts, return_tensors="pt", padding=True, return_token_type_ids=False)
+    with torch.no_grad():
+        return model(**enc, labels=enc["input_ids"]).logits
+
+
 def test_adapter_and_merged_exports_reload_and_generate_alike(finished, tmp_path):
+    import torch
     from peft import AutoPeftModelForSeq2SeqLM
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -310,6 +320,9 @@ def test_adapter_and_merged_exports_reload_and_generate_alike(finished, tmp_path
     merged = AutoModelForSeq2SeqLM.from_pretrained(str(folders["merged"])).eval()
     run = inference.load(rd).model
     assert _greedy(merged, tok, texts) == _greedy(adapter, tok, texts) == _greedy(run, tok, texts)
+    torch.testing.assert_close(_logits(merged, tok, texts), _logits(adapter, tok, texts), atol=1e-4, rtol=1e-4)
+    with adapter.disable_adapter():  # the adapter does change the base, so agreeing above means something
+        assert not torch.allclose(_logits(adapter, tok, texts), _logits(merged, tok, texts), atol=1e-4)
 
 
 def _studio(*args, runs_dir, timeout=600):
@@ -355,6 +368,8 @@ def test_the_catalog_base_is_built_once_and_loads_as_seq2seq(minilm_seq2seq, tmp
 
     path = Path(minilm_seq2seq)
     assert path == models.minilm_seq2seq_target() and (path / "model.safetensors").exists()
+    built = (path / "model.safetensors").stat().st_mtime_ns
+    assert models.resolve("minilm-seq2seq") == path and (path / "model.safetensors").stat().st_mtime_ns == built
     tok = s2s.load_tokenizer(path)
     model = s2s.load_model(path, [], tok)
     assert isinstance(model, EncoderDecoderModel)
