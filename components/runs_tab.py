@@ -70,6 +70,10 @@ def run_summary(info: dict) -> str:
              f"{summaries.fmt_duration(summaries.run_duration(info))}"]
     if st.get("reason"):
         lines.append(f"\n> {esc(st['reason'])}")
+    launch = st.get("launch") or {}
+    if launch.get("launcher") not in (None, "none"):
+        lines.append(f"\n{launch.get('num_processes')} processes · {esc(launch.get('distributed'))} over "
+                     f"{esc(launch.get('backend'))} · `{esc(launch.get('command'))}`")
     rep = info.get("test_report")
     if rep:
         m = {k: v for k, v in (rep.get("metrics") or {}).items() if isinstance(v, (int, float))}

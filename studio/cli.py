@@ -162,6 +162,8 @@ def cmd_show(a, store) -> int:
     print(f"run      {info['id']}  ({info['dir']})")
     print(f"status   {info['status']}" + (f": {st.get('reason')}" if st.get("reason") else ""))
     print(f"model    {info.get('model')}  method {info.get('method')}  device {st.get('device', '-')}")
+    if (st.get("launch") or {}).get("launcher") not in (None, "none"):
+        print(f"launch   {st['launch'].get('num_processes')} processes: {st['launch'].get('command')}")
     if st.get("max_steps"):
         print(f"progress step {st.get('step', 0)}/{st['max_steps']}  epoch {st.get('epoch', 0)}")
     rep = info.get("test_report")

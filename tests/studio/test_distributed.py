@@ -315,3 +315,23 @@ def test_the_device_line_counts_gpus_or_cpu_cores(monkeypatch):
     assert devices.describe_run_devices(4, 2).endswith("· this run: 4 processes on 2 machines")
     assert devices.describe_run_devices(1) == devices.describe_devices()
     devices.describe_devices.cache_clear()
+
+
+def test_the_run_page_and_studio_show_say_how_a_run_was_launched():
+    from components.runs_tab import run_summary
+
+    launch = {"launcher": "accelerate", "num_processes": 2, "distributed": "ddp", "backend": "gloo",
+              "command": "accelerate launch --num_processes 2 --multi_gpu"}
+    info = {"id": "20261123-142455-3fa2b1", "status": "running", "status_detail": {"launch": launch}, "config": {}}
+    assert "2 processes · ddp over gloo · `accelerate launch --num_processes 2 --multi_gpu`" in run_summary(info)
+    one = {**info, "status_detail": {"launch": {"launcher": "none", "num_processes": 1}}}
+    assert "processes" not in run_summary(one)
+
+
+def test_a_failing_rank_leaves_its_reason_for_the_worker(tmp_path, monkeypatch):
+    """Rank 1 fails (here: a run folder without a config); the worker's outcome names that rank and why."""
+    monkeypatch.setattr(distributed, "_die_with_parent", lambda: None)  # not for the test process itself
+    monkeypatch.setenv("RANK", "1")
+    assert distributed.rank_main(tmp_path, resume=False) == 1
+    with pytest.raises(distributed.LaunchFailed, match=r"^Rank 1: RunError: .*config.json is missing"):
+        distributed.read_outcome(tmp_path, 1)
