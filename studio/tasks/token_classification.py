@@ -149,6 +149,9 @@ def read_records(path: str, role: str, token_col: str | None, tag_col: str | Non
                                  "number is which tag; write the tags as names like B-PER, I-PER, O.")
         if len(tokens) != len(tags):
             raise data.DataError(f"{where} has {len(tokens)} tokens but {len(tags)} tags; give every token exactly one tag.")
+        blank = next((k for k, t in enumerate(tokens) if not str(t).strip()), None)
+        if blank is not None:
+            raise data.DataError(f"{where}: token {blank + 1} is empty; remove it and its tag (a token is a word or a punctuation mark).")
         sentences.append({"tokens": [str(t) for t in tokens], "tags": [str(t).strip() for t in tags], "record": i})
     if not sentences:
         raise data.DataError(f"{name} has no records; add sentences with tokens and tags.")
@@ -477,10 +480,21 @@ def _marked(tokens: list[str], tags: list[str]) -> str:
 def test_report(trainer, test_ds, test_df: pd.DataFrame, labels: list[str], tokenizer=None, cfg=None):
     """Score the loaded (best) model on the test split: metrics, a per-type table, and one row per sentence."""
     pred = trainer.predict(test_ds)
-    return report_from_predictions(pred.predictions, pred.label_ids, labels, test_df)
+    seen = None
+    if tokenizer is not None and cfg is not None:
+        seen = [labelled_words(tokenizer, list(map(str, t)), cfg.training.max_length) for t in test_df["tokens"]]
+    return report_from_predictions(pred.predictions, pred.label_ids, labels, test_df, seen)
 
 
-def report_from_predictions(pred: np.ndarray, label_ids: np.ndarray, labels: list[str], test_df: pd.DataFrame):
+def labelled_words(tokenizer, tokens: list[str], max_length: int) -> list[int]:
+    """Indexes of the words that got a labelled sub-token (truncation drops the last ones; a word the tokenizer
+    turns into nothing is skipped), in the order the labels come."""
+    word_ids = tokenizer(tokens, is_split_into_words=True, truncation=True, max_length=max_length).word_ids()
+    return sorted({w for w in word_ids if w is not None})
+
+
+def report_from_predictions(pred: np.ndarray, label_ids: np.ndarray, labels: list[str], test_df: pd.DataFrame,
+                            seen: list[list[int]] | None = None):
     from seqeval.metrics import classification_report
 
     gold, predicted, probs = word_sequences(pred, label_ids, labels)
@@ -490,8 +504,10 @@ def report_from_predictions(pred: np.ndarray, label_ids: np.ndarray, labels: lis
               "entity_types": types,
               "per_class": {t: {k: float(v) for k, v in per_type[t].items()} for t in types if t in per_type}}
     rows = []
-    for tokens, g, p, pr in zip(test_df["tokens"], gold, predicted, probs):
-        tokens = list(map(str, tokens))[:len(g)]  # truncation keeps each sentence's first words only
+    for i, (tokens, g, p, pr) in enumerate(zip(test_df["tokens"], gold, predicted, probs)):
+        tokens = list(map(str, tokens))
+        # the words the labels belong to: by default each sentence's first len(g) words (truncation cuts the tail)
+        tokens = [tokens[k] for k in seen[i]] if seen is not None else tokens[:len(g)]
         ge, pe = _entities(tokens, g), _entities(tokens, p)
         rows.append({"text": " ".join(tokens), "tokens": tokens, "gold": ge, "predicted_entities": pe,
                      # label / predicted / confidence in the shape of the classification rows: the error browser

@@ -202,6 +202,14 @@ def test_bad_jsonl_records(tmp_path, record, message):
     assert str(err.value) == message
 
 
+def test_an_empty_token_in_a_record(tmp_path):
+    path = write_jsonl(tmp_path / "ner.jsonl", [{"tokens": ["Alice", " ", "sings"], "tags": ["B-PER", "O", "O"]}])
+    with pytest.raises(DataError) as err:
+        prepare(path)
+    assert str(err.value) == ("ner.jsonl record 1: token 2 is empty; remove it and its tag (a token is a word or a "
+                              "punctuation mark).")
+
+
 def test_jsonl_without_list_columns(tmp_path):
     path = write_jsonl(tmp_path / "flat.jsonl", [{"text": "Alice sings", "label": "x"}] * 3)
     with pytest.raises(DataError, match=r"flat.jsonl: no column holds a list of tokens"):
@@ -236,6 +244,19 @@ def test_tokenize_labels_first_sub_tokens_and_truncates(tokenizer):
     assert [l for l in got if l != -100] == [3, 0, 1, 0]
     short = ner.tokenize({"train": df}, tokenizer, labels, TrainingConfig(max_length=8))["train"][0]
     assert len(short["input_ids"]) == 8 and short["labels"][-1] == -100
+
+
+def test_words_without_sub_tokens_and_truncated_words_are_left_out_of_the_rows(tokenizer):
+    # a zero-width space is a token of the file but no sub-token of the model: it gets no label
+    tokens = ["Alice", "\u200b", "visited", "Oslo"]
+    assert ner.labelled_words(tokenizer, tokens, 64) == [0, 2, 3]
+    assert ner.labelled_words(tokenizer, tokens, 4) == [0, 2]  # [CLS] Alice visited [SEP]
+    labels = ner.labels_for(["LOC", "PER"])
+    y = np.array([[-100, 3, 0, 1, -100]])
+    pred = np.stack([np.array([[0, 3, 0, 1, 0]], dtype=float), np.full((1, 5), 0.9)], -1)
+    df = pd.DataFrame({"tokens": [tokens]})
+    _, rows = ner.report_from_predictions(pred, y, labels, df, [ner.labelled_words(tokenizer, tokens, 64)])
+    assert rows[0]["label"] == "Alice[PER] visited Oslo[LOC]" and rows[0]["tokens"] == ["Alice", "visited", "Oslo"]
 
 
 def test_the_collator_pads_labels_with_the_ignore_index(tokenizer):
