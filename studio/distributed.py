@@ -80,7 +80,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def accelerate_args(training, run_dir: Path, *, on_gpu: bool, precision: str, resume: bool = False,
+def accelerate_args(training, run_dir: Path, *, precision: str, resume: bool = False,
                     machine_rank: int = 0, port: int | None = None) -> list[str]:
     """The `accelerate launch` arguments for this run (everything after `accelerate launch`)."""
     t = training
@@ -142,7 +142,7 @@ def run_launched(run_dir: Path, training, device: str, precision: str, resume: b
     run_dir = Path(run_dir)
     check_gpus(training, device)
     on_gpu = device.startswith("cuda")
-    accel = accelerate_args(training, run_dir, on_gpu=on_gpu, precision=precision, resume=resume)
+    accel = accelerate_args(training, run_dir, precision=precision, resume=resume)
     record = describe_launch(training, accel, on_gpu)
     cmd = launch_command(accel)
     clear_results(run_dir)
@@ -250,8 +250,8 @@ def join_main(run_dir: Path, machine_rank: int) -> int:
     device = resolve_device(t.device)
     check_gpus(t, device)
     resume = bool(runlog.read_status(run_dir).get("resumed_at"))  # Store.resume marks a resumed run
-    accel = accelerate_args(t, run_dir, on_gpu=device.startswith("cuda"), precision=pick_precision(t.precision, device),
-                            resume=resume, machine_rank=machine_rank)
+    accel = accelerate_args(t, run_dir, precision=pick_precision(t.precision, device), resume=resume,
+                            machine_rank=machine_rank)
     env = {**os.environ, LAUNCH_ENV: json.dumps(describe_launch(t, accel, device.startswith("cuda")))}
     return subprocess.call(launch_command(accel), env=env)
 

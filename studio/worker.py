@@ -95,12 +95,14 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         cfg_raw = __import__("json").loads((run_dir / runlog.CONFIG_FILE).read_text())
-        device = cfg_raw.get("training", {}).get("device", "auto")
+        training = cfg_raw.get("training", {})
+        device = training.get("device", "auto")
         if device == "auto":
             from studio.train import resolve_device
 
             device = resolve_device(device)
-        if device.startswith("cuda:"):
+        several = int(training.get("num_processes") or 1) > 1 or int(training.get("num_machines") or 1) > 1
+        if device.startswith("cuda:") and not several:  # several processes take one visible GPU each
             os.environ.setdefault("CUDA_VISIBLE_DEVICES", device.split(":", 1)[1])
         runlog.write_status(run_dir, "queued", device=device)
         per_device = int(os.environ.get("STUDIO_RUNS_PER_DEVICE", "1"))

@@ -185,12 +185,12 @@ def training(**kw) -> TrainingConfig:
 
 
 def test_ddp_on_cpu_launches_through_accelerates_torchrun_path(tmp_path):
-    args = distributed.accelerate_args(training(num_processes=2), tmp_path, on_gpu=False, precision="fp32", port=1234)
+    args = distributed.accelerate_args(training(num_processes=2), tmp_path, precision="fp32", port=1234)
     assert args[:8] == ["--num_processes", "2", "--num_machines", "1", "--machine_rank", "0", "--main_process_port", "1234"]
     assert "--multi_gpu" in args and "--use_fsdp" not in args and "--main_process_ip" not in args
     assert args[args.index("--mixed_precision") + 1] == "no"
     assert args[-4:] == ["--module", "studio.distributed", "rank", str(tmp_path.resolve())]
-    resumed = distributed.accelerate_args(training(num_processes=2), tmp_path, on_gpu=False, precision="bf16",
+    resumed = distributed.accelerate_args(training(num_processes=2), tmp_path, precision="bf16",
                                           resume=True, port=1234)
     assert resumed[-1] == "--resume" and resumed[resumed.index("--mixed_precision") + 1] == "bf16"
     record = distributed.describe_launch(training(num_processes=2), args, on_gpu=False)
@@ -199,15 +199,15 @@ def test_ddp_on_cpu_launches_through_accelerates_torchrun_path(tmp_path):
 
 
 def test_fsdp_deepspeed_and_several_machines_reach_accelerate(tmp_path):
-    fsdp = distributed.accelerate_args(training(num_processes=4, distributed="fsdp"), tmp_path, on_gpu=True,
+    fsdp = distributed.accelerate_args(training(num_processes=4, distributed="fsdp"), tmp_path,
                                        precision="bf16", port=1)
     assert "--use_fsdp" in fsdp and "--multi_gpu" not in fsdp
     assert fsdp[fsdp.index("--fsdp_state_dict_type") + 1] == "FULL_STATE_DICT"
     ds = distributed.accelerate_args(training(num_processes=4, distributed="deepspeed", gradient_accumulation_steps=3),
-                                     tmp_path, on_gpu=True, precision="fp16", port=1)
+                                     tmp_path, precision="fp16", port=1)
     assert "--use_deepspeed" in ds and ds[ds.index("--gradient_accumulation_steps") + 1] == "3"
     multi = distributed.accelerate_args(training(num_processes=4, num_machines=2, main_process_ip="10.0.0.1",
-                                                 main_process_port=29555), tmp_path, on_gpu=True, precision="fp32",
+                                                 main_process_port=29555), tmp_path, precision="fp32",
                                         machine_rank=1)
     assert multi[multi.index("--machine_rank") + 1] == "1" and multi[multi.index("--main_process_ip") + 1] == "10.0.0.1"
     assert multi[multi.index("--main_process_port") + 1] == "29555"  # the configured port wins
@@ -335,3 +335,14 @@ def test_a_failing_rank_leaves_its_reason_for_the_worker(tmp_path, monkeypatch):
     assert distributed.rank_main(tmp_path, resume=False) == 1
     with pytest.raises(distributed.LaunchFailed, match=r"^Rank 1: RunError: .*config.json is missing"):
         distributed.read_outcome(tmp_path, 1)
+
+
+def test_more_processes_than_gpus_fails_the_run_with_the_fix(store, tiny_bert, separable_csv, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    run_id = store.create(cfg(tiny_bert, separable_csv, 2, device="cuda"), start=False)
+    st = work_in_process(store, run_id)
+    assert st["status"] == "failed"
+    assert st["reason"] == ("training.num_processes asks for 2 processes on this machine but it has 1 visible GPU; "
+                            "lower num_processes or train on cpu.")
