@@ -127,7 +127,7 @@ def build(ctx: StudioContext, data: DataTab) -> ModelTab:
                                     info=t("Bundled models work offline.", "内置模型可离线使用。"))
                 model_custom = gr.Textbox(value="" if in_catalog else ctx.default_model,
                                           label=t("Or a hub id or local folder", "或填写 Hub 模型 ID / 本地文件夹"),
-                                          placeholder="owner/name or /path/to/model",
+                                          placeholder="owner/name or /path/to/model", elem_id="model-custom",
                                           info=t("Overrides the list when filled; press Enter to apply.",
                                                  "填写后优先于上面的列表；按回车生效。"))
             method = gr.Radio(choices=[(t(m.title, METHOD_ZH.get(m.name, (m.title,))[0]), m.name)

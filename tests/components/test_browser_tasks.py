@@ -1,0 +1,134 @@
+"""NER, SFT and seq2seq in headless Chromium: pick the task, train on its bundled sample, try it in the playground.
+
+Each flow picks the task in the Data tab (its bundled sample loads), types a tiny local model into the Model
+tab (the bundled SmolLM2 would take minutes per epoch on a CI CPU), trains one epoch, checks the Train tab
+draws the task's own scores, and uses the task's playground panel. Screenshots land in
+tests/_artifacts/screenshots/ (tasks-*.png).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.components.test_browser import CHROMIUM, SHOTS, browser, chromium_present, open_tab, set_number, shot  # noqa: F401
+from tests.components.ui_support import running_app, stop_active_runs
+
+pytestmark = pytest.mark.slow
+
+EVAL_TRACES_JS = """() => {
+  const el = document.querySelector('#eval-plot .js-plotly-plot');
+  return el && el.data ? el.data.map(t => t.name) : [];
+}"""
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory, ui_cache):
+    from tests import tiny_models
+    from tests.support import make_learnable_bert
+
+    root = tmp_path_factory.mktemp("browser-task-models")
+    return {"token-classification": make_learnable_bert(root / "bert"),
+            "sft": tiny_models.make_tiny_llama(root / "llama"),
+            "seq2seq": tiny_models.make_tiny_t5(root / "t5")}
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, ui_cache):
+    runs_dir = tmp_path_factory.mktemp("browser-task-runs")
+    with running_app(runs_dir) as url:
+        yield url, runs_dir
+    stop_active_runs(runs_dir)
+
+
+def pick_task(page, label: str, sample: str) -> None:
+    page.locator("#data-task input").click()
+    page.get_by_role("option", name=label, exact=True).click()
+    page.wait_for_selector(f"#data-status:has-text('Ready: {sample}')", timeout=90_000)
+
+
+def train(page, model_dir, name: str, **fields) -> None:
+    open_tab(page, "Model & method")
+    box = page.locator("#model-custom textarea, #model-custom input").first
+    box.fill(str(model_dir))
+    box.press("Enter")
+    page.wait_for_selector("#param-count:has-text('trainable of')", timeout=90_000)
+    page.locator("#more-settings").get_by_text("More training settings").click()
+    for field, value in {"epochs": 1, **fields}.items():
+        set_number(page, field, value)
+    page.wait_for_timeout(500)
+    shot(page, f"tasks-{name}-1-model")
+    open_tab(page, "Train")
+    page.locator("#start-btn").click()
+    page.wait_for_selector("#train-message .studio-msg-ok, .toast-body", timeout=60_000)
+    toasts = page.locator(".toast-body")
+    assert not toasts.count(), toasts.first.inner_text()
+    deadline = time.time() + 400
+    while time.time() < deadline:
+        state = page.locator("#run-status .studio-run").get_attribute("data-status") if page.locator(
+            "#run-status .studio-run").count() else None
+        if state in ("completed", "failed", "stopped"):
+            break
+        page.wait_for_timeout(1000)
+    status = page.locator("#run-status").inner_text()
+    assert page.locator("#run-status .studio-run[data-status='completed']").count(), status
+    page.wait_for_timeout(2000)
+
+
+FLOWS = {
+    "token-classification": ("Token classification (NER)", "ner_sample.conll", {"max_length": 48}),
+    "sft": ("Instruction tuning of a chat model (SFT)", "sft_sample.jsonl",
+            {"max_length": 64, "max_new_tokens": 8, "sample_prompts": 2}),
+    "seq2seq": ("Sequence to sequence (translation, summaries)", "seq2seq_sample.csv",
+                {"max_length": 48, "max_new_tokens": 12}),
+}
+
+
+@pytest.mark.parametrize("task", list(FLOWS))
+def test_task_flow(app, browser, models, task):  # noqa: F811
+    url, _ = app
+    label, sample, fields = FLOWS[task]
+    name = task.split("-")[0]
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="en-US")
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.wait_for_selector("#data-status .studio-msg-ok", timeout=60_000)
+    pick_task(page, label, sample)
+    shot(page, f"tasks-{name}-0-data")
+    train(page, models[task], name, **fields)
+    shot(page, f"tasks-{name}-2-train")
+    traces = page.evaluate(EVAL_TRACES_JS)
+
+    open_tab(page, "Playground")
+    if task == "token-classification":
+        assert "validation F1 (entity)" in traces or any("F1" in t for t in traces), traces
+        page.wait_for_selector("#playground-ner", state="visible", timeout=30_000)
+        assert not page.locator("#classify-btn").is_visible(), "the classifier's panel hides for a NER run"
+        page.locator("#ner-text textarea").fill("Alice Smith flew from Paris to Berlin to meet Acme Corp.")
+        page.locator("#ner-tag").click()
+        page.wait_for_selector("#ner-highlighted:has-text('Paris')", timeout=60_000)
+    elif task == "sft":
+        assert any("perplexity" in t for t in traces), traces
+        open_tab(page, "Train")
+        assert page.locator("#sample-generations").is_visible(), "SFT shows its sample generations"
+        open_tab(page, "Playground")
+        page.wait_for_selector("#chat-message", state="visible", timeout=30_000)
+        page.locator("#chat-message textarea").fill("Name a colour.")
+        page.locator("#chat-send").click()
+        page.wait_for_selector("#chat-tuned .message.bot, #chat-tuned [data-testid='bot']", timeout=90_000)
+        page.wait_for_selector("#chat-base .message.bot, #chat-base [data-testid='bot']", timeout=90_000)
+    else:
+        assert any("chrF" in t for t in traces) and any("BLEU" in t for t in traces), traces
+        page.wait_for_selector("#playground-seq2seq", state="visible", timeout=30_000)
+        page.locator("#seq2seq-source textarea").fill("The meeting was moved to Friday because the room was booked.")
+        page.locator("#seq2seq-generate").click()
+        page.wait_for_function("() => !document.querySelector('#seq2seq-output .pending, #seq2seq-output .generating')",
+                               timeout=60_000)
+        page.wait_for_timeout(1500)
+    shot(page, f"tasks-{name}-3-playground")
+    assert not page.locator(".toast-body.error, [data-testid='toast-body']:has-text('Error')").count(), \
+        "no error toast in the playground"
+    assert not errors, errors
+    page.close()
