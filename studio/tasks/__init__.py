@@ -10,7 +10,7 @@ A task module defines:
   HEAD_INIT         whether training.head_init (prototype heads) applies
   PLOT_METRICS      eval metrics (without "eval_") drawn in the live score plot, in order
   FILE_TYPES        file extensions its data can come in (the Data tab's upload filter)
-  PIPELINE_TAG, CARD_KIND, CARD_METRICS_NOTE, card_usage(is_adapter) -> list[str]
+  PIPELINE_TAG, CARD_KIND, CARD_METRICS_NOTE, card_usage(is_adapter, labels) -> list[str]
                     what the exported model card says (studio.export.model_card)
   format_prediction(text, pred) -> str   one line of `studio predict` output
 
