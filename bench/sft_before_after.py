@@ -128,7 +128,7 @@ def main() -> None:
         "task": "sft", "model": "smollm2", "method": "lora", "name": "banking77 sft before/after",
         "data": {k: str(v) for k, v in files.items()},
         "training": {"epochs": a.epochs, "batch_size": a.batch_size, "learning_rate": a.learning_rate,
-                     "max_length": a.max_length, "max_new_tokens": max_new, "sample_prompts": 2, "logging_steps": 5,
+                     "max_length": a.max_length, "max_new_tokens": max_new, "sample_prompts": 1, "logging_steps": 1,
                      "seed": a.seed, "device": "cpu"}})
     store = Store(a.work / "runs")
     t0 = time.time()

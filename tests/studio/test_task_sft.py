@@ -380,3 +380,12 @@ def test_the_example_config_and_sample_pass_the_checks():
     prepared = sft.prepare_data(cfg.data)
     assert prepared.report.rows == {"train": 108, "validation": 14, "test": 14}
     assert sum(prepared.report.label_counts["train"].values()) > 108  # records plus their assistant turns
+
+
+def test_cli_data_check_reads_sft_files(capsys, tmp_path):
+    assert cli.main(["--runs-dir", str(tmp_path / "runs"), "data", str(SAMPLE), "--task", "sft"]) == 0
+    out = capsys.readouterr().out
+    assert "rows     train 108, validation 14, test 14" in out
+    bad = write_jsonl(tmp_path / "roles.jsonl", [{"messages": [{"role": "user", "content": "a"}, {"role": "bot", "content": "b"}]}])
+    assert cli.main(["--runs-dir", str(tmp_path / "runs"), "data", str(bad), "--task", "sft"]) == 2
+    assert "chat messages with unknown roles ('bot')" in capsys.readouterr().err
