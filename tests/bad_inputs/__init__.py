@@ -224,8 +224,7 @@ CASES: list[Case] = [
          ("chat.jsonl line 2", "chat messages with unknown roles ('robot')", "use system, user or assistant"),
          records_file("chat.jsonl", [{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]},
                                      {"messages": [{"role": "user", "content": "hi"}, {"role": "robot", "content": "beep"}]}]),
-         task="sft", ui=False, why_not_ui="the Data tab checks uploads as the task picked in the Model tab; the SFT "
-         "panel's own test covers the page (tests/components/test_playground_chat.py uses the engine's check)"),
+         task="sft"),
     Case("BIO tags out of order", "data", "DataError",
          ("ner.conll line 12", "BIO tags out of order", "I-PER follows O", "must start with B-PER"),
          raw_file("ner.conll", "Alice B-PER\nsings O\n\n" * 3 + "the O\nman O\nBob I-PER\n"), task="token-classification"),
