@@ -62,6 +62,7 @@ def main() -> None:
     ap.add_argument("--run-dir", type=Path, default=None)
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--prompts", type=int, default=len(PROMPTS), help="Use the first N prompts.")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "generation.json")
     a = ap.parse_args()
 
@@ -71,6 +72,7 @@ def main() -> None:
     from studio.tasks import sft
 
     torch.manual_seed(0)
+    prompts = PROMPTS[:a.prompts]
     rd = a.run_dir or newest_run()
     loaded = inference.load(rd)
     tok, model = loaded.tokenizer, loaded.model
@@ -81,8 +83,8 @@ def main() -> None:
     paths = {
         "plain generate (adapter model)": lambda p: plain_generate(model, tok, p, a.max_new_tokens),
         "studio predict (adapter model)": lambda p: timed(lambda: inference.predict(rd, [p], **settings)[0]["output"]),
-        "studio stream (adapter model)": lambda p: timed(lambda: list(inference.stream(rd, [{"role": "user", "content": p}],
-                                                                                         **settings))[-1]),
+        "studio stream (adapter model)": lambda p: timed(lambda: (list(inference.stream(
+            rd, [{"role": "user", "content": p}], **settings)) or [""])[-1].strip()),
         "plain generate (merged export)": lambda p: plain_generate(merged, tok, p, a.max_new_tokens),
     }
     for p in PROMPTS[:1]:  # warm-up: first calls pay for allocations and kernel selection
@@ -94,7 +96,7 @@ def main() -> None:
     for _ in range(a.rounds):
         for name, fn in paths.items():
             total = 0.0
-            for p in PROMPTS:
+            for p in prompts:
                 out, seconds = fn(p)
                 total += seconds
                 if isinstance(out, list):  # token ids from the plain path
@@ -114,7 +116,7 @@ def main() -> None:
     for r in rows.values():
         r["vs_plain_adapter"] = round(r["tokens_per_second"] / base, 3)
     result = {"bench": "generation", "run": rd.name, "model": json.loads((rd / "model" / "studio_model.json").read_text()),
-              "prompts": len(PROMPTS), "max_new_tokens": a.max_new_tokens, "rounds": a.rounds, "paths": rows,
+              "prompts": len(prompts), "max_new_tokens": a.max_new_tokens, "rounds": a.rounds, "paths": rows,
               "machine": {"python": platform.python_version(), "torch": torch.__version__,
                           "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine()},
               "notes": "greedy, batch 1, one prompt at a time; tokens are the plain path's generated token count "
