@@ -164,7 +164,7 @@ def test_models_and_methods(tmp_path, capsys):
     assert code == 0
     assert "sentence-transformers/all-MiniLM-L6-v2" in text and "HuggingFaceTB/SmolLM2-135M-Instruct" in text
     cat = json.loads(ok(studio("models", "--json", runs_dir=tmp_path)).stdout)
-    assert {e["name"] for e in cat} == {"minilm", "smollm2"}
+    assert {e["name"] for e in cat} == {"minilm", "smollm2", "minilm-seq2seq"}
     code, text, _ = in_process(capsys, "--runs-dir", tmp_path, "methods")
     for name in methods.METHODS:
         assert f"\n{name} " in "\n" + text

@@ -31,9 +31,10 @@ def empty_hub_cache(tmp_path, monkeypatch):
 
 def test_catalog_lists_the_bundled_models():
     cat = {e["name"]: e for e in models.list_catalog()}
-    assert set(cat) == {"minilm", "smollm2"}
+    assert set(cat) == {"minilm", "smollm2", "minilm-seq2seq"}
     assert cat["minilm"]["hub_id"] == MINILM and cat["smollm2"]["hub_id"] == SMOLLM2
-    assert cat["minilm"]["bundled"] and cat["smollm2"]["bundled"]
+    assert cat["minilm"]["bundled"] and cat["smollm2"]["bundled"] and cat["minilm-seq2seq"]["bundled"]
+    assert tuple(cat["minilm-seq2seq"]["tasks"]) == ("seq2seq",)
     assert "text-classification" in cat["minilm"]["tasks"]
 
 
