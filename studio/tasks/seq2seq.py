@@ -19,7 +19,8 @@ NAME = "seq2seq"
 PEFT_TASK_TYPE = "SEQ_2_SEQ_LM"
 BEST_METRICS = ("chrf", "bleu", "rougeL", "loss")
 DEFAULT_MODEL = "minilm-seq2seq"
-# All eight work on both the MiniLM encoder-decoder and T5 (tests/studio/test_task_seq2seq.py trains each).
+# All eight apply: each trains a tiny T5 in tests/studio/test_task_seq2seq.py. On the MiniLM encoder-decoder IA3
+# takes its decoder's modules (methods._ia3_defaults) and prefix/prompt the layer counts its build writes to config.
 METHODS = ("full", "freeze", "lora", "dora", "adalora", "ia3", "prefix", "prompt")
 HEAD_INIT = False
 PLOT_METRICS = ("chrf", "bleu", "rougeL")
