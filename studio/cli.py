@@ -229,7 +229,10 @@ def cmd_data(a, store) -> int:
     if a.json:
         _print(rep.to_dict(), True)
         return 0
-    print(f"text column {rep.text_column!r}, label column {rep.label_column!r}; {len(rep.labels)} labels")
+    if rep.labels:
+        print(f"text column {rep.text_column!r}, label column {rep.label_column!r}; {len(rep.labels)} labels")
+    else:  # sft, seq2seq: no label set, only what holds the input and the answer
+        print(f"input {rep.text_column!r}, answer {rep.label_column!r}")
     print("rows     " + ", ".join(f"{k} {v}" for k, v in rep.rows.items()))
     for lab in rep.labels:
         print(f"  {lab:30} " + " ".join(f"{rep.label_counts[k].get(lab, 0):6d}" for k in rep.rows))

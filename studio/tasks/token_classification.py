@@ -47,9 +47,12 @@ FEW_ENTITIES = 8
 def card_usage(is_adapter: bool, labels: list[str] | None = None) -> list[str]:
     """Python lines of the model card's usage example (PATH_OR_REPO stands for where the export lives)."""
     if is_adapter:
+        # The base loads first, with its own head size: the adapter's head only fits once it knows the tags.
         return ["from peft import AutoPeftModelForTokenClassification",
                 "from transformers import AutoTokenizer, pipeline", "",
-                'model = AutoPeftModelForTokenClassification.from_pretrained("PATH_OR_REPO").merge_and_unload()',
+                f"id2label = {dict(enumerate(labels or []))!r}",
+                'model = AutoPeftModelForTokenClassification.from_pretrained("PATH_OR_REPO", num_labels=len(id2label), '
+                'id2label=id2label).merge_and_unload()',
                 'tokenizer = AutoTokenizer.from_pretrained("PATH_OR_REPO")',
                 'tag = pipeline("token-classification", model=model, tokenizer=tokenizer, aggregation_strategy="simple")',
                 'print(tag("Alice Martin flew from Paris to Berlin for Siemens."))']

@@ -188,3 +188,15 @@ def test_reproduce_script_runs_standalone_and_reaches_the_runs_metrics(finished_
     want = json.loads((run_dir / "test_report.json").read_text())["metrics"]
     assert abs(got["accuracy"] - want["accuracy"]) <= 0.1, (got, want)
     assert abs(got["f1"] - want["f1"]) <= 0.1, (got, want)
+
+
+def test_an_adapter_on_a_base_only_the_studio_builds_points_to_the_merged_export(run_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / run_dir.name
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("checkpoints"))
+    cfg = json.loads((copy / "config.json").read_text())
+    cfg["model"] = "minilm-seq2seq"  # a catalog base built from MiniLM, on no hub
+    (copy / "config.json").write_text(json.dumps(cfg))
+    assert "built by the studio" in export.model_card(copy, "adapter")
+    assert "built by the studio" not in export.model_card(run_dir, "adapter")

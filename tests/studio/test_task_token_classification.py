@@ -438,6 +438,14 @@ def test_export_adapter_and_merged_reload_to_the_same_tags(tiny_bert, ner_conll,
     tok = ner.load_tokenizer(merged)
     model = ner.load_model(merged, json.loads((merged / "studio_model.json").read_text())["labels"], tok)
     assert [p["tags"] for p in ner.predict(model, tok, texts)] == expected
+    # The adapter, loaded the way its model card says (plain peft, the tags passed along for the head).
+    from peft import AutoPeftModelForTokenClassification
+
+    id2label = dict(enumerate(json.loads((adapter / "studio_model.json").read_text())["labels"]))
+    assert f"id2label = {id2label!r}" in (adapter / "README.md").read_text()
+    plain = AutoPeftModelForTokenClassification.from_pretrained(str(adapter), num_labels=len(id2label),
+                                                                id2label=id2label).merge_and_unload()
+    assert [p["tags"] for p in ner.predict(plain, ner.load_tokenizer(adapter), texts)] == expected
     from peft import PeftModel
 
     base = ner.load_model(tiny_bert, cfg_labels(rd), tok)
