@@ -37,6 +37,12 @@ SUITE: dict[str, tuple[list[str] | None, list[str]]] = {
     "scale": (["--quick"], ["--full"]),
     "ui_latency": ([], []),
     "load": ([], []),
+    # Each task against its untrained base on real data, and generation speed: SmolLM2 trains for many minutes.
+    "generation": (None, ["--max-new-tokens", "48", "--rounds", "3"]),
+    "sft_before_after": (None, ["--intents", "6", "--per-intent", "12", "--val-per-intent", "1",
+                                "--test-per-intent", "10", "--epochs", "1", "--learning-rate", "2e-3"]),
+    "seq2seq_before_after": (None, []),
+    "ner_before_after": (None, []),
 }
 
 
