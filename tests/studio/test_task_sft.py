@@ -72,6 +72,19 @@ def test_alpaca_chat_and_sharegpt_records_become_conversations(tmp_path):
     assert share.report.rows == {"train": 4, "validation": 1, "test": 1}
 
 
+def test_naming_the_detected_fields_reads_a_mixed_file_the_same(tmp_path):
+    """The Data tab passes the fields it detected back with every later check and with Start."""
+    records = alpaca(6) + [{"messages": [{"role": "user", "content": f"Hi {i}"},
+                                         {"role": "assistant", "content": f"Hello {i}"}]} for i in range(4)]
+    path = str(write_jsonl(tmp_path / "mixed.jsonl", records))
+    detected = sft.prepare_data(DataConfig(train=path, validation_fraction=0, test_fraction=0))
+    named = sft.prepare_data(DataConfig(train=path, validation_fraction=0, test_fraction=0,
+                                        text_column=detected.report.text_column,
+                                        label_column=detected.report.label_column))
+    assert sorted(named.splits["train"]["reference"]) == sorted(detected.splits["train"]["reference"])
+    assert len(named.splits["train"]) == 10
+
+
 def test_named_fields_win_whatever_their_case(tmp_path):
     records = [{"Task": f"Say {i}.", "Reply": f"{i}", "output": "not this"} for i in range(6)]
     prepared = sft.prepare_data(DataConfig(train=str(write_jsonl(tmp_path / "named.jsonl", records)),
