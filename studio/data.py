@@ -386,6 +386,25 @@ def stratified_split(df: pd.DataFrame, fractions: dict[str, float], seed: int, n
     return out
 
 
+def random_split(df: pd.DataFrame, fractions: dict[str, float], seed: int, name: str,
+                 unit: str = "row") -> dict[str, pd.DataFrame]:
+    """Seeded random split (NER sentences, SFT records, seq2seq pairs: nothing to stratify on); every held-out
+    split with a share gets at least one `unit` and train keeps at least one."""
+    held = [k for k, f in fractions.items() if f > 0]
+    if len(df) < len(held) + 1:
+        raise DataError(f"{name} has {len(df)} usable {unit}(s), too few to split into train and {' and '.join(held)}; "
+                        f"add {unit}s or provide validation/test files.")
+    order = np.random.default_rng(seed).permutation(len(df))
+    out, start = {}, 0
+    for i, split in enumerate(held):
+        k = max(1, int(round(len(df) * fractions[split])))
+        k = min(k, len(df) - start - (len(held) - i))  # leave one for each later split and one for train
+        out[split] = df.iloc[np.sort(order[start:start + k])].reset_index(drop=True)
+        start += k
+    out["train"] = df.iloc[np.sort(order[start:])].reset_index(drop=True)
+    return out
+
+
 # ------------------------------------------------------------ prepare --
 def prepare(cfg: DataConfig, tokenizer=None, max_length: int | None = None) -> PreparedData:
     """Read, check, clean and split the data of a run config."""

@@ -162,22 +162,18 @@ def _text(v: Any) -> str | None:
 
 def _split(frames: dict, source: dict, cfg, train_name: str) -> tuple[dict, dict]:
     """Hold out validation/test shares of train (seeded, random) for the splits that have no file."""
-    from studio.data import DataError
+    from studio.data import DataError, random_split
 
     train = frames["train"]
-    held = [s for s in ("validation", "test") if s not in frames and getattr(cfg, f"{s}_fraction") > 0]
-    if len(train) < len(held) + 1 or len(train) == 0:
-        raise DataError(f"{train_name} has {len(train)} usable row(s) with both a source and a target; add rows "
-                        "(a few dozen at least) or provide validation/test files.")
-    order = np.random.default_rng(cfg.split_seed).permutation(len(train))
-    start = 0
-    for i, split in enumerate(held):
-        frac = getattr(cfg, f"{split}_fraction")
-        k = min(max(1, int(round(len(train) * frac))), len(train) - start - (len(held) - i))
-        frames[split] = train.iloc[np.sort(order[start:start + k])].reset_index(drop=True)
-        source[split] = f"{int(round(frac * 100))}% of {train_name} (random, seed {cfg.split_seed})"
-        start += k
-    frames["train"] = train.iloc[np.sort(order[start:])].reset_index(drop=True)
+    fractions = {s: getattr(cfg, f"{s}_fraction") for s in ("validation", "test") if s not in frames}
+    if len(train) == 0:
+        raise DataError(f"{train_name} has no usable row with both a source and a target; add rows "
+                        "(a few dozen at least).")
+    parts = random_split(train, fractions, cfg.split_seed, train_name, unit="row")
+    for split, part in parts.items():
+        frames[split] = part
+        if split != "train":
+            source[split] = f"{int(round(fractions[split] * 100))}% of {train_name} (random, seed {cfg.split_seed})"
     missing = [s for s in ("validation", "test") if s not in frames]
     for s in missing:  # a zero fraction and no file: evaluate on the other held-out split
         other = "test" if s == "validation" else "validation"

@@ -204,25 +204,9 @@ def to_frame(records: list[tuple[str, dict]], fields: dict, p: Path) -> pd.DataF
     return pd.DataFrame(rows, columns=["text", "messages", "reference"])
 
 
-def random_split(df: pd.DataFrame, fractions: dict[str, float], seed: int, name: str) -> dict[str, pd.DataFrame]:
-    """Seeded split by record; every held-out split gets at least one record and train keeps one."""
-    held = [s for s, f in fractions.items() if f > 0]
-    if len(df) < len(held) + 1:
-        raise DataError(f"{name}: {len(df)} record(s) are too few to split into train and {' and '.join(held)}; "
-                        "add records or provide validation/test files.")
-    idx = np.random.default_rng(seed).permutation(len(df))
-    out, start = {}, 0
-    for i, split in enumerate(held):
-        k = min(max(1, int(round(len(df) * fractions[split]))), len(df) - start - (len(held) - i - 1) - 1)
-        out[split] = df.iloc[np.sort(idx[start:start + k])].reset_index(drop=True)
-        start += k
-    out["train"] = df.iloc[np.sort(idx[start:])].reset_index(drop=True)
-    return out
-
-
 def prepare_data(cfg, tokenizer=None, max_length=None):
     """Read, check, normalise to conversations, de-duplicate and split."""
-    from studio.data import LONG_TEXT_CHARS, DataReport, PreparedData
+    from studio.data import LONG_TEXT_CHARS, DataReport, PreparedData, random_split
 
     p, records = read_records(cfg.train, "Training")
     if not records:
@@ -245,7 +229,7 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
         dropped += before - len(frames[k])
     fractions = {s: getattr(cfg, f"{s}_fraction") for s in ("validation", "test") if s not in frames}
     if fractions:
-        parts = random_split(frames["train"], fractions, cfg.split_seed, p.name)
+        parts = random_split(frames["train"], fractions, cfg.split_seed, p.name, unit="record")
         frames.update(parts)
         for k in fractions:
             if k in parts:

@@ -262,25 +262,6 @@ def labels_for(types: list[str]) -> list[str]:
 
 
 # -------------------------------------------------------------------------------------- split --
-def random_split(df: pd.DataFrame, fractions: dict[str, float], seed: int, name: str) -> dict[str, pd.DataFrame]:
-    """Seeded random split by sentence; every held-out split with a share gets at least one sentence."""
-    from studio.data import DataError
-
-    held = [k for k, f in fractions.items() if f > 0]
-    if len(df) < len(held) + 1:
-        raise DataError(f"{name} has {len(df)} sentence(s), too few to split into train and {' and '.join(held)}; "
-                        "add sentences or provide validation/test files.")
-    order = np.random.default_rng(seed).permutation(len(df))
-    out, start = {}, 0
-    for i, split in enumerate(held):
-        k = max(1, int(round(len(df) * fractions[split])))
-        k = min(k, len(df) - start - (len(held) - i))  # leave one for each later split and one for train
-        out[split] = df.iloc[np.sort(order[start:start + k])].reset_index(drop=True)
-        start += k
-    out["train"] = df.iloc[np.sort(order[start:])].reset_index(drop=True)
-    return out
-
-
 # ------------------------------------------------------------------------------------ prepare --
 def prepare_data(cfg, tokenizer=None, max_length=None):
     """Read, check and split the sentences of a run config; see the module docstring for the columns."""
@@ -306,7 +287,7 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
                                      "sentences with it or remove it from the file.")
     fractions = {k: getattr(cfg, f"{k}_fraction") for k in ("validation", "test") if k not in frames}
     if fractions:
-        parts = random_split(frames["train"], fractions, cfg.split_seed, train_name)
+        parts = data.random_split(frames["train"], fractions, cfg.split_seed, train_name, unit="sentence")
         for k, part in parts.items():
             frames[k] = part
             if k != "train":

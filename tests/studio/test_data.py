@@ -289,3 +289,18 @@ def test_missing_and_unsupported_files(tmp_path):
         prep(x)
     with pytest.raises(DataError, match="is a folder"):
         prep(tmp_path)
+
+
+def test_random_split_is_seeded_keeps_one_row_per_split_and_names_its_unit():
+    from studio.data import random_split
+
+    df = pd.DataFrame({"text": [f"t{i}" for i in range(20)]})
+    a = random_split(df, {"validation": 0.1, "test": 0.1}, seed=3, name="x.jsonl", unit="record")
+    b = random_split(df, {"validation": 0.1, "test": 0.1}, seed=3, name="x.jsonl", unit="record")
+    assert {k: v["text"].tolist() for k, v in a.items()} == {k: v["text"].tolist() for k, v in b.items()}
+    assert [len(a[k]) for k in ("train", "validation", "test")] == [16, 2, 2]
+    assert sorted(sum((v["text"].tolist() for v in a.values()), [])) == sorted(df["text"])
+    tiny = random_split(df.head(3), {"validation": 0.01, "test": 0.01}, seed=0, name="x", unit="record")
+    assert [len(tiny[k]) for k in ("train", "validation", "test")] == [1, 1, 1]
+    with pytest.raises(DataError, match=r"x.conll has 2 usable sentence\(s\), too few to split into train and validation and test"):
+        random_split(df.head(2), {"validation": 0.1, "test": 0.1}, seed=0, name="x.conll", unit="sentence")
