@@ -212,7 +212,6 @@ def cmd_predict(a, store) -> int:
 
 
 def cmd_data(a, store) -> int:
-    from studio import data as data_mod
     from studio.config import DataConfig
 
     cfg = DataConfig(train=a.train, validation=a.validation, test=a.test, text_column=a.text_column,

@@ -56,6 +56,7 @@ class Spare:
         self.socket_path = self.dir / "spare.sock"
         self.cwd = Path(cwd)
         self.lock = threading.Lock()
+        self.forked: list[int] = []  # pids of the workers forked so far (the Store falls back when it is not used)
         env = worker_env()
         self.fingerprint = env_fingerprint(env)
         self.proc = subprocess.Popen([sys.executable, "-m", "studio.prewarm", str(self.socket_path), str(os.getpid())],
@@ -81,7 +82,10 @@ class Spare:
                 reply = json.loads(_read_line(s))
         except (OSError, ValueError):
             return None
-        return int(reply["pid"]) if reply.get("pid") else None
+        if not reply.get("pid"):
+            return None
+        self.forked.append(int(reply["pid"]))
+        return self.forked[-1]
 
     def close(self) -> None:
         if self.proc.poll() is None:

@@ -34,7 +34,7 @@ os.environ["STUDIO_PREWARM"] = "0"
 # machine (about 40 s) and reused by later sessions and by tests/components.
 os.environ.setdefault("STUDIO_CACHE", str(Path(tempfile.gettempdir()) / f"studio-test-cache-{os.getuid()}"))
 
-from tests.support import kill_active, make_learnable_bert, separable_rows, write_csv  # noqa: E402
+from tests.support import kill_active, make_learnable_bert, separable_rows, train_to_completion, write_csv  # noqa: E402
 
 
 # ------------------------------------------------------------------ fixtures --
@@ -90,10 +90,5 @@ def finished_run(tmp_path_factory, tiny_bert):
     csv_path = write_csv(root / "tickets.csv", separable_rows(20, ("billing", "technical", "shipping"), seed=5, words=(2, 8)))
     store = Store(root / "runs")
     cfg = RunConfig.from_dict(tiny_config(tiny_bert, csv_path, "lora", epochs=2, batch_size=8))
-    run_id = store.create(cfg)
-    try:
-        st = store.wait(run_id, timeout=300)
-    finally:
-        kill_active(store)
-    assert st["status"] == "completed", (st, (store.run_dir(run_id) / "train.log").read_text()[-3000:])
+    run_id = train_to_completion(store, cfg)
     return store, run_id, cfg

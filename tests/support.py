@@ -92,6 +92,17 @@ def tiny_config(model: Path, train: Path, method: str = "lora", **training) -> d
     return {"model": str(model), "method": method, "data": {"train": str(train)}, "training": t}
 
 
+def train_to_completion(store, cfg, timeout: float = 300) -> str:
+    """Create a run for cfg, wait until it finishes, and fail with its log tail unless it completed."""
+    run_id = store.create(cfg)
+    try:
+        st = store.wait(run_id, timeout=timeout)
+    finally:
+        kill_active(store)
+    assert st["status"] == "completed", (st, (store.run_dir(run_id) / "train.log").read_text()[-3000:])
+    return run_id
+
+
 def wait_for(predicate, timeout: float = 180, poll: float = 0.2, what: str = "condition"):
     """Poll until predicate() returns a truthy value; generous timeout, no timing assertions."""
     end = time.time() + timeout

@@ -10,7 +10,6 @@ tag set with its counts; the warnings count whole entities (a two-token "B-PER I
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from pathlib import Path

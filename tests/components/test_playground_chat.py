@@ -23,6 +23,7 @@ SAMPLE = ROOT / "assets" / "samples" / "sft_sample.jsonl"
 def sft_run(tmp_path_factory, ui_cache):
     from studio.config import RunConfig
     from studio.runs import Store
+    from tests.support import train_to_completion
     from tests.tiny_models import make_tiny_llama
 
     llama = make_tiny_llama(tmp_path_factory.mktemp("ui-llama") / "llama")
@@ -32,9 +33,7 @@ def sft_run(tmp_path_factory, ui_cache):
                                "data": {"train": str(SAMPLE), "max_rows": 24},
                                "training": {"epochs": 2, "batch_size": 8, "max_length": 48, "device": "cpu",
                                             "max_new_tokens": 5, "sample_prompts": 0, "learning_rate": 2e-2}})
-    run_id = store.create(cfg)
-    st = store.wait(run_id, timeout=300)
-    assert st["status"] == "completed", (store.run_dir(run_id) / "train.log").read_text()[-2000:]
+    run_id = train_to_completion(store, cfg)
     yield store, run_id, llama
     stop_active_runs(runs_dir)
 

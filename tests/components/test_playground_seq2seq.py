@@ -22,7 +22,7 @@ PAIRS = [{"source": f"the {c} {t} is over there", "target": f"{c} {t}"}
 def seq2seq_app(tmp_path_factory, ui_cache):
     from studio.config import RunConfig
     from studio.runs import open_store
-    from tests.support import kill_active, tiny_config, write_csv
+    from tests.support import tiny_config, train_to_completion, write_csv
     from tests.tiny_models import make_tiny_t5
 
     root = tmp_path_factory.mktemp("s2s-ui")
@@ -31,12 +31,7 @@ def seq2seq_app(tmp_path_factory, ui_cache):
     store = open_store(runs_dir)
     cfg = RunConfig.from_dict({"task": "seq2seq", **tiny_config(model, write_csv(root / "pairs.csv", PAIRS), "lora",
                                                                  epochs=1, max_target_length=6, max_new_tokens=6)})
-    run_id = store.create(cfg)
-    try:
-        st = store.wait(run_id, timeout=300)
-    finally:
-        kill_active(store)
-    assert st["status"] == "completed", (store.run_dir(run_id) / "train.log").read_text()[-3000:]
+    run_id = train_to_completion(store, cfg)
     with running_app(runs_dir) as url:
         yield Client(url, verbose=False), run_id, store.run_dir(run_id)
     stop_active_runs(runs_dir)

@@ -33,15 +33,10 @@ def csv_path(tmp_path_factory):
 def test_a_run_forked_from_the_spare_completes_like_a_spawned_one(spare_store, tiny_bert, csv_path):
     run_id = spare_store.create(RunConfig.from_dict(tiny_config(tiny_bert, csv_path, "lora", epochs=1)))
     pid = runlog.read_status(spare_store.run_dir(run_id))["pid"]
-    try:
-        parent = psutil.Process(pid).ppid()
-    except psutil.NoSuchProcess:  # finished already: its log still says where it came from
-        parent = None
+    assert spare_store.spare.forked[-1:] == [pid], "the worker was forked by the spare, not spawned"
     st = spare_store.wait(run_id, timeout=300)
     log = (spare_store.run_dir(run_id) / runlog.LOG_FILE).read_text()
     assert st["status"] == "completed", log[-3000:]
-    if parent is not None:
-        assert parent == spare_store.spare.proc.pid, "the worker was forked by the spare, not spawned"
     assert f"run {run_id} started" in log and f"run {run_id} completed" in log
     assert (spare_store.run_dir(run_id) / "model" / "studio_model.json").exists()
     assert spare_store.spare.ready(), "the spare stays for the next run"
@@ -53,6 +48,7 @@ def test_kill_reaches_a_forked_worker_and_its_group(spare_store, tiny_bert, csv_
     rd = spare_store.run_dir(run_id)
     wait_for(lambda: runlog.read_status(rd).get("status") == "running", timeout=300, what="the run to start")
     pid = runlog.read_status(rd)["pid"]
+    assert pid in spare_store.spare.forked
     assert os.getpgid(pid) == pid, "a forked worker leads its own process group, as a spawned one does"
     spare_store.kill(run_id)
     wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
@@ -66,10 +62,8 @@ def test_a_changed_import_time_setting_falls_back_to_a_fresh_worker(spare_store,
     env = dict(os.environ, HF_HUB_OFFLINE="0" if os.environ.get("HF_HUB_OFFLINE") == "1" else "1")
     assert spare_store.spare.spawn(["nothing"], spare_store.root / "x.log", env) is None
     monkeypatch.setenv("TRANSFORMERS_VERBOSITY", "error")  # read when transformers imports
+    forked = list(spare_store.spare.forked)
     run_id = spare_store.create(RunConfig.from_dict(tiny_config(tiny_bert, csv_path, "lora", epochs=1)))
-    pid = runlog.read_status(spare_store.run_dir(run_id))["pid"]
-    try:
-        assert psutil.Process(pid).ppid() != spare_store.spare.proc.pid
-    except psutil.NoSuchProcess:
-        pass
+    assert spare_store.spare.forked == forked, "a stale spare must not serve the run"
+    assert runlog.read_status(spare_store.run_dir(run_id))["pid"] not in forked
     assert spare_store.wait(run_id, timeout=300)["status"] == "completed"

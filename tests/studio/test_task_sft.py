@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from studio import cli, export, inference, train
-from studio.config import DataConfig, RunConfig, TrainingConfig
+from studio.config import DataConfig, RunConfig
 from studio.data import DataError
 from studio.tasks import sft
-from tests.support import kill_active, read_jsonl
+from tests.support import read_jsonl, train_to_completion
 from tests.tiny_models import make_tiny_llama
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -250,12 +250,7 @@ def finished_sft(tmp_path_factory, tiny_llama):
     from studio.runs import Store
 
     store = Store(tmp_path_factory.mktemp("sft-runs"))
-    run_id = store.create(RunConfig.from_dict(sft_config(tiny_llama)))
-    try:
-        st = store.wait(run_id, timeout=300)
-    finally:
-        kill_active(store)
-    assert st["status"] == "completed", (st, (store.run_dir(run_id) / "train.log").read_text()[-3000:])
+    run_id = train_to_completion(store, RunConfig.from_dict(sft_config(tiny_llama)))
     return store, run_id, store.run_dir(run_id)
 
 
@@ -333,14 +328,9 @@ def test_a_full_run_answers_with_its_own_base(tmp_path, tiny_llama):
     from studio.runs import Store
 
     store = Store(tmp_path / "runs")
-    run_id = store.create(RunConfig.from_dict(sft_config(tiny_llama, "full", epochs=1, sample_prompts=0,
-                                                         learning_rate=1e-2)))
-    try:
-        st = store.wait(run_id, timeout=300)
-    finally:
-        kill_active(store)
+    run_id = train_to_completion(store, RunConfig.from_dict(sft_config(tiny_llama, "full", epochs=1, sample_prompts=0,
+                                                                       learning_rate=1e-2)))
     rd = store.run_dir(run_id)
-    assert st["status"] == "completed", (rd / "train.log").read_text()[-3000:]
     assert not [r for r in read_jsonl(rd / "metrics.jsonl") if r["kind"] == "samples"]  # sample_prompts: 0
     prompt = "Add 2 and 3."
     assert inference.predict(rd, [prompt], base=True)[0]["output"] == base_answer(tiny_llama, prompt, 6)

@@ -19,7 +19,7 @@ from studio.config import ConfigError, DataConfig, RunConfig, TrainingConfig
 from studio.data import DataError
 from studio.tasks import get_task
 from studio.tasks import token_classification as ner
-from tests.support import kill_active, read_jsonl, tiny_config
+from tests.support import read_jsonl, tiny_config, train_to_completion
 
 PEOPLE = ["Alice", "Bob Stone", "Carla", "Dmitri Volkov", "Eve", "Farid"]
 PLACES = ["Paris", "Lagos", "Oslo", "New York", "Kraków", "Lima"]
@@ -388,12 +388,7 @@ def ner_run(tmp_path_factory, tiny_bert):
     data = write_conll(root / "people.conll", sentences(80, seed=1))
     store = Store(root / "runs")
     cfg = RunConfig.from_dict(ner_config(tiny_bert, data, "full", epochs=12, batch_size=8, learning_rate=3e-3))
-    run_id = store.create(cfg)
-    try:
-        st = store.wait(run_id, timeout=300)
-    finally:
-        kill_active(store)
-    assert st["status"] == "completed", (st, (store.run_dir(run_id) / "train.log").read_text()[-3000:])
+    run_id = train_to_completion(store, cfg)
     return store, run_id, cfg
 
 
