@@ -130,7 +130,7 @@ def form_values(cfg: RunConfig, catalog_ids: list[str]) -> dict[str, Any]:
         v = getattr(cfg.training, f["name"])
         vals[f["name"]] = 0 if v is None and zero_means_unset(f) else v
     if cfg.training.learning_rate is None:
-        vals["learning_rate"] = methods.METHODS[cfg.method].learning_rate
+        vals["learning_rate"] = methods.default_learning_rate(cfg.method, cfg.task)
     for f in field_help(DataConfig):
         if f["name"] in DATA_FIELDS:
             v = getattr(cfg.data, f["name"])

@@ -203,14 +203,16 @@ def build(ctx: StudioContext, data: DataTab) -> ModelTab:
     def on_method(name):
         return [gr.update(visible=k == name) for k in method_groups]
 
-    def on_method_picked(name):
-        return methods.METHODS[name].learning_rate if name in methods.METHODS else gr.skip()
+    def on_method_picked(name, task_name):
+        if name not in methods.METHODS:
+            return gr.skip()
+        return methods.default_learning_rate(name, task_name or None)
 
     # change: also when a loaded config sets the method; input: only when the user picks one,
     # so a loaded config keeps its own learning rate.
     method.change(on_method, inputs=method, outputs=list(method_groups.values()), api_visibility="private",
                   queue=False)
-    method.input(on_method_picked, inputs=method, outputs=training["learning_rate"], api_visibility="private",
+    method.input(on_method_picked, inputs=[method, data.task], outputs=training["learning_rate"], api_visibility="private",
                  queue=False)
 
     def on_count_parameters(data_state, **values):
@@ -243,11 +245,23 @@ def build(ctx: StudioContext, data: DataTab) -> ModelTab:
         entry = next((e for e in models.list_catalog() if e["hub_id"] == model_name), None)
         if not (custom or "").strip() and entry is not None and task_name not in entry["tasks"]:
             new_model = task_mod.DEFAULT_MODEL
-        allowed = task_mod.METHODS or list(methods.METHODS)
-        return new_model, (gr.skip() if method_name in allowed else ("lora" if "lora" in allowed else allowed[0]))
+        new_method = method_for(task_mod, method_name)
+        return new_model, gr.skip() if new_method == method_name else new_method
+
+    def on_task_picked(task_name, method_name):
+        """The user picked a task: the learning rate becomes the task's own for the method (a loaded config,
+        which changes the task too, keeps its rate)."""
+        from studio.tasks import get_task
+
+        try:
+            return methods.default_learning_rate(method_for(get_task(task_name), method_name), task_name)
+        except ValueError:
+            return gr.skip()
 
     data.task.change(on_task, inputs=[data.task, model, model_custom, method], outputs=[model, method],
                      api_visibility="private", queue=False)
+    data.task.input(on_task_picked, inputs=[data.task, method], outputs=training["learning_rate"],
+                    api_visibility="private", queue=False)
 
     # The Data tab counts tokens with the chosen model's tokenizer and marks max_length.
     def on_tokenizer(model_name, custom, max_length):
@@ -287,6 +301,12 @@ def build(ctx: StudioContext, data: DataTab) -> ModelTab:
         inputs_kwargs=data.form, outputs=data.outputs, api_visibility="private")
     m.on_count_parameters = on_count_parameters
     return m
+
+
+def method_for(task_mod, method_name: str) -> str:
+    """The method a task keeps: the current one when it applies, else LoRA (or the task's first)."""
+    allowed = task_mod.METHODS or list(methods.METHODS)
+    return method_name if method_name in allowed else ("lora" if "lora" in allowed else allowed[0])
 
 
 def config_file(ctx: StudioContext, cfg: RunConfig) -> tuple[str, str]:

@@ -221,7 +221,14 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
     return trainable, total
 
 
-def default_learning_rate(method: str) -> float:
+def default_learning_rate(method: str, task: str | None = None) -> float:
+    """The method's learning rate, or the task's own for it (studio.tasks.<task>.LEARNING_RATES) where one is set."""
+    if task:
+        from studio.tasks import get_task
+
+        rate = getattr(get_task(task), "LEARNING_RATES", {}).get(method)
+        if rate is not None:
+            return rate
     return METHODS[method].learning_rate
 
 

@@ -273,7 +273,7 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
     if t.wandb and t.wandb_project:
         os.environ["WANDB_PROJECT"] = t.wandb_project
 
-    lr = t.learning_rate or methods.default_learning_rate(cfg.method)
+    lr = t.learning_rate or methods.default_learning_rate(cfg.method, cfg.task)
     best = cfg.selection_metric()
     parts = task.trainer_parts(cfg, tokenizer, labels, splits, run_dir)
     eval_kw: dict[str, Any] = {"eval_strategy": t.eval_strategy, "save_strategy": t.eval_strategy}

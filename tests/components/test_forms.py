@@ -26,3 +26,11 @@ def test_form_values_and_raw_config_round_trip():
     back = RunConfig.from_dict(forms.raw_config({"path": str(SAMPLE)}, vals))
     assert back.method_args == cfg.method_args and back.data.max_rows == 100
     assert back.training.early_stopping_patience is None and back.training.epochs == 2
+
+
+def test_a_config_without_a_learning_rate_shows_its_tasks_default():
+    from components import forms
+    from studio.config import RunConfig
+
+    cfg = RunConfig.from_dict({"task": "token-classification", "method": "lora", "data": {"train": "x.conll"}})
+    assert forms.form_values(cfg, [])["learning_rate"] == 2e-3

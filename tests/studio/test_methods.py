@@ -139,3 +139,13 @@ def test_method_trains_lowers_loss_and_reloads(method, tiny_bert, separable_csv,
     assert [p["label"] for p in preds] == [r["predicted"] for r in rows]
     assert [p["score"] for p in preds] == pytest.approx([r["confidence"] for r in rows], abs=1e-4)
     assert report["metrics"]["accuracy"] == pytest.approx(sum(r["correct"] for r in rows) / len(rows))
+
+
+def test_a_task_can_set_its_own_default_learning_rate_for_a_method():
+    from studio import methods
+
+    assert methods.default_learning_rate("lora") == methods.METHODS["lora"].learning_rate
+    assert methods.default_learning_rate("lora", "text-classification") == methods.METHODS["lora"].learning_rate
+    # A fresh token head needs more than the adapters' usual rate (see studio/tasks/token_classification.py).
+    assert methods.default_learning_rate("lora", "token-classification") == 2e-3
+    assert methods.default_learning_rate("full", "token-classification") == methods.METHODS["full"].learning_rate
