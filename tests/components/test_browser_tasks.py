@@ -8,6 +8,7 @@ tests/_artifacts/screenshots/ (tasks-*.png).
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -64,15 +65,18 @@ def train(page, model_dir, name: str, **fields) -> None:
     page.wait_for_selector("#train-message .studio-msg-ok, .toast-body", timeout=60_000)
     toasts = page.locator(".toast-body")
     assert not toasts.count(), toasts.first.inner_text()
+    started = re.search(r"Run (\S+) (?:started|queued)", page.locator("#train-message").inner_text())
+    assert started, page.locator("#train-message").inner_text()
+    # The page opened on the previous flow's finished run; its status must not be mistaken for this run's.
+    run = page.locator(f"#run-status .studio-run:has-text('{started.group(1)}')")
     deadline = time.time() + 400
     while time.time() < deadline:
-        state = page.locator("#run-status .studio-run").get_attribute("data-status") if page.locator(
-            "#run-status .studio-run").count() else None
+        state = run.first.get_attribute("data-status") if run.count() else None
         if state in ("completed", "failed", "stopped"):
             break
         page.wait_for_timeout(1000)
     status = page.locator("#run-status").inner_text()
-    assert page.locator("#run-status .studio-run[data-status='completed']").count(), status
+    assert run.count() and run.first.get_attribute("data-status") == "completed", status
     page.wait_for_timeout(2000)
 
 
