@@ -138,7 +138,7 @@ def build(ctx: StudioContext, data: DataTab, model: ModelTab) -> TrainTab:
             try:
                 cfg = json.loads((rd / runlog.CONFIG_FILE).read_text())
                 v["epochs"] = cfg["training"]["epochs"]
-                v["plot_metrics"] = list(_plot_metrics(cfg.get("task")))
+                v["plot_metrics"], v["plot_labels"] = _plot_metrics(cfg.get("task"))
                 v["name"] = cfg.get("name") or f"{os.path.basename(cfg['model'].rstrip('/')) or cfg['model']} · {cfg['method']}"
             except (OSError, KeyError, ValueError):
                 pass
@@ -161,7 +161,7 @@ def build(ctx: StudioContext, data: DataTab, model: ModelTab) -> TrainTab:
         info = {"name": v.get("name")}
         samples = summaries.sample_generations(records)
         return [status_html(run_id, info, st, v.get("epochs"), test), plots.loss_figure(records),
-                plots.eval_figure(records, v.get("plot_metrics") or ("accuracy", "f1")),
+                plots.eval_figure(records, v.get("plot_metrics") or ("accuracy", "f1"), v.get("plot_labels")),
                 plots.learning_rate_figure(records), log_tail(rd), v, gr.update(visible=False),
                 gr.update(value=pd.DataFrame(samples), visible=True) if samples else gr.update(visible=False)]
 
@@ -220,13 +220,15 @@ def build(ctx: StudioContext, data: DataTab, model: ModelTab) -> TrainTab:
     return tab
 
 
-def _plot_metrics(task: str | None) -> tuple[str, ...]:
+def _plot_metrics(task: str | None) -> tuple[list[str], dict[str, str]]:
+    """The task's live score metrics and any labels of its own for them."""
     from studio.tasks import get_task
 
     try:
-        return tuple(get_task(task or "text-classification").PLOT_METRICS)
+        module = get_task(task or "text-classification")
+        return list(module.PLOT_METRICS), dict(getattr(module, "METRIC_LABELS", {}))
     except (ValueError, ImportError, AttributeError):
-        return ("accuracy", "f1")
+        return ["accuracy", "f1"], {}
 
 
 def attach(ctx: StudioContext, current: str | None = None) -> dict:

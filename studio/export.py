@@ -38,7 +38,7 @@ def _meta(run_dir: Path) -> dict[str, Any]:
 
 def export_kinds(run_dir: Path) -> list[str]:
     """What a run can be exported as: its adapter and/or a merged model; for encoder classifiers ONNX (fp32, int8);
-    for text classification a reproduce script."""
+    and for every task a reproduce script."""
     from studio import onnx_export
     from studio.reproduce import SUPPORTED_TASKS
 
@@ -164,7 +164,9 @@ def build_folder(run_dir: Path, kind: str, dest: Path) -> Path:
     if kind not in available:
         meta = _meta(run_dir)
         if kind == "reproduce":
-            why = f"reproduce scripts are generated for text-classification runs, not {meta.get('task')}"
+            from studio.reproduce import SUPPORTED_TASKS
+
+            why = f"reproduce scripts are generated for {', '.join(SUPPORTED_TASKS)} runs, not {meta.get('task')}"
         elif kind.startswith("onnx"):
             why = ("ONNX export is for encoder classifiers (text-classification runs on BERT-like models)"
                    if meta.get("method") not in NOT_MERGEABLE else

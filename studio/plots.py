@@ -58,7 +58,9 @@ def series(records: Iterable[dict[str, Any]], key: str, kind: str | None = None)
 
 
 def _lines(records: list[dict[str, Any]], keys: Sequence[tuple[str, str]], y_title: str, empty: str,
-           y_range: list[float] | None = None, log_y: bool = False) -> go.Figure:
+           y_range: list[float] | None = None, log_y: bool = False,
+           labels: dict[str, str] | None = None) -> go.Figure:
+    names = {**METRIC_NAMES, **(labels or {})}
     fig = go.Figure()
     for i, (key, kind) in enumerate(keys):
         x, y = series(records, key, kind)
@@ -66,7 +68,7 @@ def _lines(records: list[dict[str, Any]], keys: Sequence[tuple[str, str]], y_tit
             continue
         # Evaluations are few: markers make single points visible.
         mode = "lines+markers" if kind == "eval" or len(x) < 3 else "lines"
-        fig.add_trace(go.Scatter(x=x, y=y, mode=mode, name=METRIC_NAMES.get(key, key),
+        fig.add_trace(go.Scatter(x=x, y=y, mode=mode, name=names.get(key, key),
                                  line=dict(color=COLORS[i % len(COLORS)], width=2)))
     if not fig.data:
         return empty_figure(empty)
@@ -85,13 +87,18 @@ def loss_figure(records: list[dict[str, Any]]) -> go.Figure:
                   "The loss appears here after the first logging step.")
 
 
-def eval_figure(records: list[dict[str, Any]], metrics: Sequence[str] = ("accuracy", "f1")) -> go.Figure:
-    """Validation scores against step (the task's PLOT_METRICS: accuracy and macro F1 for classification)."""
+def eval_figure(records: list[dict[str, Any]], metrics: Sequence[str] = ("accuracy", "f1"),
+                labels: dict[str, str] | None = None) -> go.Figure:
+    """Validation scores against step (the task's PLOT_METRICS: accuracy and macro F1 for classification).
+
+    `labels` renames traces where a task's metric differs from the usual one of that name (NER's F1 is entity-level).
+    """
     keys = [(f"eval_{m}", "eval") for m in metrics]
     values = [v for k, _ in keys for v in series(records, k, "eval")[1]]
     # Shares (accuracy, F1) sit on a fixed 0..1 axis so curves compare across runs; BLEU, chrF, perplexity do not.
     y_range = [0, 1.02] if values and max(values) <= 1 else None
-    return _lines(records, keys, "score", "Validation scores appear here after the first evaluation.", y_range=y_range)
+    return _lines(records, keys, "score", "Validation scores appear here after the first evaluation.", y_range=y_range,
+                  labels=labels)
 
 
 def learning_rate_figure(records: list[dict[str, Any]]) -> go.Figure:

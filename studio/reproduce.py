@@ -1,15 +1,21 @@
 """A finished run as a standalone Python script: plain transformers + peft, no studio.
 
-The export is a folder with `reproduce.py`, the run's exact data splits as CSV
+The export is a folder with `reproduce.py`, the run's exact data splits as JSON Lines
 and its config.json. The script reads the config it was generated from (embedded
-verbatim), so what it trains is the run's setup, field by field: the same
-model, method and settings, learning rate, schedule, seed, length-grouped
-batches, best-checkpoint selection, and the prototype head initialisation the
-studio uses. It is meant to be read as much as run.
+verbatim), so what it trains is the run's setup, field by field: the same model,
+method and settings, learning rate, schedule, seed, length-grouped batches,
+best-checkpoint selection and the task's own evaluation.
+
+The task-specific parts (how a method is applied, how a conversation is masked to
+its answers, how labels align to sub-words, how outputs are scored, the prototype
+head) are the studio's own functions, copied into the script with
+`inspect.getsource` when it is generated: the script cannot drift from what the run
+did, and no second copy of that code lives in this repository.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import shutil
 from pathlib import Path
@@ -17,130 +23,55 @@ from typing import Any
 
 from studio import methods, runlog
 
-SUPPORTED_TASKS = ("text-classification",)
+SUPPORTED_TASKS = ("text-classification", "token-classification", "sft", "seq2seq")
 
-TEMPLATE = r'''#!/usr/bin/env python
+HEADER = r'''#!/usr/bin/env python
 """Reproduce studio run __RUN__ (__NAME__) with plain transformers and peft.
 
-    pip install torch transformers peft datasets scikit-learn pandas pyarrow
+    pip install __PIP__
     python reproduce.py                       # data/ next to this file, the run's base model
     python reproduce.py --model /path/to/model --out results/
 
-It trains __METHOD__ on __MODEL__ with the run's settings, keeps the best checkpoint by validation
-__BEST__, and writes the test metrics to OUT/test_metrics.json. The run itself reached:
+It trains __METHOD__ on __MODEL__ (__TASK__) with the run's settings, keeps the best checkpoint by
+validation __BEST__, and writes the test metrics to OUT/test_metrics.json. The run itself reached:
 __RESULT__
+
+The functions under "The studio's own code" were copied verbatim from the studio when this script was
+generated: tokenising, loss masks and scores are exactly the run's.
 """
+
+from __future__ import annotations
 
 import argparse
 import json
 import math
+import re
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 from datasets import Dataset
-from sklearn.metrics import accuracy_score, precision_recall_fscore_support
-from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
-                          EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed)
+from torch import nn
+from transformers import (AutoTokenizer, EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments,
+                          set_seed)
 
 CONFIG = json.loads(r"""__CONFIG__""")
-LEARNING_RATE = __LR__        # the method's default when the config left it empty
+LEARNING_RATE = __LR__        # the method's default for this task when the config left it empty
 BEST_METRIC = "__BEST__"
+PEFT_TASK_TYPE = "__PEFT_TASK__"
+'''
+
+COMMON = r'''
+
+def resolve_args(method, args):
+    return args  # CONFIG["method_args"] holds every setting resolved (defaults filled in) already
 
 
-def load_split(folder: Path, name: str) -> pd.DataFrame:
-    return pd.read_json(folder / f"{name}.jsonl", lines=True, dtype=str)
-
-
-def apply_method(model, method: str, args: dict, total_steps: int):
-    """The adaptation method, as the studio applies it (the classification head always trains)."""
-    heads = [n for n in ("classifier", "score") if isinstance(getattr(model, n, None), torch.nn.Module)]
-    if method == "full":
-        return model
-    if method == "freeze":
-        for p in model.parameters():
-            p.requires_grad = False
-        stacks = [m for m in model.modules() if isinstance(m, torch.nn.ModuleList)]
-        layers = max(stacks, key=lambda m: sum(p.numel() for p in m.parameters())) if stacks else []
-        for layer in list(layers)[-args["trainable_layers"]:] if args["trainable_layers"] > 0 else []:
-            for p in layer.parameters():
-                p.requires_grad = True
-        for name, mod in model.named_modules():
-            if name in heads or name.rsplit(".", 1)[-1] in ("pooler", "norm", "final_layer_norm", "ln_f"):
-                for p in mod.parameters():
-                    p.requires_grad = True
-        return model
-    import peft
-
-    def modules(spec):
-        spec = (spec or "").strip()
-        return None if not spec else ("all-linear" if spec == "all-linear" else [s.strip() for s in spec.split(",")])
-
-    if method in ("lora", "dora"):
-        cfg = peft.LoraConfig(task_type="SEQ_CLS", r=args["r"], lora_alpha=args["alpha"], lora_dropout=args["dropout"],
-                              target_modules=modules(args["target_modules"]), use_dora=method == "dora")
-    elif method == "adalora":
-        steps = max(total_steps, 10)
-        cfg = peft.AdaLoraConfig(task_type="SEQ_CLS", init_r=args["init_r"], target_r=args["target_r"],
-                                 lora_alpha=args["alpha"], lora_dropout=args["dropout"],
-                                 target_modules=modules(args["target_modules"]), total_step=steps,
-                                 tinit=max(1, steps // 10), tfinal=max(1, steps // 5), deltaT=max(1, steps // 20))
-    elif method == "ia3":
-        cfg = peft.IA3Config(task_type="SEQ_CLS", target_modules=modules(args["target_modules"]),
-                             feedforward_modules=modules(args["feedforward_modules"]))
-    elif method == "prefix":
-        cfg = peft.PrefixTuningConfig(task_type="SEQ_CLS", num_virtual_tokens=args["num_virtual_tokens"])
-    elif method == "prompt":
-        cfg = peft.PromptTuningConfig(task_type="SEQ_CLS", num_virtual_tokens=args["num_virtual_tokens"])
-    else:
-        raise SystemExit(f"unknown method {method}")
-    return peft.get_peft_model(model, cfg)
-
-
-@torch.no_grad()
-def prototype_head(model, tok, texts, label_ids, num_labels, max_length, seed, per_class=16, max_rows=1024):
-    """Start the linear head from class prototypes (centred, normalised class means of its inputs)."""
-    head = next((getattr(model, n) for n in ("classifier", "score") if isinstance(getattr(model, n, None), torch.nn.Linear)), None)
-    if head is None or head.out_features != num_labels:
-        return False
-    rng = np.random.default_rng(seed)
-    y = np.asarray(label_ids)
-    per_class = max(1, min(per_class, max_rows // max(num_labels, 1)))
-    chosen = []
-    for c in range(num_labels):
-        idx = np.flatnonzero(y == c)
-        if len(idx) == 0:
-            return False
-        chosen.extend(rng.choice(idx, size=min(per_class, len(idx)), replace=False).tolist())
-    chosen.sort(key=lambda i: len(texts[i]))
-    feats = []
-    hook = head.register_forward_pre_hook(lambda mod, args: feats.append(args[0].detach().float()))
-    model.eval()
-    try:
-        for i in range(0, len(chosen), 64):
-            enc = tok([texts[j] for j in chosen[i:i + 64]], truncation=True, max_length=max_length, padding=True,
-                      return_tensors="pt")
-            n_before = len(feats)
-            model(**enc)
-            x = feats[n_before]
-            if x.dim() == 3:  # decoder heads: the last real token's state
-                last = (enc["attention_mask"].sum(-1) - 1).clamp(min=0)
-                feats[n_before] = x[torch.arange(x.shape[0]), last]
-    finally:
-        hook.remove()
-        model.train()
-    X = torch.cat(feats).double()
-    yy = torch.as_tensor(y[chosen])
-    mu = X.mean(0)
-    Xc = X - mu
-    scale = Xc.norm(dim=1).mean().clamp(min=1e-6)
-    protos = torch.stack([Xc[yy == c].mean(0) for c in range(num_labels)])
-    W = 10.0 * (protos / protos.norm(dim=1, keepdim=True).clamp(min=1e-6)) / scale
-    head.weight.copy_(W.to(head.weight.dtype))
-    if head.bias is not None:
-        head.bias.copy_((-(W @ mu)).to(head.bias.dtype))
-    return True
+def add_task_options(ap):
+    pass
 
 
 class AdaLoraAllocation(TrainerCallback):
@@ -152,56 +83,31 @@ class AdaLoraAllocation(TrainerCallback):
             m = getattr(m, "base_model", None) if getattr(m, "base_model", None) is not m else None
         if m is not None:
             m.update_and_allocate(state.global_step)
+'''
 
-
-def compute_metrics(eval_pred):
-    logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
-    pred, y = np.asarray(logits).argmax(-1), eval_pred.label_ids
-    p, r, f, _ = precision_recall_fscore_support(y, pred, average="macro", zero_division=0)
-    return {"accuracy": float(accuracy_score(y, pred)), "precision": float(p), "recall": float(r), "f1": float(f)}
-
+MAIN = r'''
 
 def main():
     here = Path(__file__).resolve().parent
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=CONFIG["model"], help="base model: hub id or local folder (default: the run's)")
-    ap.add_argument("--data", default=str(here / "data"), help="folder with train.jsonl, validation.jsonl, test.jsonl, labels.json")
+    ap.add_argument("--data", default=str(here / "data"), help="folder with train.jsonl, validation.jsonl, test.jsonl")
     ap.add_argument("--out", default=str(here / "output"), help="checkpoints and test_metrics.json go here")
+    add_task_options(ap)
     a = ap.parse_args()
     t = CONFIG["training"]
     set_seed(t["seed"])
     data = Path(a.data)
     splits = {name: load_split(data, name) for name in ("train", "validation", "test")}
-    labels = json.loads((data / "labels.json").read_text())
-    label2id = {l: i for i, l in enumerate(labels)}
+    labels = json.loads((data / "labels.json").read_text()) if (data / "labels.json").exists() else []
 
-    tok = AutoTokenizer.from_pretrained(a.model)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token or tok.unk_token
-
-    def encode(df):
-        ds = Dataset.from_dict({"text": df["text"].tolist(), "labels": [label2id[l] for l in df["label"]]})
-
-        def enc(batch):
-            e = tok(batch["text"], truncation=True, max_length=t["max_length"])
-            e["length"] = [len(x) for x in e["input_ids"]]
-            return e
-
-        return ds.map(enc, batched=True, remove_columns=["text"])
-
-    ds = {k: encode(v) for k, v in splits.items()}
-    model = AutoModelForSequenceClassification.from_pretrained(
-        a.model, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id,
-        ignore_mismatched_sizes=True)
-    if model.config.pad_token_id is None:
-        model.config.pad_token_id = tok.pad_token_id
-    if t["head_init"] == "prototype":
-        train = splits["train"]
-        prototype_head(model, tok, train["text"].tolist(), [label2id[l] for l in train["label"]], len(labels),
-                       t["max_length"], t["seed"])
+    tok = load_tokenizer(a)
+    ds = {name: encode_split(df, tok, labels, t) for name, df in splits.items()}
     per_step = t["batch_size"] * t["gradient_accumulation_steps"]
     total_steps = max(1, math.ceil(max(1, math.ceil(len(ds["train"]) / per_step)) * t["epochs"]))
-    model = apply_method(model, CONFIG["method"], CONFIG["method_args"], total_steps)
+    model = load_model(a, labels, tok)
+    init_head(model, tok, splits["train"], labels, t)
+    model = apply(model, CONFIG["method"], CONFIG["method_args"], PEFT_TASK_TYPE, total_steps=total_steps)
 
     cuda = torch.cuda.is_available() and t["device"] != "cpu"
     precision = t["precision"] if t["precision"] != "auto" else (
@@ -209,7 +115,8 @@ def main():
     every = {"eval_strategy": t["eval_strategy"], "save_strategy": t["eval_strategy"]}
     if t["eval_strategy"] == "steps":
         every.update(eval_steps=t["eval_steps"], save_steps=t["eval_steps"])
-    args = TrainingArguments(
+    trainer_cls, args_cls, task_args = trainer_setup(t)
+    args = args_cls(
         output_dir=a.out, num_train_epochs=t["epochs"], learning_rate=LEARNING_RATE,
         per_device_train_batch_size=t["batch_size"], per_device_eval_batch_size=max(t["batch_size"], 32),
         gradient_accumulation_steps=t["gradient_accumulation_steps"], warmup_steps=t["warmup_ratio"],
@@ -217,18 +124,20 @@ def main():
         weight_decay=t["weight_decay"], seed=t["seed"], data_seed=t["seed"], bf16=precision == "bf16",
         fp16=precision == "fp16", use_cpu=not cuda, logging_steps=t["logging_steps"],
         save_total_limit=t["save_total_limit"], load_best_model_at_end=True,
-        metric_for_best_model=f"eval_{BEST_METRIC}", greater_is_better=BEST_METRIC != "loss",
+        metric_for_best_model=f"eval_{BEST_METRIC}", greater_is_better=BEST_METRIC not in ("loss", "perplexity"),
         train_sampling_strategy="group_by_length" if t["group_by_length"] else "random",
-        report_to="none", disable_tqdm=True, **every)
+        report_to="none", disable_tqdm=True, average_tokens_across_devices=False, **every, **task_args)
     callbacks = [AdaLoraAllocation()] if CONFIG["method"] == "adalora" else []
     if t.get("early_stopping_patience"):
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=t["early_stopping_patience"]))
-    trainer = Trainer(model=model, args=args, train_dataset=ds["train"], eval_dataset=ds["validation"],
-                      data_collator=DataCollatorWithPadding(tok), processing_class=tok,
-                      compute_metrics=compute_metrics, callbacks=callbacks)
+    compute_metrics, preprocess_logits = scoring(tok, labels)
+    trainer = trainer_cls(model=model, args=args, train_dataset=ds["train"], eval_dataset=ds["validation"],
+                          data_collator=make_collator(tok, model), processing_class=tok,
+                          compute_metrics=compute_metrics, preprocess_logits_for_metrics=preprocess_logits,
+                          callbacks=callbacks)
     trainer.train()
-    metrics = {k[5:]: v for k, v in trainer.evaluate(ds["test"], metric_key_prefix="test").items()
-               if k.startswith("test_") and k[5:] in ("accuracy", "precision", "recall", "f1", "loss")}
+    trainer.args.train_sampling_strategy = "random"  # the test split in its own order
+    metrics = test_metrics(trainer, ds["test"], splits["test"], tok, labels, t)
     Path(a.out).mkdir(parents=True, exist_ok=True)
     (Path(a.out) / "test_metrics.json").write_text(json.dumps(metrics, indent=2))
     print(json.dumps(metrics, indent=2))
@@ -238,6 +147,310 @@ if __name__ == "__main__":
     main()
 '''
 
+# ------------------------------------------------------------------------ text classification --
+TEXT_CLASSIFICATION = r'''
+
+def load_split(folder, name):
+    return pd.read_json(folder / f"{name}.jsonl", lines=True, dtype=str)
+
+
+def load_tokenizer(a):
+    tok = AutoTokenizer.from_pretrained(a.model)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token or tok.unk_token
+    return tok
+
+
+def load_model(a, labels, tok):
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(
+        a.model, num_labels=len(labels), id2label=dict(enumerate(labels)),
+        label2id={l: i for i, l in enumerate(labels)}, ignore_mismatched_sizes=True)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tok.pad_token_id
+    return model
+
+
+def init_head(model, tok, train, labels, t):
+    if t["head_init"] == "prototype":
+        label2id = {l: i for i, l in enumerate(labels)}
+        init_from_prototypes(model, tok, train["text"].tolist(), [label2id[l] for l in train["label"]], len(labels),
+                             t["max_length"], seed=t["seed"])
+
+
+def encode_split(df, tok, labels, t):
+    label2id = {l: i for i, l in enumerate(labels)}
+    ds = Dataset.from_dict({"text": df["text"].tolist(), "labels": [label2id[l] for l in df["label"]]})
+
+    def enc(batch):
+        e = tok(batch["text"], truncation=True, max_length=t["max_length"])
+        e["length"] = [len(x) for x in e["input_ids"]]
+        return e
+
+    return ds.map(enc, batched=True, remove_columns=["text"])
+
+
+def make_collator(tok, model):
+    from transformers import DataCollatorWithPadding
+
+    return DataCollatorWithPadding(tok)
+
+
+def scoring(tok, labels):
+    return compute_metrics, None
+
+
+def trainer_setup(t):
+    return Trainer, TrainingArguments, {}
+
+
+def test_metrics(trainer, test_ds, test_df, tok, labels, t):
+    out = trainer.evaluate(test_ds, metric_key_prefix="test")
+    return {k[5:]: v for k, v in out.items() if k[5:] in ("accuracy", "precision", "recall", "f1", "loss")}
+'''
+
+# ----------------------------------------------------------------------- token classification --
+TOKEN_CLASSIFICATION = r'''
+
+def load_split(folder, name):
+    return pd.read_json(folder / f"{name}.jsonl", lines=True)
+
+
+def load_tokenizer(a):
+    tok = AutoTokenizer.from_pretrained(a.model)
+    if getattr(tok, "add_prefix_space", None) is False:
+        # Byte-level BPE (RoBERTa, GPT-2) marks a word start by its leading space: pre-split words need one.
+        tok = AutoTokenizer.from_pretrained(a.model, add_prefix_space=True)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token or tok.unk_token
+    return tok
+
+
+def load_model(a, labels, tok):
+    from transformers import AutoModelForTokenClassification
+
+    model = AutoModelForTokenClassification.from_pretrained(
+        a.model, num_labels=len(labels), id2label=dict(enumerate(labels)),
+        label2id={l: i for i, l in enumerate(labels)}, ignore_mismatched_sizes=True)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tok.pad_token_id
+    return model
+
+
+def init_head(model, tok, train, labels, t):
+    pass
+
+
+def encode_split(df, tok, labels, t):
+    label2id = {l: i for i, l in enumerate(labels)}
+    ds = Dataset.from_dict({"tokens": [list(map(str, x)) for x in df["tokens"]],
+                            "tags": [[label2id[x] for x in tags] for tags in df["tags"]]})
+
+    def enc(batch):
+        e = tok(batch["tokens"], is_split_into_words=True, truncation=True, max_length=t["max_length"])
+        e["labels"] = [align_labels(e.word_ids(i), tags) for i, tags in enumerate(batch["tags"])]
+        e["length"] = [len(x) for x in e["input_ids"]]
+        return e
+
+    return ds.map(enc, batched=True, remove_columns=["tokens", "tags"])
+
+
+def make_collator(tok, model):
+    from transformers import DataCollatorForTokenClassification
+
+    return DataCollatorForTokenClassification(tok, label_pad_token_id=IGNORE)
+
+
+def scoring(tok, labels):
+    return metrics_fn(labels), lambda logits, _labels: best_tags(logits)
+
+
+def trainer_setup(t):
+    return Trainer, TrainingArguments, {}
+
+
+def test_metrics(trainer, test_ds, test_df, tok, labels, t):
+    pred = trainer.predict(test_ds)
+    gold, predicted, _ = word_sequences(pred.predictions, pred.label_ids, labels)
+    return scores(gold, predicted)
+'''
+
+# ------------------------------------------------------------------------------------------ sft --
+SFT = r'''
+
+def load_split(folder, name):
+    return pd.read_json(folder / f"{name}.jsonl", lines=True, dtype=str)
+
+
+def load_tokenizer(a):
+    tok = AutoTokenizer.from_pretrained(a.model)
+    if tok.pad_token is None:  # labels mark padding, so any token does
+        tok.pad_token = tok.eos_token or tok.unk_token
+    return ensure_chat_template(tok)
+
+
+def load_model(a, labels, tok):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(a.model)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tok.pad_token_id
+    return model
+
+
+def init_head(model, tok, train, labels, t):
+    pass
+
+
+def encode_split(df, tok, labels, t):
+    rows = [encode(tok, json.loads(m), t["max_length"]) for m in df["messages"]]
+    return Dataset.from_dict({k: [r[k] for r in rows] for k in ("input_ids", "attention_mask", "labels", "length")})
+
+
+def make_collator(tok, model):
+    return PadCollator(tok.pad_token_id)
+
+
+def scoring(tok, labels):
+    return None, None
+
+
+def trainer_setup(t):
+    return _trainer_cls(), TrainingArguments, {}
+
+
+def test_metrics(trainer, test_ds, test_df, tok, labels, t):
+    loop = trainer.evaluation_loop(trainer.get_test_dataloader(test_ds), description="test",
+                                   prediction_loss_only=True, metric_key_prefix="test")
+    metrics = {"loss": loop.metrics.get("test_loss"), "perplexity": loop.metrics.get("test_perplexity")}
+    rows = sample_rows(test_df, TEST_GENERATIONS)
+    outputs = generate(trainer.model, tok, [r["messages"] for r in rows], t["max_new_tokens"])
+    metrics.update(overlap_metrics(outputs, [r["reference"] for r in rows]))
+    return metrics
+'''
+
+# -------------------------------------------------------------------------------------- seq2seq --
+SEQ2SEQ = r'''
+BUILT_BASES = {"minilm-seq2seq": "sentence-transformers/all-MiniLM-L6-v2"}  # built here from this encoder
+
+
+def add_task_options(ap):
+    ap.add_argument("--encoder", default=None,
+                    help="for a base the studio builds (minilm-seq2seq): the MiniLM to build it from "
+                         "(hub id or folder; default: its hub id)")
+
+
+def load_split(folder, name):
+    return pd.read_json(folder / f"{name}.jsonl", lines=True, dtype=str)
+
+
+def load_tokenizer(a):
+    if a.model in BUILT_BASES:
+        a.built = build_minilm_seq2seq(a.encoder or BUILT_BASES[a.model])
+        return a.built[1]
+    tok = AutoTokenizer.from_pretrained(a.model)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token or tok.unk_token
+    return tok
+
+
+def load_model(a, labels, tok):
+    from transformers import AutoModelForSeq2SeqLM
+
+    if getattr(a, "built", None):
+        model = a.built[0]
+        set_seed(CONFIG["training"]["seed"])  # the studio loads this base from its cache, drawing no random numbers
+    else:
+        model = AutoModelForSeq2SeqLM.from_pretrained(a.model)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tok.pad_token_id
+    return model
+
+
+def init_head(model, tok, train, labels, t):
+    pass
+
+
+def encode_split(df, tok, labels, t):
+    ds = Dataset.from_dict({"source": df["source"].tolist(), "target": df["target"].tolist()})
+
+    def enc(batch):
+        e = tok(batch["source"], truncation=True, max_length=t["max_length"], return_token_type_ids=False)
+        e["labels"] = encode_targets(tok, batch["target"], t["max_target_length"])
+        return e
+
+    return ds.map(enc, batched=True, remove_columns=["source", "target"])
+
+
+def make_collator(tok, model):
+    from transformers import DataCollatorForSeq2Seq
+
+    return DataCollatorForSeq2Seq(tok, model=model, label_pad_token_id=-100)
+
+
+def scoring(tok, labels):
+    return metrics_fn(tok), None
+
+
+def trainer_setup(t):
+    from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments
+
+    # Evaluation generates (greedy), so the best checkpoint is picked on real outputs; +1 for the start token.
+    return Seq2SeqTrainer, Seq2SeqTrainingArguments, {
+        "predict_with_generate": True, "generation_max_length": t["max_new_tokens"] + 1, "generation_num_beams": 1}
+
+
+def test_metrics(trainer, test_ds, test_df, tok, labels, t):
+    pred = trainer.predict(test_ds)
+    return text_metrics(decode(tok, pred.predictions), test_df["target"].tolist())
+'''
+
+
+def _studio_code(task: str) -> str:
+    """The studio's own functions and constants this task's script runs, as source text."""
+    from studio import head_init, models
+    from studio.tasks import seq2seq, sft, text_classification, token_classification
+
+    shared: list[Any] = [methods._modules, methods.transformer_layers, methods._head_names, methods._ia3_defaults,
+                         methods.apply]
+    per_task: dict[str, list[Any]] = {
+        "text-classification": [("LOGIT_SCALE", head_init), ("LARGE_MODEL_PARAMETERS", head_init),
+                                ("LARGE_MODEL_ROWS_PER_CLASS", head_init), head_init.rows_per_class,
+                                head_init.head_linear, head_init.init_from_prototypes,
+                                text_classification.compute_metrics],
+        "token-classification": [("IGNORE", token_classification), token_classification.align_labels,
+                                 token_classification.best_tags, token_classification.word_sequences,
+                                 token_classification.scores, token_classification.metrics_fn],
+        "sft": [("IGNORE", sft), ("TEST_GENERATIONS", sft), ("FALLBACK_TEMPLATE", sft), sft.ensure_chat_template,
+                sft.render, sft.segments, sft.encode, sft.PadCollator, sft.add_perplexity, sft.without_regulariser,
+                sft._trainer_cls, sft.sample_rows, sft._gen_kwargs, sft._prompt_ids, sft.generate, sft._normalise,
+                sft.overlap_metrics],
+        "seq2seq": [models.build_minilm_seq2seq, models._warm_start_decoder, seq2seq._drops_leading_cls,
+                    seq2seq.encode_targets, seq2seq._words, seq2seq.rouge_l, seq2seq._normalise,
+                    seq2seq.text_metrics, seq2seq.decode, seq2seq.metrics_fn],
+    }
+    parts = []
+    for item in shared + per_task[task]:
+        if isinstance(item, tuple):
+            name, module = item
+            parts.append(f"{name} = {getattr(module, name)!r}")
+        else:
+            parts.append(inspect.getsource(item).rstrip())
+    return "\n\n# ---------------------------------------------------------- The studio's own code --\n" + \
+        "\n\n\n".join(parts) + "\n"
+
+
+TASK_CODE: dict[str, str] = {"text-classification": TEXT_CLASSIFICATION, "token-classification": TOKEN_CLASSIFICATION,
+                             "sft": SFT, "seq2seq": SEQ2SEQ}
+PIP = {"text-classification": "torch transformers peft datasets scikit-learn pandas pyarrow",
+       "token-classification": "torch transformers peft datasets seqeval pandas pyarrow",
+       "sft": "torch transformers peft datasets sacrebleu pandas pyarrow jinja2",
+       "seq2seq": "torch transformers peft datasets sacrebleu pandas pyarrow"}
+# Per task: the split columns the script reads (the run's parquet holds them plus a display "text" column).
+COLUMNS = {"text-classification": ("text", "label"), "token-classification": ("tokens", "tags"),
+           "sft": ("messages", "reference", "text"), "seq2seq": ("source", "target")}
+
 
 class ReproduceError(ValueError):
     pass
@@ -246,15 +459,17 @@ class ReproduceError(ValueError):
 def script_text(run_dir: Path) -> str:
     """reproduce.py for a run, with its config embedded."""
     from studio.config import RunConfig
+    from studio.export import portable_base
+    from studio.tasks import get_task
 
     run_dir = Path(run_dir)
     raw = json.loads((run_dir / runlog.CONFIG_FILE).read_text())
-    if raw.get("task", "text-classification") not in SUPPORTED_TASKS:
-        raise ReproduceError(f"Run {run_dir.name} is a {raw['task']} run; reproduce scripts are generated for "
+    task = raw.get("task") or "text-classification"
+    if task not in SUPPORTED_TASKS:
+        raise ReproduceError(f"Run {run_dir.name} is a {task} run; reproduce scripts are generated for "
                              f"{', '.join(SUPPORTED_TASKS)} runs.")
     cfg = RunConfig.from_dict(raw)
-    from studio.export import portable_base
-
+    raw["task"] = task
     raw["model"] = portable_base(cfg.model)
     raw["method_args"] = methods.resolve_args(cfg.method, cfg.method_args)
     report = _read(run_dir / runlog.REPORT_FILE) or {}
@@ -263,18 +478,20 @@ def script_text(run_dir: Path) -> str:
     config_json = json.dumps(raw, indent=2)
     if '"""' in config_json:  # cannot end the embedded raw string early: JSON escapes quotes inside strings
         raise ReproduceError("The run's config cannot be embedded in a script.")
-    subs = {"__RUN__": run_dir.name, "__NAME__": cfg.display_name(), "__METHOD__": methods.METHODS[cfg.method].title,
-            "__MODEL__": raw["model"], "__BEST__": cfg.selection_metric(), "__RESULT__": result,
-            "__LR__": repr(float(cfg.training.learning_rate or methods.default_learning_rate(cfg.method))),
-            "__CONFIG__": config_json}
-    text = TEMPLATE
+    subs: dict[str, str] = {
+        "__RUN__": run_dir.name, "__NAME__": cfg.display_name(), "__METHOD__": methods.METHODS[cfg.method].title,
+        "__MODEL__": raw["model"], "__TASK__": task, "__BEST__": cfg.selection_metric(), "__RESULT__": result,
+        "__PIP__": PIP[task], "__PEFT_TASK__": get_task(task).PEFT_TASK_TYPE,
+        "__LR__": repr(float(cfg.training.learning_rate or methods.default_learning_rate(cfg.method, task))),
+        "__CONFIG__": config_json}
+    head = HEADER
     for k, v in subs.items():
-        text = text.replace(k, v)
-    return text
+        head = head.replace(k, v)
+    return head + COMMON + _studio_code(task) + TASK_CODE[task] + MAIN
 
 
 def write_bundle(run_dir: Path, dest: Path) -> Path:
-    """dest/reproduce.py, dest/data/{train,validation,test}.jsonl + labels.json, dest/config.json, dest/README.md.
+    """dest/reproduce.py, dest/data/{train,validation,test}.jsonl (+ labels.json), dest/config.json, dest/README.md.
 
     The splits are JSON Lines, not CSV: a spreadsheet would run texts starting with "=" as formulas, and
     neutralising them would change the data the script trains on."""
@@ -282,19 +499,24 @@ def write_bundle(run_dir: Path, dest: Path) -> Path:
 
     run_dir, dest = Path(run_dir), Path(dest)
     text = script_text(run_dir)
+    task = json.loads((run_dir / runlog.CONFIG_FILE).read_text()).get("task") or "text-classification"
     (dest / "data").mkdir(parents=True)
     for split in ("train", "validation", "test"):
         df = pd.read_parquet(run_dir / "data" / f"{split}.parquet")
-        df[["text", "label"]].to_json(dest / "data" / f"{split}.jsonl", orient="records", lines=True, force_ascii=False)
-    labels = json.loads((run_dir / runlog.DATA_REPORT_FILE).read_text())["labels"]
-    (dest / "data" / "labels.json").write_text(json.dumps(labels, indent=2, ensure_ascii=False), encoding="utf-8")
+        frame = df[list(COLUMNS[task])]
+        if task == "token-classification":  # parquet gives arrays; JSON wants lists
+            frame = frame.assign(tokens=frame["tokens"].map(list), tags=frame["tags"].map(list))
+        frame.to_json(dest / "data" / f"{split}.jsonl", orient="records", lines=True, force_ascii=False)
+    labels = json.loads((run_dir / runlog.DATA_REPORT_FILE).read_text()).get("labels") or []
+    if labels:
+        (dest / "data" / "labels.json").write_text(json.dumps(labels, indent=2, ensure_ascii=False), encoding="utf-8")
     (dest / "reproduce.py").write_text(text, encoding="utf-8")
     shutil.copy(run_dir / runlog.CONFIG_FILE, dest / "config.json")
     (dest / "README.md").write_text(
         f"# Reproduce run {run_dir.name}\n\n"
-        "`reproduce.py` retrains this run with plain transformers and peft code (no studio needed) on the exact "
-        "splits in `data/`, and writes the test metrics to `output/test_metrics.json`.\n\n"
-        "```bash\npip install torch transformers peft datasets scikit-learn pandas pyarrow\npython reproduce.py\n```\n\n"
+        f"`reproduce.py` retrains this {task} run with plain transformers and peft code (no studio needed) on the "
+        "exact splits in `data/`, and writes the test metrics to `output/test_metrics.json`.\n\n"
+        f"```bash\npip install {PIP[task]}\npython reproduce.py\n```\n\n"
         "`python reproduce.py --model /path/to/model` uses a local copy of the base model.\n", encoding="utf-8")
     return dest
 

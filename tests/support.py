@@ -117,3 +117,29 @@ def wait_for(predicate, timeout: float = 180, poll: float = 0.2, what: str = "co
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def run_reproduce_script(run_dir: Path, tmp_path: Path, *args: str) -> tuple[dict, dict, Path]:
+    """Export a run's reproduce bundle, run its script in a clean interpreter (no studio on its path) and
+    return (the script's test metrics, the run's test metrics, the bundle folder)."""
+    import os
+    import subprocess
+    import sys
+    import zipfile
+
+    from studio import export
+
+    with zipfile.ZipFile(export.build_zip(run_dir, "reproduce", tmp_path)) as zf:
+        zf.extractall(tmp_path / "reproduce")
+    folder = tmp_path / "reproduce"
+    script = (folder / "reproduce.py").read_text()
+    assert "import studio" not in script and "from studio" not in script
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    # From an empty folder with -I: the script must not reach the studio package.
+    proc = subprocess.run([sys.executable, "-I", str(folder / "reproduce.py"), "--out", str(out), *args],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads((out / "test_metrics.json").read_text())
+    want = json.loads((Path(run_dir) / "test_report.json").read_text())["metrics"]
+    return got, want, folder

@@ -9,6 +9,7 @@ A task module defines:
   METHODS           method names that apply (None: all of studio.methods.METHODS)
   HEAD_INIT         whether training.head_init (prototype heads) applies
   PLOT_METRICS      eval metrics (without "eval_") drawn in the live score plot, in order
+  METRIC_LABELS     optional {"eval_x": label} where a metric is not the usual one of its name (NER's entity F1)
   FILE_TYPES        file extensions its data can come in (the Data tab's upload filter)
   PIPELINE_TAG, CARD_KIND, CARD_METRICS_NOTE, card_usage(is_adapter, labels) -> list[str]
                     what the exported model card says (studio.export.model_card)

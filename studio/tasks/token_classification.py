@@ -30,6 +30,8 @@ LEARNING_RATES = {"lora": 2e-3, "dora": 2e-3, "adalora": 2e-3}
 METHODS = ("full", "freeze", "lora", "dora", "adalora", "ia3", "prefix")
 HEAD_INIT = False
 PLOT_METRICS = ("f1", "token_accuracy")
+METRIC_LABELS = {"eval_f1": "validation entity F1 (micro)", "eval_precision": "validation entity precision",
+                 "eval_recall": "validation entity recall"}
 CONLL_TYPES = (".conll", ".txt", ".iob", ".bio", ".tsv")
 FILE_TYPES = (*CONLL_TYPES, ".json", ".jsonl")
 PIPELINE_TAG = "token-classification"

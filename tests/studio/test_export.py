@@ -169,23 +169,11 @@ def test_onnx_is_refused_for_runs_it_cannot_hold(run_dir, monkeypatch):
 # --------------------------------------------------------------- reproduce --
 def test_reproduce_script_runs_standalone_and_reaches_the_runs_metrics(finished_run, tmp_path):
     """The exported script trains with plain transformers + peft (no studio import) to the run's test scores."""
-    import subprocess
-    import sys
+    from tests.support import run_reproduce_script
 
     store, run_id, cfg = finished_run
-    run_dir = store.run_dir(run_id)
-    folder = _unzip(run_dir, "reproduce", tmp_path)
-    script = (folder / "reproduce.py").read_text()
-    assert "import studio" not in script and "from studio" not in script
+    got, want, folder = run_reproduce_script(store.run_dir(run_id), tmp_path)
     assert {"train.jsonl", "validation.jsonl", "test.jsonl", "labels.json"} <= {p.name for p in (folder / "data").iterdir()}
-    out = tmp_path / "out"
-    # Run from an empty folder with a clean path: the script must not reach the studio package.
-    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run([sys.executable, "-I", str(folder / "reproduce.py"), "--out", str(out)], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    got = json.loads((out / "test_metrics.json").read_text())
-    want = json.loads((run_dir / "test_report.json").read_text())["metrics"]
     assert abs(got["accuracy"] - want["accuracy"]) <= 0.1, (got, want)
     assert abs(got["f1"] - want["f1"]) <= 0.1, (got, want)
 

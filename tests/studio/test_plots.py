@@ -27,6 +27,15 @@ def test_loss_and_eval_figures_hold_their_series():
     assert [t.name for t in scores.data] == ["validation accuracy", "validation F1 (macro)"]
 
 
+def test_a_task_names_its_own_metrics_in_the_score_plot():
+    from studio.tasks import get_task
+
+    ner = get_task("token-classification")
+    records = [{"kind": "eval", "step": 2, "eval_f1": 0.4, "eval_token_accuracy": 0.8}]
+    names = [t.name for t in plots.eval_figure(records, ner.PLOT_METRICS, ner.METRIC_LABELS).data]
+    assert names == ["validation entity F1 (micro)", "validation token accuracy"]
+
+
 def test_empty_inputs_give_a_figure_that_says_what_comes():
     for fig in (plots.loss_figure([]), plots.eval_figure([{"kind": "train", "step": 1, "loss": 1}]),
                 plots.confusion_figure([], []), plots.token_length_figure([])):

@@ -15,7 +15,7 @@ from studio import cli, export, inference, train
 from studio.config import DataConfig, RunConfig
 from studio.data import DataError
 from studio.tasks import sft
-from tests.support import read_jsonl, train_to_completion
+from tests.support import read_jsonl, run_reproduce_script, train_to_completion
 from tests.tiny_models import make_tiny_llama
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -392,3 +392,14 @@ def test_cli_data_check_reads_sft_files(capsys, tmp_path):
     bad = write_jsonl(tmp_path / "roles.jsonl", [{"messages": [{"role": "user", "content": "a"}, {"role": "bot", "content": "b"}]}])
     assert cli.main(["--runs-dir", str(tmp_path / "runs"), "data", str(bad), "--task", "sft"]) == 2
     assert "chat messages with unknown roles ('bot')" in capsys.readouterr().err
+
+
+def test_reproduce_script_retrains_the_run_to_its_loss(finished_sft, tmp_path):
+    """The exported script masks the same answer tokens and trains the same way: same test loss, same answers."""
+    *_, rd = finished_sft
+    got, want, folder = run_reproduce_script(rd, tmp_path)
+    first = json.loads((folder / "data" / "train.jsonl").read_text().splitlines()[0])
+    assert set(first) == {"messages", "reference", "text"} and not (folder / "data" / "labels.json").exists()
+    assert set(got) == {"loss", "perplexity", "exact_match", "chrf"}
+    assert got["loss"] == pytest.approx(want["loss"], rel=1e-3), (got, want)
+    assert got["chrf"] == pytest.approx(want["chrf"], abs=5), (got, want)

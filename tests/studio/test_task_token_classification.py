@@ -19,7 +19,7 @@ from studio.config import ConfigError, DataConfig, RunConfig, TrainingConfig
 from studio.data import DataError
 from studio.tasks import get_task
 from studio.tasks import token_classification as ner
-from tests.support import read_jsonl, tiny_config, train_to_completion
+from tests.support import read_jsonl, run_reproduce_script, tiny_config, train_to_completion
 
 PEOPLE = ["Alice", "Bob Stone", "Carla", "Dmitri Volkov", "Eve", "Farid"]
 PLACES = ["Paris", "Lagos", "Oslo", "New York", "Kraków", "Lima"]
@@ -488,3 +488,13 @@ def test_the_bundled_sample_and_example_config_prepare():
     prepared = ner.prepare_data(cfg.data)
     assert prepared.report.rows["train"] >= 150 and prepared.report.warnings == []
     assert prepared.labels == ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
+
+
+def test_reproduce_script_retrains_the_run_to_its_entity_scores(ner_run, tmp_path):
+    """The exported script (plain transformers + peft + seqeval, no studio) reaches the run's test scores."""
+    store, run_id, _ = ner_run
+    got, want, folder = run_reproduce_script(store.run_dir(run_id), tmp_path)
+    assert json.loads((folder / "data" / "labels.json").read_text())[0] == "O"
+    assert set(got) == {"precision", "recall", "f1", "token_accuracy"}
+    assert want["f1"] > 0.5 and abs(got["f1"] - want["f1"]) <= 0.1, (got, want)
+    assert abs(got["token_accuracy"] - want["token_accuracy"]) <= 0.05, (got, want)
