@@ -215,6 +215,29 @@ def _check_launch(t: TrainingConfig) -> None:
 def _check_tracking(t: TrainingConfig) -> None:
     if t.wandb and not _installed("wandb"):
         raise ConfigError("training.wandb: the wandb package is not installed; install wandb or turn training.wandb off.")
+    if t.wandb and wandb_login_missing():
+        raise ConfigError("training.wandb: no Weights & Biases login on this server; run `wandb login` or set "
+                          "WANDB_API_KEY where the studio runs, or set WANDB_MODE=offline to log into the run folder "
+                          "(`wandb sync` uploads it later).")
+
+
+def wandb_login_missing() -> bool:
+    """True when wandb would have to ask for an API key: a background worker cannot answer, so the run would fail
+    after it started. Offline and disabled modes need none. When it cannot tell, wandb decides in the worker."""
+    import os
+
+    if os.environ.get("WANDB_MODE", "").strip().lower() in ("offline", "dryrun", "disabled"):
+        return False
+    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        return False
+    try:
+        import wandb
+        from wandb.sdk.lib.wbauth import authenticate  # no public call checks for a key without prompting
+
+        return authenticate.authenticate_session(host=wandb.Settings().base_url, source="studio", prompt=False,
+                                                 update_session=False) is None
+    except Exception:  # noqa: BLE001 - another wandb version: let the worker's wandb.init say what is wrong
+        return False
 
 
 def _check_bounds(obj, section: str) -> None:

@@ -272,6 +272,8 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
           + (f", {world} processes" if world > 1 else ""), flush=True)
     if t.wandb and t.wandb_project:
         os.environ["WANDB_PROJECT"] = t.wandb_project
+    if t.wandb:
+        os.environ.setdefault("WANDB_DIR", str(run_dir))  # wandb's files live (and are deleted) with the run
 
     lr = t.learning_rate or methods.default_learning_rate(cfg.method, cfg.task)
     best = cfg.selection_metric()

@@ -3,8 +3,9 @@
 - A finished run's tensorboard/ folder holds event files that TensorBoard's own reader opens, with
   the same training losses as metrics.jsonl and the evaluation scores.
 - training.tensorboard off: no event files anywhere in the run folder.
-- training.wandb on without the wandb package: refused before a run exists, naming the fix; with it,
-  the Trainer reports to wandb as well.
+- training.wandb on without the wandb package, or without a W&B login: refused before a run exists, naming
+  the fix; with it, the Trainer reports to wandb as well, and an offline run logs the studio's losses into
+  the run folder.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 
 from studio import runlog, train, worker
 from studio.config import ConfigError, RunConfig, TrainingConfig
-from tests.support import tiny_config
+from tests.support import tiny_config, train_to_completion
 
 
 def event_scalars(folder) -> dict[str, dict[int, float]]:
@@ -62,9 +63,53 @@ def test_wandb_without_the_package_is_refused_with_the_fix(separable_csv, monkey
     with pytest.raises(ConfigError, match="training.wandb: .*install wandb or turn training.wandb off"):
         RunConfig.from_dict({"data": {"train": str(separable_csv)}, "training": {"wandb": True}})
     monkeypatch.setattr(config, "_installed", lambda module: module == "wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")  # logged in or not: the login check has its own test
     cfg = RunConfig.from_dict({"data": {"train": str(separable_csv)},
                                "training": {"wandb": True, "wandb_project": "tickets"}})
     assert cfg.training.wandb and cfg.training.wandb_project == "tickets"
+
+
+@pytest.fixture
+def no_wandb_login(tmp_path, monkeypatch):
+    for name in ("WANDB_API_KEY", "WANDB_IDENTITY_TOKEN_FILE", "WANDB_MODE", "WANDB_DIR", "NETRC"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.netrc, no wandb settings
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "home" / ".config" / "wandb"))
+
+
+def test_wandb_without_a_login_is_refused_before_a_run_exists(no_wandb_login, store, separable_csv, monkeypatch):
+    pytest.importorskip("wandb")
+    raw = {"data": {"train": str(separable_csv)}, "training": {"wandb": True}}
+    with pytest.raises(ConfigError, match=r"training.wandb: no Weights & Biases login .*wandb login.*WANDB_MODE=offline"):
+        store.create(RunConfig.from_dict(raw))
+    assert store.list() == [] and not [p for p in store.root.iterdir() if p.is_dir() and p.name != "uploads"]
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    assert RunConfig.from_dict(raw).training.wandb
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.setenv("WANDB_API_KEY", "a" * 40)
+    assert RunConfig.from_dict(raw).training.wandb
+
+
+def test_an_offline_wandb_run_logs_the_studios_losses_into_the_run_folder(no_wandb_login, store, tiny_bert,
+                                                                          separable_csv, monkeypatch):
+    import re
+
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    cfg = RunConfig.from_dict(tiny_config(tiny_bert, separable_csv, "lora", epochs=1, wandb=True,
+                                          wandb_project="tickets"))
+    run_id = train_to_completion(store, cfg)
+    rd = store.run_dir(run_id)
+    logs = list(rd.glob("wandb/offline-run-*/run-*.wandb"))
+    assert len(logs) == 1, sorted(p.name for p in rd.iterdir())
+    raw = logs[0].read_bytes()
+    # History items are protobuf: key, then value_json (field 16: bytes 0x82 0x01, a length, the JSON text).
+    logged = [float(m.group(2)) for m in re.finditer(rb"\ntrain/loss\x82\x01(.)([-0-9.eE+]+)", raw, re.S)]
+    ours = [r["loss"] for r in runlog.read_metrics(rd) if r["kind"] == "train" and "loss" in r]
+    # (wandb may write a step's record more than once)
+    assert logged and sorted(set(logged)) == pytest.approx(sorted(set(ours)), rel=1e-5)
+    assert b"eval/accuracy" in raw and b"tickets" in raw and run_id.encode() in raw
+    assert not (store.root / "wandb").exists(), "wandb writes into the run's folder, nowhere else"
 
 
 @pytest.mark.parametrize("settings, available, expected", [
