@@ -27,6 +27,7 @@ class StudioContext:
     default_model: str
     default_method: str
     downloads: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="studio-downloads-")))
+    _last_upload_cleanup: float = 0.0  # the first upload of a server's life cleans up
 
     @property
     def uploads(self) -> Path:
@@ -46,6 +47,17 @@ class StudioContext:
         folder = self.downloads / uuid.uuid4().hex[:12]
         folder.mkdir(parents=True)
         return folder
+
+    def store_upload(self, file: str, allowed: tuple[str, ...] | None = None):
+        """Keep a browser upload under a generated name (studio.uploads); old unused uploads go on the way,
+        at most once an hour."""
+        from studio import uploads
+
+        stored = uploads.store_upload(file, self.uploads, Path(file).name, allowed=allowed)
+        if time.time() - self._last_upload_cleanup > 3600:
+            self._last_upload_cleanup = time.time()
+            uploads.remove_old_uploads(self.store.root)
+        return stored
 
     def runs(self) -> list[dict]:
         return self.store.list()

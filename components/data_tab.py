@@ -219,7 +219,7 @@ def build(ctx: StudioContext) -> DataTab:
         if not file:
             return gr.skip()
         try:
-            stored = uploads.store_upload(file, ctx.uploads, Path(file).name, allowed=datacheck.DATA_SUFFIXES)
+            stored = ctx.store_upload(file, allowed=datacheck.DATA_SUFFIXES)
         except DataError as e:
             return render(None, None, str(e))
         state = {"path": str(stored.path), "name": stored.display_name, "kind": "upload",

@@ -8,7 +8,6 @@ picking a run shows the panel of its task.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -18,7 +17,7 @@ from components import playground_chat, playground_ner, playground_seq2seq
 from components.context import StudioContext, pick
 from components.i18n import t
 from components.ui import USER_ERRORS, intro, user_error
-from studio import batch, uploads
+from studio import batch
 from studio.data import SUPPORTED
 
 PREVIEW_ROWS = 50
@@ -124,7 +123,7 @@ def build(ctx: StudioContext) -> PlaygroundTab:
         if not file:
             raise gr.Error("Upload a file to label first.")
         try:
-            stored = uploads.store_upload(file, ctx.uploads, Path(file).name)
+            stored = ctx.store_upload(file)
             try:
                 frame = batch.predict_file(rd, stored.path)
             except USER_ERRORS as e:

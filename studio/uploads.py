@@ -87,3 +87,56 @@ def is_within(path: str | Path, roots: list[Path]) -> bool:
         except ValueError:
             continue
     return False
+
+
+MAX_AGE_ENV = "STUDIO_UPLOAD_MAX_AGE_HOURS"
+DEFAULT_MAX_AGE_HOURS = 7 * 24
+
+
+def max_age_seconds() -> float | None:
+    """How long an upload no run uses is kept (STUDIO_UPLOAD_MAX_AGE_HOURS, default a week; 0 keeps them all)."""
+    raw = os.environ.get(MAX_AGE_ENV, "").strip()
+    try:
+        hours = float(raw) if raw else DEFAULT_MAX_AGE_HOURS
+    except ValueError:
+        hours = DEFAULT_MAX_AGE_HOURS
+    return hours * 3600 if hours > 0 else None
+
+
+def files_runs_use(runs_dir: str | Path) -> set[Path]:
+    """The data files named by the run configs under runs_dir (a run's own splits live in its folder, but its
+    config still points at the file it was made from, and the Runs tab shows and reuses that config)."""
+    import json
+
+    used: set[Path] = set()
+    for cfg in Path(runs_dir).glob("*/config.json"):
+        try:
+            data = json.loads(cfg.read_text(encoding="utf-8")).get("data") or {}
+        except (OSError, ValueError, AttributeError):
+            continue
+        for key in ("train", "validation", "test"):
+            if isinstance(data.get(key), str) and data[key]:
+                used.add(Path(data[key]).resolve())
+    return used
+
+
+def remove_old_uploads(runs_dir: str | Path, max_age: float | None = None, now: float | None = None) -> list[Path]:
+    """Delete uploads older than max_age seconds (default: max_age_seconds()) that no run's config names, and
+    half-copied files a crash left; returns what was removed. A public server would otherwise keep every
+    file anyone ever uploaded."""
+    max_age = max_age_seconds() if max_age is None else max_age
+    folder = uploads_dir(runs_dir)
+    if max_age is None or not folder.is_dir():
+        return []
+    now = time.time() if now is None else now
+    used = files_runs_use(runs_dir)
+    removed = []
+    for p in folder.iterdir():
+        try:
+            if not p.is_file() or now - p.stat().st_mtime <= max_age or p.resolve() in used:
+                continue
+            p.unlink()
+            removed.append(p)
+        except OSError:  # another server process removed it first, or it is not ours to remove
+            continue
+    return removed
