@@ -17,8 +17,10 @@ outlives the app, and it writes its own pid into status.json.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,6 +35,7 @@ from typing import Any
 IMPORT_TIME_ENV = ("HF_", "TRANSFORMERS_", "TORCH", "PYTORCH_", "CUDA_", "OMP_", "MKL_", "TOKENIZERS_", "PYTHONPATH",
                    "STUDIO_CACHE")
 READY_TIMEOUT_S = 120.0
+DIR_PREFIX = "studio-prewarm-"  # the spare's socket and log live in a temporary folder of this name
 
 
 def env_fingerprint(env: dict[str, str]) -> dict[str, str]:
@@ -52,7 +55,7 @@ class Spare:
     """The app's handle on its spare worker process (one per Store that enables it)."""
 
     def __init__(self, cwd: Path):
-        self.dir = Path(tempfile.mkdtemp(prefix="studio-prewarm-"))  # short path: Unix sockets allow ~100 bytes
+        self.dir = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))  # short path: Unix sockets allow ~100 bytes
         self.socket_path = self.dir / "spare.sock"
         self.cwd = Path(cwd)
         self.lock = threading.Lock()
@@ -64,6 +67,7 @@ class Spare:
                                      stderr=open(self.dir / "spare.log", "ab"), env=env, cwd=str(self.cwd),
                                      close_fds=True)
         threading.Thread(target=self.proc.wait, daemon=True).start()  # reap it if it ends
+        atexit.register(self.close)
 
     def ready(self) -> bool:
         return self.proc.poll() is None and self.socket_path.exists()
@@ -88,12 +92,14 @@ class Spare:
         return self.forked[-1]
 
     def close(self) -> None:
+        """End the spare (workers it forked keep running) and remove its folder."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def _read_line(s: socket.socket) -> bytes:
@@ -190,10 +196,14 @@ def serve(socket_path: str, parent_pid: int) -> int:
                     pass
     finally:
         srv.close()
-        try:
-            os.unlink(socket_path)
-        except OSError:
-            pass
+        folder = os.path.dirname(os.path.abspath(socket_path))
+        if os.path.basename(folder).startswith(DIR_PREFIX):  # the folder Spare made for it, nothing else
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            try:
+                os.unlink(socket_path)
+            except OSError:
+                pass
 
 
 if __name__ == "__main__":

@@ -67,3 +67,28 @@ def test_a_changed_import_time_setting_falls_back_to_a_fresh_worker(spare_store,
     assert spare_store.spare.forked == forked, "a stale spare must not serve the run"
     assert runlog.read_status(spare_store.run_dir(run_id))["pid"] not in forked
     assert spare_store.wait(run_id, timeout=300)["status"] == "completed"
+
+
+def test_a_closed_spare_leaves_nothing_behind(tmp_path):
+    from studio.prewarm import Spare
+
+    spare = Spare(tmp_path)
+    spare.close()
+    assert spare.proc.poll() is not None and not spare.dir.exists()
+
+
+def test_a_spare_whose_app_vanished_ends_and_removes_its_folder(tmp_path):
+    """An app killed without closing it (no atexit): the spare notices its parent is gone."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from studio.prewarm import worker_env
+
+    code = ("import os, sys; from studio.prewarm import Spare; s = Spare(sys.argv[1]); "
+            "print(s.dir, s.proc.pid, flush=True); os._exit(0)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60,
+                         env=worker_env()).stdout.split()
+    folder, pid = Path(out[0]), int(out[1])
+    wait_for(lambda: not folder.exists() and not (psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"),
+             timeout=300, what="the orphaned spare to end and remove its folder")
