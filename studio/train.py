@@ -90,11 +90,23 @@ def tracking_integrations(training, tensorboard_available: bool | None = None) -
     return out
 
 
-def _point_tensorboard_at(trainer, folder: Path) -> None:
-    """Event files go into the run folder (the Trainer's default is under the checkpoints)."""
+def _point_tensorboard_at(trainer, folder: Path, resumed_at: int | None = None, main: bool = True) -> None:
+    """Event files go into the run folder (the Trainer's default is under the checkpoints).
+
+    A resumed run repeats the steps after its checkpoint: its writer tells TensorBoard (purge_step) to drop
+    what the interrupted attempt logged from there on, or both attempts' curves would show."""
     for cb in trainer.callback_handler.callbacks:
         if type(cb).__name__ == "TensorBoardCallback":
             cb.logging_dir = str(folder)
+            if resumed_at is not None and main and getattr(cb, "_SummaryWriter", None) is not None:
+                cb.tb_writer = cb._SummaryWriter(log_dir=str(folder), purge_step=resumed_at + 1)
+
+
+def _checkpoint_step(ckpt: Path | None) -> int | None:
+    try:
+        return int(Path(ckpt).name.rsplit("-", 1)[1]) if ckpt else None
+    except (IndexError, ValueError):
+        return None
 
 
 def _any_rank(flag: bool, device) -> bool:
@@ -326,9 +338,8 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
         data_collator=task.collator(tokenizer, model), processing_class=tokenizer,
         compute_metrics=parts.compute_metrics, preprocess_logits_for_metrics=parts.preprocess_logits_for_metrics,
         callbacks=callbacks)
-    _point_tensorboard_at(trainer, run_dir / TENSORBOARD_DIR)
-
     ckpt = last_checkpoint(run_dir) if resume else None
+    _point_tensorboard_at(trainer, run_dir / TENSORBOARD_DIR, resumed_at=_checkpoint_step(ckpt), main=main)
     if main:
         _record_start(run_dir, resume, ckpt, {"trainable_parameters": trainable, "total_parameters": total,
                                               "max_steps": total_steps, "device": device, "precision": precision,

@@ -111,6 +111,18 @@ def test_kill_9_after_a_checkpoint_then_resume_matches_an_uninterrupted_run(stor
     ref_test = json.loads((store.run_dir(reference) / "test_report.json").read_text())["metrics"]
     res_test = json.loads((rd / "test_report.json").read_text())["metrics"]
     assert res_test == pytest.approx(ref_test, abs=1e-6)
+    # TensorBoard shows one curve: the steps the killed attempt logged past its checkpoint are purged.
+    ref_tb, res_tb = tensorboard_losses(store.run_dir(reference)), tensorboard_losses(rd)
+    assert [s for s, _ in res_tb] == [s for s, _ in ref_tb] == list(range(1, 21))
+    assert [v for _, v in res_tb] == pytest.approx([v for _, v in ref_tb], abs=1e-3)
+
+
+def tensorboard_losses(rd: Path) -> list[tuple[int, float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(rd / train.TENSORBOARD_DIR))
+    acc.Reload()
+    return [(e.step, e.value) for e in acc.Scalars("train/loss")]
 
 
 # ------------------------------------------------------------------ disk full --
