@@ -177,9 +177,14 @@ def read_outcome(run_dir: Path, returncode: int) -> dict[str, Any]:
 def reason_from_log(run_dir: Path, returncode: int) -> str:
     """A rank that died without a word (killed, segfault): name the exit and the log's last error line."""
     tail = runlog.tail_log(run_dir, lines=200)
+    for p in sorted(Path(run_dir).glob("train.rank*.log")):  # the other ranks' own logs (rank 0's last)
+        try:
+            tail = "\n".join(p.read_text(encoding="utf-8", errors="replace").splitlines()[-200:]) + "\n" + tail
+        except OSError:
+            continue
     errors = [ln.strip() for ln in tail.splitlines() if re.match(r"^\s*[\w.]+(Error|Exception|Exit)\b.*:", ln)]
     how = f"signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
-    detail = f": {errors[-1]}" if errors else "; see train.log"
+    detail = f": {errors[-1]}" if errors else "; see train.log (and train.rank*.log)"
     return f"The distributed launch ended with {how} before rank 0 reported{detail}"
 
 
@@ -199,6 +204,21 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
+def rank_log(run_dir: Path, rank: int) -> Path:
+    return Path(run_dir) / f"train.rank{rank}.log"
+
+
+def _write_own_log(run_dir: Path) -> None:
+    """Ranks other than 0 would repeat each of rank 0's lines in train.log: each writes its own file instead
+    (file descriptors 1 and 2, so library and C-level output go there too)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(rank_log(run_dir, world_rank()), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
 def _write_result(run_dir: Path, result: dict[str, Any]) -> None:
     runlog.atomic_write_json(Path(run_dir) / f".result-rank{world_rank()}.json", result)
 
@@ -206,6 +226,8 @@ def _write_result(run_dir: Path, result: dict[str, Any]) -> None:
 def rank_main(run_dir: Path, resume: bool) -> int:
     """One rank: train, then leave its result (rank 0's holds the final status fields)."""
     _die_with_parent()
+    if not is_main_process():
+        _write_own_log(run_dir)
     from studio import train
     from studio.worker import failure_reason
 

@@ -96,6 +96,9 @@ def test_one_and_two_processes_both_complete_with_one_clean_log_and_comparable_r
     assert [r["step"] for r in records if r["kind"] == "eval"] == [5, 10]
     assert [r["kind"] for r in records][-2:] == ["summary", "test"]
     assert not list(rd.glob(".result-rank*")) and not list(rd.glob(".model-*"))
+    log = (rd / runlog.LOG_FILE).read_text()
+    assert log.count("trainable of") == 1, "rank 1 writes its own log, not a second copy of rank 0's lines"
+    assert "trainable of" in distributed.rank_log(rd, 1).read_text()
     assert st["max_steps"] == st["step"] == 10  # the global batch of 2 x 4 rows, as one process's 8
 
     # Comparable: the first step sees the same 8 rows from the same start, so the same loss (the
@@ -261,6 +264,9 @@ def test_the_outcome_is_rank_0s_result_or_the_first_failure_or_the_log(tmp_path)
         distributed.read_outcome(tmp_path, -9)
     (tmp_path / "train.log").write_text("")
     with pytest.raises(distributed.LaunchFailed, match="exit code 1 before rank 0 reported; see train.log"):
+        distributed.read_outcome(tmp_path, 1)
+    distributed.rank_log(tmp_path, 1).write_text("RuntimeError: rank 1 lost its peer\n")
+    with pytest.raises(distributed.LaunchFailed, match="exit code 1 before rank 0 reported: RuntimeError: rank 1 lost"):
         distributed.read_outcome(tmp_path, 1)
 
 
