@@ -21,7 +21,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from studio import methods, runlog
+from studio import methods, models, runlog
 
 SUPPORTED_TASKS = ("text-classification", "token-classification", "sft", "seq2seq")
 
@@ -35,7 +35,7 @@ HEADER = r'''#!/usr/bin/env python
 It trains __METHOD__ on __MODEL__ (__TASK__) with the run's settings, keeps the best checkpoint by
 validation __BEST__, and writes the test metrics to OUT/test_metrics.json. The run itself reached:
 __RESULT__
-
+__BASE_NOTE__
 The functions under "The studio's own code" were copied verbatim from the studio when this script was
 generated: tokenising, loss masks and scores are exactly the run's.
 """
@@ -452,6 +452,14 @@ COLUMNS = {"text-classification": ("text", "label"), "token-classification": ("t
            "sft": ("messages", "reference", "text"), "seq2seq": ("source", "target")}
 
 
+# Catalog bases the studio does not load from the hub as they are there.
+BASE_NOTES = {
+    "smollm2": "\nThe studio trained the bundled copy of this model (a Q4_1 GGUF file, de-quantized); the hub's weights\n"
+               "are the unquantized originals, so scores can differ a little.\n",
+    "minilm-seq2seq": "\nThis base is on no hub: the script builds it from MiniLM as the studio does (--encoder).\n",
+}
+
+
 class ReproduceError(ValueError):
     pass
 
@@ -481,13 +489,14 @@ def script_text(run_dir: Path) -> str:
     subs: dict[str, str] = {
         "__RUN__": run_dir.name, "__NAME__": cfg.display_name(), "__METHOD__": methods.METHODS[cfg.method].title,
         "__MODEL__": raw["model"], "__TASK__": task, "__BEST__": cfg.selection_metric(), "__RESULT__": result,
-        "__PIP__": PIP[task], "__PEFT_TASK__": get_task(task).PEFT_TASK_TYPE,
+        "__PIP__": PIP[task], "__BASE_NOTE__": BASE_NOTES.get(getattr(models.find_entry(cfg.model), "name", ""), ""), "__PEFT_TASK__": get_task(task).PEFT_TASK_TYPE,
         "__LR__": repr(float(cfg.training.learning_rate or methods.default_learning_rate(cfg.method, task))),
         "__CONFIG__": config_json}
     head = HEADER
     for k, v in subs.items():
         head = head.replace(k, v)
-    return head + COMMON + _studio_code(task) + TASK_CODE[task] + MAIN
+    return (head + COMMON + _studio_code(task) + "\n\n# " + "-" * 75 + " This task's steps --\n"
+            + TASK_CODE[task] + MAIN)
 
 
 def write_bundle(run_dir: Path, dest: Path) -> Path:
