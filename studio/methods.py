@@ -197,6 +197,31 @@ def apply(model: nn.Module, method: str, args: dict, peft_task_type: str, total_
     return model
 
 
+def check_supported(model: nn.Module, method: str) -> None:
+    """Refuse, in one sentence, a method the adapted model cannot run, before its first step would fail.
+
+    Prefix tuning feeds its virtual tokens as past_key_values: peft checks for that argument on the
+    backbone's forward only when the model runs (transformers 5.24 renamed it on BERT-like encoders)."""
+    import inspect
+
+    name = getattr(model, "transformer_backbone_name", None) if method == "prefix" else None
+    if not name:
+        return
+    try:
+        params = inspect.signature(model.base_model.get_submodule(name).forward).parameters
+    except (AttributeError, TypeError, ValueError):
+        return
+    if "past_key_values" not in params:
+        import transformers
+
+        from studio.config import ConfigError
+
+        arch = type(model.base_model.get_submodule(name)).__name__
+        raise ConfigError(f"Prefix tuning cannot run on {arch} with transformers {transformers.__version__}: its "
+                          "forward takes no past_key_values, where prefix tuning puts its virtual tokens. Use "
+                          "prompt tuning or LoRA, or transformers below 5.24 for prefix tuning on this model.")
+
+
 def _ia3_defaults(model: nn.Module) -> tuple[list[str] | None, list[str] | None]:
     """peft knows IA3's modules per architecture but not for a generic EncoderDecoderModel: use its decoder's
     (for BERT2BERT that is BERT's key, value and output.dense). None leaves the choice to peft."""

@@ -230,6 +230,7 @@ def build_model(cfg: RunConfig, model_path, labels: list[str], tokenizer, total_
         print(f"[studio] head initialised from class prototypes in {time.time() - t0:.1f}s" if done
               else "[studio] head kept random (not a plain linear head)", flush=True)
     model = methods.apply(model, cfg.method, cfg.method_args, task.PEFT_TASK_TYPE, total_steps=total_steps)
+    methods.check_supported(model, cfg.method)
     return model
 
 

@@ -337,6 +337,7 @@ def test_the_run_page_and_studio_show_say_how_a_run_was_launched():
 def test_a_failing_rank_leaves_its_reason_for_the_worker(tmp_path, monkeypatch):
     """Rank 1 fails (here: a run folder without a config); the worker's outcome names that rank and why."""
     monkeypatch.setattr(distributed, "_die_with_parent", lambda: None)  # not for the test process itself
+    monkeypatch.setattr(distributed, "_write_own_log", lambda run_dir: None)  # nor its stdout and stderr
     monkeypatch.setenv("RANK", "1")
     assert distributed.rank_main(tmp_path, resume=False) == 1
     with pytest.raises(distributed.LaunchFailed, match=r"^Rank 1: RunError: .*config.json is missing"):

@@ -149,3 +149,20 @@ def test_a_task_can_set_its_own_default_learning_rate_for_a_method():
     # A fresh token head needs more than the adapters' usual rate (see studio/tasks/token_classification.py).
     assert methods.default_learning_rate("lora", "token-classification") == 2e-3
     assert methods.default_learning_rate("full", "token-classification") == methods.METHODS["full"].learning_rate
+
+
+def test_prefix_tuning_on_a_model_without_past_key_values_is_refused_in_one_sentence(tiny_bert, tokenizer, monkeypatch):
+    """transformers 5.24 renamed BERT's past_key_values: peft's prefix tuning would fail at the first step."""
+    from transformers import BertModel
+
+    from studio.config import ConfigError
+
+    model = methods.apply(tc.load_model(tiny_bert, ["a", "b"], tokenizer), "prefix", {}, tc.PEFT_TASK_TYPE)
+    methods.check_supported(model, "prefix")  # the pinned transformers: fine
+    forward = BertModel.forward
+    monkeypatch.setattr(BertModel, "forward", lambda self, input_ids=None, attention_mask=None, cache=None, **kw:
+                        forward(self, input_ids=input_ids, attention_mask=attention_mask, **kw))
+    with pytest.raises(ConfigError, match=r"Prefix tuning cannot run on BertModel .*Use prompt tuning or LoRA"):
+        methods.check_supported(model, "prefix")
+    methods.check_supported(methods.apply(tc.load_model(tiny_bert, ["a", "b"], tokenizer), "prompt", {},
+                                          tc.PEFT_TASK_TYPE), "prompt")
