@@ -163,6 +163,9 @@ def _become_worker(request: dict[str, Any]) -> None:
 def serve(socket_path: str, parent_pid: int) -> int:
     _import_heavy()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked workers are reaped by the kernel, never zombies
+    # A SIGTERM to the app's process group (a service stop, `timeout`) reaches the spare too: leave through
+    # `finally`, which removes its folder. Forked workers set their own handler (a graceful stop).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     tmp = socket_path + ".tmp"
     if os.path.exists(tmp):

@@ -92,3 +92,16 @@ def test_a_spare_whose_app_vanished_ends_and_removes_its_folder(tmp_path):
     folder, pid = Path(out[0]), int(out[1])
     wait_for(lambda: not folder.exists() and not (psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"),
              timeout=300, what="the orphaned spare to end and remove its folder")
+
+
+def test_a_terminated_spare_removes_its_folder(tmp_path):
+    """SIGTERM to the app's process group (a service stop) reaches the spare: it still cleans up."""
+    import signal
+
+    from studio.prewarm import Spare
+
+    spare = Spare(tmp_path)
+    wait_for(spare.ready, timeout=300, what="the spare worker to finish its imports")
+    os.kill(spare.proc.pid, signal.SIGTERM)
+    wait_for(lambda: spare.proc.poll() is not None and not spare.dir.exists(), timeout=60,
+             what="the terminated spare to remove its folder")
