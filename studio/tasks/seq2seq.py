@@ -60,14 +60,14 @@ def prepare_data(cfg, tokenizer=None, max_length=None, max_target_length=None):
     from studio import data as data_mod
 
     train_name = Path(cfg.train).name
-    raw_train = data_mod.read_table(cfg.train, "Training")
+    raw_train = expand_pair_columns(data_mod.read_table(cfg.train, "Training"))
     src_col, tgt_col = detect_columns(raw_train, train_name, cfg.text_column, cfg.label_column)
     frames, source, dropped_empty = {}, {"train": train_name}, 0
     frames["train"], dropped_empty = _clean(raw_train, train_name, src_col, tgt_col)
     for split in ("validation", "test"):
         path = getattr(cfg, split)
         if path:
-            raw, nm = data_mod.read_table(path, split.capitalize()), Path(path).name
+            raw, nm = expand_pair_columns(data_mod.read_table(path, split.capitalize())), Path(path).name
             for col in (src_col, tgt_col):
                 if col not in raw.columns:
                     raise data_mod.DataError(f"{nm}: no column {col!r} (the training file's); the columns are "
@@ -89,6 +89,22 @@ def prepare_data(cfg, tokenizer=None, max_length=None, max_target_length=None):
         report.warnings += _target_length_warnings(frames["train"]["target"].tolist(), tokenizer, max_target_length)
     report.warnings = _pair_warnings(report, max_length) + report.warnings
     return data_mod.PreparedData(splits=frames, labels=[], report=report)
+
+
+def expand_pair_columns(df: pd.DataFrame, max_keys: int = 8) -> pd.DataFrame:
+    """Hugging Face's translation layout, {"translation": {"de": "...", "en": "..."}}: a column of small records
+    becomes a column per key (de, en), so a language pair is found like any other (the first key is the source)."""
+    for col in list(df.columns):
+        values = df[col].dropna()
+        if len(values) == 0 or not all(isinstance(v, dict) for v in values):
+            continue
+        keys = list(dict.fromkeys(str(k) for v in values for k in v))
+        if not keys or len(keys) > max_keys:
+            continue
+        expanded = {(k if k not in df.columns else f"{col}.{k}"):
+                    df[col].map(lambda v, k=k: v.get(k) if isinstance(v, dict) else None) for k in keys}
+        df = df.drop(columns=[col]).assign(**expanded)
+    return df
 
 
 def detect_columns(df: pd.DataFrame, name: str, src: str | None = None, tgt: str | None = None) -> tuple[str, str]:
@@ -121,7 +137,8 @@ def _guess_pair(df: pd.DataFrame, src: str | None, tgt: str | None) -> tuple[str
     for s, t in COLUMN_PAIRS:
         if s in lower and t in lower and src in (None, lower[s]) and tgt in (None, lower[t]):
             return lower[s], lower[t]
-    texts = [c for c in df.columns if _is_text_like(df[c])]
+    # Row ids written as strings ("0", "17") are not texts, and a column named "id" is no Indonesian.
+    texts = [c for c in df.columns if _is_text_like(df[c]) and not _numbers_only(df[c])]
     langs = [c for c in texts if LANGUAGE_CODE.match(str(c))]
     if len(langs) == 2 and src in (None, *langs) and tgt in (None, *langs):
         first, second = langs  # translation files list the source language first
@@ -135,6 +152,11 @@ def _guess_pair(df: pd.DataFrame, src: str | None, tgt: str | None) -> tuple[str
         longer = max(texts, key=lambda c: df[c].astype(str).str.len().mean())
         return longer, next(c for c in texts if c != longer)
     return src, tgt
+
+
+def _numbers_only(col: pd.Series) -> bool:
+    values = col.dropna().astype(str).str.strip()
+    return len(values) > 0 and bool(values.str.fullmatch(r"[-+]?\d+(\.\d+)?").all())
 
 
 def _clean(df: pd.DataFrame, name: str, src: str, tgt: str) -> tuple[pd.DataFrame, int]:

@@ -151,9 +151,11 @@ def read_records(path: str, role: str, token_col: str | None, tag_col: str | Non
                                  '{"tokens": ["Alice", "lives", "here"], "tags": ["B-PER", "O", "O"]}.')
         if not tokens:
             raise data.DataError(f"{where} has no tokens; remove the empty sentence or fill it in.")
-        if any(isinstance(t, (int, float)) and not isinstance(t, bool) for t in tags):
+        if any(isinstance(t, (int, float, np.integer, np.floating)) and not isinstance(t, (bool, np.bool_))
+               for t in tags):  # datasets hands a column of numbers over as numpy integers
             raise data.DataError(f"{where}: {tag_col!r} holds numbers, not tag names, and the file does not say which "
-                                 "number is which tag; write the tags as names like B-PER, I-PER, O.")
+                                 "number is which tag; write the tags as names like B-PER, I-PER, O (a Hugging Face "
+                                 "dataset's features[...].feature.int2str gives them).")
         if len(tokens) != len(tags):
             raise data.DataError(f"{where} has {len(tokens)} tokens but {len(tags)} tags; give every token exactly one tag.")
         blank = next((k for k, t in enumerate(tokens) if not str(t).strip()), None)
@@ -223,6 +225,10 @@ def check_bio(sentence: dict, file: str) -> None:
 
     prev = "O"
     for i, tag in enumerate(sentence["tags"]):
+        if tag.isdigit():
+            raise DataError(f"{_where(sentence, i, file)}: tag {tag!r} is a number: the tags look like class ids (as "
+                            "Hugging Face datasets store ner_tags); write the tag names instead (O, B-PER, I-PER, ...), "
+                            "e.g. with the dataset's features['ner_tags'].feature.int2str before exporting.")
         if not TAG_RE.match(tag):
             raise DataError(f"{_where(sentence, i, file)}: tag {tag[:30]!r} is not a BIO tag; use O outside entities, "
                             "B-TYPE on an entity's first token and I-TYPE on the rest (e.g. B-PER, I-PER).")

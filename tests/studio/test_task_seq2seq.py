@@ -61,6 +61,18 @@ def test_language_pairs_keep_the_file_order(tmp_path):
     assert (rep.text_column, rep.label_column) == ("de", "en")
 
 
+def test_hugging_face_translation_records_are_read_as_a_language_pair(tmp_path):
+    """{"id": "0", "translation": {"de": ..., "en": ...}}, as datasets' translation sets export to JSON Lines."""
+    path = tmp_path / "wmt.jsonl"
+    path.write_text("".join(json.dumps({"id": str(i), "translation": {"de": r["target"], "en": r["source"]}}) + "\n"
+                            for i, r in enumerate(pairs(20))))
+    prep = s2s.prepare_data(DataConfig(train=str(path)))
+    assert (prep.report.text_column, prep.report.label_column) == ("de", "en"), "the first language is the source"
+    assert prep.splits["train"]["target"].str.contains("is over there").all()
+    back = s2s.prepare_data(DataConfig(train=str(path), text_column="en", label_column="de"))
+    assert back.splits["train"]["target"].str.split().str.len().eq(2).all()
+
+
 def test_unknown_names_take_the_longer_text_as_source(tmp_path):
     rows = [{"short": r["target"], "long": r["source"], "n": i} for i, r in enumerate(pairs(20))]
     prep = s2s.prepare_data(DataConfig(train=str(frame_csv(tmp_path, rows))))

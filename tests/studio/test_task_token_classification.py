@@ -185,12 +185,23 @@ def test_unseen_entity_type_in_a_test_file(tmp_path, ner_conll):
                               "sentences with it or remove it from the file.")
 
 
+def test_tag_ids_as_hugging_face_datasets_export_them_are_named_as_such(tmp_path):
+    path = write_jsonl(tmp_path / "conll2003.jsonl", [{"tokens": ["EU", "rejects", "German", "call"],
+                                                      "ner_tags": [3, 0, 7, 0]}, {"tokens": ["Peter"], "ner_tags": [1]}])
+    with pytest.raises(DataError, match=r"^conll2003.jsonl record 1: 'ner_tags' holds numbers, not tag names"):
+        prepare(path)
+    conll = tmp_path / "ids.conll"
+    conll.write_text("EU 3\nrejects 0\n")
+    with pytest.raises(DataError, match=r"^ids.conll line 1: tag '3' is a number: the tags look like class ids"):
+        prepare(conll)
+
+
 @pytest.mark.parametrize("record, message", [
     ({"tokens": ["Alice", "sings"], "tags": ["B-PER"]},
      "ner.jsonl record 2 has 2 tokens but 1 tags; give every token exactly one tag."),
     ({"tokens": ["Alice", "sings"], "tags": [1, 0]},
      "ner.jsonl record 2: 'tags' holds numbers, not tag names, and the file does not say which number is which tag; "
-     "write the tags as names like B-PER, I-PER, O."),
+     "write the tags as names like B-PER, I-PER, O (a Hugging Face dataset's features[...].feature.int2str gives them)."),
     ({"tokens": [], "tags": []}, "ner.jsonl record 2 has no tokens; remove the empty sentence or fill it in."),
     ({"tokens": ["Alice", "sings"], "tags": ["B-PER", "I-LOC"]},
      "ner.jsonl record 2 (token 2, 'sings'): BIO tags out of order: I-LOC follows B-PER; an entity must start with B-LOC."),
