@@ -54,6 +54,9 @@ INPUT_FIELDS = ("input", "context")
 OUTPUT_FIELDS = ("output", "response", "answer", "completion")
 ROLES = {"system": "system", "user": "user", "assistant": "assistant",
          "human": "user", "gpt": "assistant"}   # ShareGPT's from/value names
+# A whole conversation in one text field: "### Human: ... ### Assistant: ..." (OpenAssistant Guanaco) or
+# "\n\nHuman: ...\n\nAssistant: ..." (Anthropic HH).
+TRANSCRIPT_TURN = re.compile(r"(?:###[ \t]*|^|\n\n)(Human|Assistant)[ \t]*:")
 
 
 def card_usage(is_adapter: bool, labels: list[str] | None = None) -> list[str]:
@@ -117,16 +120,39 @@ def detect_fields(records: list[tuple[str, dict]], name: str, text_column: str |
     text_column = keys[text_column.lower()] if text_column else None
     label_column = keys[label_column.lower()] if label_column else None
     pick = lambda names: next((keys[n] for n in names if n in keys), None)  # noqa: E731
-    chat = text_column if text_column and text_column.lower() in CHAT_FIELDS else pick(CHAT_FIELDS)
+    named_chat = text_column and (text_column.lower() in CHAT_FIELDS or (
+        label_column in (None, text_column) and _transcript_field(records, keys, text_column)))
+    chat = text_column if named_chat else pick(CHAT_FIELDS)
     # Naming the chat field (as the Data tab does once it detected one) keeps the Alpaca fields of a mixed file.
     fields = {"chat": chat, "instruction": text_column if text_column and text_column != chat else pick(INSTRUCTION_FIELDS),
               "input": pick(INPUT_FIELDS), "output": label_column if label_column and label_column != chat
               else pick(OUTPUT_FIELDS), "system": pick(("system",))}
     if fields["chat"] is None and (fields["instruction"] is None or fields["output"] is None):
+        transcript = _transcript_field(records, keys, text_column)
+        if transcript is not None:
+            return {**fields, "chat": transcript}
         raise DataError(f"{name}: found neither chat messages (a 'messages' list of role/content turns) nor "
                         f"instruction and output fields among {sorted(map(str, keys.values()))}; name the fields "
                         "instruction, input and output, or messages.")
     return fields
+
+
+def transcript_turns(text: str) -> list[dict[str, str]] | None:
+    """The turns of a conversation written out in one text (see TRANSCRIPT_TURN), or None if it is not one."""
+    parts = TRANSCRIPT_TURN.split(text)
+    if len(parts) < 5 or parts[0].strip():  # at least one question and one answer, nothing before the first
+        return None
+    return [{"role": parts[i].lower(), "content": parts[i + 1].strip()} for i in range(1, len(parts) - 1, 2)]
+
+
+def _transcript_field(records: list[tuple[str, dict]], keys: dict[str, str], chosen: str | None) -> str | None:
+    """The text field whose values are Human/Assistant transcripts (most of the first 50 records), if any."""
+    names = [chosen] if chosen else [keys[k] for k in ("text", *CHAT_FIELDS) if k in keys]
+    for name in names:
+        values = [rec.get(name) for _, rec in records[:50] if isinstance(rec.get(name), str)]
+        if values and sum(transcript_turns(v) is not None for v in values) >= 0.8 * len(values):
+            return name
+    return None
 
 
 def _text(value: Any, field: str, where: str, required: bool = True) -> str:
@@ -149,7 +175,7 @@ def chat_messages(turns: Any, where: str, field: str = "messages") -> list[dict[
         try:
             turns = json.loads(turns)
         except json.JSONDecodeError:
-            pass
+            turns = transcript_turns(turns) or turns
     if not isinstance(turns, list) or not turns:
         raise DataError(f"{where}: {field!r} must be a non-empty list of turns like "
                         '{"role": "user", "content": "..."}.')

@@ -72,6 +72,29 @@ def test_alpaca_chat_and_sharegpt_records_become_conversations(tmp_path):
     assert share.report.rows == {"train": 4, "validation": 1, "test": 1}
 
 
+@pytest.mark.parametrize("transcript", [
+    "### Human: Say {i}.### Assistant: Number {i}.### Human: Again### Assistant: {i} again",  # Guanaco
+    "\n\nHuman: Say {i}.\n\nAssistant: Number {i}.\n\nHuman: Again\n\nAssistant: {i} again",  # Anthropic HH
+])
+def test_conversations_written_out_in_one_text_field_are_read_as_turns(tmp_path, transcript):
+    path = write_jsonl(tmp_path / "t.jsonl", [{"text": transcript.format(i=i), "source": "x"} for i in range(6)])
+    prepared = sft.prepare_data(DataConfig(train=str(path), validation_fraction=0, test_fraction=0))
+    row = prepared.splits["train"][prepared.splits["train"]["reference"] == "3 again"].iloc[0]
+    assert json.loads(row["messages"]) == [{"role": "user", "content": "Say 3."},
+                                           {"role": "assistant", "content": "Number 3."},
+                                           {"role": "user", "content": "Again"},
+                                           {"role": "assistant", "content": "3 again"}]
+    assert row["text"] == "Again" and prepared.report.text_column == "text"
+    # The Data tab names the detected fields in every later check: the same conversations.
+    named = sft.prepare_data(DataConfig(train=str(path), validation_fraction=0, test_fraction=0,
+                                        text_column="text", label_column="text"))
+    assert named.splits["train"]["messages"].tolist() == prepared.splits["train"]["messages"].tolist()
+    # A text that is no transcript is still refused, naming the fields to use.
+    plain = write_jsonl(tmp_path / "plain.jsonl", [{"text": f"just words {i}"} for i in range(6)])
+    with pytest.raises(DataError, match="found neither chat messages"):
+        sft.prepare_data(DataConfig(train=str(plain)))
+
+
 def test_naming_the_detected_fields_reads_a_mixed_file_the_same(tmp_path):
     """The Data tab passes the fields it detected back with every later check and with Start."""
     records = alpaca(6) + [{"messages": [{"role": "user", "content": f"Hi {i}"},
