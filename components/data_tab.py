@@ -49,6 +49,7 @@ class DataTab:
     status: gr.HTML
     text_column: gr.Dropdown
     label_column: gr.Dropdown
+    label_names: gr.Textbox
     split_fields: dict[str, gr.components.Component]
     summary: gr.Markdown
     warnings: gr.HTML
@@ -61,7 +62,7 @@ class DataTab:
     def form(self) -> dict[str, gr.components.Component]:
         """The data fields of a run config, by name."""
         return {"task": self.task, "text_column": self.text_column, "label_column": self.label_column,
-                **self.split_fields}
+                "label_names": self.label_names, **self.split_fields}
 
     @property
     def outputs(self) -> list:
@@ -189,6 +190,14 @@ def build(ctx: StudioContext) -> DataTab:
                 label_column = gr.Dropdown(choices=first[3]["choices"], value=first[3]["value"],
                                            label=t("Label column", "标签列"), allow_custom_value=True,
                                            info=t("The class each text belongs to.", "每条文本所属的类别。"))
+                label_names = gr.Textbox(label=t("Names of numeric labels (optional)", "数字标签的名称（可选）"),
+                                         placeholder="e.g. negative, positive   or   O, B-PER, I-PER, B-LOC, I-LOC",
+                                         info=t("Only for files that store class ids (0, 1, 2, ...), as Hugging Face "
+                                                "datasets export them: the names in id order, comma-separated. "
+                                                "Press Enter to check again.",
+                                                "仅用于以类别编号（0、1、2……）存储标签的文件（如 Hugging Face 数据集导出的文件）："
+                                                "按编号顺序填写名称，用逗号分隔。按回车重新检查。"),
+                                         elem_id="data-label-names")
             with gr.Accordion(t("Split settings", "数据划分设置"), open=False):
                 split_labels = {"validation_fraction": t("Validation share", "验证集比例"),
                                 "test_fraction": t("Test share", "测试集比例"),
@@ -211,8 +220,8 @@ def build(ctx: StudioContext) -> DataTab:
     def on_check(data_state, token_state, **values):
         return run_check(data_state, token_state, values)
 
-    handles = DataTab(state, tokens, task, sample, upload, status, text_column, label_column, split_fields, summary,
-                      warnings, labels_plot, tokens_plot, preview, on_check)
+    handles = DataTab(state, tokens, task, sample, upload, status, text_column, label_column, label_names, split_fields,
+                      summary, warnings, labels_plot, tokens_plot, preview, on_check)
     form = handles.form
 
     def on_upload(file, token_state, **values):
@@ -262,7 +271,8 @@ def build(ctx: StudioContext) -> DataTab:
                outputs=handles.outputs + [sample, task_hint], api_name="set_task", concurrency_id="data",
                concurrency_limit=4)
     f = split_fields
-    gr.on([text_column.input, label_column.input, f["validation_fraction"].release, f["test_fraction"].release,
+    gr.on([text_column.input, label_column.input, label_names.submit, label_names.blur,
+           f["validation_fraction"].release, f["test_fraction"].release,
            f["split_seed"].submit, f["split_seed"].blur, f["max_rows"].submit, f["max_rows"].blur],
           forms.with_keywords(on_check, names), inputs=[state, tokens], inputs_kwargs=form, outputs=handles.outputs,
           api_name="check_data", trigger_mode="always_last", concurrency_id="data", concurrency_limit=4)

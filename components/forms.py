@@ -18,7 +18,9 @@ import gradio as gr
 from studio import methods
 from studio.config import DataConfig, RunConfig, TrainingConfig, field_help
 
-DATA_FIELDS = ("text_column", "label_column", "validation_fraction", "test_fraction", "split_seed", "max_rows")
+DATA_FIELDS = ("text_column", "label_column", "label_names", "validation_fraction", "test_fraction", "split_seed",
+               "max_rows")
+SPLIT_FIELDS = DATA_FIELDS[3:]  # the Data tab's split settings; the first three sit with the file's columns
 MODEL_FIELDS = ("model", "model_custom", "method")
 
 
@@ -153,4 +155,4 @@ def with_keywords(fn: Callable, names: list[str]) -> Callable:
 
 
 def data_field_specs() -> list[dict[str, Any]]:
-    return [f for f in field_help(DataConfig) if f["name"] in DATA_FIELDS[2:]]
+    return [f for f in field_help(DataConfig) if f["name"] in SPLIT_FIELDS]

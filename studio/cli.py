@@ -215,7 +215,7 @@ def cmd_data(a, store) -> int:
     from studio.config import DataConfig
 
     cfg = DataConfig(train=a.train, validation=a.validation, test=a.test, text_column=a.text_column,
-                     label_column=a.label_column)
+                     label_column=a.label_column, label_names=a.label_names)
     from studio.tasks import get_task
 
     task = get_task(a.task)
@@ -336,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test", help="Optional test file.")
     p.add_argument("--text-column", help="Text column (detected when omitted).")
     p.add_argument("--label-column", help="Label column (detected when omitted).")
+    p.add_argument("--label-names", help="Names of numeric labels or tags in id order, comma-separated "
+                                         "(e.g. O,B-PER,I-PER): for files that store class ids.")
     p.add_argument("--model", help="Tokenizer for token-length percentiles (catalog name, hub id or folder).")
     p.add_argument("--max-length", type=int, default=128, help="Report the share of texts longer than this.")
     p = add("export", cmd_export, "Zip a finished run's adapter or merged model with a model card, or push it to the hub.")

@@ -47,10 +47,23 @@ class DataConfig:
                                  "the source (seq2seq), the instruction or messages (SFT); detected when left empty.")
     label_column: str | None = _f(None, "Column holding the answer: the label (classification), the tag list (NER), "
                                   "the target (seq2seq), the output (SFT); detected when left empty.")
+    label_names: str | None = _f(None, "For files that store labels or BIO tags as numbers (class ids, as Hugging Face "
+                                 "datasets export them): the names in id order, comma-separated, e.g. "
+                                 "O, B-PER, I-PER, B-LOC, I-LOC. Empty when the file holds the names.")
     validation_fraction: float = _f(0.1, "Share of train held out for validation when no validation file is given.", min=0.0, max=0.5)
     test_fraction: float = _f(0.1, "Share of train held out for the test report when no test file is given.", min=0.0, max=0.5)
     split_seed: int = _f(42, "Seed of the stratified split, so the same file always splits the same way.", min=0)
     max_rows: int | None = _f(None, "Use at most this many training rows (stratified sample); empty for all.", min=1)
+
+    def names_of_ids(self) -> list[str] | None:
+        """label_names as a list (id 0 first), or None when unset."""
+        if not self.label_names or not self.label_names.strip():
+            return None
+        names = [n.strip() for n in self.label_names.split(",")]
+        if not all(names) or len(set(names)) != len(names):
+            raise ConfigError("data.label_names: give each id's name once, comma-separated in id order "
+                              "(e.g. O, B-PER, I-PER); empty names and repeats are not allowed.")
+        return names
 
 
 @dataclass
@@ -154,6 +167,10 @@ class RunConfig:
         for section in (self.data, self.training):
             _check_bounds(section, type(section).__name__)
         d = self.data
+        names = d.names_of_ids()
+        if names is not None and self.task not in ("text-classification", "token-classification"):
+            raise ConfigError(f"data.label_names: names class ids of labels or tags; {self.task} data has neither, "
+                              "so leave it empty.")
         if d.validation is None and d.test is None and d.validation_fraction + d.test_fraction >= 0.9:
             raise ConfigError("data.validation_fraction + data.test_fraction must leave at least 10% for training.")
         t = self.training
@@ -344,6 +361,8 @@ def _build(cls, raw: Any, prefix: str):
         if f.name not in raw:
             continue
         tp = hints[f.name]
+        if f.name == "label_names" and isinstance(raw[f.name], (list, tuple)):  # a YAML list reads as written
+            raw = {**raw, f.name: ", ".join(str(n) for n in raw[f.name])}
         if dataclasses.is_dataclass(tp):
             kwargs[f.name] = _build(tp, raw[f.name], f"{prefix}{f.name}.")
         else:

@@ -328,6 +328,21 @@ def _clean(df: pd.DataFrame, name: str, text_col: str, label_col: str) -> tuple[
     return out[keep].reset_index(drop=True), int((~keep).sum())
 
 
+def _name_label_ids(frame: pd.DataFrame, names: list[str] | None, file: str, label_col: str) -> pd.DataFrame:
+    """Labels that are class ids ("0", "1") -> the names label_names gives them, in id order."""
+    if names is None:
+        return frame
+    ids = frame["label"].str.fullmatch(r"\d+")
+    if not ids.all():
+        raise DataError(f"{file}: label {frame['label'][~ids].iloc[0]!r} in column {label_col!r} is not a class id, "
+                        "but label_names is set; leave label_names empty for a file that holds label names.")
+    out_of_range = frame["label"].astype(int) >= len(names)
+    if out_of_range.any():
+        raise DataError(f"{file}: label id {frame['label'][out_of_range].iloc[0]} has no name: label_names gives "
+                        f"{len(names)} names (ids 0 to {len(names) - 1}); list every id's name in order.")
+    return frame.assign(label=frame["label"].astype(int).map(lambda i: names[i]))
+
+
 def _merge_label_variants(frames: dict[str, pd.DataFrame]) -> dict[str, str]:
     """Map case/spacing variants of a label to its most frequent spelling."""
     counts = pd.concat([f["label"] for f in frames.values()]).value_counts()
@@ -413,7 +428,9 @@ def prepare(cfg: DataConfig, tokenizer=None, max_length: int | None = None) -> P
     text_col, label_col = _check_columns(raw_train, train_name, cfg.text_column, cfg.label_column)
     frames: dict[str, pd.DataFrame] = {}
     dropped_empty = 0
+    names = cfg.names_of_ids()
     frames["train"], n = _clean(raw_train, train_name, text_col, label_col)
+    frames["train"] = _name_label_ids(frames["train"], names, train_name, label_col)
     dropped_empty += n
     source = {"train": train_name}
     for split in ("validation", "test"):
@@ -425,6 +442,7 @@ def prepare(cfg: DataConfig, tokenizer=None, max_length: int | None = None) -> P
                 if col not in raw.columns:
                     raise DataError(f"{nm}: no column {col!r} (the training file's); the columns are {list(raw.columns)}.")
             frames[split], n = _clean(raw, nm, text_col, label_col)
+            frames[split] = _name_label_ids(frames[split], names, nm, label_col)
             dropped_empty += n
             source[split] = nm
     merges = _merge_label_variants(frames)

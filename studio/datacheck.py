@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from studio import data as data_mod
-from studio.config import DataConfig
+from studio.config import ConfigError, DataConfig
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
 HISTOGRAM_SAMPLE = 5000  # token lengths are counted on at most this many training texts
@@ -119,7 +119,7 @@ def check(cfg: DataConfig, model: str | None = None, max_length: int | None = No
         chosen = replace(cfg, text_column=cfg.text_column if cfg.text_column in out.columns else None,
                          label_column=cfg.label_column if cfg.label_column in out.columns else None)
         prepared = data_mod.prepare(chosen, tokenizer=tok, max_length=max_length)
-    except data_mod.DataError as e:
+    except (data_mod.DataError, ConfigError) as e:  # ConfigError: label_names that cannot name ids
         out.error = str(e)
         return out
     out.report = prepared.report
@@ -138,7 +138,7 @@ def _check_task(cfg: DataConfig, task: str, model: str | None, max_length: int |
     tok = load_tokenizer(model)
     try:
         prepared = get_task(task).prepare_data(cfg, tokenizer=tok, max_length=max_length)
-    except data_mod.DataError as e:
+    except (data_mod.DataError, ConfigError) as e:
         out.error = str(e)
         return out
     out.report = prepared.report

@@ -132,7 +132,8 @@ def read_conll(path: str, role: str = "Training") -> list[dict[str, Any]]:
     return sentences
 
 
-def read_records(path: str, role: str, token_col: str | None, tag_col: str | None) -> tuple[list[dict[str, Any]], str, str, list[str]]:
+def read_records(path: str, role: str, token_col: str | None, tag_col: str | None,
+                 names: list[str] | None = None) -> tuple[list[dict[str, Any]], str, str, list[str]]:
     """Sentences of a JSON/JSONL file of records with a token list and a tag list; also the columns used."""
     from studio import data
 
@@ -153,9 +154,11 @@ def read_records(path: str, role: str, token_col: str | None, tag_col: str | Non
             raise data.DataError(f"{where} has no tokens; remove the empty sentence or fill it in.")
         if any(isinstance(t, (int, float, np.integer, np.floating)) and not isinstance(t, (bool, np.bool_))
                for t in tags):  # datasets hands a column of numbers over as numpy integers
-            raise data.DataError(f"{where}: {tag_col!r} holds numbers, not tag names, and the file does not say which "
-                                 "number is which tag; write the tags as names like B-PER, I-PER, O (a Hugging Face "
-                                 "dataset's features[...].feature.int2str gives them).")
+            if names is None:
+                raise data.DataError(f"{where}: {tag_col!r} holds numbers, not tag names, and the file does not say "
+                                     "which number is which tag; give the names in id order as label_names (e.g. O, "
+                                     "B-PER, I-PER), or write the tags as names.")
+            tags = [str(int(t)) if isinstance(t, (int, float, np.integer, np.floating)) else t for t in tags]
         if len(tokens) != len(tags):
             raise data.DataError(f"{where} has {len(tokens)} tokens but {len(tags)} tags; give every token exactly one tag.")
         blank = next((k for k, t in enumerate(tokens) if not str(t).strip()), None)
@@ -194,13 +197,14 @@ def _pick_column(df: pd.DataFrame, name: str, chosen: str | None, names: tuple[s
     return listy[0]
 
 
-def read_sentences(path: str, role: str, token_col: str | None, tag_col: str | None) -> tuple[list[dict], str, str, list[str]]:
-    """Sentences of any supported file, checked for BIO consistency."""
+def read_sentences(path: str, role: str, token_col: str | None, tag_col: str | None,
+                   names: list[str] | None = None) -> tuple[list[dict], str, str, list[str]]:
+    """Sentences of any supported file, checked for BIO consistency; numeric tag ids named by `names`."""
     from studio.data import DataError
 
     ext = Path(path).suffix.lower()
     if ext in (".json", ".jsonl"):
-        sentences, token_col, tag_col, cols = read_records(path, role, token_col, tag_col)
+        sentences, token_col, tag_col, cols = read_records(path, role, token_col, tag_col, names)
     elif ext in CONLL_TYPES:
         sentences, token_col, tag_col, cols = read_conll(path, role), "tokens", "tags", ["tokens", "tags"]
     else:
@@ -209,8 +213,22 @@ def read_sentences(path: str, role: str, token_col: str | None, tag_col: str | N
         raise DataError(f"{Path(path).name}: unsupported file type {ext or '(none)'} for token classification; "
                         "use a CoNLL column file (.conll, .txt, .iob, .bio, .tsv) or JSON/JSONL with tokens and tags.")
     for s in sentences:
+        if names is not None:
+            name_tag_ids(s, names, Path(path).name)
         check_bio(s, Path(path).name)
     return sentences, token_col, tag_col, cols
+
+
+def name_tag_ids(sentence: dict, names: list[str], file: str) -> None:
+    """Replace tag ids ("3") by their names; a tag that is a name already stays."""
+    from studio.data import DataError
+
+    for i, tag in enumerate(sentence["tags"]):
+        if tag.isdigit():
+            if int(tag) >= len(names):
+                raise DataError(f"{_where(sentence, i, file)}: tag id {tag} has no name: label_names gives {len(names)} "
+                                f"names (ids 0 to {len(names) - 1}); list every id's name in order.")
+            sentence["tags"][i] = names[int(tag)]
 
 
 def _where(sentence: dict, i: int, file: str) -> str:
@@ -227,8 +245,8 @@ def check_bio(sentence: dict, file: str) -> None:
     for i, tag in enumerate(sentence["tags"]):
         if tag.isdigit():
             raise DataError(f"{_where(sentence, i, file)}: tag {tag!r} is a number: the tags look like class ids (as "
-                            "Hugging Face datasets store ner_tags); write the tag names instead (O, B-PER, I-PER, ...), "
-                            "e.g. with the dataset's features['ner_tags'].feature.int2str before exporting.")
+                            "Hugging Face datasets store ner_tags); give the names in id order as label_names (e.g. "
+                            "O, B-PER, I-PER), or write the tags as names.")
         if not TAG_RE.match(tag):
             raise DataError(f"{_where(sentence, i, file)}: tag {tag[:30]!r} is not a BIO tag; use O outside entities, "
                             "B-TYPE on an entity's first token and I-TYPE on the rest (e.g. B-PER, I-PER).")
@@ -278,7 +296,8 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
     from studio import data
 
     train_name = Path(cfg.train).name
-    sentences, token_col, tag_col, cols = read_sentences(cfg.train, "Training", cfg.text_column, cfg.label_column)
+    names = cfg.names_of_ids()
+    sentences, token_col, tag_col, cols = read_sentences(cfg.train, "Training", cfg.text_column, cfg.label_column, names)
     frames = {"train": _frame(sentences)}
     source = {"train": train_name}
     types = sorted({t for tags in frames["train"]["tags"] for t, _, _ in entity_spans(tags)})
@@ -289,7 +308,7 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
         path = getattr(cfg, split)
         if path:
             nm = Path(path).name
-            sents, *_ = read_sentences(path, split.capitalize(), cfg.text_column, cfg.label_column)
+            sents, *_ = read_sentences(path, split.capitalize(), cfg.text_column, cfg.label_column, names)
             frames[split], source[split] = _frame(sents), nm
             extra = sorted({t for tags in frames[split]["tags"] for t, _, _ in entity_spans(tags)} - set(types))
             if extra:

@@ -119,6 +119,20 @@ def test_bad_upload_gives_a_readable_message(app_url, tmp_path):
         client.predict(handle_file(str(wrong)), api_name="/upload_data")
 
 
+def test_label_ids_are_named_through_the_data_check(app_url, tmp_path):
+    """A file of class ids (a Hugging Face export) with label_names given: the check reports the names."""
+    url, _ = app_url
+    client = Client(url, verbose=False)
+    ids = tmp_path / "imdb export.csv"
+    ids.write_text("text,label\n" + "".join(f"great film {i},1\nawful film {i},0\n" for i in range(12)))
+    out = client.predict(handle_file(str(ids)), label_names="negative, positive", api_name="/upload_data")
+    assert "Ready: imdb export.csv has 2 labels" in out[0], out[0]
+    bars = json.dumps(plot_traces(out[5]))  # rows per label
+    assert '"negative"' in bars and '"positive"' in bars and '"0"' not in bars
+    out = client.predict(label_names="negative", api_name="/check_data")
+    assert "label id 1 has no name: label_names gives 1 names" in out[0], out[0]
+
+
 def test_metrics_and_live_charts(trained_run):
     client, run_id, _, _, _ = trained_run
     records = client.predict(run_id, api_name="/run_metrics")

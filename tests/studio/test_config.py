@@ -89,6 +89,18 @@ def test_bad_configs_name_the_field_in_one_line(raw, where):
     assert "\n" not in msg and len(msg) < 400
 
 
+def test_label_names_take_a_list_or_a_comma_separated_string_and_only_where_they_apply():
+    base = {"data": {"train": "t.csv", "label_names": ["negative", " positive"]}}
+    assert RunConfig.from_dict(base).data.names_of_ids() == ["negative", "positive"]
+    assert RunConfig.from_dict({"data": {"train": "t.csv", "label_names": "O,B-PER , I-PER"}}).data.names_of_ids() == [
+        "O", "B-PER", "I-PER"]
+    for bad in ("a, a", "a,,b"):
+        with pytest.raises(ConfigError, match="data.label_names: give each id's name once"):
+            RunConfig.from_dict({"data": {"train": "t.csv", "label_names": bad}})
+    with pytest.raises(ConfigError, match="data.label_names: .*seq2seq data has neither"):
+        RunConfig.from_dict({"task": "seq2seq", **base})
+
+
 def test_unknown_field_lists_the_known_ones():
     with pytest.raises(ConfigError, match="known ones are .*epochs"):
         RunConfig.from_dict(base(training={"epoch": 1}))

@@ -118,6 +118,21 @@ def test_numeric_labels_become_strings_in_numeric_order(tmp_path):
 
 
 # ------------------------------------------------------------------ split --
+def test_label_ids_are_named_by_label_names(tmp_path):
+    """Hugging Face exports (imdb, sst2) store labels as class ids; label_names names them in id order."""
+    rows = [{"text": f"{w} film number {i}", "label": lab} for i in range(12) for w, lab in (("great", 1), ("awful", 0))]
+    path = write_csv(tmp_path / "imdb.csv", rows)
+    prep = data.prepare(DataConfig(train=str(path), label_names="negative, positive"))
+    assert prep.labels == ["negative", "positive"]
+    train = prep.splits["train"]
+    assert set(train[train["text"].str.startswith("great")]["label"]) == {"positive"}
+    with pytest.raises(DataError, match=r"imdb.csv: label id 1 has no name: label_names gives 1 names"):
+        data.prepare(DataConfig(train=str(path), label_names="negative"))
+    named = write_csv(tmp_path / "named.csv", [{"text": r["text"], "label": "good" if r["label"] else "bad"} for r in rows])
+    with pytest.raises(DataError, match=r"named.csv: label 'good' in column 'label' is not a class id, but label_names is set"):
+        data.prepare(DataConfig(train=str(named), label_names="negative, positive"))
+
+
 def test_default_split_is_stratified_80_10_10(tmp_path):
     rows = separable_rows(30, labels=("billing", "technical", "shipping"))
     prepared = prep(write_csv(tmp_path / "t.csv", rows))

@@ -185,15 +185,26 @@ def test_unseen_entity_type_in_a_test_file(tmp_path, ner_conll):
                               "sentences with it or remove it from the file.")
 
 
-def test_tag_ids_as_hugging_face_datasets_export_them_are_named_as_such(tmp_path):
-    path = write_jsonl(tmp_path / "conll2003.jsonl", [{"tokens": ["EU", "rejects", "German", "call"],
-                                                      "ner_tags": [3, 0, 7, 0]}, {"tokens": ["Peter"], "ner_tags": [1]}])
-    with pytest.raises(DataError, match=r"^conll2003.jsonl record 1: 'ner_tags' holds numbers, not tag names"):
+CONLL2003_NAMES = "O, B-PER, I-PER, B-ORG, I-ORG, B-LOC, I-LOC, B-MISC, I-MISC"
+
+
+def test_tag_ids_as_hugging_face_datasets_export_them_are_named_by_label_names(tmp_path):
+    records = [{"tokens": ["EU", "rejects", "German", "call"], "ner_tags": [3, 0, 7, 0]},
+               {"tokens": ["Peter", "Blackburn"], "ner_tags": [1, 2]}] * 5
+    path = write_jsonl(tmp_path / "conll2003.jsonl", records)
+    with pytest.raises(DataError, match=r"^conll2003.jsonl record 1: 'ner_tags' holds numbers, not tag names.*label_names"):
         prepare(path)
+    named = prepare(path, label_names=CONLL2003_NAMES, validation_fraction=0.2, test_fraction=0.2)
+    tags = {tuple(t) for split in named.splits.values() for t in split["tags"]}
+    assert tags == {("B-ORG", "O", "B-MISC", "O"), ("B-PER", "I-PER")}
     conll = tmp_path / "ids.conll"
-    conll.write_text("EU 3\nrejects 0\n")
+    conll.write_text("EU 3\nrejects 0\n\nPeter 1\nBlackburn 2\n\n" * 5)
     with pytest.raises(DataError, match=r"^ids.conll line 1: tag '3' is a number: the tags look like class ids"):
         prepare(conll)
+    assert {tuple(t) for t in prepare(conll, label_names=CONLL2003_NAMES, validation_fraction=0.2,
+                                      test_fraction=0.2).splits["train"]["tags"]} <= {("B-ORG", "O"), ("B-PER", "I-PER")}
+    with pytest.raises(DataError, match=r"record 1 \(token 1, 'EU'\): tag id 3 has no name: label_names gives 2 names"):
+        prepare(path, label_names="O, B-PER")
 
 
 @pytest.mark.parametrize("record, message", [
