@@ -212,7 +212,7 @@ def test_tag_ids_as_hugging_face_datasets_export_them_are_named_by_label_names(t
      "ner.jsonl record 2 has 2 tokens but 1 tags; give every token exactly one tag."),
     ({"tokens": ["Alice", "sings"], "tags": [1, 0]},
      "ner.jsonl record 2: 'tags' holds numbers, not tag names, and the file does not say which number is which tag; "
-     "write the tags as names like B-PER, I-PER, O (a Hugging Face dataset's features[...].feature.int2str gives them)."),
+     "give the names in id order as label_names (e.g. O, B-PER, I-PER), or write the tags as names."),
     ({"tokens": [], "tags": []}, "ner.jsonl record 2 has no tokens; remove the empty sentence or fill it in."),
     ({"tokens": ["Alice", "sings"], "tags": ["B-PER", "I-LOC"]},
      "ner.jsonl record 2 (token 2, 'sings'): BIO tags out of order: I-LOC follows B-PER; an entity must start with B-LOC."),
