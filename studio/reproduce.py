@@ -74,6 +74,23 @@ def add_task_options(ap):
     pass
 
 
+def padded_tokenizer(name, **kw):
+    """The base's tokenizer; decoder-only bases ship without a pad token, and any token does (labels mark padding)."""
+    tok = AutoTokenizer.from_pretrained(name, **kw)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token or tok.unk_token
+    return tok
+
+
+def labelled_model(auto_cls, name, labels, tok):
+    """A classifier over `labels` (its head sized to them), with the tokenizer's pad token."""
+    model = auto_cls.from_pretrained(name, num_labels=len(labels), id2label=dict(enumerate(labels)),
+                                     label2id={l: i for i, l in enumerate(labels)}, ignore_mismatched_sizes=True)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tok.pad_token_id
+    return model
+
+
 class AdaLoraAllocation(TrainerCallback):
     """AdaLoRA moves rank between layers after each optimizer step; Trainer does not call it by itself."""
 
@@ -155,21 +172,13 @@ def load_split(folder, name):
 
 
 def load_tokenizer(a):
-    tok = AutoTokenizer.from_pretrained(a.model)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token or tok.unk_token
-    return tok
+    return padded_tokenizer(a.model)
 
 
 def load_model(a, labels, tok):
     from transformers import AutoModelForSequenceClassification
 
-    model = AutoModelForSequenceClassification.from_pretrained(
-        a.model, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={l: i for i, l in enumerate(labels)}, ignore_mismatched_sizes=True)
-    if model.config.pad_token_id is None:
-        model.config.pad_token_id = tok.pad_token_id
-    return model
+    return labelled_model(AutoModelForSequenceClassification, a.model, labels, tok)
 
 
 def init_head(model, tok, train, labels, t):
@@ -218,24 +227,17 @@ def load_split(folder, name):
 
 
 def load_tokenizer(a):
-    tok = AutoTokenizer.from_pretrained(a.model)
+    tok = padded_tokenizer(a.model)
     if getattr(tok, "add_prefix_space", None) is False:
         # Byte-level BPE (RoBERTa, GPT-2) marks a word start by its leading space: pre-split words need one.
-        tok = AutoTokenizer.from_pretrained(a.model, add_prefix_space=True)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token or tok.unk_token
+        tok = padded_tokenizer(a.model, add_prefix_space=True)
     return tok
 
 
 def load_model(a, labels, tok):
     from transformers import AutoModelForTokenClassification
 
-    model = AutoModelForTokenClassification.from_pretrained(
-        a.model, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={l: i for i, l in enumerate(labels)}, ignore_mismatched_sizes=True)
-    if model.config.pad_token_id is None:
-        model.config.pad_token_id = tok.pad_token_id
-    return model
+    return labelled_model(AutoModelForTokenClassification, a.model, labels, tok)
 
 
 def init_head(model, tok, train, labels, t):
@@ -284,10 +286,7 @@ def load_split(folder, name):
 
 
 def load_tokenizer(a):
-    tok = AutoTokenizer.from_pretrained(a.model)
-    if tok.pad_token is None:  # labels mark padding, so any token does
-        tok.pad_token = tok.eos_token or tok.unk_token
-    return ensure_chat_template(tok)
+    return ensure_chat_template(padded_tokenizer(a.model))
 
 
 def load_model(a, labels, tok):
@@ -349,10 +348,7 @@ def load_tokenizer(a):
     if a.model in BUILT_BASES:
         a.built = build_minilm_seq2seq(a.encoder or BUILT_BASES[a.model])
         return a.built[1]
-    tok = AutoTokenizer.from_pretrained(a.model)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token or tok.unk_token
-    return tok
+    return padded_tokenizer(a.model)
 
 
 def load_model(a, labels, tok):
