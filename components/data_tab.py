@@ -37,6 +37,12 @@ COLUMN_LABELS = {
     "sft": (t("Prompt field", "提示字段"), t("Answer field", "回答字段")),
     "seq2seq": (t("Source column", "源文本列"), t("Target column", "目标文本列")),
 }
+LABEL_INFO = {
+    "text-classification": t("The class each text belongs to.", "每条文本所属的类别。"),
+    "token-classification": t("The BIO tags of each sentence, one per token.", "每个句子的 BIO 标签，每个词元一个。"),
+    "sft": t("The answer the model learns to give.", "模型要学会给出的回答。"),
+    "seq2seq": t("The text the model learns to generate.", "模型要学会生成的文本。"),
+}
 
 
 @dataclass
@@ -114,9 +120,10 @@ def render(state: dict | None, check: datacheck.DataCheck | None, error: str | N
     name = (state or {}).get("name", "")
     explain = uploads.StoredUpload(Path(state["path"]), name).explain if state else (lambda m: m)
     cols = check.columns
-    text_label, label_label = COLUMN_LABELS[(state or {}).get("task") or "text-classification"]
+    task = (state or {}).get("task") or "text-classification"
+    text_label, label_label = COLUMN_LABELS[task]
     text_dd = gr.update(choices=cols, value=check.text_column, label=text_label)
-    label_dd = gr.update(choices=cols, value=check.label_column, label=label_label)
+    label_dd = gr.update(choices=cols, value=check.label_column, label=label_label, info=LABEL_INFO[task])
     preview = preview_update(check.preview)
     if not check.ok:
         state = {**state, "labels": []}
@@ -189,7 +196,7 @@ def build(ctx: StudioContext) -> DataTab:
                                           info=t("Detected automatically; correct it if it is wrong.", "自动检测，如有误请更正。"))
                 label_column = gr.Dropdown(choices=first[3]["choices"], value=first[3]["value"],
                                            label=t("Label column", "标签列"), allow_custom_value=True,
-                                           info=t("The class each text belongs to.", "每条文本所属的类别。"))
+                                           info=LABEL_INFO["text-classification"])
                 label_names = gr.Textbox(label=t("Names of numeric labels (optional)", "数字标签的名称（可选）"),
                                          placeholder="e.g. negative, positive   or   O, B-PER, I-PER, B-LOC, I-LOC",
                                          info=t("Only for files that store class ids (0, 1, 2, ...), as Hugging Face "

@@ -58,8 +58,10 @@ def kind_update(ctx: StudioContext, run_id: str | None, current: str | None) -> 
 
 def build(ctx: StudioContext) -> ExportTab:
     intro(t("Take a finished run with you: a zip with the adapter or a merged model plus a generated model card, "
+            "an ONNX model (encoder classifiers), a script that retrains the run with plain transformers and peft, "
             "or a push to the Hugging Face Hub.",
-            "带走已完成的运行：下载包含适配器或合并后模型及自动生成模型卡的 zip，或推送到 Hugging Face Hub。"))
+            "带走已完成的运行：下载包含适配器或合并后模型及自动生成模型卡的 zip、ONNX 模型（编码器分类器）、"
+            "用纯 transformers 和 peft 重新训练该运行的脚本，或推送到 Hugging Face Hub。"))
     with gr.Row(equal_height=False, elem_classes=["studio-toolbar"]):
         run = gr.Dropdown(choices=[], value=None, label=t("Finished run", "已完成的运行"), scale=4, elem_id="export-run",
                           allow_custom_value=True)

@@ -89,6 +89,10 @@ FLOWS = {
 }
 
 
+LABEL_INFO = {"token-classification": "The BIO tags of each sentence, one per token.",
+              "sft": "The answer the model learns to give.", "seq2seq": "The text the model learns to generate."}
+
+
 @pytest.mark.parametrize("task", list(FLOWS))
 def test_task_flow(app, browser, models, task):  # noqa: F811
     url, _ = app
@@ -100,6 +104,8 @@ def test_task_flow(app, browser, models, task):  # noqa: F811
     page.goto(url)
     page.wait_for_selector("#data-status .studio-msg-ok", timeout=60_000)
     pick_task(page, label, sample)
+    # The answer picker says what it holds for this task (it said "the class each text belongs to" for all).
+    page.wait_for_selector(f"text={LABEL_INFO[task]}", timeout=10_000)
     shot(page, f"tasks-{name}-0-data")
     train(page, models[task], name, **fields)
     shot(page, f"tasks-{name}-2-train")
