@@ -137,9 +137,10 @@ def main() -> int:
     }
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(result, indent=2) + "\n")
-    print("| metric (0-100) | untrained base | trained |\n|---|---|---|")
-    for k in ("bleu", "chrf", "rougeL", "exact_match"):
-        print(f"| {k} | {before[k]:.1f} | {report['metrics'][k]:.1f} |")
+    print("| metric | untrained base | trained |\n|---|---|---|")
+    for k in ("bleu", "chrf", "rougeL"):
+        print(f"| {k} (0-100) | {before[k]:.1f} | {report['metrics'][k]:.1f} |")
+    print(f"| exact_match | {before['exact_match']:.1%} | {report['metrics']['exact_match']:.1%} |")
     print(f"wrote {a.out}")
     return 0
 

@@ -20,11 +20,15 @@ from components import data_tab, export_tab, model_tab, playground_tab, runs_tab
 from components.context import StudioContext
 from components.i18n import i18n, t
 from studio import datacheck, runlog, summaries
-from studio.runs import RunError, open_store
+from studio import prewarm as _prewarm
+from studio.errors import RunError
+from studio.runs import open_store
+from studio.tasks import DEFAULT_TASK, get_task
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-DEFAULT_SAMPLE = "support_tickets.csv"
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+# The page opens on the default task's first sample and its default base, ready to Start.
+DEFAULT_SAMPLE = get_task(DEFAULT_TASK).samples[0]
+DEFAULT_MODEL = get_task(DEFAULT_TASK).default_model
 DEFAULT_METHOD = "lora"
 
 
@@ -56,7 +60,7 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
     """
     store = open_store(runs_dir)
     if prewarm if prewarm is not None else os.environ.get("STUDIO_PREWARM", "1") != "0":
-        store.enable_prewarm()
+        _prewarm.enable(store)
     ctx = StudioContext(store=store, samples=datacheck.list_samples(), default_sample=default_sample,
                         default_model=default_model, default_method=default_method)
     # delete_cache: gradio's copies of uploads and downloads go after a day (checked hourly).

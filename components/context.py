@@ -15,8 +15,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio import runlog, summaries
-from studio.runs import RunError, Store
+from studio import summaries, uploads
+from studio.errors import RunError
+from studio.runs import Store
 
 
 @dataclass
@@ -31,9 +32,7 @@ class StudioContext:
 
     @property
     def uploads(self) -> Path:
-        from studio.uploads import uploads_dir
-
-        return uploads_dir(self.store.root)
+        return uploads.uploads_dir(self.store.root)
 
     def download_dir(self, keep_seconds: float = 24 * 3600) -> Path:
         """A fresh folder for one download; folders older than keep_seconds are removed on the way."""
@@ -51,8 +50,6 @@ class StudioContext:
     def store_upload(self, file: str, allowed: tuple[str, ...] | None = None):
         """Keep a browser upload under a generated name (studio.uploads); old unused uploads go on the way,
         at most once an hour."""
-        from studio import uploads
-
         stored = uploads.store_upload(file, self.uploads, Path(file).name, allowed=allowed)
         if time.time() - self._last_upload_cleanup > 3600:
             self._last_upload_cleanup = time.time()
@@ -84,6 +81,11 @@ class StudioContext:
     def completed_choices(self) -> list[tuple[str, str]]:
         return self.run_choices(only=("completed",))
 
+    def picker_update(self, current: str | None, completed_only: bool = True) -> tuple[dict, dict]:
+        """(a run dropdown's update keeping `current` when it is still offered, its empty note's visibility)."""
+        choices = self.completed_choices() if completed_only else self.run_choices()
+        return gr.update(choices=choices, value=pick(choices, current)), gr.update(visible=not choices)
+
 
 def pick(choices: list[tuple[str, str]], current: str | None) -> str | None:
     """Keep the current choice when it is still offered, else the first one."""
@@ -91,6 +93,3 @@ def pick(choices: list[tuple[str, str]], current: str | None) -> str | None:
     if current in ids:
         return current
     return ids[0] if ids else None
-
-
-ACTIVE = runlog.ACTIVE

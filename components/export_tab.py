@@ -13,10 +13,11 @@ from typing import Any
 
 import gradio as gr
 
-from components.context import StudioContext, pick
+from components.context import StudioContext
 from components.i18n import t
-from components.ui import USER_ERRORS, intro, message, message_box, user_error
+from components.ui import bind, intro, message, message_box, run_picker, shows_user_errors
 from studio import export
+from studio.errors import USER_ERRORS
 
 KIND_LABELS = {"adapter": "Adapter only (small; loads on top of the base model)",
                "merged": "Merged model (standalone; adapter folded into the weights)",
@@ -56,26 +57,36 @@ def kind_update(ctx: StudioContext, run_id: str | None, current: str | None) -> 
     return gr.update(choices=[(KIND_LABELS[k], k) for k in kinds], value=current if current in kinds else kinds[0])
 
 
-def build(ctx: StudioContext) -> ExportTab:
-    intro(t("Take a finished run with you: a zip with the adapter or a merged model plus a generated model card, "
-            "an ONNX model (encoder classifiers), a script that retrains the run with plain transformers and peft, "
-            "or a push to the Hugging Face Hub.",
-            "带走已完成的运行：下载包含适配器或合并后模型及自动生成模型卡的 zip、ONNX 模型（编码器分类器）、"
-            "用纯 transformers 和 peft 重新训练该运行的脚本，或推送到 Hugging Face Hub。"))
-    with gr.Row(equal_height=False, elem_classes=["studio-toolbar"]):
-        run = gr.Dropdown(choices=[], value=None, label=t("Finished run", "已完成的运行"), scale=4, elem_id="export-run",
-                          allow_custom_value=True)
-        refresh = gr.Button(t("Refresh list", "刷新列表"), scale=0, min_width=160)
-    empty = gr.Markdown(t("No finished run to export yet: train one in the Train tab.",
-                          "还没有可导出的运行：请先在“训练”标签页训练一个。"), elem_classes=["studio-empty"])
-    kind = gr.Radio(choices=[(v, k) for k, v in KIND_LABELS.items()], value="adapter", label=t("What to export", "导出内容"))
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=1):
-            build_zip = gr.Button(t("Build the zip", "生成 zip"), variant="primary")
-            download = gr.File(label=t("Download", "下载"), interactive=False, height=110)
-        with gr.Column(scale=2):
-            card = gr.Markdown(t("The model card (README.md) shipped with the export appears here.",
-                                 "随导出附带的模型卡（README.md）会显示在这里。"), elem_classes=["studio-card", "studio-model-card"])
+def on_refresh(ctx: StudioContext, current):
+    return ctx.picker_update(current)
+
+
+def on_pick_run(ctx: StudioContext, run_id, kind):
+    return kind_update(ctx, run_id, kind)
+
+
+@shows_user_errors
+def on_export(ctx: StudioContext, run_id, kind):
+    path = export.build_zip(ctx.run_dir(run_id), kind or "adapter", ctx.download_dir())
+    # The card shown is the one in the zip, so the page says exactly what ships.
+    front, body = export.split_front_matter(export.read_from_zip(path, "README.md") or "")
+    raw = export.read_from_zip(path, "export_report.json")
+    trade = f"> {export.describe_trade(json.loads(raw))}\n\n" if raw else ""
+    # Markdown would render the card's YAML header as prose; show it as the code it is.
+    return str(path), trade + (f"```yaml\n{front}\n```\n{body}" if front else body)
+
+
+def on_push(ctx: StudioContext, run_id, kind, repo_id, token, private):
+    rd = ctx.run_dir(run_id)
+    try:
+        url = export.push_to_hub(rd, repo_id, token, kind=kind or "adapter", private=bool(private))
+    except USER_ERRORS as e:
+        # Clear the token field either way, so it does not linger in the page.
+        return message(str(e), "error"), ""
+    return message(f"Pushed to {url}", "ok"), ""
+
+
+def _push_section() -> tuple:
     with gr.Accordion(t("Push to the Hugging Face Hub", "推送到 Hugging Face Hub"), open=False):
         gr.Markdown(t("The token is used for this push only: it is not stored on the server or written to any log.",
                       "令牌只用于本次推送：不会保存在服务器上，也不会写入任何日志。"), elem_classes=["studio-muted"])
@@ -85,42 +96,32 @@ def build(ctx: StudioContext) -> ExportTab:
             private = gr.Checkbox(value=True, label=t("Private repository", "私有仓库"), scale=1)
         push = gr.Button(t("Push", "推送"))
         push_message = message_box()
-    tab = ExportTab(run, refresh, empty, kind, build_zip, download, card, repo_id, token, private, push, push_message)
+    return repo_id, token, private, push, push_message
 
-    def on_refresh(current):
-        choices = ctx.completed_choices()
-        return gr.update(choices=choices, value=pick(choices, current)), gr.update(visible=not choices)
 
-    def on_pick_run(run_id, kind):
-        return kind_update(ctx, run_id, kind)
-
-    def on_export(run_id, kind):
-        rd = ctx.run_dir(run_id)
-        try:
-            path = export.build_zip(rd, kind or "adapter", ctx.download_dir())
-        except USER_ERRORS as e:
-            raise user_error(e) from None
-        # The card shown is the one in the zip, so the page says exactly what ships.
-        front, body = export.split_front_matter(export.read_from_zip(path, "README.md") or "")
-        raw = export.read_from_zip(path, "export_report.json")
-        trade = f"> {export.describe_trade(json.loads(raw))}\n\n" if raw else ""
-        # Markdown would render the card's YAML header as prose; show it as the code it is.
-        return str(path), trade + (f"```yaml\n{front}\n```\n{body}" if front else body)
-
-    def on_push(run_id, kind, repo_id, token, private):
-        rd = ctx.run_dir(run_id)
-        try:
-            url = export.push_to_hub(rd, repo_id, token, kind=kind or "adapter", private=bool(private))
-        except USER_ERRORS as e:
-            # Clear the token field either way, so it does not linger in the page.
-            return message(str(e), "error"), ""
-        return message(f"Pushed to {url}", "ok"), ""
-
-    refresh.click(on_refresh, inputs=run, outputs=tab.pick_outputs, api_visibility="private")
-    run.change(on_pick_run, inputs=[run, kind], outputs=kind, api_visibility="private")
-    build_zip.click(on_export, inputs=[run, kind], outputs=[download, card], api_name="export_zip",
+def build(ctx: StudioContext) -> ExportTab:
+    intro(t("Take a finished run with you: a zip with the adapter or a merged model plus a generated model card, "
+            "an ONNX model (encoder classifiers), a script that retrains the run with plain transformers and peft, "
+            "or a push to the Hugging Face Hub.",
+            "带走已完成的运行：下载包含适配器或合并后模型及自动生成模型卡的 zip、ONNX 模型（编码器分类器）、"
+            "用纯 transformers 和 peft 重新训练该运行的脚本，或推送到 Hugging Face Hub。"))
+    picker = run_picker(t("Finished run", "已完成的运行"), t("No finished run to export yet: train one in the Train tab.",
+                                                              "还没有可导出的运行：请先在“训练”标签页训练一个。"), "export-run")
+    kind = gr.Radio(choices=[(v, k) for k, v in KIND_LABELS.items()], value="adapter", label=t("What to export", "导出内容"))
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1):
+            build_zip = gr.Button(t("Build the zip", "生成 zip"), variant="primary")
+            download = gr.File(label=t("Download", "下载"), interactive=False, height=110)
+        with gr.Column(scale=2):
+            card = gr.Markdown(t("The model card (README.md) shipped with the export appears here.",
+                                 "随导出附带的模型卡（README.md）会显示在这里。"), elem_classes=["studio-card", "studio-model-card"])
+    tab = ExportTab(picker.dropdown, picker.refresh, picker.empty, kind, build_zip, download, card, *_push_section(),
+                    on_refresh=bind(on_refresh, ctx))
+    tab.refresh.click(tab.on_refresh, inputs=tab.run, outputs=tab.pick_outputs, api_visibility="private")
+    tab.run.change(bind(on_pick_run, ctx), inputs=[tab.run, kind], outputs=kind, api_visibility="private")
+    build_zip.click(bind(on_export, ctx), inputs=[tab.run, kind], outputs=[download, card], api_name="export_zip",
                     concurrency_id="export", concurrency_limit=1)
-    push.click(on_push, inputs=[run, kind, repo_id, token, private], outputs=[push_message, token], api_name="push_to_hub",
-               concurrency_id="export", concurrency_limit=1)
-    tab.on_refresh = on_refresh
+    tab.push.click(bind(on_push, ctx), inputs=[tab.run, kind, tab.repo_id, tab.token, tab.private],
+                   outputs=[tab.push_message, tab.token], api_name="push_to_hub", concurrency_id="export",
+                   concurrency_limit=1)
     return tab

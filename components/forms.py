@@ -8,6 +8,7 @@ those names are the API parameter names too: `epochs`, `lora_r`, ...
 
 from __future__ import annotations
 
+import functools
 import inspect
 import types
 import typing
@@ -15,13 +16,14 @@ from typing import Any, Callable
 
 import gradio as gr
 
+from components.session import DataState
 from studio import methods
 from studio.config import DataConfig, RunConfig, TrainingConfig, field_help
+from studio.tasks import DEFAULT_TASK
 
 DATA_FIELDS = ("text_column", "label_column", "label_names", "validation_fraction", "test_fraction", "split_seed",
                "max_rows")
 SPLIT_FIELDS = DATA_FIELDS[3:]  # the Data tab's split settings; the first three sit with the file's columns
-MODEL_FIELDS = ("model", "model_custom", "method")
 
 
 def base_type(tp) -> tuple[type, bool]:
@@ -78,8 +80,8 @@ def method_key(method: str, setting: str) -> str:
     return f"{method}_{setting}"
 
 
-def raw_config(data_state: dict | None, values: dict[str, Any]) -> dict[str, Any]:
-    """Form values (by name) -> the raw dict RunConfig.from_dict checks."""
+def raw_config(state: DataState | None, values: dict[str, Any]) -> dict[str, Any]:
+    """Form values (by name) and the session's data -> the raw dict RunConfig.from_dict checks."""
     method = values.get("method") or "lora"
     model = (values.get("model_custom") or "").strip() or values.get("model") or ""
     args = {}
@@ -89,8 +91,7 @@ def raw_config(data_state: dict | None, values: dict[str, Any]) -> dict[str, Any
             if v is not None and v != "":
                 args[s.name] = v
     training = {f["name"]: unset_zero(f, values[f["name"]]) for f in field_help(TrainingConfig) if f["name"] in values}
-    state = data_state or {}
-    data: dict[str, Any] = {"train": state.get("path") or ""}
+    data: dict[str, Any] = {"train": state.path if state else ""}
     data_specs = {f["name"]: f for f in field_help(DataConfig)}
     for name in DATA_FIELDS:
         if name in values:
@@ -98,10 +99,10 @@ def raw_config(data_state: dict | None, values: dict[str, Any]) -> dict[str, Any
             data[name] = unset_zero(data_specs[name], v) if v != "" else None
     for name in ("text_column", "label_column"):
         # A column the file does not have (an API caller's default, a stale form) yields to the detected one.
-        if state.get("columns") and data.get(name) not in state["columns"]:
-            data[name] = state.get(name)
+        if state and state.columns and data.get(name) not in state.columns:
+            data[name] = getattr(state, name)
     name = (values.get("run_name") or "").strip() or None
-    task = values.get("task") or state.get("task") or "text-classification"
+    task = values.get("task") or (state.task if state else DEFAULT_TASK)
     return {"task": task, "model": model, "method": method, "method_args": args,
             "name": name, "data": data, "training": training}
 
@@ -132,7 +133,7 @@ def form_values(cfg: RunConfig, catalog_ids: list[str]) -> dict[str, Any]:
         v = getattr(cfg.training, f["name"])
         vals[f["name"]] = 0 if v is None and zero_means_unset(f) else v
     if cfg.training.learning_rate is None:
-        vals["learning_rate"] = methods.default_learning_rate(cfg.method, cfg.task)
+        vals["learning_rate"] = cfg.learning_rate()
     for f in field_help(DataConfig):
         if f["name"] in DATA_FIELDS:
             v = getattr(cfg.data, f["name"])
@@ -142,7 +143,7 @@ def form_values(cfg: RunConfig, catalog_ids: list[str]) -> dict[str, Any]:
 
 
 def with_keywords(fn: Callable, names: list[str]) -> Callable:
-    """Give a `**values` handler an explicit keyword-only signature.
+    """A `**values` handler with an explicit keyword-only signature (fn itself is left as it is).
 
     Gradio reads the signature to name API parameters and to learn that an empty
     (None) field is optional, so API callers pass only what they change.
@@ -150,8 +151,13 @@ def with_keywords(fn: Callable, names: list[str]) -> Callable:
     sig = inspect.signature(fn)
     params = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
     params += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=None) for n in names]
-    fn.__signature__ = sig.replace(parameters=params)
-    return fn
+
+    @functools.wraps(fn)
+    def handler(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    handler.__signature__ = sig.replace(parameters=params)
+    return handler
 
 
 def data_field_specs() -> list[dict[str, Any]]:

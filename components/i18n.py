@@ -29,9 +29,3 @@ def t(en: str, zh: str):
 def i18n() -> gr.I18n:
     """All texts recorded so far; call after the app is built and pass to launch(i18n=...)."""
     return gr.I18n(**{loc: dict(texts) for loc, texts in _TEXTS.items()})
-
-
-def english(value) -> str:
-    """The English text behind a t() key (for logs and tests)."""
-    key = getattr(value, "key", None)
-    return _TEXTS["en"].get(key, str(value)) if key else str(value)

@@ -13,10 +13,13 @@ from components import forms
 from components.context import StudioContext
 from components.data_tab import DataTab
 from components.i18n import t
-from components.ui import USER_ERRORS, esc, intro, message, message_box, user_error
+from components.session import DataState, TokenizerChoice
+from components.ui import bind, esc, intro, message, message_box, shows_user_errors
 from studio import methods, models, summaries, uploads
-from studio.config import ConfigError, RunConfig, TrainingConfig, field_help
+from studio.config import RunConfig, TrainingConfig, field_help
 from studio.devices import describe_run_devices
+from studio.errors import USER_ERRORS, ConfigError
+from studio.tasks import DEFAULT_TASK, get_task
 
 ESSENTIALS = ("epochs", "learning_rate", "batch_size", "max_length")
 FIELD_LABELS = {
@@ -105,80 +108,141 @@ def catalog_choices() -> list[tuple[str, str]]:
 
 def params_text(cfg: RunConfig, n_labels: int) -> str:
     c = summaries.parameter_counts(cfg, n_labels)
-    labels = f" · {n_labels} labels" if cfg.task in ("text-classification", "token-classification") else ""
+    task = get_task(cfg.task)
+    labels = f" · {n_labels} {task.label_noun}s" if task.has_labels else ""
     return (f"### {summaries.fmt_count(c['trainable'])} <span class='studio-muted'>trainable of "
             f"{summaries.fmt_count(c['total'])} parameters ({100 * c['share']:.2f}%)</span>\n"
             f"{esc(cfg.model)} · {methods.METHODS[cfg.method].title} · {cfg.task}{labels}\n\n"
             f"<span class='studio-muted'>{esc(describe_run_devices(cfg.training.num_processes, cfg.training.num_machines))}</span>")
 
 
-def build(ctx: StudioContext, data: DataTab) -> ModelTab:
-    intro(t("Choose the base model and how to adapt it. Defaults train well on the samples; every setting explains itself.",
-            "选择基础模型和适配方法。默认值在示例数据上就能训练好；每个设置都附有说明。"))
-    catalog = catalog_choices()
+def method_for(task, method_name: str) -> str:
+    """The method a task keeps: the current one when it applies, else LoRA (or the task's first)."""
+    allowed = task.method_names()
+    return method_name if method_name in allowed else ("lora" if "lora" in allowed else allowed[0])
+
+
+# ------------------------------------------------------------------------------------------- handlers --
+def on_method(groups: list[str], name):
+    return [gr.update(visible=k == name) for k in groups]
+
+
+def on_method_picked(name, task_name):
+    """The user picked a method: the learning rate becomes its default on the task (a loaded config keeps its own)."""
+    if name not in methods.METHODS:
+        return gr.skip()
+    return get_task(task_name or None).learning_rate(name)
+
+
+def on_count_parameters(data_state: DataState | None, **values):
+    state = (data_state or DataState("-", "", "sample")).but(path="-")
+    raw = forms.raw_config(state, values)
+    try:
+        cfg = RunConfig.from_dict(raw)
+        return params_text(cfg, len(state.labels) or 2)
+    except USER_ERRORS as e:
+        return f"**Cannot count parameters:** {esc(e)}"
+    except (OSError, ValueError) as e:  # a hub id that cannot be fetched, a folder transformers rejects
+        return f"**Cannot load {esc(raw['model'])}:** {esc(str(e).splitlines()[0][:300])}"
+
+
+def on_task(task_name, model_name, custom, method_name):
+    """A catalog model that cannot do the new task yields to the task's default; so does a method."""
+    try:
+        task = get_task(task_name)
+    except ValueError:
+        return gr.skip(), gr.skip()
+    new_model = gr.skip()
+    entry = models.find_entry(model_name or "")
+    if not (custom or "").strip() and entry is not None and entry.name not in task.catalog_models:
+        new_model = task.default_model
+    new_method = method_for(task, method_name)
+    return new_model, gr.skip() if new_method == method_name else new_method
+
+
+def on_task_picked(task_name, method_name):
+    """The user picked a task: the learning rate becomes the task's own for the method (a loaded config,
+    which changes the task too, keeps its rate)."""
+    try:
+        task = get_task(task_name)
+    except ValueError:
+        return gr.skip()
+    return task.learning_rate(method_for(task, method_name))
+
+
+def on_tokenizer(model_name, custom, max_length):
+    """The Data tab counts tokens with the chosen model's tokenizer and marks max_length."""
+    return TokenizerChoice((custom or "").strip() or model_name, max_length)
+
+
+@shows_user_errors
+def on_preview_config(ctx: StudioContext, data_state: DataState | None, **values):
+    if data_state is None:
+        raise gr.Error("Load data in the Data tab first; the config names its training file.")
+    return config_file(ctx, RunConfig.from_dict(forms.raw_config(data_state, values)))
+
+
+def on_load_config(ctx: StudioContext, names: list[str], catalog_ids: list[str], file, data_state):
+    try:
+        cfg, state, note = read_config(ctx, file, data_state)
+    except USER_ERRORS as e:
+        return [gr.skip()] * len(names) + [gr.skip(), message(str(e), "error")]
+    vals = forms.form_values(cfg, catalog_ids)
+    return [vals[k] for k in names] + [state, message(note, "ok")]
+
+
+# -------------------------------------------------------------------------------------------- layout --
+def _model_and_method(ctx: StudioContext, catalog: list[tuple[str, str]]) -> tuple:
+    """The left column: base model, method and each method's settings."""
     catalog_ids = [c[1] for c in catalog]
     in_catalog = ctx.default_model in catalog_ids
     default_method = ctx.default_method if ctx.default_method in methods.METHODS else "lora"
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=3, min_width=380):
-            with gr.Group():
-                model = gr.Dropdown(choices=catalog, value=ctx.default_model if in_catalog else catalog_ids[0],
-                                    label=t("Base model", "基础模型"),
-                                    info=t("Bundled models work offline.", "内置模型可离线使用。"))
-                model_custom = gr.Textbox(value="" if in_catalog else ctx.default_model,
-                                          label=t("Or a hub id or local folder", "或填写 Hub 模型 ID / 本地文件夹"),
-                                          placeholder="owner/name or /path/to/model", elem_id="model-custom",
-                                          info=t("Overrides the list when filled; press Enter to apply.",
-                                                 "填写后优先于上面的列表；按回车生效。"))
-            method = gr.Radio(choices=[(t(m.title, METHOD_ZH.get(m.name, (m.title,))[0]), m.name)
-                                       for m in methods.METHODS.values()],
-                              value=default_method, label=t("Method", "微调方法"), elem_id="method-radio")
-            method_groups: dict[str, gr.Group] = {}
-            method_fields: dict[str, gr.components.Component] = {}
-            for m in methods.METHODS.values():
-                with gr.Group(visible=m.name == default_method) as grp:
-                    gr.Markdown(t(m.summary, METHOD_ZH.get(m.name, ("", m.summary))[1]), elem_classes=["studio-method-summary"])
-                    if not m.settings:
-                        gr.Markdown(t("No settings: every weight trains.", "无需设置：所有权重都参与训练。"),
-                                    elem_classes=["studio-muted"])
-                    with gr.Row():
-                        for s in m.settings:
-                            key = forms.method_key(m.name, s.name)
-                            method_fields[key] = forms.setting_component(s, SETTING_LABELS.get(s.name, s.name),
-                                                                         min_width=200, elem_id=f"field-{key}")
-                method_groups[m.name] = grp
-        with gr.Column(scale=2, min_width=340):
-            params = gr.Markdown(t("Counting trainable parameters…", "正在统计可训练参数…"),
-                                 elem_classes=["studio-card"], elem_id="param-count")
-            training: dict[str, gr.components.Component] = {}
-            specs = {f["name"]: f for f in field_help(TrainingConfig)}
-            with gr.Group():
-                for name in ESSENTIALS:
-                    spec = specs[name]
-                    if name == "learning_rate":
-                        # Shown as the method's own recommended value, reset when the method changes.
-                        spec = {**spec, "help": LR_HELP}
-                        training[name] = forms.field_component(spec, _label(name), FIELD_STEPS.get(name),
-                                                               value=methods.METHODS[default_method].learning_rate,
-                                                               elem_id=f"field-{name}")
-                    else:
-                        training[name] = forms.field_component(spec, _label(name), FIELD_STEPS.get(name),
-                                                               elem_id=f"field-{name}")
-            with gr.Accordion(t("More training settings", "更多训练设置"), open=False, elem_id="more-settings"):
-                for name, spec in specs.items():
-                    if name not in ESSENTIALS:
-                        training[name] = forms.field_component(spec, _label(name), FIELD_STEPS.get(name),
-                                                               elem_id=f"field-{name}")
-    # The page opens with the starting config already previewed and downloadable.
-    start_text, start_file = "", None
-    start_state = data.state.value
-    if start_state and start_state.get("path"):
-        form_now = {"model": model, "model_custom": model_custom, "method": method, **method_fields, **training}
-        values = {k: c.value for k, c in {**data.form, **form_now}.items()}
-        try:
-            start_text, start_file = config_file(ctx, RunConfig.from_dict(forms.raw_config(start_state, values)))
-        except ConfigError:
-            pass
+    with gr.Group():
+        model = gr.Dropdown(choices=catalog, value=ctx.default_model if in_catalog else catalog_ids[0],
+                            label=t("Base model", "基础模型"), info=t("Bundled models work offline.", "内置模型可离线使用。"))
+        model_custom = gr.Textbox(value="" if in_catalog else ctx.default_model,
+                                  label=t("Or a hub id or local folder", "或填写 Hub 模型 ID / 本地文件夹"),
+                                  placeholder="owner/name or /path/to/model", elem_id="model-custom",
+                                  info=t("Overrides the list when filled; press Enter to apply.",
+                                         "填写后优先于上面的列表；按回车生效。"))
+    method = gr.Radio(choices=[(t(m.title, METHOD_ZH.get(m.name, (m.title,))[0]), m.name) for m in methods.METHODS.values()],
+                      value=default_method, label=t("Method", "微调方法"), elem_id="method-radio")
+    method_groups: dict[str, gr.Group] = {}
+    method_fields: dict[str, gr.components.Component] = {}
+    for m in methods.METHODS.values():
+        with gr.Group(visible=m.name == default_method) as grp:
+            gr.Markdown(t(m.summary, METHOD_ZH.get(m.name, ("", m.summary))[1]), elem_classes=["studio-method-summary"])
+            if not m.settings:
+                gr.Markdown(t("No settings: every weight trains.", "无需设置：所有权重都参与训练。"),
+                            elem_classes=["studio-muted"])
+            with gr.Row():
+                for s in m.settings:
+                    key = forms.method_key(m.name, s.name)
+                    method_fields[key] = forms.setting_component(s, SETTING_LABELS.get(s.name, s.name),
+                                                                 min_width=200, elem_id=f"field-{key}")
+        method_groups[m.name] = grp
+    return model, model_custom, method, method_groups, method_fields
+
+
+def _training_fields(default_rate: float) -> dict[str, gr.components.Component]:
+    """The essential hyperparameters, then the rest under "More training settings"."""
+    training: dict[str, gr.components.Component] = {}
+    specs = {f["name"]: f for f in field_help(TrainingConfig)}
+    with gr.Group():
+        for name in ESSENTIALS:
+            # The learning rate shows the method's recommended value, reset when the method changes.
+            spec, extra = ({**specs[name], "help": LR_HELP}, {"value": default_rate}) if name == "learning_rate" \
+                else (specs[name], {})
+            training[name] = forms.field_component(spec, _label(name), FIELD_STEPS.get(name), elem_id=f"field-{name}",
+                                                   **extra)
+    with gr.Accordion(t("More training settings", "更多训练设置"), open=False, elem_id="more-settings"):
+        for name, spec in specs.items():
+            if name not in ESSENTIALS:
+                training[name] = forms.field_component(spec, _label(name), FIELD_STEPS.get(name), elem_id=f"field-{name}")
+    return training
+
+
+def _config_file_section(start_text: str, start_file: str | None) -> tuple:
     with gr.Accordion(t("Config file", "配置文件"), open=False):
         gr.Markdown(t("The whole run as YAML: preview and download it to rerun with `studio train`, "
                       "or load one to fill this form.",
@@ -191,133 +255,80 @@ def build(ctx: StudioContext, data: DataTab) -> ModelTab:
         config_message = message_box()
         config_code = gr.Code(value=start_text, language="yaml", label=t("config.yaml", "config.yaml"), lines=12,
                               max_lines=40, interactive=False, show_line_numbers=False)
+    return config_code, preview_config, download_config, load_config, config_message
 
-    m = ModelTab(model, model_custom, method, method_groups, method_fields, training, params, config_code,
-                 preview_config, download_config, load_config, config_message)
 
-    form = m.form
-    names = list(form)
-    full_form = {**data.form, **form}
-    full_names = list(full_form)
+def _starting_config(ctx: StudioContext, data: DataTab, form: dict) -> tuple[str, str | None]:
+    """The page opens with the starting config already previewed and downloadable."""
+    state = data.state.value
+    if state is None:
+        return "", None
+    values = {k: c.value for k, c in {**data.form, **form}.items()}
+    try:
+        return config_file(ctx, RunConfig.from_dict(forms.raw_config(state, values)))
+    except ConfigError:
+        return "", None
 
-    def on_method(name):
-        return [gr.update(visible=k == name) for k in method_groups]
 
-    def on_method_picked(name, task_name):
-        if name not in methods.METHODS:
-            return gr.skip()
-        return methods.default_learning_rate(name, task_name or None)
+def build(ctx: StudioContext, data: DataTab) -> ModelTab:
+    intro(t("Choose the base model and how to adapt it. Defaults train well on the samples; every setting explains itself.",
+            "选择基础模型和适配方法。默认值在示例数据上就能训练好；每个设置都附有说明。"))
+    catalog = catalog_choices()
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=380):
+            model, model_custom, method, method_groups, method_fields = _model_and_method(ctx, catalog)
+        with gr.Column(scale=2, min_width=340):
+            params = gr.Markdown(t("Counting trainable parameters…", "正在统计可训练参数…"),
+                                 elem_classes=["studio-card"], elem_id="param-count")
+            training = _training_fields(get_task(data.task.value).learning_rate(method.value))
+    form = {"model": model, "model_custom": model_custom, "method": method, **method_fields, **training}
+    config_parts = _config_file_section(*_starting_config(ctx, data, form))
+    tab = ModelTab(model, model_custom, method, method_groups, method_fields, training, params, *config_parts,
+                   on_count_parameters=on_count_parameters)
+    _wire(ctx, tab, data, [c[1] for c in catalog])
+    return tab
 
+
+def _wire(ctx: StudioContext, m: ModelTab, data: DataTab, catalog_ids: list[str]) -> None:
+    form, full_form = m.form, {**data.form, **m.form}
     # change: also when a loaded config sets the method; input: only when the user picks one,
     # so a loaded config keeps its own learning rate.
-    method.change(on_method, inputs=method, outputs=list(method_groups.values()), api_visibility="private",
-                  queue=False)
-    method.input(on_method_picked, inputs=[method, data.task], outputs=training["learning_rate"], api_visibility="private",
-                 queue=False)
-
-    def on_count_parameters(data_state, **values):
-        raw = forms.raw_config({"path": "-", "task": (data_state or {}).get("task")}, values)
-        n_labels = len((data_state or {}).get("labels") or []) or 2
-        try:
-            cfg = RunConfig.from_dict(raw)
-            return params_text(cfg, n_labels)
-        except USER_ERRORS as e:
-            return f"**Cannot count parameters:** {esc(e)}"
-        except (OSError, ValueError) as e:  # a hub id that cannot be fetched, a folder transformers rejects
-            return f"**Cannot load {esc(raw['model'])}:** {esc(str(e).splitlines()[0][:300])}"
-
-    triggers = [model.change, model_custom.submit, model_custom.blur, method.change, data.state.change]
-    for comp in method_fields.values():
-        triggers += [comp.submit, comp.blur]
-    gr.on(triggers, forms.with_keywords(on_count_parameters, names), inputs=[data.state], inputs_kwargs=form,
-          outputs=params, api_name="count_parameters", trigger_mode="always_last",
-          concurrency_id="models", concurrency_limit=2, show_progress="minimal")
-
-    def on_task(task_name, model_name, custom, method_name):
-        """A catalog model that cannot do the new task yields to the task's default; so does a method."""
-        from studio.tasks import get_task
-
-        try:
-            task_mod = get_task(task_name)
-        except ValueError:
-            return gr.skip(), gr.skip()
-        new_model = gr.skip()
-        entry = next((e for e in models.list_catalog() if e["hub_id"] == model_name), None)
-        if not (custom or "").strip() and entry is not None and task_name not in entry["tasks"]:
-            new_model = task_mod.DEFAULT_MODEL
-        new_method = method_for(task_mod, method_name)
-        return new_model, gr.skip() if new_method == method_name else new_method
-
-    def on_task_picked(task_name, method_name):
-        """The user picked a task: the learning rate becomes the task's own for the method (a loaded config,
-        which changes the task too, keeps its rate)."""
-        from studio.tasks import get_task
-
-        try:
-            return methods.default_learning_rate(method_for(get_task(task_name), method_name), task_name)
-        except ValueError:
-            return gr.skip()
-
-    data.task.change(on_task, inputs=[data.task, model, model_custom, method], outputs=[model, method],
-                     api_visibility="private", queue=False)
-    data.task.input(on_task_picked, inputs=[data.task, method], outputs=training["learning_rate"],
+    m.method.change(bind(on_method, list(m.method_groups)), inputs=m.method, outputs=list(m.method_groups.values()),
                     api_visibility="private", queue=False)
-
-    # The Data tab counts tokens with the chosen model's tokenizer and marks max_length.
-    def on_tokenizer(model_name, custom, max_length):
-        return {"model": (custom or "").strip() or model_name, "max_length": max_length}
-
-    gr.on([model.change, model_custom.submit, training["max_length"].submit, training["max_length"].blur],
-          on_tokenizer, inputs=[model, model_custom, training["max_length"]], outputs=data.tokens,
+    m.method.input(on_method_picked, inputs=[m.method, data.task], outputs=m.training["learning_rate"],
+                   api_visibility="private", queue=False)
+    triggers = [m.model.change, m.model_custom.submit, m.model_custom.blur, m.method.change, data.state.change]
+    for comp in m.method_fields.values():
+        triggers += [comp.submit, comp.blur]
+    gr.on(triggers, forms.with_keywords(on_count_parameters, list(form)), inputs=[data.state], inputs_kwargs=form,
+          outputs=m.params, api_name="count_parameters", trigger_mode="always_last",
+          concurrency_id="models", concurrency_limit=2, show_progress="minimal")
+    data.task.change(on_task, inputs=[data.task, m.model, m.model_custom, m.method], outputs=[m.model, m.method],
+                     api_visibility="private", queue=False)
+    data.task.input(on_task_picked, inputs=[data.task, m.method], outputs=m.training["learning_rate"],
+                    api_visibility="private", queue=False)
+    gr.on([m.model.change, m.model_custom.submit, m.training["max_length"].submit, m.training["max_length"].blur],
+          on_tokenizer, inputs=[m.model, m.model_custom, m.training["max_length"]], outputs=data.tokens,
           api_visibility="private", trigger_mode="always_last").then(
+        data.on_check, inputs=[data.state, data.tokens], inputs_kwargs=data.form,
+        outputs=data.outputs, api_visibility="private", concurrency_id="data", concurrency_limit=4)
+    m.preview_config.click(forms.with_keywords(bind(on_preview_config, ctx), list(full_form)), inputs=[data.state],
+                           inputs_kwargs=full_form, outputs=[m.config_code, m.download_config], api_name="preview_config")
+    m.load_config.upload(bind(on_load_config, ctx, list(full_form), catalog_ids), inputs=[m.load_config, data.state],
+                         outputs=list(full_form.values()) + [data.state, m.config_message], api_name="load_config").then(
         data.on_check, inputs=[data.state, data.tokens], inputs_kwargs=data.form, outputs=data.outputs,
-        api_visibility="private", concurrency_id="data", concurrency_limit=4)
-
-    def on_preview_config(data_state, **values):
-        if not data_state or not data_state.get("path"):
-            raise gr.Error("Load data in the Data tab first; the config names its training file.")
-        try:
-            cfg = RunConfig.from_dict(forms.raw_config(data_state, values))
-        except ConfigError as e:
-            raise user_error(e) from None
-        return config_file(ctx, cfg)
-
-    preview_config.click(forms.with_keywords(on_preview_config, full_names), inputs=[data.state],
-                         inputs_kwargs=full_form, outputs=[config_code, download_config], api_name="preview_config")
-
-    load_outputs = list(full_form.values())
-
-    def on_load_config(file, data_state):
-        try:
-            cfg, state, note = read_config(ctx, file, data_state)
-        except USER_ERRORS as e:
-            return [gr.skip()] * len(load_outputs) + [gr.skip(), message(str(e), "error")]
-        vals = forms.form_values(cfg, catalog_ids)
-        return [vals[k] for k in full_form] + [state, message(note, "ok")]
-
-    load_config.upload(on_load_config, inputs=[load_config, data.state],
-                       outputs=load_outputs + [data.state, config_message], api_name="load_config").then(
-        data.on_check, inputs=[data.state, data.tokens],
-        inputs_kwargs=data.form, outputs=data.outputs, api_visibility="private")
-    m.on_count_parameters = on_count_parameters
-    return m
-
-
-def method_for(task_mod, method_name: str) -> str:
-    """The method a task keeps: the current one when it applies, else LoRA (or the task's first)."""
-    allowed = task_mod.METHODS or list(methods.METHODS)
-    return method_name if method_name in allowed else ("lora" if "lora" in allowed else allowed[0])
+        api_visibility="private")
 
 
 def config_file(ctx: StudioContext, cfg: RunConfig) -> tuple[str, str]:
-    """(YAML text, path of a downloadable copy) of a config."""
-    text = cfg.to_yaml()
+    """(YAML text, path of a downloadable copy) of a config, its method settings complete."""
+    text = cfg.resolved().to_yaml()
     path = ctx.download_dir() / "studio-config.yaml"
     path.write_text(text, encoding="utf-8")
     return text, str(path)
 
 
-def read_config(ctx: StudioContext, file: str, data_state: dict | None) -> tuple[RunConfig, dict | None, str]:
+def read_config(ctx: StudioContext, file: str, state: DataState | None) -> tuple[RunConfig, DataState | None, str]:
     """An uploaded YAML/JSON config, checked; its data file is used only when it is a sample or an upload."""
     if not file:
         raise ConfigError("No config file arrived; choose a .yaml, .yml or .json file.")
@@ -337,7 +348,7 @@ def read_config(ctx: StudioContext, file: str, data_state: dict | None) -> tuple
     # A config may name any path; only bundled samples and the studio's own uploads are read from it.
     allowed = [ctx.uploads, *{p.parent for p in ctx.samples.values()}]
     by_sample = {name: path for name, path in ctx.samples.items()}
-    new_state = data_state
+    new_state = state
     note = "Config loaded into the form."
     if wanted:
         cand = Path(wanted)
@@ -345,12 +356,13 @@ def read_config(ctx: StudioContext, file: str, data_state: dict | None) -> tuple
         if sample is None and cand.is_absolute() and cand.is_file() and uploads.is_within(cand, allowed):
             sample = cand
         if sample is not None and sample.is_file():
-            new_state = {"path": str(sample), "name": sample.name if sample.parent != ctx.uploads else "uploaded file",
-                         "kind": "sample" if sample.parent != ctx.uploads else "upload"}
-            note = f"Config loaded into the form, with its data {new_state['name']}."
+            upload = sample.parent == ctx.uploads
+            new_state = DataState(str(sample), "uploaded file" if upload else sample.name, "upload" if upload else "sample",
+                                  str(raw.get("task") or DEFAULT_TASK))
+            note = f"Config loaded into the form, with its data {new_state.name}."
         else:
             note = (f"Config loaded into the form. Its data file {Path(wanted).name} is not on this server: "
                     "upload it in the Data tab.")
-    raw = {**raw, "data": {**raw_data, "train": (new_state or {}).get("path") or "-"}}
+    raw = {**raw, "data": {**raw_data, "train": new_state.path if new_state else "-"}}
     cfg = RunConfig.from_dict(raw)
     return cfg, new_state, note

@@ -17,7 +17,8 @@ import gradio as gr
 
 from components.context import StudioContext
 from components.i18n import t
-from components.ui import USER_ERRORS, user_error
+from components.ui import bind, shows_user_errors
+from studio import inference
 
 MAX_NEW_TOKENS = 1024
 
@@ -86,43 +87,41 @@ def build(ctx: StudioContext, run: gr.Dropdown) -> ChatPanel:
             compare = gr.Checkbox(value=True, label=t("Also ask the base model", "同时询问基础模型"))
     panel = ChatPanel(group, chat, base_chat, message, send, clear, max_new_tokens, temperature, top_p, compare)
 
-    def on_chat(run_id, message, history, base_history, max_new_tokens, temperature, top_p, compare):
-        """Stream the fine-tuned answer, then the base model's; yields (message box, chat, base chat)."""
-        rd = ctx.run_dir(run_id)
-        text = (message or "").strip()
-        if not text:
-            raise gr.Error("Type a message to send.")
-        from studio import inference
-
-        turn = {"role": "user", "content": text}
-        tuned, base = as_messages(history) + [turn], as_messages(base_history) + [turn]
-        settings = {"max_new_tokens": int(max_new_tokens or 64), "temperature": float(temperature or 0.0),
-                    "top_p": float(top_p or 1.0)}
-        try:
-            tuned_answer = yield from _stream_into(inference.stream(rd, tuned, **settings), tuned,
-                                                   lambda h: ("", h, base if compare else as_messages(base_history)))
-            tuned.append({"role": "assistant", "content": tuned_answer})
-            if compare:
-                yield from _stream_into(inference.stream(rd, base, base=True, **settings), base, lambda h: ("", tuned, h))
-        except USER_ERRORS as e:
-            raise user_error(e) from None
-
-    def on_run(run_id):
-        """A new run: fresh chats, and its own max_new_tokens."""
-        limit = None
-        if run_id:
-            try:
-                limit = run_max_new_tokens(ctx.run_dir(run_id))
-            except gr.Error:
-                pass
-        return [], [], gr.update(value=min(limit, MAX_NEW_TOKENS)) if limit else gr.update()
-
-    gr.on([send.click, message.submit], on_chat,
+    gr.on([send.click, message.submit], bind(on_chat, ctx),
           inputs=[run, message, chat, base_chat, max_new_tokens, temperature, top_p, compare],
           outputs=[message, chat, base_chat], api_name="chat", concurrency_id="inference", concurrency_limit=2)
     clear.click(lambda: ([], [], ""), outputs=[chat, base_chat, message], api_visibility="private")
-    run.change(on_run, inputs=run, outputs=[chat, base_chat, max_new_tokens], api_visibility="private")
+    run.change(bind(on_run, ctx), inputs=run, outputs=[chat, base_chat, max_new_tokens], api_visibility="private")
     return panel
+
+
+@shows_user_errors
+def on_chat(ctx: StudioContext, run_id, message, history, base_history, max_new_tokens, temperature, top_p, compare):
+    """Stream the fine-tuned answer, then the base model's; yields (message box, chat, base chat)."""
+    rd = ctx.run_dir(run_id)
+    text = (message or "").strip()
+    if not text:
+        raise gr.Error("Type a message to send.")
+    turn = {"role": "user", "content": text}
+    tuned, base = as_messages(history) + [turn], as_messages(base_history) + [turn]
+    settings = {"max_new_tokens": int(max_new_tokens or 64), "temperature": float(temperature or 0.0),
+                "top_p": float(top_p or 1.0)}
+    tuned_answer = yield from _stream_into(inference.stream(rd, tuned, **settings), tuned,
+                                           lambda h: ("", h, base if compare else as_messages(base_history)))
+    tuned.append({"role": "assistant", "content": tuned_answer})
+    if compare:
+        yield from _stream_into(inference.stream(rd, base, base=True, **settings), base, lambda h: ("", tuned, h))
+
+
+def on_run(ctx: StudioContext, run_id):
+    """A new run: fresh chats, and its own max_new_tokens."""
+    limit = None
+    if run_id:
+        try:
+            limit = run_max_new_tokens(ctx.run_dir(run_id))
+        except gr.Error:
+            pass
+    return [], [], gr.update(value=min(limit, MAX_NEW_TOKENS)) if limit else gr.update()
 
 
 def _stream_into(pieces: Iterator[str], history: list[dict], show) -> Iterator[tuple]:

@@ -14,7 +14,8 @@ import pandas as pd
 
 from components.context import StudioContext
 from components.i18n import t
-from components.ui import USER_ERRORS, user_error
+from components.ui import bind, shows_user_errors
+from studio import inference
 
 ENTITY_COLUMNS = ["entity", "text", "start", "end", "score"]
 
@@ -41,23 +42,19 @@ def build(ctx: StudioContext, run: gr.Dropdown) -> NerPanel:
     panel = NerPanel(group, text, tag, highlighted, entities)
 
     last = gr.State(None)  # the latest prediction, for the entity list (a State is not part of the API's answer)
-
-    def on_tag(run_id, typed):
-        rd = ctx.run_dir(run_id)
-        if not (typed or "").strip():
-            raise gr.Error("Type a text to find its entities.")
-        from studio import inference
-
-        try:
-            pred = inference.predict(rd, [typed])[0]
-        except USER_ERRORS as e:
-            raise user_error(e) from None
-        return highlight(typed, pred), pred
-
-    gr.on([tag.click, text.submit], on_tag, inputs=[run, text], outputs=[highlighted, last],
+    gr.on([tag.click, text.submit], bind(on_tag, ctx), inputs=[run, text], outputs=[highlighted, last],
           api_name="predict_entities", concurrency_id="inference", concurrency_limit=2
           ).success(entity_table, inputs=last, outputs=entities, api_visibility="private")
     return panel
+
+
+@shows_user_errors
+def on_tag(ctx: StudioContext, run_id, typed):
+    rd = ctx.run_dir(run_id)
+    if not (typed or "").strip():
+        raise gr.Error("Type a text to find its entities.")
+    pred = inference.predict(rd, [typed])[0]
+    return highlight(typed, pred), pred
 
 
 def highlight(text: str, pred: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,8 @@ import gradio as gr
 
 from components.context import StudioContext
 from components.i18n import t
-from components.ui import USER_ERRORS, user_error
+from components.ui import bind, shows_user_errors
+from studio import inference
 
 DEFAULT_NEW_TOKENS = 64
 MAX_NEW_TOKENS = 512
@@ -41,21 +42,17 @@ def build(ctx: StudioContext, run: gr.Dropdown) -> Seq2SeqPanel:
                 output = gr.Textbox(label=t("Generated target", "生成的目标文本"), lines=4, interactive=False,
                                     elem_id="seq2seq-output")
     panel = Seq2SeqPanel(group, source, max_new_tokens, generate, output)
-
-    def on_generate(run_id, text, new_tokens):
-        rd = ctx.run_dir(run_id)
-        if not (text or "").strip():
-            raise gr.Error("Type a source text to generate from.")
-        from studio import inference
-
-        try:
-            return inference.predict(rd, [text], max_new_tokens=_tokens(new_tokens))[0]["output"]
-        except USER_ERRORS as e:
-            raise user_error(e) from None
-
-    gr.on([generate.click, source.submit], on_generate, inputs=[run, source, max_new_tokens], outputs=output,
+    gr.on([generate.click, source.submit], bind(on_generate, ctx), inputs=[run, source, max_new_tokens], outputs=output,
           api_name="generate", concurrency_id="inference", concurrency_limit=2)
     return panel
+
+
+@shows_user_errors
+def on_generate(ctx: StudioContext, run_id, text, new_tokens):
+    rd = ctx.run_dir(run_id)
+    if not (text or "").strip():
+        raise gr.Error("Type a source text to generate from.")
+    return inference.predict(rd, [text], max_new_tokens=_tokens(new_tokens))[0]["output"]
 
 
 def _tokens(value) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,18 +12,22 @@ import pandas as pd
 
 from components.context import StudioContext, pick
 from components.i18n import t
-from components.ui import USER_ERRORS, esc, intro, message, message_box, user_error
+from components.ui import bind, esc, intro, message, message_box, shows_user_errors
 from studio import plots, runlog, summaries
+from studio.tasks import all_tasks
 
-COMPARE_METRICS = [("validation loss", "eval_loss"), ("validation F1", "eval_f1"),
-                   ("validation accuracy", "eval_accuracy"), ("validation token accuracy (NER)", "eval_token_accuracy"),
-                   ("validation perplexity (SFT)", "eval_perplexity"), ("validation chrF (seq2seq)", "eval_chrf"),
-                   ("validation BLEU (seq2seq)", "eval_bleu"), ("validation ROUGE-L (seq2seq)", "eval_rougeL"),
-                   ("training loss", "loss"), ("learning rate", "learning_rate")]
+def compare_metrics() -> list[tuple[str, str]]:
+    """The curves runs can be compared on: validation loss, every task's plotted scores, training loss, learning rate."""
+    out = [("validation loss", "eval_loss")]
+    for task in all_tasks():
+        for m in task.plot_metrics:
+            key = f"eval_{m}"
+            if key not in [k for _, k in out]:
+                out.append((task.metric_labels.get(key) or plots.METRIC_NAMES.get(key, key), key))
+    return out + [("training loss", "loss"), ("learning rate", "learning_rate")]
 ERROR_COLUMNS = ["text", "true label", "predicted", "confidence"]
 PER_CLASS_COLUMNS = ["label", "precision", "recall", "F1", "support"]
-METRIC_COLUMNS = ["run", "status", *[f"test {m}" for m in summaries.TEST_METRICS], "best validation",
-                  "trainable params", "duration"]
+METRIC_COLUMNS = ["run", "status", "best validation", "trainable params", "duration"]
 RUN_WIDTHS = ["14%", "12%", "9%", "13%", "18%", "7%", "10%", "7%", "10%"]
 ERROR_WIDTHS = ["61%", "13%", "13%", "13%"]
 
@@ -77,7 +80,7 @@ def run_summary(info: dict) -> str:
     rep = info.get("test_report")
     if rep:
         m = {k: v for k, v in (rep.get("metrics") or {}).items() if isinstance(v, (int, float))}
-        lines.append(f"\n{esc(cfg.get('task') or 'text-classification')} · test split\n\n"
+        lines.append(f"\n{esc(summaries.task_of(info).name)} · test split\n\n"
                      "| test rows | " + " | ".join(esc(k) for k in m) + " |\n|---:|" + "---:|" * len(m) + "\n"
                      f"| {rep.get('n')} | " + " | ".join(f"{v:.4f}" for v in m.values()) + " |")
     elif info.get("status") == "completed":
@@ -111,29 +114,105 @@ def errors_note(run_dir: Path, true_label: str | None) -> str:
     return f"{wrong} of {len(total)} test examples{scope} were misclassified; the most confident mistakes come first."
 
 
-def build(ctx: StudioContext) -> RunsTab:
-    intro(t("All runs on this server. Compare several side by side, open one for its test report and mistakes, "
-            "resume a stopped run or delete one.",
-            "本服务器上的所有运行。可并排比较多个运行，打开某个运行查看测试报告和错误样本，继续已停止的运行或删除运行。"))
+def on_refresh(ctx: StudioContext, selected=None, current=None):
+    rows = ctx.runs()
+    choices = [(summaries.run_label(r), r["id"]) for r in rows]
+    ids = {c[1] for c in choices}
+    frame = pd.DataFrame(summaries.runs_table(rows), columns=summaries.RUN_COLUMNS)
+    return (frame, gr.update(visible=not rows),
+            gr.update(choices=choices, value=[s for s in (selected or []) if s in ids]),
+            gr.update(choices=choices, value=pick(choices, current)))
+
+
+@shows_user_errors
+def on_compare(ctx: StudioContext, run_ids, metric):
+    run_ids = [r for r in (run_ids or []) if r]
+    if not run_ids:
+        raise gr.Error("Pick at least one run to compare.")
+    infos = [ctx.store.get(rid) for rid in run_ids]
+    curves = {f"{i.get('name') or i['id']} ({i['id'][-6:]})": runlog.read_metrics(Path(i["dir"])) for i in infos}
+    names = summaries.test_metric_names(infos)
+    metrics = pd.DataFrame([summaries.metrics_row(i, names) for i in infos])
+    header, rows = summaries.config_diff({f"{i.get('name') or i['id']} ({i['id'][-6:]})": i.get("config") or {}
+                                          for i in infos})
+    if not rows:
+        rows = [["(all settings are the same)", *[""] * (len(header) - 1)]]
+    return plots.compare_figure(curves, metric or "eval_loss"), metrics, pd.DataFrame(rows, columns=header)
+
+
+@shows_user_errors
+def on_open(ctx: StudioContext, run_id):
+    rd = ctx.run_dir(run_id)
+    info = ctx.store.get(rd.name)
+    rep = info.get("test_report") or {}
+    labels = rep.get("labels") or []
+    per = pd.DataFrame(summaries.per_class_rows(rep), columns=PER_CLASS_COLUMNS)
+    # A confusion matrix and per-label filters where the report has a matrix (a classifier's).
+    matrix = rep.get("confusion_matrix")
+    confusion = (plots.confusion_figure(labels, matrix) if matrix else
+                 plots.empty_figure(f"{summaries.task_of(info).title.en} runs have no confusion matrix."))
+    filters = labels if matrix else []
+    return (run_summary(info), per, confusion,
+            gr.update(choices=[("all labels", "")] + [(l, l) for l in filters], value=""), errors_note(rd, None),
+            errors_frame(rd, None))
+
+
+def on_filter_errors(ctx: StudioContext, run_id, true_label):
+    rd = ctx.run_dir(run_id)
+    return errors_note(rd, true_label), errors_frame(rd, true_label)
+
+
+def on_pick_row(evt: gr.SelectData):
+    row = evt.row_value or []
+    return gr.update(value=row[0]) if row else gr.skip()
+
+
+@shows_user_errors
+def on_resume(ctx: StudioContext, run_id):
+    ctx.store.resume(ctx.run_dir(run_id).name)
+    return message(f"Run {run_id} queued again; it continues from its last checkpoint. Follow it in the Train tab.", "ok")
+
+
+def on_ask_delete(ctx: StudioContext, run_id):
+    ctx.run_dir(run_id)
+    return gr.update(visible=True), (f"Delete run **{esc(run_id)}** and its folder (model, checkpoints, reports)? "
+                                     "This cannot be undone.")
+
+
+@shows_user_errors
+def on_delete(ctx: StudioContext, run_id):
+    ctx.store.delete(ctx.run_dir(run_id).name)
+    return message(f"Deleted run {run_id}.", "ok"), gr.update(visible=False)
+
+
+# -------------------------------------------------------------------------------------------- layout --
+def _runs_list() -> tuple:
     with gr.Row():
         refresh = gr.Button(t("Refresh", "刷新"), scale=0, min_width=120)
     empty = gr.Markdown(t("No runs yet: start one in the Train tab.", "还没有运行：请在“训练”标签页开始一个。"),
                         elem_classes=["studio-empty"])
     table = gr.Dataframe(pd.DataFrame(columns=summaries.RUN_COLUMNS), label=t("Runs", "运行列表"), interactive=False,
                          wrap=True, max_height=320, column_widths=RUN_WIDTHS, elem_id="runs-table")
+    return refresh, table, empty
+
+
+def _compare_section() -> tuple:
     with gr.Accordion(t("Compare runs", "比较运行"), open=True):
         with gr.Row(equal_height=False, elem_classes=["studio-toolbar"]):
             compare_runs = gr.Dropdown(choices=[], value=[], multiselect=True, scale=4, allow_custom_value=True,
                                        label=t("Runs to compare", "要比较的运行"))
-            compare_metric = gr.Dropdown(choices=COMPARE_METRICS, value="eval_loss", scale=2,
-                                         label=t("Curve", "曲线"))
+            compare_metric = gr.Dropdown(choices=compare_metrics(), value="eval_loss", scale=2, label=t("Curve", "曲线"))
             compare = gr.Button(t("Compare", "比较"), scale=0, min_width=120, variant="primary")
         compare_plot = gr.Plot(plots.empty_figure("Pick two or more runs and press Compare."),
                                label=t("Curves", "曲线对比"))
-        compare_metrics = gr.Dataframe(pd.DataFrame(columns=METRIC_COLUMNS), label=t("Metrics", "指标"),
-                                       interactive=False, wrap=True)
+        compare_metrics_table = gr.Dataframe(pd.DataFrame(columns=METRIC_COLUMNS), label=t("Metrics", "指标"),
+                                             interactive=False, wrap=True)
         compare_configs = gr.Dataframe(pd.DataFrame(columns=["setting"]), label=t("Settings that differ", "不同的设置"),
                                        interactive=False, wrap=True)
+    return compare_runs, compare_metric, compare, compare_plot, compare_metrics_table, compare_configs
+
+
+def _details_section() -> tuple:
     with gr.Accordion(t("Run details", "运行详情"), open=True):
         with gr.Row(equal_height=False, elem_classes=["studio-toolbar"]):
             run = gr.Dropdown(choices=[], value=None, label=t("Run", "运行"), scale=4, elem_id="runs-run",
@@ -149,109 +228,49 @@ def build(ctx: StudioContext) -> RunsTab:
         summary = gr.Markdown(t("Pick a run and press Open to see its test report.", "选择一个运行并点击“打开”查看测试报告。"),
                               elem_classes=["studio-card"], elem_id="run-summary")
         with gr.Row():
-            per_class = gr.Dataframe(pd.DataFrame(columns=PER_CLASS_COLUMNS), label=t("Per class (test split)", "各类别指标（测试集）"),
-                                     interactive=False)
+            per_class = gr.Dataframe(pd.DataFrame(columns=PER_CLASS_COLUMNS),
+                                     label=t("Per class (test split)", "各类别指标（测试集）"), interactive=False)
             confusion = gr.Plot(plots.confusion_figure([], []), label=t("Confusion matrix", "混淆矩阵"))
         error_filter = gr.Dropdown(choices=[("all labels", "")], value="", allow_custom_value=True,
                                    label=t("Misclassified test examples with the true label", "错误分类的测试样本（按真实标签筛选）"))
         error_note = gr.Markdown("", elem_id="errors-note")
-        errors = gr.Dataframe(pd.DataFrame(columns=ERROR_COLUMNS), label=t("Misclassified test examples, most confident first",
-                                                                          "错误分类的测试样本（置信度高的在前）"),
+        errors = gr.Dataframe(pd.DataFrame(columns=ERROR_COLUMNS),
+                              label=t("Misclassified test examples, most confident first", "错误分类的测试样本（置信度高的在前）"),
                               interactive=False, wrap=True, max_height=420, column_widths=ERROR_WIDTHS)
+    return (run, open_btn, resume, delete, confirm_row, confirm_text, confirm_delete, cancel_delete, action_message,
+            summary, per_class, confusion, error_filter, error_note, errors)
 
-    tab = RunsTab(refresh, table, empty, compare_runs, compare_metric, compare, compare_plot, compare_metrics,
-                  compare_configs, run, open_btn, resume, delete, confirm_row, confirm_text, confirm_delete,
-                  cancel_delete, action_message, summary, per_class, confusion, error_filter, error_note, errors)
 
-    def on_refresh(selected=None, current=None):
-        rows = ctx.runs()
-        choices = [(summaries.run_label(r), r["id"]) for r in rows]
-        ids = {c[1] for c in choices}
-        frame = pd.DataFrame(summaries.runs_table(rows), columns=summaries.RUN_COLUMNS)
-        return (frame, gr.update(visible=not rows),
-                gr.update(choices=choices, value=[s for s in (selected or []) if s in ids]),
-                gr.update(choices=choices, value=pick(choices, current)))
-
-    def on_compare(run_ids, metric):
-        run_ids = [r for r in (run_ids or []) if r]
-        if not run_ids:
-            raise gr.Error("Pick at least one run to compare.")
-        infos, curves = [], {}
-        for rid in run_ids:
-            try:
-                info = ctx.store.get(rid)
-            except USER_ERRORS as e:
-                raise user_error(e) from None
-            infos.append(info)
-            curves[f"{info.get('name') or rid} ({rid[-6:]})"] = runlog.read_metrics(Path(info["dir"]))
-        metrics = pd.DataFrame([summaries.metrics_row(i) for i in infos])
-        header, rows = summaries.config_diff({f"{i.get('name') or i['id']} ({i['id'][-6:]})": i.get("config") or {}
-                                              for i in infos})
-        if not rows:
-            rows = [["(all settings are the same)", *[""] * (len(header) - 1)]]
-        return plots.compare_figure(curves, metric or "eval_loss"), metrics, pd.DataFrame(rows, columns=header)
-
-    def on_open(run_id):
-        rd = ctx.run_dir(run_id)
-        try:
-            info = ctx.store.get(rd.name)
-        except USER_ERRORS as e:
-            raise user_error(e) from None
-        rep = info.get("test_report") or {}
-        labels = rep.get("labels") or []
-        per = pd.DataFrame(summaries.per_class_rows(rep), columns=PER_CLASS_COLUMNS)
-        task = (info.get("config") or {}).get("task") or "text-classification"
-        confusion = (plots.confusion_figure(labels, rep.get("confusion_matrix") or []) if task == "text-classification"
-                     else plots.empty_figure(f"A confusion matrix is drawn for text-classification runs, not {task}."))
-        filters = labels if task == "text-classification" else []
-        return (run_summary(info), per, confusion,
-                gr.update(choices=[("all labels", "")] + [(l, l) for l in filters], value=""), errors_note(rd, None),
-                errors_frame(rd, None))
-
-    def on_filter_errors(run_id, true_label):
-        rd = ctx.run_dir(run_id)
-        return errors_note(rd, true_label), errors_frame(rd, true_label)
-
-    def on_pick_row(evt: gr.SelectData):
-        row = evt.row_value or []
-        return gr.update(value=row[0]) if row else gr.skip()
-
-    def on_resume(run_id):
-        try:
-            ctx.store.resume(ctx.run_dir(run_id).name)
-        except USER_ERRORS as e:
-            raise user_error(e) from None
-        return message(f"Run {run_id} queued again; it continues from its last checkpoint. Follow it in the Train tab.", "ok")
-
-    def on_ask_delete(run_id):
-        ctx.run_dir(run_id)
-        return gr.update(visible=True), (f"Delete run **{esc(run_id)}** and its folder (model, checkpoints, reports)? "
-                                         "This cannot be undone.")
-
-    def on_delete(run_id):
-        try:
-            ctx.store.delete(ctx.run_dir(run_id).name)
-        except USER_ERRORS as e:
-            raise user_error(e) from None
-        return message(f"Deleted run {run_id}.", "ok"), gr.update(visible=False)
-
-    def on_cancel():
-        return gr.update(visible=False)
-
-    list_inputs = [compare_runs, run]
-    refresh.click(on_refresh, inputs=list_inputs, outputs=tab.list_outputs, api_name="list_runs")
-    compare.click(on_compare, inputs=[compare_runs, compare_metric], outputs=[compare_plot, compare_metrics, compare_configs],
-                  api_name="compare_runs", concurrency_limit=4)
-    gr.on([open_btn.click, run.input], on_open, inputs=run,
-          outputs=[summary, per_class, confusion, error_filter, error_note, errors], api_name="run_report", concurrency_limit=4)
-    error_filter.input(on_filter_errors, inputs=[run, error_filter], outputs=[error_note, errors], api_name="misclassified")
-    table.select(on_pick_row, inputs=None, outputs=run, api_visibility="private").then(
-        on_open, inputs=run, outputs=[summary, per_class, confusion, error_filter, error_note, errors], api_visibility="private")
-    resume.click(on_resume, inputs=run, outputs=action_message, api_name="resume_run").then(
-        on_refresh, inputs=list_inputs, outputs=tab.list_outputs, api_visibility="private")
-    delete.click(on_ask_delete, inputs=run, outputs=[confirm_row, confirm_text], api_visibility="private")
-    confirm_delete.click(on_delete, inputs=run, outputs=[action_message, confirm_row], api_name="delete_run").then(
-        on_refresh, inputs=list_inputs, outputs=tab.list_outputs, api_visibility="private")
-    cancel_delete.click(on_cancel, outputs=confirm_row, api_visibility="private", queue=False)
-    tab.on_refresh = on_refresh
+def build(ctx: StudioContext) -> RunsTab:
+    intro(t("All runs on this server. Compare several side by side, open one for its test report and mistakes, "
+            "resume a stopped run or delete one.",
+            "本服务器上的所有运行。可并排比较多个运行，打开某个运行查看测试报告和错误样本，继续已停止的运行或删除运行。"))
+    refresh, table, empty = _runs_list()
+    tab = RunsTab(refresh, table, empty, *_compare_section(), *_details_section())
+    tab.on_refresh = bind(on_refresh, ctx)
+    _wire(ctx, tab)
     return tab
+
+
+def _wire(ctx: StudioContext, tab: RunsTab) -> None:
+    list_inputs = [tab.compare_runs, tab.run]
+    report = [tab.summary, tab.per_class, tab.confusion, tab.error_filter, tab.error_note, tab.errors]
+    tab.refresh.click(tab.on_refresh, inputs=list_inputs, outputs=tab.list_outputs, api_name="list_runs")
+    tab.compare.click(bind(on_compare, ctx), inputs=[tab.compare_runs, tab.compare_metric],
+                      outputs=[tab.compare_plot, tab.compare_metrics, tab.compare_configs], api_name="compare_runs",
+                      concurrency_limit=4)
+    gr.on([tab.open.click, tab.run.input], bind(on_open, ctx), inputs=tab.run, outputs=report, api_name="run_report",
+          concurrency_limit=4)
+    tab.error_filter.input(bind(on_filter_errors, ctx), inputs=[tab.run, tab.error_filter],
+                           outputs=[tab.error_note, tab.errors], api_name="misclassified")
+    tab.table.select(on_pick_row, inputs=None, outputs=tab.run, api_visibility="private").then(
+        bind(on_open, ctx), inputs=tab.run, outputs=report, api_visibility="private")
+    tab.resume.click(bind(on_resume, ctx), inputs=tab.run, outputs=tab.action_message, api_name="resume_run").then(
+        tab.on_refresh, inputs=list_inputs, outputs=tab.list_outputs, api_visibility="private")
+    tab.delete.click(bind(on_ask_delete, ctx), inputs=tab.run, outputs=[tab.confirm_row, tab.confirm_text],
+                     api_visibility="private")
+    tab.confirm_delete.click(bind(on_delete, ctx), inputs=tab.run, outputs=[tab.action_message, tab.confirm_row],
+                             api_name="delete_run").then(tab.on_refresh, inputs=list_inputs, outputs=tab.list_outputs,
+                                                         api_visibility="private")
+    tab.cancel_delete.click(lambda: gr.update(visible=False), outputs=tab.confirm_row, api_visibility="private",
+                            queue=False)

@@ -15,14 +15,16 @@ import gradio as gr
 import pandas as pd
 
 from components import forms
-from components.context import StudioContext, pick
+from components.context import StudioContext
 from components.data_tab import DataTab
 from components.i18n import t
 from components.model_tab import ModelTab
-from components.ui import USER_ERRORS, esc, intro, message, message_box, user_error
+from components.session import DataState
+from components.ui import bind, esc, intro, message, message_box, run_picker, shows_user_errors
 from studio import plots, runlog, summaries
 from studio.config import RunConfig
-from studio.runs import RunError
+from studio.errors import USER_ERRORS, RunError
+from studio.tasks import get_task
 
 POLL_SECONDS = 1.5
 
@@ -35,6 +37,7 @@ class TrainTab:
     kill: gr.Button
     action_message: gr.HTML
     picker: gr.Dropdown
+    refresh: gr.Button
     empty: gr.Markdown
     status: gr.HTML
     loss_plot: gr.Plot
@@ -85,26 +88,108 @@ def _signature(rd, status: dict, n_records: int) -> list:
     return [n_records, status.get("status"), status.get("updated_at"), log_size]
 
 
-def build(ctx: StudioContext, data: DataTab, model: ModelTab) -> TrainTab:
-    intro(t("Start queues a run with the data and settings of the previous tabs; it trains in the background and the "
-            "charts below follow it live. Runs keep going when you close the page.",
-            "点击“开始训练”会用前两个标签页的数据和设置排队一个运行；它在后台训练，下方图表实时更新。关闭页面后运行仍会继续。"))
+def _read_view(rd, run_id: str) -> dict:
+    """What the tab keeps about the run it shows: offset into metrics.jsonl, records so far, its settings."""
+    v = {"run": run_id, "offset": 0, "records": [], "sig": None, "epochs": None}
+    try:
+        cfg = json.loads((rd / runlog.CONFIG_FILE).read_text())
+        task = get_task(cfg.get("task"))
+        v.update(epochs=cfg["training"]["epochs"], plot_metrics=list(task.plot_metrics),
+                 plot_labels=dict(task.metric_labels),
+                 name=cfg.get("name") or f"{os.path.basename(cfg['model'].rstrip('/')) or cfg['model']} · {cfg['method']}")
+    except (OSError, KeyError, ValueError):
+        pass
+    return v
+
+
+def draw(ctx: StudioContext, run_id: str | None, view_state: dict | None) -> list:
+    """Read what is new in the run folder; redraw only when something changed."""
+    if not run_id:
+        return [gr.skip()] * 6 + [gr.update(visible=True), gr.skip()]
+    try:
+        rd = ctx.store.run_dir(run_id)  # checks the id: it must never become a path elsewhere
+    except RunError as e:
+        return [f"<div class='studio-run'>{esc(e)}</div>"] + [gr.skip()] * 4 + [{}, gr.skip(), gr.skip()]
+    if not rd.is_dir():
+        return ["<div class='studio-run'>This run was deleted.</div>"] + [gr.skip()] * 4 + [{}, gr.skip(), gr.skip()]
+    v = dict(view_state or {})
+    if v.get("run") != run_id:
+        v = _read_view(rd, run_id)
+    new = list(runlog.iter_metrics(rd, v["offset"]))  # only the lines written since the last look
+    if new:
+        v["offset"] = new[-1][1]
+    records = v["records"] = v["records"] + [rec for rec, _ in new]
+    st = runlog.read_status(rd)
+    if st.get("status") in runlog.ACTIVE:
+        st = ctx.store.sync(run_id)  # notices a worker that died without saying so
+    sig = _signature(rd, st, len(records))
+    if sig == v.get("sig"):
+        return [gr.skip()] * 5 + [v, gr.skip(), gr.skip()]
+    v["sig"] = sig
+    test = None
+    if st.get("status") == "completed":
+        rep = summaries.latest(records, "test")
+        test = {k[5:]: val for k, val in (rep or {}).items() if k.startswith("test_")}
+    samples = summaries.sample_generations(records)
+    return [status_html(run_id, {"name": v.get("name")}, st, v.get("epochs"), test), plots.loss_figure(records),
+            plots.eval_figure(records, v.get("plot_metrics") or ("accuracy", "f1"), v.get("plot_labels")),
+            plots.learning_rate_figure(records), log_tail(rd), v, gr.update(visible=False),
+            gr.update(value=pd.DataFrame(samples), visible=True) if samples else gr.update(visible=False)]
+
+
+def on_tick(ctx: StudioContext, run_id, view_state):
+    return draw(ctx, run_id, view_state)
+
+
+def on_pick_run(ctx: StudioContext, run_id):
+    return draw(ctx, run_id, {})
+
+
+def on_start(ctx: StudioContext, data_state: DataState | None, **values):
+    if data_state is None:
+        raise gr.Error("Load data in the Data tab first.")
+    try:
+        run_id = ctx.store.create(RunConfig.from_dict(forms.raw_config(data_state, values)))
+    except USER_ERRORS as e:  # the stored upload's path means nothing to the user: name their file
+        stored = data_state.path
+        raise gr.Error(esc(str(e).replace(stored, data_state.name).replace(os.path.basename(stored), data_state.name)),
+                       print_exception=False) from None
+    active = [r for r in ctx.runs() if r.get("status") in runlog.ACTIVE and r["id"] != run_id]
+    note = (f"Run {run_id} queued behind {len(active)} other run(s); it starts when the device is free."
+            if active else f"Run {run_id} started.")
+    return message(note, "ok"), run_id
+
+
+@shows_user_errors
+def on_stop(ctx: StudioContext, run_id):
+    st = ctx.store.stop(ctx.run_dir(run_id).name)
+    return message(f"Stopping {run_id}: it finishes the current step and saves a checkpoint "
+                   f"(status {st.get('status')}). Resume it from the Runs tab.", "info")
+
+
+@shows_user_errors
+def on_kill(ctx: StudioContext, run_id):
+    ctx.store.kill(ctx.run_dir(run_id).name)
+    return message(f"Killed {run_id}. Progress since its last checkpoint is lost.", "warn")
+
+
+def on_refresh(ctx: StudioContext, current):
+    return ctx.picker_update(current, completed_only=False)
+
+
+# -------------------------------------------------------------------------------------------- layout --
+def _toolbar() -> tuple:
     with gr.Row(equal_height=False, elem_classes=["studio-toolbar"]):
         run_name = gr.Textbox(label=t("Run name (optional)", "运行名称（可选）"), placeholder="e.g. tickets-lora-r16",
                               scale=3)
         start = gr.Button(t("Start training", "开始训练"), variant="primary", scale=1, min_width=160, elem_id="start-btn")
         stop = gr.Button(t("Stop", "停止"), scale=0, min_width=110, elem_id="stop-btn")
         kill = gr.Button(t("Kill", "强制终止"), variant="stop", scale=0, min_width=110, elem_id="kill-btn")
-    action_message = message_box(elem_id="train-message")
-    with gr.Row(equal_height=False, elem_classes=["studio-toolbar"]):
-        picker = gr.Dropdown(choices=[], value=None, label=t("Run shown", "显示的运行"), scale=4,
-                             allow_custom_value=True,
-                             info=t("Every run on this server, newest first.", "本服务器上的所有运行，最新的在前。"),
-                             elem_id="run-picker")
-        refresh = gr.Button(t("Refresh list", "刷新列表"), scale=0, min_width=160)
-    empty = gr.Markdown(t("No run yet. Check the Data and Model tabs (the defaults work), then press **Start training**.",
-                          "还没有运行。检查“数据”和“模型”标签页（默认设置即可），然后点击**开始训练**。"),
-                        elem_classes=["studio-empty"])
+    return run_name, start, stop, kill, message_box(elem_id="train-message")
+
+
+def _live_view() -> tuple:
+    """Status, charts, sample generations and the log of the run shown."""
     status = gr.HTML("", elem_id="run-status")
     with gr.Row():
         loss_plot = gr.Plot(plots.loss_figure([]), label=t("Loss", "损失"), elem_id="loss-plot")
@@ -117,118 +202,35 @@ def build(ctx: StudioContext, data: DataTab, model: ModelTab) -> TrainTab:
         log = gr.Code("", language=None, label=t("Training log (latest lines)", "训练日志（最新几行）"), lines=14,
                       max_lines=14, interactive=False, wrap_lines=False, show_line_numbers=False,
                       elem_classes=["studio-log"], elem_id="train-log")
-    view = gr.State({})
-    timer = gr.Timer(POLL_SECONDS)
-    tab = TrainTab(run_name, start, stop, kill, action_message, picker, empty, status, loss_plot, eval_plot, lr_plot,
-                   log, view, timer, samples)
+    return status, loss_plot, eval_plot, lr_plot, log, samples
 
-    def draw(run_id: str | None, view_state: dict | None) -> list:
-        """Read what is new in the run folder; redraw only when something changed."""
-        if not run_id:
-            return [gr.skip()] * 6 + [gr.update(visible=True), gr.skip()]
-        try:
-            rd = ctx.store.run_dir(run_id)  # checks the id: it must never become a path elsewhere
-        except RunError as e:
-            return [f"<div class='studio-run'>{esc(e)}</div>"] + [gr.skip()] * 4 + [{}, gr.skip(), gr.skip()]
-        if not rd.is_dir():
-            return ["<div class='studio-run'>This run was deleted.</div>"] + [gr.skip()] * 4 + [{}, gr.skip(), gr.skip()]
-        v = dict(view_state or {})
-        if v.get("run") != run_id:
-            v = {"run": run_id, "offset": 0, "records": [], "sig": None, "epochs": None}
-            try:
-                cfg = json.loads((rd / runlog.CONFIG_FILE).read_text())
-                v["epochs"] = cfg["training"]["epochs"]
-                v["plot_metrics"], v["plot_labels"] = _plot_metrics(cfg.get("task"))
-                v["name"] = cfg.get("name") or f"{os.path.basename(cfg['model'].rstrip('/')) or cfg['model']} · {cfg['method']}"
-            except (OSError, KeyError, ValueError):
-                pass
-        new = list(runlog.iter_metrics(rd, v["offset"]))  # only the lines written since the last look
-        if new:
-            v["offset"] = new[-1][1]
-        records = v["records"] + [rec for rec, _ in new]
-        st = runlog.read_status(rd)
-        if st.get("status") in runlog.ACTIVE:
-            st = ctx.store.sync(run_id)  # notices a worker that died without saying so
-        v["records"] = records
-        sig = _signature(rd, st, len(records))
-        if sig == v.get("sig"):
-            return [gr.skip()] * 5 + [v, gr.skip(), gr.skip()]
-        v["sig"] = sig
-        test = None
-        if st.get("status") == "completed":
-            rep = summaries.latest(records, "test")
-            test = {k[5:]: val for k, val in (rep or {}).items() if k.startswith("test_")}
-        info = {"name": v.get("name")}
-        samples = summaries.sample_generations(records)
-        return [status_html(run_id, info, st, v.get("epochs"), test), plots.loss_figure(records),
-                plots.eval_figure(records, v.get("plot_metrics") or ("accuracy", "f1"), v.get("plot_labels")),
-                plots.learning_rate_figure(records), log_tail(rd), v, gr.update(visible=False),
-                gr.update(value=pd.DataFrame(samples), visible=True) if samples else gr.update(visible=False)]
 
-    def on_tick(run_id, view_state):
-        return draw(run_id, view_state)
-
-    def on_pick_run(run_id):
-        return draw(run_id, {})
-
-    def on_start(data_state, **values):
-        if not data_state or not data_state.get("path"):
-            raise gr.Error("Load data in the Data tab first.")
-        try:
-            cfg = RunConfig.from_dict(forms.raw_config(data_state, values))
-            run_id = ctx.store.create(cfg)
-        except USER_ERRORS as e:
-            stored = data_state.get("path", "")
-            raise gr.Error(esc(str(e).replace(stored, data_state.get("name", "")).replace(
-                os.path.basename(stored), data_state.get("name", ""))), print_exception=False) from None
-        active = [r for r in ctx.runs() if r.get("status") in runlog.ACTIVE and r["id"] != run_id]
-        note = (f"Run {run_id} queued behind {len(active)} other run(s); it starts when the device is free."
-                if active else f"Run {run_id} started.")
-        return message(note, "ok"), run_id
-
-    def on_stop(run_id):
-        try:
-            st = ctx.store.stop(ctx.run_dir(run_id).name)
-        except USER_ERRORS as e:
-            raise user_error(e) from None
-        return message(f"Stopping {run_id}: it finishes the current step and saves a checkpoint "
-                       f"(status {st.get('status')}). Resume it from the Runs tab.", "info")
-
-    def on_kill(run_id):
-        try:
-            ctx.store.kill(ctx.run_dir(run_id).name)
-        except USER_ERRORS as e:
-            raise user_error(e) from None
-        return message(f"Killed {run_id}. Progress since its last checkpoint is lost.", "warn")
-
-    def on_refresh(current):
-        choices = ctx.run_choices()
-        return gr.update(choices=choices, value=pick(choices, current))
-
+def build(ctx: StudioContext, data: DataTab, model: ModelTab) -> TrainTab:
+    intro(t("Start queues a run with the data and settings of the previous tabs; it trains in the background and the "
+            "charts below follow it live. Runs keep going when you close the page.",
+            "点击“开始训练”会用前两个标签页的数据和设置排队一个运行；它在后台训练，下方图表实时更新。关闭页面后运行仍会继续。"))
+    run_name, start, stop, kill, action_message = _toolbar()
+    picker = run_picker(t("Run shown", "显示的运行"),
+                        t("No run yet. Check the Data and Model tabs (the defaults work), then press **Start training**.",
+                          "还没有运行。检查“数据”和“模型”标签页（默认设置即可），然后点击**开始训练**。"),
+                        "run-picker", info=t("Every run on this server, newest first.", "本服务器上的所有运行，最新的在前。"))
+    status, loss_plot, eval_plot, lr_plot, log, samples = _live_view()
+    tab = TrainTab(run_name, start, stop, kill, action_message, picker.dropdown, picker.refresh, picker.empty, status,
+                   loss_plot, eval_plot, lr_plot, log, gr.State({}), gr.Timer(POLL_SECONDS), samples)
     full_form = {**data.form, **model.form, "run_name": run_name}
     # Start returns the run id itself (the picker accepts any id); the list of choices catches up right after.
-    start.click(forms.with_keywords(on_start, list(full_form)), inputs=[data.state], inputs_kwargs=full_form,
-                outputs=[action_message, picker], api_name="start_run", concurrency_id="start", concurrency_limit=4).then(
-        on_refresh, inputs=picker, outputs=picker, api_visibility="private")
-    picker.change(on_pick_run, inputs=picker, outputs=tab.live_outputs, api_visibility="private",
-                  show_progress="hidden")
-    timer.tick(on_tick, inputs=[picker, view], outputs=tab.live_outputs, api_name="poll_run",
-               concurrency_limit=None, show_progress="hidden")
-    stop.click(on_stop, inputs=picker, outputs=action_message, api_name="stop_run")
-    kill.click(on_kill, inputs=picker, outputs=action_message, api_name="kill_run")
-    refresh.click(on_refresh, inputs=picker, outputs=picker, api_visibility="private")
+    start.click(forms.with_keywords(bind(on_start, ctx), list(full_form)), inputs=[data.state], inputs_kwargs=full_form,
+                outputs=[action_message, tab.picker], api_name="start_run", concurrency_id="start",
+                concurrency_limit=4).then(bind(on_refresh, ctx), inputs=tab.picker, outputs=[tab.picker, tab.empty],
+                                          api_visibility="private")
+    tab.picker.change(bind(on_pick_run, ctx), inputs=tab.picker, outputs=tab.live_outputs, api_visibility="private",
+                      show_progress="hidden")
+    tab.timer.tick(bind(on_tick, ctx), inputs=[tab.picker, tab.view], outputs=tab.live_outputs, api_name="poll_run",
+                   concurrency_limit=None, show_progress="hidden")
+    stop.click(bind(on_stop, ctx), inputs=tab.picker, outputs=action_message, api_name="stop_run")
+    kill.click(bind(on_kill, ctx), inputs=tab.picker, outputs=action_message, api_name="kill_run")
+    tab.refresh.click(bind(on_refresh, ctx), inputs=tab.picker, outputs=[tab.picker, tab.empty], api_visibility="private")
     return tab
-
-
-def _plot_metrics(task: str | None) -> tuple[list[str], dict[str, str]]:
-    """The task's live score metrics and any labels of its own for them."""
-    from studio.tasks import get_task
-
-    try:
-        module = get_task(task or "text-classification")
-        return list(module.PLOT_METRICS), dict(getattr(module, "METRIC_LABELS", {}))
-    except (ValueError, ImportError, AttributeError):
-        return ["accuracy", "f1"], {}
 
 
 def attach(ctx: StudioContext, current: str | None = None) -> dict:

@@ -1,21 +1,17 @@
-"""Small pieces every tab uses: intro lines, message boxes, error translation."""
+"""Small pieces every tab uses: intro lines, message boxes, run pickers, engine errors as messages."""
 
 from __future__ import annotations
 
+import functools
 import html
-from typing import Any
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import gradio as gr
 
-from studio.config import ConfigError
-from studio.data import DataError
-from studio.export import ExportError
-from studio.inference import InferenceError
-from studio.models import ModelError
-from studio.runs import RunError
-
-# Errors the engine raises for things the user can fix; their messages are written for people.
-USER_ERRORS = (ConfigError, DataError, ModelError, RunError, InferenceError, ExportError)
+from components.i18n import t
+from studio.errors import USER_ERRORS
 
 
 def intro(text) -> gr.Markdown:
@@ -47,5 +43,55 @@ def user_error(e: Exception) -> gr.Error:
     return gr.Error(html.escape(str(e), quote=False), print_exception=False)
 
 
+def shows_user_errors(fn: Callable) -> Callable:
+    """A handler whose engine errors (studio.errors.USER_ERRORS) reach the page as a readable message.
+
+    Works for plain handlers and streaming (generator) ones; the signature gradio reads stays fn's."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def streaming(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except USER_ERRORS as e:
+                raise user_error(e) from None
+        return streaming
+
+    @functools.wraps(fn)
+    def handler(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except USER_ERRORS as e:
+            raise user_error(e) from None
+    return handler
+
+
+def bind(handler: Callable, *first: Any) -> Callable:
+    """handler with its first arguments filled in (a tab's context), keeping the signature gradio reads for the
+    rest: handlers live as named functions beside the builders that wire them."""
+    fn = functools.partial(handler, *first)
+    functools.update_wrapper(fn, handler)
+    params = list(inspect.signature(handler).parameters.values())[len(first):]
+    fn.__signature__ = inspect.signature(handler).replace(parameters=params)
+    return fn
+
+
 def esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
+
+
+@dataclass
+class RunPicker:
+    """A run dropdown with its refresh button and the note shown while there is no run to pick."""
+
+    dropdown: gr.Dropdown
+    refresh: gr.Button
+    empty: gr.Markdown
+
+
+def run_picker(label, empty_note, elem_id: str, info=None) -> RunPicker:
+    with gr.Row(equal_height=False, elem_classes=["studio-toolbar"]):
+        dropdown = gr.Dropdown(choices=[], value=None, label=label, info=info, scale=4, allow_custom_value=True,
+                               elem_id=elem_id)
+        refresh = gr.Button(t("Refresh list", "刷新列表"), scale=0, min_width=160)
+    empty = gr.Markdown(empty_note, elem_classes=["studio-empty"])
+    return RunPicker(dropdown, refresh, empty)

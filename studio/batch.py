@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pandas as pd
 
-from studio import data as data_mod
-from studio import inference, runlog
+from studio import inference
+from studio.config import load_run_config
+from studio.data import TEXT_NAMES, read_table
+from studio.errors import DataError, InferenceError
+from studio.tasks import all_tasks, get_task
 
 MAX_ROWS = int(os.environ.get("STUDIO_MAX_BATCH_ROWS", "20000"))
 
@@ -20,7 +22,7 @@ def text_column(df: pd.DataFrame, preferred: str | None = None) -> str:
     if preferred and preferred in cols:
         return preferred
     lower = {c.lower(): c for c in cols}
-    for name in data_mod.TEXT_NAMES:
+    for name in TEXT_NAMES:
         if name in lower:
             return lower[name]
     texty = [c for c in cols if _all_text(df[c])]
@@ -28,7 +30,7 @@ def text_column(df: pd.DataFrame, preferred: str | None = None) -> str:
         return texty[0]
     if texty:
         return max(texty, key=lambda c: df[c].astype(str).str.len().mean())
-    raise data_mod.DataError(f"No text column among {cols}; name the column of texts 'text'.")
+    raise DataError(f"No text column among {cols}; name the column of texts 'text'.")
 
 
 def _all_text(s: pd.Series) -> bool:
@@ -39,15 +41,16 @@ def _all_text(s: pd.Series) -> bool:
 def predict_file(run_dir: Path, path: str | Path) -> pd.DataFrame:
     """Predictions for every row of a CSV/TSV/JSON/JSONL/Parquet file (its own columns kept first)."""
     run_dir = Path(run_dir)
-    df = data_mod.read_table(str(path), "Input")
+    df = read_table(str(path), "Input")
     if len(df) > MAX_ROWS:
-        raise data_mod.DataError(f"{Path(path).name} has {len(df)} rows; label at most {MAX_ROWS} at once "
-                                 "(split the file, or raise STUDIO_MAX_BATCH_ROWS).")
-    cfg = json.loads((run_dir / runlog.CONFIG_FILE).read_text())
-    if cfg.get("task", "text-classification") != "text-classification":
-        raise inference.InferenceError(f"Run {run_dir.name} is a {cfg['task']} run; labelling a file works with "
-                                       "text-classification runs (use `studio predict` for one input per line).")
-    col = text_column(df, (cfg.get("data") or {}).get("text_column"))
+        raise DataError(f"{Path(path).name} has {len(df)} rows; label at most {MAX_ROWS} at once "
+                        "(split the file, or raise STUDIO_MAX_BATCH_ROWS).")
+    cfg = load_run_config(run_dir)
+    if not get_task(cfg.task).labels_files:
+        labelling = [t.name for t in all_tasks() if t.labels_files]
+        raise InferenceError(f"Run {run_dir.name} is a {cfg.task} run; labelling a file works with "
+                             f"{', '.join(labelling)} runs (use `studio predict` for one input per line).")
+    col = text_column(df, cfg.data.text_column)
     texts = ["" if v is None else str(v) for v in df[col].tolist()]
     preds = inference.predict(run_dir, texts)
     out = df.copy()

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from studio import runlog
-from studio.config import ConfigError, DataConfig, RunConfig, TrainingConfig, field_help
+from studio.config import DataConfig, RunConfig, TrainingConfig, field_help
+from studio.errors import USER_ERRORS, ConfigError
+from studio.tasks import DEFAULT_TASK, all_tasks, get_task, task_names
 
 
 def _config_help() -> str:
@@ -197,27 +199,21 @@ def cmd_predict(a, store) -> int:
         texts += [ln.strip() for ln in Path(a.file).read_text(encoding="utf-8").splitlines() if ln.strip()]
     if not texts:
         raise ConfigError("Give texts to label: studio predict RUN \"some text\" ... (or --file lines.txt).")
-    from studio.tasks import get_task
-
     settings = {k: v for k, v in (("max_new_tokens", a.max_new_tokens), ("temperature", a.temperature),
                                   ("top_p", a.top_p)) if v is not None}
     preds = inference.predict(Path(info["dir"]), texts, **settings)
     if a.json:
         _print([{"text": t, **p} for t, p in zip(texts, preds)], True)
     else:
-        task = get_task(info.get("task") or "text-classification")
+        task = get_task(info.get("task"))
         for t, p in zip(texts, preds):
             print(task.format_prediction(t, p))
     return 0
 
 
 def cmd_data(a, store) -> int:
-    from studio.config import DataConfig
-
     cfg = DataConfig(train=a.train, validation=a.validation, test=a.test, text_column=a.text_column,
                      label_column=a.label_column, label_names=a.label_names)
-    from studio.tasks import get_task
-
     task = get_task(a.task)
     tok = None
     if a.model:
@@ -267,12 +263,13 @@ def cmd_export(a, store) -> int:
 def cmd_models(a, store) -> int:
     from studio import models
 
-    cat = models.list_catalog()
+    cat = [{**e, "tasks": [t.name for t in all_tasks() if e["name"] in t.catalog_models]} for e in models.list_catalog()]
     if a.json:
         _print(cat, True)
         return 0
     for e in cat:
-        print(f"{e['name']:10} {e['hub_id']:40} {e['params']:>5}  {'bundled' if e['bundled'] else 'hub':8} {e['summary']}")
+        print(f"{e['name']:15} {e['hub_id']:40} {e['params']:>5}  {'bundled' if e['bundled'] else 'hub':8} "
+              f"{', '.join(e['tasks'])}: {e['summary']}")
     print("\nAny other hub id (owner/name) or local folder works too.")
     return 0
 
@@ -329,9 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-p", type=float, help="SFT: nucleus sampling share (default 1.0).")
     p = add("data", cmd_data, "Check a data file: columns, labels, split sizes, token lengths, warnings.")
     p.add_argument("train", help="Training file (CSV, TSV, JSON, JSONL, Parquet; CoNLL for token classification).")
-    from studio.config import TASKS
-
-    p.add_argument("--task", choices=TASKS, default="text-classification", help="What the data is for (default text-classification).")
+    p.add_argument("--task", choices=task_names(), default=DEFAULT_TASK, help=f"What the data is for (default {DEFAULT_TASK}).")
     p.add_argument("--validation", help="Optional validation file.")
     p.add_argument("--test", help="Optional test file.")
     p.add_argument("--text-column", help="Text column (detected when omitted).")
@@ -355,11 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from studio.data import DataError
-    from studio.export import ExportError
-    from studio.inference import InferenceError
-    from studio.models import ModelError
-    from studio.runs import RunError, open_store
+    from studio.runs import open_store
 
     ap = build_parser()
     a = ap.parse_args(argv)
@@ -370,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         store = open_store(a.runs_dir)
         return a.fn(a, store)
-    except (ConfigError, DataError, ModelError, RunError, InferenceError, ExportError) as e:
+    except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

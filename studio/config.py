@@ -3,6 +3,10 @@
 The help text in ``field(metadata={"help": ...})`` is the single source for
 ``studio train --help``, the docs and the UI's tooltips; bounds in ``min``/
 ``max``/``choices`` drive validation and the UI's sliders and dropdowns.
+
+Reading a config checks it without looking at the machine (`validate`, on every load, also of a
+saved run's config.json); what the machine must offer (GPUs for FSDP, a W&B login) is checked
+once where a run is created or resumed (`check_machine`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,11 @@ from typing import Any
 
 import yaml
 
-TASKS = ("text-classification", "token-classification", "sft", "seq2seq")
+from studio import methods, runlog
+from studio.errors import ConfigError, RunError
+from studio.tasks import DEFAULT_TASK, get_task, task_names
+
+TASKS = task_names()
 SCHEDULERS = ("linear", "cosine", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 EVAL_STRATEGIES = ("epoch", "steps")
@@ -24,10 +32,6 @@ EVAL_STRATEGIES = ("epoch", "steps")
 BEST_METRICS = ("f1", "accuracy", "precision", "recall", "token_accuracy", "loss", "perplexity", "bleu", "chrf", "rougeL")
 HEAD_INITS = ("prototype", "random")
 DISTRIBUTED = ("ddp", "fsdp", "deepspeed")
-
-
-class ConfigError(ValueError):
-    """A config the user must fix; the message names the field and the fix."""
 
 
 def _f(default, help: str, **meta):
@@ -108,7 +112,7 @@ class TrainingConfig:
 
 @dataclass
 class RunConfig:
-    task: str = _f("text-classification", "What the model learns.", choices=TASKS)
+    task: str = _f(DEFAULT_TASK, "What the model learns.", choices=TASKS)
     model: str = _f("sentence-transformers/all-MiniLM-L6-v2", "Base model: a catalog name, a Hugging Face hub id or a local folder; "
                     "left out of a config file, the task's default (MiniLM for classification and NER, SmolLM2 for SFT).")
     method: str = _f("lora", "How the model is adapted: full, freeze, lora, dora, adalora, ia3, prefix or prompt.")
@@ -131,9 +135,7 @@ class RunConfig:
     def from_dict(cls, raw: Any, base_dir: Path | None = None) -> "RunConfig":
         cfg = _build(cls, raw, "")
         if isinstance(raw, dict) and "model" not in raw and cfg.task in TASKS:
-            from studio.tasks import get_task
-
-            cfg.model = get_task(cfg.task).DEFAULT_MODEL
+            cfg.model = get_task(cfg.task).default_model
         if base_dir is not None:
             cfg.data = _resolve_paths(cfg.data, base_dir)
         cfg.validate()
@@ -153,49 +155,67 @@ class RunConfig:
 
     # -- checks -----------------------------------------------------------
     def validate(self) -> None:
-        from studio import methods
-
+        """Check every field and how they go together; pure: no file, model or machine is looked at."""
         if self.task not in TASKS:
             raise ConfigError(f"task: unknown task {self.task!r}; choose one of {', '.join(TASKS)}.")
         if not isinstance(self.model, str) or not self.model.strip():
             raise ConfigError("model: give a catalog name, a hub id or a local folder.")
         if self.method not in methods.METHODS:
             raise ConfigError(f"method: unknown method {self.method!r}; choose one of {', '.join(methods.METHODS)}.")
-        self.method_args = methods.resolve_args(self.method, self.method_args)
+        methods.resolve_args(self.method, self.method_args)
         if not self.data.train:
             raise ConfigError("data.train: give the path of the training file.")
         for section in (self.data, self.training):
             _check_bounds(section, type(section).__name__)
-        d = self.data
-        names = d.names_of_ids()
-        if names is not None and self.task not in ("text-classification", "token-classification"):
+        d, t, task = self.data, self.training, get_task(self.task)
+        if d.names_of_ids() is not None and not task.has_labels:
             raise ConfigError(f"data.label_names: names class ids of labels or tags; {self.task} data has neither, "
                               "so leave it empty.")
         if d.validation is None and d.test is None and d.validation_fraction + d.test_fraction >= 0.9:
             raise ConfigError("data.validation_fraction + data.test_fraction must leave at least 10% for training.")
-        t = self.training
-        from studio.tasks import get_task
-
-        task = get_task(self.task)
-        if t.best_metric is not None and t.best_metric not in task.BEST_METRICS:
+        if t.best_metric is not None and t.best_metric not in task.best_metrics:
             raise ConfigError(f"training.best_metric: {t.best_metric!r} is not a metric of {self.task}; "
-                              f"choose one of {', '.join(task.BEST_METRICS)}.")
-        allowed = getattr(task, "METHODS", None)
-        if allowed is not None and self.method not in allowed:
-            raise ConfigError(f"method: {self.method!r} does not apply to {self.task}; choose one of {', '.join(allowed)}.")
+                              f"choose one of {', '.join(task.best_metrics)}.")
+        if self.method not in task.method_names():
+            raise ConfigError(f"method: {self.method!r} does not apply to {self.task}; "
+                              f"choose one of {', '.join(task.method_names())}.")
         if t.eval_strategy == "steps" and not t.eval_steps:
             raise ConfigError("training.eval_steps: set it when training.eval_strategy is 'steps'.")
         _check_launch(t)
-        _check_tracking(t)
+
+    def check_machine(self) -> None:
+        """What this server must offer the run (GPUs for sharding, deepspeed, a W&B login), checked before a run
+        exists rather than minutes into its launch."""
+        _check_sharding(self.training)
+        _check_tracking(self.training)
+
+    def resolved(self) -> "RunConfig":
+        """A copy with every method setting filled in (what a run folder records)."""
+        out = dataclasses.replace(self, method_args=methods.resolve_args(self.method, self.method_args))
+        return out
 
     def selection_metric(self) -> str:
         """The validation metric that picks the best checkpoint (the task's default when unset)."""
-        from studio.tasks import get_task
+        return get_task(self.task).selection_metric(self.training.best_metric)
 
-        return self.training.best_metric or get_task(self.task).BEST_METRICS[0]
+    def learning_rate(self) -> float:
+        """The peak learning rate: the one set, else the method's default on this task."""
+        return self.training.learning_rate or get_task(self.task).learning_rate(self.method)
 
     def display_name(self) -> str:
         return self.name or f"{Path(self.model).name or self.model} · {self.method}"
+
+
+def load_run_config(run_dir: Path) -> RunConfig:
+    """The config a run folder was created with (checked, as every config is read)."""
+    try:
+        raw = json.loads((Path(run_dir) / runlog.CONFIG_FILE).read_text())
+    except (FileNotFoundError, json.JSONDecodeError) as e:
+        raise RunError(f"{run_dir}: config.json is missing or unreadable ({e}).") from None
+    try:
+        return RunConfig.from_dict(raw)
+    except ConfigError as e:
+        raise RunError(f"{run_dir}: {e}") from None
 
 
 def _installed(module: str) -> bool:
@@ -205,7 +225,7 @@ def _installed(module: str) -> bool:
 
 
 def _check_launch(t: TrainingConfig) -> None:
-    """What several processes need, checked before a run exists rather than minutes into its launch."""
+    """How several processes and machines must be set, before a run exists rather than minutes into its launch."""
     if t.num_machines > 1 and not t.main_process_ip:
         raise ConfigError("training.main_process_ip: set it to machine 0's address when training.num_machines is above 1.")
     if t.num_machines > 1 and not t.main_process_port:
@@ -217,10 +237,13 @@ def _check_launch(t: TrainingConfig) -> None:
     if t.num_processes > 1 and t.device.startswith("cuda:"):
         raise ConfigError("training.device: several processes take one GPU each from CUDA_VISIBLE_DEVICES; "
                           "set device to auto or cuda instead of one GPU.")
+    if t.distributed != "ddp" and (t.num_processes > 1 or t.num_machines > 1) and t.device == "cpu":
+        raise ConfigError(f"training.distributed: {t.distributed} shards the model over GPUs; use ddp to train on CPU.")
+
+
+def _check_sharding(t: TrainingConfig) -> None:
     if t.distributed == "ddp" or (t.num_processes == 1 and t.num_machines == 1):
         return
-    if t.device == "cpu":
-        raise ConfigError(f"training.distributed: {t.distributed} shards the model over GPUs; use ddp to train on CPU.")
     if t.distributed == "deepspeed" and not _installed("deepspeed"):
         raise ConfigError("training.distributed: deepspeed is not installed; `pip install deepspeed` or choose ddp or fsdp.")
     import torch

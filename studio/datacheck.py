@@ -1,15 +1,15 @@
 """Look at a data file before training: preview, columns, split report, token lengths.
 
-The Data tab and `studio` scripts call `check`; it reads the file once for the
-preview and runs the same `data.prepare` a run will, so what the page shows
-(rows per split, warnings, errors) is what training will get. A file that
-cannot be prepared still gets a preview and its columns, so the user can
-pick other columns or see what is wrong.
+The Data tab and `studio` scripts call `check`; it runs the same `prepare_data` of the task a run
+will, so what the page shows (rows per split, warnings, errors) is what training will get. A file
+that cannot be prepared still gets its preview and columns where it reads as a table, so the user
+can pick other columns or see what is wrong.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,11 +17,14 @@ from typing import Any
 
 import pandas as pd
 
-from studio import data as data_mod
-from studio.config import ConfigError, DataConfig
+from studio import models
+from studio.config import DataConfig
+from studio.data import SUPPORTED, DataReport, read_table
+from studio.errors import ConfigError, DataError
+from studio.tasks import DEFAULT_TASK, all_tasks, get_task
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
-HISTOGRAM_SAMPLE = 5000  # token lengths are counted on at most this many training texts
+HISTOGRAM_SAMPLE = 5000  # token lengths are counted on at most this many training rows
 
 
 @dataclass
@@ -30,7 +33,7 @@ class DataCheck:
     columns: list[str] = field(default_factory=list)
     text_column: str | None = None
     label_column: str | None = None
-    report: data_mod.DataReport | None = None
+    report: DataReport | None = None
     token_lengths: list[int] = field(default_factory=list)
     tokenizer: str | None = None
     error: str | None = None
@@ -40,123 +43,93 @@ class DataCheck:
         return self.error is None and self.report is not None
 
 
-# The task each bundled sample is for; a sample not listed here is a text-classification file.
-SAMPLE_TASKS = {"ner_sample.conll": "token-classification", "sft_sample.jsonl": "sft",
-                "seq2seq_sample.csv": "seq2seq"}
-# What a data upload may be, over all tasks: the tables of data.SUPPORTED plus CoNLL column files (NER).
-DATA_SUFFIXES = (*data_mod.SUPPORTED, ".conll", ".iob", ".bio")
-SAMPLE_SUFFIXES = DATA_SUFFIXES
+def data_suffixes() -> tuple[str, ...]:
+    """Every file suffix some task reads: what a data upload may be."""
+    return tuple(sorted({s for task in all_tasks() for s in task.file_types} | set(SUPPORTED)))
 
 
 def list_samples(folder: Path = SAMPLES_DIR) -> dict[str, Path]:
     """Bundled sample datasets by file name (empty when the assets are not shipped)."""
     if not folder.is_dir():
         return {}
-    return {p.name: p for p in sorted(folder.iterdir()) if p.suffix.lower() in SAMPLE_SUFFIXES and p.is_file()}
+    named = {name for task in all_tasks() for name in task.samples}
+    return {p.name: p for p in sorted(folder.iterdir()) if p.name in named and p.is_file()}
 
 
 def sample_task(name: str) -> str:
-    return SAMPLE_TASKS.get(name, "text-classification")
+    """The task a bundled sample is for."""
+    return next((task.name for task in all_tasks() if name in task.samples), DEFAULT_TASK)
 
 
 def samples_for(task: str, samples: dict[str, Path]) -> list[str]:
-    """The bundled samples of one task, in listing order."""
-    return [n for n in samples if sample_task(n) == task]
+    """The bundled samples of one task, its default first."""
+    return [n for n in get_task(task).samples if n in samples]
 
 
-@functools.lru_cache(maxsize=4)
-def _tokenizer(model: str):
-    from studio import models
-    from studio.tasks import get_task
-
+@functools.lru_cache(maxsize=8)
+def _tokenizer(model: str, task: str):
     path = models.resolve(model, allow_local=os.environ.get("STUDIO_ALLOW_LOCAL_MODELS", "1") != "0")
-    return get_task("text-classification").load_tokenizer(path)
+    return get_task(task).load_tokenizer(path)
 
 
-def load_tokenizer(model: str | None):
-    """The model's tokenizer, or None when it cannot be loaded here (token lengths are then skipped)."""
+def load_tokenizer(model: str | None, task: str = DEFAULT_TASK):
+    """The model's tokenizer as the task loads it, or None when it cannot be loaded here (lengths are skipped)."""
     if not model:
         return None
     try:
-        return _tokenizer(model.strip())
+        return _tokenizer(model.strip(), task)
     except Exception:  # an unreachable hub id or a broken folder must not block looking at data
         return None
 
 
+def read_preview(path: str, rows: int, task: str = DEFAULT_TASK) -> pd.DataFrame | None:
+    """The file's first rows as read, for a file the task reads as a table (None for CoNLL files, unreadable ones)."""
+    if Path(path).suffix.lower() not in get_task(task).table_types:
+        return None
+    try:
+        return read_table(path).head(rows)
+    except DataError:
+        return None
+
+
 def check(cfg: DataConfig, model: str | None = None, max_length: int | None = None, preview_rows: int = 50,
-          task: str = "text-classification") -> DataCheck:
+          task: str = DEFAULT_TASK) -> DataCheck:
     """Preview and prepare cfg's data the way a run will; problems land in `.error`."""
-    if task != "text-classification":
-        return _check_task(cfg, task, model, max_length, preview_rows)
+    spec = get_task(task)
     out = DataCheck()
+    table = read_preview(cfg.train, preview_rows, task)
+    if table is not None:
+        out.preview, out.columns = shown(table), [str(c) for c in table.columns]
+        # Columns a new file does not have fall back to detection, as a run's would.
+        cfg = replace(cfg, text_column=cfg.text_column if cfg.text_column in out.columns else None,
+                      label_column=cfg.label_column if cfg.label_column in out.columns else None)
+        out.text_column, out.label_column = cfg.text_column, cfg.label_column
+    tok = load_tokenizer(model, task)
     try:
-        table = data_mod.read_table(cfg.train)
-    except data_mod.DataError as e:
+        prepared = spec.prepare_data(cfg, tokenizer=tok, max_length=max_length)
+    except (DataError, ConfigError) as e:  # ConfigError: label_names that cannot name ids
         out.error = str(e)
-        return out
-    out.preview = table.head(preview_rows)
-    out.columns = [str(c) for c in table.columns]
-    # Columns that no longer exist (a new file) fall back to detection.
-    text_col = cfg.text_column if cfg.text_column in out.columns else None
-    label_col = cfg.label_column if cfg.label_column in out.columns else None
-    try:
-        if text_col is None or label_col is None:
-            t, l = data_mod.detect_columns(table, Path(cfg.train).name)
-            text_col = text_col or t
-            label_col = label_col or (l if l != text_col else None)
-    except data_mod.DataError as e:
-        out.error = str(e)
-    out.text_column, out.label_column = text_col, label_col
-    if out.error:
-        return out
-    if text_col == label_col:
-        out.error = f"{Path(cfg.train).name}: the text and label columns are both {text_col!r}; choose two different columns."
-        return out
-    tok = load_tokenizer(model)
-    try:
-        # Only the columns the user chose are passed on: prepare detects the others the way a run will,
-        # with the same checks (a file whose header row is really data is refused, as on the command line).
-        chosen = replace(cfg, text_column=cfg.text_column if cfg.text_column in out.columns else None,
-                         label_column=cfg.label_column if cfg.label_column in out.columns else None)
-        prepared = data_mod.prepare(chosen, tokenizer=tok, max_length=max_length)
-    except (data_mod.DataError, ConfigError) as e:  # ConfigError: label_names that cannot name ids
-        out.error = str(e)
+        if table is not None and spec.guess_columns is not None and out.text_column is None and out.label_column is None:
+            out.text_column, out.label_column = spec.guess_columns(table)
         return out
     out.report = prepared.report
-    if tok is not None:
-        texts = prepared.splits["train"]["text"].tolist()[:HISTOGRAM_SAMPLE]
-        out.token_lengths = [len(ids) for ids in tok(texts, add_special_tokens=True, truncation=False)["input_ids"]]
-        out.tokenizer = model
-    return out
-
-
-def _check_task(cfg: DataConfig, task: str, model: str | None, max_length: int | None, preview_rows: int) -> DataCheck:
-    """NER, SFT and seq2seq files: their task reads them (CoNLL, records, chats); the preview shows the prepared rows."""
-    from studio.tasks import get_task
-
-    out = DataCheck()
-    tok = load_tokenizer(model)
-    try:
-        prepared = get_task(task).prepare_data(cfg, tokenizer=tok, max_length=max_length)
-    except (data_mod.DataError, ConfigError) as e:
-        out.error = str(e)
-        return out
-    out.report = prepared.report
-    train = prepared.splits["train"]
-    out.preview = train.head(preview_rows).map(lambda v: v if isinstance(v, (str, int, float)) or v is None else _show(v))
-    out.columns = list(prepared.report.columns)
     out.text_column, out.label_column = prepared.report.text_column, prepared.report.label_column
+    if out.preview is None:  # not a table (CoNLL): the prepared rows
+        out.preview = shown(prepared.splits["train"].head(preview_rows))
+        out.columns = list(prepared.report.columns)
     if tok is not None:
-        texts = train["text"].tolist()[:HISTOGRAM_SAMPLE]
-        out.token_lengths = [len(ids) for ids in tok(texts, add_special_tokens=True, truncation=False)["input_ids"]]
+        out.token_lengths = spec.count_tokens(prepared.splits["train"].head(HISTOGRAM_SAMPLE), tok)
         out.tokenizer = model
     return out
+
+
+def shown(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame whose cells a table can show: lists and records as one line of text."""
+    return frame.map(lambda v: v if isinstance(v, (str, int, float, bool)) or v is None else _show(v))
 
 
 def _show(v: Any) -> str:
     """Lists (tokens, tags, chat turns) as one readable cell."""
-    import json
-
     try:
         seq = list(v)
     except TypeError:
@@ -166,7 +139,7 @@ def _show(v: Any) -> str:
     return json.dumps([dict(x) if hasattr(x, "keys") else x for x in seq], ensure_ascii=False, default=str)[:500]
 
 
-def summary_rows(report: data_mod.DataReport) -> list[dict[str, Any]]:
+def summary_rows(report: DataReport) -> list[dict[str, Any]]:
     """One row per split: rows, where it comes from, and its label counts."""
     rows = []
     for split in ("train", "validation", "test"):

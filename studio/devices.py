@@ -1,4 +1,5 @@
-"""What this server can train on, in one line for the UI and the CLI."""
+"""The devices a run trains on: what this server has (one line for the UI and the CLI), which device and
+number format a run's `auto` settings become."""
 
 from __future__ import annotations
 
@@ -27,3 +28,23 @@ def describe_run_devices(num_processes: int, num_machines: int = 1) -> str:
         return describe_devices()
     where = f" on {num_machines} machines" if num_machines > 1 else ""
     return f"{describe_devices()} · this run: {num_processes} processes{where}"
+
+
+def resolve_device(device: str) -> str:
+    """`auto` -> the first GPU when there is one, else cpu; any other value as given."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
+def pick_precision(precision: str, device: str) -> str:
+    """`auto` -> bf16 (or fp16) on a GPU that supports it, fp32 elsewhere; any other value as given."""
+    if precision != "auto":
+        return precision
+    if device.startswith("cuda"):
+        import torch
+
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp32"

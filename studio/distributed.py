@@ -32,45 +32,13 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from studio import runlog
+from studio import runlog, train
+from studio.config import load_run_config
+from studio.devices import pick_precision, resolve_device
+from studio.errors import LaunchFailed, failure_reason
+from studio.ranks import LAUNCH_ENV, is_main_process, world_rank
 
 RESULT_GLOB = ".result-rank*.json"
-LAUNCH_ENV = "STUDIO_LAUNCH"  # the launch record, handed by the worker to every rank
-
-
-class LaunchFailed(RuntimeError):
-    """The launcher or a rank ended without a result; the message is the reason shown for the run."""
-
-
-# ------------------------------------------------------------------ who am I --
-def is_multi_process(training) -> bool:
-    return training.num_processes > 1 or training.num_machines > 1
-
-
-def world_rank() -> int:
-    """This process's rank over all machines (torchrun sets RANK); 0 when not launched."""
-    return int(os.environ.get("RANK", "0"))
-
-
-def is_main_process() -> bool:
-    return world_rank() == 0
-
-
-def world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def shards_model(training) -> bool:
-    """FSDP and DeepSpeed split the weights over the ranks, so saving them is a collective."""
-    return is_multi_process(training) and training.distributed in ("fsdp", "deepspeed")
-
-
-def launch_record() -> dict[str, Any]:
-    """How this process was launched, for the start record and status.json."""
-    raw = os.environ.get(LAUNCH_ENV)
-    if raw:
-        return json.loads(raw)
-    return {"launcher": "none", "num_processes": 1, "num_machines": 1}
 
 
 # ------------------------------------------------------------- the command --
@@ -228,9 +196,6 @@ def rank_main(run_dir: Path, resume: bool) -> int:
     _die_with_parent()
     if not is_main_process():
         _write_own_log(run_dir)
-    from studio import train
-    from studio.worker import failure_reason
-
     try:
         result = train.run(run_dir, resume=resume)
     except BaseException as exc:
@@ -262,10 +227,7 @@ def launch_main(argv: list[str]) -> int:
 
 def join_main(run_dir: Path, machine_rank: int) -> int:
     """Run machine K's share of a several-machine run that machine 0's worker has started."""
-    from studio.runs import load_config
-    from studio.train import pick_precision, resolve_device
-
-    t = load_config(run_dir).training
+    t = load_run_config(run_dir).training
     if not 0 < machine_rank < t.num_machines:
         print(f"--machine-rank must be between 1 and {t.num_machines - 1} for this run.", file=sys.stderr)
         return 2

@@ -17,31 +17,29 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from studio import methods, models, runlog
-from studio.train import MODEL_DIR
+from studio import models, onnx_export, runlog
+from studio.config import RunConfig
+from studio.errors import ExportError
+from studio.methods import METHODS
+from studio.models import portable_base
+from studio.reproduce import write_bundle
+from studio.tasks import get_task
 
 KINDS = ("adapter", "merged", "onnx", "onnx-int8", "reproduce")
 NOT_MERGEABLE = ("prefix", "prompt")  # virtual tokens, not weight deltas: nothing to fold into the base
 REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 
 
-class ExportError(ValueError):
-    """An export that cannot be done; the message says why and what to do."""
-
-
 def _meta(run_dir: Path) -> dict[str, Any]:
-    p = Path(run_dir) / MODEL_DIR / "studio_model.json"
-    if not p.exists():
+    meta = runlog.model_meta(run_dir)
+    if meta is None:
         raise ExportError(f"Run {Path(run_dir).name} has no saved model; only completed runs can be exported.")
-    return json.loads(p.read_text())
+    return meta
 
 
 def export_kinds(run_dir: Path) -> list[str]:
     """What a run can be exported as: its adapter and/or a merged model; for encoder classifiers ONNX (fp32, int8);
     and for every task a reproduce script."""
-    from studio import onnx_export
-    from studio.reproduce import SUPPORTED_TASKS
-
     meta = _meta(run_dir)
     if not meta.get("peft"):
         kinds = ["merged"]  # full and freeze runs already hold the whole model
@@ -52,15 +50,7 @@ def export_kinds(run_dir: Path) -> list[str]:
     # Virtual tokens (prefix, prompt) have no place in a plain ONNX graph.
     if meta.get("method") not in NOT_MERGEABLE and onnx_export.supports_onnx(meta, onnx_export.model_config_of(run_dir)):
         kinds += list(onnx_export.ONNX_KINDS)
-    if meta.get("task") in SUPPORTED_TASKS:
-        kinds.append("reproduce")
-    return kinds
-
-
-def portable_base(name: str) -> str:
-    """The base model as others can load it: the hub id of a catalog model, else the name as given."""
-    entry = models.find_entry(name)
-    return entry.hub_id if entry else name
+    return kinds + ["reproduce"]
 
 
 def _is_hub_id(name: str) -> bool:
@@ -75,22 +65,20 @@ def model_card(run_dir: Path, kind: str, onnx_report: dict[str, Any] | None = No
     report = _read_json(run_dir / runlog.REPORT_FILE) or {}
     data_report = _read_json(run_dir / runlog.DATA_REPORT_FILE) or {}
     base = portable_base(cfg["model"])
-    method = methods.METHODS[cfg["method"]]
+    method = METHODS[cfg["method"]]
     is_adapter = kind == "adapter" and meta.get("peft")
-    from studio.tasks import get_task
-
-    task = get_task(cfg.get("task") or "text-classification")
-    name = cfg.get("name") or f"{Path(base).name} {cfg['method']} {task.CARD_KIND.split()[-1]}"
+    task = get_task(cfg.get("task"))
+    name = cfg.get("name") or f"{Path(base).name} {cfg['method']} {task.card_kind.split()[-1]}"
     labels = meta.get("labels") or report.get("labels") or []
 
     library = "peft" if is_adapter else ("onnx" if kind.startswith("onnx") else "transformers")
-    front = ["---", f"library_name: {library}", f"pipeline_tag: {task.PIPELINE_TAG}"]
+    front = ["---", f"library_name: {library}", f"pipeline_tag: {task.pipeline_tag}"]
     if _is_hub_id(base):
         front.append(f"base_model: {base}")
-    front += ["tags:", f"- {task.NAME}", f"- {cfg['method']}", "- studio", "---", ""]
+    front += ["tags:", f"- {task.name}", f"- {cfg['method']}", "- studio", "---", ""]
 
     lines = [f"# {name}", "",
-             f"A {task.CARD_KIND} fine-tuned from `{base}` with {method.title} ({method.summary.rstrip('.')}). "
+             f"A {task.card_kind} fine-tuned from `{base}` with {method.title} ({method.summary.rstrip('.')}). "
              f"This {'repository holds the adapter only; load it on top of the base model' if is_adapter else 'is a standalone model'}.",
              ""]
     if is_adapter and not _is_hub_id(base) and not Path(base).exists():
@@ -105,7 +93,7 @@ def model_card(run_dir: Path, kind: str, onnx_report: dict[str, Any] | None = No
         lines += [f"## Results on the held-out test split ({report.get('n', '?')} rows)", "",
                   "| metric | value |", "|---|---|"]
         lines += [f"| {k} | {v:.4f} |" for k, v in metrics.items() if isinstance(v, (int, float))]
-        lines += ["", task.CARD_METRICS_NOTE, ""]
+        lines += ["", task.card_metrics_note, ""]
         if report.get("per_class"):
             lines += ["| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
             for lab in report["per_class"]:  # the labels, or for NER the entity types (a tag alone scores nothing)
@@ -120,7 +108,7 @@ def model_card(run_dir: Path, kind: str, onnx_report: dict[str, Any] | None = No
             lines.append(f"- {split}: {n} rows" + (f" ({src})" if src else ""))
         lines.append("")
     t = cfg.get("training") or {}
-    lr = t.get("learning_rate") or method.learning_rate
+    lr = RunConfig.from_dict(cfg).learning_rate()
     lines += ["## Training settings", "", "| setting | value |", "|---|---|", f"| method | {method.title} |"]
     lines += [f"| {k} | {v} |" for k, v in (cfg.get("method_args") or {}).items()]
     for k in ("epochs", "batch_size", "gradient_accumulation_steps", "max_length", "warmup_ratio", "scheduler",
@@ -129,8 +117,6 @@ def model_card(run_dir: Path, kind: str, onnx_report: dict[str, Any] | None = No
             lines.append(f"| {k} | {t[k]} |")
     lines += [f"| learning_rate | {lr:g} |", ""]
     if onnx_report:
-        from studio import onnx_export
-
         lines += onnx_export.card_section(onnx_report)
         usage = onnx_export.card_usage()
     else:
@@ -163,11 +149,7 @@ def build_folder(run_dir: Path, kind: str, dest: Path) -> Path:
     available = export_kinds(run_dir)
     if kind not in available:
         meta = _meta(run_dir)
-        if kind == "reproduce":
-            from studio.reproduce import SUPPORTED_TASKS
-
-            why = f"reproduce scripts are generated for {', '.join(SUPPORTED_TASKS)} runs, not {meta.get('task')}"
-        elif kind.startswith("onnx"):
+        if kind.startswith("onnx"):
             why = ("ONNX export is for encoder classifiers (text-classification runs on BERT-like models)"
                    if meta.get("method") not in NOT_MERGEABLE else
                    f"{meta.get('method')} learns virtual tokens, which a plain ONNX graph cannot hold")
@@ -175,17 +157,13 @@ def build_folder(run_dir: Path, kind: str, dest: Path) -> Path:
             why = (f"{meta.get('method')} learns virtual tokens, which cannot be merged into the weights"
                    if meta.get("method") in NOT_MERGEABLE else f"{meta.get('method')} trains the whole model, there is no adapter")
         raise ExportError(f"Run {run_dir.name} cannot be exported as {kind}: {why}; export it as {available[0]}.")
-    mdir = run_dir / MODEL_DIR
+    mdir = run_dir / runlog.MODEL_DIR
     cfg = json.loads((run_dir / runlog.CONFIG_FILE).read_text())
     meta = _meta(run_dir)
     dest = Path(dest)
     if kind == "reproduce":
-        from studio.reproduce import write_bundle
-
         return write_bundle(run_dir, dest)
     if kind in ("onnx", "onnx-int8"):
-        from studio import onnx_export
-
         report = onnx_export.write_onnx(run_dir, dest, int8=kind == "onnx-int8")
         (dest / "README.md").write_text(model_card(run_dir, kind, onnx_report=report), encoding="utf-8")
         return dest
@@ -206,8 +184,6 @@ def build_folder(run_dir: Path, kind: str, dest: Path) -> Path:
 def _merge_into(mdir: Path, meta: dict[str, Any], dest: Path) -> None:
     from peft import PeftModel
 
-    from studio.tasks import get_task
-
     task = get_task(meta["task"])
     tok = task.load_tokenizer(mdir)
     base = task.load_model(models.resolve(meta["base_model"]), meta["labels"], tok)
@@ -215,7 +191,7 @@ def _merge_into(mdir: Path, meta: dict[str, Any], dest: Path) -> None:
     dest.mkdir(parents=True)
     merged.save_pretrained(dest, safe_serialization=True)
     tok.save_pretrained(dest)
-    runlog.atomic_write_json(dest / "studio_model.json", {**meta, "peft": False, "merged_from": meta["method"]})
+    runlog.atomic_write_json(dest / runlog.MODEL_META_FILE, {**meta, "peft": False, "merged_from": meta["method"]})
 
 
 def build_zip(run_dir: Path, kind: str, out_dir: Path) -> Path:

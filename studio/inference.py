@@ -7,21 +7,15 @@ loading the same model twice.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from studio import models
+from studio import models, runlog
+from studio.errors import InferenceError
 from studio.tasks import get_task
-from studio.train import MODEL_DIR
-
-
-class InferenceError(ValueError):
-    pass
-
 
 _CACHE: "OrderedDict[str, Any]" = OrderedDict()
 _LOCK = threading.Lock()
@@ -32,11 +26,11 @@ class LoadedRun:
     def __init__(self, run_dir: Path):
         import torch
 
-        mdir = Path(run_dir) / MODEL_DIR
-        meta_p = mdir / "studio_model.json"
-        if not meta_p.exists():
+        mdir = Path(run_dir) / runlog.MODEL_DIR
+        meta = runlog.model_meta(run_dir)
+        if meta is None:
             raise InferenceError(f"Run {Path(run_dir).name} has no saved model yet; only completed runs can predict.")
-        self.meta = json.loads(meta_p.read_text())
+        self.meta = meta
         self.task = get_task(self.meta["task"])
         self.tokenizer = self.task.load_tokenizer(mdir)
         if self.meta.get("peft"):
@@ -63,8 +57,8 @@ class LoadedRun:
     def stream(self, messages: list[dict[str, str]], base: bool = False, **settings) -> Iterator[str]:
         """The growing answer to a chat (generative tasks with stream_chat); the lock is held until it ends,
         so concurrent chats on one model take turns instead of interleaving."""
-        if not hasattr(self.task, "stream_chat"):
-            raise InferenceError(f"{self.meta['task']} runs do not chat; only SFT runs do.")
+        if self.task.stream_chat is None:
+            raise InferenceError(f"{self.task.title.en} runs do not chat; pick a run of a task that does.")
         settings.setdefault("max_new_tokens", self.meta.get("max_new_tokens", 64))
         with self.lock, self._model(base) as model:
             yield from self.task.stream_chat(model, self.tokenizer, messages, **settings)

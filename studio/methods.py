@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from studio.errors import ConfigError
+
 if TYPE_CHECKING:  # torch loads lazily: config checks and the CLI's listings never need it
     from torch import nn
 
@@ -78,8 +80,6 @@ METHODS: dict[str, Method] = {
 
 def resolve_args(method: str, args: dict | None) -> dict[str, Any]:
     """Merge user settings over the method's defaults, checking names, types and bounds."""
-    from studio.config import ConfigError
-
     m = METHODS[method]
     args = dict(args or {})
     known = {s.name: s for s in m.settings}
@@ -140,8 +140,13 @@ def _head_names(model: nn.Module) -> list[str]:
 
 
 def apply(model: nn.Module, method: str, args: dict, peft_task_type: str, total_steps: int | None = None) -> nn.Module:
-    """Return the model to train with `method` applied (the head always trainable)."""
-    args = resolve_args(method, args)
+    """Return the model to train with `method` applied (the head always trainable); args are checked and
+    completed with the method's defaults."""
+    return attach(model, method, resolve_args(method, args), peft_task_type, total_steps)
+
+
+def attach(model: nn.Module, method: str, args: dict, peft_task_type: str, total_steps: int | None = None) -> nn.Module:
+    """`apply` for settings resolved already (resolve_args): what a run's recorded config holds."""
     if method == "full":
         for p in model.parameters():
             p.requires_grad = True
@@ -214,8 +219,6 @@ def check_supported(model: nn.Module, method: str) -> None:
     if "past_key_values" not in params:
         import transformers
 
-        from studio.config import ConfigError
-
         arch = type(model.base_model.get_submodule(name)).__name__
         raise ConfigError(f"Prefix tuning cannot run on {arch} with transformers {transformers.__version__}: its "
                           "forward takes no past_key_values, where prefix tuning puts its virtual tokens. Use "
@@ -244,17 +247,6 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
         if p.requires_grad:
             trainable += n
     return trainable, total
-
-
-def default_learning_rate(method: str, task: str | None = None) -> float:
-    """The method's learning rate, or the task's own for it (studio.tasks.<task>.LEARNING_RATES) where one is set."""
-    if task:
-        from studio.tasks import get_task
-
-        rate = getattr(get_task(task), "LEARNING_RATES", {}).get(method)
-        if rate is not None:
-            return rate
-    return METHODS[method].learning_rate
 
 
 def describe() -> list[dict[str, Any]]:

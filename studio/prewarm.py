@@ -30,11 +30,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from studio.runs import worker_env
+
 # Variables read while transformers, torch or huggingface_hub import: a spare started under other values would
 # run workers with stale settings, so a change makes the Store spawn fresh workers instead.
 IMPORT_TIME_ENV = ("HF_", "TRANSFORMERS_", "TORCH", "PYTORCH_", "CUDA_", "OMP_", "MKL_", "TOKENIZERS_", "PYTHONPATH",
                    "STUDIO_CACHE")
-READY_TIMEOUT_S = 120.0
 DIR_PREFIX = "studio-prewarm-"  # the spare's socket and log live in a temporary folder of this name
 
 
@@ -42,13 +43,10 @@ def env_fingerprint(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in sorted(env.items()) if k.startswith(IMPORT_TIME_ENV)}
 
 
-def worker_env() -> dict[str, str]:
-    """The environment a worker runs with: this process's, unbuffered, with the studio importable."""
-    env = dict(os.environ)
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    src_root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = src_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
+def enable(store) -> None:
+    """Give a runs.Store a spare worker: its runs start ~4 s sooner (torch and transformers already imported)."""
+    if store.spare is None:
+        store.spare = Spare(store.root)
 
 
 class Spare:
@@ -120,7 +118,9 @@ def _import_heavy() -> None:
     from transformers import Trainer, TrainingArguments  # noqa: F401
 
     from studio import data, methods, models, train, worker  # noqa: F401
-    from studio.tasks import text_classification  # noqa: F401
+    from studio.tasks import all_tasks
+
+    all_tasks()
 
 
 def _become_worker(request: dict[str, Any]) -> None:

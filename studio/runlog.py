@@ -23,6 +23,12 @@ LOG_FILE = "train.log"
 STOP_FILE = "STOP"
 REPORT_FILE = "test_report.json"
 DATA_REPORT_FILE = "data_report.json"
+PREDICTIONS_FILE = "test_predictions.jsonl"
+DATA_DIR = "data"                      # the run's splits as Parquet, exactly what it trained and was tested on
+MODEL_DIR = "model"                    # the final model or adapter, with MODEL_META_FILE
+MODEL_META_FILE = "studio_model.json"  # what inference needs: task, base model, method, labels, lengths
+CHECKPOINT_DIR = "checkpoints"
+TENSORBOARD_DIR = "tensorboard"
 
 STATUSES = ("queued", "running", "stopping", "completed", "failed", "stopped")
 ACTIVE = ("queued", "running", "stopping")
@@ -160,3 +166,16 @@ def clear_stop(run_dir: Path) -> None:
         (Path(run_dir) / STOP_FILE).unlink()
     except FileNotFoundError:
         pass
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file of the run folder, or None when it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def model_meta(run_dir: Path) -> dict[str, Any] | None:
+    """The saved model's studio_model.json (None until the run has saved its model)."""
+    return read_json(Path(run_dir) / MODEL_DIR / MODEL_META_FILE)

@@ -25,14 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from studio import runlog
-from studio.config import ConfigError, RunConfig
+from studio import models, runlog
+from studio.config import RunConfig, load_run_config
+from studio.data import save_splits
+from studio.errors import RunError
+from studio.tasks import get_task
 
 RUN_ID_RE = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
-
-
-class RunError(ValueError):
-    """A run operation that cannot be done; the message says why."""
 
 
 def default_runs_dir() -> Path:
@@ -66,8 +65,6 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 """
-ROW_FIELDS = ("id", "name", "task", "model", "method", "device", "status", "reason", "created_at", "started_at",
-              "finished_at", "best_metric_name", "best_metric", "pid", "pid_start")
 # status.json fields that mirror into the registry row
 MIRRORED = ("status", "reason", "device", "started_at", "finished_at", "best_metric_name", "best_metric", "pid", "pid_start")
 
@@ -96,20 +93,27 @@ def process_start_time(pid: int) -> float | None:
         return None
 
 
+def worker_env() -> dict[str, str]:
+    """The environment a worker runs with: this process's, unbuffered, with the studio importable."""
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    src_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = src_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
 @dataclass
 class Store:
-    """The runs folder and its registry."""
+    """The runs folder and its registry.
+
+    `spare` starts workers for it when set: anything with `spawn(argv, log_path, env) -> pid | None` (the
+    app hands it a studio.prewarm.Spare, whose forked workers start ~4 s sooner); without one, or when it
+    cannot serve, each worker is a fresh `python -m studio.worker`.
+    """
 
     root: Path
     registry: Path | None = None
-    spare: Any = field(default=None, repr=False, compare=False)  # studio.prewarm.Spare, when the app keeps one
-
-    def enable_prewarm(self) -> None:
-        """Keep a spare worker process with torch and transformers imported: runs start ~4 s sooner."""
-        if self.spare is None:
-            from studio.prewarm import Spare
-
-            self.spare = Spare(self.root)
+    spare: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         self.root = Path(self.root).resolve()
@@ -151,9 +155,8 @@ class Store:
         All checks run before anything is written, so a bad config or file leaves no trace.
         """
         cfg.validate()
-        from studio import data as data_mod, models
-        from studio.tasks import get_task
-
+        cfg.check_machine()
+        cfg = cfg.resolved()
         prepared = get_task(cfg.task).prepare_data(cfg.data) if check_data else None
         resolved = models.resolve(cfg.model, allow_local=os.environ.get("STUDIO_ALLOW_LOCAL_MODELS", "1") != "0",
                    materialize=False)
@@ -166,7 +169,7 @@ class Store:
         try:
             runlog.atomic_write_text(tmp / runlog.CONFIG_FILE, cfg.to_json())
             if prepared is not None:
-                data_mod.save_splits(prepared, tmp / "data")
+                save_splits(prepared, tmp / runlog.DATA_DIR)
                 runlog.atomic_write_json(tmp / runlog.DATA_REPORT_FILE, prepared.report.to_dict())
             now = time.time()
             runlog.atomic_write_json(tmp / runlog.STATUS_FILE, {"status": "queued", "created_at": now, "updated_at": now})
@@ -190,8 +193,6 @@ class Store:
         cmd = [sys.executable, "-m", "studio.worker", str(rd), "--registry", str(self.registry)]
         if resume:
             cmd.append("--resume")
-        from studio.prewarm import worker_env
-
         env = worker_env()
         pid = self.spare.spawn(cmd[3:], rd / runlog.LOG_FILE, env) if self.spare is not None else None
         if pid is None:
@@ -341,6 +342,12 @@ class Store:
         if st.get("status") == "completed":
             raise RunError(f"Run {run_id} already completed; start a new run to train further.")
         rd = self.run_dir(run_id)
+        try:
+            cfg = load_run_config(rd)
+        except RunError:
+            cfg = None  # the worker records why it cannot run, as for any failure
+        if cfg is not None:
+            cfg.check_machine()  # this server may differ from the one the run started on
         runlog.clear_stop(rd)
         runlog.write_status(rd, "queued", reason=None, pid=None, pid_start=None, finished_at=None, resumed_at=time.time())
         with self._db(immediate=True) as db:
@@ -395,14 +402,3 @@ def _duration(r: dict[str, Any]) -> float | None:
 
 def open_store(runs_dir: str | Path | None = None) -> Store:
     return Store(Path(runs_dir) if runs_dir else default_runs_dir())
-
-
-def load_config(run_dir: Path) -> RunConfig:
-    try:
-        raw = json.loads((Path(run_dir) / runlog.CONFIG_FILE).read_text())
-    except (FileNotFoundError, json.JSONDecodeError) as e:
-        raise RunError(f"{run_dir}: config.json is missing or unreadable ({e}).") from None
-    try:
-        return RunConfig.from_dict(raw)
-    except ConfigError as e:
-        raise RunError(f"{run_dir}: {e}") from None

@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio import runlog
+from studio import models, runlog
+from studio.config import RunConfig
+from studio.tasks import DEFAULT_TASK, get_task
 
 RUN_COLUMNS = ["run", "name", "status", "task", "model", "method", "best metric", "duration", "created"]
-TEST_METRICS = ("accuracy", "f1", "precision", "recall")
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -105,12 +106,25 @@ def config_diff(configs: dict[str, dict[str, Any]], only_different: bool = True)
     return ["setting", *flat], rows
 
 
-def metrics_row(info: dict[str, Any]) -> dict[str, Any]:
-    """One run's headline numbers: test metrics, best validation value, duration, size."""
+def task_of(info: dict[str, Any]):
+    """The task of a run as Store.get describes it."""
+    return get_task((info.get("config") or {}).get("task") or info.get("task") or DEFAULT_TASK)
+
+
+def test_metric_names(infos: list[dict[str, Any]]) -> list[str]:
+    """The test metrics of these runs' tasks, in each task's order (a mix of tasks lists each task's own)."""
+    names: list[str] = []
+    for info in infos:
+        names += [m for m in task_of(info).test_metrics if m not in names]
+    return names
+
+
+def metrics_row(info: dict[str, Any], metric_names: list[str] | None = None) -> dict[str, Any]:
+    """One run's headline numbers: its task's test metrics, best validation value, duration, size."""
     rep = info.get("test_report") or {}
     st = info.get("status_detail") or {}
     row: dict[str, Any] = {"run": info.get("name") or info.get("id"), "status": info.get("status")}
-    for m in TEST_METRICS:
+    for m in metric_names or task_of(info).test_metrics:
         v = (rep.get("metrics") or {}).get(m)
         row[f"test {m}"] = round(v, 4) if isinstance(v, (int, float)) else None
     best = info.get("best_metric")
@@ -141,7 +155,7 @@ def per_class_rows(report: dict[str, Any]) -> list[list[Any]]:
 
 
 def test_predictions(run_dir: Path) -> list[dict[str, Any]]:
-    p = Path(run_dir) / "test_predictions.jsonl"
+    p = Path(run_dir) / runlog.PREDICTIONS_FILE
     try:
         lines = p.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
@@ -185,8 +199,7 @@ def sample_generations(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @functools.lru_cache(maxsize=32)
 def _param_counts(cfg_json: str, n_labels: int) -> tuple[int, int]:
-    from studio.config import RunConfig
-    from studio.train import parameter_counts
+    from studio.train import parameter_counts  # torch loads here, on the first count
 
     cfg = RunConfig.from_dict(json.loads(cfg_json))
     c = parameter_counts(cfg, [f"label{i}" for i in range(n_labels)])
@@ -195,8 +208,6 @@ def _param_counts(cfg_json: str, n_labels: int) -> tuple[int, int]:
 
 def parameter_counts(cfg, n_labels: int = 2) -> dict[str, Any]:
     """Trainable/total parameters of a config (cached: forms ask again on every change)."""
-    from studio import models
-
     # The same rule as starting a run: a server can refuse local model folders.
     models.resolve(cfg.model, allow_local=os.environ.get("STUDIO_ALLOW_LOCAL_MODELS", "1") != "0",
                    materialize=False)

@@ -3,6 +3,10 @@
 load config -> resolve model -> tokenise the saved splits -> build model and
 apply the method -> HF Trainer with the studio's callbacks -> train (or
 resume) -> score the best checkpoint on the test split -> save model, report.
+
+`plan_steps`, `assemble_model`, `training_arguments` and `recipe_callbacks` are the parts a
+reproduce script runs too (studio.reproduce_recipe): they take plain values and the task,
+never the run folder.
 """
 
 from __future__ import annotations
@@ -14,42 +18,90 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio import data as data_mod
-from studio import distributed, methods, models, runlog
-from studio.config import RunConfig
-from studio.runs import load_config
+from studio import models, runlog
+from studio.config import RunConfig, load_run_config
+from studio.data import length_stats, load_splits
+from studio.devices import pick_precision, resolve_device
+from studio.head_init import init_from_prototypes
+from studio.methods import METHODS, attach, check_supported, count_parameters, is_adalora
+from studio.ranks import is_main_process, launch_record, shards_model, world_size
 from studio.tasks import get_task
 
-MODEL_DIR = "model"
-CHECKPOINT_DIR = "checkpoints"
-PREDICTIONS_FILE = "test_predictions.jsonl"
-TENSORBOARD_DIR = "tensorboard"
+
+# ------------------------------------------------------------------ the parts a reproduce script shares --
+def plan_steps(n_train: int, training, world: int = 1) -> tuple[int, int]:
+    """(examples per optimizer step over all processes, optimizer steps in the whole run)."""
+    per_step = training.batch_size * training.gradient_accumulation_steps * world  # each process takes its own batch
+    steps_per_epoch = max(1, math.ceil(n_train / per_step))
+    return per_step, max(1, math.ceil(steps_per_epoch * training.epochs))
 
 
-class StopRequested(Exception):
-    pass
+def assemble_model(task, cfg, model_path, labels: list[str], tokenizer, total_steps: int | None = None,
+                   train_df=None):
+    """The task's model with its head started from class prototypes (where that applies and train_df is given)
+    and the method attached; cfg.method_args must be resolved (RunConfig.resolved)."""
+    model = task.load_model(model_path, labels, tokenizer)
+    if train_df is not None and task.head_init and cfg.training.head_init == "prototype":
+        t0 = time.time()
+        l2i = {l: i for i, l in enumerate(labels)}
+        done = init_from_prototypes(model, tokenizer, train_df["text"].tolist(), [l2i[l] for l in train_df["label"]],
+                                    len(labels), cfg.training.max_length, seed=cfg.training.seed)
+        print(f"[studio] head initialised from class prototypes in {time.time() - t0:.1f}s" if done
+              else "[studio] head kept random (not a plain linear head)", flush=True)
+    model = attach(model, cfg.method, cfg.method_args, task.peft_task_type, total_steps=total_steps)
+    check_supported(model, cfg.method)
+    return model
 
 
-def pick_precision(precision: str, device: str) -> str:
-    if precision != "auto":
-        return precision
-    if device.startswith("cuda"):
-        import torch
+def training_arguments(args_cls, t, output_dir: str, learning_rate: float, best: str, precision: str,
+                       use_cpu: bool, report_to, run_name: str, extra: dict[str, Any]):
+    """The Trainer's arguments for training settings `t` (a TrainingConfig or anything with its fields)."""
+    every: dict[str, Any] = {"eval_strategy": t.eval_strategy, "save_strategy": t.eval_strategy}
+    if t.eval_strategy == "steps":
+        every.update(eval_steps=t.eval_steps, save_steps=t.eval_steps)
+    return args_cls(
+        output_dir=output_dir, num_train_epochs=t.epochs, learning_rate=learning_rate,
+        per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=max(t.batch_size, 32),
+        gradient_accumulation_steps=t.gradient_accumulation_steps, warmup_steps=t.warmup_ratio,
+        lr_scheduler_type=t.scheduler if t.scheduler != "constant" else "constant_with_warmup",
+        weight_decay=t.weight_decay, seed=t.seed, data_seed=t.seed,
+        bf16=precision == "bf16", fp16=precision == "fp16", use_cpu=use_cpu,
+        logging_steps=t.logging_steps, logging_first_step=True, save_total_limit=t.save_total_limit,
+        load_best_model_at_end=True, metric_for_best_model=f"eval_{best}",
+        greater_is_better=best not in ("loss", "perplexity"),
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        report_to=report_to, run_name=run_name, dataloader_num_workers=0, save_only_model=False, disable_tqdm=True,
+        **every,
+        # Off: with it the Trainer multiplies every loss by the number of processes, assuming the model
+        # divides by the token count of all of them; classification heads take a plain mean, so their
+        # gradients would grow with the process count. Off, each process's mean is averaged by DDP.
+        **{"average_tokens_across_devices": False, **extra},
+    )
 
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "fp32"
+
+def recipe_callbacks(model, t) -> list:
+    """AdaLoRA's rank re-allocation (the Trainer does not call it) and early stopping, where they apply."""
+    from transformers import EarlyStoppingCallback, TrainerCallback
+
+    class AdaLoraAllocation(TrainerCallback):
+        """AdaLoRA moves rank between layers from gradients after each optimizer step."""
+
+        def on_optimizer_step(self, args, state, control, model=None, **kw):
+            m = model
+            while m is not None and not hasattr(m, "update_and_allocate"):
+                m = getattr(m, "base_model", None) if getattr(m, "base_model", None) is not m else None
+            if m is not None:
+                m.update_and_allocate(state.global_step)
+
+    out = [AdaLoraAllocation()] if is_adalora(model) else []
+    if t.early_stopping_patience:
+        out.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
+    return out
 
 
-def resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda:0" if torch.cuda.is_available() else "cpu"
-
-
+# -------------------------------------------------------------------------------------- the studio's --
 def last_checkpoint(run_dir: Path) -> Path | None:
-    ck = Path(run_dir) / CHECKPOINT_DIR
+    ck = Path(run_dir) / runlog.CHECKPOINT_DIR
     if not ck.is_dir():
         return None
     cands = []
@@ -122,7 +174,7 @@ def _any_rank(flag: bool, device) -> bool:
     return bool(t.item())
 
 
-def _callbacks():
+def _run_log_callback():
     """Defined lazily so importing studio.train stays cheap."""
     from transformers import TrainerCallback
 
@@ -142,7 +194,6 @@ def _callbacks():
             self._t0 = None
             self._step0 = 0
             self._last_status = 0.0
-            self._last_log = (None, 0)
 
         def _speed(self, state):
             if self._t0 is None:
@@ -182,56 +233,34 @@ def _callbacks():
         def on_log(self, args, state, control, logs=None, **kw):
             if not self.writes:
                 return
-            logs = dict(logs or {})
-            sps, eta = self._speed(state)
-            rec: dict[str, Any] = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
-            if any(k.startswith("eval_") for k in logs):
-                rec["kind"] = "eval"
-                for k, v in logs.items():
-                    if k.startswith("eval_") and not k.endswith(("_runtime", "_samples_per_second", "_steps_per_second")):
-                        rec[k] = v
-            elif "train_runtime" in logs:
-                rec["kind"] = "summary"
-                rec.update({k: logs[k] for k in ("train_runtime", "train_samples_per_second", "train_loss") if k in logs})
-            else:
-                rec["kind"] = "train"
-                for k in ("loss", "learning_rate", "grad_norm"):
-                    if k in logs:
-                        rec[k] = logs[k]
-                rec["samples_per_second"] = sps
-                rec["eta_seconds"] = eta
-            self.writer.append(rec)
+            self.writer.append(metrics_record(dict(logs or {}), state, *self._speed(state)))
             self._status(state, force=True)
 
-    class AdaLoraCallback(TrainerCallback):
-        """AdaLoRA re-allocates ranks from gradients after each optimizer step (Trainer does not call it)."""
+    return RunLogCallback
 
-        def on_optimizer_step(self, args, state, control, model=None, **kw):
-            m = model
-            while m is not None and not hasattr(m, "update_and_allocate"):
-                m = getattr(m, "base_model", None) if getattr(m, "base_model", None) is not m else None
-            if m is not None:
-                m.update_and_allocate(state.global_step)
 
-    return RunLogCallback, AdaLoraCallback
+def metrics_record(logs: dict[str, Any], state, sps: float | None, eta: float | None) -> dict[str, Any]:
+    """One metrics.jsonl line from the Trainer's logs: an evaluation, the run's summary or a training step."""
+    rec: dict[str, Any] = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
+    if any(k.startswith("eval_") for k in logs):
+        rec["kind"] = "eval"
+        rec.update({k: v for k, v in logs.items()
+                    if k.startswith("eval_") and not k.endswith(("_runtime", "_samples_per_second", "_steps_per_second"))})
+    elif "train_runtime" in logs:
+        rec["kind"] = "summary"
+        rec.update({k: logs[k] for k in ("train_runtime", "train_samples_per_second", "train_loss") if k in logs})
+    else:
+        rec["kind"] = "train"
+        rec.update({k: logs[k] for k in ("loss", "learning_rate", "grad_norm") if k in logs})
+        rec["samples_per_second"] = sps
+        rec["eta_seconds"] = eta
+    return rec
 
 
 def build_model(cfg: RunConfig, model_path, labels: list[str], tokenizer, total_steps: int | None = None,
                 train_df=None):
-    task = get_task(cfg.task)
-    model = task.load_model(model_path, labels, tokenizer)
-    if train_df is not None and task.HEAD_INIT and cfg.training.head_init == "prototype":
-        from studio.head_init import init_from_prototypes
-
-        t0 = time.time()
-        l2i = {l: i for i, l in enumerate(labels)}
-        done = init_from_prototypes(model, tokenizer, train_df["text"].tolist(), [l2i[l] for l in train_df["label"]],
-                                    len(labels), cfg.training.max_length, seed=cfg.training.seed)
-        print(f"[studio] head initialised from class prototypes in {time.time() - t0:.1f}s" if done
-              else "[studio] head kept random (not a plain linear head)", flush=True)
-    model = methods.apply(model, cfg.method, cfg.method_args, task.PEFT_TASK_TYPE, total_steps=total_steps)
-    methods.check_supported(model, cfg.method)
-    return model
+    """assemble_model for a run config (its task looked up, its method settings completed)."""
+    return assemble_model(get_task(cfg.task), cfg.resolved(), model_path, labels, tokenizer, total_steps, train_df)
 
 
 def parameter_counts(cfg: RunConfig, labels: list[str] | None = None) -> dict[str, int]:
@@ -240,126 +269,92 @@ def parameter_counts(cfg: RunConfig, labels: list[str] | None = None) -> dict[st
     path = models.resolve(cfg.model)
     tok = task.load_tokenizer(path)
     model = build_model(cfg, path, labels or ["a", "b"], tok, total_steps=100)
-    trainable, total = methods.count_parameters(model)
+    trainable, total = count_parameters(model)
     return {"trainable": trainable, "total": total}
 
 
 def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
     """Train, evaluate and save one run; returns the final status fields."""
-    import torch
     import transformers
-    from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+    from transformers import Trainer, TrainingArguments
 
     run_dir = Path(run_dir)
-    cfg = load_config(run_dir)
-    t = cfg.training
-    task = get_task(cfg.task)
+    cfg = load_run_config(run_dir).resolved()
+    t, task = cfg.training, get_task(cfg.task)
     transformers.set_seed(t.seed)
     transformers.logging.set_verbosity_warning()
     device = resolve_device(t.device)
     precision = pick_precision(t.precision, device)
     t_start = time.time()
-    main = distributed.is_main_process()  # with several processes, only rank 0 writes the run folder
-    world = distributed.world_size()
+    main = is_main_process()  # with several processes, only rank 0 writes the run folder
 
     model_path = models.resolve(cfg.model)
     print(f"[studio] model {cfg.model} -> {model_path}", flush=True)
     tokenizer = task.load_tokenizer(model_path)
-    splits = data_mod.load_splits(run_dir / "data")
-    report = json.loads((run_dir / runlog.DATA_REPORT_FILE).read_text())
-    labels = report["labels"]
-    if not report.get("token_lengths"):
-        report["token_lengths"] = data_mod.token_length_stats(splits["train"]["text"].tolist(), tokenizer, t.max_length)
-        if main:
-            runlog.atomic_write_json(run_dir / runlog.DATA_REPORT_FILE, report)
+    splits = load_splits(run_dir / runlog.DATA_DIR)
+    labels = _fill_token_lengths(run_dir, task, splits, tokenizer, t.max_length, main)
     ds = task.tokenize(splits, tokenizer, labels, t)
-
-    batch_per_step = t.batch_size * t.gradient_accumulation_steps * world  # each process takes its own batch
-    steps_per_epoch = max(1, math.ceil(len(ds["train"]) / batch_per_step))
-    total_steps = max(1, math.ceil(steps_per_epoch * t.epochs))
-    model = build_model(cfg, model_path, labels, tokenizer, total_steps,
-                        train_df=None if resume else splits["train"])  # resume loads the trained head anyway
-    trainable, total = methods.count_parameters(model)
+    batch_per_step, total_steps = plan_steps(len(ds["train"]), t, world_size())
+    model = assemble_model(task, cfg, model_path, labels, tokenizer, total_steps,
+                           train_df=None if resume else splits["train"])  # resume loads the trained head anyway
+    trainable, total = count_parameters(model)
     print(f"[studio] {cfg.method}: {trainable:,} trainable of {total:,} parameters "
           f"({100 * trainable / max(total, 1):.2f}%); {len(ds['train'])} train rows, {total_steps} steps on {device} ({precision})"
-          + (f", {world} processes" if world > 1 else ""), flush=True)
-    if t.wandb and t.wandb_project:
-        os.environ["WANDB_PROJECT"] = t.wandb_project
-    if t.wandb:
-        os.environ.setdefault("WANDB_DIR", str(run_dir))  # wandb's files live (and are deleted) with the run
-
-    lr = t.learning_rate or methods.default_learning_rate(cfg.method, cfg.task)
-    best = cfg.selection_metric()
-    parts = task.trainer_parts(cfg, tokenizer, labels, splits, run_dir)
-    eval_kw: dict[str, Any] = {"eval_strategy": t.eval_strategy, "save_strategy": t.eval_strategy}
-    if t.eval_strategy == "steps":
-        eval_kw.update(eval_steps=t.eval_steps, save_steps=t.eval_steps)
-    args = (parts.args_cls or TrainingArguments)(
-        output_dir=str(run_dir / CHECKPOINT_DIR),
-        num_train_epochs=t.epochs,
-        learning_rate=lr,
-        per_device_train_batch_size=t.batch_size,
-        per_device_eval_batch_size=max(t.batch_size, 32),
-        gradient_accumulation_steps=t.gradient_accumulation_steps,
-        warmup_steps=t.warmup_ratio,
-        lr_scheduler_type=t.scheduler if t.scheduler != "constant" else "constant_with_warmup",
-        weight_decay=t.weight_decay,
-        seed=t.seed,
-        data_seed=t.seed,
-        bf16=precision == "bf16",
-        fp16=precision == "fp16",
-        use_cpu=device == "cpu",
-        logging_steps=t.logging_steps,
-        logging_first_step=True,
-        save_total_limit=t.save_total_limit,
-        load_best_model_at_end=True,
-        metric_for_best_model=f"eval_{best}",
-        greater_is_better=best not in ("loss", "perplexity"),
-        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
-        report_to=tracking_integrations(t) or "none",
-        run_name=run_dir.name,
-        dataloader_num_workers=0,
-        save_only_model=False,
-        disable_tqdm=True,
-        **eval_kw,
-        # Off: with it the Trainer multiplies every loss by the number of processes, assuming the model
-        # divides by the token count of all of them; classification heads take a plain mean, so their
-        # gradients would grow with the process count. Off, each process's mean is averaged by DDP.
-        **{"average_tokens_across_devices": False, **parts.args},
-    )
-    RunLogCallback, AdaLoraCallback = _callbacks()
-    logcb = RunLogCallback(run_dir, batch_per_step, writer=main)
-    callbacks = [logcb, *parts.callbacks]
-    if t.early_stopping_patience:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
-    if methods.is_adalora(model):
-        callbacks.append(AdaLoraCallback())
+          + (f", {world_size()} processes" if world_size() > 1 else ""), flush=True)
+    _wandb_env(t, run_dir)
+    lr, best = cfg.learning_rate(), cfg.selection_metric()
+    parts = task.trainer_parts(cfg, tokenizer, labels, splits)
+    args = training_arguments(parts.args_cls or TrainingArguments, t, str(run_dir / runlog.CHECKPOINT_DIR), lr, best,
+                              precision, device == "cpu", tracking_integrations(t) or "none", run_dir.name, parts.args)
+    logcb = _run_log_callback()(run_dir, batch_per_step, writer=main)
+    callbacks = [logcb, *task.run_callbacks(cfg, tokenizer, labels, splits, run_dir), *recipe_callbacks(model, t)]
     trainer = (parts.trainer_cls or Trainer)(
         model=model, args=args, train_dataset=ds["train"], eval_dataset=ds["validation"],
         data_collator=task.collator(tokenizer, model), processing_class=tokenizer,
         compute_metrics=parts.compute_metrics, preprocess_logits_for_metrics=parts.preprocess_logits_for_metrics,
         callbacks=callbacks)
     ckpt = last_checkpoint(run_dir) if resume else None
-    _point_tensorboard_at(trainer, run_dir / TENSORBOARD_DIR, resumed_at=_checkpoint_step(ckpt), main=main)
+    _point_tensorboard_at(trainer, run_dir / runlog.TENSORBOARD_DIR, resumed_at=_checkpoint_step(ckpt), main=main)
     if main:
         _record_start(run_dir, resume, ckpt, {"trainable_parameters": trainable, "total_parameters": total,
                                               "max_steps": total_steps, "device": device, "precision": precision,
-                                              "learning_rate_peak": lr, "launch": distributed.launch_record()})
+                                              "learning_rate_peak": lr, "launch": launch_record()})
     trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
-
-    best_value = trainer.state.best_metric
     if logcb.stopped:
         # A stop asked for mid-epoch: the checkpoint just saved is what resume continues from.
         return {"status": "stopped", "reason": f"Stopped by the user at step {trainer.state.global_step}; resume continues from there.",
-                "best_metric_name": best, "best_metric": best_value}
+                "best_metric_name": best, "best_metric": trainer.state.best_metric}
+    return _finish(trainer, task, cfg, ds, splits, labels, tokenizer, run_dir, main, t_start)
 
-    # Best checkpoint is loaded (load_best_model_at_end); score it once on the test split.
+
+def _fill_token_lengths(run_dir: Path, task, splits, tokenizer, max_length: int, main: bool) -> list[str]:
+    """The data report's token lengths, counted with the model's tokenizer the way the task trains (a run is
+    created without loading it); returns the label set."""
+    report = json.loads((run_dir / runlog.DATA_REPORT_FILE).read_text())
+    if not report.get("token_lengths"):
+        report["token_lengths"] = length_stats(task.count_tokens(splits["train"], tokenizer), max_length)
+        if main:
+            runlog.atomic_write_json(run_dir / runlog.DATA_REPORT_FILE, report)
+    return report["labels"]
+
+
+def _wandb_env(t, run_dir: Path) -> None:
+    if t.wandb and t.wandb_project:
+        os.environ["WANDB_PROJECT"] = t.wandb_project
+    if t.wandb:
+        os.environ.setdefault("WANDB_DIR", str(run_dir))  # wandb's files live (and are deleted) with the run
+
+
+def _finish(trainer, task, cfg: RunConfig, ds, splits, labels, tokenizer, run_dir: Path, main: bool,
+            t_start: float) -> dict[str, Any]:
+    """Score the best checkpoint (loaded by load_best_model_at_end) once on the test split; save what came of it."""
+    t, best, best_value = cfg.training, cfg.selection_metric(), trainer.state.best_metric
     # Rows are paired with the test split by position, so predict in dataset order: with
     # group_by_length the Trainer's eval sampler would regroup them by length.
     trainer.args.train_sampling_strategy = "random"
     # Every rank takes part in predicting the test split (a collective); rank 0 writes what came of it.
     test_report, rows = task.test_report(trainer, ds["test"], splits["test"], labels, tokenizer, cfg)
-    if distributed.shards_model(t):
+    if shards_model(t):
         save_final_sharded(trainer, tokenizer, cfg, labels, run_dir, main)
     if not main:
         return {"status": "completed"}
@@ -367,10 +362,10 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
                         "best_checkpoint": trainer.state.best_model_checkpoint,
                         "best_validation": {best: best_value}, "train_seconds": round(time.time() - t_start, 1)})
     runlog.atomic_write_json(run_dir / runlog.REPORT_FILE, test_report)
-    runlog.atomic_write_text(run_dir / PREDICTIONS_FILE, "".join(json.dumps(r) + "\n" for r in rows))
+    runlog.atomic_write_text(run_dir / runlog.PREDICTIONS_FILE, "".join(json.dumps(r) + "\n" for r in rows))
     runlog.MetricsWriter(run_dir).append({"kind": "test", "step": trainer.state.global_step,
                                           **{f"test_{k}": v for k, v in test_report["metrics"].items()}})
-    if not distributed.shards_model(t):
+    if not shards_model(t):
         save_final(trainer, tokenizer, cfg, labels, run_dir)
     return {"status": "completed", "reason": None, "best_metric_name": best, "best_metric": best_value,
             "test_metrics": test_report["metrics"]}
@@ -392,7 +387,7 @@ def _record_start(run_dir: Path, resume: bool, ckpt: Path | None, fields: dict[s
 
 def _model_meta(cfg: RunConfig, labels: list[str]) -> dict[str, Any]:
     return {"task": cfg.task, "base_model": cfg.model, "method": cfg.method,
-            "peft": methods.METHODS[cfg.method].peft, "labels": labels, "max_length": cfg.training.max_length,
+            "peft": METHODS[cfg.method].peft, "labels": labels, "max_length": cfg.training.max_length,
             "max_new_tokens": cfg.training.max_new_tokens, "max_target_length": cfg.training.max_target_length}
 
 
@@ -400,7 +395,7 @@ def save_final_sharded(trainer, tokenizer, cfg: RunConfig, labels: list[str], ru
     """FSDP and DeepSpeed hold the weights in shards: every rank joins in gathering them, rank 0 writes."""
     import shutil
 
-    target, tmp = run_dir / MODEL_DIR, run_dir / ".model-gathering"
+    target, tmp = run_dir / runlog.MODEL_DIR, run_dir / ".model-gathering"
     if main:
         shutil.rmtree(tmp, ignore_errors=True)
     trainer.save_model(str(tmp))  # a collective; only rank 0 writes files
@@ -408,7 +403,7 @@ def save_final_sharded(trainer, tokenizer, cfg: RunConfig, labels: list[str], ru
         return
     (tmp / "training_args.bin").unlink(missing_ok=True)
     tokenizer.save_pretrained(tmp)
-    runlog.atomic_write_json(tmp / "studio_model.json", _model_meta(cfg, labels))
+    runlog.atomic_write_json(tmp / runlog.MODEL_META_FILE, _model_meta(cfg, labels))
     if target.exists():
         shutil.rmtree(target)
     os.replace(tmp, target)
@@ -419,12 +414,12 @@ def save_final(trainer, tokenizer, cfg: RunConfig, labels: list[str], run_dir: P
     import shutil
     import tempfile
 
-    target = run_dir / MODEL_DIR
+    target = run_dir / runlog.MODEL_DIR
     tmp = Path(tempfile.mkdtemp(dir=run_dir, prefix=".model-"))
     try:
         trainer.model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        runlog.atomic_write_json(tmp / "studio_model.json", _model_meta(cfg, labels))
+        runlog.atomic_write_json(tmp / runlog.MODEL_META_FILE, _model_meta(cfg, labels))
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)

@@ -8,7 +8,7 @@ with the reason and the traceback tail. SIGTERM asks for a graceful stop.
 from __future__ import annotations
 
 import argparse
-import errno
+import json
 import os
 import signal
 import sys
@@ -17,58 +17,23 @@ import traceback
 from pathlib import Path
 
 from studio import runlog
-
-
-def _oom_hint(exc: BaseException) -> str | None:
-    text = f"{type(exc).__name__}: {exc}"
-    low = text.lower()
-    if "out of memory" in low or "cannot allocate memory" in low or isinstance(exc, MemoryError) or "OutOfMemoryError" in text:
-        return ("Out of memory: lower training.batch_size (raise gradient_accumulation_steps to keep the effective batch), "
-                "lower training.max_length, or use a LoRA-family method instead of full fine-tuning.")
-    return None
-
-
-DISK_FULL_TEXT = ("no space left on device", "file too large", "disk quota exceeded", "os error 27", "os error 28",
-                  "unexpected pos")  # the last: torch.save's own words for a short write
-
-
-def _disk_full_hint(exc: BaseException) -> str | None:
-    """A failed write for want of space (ENOSPC, EDQUOT) or a file-size limit (EFBIG), however it was wrapped.
-
-    Python raises OSError with the errno; safetensors and torch.save wrap it in their own exceptions
-    (SafetensorError "... File too large (os error 27)", RuntimeError "... unexpected pos ...").
-    """
-    seen = set()
-    e: BaseException | None = exc
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-            break
-        if any(t in str(e).lower() for t in DISK_FULL_TEXT):
-            break
-        e = e.__cause__ or e.__context__
-    else:
-        return None
-    detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return (f"Disk full or file too large while writing ({detail}): free space on the runs folder's disk (or raise "
-            "the file-size limit), then resume from the last checkpoint.")
-
-
-def failure_reason(exc: BaseException) -> str:
-    """The one sentence a failed run shows: what to change for known causes, else the exception's first line."""
-    return (_oom_hint(exc) or _disk_full_hint(exc)
-            or f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'no message'}")
+from studio.config import load_run_config
+from studio.devices import pick_precision, resolve_device
+from studio.errors import LaunchFailed, failure_reason
+from studio.ranks import is_multi_process
+from studio.runs import Store, process_start_time
 
 
 def train_run(run_dir: Path, device: str, resume: bool) -> dict:
     """Train in this process, or, for several processes, through accelerate launch (studio.distributed)."""
-    from studio import distributed, train
-    from studio.runs import load_config
+    t = load_run_config(run_dir).training
+    if not is_multi_process(t):
+        from studio import train  # torch and transformers load here, once the run has its device
 
-    t = load_config(run_dir).training
-    if not distributed.is_multi_process(t):
         return train.run(run_dir, resume=resume)
-    return distributed.run_launched(run_dir, t, device, train.pick_precision(t.precision, device), resume)
+    from studio import distributed
+
+    return distributed.run_launched(run_dir, t, device, pick_precision(t.precision, device), resume)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,9 +43,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true")
     a = ap.parse_args(argv)
     run_dir = Path(a.run_dir).resolve()
-
-    from studio.runs import Store, process_start_time
-
     store = Store(run_dir.parent, registry=Path(a.registry) if a.registry else None)
     run_id = run_dir.name
     me = os.getpid()
@@ -94,13 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
     try:
-        cfg_raw = __import__("json").loads((run_dir / runlog.CONFIG_FILE).read_text())
+        cfg_raw = json.loads((run_dir / runlog.CONFIG_FILE).read_text())
         training = cfg_raw.get("training", {})
-        device = training.get("device", "auto")
-        if device == "auto":
-            from studio.train import resolve_device
-
-            device = resolve_device(device)
+        device = resolve_device(training.get("device", "auto"))
         several = int(training.get("num_processes") or 1) > 1 or int(training.get("num_machines") or 1) > 1
         if device.startswith("cuda:") and not several:  # several processes take one visible GPU each
             os.environ.setdefault("CUDA_VISIBLE_DEVICES", device.split(":", 1)[1])
@@ -129,8 +87,6 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as exc:  # every exit path leaves a true status behind
         tb = traceback.format_exc()
         print(tb, file=sys.stderr, flush=True)
-        from studio.distributed import LaunchFailed
-
         reason = str(exc) if isinstance(exc, LaunchFailed) else failure_reason(exc)
         try:
             runlog.write_status(run_dir, "failed", reason=reason, traceback_tail=tb[-4000:], finished_at=time.time())

@@ -1,8 +1,8 @@
 """Sequence-to-sequence: a source text in, a target text out (translation, summarisation, rewriting).
 
-Scores are computed on generated text, all on sacrebleu's 0-100 scale: BLEU and chrF from sacrebleu,
-ROUGE-L as the mean LCS F-measure over lower-cased word tokens (x100), and exact match (% of outputs
-equal to the reference after whitespace normalisation).
+Scores are computed on generated text: BLEU and chrF from sacrebleu and ROUGE-L (the mean LCS F-measure
+over lower-cased word tokens, x100) on sacrebleu's 0-100 scale, and exact match as a share (0-1) of
+outputs equal to the reference after whitespace normalisation, like every share in the studio.
 """
 
 from __future__ import annotations
@@ -15,20 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-NAME = "seq2seq"
-PEFT_TASK_TYPE = "SEQ_2_SEQ_LM"
-BEST_METRICS = ("chrf", "bleu", "rougeL", "loss")
-DEFAULT_MODEL = "minilm-seq2seq"
-# All eight apply: each trains a tiny T5 in tests/studio/test_task_seq2seq.py. On the MiniLM encoder-decoder IA3
-# takes its decoder's modules (methods._ia3_defaults) and prefix/prompt the layer counts its build writes to config.
-METHODS = ("full", "freeze", "lora", "dora", "adalora", "ia3", "prefix", "prompt")
-HEAD_INIT = False
-PLOT_METRICS = ("chrf", "bleu", "rougeL")
-FILE_TYPES = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".parquet")
-PIPELINE_TAG = "text2text-generation"
-CARD_KIND = "sequence-to-sequence model"
-CARD_METRICS_NOTE = ("Scores compare greedy outputs with the references, all on a 0-100 scale: BLEU and chrF "
-                     "(sacrebleu, corpus level), ROUGE-L (mean LCS F-measure over lower-cased words) and exact match.")
+from studio.data import (DataError, DataReport, PreparedData, cleaning_warnings, describe_lengths, is_text_like,
+                         long_text_warnings, overlap_warnings, random_split, read_table, token_length_stats,
+                         truncation_warnings)
+from studio.tasks.base import Task, Text, TrainerParts
+from studio.models import trust_remote_code
+from studio.tasks.common import padded_tokenizer
 
 # (source, target) column names people use, most specific first; matched case-insensitively.
 COLUMN_PAIRS = (("source", "target"), ("src", "tgt"), ("input", "output"), ("input_text", "target_text"),
@@ -57,21 +49,19 @@ def format_prediction(text: str, pred: dict[str, Any]) -> str:
 # ------------------------------------------------------------------ data --
 def prepare_data(cfg, tokenizer=None, max_length=None, max_target_length=None):
     """Read, check, clean and split source/target pairs; every split has columns text (= source), source, target."""
-    from studio import data as data_mod
-
     train_name = Path(cfg.train).name
-    raw_train = expand_pair_columns(data_mod.read_table(cfg.train, "Training"))
+    raw_train = expand_pair_columns(read_table(cfg.train, "Training"))
     src_col, tgt_col = detect_columns(raw_train, train_name, cfg.text_column, cfg.label_column)
     frames, source, dropped_empty = {}, {"train": train_name}, 0
     frames["train"], dropped_empty = _clean(raw_train, train_name, src_col, tgt_col)
     for split in ("validation", "test"):
         path = getattr(cfg, split)
         if path:
-            raw, nm = expand_pair_columns(data_mod.read_table(path, split.capitalize())), Path(path).name
+            raw, nm = expand_pair_columns(read_table(path, split.capitalize())), Path(path).name
             for col in (src_col, tgt_col):
                 if col not in raw.columns:
-                    raise data_mod.DataError(f"{nm}: no column {col!r} (the training file's); the columns are "
-                                             f"{list(raw.columns)}; rename it or pick other columns.")
+                    raise DataError(f"{nm}: no column {col!r} (the training file's); the columns are "
+                                    f"{list(raw.columns)}; rename it or pick other columns.")
             frames[split], n = _clean(raw, nm, src_col, tgt_col)
             dropped_empty += n
             source[split] = nm
@@ -85,10 +75,10 @@ def prepare_data(cfg, tokenizer=None, max_length=None, max_target_length=None):
         f.insert(0, "text", f["source"])
     report = _report(frames, source, raw_train, src_col, tgt_col, dropped_empty, dropped_dup)
     if tokenizer is not None:
-        report.token_lengths = data_mod.token_length_stats(frames["train"]["source"].tolist(), tokenizer, max_length)
+        report.token_lengths = token_length_stats(frames["train"]["source"].tolist(), tokenizer, max_length)
         report.warnings += _target_length_warnings(frames["train"]["target"].tolist(), tokenizer, max_target_length)
     report.warnings = _pair_warnings(report, max_length) + report.warnings
-    return data_mod.PreparedData(splits=frames, labels=[], report=report)
+    return PreparedData(splits=frames, labels=[], report=report)
 
 
 def expand_pair_columns(df: pd.DataFrame, max_keys: int = 8) -> pd.DataFrame:
@@ -110,8 +100,6 @@ def expand_pair_columns(df: pd.DataFrame, max_keys: int = 8) -> pd.DataFrame:
 def detect_columns(df: pd.DataFrame, name: str, src: str | None = None, tgt: str | None = None) -> tuple[str, str]:
     """(source, target) columns: the ones given, else known name pairs, language-code pairs (en, fr), else the
     two text columns with the longer one as the source."""
-    from studio.data import DataError, _is_text_like
-
     cols = list(df.columns)
     for role, col in (("source (text_column)", src), ("target (label_column)", tgt)):
         if col is not None and col not in cols:
@@ -122,7 +110,7 @@ def detect_columns(df: pd.DataFrame, name: str, src: str | None = None, tgt: str
     if src is None or tgt is None:
         src, tgt = _guess_pair(df, src, tgt)
     if src is None or tgt is None:
-        texts = [c for c in cols if _is_text_like(df[c])]
+        texts = [c for c in cols if is_text_like(df[c])]
         raise DataError(f"{name}: could not tell the source and target columns apart among {cols} (text columns: "
                         f"{texts}); name them source and target, or set text_column and label_column.")
     if src == tgt:
@@ -131,14 +119,12 @@ def detect_columns(df: pd.DataFrame, name: str, src: str | None = None, tgt: str
 
 
 def _guess_pair(df: pd.DataFrame, src: str | None, tgt: str | None) -> tuple[str | None, str | None]:
-    from studio.data import _is_text_like
-
     lower = {str(c).lower(): c for c in df.columns}
     for s, t in COLUMN_PAIRS:
         if s in lower and t in lower and src in (None, lower[s]) and tgt in (None, lower[t]):
             return lower[s], lower[t]
     # Row ids written as strings ("0", "17") are not texts, and a column named "id" is no Indonesian.
-    texts = [c for c in df.columns if _is_text_like(df[c]) and not _numbers_only(df[c])]
+    texts = [c for c in df.columns if is_text_like(df[c]) and not _numbers_only(df[c])]
     langs = [c for c in texts if LANGUAGE_CODE.match(str(c))]
     if len(langs) == 2 and src in (None, *langs) and tgt in (None, *langs):
         first, second = langs  # translation files list the source language first
@@ -154,6 +140,11 @@ def _guess_pair(df: pd.DataFrame, src: str | None, tgt: str | None) -> tuple[str
     return src, tgt
 
 
+def guess_columns(df: pd.DataFrame) -> tuple[str | None, str | None]:
+    """(source, target) for a picker, (None, None) where it cannot tell."""
+    return _guess_pair(expand_pair_columns(df), None, None)
+
+
 def _numbers_only(col: pd.Series) -> bool:
     values = col.dropna().astype(str).str.strip()
     return len(values) > 0 and bool(values.str.fullmatch(r"[-+]?\d+(\.\d+)?").all())
@@ -161,13 +152,11 @@ def _numbers_only(col: pd.Series) -> bool:
 
 def _clean(df: pd.DataFrame, name: str, src: str, tgt: str) -> tuple[pd.DataFrame, int]:
     """Stripped source/target strings; rows missing either are dropped and counted."""
-    from studio.data import DataError, _is_text_like
-
     for role, col in (("source", src), ("target", tgt)):
         values = df[col].dropna()
         if len(values) == 0 or values.astype(str).str.strip().eq("").all():
             raise DataError(f"{name}: {role} column {col!r} is empty in every row; choose the column that holds the {role} texts.")
-        if not _is_text_like(df[col]):
+        if not is_text_like(df[col]):
             kind = "numbers" if pd.api.types.is_numeric_dtype(df[col]) else f"{type(values.iloc[0]).__name__} values"
             raise DataError(f"{name}: {role} column {col!r} holds {kind}, not text; choose the column that holds the {role} texts.")
     out = pd.DataFrame({"source": df[src].map(_text), "target": df[tgt].map(_text)})
@@ -184,8 +173,6 @@ def _text(v: Any) -> str | None:
 
 def _split(frames: dict, source: dict, cfg, train_name: str) -> tuple[dict, dict]:
     """Hold out validation/test shares of train (seeded, random) for the splits that have no file."""
-    from studio.data import DataError, random_split
-
     train = frames["train"]
     fractions = {s: getattr(cfg, f"{s}_fraction") for s in ("validation", "test") if s not in frames}
     if len(train) == 0:
@@ -205,45 +192,27 @@ def _split(frames: dict, source: dict, cfg, train_name: str) -> tuple[dict, dict
 
 
 def _report(frames, source, raw_train, src_col, tgt_col, dropped_empty, dropped_dup):
-    from studio.data import LONG_TEXT_CHARS, DataReport
-
     train_sources = set(frames["train"]["source"].str.casefold())
     shared = {f"train-{s}": int(frames[s]["source"].str.casefold().isin(train_sources).sum())
               for s in ("validation", "test") if frames[s] is not frames["train"]}
-    lengths = frames["train"]["source"].str.len()
-    return DataReport(
+    report = DataReport(
         text_column=src_col, label_column=tgt_col, columns=list(raw_train.columns), labels=[],
         rows={k: len(v) for k, v in frames.items()}, label_counts={k: {"rows": len(v)} for k, v in frames.items()},
         dropped_empty=dropped_empty, dropped_duplicates=dropped_dup, shared_between_splits=shared,
-        split_source=source, long_texts=int((lengths > LONG_TEXT_CHARS).sum()), longest_text=int(lengths.max()))
+        split_source=source)
+    describe_lengths(report, frames["train"]["source"])
+    return report
 
 
 def _pair_warnings(r, max_length: int | None) -> list[str]:
-    from studio.data import LONG_TEXT_CHARS
-
     w = []
     if r.rows["train"] < 50:
         w.append(f"Only {r.rows['train']} training pairs; a seq2seq model needs a few hundred to learn a mapping well.")
-    if r.dropped_duplicates:
-        w.append(f"{r.dropped_duplicates} duplicate pair(s) were dropped.")
-    if r.dropped_empty:
-        w.append(f"{r.dropped_empty} row(s) with an empty source or target were dropped.")
-    for k, n in r.shared_between_splits.items():
-        if n:
-            w.append(f"{n} source text(s) appear in both {k.replace('-', ' and ')}: test scores will be optimistic.")
-    if r.long_texts:
-        w.append(f"{r.long_texts} source text(s) are longer than {LONG_TEXT_CHARS:,} characters; only their first "
-                 "max_length tokens are used, so split long documents into passages.")
-    tl = r.token_lengths or {}
-    if max_length and tl.get("truncated_share", 0) > 0.05:
-        w.append(f"{tl['truncated_share']:.0%} of sources are longer than max_length={max_length} tokens and will be "
-                 f"truncated (95th percentile: {tl['p95']:.0f}).")
-    return w
+    w += cleaning_warnings(r, "pair", "source or target") + overlap_warnings(r, "source text")
+    return w + long_text_warnings(r, "source text") + truncation_warnings(r, max_length, "sources")
 
 
 def _target_length_warnings(targets: list[str], tokenizer, max_target_length: int | None) -> list[str]:
-    from studio.data import token_length_stats
-
     if not max_target_length:
         return []
     tl = token_length_stats(targets, tokenizer, max_target_length)
@@ -255,21 +224,11 @@ def _target_length_warnings(targets: list[str], tokenizer, max_target_length: in
 
 # ----------------------------------------------------------------- model --
 def load_tokenizer(path, **kw):
-    from transformers import AutoTokenizer
-
-    from studio.models import trust_remote_code
-
-    kw.setdefault("trust_remote_code", trust_remote_code())
-    tok = AutoTokenizer.from_pretrained(str(path), **kw)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token or tok.unk_token
-    return tok
+    return padded_tokenizer(path, **kw)
 
 
 def load_model(path, labels: list[str] | None = None, tokenizer=None, **kw):
     from transformers import AutoModelForSeq2SeqLM
-
-    from studio.models import trust_remote_code
 
     # Weights load from safetensors only: a pickle (pytorch_model.bin) can run code when unpickled.
     kw.setdefault("use_safetensors", True)
@@ -346,7 +305,7 @@ def _normalise(text: str) -> str:
 
 
 def text_metrics(predictions: list[str], references: list[str]) -> dict[str, float]:
-    """BLEU, chrF, ROUGE-L and exact match of generated texts against references, each 0-100."""
+    """BLEU, chrF and ROUGE-L (0-100) and exact match (a share, 0-1) of generated texts against references."""
     import sacrebleu
 
     if not references:
@@ -355,7 +314,7 @@ def text_metrics(predictions: list[str], references: list[str]) -> dict[str, flo
         "bleu": float(sacrebleu.corpus_bleu(predictions, [references]).score),
         "chrf": float(sacrebleu.corpus_chrf(predictions, [references]).score),
         "rougeL": 100.0 * float(np.mean([rouge_l(p, r) for p, r in zip(predictions, references)])),
-        "exact_match": 100.0 * float(np.mean([_normalise(p) == _normalise(r) for p, r in zip(predictions, references)])),
+        "exact_match": float(np.mean([_normalise(p) == _normalise(r) for p, r in zip(predictions, references)])),
     }
 
 
@@ -375,10 +334,8 @@ def metrics_fn(tokenizer):
     return compute_metrics
 
 
-def trainer_parts(cfg, tokenizer, labels, splits, run_dir):
+def trainer_parts(cfg, tokenizer, labels, splits):
     from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments
-
-    from studio.tasks import TrainerParts
 
     # Evaluation generates (greedy) so the checkpoint is picked on chrF of real outputs, not on loss alone;
     # an encoder-decoder's max_length counts the decoder's start token, hence the +1.
@@ -400,7 +357,7 @@ def test_report(trainer, test_ds, test_df: pd.DataFrame, labels=None, tokenizer=
 def report_from_outputs(sources: list[str], references: list[str], outputs: list[str]) -> tuple[dict, list[dict]]:
     import sacrebleu
 
-    report = {"task": NAME, "n": len(references), "metrics": text_metrics(outputs, references)}
+    report = {"task": "seq2seq", "n": len(references), "metrics": text_metrics(outputs, references)}
     rows = [{"text": s, "reference": r, "output": o, "exact": _normalise(o) == _normalise(r),
              "chrf": float(sacrebleu.sentence_chrf(o, [r]).score)} for s, r, o in zip(sources, references, outputs)]
     return report, rows
@@ -426,3 +383,35 @@ def predict(model, tokenizer, texts: list[str], max_length: int = 128, batch_siz
             for j, text in zip(idx, decode(tokenizer, out.cpu().numpy())):
                 results[j] = {"output": text}
     return results
+
+
+TASK = Task(
+    name="seq2seq",
+    title=Text("Sequence to sequence (translation, summaries)", "序列到序列（翻译、摘要）"),
+    data_hint=Text("a source column and a target column (CSV, TSV, JSON, JSONL, Parquet)",
+                   "一个源文本列和一个目标文本列（CSV、TSV、JSON、JSONL、Parquet）"),
+    input_column=Text("Source column", "源文本列"),
+    answer_column=Text("Target column", "目标文本列"),
+    answer_info=Text("The text the model learns to generate.", "模型要学会生成的文本。"),
+    input_noun="source", answer_noun="target", label_noun=None,
+    samples=("seq2seq_sample.csv",),
+    file_types=(".csv", ".tsv", ".txt", ".json", ".jsonl", ".parquet"),
+    peft_task_type="SEQ_2_SEQ_LM",
+    default_model="minilm-seq2seq",
+    catalog_models=("minilm-seq2seq",),
+    best_metrics=("chrf", "bleu", "rougeL", "loss"),
+    test_metrics=("chrf", "bleu", "rougeL", "exact_match"),
+    plot_metrics=("chrf", "bleu", "rougeL"),
+    playground="generate",
+    # All eight apply: each trains a tiny T5 in tests/studio/test_task_seq2seq.py. On the MiniLM encoder-decoder IA3
+    # takes its decoder's modules (methods._ia3_defaults) and prefix/prompt the layer counts its build writes to config.
+    methods=("full", "freeze", "lora", "dora", "adalora", "ia3", "prefix", "prompt"),
+    pipeline_tag="text2text-generation", card_kind="sequence-to-sequence model",
+    card_metrics_note=("Scores compare greedy outputs with the references: BLEU and chrF (sacrebleu, corpus level) "
+                       "and ROUGE-L (mean LCS F-measure over lower-cased words) on a 0-100 scale; exact match is the "
+                       "share (0-1) of outputs equal to their reference."),
+    card_usage=card_usage,
+    prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
+    collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict,
+    format_prediction=format_prediction, guess_columns=guess_columns,
+)

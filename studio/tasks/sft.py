@@ -22,20 +22,13 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from studio.data import DataError
-
-NAME = "sft"
-PEFT_TASK_TYPE = "CAUSAL_LM"
-BEST_METRICS = ("loss", "perplexity")
-DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
-METHODS = ("full", "freeze", "lora", "dora", "adalora", "ia3", "prefix", "prompt")
-HEAD_INIT = False
-PLOT_METRICS = ("perplexity",)
-FILE_TYPES = (".json", ".jsonl", ".parquet", ".csv", ".tsv")
-PIPELINE_TAG = "text-generation"
-CARD_KIND = "instruction-tuned language model"
-CARD_METRICS_NOTE = ("Loss and perplexity (exp of the loss) count the answer tokens only. chrF (0-100) and exact match "
-                     "compare greedy answers to a sample of test prompts with their references.")
+from studio import runlog
+from studio.data import (DataError, DataReport, PreparedData, check_file, check_json_shape, describe_lengths,
+                         length_stats, long_text_warnings, overlap_warnings, random_split, read_table,
+                         truncation_warnings)
+from studio.tasks.base import Task, Text, TrainerParts
+from studio.models import trust_remote_code
+from studio.tasks.common import padded_tokenizer
 
 IGNORE = -100
 TEST_GENERATIONS = 20          # test prompts answered for the report (generation is the slow part)
@@ -86,17 +79,15 @@ def _where(p: Path, pos: str) -> str:
 
 def read_records(path: str, role: str = "Training") -> tuple[Path, list[tuple[str, dict]]]:
     """The file's records, each with where it sits ("line 3", "record 3") for error messages."""
-    from studio import data
-
-    p = data._check_file(path, role)
+    p = check_file(path, role)
     ext = p.suffix.lower()
     if ext == ".parquet":
-        df = data.read_table(str(p), role)
+        df = read_table(str(p), role)
         return p, [(f"row {i + 1}", r) for i, r in enumerate(df.to_dict("records"))]
     if ext in (".csv", ".tsv", ".txt"):
-        df = data.read_table(str(p), role)
+        df = read_table(str(p), role)
         return p, [(f"line {i + 2}", r) for i, r in enumerate(df.to_dict("records"))]  # line 1 is the header
-    columnar = data._check_json_shape(p)
+    columnar = check_json_shape(p)
     if columnar is not None:
         return p, [(f"record {i + 1}", r) for i, r in enumerate(pd.DataFrame(columnar).to_dict("records"))]
     text = p.read_text(encoding="utf-8-sig")
@@ -232,8 +223,6 @@ def to_frame(records: list[tuple[str, dict]], fields: dict, p: Path) -> pd.DataF
 
 def prepare_data(cfg, tokenizer=None, max_length=None):
     """Read, check, normalise to conversations, de-duplicate and split."""
-    from studio.data import LONG_TEXT_CHARS, DataReport, PreparedData, random_split
-
     p, records = read_records(cfg.train, "Training")
     if not records:
         raise DataError(f"{p.name} has no records; add instruction/output records or chat conversations.")
@@ -265,7 +254,6 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
         frames["train"] = frames["train"].iloc[keep].reset_index(drop=True)
     train_prompts = set(_prompt_keys(frames["train"]))
     shared = {f"train-{s}": int(_prompt_keys(frames[s]).isin(train_prompts).sum()) for s in ("validation", "test") if s in frames}
-    chat_lengths = frames["train"]["messages"].str.len()
     report = DataReport(
         text_column=str(fields["chat"] or fields["instruction"]), label_column=str(fields["chat"] or fields["output"]),
         columns=sorted({str(k) for _, r in records[:1000] for k in r}), labels=[],
@@ -273,10 +261,10 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
         # SFT has no classes: per split, the records and the assistant turns that are trained on.
         label_counts={k: {"records": len(v), "assistant_turns": _assistant_turns(v)} for k, v in frames.items()},
         dropped_duplicates=dropped, shared_between_splits=shared, split_source=source,
-        long_texts=int((chat_lengths > LONG_TEXT_CHARS).sum()), longest_text=int(chat_lengths.max()),
     )
+    describe_lengths(report, frames["train"]["messages"])
     if tokenizer is not None:
-        report.token_lengths = conversation_lengths(frames["train"], tokenizer, max_length)
+        report.token_lengths = length_stats(count_tokens(frames["train"], tokenizer), max_length)
     report.warnings = _warnings(report, max_length)
     return PreparedData(splits=frames, labels=[], report=report)
 
@@ -296,29 +284,16 @@ def _warnings(r, max_length: int | None) -> list[str]:
         w.append(f"Only {r.rows['train']} training records: the model will learn little; a few hundred is a good start.")
     if r.dropped_duplicates:
         w.append(f"{r.dropped_duplicates} duplicate record(s) were dropped.")
-    for k, n in r.shared_between_splits.items():
-        if n:
-            w.append(f"{n} prompt(s) appear in both {k.replace('-', ' and ')}: test scores will be optimistic.")
-    if r.long_texts:
-        w.append(f"{r.long_texts} training conversation(s) are longer than 10,000 characters; only max_length tokens of "
-                 "each are used.")
-    tl = r.token_lengths or {}
-    if max_length and tl.get("truncated_share", 0) > 0.05:
-        w.append(f"{tl['truncated_share']:.0%} of conversations are longer than max_length={max_length} tokens and will be "
-                 f"truncated (95th percentile: {tl['p95']:.0f}); raise max_length to keep whole answers.")
-    return w
+    w += overlap_warnings(r, "prompt") + long_text_warnings(r, "training conversation")
+    return w + truncation_warnings(r, max_length, "conversations",
+                                   " and will be truncated; raise max_length to keep whole answers")
 
 
-def conversation_lengths(df: pd.DataFrame, tokenizer, max_length: int | None = None, sample: int = 5000) -> dict[str, float]:
-    """Token counts of whole formatted conversations (what training sees), over a sample."""
+def count_tokens(df: pd.DataFrame, tokenizer, sample: int = 5000) -> list[int]:
+    """Tokens of each whole formatted conversation (what training sees), over the first `sample` records."""
     tokenizer = ensure_chat_template(tokenizer)
     msgs = [json.loads(m) for m in df["messages"].head(sample)]
-    lens = np.array([len(tokenizer(render(tokenizer, m), add_special_tokens=False)["input_ids"]) for m in msgs])
-    out = {f"p{q}": float(np.percentile(lens, q)) for q in (50, 90, 95, 99)}
-    out.update({"max": float(lens.max()), "mean": float(lens.mean()), "sampled": float(len(lens))})
-    if max_length:
-        out["truncated_share"] = float((lens > max_length).mean())
-    return out
+    return [len(tokenizer(render(tokenizer, m), add_special_tokens=False)["input_ids"]) for m in msgs]
 
 
 # ====================================================== model, tokenizer ==
@@ -330,21 +305,11 @@ def ensure_chat_template(tokenizer):
 
 
 def load_tokenizer(path, **kw):
-    from transformers import AutoTokenizer
-
-    from studio.models import trust_remote_code
-
-    kw.setdefault("trust_remote_code", trust_remote_code())
-    tok = AutoTokenizer.from_pretrained(str(path), **kw)
-    if tok.pad_token is None:  # causal LMs often ship without one; labels mark padding, so any token does
-        tok.pad_token = tok.eos_token or tok.unk_token
-    return ensure_chat_template(tok)
+    return ensure_chat_template(padded_tokenizer(path, **kw))
 
 
 def load_model(path, labels=None, tokenizer=None, **kw):
     from transformers import AutoModelForCausalLM
-
-    from studio.models import trust_remote_code
 
     # Weights load from safetensors only: a pickle (pytorch_model.bin) can run code when unpickled.
     kw.setdefault("use_safetensors", True)
@@ -503,8 +468,6 @@ def sample_rows(df: pd.DataFrame, n: int) -> list[dict[str, Any]]:
 def _sample_callback():
     from transformers import TrainerCallback
 
-    from studio import runlog
-
     class SampleGenerations(TrainerCallback):
         """Greedy answers to a few fixed validation prompts, before training and at every evaluation,
         appended to metrics.jsonl as {"kind": "samples", "step", "samples": [{prompt, output, reference}]}."""
@@ -533,34 +496,17 @@ def _sample_callback():
     return SampleGenerations
 
 
-def trainer_parts(cfg, tokenizer, labels, splits, run_dir):
-    from studio.tasks import TrainerParts
+def trainer_parts(cfg, tokenizer, labels, splits):
+    return TrainerParts(trainer_cls=_trainer_cls())
 
-    callbacks = []
+
+def run_callbacks(cfg, tokenizer, labels, splits, run_dir):
+    """Answers to a few fixed validation prompts at every evaluation, into metrics.jsonl (the Train tab's table)."""
     n = cfg.training.sample_prompts
-    if n and "validation" in splits:
-        callbacks.append(_sample_callback()(Path(run_dir), ensure_chat_template(tokenizer),
-                                            sample_rows(splits["validation"], n), cfg.training.max_new_tokens))
-    _record_conversation_lengths(Path(run_dir), splits["train"], tokenizer, cfg.training.max_length)
-    return TrainerParts(callbacks=callbacks, trainer_cls=_trainer_cls())
-
-
-def _record_conversation_lengths(run_dir: Path, train: pd.DataFrame, tokenizer, max_length: int) -> None:
-    """The worker fills data_report.json's token lengths from the prompts; SFT trains on whole
-    conversations, so put those lengths (and the truncation warning) there instead."""
-    from studio import runlog
-
-    path = run_dir / runlog.DATA_REPORT_FILE
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return
-    report["token_lengths"] = conversation_lengths(train, tokenizer, max_length)
-    from studio.data import DataReport
-
-    fields = {k: report[k] for k in DataReport.__dataclass_fields__ if k in report}
-    report["warnings"] = _warnings(DataReport(**fields), max_length)
-    runlog.atomic_write_json(path, report)
+    if not n or "validation" not in splits:
+        return []
+    return [_sample_callback()(Path(run_dir), ensure_chat_template(tokenizer), sample_rows(splits["validation"], n),
+                               cfg.training.max_new_tokens)]
 
 
 # ================================================================ report ==
@@ -592,7 +538,7 @@ def test_report(trainer, test_ds, test_df: pd.DataFrame, labels, tokenizer=None,
     max_new = cfg.training.max_new_tokens if cfg is not None else 64
     outputs = generate(trainer.model, ensure_chat_template(tokenizer), [r["messages"] for r in rows], max_new)
     metrics.update(overlap_metrics(outputs, [r["reference"] for r in rows]))
-    report = {"task": NAME, "n": int(len(test_df)), "generated": len(rows), "metrics": metrics, "labels": [],
+    report = {"task": "sft", "n": int(len(test_df)), "generated": len(rows), "metrics": metrics, "labels": [],
               "max_new_tokens": max_new,
               "metric_notes": {"loss": "mean cross-entropy over answer tokens", "perplexity": "exp(loss)",
                                "exact_match": "share of generated answers equal to the reference",
@@ -699,3 +645,33 @@ def stream_chat(model, tokenizer, messages: list[dict], max_new_tokens: int = 64
     if errors:
         raise errors[0]
 
+
+
+TASK = Task(
+    name="sft",
+    title=Text("Instruction tuning of a chat model (SFT)", "对话模型指令微调（SFT）"),
+    data_hint=Text("JSON/JSONL with instruction, optional input and output, or chat messages (role/content lists)",
+                   "包含 instruction、可选 input 和 output 的 JSON/JSONL，或对话消息（role/content 列表）"),
+    input_column=Text("Prompt field", "提示字段"),
+    answer_column=Text("Answer field", "回答字段"),
+    answer_info=Text("The answer the model learns to give.", "模型要学会给出的回答。"),
+    input_noun="prompt", answer_noun="answer", label_noun=None,
+    samples=("sft_sample.jsonl",),
+    file_types=(".json", ".jsonl", ".parquet", ".csv", ".tsv"),
+    peft_task_type="CAUSAL_LM",
+    default_model="HuggingFaceTB/SmolLM2-135M-Instruct",
+    catalog_models=("smollm2",),
+    best_metrics=("loss", "perplexity"),
+    test_metrics=("loss", "perplexity", "exact_match", "chrf"),
+    plot_metrics=("perplexity",),
+    playground="chat",
+    script_requirements=("jinja2",),  # chat templates render with it; transformers does not require it
+    pipeline_tag="text-generation", card_kind="instruction-tuned language model",
+    card_metrics_note=("Loss and perplexity (exp of the loss) count the answer tokens only. chrF (0-100) and exact "
+                       "match (a share, 0-1) compare greedy answers to a sample of test prompts with their references."),
+    card_usage=card_usage,
+    prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
+    collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict,
+    format_prediction=format_prediction, run_callbacks=run_callbacks, count_tokens=count_tokens,
+    stream_chat=stream_chat,
+)

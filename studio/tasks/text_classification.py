@@ -1,24 +1,29 @@
-"""Text classification: model, preprocessing, collation, metrics, prediction."""
+"""Text classification: a text in, one of a fixed set of labels out.
+
+Data: a table (CSV, TSV, JSON, JSONL, Parquet) with a text column and a label column, detected by name
+or shape. Labels are cleaned (case and spacing variants merged, ids named by label_names), duplicates
+dropped, and the split is stratified so every split keeps the class balance. Every split is a
+DataFrame with columns text and label.
+"""
 
 from __future__ import annotations
 
+import re
 import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-NAME = "text-classification"
-PEFT_TASK_TYPE = "SEQ_CLS"
-BEST_METRICS = ("f1", "accuracy", "precision", "recall", "loss")
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-METHODS = None
-HEAD_INIT = True
-PLOT_METRICS = ("accuracy", "f1")
-FILE_TYPES = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".parquet")
-PIPELINE_TAG = "text-classification"
-CARD_KIND = "text classifier"
-CARD_METRICS_NOTE = "Precision, recall and F1 are macro averages over the labels."
+from studio.data import (TEXT_NAMES, DataError, DataReport, PreparedData, cleaning_warnings, describe_lengths,
+                         is_text_like, long_text_warnings, overlap_warnings, read_table, token_length_stats,
+                         truncation_warnings)
+from studio.tasks.base import Task, Text, TrainerParts
+from studio.tasks.common import labelled_model, padded_tokenizer
+
+LABEL_NAMES = ("label", "labels", "category", "class", "intent", "target", "sentiment", "tag", "topic", "y",
+               "label_text", "output")
 
 
 def card_usage(is_adapter: bool, labels: list[str] = ()) -> list[str]:
@@ -40,39 +45,303 @@ def format_prediction(text: str, pred: dict[str, Any]) -> str:
     return f"{pred['label']}\t{pred['score']:.3f}\t{text}"
 
 
-def prepare_data(cfg, tokenizer=None, max_length=None):
-    from studio import data
+# ------------------------------------------------------------------ data --
+def detect_columns(df: pd.DataFrame, source: str = "data") -> tuple[str, str]:
+    """Guess (text, label) columns: known names first, then shape."""
+    cols = list(df.columns)
+    lower = {c.lower(): c for c in cols}
+    text = next((lower[n] for n in TEXT_NAMES if n in lower), None)
+    label = next((lower[n] for n in LABEL_NAMES if n in lower and lower[n] != text), None)
+    stringy = [c for c in cols if is_text_like(df[c])]
+    if text is None:
+        cands = [c for c in stringy if c != label]
+        if cands:
+            text = max(cands, key=lambda c: df[c].astype(str).str.len().mean())
+    if label is None:
+        cands = [c for c in cols if c != text]
+        if cands:
+            label = min(cands, key=lambda c: df[c].nunique(dropna=True))
+    if text is None or label is None:
+        raise DataError(f"{source}: could not find both a text and a label column among {cols}; "
+                        "name them text and label, or choose them explicitly.")
+    return text, label
 
-    return data.prepare(cfg, tokenizer=tokenizer, max_length=max_length)
+
+def guess_columns(df: pd.DataFrame) -> tuple[str | None, str | None]:
+    """detect_columns for a picker: (None, None) where it cannot tell."""
+    try:
+        return detect_columns(df)
+    except DataError:
+        return None, None
 
 
+def _looks_headerless(df: pd.DataFrame, text_col: str) -> bool:
+    # A header cell that reads like a sentence is a data row promoted to header.
+    name = str(text_col)
+    return len(name) > 30 and name.count(" ") >= 3 and name.lower() not in TEXT_NAMES
+
+
+def _check_columns(df: pd.DataFrame, name: str, text_col: str | None, label_col: str | None) -> tuple[str, str]:
+    cols = list(df.columns)
+    for role, col in (("text", text_col), ("label", label_col)):
+        if col is not None and col not in cols:
+            raise DataError(f"{name}: no column named {col!r} for the {role}; choose one of its columns {cols}.")
+    detected_label = label_col is None
+    if text_col is None or label_col is None:
+        t, l = detect_columns(df, name)
+        text_col = text_col or t
+        label_col = label_col or l
+        if text_col == label_col:
+            raise DataError(f"{name}: the text and label columns must differ; choose them explicitly.")
+    elif text_col == label_col:
+        raise DataError(f"{name}: the text and label columns are both {text_col!r}; choose two different columns.")
+    if len(cols) < 2:
+        raise DataError(f"{name} has a single column {cols[0]!r}; it needs a text and a label column "
+                        "(check the separator: TSV files need the .tsv extension).")
+    if any(_looks_headerless(df, c) for c in cols) or (detected_label and _name_is_a_value(df, label_col)):
+        raise DataError(f"{name} seems to have no header row: its first line ({', '.join(map(str, cols))[:80]!r}) "
+                        "looks like data; add a first line naming the columns, e.g. text,label.")
+    return text_col, label_col
+
+
+def _name_is_a_value(df: pd.DataFrame, col: str) -> bool:
+    # A label column named like one of its own labels ("pos" over pos/neg) is a data row promoted to header.
+    name = str(col).strip().casefold()
+    return any(v is not None and v.casefold() == name for v in map(_label_str, df[col].dropna().unique()[:1000]))
+
+
+def _label_str(v: Any) -> str | None:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, (list, dict)):
+        return None
+    s = str(v).strip()
+    s = re.sub(r"\s+", " ", s)
+    return s or None
+
+
+def _clean(df: pd.DataFrame, name: str, text_col: str, label_col: str) -> tuple[pd.DataFrame, int]:
+    tcol = df[text_col]
+    nonnull = tcol.dropna()
+    if len(nonnull) == 0:
+        raise DataError(f"{name}: text column {text_col!r} is empty in every row; choose the column that holds the texts.")
+    if not is_text_like(tcol) :
+        kind = "numbers" if pd.api.types.is_numeric_dtype(tcol) else f"{type(nonnull.iloc[0]).__name__} values"
+        raise DataError(f"{name}: column {text_col!r} holds {kind}, not text; choose the column that holds the texts.")
+    labels = df[label_col].map(_label_str)
+    if labels.isna().all():
+        raise DataError(f"{name}: label column {label_col!r} is empty in every row; choose the column that holds the labels.")
+    texts = tcol.map(lambda v: v.strip() if isinstance(v, str) else None)
+    out = pd.DataFrame({"text": texts, "label": labels})
+    keep = out["text"].notna() & (out["text"] != "") & out["label"].notna()
+    return out[keep].reset_index(drop=True), int((~keep).sum())
+
+
+def _name_label_ids(frame: pd.DataFrame, names: list[str] | None, file: str, label_col: str) -> pd.DataFrame:
+    """Labels that are class ids ("0", "1") -> the names label_names gives them, in id order."""
+    if names is None:
+        return frame
+    ids = frame["label"].str.fullmatch(r"\d+")
+    if not ids.all():
+        raise DataError(f"{file}: label {frame['label'][~ids].iloc[0]!r} in column {label_col!r} is not a class id, "
+                        "but label_names is set; leave label_names empty for a file that holds label names.")
+    out_of_range = frame["label"].astype(int) >= len(names)
+    if out_of_range.any():
+        raise DataError(f"{file}: label id {frame['label'][out_of_range].iloc[0]} has no name: label_names gives "
+                        f"{len(names)} names (ids 0 to {len(names) - 1}); list every id's name in order.")
+    return frame.assign(label=frame["label"].astype(int).map(lambda i: names[i]))
+
+
+def _merge_label_variants(frames: dict[str, pd.DataFrame]) -> dict[str, str]:
+    """Map case/spacing variants of a label to its most frequent spelling."""
+    counts = pd.concat([f["label"] for f in frames.values()]).value_counts()
+    groups: dict[str, list[str]] = {}
+    for lab in counts.index:
+        groups.setdefault(lab.casefold(), []).append(lab)
+    merges = {}
+    for variants in groups.values():
+        if len(variants) > 1:
+            canon = max(variants, key=lambda v: (counts[v], v))
+            for v in variants:
+                if v != canon:
+                    merges[v] = canon
+    if merges:
+        for f in frames.values():
+            f["label"] = f["label"].replace(merges)
+    return merges
+
+
+def _sort_labels(labels) -> list[str]:
+    labels = list(labels)
+    try:
+        return [str(x) for x in sorted(labels, key=lambda s: float(s))]
+    except ValueError:
+        return sorted(labels)
+
+
+# -------------------------------------------------------------- split --
+def stratified_split(df: pd.DataFrame, fractions: dict[str, float], seed: int, name: str) -> dict[str, pd.DataFrame]:
+    """Split per class so each split keeps the class balance; deterministic for a seed."""
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("train", *fractions)}
+    need = 1 + sum(1 for f in fractions.values() if f > 0)
+    for label, idx in sorted(df.groupby("label").indices.items()):
+        n = len(idx)
+        if n < need:
+            held = " and ".join(k for k, f in fractions.items() if f > 0)
+            raise DataError(f"{name}: class {label!r} has {n} row{'s' if n != 1 else ''}, too few to split into train and "
+                            f"{held} (needs {need}); add rows for it, remove it, or provide validation/test files.")
+        idx = rng.permutation(idx)
+        start = 0
+        held = [s for s, f in fractions.items() if f > 0]
+        for i, split in enumerate(held):
+            k = max(1, int(round(n * fractions[split])))
+            # leave one row for each later held-out split and one for train
+            k = min(k, n - start - (len(held) - i - 1) - 1)
+            parts[split].append(idx[start:start + k])
+            start += k
+        parts["train"].append(idx[start:])
+    out = {}
+    for split, chunks in parts.items():
+        if split != "train" and fractions.get(split, 0) <= 0:
+            continue
+        sel = np.sort(np.concatenate(chunks)) if chunks else np.array([], dtype=int)
+        out[split] = df.iloc[sel].reset_index(drop=True)
+    return out
+
+
+# ---------------------------------------------------------------- prepare --
+def prepare_data(cfg, tokenizer=None, max_length=None) -> PreparedData:
+    """Read, check, clean and split the data of a run config (a DataConfig)."""
+    train_name = Path(cfg.train).name
+    raw_train = read_table(cfg.train, "Training")
+    text_col, label_col = _check_columns(raw_train, train_name, cfg.text_column, cfg.label_column)
+    frames, source, dropped_empty = _read_files(cfg, raw_train, text_col, label_col)
+    merges = _merge_label_variants(frames)
+    before = sum(len(f) for f in frames.values())
+    conflicting = 0
+    for k, f in frames.items():
+        conflicting += int(f.drop_duplicates().duplicated("text").sum())
+        frames[k] = f.drop_duplicates().reset_index(drop=True)
+    dropped_dup = before - sum(len(f) for f in frames.values())
+    _check_classes(frames, source, label_col)
+    frames, source = _split(frames, source, cfg)
+    labels = _sort_labels(set(frames["train"]["label"]))
+    tr = set(frames["train"]["text"].str.casefold())
+    shared = {f"train-{k}": int(frames[k]["text"].str.casefold().isin(tr).sum()) for k in ("validation", "test")
+              if k in frames}
+    report = DataReport(
+        text_column=text_col, label_column=label_col, columns=list(raw_train.columns), labels=labels,
+        rows={k: len(v) for k, v in frames.items()},
+        label_counts={k: {l: int(c) for l, c in v["label"].value_counts().reindex(labels, fill_value=0).items()}
+                      for k, v in frames.items()},
+        dropped_empty=dropped_empty, dropped_duplicates=dropped_dup, conflicting_duplicates=conflicting,
+        label_merges=merges, shared_between_splits=shared, split_source=source,
+    )
+    describe_lengths(report, frames["train"]["text"])
+    if tokenizer is not None:
+        report.token_lengths = token_length_stats(frames["train"]["text"], tokenizer, max_length)
+    report.warnings = _warnings(report, max_length)
+    return PreparedData(splits=frames, labels=labels, report=report)
+
+
+def _read_files(cfg, raw_train: pd.DataFrame, text_col: str, label_col: str):
+    """(frames, source, dropped_empty) of the training file and any validation/test files, cleaned."""
+    names = cfg.names_of_ids()
+    train_name = Path(cfg.train).name
+    frames, source = {}, {"train": train_name}
+    frames["train"], dropped_empty = _clean(raw_train, train_name, text_col, label_col)
+    frames["train"] = _name_label_ids(frames["train"], names, train_name, label_col)
+    for split in ("validation", "test"):
+        path = getattr(cfg, split)
+        if path:
+            raw = read_table(path, split.capitalize())
+            nm = Path(path).name
+            for col in (text_col, label_col):
+                if col not in raw.columns:
+                    raise DataError(f"{nm}: no column {col!r} (the training file's); the columns are {list(raw.columns)}.")
+            frames[split], n = _clean(raw, nm, text_col, label_col)
+            frames[split] = _name_label_ids(frames[split], names, nm, label_col)
+            dropped_empty += n
+            source[split] = nm
+    return frames, source, dropped_empty
+
+
+def _check_classes(frames: dict[str, pd.DataFrame], source: dict[str, str], label_col: str) -> None:
+    train, train_name = frames["train"], source["train"]
+    if len(train) == 0:
+        raise DataError(f"{train_name} has no rows with both a text and a label.")
+    classes = train["label"].unique()
+    if len(classes) < 2:
+        raise DataError(f"{train_name}: column {label_col!r} has a single class {classes[0]!r}; "
+                        "a classifier needs at least two labels, so add rows of another class or choose another label column.")
+    for split in ("validation", "test"):
+        if split in frames:
+            extra = sorted(set(frames[split]["label"]) - set(classes))
+            if extra:
+                raise DataError(f"{source[split]}: label {extra[0]!r} never occurs in the training data; "
+                                "add training rows for it or remove it from the file.")
+
+
+def _split(frames: dict[str, pd.DataFrame], source: dict[str, str], cfg):
+    """Hold out stratified shares of train for the splits without a file; then max_rows."""
+    train_name = source["train"]
+    fractions = {k: getattr(cfg, f"{k}_fraction") for k in ("validation", "test") if k not in frames}
+    if fractions:
+        parts = stratified_split(frames["train"], fractions, cfg.split_seed, train_name)
+        frames["train"] = parts["train"]
+        for k in fractions:
+            if k in parts:
+                frames[k] = parts[k]
+                source[k] = f"{int(round(fractions[k] * 100))}% of {train_name} (stratified, seed {cfg.split_seed})"
+    if cfg.max_rows and len(frames["train"]) > cfg.max_rows:
+        frac = cfg.max_rows / len(frames["train"])
+        frames["train"] = _stratified_sample(frames["train"], frac, cfg.split_seed)
+    return frames, source
+
+
+def _stratified_sample(df: pd.DataFrame, frac: float, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    keep = []
+    for _, idx in sorted(df.groupby("label").indices.items()):
+        k = max(1, int(round(len(idx) * frac)))
+        keep.append(rng.choice(idx, size=k, replace=False))
+    return df.iloc[np.sort(np.concatenate(keep))].reset_index(drop=True)
+
+
+def _warnings(r: DataReport, max_length: int | None) -> list[str]:
+    w = []
+    counts = r.label_counts["train"]
+    nz = [c for c in counts.values() if c > 0]
+    if nz and max(nz) >= 10 * min(nz):
+        lo = min(counts, key=counts.get)
+        hi = max(counts, key=counts.get)
+        w.append(f"Classes are imbalanced: {hi!r} has {counts[hi]} training rows, {lo!r} only {counts[lo]}; "
+                 "watch macro F1 rather than accuracy.")
+    small = [l for l, c in counts.items() if c < 8]
+    if small:
+        w.append(f"{len(small)} class(es) have fewer than 8 training rows ({', '.join(map(repr, small[:5]))}); "
+                 "they will be learned poorly.")
+    w += cleaning_warnings(r)
+    if r.conflicting_duplicates:
+        w.append(f"{r.conflicting_duplicates} text(s) appear with more than one label.")
+    w += overlap_warnings(r, "text")
+    if r.label_merges:
+        pairs = ", ".join(f"{a!r}->{b!r}" for a, b in list(r.label_merges.items())[:5])
+        w.append(f"Labels differing only in case or spacing were merged: {pairs}.")
+    return w + long_text_warnings(r) + truncation_warnings(r, max_length)
+
+# ----------------------------------------------------------------- model --
 def load_tokenizer(path, **kw):
-    from transformers import AutoTokenizer
-
-    from studio.models import trust_remote_code
-
-    kw.setdefault("trust_remote_code", trust_remote_code())
-    tok = AutoTokenizer.from_pretrained(str(path), **kw)
-    if tok.pad_token is None:  # decoder-only bases (SmolLM2, Llama) ship without one
-        tok.pad_token = tok.eos_token or tok.unk_token
-    return tok
+    return padded_tokenizer(path, **kw)
 
 
 def load_model(path, labels: list[str], tokenizer=None, **kw):
     from transformers import AutoModelForSequenceClassification
 
-    from studio.models import trust_remote_code
-
-    # Weights load from safetensors only: a pickle (pytorch_model.bin) can run code when unpickled.
-    kw.setdefault("use_safetensors", True)
-    kw.setdefault("trust_remote_code", trust_remote_code())
-    id2label = {i: l for i, l in enumerate(labels)}
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(path), num_labels=len(labels), id2label=id2label, label2id={l: i for i, l in id2label.items()},
-        ignore_mismatched_sizes=True, **kw)
-    if tokenizer is not None and model.config.pad_token_id is None:
-        model.config.pad_token_id = tokenizer.pad_token_id
-    return model
+    return labelled_model(AutoModelForSequenceClassification, path, labels, tokenizer, **kw)
 
 
 def tokenize(splits: dict[str, pd.DataFrame], tokenizer, labels: list[str], training):
@@ -119,9 +388,7 @@ def compute_metrics(eval_pred) -> dict[str, float]:
     return {"accuracy": float(accuracy_score(y, pred)), "precision": float(p), "recall": float(r), "f1": float(f)}
 
 
-def trainer_parts(cfg, tokenizer, labels, splits, run_dir):
-    from studio.tasks import TrainerParts
-
+def trainer_parts(cfg, tokenizer, labels, splits):
     return TrainerParts(compute_metrics=compute_metrics)
 
 
@@ -144,7 +411,7 @@ def report_from_logits(logits: np.ndarray, y: np.ndarray, labels: list[str], tex
     cm = confusion_matrix(y, pred, labels=idx)
     metrics = compute_metrics(type("P", (), {"predictions": logits, "label_ids": y})())
     report = {
-        "task": NAME,
+        "task": "text-classification",
         "n": int(len(y)),
         "metrics": metrics,
         "per_class": {l: {k: float(v) for k, v in per_class[l].items()} for l in labels},
@@ -179,3 +446,32 @@ def predict(model, tokenizer, texts: list[str], max_length: int = 128, batch_siz
         ranked = sorted(((labels[k], float(p[k])) for k in range(len(labels))), key=lambda kv: -kv[1])
         out.append({"label": ranked[0][0], "score": ranked[0][1], "probabilities": dict(ranked)})
     return out
+
+
+TASK = Task(
+    name="text-classification",
+    title=Text("Text classification", "文本分类"),
+    data_hint=Text("a text column and a label column (CSV, TSV, JSON, JSONL, Parquet)",
+                   "一个文本列和一个标签列（CSV、TSV、JSON、JSONL、Parquet）"),
+    input_column=Text("Text column", "文本列"),
+    answer_column=Text("Label column", "标签列"),
+    answer_info=Text("The class each text belongs to.", "每条文本所属的类别。"),
+    input_noun="text", answer_noun="label", label_noun="label",
+    samples=("support_tickets.csv", "sentiment_reviews.jsonl"),
+    file_types=(".csv", ".tsv", ".txt", ".json", ".jsonl", ".parquet"),
+    peft_task_type="SEQ_CLS",
+    default_model="sentence-transformers/all-MiniLM-L6-v2",
+    catalog_models=("minilm", "smollm2"),
+    best_metrics=("f1", "accuracy", "precision", "recall", "loss"),
+    test_metrics=("accuracy", "f1", "precision", "recall"),
+    plot_metrics=("accuracy", "f1"),
+    metric_labels={"eval_f1": "validation F1 (macro)"},
+    playground="classify",
+    head_init=True, labels_files=True, onnx=True,
+    pipeline_tag="text-classification", card_kind="text classifier",
+    card_metrics_note="Precision, recall and F1 are macro averages over the labels.",
+    card_usage=card_usage,
+    prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
+    collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict,
+    format_prediction=format_prediction, guess_columns=guess_columns,
+)

@@ -18,26 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-NAME = "token-classification"
-PEFT_TASK_TYPE = "TOKEN_CLS"
-BEST_METRICS = ("f1", "precision", "recall", "token_accuracy", "loss")
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-# Prompt tuning prepends virtual tokens to the input, so peft's token-classification model returns logits
-# for more positions than there are labels and the loss cannot be computed; every other method applies.
-# A fresh token head learns slowly at the adapters' 5e-4: on the bundled NER sample, MiniLM + LoRA tagged every
-# token O after 2 epochs (entity F1 0.0) in the browser, while 2e-3 reaches F1 1.0 in 4 (bench/ner_before_after.py).
-LEARNING_RATES = {"lora": 2e-3, "dora": 2e-3, "adalora": 2e-3}
-METHODS = ("full", "freeze", "lora", "dora", "adalora", "ia3", "prefix")
-HEAD_INIT = False
-PLOT_METRICS = ("f1", "token_accuracy")
-METRIC_LABELS = {"eval_f1": "validation entity F1 (micro)", "eval_precision": "validation entity precision",
-                 "eval_recall": "validation entity recall"}
+from studio.data import (DataError, DataReport, PreparedData, check_text_encoding, describe_lengths,
+                         max_file_bytes, overlap_warnings, random_split, read_table, token_length_stats, too_big,
+                         truncation_warnings)
+from studio.tasks.base import Task, Text, TrainerParts
+from studio.tasks.common import labelled_model, padded_tokenizer
+
 CONLL_TYPES = (".conll", ".txt", ".iob", ".bio", ".tsv")
-FILE_TYPES = (*CONLL_TYPES, ".json", ".jsonl")
-PIPELINE_TAG = "token-classification"
-CARD_KIND = "named-entity tagger"
-CARD_METRICS_NOTE = ("Precision, recall and F1 are entity-level micro averages (seqeval: an entity counts only when "
-                     "its type and every token match); token accuracy is over the first sub-token of each word.")
 
 TOKEN_NAMES = ("tokens", "words", "token", "word", "text", "sentence")
 TAG_NAMES = ("tags", "ner_tags", "labels", "ner", "tag", "label", "bio", "bio_tags", "ner_labels")
@@ -79,19 +66,17 @@ def format_prediction(text: str, pred: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------------ reading --
 def _check_conll_file(path: str, role: str) -> Path:
     """The file checks of studio.data (exists, size, UTF-8 text) for CoNLL extensions data.SUPPORTED lacks."""
-    from studio import data
-
     p = Path(path)
     if not p.exists():
-        raise data.DataError(f"{role} file {path} does not exist.")
+        raise DataError(f"{role} file {path} does not exist.")
     if p.is_dir():
-        raise data.DataError(f"{role} path {path} is a folder; give a file.")
+        raise DataError(f"{role} path {path} is a folder; give a file.")
     size = p.stat().st_size
     if size == 0:
-        raise data.DataError(f"{p.name} is empty; upload a CoNLL file with one token and its tag per line.")
-    if size > data.max_file_bytes():
-        raise data.DataError(data.too_big(p.name, size))
-    data._check_text_encoding(p)
+        raise DataError(f"{p.name} is empty; upload a CoNLL file with one token and its tag per line.")
+    if size > max_file_bytes():
+        raise DataError(too_big(p.name, size))
+    check_text_encoding(p)
     return p
 
 
@@ -100,8 +85,6 @@ def read_conll(path: str, role: str = "Training") -> list[dict[str, Any]]:
 
     Each sentence is {"tokens", "tags", "lines"} (the 1-based line of each token, for error messages).
     """
-    from studio.data import DataError
-
     p = _check_conll_file(path, role)
     sentences: list[dict[str, Any]] = []
     cur: dict[str, list] = {"tokens": [], "tags": [], "lines": []}
@@ -135,9 +118,7 @@ def read_conll(path: str, role: str = "Training") -> list[dict[str, Any]]:
 def read_records(path: str, role: str, token_col: str | None, tag_col: str | None,
                  names: list[str] | None = None) -> tuple[list[dict[str, Any]], str, str, list[str]]:
     """Sentences of a JSON/JSONL file of records with a token list and a tag list; also the columns used."""
-    from studio import data
-
-    df = data.read_table(path, role)
+    df = read_table(path, role)
     name = Path(path).name
     cols = [str(c) for c in df.columns]
     token_col = _pick_column(df, name, token_col, TOKEN_NAMES, "token", exclude=None)
@@ -148,25 +129,25 @@ def read_records(path: str, role: str, token_col: str | None, tag_col: str | Non
         where = f"{name} record {i}"
         if tokens is None or tags is None:
             bad = token_col if tokens is None else tag_col
-            raise data.DataError(f"{where}: {bad!r} is not a list; give tokens and tags as lists, e.g. "
+            raise DataError(f"{where}: {bad!r} is not a list; give tokens and tags as lists, e.g. "
                                  '{"tokens": ["Alice", "lives", "here"], "tags": ["B-PER", "O", "O"]}.')
         if not tokens:
-            raise data.DataError(f"{where} has no tokens; remove the empty sentence or fill it in.")
+            raise DataError(f"{where} has no tokens; remove the empty sentence or fill it in.")
         if any(isinstance(t, (int, float, np.integer, np.floating)) and not isinstance(t, (bool, np.bool_))
                for t in tags):  # datasets hands a column of numbers over as numpy integers
             if names is None:
-                raise data.DataError(f"{where}: {tag_col!r} holds numbers, not tag names, and the file does not say "
+                raise DataError(f"{where}: {tag_col!r} holds numbers, not tag names, and the file does not say "
                                      "which number is which tag; give the names in id order as label_names (e.g. O, "
                                      "B-PER, I-PER), or write the tags as names.")
             tags = [str(int(t)) if isinstance(t, (int, float, np.integer, np.floating)) else t for t in tags]
         if len(tokens) != len(tags):
-            raise data.DataError(f"{where} has {len(tokens)} tokens but {len(tags)} tags; give every token exactly one tag.")
+            raise DataError(f"{where} has {len(tokens)} tokens but {len(tags)} tags; give every token exactly one tag.")
         blank = next((k for k, t in enumerate(tokens) if not str(t).strip()), None)
         if blank is not None:
-            raise data.DataError(f"{where}: token {blank + 1} is empty; remove it and its tag (a token is a word or a punctuation mark).")
+            raise DataError(f"{where}: token {blank + 1} is empty; remove it and its tag (a token is a word or a punctuation mark).")
         sentences.append({"tokens": [str(t) for t in tokens], "tags": [str(t).strip() for t in tags], "record": i})
     if not sentences:
-        raise data.DataError(f"{name} has no records; add sentences with tokens and tags.")
+        raise DataError(f"{name} has no records; add sentences with tokens and tags.")
     return sentences, token_col, tag_col, cols
 
 
@@ -179,8 +160,6 @@ def _as_list(v: Any) -> list | None:
 def _pick_column(df: pd.DataFrame, name: str, chosen: str | None, names: tuple[str, ...], role: str,
                  exclude: str | None) -> str:
     """The chosen column, else the first known name, else the first other column that holds lists."""
-    from studio.data import DataError
-
     cols = [c for c in df.columns if c != exclude]
     if chosen:
         if chosen not in df.columns:
@@ -200,8 +179,6 @@ def _pick_column(df: pd.DataFrame, name: str, chosen: str | None, names: tuple[s
 def read_sentences(path: str, role: str, token_col: str | None, tag_col: str | None,
                    names: list[str] | None = None) -> tuple[list[dict], str, str, list[str]]:
     """Sentences of any supported file, checked for BIO consistency; numeric tag ids named by `names`."""
-    from studio.data import DataError
-
     ext = Path(path).suffix.lower()
     if ext in (".json", ".jsonl"):
         sentences, token_col, tag_col, cols = read_records(path, role, token_col, tag_col, names)
@@ -221,8 +198,6 @@ def read_sentences(path: str, role: str, token_col: str | None, tag_col: str | N
 
 def name_tag_ids(sentence: dict, names: list[str], file: str) -> None:
     """Replace tag ids ("3") by their names; a tag that is a name already stays."""
-    from studio.data import DataError
-
     for i, tag in enumerate(sentence["tags"]):
         if tag.isdigit():
             if int(tag) >= len(names):
@@ -239,8 +214,6 @@ def _where(sentence: dict, i: int, file: str) -> str:
 
 def check_bio(sentence: dict, file: str) -> None:
     """Tags must be O, B-TYPE or I-TYPE, and an I-TYPE must continue an entity of the same type."""
-    from studio.data import DataError
-
     prev = "O"
     for i, tag in enumerate(sentence["tags"]):
         if tag.isdigit():
@@ -293,8 +266,6 @@ def labels_for(types: list[str]) -> list[str]:
 # ------------------------------------------------------------------------------------ prepare --
 def prepare_data(cfg, tokenizer=None, max_length=None):
     """Read, check and split the sentences of a run config; see the module docstring for the columns."""
-    from studio import data
-
     train_name = Path(cfg.train).name
     names = cfg.names_of_ids()
     sentences, token_col, tag_col, cols = read_sentences(cfg.train, "Training", cfg.text_column, cfg.label_column, names)
@@ -302,7 +273,7 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
     source = {"train": train_name}
     types = sorted({t for tags in frames["train"]["tags"] for t, _, _ in entity_spans(tags)})
     if not types:
-        raise data.DataError(f"{train_name} has no entities: every tag is O; tag the entities with B-TYPE and I-TYPE "
+        raise DataError(f"{train_name} has no entities: every tag is O; tag the entities with B-TYPE and I-TYPE "
                              "(e.g. B-PER, I-PER) so there is something to learn.")
     for split in ("validation", "test"):
         path = getattr(cfg, split)
@@ -312,11 +283,11 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
             frames[split], source[split] = _frame(sents), nm
             extra = sorted({t for tags in frames[split]["tags"] for t, _, _ in entity_spans(tags)} - set(types))
             if extra:
-                raise data.DataError(f"{nm}: entity type {extra[0]!r} never occurs in the training data; add training "
+                raise DataError(f"{nm}: entity type {extra[0]!r} never occurs in the training data; add training "
                                      "sentences with it or remove it from the file.")
     fractions = {k: getattr(cfg, f"{k}_fraction") for k in ("validation", "test") if k not in frames}
     if fractions:
-        parts = data.random_split(frames["train"], fractions, cfg.split_seed, train_name, unit="sentence")
+        parts = random_split(frames["train"], fractions, cfg.split_seed, train_name, unit="sentence")
         for k, part in parts.items():
             frames[k] = part
             if k != "train":
@@ -326,7 +297,7 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
         keep = np.sort(np.random.default_rng(cfg.split_seed).choice(len(frames["train"]), cfg.max_rows, replace=False))
         frames["train"] = frames["train"].iloc[keep].reset_index(drop=True)
     labels = labels_for(types)
-    report = data.DataReport(
+    report = DataReport(
         text_column=token_col, label_column=tag_col, columns=cols, labels=labels,
         rows={k: len(v) for k, v in frames.items()},
         label_counts={k: count_tags(v, labels) for k, v in frames.items()},
@@ -335,13 +306,11 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
     train_texts = set(frames["train"]["text"])
     report.shared_between_splits = {f"train-{k}": int(frames[k]["text"].isin(train_texts).sum())
                                     for k in ("validation", "test") if k in frames}
-    lengths = frames["train"]["text"].str.len()
-    report.long_texts = int((lengths > data.LONG_TEXT_CHARS).sum())
-    report.longest_text = int(lengths.max())
+    describe_lengths(report, frames["train"]["text"])
     if tokenizer is not None:
-        report.token_lengths = data.token_length_stats(frames["train"]["text"], tokenizer, max_length)
+        report.token_lengths = token_length_stats(frames["train"]["text"], tokenizer, max_length)
     report.warnings = _warnings(report, count_entities(frames["train"], types), max_length)
-    return data.PreparedData(splits=frames, labels=labels, report=report)
+    return PreparedData(splits=frames, labels=labels, report=report)
 
 
 def _warnings(r, entities: dict[str, int], max_length: int | None) -> list[str]:
@@ -350,42 +319,23 @@ def _warnings(r, entities: dict[str, int], max_length: int | None) -> list[str]:
     if few:
         w.append(f"{len(few)} entity type(s) have fewer than {FEW_ENTITIES} training entities "
                  f"({', '.join(map(repr, few[:5]))}); they will be learned poorly.")
-    for k, n in r.shared_between_splits.items():
-        if n:
-            w.append(f"{n} sentence(s) appear in both {k.replace('-', ' and ')}: test scores will be optimistic.")
-    tl = r.token_lengths or {}
-    if max_length and tl.get("truncated_share", 0) > 0.05:
-        w.append(f"{tl['truncated_share']:.0%} of sentences are longer than max_length={max_length} tokens; their "
-                 f"last words are cut off and never tagged (95th percentile: {tl['p95']:.0f}).")
-    return w
+    w += overlap_warnings(r, "sentence")
+    return w + truncation_warnings(r, max_length, "sentences", "; their last words are cut off and never tagged")
 
 
 # ------------------------------------------------------------------------------ model and data --
 def load_tokenizer(path, **kw):
-    from studio.tasks import text_classification
-
-    tok = text_classification.load_tokenizer(path, **kw)
+    tok = padded_tokenizer(path, **kw)
     if getattr(tok, "add_prefix_space", None) is False:
         # Byte-level BPE (RoBERTa, GPT-2) marks a word start by its leading space: pre-split words need one.
-        tok = text_classification.load_tokenizer(path, add_prefix_space=True, **kw)
+        tok = padded_tokenizer(path, add_prefix_space=True, **kw)
     return tok
 
 
 def load_model(path, labels: list[str], tokenizer=None, **kw):
     from transformers import AutoModelForTokenClassification
 
-    from studio.models import trust_remote_code
-
-    # Weights load from safetensors only: a pickle (pytorch_model.bin) can run code when unpickled.
-    kw.setdefault("use_safetensors", True)
-    kw.setdefault("trust_remote_code", trust_remote_code())
-    id2label = dict(enumerate(labels))
-    model = AutoModelForTokenClassification.from_pretrained(
-        str(path), num_labels=len(labels), id2label=id2label, label2id={l: i for i, l in id2label.items()},
-        ignore_mismatched_sizes=True, **kw)
-    if tokenizer is not None and model.config.pad_token_id is None:
-        model.config.pad_token_id = tokenizer.pad_token_id
-    return model
+    return labelled_model(AutoModelForTokenClassification, path, labels, tokenizer, **kw)
 
 
 def align_labels(word_ids: list[int | None], word_tags: list[int]) -> list[int]:
@@ -471,9 +421,7 @@ def metrics_fn(labels: list[str]):
     return compute_metrics
 
 
-def trainer_parts(cfg, tokenizer, labels, splits, run_dir):
-    from studio.tasks import TrainerParts
-
+def trainer_parts(cfg, tokenizer, labels, splits):
     return TrainerParts(compute_metrics=metrics_fn(labels),
                         preprocess_logits_for_metrics=lambda logits, _labels: best_tags(logits))
 
@@ -513,7 +461,7 @@ def report_from_predictions(pred: np.ndarray, label_ids: np.ndarray, labels: lis
     gold, predicted, probs = word_sequences(pred, label_ids, labels)
     per_type = classification_report(gold, predicted, output_dict=True, zero_division=0)
     types = sorted({l[2:] for l in labels if l != "O"})
-    report = {"task": NAME, "n": len(gold), "metrics": scores(gold, predicted), "labels": labels,
+    report = {"task": "token-classification", "n": len(gold), "metrics": scores(gold, predicted), "labels": labels,
               "entity_types": types,
               "per_class": {t: {k: float(v) for k, v in per_type[t].items()} for t in types if t in per_type}}
     rows = []
@@ -569,3 +517,40 @@ def _prediction(text: str, words: list[tuple[str, int, int]], tags: list[str], p
         ents.append({"entity": t, "text": text[start:end], "start": start, "end": end,
                      "score": float(np.mean(probs[s:e]))})
     return {"entities": ents, "tokens": [w for w, _, _ in words], "tags": tags}
+
+
+TASK = Task(
+    name="token-classification",
+    title=Text("Token classification (NER)", "词元分类（命名实体识别）"),
+    data_hint=Text("CoNLL columns (token ... BIO tag, a blank line between sentences) or JSON/JSONL with tokens and tags",
+                   "CoNLL 列格式（词元 … BIO 标签，句子之间空一行），或包含 tokens 和 tags 的 JSON/JSONL"),
+    input_column=Text("Tokens column", "词元列"),
+    answer_column=Text("Tags column", "标签序列列"),
+    answer_info=Text("The BIO tags of each sentence, one per token.", "每个句子的 BIO 标签，每个词元一个。"),
+    input_noun="tokens", answer_noun="tags", label_noun="tag",
+    samples=("ner_sample.conll",),
+    file_types=(*CONLL_TYPES, ".json", ".jsonl"),
+    table_types=(".json", ".jsonl"),  # .txt and .tsv are CoNLL column files here
+    peft_task_type="TOKEN_CLS",
+    default_model="sentence-transformers/all-MiniLM-L6-v2",
+    catalog_models=("minilm",),
+    best_metrics=("f1", "precision", "recall", "token_accuracy", "loss"),
+    test_metrics=("f1", "precision", "recall", "token_accuracy"),
+    plot_metrics=("f1", "token_accuracy"),
+    metric_labels={"eval_f1": "validation entity F1 (micro)", "eval_precision": "validation entity precision",
+                   "eval_recall": "validation entity recall"},
+    playground="entities",
+    # Prompt tuning prepends virtual tokens to the input, so peft's token-classification model returns logits
+    # for more positions than there are labels and the loss cannot be computed; every other method applies.
+    methods=("full", "freeze", "lora", "dora", "adalora", "ia3", "prefix"),
+    # A fresh token head learns slowly at the adapters' 5e-4: on the bundled NER sample, MiniLM + LoRA tagged every
+    # token O after 2 epochs (entity F1 0.0) in the browser, while 2e-3 reaches F1 1.0 in 4 (bench/ner_before_after.py).
+    learning_rates={"lora": 2e-3, "dora": 2e-3, "adalora": 2e-3},
+    pipeline_tag="token-classification", card_kind="named-entity tagger",
+    card_metrics_note=("Precision, recall and F1 are entity-level micro averages (seqeval: an entity counts only when "
+                       "its type and every token match); token accuracy is over the first sub-token of each word."),
+    card_usage=card_usage,
+    prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
+    collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict,
+    format_prediction=format_prediction,
+)

@@ -23,8 +23,10 @@ def test_form_values_and_raw_config_round_trip():
     assert vals["dora_r"] == 8 and vals["lora_r"] == 16
     assert vals["early_stopping_patience"] == 0  # 0 is how the form shows "unset"
     assert vals["learning_rate"] == 5e-4  # the method's own default, shown as a number
-    back = RunConfig.from_dict(forms.raw_config({"path": str(SAMPLE)}, vals))
-    assert back.method_args == cfg.method_args and back.data.max_rows == 100
+    from components.session import DataState
+
+    back = RunConfig.from_dict(forms.raw_config(DataState(str(SAMPLE), SAMPLE.name, "sample"), vals))
+    assert back.resolved().method_args == cfg.resolved().method_args and back.data.max_rows == 100
     assert back.training.early_stopping_patience is None and back.training.epochs == 2
 
 

@@ -19,6 +19,7 @@ import yaml
 from studio import cli, methods, runlog
 from studio.config import DataConfig, RunConfig, TrainingConfig
 from studio.runs import Store, process_alive
+from studio.tasks import get_task
 from tests.support import ROOT, kill_active, tiny_config, wait_for
 
 STUDIO = shutil.which("studio", path=str(Path(sys.executable).parent))
@@ -58,7 +59,7 @@ def test_train_the_bundled_minilm_on_the_sample_data(tmp_path):
     assert kinds[0] == "start" and "train" in kinds and "eval" in kinds and kinds[-1] == "test"
     start = records[0]
     assert 0 < start["trainable_parameters"] < start["total_parameters"]
-    assert start["learning_rate_peak"] == methods.default_learning_rate("lora")
+    assert start["learning_rate_peak"] == get_task("text-classification").learning_rate("lora")
     assert "completed" in proc.stderr.strip().splitlines()[-1]
 
     listed = json.loads(ok(studio("runs", "--json", runs_dir=runs)).stdout)

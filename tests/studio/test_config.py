@@ -22,7 +22,7 @@ def test_defaults_validate_and_take_method_defaults():
     cfg = RunConfig.from_dict(base())
     assert cfg.task == "text-classification"
     assert cfg.method == "lora"
-    assert cfg.method_args == methods.METHODS["lora"].defaults()
+    assert cfg.resolved().method_args == methods.METHODS["lora"].defaults()
     assert cfg.training.epochs == 3.0 and cfg.training.batch_size == 16
     assert (cfg.data.validation_fraction, cfg.data.test_fraction, cfg.data.split_seed) == (0.1, 0.1, 42)
 

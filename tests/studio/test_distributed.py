@@ -23,7 +23,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from studio import distributed, runlog, train, worker
+from studio import distributed, ranks, runlog, train, worker
+from studio.errors import LaunchFailed
 from studio.config import ConfigError, RunConfig, TrainingConfig
 from studio.runs import Store
 from tests.support import ROOT, read_jsonl, tiny_config, wait_for
@@ -214,10 +215,10 @@ def test_fsdp_deepspeed_and_several_machines_reach_accelerate(tmp_path):
                                         machine_rank=1)
     assert multi[multi.index("--machine_rank") + 1] == "1" and multi[multi.index("--main_process_ip") + 1] == "10.0.0.1"
     assert multi[multi.index("--main_process_port") + 1] == "29555"  # the configured port wins
-    assert distributed.is_multi_process(training(num_machines=2, num_processes=2))
-    assert not distributed.is_multi_process(training())
-    assert distributed.shards_model(training(num_processes=2, distributed="fsdp"))
-    assert not distributed.shards_model(training(num_processes=1, distributed="fsdp"))
+    assert ranks.is_multi_process(training(num_machines=2, num_processes=2))
+    assert not ranks.is_multi_process(training())
+    assert ranks.shards_model(training(num_processes=2, distributed="fsdp"))
+    assert not ranks.shards_model(training(num_processes=1, distributed="fsdp"))
 
 
 @pytest.mark.parametrize("settings, message", [
@@ -238,9 +239,10 @@ def test_deepspeed_without_the_package_names_the_fix(separable_csv, monkeypatch)
     from studio import config
 
     monkeypatch.setattr(config, "_installed", lambda module: module != "deepspeed")
+    cfg = RunConfig.from_dict({"data": {"train": str(separable_csv)},  # reading a config never looks at the machine
+                               "training": {"num_processes": 2, "distributed": "deepspeed", "device": "auto"}})
     with pytest.raises(ConfigError, match="deepspeed is not installed; `pip install deepspeed`"):
-        RunConfig.from_dict({"data": {"train": str(separable_csv)},
-                             "training": {"num_processes": 2, "distributed": "deepspeed", "device": "auto"}})
+        cfg.check_machine()  # what Store.create and Store.resume ask before a run exists or relaunches
 
 
 def test_the_outcome_is_rank_0s_result_or_the_first_failure_or_the_log(tmp_path):
@@ -254,26 +256,26 @@ def test_the_outcome_is_rank_0s_result_or_the_first_failure_or_the_log(tmp_path)
 
     result(0, status="completed")
     result(3, status="failed", reason="Rank 3: RuntimeError: boom")
-    with pytest.raises(distributed.LaunchFailed, match="Rank 3: RuntimeError: boom"):
+    with pytest.raises(LaunchFailed, match="Rank 3: RuntimeError: boom"):
         distributed.read_outcome(tmp_path, 1)
 
     (tmp_path / "train.log").write_text("noise\nTraceback (most recent call last):\n  x\n"
                                         "torch.distributed.DistBackendError: peer went away\nmore noise\n")
-    with pytest.raises(distributed.LaunchFailed, match="signal 9 before rank 0 reported: "
+    with pytest.raises(LaunchFailed, match="signal 9 before rank 0 reported: "
                                                        "torch.distributed.DistBackendError: peer went away"):
         distributed.read_outcome(tmp_path, -9)
     (tmp_path / "train.log").write_text("")
-    with pytest.raises(distributed.LaunchFailed, match="exit code 1 before rank 0 reported; see train.log"):
+    with pytest.raises(LaunchFailed, match="exit code 1 before rank 0 reported; see train.log"):
         distributed.read_outcome(tmp_path, 1)
     distributed.rank_log(tmp_path, 1).write_text("RuntimeError: rank 1 lost its peer\n")
-    with pytest.raises(distributed.LaunchFailed, match="exit code 1 before rank 0 reported: RuntimeError: rank 1 lost"):
+    with pytest.raises(LaunchFailed, match="exit code 1 before rank 0 reported: RuntimeError: rank 1 lost"):
         distributed.read_outcome(tmp_path, 1)
 
 
 def test_a_rank_that_is_not_rank_0_writes_nothing_and_ignores_the_stop_file(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    RunLogCallback, _ = train._callbacks()
+    RunLogCallback = train._run_log_callback()
     runlog.request_stop(tmp_path)
     state = SimpleNamespace(global_step=3, max_steps=10, epoch=0.3)
     args = SimpleNamespace(device="cpu")
@@ -294,14 +296,14 @@ def test_a_rank_that_is_not_rank_0_writes_nothing_and_ignores_the_stop_file(tmp_
 
 def test_rank_and_launch_record_come_from_the_environment(monkeypatch):
     monkeypatch.delenv("RANK", raising=False)
-    monkeypatch.delenv(distributed.LAUNCH_ENV, raising=False)
-    assert distributed.is_main_process() and distributed.world_size() == 1
-    assert distributed.launch_record()["launcher"] == "none"
+    monkeypatch.delenv(ranks.LAUNCH_ENV, raising=False)
+    assert ranks.is_main_process() and ranks.world_size() == 1
+    assert ranks.launch_record()["launcher"] == "none"
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
-    monkeypatch.setenv(distributed.LAUNCH_ENV, json.dumps({"launcher": "accelerate", "num_processes": 2}))
-    assert not distributed.is_main_process() and distributed.world_size() == 2
-    assert distributed.launch_record() == {"launcher": "accelerate", "num_processes": 2}
+    monkeypatch.setenv(ranks.LAUNCH_ENV, json.dumps({"launcher": "accelerate", "num_processes": 2}))
+    assert not ranks.is_main_process() and ranks.world_size() == 2
+    assert ranks.launch_record() == {"launcher": "accelerate", "num_processes": 2}
 
 
 def test_the_device_line_counts_gpus_or_cpu_cores(monkeypatch):
@@ -340,7 +342,7 @@ def test_a_failing_rank_leaves_its_reason_for_the_worker(tmp_path, monkeypatch):
     monkeypatch.setattr(distributed, "_write_own_log", lambda run_dir: None)  # nor its stdout and stderr
     monkeypatch.setenv("RANK", "1")
     assert distributed.rank_main(tmp_path, resume=False) == 1
-    with pytest.raises(distributed.LaunchFailed, match=r"^Rank 1: RunError: .*config.json is missing"):
+    with pytest.raises(LaunchFailed, match=r"^Rank 1: RunError: .*config.json is missing"):
         distributed.read_outcome(tmp_path, 1)
 
 

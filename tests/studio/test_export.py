@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from studio import export
+from studio import export, models
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_adapter_zip_is_portable(run_dir, tmp_path):
         conf = json.loads(zf.read("adapter_config.json"))
     assert {"README.md", "adapter_model.safetensors", "adapter_config.json", "tokenizer.json"} <= names
     cfg = json.loads((run_dir / "config.json").read_text())
-    assert conf["base_model_name_or_path"] == export.portable_base(cfg["model"])
+    assert conf["base_model_name_or_path"] == models.portable_base(cfg["model"])
     assert not list(tmp_path.glob(".export-*")), "the temporary folder is cleaned up"
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from studio import runlog, train, worker
+from studio import errors, runlog, train, worker
 from studio.config import RunConfig
 from studio.runs import Store, process_alive
 from tests.support import ROOT, tiny_config, wait_for
@@ -120,7 +120,7 @@ def test_kill_9_after_a_checkpoint_then_resume_matches_an_uninterrupted_run(stor
 def tensorboard_losses(rd: Path) -> list[tuple[int, float]]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    acc = EventAccumulator(str(rd / train.TENSORBOARD_DIR))
+    acc = EventAccumulator(str(rd / runlog.TENSORBOARD_DIR))
     acc.Reload()
     return [(e.step, e.value) for e in acc.Scalars("train/loss")]
 
@@ -202,9 +202,9 @@ def test_disk_full_is_recognised_however_the_library_wraps_it(exc):
         except Exception as inner:
             raise RuntimeError("saving the checkpoint failed") from inner
     except RuntimeError as outer:
-        reason = worker._disk_full_hint(outer)
+        reason = errors._disk_full_hint(outer)
     assert reason and reason.startswith("Disk full or file too large while writing")
-    assert worker._disk_full_hint(ValueError("a bad label")) is None
+    assert errors._disk_full_hint(ValueError("a bad label")) is None
 
 
 # ----------------------------------------------------------------- out of memory --

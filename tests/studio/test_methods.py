@@ -14,6 +14,7 @@ import torch
 
 from studio import inference, methods, runlog, train
 from studio.config import ConfigError, RunConfig
+from studio.tasks import get_task
 from studio.tasks import text_classification as tc
 from tests.support import read_jsonl, tiny_config
 
@@ -61,7 +62,7 @@ def tokenizer(tiny_bert):
 def test_apply_keeps_the_head_trainable_and_counts_parameters(tiny_bert, tokenizer, method, args):
     base = tc.load_model(tiny_bert, ["a", "b", "c"], tokenizer)
     base_total = sum(p.numel() for p in base.parameters())
-    model = methods.apply(base, method, args, tc.PEFT_TASK_TYPE, total_steps=50)
+    model = methods.apply(base, method, args, tc.TASK.peft_task_type, total_steps=50)
     named = dict(model.named_parameters())
     head = {n: p for n, p in named.items() if "classifier" in n and p.requires_grad}
     assert {n.rsplit(".", 1)[-1] for n in head} == {"weight", "bias"}, f"{method}: head not trainable"
@@ -124,13 +125,13 @@ def test_method_trains_lowers_loss_and_reloads(method, tiny_bert, separable_csv,
     assert counts == expected_counts
     assert (status["trainable_parameters"], status["total_parameters"]) == (counts["trainable"], counts["total"])
     assert (counts["trainable"] == counts["total"]) == (method == "full")
-    assert start["learning_rate_peak"] == methods.default_learning_rate(method)
+    assert start["learning_rate_peak"] == methods.METHODS[method].learning_rate
 
     # The saved model (adapter + head, or full weights) predicts exactly what the test report says.
     meta = json.loads((rd / "model" / "studio_model.json").read_text())
     assert meta["method"] == method and meta["peft"] == methods.METHODS[method].peft
     assert meta["labels"] == ["billing", "technical"]
-    rows = read_jsonl(rd / train.PREDICTIONS_FILE)
+    rows = read_jsonl(rd / runlog.PREDICTIONS_FILE)
     report = json.loads((rd / runlog.REPORT_FILE).read_text())
     assert len(rows) == report["n"] == 4
     inference.forget(rd)
@@ -144,11 +145,10 @@ def test_method_trains_lowers_loss_and_reloads(method, tiny_bert, separable_csv,
 def test_a_task_can_set_its_own_default_learning_rate_for_a_method():
     from studio import methods
 
-    assert methods.default_learning_rate("lora") == methods.METHODS["lora"].learning_rate
-    assert methods.default_learning_rate("lora", "text-classification") == methods.METHODS["lora"].learning_rate
+    assert get_task("text-classification").learning_rate("lora") == methods.METHODS["lora"].learning_rate
     # A fresh token head needs more than the adapters' usual rate (see studio/tasks/token_classification.py).
-    assert methods.default_learning_rate("lora", "token-classification") == 2e-3
-    assert methods.default_learning_rate("full", "token-classification") == methods.METHODS["full"].learning_rate
+    assert get_task("token-classification").learning_rate("lora") == 2e-3
+    assert get_task("token-classification").learning_rate("full") == methods.METHODS["full"].learning_rate
 
 
 def test_prefix_tuning_on_a_model_without_past_key_values_is_refused_in_one_sentence(tiny_bert, tokenizer, monkeypatch):
@@ -157,7 +157,7 @@ def test_prefix_tuning_on_a_model_without_past_key_values_is_refused_in_one_sent
 
     from studio.config import ConfigError
 
-    model = methods.apply(tc.load_model(tiny_bert, ["a", "b"], tokenizer), "prefix", {}, tc.PEFT_TASK_TYPE)
+    model = methods.apply(tc.load_model(tiny_bert, ["a", "b"], tokenizer), "prefix", {}, tc.TASK.peft_task_type)
     methods.check_supported(model, "prefix")  # the pinned transformers: fine
     forward = BertModel.forward
     monkeypatch.setattr(BertModel, "forward", lambda self, input_ids=None, attention_mask=None, cache=None, **kw:
@@ -165,4 +165,4 @@ def test_prefix_tuning_on_a_model_without_past_key_values_is_refused_in_one_sent
     with pytest.raises(ConfigError, match=r"Prefix tuning cannot run on BertModel .*Use prompt tuning or LoRA"):
         methods.check_supported(model, "prefix")
     methods.check_supported(methods.apply(tc.load_model(tiny_bert, ["a", "b"], tokenizer), "prompt", {},
-                                          tc.PEFT_TASK_TYPE), "prompt")
+                                          tc.TASK.peft_task_type), "prompt")

@@ -32,7 +32,7 @@ def test_a_task_names_its_own_metrics_in_the_score_plot():
 
     ner = get_task("token-classification")
     records = [{"kind": "eval", "step": 2, "eval_f1": 0.4, "eval_token_accuracy": 0.8}]
-    names = [t.name for t in plots.eval_figure(records, ner.PLOT_METRICS, ner.METRIC_LABELS).data]
+    names = [t.name for t in plots.eval_figure(records, ner.plot_metrics, ner.metric_labels).data]
     assert names == ["validation entity F1 (micro)", "validation token accuracy"]
 
 

@@ -7,7 +7,7 @@ import os
 import psutil
 import pytest
 
-from studio import runlog
+from studio import prewarm, runlog
 from studio.config import RunConfig
 from studio.runs import Store
 
@@ -17,7 +17,7 @@ from tests.support import kill_active, separable_rows, tiny_config, wait_for, wr
 @pytest.fixture(scope="module")
 def spare_store(tmp_path_factory):
     store = Store(tmp_path_factory.mktemp("prewarm") / "runs")
-    store.enable_prewarm()
+    prewarm.enable(store)
     wait_for(store.spare.ready, timeout=300, what="the spare worker to finish its imports")
     yield store
     kill_active(store)
@@ -83,7 +83,7 @@ def test_a_spare_whose_app_vanished_ends_and_removes_its_folder(tmp_path):
     import sys
     from pathlib import Path
 
-    from studio.prewarm import worker_env
+    from studio.runs import worker_env
 
     code = ("import os, sys; from studio.prewarm import Spare; s = Spare(sys.argv[1]); "
             "print(s.dir, s.proc.pid, flush=True); os._exit(0)")

@@ -174,7 +174,7 @@ def test_tokenised_targets_and_padded_labels(tiny_t5):
 def test_identical_outputs_score_100_and_disjoint_ones_0():
     refs = ["turn off kitchen lights", "open garage door", "check attic fan"]
     assert s2s.text_metrics(refs, refs) == pytest.approx({"bleu": 100.0, "chrf": 100.0, "rougeL": 100.0,
-                                                          "exact_match": 100.0})
+                                                          "exact_match": 1.0})  # a share (0-1), as in SFT
     wrong = s2s.text_metrics(["zzz qqq", "vvv", "xxx yyy"], refs)
     assert wrong["bleu"] == 0 and wrong["rougeL"] == 0 and wrong["exact_match"] == 0 and wrong["chrf"] < 5
 
@@ -193,14 +193,14 @@ def test_metrics_decode_generated_ids_and_labels(tiny_t5):
     width = max(map(len, generated + labels))
     pad = lambda rows, v: [r + [v] * (width - len(r)) for r in rows]  # noqa: E731
     ev = type("P", (), {"predictions": pad(generated, PAD_ID), "label_ids": pad(labels, -100)})()
-    assert s2s.metrics_fn(tok)(ev)["exact_match"] == 100.0
+    assert s2s.metrics_fn(tok)(ev)["exact_match"] == 1.0  # a share, like every share in the studio
 
 
 def test_task_contract():
     task = get_task("seq2seq")
-    assert task.PEFT_TASK_TYPE == "SEQ_2_SEQ_LM" and task.BEST_METRICS[0] == "chrf"
-    assert set(task.PLOT_METRICS) <= set(task.BEST_METRICS)
-    assert models.find_entry(task.DEFAULT_MODEL).tasks == ("seq2seq",)
+    assert task.peft_task_type == "SEQ_2_SEQ_LM" and task.best_metrics[0] == "chrf"
+    assert set(task.plot_metrics) <= set(task.best_metrics)
+    assert task.catalog_models == (models.find_entry(task.default_model).name,)
     cfg = RunConfig.from_dict({"task": "seq2seq", "data": {"train": str(SAMPLE)}})
     assert cfg.model == "minilm-seq2seq" and cfg.selection_metric() == "chrf"
     assert s2s.format_prediction("src", {"output": "out"}) == "out\tsrc"
@@ -208,13 +208,13 @@ def test_task_contract():
 
 
 # ------------------------------------------------------------ methods --
-@pytest.mark.parametrize("method", s2s.METHODS)
+@pytest.mark.parametrize("method", s2s.TASK.method_names())
 def test_every_method_trains_the_tiny_t5(tiny_t5, method):
     """A few optimizer steps on one batch at the method's learning rate lower the loss, and the model generates."""
     import torch
 
     tok = s2s.load_tokenizer(tiny_t5)
-    model = methods.apply(s2s.load_model(tiny_t5, [], tok), method, {}, s2s.PEFT_TASK_TYPE, total_steps=20)
+    model = methods.apply(s2s.load_model(tiny_t5, [], tok), method, {}, s2s.TASK.peft_task_type, total_steps=20)
     trainable, total = methods.count_parameters(model)
     assert 0 < trainable <= total and (trainable < total) == (method != "full")
     rows = pairs(8)
@@ -222,7 +222,7 @@ def test_every_method_trains_the_tiny_t5(tiny_t5, method):
         {"input_ids": tok(r["source"], return_token_type_ids=False)["input_ids"],
          "labels": s2s.encode_targets(tok, [r["target"]], 8)[0]} for r in rows])
     batch.pop("token_type_ids", None)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=methods.default_learning_rate(method) * 2)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=methods.METHODS[method].learning_rate * 2)
 
     def loss_now() -> float:
         model.eval()  # no dropout, no AdaLoRA regulariser: a loss that only the weights move
@@ -242,7 +242,7 @@ def test_every_method_trains_the_tiny_t5(tiny_t5, method):
 
 def test_freeze_trains_the_top_decoder_blocks(tiny_t5):
     tok = s2s.load_tokenizer(tiny_t5)
-    model = methods.apply(s2s.load_model(tiny_t5, [], tok), "freeze", {"trainable_layers": 1}, s2s.PEFT_TASK_TYPE)
+    model = methods.apply(s2s.load_model(tiny_t5, [], tok), "freeze", {"trainable_layers": 1}, s2s.TASK.peft_task_type)
     trained = {n.split(".")[0] + "." + n.split(".")[1] + "." + n.split(".")[2]
                for n, p in model.named_parameters() if p.requires_grad and ".block." in n}
     assert trained == {"decoder.block.1"}
@@ -372,7 +372,8 @@ def test_reproduce_script_retrains_the_run_to_its_scores(finished, tmp_path):
     """The exported script (Seq2SeqTrainer generating at each evaluation, sacrebleu) reaches the run's test scores."""
     *_, rd, _ = finished
     got, want, folder = run_reproduce_script(rd, tmp_path)
-    assert set(json.loads((folder / "data" / "test.jsonl").read_text().splitlines()[0])) == {"source", "target"}
+    # The run's own split, column for column (text is the source as a person reads it).
+    assert set(json.loads((folder / "data" / "test.jsonl").read_text().splitlines()[0])) == {"text", "source", "target"}
     assert set(got) == {"bleu", "chrf", "rougeL", "exact_match"}
     # Same seed, same code, same machine: the generated outputs score the same.
     assert got == pytest.approx(want, abs=0.5), (got, want)
@@ -410,7 +411,7 @@ def test_the_catalog_base_is_built_once_and_loads_as_seq2seq(minilm_seq2seq, tmp
 def test_methods_on_the_catalog_base(minilm_seq2seq, method):
     """The methods that need architecture knowledge (IA3's modules, prefix/prompt's layer counts, freeze's stack)."""
     tok = s2s.load_tokenizer(minilm_seq2seq)
-    model = methods.apply(s2s.load_model(minilm_seq2seq, [], tok), method, {}, s2s.PEFT_TASK_TYPE, total_steps=20)
+    model = methods.apply(s2s.load_model(minilm_seq2seq, [], tok), method, {}, s2s.TASK.peft_task_type, total_steps=20)
     trainable, total = methods.count_parameters(model)
     assert 0 < trainable < total
     if method == "freeze":  # the top two decoder blocks train, no encoder block
@@ -427,8 +428,9 @@ def test_methods_on_the_catalog_base(minilm_seq2seq, method):
 @pytest.mark.slow
 def test_reproduce_script_builds_the_catalog_base_as_the_studio_does(finished, minilm_seq2seq, tmp_path):
     """A run on minilm-seq2seq (on no hub) exports a script that builds that base itself from MiniLM."""
-    import argparse
+    import importlib.util
     import shutil
+    import sys
 
     from studio import reproduce
 
@@ -438,11 +440,13 @@ def test_reproduce_script_builds_the_catalog_base_as_the_studio_does(finished, m
     cfg = json.loads((copy / "config.json").read_text())
     cfg["model"] = "minilm-seq2seq"
     (copy / "config.json").write_text(json.dumps(cfg))
-    script = {"__name__": "reproduce"}
-    exec(compile(reproduce.script_text(copy), "reproduce.py", "exec"), script)
-    a = argparse.Namespace(model="minilm-seq2seq", encoder=str(models.bundled_path(models.find_entry("minilm"))))
-    tok = script["load_tokenizer"](a)
-    built = script["load_model"](a, [], tok).state_dict()
+    (tmp_path / "reproduce_s2s.py").write_text(reproduce.script_text(copy))
+    spec = importlib.util.spec_from_file_location("reproduce_s2s", tmp_path / "reproduce_s2s.py")
+    script = sys.modules["reproduce_s2s"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    base = script.write_minilm_seq2seq(tmp_path / "base", models.bundled_path(models.find_entry("minilm")))
+    tok = script.load_tokenizer(base)
+    built = script.load_model(base, [], tok).state_dict()
     cached = s2s.load_model(minilm_seq2seq, [], s2s.load_tokenizer(minilm_seq2seq)).state_dict()
     assert built.keys() == cached.keys() and all(built[k].equal(cached[k]) for k in cached)
     assert tok("a test")["input_ids"] == s2s.load_tokenizer(minilm_seq2seq)("a test")["input_ids"]

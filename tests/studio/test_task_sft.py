@@ -221,7 +221,7 @@ def test_perplexity_is_exp_of_every_loss():
 
 
 # ---------------------------------------------------------------------------------- methods --
-@pytest.mark.parametrize("method", sft.METHODS)
+@pytest.mark.parametrize("method", sft.TASK.method_names())
 def test_every_method_trains_and_generates(method, tiny_llama, tok):
     import torch
 

@@ -351,13 +351,13 @@ def test_prediction_spans_and_format():
 
 def test_the_contract_and_methods():
     task = get_task("token-classification")
-    assert task is ner and task.PEFT_TASK_TYPE == "TOKEN_CLS" and task.BEST_METRICS[0] == "f1"
-    assert set(task.METHODS) == set(methods.METHODS) - {"prompt"}
+    assert task is ner.TASK and task.peft_task_type == "TOKEN_CLS" and task.best_metrics[0] == "f1"
+    assert set(task.method_names()) == set(methods.METHODS) - {"prompt"}
     with pytest.raises(ConfigError, match="method: 'prompt' does not apply to token-classification"):
         RunConfig.from_dict({"task": "token-classification", "method": "prompt", "data": {"train": "x.conll"}})
     cfg = RunConfig.from_dict({"task": "token-classification", "data": {"train": "x.conll"},
                                "training": {"best_metric": "token_accuracy"}})
-    assert cfg.selection_metric() == "token_accuracy" and cfg.model == ner.DEFAULT_MODEL
+    assert cfg.selection_metric() == "token_accuracy" and cfg.model == ner.TASK.default_model
     card = "\n".join(ner.card_usage(False))
     assert "AutoModelForTokenClassification" in card and 'aggregation_strategy="simple"' in card
     assert "AutoPeftModelForTokenClassification" in "\n".join(ner.card_usage(True))
@@ -377,7 +377,7 @@ def matrix_store(tmp_path_factory):
     return Store(tmp_path_factory.mktemp("ner-method-runs"))
 
 
-@pytest.mark.parametrize("method", ner.METHODS)
+@pytest.mark.parametrize("method", ner.TASK.method_names())
 def test_method_trains_lowers_loss_and_reloads(method, tiny_bert, ner_conll, matrix_store):
     # one full batch of the 38 training sentences per step: the logged loss has no sampling noise
     cfg = RunConfig.from_dict(ner_config(tiny_bert, ner_conll, method, epochs=8, batch_size=40,
@@ -390,7 +390,7 @@ def test_method_trains_lowers_loss_and_reloads(method, tiny_bert, ner_conll, mat
     assert len(losses) == 8 and losses[-1] < losses[0] - 0.01, f"{method} did not lower the loss: {losses}"
     evals = [r for r in runlog.read_metrics(rd) if r["kind"] == "eval"]
     assert {"eval_f1", "eval_token_accuracy", "eval_precision", "eval_recall"} <= set(evals[-1])
-    rows = read_jsonl(rd / train.PREDICTIONS_FILE)
+    rows = read_jsonl(rd / runlog.PREDICTIONS_FILE)
     inference.forget(rd)
     preds = inference.predict(rd, [r["text"] for r in rows])
     inference.forget(rd)
@@ -420,7 +420,7 @@ def test_worker_run_reports_and_predicts_entities(ner_run):
     st = runlog.read_status(rd)
     assert st["best_metric_name"] == "f1" and set(st["test_metrics"]) == {"precision", "recall", "f1", "token_accuracy"}
     report = json.loads((rd / runlog.REPORT_FILE).read_text())
-    rows = read_jsonl(rd / train.PREDICTIONS_FILE)
+    rows = read_jsonl(rd / runlog.PREDICTIONS_FILE)
     test = pd.read_parquet(rd / "data" / "test.parquet")
     assert report["n"] == len(rows) == len(test) == 8
     assert [r["text"] for r in rows] == test["text"].tolist()

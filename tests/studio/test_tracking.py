@@ -30,8 +30,8 @@ def event_scalars(folder) -> dict[str, dict[int, float]]:
 def test_a_finished_run_has_tensorboard_events_with_its_losses(finished_run):
     store, run_id, _ = finished_run
     rd = store.run_dir(run_id)
-    assert list((rd / train.TENSORBOARD_DIR).glob("events.out.tfevents.*"))
-    scalars = event_scalars(rd / train.TENSORBOARD_DIR)
+    assert list((rd / runlog.TENSORBOARD_DIR).glob("events.out.tfevents.*"))
+    scalars = event_scalars(rd / runlog.TENSORBOARD_DIR)
     logged = {r["step"]: r["loss"] for r in runlog.read_metrics(rd) if r["kind"] == "train"}
     assert sorted(scalars["train/loss"]) == sorted(logged) == list(range(1, 13))
     for step, loss in logged.items():
@@ -52,7 +52,7 @@ def test_tensorboard_off_writes_no_event_files(store, tiny_bert, separable_csv):
     rd = store.run_dir(run_id)
     assert runlog.read_status(rd)["status"] == "completed"
     assert [r for r in runlog.read_metrics(rd) if r["kind"] == "train"], "the studio's own log is unaffected"
-    assert not (rd / train.TENSORBOARD_DIR).exists()
+    assert not (rd / runlog.TENSORBOARD_DIR).exists()
     assert not list(rd.rglob("events.out.tfevents.*"))
 
 
@@ -61,11 +61,12 @@ def test_wandb_without_the_package_is_refused_with_the_fix(separable_csv, monkey
 
     monkeypatch.setattr(config, "_installed", lambda module: False)
     with pytest.raises(ConfigError, match="training.wandb: .*install wandb or turn training.wandb off"):
-        RunConfig.from_dict({"data": {"train": str(separable_csv)}, "training": {"wandb": True}})
+        RunConfig.from_dict({"data": {"train": str(separable_csv)}, "training": {"wandb": True}}).check_machine()
     monkeypatch.setattr(config, "_installed", lambda module: module == "wandb")
     monkeypatch.setenv("WANDB_MODE", "offline")  # logged in or not: the login check has its own test
     cfg = RunConfig.from_dict({"data": {"train": str(separable_csv)},
                                "training": {"wandb": True, "wandb_project": "tickets"}})
+    cfg.check_machine()
     assert cfg.training.wandb and cfg.training.wandb_project == "tickets"
 
 

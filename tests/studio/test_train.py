@@ -8,7 +8,7 @@ import os
 import pandas as pd
 import pytest
 
-from studio import inference, runlog, train
+from studio import devices, inference, runlog, train
 from studio.config import RunConfig
 from tests.support import read_jsonl
 
@@ -37,8 +37,8 @@ def test_the_folder_holds_exactly_the_contract(run):
 
 def test_config_and_status(run):
     _, _, cfg, rd = run
-    assert json.loads((rd / "config.json").read_text()) == cfg.to_dict()
-    assert RunConfig.from_dict(json.loads((rd / "config.json").read_text())) == cfg
+    assert json.loads((rd / "config.json").read_text()) == cfg.resolved().to_dict()  # every setting recorded
+    assert RunConfig.from_dict(json.loads((rd / "config.json").read_text())) == cfg.resolved()
     st = json.loads((rd / "status.json").read_text())
     assert st["status"] == "completed" and st["reason"] is None
     assert st["created_at"] <= st["started_at"] <= st["finished_at"]
@@ -131,8 +131,8 @@ def test_last_checkpoint_skips_torn_ones(tmp_path):
 
 
 def test_precision_and_device_choice():
-    assert train.pick_precision("auto", "cpu") == "fp32"
-    assert train.pick_precision("bf16", "cpu") == "bf16"
-    assert train.resolve_device("cpu") == "cpu"
-    assert train.resolve_device("auto") in ("cpu", "cuda:0")
+    assert devices.pick_precision("auto", "cpu") == "fp32"
+    assert devices.pick_precision("bf16", "cpu") == "bf16"
+    assert devices.resolve_device("cpu") == "cpu"
+    assert devices.resolve_device("auto") in ("cpu", "cuda:0")
     assert runlog.FINISHED == ("completed", "failed", "stopped")

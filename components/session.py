@@ -1,0 +1,33 @@
+"""What a browser session carries from tab to tab (gr.State values), typed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from studio.tasks import DEFAULT_TASK
+
+
+@dataclass(frozen=True)
+class DataState:
+    """The data a run will use, as the Data tab loaded and checked it."""
+
+    path: str                        # the file on this server (a bundled sample or a stored upload)
+    name: str                        # as the user knows it: the sample's or the uploaded file's name
+    kind: str                        # "sample" or "upload"
+    task: str = DEFAULT_TASK
+    labels: tuple[str, ...] = ()     # the label or tag set its check found (empty for tasks without one)
+    columns: tuple[str, ...] = ()    # the file's columns as read
+    text_column: str | None = None   # what the check used: detected or chosen
+    label_column: str | None = None
+    max_length: int | None = None    # the tokenizer's max_length its lengths were checked against
+
+    def but(self, **changes) -> "DataState":
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class TokenizerChoice:
+    """Whose tokenizer the Data tab counts lengths with (the Model tab sets it)."""
+
+    model: str | None = None
+    max_length: int | None = None

@@ -1,0 +1,200 @@
+"""The task contract: everything the engine, the CLI, the UI, exports and reproduce scripts need from a task.
+
+A task is one module under studio/tasks/ that ends with `TASK = Task(...)`, and one line in the
+registry (studio/tasks/__init__.py). Code outside studio/tasks/ asks the task for what it needs
+(`get_task(cfg.task).has_labels`, `.playground`, `.test_report(...)`); it never compares task names.
+
+Adding a task
+-------------
+1. Write studio/tasks/<name>.py with the functions below and, last, `TASK = Task(name=..., ...)`.
+   Read and check data with studio.data's shared helpers (read_table, random_split, the generic
+   warnings); every split is a DataFrame with a "text" column (the input as a person reads it) plus
+   the task's own columns, and `prepare_data` returns a data.PreparedData.
+2. Add one line to TASK_MODULES in studio/tasks/__init__.py.
+3. Put a small sample of your own in assets/samples/ (listed in `samples`) and a config in examples/.
+tests/studio/test_task_contract.py checks every registered task against this contract: fields filled,
+functions with the parameters below, its sample prepared, its reproduce script compiled and checked.
+
+Reproduce scripts copy a task's training functions (load_tokenizer, load_model, tokenize, collator,
+trainer_parts, test_report) and whatever they call into a standalone file (studio.script_source).
+So these functions, and the studio code they reach, name other studio code directly (module-level
+`from studio.x import name`), never through a module (`data.read_table`) or an import inside a
+function; the generator refuses what it cannot copy, and the contract test says where.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
+
+from studio.methods import METHODS
+
+
+class Text(NamedTuple):
+    """A text the page shows, in English and Simplified Chinese (components.i18n.t takes both)."""
+
+    en: str
+    zh: str
+
+
+@dataclass
+class TrainerParts:
+    """What a task adds to the recipe's Trainer: metrics, and a Trainer/arguments class when the
+    default one does not fit (seq2seq generates during evaluation)."""
+
+    compute_metrics: Callable | None = None
+    preprocess_logits_for_metrics: Callable | None = None
+    trainer_cls: Any = None        # None: transformers.Trainer
+    args_cls: Any = None           # None: transformers.TrainingArguments
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+PLAYGROUNDS = ("classify", "entities", "chat", "generate")
+
+
+def no_run_callbacks(cfg, tokenizer, labels, splits, run_dir) -> list:
+    return []
+
+
+def text_tokens(df, tokenizer, sample: int = 5000) -> list[int]:
+    """Tokens of each input text (the split's "text" column), special tokens included, over the first `sample`."""
+    texts = [str(t) for t in df["text"].head(sample)]
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task's capabilities, page texts and behaviour (see the module docstring)."""
+
+    # ---------------------------------------------------------------- identity and page texts
+    name: str                       # in configs, the CLI and run folders
+    title: Text                     # "Text classification"
+    data_hint: Text                 # what its files hold, one line for the Data tab
+    input_column: Text              # what the first column picker means ("Text column")
+    answer_column: Text             # what the second one means ("Label column")
+    answer_info: Text               # help under the second picker
+    input_noun: str                 # summary lines: "text", "tokens", "prompt", "source"
+    answer_noun: str                # "label", "tags", "answer", "target"
+    label_noun: str | None          # what its label set is made of ("label", "tag"); None: no label set
+    samples: tuple[str, ...]        # bundled files in assets/samples (the first opens the Data tab)
+    file_types: tuple[str, ...]     # file suffixes its data can come in
+
+    # ----------------------------------------------------------------------------- capabilities
+    peft_task_type: str             # peft's TaskType ("SEQ_CLS", "TOKEN_CLS", "CAUSAL_LM", "SEQ_2_SEQ_LM")
+    default_model: str              # the base a config without `model` gets (bundled: runs offline)
+    catalog_models: tuple[str, ...]  # catalog entries (studio.models) that suit it
+    best_metrics: tuple[str, ...]   # validation metrics a run can be selected on; the first is the default
+    test_metrics: tuple[str, ...]   # what its test report's "metrics" hold, in the order tables show them
+    plot_metrics: tuple[str, ...]   # validation metrics drawn live, without "eval_"
+    playground: str                 # the Playground panel: one of PLAYGROUNDS
+    methods: tuple[str, ...] | None = None       # the methods that apply; None: every one in studio.methods
+    learning_rates: Mapping[str, float] = field(default_factory=dict)  # its own defaults where a method's differ
+    metric_labels: Mapping[str, str] = field(default_factory=dict)     # {"eval_f1": "..."} where a name misleads
+    head_init: bool = False         # training.head_init (class prototypes) applies
+    labels_files: bool = False      # a finished run can label a whole file (Playground, studio.batch)
+    onnx: bool = False              # ONNX export applies (encoder classifiers)
+    script_requirements: tuple[str, ...] = ()  # pip packages a reproduce script needs beyond what its code imports
+    table_types: tuple[str, ...] = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".parquet")  # files it reads as tables
+
+    # ------------------------------------------------------------------------------ model card
+    pipeline_tag: str = ""
+    card_kind: str = ""             # "text classifier"
+    card_metrics_note: str = ""
+    card_usage: Callable[[bool, Sequence[str]], list[str]] | None = None  # (is_adapter, labels) -> Python lines
+
+    # -------------------------------------------------------------------------------- behaviour
+    # (cfg: DataConfig, tokenizer=None, max_length=None) -> data.PreparedData; a DataError names what to fix
+    prepare_data: Callable[..., Any] | None = None
+    # (path, **kw) -> tokenizer
+    load_tokenizer: Callable[..., Any] | None = None
+    # (path, labels, tokenizer=None, **kw) -> model; labels are [] for tasks without a label set
+    load_model: Callable[..., Any] | None = None
+    # (splits, tokenizer, labels, training) -> {split: datasets.Dataset}, unpadded
+    tokenize: Callable[..., Any] | None = None
+    # (tokenizer, model=None) -> the data collator
+    collator: Callable[..., Any] | None = None
+    # (cfg, tokenizer, labels, splits) -> TrainerParts (what a reproduce script uses too)
+    trainer_parts: Callable[..., TrainerParts] | None = None
+    # (trainer, test_ds, test_df, labels, tokenizer, cfg) -> (report with "metrics", one row per test example)
+    test_report: Callable[..., tuple[dict, list[dict]]] | None = None
+    # (model, tokenizer, texts, **settings) -> one dict per text
+    predict: Callable[..., list[dict]] | None = None
+    # (text, prediction) -> one line of `studio predict`
+    format_prediction: Callable[[str, dict], str] | None = None
+    # (df, tokenizer) -> tokens per row of a split, as training sees them (length charts, truncation warnings)
+    count_tokens: Callable[..., list[int]] = text_tokens
+    # (cfg, tokenizer, labels, splits, run_dir) -> TrainerCallbacks that write into the run folder (studio only)
+    run_callbacks: Callable[..., list] = no_run_callbacks
+    # (model, tokenizer, messages, **settings) -> the growing answer; tasks that chat (the Playground's chat)
+    stream_chat: Callable[..., Any] | None = None
+    # (table) -> (input column, answer column) or Nones: what the Data tab's pickers show for a file it cannot prepare
+    guess_columns: Callable[..., tuple[str | None, str | None]] | None = None
+
+    # ------------------------------------------------------------------------------ questions
+    @property
+    def has_labels(self) -> bool:
+        """A fixed label set (classes, tags): label_names applies and the data report counts each."""
+        return self.label_noun is not None
+
+    def method_names(self) -> tuple[str, ...]:
+        return self.methods if self.methods is not None else tuple(METHODS)
+
+    def learning_rate(self, method: str) -> float:
+        """The default peak learning rate of a method on this task."""
+        return self.learning_rates.get(method, METHODS[method].learning_rate)
+
+    def selection_metric(self, chosen: str | None) -> str:
+        return chosen or self.best_metrics[0]
+
+
+# What each behaviour is called with: the contract test checks every task's functions take these.
+SIGNATURES: dict[str, tuple[str, ...]] = {
+    "prepare_data": ("cfg", "tokenizer", "max_length"),
+    "load_tokenizer": ("path",),
+    "load_model": ("path", "labels", "tokenizer"),
+    "tokenize": ("splits", "tokenizer", "labels", "training"),
+    "collator": ("tokenizer", "model"),
+    "trainer_parts": ("cfg", "tokenizer", "labels", "splits"),
+    "test_report": ("trainer", "test_ds", "test_df", "labels", "tokenizer", "cfg"),
+    "predict": ("model", "tokenizer", "texts"),
+    "format_prediction": ("text", "pred"),
+    "run_callbacks": ("cfg", "tokenizer", "labels", "splits", "run_dir"),
+    "count_tokens": ("df", "tokenizer"),
+    "card_usage": ("is_adapter", "labels"),
+    "stream_chat": ("model", "tokenizer", "messages"),
+    "guess_columns": ("df",),
+}
+OPTIONAL = ("stream_chat", "guess_columns")
+# The functions a reproduce script copies and calls (studio.reproduce_recipe).
+SCRIPT_PARTS = ("load_tokenizer", "load_model", "tokenize", "collator", "trainer_parts", "test_report")
+
+
+def contract_problems(task: Task) -> list[str]:
+    """What a task lacks or gets wrong against the contract (empty when it keeps it)."""
+    problems = []
+    for f in fields(task):
+        value = getattr(task, f.name)
+        if f.name in OPTIONAL or f.name in ("label_noun", "methods", "learning_rates", "metric_labels", "head_init",
+                                            "labels_files", "onnx", "script_requirements", "table_types"):
+            continue
+        if value in (None, "", ()):
+            problems.append(f"{task.name}: {f.name} is not set")
+    for name, params in SIGNATURES.items():
+        fn = getattr(task, name)
+        if fn is None:
+            continue
+        got = list(inspect.signature(fn).parameters)
+        if got[:len(params)] != list(params):
+            problems.append(f"{task.name}: {name} takes {got}, the contract calls it with {list(params)}")
+    if task.playground not in PLAYGROUNDS:
+        problems.append(f"{task.name}: playground {task.playground!r} is not one of {PLAYGROUNDS}")
+    if task.playground == "chat" and task.stream_chat is None:
+        problems.append(f"{task.name}: a chat playground needs stream_chat")
+    for m in task.plot_metrics:
+        if m not in task.best_metrics and m not in task.test_metrics and m != "loss":
+            problems.append(f"{task.name}: plot metric {m!r} is neither a best nor a test metric")
+    unknown = [m for m in task.method_names() if m not in METHODS]
+    if unknown:
+        problems.append(f"{task.name}: unknown methods {unknown}")
+    return problems

@@ -1,0 +1,34 @@
+"""Model loading every task shares: a tokenizer that can pad, a model with a head sized to the labels.
+
+Plain functions over transformers: reproduce scripts carry them as they are.
+"""
+
+from __future__ import annotations
+
+from studio.models import trust_remote_code
+
+
+def padded_tokenizer(path, **kw):
+    """The model's tokenizer; decoder-only bases (SmolLM2, Llama) ship without a pad token, and any token does
+    (labels and attention masks mark the padding)."""
+    from transformers import AutoTokenizer
+
+    kw.setdefault("trust_remote_code", trust_remote_code())
+    tok = AutoTokenizer.from_pretrained(str(path), **kw)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token or tok.unk_token
+    return tok
+
+
+def labelled_model(auto_cls, path, labels, tokenizer=None, **kw):
+    """`auto_cls` (AutoModelFor...Classification) with a head over `labels` and the tokenizer's pad token.
+
+    Weights load from safetensors only: a pickle (pytorch_model.bin) can run code when unpickled."""
+    kw.setdefault("use_safetensors", True)
+    kw.setdefault("trust_remote_code", trust_remote_code())
+    id2label = dict(enumerate(labels))
+    model = auto_cls.from_pretrained(str(path), num_labels=len(labels), id2label=id2label,
+                                     label2id={l: i for i, l in id2label.items()}, ignore_mismatched_sizes=True, **kw)
+    if tokenizer is not None and model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model
