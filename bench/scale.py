@@ -137,7 +137,7 @@ def epoch_run(n: int, work: Path) -> dict:
 def data_check(rows: int, work: Path) -> dict:
     import pandas as pd
 
-    from studio import data as data_mod
+    from studio.tasks import text_classification as tc
     from studio.config import DataConfig
 
     df = pd.read_csv(BANKING / "train.csv")
@@ -152,15 +152,15 @@ def data_check(rows: int, work: Path) -> dict:
     os.environ["STUDIO_CACHE"] = str(work / "fresh-cache")  # a fresh datasets cache for the first read
     try:
         t = time.perf_counter()
-        prep = data_mod.prepare(cfg)
+        prep = tc.prepare_data(cfg)
         first = time.perf_counter() - t
         t = time.perf_counter()
-        prep = data_mod.prepare(cfg)
+        prep = tc.prepare_data(cfg)
         second = time.perf_counter() - t
         kept = prep.report.rows
         del prep
         tracemalloc.start()
-        data_mod.prepare(cfg)
+        tc.prepare_data(cfg)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     finally:

@@ -79,7 +79,9 @@ def trial(model: str, runs_dir: str, train_csv: str, prewarm: str, timeout: floa
 
     store = Store(Path(runs_dir))
     if prewarm == "1":
-        store.enable_prewarm()
+        from studio import prewarm
+
+        prewarm.enable(store)
         while not store.spare.ready():
             if store.spare.proc.poll() is not None:
                 raise RuntimeError("the spare worker exited: " + (store.spare.dir / "spare.log").read_text()[-2000:])
@@ -158,7 +160,8 @@ def phases(run_dir: str) -> dict:
     t = time.perf_counter()
     sys.path.insert(0, str(ROOT))
     from studio import data as data_mod, methods, models, runlog, train  # noqa: F401
-    from studio.runs import load_config
+    from studio.config import load_run_config
+    from studio.devices import resolve_device
     from studio.tasks import get_task
 
     T["import studio (runs, data, train)"] = time.perf_counter() - t
@@ -168,7 +171,7 @@ def phases(run_dir: str) -> dict:
 
     T["import transformers Trainer"] = time.perf_counter() - t
     rd = Path(run_dir)
-    cfg = load_config(rd)
+    cfg = load_run_config(rd).resolved()
     tc = cfg.training
     task = get_task(cfg.task)
     transformers.set_seed(tc.seed)
@@ -203,13 +206,13 @@ def phases(run_dir: str) -> dict:
     import math
 
     total_steps = max(1, math.ceil(len(ds["train"]) / (tc.batch_size * tc.gradient_accumulation_steps) * tc.epochs))
-    model = methods.apply(model, cfg.method, cfg.method_args, task.PEFT_TASK_TYPE, total_steps=total_steps)
+    model = methods.apply(model, cfg.method, cfg.method_args, task.peft_task_type, total_steps=total_steps)
     T["apply method (peft)"] = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as d:
         t = time.perf_counter()
         args = TrainingArguments(output_dir=d, num_train_epochs=tc.epochs, per_device_train_batch_size=tc.batch_size,
-                                 learning_rate=tc.learning_rate or methods.default_learning_rate(cfg.method),
-                                 use_cpu=train.resolve_device(tc.device) == "cpu", logging_steps=1,
+                                 learning_rate=cfg.learning_rate(),
+                                 use_cpu=resolve_device(tc.device) == "cpu", logging_steps=1,
                                  logging_first_step=True, report_to="none", save_strategy="no", eval_strategy="no",
                                  disable_tqdm=True, max_steps=1, dataloader_num_workers=0,
                                  train_sampling_strategy="group_by_length" if tc.group_by_length else "random")
