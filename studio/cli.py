@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from studio import runlog
+from studio.baseline import side_by_side
 from studio.config import DataConfig, RunConfig, TrainingConfig, field_help
 from studio.errors import USER_ERRORS, ConfigError
 from studio.tasks import DEFAULT_TASK, all_tasks, get_task, task_names
@@ -130,7 +131,8 @@ def _metric_line(r: dict) -> str:
         parts = [f"{k[5:]} {v:.4f}" for k, v in r.items() if k.startswith("eval_") and isinstance(v, (int, float))]
         return f"eval step {r['step']}: " + ", ".join(parts)
     if kind == "test":
-        parts = [f"{k[5:]} {v:.4f}" for k, v in r.items() if k.startswith("test_") and isinstance(v, (int, float))]
+        parts = [f"{k[5:]} {v:.4f}" + (f" (base {r[f'base_{k}']:.4f})" if isinstance(r.get(f"base_{k}"), (int, float)) else "")
+                 for k, v in r.items() if k.startswith("test_") and isinstance(v, (int, float))]
         return "test: " + ", ".join(parts)
     if kind == "samples":  # SFT: the fixed validation prompts' answers at this step
         return f"samples step {r['step']}: " + " | ".join(
@@ -170,7 +172,10 @@ def cmd_show(a, store) -> int:
         print(f"progress step {st.get('step', 0)}/{st['max_steps']}  epoch {st.get('epoch', 0)}")
     rep = info.get("test_report")
     if rep:
-        print("test     " + ", ".join(f"{k} {v:.4f}" for k, v in rep["metrics"].items()))
+        print("test     " + ", ".join(f"{k} {v:.4f}" + ("" if b is None else f" (base {b:.4f})")
+                                      for k, v, b in side_by_side(rep)))
+        if rep.get("base"):
+            print(f"base     {rep['base'].get('what')}")
     for r in info["metrics_tail"]:
         print("  " + _metric_line(r))
     return 0
@@ -213,7 +218,7 @@ def cmd_predict(a, store) -> int:
 
 def cmd_data(a, store) -> int:
     cfg = DataConfig(train=a.train, validation=a.validation, test=a.test, text_column=a.text_column,
-                     label_column=a.label_column, label_names=a.label_names)
+                     label_column=a.label_column, label_names=a.label_names, header=not a.no_header)
     task = get_task(a.task)
     tok = None
     if a.model:
@@ -333,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-column", help="Label column (detected when omitted).")
     p.add_argument("--label-names", help="Names of numeric labels or tags in id order, comma-separated "
                                          "(e.g. O,B-PER,I-PER): for files that store class ids.")
+    p.add_argument("--no-header", action="store_true", help="The CSV/TSV file's first line is data, not column names "
+                                                            "(data.header: false); columns are found by their contents.")
     p.add_argument("--model", help="Tokenizer for token-length percentiles (catalog name, hub id or folder).")
     p.add_argument("--max-length", type=int, default=128, help="Report the share of texts longer than this.")
     p = add("export", cmd_export, "Zip a finished run's adapter or merged model with a model card, or push it to the hub.")

@@ -51,6 +51,9 @@ class DataConfig:
                                  "the source (seq2seq), the instruction or messages (SFT); detected when left empty.")
     label_column: str | None = _f(None, "Column holding the answer: the label (classification), the tag list (NER), "
                                   "the target (seq2seq), the output (SFT); detected when left empty.")
+    header: bool = _f(True, "The first line of a CSV/TSV file names its columns. Off: every line is data (public sets "
+                      "often come without a header), the columns are called column_1, column_2, ... and the text and "
+                      "answer columns are found by their contents.")
     label_names: str | None = _f(None, "For files that store labels or BIO tags as numbers (class ids, as Hugging Face "
                                  "datasets export them): the names in id order, comma-separated, e.g. "
                                  "O, B-PER, I-PER, B-LOC, I-LOC. Empty when the file holds the names.")
@@ -94,6 +97,9 @@ class TrainingConfig:
     max_new_tokens: int = _f(64, "SFT and seq2seq: most tokens generated per prompt when evaluating (and by default in the playground).", min=1, max=4096)
     max_target_length: int = _f(128, "Seq2seq: longest target in tokens; longer targets are truncated.", min=4, max=32768)
     sample_prompts: int = _f(3, "SFT: fixed validation prompts generated at each evaluation so progress shows as text.", min=0, max=20)
+    score_base: bool = _f(True, "Also score the untrained base on the test split (cached per base model and split), so the "
+                          "report shows whether fine-tuning helped; turn off for large bases, where generating on the "
+                          "test split takes long.")
     device: str = _f("auto", "Where to train: auto (GPU when present), cpu, cuda or cuda:N. Runs on one device train one at a time.")
     num_processes: int = _f(1, "Processes training together, one per GPU (or CPU process); more than 1 launches the run with "
                             "accelerate (data-parallel). Across several machines this is the total over all of them.", min=1, max=1024)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from studio import models, onnx_export, runlog
+from studio.baseline import side_by_side
 from studio.config import RunConfig
 from studio.errors import ExportError
 from studio.methods import METHODS
@@ -90,9 +91,8 @@ def model_card(run_dir: Path, kind: str, onnx_report: dict[str, Any] | None = No
         lines += [f"Labels ({len(labels)}): " + ", ".join(f"`{l}`" for l in labels), ""]
     metrics = report.get("metrics") or {}
     if metrics:
-        lines += [f"## Results on the held-out test split ({report.get('n', '?')} rows)", "",
-                  "| metric | value |", "|---|---|"]
-        lines += [f"| {k} | {v:.4f} |" for k, v in metrics.items() if isinstance(v, (int, float))]
+        lines += [f"## Results on the held-out test split ({report.get('n', '?')} rows)", ""]
+        lines += _results_table(report)
         lines += ["", task.card_metrics_note, ""]
         if report.get("per_class"):
             lines += ["| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
@@ -123,6 +123,17 @@ def model_card(run_dir: Path, kind: str, onnx_report: dict[str, Any] | None = No
         usage = task.card_usage(bool(is_adapter), labels)
     lines += ["## Usage", "", "```python", *usage, "```", "", "Trained with the studio, a browser-based fine-tuning studio.", ""]
     return "\n".join(front + lines)
+
+
+def _results_table(report: dict[str, Any]) -> list[str]:
+    """The test metrics; with the untrained base's beside them where it was scored (did fine-tuning help?)."""
+    rows = side_by_side(report)
+    if not report.get("base"):
+        return ["| metric | value |", "|---|---|", *[f"| {k} | {v:.4f} |" for k, v, _ in rows]]
+    base = report["base"]
+    return ["| metric | fine-tuned | base (untrained) |", "|---|---|---|",
+            *[f"| {k} | {v:.4f} | {'-' if b is None else f'{b:.4f}'} |" for k, v, b in rows],
+            "", f"The base column scores {base.get('what') or 'the base model'} on the same test rows."]
 
 
 def split_front_matter(card: str) -> tuple[str, str]:

@@ -119,14 +119,18 @@ def test_metric_names(infos: list[dict[str, Any]]) -> list[str]:
     return names
 
 
-def metrics_row(info: dict[str, Any], metric_names: list[str] | None = None) -> dict[str, Any]:
-    """One run's headline numbers: its task's test metrics, best validation value, duration, size."""
+def metrics_row(info: dict[str, Any], metric_names: list[str] | None = None, with_base: bool = False) -> dict[str, Any]:
+    """One run's headline numbers: its task's test metrics (each with the untrained base's beside it, with_base),
+    best validation value, duration, size."""
     rep = info.get("test_report") or {}
     st = info.get("status_detail") or {}
+    base = (rep.get("base") or {}).get("metrics") or {}
     row: dict[str, Any] = {"run": info.get("name") or info.get("id"), "status": info.get("status")}
     for m in metric_names or task_of(info).test_metrics:
         v = (rep.get("metrics") or {}).get(m)
         row[f"test {m}"] = round(v, 4) if isinstance(v, (int, float)) else None
+        if with_base:
+            row[f"base {m}"] = round(base[m], 4) if isinstance(base.get(m), (int, float)) else None
     best = info.get("best_metric")
     row["best validation"] = (f"{info.get('best_metric_name')} {best:.4f}" if isinstance(best, (int, float)) else None)
     row["trainable params"] = fmt_count(st.get("trainable_parameters"))

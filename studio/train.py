@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio import models, runlog
+from studio import baseline, logtidy, models, runlog
 from studio.config import RunConfig, load_run_config
 from studio.data import length_stats, load_splits
 from studio.devices import pick_precision, resolve_device
@@ -283,6 +283,7 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
     t, task = cfg.training, get_task(cfg.task)
     transformers.set_seed(t.seed)
     transformers.logging.set_verbosity_warning()
+    logtidy.install()
     device = resolve_device(t.device)
     precision = pick_precision(t.precision, device)
     t_start = time.time()
@@ -315,6 +316,7 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
         callbacks=callbacks)
     ckpt = last_checkpoint(run_dir) if resume else None
     _point_tensorboard_at(trainer, run_dir / runlog.TENSORBOARD_DIR, resumed_at=_checkpoint_step(ckpt), main=main)
+    base = baseline.load_or_score(run_dir, trainer, task, cfg, ds, splits, labels, tokenizer, model_path, main)
     if main:
         _record_start(run_dir, resume, ckpt, {"trainable_parameters": trainable, "total_parameters": total,
                                               "max_steps": total_steps, "device": device, "precision": precision,
@@ -324,7 +326,7 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
         # A stop asked for mid-epoch: the checkpoint just saved is what resume continues from.
         return {"status": "stopped", "reason": f"Stopped by the user at step {trainer.state.global_step}; resume continues from there.",
                 "best_metric_name": best, "best_metric": trainer.state.best_metric}
-    return _finish(trainer, task, cfg, ds, splits, labels, tokenizer, run_dir, main, t_start)
+    return _finish(trainer, task, cfg, ds, splits, labels, tokenizer, run_dir, main, t_start, base)
 
 
 def _fill_token_lengths(run_dir: Path, task, splits, tokenizer, max_length: int, main: bool) -> list[str]:
@@ -346,7 +348,7 @@ def _wandb_env(t, run_dir: Path) -> None:
 
 
 def _finish(trainer, task, cfg: RunConfig, ds, splits, labels, tokenizer, run_dir: Path, main: bool,
-            t_start: float) -> dict[str, Any]:
+            t_start: float, base: dict[str, Any] | None) -> dict[str, Any]:
     """Score the best checkpoint (loaded by load_best_model_at_end) once on the test split; save what came of it."""
     t, best, best_value = cfg.training, cfg.selection_metric(), trainer.state.best_metric
     # Rows are paired with the test split by position, so predict in dataset order: with
@@ -361,10 +363,13 @@ def _finish(trainer, task, cfg: RunConfig, ds, splits, labels, tokenizer, run_di
     test_report.update({"run": run_dir.name, "model": cfg.model, "method": cfg.method,
                         "best_checkpoint": trainer.state.best_model_checkpoint,
                         "best_validation": {best: best_value}, "train_seconds": round(time.time() - t_start, 1)})
+    if base is not None:
+        test_report["base"] = base
     runlog.atomic_write_json(run_dir / runlog.REPORT_FILE, test_report)
     runlog.atomic_write_text(run_dir / runlog.PREDICTIONS_FILE, "".join(json.dumps(r) + "\n" for r in rows))
     runlog.MetricsWriter(run_dir).append({"kind": "test", "step": trainer.state.global_step,
-                                          **{f"test_{k}": v for k, v in test_report["metrics"].items()}})
+                                          **{f"test_{k}": v for k, v in test_report["metrics"].items()},
+                                          **{f"base_test_{k}": v for k, v in ((base or {}).get("metrics") or {}).items()}})
     if not shards_model(t):
         save_final(trainer, tokenizer, cfg, labels, run_dir)
     return {"status": "completed", "reason": None, "best_metric_name": best, "best_metric": best_value,

@@ -284,6 +284,9 @@ def test_the_run_logs_generation_metrics_and_reports_on_test(finished):
     assert [r["reference"] for r in rows] == test["target"].tolist()
     assert report["metrics"] == pytest.approx(s2s.text_metrics([r["output"] for r in rows], [r["reference"] for r in rows]))
     assert records[-1]["test_chrf"] == report["metrics"]["chrf"]
+    # Did it help? The untrained base generated from the same test sources before the first step.
+    assert set(report["base"]["metrics"]) == set(report["metrics"])
+    assert records[-1]["base_test_chrf"] == report["base"]["metrics"]["chrf"]
     meta = json.loads((rd / "model" / "studio_model.json").read_text())
     assert meta["task"] == "seq2seq" and meta["peft"] and meta["max_new_tokens"] == 6
 

@@ -304,6 +304,10 @@ def test_report_scores_generations_against_references(finished_sft):
     m = report["metrics"]
     assert set(m) == {"loss", "perplexity", "exact_match", "chrf"}
     assert m["perplexity"] == pytest.approx(math.exp(m["loss"])) and 0 <= m["exact_match"] <= 1 and 0 <= m["chrf"] <= 100
+    # Did it help? The base answered the same test prompts before the first step (its adapter off).
+    base = report["base"]
+    assert set(base["metrics"]) == set(m) and "base model answering the same test prompts" in base["what"]
+    assert base["metrics"]["loss"] != m["loss"]
     rows = read_jsonl(rd / "test_predictions.jsonl")
     assert len(rows) == 14 and set(rows[0]) == {"text", "reference", "output", "correct"}
     test_split = __import__("pandas").read_parquet(rd / "data" / "test.parquet")

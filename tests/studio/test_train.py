@@ -13,7 +13,7 @@ from studio.config import RunConfig
 from tests.support import read_jsonl
 
 CONTRACT = {"config.json", "status.json", "metrics.jsonl", "train.log", "data", "data_report.json", "checkpoints",
-            "model", "test_report.json", "test_predictions.jsonl", "tensorboard"}
+            "model", "test_report.json", "test_predictions.jsonl", "tensorboard", "base_report.json"}
 
 
 @pytest.fixture(scope="module")
