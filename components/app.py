@@ -88,6 +88,8 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
             return train_tab.attach(ctx, current)
 
         app.load(on_load, inputs=train.picker, outputs=train.picker, api_visibility="private")
+        app.load(data_tab.on_page_load, inputs=[data.state, data.tokens], inputs_kwargs=data.form,
+                 outputs=data.outputs + [data.task_hint], api_visibility="private", **data_tab.DATA_QUEUE)
         app.load(model.on_count_parameters, inputs=[data.state], inputs_kwargs=model.form, outputs=model.params,
                  api_visibility="private", concurrency_id="models", concurrency_limit=2)
         train_t.select(on_load, inputs=train.picker, outputs=train.picker, api_visibility="private")

@@ -21,9 +21,9 @@ from studio import methods
 from studio.config import DataConfig, RunConfig, TrainingConfig, field_help
 from studio.tasks import DEFAULT_TASK
 
-DATA_FIELDS = ("text_column", "label_column", "label_names", "validation_fraction", "test_fraction", "split_seed",
-               "max_rows")
-SPLIT_FIELDS = DATA_FIELDS[3:]  # the Data tab's split settings; the first three sit with the file's columns
+DATA_FIELDS = ("text_column", "label_column", "label_names", "header", "validation_fraction", "test_fraction",
+               "split_seed", "max_rows")
+SPLIT_FIELDS = DATA_FIELDS[4:]  # the Data tab's split settings; the first four sit with the file's columns
 
 
 def base_type(tp) -> tuple[type, bool]:
@@ -96,6 +96,8 @@ def raw_config(state: DataState | None, values: dict[str, Any]) -> dict[str, Any
     for name in DATA_FIELDS:
         if name in values:
             v = values[name]
+            if v is None and not base_type(data_specs[name]["type"])[1]:
+                continue  # left out (an API caller's default): the config's own default
             data[name] = unset_zero(data_specs[name], v) if v != "" else None
     for name in ("text_column", "label_column"):
         # A column the file does not have (an API caller's default, a stale form) yields to the detected one.

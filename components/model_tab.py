@@ -11,8 +11,8 @@ import yaml
 
 from components import forms
 from components.context import StudioContext
-from components.data_tab import DataTab
-from components.i18n import t
+from components.data_tab import DATA_QUEUE, DataTab
+from components.i18n import EN, Lang, t
 from components.session import DataState, TokenizerChoice
 from components.ui import bind, esc, intro, message, message_box, shows_user_errors
 from studio import methods, models, summaries, uploads
@@ -106,12 +106,14 @@ def catalog_choices() -> list[tuple[str, str]]:
             for e in models.list_catalog()]
 
 
-def params_text(cfg: RunConfig, n_labels: int) -> str:
+def params_text(cfg: RunConfig, n_labels: int, lang: Lang = EN) -> str:
     c = summaries.parameter_counts(cfg, n_labels)
     task = get_task(cfg.task)
     labels = f" · {n_labels} {task.label_noun}s" if task.has_labels else ""
-    return (f"### {summaries.fmt_count(c['trainable'])} <span class='studio-muted'>trainable of "
-            f"{summaries.fmt_count(c['total'])} parameters ({100 * c['share']:.2f}%)</span>\n"
+    share = f"{100 * c['share']:.2f}%"
+    of = lang(f"trainable of {summaries.fmt_count(c['total'])} parameters ({share})",
+              f"可训练，共 {summaries.fmt_count(c['total'])} 个参数（{share}）")
+    return (f"### {summaries.fmt_count(c['trainable'])} <span class='studio-muted'>{of}</span>\n"
             f"{esc(cfg.model)} · {methods.METHODS[cfg.method].title} · {cfg.task}{labels}\n\n"
             f"<span class='studio-muted'>{esc(describe_run_devices(cfg.training.num_processes, cfg.training.num_machines))}</span>")
 
@@ -134,16 +136,17 @@ def on_method_picked(name, task_name):
     return get_task(task_name or None).learning_rate(name)
 
 
-def on_count_parameters(data_state: DataState | None, **values):
+def on_count_parameters(data_state: DataState | None, request: gr.Request = None, **values):
+    lang = Lang.of(request)
     state = (data_state or DataState("-", "", "sample")).but(path="-")
     raw = forms.raw_config(state, values)
     try:
         cfg = RunConfig.from_dict(raw)
-        return params_text(cfg, len(state.labels) or 2)
+        return params_text(cfg, len(state.labels) or 2, lang)
     except USER_ERRORS as e:
-        return f"**Cannot count parameters:** {esc(e)}"
+        return f"**{lang('Cannot count parameters:', '无法统计参数：')}** {esc(e)}"
     except (OSError, ValueError) as e:  # a hub id that cannot be fetched, a folder transformers rejects
-        return f"**Cannot load {esc(raw['model'])}:** {esc(str(e).splitlines()[0][:300])}"
+        return f"**{lang('Cannot load', '无法加载')} {esc(raw['model'])}:** {esc(str(e).splitlines()[0][:300])}"
 
 
 def on_task(task_name, model_name, custom, method_name):
@@ -311,13 +314,13 @@ def _wire(ctx: StudioContext, m: ModelTab, data: DataTab, catalog_ids: list[str]
           on_tokenizer, inputs=[m.model, m.model_custom, m.training["max_length"]], outputs=data.tokens,
           api_visibility="private", trigger_mode="always_last").then(
         data.on_check, inputs=[data.state, data.tokens], inputs_kwargs=data.form,
-        outputs=data.outputs, api_visibility="private", concurrency_id="data", concurrency_limit=4)
+        outputs=data.outputs, api_visibility="private", **DATA_QUEUE)
     m.preview_config.click(forms.with_keywords(bind(on_preview_config, ctx), list(full_form)), inputs=[data.state],
                            inputs_kwargs=full_form, outputs=[m.config_code, m.download_config], api_name="preview_config")
     m.load_config.upload(bind(on_load_config, ctx, list(full_form), catalog_ids), inputs=[m.load_config, data.state],
                          outputs=list(full_form.values()) + [data.state, m.config_message], api_name="load_config").then(
         data.on_check, inputs=[data.state, data.tokens], inputs_kwargs=data.form, outputs=data.outputs,
-        api_visibility="private")
+        api_visibility="private", **DATA_QUEUE)
 
 
 def config_file(ctx: StudioContext, cfg: RunConfig) -> tuple[str, str]:

@@ -11,9 +11,10 @@ import gradio as gr
 import pandas as pd
 
 from components.context import StudioContext, pick
-from components.i18n import t
+from components.i18n import EN, Lang, localise_figure, t
 from components.ui import bind, esc, intro, message, message_box, shows_user_errors
 from studio import plots, runlog, summaries
+from studio.baseline import side_by_side
 from studio.tasks import all_tasks
 
 def compare_metrics() -> list[tuple[str, str]]:
@@ -65,7 +66,7 @@ class RunsTab:
         return [self.table, self.empty, self.compare_runs, self.run]
 
 
-def run_summary(info: dict) -> str:
+def run_summary(info: dict, lang: Lang = EN) -> str:
     st = info.get("status_detail") or {}
     cfg = info.get("config") or {}
     lines = [f"### {esc(info.get('name') or info['id'])}",
@@ -79,14 +80,26 @@ def run_summary(info: dict) -> str:
                      f"{esc(launch.get('backend'))} · `{esc(launch.get('command'))}`")
     rep = info.get("test_report")
     if rep:
-        m = {k: v for k, v in (rep.get("metrics") or {}).items() if isinstance(v, (int, float))}
-        lines.append(f"\n{esc(summaries.task_of(info).name)} · test split\n\n"
-                     "| test rows | " + " | ".join(esc(k) for k in m) + " |\n|---:|" + "---:|" * len(m) + "\n"
-                     f"| {rep.get('n')} | " + " | ".join(f"{v:.4f}" for v in m.values()) + " |")
+        lines.append(f"\n{esc(summaries.task_of(info).name)} · {lang('test split', '测试集')}, {rep.get('n')} "
+                     f"{lang('test rows', '个测试样本')}\n\n" + report_table(rep, lang))
     elif info.get("status") == "completed":
-        lines.append("\nThis run has no test report.")
+        lines.append("\n" + lang("This run has no test report.", "这个运行没有测试报告。"))
     else:
-        lines.append("\nThe test report appears when the run completes.")
+        lines.append("\n" + lang("The test report appears when the run completes.", "运行完成后会显示测试报告。"))
+    return "\n".join(lines)
+
+
+def report_table(rep: dict, lang: Lang = EN) -> str:
+    """The test metrics as a Markdown table: the fine-tuned model's row, and the untrained base's beneath it."""
+    rows = side_by_side(rep)
+    lines = ["| | " + " | ".join(esc(k) for k, _, _ in rows) + " |", "|---|" + "---:|" * len(rows),
+             f"| {lang('fine-tuned', '微调后')} | " + " | ".join(f"{v:.4f}" for _, v, _ in rows) + " |"]
+    base = rep.get("base")
+    if base:
+        lines.append(f"| {lang('base (untrained)', '基础模型（未训练）')} | "
+                     + " | ".join("-" if b is None else f"{b:.4f}" for _, _, b in rows) + " |")
+        what = lang(str(base.get("what")), str(base.get("what_zh") or base.get("what")))
+        lines += ["", f"<span class='studio-muted'>{esc(lang('Base: ', '基础模型：') + what)}</span>"]
     return "\n".join(lines)
 
 
@@ -99,19 +112,22 @@ def errors_frame(run_dir: Path, true_label: str | None) -> pd.DataFrame:
                         columns=ERROR_COLUMNS)
 
 
-def errors_note(run_dir: Path, true_label: str | None) -> str:
+def errors_note(run_dir: Path, true_label: str | None, lang: Lang = EN) -> str:
     total = summaries.test_predictions(run_dir)
     if true_label:
         total = [r for r in total if r.get("label") == true_label]
     if not total:
-        return "No test predictions yet: they are written when the run completes."
+        return lang("No test predictions yet: they are written when the run completes.", "还没有测试预测：运行完成后写入。")
     if "correct" not in total[0]:
-        return f"{len(total)} test examples with the model's output beside the reference."
+        return lang(f"{len(total)} test examples with the model's output beside the reference.",
+                    f"{len(total)} 个测试样本，模型输出与参考答案并列显示。")
     wrong = sum(1 for r in total if not r.get("correct"))
-    scope = f" with true label {true_label}" if true_label else ""
+    scope = lang(f" with true label {true_label}", f"（真实标签 {true_label}）") if true_label else ""
     if not wrong:
-        return f"All {len(total)} test examples{scope} were classified correctly."
-    return f"{wrong} of {len(total)} test examples{scope} were misclassified; the most confident mistakes come first."
+        return lang(f"All {len(total)} test examples{scope} were classified correctly.",
+                    f"全部 {len(total)} 个测试样本{scope}都分类正确。")
+    return lang(f"{wrong} of {len(total)} test examples{scope} were misclassified; the most confident mistakes come first.",
+                f"{len(total)} 个测试样本{scope}中有 {wrong} 个分类错误；置信度最高的错误排在前面。")
 
 
 def on_refresh(ctx: StudioContext, selected=None, current=None):
@@ -125,23 +141,27 @@ def on_refresh(ctx: StudioContext, selected=None, current=None):
 
 
 @shows_user_errors
-def on_compare(ctx: StudioContext, run_ids, metric):
+def on_compare(ctx: StudioContext, run_ids, metric, request: gr.Request = None):
+    lang = Lang.of(request)
     run_ids = [r for r in (run_ids or []) if r]
     if not run_ids:
-        raise gr.Error("Pick at least one run to compare.")
+        raise gr.Error(lang("Pick at least one run to compare.", "请至少选择一个运行进行比较。"))
     infos = [ctx.store.get(rid) for rid in run_ids]
     curves = {f"{i.get('name') or i['id']} ({i['id'][-6:]})": runlog.read_metrics(Path(i["dir"])) for i in infos}
     names = summaries.test_metric_names(infos)
-    metrics = pd.DataFrame([summaries.metrics_row(i, names) for i in infos])
+    with_base = any((i.get("test_report") or {}).get("base") for i in infos)
+    metrics = pd.DataFrame([summaries.metrics_row(i, names, with_base) for i in infos])
     header, rows = summaries.config_diff({f"{i.get('name') or i['id']} ({i['id'][-6:]})": i.get("config") or {}
                                           for i in infos})
     if not rows:
-        rows = [["(all settings are the same)", *[""] * (len(header) - 1)]]
-    return plots.compare_figure(curves, metric or "eval_loss"), metrics, pd.DataFrame(rows, columns=header)
+        rows = [[lang("(all settings are the same)", "（所有设置都相同）"), *[""] * (len(header) - 1)]]
+    figure = localise_figure(plots.compare_figure(curves, metric or "eval_loss"), lang)
+    return figure, metrics, pd.DataFrame(rows, columns=header)
 
 
 @shows_user_errors
-def on_open(ctx: StudioContext, run_id):
+def on_open(ctx: StudioContext, run_id, request: gr.Request = None):
+    lang = Lang.of(request)
     rd = ctx.run_dir(run_id)
     info = ctx.store.get(rd.name)
     rep = info.get("test_report") or {}
@@ -149,17 +169,18 @@ def on_open(ctx: StudioContext, run_id):
     per = pd.DataFrame(summaries.per_class_rows(rep), columns=PER_CLASS_COLUMNS)
     # A confusion matrix and per-label filters where the report has a matrix (a classifier's).
     matrix = rep.get("confusion_matrix")
+    title = summaries.task_of(info).title
     confusion = (plots.confusion_figure(labels, matrix) if matrix else
-                 plots.empty_figure(f"{summaries.task_of(info).title.en} runs have no confusion matrix."))
+                 plots.empty_figure(lang(f"{title.en} runs have no confusion matrix.", f"{title.zh}运行没有混淆矩阵。")))
     filters = labels if matrix else []
-    return (run_summary(info), per, confusion,
-            gr.update(choices=[("all labels", "")] + [(l, l) for l in filters], value=""), errors_note(rd, None),
-            errors_frame(rd, None))
+    return (run_summary(info, lang), per, localise_figure(confusion, lang),
+            gr.update(choices=[(lang("all labels", "全部标签"), "")] + [(l, l) for l in filters], value=""),
+            errors_note(rd, None, lang), errors_frame(rd, None))
 
 
-def on_filter_errors(ctx: StudioContext, run_id, true_label):
+def on_filter_errors(ctx: StudioContext, run_id, true_label, request: gr.Request = None):
     rd = ctx.run_dir(run_id)
-    return errors_note(rd, true_label), errors_frame(rd, true_label)
+    return errors_note(rd, true_label, Lang.of(request)), errors_frame(rd, true_label)
 
 
 def on_pick_row(evt: gr.SelectData):
@@ -168,21 +189,26 @@ def on_pick_row(evt: gr.SelectData):
 
 
 @shows_user_errors
-def on_resume(ctx: StudioContext, run_id):
+def on_resume(ctx: StudioContext, run_id, request: gr.Request = None):
+    lang = Lang.of(request)
     ctx.store.resume(ctx.run_dir(run_id).name)
-    return message(f"Run {run_id} queued again; it continues from its last checkpoint. Follow it in the Train tab.", "ok")
+    return message(lang(f"Run {run_id} queued again; it continues from its last checkpoint. Follow it in the Train tab.",
+                        f"运行 {run_id} 已重新排队，会从上次的检查点继续。可在“训练”标签页查看进度。"), "ok")
 
 
-def on_ask_delete(ctx: StudioContext, run_id):
+def on_ask_delete(ctx: StudioContext, run_id, request: gr.Request = None):
+    lang = Lang.of(request)
     ctx.run_dir(run_id)
-    return gr.update(visible=True), (f"Delete run **{esc(run_id)}** and its folder (model, checkpoints, reports)? "
-                                     "This cannot be undone.")
+    return gr.update(visible=True), lang(f"Delete run **{esc(run_id)}** and its folder (model, checkpoints, reports)? "
+                                         "This cannot be undone.",
+                                         f"删除运行 **{esc(run_id)}** 及其文件夹（模型、检查点、报告）？此操作无法撤销。")
 
 
 @shows_user_errors
-def on_delete(ctx: StudioContext, run_id):
+def on_delete(ctx: StudioContext, run_id, request: gr.Request = None):
+    lang = Lang.of(request)
     ctx.store.delete(ctx.run_dir(run_id).name)
-    return message(f"Deleted run {run_id}.", "ok"), gr.update(visible=False)
+    return message(lang(f"Deleted run {run_id}.", f"已删除运行 {run_id}。"), "ok"), gr.update(visible=False)
 
 
 # -------------------------------------------------------------------------------------------- layout --

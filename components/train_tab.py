@@ -17,11 +17,12 @@ import pandas as pd
 from components import forms
 from components.context import StudioContext
 from components.data_tab import DataTab
-from components.i18n import t
+from components.i18n import EN, Lang, localise_figure, t
 from components.model_tab import ModelTab
 from components.session import DataState
 from components.ui import bind, esc, intro, message, message_box, run_picker, shows_user_errors
 from studio import plots, runlog, summaries
+from studio.baseline import side_by_side
 from studio.config import RunConfig
 from studio.errors import USER_ERRORS, RunError
 from studio.tasks import get_task
@@ -53,21 +54,54 @@ class TrainTab:
         return [self.status, self.loss_plot, self.eval_plot, self.lr_plot, self.log, self.view, self.empty, self.samples]
 
 
+STATE_ZH = {"queued": "排队中", "running": "训练中", "stopping": "正在停止", "completed": "已完成", "failed": "失败",
+            "stopped": "已停止", "unknown": "未知"}
+
+
+def progress_text(p: dict[str, Any], total_epochs: float | None, lang: Lang) -> str:
+    """Step, epoch, speed and ETA of summaries.progress in the reader's language."""
+    parts = []
+    if p["max_steps"]:
+        parts.append(lang(f"step {p['step']}/{p['max_steps']}", f"第 {p['step']}/{p['max_steps']} 步"))
+        if p["epoch"] is not None:
+            epochs = f"{float(p['epoch']):.2f}" + (f"/{total_epochs:g}" if total_epochs else "")
+            parts.append(lang(f"epoch {epochs}", f"第 {epochs} 轮"))
+    sps, eta = p["samples_per_second"], p["eta_seconds"]
+    if isinstance(sps, (int, float)) and sps > 0 and p["status"] in ("running", "stopping"):
+        parts.append(lang(f"{sps:.1f} samples/s", f"每秒 {sps:.1f} 条"))
+    if isinstance(eta, (int, float)):
+        parts.append(lang(f"ETA {summaries.fmt_duration(eta)}", f"预计还需 {summaries.fmt_duration(eta)}"))
+    if not parts and p["status"] == "queued":
+        parts.append(lang("waiting for the device", "等待设备空闲"))
+    return " · ".join(parts)
+
+
+def result_text(report: dict[str, Any] | None, lang: Lang) -> str:
+    """The test scores, each beside the untrained base's where it was scored: did fine-tuning help?"""
+    rows = side_by_side(report or {})
+    return " · ".join(lang(f"test {k} {v:.4f}", f"测试 {k} {v:.4f}") + (
+        "" if b is None else lang(f" (base {b:.4f})", f"（基础模型 {b:.4f}）")) for k, v, b in rows)
+
+
 def status_html(run_id: str, info: dict[str, Any], status: dict[str, Any], total_epochs: float | None,
-                test_metrics: dict[str, float] | None) -> str:
+                report: dict[str, Any] | None, lang: Lang = EN) -> str:
     p = summaries.progress(status, total_epochs)
     state = p["status"] or "unknown"
     pct = round(100 * p["fraction"], 1)
+    text = progress_text(p, total_epochs, lang)
     parts = [f"<div class='studio-run' data-status='{esc(state)}'>",
-             f"<div class='studio-run-head'><span class='studio-chip studio-chip-{esc(state)}'>{esc(state)}</span>"
+             f"<div class='studio-run-head'><span class='studio-chip studio-chip-{esc(state)}'>"
+             f"{esc(lang(state, STATE_ZH.get(state, state)))}</span>"
              f"<b>{esc(info.get('name') or run_id)}</b><code>{esc(run_id)}</code></div>",
              f"<div class='studio-progress' role='progressbar' aria-valuenow='{pct}' aria-valuemin='0' aria-valuemax='100'>"
              f"<div class='studio-progress-bar' style='width:{pct}%'></div></div>",
-             f"<div class='studio-run-meta'>{esc(p['text'] or ('waiting for the device' if state == 'queued' else ''))}"
-             f"{' · ' if p['text'] else ''}{pct:g}%</div>"]
-    if test_metrics:
-        shown = " · ".join(f"test {k} {v:.4f}" for k, v in test_metrics.items() if isinstance(v, (int, float)))
-        parts.append(f"<div class='studio-run-result'>{esc(shown)}</div>")
+             f"<div class='studio-run-meta'>{esc(text)}{' · ' if text else ''}{pct:g}%</div>"]
+    if report and state == "completed":
+        parts.append(f"<div class='studio-run-result'>{esc(result_text(report, lang))}</div>")
+        if report.get("base"):
+            base = report["base"]
+            what = lang(str(base.get("what")), str(base.get("what_zh") or base.get("what")))
+            parts.append(f"<div class='studio-run-base'>{esc(lang('Base: ', '基础模型：') + what)}</div>")
     if p["reason"] and state in ("failed", "stopped"):
         parts.append(f"<div class='studio-run-reason'>{esc(p['reason'])}</div>")
     parts.append("</div>")
@@ -102,7 +136,7 @@ def _read_view(rd, run_id: str) -> dict:
     return v
 
 
-def draw(ctx: StudioContext, run_id: str | None, view_state: dict | None) -> list:
+def draw(ctx: StudioContext, run_id: str | None, view_state: dict | None, lang: Lang = EN) -> list:
     """Read what is new in the run folder; redraw only when something changed."""
     if not run_id:
         return [gr.skip()] * 6 + [gr.update(visible=True), gr.skip()]
@@ -126,28 +160,28 @@ def draw(ctx: StudioContext, run_id: str | None, view_state: dict | None) -> lis
     if sig == v.get("sig"):
         return [gr.skip()] * 5 + [v, gr.skip(), gr.skip()]
     v["sig"] = sig
-    test = None
-    if st.get("status") == "completed":
-        rep = summaries.latest(records, "test")
-        test = {k[5:]: val for k, val in (rep or {}).items() if k.startswith("test_")}
+    report = runlog.read_json(rd / runlog.REPORT_FILE) if st.get("status") == "completed" else None
     samples = summaries.sample_generations(records)
-    return [status_html(run_id, {"name": v.get("name")}, st, v.get("epochs"), test), plots.loss_figure(records),
-            plots.eval_figure(records, v.get("plot_metrics") or ("accuracy", "f1"), v.get("plot_labels")),
-            plots.learning_rate_figure(records), log_tail(rd), v, gr.update(visible=False),
+    figures = [plots.loss_figure(records),
+               plots.eval_figure(records, v.get("plot_metrics") or ("accuracy", "f1"), v.get("plot_labels")),
+               plots.learning_rate_figure(records)]
+    return [status_html(run_id, {"name": v.get("name")}, st, v.get("epochs"), report, lang),
+            *[localise_figure(f, lang) for f in figures], log_tail(rd), v, gr.update(visible=False),
             gr.update(value=pd.DataFrame(samples), visible=True) if samples else gr.update(visible=False)]
 
 
-def on_tick(ctx: StudioContext, run_id, view_state):
-    return draw(ctx, run_id, view_state)
+def on_tick(ctx: StudioContext, run_id, view_state, request: gr.Request = None):
+    return draw(ctx, run_id, view_state, Lang.of(request))
 
 
-def on_pick_run(ctx: StudioContext, run_id):
-    return draw(ctx, run_id, {})
+def on_pick_run(ctx: StudioContext, run_id, request: gr.Request = None):
+    return draw(ctx, run_id, {}, Lang.of(request))
 
 
-def on_start(ctx: StudioContext, data_state: DataState | None, **values):
+def on_start(ctx: StudioContext, data_state: DataState | None, request: gr.Request = None, **values):
+    lang = Lang.of(request)
     if data_state is None:
-        raise gr.Error("Load data in the Data tab first.")
+        raise gr.Error(lang("Load data in the Data tab first.", "请先在“数据”标签页加载数据。"))
     try:
         run_id = ctx.store.create(RunConfig.from_dict(forms.raw_config(data_state, values)))
     except USER_ERRORS as e:  # the stored upload's path means nothing to the user: name their file
@@ -155,22 +189,26 @@ def on_start(ctx: StudioContext, data_state: DataState | None, **values):
         raise gr.Error(esc(str(e).replace(stored, data_state.name).replace(os.path.basename(stored), data_state.name)),
                        print_exception=False) from None
     active = [r for r in ctx.runs() if r.get("status") in runlog.ACTIVE and r["id"] != run_id]
-    note = (f"Run {run_id} queued behind {len(active)} other run(s); it starts when the device is free."
-            if active else f"Run {run_id} started.")
+    note = (lang(f"Run {run_id} queued behind {len(active)} other run(s); it starts when the device is free.",
+                 f"运行 {run_id} 已排队，前面还有 {len(active)} 个运行；设备空闲后开始。")
+            if active else lang(f"Run {run_id} started.", f"运行 {run_id} 已开始。"))
     return message(note, "ok"), run_id
 
 
 @shows_user_errors
-def on_stop(ctx: StudioContext, run_id):
-    st = ctx.store.stop(ctx.run_dir(run_id).name)
-    return message(f"Stopping {run_id}: it finishes the current step and saves a checkpoint "
-                   f"(status {st.get('status')}). Resume it from the Runs tab.", "info")
+def on_stop(ctx: StudioContext, run_id, request: gr.Request = None):
+    lang = Lang.of(request)
+    ctx.store.stop(ctx.run_dir(run_id).name)
+    return message(lang(f"Stopping {run_id}: it finishes the current step and saves a checkpoint. Resume it from the "
+                        "Runs tab.", f"正在停止 {run_id}：它会完成当前一步并保存检查点。可在“运行记录”标签页继续训练。"), "info")
 
 
 @shows_user_errors
-def on_kill(ctx: StudioContext, run_id):
+def on_kill(ctx: StudioContext, run_id, request: gr.Request = None):
+    lang = Lang.of(request)
     ctx.store.kill(ctx.run_dir(run_id).name)
-    return message(f"Killed {run_id}. Progress since its last checkpoint is lost.", "warn")
+    return message(lang(f"Killed {run_id}. Progress since its last checkpoint is lost.",
+                        f"已强制终止 {run_id}。上次检查点之后的进度已丢失。"), "warn")
 
 
 def on_refresh(ctx: StudioContext, current):

@@ -66,13 +66,20 @@ def shows_user_errors(fn: Callable) -> Callable:
 
 
 def bind(handler: Callable, *first: Any) -> Callable:
-    """handler with its first arguments filled in (a tab's context), keeping the signature gradio reads for the
-    rest: handlers live as named functions beside the builders that wire them."""
-    fn = functools.partial(handler, *first)
-    functools.update_wrapper(fn, handler)
-    params = list(inspect.signature(handler).parameters.values())[len(first):]
-    fn.__signature__ = inspect.signature(handler).replace(parameters=params)
-    return fn
+    """handler with its first arguments filled in (a tab's context), keeping the signature and type hints gradio
+    reads for the rest (a `request: gr.Request` parameter is filled by gradio): handlers live as named functions
+    beside the builders that wire them."""
+    if inspect.isgeneratorfunction(handler):
+        @functools.wraps(handler)
+        def bound(*args, **kwargs):
+            yield from handler(*first, *args, **kwargs)
+    else:
+        @functools.wraps(handler)
+        def bound(*args, **kwargs):
+            return handler(*first, *args, **kwargs)
+    sig = inspect.signature(handler)
+    bound.__signature__ = sig.replace(parameters=list(sig.parameters.values())[len(first):])
+    return bound
 
 
 def esc(text: Any) -> str:

@@ -129,8 +129,10 @@ def check_text_encoding(p: Path) -> None:
             lines_before += chunk.count(b"\n")
 
 
-def read_table(path: str, role: str = "Training") -> pd.DataFrame:
-    """Read one file through `datasets` into a DataFrame, or raise a DataError."""
+def read_table(path: str, role: str = "Training", header: bool = True) -> pd.DataFrame:
+    """Read one file through `datasets` into a DataFrame, or raise a DataError.
+
+    header=False reads a CSV/TSV whose first line is data: its columns are named column_1, column_2, ..."""
     p = check_file(path, role)
     ext = p.suffix.lower()
     builder = SUPPORTED[ext]
@@ -139,6 +141,8 @@ def read_table(path: str, role: str = "Training") -> pd.DataFrame:
         kwargs["sep"] = "\t" if ext == ".tsv" or (ext == ".txt" and b"\t" in p.read_bytes()[:4096]) else ","
         kwargs["keep_default_na"] = False  # "NA" or "null" are legitimate texts/labels
         kwargs["na_values"] = [""]
+        if not header:
+            kwargs["column_names"] = [f"column_{i + 1}" for i in range(_field_count(p, kwargs["sep"]))]
     if builder == "json":
         columnar = check_json_shape(p)
         if columnar is not None:  # datasets would read {"text": [...], "label": [...]} as one row of lists
@@ -159,6 +163,14 @@ def read_table(path: str, role: str = "Training") -> pd.DataFrame:
         raise DataError(f"{p.name} has a header but no data rows; add labelled rows below the header.")
     df.columns = [str(c).strip() for c in df.columns]
     return df
+
+
+def _field_count(p: Path, sep: str) -> int:
+    """Fields on the first line of a CSV/TSV file (quotes respected)."""
+    import csv
+
+    with open(p, encoding="utf-8-sig", newline="") as fh:
+        return max(1, len(next(csv.reader(fh, delimiter=sep), [""])))
 
 
 def _datasets_cache() -> Path:

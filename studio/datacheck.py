@@ -34,7 +34,9 @@ class DataCheck:
     text_column: str | None = None
     label_column: str | None = None
     report: DataReport | None = None
-    token_lengths: list[int] = field(default_factory=list)
+    token_lengths: list[int] = field(default_factory=list)   # tokens per training row, as training sees it
+    length_series: dict[str, list[int]] = field(default_factory=dict)  # the task's histograms (prompt, answer, ...)
+    count_bars: tuple[str, str, dict] = ("label", "rows", {})  # (x title, y title, {series: {category: count}})
     tokenizer: str | None = None
     error: str | None = None
 
@@ -82,12 +84,26 @@ def load_tokenizer(model: str | None, task: str = DEFAULT_TASK):
         return None
 
 
-def read_preview(path: str, rows: int, task: str = DEFAULT_TASK) -> pd.DataFrame | None:
+def suffix_problem(path: str, spec) -> str | None:
+    """A file this task does not read, in one sentence that names the tasks that do (None when it reads it)."""
+    p = Path(path)
+    ext = p.suffix.lower()
+    if ext in spec.file_types or not p.exists():
+        return None  # a missing file gets the reader's own message
+    readers = [t.title.en for t in all_tasks() if ext in t.file_types]
+    kinds = ", ".join(s.lstrip(".").upper() for s in spec.file_types)
+    if readers:
+        return (f"{p.name}: {spec.title.en} does not read {ext} files (it reads {kinds}); {' and '.join(readers)} "
+                f"{'does' if len(readers) == 1 else 'do'}: pick that task, or upload a file for this one.")
+    return f"{p.name}: unsupported file type {ext or '(none)'}; {spec.title.en} reads {kinds}."
+
+
+def read_preview(path: str, rows: int, task: str = DEFAULT_TASK, header: bool = True) -> pd.DataFrame | None:
     """The file's first rows as read, for a file the task reads as a table (None for CoNLL files, unreadable ones)."""
     if Path(path).suffix.lower() not in get_task(task).table_types:
         return None
     try:
-        return read_table(path).head(rows)
+        return read_table(path, header=header).head(rows)
     except DataError:
         return None
 
@@ -97,7 +113,11 @@ def check(cfg: DataConfig, model: str | None = None, max_length: int | None = No
     """Preview and prepare cfg's data the way a run will; problems land in `.error`."""
     spec = get_task(task)
     out = DataCheck()
-    table = read_preview(cfg.train, preview_rows, task)
+    wrong_kind = suffix_problem(cfg.train, spec)
+    if wrong_kind:
+        out.error = wrong_kind
+        return out
+    table = read_preview(cfg.train, preview_rows, task, cfg.header)
     if table is not None:
         out.preview, out.columns = shown(table), [str(c) for c in table.columns]
         # Columns a new file does not have fall back to detection, as a run's would.
@@ -114,11 +134,14 @@ def check(cfg: DataConfig, model: str | None = None, max_length: int | None = No
         return out
     out.report = prepared.report
     out.text_column, out.label_column = prepared.report.text_column, prepared.report.label_column
+    out.count_bars = spec.count_bars(prepared)
     if out.preview is None:  # not a table (CoNLL): the prepared rows
         out.preview = shown(prepared.splits["train"].head(preview_rows))
         out.columns = list(prepared.report.columns)
     if tok is not None:
-        out.token_lengths = spec.count_tokens(prepared.splits["train"].head(HISTOGRAM_SAMPLE), tok)
+        train = prepared.splits["train"].head(HISTOGRAM_SAMPLE)
+        out.token_lengths = spec.count_tokens(train, tok)
+        out.length_series = spec.lengths(train, tok)
         out.tokenizer = model
     return out
 

@@ -22,11 +22,14 @@ METRIC_NAMES = {
 }
 
 
-def _base(fig: go.Figure, x_title: str | None = None, y_title: str | None = None, height: int = HEIGHT) -> go.Figure:
-    # The legend sits top right: the page puts the chart's label over its top-left corner.
+def _base(fig: go.Figure, x_title: str | None = None, y_title: str | None = None, height: int = HEIGHT,
+          title: str | None = None) -> go.Figure:
+    # The legend sits top right: the page puts the chart's label (or its own title) over its top-left corner.
     fig.update_layout(template="plotly_white", height=height, margin=dict(l=55, r=20, t=36, b=45),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
                       font=dict(size=12), hovermode="x unified")
+    if title:
+        fig.update_layout(title=dict(text=title, x=0.01, y=0.98, font=dict(size=14)), margin=dict(t=48))
     if x_title:
         fig.update_xaxes(title_text=x_title)
     if y_title:
@@ -123,29 +126,35 @@ def compare_figure(runs: dict[str, list[dict[str, Any]]], key: str) -> go.Figure
     return _base(fig, "step", METRIC_NAMES.get(key, key))
 
 
-def label_distribution_figure(label_counts: dict[str, dict[str, int]]) -> go.Figure:
-    """Rows per label, one bar group per split (train, validation, test)."""
+def label_distribution_figure(label_counts: dict[str, dict[str, int]], x_title: str = "label",
+                              y_title: str = "rows", title: str | None = None) -> go.Figure:
+    """Counts per category, one bar group per series (the splits, for rows per label)."""
     if not label_counts:
-        return empty_figure("Load data to see how its labels are distributed.")
+        return _base(empty_figure("Load data to see how its labels are distributed."), title=title)
     fig = go.Figure()
     for i, (split, counts) in enumerate(label_counts.items()):
         fig.add_trace(go.Bar(x=list(counts), y=list(counts.values()), name=split,
                              marker_color=COLORS[i % len(COLORS)]))
     fig.update_layout(barmode="group")
-    return _base(fig, "label", "rows").update_layout(hovermode="closest")
+    return _base(fig, x_title, y_title, title=title).update_layout(hovermode="closest")
 
 
-def token_length_figure(lengths: Sequence[int], max_length: int | None = None) -> go.Figure:
-    """Histogram of tokens per training text, with the truncation point marked."""
-    if not lengths:
-        return empty_figure("Token lengths appear here once the model's tokenizer is available.")
-    fig = go.Figure(go.Histogram(x=list(lengths), nbinsx=min(60, max(10, len(set(lengths)))),
-                                 marker_color=COLORS[0], name="texts"))
+def token_length_figure(lengths: Sequence[int] | dict[str, Sequence[int]], max_length: int | None = None,
+                        unit: str = "text", title: str | None = None) -> go.Figure:
+    """Histograms of tokens per row, one per series (a prompt's and an answer's, say), the truncation point marked."""
+    series = lengths if isinstance(lengths, dict) else {f"{unit}s": lengths}
+    series = {name: list(v) for name, v in series.items() if len(v)}
+    if not series:
+        return _base(empty_figure("Token lengths appear here once the model's tokenizer is available."), title=title)
+    fig = go.Figure()
+    for i, (name, values) in enumerate(series.items()):
+        fig.add_trace(go.Histogram(x=values, nbinsx=min(60, max(10, len(set(values)))), name=name,
+                                   marker_color=COLORS[i % len(COLORS)], opacity=0.75 if len(series) > 1 else 1.0))
     if max_length:
         fig.add_vline(x=max_length, line_dash="dash", line_color=COLORS[3],
                       annotation_text=f"max_length {max_length}", annotation_position="top right")
-    fig.update_layout(showlegend=False, bargap=0.05)
-    return _base(fig, "tokens per text", "texts").update_layout(hovermode="closest")
+    fig.update_layout(showlegend=len(series) > 1, bargap=0.05, barmode="overlay")
+    return _base(fig, f"tokens per {unit}", f"{unit}s", title=title).update_layout(hovermode="closest")
 
 
 def confusion_figure(labels: list[str], matrix: list[list[int]]) -> go.Figure:

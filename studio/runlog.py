@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+from studio.logtidy import strip_ansi
+
 STATUS_FILE = "status.json"
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.json"
@@ -148,8 +150,8 @@ def tail_log(run_dir: Path, lines: int = 40, max_bytes: int = 64_000) -> str:
             data = fh.read().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return ""
-    # progress bars redraw with \r; show only their latest state
-    out = [ln.rsplit("\r", 1)[-1] for ln in data.splitlines()]
+    # progress bars redraw with \r; show only their latest state. Colour codes would show as boxes.
+    out = [strip_ansi(ln.rsplit("\r", 1)[-1]) for ln in data.splitlines()]
     return "\n".join(out[-lines:])
 
 

@@ -63,6 +63,16 @@ def text_tokens(df, tokenizer, sample: int = 5000) -> list[int]:
     return [len(ids) for ids in tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]]
 
 
+def label_bars(prepared) -> tuple[str, str, dict[str, dict[str, int]]]:
+    """The data check's bar chart for a task with labels: rows per label, one bar group per split."""
+    return "label", "rows", prepared.report.label_counts
+
+
+def split_bars(prepared) -> tuple[str, str, dict[str, dict[str, int]]]:
+    """The bar chart for a task without labels: rows per split."""
+    return "split", "rows", {"rows": dict(prepared.report.rows)}
+
+
 @dataclass(frozen=True)
 class Task:
     """One task's capabilities, page texts and behaviour (see the module docstring)."""
@@ -122,14 +132,24 @@ class Task:
     predict: Callable[..., list[dict]] | None = None
     # (text, prediction) -> one line of `studio predict`
     format_prediction: Callable[[str, dict], str] | None = None
-    # (df, tokenizer) -> tokens per row of a split, as training sees them (length charts, truncation warnings)
+    # (df, tokenizer) -> tokens per row of a split, as training sees them (the length summary, truncation warnings)
     count_tokens: Callable[..., list[int]] = text_tokens
+    # The data check's two charts: what its bars count, and the token lengths drawn (one histogram per series).
+    counts_chart: Text = Text("Rows per label", "各标签行数")
+    lengths_chart: Text = Text("Tokens per training text", "训练文本的词元数")
+    length_noun: str = "text"       # "Tokens per text: median ..." in the data summary
+    # (prepared data) -> (x axis title, y axis title, {series: {category: count}}): the bars of counts_chart
+    count_bars: Callable[..., tuple[str, str, dict]] = label_bars
+    # (df, tokenizer) -> {series: tokens per row}: the histograms of lengths_chart (their sum is count_tokens)
+    length_series: Callable[..., dict[str, list[int]]] | None = None
     # (cfg, tokenizer, labels, splits, run_dir) -> TrainerCallbacks that write into the run folder (studio only)
     run_callbacks: Callable[..., list] = no_run_callbacks
     # (model, tokenizer, messages, **settings) -> the growing answer; tasks that chat (the Playground's chat)
     stream_chat: Callable[..., Any] | None = None
     # (table) -> (input column, answer column) or Nones: what the Data tab's pickers show for a file it cannot prepare
     guess_columns: Callable[..., tuple[str | None, str | None]] | None = None
+    # (cfg) -> what the untrained starting point is, where scoring it means something (studio.baseline), else None
+    base_note: Callable[..., Text | None] | None = None
 
     # ------------------------------------------------------------------------------ questions
     @property
@@ -147,6 +167,12 @@ class Task:
     def selection_metric(self, chosen: str | None) -> str:
         return chosen or self.best_metrics[0]
 
+    def lengths(self, df, tokenizer) -> dict[str, list[int]]:
+        """The token-length histograms of a split: the task's own series, else one of its inputs' lengths."""
+        if self.length_series is not None:
+            return self.length_series(df, tokenizer)
+        return {self.length_noun: self.count_tokens(df, tokenizer)}
+
 
 # What each behaviour is called with: the contract test checks every task's functions take these.
 SIGNATURES: dict[str, tuple[str, ...]] = {
@@ -161,11 +187,13 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "format_prediction": ("text", "pred"),
     "run_callbacks": ("cfg", "tokenizer", "labels", "splits", "run_dir"),
     "count_tokens": ("df", "tokenizer"),
+    "count_bars": ("prepared",),
     "card_usage": ("is_adapter", "labels"),
     "stream_chat": ("model", "tokenizer", "messages"),
     "guess_columns": ("df",),
+    "base_note": ("cfg",),
 }
-OPTIONAL = ("stream_chat", "guess_columns")
+OPTIONAL = ("stream_chat", "guess_columns", "base_note", "length_series")
 # The functions a reproduce script copies and calls (studio.reproduce_recipe).
 SCRIPT_PARTS = ("load_tokenizer", "load_model", "tokenize", "collator", "trainer_parts", "test_report")
 

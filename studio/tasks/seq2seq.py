@@ -18,7 +18,7 @@ import pandas as pd
 from studio.data import (DataError, DataReport, PreparedData, cleaning_warnings, describe_lengths, is_text_like,
                          long_text_warnings, overlap_warnings, random_split, read_table, token_length_stats,
                          truncation_warnings)
-from studio.tasks.base import Task, Text, TrainerParts
+from studio.tasks.base import Task, Text, TrainerParts, split_bars
 from studio.models import trust_remote_code
 from studio.tasks.common import padded_tokenizer
 
@@ -50,14 +50,14 @@ def format_prediction(text: str, pred: dict[str, Any]) -> str:
 def prepare_data(cfg, tokenizer=None, max_length=None, max_target_length=None):
     """Read, check, clean and split source/target pairs; every split has columns text (= source), source, target."""
     train_name = Path(cfg.train).name
-    raw_train = expand_pair_columns(read_table(cfg.train, "Training"))
+    raw_train = expand_pair_columns(read_table(cfg.train, "Training", header=cfg.header))
     src_col, tgt_col = detect_columns(raw_train, train_name, cfg.text_column, cfg.label_column)
     frames, source, dropped_empty = {}, {"train": train_name}, 0
     frames["train"], dropped_empty = _clean(raw_train, train_name, src_col, tgt_col)
     for split in ("validation", "test"):
         path = getattr(cfg, split)
         if path:
-            raw, nm = expand_pair_columns(read_table(path, split.capitalize())), Path(path).name
+            raw, nm = expand_pair_columns(read_table(path, split.capitalize(), header=cfg.header)), Path(path).name
             for col in (src_col, tgt_col):
                 if col not in raw.columns:
                     raise DataError(f"{nm}: no column {col!r} (the training file's); the columns are "
@@ -385,6 +385,18 @@ def predict(model, tokenizer, texts: list[str], max_length: int = 128, batch_siz
     return results
 
 
+def length_series(df: pd.DataFrame, tokenizer, sample: int = 5000) -> dict[str, list[int]]:
+    """Tokens per source and per target (special tokens included), as the model reads and writes them."""
+    head = df.head(sample)
+    count = lambda texts: [len(ids) for ids in tokenizer([str(t) for t in texts])["input_ids"]]  # noqa: E731
+    return {"source": count(head["source"]), "target": count(head["target"])}
+
+
+def base_note(cfg) -> Text:
+    return Text("the base model generating from the same test sources, before any training",
+                "基础模型根据同样的测试源文本生成，未经任何训练")
+
+
 TASK = Task(
     name="seq2seq",
     title=Text("Sequence to sequence (translation, summaries)", "序列到序列（翻译、摘要）"),
@@ -413,5 +425,7 @@ TASK = Task(
     card_usage=card_usage,
     prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
     collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict,
-    format_prediction=format_prediction, guess_columns=guess_columns,
+    format_prediction=format_prediction, base_note=base_note, guess_columns=guess_columns,
+    counts_chart=Text("Rows per split", "各划分的行数"), lengths_chart=Text("Tokens per source and target", "源文本与目标文本的词元数"),
+    length_noun="source", count_bars=split_bars, length_series=length_series,
 )

@@ -296,6 +296,28 @@ def count_tokens(df: pd.DataFrame, tokenizer, sample: int = 5000) -> list[int]:
     return [len(tokenizer(render(tokenizer, m), add_special_tokens=False)["input_ids"]) for m in msgs]
 
 
+def length_series(df: pd.DataFrame, tokenizer, sample: int = 5000) -> dict[str, list[int]]:
+    """Tokens per conversation split as training sees it: prompt (every token without a label: system, user turns,
+    the template's markup) and answer (the assistant turns the loss is on). Each pair adds up to count_tokens."""
+    tokenizer = ensure_chat_template(tokenizer)
+    out: dict[str, list[int]] = {"prompt": [], "answer": []}
+    for m in df["messages"].head(sample):
+        pieces = [(len(tokenizer(text, add_special_tokens=False)["input_ids"]), answer)
+                  for text, answer in segments(tokenizer, json.loads(m))]
+        out["prompt"].append(sum(n for n, answer in pieces if not answer))
+        out["answer"].append(sum(n for n, answer in pieces if answer))
+    return out
+
+
+def turn_bars(prepared) -> tuple[str, str, dict[str, dict[str, int]]]:
+    """Conversations by their number of user turns, per split (a single question and answer is 1)."""
+    out = {}
+    for split, df in prepared.splits.items():
+        turns = [sum(m["role"] == "user" for m in json.loads(c)) for c in df["messages"]]
+        out[split] = {str(k): turns.count(k) for k in sorted(set(turns))}
+    return "user turns per conversation", "conversations", out
+
+
 # ====================================================== model, tokenizer ==
 def ensure_chat_template(tokenizer):
     """Give a tokenizer without a chat template the plain instruction/response one (saved with the model)."""
@@ -647,6 +669,11 @@ def stream_chat(model, tokenizer, messages: list[dict], max_new_tokens: int = 64
 
 
 
+def base_note(cfg) -> Text:
+    return Text("the base model answering the same test prompts, before any training",
+                "基础模型回答同样的测试提示，未经任何训练")
+
+
 TASK = Task(
     name="sft",
     title=Text("Instruction tuning of a chat model (SFT)", "对话模型指令微调（SFT）"),
@@ -672,6 +699,8 @@ TASK = Task(
     card_usage=card_usage,
     prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
     collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict,
-    format_prediction=format_prediction, run_callbacks=run_callbacks, count_tokens=count_tokens,
-    stream_chat=stream_chat,
+    format_prediction=format_prediction, base_note=base_note, run_callbacks=run_callbacks, stream_chat=stream_chat,
+    count_tokens=count_tokens, length_series=length_series, count_bars=turn_bars, length_noun="conversation",
+    counts_chart=Text("Conversations by user turns", "按用户轮数统计的对话"),
+    lengths_chart=Text("Tokens per prompt and answer", "提示与回答的词元数"),
 )

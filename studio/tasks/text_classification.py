@@ -99,8 +99,9 @@ def _check_columns(df: pd.DataFrame, name: str, text_col: str | None, label_col:
         raise DataError(f"{name} has a single column {cols[0]!r}; it needs a text and a label column "
                         "(check the separator: TSV files need the .tsv extension).")
     if any(_looks_headerless(df, c) for c in cols) or (detected_label and _name_is_a_value(df, label_col)):
-        raise DataError(f"{name} seems to have no header row: its first line ({', '.join(map(str, cols))[:80]!r}) "
-                        "looks like data; add a first line naming the columns, e.g. text,label.")
+        raise DataError(f"{name} seems to have no header row: its first line ({', '.join(map(str, cols))[:60]!r}) "
+                        "looks like data; read it without a header row (data.header: false) or add a first line naming "
+                        "the columns, e.g. text,label.")
     return text_col, label_col
 
 
@@ -216,7 +217,7 @@ def stratified_split(df: pd.DataFrame, fractions: dict[str, float], seed: int, n
 def prepare_data(cfg, tokenizer=None, max_length=None) -> PreparedData:
     """Read, check, clean and split the data of a run config (a DataConfig)."""
     train_name = Path(cfg.train).name
-    raw_train = read_table(cfg.train, "Training")
+    raw_train = read_table(cfg.train, "Training", header=cfg.header)
     text_col, label_col = _check_columns(raw_train, train_name, cfg.text_column, cfg.label_column)
     frames, source, dropped_empty = _read_files(cfg, raw_train, text_col, label_col)
     merges = _merge_label_variants(frames)
@@ -257,7 +258,7 @@ def _read_files(cfg, raw_train: pd.DataFrame, text_col: str, label_col: str):
     for split in ("validation", "test"):
         path = getattr(cfg, split)
         if path:
-            raw = read_table(path, split.capitalize())
+            raw = read_table(path, split.capitalize(), header=cfg.header)
             nm = Path(path).name
             for col in (text_col, label_col):
                 if col not in raw.columns:
@@ -448,6 +449,14 @@ def predict(model, tokenizer, texts: list[str], max_length: int = 128, batch_siz
     return out
 
 
+def base_note(cfg) -> Text | None:
+    """The base with its prototype head scores like a nearest-class-mean classifier; a random head scores chance."""
+    if cfg.training.head_init != "prototype":
+        return None
+    return Text("the base model with its prototype head (class means of training texts), before any training",
+                "带原型分类头（训练文本的类别均值）的基础模型，未经任何训练")
+
+
 TASK = Task(
     name="text-classification",
     title=Text("Text classification", "文本分类"),
@@ -473,5 +482,5 @@ TASK = Task(
     card_usage=card_usage,
     prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
     collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict,
-    format_prediction=format_prediction, guess_columns=guess_columns,
+    format_prediction=format_prediction, base_note=base_note, guess_columns=guess_columns,
 )

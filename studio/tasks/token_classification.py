@@ -229,6 +229,11 @@ def check_bio(sentence: dict, file: str) -> None:
         prev = tag
 
 
+def tag_bars(prepared) -> tuple[str, str, dict[str, dict[str, int]]]:
+    """Tokens per tag, one bar group per split (the report counts tokens, not sentences)."""
+    return "tag", "tokens", prepared.report.label_counts
+
+
 def entity_spans(tags: list[str]) -> list[tuple[str, int, int]]:
     """(type, first word, last word + 1) of each entity, read the way seqeval scores them."""
     from seqeval.metrics.sequence_labeling import get_entities
@@ -531,6 +536,8 @@ TASK = Task(
     samples=("ner_sample.conll",),
     file_types=(*CONLL_TYPES, ".json", ".jsonl"),
     table_types=(".json", ".jsonl"),  # .txt and .tsv are CoNLL column files here
+    counts_chart=Text("Tokens per tag", "各标签的词元数"), lengths_chart=Text("Tokens per sentence", "每个句子的词元数"),
+    length_noun="sentence", count_bars=tag_bars,
     peft_task_type="TOKEN_CLS",
     default_model="sentence-transformers/all-MiniLM-L6-v2",
     catalog_models=("minilm",),

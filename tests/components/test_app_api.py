@@ -77,7 +77,7 @@ def trained_run(app_url, ui_tiny_model, tmp_path_factory):
 def test_every_public_endpoint_is_named_on_purpose(app_url):
     url, _ = app_url
     named = set(Client(url, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"])
-    assert named == {"/set_task", "/upload_data", "/use_sample", "/check_data", "/count_parameters", "/preview_config",
+    assert named == {"/set_task", "/upload_data", "/use_sample", "/check_data", "/read_without_header", "/count_parameters", "/preview_config",
                      "/load_config", "/start_run", "/poll_run", "/stop_run", "/kill_run", "/list_runs",
                      "/compare_runs", "/run_report", "/misclassified", "/resume_run", "/delete_run", "/predict",
                      "/predict_file", "/export_zip", "/push_to_hub", "/run_metrics", "/run_status",
@@ -115,8 +115,8 @@ def test_bad_upload_gives_a_readable_message(app_url, tmp_path):
     assert "Traceback" not in out[0] and "uploads" not in out[0]
     wrong = tmp_path / "data.xlsx"
     wrong.write_bytes(b"PK\x03\x04")
-    with pytest.raises(Exception, match="Invalid file type"):  # gradio's own check, before any handler
-        client.predict(handle_file(str(wrong)), api_name="/upload_data")
+    out = client.predict(handle_file(str(wrong)), api_name="/upload_data")  # refused by the studio, in words
+    assert "studio-msg-error" in out[0] and "data.xlsx: unsupported file type .xlsx" in out[0], out[0]
 
 
 def test_label_ids_are_named_through_the_data_check(app_url, tmp_path):

@@ -25,3 +25,27 @@ def test_datacheck_keeps_the_preview_when_the_columns_are_wrong(tmp_path):
     check = datacheck.check(DataConfig(train=str(f), text_column="label", label_column="label"))
     assert not check.ok and "two different columns" in check.error
     assert check.preview is not None and check.columns == ["text", "label"]
+
+
+def test_a_file_of_another_task_is_named_with_the_task_that_reads_it(tmp_path):
+    import shutil
+
+    check = datacheck.check(DataConfig(train=str(SAMPLE.parent / "ner_sample.conll")))
+    assert not check.ok and "Text classification does not read .conll files" in check.error
+    assert "Token classification (NER) does: pick that task" in check.error
+    conll = shutil.copy(SAMPLE.parent / "ner_sample.conll", tmp_path / "train.txt")  # CoNLL-2003 ships as .txt
+    assert datacheck.check(DataConfig(train=str(conll)), task="token-classification").ok
+
+
+def test_sft_charts_show_what_training_sees(tmp_path):
+    """SFT's length chart is its prompt and answer tokens (adding up to the whole conversations the summary
+    describes); its bar chart counts conversations by user turns, not 'records' and 'assistant_turns'."""
+    check = datacheck.check(DataConfig(train=str(SAMPLE.parent / "sft_sample.jsonl")),
+                            model="sentence-transformers/all-MiniLM-L6-v2", task="sft")
+    assert check.ok and set(check.length_series) == {"prompt", "answer"}
+    whole = [p + a for p, a in zip(check.length_series["prompt"], check.length_series["answer"])]
+    assert whole == check.token_lengths
+    assert check.report.token_lengths["max"] == max(whole)
+    x_title, y_title, bars = check.count_bars
+    assert (x_title, y_title) == ("user turns per conversation", "conversations")
+    assert set(bars) == {"train", "validation", "test"} and sum(bars["train"].values()) == check.report.rows["train"]

@@ -300,3 +300,19 @@ def test_missing_and_unsupported_files(tmp_path):
         prep(x)
     with pytest.raises(DataError, match="is a folder"):
         prep(tmp_path)
+
+
+def test_a_headerless_file_reads_with_header_off_and_its_columns_are_found_by_contents(tmp_path, capsys):
+    from studio import cli
+
+    rows = [{"label": "pos" if i % 2 else "neg", "text": f"review number {i} says it was {'great' if i % 2 else 'bad'}"}
+            for i in range(40)]
+    path = tmp_path / "reviews.tsv"
+    pd.DataFrame(rows).to_csv(path, sep="\t", header=False, index=False)
+    with pytest.raises(DataError, match=r"seems to have no header row.*read it without a header row \(data.header: false\)"):
+        prep(path)
+    prepared = prep(path, header=False)
+    assert (prepared.report.text_column, prepared.report.label_column) == ("column_2", "column_1")
+    assert prepared.labels == ["neg", "pos"] and sum(prepared.report.rows.values()) == 40
+    assert cli.main(["data", str(path), "--no-header"]) == 0
+    assert "text column 'column_2', label column 'column_1'; 2 labels" in capsys.readouterr().out

@@ -1,0 +1,195 @@
+"""What a newcomer hits with real files, in headless Chromium (the findings of a first try, each checked).
+
+CoNLL-2003 ships as train.txt; an SFT file under another task; SFT's charts; a headerless TSV; the training
+log; the Chinese page at run time; base-vs-tuned figures. Screenshots land in tests/_artifacts/screenshots/
+(newcomer-*.png).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+
+import pandas as pd
+import pytest
+
+from tests.components.test_browser import CHROMIUM, SHOTS, browser, chromium_present, open_tab, set_number, shot  # noqa: F401
+from tests.components.ui_support import ROOT, running_app, stop_active_runs
+
+pytestmark = pytest.mark.slow
+SAMPLES = ROOT / "assets" / "samples"
+TRACES_JS = """(sel) => {
+  const el = document.querySelector(sel + ' .js-plotly-plot');
+  if (!el || !el.data) return null;
+  const lay = el.layout || {};
+  return {names: el.data.map(t => t.name), x: (lay.xaxis && lay.xaxis.title && lay.xaxis.title.text) || '',
+          y: (lay.yaxis && lay.yaxis.title && lay.yaxis.title.text) || '',
+          title: (lay.title && lay.title.text) || ''};
+}"""
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, ui_cache):
+    runs_dir = tmp_path_factory.mktemp("newcomer-runs")
+    with running_app(runs_dir) as url:
+        yield url, runs_dir
+    stop_active_runs(runs_dir)
+
+
+def new_page(browser, url, locale="en-US"):  # noqa: F811
+    page = browser.new_page(viewport={"width": 1400, "height": 1100}, locale=locale)
+    page.goto(url)
+    page.wait_for_selector("#data-status .studio-msg-ok", timeout=60_000)
+    return page
+
+
+def pick_task(page, label: str) -> None:
+    page.locator("#data-task input").click()
+    page.get_by_role("option", name=label, exact=True).click()
+
+
+def upload(page, path) -> None:
+    """Upload as a person would: a file already in the box is cleared first (its x), then the new one dropped."""
+    if not page.locator("#data-upload input[type=file]").count():
+        page.locator("#data-upload button[aria-label='Clear'], #data-upload .label-clear-button").first.click()
+        page.wait_for_selector("#data-upload input[type=file]", state="attached", timeout=10_000)
+    page.locator("#data-upload input[type=file]").set_input_files(str(path))
+
+
+def status(page) -> str:
+    return page.locator("#data-status").inner_text()
+
+
+def test_conll_files_named_txt_upload_and_a_refused_file_says_why(app, browser, tmp_path):  # noqa: F811
+    url, _ = app
+    page = new_page(browser, url)
+    pick_task(page, "Token classification (NER)")
+    page.wait_for_selector("#data-status:has-text('Ready: ner_sample.conll')", timeout=60_000)
+    train_txt = shutil.copy(SAMPLES / "ner_sample.conll", tmp_path / "train.txt")
+    upload(page, train_txt)
+    page.wait_for_selector("#data-status:has-text('Ready: train.txt')", timeout=60_000)
+    shot(page, "newcomer-1-conll-txt")
+    sheet = tmp_path / "budget.xlsx"
+    sheet.write_bytes(b"PK\x03\x04 not a table")
+    upload(page, sheet)
+    page.wait_for_selector("#data-status .studio-msg-error", timeout=30_000)
+    assert "budget.xlsx: unsupported file type .xlsx" in status(page), status(page)
+    assert "Ready" not in status(page)
+    shot(page, "newcomer-2-refused")
+    page.close()
+
+
+def test_switching_the_task_says_what_happened_to_the_file(app, browser, tmp_path):  # noqa: F811
+    url, _ = app
+    page = new_page(browser, url)
+    pick_task(page, "Instruction tuning of a chat model (SFT)")
+    page.wait_for_selector("#data-status:has-text('Ready: sft_sample.jsonl')", timeout=60_000)
+    alpaca = shutil.copy(SAMPLES / "sft_sample.jsonl", tmp_path / "alpaca_data.jsonl")
+    upload(page, alpaca)
+    page.wait_for_selector("#data-status:has-text('Ready: alpaca_data.jsonl')", timeout=60_000)
+    pick_task(page, "Token classification (NER)")
+    page.wait_for_selector("#data-status:has-text('Switched to Token classification (NER)')", timeout=60_000)
+    text = status(page)
+    assert "alpaca_data.jsonl checked again for it" in text and "no column holds a list of tokens" in text, text
+    assert "studio-msg-error" in page.locator("#data-status").inner_html()
+    # The preview shows the file as read, never an empty table with placeholder headers.
+    headers = page.locator("#data-preview thead th").all_inner_texts()
+    assert not any(h.strip() in ("1", "2", "3") for h in headers), headers
+    assert any("instruction" in h for h in headers), headers
+    shot(page, "newcomer-3-task-switch")
+    page.close()
+
+
+def test_sft_charts_show_prompt_and_answer_tokens_and_turns(app, browser):  # noqa: F811
+    url, _ = app
+    page = new_page(browser, url)
+    pick_task(page, "Instruction tuning of a chat model (SFT)")
+    page.wait_for_selector("#data-status:has-text('Ready: sft_sample.jsonl')", timeout=60_000)
+    page.wait_for_timeout(2000)
+    lengths = page.evaluate(TRACES_JS, "#data-lengths-plot")
+    bars = page.evaluate(TRACES_JS, "#data-counts-plot")
+    assert set(lengths["names"]) == {"prompt", "answer"} and lengths["title"] == "Tokens per prompt and answer", lengths
+    assert bars["x"] == "user turns per conversation" and bars["y"] == "conversations", bars
+    assert "records" not in bars["names"] and "assistant_turns" not in str(bars)
+    summary = page.locator(".studio-card").first.inner_text()
+    assert "Tokens per conversation" in summary, summary
+    shot(page, "newcomer-4-sft-charts")
+    page.close()
+
+
+def test_a_headerless_file_is_read_with_one_click(app, browser, tmp_path):  # noqa: F811
+    url, _ = app
+    page = new_page(browser, url)
+    rows = [("positive" if i % 2 else "negative", f"review {i}: the film was {'wonderful' if i % 2 else 'dreadful'} "
+             "and I would tell my friends about it") for i in range(40)]
+    path = tmp_path / "sentiment.tsv"
+    pd.DataFrame(rows).to_csv(path, sep="\t", header=False, index=False)
+    upload(page, path)
+    page.wait_for_selector("#data-status:has-text('seems to have no header row')", timeout=60_000)
+    button = page.locator("#data-header-fix")
+    button.wait_for(state="visible", timeout=10_000)
+    shot(page, "newcomer-5-headerless")
+    button.click()
+    page.wait_for_selector("#data-status:has-text('Ready: sentiment.tsv has 2 labels')", timeout=60_000)
+    assert not page.locator("#data-header input").is_checked()
+    assert not button.is_visible()
+    shot(page, "newcomer-6-headerless-read")
+    page.close()
+
+
+def train_tiny(page, model_dir) -> str:
+    open_tab(page, "Model & method")
+    box = page.locator("#model-custom textarea, #model-custom input").first
+    box.fill(str(model_dir))
+    box.press("Enter")
+    page.wait_for_selector("#param-count:has-text('trainable of')", timeout=90_000)
+    page.locator("#more-settings").get_by_text("More training settings").click()
+    for field, value in {"epochs": 2, "max_length": 32, "learning_rate": 3e-3}.items():
+        set_number(page, field, value)
+    open_tab(page, "Train")
+    page.locator("#start-btn").click()
+    page.wait_for_selector("#train-message .studio-msg-ok", timeout=60_000)
+    run_id = re.search(r"Run (\S+) started", page.locator("#train-message").inner_text()).group(1)
+    deadline = time.time() + 300
+    run = page.locator(f"#run-status .studio-run:has-text('{run_id}')")
+    while time.time() < deadline and not (run.count() and run.first.get_attribute("data-status") == "completed"):
+        page.wait_for_timeout(1000)
+    assert run.first.get_attribute("data-status") == "completed", page.locator("#run-status").inner_text()
+    return run_id
+
+
+def test_a_run_shows_base_beside_tuned_a_clean_log_and_a_chinese_page(app, browser, ui_tiny_model):  # noqa: F811
+    url, _ = app
+    page = new_page(browser, url)
+    run_id = train_tiny(page, ui_tiny_model)
+    result = page.locator("#run-status .studio-run-result").inner_text()
+    assert re.search(r"test accuracy [\d.]+ \(base [\d.]+\)", result), result
+    log = page.locator("#train-log").inner_text()
+    assert "new classification head: 2 tensors initialised" in log or "scoring the untrained base" in log, log
+    assert "\x1b" not in log and "[1m" not in log and "| MISSING" not in log, log
+    shot(page, "newcomer-7-train")
+    page.close()
+
+    zh = new_page(browser, url, locale="zh-CN")
+    zh.wait_for_selector("#data-status:has-text('就绪')", timeout=60_000)  # the Data tab again, in Chinese
+    assert zh.locator("#data-counts-plot .js-plotly-plot").count()
+    counts = zh.evaluate(TRACES_JS, "#data-counts-plot")
+    assert counts["title"] == "各标签行数" and counts["x"] == "标签" and "训练集" in counts["names"], counts
+    shot(zh, "newcomer-8-data-zh")
+    open_tab(zh, "训练")
+    zh.locator("#run-picker input").click()
+    zh.get_by_role("option", name=re.compile(run_id)).click()
+    zh.wait_for_selector("#run-status .studio-chip:has-text('已完成')", timeout=30_000)
+    meta = zh.locator("#run-status .studio-run-meta").inner_text()
+    assert "步" in meta and "step" not in meta, meta
+    assert "基础模型" in zh.locator("#run-status .studio-run-result").inner_text()
+    loss = zh.evaluate(TRACES_JS, "#loss-plot")
+    assert loss["x"] == "步数" and "训练损失" in loss["names"], loss
+    shot(zh, "newcomer-9-train-zh")
+    open_tab(zh, "运行记录")
+    zh.locator("#runs-run input").click()
+    zh.get_by_role("option", name=re.compile(run_id)).click()
+    zh.wait_for_selector("#run-summary:has-text('基础模型（未训练）')", timeout=30_000)
+    shot(zh, "newcomer-10-runs-zh")
+    zh.close()
