@@ -173,6 +173,10 @@ def test_report_and_misclassified_examples(trained_run):
     summary, per_class, confusion, _filter, note, errors = client.predict(run_id, api_name="/run_report")
     assert "of 24 test examples" in note or "All 24 test examples" in note
     assert run_id in summary and "test rows" in summary
+    # Did it help? The untrained base (prototype head) beside the tuned model, in the report and in the data.
+    assert "| fine-tuned |" in summary and "| base (untrained) |" in summary
+    report = client.predict(run_id, api_name="/run_status")["test_report"]
+    assert set(report["base"]["metrics"]) == set(report["metrics"]) and "prototype head" in report["base"]["what"]
     assert [row[0] for row in per_class["data"]] == ["account", "billing", "shipping", "technical"]
     heat = plot_traces(confusion)[0]
     assert heat["type"] == "heatmap" and sum(map(sum, heat["z"])) == 24
