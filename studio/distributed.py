@@ -114,7 +114,7 @@ def run_launched(run_dir: Path, training, device: str, precision: str, resume: b
     record = describe_launch(training, accel, on_gpu)
     cmd = launch_command(accel)
     clear_results(run_dir)
-    runlog.write_status(run_dir, "running", launch=record)
+    runlog.write_status(run_dir, "running", if_active=True, launch=record)
     print(f"[studio] launching {training.num_processes} processes: {record['command']}", flush=True)
     env = {**os.environ, LAUNCH_ENV: json.dumps(record)}
     # Same process group as the worker (no new session): Store.kill's killpg reaches the launcher.

@@ -84,10 +84,15 @@ def read_status(run_dir: Path) -> dict[str, Any]:
         return {"status": "unknown", "reason": "status.json is unreadable"}
 
 
-def write_status(run_dir: Path, status: str, **fields: Any) -> dict[str, Any]:
-    """Merge fields into status.json and set the status, atomically."""
+def write_status(run_dir: Path, status: str, if_active: bool = False, **fields: Any) -> dict[str, Any]:
+    """Merge fields into status.json and set the status, atomically.
+
+    if_active: leave a finished run (stopped, failed, completed) as it is. Training processes write with it: a
+    rank that dies a moment after a kill must not turn the killed run back into a running one."""
     assert status in STATUSES, status
     cur = read_status(run_dir)
+    if if_active and cur.get("status") in FINISHED:
+        return cur
     if cur.get("status") == "unknown":
         cur = {}
     cur.update(fields)

@@ -219,7 +219,7 @@ def _run_log_callback():
                 return
             self._last_status = now
             sps, eta = self._speed(state)
-            runlog.write_status(self.run_dir, "stopping" if self.stopped else "running",
+            runlog.write_status(self.run_dir, "stopping" if self.stopped else "running", if_active=True,
                                 step=state.global_step, max_steps=state.max_steps,
                                 epoch=round(state.epoch or 0.0, 4), samples_per_second=sps, eta_seconds=eta, **extra)
 
@@ -386,7 +386,7 @@ def _record_start(run_dir: Path, resume: bool, ckpt: Path | None, fields: dict[s
         runlog.MetricsWriter(run_dir).truncate_after(-1)
     runlog.MetricsWriter(run_dir).append({"kind": "start", "step": 0 if ckpt is None else int(ckpt.name.split("-")[1]),
                                           **fields, "resumed": ckpt is not None})
-    runlog.write_status(run_dir, "running", **{k: fields[k] for k in (
+    runlog.write_status(run_dir, "running", if_active=True, **{k: fields[k] for k in (
         "trainable_parameters", "total_parameters", "precision", "max_steps", "launch")})
 
 
