@@ -16,9 +16,10 @@ from typing import Any
 
 import gradio as gr
 
-from components import data_tab, export_tab, model_tab, playground_tab, runs_tab, train_tab
+from components import data_tab, export_tab, model_tab, playground_tab, runs_tab, sweep_tab, train_tab
 from components.context import StudioContext
 from components.i18n import i18n, t
+from components.ui import bind
 from studio import datacheck, runlog, summaries
 from studio import prewarm as _prewarm
 from studio.errors import RunError
@@ -69,7 +70,7 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
             gr.Markdown(t("# Fine-tuning studio\nFine-tune transformer models on your labelled text: "
                           "data → model → train → compare → try → export.",
                           "# 微调工作室\n用你的标注文本微调 Transformer 模型：数据 → 模型 → 训练 → 比较 → 试用 → 导出。"))
-        with gr.Tabs(elem_id="studio-tabs"):
+        with gr.Tabs(elem_id="studio-tabs") as tabs:
             with gr.Tab(t("Data", "数据"), id="data", elem_id="tab-data"):
                 data = data_tab.build(ctx)
             with gr.Tab(t("Model & method", "模型与方法"), id="model", elem_id="tab-model"):
@@ -78,6 +79,8 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
                 train = train_tab.build(ctx, data, model)
             with gr.Tab(t("Runs", "运行记录"), id="runs", elem_id="tab-runs") as runs_t:
                 runs = runs_tab.build(ctx)
+            with gr.Tab(t("Sweep", "超参数搜索"), id="sweep", elem_id="tab-sweep") as sweep_t:
+                sweep = sweep_tab.build(ctx, data, model)
             with gr.Tab(t("Playground", "试用"), id="playground", elem_id="tab-playground") as play_t:
                 play = playground_tab.build(ctx)
             with gr.Tab(t("Export", "导出"), id="export", elem_id="tab-export") as export_t:
@@ -97,6 +100,9 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
                       api_visibility="private")
         play_t.select(play.on_refresh, inputs=play.run, outputs=play.pick_outputs, api_visibility="private")
         export_t.select(exp.on_refresh, inputs=exp.run, outputs=exp.pick_outputs, api_visibility="private")
+        sweep_t.select(bind(sweep_tab.on_refresh, ctx), inputs=sweep.picker, outputs=[sweep.picker, sweep.empty],
+                       api_visibility="private")
+        _open_best_trial(ctx, sweep, tabs, runs, play, exp)
 
         # Plain-data endpoints for scripts: the same facts the charts are drawn from.
         def run_metrics(run_id: str) -> list[dict]:
@@ -114,6 +120,22 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
         gr.api(run_status, api_name="run_status", concurrency_limit=None)
     app.queue(default_concurrency_limit=8)
     return app
+
+
+def _open_best_trial(ctx: StudioContext, sweep, tabs, runs, play, exp) -> None:
+    """A sweep's best trial one click from the Runs tab, the Playground and Export."""
+    def best(sweep_id):
+        return sweep_tab.best_run(ctx, sweep_id)
+
+    report = [runs.summary, runs.per_class, runs.confusion, runs.error_filter, runs.error_note, runs.errors]
+    sweep.open_runs.click(best, inputs=sweep.picker, outputs=runs.run, api_visibility="private").success(
+        runs.on_refresh, inputs=[runs.compare_runs, runs.run], outputs=runs.list_outputs, api_visibility="private").then(
+        bind(runs_tab.on_open, ctx), inputs=runs.run, outputs=report, api_visibility="private").then(
+        lambda: gr.Tabs(selected="runs"), outputs=tabs, api_visibility="private")
+    for button, target, tab_id in ((sweep.open_playground, play, "playground"), (sweep.open_export, exp, "export")):
+        button.click(best, inputs=sweep.picker, outputs=target.run, api_visibility="private").success(
+            target.on_refresh, inputs=target.run, outputs=target.pick_outputs, api_visibility="private").then(
+            lambda tab_id=tab_id: gr.Tabs(selected=tab_id), outputs=tabs, api_visibility="private")
 
 
 def _run_dir(ctx: StudioContext, run_id: str) -> Path:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio import runlog
+from studio import runlog, sweeps
 from studio.baseline import side_by_side
 from studio.config import DataConfig, RunConfig, TrainingConfig, field_help
 from studio.errors import USER_ERRORS, ConfigError
@@ -66,24 +66,32 @@ def _apply_overrides(raw: dict, sets: list[str]) -> dict:
     return raw
 
 
-def cmd_train(a, store) -> int:
+def _read_mapping(path: Path, what: str) -> dict:
+    """A YAML or JSON file holding a mapping, or a ConfigError saying what is wrong with it."""
     import yaml
 
-    path = Path(a.config)
     if not path.is_file():
-        raise ConfigError(f"Config file {path} does not exist.")
-    text = path.read_text(encoding="utf-8")
+        raise ConfigError(f"{what} file {path} does not exist.")
     try:
-        raw = yaml.safe_load(text)  # YAML is a superset of JSON
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
     except yaml.YAMLError as e:
-        raise ConfigError(f"Config file {path} is not valid YAML/JSON: {e}") from None
+        raise ConfigError(f"{what} file {path} is not valid YAML/JSON: {e}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"Config file {path} must hold a mapping of settings (like data: {{train: file.csv}}), "
+        raise ConfigError(f"{what} file {path} must hold a mapping of settings (like data: {{train: file.csv}}), "
                           f"not a {type(raw).__name__}.")
-    raw = _apply_overrides(raw, a.set)
-    cfg = RunConfig.from_dict(raw, base_dir=path.parent)
+    return raw
+
+
+def _load_config(a) -> RunConfig:
+    path = Path(a.config)
+    raw = _apply_overrides(_read_mapping(path, "Config"), a.set)
+    return RunConfig.from_dict(raw, base_dir=path.parent)
+
+
+def cmd_train(a, store) -> int:
+    cfg = _load_config(a)
     run_id = store.create(cfg)
     if a.detach:
         _print({"run": run_id, "dir": str(store.run_dir(run_id))}, a.json, run_id)
@@ -156,7 +164,90 @@ def cmd_runs(a, store) -> int:
     return 0
 
 
+def cmd_sweep(a, store) -> int:
+    cfg = _load_config(a)
+    space = _read_mapping(Path(a.space), "Space") if a.space else None
+    settings = sweeps.settings_from({"trials": a.trials, "sampler": a.sampler, "prune": not a.no_prune, "seed": a.seed,
+                                     **({"timeout_minutes": a.timeout / 60} if a.timeout else {})})
+    sweep_id = sweeps.create(store, cfg, space, settings)
+    if a.detach:
+        _print({"sweep": sweep_id}, a.json, sweep_id)
+        return 0
+    print(f"sweep {sweep_id}: {settings.trials} trials over {', '.join(sweeps.describe(store, sweep_id)['space'])}",
+          file=sys.stderr)
+    return _follow_sweep(store, sweep_id, a.json)
+
+
+def _follow_sweep(store, sweep_id: str, as_json: bool) -> int:
+    told: set[int] = set()
+    try:
+        while True:
+            d = sweeps.describe(store, sweep_id)
+            for r in d["trials"]:
+                if r["trial"] not in told and r["state"] != "running":
+                    told.add(r["trial"])
+                    value = f"{d['metric']} {r['value']:.4f}" if isinstance(r["value"], (int, float)) else ""
+                    print(json.dumps(r) if as_json else f"trial {r['trial']} {r['state']} {value} {r['params']} "
+                          f"run {r['run'] or '-'}", flush=True)
+            if d["status"].get("status") not in sweeps.ACTIVE:
+                print(_sweep_end(d), file=sys.stderr)
+                return 0 if d["status"].get("status") == "completed" else 1
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        print(f"\nstopping sweep {sweep_id} (its running trial saves a checkpoint; `studio resume {sweep_id}` "
+              "continues)", file=sys.stderr)
+        sweeps.stop(store, sweep_id)
+        sweeps.wait(store, sweep_id)
+        return 130
+
+
+def _sweep_end(d: dict) -> str:
+    st, best = d["status"], d["best"]
+    line = f"sweep {d['id']} {st.get('status')}: {st.get('reason') or ''}"
+    if best:
+        tests = ", ".join(f"{k} {v:.4f}" for k, v in (best.get("test") or {}).items() if isinstance(v, (int, float)))
+        line += f"\nbest trial {best['trial']}: {d['metric']} {best['value']:.4f} with {best['params']} (run {best['run']}" \
+                + (f"; test {tests})" if tests else ")")
+    steps = d["trial_steps"]
+    if steps["planned"]:
+        line += f"\nsteps trained {steps['ran']} of {steps['planned']} planned (pruning saved {steps['planned'] - steps['ran']})"
+    return line
+
+
+def cmd_sweeps(a, store) -> int:
+    rows = sweeps.list_sweeps(store)
+    if a.json:
+        _print(rows, True)
+        return 0
+    if not rows:
+        print("No sweeps yet. Start one with `studio sweep examples/minilm-lora.yaml --trials 8`.")
+        return 0
+    print(f"{'sweep':24} {'status':10} {'trials':>7} {'best':>10} {'best run':24} model")
+    for r in rows:
+        best = f"{r['best_value']:.4f}" if isinstance(r.get("best_value"), (int, float)) else "-"
+        print(f"{r['id']:24} {r['status']:10} {r['trials_done']:>3}/{r['trials'] or '-':<3} {best:>10} "
+              f"{r['best_run'] or '-':24} {r['model']}")
+    return 0
+
+
+def _show_sweep(a, store) -> int:
+    d = sweeps.describe(store, a.run)
+    if a.json:
+        _print(d, True)
+        return 0
+    print(f"sweep    {d['id']}  ({sweeps.sweep_dir(store, d['id'])})")
+    print("space    " + ", ".join(f"{k} {v}" for k, v in d["space"].items()))
+    print("settings " + ", ".join(f"{k} {v}" for k, v in d["settings"].items()))
+    for r in d["trials"]:
+        value = f"{r['value']:.4f}" if isinstance(r["value"], (int, float)) else "-"
+        print(f"  trial {r['trial']:3} {r['state']:9} {d['metric']} {value:>8}  {r['params']}  run {r['run'] or '-'}")
+    print(_sweep_end(d))
+    return 0
+
+
 def cmd_show(a, store) -> int:
+    if sweeps.is_sweep_id(a.run):
+        return _show_sweep(a, store)
     info = store.get(a.run)
     info["metrics_tail"] = runlog.read_metrics(Path(info["dir"]))[-5:]
     if a.json:
@@ -183,7 +274,8 @@ def cmd_show(a, store) -> int:
 
 def cmd_simple(action):
     def run(a, store) -> int:
-        st = getattr(store, action)(a.run)
+        target = sweeps if sweeps.is_sweep_id(a.run) else None  # a sweep's stop, kill and resume reach its trials
+        st = getattr(target, action)(store, a.run) if target else getattr(store, action)(a.run)
         _print(st, a.json, f"{a.run}: {st.get('status') if isinstance(st, dict) else action}")
         return 0
     return run
@@ -315,12 +407,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="Print machine-readable JSON.")
     p.set_defaults(fn=cmd_train)
     add("runs", cmd_runs, "List runs with status, task, model, method, best metric and duration.")
-    for name, fn, h in (("show", cmd_show, "Show one run: status, progress, test metrics."),
-                        ("stop", cmd_simple("stop"), "Stop gracefully: finish the step, save a checkpoint."),
-                        ("kill", cmd_simple("kill"), "Kill the run's processes at once."),
-                        ("resume", cmd_simple("resume"), "Continue a stopped or failed run from its last checkpoint."),
+    for name, fn, h in (("show", cmd_show, "Show one run or sweep: status, progress, test metrics (a sweep's trials)."),
+                        ("stop", cmd_simple("stop"), "Stop gracefully: finish the step, save a checkpoint (a sweep stops "
+                                                     "its running trial)."),
+                        ("kill", cmd_simple("kill"), "Kill the run's (or sweep's and its trial's) processes at once."),
+                        ("resume", cmd_simple("resume"), "Continue a stopped or failed run from its last checkpoint, or "
+                                                         "a sweep where it stopped."),
                         ("delete", cmd_delete, "Delete a finished run and its folder.")):
-        add(name, fn, h).add_argument("run", help="Run id.")
+        add(name, fn, h).add_argument("run", help="Run id (or sweep id for show, stop, kill, resume).")
+    p = sub.add_parser("sweep", help="Let Optuna find the settings: trials are runs over a search space.",
+                       description=sweeps.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", help="The base run config (YAML or JSON).")
+    p.add_argument("--trials", type=int, default=12, help="Trials to run at most (default 12).")
+    p.add_argument("--space", help="A YAML/JSON file of the fields to vary; default: the learning rate around the "
+                                   "method's default and the epochs around the config's.")
+    p.add_argument("--timeout", type=float, help="Time budget in seconds: no new trial starts after it.")
+    p.add_argument("--sampler", choices=sweeps.SAMPLERS, default="tpe", help="tpe (default), random or grid.")
+    p.add_argument("--no-prune", action="store_true", help="Let every trial finish (no early stopping of weak ones).")
+    p.add_argument("--seed", type=int, default=0, help="Sampler seed (default 0).")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="Override a base config field.")
+    p.add_argument("--detach", action="store_true", help="Return at once with the sweep id.")
+    p.add_argument("--json", action="store_true", help="Print machine-readable JSON.")
+    p.set_defaults(fn=cmd_sweep)
+    add("sweeps", cmd_sweeps, "List sweeps: status, trials done, best value and run.")
     p = add("predict", cmd_predict, "Run a finished run on inputs: label texts, tag entities, answer prompts or "
             "generate targets, by the run's task.")
     p.add_argument("run", help="Run id.")

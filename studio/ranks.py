@@ -42,3 +42,16 @@ def launch_record() -> dict[str, Any]:
     if raw:
         return json.loads(raw)
     return {"launcher": "none", "num_processes": 1, "num_machines": 1}
+
+
+def any_rank(flag: bool, device) -> bool:
+    """True on every rank when any rank says so: every rank must take a stop at the same step,
+    or the others wait forever in the next step's gradient exchange."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return flag
+    t = torch.tensor([1 if flag else 0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())

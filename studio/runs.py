@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS runs (
     best_metric_name TEXT,
     best_metric REAL,
     pid INTEGER,
-    pid_start REAL
+    pid_start REAL,
+    sweep TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 """
@@ -124,6 +125,8 @@ class Store:
         try:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(SCHEMA)
+            if "sweep" not in {row[1] for row in con.execute("PRAGMA table_info(runs)")}:
+                con.execute("ALTER TABLE runs ADD COLUMN sweep TEXT")  # a registry from before sweeps
         finally:
             con.close()
 
@@ -149,11 +152,13 @@ class Store:
         return self.root / validate_run_id(run_id)
 
     # ------------------------------------------------------ create --
-    def create(self, cfg: RunConfig, start: bool = True, check_data: bool = True) -> str:
+    def create(self, cfg: RunConfig, start: bool = True, check_data: bool = True, sweep: str | None = None,
+               extra_files: dict[str, Any] | None = None) -> str:
         """Check the config and data, then create the folder and row and start the worker.
 
-        All checks run before anything is written, so a bad config or file leaves no trace.
-        """
+        All checks run before anything is written, so a bad config or file leaves no trace. A sweep's trial
+        names its sweep (a registry tag) and brings the file that connects it to the sweep (extra_files:
+        name -> JSON written into the folder)."""
         cfg.validate()
         cfg.check_machine()
         cfg = cfg.resolved()
@@ -171,6 +176,8 @@ class Store:
             if prepared is not None:
                 save_splits(prepared, tmp / runlog.DATA_DIR)
                 runlog.atomic_write_json(tmp / runlog.DATA_REPORT_FILE, prepared.report.to_dict())
+            for name, content in (extra_files or {}).items():
+                runlog.atomic_write_json(tmp / name, content)
             now = time.time()
             runlog.atomic_write_json(tmp / runlog.STATUS_FILE, {"status": "queued", "created_at": now, "updated_at": now})
             os.replace(tmp, final)  # the folder appears complete or not at all
@@ -179,8 +186,9 @@ class Store:
             raise
         try:
             with self._db(immediate=True) as db:
-                db.execute("INSERT INTO runs (id, name, task, model, method, status, created_at) VALUES (?,?,?,?,?,?,?)",
-                           (run_id, cfg.display_name(), cfg.task, cfg.model, cfg.method, "queued", now))
+                db.execute("INSERT INTO runs (id, name, task, model, method, status, created_at, sweep) "
+                           "VALUES (?,?,?,?,?,?,?,?)",
+                           (run_id, cfg.display_name(), cfg.task, cfg.model, cfg.method, "queued", now, sweep))
         except BaseException:
             shutil.rmtree(final, ignore_errors=True)
             raise

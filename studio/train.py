@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio import baseline, logtidy, models, runlog
+from studio import baseline, logtidy, models, pruning, runlog
 from studio.config import RunConfig, load_run_config
 from studio.data import length_stats, load_splits
 from studio.devices import pick_precision, resolve_device
 from studio.head_init import init_from_prototypes
 from studio.methods import METHODS, attach, check_supported, count_parameters, is_adalora
-from studio.ranks import is_main_process, launch_record, shards_model, world_size
+from studio.ranks import any_rank, is_main_process, launch_record, shards_model, world_size
 from studio.tasks import get_task
 
 
@@ -161,19 +161,6 @@ def _checkpoint_step(ckpt: Path | None) -> int | None:
         return None
 
 
-def _any_rank(flag: bool, device) -> bool:
-    """True on every rank when any rank says so: every rank must take a stop at the same step,
-    or the others wait forever in the next step's gradient exchange."""
-    import torch
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return flag
-    t = torch.tensor([1 if flag else 0], device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item())
-
-
 def _run_log_callback():
     """Defined lazily so importing studio.train stays cheap."""
     from transformers import TrainerCallback
@@ -224,7 +211,7 @@ def _run_log_callback():
                                 epoch=round(state.epoch or 0.0, 4), samples_per_second=sps, eta_seconds=eta, **extra)
 
         def on_step_end(self, args, state, control, **kw):
-            if not self.stopped and _any_rank(self.writes and runlog.stop_requested(self.run_dir), args.device):
+            if not self.stopped and any_rank(self.writes and runlog.stop_requested(self.run_dir), args.device):
                 self.stopped = True
                 control.should_save = True
                 control.should_training_stop = True
@@ -308,7 +295,8 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
     args = training_arguments(parts.args_cls or TrainingArguments, t, str(run_dir / runlog.CHECKPOINT_DIR), lr, best,
                               precision, device == "cpu", tracking_integrations(t) or "none", run_dir.name, parts.args)
     logcb = _run_log_callback()(run_dir, batch_per_step, writer=main)
-    callbacks = [logcb, *task.run_callbacks(cfg, tokenizer, labels, splits, run_dir), *recipe_callbacks(model, t)]
+    sweep = pruning.callbacks(run_dir, best)  # a sweep's trial reports to Optuna, which may prune it
+    callbacks = [logcb, *task.run_callbacks(cfg, tokenizer, labels, splits, run_dir), *recipe_callbacks(model, t), *sweep]
     trainer = (parts.trainer_cls or Trainer)(
         model=model, args=args, train_dataset=ds["train"], eval_dataset=ds["validation"],
         data_collator=task.collator(tokenizer, model), processing_class=tokenizer,
@@ -326,6 +314,10 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
         # A stop asked for mid-epoch: the checkpoint just saved is what resume continues from.
         return {"status": "stopped", "reason": f"Stopped by the user at step {trainer.state.global_step}; resume continues from there.",
                 "best_metric_name": best, "best_metric": trainer.state.best_metric}
+    if pruning.pruned_at(sweep) is not None:
+        return {"status": "stopped", "pruned": True, "best_metric_name": best, "best_metric": trainer.state.best_metric,
+                "reason": f"Pruned by its sweep at step {pruning.pruned_at(sweep)}: its validation {best} was behind the "
+                          "median of earlier trials at that point, so it stopped to leave the time to others."}
     return _finish(trainer, task, cfg, ds, splits, labels, tokenizer, run_dir, main, t_start, base)
 
 
