@@ -57,6 +57,7 @@ class SweepTab:
     open_playground: gr.Button
     open_export: gr.Button
     timer: gr.Timer
+    drawn: gr.State      # the sweep and status last drawn: a tick redraws on a change, and while it runs
 
     @property
     def view_outputs(self) -> list:
@@ -97,7 +98,14 @@ def on_start(ctx: StudioContext, data_state, space_text, trials, budget, sampler
 
 
 def sweep_choices(ctx: StudioContext) -> list[tuple[str, str]]:
-    return [(f"{r['id']} · {r['status']} · {r['trials_done']}/{r['trials']}", r["id"]) for r in sweeps.list_sweeps(ctx.store)]
+    """(label, id) of every sweep; the label names what does not change (a status in it would go stale)."""
+    return [(f"{r['id']} · {r['trials']} trials · {r['metric']} · {r['model']}", r["id"]) for r in sweeps.list_sweeps(ctx.store)]
+
+
+def params_text(params: dict[str, Any]) -> str:
+    """learning_rate=0.00057, epochs=3: a trial's settings, short."""
+    return ", ".join(f"{k.split('.')[-1]}={v:.3g}" if isinstance(v, float) else f"{k.split('.')[-1]}={v}"
+                     for k, v in params.items())
 
 
 def on_refresh(ctx: StudioContext, current):
@@ -119,7 +127,7 @@ def status_html(d: dict[str, Any], lang: Lang) -> str:
              f"<div class='studio-run-meta'>{esc(lang(f'{done} of {asked} trials', f'已完成 {done}/{asked} 次试验'))}"
              + (f" · {esc(lang('running', '正在运行'))} {esc(st['current_run'])}" if st.get("current_run") else "") + "</div>"]
     if best:
-        shown = f"{d['metric']} {best['value']:.4f} · {best['params']}"
+        shown = f"{d['metric']} {best['value']:.4f} · {params_text(best['params'])}"
         parts.append(f"<div class='studio-run-result'>{esc(lang('Best: ', '最佳：') + shown)} "
                      f"<code>{esc(best['run'])}</code></div>")
     planned, ran = d["trial_steps"]["planned"], d["trial_steps"]["ran"]
@@ -133,9 +141,8 @@ def status_html(d: dict[str, Any], lang: Lang) -> str:
 
 
 def trials_frame(d: dict[str, Any]) -> pd.DataFrame:
-    rows = [[r["trial"], r["state"], None if r["value"] is None else round(r["value"], 4),
-             ", ".join(f"{k.split('.')[-1]}={v:.3g}" if isinstance(v, float) else f"{k.split('.')[-1]}={v}"
-                       for k, v in r["params"].items()), r["run"] or "",
+    rows = [[r["trial"], r["state"], None if r["value"] is None else round(r["value"], 4), params_text(r["params"]),
+             r["run"] or "",
              ", ".join(f"{k} {v:.3f}" for k, v in (r["test"] or {}).items() if isinstance(v, (int, float)))]
             for r in d["trials"]]
     return pd.DataFrame(rows, columns=TRIAL_COLUMNS)
@@ -152,7 +159,8 @@ def draw(ctx: StudioContext, sweep_id: str | None, lang: Lang = EN) -> list:
              "importance": lang("Parameter importances appear once two finished trials differ.",
                                 "有两次设置不同的试验完成后，这里会显示参数重要性。")}
     figs = sweeps.figures(ctx.store, sweep_id)
-    shown = [localise_figure(f, lang) if f is not None else plots.empty_figure(notes[k]) for k, f in figs.items()]
+    shown = [localise_figure(f.update_layout(template="plotly_white", height=plots.HEIGHT + 60), lang) if f is not None
+             else plots.empty_figure(notes[k]) for k, f in figs.items()]
     return [status_html(d, lang), trials_frame(d), *shown]
 
 
@@ -161,15 +169,17 @@ def on_show(ctx: StudioContext, sweep_id, request: gr.Request = None):
     return draw(ctx, sweep_id, Lang.of(request))
 
 
-def on_tick(ctx: StudioContext, sweep_id, request: gr.Request = None):
-    """Redraw while the shown sweep is active (a finished one stays as it was drawn)."""
+def on_tick(ctx: StudioContext, sweep_id, drawn, request: gr.Request = None):
+    """Redraw while the shown sweep is active, and once more when it ends (then it stays as drawn)."""
     if not sweep_id or not sweeps.is_sweep_id(sweep_id):
-        return [gr.skip()] * 5
+        return [gr.skip()] * 6
     try:
-        active = sweeps.sync(ctx.store, sweep_id).get("status") in sweeps.ACTIVE
+        status = sweeps.sync(ctx.store, sweep_id).get("status")
     except USER_ERRORS:
-        return [gr.skip()] * 5
-    return draw(ctx, sweep_id, Lang.of(request)) if active else [gr.skip()] * 5
+        return [gr.skip()] * 6
+    if status not in sweeps.ACTIVE and drawn == [sweep_id, status]:
+        return [gr.skip()] * 6
+    return [*draw(ctx, sweep_id, Lang.of(request)), [sweep_id, status]]
 
 
 def control(action: str):
@@ -253,7 +263,7 @@ def build(ctx: StudioContext, data, model) -> SweepTab:
      open_export) = _view_section()
     tab = SweepTab(fields, space, trials, budget, sampler, prune, start, start_message, picker.dropdown,
                    picker.refresh, picker.empty, status, stop, kill, resume, trials_table, history, parallel,
-                   importance, open_runs, open_playground, open_export, gr.Timer(POLL_SECONDS))
+                   importance, open_runs, open_playground, open_export, gr.Timer(POLL_SECONDS), gr.State(None))
     _wire(ctx, tab, {**data.form, **model.form}, data)
     return tab
 
@@ -270,8 +280,8 @@ def _wire(ctx: StudioContext, tab: SweepTab, form: dict, data) -> None:
     tab.refresh.click(bind(on_refresh, ctx), inputs=tab.picker, outputs=[tab.picker, tab.empty], api_name="list_sweeps")
     tab.picker.change(bind(on_show, ctx), inputs=tab.picker, outputs=tab.view_outputs, api_name="show_sweep",
                       concurrency_limit=4)
-    tab.timer.tick(bind(on_tick, ctx), inputs=tab.picker, outputs=tab.view_outputs, api_visibility="private",
-                   concurrency_limit=None, show_progress="hidden")
+    tab.timer.tick(bind(on_tick, ctx), inputs=[tab.picker, tab.drawn], outputs=tab.view_outputs + [tab.drawn],
+                   api_visibility="private", concurrency_limit=None, show_progress="hidden")
     for button, action in ((tab.stop, "stop"), (tab.kill, "kill"), (tab.resume, "resume")):
         button.click(bind(control(action), ctx), inputs=tab.picker, outputs=tab.start_message,
                      api_name=f"{action}_sweep")
