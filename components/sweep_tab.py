@@ -223,7 +223,7 @@ def _setup_section() -> tuple:
                                info=settings["timeout_minutes"]["help"], elem_id="sweep-budget")
             sampler = gr.Dropdown(choices=list(sweeps.SAMPLERS), value="tpe", label=t("Sampler", "采样器"),
                                   info=settings["sampler"]["help"])
-            prune = gr.Checkbox(value=True, label=t("Prune weak trials early", "提前剪掉表现差的试验"),
+            prune = gr.Checkbox(value=False, label=t("Prune weak trials early", "提前剪掉表现差的试验"),
                                 info=settings["prune"]["help"])
             start = gr.Button(t("Start sweep", "开始搜索"), variant="primary", elem_id="sweep-start")
     return fields, space, trials, budget, sampler, prune, start, message_box(elem_id="sweep-message")

@@ -14,6 +14,7 @@ from typing import Any
 from studio.ranks import any_rank
 
 TRIAL_FILE = "sweep_trial.json"
+WARMUP_EVALUATIONS = 2  # the first evaluation a trial can be pruned at
 
 
 def make_pruner(settings: dict[str, Any]):
@@ -22,7 +23,10 @@ def make_pruner(settings: dict[str, Any]):
 
     if not settings.get("prune", True):
         return optuna.pruners.NopPruner()
-    return optuna.pruners.MedianPruner(n_startup_trials=settings.get("startup_trials", 2), n_warmup_steps=0)
+    # Steps are evaluations (1, 2, ...), so trials of any batch size line up. Never at the first one: a trial with
+    # more epochs or a higher learning rate starts slower and ends better (bench/RESULTS.md, "Sweeps").
+    return optuna.pruners.MedianPruner(n_startup_trials=settings.get("startup_trials", 2),
+                                       n_warmup_steps=settings.get("warmup_evaluations", WARMUP_EVALUATIONS))
 
 
 def trial_of(run_dir: Path) -> dict[str, Any] | None:
@@ -55,8 +59,11 @@ def callbacks(run_dir: Path, metric: str) -> list:
             value = (metrics or {}).get(f"eval_{metric}")
             prune = False
             if value is not None and state.is_world_process_zero:  # rank 0 reports and decides; every rank stops
-                self.trial.report(float(value), state.global_step)
-                prune = self.trial.should_prune()
+                # The evaluation's number, counted from the log a resumed run restores with its checkpoint.
+                done = sum(1 for h in state.log_history if f"eval_{metric}" in h)
+                self.trial.report(float(value), max(done, 1))
+                # At the last evaluation there is nothing left to save: the trial finishes and counts.
+                prune = state.global_step < state.max_steps and self.trial.should_prune()
             if any_rank(prune, args.device):
                 self.pruned_at = state.global_step
                 control.should_training_stop = True

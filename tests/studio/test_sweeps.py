@@ -67,7 +67,8 @@ def test_a_bad_sweep_gets_one_sentence_and_creates_nothing(tmp_path, tiny_bert, 
 @pytest.fixture(scope="module")
 def finished_sweep(tmp_path_factory, tiny_bert, separable_csv):
     store = Store(tmp_path_factory.mktemp("sweep") / "runs")
-    sweep_id = sweeps.create(store, base(tiny_bert, separable_csv), SPACE, sweeps.settings_from({"trials": 4}))
+    sweep_id = sweeps.create(store, base(tiny_bert, separable_csv), SPACE,
+                             sweeps.settings_from({"trials": 4, "prune": True}))
     st = sweeps.wait(store, sweep_id, timeout=600)
     return store, sweep_id, st
 
