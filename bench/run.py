@@ -43,6 +43,10 @@ SUITE: dict[str, tuple[list[str] | None, list[str]]] = {
                                 "--test-per-intent", "10", "--epochs", "1", "--learning-rate", "2e-3"]),
     "seq2seq_before_after": (None, []),
     "ner_before_after": (None, []),
+    # Better settings and better data, on Banking77 (each tens of minutes on CPU).
+    "sweep_banking77": (None, ["--per-class", "10", "--trials", "8"]),
+    "label_noise_banking77": (None, ["--per-class", "30", "--noise", "0.05", "0.10"]),
+    "active_learning_banking77": (None, []),
 }
 
 

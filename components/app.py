@@ -16,7 +16,8 @@ from typing import Any
 
 import gradio as gr
 
-from components import data_tab, export_tab, model_tab, playground_tab, runs_tab, sweep_tab, train_tab
+from components import (data_tab, export_tab, label_review_panel, label_tab, model_tab, playground_tab, runs_tab, sweep_tab,
+                        train_tab)
 from components.context import StudioContext
 from components.i18n import i18n, t
 from components.ui import bind
@@ -73,6 +74,7 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
         with gr.Tabs(elem_id="studio-tabs") as tabs:
             with gr.Tab(t("Data", "数据"), id="data", elem_id="tab-data"):
                 data = data_tab.build(ctx)
+                label_review_panel.build(ctx, data)
             with gr.Tab(t("Model & method", "模型与方法"), id="model", elem_id="tab-model"):
                 model = model_tab.build(ctx, data)
             with gr.Tab(t("Train", "训练"), id="train", elem_id="tab-train") as train_t:
@@ -81,6 +83,8 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
                 runs = runs_tab.build(ctx)
             with gr.Tab(t("Sweep", "超参数搜索"), id="sweep", elem_id="tab-sweep") as sweep_t:
                 sweep = sweep_tab.build(ctx, data, model)
+            with gr.Tab(t("Label", "标注"), id="label", elem_id="tab-label") as label_t:
+                label = label_tab.build(ctx, data, model)
             with gr.Tab(t("Playground", "试用"), id="playground", elem_id="tab-playground") as play_t:
                 play = playground_tab.build(ctx)
             with gr.Tab(t("Export", "导出"), id="export", elem_id="tab-export") as export_t:
@@ -101,6 +105,8 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
         play_t.select(play.on_refresh, inputs=play.run, outputs=play.pick_outputs, api_visibility="private")
         export_t.select(exp.on_refresh, inputs=exp.run, outputs=exp.pick_outputs, api_visibility="private")
         sweep_t.select(bind(sweep_tab.on_refresh, ctx), inputs=sweep.picker, outputs=[sweep.picker, sweep.empty],
+                       api_visibility="private")
+        label_t.select(bind(label_tab.on_refresh, ctx), inputs=label.picker, outputs=[label.picker, label.empty],
                        api_visibility="private")
         _open_best_trial(ctx, sweep, tabs, runs, play, exp)
 

@@ -179,17 +179,22 @@ def render(state: DataState, check: datacheck.DataCheck, lang: Lang = EN, lead: 
             _warnings(check, lang), bars, lengths, preview_update(check.preview), gr.update(visible=False))
 
 
+def data_config(state: DataState, values: dict[str, Any]) -> DataConfig:
+    """The DataConfig the Data tab's file and fields stand for."""
+    specs = {f["name"]: f for f in field_help(DataConfig)}
+    fields = {k: forms.unset_zero(specs[k], v if v != "" else None) for k, v in values.items() if k in specs}
+    if fields.get("header") is None:
+        fields.pop("header", None)  # an API caller who leaves it out means the default: a header row
+    return DataConfig(train=state.path, **fields)
+
+
 def run_check(state: DataState | None, tokens: TokenizerChoice | None, values: dict[str, Any], lang: Lang = EN,
               lead: str = "") -> tuple:
     if state is None:
         return empty_outputs(None, lang("Pick a sample or upload a file to begin.", "请选择内置示例或上传文件开始。"),
                              lang=lang)
     tokens = tokens or TokenizerChoice()
-    specs = {f["name"]: f for f in field_help(DataConfig)}
-    fields = {k: forms.unset_zero(specs[k], v if v != "" else None) for k, v in values.items() if k in specs}
-    if fields.get("header") is None:
-        fields.pop("header", None)  # an API caller who leaves it out means the default: a header row
-    check = datacheck.check(DataConfig(train=state.path, **fields), model=tokens.model, max_length=tokens.max_length,
+    check = datacheck.check(data_config(state, values), model=tokens.model, max_length=tokens.max_length,
                             task=state.task)
     return render(state.but(max_length=tokens.max_length), check, lang, lead)
 

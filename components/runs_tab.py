@@ -13,7 +13,7 @@ import pandas as pd
 from components.context import StudioContext, pick
 from components.i18n import EN, Lang, localise_figure, t
 from components.ui import bind, esc, intro, message, message_box, shows_user_errors
-from studio import plots, runlog, summaries
+from studio import labelling, plots, runlog, summaries
 from studio.baseline import side_by_side
 from studio.tasks import all_tasks
 
@@ -59,6 +59,7 @@ class RunsTab:
     error_filter: gr.Dropdown
     error_note: gr.Markdown
     errors: gr.Dataframe
+    learning_curve: gr.Plot  # shown for a run a labelling project trained: its test score vs labels used
     on_refresh: Any = None   # (selected, current) -> list_outputs; other tabs refresh this one with it
 
     @property
@@ -178,6 +179,17 @@ def on_open(ctx: StudioContext, run_id, request: gr.Request = None):
             errors_note(rd, None, lang), errors_frame(rd, None))
 
 
+def on_learning_curve(ctx: StudioContext, run_id, request: gr.Request = None):
+    """The learning curve (test score vs labels used) of the labelling project that trained this run, if any."""
+    project = labelling.project_of_run(ctx.store, ctx.run_dir(run_id).name) if run_id else None
+    if project is None:
+        return gr.update(visible=False)
+    spec = labelling.load(ctx.store, project)
+    points = labelling.curve_points(labelling.curve(ctx.store, project))
+    fig = plots.learning_curve_figure({spec["name"]: points}, title=f"{spec['name']} ({project})")
+    return gr.update(value=localise_figure(fig, Lang.of(request)), visible=True)
+
+
 def on_filter_errors(ctx: StudioContext, run_id, true_label, request: gr.Request = None):
     rd = ctx.run_dir(run_id)
     return errors_note(rd, true_label, Lang.of(request)), errors_frame(rd, true_label)
@@ -263,8 +275,10 @@ def _details_section() -> tuple:
         errors = gr.Dataframe(pd.DataFrame(columns=ERROR_COLUMNS),
                               label=t("Misclassified test examples, most confident first", "错误分类的测试样本（置信度高的在前）"),
                               interactive=False, wrap=True, max_height=420, column_widths=ERROR_WIDTHS)
+        learning_curve = gr.Plot(visible=False, elem_id="runs-learning-curve",
+                                 label=t("Learning curve of its labelling project", "所属标注项目的学习曲线"))
     return (run, open_btn, resume, delete, confirm_row, confirm_text, confirm_delete, cancel_delete, action_message,
-            summary, per_class, confusion, error_filter, error_note, errors)
+            summary, per_class, confusion, error_filter, error_note, errors, learning_curve)
 
 
 def build(ctx: StudioContext) -> RunsTab:
@@ -287,6 +301,8 @@ def _wire(ctx: StudioContext, tab: RunsTab) -> None:
                       concurrency_limit=4)
     gr.on([tab.open.click, tab.run.input], bind(on_open, ctx), inputs=tab.run, outputs=report, api_name="run_report",
           concurrency_limit=4)
+    tab.run.change(bind(on_learning_curve, ctx), inputs=tab.run, outputs=tab.learning_curve,
+                   api_name="run_learning_curve", concurrency_limit=4)
     tab.error_filter.input(bind(on_filter_errors, ctx), inputs=[tab.run, tab.error_filter],
                            outputs=[tab.error_note, tab.errors], api_name="misclassified")
     tab.table.select(on_pick_row, inputs=None, outputs=tab.run, api_visibility="private").then(

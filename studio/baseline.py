@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from studio import runlog
-from studio.models import cache_dir
+from studio.models import cache_dir, model_identity
 
 BASE_REPORT_FILE = "base_report.json"  # in the run folder: the base's scores, kept for resume and the report
 # The settings the base's scores depend on (besides the model and the data).
@@ -30,17 +30,8 @@ def _frame_digest(df) -> str:
     return hashlib.sha256(rows.encode()).hexdigest()
 
 
-def _model_identity(model_path) -> str:
-    """A hub id as it is; a folder by its path and when its weights last changed."""
-    p = Path(str(model_path))
-    if not p.is_dir():
-        return str(model_path)
-    stamps = sorted((f.name, int(f.stat().st_mtime)) for f in p.glob("*") if f.suffix in (".json", ".safetensors"))
-    return f"{p.resolve()}:{stamps}"
-
-
 def cache_key(task, cfg, model_path, splits, labels: list[str]) -> str:
-    parts = {"task": task.name, "model": _model_identity(model_path), "labels": labels,
+    parts = {"task": task.name, "model": model_identity(model_path), "labels": labels,
              "test": _frame_digest(splits["test"]),
              "settings": {k: getattr(cfg.training, k) for k in SCORED_WITH}}
     if task.head_init:  # a prototype head is made from training rows

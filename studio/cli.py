@@ -1,4 +1,5 @@
-"""The `studio` command: train, runs, show, stop, kill, resume, delete, predict, export, models, methods."""
+"""The `studio` command: train, runs, sweep(s), show, stop, kill, resume, delete, predict, data, clean, suggest,
+merge-labels, export, models, methods."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio import runlog, sweeps
+from studio import cli_labels, runlog, sweeps
 from studio.baseline import side_by_side
 from studio.config import DataConfig, RunConfig, TrainingConfig, field_help
 from studio.errors import USER_ERRORS, ConfigError
@@ -167,7 +168,7 @@ def cmd_runs(a, store) -> int:
 def cmd_sweep(a, store) -> int:
     cfg = _load_config(a)
     space = _read_mapping(Path(a.space), "Space") if a.space else None
-    settings = sweeps.settings_from({"trials": a.trials, "sampler": a.sampler, "prune": not a.no_prune, "seed": a.seed,
+    settings = sweeps.settings_from({"trials": a.trials, "sampler": a.sampler, "prune": a.prune, "seed": a.seed,
                                      **({"timeout_minutes": a.timeout / 60} if a.timeout else {})})
     sweep_id = sweeps.create(store, cfg, space, settings)
     if a.detach:
@@ -423,7 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "method's default and the epochs around the config's.")
     p.add_argument("--timeout", type=float, help="Time budget in seconds: no new trial starts after it.")
     p.add_argument("--sampler", choices=sweeps.SAMPLERS, default="tpe", help="tpe (default), random or grid.")
-    p.add_argument("--no-prune", action="store_true", help="Let every trial finish (no early stopping of weak ones).")
+    p.add_argument("--prune", action="store_true", help="Stop weak trials early (median pruning from the second "
+                                                         "evaluation; saves steps, can cut a slow starter).")
     p.add_argument("--seed", type=int, default=0, help="Sampler seed (default 0).")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="Override a base config field.")
     p.add_argument("--detach", action="store_true", help="Return at once with the sweep id.")
@@ -460,6 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=".", help="Folder for the zip (default: here).")
     p.add_argument("--push", metavar="OWNER/NAME", help="Push to this hub repository instead (token from the HF_TOKEN environment variable).")
     p.add_argument("--public", action="store_true", help="Make a pushed repository public (default: private).")
+    cli_labels.add_commands(add)
     add("models", cmd_models, "List the model catalog.")
     add("methods", cmd_methods, "List the adaptation methods and their settings.")
     return ap

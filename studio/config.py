@@ -57,7 +57,8 @@ class DataConfig:
     label_names: str | None = _f(None, "For files that store labels or BIO tags as numbers (class ids, as Hugging Face "
                                  "datasets export them): the names in id order, comma-separated, e.g. "
                                  "O, B-PER, I-PER, B-LOC, I-LOC. Empty when the file holds the names.")
-    validation_fraction: float = _f(0.1, "Share of train held out for validation when no validation file is given.", min=0.0, max=0.5)
+    validation_fraction: float = _f(0.1, "Share of train held out for validation when no validation file is given; "
+                                    "0 spends no rows on it: evaluation then reads the test rows.", min=0.0, max=0.5)
     test_fraction: float = _f(0.1, "Share of train held out for the test report when no test file is given.", min=0.0, max=0.5)
     split_seed: int = _f(42, "Seed of the stratified split, so the same file always splits the same way.", min=0)
     max_rows: int | None = _f(None, "Use at most this many training rows (stratified sample); empty for all.", min=1)

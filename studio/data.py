@@ -2,8 +2,8 @@
 
 Each task (studio/tasks/) reads its own shape of data with these helpers and returns a
 `PreparedData`. Every problem a user can fix comes back as a `DataError` whose one sentence
-names the file, the row or column, and the fix. Nothing here writes outside the datasets
-cache, so a failed check leaves nothing behind.
+names the file, the row or column, and the fix. Checks write nothing outside the datasets cache,
+so a failed check leaves nothing behind; write_table writes only where it is told.
 """
 
 from __future__ import annotations
@@ -163,6 +163,25 @@ def read_table(path: str, role: str = "Training", header: bool = True) -> pd.Dat
         raise DataError(f"{p.name} has a header but no data rows; add labelled rows below the header.")
     df.columns = [str(c).strip() for c in df.columns]
     return df
+
+
+def write_table(df: pd.DataFrame, path: str | Path, header: bool = True, like: str | Path | None = None) -> Path:
+    """Write a table in the format its suffix names (CSV, TSV, JSON array, JSONL, Parquet), atomically.
+
+    like: the file it was read from, whose separator a .txt copy keeps; header=False writes no header row."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    tmp = path.with_name(f".{path.name}.part")
+    if ext == ".parquet":
+        df.to_parquet(tmp, index=False)
+    elif ext in (".json", ".jsonl"):
+        df.to_json(tmp, orient="records", lines=ext == ".jsonl", force_ascii=False)
+    else:
+        source = Path(like) if like is not None and Path(like).is_file() else None
+        tabbed = ext == ".tsv" or (ext == ".txt" and source is not None and b"\t" in source.read_bytes()[:4096])
+        df.to_csv(tmp, index=False, header=header, sep="\t" if tabbed else ",")
+    os.replace(tmp, path)
+    return path
 
 
 def _field_count(p: Path, sep: str) -> int:

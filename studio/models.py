@@ -66,6 +66,15 @@ def cache_dir() -> Path:
     return Path(root)
 
 
+def model_identity(model_path) -> str:
+    """A hub id as it is; a folder by its path and when its weights last changed."""
+    p = Path(str(model_path))
+    if not p.is_dir():
+        return str(model_path)
+    stamps = sorted((f.name, int(f.stat().st_mtime)) for f in p.glob("*") if f.suffix in (".json", ".safetensors"))
+    return f"{p.resolve()}:{stamps}"
+
+
 def find_entry(name: str) -> CatalogEntry | None:
     key = name.strip().lower()
     for e in CATALOG:

@@ -167,3 +167,17 @@ def confusion_figure(labels: list[str], matrix: list[list[int]]) -> go.Figure:
                                hovertemplate="true %{y}<br>predicted %{x}<br>%{z} rows<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
     return _base(fig, "predicted", "true", height=height).update_layout(hovermode="closest")
+
+
+def learning_curve_figure(curves: dict[str, list[tuple[int, float]]], metric: str = "accuracy",
+                          title: str | None = None) -> go.Figure:
+    """Test score against labels used: one line per curve (a labelling project, or a strategy in a benchmark)."""
+    fig = go.Figure()
+    for i, (name, points) in enumerate(curves.items()):
+        points = sorted(points)
+        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", name=name,
+                                 line=dict(color=COLORS[i % len(COLORS)])))
+    if not any(curves.values()):
+        return empty_figure("The learning curve appears once a run trained on the labels has finished.")
+    fig = _base(fig, "labelled rows", f"test {metric}", title=title)
+    return fig.update_yaxes(range=[0, 1.02]) if metric in ("accuracy", "f1") else fig

@@ -38,6 +38,21 @@ def separable_rows(per_class: int = 24, labels=("billing", "technical"), seed: i
     return rows
 
 
+def flip_labels(path: Path, dest: Path, n: int, seed: int = 0) -> tuple[Path, list[int]]:
+    """A copy of a text,label CSV with n labels, at random rows, changed to another of its labels."""
+    import numpy as np
+    import pandas as pd
+
+    df = pd.read_csv(path)
+    rng = np.random.default_rng(seed)
+    labels = sorted(df["label"].unique())
+    rows = sorted(int(i) for i in rng.choice(len(df), n, replace=False))
+    for i in rows:
+        df.loc[i, "label"] = rng.choice([lab for lab in labels if lab != df.loc[i, "label"]])
+    df.to_csv(dest, index=False)
+    return dest, rows
+
+
 def write_csv(path: Path, rows: list[dict], columns: list[str] | None = None) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

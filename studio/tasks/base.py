@@ -53,6 +53,23 @@ class TrainerParts:
 PLAYGROUNDS = ("classify", "entities", "chat", "generate")
 
 
+@dataclass
+class LabelledRows:
+    """A file's rows as one text and one label each: what label review (studio.label_review) and active
+    learning (studio.active) work on."""
+
+    texts: list[str]                 # what the encoder reads, one per row
+    labels: list[str | None]         # each row's label as the studio names it; None: not labelled yet
+    rows: list[int]                  # each row's position among the file's data rows (0 = first data row)
+    text_column: str
+    label_column: str | None         # None: the file has no label column (a pool of unlabelled texts)
+    stored: Mapping[str, Any] = field(default_factory=dict)  # label -> what the file stores (a class id)
+
+    def labelled(self) -> list[int]:
+        """Positions (in these lists) of the rows that carry a label."""
+        return [i for i, lab in enumerate(self.labels) if lab is not None]
+
+
 def no_run_callbacks(cfg, tokenizer, labels, splits, run_dir) -> list:
     return []
 
@@ -150,12 +167,20 @@ class Task:
     guess_columns: Callable[..., tuple[str | None, str | None]] | None = None
     # (cfg) -> what the untrained starting point is, where scoring it means something (studio.baseline), else None
     base_note: Callable[..., Text | None] | None = None
+    # (cfg: DataConfig, unlabelled_ok=False) -> LabelledRows of its training file: one text and one label per row.
+    # None: the task has no one label per row, so label review and active learning do not apply.
+    labelled_rows: Callable[..., LabelledRows] | None = None
 
     # ------------------------------------------------------------------------------ questions
     @property
     def has_labels(self) -> bool:
         """A fixed label set (classes, tags): label_names applies and the data report counts each."""
         return self.label_noun is not None
+
+    @property
+    def reviews_labels(self) -> bool:
+        """One label per row: label review and active learning apply."""
+        return self.labelled_rows is not None
 
     def method_names(self) -> tuple[str, ...]:
         return self.methods if self.methods is not None else tuple(METHODS)
@@ -192,8 +217,9 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "stream_chat": ("model", "tokenizer", "messages"),
     "guess_columns": ("df",),
     "base_note": ("cfg",),
+    "labelled_rows": ("cfg", "unlabelled_ok"),
 }
-OPTIONAL = ("stream_chat", "guess_columns", "base_note", "length_series")
+OPTIONAL = ("stream_chat", "guess_columns", "base_note", "length_series", "labelled_rows")
 # The functions a reproduce script copies and calls (studio.reproduce_recipe).
 SCRIPT_PARTS = ("load_tokenizer", "load_model", "tokenize", "collator", "trainer_parts", "test_report")
 

@@ -19,7 +19,7 @@ import pandas as pd
 from studio.data import (TEXT_NAMES, DataError, DataReport, PreparedData, cleaning_warnings, describe_lengths,
                          is_text_like, long_text_warnings, overlap_warnings, read_table, token_length_stats,
                          truncation_warnings)
-from studio.tasks.base import Task, Text, TrainerParts
+from studio.tasks.base import LabelledRows, Task, Text, TrainerParts
 from studio.tasks.common import labelled_model, padded_tokenizer
 
 LABEL_NAMES = ("label", "labels", "category", "class", "intent", "target", "sentiment", "tag", "topic", "y",
@@ -270,6 +270,58 @@ def _read_files(cfg, raw_train: pd.DataFrame, text_col: str, label_col: str):
     return frames, source, dropped_empty
 
 
+# ------------------------------------------------------- rows to review --
+def labelled_rows(cfg, unlabelled_ok: bool = False) -> LabelledRows:
+    """Every data row of the training file with its text and label, in file order (rows without text left out).
+
+    unlabelled_ok: a pool for active learning; its label column may be missing (found only by name or
+    data.label_column) or partly empty."""
+    name = Path(cfg.train).name
+    raw = read_table(cfg.train, "Training", header=cfg.header)
+    chosen = cfg.label_column if cfg.label_column in raw.columns else None
+    if unlabelled_ok and chosen is None and not _named_label_column(raw):
+        text_col, label_col = _pool_text_column(raw, name, cfg.text_column), None
+    else:
+        text_col, label_col = _check_columns(raw, name, cfg.text_column, cfg.label_column)
+    texts = raw[text_col].map(lambda v: v.strip() if isinstance(v, str) else None)
+    if not is_text_like(raw[text_col]) or texts.isna().all():
+        raise DataError(f"{name}: column {text_col!r} holds no texts; choose the column that holds the texts.")
+    labels = raw[label_col].map(_label_str) if label_col else pd.Series([None] * len(raw), dtype=object)
+    if not unlabelled_ok and labels.isna().all():
+        raise DataError(f"{name}: label column {label_col!r} is empty in every row; choose the column that holds the labels.")
+    stored: dict[str, Any] = {}
+    names = cfg.names_of_ids()
+    if names is not None:
+        frame = _name_label_ids(pd.DataFrame({"label": labels.dropna()}), names, name, str(label_col))
+        labels = labels.copy()
+        labels[frame.index] = frame["label"]
+        stored = {n: i for i, n in enumerate(names)}
+    keep = texts.notna() & (texts != "")
+    merges = _merge_label_variants({"train": pd.DataFrame({"label": labels[keep].dropna()})})
+    return LabelledRows(texts=texts[keep].tolist(),
+                        labels=[None if pd.isna(v) else merges.get(v, v) for v in labels[keep]],
+                        rows=np.flatnonzero(keep.to_numpy()).tolist(), text_column=str(text_col),
+                        label_column=None if label_col is None else str(label_col), stored=stored)
+
+
+def _named_label_column(df: pd.DataFrame) -> bool:
+    return any(str(c).lower() in LABEL_NAMES for c in df.columns)
+
+
+def _pool_text_column(df: pd.DataFrame, name: str, chosen: str | None) -> str:
+    cols = [str(c) for c in df.columns]
+    if chosen is not None:
+        if chosen not in cols:
+            raise DataError(f"{name}: no column named {chosen!r} for the text; choose one of its columns {cols}.")
+        return chosen
+    lower = {c.lower(): c for c in cols}
+    named = next((lower[n] for n in TEXT_NAMES if n in lower), None)
+    texty = [c for c in cols if is_text_like(df[c])]
+    if named is None and not texty:
+        raise DataError(f"{name} has no column of texts (its columns are {cols}); a pool needs one, e.g. named text.")
+    return named or max(texty, key=lambda c: df[c].astype(str).str.len().mean())
+
+
 def _check_classes(frames: dict[str, pd.DataFrame], source: dict[str, str], label_col: str) -> None:
     train, train_name = frames["train"], source["train"]
     if len(train) == 0:
@@ -297,6 +349,10 @@ def _split(frames: dict[str, pd.DataFrame], source: dict[str, str], cfg):
             if k in parts:
                 frames[k] = parts[k]
                 source[k] = f"{int(round(fractions[k] * 100))}% of {train_name} (stratified, seed {cfg.split_seed})"
+    for k in ("validation", "test"):  # a zero share and no file: evaluate on the other held-out split (as seq2seq)
+        other = "test" if k == "validation" else "validation"
+        if k not in frames and other in frames:
+            frames[k], source[k] = frames[other], source[other]
     if cfg.max_rows and len(frames["train"]) > cfg.max_rows:
         frac = cfg.max_rows / len(frames["train"])
         frames["train"] = _stratified_sample(frames["train"], frac, cfg.split_seed)
@@ -483,4 +539,5 @@ TASK = Task(
     prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
     collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict,
     format_prediction=format_prediction, base_note=base_note, guess_columns=guess_columns,
+    labelled_rows=labelled_rows,
 )

@@ -72,6 +72,19 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def open_with_model(browser, url: str, model) -> object:
+    """A new page on the app, its Data tab ready and the Model tab set to `model` (a folder): the page."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1200}, locale="en-US")
+    page.goto(url)
+    page.wait_for_selector("#data-status .studio-msg-ok", timeout=60_000)
+    open_tab(page, "Model & method")
+    box = page.locator("#model-custom textarea, #model-custom input").first
+    box.fill(str(model))
+    box.press("Enter")
+    page.wait_for_selector("#param-count:has-text('trainable of')", timeout=90_000)
+    return page
+
+
 def set_number(page, field: str, value) -> None:
     box = page.locator(f"#field-{field} input").first
     box.fill(str(value))

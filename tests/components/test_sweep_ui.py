@@ -13,7 +13,8 @@ import time
 import pytest
 import yaml
 
-from tests.components.test_browser import CHROMIUM, SHOTS, browser, chromium_present, open_tab, set_number, shot  # noqa: F401
+from tests.components.test_browser import (CHROMIUM, SHOTS, browser, chromium_present, open_tab,  # noqa: F401
+                                          open_with_model, set_number, shot)
 from tests.components.ui_support import SAMPLE, running_app, stop_active_runs
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -77,14 +78,7 @@ def app(tmp_path_factory, ui_cache):
 
 def test_the_sweep_tab_draws_optunas_figures_and_opens_the_best_trial(app, browser, ui_tiny_model):  # noqa: F811
     url, _ = app
-    page = browser.new_page(viewport={"width": 1400, "height": 1100}, locale="en-US")
-    page.goto(url)
-    page.wait_for_selector("#data-status .studio-msg-ok", timeout=60_000)
-    open_tab(page, "Model & method")
-    box = page.locator("#model-custom textarea, #model-custom input").first
-    box.fill(str(ui_tiny_model))
-    box.press("Enter")
-    page.wait_for_selector("#param-count:has-text('trainable of')", timeout=90_000)
+    page = open_with_model(browser, url, ui_tiny_model)
     page.locator("#more-settings").get_by_text("More training settings").click()
     for field, value in {"epochs": 2, "max_length": 32}.items():
         set_number(page, field, value)

@@ -316,3 +316,26 @@ def test_a_headerless_file_reads_with_header_off_and_its_columns_are_found_by_co
     assert prepared.labels == ["neg", "pos"] and sum(prepared.report.rows.values()) == 40
     assert cli.main(["data", str(path), "--no-header"]) == 0
     assert "text column 'column_2', label column 'column_1'; 2 labels" in capsys.readouterr().out
+
+
+def test_a_zero_validation_share_evaluates_on_the_test_rows_and_spends_no_labels_on_validation():
+    p = tc.prepare_data(DataConfig(train=str(SUPPORT_TICKETS), validation_fraction=0.0))
+    assert p.report.rows["train"] + p.report.rows["test"] == 240
+    assert p.splits["validation"] is p.splits["test"] and p.report.split_source["validation"] == p.report.split_source["test"]
+
+
+def test_labelled_rows_keep_file_positions_and_read_a_partly_labelled_pool(tmp_path):
+    path = tmp_path / "pool.csv"
+    pd.DataFrame({"id": [1, 2, 3, 4], "text": ["an invoice", "", "a crash", "a parcel"],
+                  "label": ["Billing", None, None, "shipping"]}).to_csv(path, index=False)
+    rows = tc.labelled_rows(DataConfig(train=str(path)), unlabelled_ok=True)
+    assert rows.rows == [0, 2, 3] and rows.texts == ["an invoice", "a crash", "a parcel"]
+    assert rows.labels == ["Billing", None, "shipping"] and rows.labelled() == [0, 2]
+    texts_only = tmp_path / "texts.csv"
+    pd.DataFrame({"id": [1, 2], "utterance": ["hello there", "card lost"]}).to_csv(texts_only, index=False)
+    pool = tc.labelled_rows(DataConfig(train=str(texts_only)), unlabelled_ok=True)
+    assert (pool.text_column, pool.label_column, pool.labels) == ("utterance", None, [None, None])
+    ids = tmp_path / "ids.csv"
+    pd.DataFrame({"text": ["good", "bad", "fine"], "label": [1, 0, 1]}).to_csv(ids, index=False)
+    named = tc.labelled_rows(DataConfig(train=str(ids), label_names="neg,pos"))
+    assert named.labels == ["pos", "neg", "pos"] and named.stored == {"neg": 0, "pos": 1}
