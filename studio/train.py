@@ -151,7 +151,23 @@ def _point_tensorboard_at(trainer, folder: Path, resumed_at: int | None = None, 
         if type(cb).__name__ == "TensorBoardCallback":
             cb.logging_dir = str(folder)
             if resumed_at is not None and main and getattr(cb, "_SummaryWriter", None) is not None:
+                _wait_past_event_files(folder)
                 cb.tb_writer = cb._SummaryWriter(log_dir=str(folder), purge_step=resumed_at + 1)
+
+
+def _wait_past_event_files(folder: Path) -> None:
+    """TensorBoard reads event files in name order, and a name starts with its creation second then the pid.
+
+    A resume within the same second as the killed attempt could sort first (a lower pid), so its purge would
+    land before the steps it should drop; waiting out that second keeps the files in the order they were made."""
+    seconds = []
+    for f in Path(folder).glob("events.out.tfevents.*"):
+        try:
+            seconds.append(int(f.name.split(".")[3]))
+        except (IndexError, ValueError):
+            continue
+    if seconds and time.time() < max(seconds) + 1:
+        time.sleep(max(seconds) + 1 - time.time())
 
 
 def _checkpoint_step(ckpt: Path | None) -> int | None:

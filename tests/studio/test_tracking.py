@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 
@@ -122,3 +123,17 @@ def test_an_offline_wandb_run_logs_the_studios_losses_into_the_run_folder(no_wan
 ])
 def test_the_trainer_reports_to_what_the_config_asks_for(settings, available, expected):
     assert train.tracking_integrations(TrainingConfig(**settings), tensorboard_available=available) == expected
+
+
+def test_a_resumed_writer_waits_until_its_event_file_sorts_after_the_killed_attempts(tmp_path):
+    """TensorBoard reads event files by name (creation second, host, pid): a resume in the same second with
+    a lower pid would be read first and its purge would miss the killed attempt's later steps."""
+    now = int(time.time())
+    (tmp_path / f"events.out.tfevents.{now}.host.99999.0").write_bytes(b"")
+    (tmp_path / "events.out.tfevents.notanumber.host.1.0").write_bytes(b"")
+    train._wait_past_event_files(tmp_path)
+    assert int(time.time()) > now
+
+    started = time.time()
+    train._wait_past_event_files(tmp_path / "empty")  # no earlier files: no wait
+    assert time.time() - started < 0.1
