@@ -127,8 +127,13 @@ def main() -> None:
     t0 = time.time()
     for strategy in a.strategies:
         curves[strategy], first_run = simulate(store, work, truth, strategy, first_run, a)
+        res = write(curves, a, time.time() - t0)  # after each strategy: a long bench that dies keeps what it has
+    print(json.dumps(res, indent=2))
+
+
+def write(curves: dict[str, list[dict]], a, seconds: float) -> dict:
     res = {"dataset": "banking77", "pool": a.pool_size, "start": a.start, "step": a.step, "until": a.until,
-           "test_rows": a.test_per_class * 77, "seed": a.seed, "minutes": round((time.time() - t0) / 60, 1),
+           "test_rows": a.test_per_class * 77, "seed": a.seed, "minutes": round(seconds / 60, 1),
            "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
            "curves": curves}
     if "random" in curves:
@@ -140,7 +145,7 @@ def main() -> None:
     stem.with_suffix(".json").write_text(json.dumps(res, indent=2))
     figure(curves).write_html(stem.with_suffix(".html"), include_plotlyjs=True)
     screenshot(stem.with_suffix(".html"), stem.with_suffix(".png"))
-    print(json.dumps(res, indent=2))
+    return res
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ flipped, each to another intent drawn at random. For each noise level:
    "Take every suggestion" gets), scored on the same official test rows. The clean file trains once as the
    ceiling.
 
-    .venv/bin/python bench/label_noise_banking77.py --per-class 30 --noise 0.05 0.10
+    .venv/bin/python bench/label_noise_banking77.py --per-class 20 --noise 0.05 0.10
 
-Writes bench/results/label_noise_banking77.json and prints a summary.
+Writes bench/results/label_noise_banking77_seed<SEED>.json and prints a summary.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def train(store, train_csv: Path, test_csv: Path, seed: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--per-class", type=int, default=30)
+    ap.add_argument("--per-class", type=int, default=20)
     ap.add_argument("--test-per-class", type=int, default=20)
     ap.add_argument("--noise", type=float, nargs="+", default=[0.05, 0.10])
     ap.add_argument("--seed", type=int, default=0, help="Seed of the flips (training uses seed 42).")
@@ -112,7 +112,7 @@ def main() -> None:
         res["levels"].append(level)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "label_noise_banking77.json").write_text(json.dumps(res, indent=2))
+    (out / f"label_noise_banking77_seed{a.seed}.json").write_text(json.dumps(res, indent=2))
     print(json.dumps(res, indent=2))
 
 

@@ -45,7 +45,7 @@ SUITE: dict[str, tuple[list[str] | None, list[str]]] = {
     "ner_before_after": (None, []),
     # Better settings and better data, on Banking77 (each tens of minutes on CPU).
     "sweep_banking77": (None, ["--per-class", "10", "--trials", "8"]),
-    "label_noise_banking77": (None, ["--per-class", "30", "--noise", "0.05", "0.10"]),
+    "label_noise_banking77": (None, ["--per-class", "20", "--noise", "0.05", "0.10"]),
     "active_learning_banking77": (None, []),
 }
 
