@@ -15,7 +15,7 @@ from components.data_tab import DATA_QUEUE, DataTab
 from components.i18n import EN, Lang, t
 from components.session import DataState, TokenizerChoice
 from components.ui import bind, esc, intro, message, message_box, shows_user_errors
-from studio import methods, models, summaries, uploads
+from studio import memory, methods, models, summaries, uploads
 from studio.config import RunConfig, TrainingConfig, field_help
 from studio.devices import describe_run_devices
 from studio.errors import USER_ERRORS, ConfigError
@@ -40,6 +40,7 @@ FIELD_LABELS = {
     "best_metric": t("Metric that picks the best checkpoint", "选择最佳检查点的指标"),
     "save_total_limit": t("Checkpoints kept", "保留的检查点数"),
     "group_by_length": t("Batch texts of similar length", "按长度分批"),
+    "gradient_checkpointing": t("Gradient checkpointing (less memory, slower)", "梯度检查点（省内存、较慢）"),
     "head_init": t("Classifier head starts from", "分类头的初始值"),
     "device": t("Device", "设备"),
     "num_processes": t("Processes (one per GPU)", "进程数（每块 GPU 一个）"),
@@ -115,7 +116,18 @@ def params_text(cfg: RunConfig, n_labels: int, lang: Lang = EN) -> str:
               f"可训练，共 {summaries.fmt_count(c['total'])} 个参数（{share}）")
     return (f"### {summaries.fmt_count(c['trainable'])} <span class='studio-muted'>{of}</span>\n"
             f"{esc(cfg.model)} · {methods.METHODS[cfg.method].title} · {cfg.task}{labels}\n\n"
+            f"{memory_text(cfg, n_labels, lang)}"
             f"<span class='studio-muted'>{esc(describe_run_devices(cfg.training.num_processes, cfg.training.num_machines))}</span>")
+
+
+def memory_text(cfg: RunConfig, n_labels: int, lang: Lang = EN) -> str:
+    """The memory estimate and its parts, marked when the run would not fit or is near the limit."""
+    try:
+        est = memory.estimate(cfg, n_labels)
+    except Exception:  # an architecture the estimate cannot read: the count above still stands
+        return ""
+    mark = {"too big": lang("**Will not fit.** ", "**内存不足。** "), "near": lang("**Near the limit.** ", "**接近上限。** ")}
+    return f"<span id='memory-estimate' data-verdict='{esc(est.verdict)}'>{mark.get(est.verdict, '')}{esc(est.summary())}</span>\n\n"
 
 
 def method_for(task, method_name: str) -> str:
@@ -303,6 +315,9 @@ def _wire(ctx: StudioContext, m: ModelTab, data: DataTab, catalog_ids: list[str]
     triggers = [m.model.change, m.model_custom.submit, m.model_custom.blur, m.method.change, data.state.change]
     for comp in m.method_fields.values():
         triggers += [comp.submit, comp.blur]
+    # The memory estimate beside the count follows the settings it depends on.
+    triggers += [m.training[k].change for k in ("batch_size", "max_length", "precision", "gradient_checkpointing",
+                                                "device") if k in m.training]
     gr.on(triggers, forms.with_keywords(on_count_parameters, list(form)), inputs=[data.state], inputs_kwargs=form,
           outputs=m.params, api_name="count_parameters", trigger_mode="always_last",
           concurrency_id="models", concurrency_limit=2, show_progress="minimal")

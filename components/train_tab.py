@@ -21,7 +21,7 @@ from components.i18n import EN, Lang, localise_figure, t
 from components.model_tab import ModelTab
 from components.session import DataState
 from components.ui import bind, esc, intro, message, message_box, run_picker, shows_user_errors
-from studio import plots, runlog, summaries
+from studio import memory, plots, runlog, summaries
 from studio.baseline import side_by_side
 from studio.config import RunConfig
 from studio.errors import USER_ERRORS, RunError
@@ -192,6 +192,9 @@ def on_start(ctx: StudioContext, data_state: DataState | None, request: gr.Reque
     note = (lang(f"Run {run_id} queued behind {len(active)} other run(s); it starts when the device is free.",
                  f"运行 {run_id} 已排队，前面还有 {len(active)} 个运行；设备空闲后开始。")
             if active else lang(f"Run {run_id} started.", f"运行 {run_id} 已开始。"))
+    fit = runlog.read_status(ctx.store.run_dir(run_id)).get("memory") or {}
+    if fit.get("verdict") == "near":
+        return message(f"{note} {lang('Memory:', '内存：')} {memory.Estimate.from_dict(fit).summary()}", "warn"), run_id
     return message(note, "ok"), run_id
 
 

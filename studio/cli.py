@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio import cli_labels, runlog, sweeps
+from studio import cli_labels, memory, runlog, sweeps
 from studio.baseline import side_by_side
 from studio.config import DataConfig, RunConfig, TrainingConfig, field_help
 from studio.errors import USER_ERRORS, ConfigError
@@ -94,6 +94,9 @@ def _load_config(a) -> RunConfig:
 def cmd_train(a, store) -> int:
     cfg = _load_config(a)
     run_id = store.create(cfg)
+    fit = runlog.read_status(store.run_dir(run_id)).get("memory")
+    if fit:  # on stderr: --detach prints only the run id on stdout, for scripts
+        print(f"memory: {memory.Estimate.from_dict(fit).summary()}", file=sys.stderr)
     if a.detach:
         _print({"run": run_id, "dir": str(store.run_dir(run_id))}, a.json, run_id)
         return 0
@@ -262,6 +265,10 @@ def cmd_show(a, store) -> int:
         print(f"launch   {st['launch'].get('num_processes')} processes: {st['launch'].get('command')}")
     if st.get("max_steps"):
         print(f"progress step {st.get('step', 0)}/{st['max_steps']}  epoch {st.get('epoch', 0)}")
+    if st.get("memory"):
+        peak = st.get("peak_memory")
+        print(f"memory   estimated {memory.gib(st['memory']['total'])}"
+              + (f", measured {memory.gib(peak['bytes'])} ({peak['what']})" if peak else ""))
     rep = info.get("test_report")
     if rep:
         print("test     " + ", ".join(f"{k} {v:.4f}" + ("" if b is None else f" (base {b:.4f})")

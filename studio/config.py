@@ -95,6 +95,9 @@ class TrainingConfig:
     save_total_limit: int = _f(2, "Checkpoints kept on disk (the best one is always kept).", min=1, max=100)
     head_init: str = _f("prototype", "Classification only: start the classification head from class prototypes (mean of a few examples per class) or from random weights. Prototypes reach good accuracy in far fewer steps.", choices=HEAD_INITS)
     group_by_length: bool = _f(True, "Batch texts of similar length together so less padding is computed.")
+    gradient_checkpointing: bool = _f(False, "Keep only each layer's input during the forward pass and recompute the rest "
+                                      "in the backward pass: far less activation memory for about a third more time "
+                                      "per step. Turn on when a run does not fit.")
     max_new_tokens: int = _f(64, "SFT and seq2seq: most tokens generated per prompt when evaluating (and by default in the playground).", min=1, max=4096)
     max_target_length: int = _f(128, "Seq2seq: longest target in tokens; longer targets are truncated.", min=4, max=32768)
     sample_prompts: int = _f(3, "SFT: fixed validation prompts generated at each evaluation so progress shows as text.", min=0, max=20)

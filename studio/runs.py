@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from studio import models, runlog
+from studio import memory, models, runlog
 from studio.config import RunConfig, load_run_config
 from studio.data import save_splits
-from studio.errors import RunError
+from studio.errors import ConfigError, RunError
 from studio.tasks import get_task
 
 RUN_ID_RE = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
@@ -103,6 +103,18 @@ def worker_env() -> dict[str, str]:
     return env
 
 
+def memory_check(cfg: RunConfig, n_labels: int) -> "memory.Estimate | None":
+    """The run's memory estimate (studio.memory); a ConfigError when it clearly cannot fit, None when the model's
+    shape cannot be read without loading it (the run then starts unchecked)."""
+    try:
+        return memory.check(cfg, n_labels)
+    except ConfigError:
+        raise
+    except Exception as e:  # an architecture the meta-device build does not know: say so in the log, do not block
+        print(f"[studio] memory estimate skipped: {type(e).__name__}: {str(e)[:200]}", file=sys.stderr, flush=True)
+        return None
+
+
 @dataclass
 class Store:
     """The runs folder and its registry.
@@ -167,6 +179,7 @@ class Store:
                    materialize=False)
         if isinstance(resolved, str):  # a hub id: reachable, and there, before a run folder exists
             models.check_hub(resolved)
+        fit = memory_check(cfg, len(prepared.labels) if prepared is not None else 2)  # refuses what cannot fit
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
         final = self.run_dir(run_id)
         tmp = self.root / f".creating-{run_id}"
@@ -179,7 +192,8 @@ class Store:
             for name, content in (extra_files or {}).items():
                 runlog.atomic_write_json(tmp / name, content)
             now = time.time()
-            runlog.atomic_write_json(tmp / runlog.STATUS_FILE, {"status": "queued", "created_at": now, "updated_at": now})
+            runlog.atomic_write_json(tmp / runlog.STATUS_FILE, {"status": "queued", "created_at": now, "updated_at": now,
+                                                                "memory": fit.to_dict() if fit else None})
             os.replace(tmp, final)  # the folder appears complete or not at all
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

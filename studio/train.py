@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio import baseline, logtidy, models, pruning, runlog
+from studio import baseline, cpu_share, logtidy, models, pruning, runlog
 from studio.config import RunConfig, load_run_config
 from studio.data import length_stats, load_splits
 from studio.devices import pick_precision, resolve_device
 from studio.head_init import init_from_prototypes
+from studio.memory import measured_peak
 from studio.methods import METHODS, attach, check_supported, count_parameters, is_adalora
 from studio.ranks import any_rank, is_main_process, launch_record, shards_model, world_size
 from studio.tasks import get_task
@@ -71,6 +72,9 @@ def training_arguments(args_cls, t, output_dir: str, learning_rate: float, best:
         greater_is_better=best not in ("loss", "perplexity"),
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         report_to=report_to, run_name=run_name, dataloader_num_workers=0, save_only_model=False, disable_tqdm=True,
+        # Non-reentrant checkpointing also works when the inputs need no gradient (adapters on frozen embeddings).
+        gradient_checkpointing=getattr(t, "gradient_checkpointing", False),
+        gradient_checkpointing_kwargs={"use_reentrant": False},
         **every,
         # Off: with it the Trainer multiplies every loss by the number of processes, assuming the model
         # divides by the token count of all of them; classification heads take a plain mean, so their
@@ -312,7 +316,11 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
                               precision, device == "cpu", tracking_integrations(t) or "none", run_dir.name, parts.args)
     logcb = _run_log_callback()(run_dir, batch_per_step, writer=main)
     sweep = pruning.callbacks(run_dir, best)  # a sweep's trial reports to Optuna, which may prune it
-    callbacks = [logcb, *task.run_callbacks(cfg, tokenizer, labels, splits, run_dir), *recipe_callbacks(model, t), *sweep]
+    shares = [cpu_share.callback(run_dir, main)] if device == "cpu" else []  # runs on one CPU split its cores
+    if shares:
+        cpu_share.join()
+    callbacks = [logcb, *task.run_callbacks(cfg, tokenizer, labels, splits, run_dir), *recipe_callbacks(model, t),
+                 *sweep, *shares]
     trainer = (parts.trainer_cls or Trainer)(
         model=model, args=args, train_dataset=ds["train"], eval_dataset=ds["validation"],
         data_collator=task.collator(tokenizer, model), processing_class=tokenizer,
@@ -381,7 +389,7 @@ def _finish(trainer, task, cfg: RunConfig, ds, splits, labels, tokenizer, run_di
     if not shards_model(t):
         save_final(trainer, tokenizer, cfg, labels, run_dir)
     return {"status": "completed", "reason": None, "best_metric_name": best, "best_metric": best_value,
-            "test_metrics": test_report["metrics"]}
+            "test_metrics": test_report["metrics"], "peak_memory": measured_peak(str(trainer.args.device))}
 
 
 def _record_start(run_dir: Path, resume: bool, ckpt: Path | None, fields: dict[str, Any]) -> None:

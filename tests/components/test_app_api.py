@@ -246,6 +246,17 @@ def test_config_preview_load_and_parameter_count(app_url, trained_run, ui_tiny_m
     assert "passwd is not on this server" in note
     counted = client.predict(model_custom=str(ui_tiny_model), method="lora", lora_r=8, api_name="/count_parameters")
     assert "trainable of" in counted and "4 labels" in counted
+    assert "Peak memory about" in counted and "of available RAM" in counted and "data-verdict='fits'" in counted
+    small = client.predict(model_custom="", method="lora", batch_size=16, api_name="/count_parameters")  # MiniLM
+    bigger = client.predict(model_custom="", method="full", batch_size=64, api_name="/count_parameters")
+    assert _gib(bigger) > _gib(small) + 1  # the estimate follows the batch size and the method
+
+
+def _gib(text: str) -> float:
+    import re
+
+    amount, unit = re.search(r"Peak memory about ([\d.]+) (GiB|MiB)", text).groups()
+    return float(amount) / (1024 if unit == "MiB" else 1)
 
 
 def test_queue_stop_kill_resume_and_a_restarted_server(app_url, trained_run, ui_tiny_model):
