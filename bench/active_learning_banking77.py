@@ -62,7 +62,7 @@ def simulate(store, work: Path, truth: dict[int, str], strategy: str, first_run:
                                "training": {"seed": a.seed, "score_base": False}})
     pid = labelling.create(store, str(work / "pool.csv"), str(work / "start.csv"), str(work / "test.csv"), config=cfg,
                            name=strategy)
-    run_id = first_run or labelling.retrain(store, pid)
+    run_id = start_run = first_run or labelling.retrain(store, pid)
     points = []
     labels = a.start
     while True:
@@ -70,7 +70,7 @@ def simulate(store, work: Path, truth: dict[int, str], strategy: str, first_run:
         points.append({"labels": labels, "accuracy": m["accuracy"], "macro_f1": m["f1"], "run": run_id})
         print(strategy, points[-1], flush=True)
         if labels >= a.until:
-            return points, run_id if first_run is None else first_run
+            return points, start_run  # the next strategy starts from the same start run
         t0 = time.time()
         record = labelling.next_round(store, pid, a.step, strategy, run_id=run_id, seed=a.seed)
         labelling.save_labels(store, pid, record["round"], {r["pool_row"]: truth[r["pool_row"]] for r in record["rows"]})
@@ -122,18 +122,30 @@ def main() -> None:
     work.mkdir(parents=True)
     store = Store(work / "runs")
     truth = files(work, a.pool_size, a.start, a.test_per_class, a.seed)
-    curves: dict[str, list[dict]] = {}
+    curves = earlier_curves(a)  # strategies already measured with these settings are kept, not rerun
     first_run = None
     t0 = time.time()
-    for strategy in a.strategies:
+    for strategy in [s for s in a.strategies if s not in curves]:
         curves[strategy], first_run = simulate(store, work, truth, strategy, first_run, a)
         res = write(curves, a, time.time() - t0)  # after each strategy: a long bench that dies keeps what it has
     print(json.dumps(res, indent=2))
 
 
+def settings(a) -> dict:
+    return {"pool": a.pool_size, "start": a.start, "step": a.step, "until": a.until,
+            "test_rows": a.test_per_class * 77, "seed": a.seed}
+
+
+def earlier_curves(a) -> dict[str, list[dict]]:
+    """The curves of an earlier (perhaps interrupted) bench with the same settings."""
+    path = (OUT / f"active_learning_banking77_seed{a.seed}").with_suffix(".json")
+    old = json.loads(path.read_text()) if path.exists() else {}
+    same = all(old.get(k) == v for k, v in settings(a).items())
+    return dict(old.get("curves", {})) if same else {}
+
+
 def write(curves: dict[str, list[dict]], a, seconds: float) -> dict:
-    res = {"dataset": "banking77", "pool": a.pool_size, "start": a.start, "step": a.step, "until": a.until,
-           "test_rows": a.test_per_class * 77, "seed": a.seed, "minutes": round(seconds / 60, 1),
+    res = {"dataset": "banking77", **settings(a), "minutes": round(seconds / 60, 1),
            "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
            "curves": curves}
     if "random" in curves:

@@ -19,7 +19,7 @@ from studio import memory, methods, models, summaries, uploads
 from studio.config import RunConfig, TrainingConfig, field_help
 from studio.devices import describe_run_devices
 from studio.errors import USER_ERRORS, ConfigError
-from studio.tasks import DEFAULT_TASK, get_task
+from studio.tasks import DEFAULT_TASK, all_tasks, get_task
 
 ESSENTIALS = ("epochs", "learning_rate", "batch_size", "max_length")
 FIELD_LABELS = {
@@ -51,6 +51,9 @@ FIELD_LABELS = {
     "tensorboard": t("TensorBoard logs", "TensorBoard 日志"),
     "wandb": t("Log to Weights & Biases", "记录到 Weights & Biases"),
     "wandb_project": t("W&B project", "W&B 项目"),
+    "preference_loss": t("Preference algorithm", "偏好优化算法"),
+    "beta": t("Beta", "Beta"),
+    "dpo_loss_type": t("DPO loss", "DPO 损失类型"),
 }
 FIELD_STEPS = {"epochs": 0.5, "learning_rate": 1e-5}
 SETTING_LABELS = {
@@ -87,6 +90,7 @@ class ModelTab:
     load_config: gr.UploadButton
     config_message: gr.HTML
     on_count_parameters: Any = None  # (data_state, **form) -> params markdown; the app runs it on page load
+    task_settings: gr.Group | None = None  # the settings only the current task reads
 
     @property
     def form(self) -> dict[str, gr.components.Component]:
@@ -239,10 +243,11 @@ def _model_and_method(ctx: StudioContext, catalog: list[tuple[str, str]]) -> tup
     return model, model_custom, method, method_groups, method_fields
 
 
-def _training_fields(default_rate: float) -> dict[str, gr.components.Component]:
-    """The essential hyperparameters, then the rest under "More training settings"."""
+def _training_fields(default_rate: float, task_name: str) -> tuple[dict[str, gr.components.Component], gr.Group]:
+    """The essential hyperparameters, the current task's own settings, then the rest under "More training settings"."""
     training: dict[str, gr.components.Component] = {}
     specs = {f["name"]: f for f in field_help(TrainingConfig)}
+    owned = task_owned_settings()
     with gr.Group():
         for name in ESSENTIALS:
             # The learning rate shows the method's recommended value, reset when the method changes.
@@ -250,11 +255,30 @@ def _training_fields(default_rate: float) -> dict[str, gr.components.Component]:
                 else (specs[name], {})
             training[name] = forms.field_component(spec, _label(name), FIELD_STEPS.get(name), elem_id=f"field-{name}",
                                                    **extra)
+    mine = get_task(task_name).own_settings
+    with gr.Group(visible=bool(mine), elem_id="task-settings") as task_group:
+        for name in owned:
+            training[name] = forms.field_component(specs[name], _label(name), FIELD_STEPS.get(name),
+                                                   elem_id=f"field-{name}", visible=name in mine)
     with gr.Accordion(t("More training settings", "更多训练设置"), open=False, elem_id="more-settings"):
         for name, spec in specs.items():
-            if name not in ESSENTIALS:
+            if name not in ESSENTIALS and name not in owned:
                 training[name] = forms.field_component(spec, _label(name), FIELD_STEPS.get(name), elem_id=f"field-{name}")
-    return training
+    return training, task_group
+
+
+def task_owned_settings() -> list[str]:
+    """Training settings that belong to one task (preference's algorithm and beta), in the order tasks list them."""
+    return list(dict.fromkeys(name for task in all_tasks() for name in task.own_settings))
+
+
+def on_task_settings(task_name):
+    """Show the picked task's own settings, hide the others'."""
+    try:
+        mine = get_task(task_name).own_settings
+    except ValueError:
+        return [gr.skip()] * (len(task_owned_settings()) + 1)
+    return [gr.update(visible=bool(mine))] + [gr.update(visible=name in mine) for name in task_owned_settings()]
 
 
 def _config_file_section(start_text: str, start_file: str | None) -> tuple:
@@ -295,11 +319,11 @@ def build(ctx: StudioContext, data: DataTab) -> ModelTab:
         with gr.Column(scale=2, min_width=340):
             params = gr.Markdown(t("Counting trainable parameters…", "正在统计可训练参数…"),
                                  elem_classes=["studio-card"], elem_id="param-count")
-            training = _training_fields(get_task(data.task.value).learning_rate(method.value))
+            training, task_group = _training_fields(get_task(data.task.value).learning_rate(method.value), data.task.value)
     form = {"model": model, "model_custom": model_custom, "method": method, **method_fields, **training}
     config_parts = _config_file_section(*_starting_config(ctx, data, form))
     tab = ModelTab(model, model_custom, method, method_groups, method_fields, training, params, *config_parts,
-                   on_count_parameters=on_count_parameters)
+                   on_count_parameters=on_count_parameters, task_settings=task_group)
     _wire(ctx, tab, data, [c[1] for c in catalog])
     return tab
 
@@ -325,6 +349,9 @@ def _wire(ctx: StudioContext, m: ModelTab, data: DataTab, catalog_ids: list[str]
                      api_visibility="private", queue=False)
     data.task.input(on_task_picked, inputs=[data.task, m.method], outputs=m.training["learning_rate"],
                     api_visibility="private", queue=False)
+    data.task.change(on_task_settings, inputs=data.task,
+                     outputs=[m.task_settings, *(m.training[k] for k in task_owned_settings())],
+                     api_visibility="private", queue=False)
     gr.on([m.model.change, m.model_custom.submit, m.training["max_length"].submit, m.training["max_length"].blur],
           on_tokenizer, inputs=[m.model, m.model_custom, m.training["max_length"]], outputs=data.tokens,
           api_visibility="private", trigger_mode="always_last").then(

@@ -125,8 +125,10 @@ def errors_note(run_dir: Path, true_label: str | None, lang: Lang = EN) -> str:
     wrong = sum(1 for r in total if not r.get("correct"))
     scope = lang(f" with true label {true_label}", f"（真实标签 {true_label}）") if true_label else ""
     if not wrong:
-        return lang(f"All {len(total)} test examples{scope} were classified correctly.",
-                    f"全部 {len(total)} 个测试样本{scope}都分类正确。")
+        return lang(f"All {len(total)} test examples{scope} were right.", f"全部 {len(total)} 个测试样本{scope}都正确。")
+    if "confidence" not in total[0]:  # generated answers (exact match), preference pairs (ranked right)
+        return lang(f"{wrong} of {len(total)} test examples were not right; they are listed below.",
+                    f"{len(total)} 个测试样本中有 {wrong} 个不正确，列在下面。")
     return lang(f"{wrong} of {len(total)} test examples{scope} were misclassified; the most confident mistakes come first.",
                 f"{len(total)} 个测试样本{scope}中有 {wrong} 个分类错误；置信度最高的错误排在前面。")
 

@@ -22,14 +22,16 @@ import yaml
 
 from studio import methods, runlog
 from studio.errors import ConfigError, RunError
-from studio.tasks import DEFAULT_TASK, get_task, task_names
+from studio.tasks import DEFAULT_TASK, all_tasks, get_task, task_names
 
 TASKS = task_names()
 SCHEDULERS = ("linear", "cosine", "constant")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 EVAL_STRATEGIES = ("epoch", "steps")
-# Validation metrics a run can be selected on; each task accepts its own subset (studio.tasks.<task>.BEST_METRICS).
-BEST_METRICS = ("f1", "accuracy", "precision", "recall", "token_accuracy", "loss", "perplexity", "bleu", "chrf", "rougeL")
+# Validation metrics a run can be selected on; each task accepts its own subset (Task.best_metrics).
+BEST_METRICS = tuple(dict.fromkeys(m for t in all_tasks() for m in t.best_metrics))
+PREFERENCE_LOSSES = ("dpo", "orpo", "kto")
+DPO_LOSS_TYPES = ("sigmoid", "ipo", "hinge", "robust")
 HEAD_INITS = ("prototype", "random")
 DISTRIBUTED = ("ddp", "fsdp", "deepspeed")
 
@@ -91,7 +93,7 @@ class TrainingConfig:
     logging_steps: int = _f(10, "Steps between training-loss log lines (and live plot points).", min=1)
     early_stopping_patience: int | None = _f(None, "Stop after this many evaluations without improvement of best_metric; empty disables.", min=1)
     best_metric: str | None = _f(None, "Validation metric that picks the best checkpoint; empty takes the task's default "
-                                 "(macro F1 for classification, entity F1 for NER, loss for SFT, chrF for seq2seq).", choices=BEST_METRICS)
+                                 "(macro F1 for classification, entity F1 for NER, loss for SFT and preference, chrF for seq2seq).", choices=BEST_METRICS)
     save_total_limit: int = _f(2, "Checkpoints kept on disk (the best one is always kept).", min=1, max=100)
     head_init: str = _f("prototype", "Classification only: start the classification head from class prototypes (mean of a few examples per class) or from random weights. Prototypes reach good accuracy in far fewer steps.", choices=HEAD_INITS)
     group_by_length: bool = _f(True, "Batch texts of similar length together so less padding is computed.")
@@ -101,6 +103,17 @@ class TrainingConfig:
     max_new_tokens: int = _f(64, "SFT and seq2seq: most tokens generated per prompt when evaluating (and by default in the playground).", min=1, max=4096)
     max_target_length: int = _f(128, "Seq2seq: longest target in tokens; longer targets are truncated.", min=4, max=32768)
     sample_prompts: int = _f(3, "SFT: fixed validation prompts generated at each evaluation so progress shows as text.", min=0, max=20)
+    preference_loss: str = _f("dpo", "Preference only: dpo (Direct Preference Optimization: pairs, against the base as "
+                              "reference, which with adapters is the base with the adapter off), orpo (pairs, no reference "
+                              "model: also learns the chosen answers, so it can start from a base that was never "
+                              "instruction-tuned) or kto (also learns from unpaired good or bad answers).",
+                              choices=PREFERENCE_LOSSES)
+    beta: float = _f(0.1, "Preference only: how far the tuned model may move from the reference (DPO, KTO: higher stays "
+                     "closer) or the weight of the preference term against the answers' likelihood (ORPO's lambda).",
+                     min=0.001, max=10.0)
+    dpo_loss_type: str = _f("sigmoid", "Preference, DPO only: sigmoid (the DPO paper), ipo (a squared loss that resists "
+                            "overfitting small sets), hinge (SLiC) or robust (tolerates some flipped pairs).",
+                            choices=DPO_LOSS_TYPES)
     score_base: bool = _f(True, "Also score the untrained base on the test split (cached per base model and split), so the "
                           "report shows whether fine-tuning helped; turn off for large bases, where generating on the "
                           "test split takes long.")

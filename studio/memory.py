@@ -55,6 +55,7 @@ class Shape:
     vocab: int
     trained_layers: int         # layers from the lowest one with a trainable parameter up (backprop reaches them)
     lm_head: bool
+    sequences: int = 1          # sequences a training row becomes (a preference pair: chosen and rejected)
 
 
 @dataclass
@@ -140,8 +141,9 @@ def _trained_layers(net, layers: int) -> int:
 def shape(cfg, n_labels: int = 2) -> Shape:
     cfg = cfg.resolved()
     task = get_task(cfg.task)
-    return _shape(cfg.model, cfg.method, json.dumps(cfg.method_args, sort_keys=True), task.peft_task_type,
-                  max(2, int(n_labels)))
+    got = _shape(cfg.model, cfg.method, json.dumps(cfg.method_args, sort_keys=True), task.peft_task_type,
+                 max(2, int(n_labels)))
+    return dataclasses.replace(got, sequences=task.sequences_per_row)
 
 
 # ------------------------------------------------------------------------------------------- the sum --
@@ -149,7 +151,7 @@ def parts(s: Shape, t, on_gpu: bool) -> dict[str, int]:
     """The estimate's parts for training settings `t` (a TrainingConfig) on a model of shape `s`."""
     precision = pick_precision(t.precision, "cuda" if on_gpu else "cpu")
     width = 2 if precision in ("bf16", "fp16") else 4
-    tokens = t.batch_size * t.max_length
+    tokens = t.batch_size * t.max_length * s.sequences
     per_layer = tokens * s.hidden * ACTIVATION_FACTOR * width
     if getattr(t, "gradient_checkpointing", False):
         kept = tokens * s.hidden * width * s.trained_layers + (per_layer if s.trained_layers else 0)

@@ -19,6 +19,8 @@ METRIC_NAMES = {
     "eval_f1": "validation F1 (macro)", "eval_precision": "validation precision", "eval_recall": "validation recall",
     "learning_rate": "learning rate", "eval_perplexity": "validation perplexity", "eval_bleu": "validation BLEU",
     "eval_chrf": "validation chrF", "eval_rougeL": "validation ROUGE-L", "eval_token_accuracy": "validation token accuracy",
+    "eval_reward_accuracy": "reward accuracy", "eval_reward_margin": "reward margin",
+    "eval_reward_chosen": "reward of chosen", "eval_reward_rejected": "reward of rejected",
 }
 
 
@@ -99,7 +101,7 @@ def eval_figure(records: list[dict[str, Any]], metrics: Sequence[str] = ("accura
     keys = [(f"eval_{m}", "eval") for m in metrics]
     values = [v for k, _ in keys for v in series(records, k, "eval")[1]]
     # Shares (accuracy, F1) sit on a fixed 0..1 axis so curves compare across runs; BLEU, chrF, perplexity do not.
-    y_range = [0, 1.02] if values and max(values) <= 1 else None
+    y_range = [0, 1.02] if values and 0 <= min(values) and max(values) <= 1 else None  # rewards go below 0
     return _lines(records, keys, "score", "Validation scores appear here after the first evaluation.", y_range=y_range,
                   labels=labels)
 

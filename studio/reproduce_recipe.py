@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pandas as pd
 
 from studio.devices import pick_precision
-from studio.train import assemble_model, plan_steps, recipe_callbacks, training_arguments
+from studio.train import assemble_model, build_trainer, plan_steps, recipe_callbacks, training_arguments
 
 
 def as_namespace(config: dict) -> SimpleNamespace:
@@ -34,7 +34,7 @@ def load_split(path: Path) -> pd.DataFrame:
 def main(config: dict, task, build_base=None) -> dict:
     """Train config's run with plain transformers + peft and write OUT/test_metrics.json; returns the metrics."""
     import torch
-    from transformers import Trainer, TrainingArguments, set_seed
+    from transformers import TrainingArguments, set_seed
 
     here = Path(__file__).resolve().parent
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,10 +63,7 @@ def main(config: dict, task, build_base=None) -> dict:
     parts = task.trainer_parts(cfg, tok, labels, splits)
     args = training_arguments(parts.args_cls or TrainingArguments, t, a.out, t.learning_rate, t.best_metric, precision,
                               not cuda, "none", "reproduce", parts.args)
-    trainer = (parts.trainer_cls or Trainer)(
-        model=model, args=args, train_dataset=ds["train"], eval_dataset=ds["validation"],
-        data_collator=task.collator(tok, model), processing_class=tok, compute_metrics=parts.compute_metrics,
-        preprocess_logits_for_metrics=parts.preprocess_logits_for_metrics, callbacks=recipe_callbacks(model, t))
+    trainer = build_trainer(parts, model, args, ds, task.collator(tok, model), tok, recipe_callbacks(model, t))
     trainer.train()
     trainer.args.train_sampling_strategy = "random"  # the test split in its own order
     report, _ = task.test_report(trainer, ds["test"], splits["test"], labels, tok, cfg)

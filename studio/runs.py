@@ -174,7 +174,10 @@ class Store:
         cfg.validate()
         cfg.check_machine()
         cfg = cfg.resolved()
-        prepared = get_task(cfg.task).prepare_data(cfg.data) if check_data else None
+        task = get_task(cfg.task)
+        prepared = task.prepare_data(cfg.data) if check_data else None
+        if prepared is not None and task.check_run is not None:
+            task.check_run(cfg, prepared)
         resolved = models.resolve(cfg.model, allow_local=os.environ.get("STUDIO_ALLOW_LOCAL_MODELS", "1") != "0",
                    materialize=False)
         if isinstance(resolved, str):  # a hub id: reachable, and there, before a run folder exists

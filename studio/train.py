@@ -60,7 +60,7 @@ def training_arguments(args_cls, t, output_dir: str, learning_rate: float, best:
     every: dict[str, Any] = {"eval_strategy": t.eval_strategy, "save_strategy": t.eval_strategy}
     if t.eval_strategy == "steps":
         every.update(eval_steps=t.eval_steps, save_steps=t.eval_steps)
-    return args_cls(
+    kw = dict(
         output_dir=output_dir, num_train_epochs=t.epochs, learning_rate=learning_rate,
         per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=max(t.batch_size, 32),
         gradient_accumulation_steps=t.gradient_accumulation_steps, warmup_steps=t.warmup_ratio,
@@ -79,8 +79,21 @@ def training_arguments(args_cls, t, output_dir: str, learning_rate: float, best:
         # Off: with it the Trainer multiplies every loss by the number of processes, assuming the model
         # divides by the token count of all of them; classification heads take a plain mean, so their
         # gradients would grow with the process count. Off, each process's mean is averaged by DDP.
-        **{"average_tokens_across_devices": False, **extra},
+        average_tokens_across_devices=False,
     )
+    return args_cls(**{**kw, **extra})  # a task's own arguments win (trl's trainers cannot group by length)
+
+
+def build_trainer(parts, model, args, ds, collator, tokenizer, callbacks: list):
+    """The task's Trainer (transformers' own unless it brings one) over the train and validation splits."""
+    from transformers import Trainer
+
+    extra = {"preprocess_logits_for_metrics": parts.preprocess_logits_for_metrics}
+    return (parts.trainer_cls or Trainer)(
+        model=model, args=args, train_dataset=ds["train"], eval_dataset=ds["validation"], data_collator=collator,
+        processing_class=tokenizer, compute_metrics=parts.compute_metrics, callbacks=callbacks,
+        # Only where a task has one: trl's preference trainers do not take it.
+        **{k: v for k, v in extra.items() if v is not None})
 
 
 def recipe_callbacks(model, t) -> list:
@@ -283,7 +296,7 @@ def parameter_counts(cfg: RunConfig, labels: list[str] | None = None) -> dict[st
 def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
     """Train, evaluate and save one run; returns the final status fields."""
     import transformers
-    from transformers import Trainer, TrainingArguments
+    from transformers import TrainingArguments
 
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir).resolved()
@@ -321,11 +334,7 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
         cpu_share.join()
     callbacks = [logcb, *task.run_callbacks(cfg, tokenizer, labels, splits, run_dir), *recipe_callbacks(model, t),
                  *sweep, *shares]
-    trainer = (parts.trainer_cls or Trainer)(
-        model=model, args=args, train_dataset=ds["train"], eval_dataset=ds["validation"],
-        data_collator=task.collator(tokenizer, model), processing_class=tokenizer,
-        compute_metrics=parts.compute_metrics, preprocess_logits_for_metrics=parts.preprocess_logits_for_metrics,
-        callbacks=callbacks)
+    trainer = build_trainer(parts, model, args, ds, task.collator(tokenizer, model), tokenizer, callbacks)
     ckpt = last_checkpoint(run_dir) if resume else None
     _point_tensorboard_at(trainer, run_dir / runlog.TENSORBOARD_DIR, resumed_at=_checkpoint_step(ckpt), main=main)
     base = baseline.load_or_score(run_dir, trainer, task, cfg, ds, splits, labels, tokenizer, model_path, main)

@@ -15,6 +15,7 @@ TASK_MODULES = {
     "token-classification": "studio.tasks.token_classification",
     "sft": "studio.tasks.sft",
     "seq2seq": "studio.tasks.seq2seq",
+    "preference": "studio.tasks.preference",
 }
 DEFAULT_TASK = next(iter(TASK_MODULES))  # a config or a run that names no task is this one
 

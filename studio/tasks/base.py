@@ -118,6 +118,9 @@ class Task:
     methods: tuple[str, ...] | None = None       # the methods that apply; None: every one in studio.methods
     learning_rates: Mapping[str, float] = field(default_factory=dict)  # its own defaults where a method's differ
     metric_labels: Mapping[str, str] = field(default_factory=dict)     # {"eval_f1": "..."} where a name misleads
+    own_settings: tuple[str, ...] = ()  # training settings only this task reads (the Model tab shows them with it)
+    sequences_per_row: int = 1      # sequences one training row puts in a batch (the memory estimate)
+    logged_metrics: tuple[str, ...] = ()  # validation metrics its trainer logs that are neither best nor test metrics
     head_init: bool = False         # training.head_init (class prototypes) applies
     labels_files: bool = False      # a finished run can label a whole file (Playground, studio.batch)
     onnx: bool = False              # ONNX export applies (encoder classifiers)
@@ -170,6 +173,8 @@ class Task:
     # (cfg: DataConfig, unlabelled_ok=False) -> LabelledRows of its training file: one text and one label per row.
     # None: the task has no one label per row, so label review and active learning do not apply.
     labelled_rows: Callable[..., LabelledRows] | None = None
+    # (cfg, prepared) -> None: a DataError when the data does not suit the run's settings (checked before a run exists)
+    check_run: Callable[..., None] | None = None
 
     # ------------------------------------------------------------------------------ questions
     @property
@@ -218,8 +223,9 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "guess_columns": ("df",),
     "base_note": ("cfg",),
     "labelled_rows": ("cfg", "unlabelled_ok"),
+    "check_run": ("cfg", "prepared"),
 }
-OPTIONAL = ("stream_chat", "guess_columns", "base_note", "length_series", "labelled_rows")
+OPTIONAL = ("stream_chat", "guess_columns", "base_note", "length_series", "labelled_rows", "check_run")
 # The functions a reproduce script copies and calls (studio.reproduce_recipe).
 SCRIPT_PARTS = ("load_tokenizer", "load_model", "tokenize", "collator", "trainer_parts", "test_report")
 
@@ -230,7 +236,8 @@ def contract_problems(task: Task) -> list[str]:
     for f in fields(task):
         value = getattr(task, f.name)
         if f.name in OPTIONAL or f.name in ("label_noun", "methods", "learning_rates", "metric_labels", "head_init",
-                                            "labels_files", "onnx", "script_requirements", "table_types"):
+                                            "labels_files", "onnx", "script_requirements", "table_types",
+                                            "logged_metrics", "sequences_per_row", "own_settings"):
             continue
         if value in (None, "", ()):
             problems.append(f"{task.name}: {f.name} is not set")
@@ -246,8 +253,8 @@ def contract_problems(task: Task) -> list[str]:
     if task.playground == "chat" and task.stream_chat is None:
         problems.append(f"{task.name}: a chat playground needs stream_chat")
     for m in task.plot_metrics:
-        if m not in task.best_metrics and m not in task.test_metrics and m != "loss":
-            problems.append(f"{task.name}: plot metric {m!r} is neither a best nor a test metric")
+        if m not in (*task.best_metrics, *task.test_metrics, *task.logged_metrics, "loss"):
+            problems.append(f"{task.name}: plot metric {m!r} is neither a best, a test nor a logged metric")
     unknown = [m for m in task.method_names() if m not in METHODS]
     if unknown:
         problems.append(f"{task.name}: unknown methods {unknown}")

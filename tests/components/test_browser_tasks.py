@@ -1,4 +1,4 @@
-"""NER, SFT and seq2seq in headless Chromium: pick the task, train on its bundled sample, try it in the playground.
+"""NER, SFT, preference tuning and seq2seq in headless Chromium: pick the task, train on its bundled sample, try it in the playground.
 
 Each flow picks the task in the Data tab (its bundled sample loads), types a tiny local model into the Model
 tab (the bundled SmolLM2 would take minutes per epoch on a CI CPU), trains one epoch, checks the Train tab
@@ -30,8 +30,8 @@ def models(tmp_path_factory, ui_cache):
     from tests.support import make_learnable_bert
 
     root = tmp_path_factory.mktemp("browser-task-models")
-    return {"token-classification": make_learnable_bert(root / "bert"),
-            "sft": tiny_models.make_tiny_llama(root / "llama"),
+    llama = tiny_models.make_tiny_llama(root / "llama")
+    return {"token-classification": make_learnable_bert(root / "bert"), "sft": llama, "preference": llama,
             "seq2seq": tiny_models.make_tiny_t5(root / "t5")}
 
 
@@ -84,13 +84,16 @@ FLOWS = {
     "token-classification": ("Token classification (NER)", "ner_sample.conll", {"max_length": 48}),
     "sft": ("Instruction tuning of a chat model (SFT)", "sft_sample.jsonl",
             {"max_length": 64, "max_new_tokens": 8, "sample_prompts": 2}),
+    "preference": ("Preference tuning of a chat model (DPO, ORPO, KTO)", "preference_sample.jsonl",
+                   {"max_length": 64, "max_new_tokens": 8}),
     "seq2seq": ("Sequence to sequence (translation, summaries)", "seq2seq_sample.csv",
                 {"max_length": 48, "max_new_tokens": 12}),
 }
 
 
 LABEL_INFO = {"token-classification": "The BIO tags of each sentence, one per token.",
-              "sft": "The answer the model learns to give.", "seq2seq": "The text the model learns to generate."}
+              "sft": "The answer the model learns to give.", "seq2seq": "The text the model learns to generate.",
+              "preference": "The answer people preferred; the rejected one is read from a field named rejected."}
 
 
 @pytest.mark.parametrize("task", list(FLOWS))
@@ -107,6 +110,10 @@ def test_task_flow(app, browser, models, task):  # noqa: F811
     # The answer picker says what it holds for this task (it said "the class each text belongs to" for all).
     page.wait_for_selector(f"text={LABEL_INFO[task]}", timeout=10_000)
     shot(page, f"tasks-{name}-0-data")
+    # Preference's algorithm and beta show with it only.
+    open_tab(page, "Model & method")
+    assert page.locator("#field-preference_loss").is_visible() == (task == "preference")
+    open_tab(page, "Data")
     train(page, models[task], name, **fields)
     shot(page, f"tasks-{name}-2-train")
     traces = page.evaluate(EVAL_TRACES_JS)
@@ -119,11 +126,15 @@ def test_task_flow(app, browser, models, task):  # noqa: F811
         page.locator("#ner-text textarea").fill("Alice Smith flew from Paris to Berlin to meet Acme Corp.")
         page.locator("#ner-tag").click()
         page.wait_for_selector("#ner-highlighted:has-text('Paris')", timeout=60_000)
-    elif task == "sft":
-        assert any("perplexity" in t for t in traces), traces
-        open_tab(page, "Train")
-        assert page.locator("#sample-generations").is_visible(), "SFT shows its sample generations"
-        open_tab(page, "Playground")
+    elif task in ("sft", "preference"):
+        if task == "sft":
+            assert any("perplexity" in t for t in traces), traces
+        else:
+            assert {"reward accuracy", "reward margin", "reward of chosen", "reward of rejected"} <= set(traces), traces
+        if task == "sft":
+            open_tab(page, "Train")
+            assert page.locator("#sample-generations").is_visible(), "SFT shows its sample generations"
+            open_tab(page, "Playground")
         page.wait_for_selector("#chat-message", state="visible", timeout=30_000)
         page.locator("#chat-message textarea").fill("Name a colour.")
         page.locator("#chat-send").click()
