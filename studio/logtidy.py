@@ -77,3 +77,8 @@ def install() -> None:
             handler.addFilter(_Tidy())
     for text in QUIET:
         warnings.filterwarnings("ignore", message=re.escape(text))
+    # trl maps its datasets with progress bars ("Tokenizing train dataset: 100%|███|"); in train.log they are
+    # noise between the studio's own lines.
+    import datasets
+
+    datasets.disable_progress_bars()

@@ -40,3 +40,14 @@ def test_installed_it_rewrites_what_transformers_logs_and_drops_known_noise():
 def test_the_page_never_shows_escape_codes(tmp_path):
     (tmp_path / runlog.LOG_FILE).write_text("plain\n\x1b[1mbold\x1b[0m line\n")
     assert runlog.tail_log(tmp_path) == "plain\nbold line"
+
+
+def test_dataset_maps_draw_no_progress_bars_into_a_run_log():
+    import datasets
+
+    datasets.enable_progress_bars()
+    try:
+        logtidy.install()
+        assert not datasets.is_progress_bar_enabled()
+    finally:
+        datasets.enable_progress_bars()

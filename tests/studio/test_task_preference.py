@@ -168,3 +168,31 @@ def test_preference_scores_pairs_and_unpaired_rows():
     # Unpaired: every good answer against every bad one.
     got = pref.preference_scores([-1.0, -4.0, nan], [nan, nan, -2.0])
     assert got["preference_accuracy"] == 0.5 and got["logp_margin"] == pytest.approx(-0.5)
+
+
+def test_merged_and_adapter_exports_score_like_the_run(dpo_run, tmp_path):
+    import torch
+    from peft import AutoPeftModelForCausalLM
+
+    from studio import export
+    from studio.tasks import sft
+
+    _, rd = dpo_run
+    loaded = inference.load(rd)
+    prompt = [{"role": "user", "content": "What is the capital of Peru?"}]
+    ids = torch.tensor([sft._prompt_ids(loaded.tokenizer, prompt)])
+    merged = sft.load_model(export.build_folder(rd, "merged", tmp_path / "merged"))
+    adapter_dir = export.build_folder(rd, "adapter", tmp_path / "adapter")
+    adapter = AutoPeftModelForCausalLM.from_pretrained(str(adapter_dir))
+    with torch.no_grad():
+        want = loaded.model(input_ids=ids).logits
+        assert torch.allclose(merged(input_ids=ids).logits, want, atol=1e-4)
+        assert torch.allclose(adapter(input_ids=ids).logits, want, atol=1e-4)
+    card = (adapter_dir / "README.md").read_text()
+    assert "preference-tuned language model" in card and "Preference accuracy" in card
+
+
+def test_the_example_config_and_sample_pass_the_checks():
+    cfg = RunConfig.load(ROOT / "examples" / "smollm2-dpo-lora.yaml")
+    assert (cfg.task, cfg.method, cfg.training.preference_loss, cfg.selection_metric()) == ("preference", "lora", "dpo", "loss")
+    assert TASK.prepare_data(cfg.data).report.rows == {"train": 84, "validation": 11, "test": 11}
