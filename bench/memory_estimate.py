@@ -6,6 +6,7 @@ recorded: the estimate made before launch and the measured peak (peak RSS of the
 torch.cuda.max_memory_allocated plus the runtime allowance on a GPU).
 
     .venv/bin/python bench/memory_estimate.py            # CPU here; on a GPU machine add --device cuda
+    .venv/bin/python bench/memory_estimate.py --reestimate   # the saved peaks against the current formula
 
 Writes bench/results/memory_estimate_<device>.json and prints a table with each error.
 """
@@ -35,6 +36,7 @@ CONFIGS = [
     ("smollm2 lora b4 L256", "sft", SMOLLM, "lora", {}, 4, 256, {}),
     ("smollm2 lora b8 L128 checkpointing", "sft", SMOLLM, "lora", {}, 8, 128, {"gradient_checkpointing": True}),
     ("smollm2 full b2 L128", "sft", SMOLLM, "full", {}, 2, 128, {}),
+    ("smollm2 dpo lora b4 L128", "preference", SMOLLM, "lora", {}, 4, 128, {}),
 ]
 WORDS = "account card transfer payment refund balance statement limit exchange rate pending declined".split()
 
@@ -45,6 +47,11 @@ def data(work: Path, task: str, rows: int) -> Path:
 
     rng = random.Random(0)
     long = lambda: " ".join(rng.choice(WORDS) for _ in range(600))  # noqa: E731
+    if task == "preference":
+        path = work / "preference.jsonl"
+        path.write_text("".join(json.dumps({"prompt": long()[:1500], "chosen": long(), "rejected": long()}) + "\n"
+                                for _ in range(rows)))
+        return path
     if task == "sft":
         path = work / "sft.jsonl"
         path.write_text("".join(json.dumps({"instruction": long()[:1500], "output": long()}) + "\n" for _ in range(rows)))
@@ -54,18 +61,40 @@ def data(work: Path, task: str, rows: int) -> Path:
     return path
 
 
-def measure(store, work: Path, config, device: str) -> dict:
-    from studio import memory, runlog
+def run_config(config, train: Path, device: str):
     from studio.config import RunConfig
 
     name, task, model, method, args, batch, length, extra = config
-    rows = max(4 * batch, 24)
-    cfg = RunConfig.from_dict({"task": task, "model": model, "method": method, "method_args": args,
-                               "data": {"train": str(data(work, task, rows)), "validation_fraction": 0.1,
-                                        "test_fraction": 0.1},
-                               "training": {"batch_size": batch, "max_length": length, "epochs": 1, "device": device,
-                                            "score_base": False, "sample_prompts": 0, "max_new_tokens": 4,
-                                            "logging_steps": 1, **extra}})
+    return RunConfig.from_dict({"task": task, "model": model, "method": method, "method_args": args,
+                                "data": {"train": str(train), "validation_fraction": 0.1, "test_fraction": 0.1},
+                                "training": {"batch_size": batch, "max_length": length, "epochs": 1, "device": device,
+                                             "score_base": False, "sample_prompts": 0, "max_new_tokens": 4,
+                                             "logging_steps": 1, **extra}})
+
+
+def reestimate(path: Path) -> None:
+    """The current formula against the peaks measured before (no training: the estimate needs only the shape)."""
+    from studio import memory
+
+    res = json.loads(path.read_text())
+    configs = {c[0]: c for c in CONFIGS}
+    for r in res["rows"]:
+        est = memory.estimate(run_config(configs[r["name"]], Path("unused.csv"), res["device"]))
+        r.update(estimate=est.total, parts=est.parts, estimate_gib=memory.gib(est.total),
+                 error=round(est.total / r["measured"] - 1, 3))
+        print(f"{r['name']:38} estimate {r['estimate_gib']:>9}  measured {r['measured_gib']:>9}  error {r['error']:+.0%}")
+    errors = [abs(r["error"]) for r in res["rows"]]
+    res.update(mean_abs_error=round(sum(errors) / len(errors), 3), max_abs_error=round(max(errors), 3),
+               reestimated=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    path.write_text(json.dumps(res, indent=2))
+    print(json.dumps({k: v for k, v in res.items() if k != "rows"}, indent=2))
+
+
+def measure(store, work: Path, config, device: str) -> dict:
+    from studio import memory
+
+    name, task, batch = config[0], config[1], config[5]
+    cfg = run_config(config, data(work, task, max(4 * batch, 24)), device)
     t0 = time.time()
     run_id = store.create(cfg)
     st = store.wait(run_id, timeout=3600)
@@ -82,8 +111,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--only", nargs="*", help="Names (substrings) of the configurations to run.")
+    ap.add_argument("--reestimate", action="store_true",
+                    help="Recompute the estimates of the saved results with the current formula (no training).")
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if a.reestimate:
+        return reestimate(ROOT / "bench" / "results" / f"memory_estimate_{a.device.split(':')[0]}.json")
     from studio.runs import Store
 
     work = ROOT / "bench" / "_work" / f"memory-{int(time.time())}"

@@ -9,6 +9,9 @@ The parts, in bytes:
   precision (Korthikanti et al. 2022 count 34 bytes, i.e. 17 half-precision values, per token and hidden unit
   for a GPT layer with attention scores held; SDPA attention holds none). Layers below the lowest trainable
   parameter keep nothing. Gradient checkpointing keeps each layer's input and one layer's full set;
+- attention: on a CPU, the attention scores each trained layer keeps (batch x heads x length x length in fp32,
+  ATTENTION_COPIES times: scores, probabilities, dropout mask), which grow with the square of max_length; on a
+  GPU, SDPA's fused kernels keep none. Gradient checkpointing keeps one layer's;
 - logits: a language-model head's batch x length x vocabulary scores, held three times (logits, their softmax,
   its gradient) in fp32;
 - runtime: the framework itself (CPU: a Python process with torch and transformers loaded; GPU: allocator
@@ -35,6 +38,7 @@ from studio.tasks import get_task
 
 GIB = 1024 ** 3
 ACTIVATION_FACTOR = 17          # values kept per token, hidden unit and layer (see the module doc)
+ATTENTION_COPIES = 3            # fp32 batch x heads x length x length tensors a CPU layer keeps (measured)
 CPU_RUNTIME = int(1.1 * GIB)    # a training process before its model: Python, torch, transformers, datasets
 GPU_RUNTIME = int(0.6 * GIB)    # allocator fragmentation and workspaces
 REFUSE_ABOVE = 1.25             # estimate / available: refused ("clearly cannot fit": the estimate aims at ±25%)
@@ -55,6 +59,7 @@ class Shape:
     vocab: int
     trained_layers: int         # layers from the lowest one with a trainable parameter up (backprop reaches them)
     lm_head: bool
+    heads: int = 1              # attention heads per layer
     sequences: int = 1          # sequences a training row becomes (a preference pair: chosen and rejected)
 
 
@@ -114,8 +119,10 @@ def _shape(model: str, method: str, args_json: str, peft_task_type: str, n_label
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     hidden = int(getattr(text, "hidden_size", None) or getattr(text, "d_model", None) or getattr(text, "n_embd", 0))
     layers = _layer_count(text)
+    heads = int(getattr(text, "num_attention_heads", None) or getattr(text, "n_head", None)
+                or getattr(text, "num_heads", None) or 1)
     return Shape(total=total, trainable=trainable, hidden=hidden, layers=layers, vocab=int(getattr(text, "vocab_size", 0)),
-                 trained_layers=_trained_layers(net, layers), lm_head=peft_task_type in LM_HEADS)
+                 trained_layers=_trained_layers(net, layers), lm_head=peft_task_type in LM_HEADS, heads=heads)
 
 
 def _layer_count(config) -> int:
@@ -158,8 +165,11 @@ def parts(s: Shape, t, on_gpu: bool) -> dict[str, int]:
     else:
         kept = per_layer * s.trained_layers
     logits = 3 * tokens * s.vocab * 4 if s.lm_head else 0
+    scores = t.batch_size * s.sequences * s.heads * t.max_length ** 2 * 4 * ATTENTION_COPIES
+    layers_kept = min(1, s.trained_layers) if getattr(t, "gradient_checkpointing", False) else s.trained_layers
     return {"weights": 4 * s.total, "gradients": 4 * s.trainable, "optimizer": 8 * s.trainable,
-            "activations": kept, "logits": logits, "runtime": GPU_RUNTIME if on_gpu else CPU_RUNTIME}
+            "activations": kept, "attention": 0 if on_gpu else scores * layers_kept, "logits": logits,
+            "runtime": GPU_RUNTIME if on_gpu else CPU_RUNTIME}
 
 
 def available(device: str) -> tuple[int, str]:

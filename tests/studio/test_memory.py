@@ -31,8 +31,12 @@ def test_the_parts_follow_the_method_and_the_settings(tiny_bert, separable_csv):
     assert double.parts["activations"] == 2 * full.parts["activations"]
     longer = memory.estimate(_cfg(tiny_bert, separable_csv, "full", max_length=32))
     assert longer.parts["activations"] == 2 * full.parts["activations"]
+    # Attention scores grow with the square of the length (on a CPU; SDPA's fused GPU kernels keep none).
+    assert longer.parts["attention"] == 4 * full.parts["attention"] > 0 and double.parts["attention"] == 2 * full.parts["attention"]
+    assert memory.parts(s, _cfg(tiny_bert, separable_csv, "full").training, on_gpu=True)["attention"] == 0
     saved = memory.estimate(_cfg(tiny_bert, separable_csv, "full", gradient_checkpointing=True))
     assert saved.parts["activations"] < 0.6 * full.parts["activations"]  # 2 layers: their inputs and one full layer
+    assert saved.parts["attention"] == full.parts["attention"] // s.trained_layers  # one layer's scores at a time
     assert full.parts["logits"] == 0 and full.verdict == "fits"
 
 
@@ -52,7 +56,7 @@ def test_too_big_is_refused_with_changes_that_fit_and_nothing_is_created(store, 
     cfg = _cfg(MINILM, separable_csv, "full", batch_size=64, max_length=512)  # the bundled MiniLM: GiBs of activations
     need = memory.estimate(cfg)
     # A device with room for the model but not for this batch: half of what the activations need on top.
-    room = need.total - need.parts["activations"] // 2
+    room = need.total - (need.parts["activations"] + need.parts["attention"]) // 2
     monkeypatch.setattr(memory, "available", lambda device: (room, "of available RAM"))
     with pytest.raises(ConfigError) as e:
         store.create(cfg)
