@@ -4,7 +4,8 @@ Two runs that each use every core on the same machine oversubscribe it: on 2 cor
 about 8 samples/s. Every process training on a CPU registers itself in a folder of this machine's temp dir
 (whatever runs folder or registry it belongs to), and every few steps takes cores / trainers threads. A run
 that starts later makes the earlier ones give up their share within a few steps; one that ends gives them back.
-An OMP_NUM_THREADS set by the user is the most a run takes.
+An OMP_NUM_THREADS set by the user is the most a run takes; STUDIO_CPU_SHARE=0 turns sharing off (every run
+then takes every core, as torch does by default).
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def enabled(device: str) -> bool:
+    """Runs on this device share cores: CPU runs, unless STUDIO_CPU_SHARE=0."""
+    return device == "cpu" and os.environ.get("STUDIO_CPU_SHARE", "1") != "0"
 
 
 def join() -> None:

@@ -329,7 +329,7 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
                               precision, device == "cpu", tracking_integrations(t) or "none", run_dir.name, parts.args)
     logcb = _run_log_callback()(run_dir, batch_per_step, writer=main)
     sweep = pruning.callbacks(run_dir, best)  # a sweep's trial reports to Optuna, which may prune it
-    shares = [cpu_share.callback(run_dir, main)] if device == "cpu" else []  # runs on one CPU split its cores
+    shares = [cpu_share.callback(run_dir, main)] if cpu_share.enabled(device) else []  # runs on one CPU split its cores
     if shares:
         cpu_share.join()
     callbacks = [logcb, *task.run_callbacks(cfg, tokenizer, labels, splits, run_dir), *recipe_callbacks(model, t),

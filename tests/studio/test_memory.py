@@ -99,6 +99,9 @@ def test_runs_on_one_cpu_share_its_cores(tmp_path, monkeypatch):
     assert cpu_share.fair_threads(8, 2) == 4 and cpu_share.fair_threads(2, 3) == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert cpu_share.fair_threads(8, 1) == 2             # a thread count the user set is the most a run takes
+    assert cpu_share.enabled("cpu") and not cpu_share.enabled("cuda:0")
+    monkeypatch.setenv("STUDIO_CPU_SHARE", "0")
+    assert not cpu_share.enabled("cpu")
 
 
 def test_a_run_gives_its_cores_back_when_its_training_ends(tmp_path, monkeypatch):
