@@ -365,7 +365,8 @@ def trainer_parts(cfg, tokenizer, labels, splits):
     # trl's rows hold no input_ids to group by length (it tokenises each answer apart); KTO estimates its KL term
     # from each row's neighbours in a fixed-order batch, so it reads the (shuffled) rows in order.
     order = "sequential" if t.preference_loss == "kto" else "random"
-    args: dict[str, Any] = {"beta": t.beta, "max_length": t.max_length, "train_sampling_strategy": order}
+    args: dict[str, Any] = {"beta": t.beta, "max_length": t.max_length, "train_sampling_strategy": order,
+                            "per_device_eval_batch_size": t.batch_size}  # as SFT: logits are the peak
     if t.preference_loss == "dpo":
         args["loss_type"] = [t.dpo_loss_type]
     return TrainerParts(trainer_cls=trainer_cls, args_cls=args_cls, args=args)

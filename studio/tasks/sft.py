@@ -519,7 +519,9 @@ def _sample_callback():
 
 
 def trainer_parts(cfg, tokenizer, labels, splits):
-    return TrainerParts(trainer_cls=_trainer_cls())
+    # Evaluation holds batch x length x vocabulary logits: batches bigger than training's (the studio's default
+    # for other tasks) would make evaluation the run's memory peak, past what the memory check counted.
+    return TrainerParts(trainer_cls=_trainer_cls(), args={"per_device_eval_batch_size": cfg.training.batch_size})
 
 
 def run_callbacks(cfg, tokenizer, labels, splits, run_dir):
