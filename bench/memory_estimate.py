@@ -38,6 +38,16 @@ CONFIGS = [
     ("smollm2 full b2 L128", "sft", SMOLLM, "full", {}, 2, 128, {}),
     ("smollm2 dpo lora b4 L128", "preference", SMOLLM, "lora", {}, 4, 128, {}),
 ]
+# A GPU takes bigger batches and longer texts, in bf16 (precision auto).
+GPU_CONFIGS = [
+    ("minilm lora b32 L128", "text-classification", MINILM, "lora", {}, 32, 128, {}),
+    ("minilm full b64 L256", "text-classification", MINILM, "full", {}, 64, 256, {}),
+    ("minilm ia3 b32 L512", "text-classification", MINILM, "ia3", {}, 32, 512, {}),
+    ("smollm2 lora b8 L512", "sft", SMOLLM, "lora", {}, 8, 512, {}),
+    ("smollm2 lora b16 L512 checkpointing", "sft", SMOLLM, "lora", {}, 16, 512, {"gradient_checkpointing": True}),
+    ("smollm2 full b8 L256", "sft", SMOLLM, "full", {}, 8, 256, {}),
+    ("smollm2 dpo lora b8 L256", "preference", SMOLLM, "lora", {}, 8, 256, {}),
+]
 WORDS = "account card transfer payment refund balance statement limit exchange rate pending declined".split()
 
 
@@ -61,10 +71,14 @@ def data(work: Path, task: str, rows: int) -> Path:
     return path
 
 
+MODELS: dict[str, str] = {}  # --minilm / --smollm: folders that stand in for the catalog's (e.g. random weights)
+
+
 def run_config(config, train: Path, device: str):
     from studio.config import RunConfig
 
     name, task, model, method, args, batch, length, extra = config
+    model = MODELS.get(model, model)
     return RunConfig.from_dict({"task": task, "model": model, "method": method, "method_args": args,
                                 "data": {"train": str(train), "validation_fraction": 0.1, "test_fraction": 0.1},
                                 "training": {"batch_size": batch, "max_length": length, "epochs": 1, "device": device,
@@ -77,7 +91,7 @@ def reestimate(path: Path) -> None:
     from studio import memory
 
     res = json.loads(path.read_text())
-    configs = {c[0]: c for c in CONFIGS}
+    configs = {c[0]: c for c in CONFIGS + GPU_CONFIGS}
     for r in res["rows"]:
         est = memory.estimate(run_config(configs[r["name"]], Path("unused.csv"), res["device"]))
         r.update(estimate=est.total, parts=est.parts, estimate_gib=memory.gib(est.total),
@@ -111,10 +125,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--only", nargs="*", help="Names (substrings) of the configurations to run.")
+    ap.add_argument("--minilm", help="A folder to use instead of the bundled MiniLM (same config, any weights).")
+    ap.add_argument("--smollm", help="A folder to use instead of the bundled SmolLM2 (same config, any weights).")
     ap.add_argument("--reestimate", action="store_true",
                     help="Recompute the estimates of the saved results with the current formula (no training).")
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    MODELS.update({k: v for k, v in ((MINILM, a.minilm), (SMOLLM, a.smollm)) if v})
     if a.reestimate:
         return reestimate(ROOT / "bench" / "results" / f"memory_estimate_{a.device.split(':')[0]}.json")
     from studio.runs import Store
@@ -123,7 +140,7 @@ def main() -> None:
     work.mkdir(parents=True)
     store = Store(work / "runs")
     rows = []
-    for config in CONFIGS:
+    for config in GPU_CONFIGS if a.device.startswith("cuda") else CONFIGS:
         if a.only and not any(o in config[0] for o in a.only):
             continue
         rows.append(measure(store, work, config, a.device))

@@ -249,7 +249,8 @@ def measured_peak(device: str) -> dict[str, Any]:
     if device.startswith("cuda"):
         import torch
 
-        return {"bytes": int(torch.cuda.max_memory_allocated()) + GPU_RUNTIME, "what": "torch.cuda.max_memory_allocated + runtime"}
+        # Reserved, not allocated: what the allocator held at its peak, fragmentation included.
+        return {"bytes": int(torch.cuda.max_memory_reserved()), "what": "torch.cuda.max_memory_reserved"}
     import resource
 
     return {"bytes": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024, "what": "peak RSS of the training process"}
