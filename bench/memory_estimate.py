@@ -92,12 +92,12 @@ def reestimate(path: Path) -> None:
 
     res = json.loads(path.read_text())
     configs = {c[0]: c for c in CONFIGS + GPU_CONFIGS}
-    for r in res["rows"]:
+    for r in [r for r in res["rows"] if "measured" in r]:
         est = memory.estimate(run_config(configs[r["name"]], Path("unused.csv"), res["device"]))
         r.update(estimate=est.total, parts=est.parts, estimate_gib=memory.gib(est.total),
                  error=round(est.total / r["measured"] - 1, 3))
         print(f"{r['name']:38} estimate {r['estimate_gib']:>9}  measured {r['measured_gib']:>9}  error {r['error']:+.0%}")
-    errors = [abs(r["error"]) for r in res["rows"]]
+    errors = [abs(r["error"]) for r in res["rows"] if "error" in r]
     res.update(mean_abs_error=round(sum(errors) / len(errors), 3), max_abs_error=round(max(errors), 3),
                reestimated=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     path.write_text(json.dumps(res, indent=2))
@@ -113,7 +113,7 @@ def measure(store, work: Path, config, device: str) -> dict:
     run_id = store.create(cfg)
     st = store.wait(run_id, timeout=3600)
     if st["status"] != "completed":
-        raise SystemExit(f"{name}: run {run_id} {st['status']}: {st.get('reason')}")
+        return {"name": name, "run": run_id, "failed": f"{st['status']}: {st.get('reason')}"}
     est, peak = st["memory"], st["peak_memory"]
     return {"name": name, "run": run_id, "estimate": est["total"], "parts": est["parts"], "measured": peak["bytes"],
             "what": peak["what"], "error": round(est["total"] / peak["bytes"] - 1, 3),
@@ -145,15 +145,19 @@ def main() -> None:
             continue
         rows.append(measure(store, work, config, a.device))
         r = rows[-1]
-        print(f"{r['name']:38} estimate {r['estimate_gib']:>9}  measured {r['measured_gib']:>9}  error {r['error']:+.0%}",
-              flush=True)
-    errors = [abs(r["error"]) for r in rows]
-    res = {"device": a.device, "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        print(f"{r['name']:38} " + (f"FAILED {r['failed']}" if "failed" in r else
+              f"estimate {r['estimate_gib']:>9}  measured {r['measured_gib']:>9}  error {r['error']:+.0%}"), flush=True)
+        save(rows, a.device)  # after each configuration: a bench that dies keeps what it measured
+
+
+def save(rows: list[dict], device: str) -> None:
+    errors = [abs(r["error"]) for r in rows if "error" in r]
+    res = {"device": device, "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
            "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": rows,
-           "mean_abs_error": round(sum(errors) / len(errors), 3), "max_abs_error": round(max(errors), 3)}
+           "mean_abs_error": round(sum(errors) / max(len(errors), 1), 3), "max_abs_error": round(max(errors, default=0), 3)}
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / f"memory_estimate_{a.device.split(':')[0]}.json").write_text(json.dumps(res, indent=2))
+    (out / f"memory_estimate_{device.split(':')[0]}.json").write_text(json.dumps(res, indent=2))
     print(json.dumps({k: v for k, v in res.items() if k != "rows"}, indent=2))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from studio import inference, memory, runlog
@@ -196,3 +197,17 @@ def test_the_example_config_and_sample_pass_the_checks():
     cfg = RunConfig.load(ROOT / "examples" / "smollm2-dpo-lora.yaml")
     assert (cfg.task, cfg.method, cfg.training.preference_loss, cfg.selection_metric()) == ("preference", "lora", "dpo", "loss")
     assert TASK.prepare_data(cfg.data).report.rows == {"train": 84, "validation": 11, "test": 11}
+
+
+def test_prompts_longer_than_max_length_are_left_out_and_all_of_them_is_one_clear_error(tiny_llama, tmp_path):
+    from studio.config import TrainingConfig
+
+    tok = TASK.load_tokenizer(tiny_llama)
+    long = [{"prompt": "word " * 200 + str(i), "chosen": "yes", "rejected": "no"} for i in range(3)]
+    frame = prepare(write_jsonl(tmp_path / "p.jsonl", pairs(27) + long)).splits
+    training = TrainingConfig(max_length=64)
+    kept = pref.with_room_for_answers(pd.concat(frame.values()), "train", tok, 64)
+    assert len(kept) == 27 and not kept["text"].str.startswith("word").any()  # the three long prompts left out
+    only_long = {k: v[v["text"].str.startswith("word")] for k, v in frame.items()}
+    with pytest.raises(DataError, match="prompt is at least max_length=64 tokens long"):
+        TASK.tokenize({"train": pd.concat(only_long.values())}, tok, [], training)
