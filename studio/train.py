@@ -72,15 +72,17 @@ def training_arguments(args_cls, t, output_dir: str, learning_rate: float, best:
         greater_is_better=best not in ("loss", "perplexity"),
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         report_to=report_to, run_name=run_name, dataloader_num_workers=0, save_only_model=False, disable_tqdm=True,
-        # Non-reentrant checkpointing also works when the inputs need no gradient (adapters on frozen embeddings).
-        gradient_checkpointing=getattr(t, "gradient_checkpointing", False),
-        gradient_checkpointing_kwargs={"use_reentrant": False},
         **every,
         # Off: with it the Trainer multiplies every loss by the number of processes, assuming the model
         # divides by the token count of all of them; classification heads take a plain mean, so their
         # gradients would grow with the process count. Off, each process's mean is averaged by DDP.
         average_tokens_across_devices=False,
     )
+    # transformers 5.23 renamed gradient_checkpointing to activation_checkpointing (the old name warns on every run).
+    ckpt = "activation_checkpointing" if "activation_checkpointing" in getattr(args_cls, "__dataclass_fields__", {}) \
+        else "gradient_checkpointing"
+    # Non-reentrant checkpointing also works when the inputs need no gradient (adapters on frozen embeddings).
+    kw.update({ckpt: getattr(t, "gradient_checkpointing", False), f"{ckpt}_kwargs": {"use_reentrant": False}})
     return args_cls(**{**kw, **extra})  # a task's own arguments win (trl's trainers cannot group by length)
 
 
