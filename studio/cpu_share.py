@@ -2,7 +2,7 @@
 
 Two runs that each use every core on the same machine oversubscribe it: on 2 cores each fell from 71 to
 about 8 samples/s. Every process training on a CPU registers itself in a folder of this machine's temp dir
-(whatever runs folder or registry it belongs to), and every few steps takes cores / trainers threads. A run
+(whatever runs folder or registry it belongs to), and every 20 steps (or 30 seconds) takes cores / trainers threads. A run
 that starts later makes the earlier ones give up their share within a few steps; one that ends gives them back.
 An OMP_NUM_THREADS set by the user is the most a run takes; STUDIO_CPU_SHARE=0 turns sharing off (every run
 then takes every core, as torch does by default).
@@ -13,11 +13,13 @@ from __future__ import annotations
 import atexit
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from studio import runlog
 
 EVERY_STEPS = 20
+EVERY_SECONDS = 30.0  # slow steps (a large model on a CPU) re-balance on time instead
 
 
 def share_dir() -> Path:
@@ -78,9 +80,11 @@ def callback(run_dir: Path, main: bool = True):
     class ShareCores(TrainerCallback):
         def __init__(self):
             self.told: tuple[int, int] | None = None
+            self.last = 0.0
             self.cores = torch.get_num_threads()  # torch's own choice for this machine (physical cores)
 
         def _balance(self):
+            self.last = time.monotonic()
             shared_with = trainers()
             threads = fair_threads(self.cores, shared_with)
             if threads != torch.get_num_threads():
@@ -93,7 +97,7 @@ def callback(run_dir: Path, main: bool = True):
             self._balance()
 
         def on_step_begin(self, args, state, control, **kw):
-            if state.global_step % EVERY_STEPS == 0:
+            if state.global_step % EVERY_STEPS == 0 or time.monotonic() - self.last > EVERY_SECONDS:
                 self._balance()
 
         def on_train_end(self, args, state, control, **kw):

@@ -125,3 +125,20 @@ def test_a_run_gives_its_cores_back_when_its_training_ends(tmp_path, monkeypatch
         assert torch.get_num_threads() == before and not (tmp_path / "share" / str(os.getpid())).exists()
     finally:
         torch.set_num_threads(before)
+
+
+def test_slow_steps_rebalance_on_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(cpu_share, "share_dir", lambda: tmp_path / "share")
+    rd = tmp_path / "run"
+    rd.mkdir()
+    runlog.write_status(rd, "running")
+    cb = cpu_share.callback(rd)
+    calls = []
+    cb._balance = lambda: calls.append(1) or setattr(cb, "last", cpu_share.time.monotonic())
+    state = type("S", (), {"global_step": 7})()
+    cb.last = cpu_share.time.monotonic()
+    cb.on_step_begin(None, state, None)
+    assert calls == []                                  # step 7, just balanced: nothing to do
+    cb.last -= cpu_share.EVERY_SECONDS + 1
+    cb.on_step_begin(None, state, None)
+    assert calls == [1]                                 # 30 seconds on: re-balanced mid-way between step 0 and 20
