@@ -8,9 +8,9 @@ defaults) until --until labels. The start run is trained once and shared by ever
 
     .venv/bin/python bench/active_learning_banking77.py --strategies random margin entropy least-confidence diverse-margin
 
-Writes bench/results/active_learning_banking77.json, .html (the plotly curve) and .png (its screenshot,
+Writes bench/results/active_learning_banking77_seed<SEED>.json, .html (the plotly curve) and .png (its screenshot,
 through the Chromium that the browser tests use), and prints the label savings: how many labels each
-strategy needs to reach random's accuracy at the last round.
+strategy needs to reach random's accuracy at the last round. Strategies already in that JSON (same settings) are kept, not rerun.
 """
 
 from __future__ import annotations
