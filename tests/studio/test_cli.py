@@ -88,7 +88,9 @@ def test_train_the_bundled_minilm_on_the_sample_data(tmp_path):
 def test_detach_stop_resume_kill(tmp_path, tiny_bert, separable_csv):
     runs = tmp_path / "runs"
     cfg_file = tmp_path / "run.json"
-    cfg_file.write_text(json.dumps(tiny_config(tiny_bert, separable_csv, "lora", epochs=4, batch_size=4,
+    # 400 steps: the run must still be training when the stop arrives, however slow the CLI starts on a busy
+    # machine (it is stopped, resumed and killed long before its end).
+    cfg_file.write_text(json.dumps(tiny_config(tiny_bert, separable_csv, "lora", epochs=40, batch_size=4,
                                                eval_strategy="steps", eval_steps=10)))
     store = Store(runs)
     try:
