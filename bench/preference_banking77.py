@@ -51,11 +51,18 @@ def base_answers(prompts: list[str], max_new_tokens: int) -> list[str]:
     known = json.loads(cache.read_text()) if cache.exists() else {}
     todo = [p for p in dict.fromkeys(prompts) if p not in known]
     if todo:
+        import torch
+
+        from studio import cpu_share
+
+        cpu_share.join()  # generating here counts as a CPU trainer: runs training meanwhile take their share only
+        torch.set_num_threads(cpu_share.fair_threads())
         path = models.resolve(MODEL)
         tok = sft.load_tokenizer(path)
         model = sft.load_model(path, [], tok)
         got = sft.generate(model, tok, [[{"role": "user", "content": p}] for p in todo], max_new_tokens, batch_size=16)
         known.update(zip(todo, got))
+        cpu_share.leave()
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(known))
     return [known[p] for p in prompts]
