@@ -64,7 +64,8 @@ class DataTab:
     labels_plot: gr.Plot
     tokens_plot: gr.Plot
     preview: gr.Dataframe
-    on_check: Any = None     # re-check with the current choices (the Model tab calls it when the tokenizer changes)
+    on_check: Any = None     # re-check with the current choices (the Model tab's loaded config)
+    on_recount: Any = None   # count again with another tokenizer (the Model tab, when the model changes)
 
     @property
     def form(self) -> dict[str, gr.components.Component]:
@@ -159,13 +160,13 @@ def render(state: DataState, check: datacheck.DataCheck, lang: Lang = EN, lead: 
     if not check.ok:
         error = explain(check.error)
         headerless = "seems to have no header row" in error
-        return (state.but(labels=()), message(lead + lang.lead("This data cannot be used yet:", "暂时无法使用这份数据：", error),
+        return (state.but(labels=(), failed=True), message(lead + lang.lead("This data cannot be used yet:", "暂时无法使用这份数据：", error),
                                               "error"),
                 text_dd, label_dd, "", message(None), bars, lengths, preview_update(check.preview),
                 gr.update(visible=headerless))
     rep = check.report
     state = state.but(labels=tuple(rep.labels), columns=tuple(check.columns), text_column=rep.text_column,
-                      label_column=rep.label_column)
+                      label_column=rep.label_column, failed=False)
     train_rows = rep.rows.get("train", 0)
     if task.has_labels:
         ok = lang(f"Ready: {state.name} has {len(rep.labels)} {task.label_noun}s and {train_rows} training rows. "
@@ -196,7 +197,7 @@ def run_check(state: DataState | None, tokens: TokenizerChoice | None, values: d
     tokens = tokens or TokenizerChoice()
     check = datacheck.check(data_config(state, values), model=tokens.model, max_length=tokens.max_length,
                             task=state.task)
-    return render(state.but(max_length=tokens.max_length), check, lang, lead)
+    return render(state.but(max_length=tokens.max_length), check, lang, lead or state.note)
 
 
 def initial_tokens(ctx: StudioContext) -> TokenizerChoice:
@@ -254,7 +255,7 @@ def on_task(ctx: StudioContext, task_name, state: DataState | None, tokens, requ
     if state is not None and state.kind == "upload":  # keep the user's file: check it as the new task
         lead = lang(f"Switched to {title.en}: {state.name} checked again for it. ",
                     f"已切换到{title.zh}：已按此任务重新检查 {state.name}。")
-        return run_check(state.but(task=task_name), tokens, values, lang, lead) + (
+        return run_check(state.but(task=task_name, note=lead), tokens, values, lang) + (
             gr.update(choices=choices, value=None), _hint(task_name, lang))
     if not choices:
         return empty_outputs(None, lang(f"No bundled sample for {title.en}; upload a file.",
@@ -267,6 +268,14 @@ def on_task(ctx: StudioContext, task_name, state: DataState | None, tokens, requ
 
 def on_check(state, tokens, request: gr.Request = None, **values):
     return run_check(state, tokens, values, Lang.of(request))
+
+
+def on_recount(state, tokens, request: gr.Request = None, **values):
+    """Another tokenizer or max_length (the Model tab): count a checked file again. A refused file stays as it is:
+    its pickers hold the task's guesses, not choices, and its message says what happened (a task switch)."""
+    if state is not None and state.failed:
+        return gr.skip()
+    return on_check(state, tokens, request, **values)
 
 
 def on_page_load(state, tokens, request: gr.Request = None, **values):
@@ -360,7 +369,7 @@ def build(ctx: StudioContext) -> DataTab:
             left = _source_column(ctx, first, task0)
         with gr.Column(scale=2, min_width=480):
             right = _findings_column(first)
-    tab = DataTab(gr.State(first[0]), gr.State(initial_tokens(ctx)), *left, *right, on_check=on_check)
+    tab = DataTab(gr.State(first[0]), gr.State(initial_tokens(ctx)), *left, *right, on_check=on_check, on_recount=on_recount)
     _wire(ctx, tab)
     return tab
 

@@ -355,7 +355,7 @@ def _wire(ctx: StudioContext, m: ModelTab, data: DataTab, catalog_ids: list[str]
     gr.on([m.model.change, m.model_custom.submit, m.training["max_length"].submit, m.training["max_length"].blur],
           on_tokenizer, inputs=[m.model, m.model_custom, m.training["max_length"]], outputs=data.tokens,
           api_visibility="private", trigger_mode="always_last").then(
-        data.on_check, inputs=[data.state, data.tokens], inputs_kwargs=data.form,
+        data.on_recount, inputs=[data.state, data.tokens], inputs_kwargs=data.form,
         outputs=data.outputs, api_visibility="private", **DATA_QUEUE)
     m.preview_config.click(forms.with_keywords(bind(on_preview_config, ctx), list(full_form)), inputs=[data.state],
                            inputs_kwargs=full_form, outputs=[m.config_code, m.download_config], api_name="preview_config")

@@ -20,6 +20,9 @@ class DataState:
     text_column: str | None = None   # what the check used: detected or chosen
     label_column: str | None = None
     max_length: int | None = None    # the tokenizer's max_length its lengths were checked against
+    failed: bool = False             # its last check refused it (the pickers then hold guesses, not choices)
+    note: str = ""                   # what happened to the file ("Switched to NER: ... checked again"), kept for
+                                     # the re-checks that follow (a new model's tokenizer), until the file changes
 
     def but(self, **changes) -> "DataState":
         return replace(self, **changes)
