@@ -120,7 +120,9 @@ def test_whole_flow(app, browser, tmp_path):
     page.locator("#method-radio").get_by_text("DoRA", exact=True).click()
     page.locator("#method-radio").get_by_text("LoRA", exact=True).click()
     page.wait_for_selector("#param-count:has-text('trainable of')", timeout=60_000)
-    assert page.locator("#field-lora_r").is_visible() and not page.locator("#field-dora_r").is_visible()
+    # The count was already there from the page load: wait for the method's own fields, not just any count.
+    page.wait_for_selector("#field-lora_r", state="visible", timeout=15_000)
+    page.wait_for_selector("#field-dora_r", state="hidden", timeout=15_000)
     set_number(page, "epochs", 1)
     set_number(page, "max_length", 64)
     page.locator("#more-settings").get_by_text("More training settings").click()
