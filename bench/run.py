@@ -47,6 +47,10 @@ SUITE: dict[str, tuple[list[str] | None, list[str]]] = {
     "sweep_banking77": (None, ["--per-class", "10", "--trials", "8"]),
     "label_noise_banking77": (None, ["--per-class", "20", "--noise", "0.05", "0.10"]),
     "active_learning_banking77": (None, []),
+    "preference_banking77": (None, ["--intents", "6", "--per-intent", "30", "--test-per-intent", "15"]),
+    # Resources: the memory estimate against measured peaks, and two runs sharing one CPU.
+    "memory_estimate": (None, []),
+    "cpu_share": ([], []),
 }
 
 
