@@ -23,10 +23,11 @@ import numpy as np
 import pandas as pd
 
 from studio.data import (DataError, DataReport, PreparedData, describe_lengths, length_stats, long_text_warnings,
-                         overlap_warnings, random_split, truncation_warnings)
+                         overlap_warnings, truncation_warnings)
 from studio.tasks.base import Task, Text, TrainerParts
 from studio.tasks.sft import (card_usage, chat_messages, ensure_chat_template, format_prediction, generate,
-                              load_model, load_tokenizer, predict, read_records, render, stream_chat, transcript_turns)
+                              load_model, load_tokenizer, predict, record_splits, render, stream_chat,
+                              transcript_turns)
 
 PROMPT_FIELDS = ("prompt", "instruction", "question", "query", "input")
 CHOSEN_FIELDS = ("chosen", "preferred", "accepted", "response_chosen", "chosen_response")
@@ -172,34 +173,12 @@ def to_frame(records: list[tuple[str, dict]], fields: dict, p: Path) -> pd.DataF
 
 def prepare_data(cfg, tokenizer=None, max_length=None):
     """Read, check, normalise to prompt/chosen/rejected, de-duplicate and split."""
-    p, records = read_records(cfg.train, "Training")
-    if not records:
-        raise DataError(f"{p.name} has no records; add prompt, chosen and rejected records.")
+    def frame_of(records, path):
+        return to_frame(records, detect_fields(records, path.name, cfg.text_column, cfg.label_column), path)
+
+    p, records, frames, source, dropped = record_splits(cfg, frame_of, ["prompt", "chosen", "rejected"],
+                                                        "prompt, chosen and rejected records")
     fields = detect_fields(records, p.name, cfg.text_column, cfg.label_column)
-    frames, source = {"train": to_frame(records, fields, p)}, {"train": p.name}
-    for split in ("validation", "test"):
-        path = getattr(cfg, split)
-        if path:
-            sp, srecs = read_records(path, split.capitalize())
-            if not srecs:
-                raise DataError(f"{sp.name} has no records; add records or leave the {split} file out.")
-            frames[split] = to_frame(srecs, detect_fields(srecs, sp.name, cfg.text_column, cfg.label_column), sp)
-            source[split] = sp.name
-    dropped = 0
-    for k, f in frames.items():
-        before = len(f)
-        frames[k] = f.drop_duplicates(["prompt", "chosen", "rejected"]).reset_index(drop=True)
-        dropped += before - len(frames[k])
-    fractions = {s: getattr(cfg, f"{s}_fraction") for s in ("validation", "test") if s not in frames}
-    if fractions:
-        parts = random_split(frames["train"], fractions, cfg.split_seed, p.name, unit="record")
-        frames.update(parts)
-        for k in fractions:
-            if k in parts:
-                source[k] = f"{int(round(fractions[k] * 100))}% of {p.name} (random, seed {cfg.split_seed})"
-    if cfg.max_rows and len(frames["train"]) > cfg.max_rows:
-        keep = np.sort(np.random.default_rng(cfg.split_seed).choice(len(frames["train"]), cfg.max_rows, replace=False))
-        frames["train"] = frames["train"].iloc[keep].reset_index(drop=True)
     train_prompts = set(frames["train"]["prompt"].str.casefold())
     shared = {f"train-{s}": int(frames[s]["prompt"].str.casefold().isin(train_prompts).sum())
               for s in ("validation", "test") if s in frames}

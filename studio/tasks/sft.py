@@ -221,26 +221,28 @@ def to_frame(records: list[tuple[str, dict]], fields: dict, p: Path) -> pd.DataF
     return pd.DataFrame(rows, columns=["text", "messages", "reference"])
 
 
-def prepare_data(cfg, tokenizer=None, max_length=None):
-    """Read, check, normalise to conversations, de-duplicate and split."""
+def record_splits(cfg, frame_of, key: list[str] | str, what: str) -> tuple[Path, list, dict, dict, int]:
+    """The records of a file of records (SFT, preference) as splits: train from cfg.train, validation and test
+    from their own files or random shares of train, each de-duplicated on `key`, train cut to max_rows.
+
+    frame_of(records, path) -> the split's DataFrame (fields detected per file). Returns (train path, its records,
+    frames, where each split came from, duplicates dropped)."""
     p, records = read_records(cfg.train, "Training")
     if not records:
-        raise DataError(f"{p.name} has no records; add instruction/output records or chat conversations.")
-    fields = detect_fields(records, p.name, cfg.text_column, cfg.label_column)
-    frames = {"train": to_frame(records, fields, p)}
-    source = {"train": p.name}
+        raise DataError(f"{p.name} has no records; add {what}.")
+    frames, source = {"train": frame_of(records, p)}, {"train": p.name}
     for split in ("validation", "test"):
         path = getattr(cfg, split)
         if path:
             sp, srecs = read_records(path, split.capitalize())
             if not srecs:
                 raise DataError(f"{sp.name} has no records; add records or leave the {split} file out.")
-            frames[split] = to_frame(srecs, detect_fields(srecs, sp.name, cfg.text_column, cfg.label_column), sp)
+            frames[split] = frame_of(srecs, sp)
             source[split] = sp.name
     dropped = 0
     for k, f in frames.items():
         before = len(f)
-        frames[k] = f.drop_duplicates("messages").reset_index(drop=True)
+        frames[k] = f.drop_duplicates(key).reset_index(drop=True)
         dropped += before - len(frames[k])
     fractions = {s: getattr(cfg, f"{s}_fraction") for s in ("validation", "test") if s not in frames}
     if fractions:
@@ -252,6 +254,17 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
     if cfg.max_rows and len(frames["train"]) > cfg.max_rows:
         keep = np.sort(np.random.default_rng(cfg.split_seed).choice(len(frames["train"]), cfg.max_rows, replace=False))
         frames["train"] = frames["train"].iloc[keep].reset_index(drop=True)
+    return p, records, frames, source, dropped
+
+
+def prepare_data(cfg, tokenizer=None, max_length=None):
+    """Read, check, normalise to conversations, de-duplicate and split."""
+    def frame_of(records, path):
+        return to_frame(records, detect_fields(records, path.name, cfg.text_column, cfg.label_column), path)
+
+    p, records, frames, source, dropped = record_splits(cfg, frame_of, "messages",
+                                                        "instruction/output records or chat conversations")
+    fields = detect_fields(records, p.name, cfg.text_column, cfg.label_column)
     train_prompts = set(_prompt_keys(frames["train"]))
     shared = {f"train-{s}": int(_prompt_keys(frames[s]).isin(train_prompts).sum()) for s in ("validation", "test") if s in frames}
     report = DataReport(
