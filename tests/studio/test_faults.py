@@ -311,8 +311,8 @@ def test_a_crash_at_any_moment_leaves_a_registry_that_opens_and_true_statuses(tm
                 st = runlog.read_status(root / run_id)
                 assert row["status"] == st["status"] != "running"
                 assert st["status"] in ("queued", "failed"), st
-                if st["status"] == "failed":
-                    assert "ended without reporting" in st["reason"]
+                if st["status"] == "failed":  # killed while running, or before its worker started (a busy machine)
+                    assert "ended without reporting" in st["reason"] or "never started" in st["reason"], st["reason"]
             assert set(listed) == set(check_consistent(root))
     finally:
         proc.kill()

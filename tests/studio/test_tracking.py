@@ -106,7 +106,8 @@ def test_an_offline_wandb_run_logs_the_studios_losses_into_the_run_folder(no_wan
     assert len(logs) == 1, sorted(p.name for p in rd.iterdir())
     raw = logs[0].read_bytes()
     # History items are protobuf: key, then value_json (field 16: bytes 0x82 0x01, a length, the JSON text).
-    logged = [float(m.group(2)) for m in re.finditer(rb"\ntrain/loss\x82\x01(.)([-0-9.eE+]+)", raw, re.S)]
+    # The length byte says where the number ends (a greedy match ran into the next field when it began with E).
+    logged = [float(raw[m.end():m.end() + m.group(1)[0]]) for m in re.finditer(rb"\ntrain/loss\x82\x01(.)", raw, re.S)]
     ours = [r["loss"] for r in runlog.read_metrics(rd) if r["kind"] == "train" and "loss" in r]
     # (wandb may write a step's record more than once)
     assert logged and sorted(set(logged)) == pytest.approx(sorted(set(ours)), rel=1e-5)
