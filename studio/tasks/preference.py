@@ -26,7 +26,7 @@ from studio.data import (DataError, DataReport, PreparedData, describe_lengths, 
                          overlap_warnings, truncation_warnings)
 from studio.tasks.base import Task, Text, TrainerParts
 from studio.tasks.sft import (card_usage, chat_messages, ensure_chat_template, format_prediction, generate,
-                              load_model, load_tokenizer, predict, record_splits, render, stream_chat,
+                              field_names, load_model, load_tokenizer, predict, record_splits, render, stream_chat,
                               transcript_turns)
 
 PROMPT_FIELDS = ("prompt", "instruction", "question", "query", "input")
@@ -55,13 +55,7 @@ def _missing(value: Any) -> bool:
 def detect_fields(records: list[tuple[str, dict]], name: str, text_column: str | None = None,
                   label_column: str | None = None) -> dict[str, str | None]:
     """Which fields hold the prompt, the chosen and rejected answers, or an unpaired completion and its label."""
-    keys: dict[str, str] = {}
-    for _, rec in records[:1000]:
-        for k in rec:
-            keys.setdefault(str(k).strip().lower(), k)
-    for role, col in (("prompt", text_column), ("chosen answer", label_column)):
-        if col and col.lower() not in keys:
-            raise DataError(f"{name}: no field named {col!r} for the {role}; choose one of {sorted(map(str, keys.values()))}.")
+    keys = field_names(records, name, (("prompt", text_column), ("chosen answer", label_column)))
     pick = lambda names: next((keys[n] for n in names if n in keys), None)  # noqa: E731
     fields = {"prompt": keys[text_column.lower()] if text_column else pick(PROMPT_FIELDS),
               "chosen": keys[label_column.lower()] if label_column else pick(CHOSEN_FIELDS),

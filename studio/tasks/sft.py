@@ -97,16 +97,23 @@ def read_records(path: str, role: str = "Training") -> tuple[Path, list[tuple[st
     return p, [(f"record {i + 1}", r) for i, r in enumerate(json.loads(text))]
 
 
-def detect_fields(records: list[tuple[str, dict]], name: str, text_column: str | None = None,
-                  label_column: str | None = None) -> dict[str, str | None]:
-    """Which fields hold the chat, or the instruction, input and output (given names win over detection)."""
+def field_names(records: list[tuple[str, dict]], name: str, given) -> dict[str, str]:
+    """The fields of the first 1,000 records by lower-case name; a given (role, column) that is not among them is
+    one clear error."""
     keys: dict[str, str] = {}
     for _, rec in records[:1000]:
         for k in rec:
             keys.setdefault(str(k).strip().lower(), k)
-    for role, col in (("instruction or messages", text_column), ("output", label_column)):
+    for role, col in given:
         if col and col.lower() not in keys:
             raise DataError(f"{name}: no field named {col!r} for the {role}; choose one of {sorted(map(str, keys.values()))}.")
+    return keys
+
+
+def detect_fields(records: list[tuple[str, dict]], name: str, text_column: str | None = None,
+                  label_column: str | None = None) -> dict[str, str | None]:
+    """Which fields hold the chat, or the instruction, input and output (given names win over detection)."""
+    keys = field_names(records, name, (("instruction or messages", text_column), ("output", label_column)))
     # Given names match the file's fields whatever their case.
     text_column = keys[text_column.lower()] if text_column else None
     label_column = keys[label_column.lower()] if label_column else None
