@@ -29,6 +29,16 @@ TRACES_JS = """(sel) => {
 }"""
 
 
+def traces(page, selector, ready=lambda t: True, timeout_s=30):
+    """The chart's trace names and titles, once it is drawn and `ready` holds (a busy page draws late)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = page.evaluate(TRACES_JS, selector)
+        if (found and ready(found)) or time.monotonic() > deadline:
+            return found
+        page.wait_for_timeout(250)
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, ui_cache):
     runs_dir = tmp_path_factory.mktemp("newcomer-runs")
@@ -106,9 +116,8 @@ def test_sft_charts_show_prompt_and_answer_tokens_and_turns(app, browser):  # no
     page = new_page(browser, url)
     pick_task(page, "Instruction tuning of a chat model (SFT)")
     page.wait_for_selector("#data-status:has-text('Ready: sft_sample.jsonl')", timeout=60_000)
-    page.wait_for_timeout(2000)
-    lengths = page.evaluate(TRACES_JS, "#data-lengths-plot")
-    bars = page.evaluate(TRACES_JS, "#data-counts-plot")
+    lengths = traces(page, "#data-lengths-plot", lambda t: set(t["names"]) == {"prompt", "answer"})
+    bars = traces(page, "#data-counts-plot", lambda t: t["y"] == "conversations")
     assert set(lengths["names"]) == {"prompt", "answer"} and lengths["title"] == "Tokens per prompt and answer", lengths
     assert bars["x"] == "user turns per conversation" and bars["y"] == "conversations", bars
     assert "records" not in bars["names"] and "assistant_turns" not in str(bars)
@@ -173,8 +182,7 @@ def test_a_run_shows_base_beside_tuned_a_clean_log_and_a_chinese_page(app, brows
 
     zh = new_page(browser, url, locale="zh-CN")
     zh.wait_for_selector("#data-status:has-text('就绪')", timeout=60_000)  # the Data tab again, in Chinese
-    assert zh.locator("#data-counts-plot .js-plotly-plot").count()
-    counts = zh.evaluate(TRACES_JS, "#data-counts-plot")
+    counts = traces(zh, "#data-counts-plot", lambda t: t["title"] == "各标签行数")  # the status can land first
     assert counts["title"] == "各标签行数" and counts["x"] == "标签" and "训练集" in counts["names"], counts
     shot(zh, "newcomer-8-data-zh")
     open_tab(zh, "训练")
@@ -184,7 +192,7 @@ def test_a_run_shows_base_beside_tuned_a_clean_log_and_a_chinese_page(app, brows
     meta = zh.locator("#run-status .studio-run-meta").inner_text()
     assert "步" in meta and "step" not in meta, meta
     assert "基础模型" in zh.locator("#run-status .studio-run-result").inner_text()
-    loss = zh.evaluate(TRACES_JS, "#loss-plot")
+    loss = traces(zh, "#loss-plot", lambda t: "训练损失" in t["names"])
     assert loss["x"] == "步数" and "训练损失" in loss["names"], loss
     shot(zh, "newcomer-9-train-zh")
     open_tab(zh, "运行记录")

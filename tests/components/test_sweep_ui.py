@@ -93,9 +93,9 @@ def test_the_sweep_tab_draws_optunas_figures_and_opens_the_best_trial(app, brows
     page.locator("#sweep-start").click()
     page.wait_for_selector("#sweep-message .studio-msg-ok", timeout=60_000)
     page.wait_for_selector("#sweep-status .studio-run[data-status='completed']", timeout=400_000)
-    page.wait_for_timeout(2000)
+    page.wait_for_selector("#sweep-history .js-plotly-plot", timeout=30_000)
+    page.wait_for_selector("#sweep-parallel .js-plotly-plot", timeout=30_000)
     shot(page, "sweep-2-done")
-    assert page.locator("#sweep-history .js-plotly-plot").count() and page.locator("#sweep-parallel .js-plotly-plot").count()
     table = page.locator("#sweep-trials-table").inner_text()
     assert len(re.findall(r"\b(complete|pruned)\b", table)) == 3, table
     best = re.search(r"(\d{8}-\d{6}-[0-9a-f]{6})", page.locator("#sweep-status .studio-run-result").inner_text()).group(1)
