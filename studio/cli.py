@@ -10,18 +10,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio import cli_labels, memory, runlog, sweeps
+from studio import cli_augment, cli_labels, memory, runlog, sweeps
 from studio.baseline import side_by_side
-from studio.config import DataConfig, RunConfig, TrainingConfig, field_help
+from studio.config import AugmentConfig, DataConfig, RunConfig, TrainingConfig, field_help
 from studio.errors import USER_ERRORS, ConfigError
 from studio.tasks import DEFAULT_TASK, all_tasks, get_task, task_names
 
 
 def _config_help() -> str:
     lines = ["config fields (YAML or JSON; only data.train is required):", ""]
-    for prefix, cls in (("", RunConfig), ("data.", DataConfig), ("training.", TrainingConfig)):
+    for prefix, cls in (("", RunConfig), ("data.", DataConfig), ("training.", TrainingConfig),
+                        ("augment.", AugmentConfig)):
         for f in field_help(cls):
-            if f["name"] in ("data", "training"):
+            if f["name"] in ("data", "training", "augment"):
                 continue
             extra = ""
             if "choices" in f:
@@ -470,6 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--push", metavar="OWNER/NAME", help="Push to this hub repository instead (token from the HF_TOKEN environment variable).")
     p.add_argument("--public", action="store_true", help="Make a pushed repository public (default: private).")
     cli_labels.add_commands(add)
+    cli_augment.add_commands(add)
     add("models", cmd_models, "List the model catalog.")
     add("methods", cmd_methods, "List the adaptation methods and their settings.")
     return ap

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from studio import methods, runlog
+from studio import augment, methods, runlog
 from studio.errors import ConfigError, RunError
 from studio.tasks import DEFAULT_TASK, all_tasks, get_task, task_names
 
@@ -134,6 +134,24 @@ class TrainingConfig:
 
 
 @dataclass
+class AugmentConfig:
+    copies: int = _f(0, "New training rows made from each training row, each by one of the operations in turn; 0 turns "
+                     "augmentation off. Only the training split grows: validation and test rows are never augmented.",
+                     min=0, max=20)
+    operations: str = _f("", "Comma-separated operations; empty takes the task's defaults. Text classification: swap, "
+                         "delete, insert, synonym (words of the text; synonyms are the base model's nearest word "
+                         "embeddings) and paraphrase (the generator rewrites the text: slow on CPU). Token "
+                         "classification: mention (an entity swapped for another of its type from the training "
+                         "set), token (a token swapped for another with the same tag), shuffle (tokens shuffled "
+                         "within each same-tag segment).")
+    strength: float = _f(0.1, "Share of a row's words (or entities) each operation changes; at least one.", min=0.01, max=0.5)
+    max_new_rows: int | None = _f(None, "At most this many new rows in all (a seeded choice); paraphrases take about a "
+                                  "second each on CPU, so cap them here. Empty: copies x training rows.", min=1)
+    generator: str = _f("smollm2", "Paraphrase only: the causal language model that writes them (catalog name, hub id "
+                        "or local folder).")
+
+
+@dataclass
 class RunConfig:
     task: str = _f(DEFAULT_TASK, "What the model learns.", choices=TASKS)
     model: str = _f("sentence-transformers/all-MiniLM-L6-v2", "Base model: a catalog name, a Hugging Face hub id or a local folder; "
@@ -143,6 +161,8 @@ class RunConfig:
     name: str | None = _f(None, "A label for the run in lists; defaults to model and method.")
     data: DataConfig = field(default_factory=DataConfig, metadata={"help": "Where the data comes from and how it is split."})
     training: TrainingConfig = field(default_factory=TrainingConfig, metadata={"help": "Optimisation settings."})
+    augment: AugmentConfig = field(default_factory=AugmentConfig,
+                                   metadata={"help": "New training rows made from the training split (off by default)."})
 
     # -- conversion -------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -188,7 +208,7 @@ class RunConfig:
         methods.resolve_args(self.method, self.method_args)
         if not self.data.train:
             raise ConfigError("data.train: give the path of the training file.")
-        for section in (self.data, self.training):
+        for section in (self.data, self.training, self.augment):
             _check_bounds(section, type(section).__name__)
         d, t, task = self.data, self.training, get_task(self.task)
         if d.names_of_ids() is not None and not task.has_labels:
@@ -205,6 +225,7 @@ class RunConfig:
         if t.eval_strategy == "steps" and not t.eval_steps:
             raise ConfigError("training.eval_steps: set it when training.eval_strategy is 'steps'.")
         _check_launch(t)
+        augment.check(self.augment, task, self.task)
 
     def check_machine(self) -> None:
         """What this server must offer the run (GPUs for sharding, deepspeed, a W&B login), checked before a run
@@ -304,7 +325,7 @@ def wandb_login_missing() -> bool:
 
 
 def _check_bounds(obj, section: str) -> None:
-    prefix = {"DataConfig": "data", "TrainingConfig": "training"}.get(section, section)
+    prefix = {"DataConfig": "data", "TrainingConfig": "training", "AugmentConfig": "augment"}.get(section, section)
     for f in dataclasses.fields(obj):
         v = getattr(obj, f.name)
         if v is None:

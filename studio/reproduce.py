@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from studio import runlog
+from studio.augment import AUGMENTED_FILE, describe, saved_rows, with_saved_rows
 from studio.config import load_run_config
 from studio.errors import ReproduceError
 from studio.methods import METHODS
@@ -107,6 +108,8 @@ def write_bundle(run_dir: Path, dest: Path) -> Path:
     (dest / "data").mkdir(parents=True)
     for split in ("train", "validation", "test"):
         df = pd.read_parquet(run_dir / runlog.DATA_DIR / f"{split}.parquet")
+        if split == "train":  # the rows the run trained on: its augmented rows too
+            df = with_saved_rows(run_dir, df)
         # Parquet gives lists back as arrays; JSON wants lists.
         df = df.map(lambda v: v.tolist() if isinstance(v, np.ndarray) else v)
         df.to_json(dest / "data" / f"{split}.jsonl", orient="records", lines=True, force_ascii=False)
@@ -121,5 +124,16 @@ def write_bundle(run_dir: Path, dest: Path) -> Path:
         f"`reproduce.py` retrains this {task} run with plain transformers and peft code (no studio needed) on the "
         "exact splits in `data/`, and writes the test metrics to `output/test_metrics.json`.\n\n"
         f"```bash\npip install {' '.join(pip)}\npython reproduce.py\n```\n\n"
-        "`python reproduce.py --model /path/to/model` uses a local copy of the base model.\n", encoding="utf-8")
+        "`python reproduce.py --model /path/to/model` uses a local copy of the base model.\n"
+        + _augmentation_note(run_dir), encoding="utf-8")
     return dest
+
+
+def _augmentation_note(run_dir: Path) -> str:
+    """What the README says of a run that trained on augmented rows: they are in train.jsonl, made once."""
+    line = describe(runlog.read_json(run_dir / runlog.DATA_REPORT_FILE) or {})
+    if line is None or saved_rows(run_dir) is None:
+        return ""
+    return (f"\nThis run trained with {line}: `data/train.jsonl` holds them after the file's own rows, so the "
+            f"script trains on exactly what the run did (the run folder's `{AUGMENTED_FILE}` shows each beside its "
+            "original). The script does not augment again.\n")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from studio import memory, models, runlog
+from studio import augment, memory, models, runlog
 from studio.config import RunConfig, load_run_config
 from studio.data import save_splits
 from studio.errors import ConfigError, RunError
@@ -178,6 +178,7 @@ class Store:
         prepared = task.prepare_data(cfg.data) if check_data else None
         if prepared is not None and task.check_run is not None:
             task.check_run(cfg, prepared)
+        augment.check_generator(cfg.augment, task)
         resolved = models.resolve(cfg.model, allow_local=os.environ.get("STUDIO_ALLOW_LOCAL_MODELS", "1") != "0",
                    materialize=False)
         if isinstance(resolved, str):  # a hub id: reachable, and there, before a run folder exists

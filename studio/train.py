@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio import baseline, cpu_share, logtidy, models, pruning, runlog
+from studio import augment, baseline, cpu_share, logtidy, models, pruning, runlog
 from studio.config import RunConfig, load_run_config
 from studio.data import length_stats, load_splits
 from studio.devices import pick_precision, resolve_device
@@ -316,6 +316,7 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
     tokenizer = task.load_tokenizer(model_path)
     splits = load_splits(run_dir / runlog.DATA_DIR)
     labels = _fill_token_lengths(run_dir, task, splits, tokenizer, t.max_length, main)
+    splits["train"] = augment.for_run(run_dir, cfg, task, splits["train"], model_path, main)  # made once, then read
     ds = task.tokenize(splits, tokenizer, labels, t)
     batch_per_step, total_steps = plan_steps(len(ds["train"]), t, world_size())
     model = assemble_model(task, cfg, model_path, labels, tokenizer, total_steps,

@@ -175,6 +175,14 @@ class Task:
     labelled_rows: Callable[..., LabelledRows] | None = None
     # (cfg, prepared) -> None: a DataError when the data does not suit the run's settings (checked before a run exists)
     check_run: Callable[..., None] | None = None
+    # Data augmentation (studio.augment): the operations that apply (name -> what it does), those a run gets when it
+    # names none, what they need once per run (train split, operations, base model path, generator name) -> context,
+    # and the operation itself: (rows, operation, strength, seed, context) -> one new row (a dict of the split's
+    # columns) or None per row.
+    augmentations: Mapping[str, Text] = field(default_factory=dict)
+    default_augmentations: tuple[str, ...] = ()
+    augment_context: Callable[..., Any] | None = None
+    augment: Callable[..., list] | None = None
 
     # ------------------------------------------------------------------------------ questions
     @property
@@ -224,8 +232,11 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "base_note": ("cfg",),
     "labelled_rows": ("cfg", "unlabelled_ok"),
     "check_run": ("cfg", "prepared"),
+    "augment_context": ("train", "operations", "model_path", "generator"),
+    "augment": ("rows", "operation", "strength", "seed", "context"),
 }
-OPTIONAL = ("stream_chat", "guess_columns", "base_note", "length_series", "labelled_rows", "check_run")
+OPTIONAL = ("stream_chat", "guess_columns", "base_note", "length_series", "labelled_rows", "check_run",
+            "augment_context", "augment")
 # The functions a reproduce script copies and calls (studio.reproduce_recipe).
 SCRIPT_PARTS = ("load_tokenizer", "load_model", "tokenize", "collator", "trainer_parts", "test_report")
 
@@ -237,7 +248,8 @@ def contract_problems(task: Task) -> list[str]:
         value = getattr(task, f.name)
         if f.name in OPTIONAL or f.name in ("label_noun", "methods", "learning_rates", "metric_labels", "head_init",
                                             "labels_files", "onnx", "script_requirements", "table_types",
-                                            "logged_metrics", "sequences_per_row", "own_settings"):
+                                            "logged_metrics", "sequences_per_row", "own_settings",
+                                            "augmentations", "default_augmentations"):
             continue
         if value in (None, "", ()):
             problems.append(f"{task.name}: {f.name} is not set")
@@ -255,6 +267,10 @@ def contract_problems(task: Task) -> list[str]:
     for m in task.plot_metrics:
         if m not in (*task.best_metrics, *task.test_metrics, *task.logged_metrics, "loss"):
             problems.append(f"{task.name}: plot metric {m!r} is neither a best, a test nor a logged metric")
+    if bool(task.augmentations) != (task.augment is not None and task.augment_context is not None):
+        problems.append(f"{task.name}: augmentations, augment and augment_context come together")
+    if any(o not in task.augmentations for o in task.default_augmentations):
+        problems.append(f"{task.name}: a default augmentation is not one of its augmentations")
     unknown = [m for m in task.method_names() if m not in METHODS]
     if unknown:
         problems.append(f"{task.name}: unknown methods {unknown}")

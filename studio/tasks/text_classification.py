@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from studio.augment_words import content_words, delete, embedding_synonyms, insert, n_changed, replace_synonyms, swap
 from studio.data import (TEXT_NAMES, DataError, DataReport, PreparedData, cleaning_warnings, describe_lengths,
                          is_text_like, long_text_warnings, overlap_warnings, read_table, token_length_stats,
                          truncation_warnings)
 from studio.tasks.base import LabelledRows, Task, Text, TrainerParts
+from studio.paraphrase import load_generator, paraphrases
 from studio.tasks.common import labelled_model, padded_tokenizer
 
 LABEL_NAMES = ("label", "labels", "category", "class", "intent", "target", "sentiment", "tag", "topic", "y",
@@ -513,6 +516,52 @@ def base_note(cfg) -> Text | None:
                 "带原型分类头（训练文本的类别均值）的基础模型，未经任何训练")
 
 
+# ------------------------------------------------------------------------------------ augmentation --
+AUGMENTATIONS = {
+    "swap": Text("swap two words (strength x words times)", "交换两个词（次数 = 强度 × 词数）"),
+    "delete": Text("drop words at random", "随机删除词"),
+    "insert": Text("insert words from the training texts at random places", "在随机位置插入训练文本中的词"),
+    "synonym": Text("replace words by near-synonyms (the base model's nearest word embeddings)",
+                    "用近义词替换（基础模型词向量中最近的词）"),
+    "paraphrase": Text("a language model rewrites the text (slow on CPU)", "由语言模型改写文本（CPU 上较慢）"),
+}
+
+
+@dataclass
+class WordContext:
+    vocabulary: list[str]                 # the training texts' content words, for insert
+    synonyms: dict[str, list[str]]        # word -> near-synonyms, for synonym
+    generator: Any = None                 # (model, tokenizer), for paraphrase
+
+
+def augment_context(train: pd.DataFrame, operations: list[str], model_path, generator: str | None) -> WordContext:
+    words = content_words(train["text"])
+    return WordContext(vocabulary=sorted(words), synonyms=embedding_synonyms(model_path, words) if "synonym" in operations else {},
+                       generator=load_generator(generator) if "paraphrase" in operations else None)
+
+
+def augment(rows: pd.DataFrame, operation: str, strength: float, seed: int, context: WordContext) -> list[dict | None]:
+    """One new row per row (same label), or None where the operation left the text as it was."""
+    if operation == "paraphrase":
+        texts = paraphrases([str(t) for t in rows["text"]], context.generator, seed)
+    else:
+        rng = np.random.default_rng(seed)
+        texts = [" ".join(_word_op(operation, str(t).split(), rng, strength, context)) for t in rows["text"]]
+    return [None if new is None or new == str(old) else {"text": new, "label": label}
+            for new, old, label in zip(texts, rows["text"], rows["label"])]
+
+
+def _word_op(operation: str, words: list[str], rng: np.random.Generator, strength: float, ctx: WordContext) -> list[str]:
+    n = n_changed(words, strength)
+    if operation == "swap":
+        return swap(words, rng, n)
+    if operation == "delete":
+        return delete(words, rng, n)
+    if operation == "insert":
+        return insert(words, rng, n, ctx.vocabulary)
+    return replace_synonyms(words, rng, n, ctx.synonyms)
+
+
 TASK = Task(
     name="text-classification",
     title=Text("Text classification", "文本分类"),
@@ -540,4 +589,6 @@ TASK = Task(
     collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict,
     format_prediction=format_prediction, base_note=base_note, guess_columns=guess_columns,
     labelled_rows=labelled_rows,
+    augmentations=AUGMENTATIONS, default_augmentations=("swap", "delete", "insert", "synonym"),
+    augment_context=augment_context, augment=augment,
 )

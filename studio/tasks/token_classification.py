@@ -21,6 +21,7 @@ import pandas as pd
 from studio.data import (DataError, DataReport, PreparedData, check_text_encoding, describe_lengths,
                          max_file_bytes, overlap_warnings, random_split, read_table, token_length_stats, too_big,
                          truncation_warnings)
+from studio.augment_tags import TagPools, pools, replace_mentions, replace_tokens, shuffle_segments
 from studio.tasks.base import Task, Text, TrainerParts
 from studio.tasks.common import labelled_model, padded_tokenizer
 
@@ -524,6 +525,29 @@ def _prediction(text: str, words: list[tuple[str, int, int]], tags: list[str], p
     return {"entities": ents, "tokens": [w for w, _, _ in words], "tags": tags}
 
 
+# ------------------------------------------------------------------------------------ augmentation --
+AUGMENTATIONS = {
+    "mention": Text("swap an entity for another of its type from the training set", "把实体换成训练集中同类型的另一个实体"),
+    "token": Text("swap a token for another seen with the same tag", "把词元换成训练集中同标记的另一个词元"),
+    "shuffle": Text("shuffle the tokens within each same-tag segment", "在同标记片段内打乱词元顺序"),
+}
+TAG_OPS = {"mention": replace_mentions, "token": replace_tokens, "shuffle": shuffle_segments}
+
+
+def augment_context(train: pd.DataFrame, operations: list[str], model_path, generator: str | None) -> TagPools:
+    return pools([(list(map(str, t)), list(map(str, g))) for t, g in zip(train["tokens"], train["tags"])])
+
+
+def augment(rows: pd.DataFrame, operation: str, strength: float, seed: int, context: TagPools) -> list[dict | None]:
+    """One new sentence per sentence with valid BIO tags, or None where the operation changed nothing."""
+    rng, out = np.random.default_rng(seed), []
+    for tokens, tags in zip(rows["tokens"], rows["tags"]):
+        tokens, tags = list(map(str, tokens)), list(map(str, tags))
+        new_tokens, new_tags = TAG_OPS[operation](tokens, tags, rng, strength, context)
+        out.append(None if new_tokens == tokens else {"text": " ".join(new_tokens), "tokens": new_tokens, "tags": new_tags})
+    return out
+
+
 TASK = Task(
     name="token-classification",
     title=Text("Token classification (NER)", "词元分类（命名实体识别）"),
@@ -560,4 +584,6 @@ TASK = Task(
     prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
     collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict,
     format_prediction=format_prediction,
+    augmentations=AUGMENTATIONS, default_augmentations=("mention",),
+    augment_context=augment_context, augment=augment,
 )
