@@ -7,7 +7,7 @@ task (studio.tasks); the tab asks, it never compares task names.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,12 +66,13 @@ class DataTab:
     preview: gr.Dataframe
     on_check: Any = None     # re-check with the current choices (the Model tab's loaded config)
     on_recount: Any = None   # count again with another tokenizer (the Model tab, when the model changes)
+    extra_form: dict[str, gr.components.Component] = field(default_factory=dict)  # panels' fields (augmentation)
 
     @property
     def form(self) -> dict[str, gr.components.Component]:
         """The data fields of a run config, by name."""
         return {"task": self.task, "text_column": self.text_column, "label_column": self.label_column,
-                "label_names": self.label_names, "header": self.header, **self.split_fields}
+                "label_names": self.label_names, "header": self.header, **self.split_fields, **self.extra_form}
 
     @property
     def outputs(self) -> list:

@@ -18,11 +18,12 @@ import gradio as gr
 
 from components.session import DataState
 from studio import methods
-from studio.config import DataConfig, RunConfig, TrainingConfig, field_help
+from studio.config import AugmentConfig, DataConfig, RunConfig, TrainingConfig, field_help
 from studio.tasks import DEFAULT_TASK
 
 DATA_FIELDS = ("text_column", "label_column", "label_names", "header", "validation_fraction", "test_fraction",
                "split_seed", "max_rows")
+AUGMENT_PREFIX = "augment_"  # the augment section's form names: augment_copies, augment_operations, ...
 SPLIT_FIELDS = DATA_FIELDS[4:]  # the Data tab's split settings; the first four sit with the file's columns
 
 
@@ -106,7 +107,20 @@ def raw_config(state: DataState | None, values: dict[str, Any]) -> dict[str, Any
     name = (values.get("run_name") or "").strip() or None
     task = values.get("task") or (state.task if state else DEFAULT_TASK)
     return {"task": task, "model": model, "method": method, "method_args": args,
-            "name": name, "data": data, "training": training}
+            "name": name, "data": data, "training": training, "augment": augment_values(values)}
+
+
+def augment_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The augment section from the form's augment_* fields (the Data tab's augmentation panel)."""
+    out = {}
+    for f in field_help(AugmentConfig):
+        v = values.get(AUGMENT_PREFIX + f["name"])
+        if v is None:
+            continue
+        if isinstance(v, (list, tuple)):  # the operations' checkboxes
+            v = ", ".join(map(str, v))
+        out[f["name"]] = unset_zero(f, v)
+    return out
 
 
 def zero_means_unset(spec: dict[str, Any]) -> bool:
@@ -140,6 +154,11 @@ def form_values(cfg: RunConfig, catalog_ids: list[str]) -> dict[str, Any]:
         if f["name"] in DATA_FIELDS:
             v = getattr(cfg.data, f["name"])
             vals[f["name"]] = 0 if v is None and zero_means_unset(f) else v
+    for f in field_help(AugmentConfig):
+        v = getattr(cfg.augment, f["name"])
+        if f["name"] == "operations":
+            v = [o.strip() for o in v.split(",") if o.strip()]
+        vals[AUGMENT_PREFIX + f["name"]] = 0 if v is None and zero_means_unset(f) else v
     vals["run_name"] = cfg.name or ""
     return vals
 

@@ -13,7 +13,7 @@ import pandas as pd
 from components.context import StudioContext, pick
 from components.i18n import EN, Lang, localise_figure, t
 from components.ui import bind, esc, intro, message, message_box, shows_user_errors
-from studio import labelling, plots, runlog, summaries
+from studio import augment, labelling, plots, runlog, summaries
 from studio.baseline import side_by_side
 from studio.tasks import all_tasks
 
@@ -79,6 +79,12 @@ def run_summary(info: dict, lang: Lang = EN) -> str:
     if launch.get("launcher") not in (None, "none"):
         lines.append(f"\n{launch.get('num_processes')} processes · {esc(launch.get('distributed'))} over "
                      f"{esc(launch.get('backend'))} · `{esc(launch.get('command'))}`")
+    aug = augment.describe(info.get("data_report") or {})
+    if aug:
+        n = (info["data_report"]["augmentation"]["train_rows_after"] - info["data_report"]["augmentation"]["train_rows"])
+        lines.append("\n" + lang(f"Trained with {esc(aug)} besides the file's own; validation and test rows are "
+                                  "never augmented.",
+                                  f"数据增强新增 {n} 行训练数据；验证集和测试集保持原样。"))
     rep = info.get("test_report")
     if rep:
         lines.append(f"\n{esc(summaries.task_of(info).name)} · {lang('test split', '测试集')}, {rep.get('n')} "

@@ -160,6 +160,7 @@ def preview(cfg, train: pd.DataFrame, n: int = 6, model_path=None) -> pd.DataFra
     and `studio augment`: one from each of `n` training rows (a seeded choice), the operations in turn."""
     task = get_task(cfg.task)
     acfg = _with_copies(cfg.augment)
+    check_generator(acfg, task)
     sample = train.sample(n=min(n, len(train)), random_state=cfg.training.seed).reset_index(drop=True)
     rows = make_rows(task, sample, acfg, cfg.training.seed, model_path or models.resolve(cfg.model),
                      log=lambda _: None)

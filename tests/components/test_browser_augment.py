@@ -1,0 +1,78 @@
+"""Augmentation in headless Chromium: open the Data tab's panel, choose operations, preview new rows beside their
+originals, train on them and read the run's report; a task switch offers that task's own operations.
+Screenshots land in tests/_artifacts/screenshots/ (augment-*.png)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.components.test_browser import CHROMIUM, SHOTS, browser, chromium_present, open_tab, shot  # noqa: F401
+from tests.components.test_browser_tasks import train
+from tests.components.ui_support import running_app, stop_active_runs
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, ui_cache):
+    runs_dir = tmp_path_factory.mktemp("augment-browser-runs")
+    with running_app(runs_dir) as url:
+        yield url
+    stop_active_runs(runs_dir)
+
+
+def pick_operations(page, names: list[str]) -> None:
+    box = page.locator("#augment-operations")
+    remove = box.locator(".token-remove")
+    while remove.count():  # clear the task's defaults, one chip at a time
+        before = remove.count()
+        remove.first.click()
+        page.wait_for_function("([n]) => document.querySelectorAll('#augment-operations .token-remove').length < n",
+                               arg=[before], timeout=10_000)
+    for name in names:
+        box.locator("input").click()
+        page.get_by_role("option", name=re.compile(rf"^{name}:")).click()
+    page.keyboard.press("Escape")
+
+
+def test_preview_train_and_report(app, browser, ui_tiny_model):  # noqa: F811
+    page = browser.new_page(viewport={"width": 1400, "height": 1300}, locale="en-US")
+    page.goto(app)
+    page.wait_for_selector("#data-status .studio-msg-ok", timeout=60_000)
+    page.locator("#augment-panel").get_by_text("Augment the training split").click()
+    copies = page.locator("#augment-copies input").first
+    copies.fill("2")
+    copies.press("Tab")
+    pick_operations(page, ["swap", "synonym"])
+    page.locator("#augment-preview-btn").click()
+    page.wait_for_selector("#augment-message .studio-msg-ok", timeout=60_000)
+    note = page.locator("#augment-message").inner_text()
+    assert "New rows made by swap, synonym" in note and "adds up to" in note, note
+    cells = page.locator("#augment-preview").inner_text()
+    assert "swap" in cells and "original" in cells and "augmented" in cells
+    page.locator("#augment-panel").scroll_into_view_if_needed()
+    shot(page, "augment-1-preview")
+
+    train(page, ui_tiny_model, "augment", max_length=32)
+    open_tab(page, "Runs")
+    page.wait_for_selector("#runs-table:has-text('completed')", timeout=30_000)
+    page.get_by_role("button", name="Open", exact=True).click()
+    page.wait_for_selector("#run-summary:has-text('augmented training rows')", timeout=30_000)
+    summary = page.locator("#run-summary").inner_text()
+    assert re.search(r"Trained with \d+ augmented training rows \(swap \d+, synonym \d+\)", summary), summary
+    assert "never augmented" in summary
+    shot(page, "augment-2-run")
+
+    open_tab(page, "Data")
+    page.locator("#data-task input").click()
+    page.get_by_role("option", name="Token classification (NER)", exact=True).click()
+    page.wait_for_selector("#data-status:has-text('Ready: ner_sample.conll')", timeout=60_000)
+    page.wait_for_function("() => document.querySelector('#augment-operations').innerText.includes('mention')",
+                           timeout=30_000)
+    page.locator("#augment-preview-btn").click()
+    page.wait_for_selector("#augment-message .studio-msg-ok:has-text('mention')", timeout=60_000)
+    assert "B-" in page.locator("#augment-preview").inner_text()
+    shot(page, "augment-3-ner")
+    page.close()
