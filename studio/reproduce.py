@@ -52,6 +52,8 @@ BASE_NOTES = {
     "smollm2": "\nThe studio trained the bundled copy of this model (a Q4_1 GGUF file, de-quantized); the hub's weights\n"
                "are the unquantized originals, so scores can differ a little.\n",
     "minilm-seq2seq": "\nThis base is on no hub: the script builds it from MiniLM as the studio does (--encoder).\n",
+    "minilm-l3": "\nThis base is on no hub: the script builds it from MiniLM (3 of its 6 layers) as the studio does "
+                 "(--encoder).\n",
 }
 
 

@@ -564,7 +564,7 @@ TASK = Task(
     length_noun="sentence", count_bars=tag_bars,
     peft_task_type="TOKEN_CLS",
     default_model="sentence-transformers/all-MiniLM-L6-v2",
-    catalog_models=("minilm",),
+    catalog_models=("minilm", "minilm-l3"),
     best_metrics=("f1", "precision", "recall", "token_accuracy", "loss"),
     test_metrics=("f1", "precision", "recall", "token_accuracy"),
     plot_metrics=("f1", "token_accuracy"),

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from studio import cli, methods, runlog
-from studio.config import DataConfig, RunConfig, TrainingConfig
+from studio.config import AugmentConfig, DataConfig, RunConfig, TrainingConfig
 from studio.runs import Store, process_alive
 from studio.tasks import get_task
 from tests.support import ROOT, kill_active, tiny_config, wait_for
@@ -167,7 +167,7 @@ def test_models_and_methods(tmp_path, capsys):
     assert code == 0
     assert "sentence-transformers/all-MiniLM-L6-v2" in text and "HuggingFaceTB/SmolLM2-135M-Instruct" in text
     cat = json.loads(ok(studio("models", "--json", runs_dir=tmp_path)).stdout)
-    assert {e["name"] for e in cat} == {"minilm", "smollm2", "minilm-seq2seq"}
+    assert {e["name"] for e in cat} == {"minilm", "smollm2", "minilm-seq2seq", "minilm-l3"}
     code, text, _ = in_process(capsys, "--runs-dir", tmp_path, "methods")
     for name in methods.METHODS:
         assert f"\n{name} " in "\n" + text
@@ -182,9 +182,10 @@ def test_train_help_documents_every_config_field(capsys):
         cli.main(["train", "--help"])
     assert e.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # undo line wrapping
-    for prefix, cls in (("", RunConfig), ("data.", DataConfig), ("training.", TrainingConfig)):
+    for prefix, cls in (("", RunConfig), ("data.", DataConfig), ("training.", TrainingConfig),
+                        ("augment.", AugmentConfig)):
         for f in dataclasses.fields(cls):
-            if f.name in ("data", "training"):
+            if f.name in ("data", "training", "augment"):
                 continue
             assert f"{prefix}{f.name} (default" in text, f"{prefix}{f.name} missing from --help"
             assert " ".join(f.metadata["help"].split()) in text

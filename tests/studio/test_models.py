@@ -31,7 +31,7 @@ def empty_hub_cache(tmp_path, monkeypatch):
 
 def test_catalog_lists_the_bundled_models():
     cat = {e["name"]: e for e in models.list_catalog()}
-    assert set(cat) == {"minilm", "smollm2", "minilm-seq2seq"}
+    assert set(cat) == {"minilm", "smollm2", "minilm-seq2seq", "minilm-l3"}
     assert cat["minilm"]["hub_id"] == MINILM and cat["smollm2"]["hub_id"] == SMOLLM2
     assert cat["minilm"]["bundled"] and cat["smollm2"]["bundled"] and cat["minilm-seq2seq"]["bundled"]
     from studio.tasks import get_task
@@ -146,3 +146,20 @@ def test_a_bad_model_creates_no_run(store, separable_csv):
 def test_cache_dir_follows_studio_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("STUDIO_CACHE", str(tmp_path))
     assert models.cache_dir() == tmp_path
+
+
+def test_minilm_l3_is_minilm_with_every_other_layer_built_once(tmp_path, monkeypatch):
+    import torch
+    from transformers import AutoModel
+
+    monkeypatch.setenv("STUDIO_CACHE", str(tmp_path))
+    target = tmp_path / "models" / "minilm-l3"
+    assert models.resolve("minilm-l3", materialize=False) == target and not target.exists()
+    path = models.resolve("minilm-l3")
+    built = (path / "model.safetensors").stat().st_mtime_ns
+    assert models.resolve("minilm-l3") == path and (path / "model.safetensors").stat().st_mtime_ns == built
+    small, full = AutoModel.from_pretrained(str(path)), AutoModel.from_pretrained(str(models.resolve("minilm")))
+    assert small.config.num_hidden_layers == 3 and len(small.encoder.layer) == 3
+    for mine, theirs in zip(small.encoder.layer, [full.encoder.layer[i] for i in (0, 2, 4)]):
+        assert torch.equal(mine.attention.self.query.weight, theirs.attention.self.query.weight)
+    assert torch.equal(small.embeddings.word_embeddings.weight, full.embeddings.word_embeddings.weight)
