@@ -16,8 +16,8 @@ from typing import Any
 
 import gradio as gr
 
-from components import (augment_panel, data_tab, export_tab, label_review_panel, label_tab, model_tab, playground_tab,
-                        runs_tab, sweep_tab, train_tab)
+from components import (augment_panel, data_tab, distill_panel, export_tab, label_review_panel, label_tab, model_tab,
+                        playground_tab, runs_tab, sweep_tab, train_tab)
 from components.context import StudioContext
 from components.i18n import i18n, t
 from components.ui import bind
@@ -75,6 +75,7 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
             with gr.Tab(t("Data", "数据"), id="data", elem_id="tab-data"):
                 data = data_tab.build(ctx)
                 augment_panel.build(ctx, data)
+                distill_panel.build(ctx, data)
                 label_review_panel.build(ctx, data)
             with gr.Tab(t("Model & method", "模型与方法"), id="model", elem_id="tab-model"):
                 model = model_tab.build(ctx, data)

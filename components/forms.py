@@ -18,12 +18,13 @@ import gradio as gr
 
 from components.session import DataState
 from studio import methods
-from studio.config import AugmentConfig, DataConfig, RunConfig, TrainingConfig, field_help
+from studio.config import AugmentConfig, DataConfig, DistillConfig, RunConfig, TrainingConfig, field_help
 from studio.tasks import DEFAULT_TASK
 
 DATA_FIELDS = ("text_column", "label_column", "label_names", "header", "validation_fraction", "test_fraction",
                "split_seed", "max_rows")
 AUGMENT_PREFIX = "augment_"  # the augment section's form names: augment_copies, augment_operations, ...
+DISTILL_PREFIX = "distill_"  # the distill section's: distill_teacher, distill_temperature, ...
 SPLIT_FIELDS = DATA_FIELDS[4:]  # the Data tab's split settings; the first four sit with the file's columns
 
 
@@ -107,18 +108,22 @@ def raw_config(state: DataState | None, values: dict[str, Any]) -> dict[str, Any
     name = (values.get("run_name") or "").strip() or None
     task = values.get("task") or (state.task if state else DEFAULT_TASK)
     return {"task": task, "model": model, "method": method, "method_args": args,
-            "name": name, "data": data, "training": training, "augment": augment_values(values)}
+            "name": name, "data": data, "training": training,
+            "augment": section_values(AugmentConfig, AUGMENT_PREFIX, values),
+            "distill": section_values(DistillConfig, DISTILL_PREFIX, values)}
 
 
-def augment_values(values: dict[str, Any]) -> dict[str, Any]:
-    """The augment section from the form's augment_* fields (the Data tab's augmentation panel)."""
+def section_values(cls, prefix: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A config section from the form's prefixed fields (the Data tab's augmentation and distillation panels)."""
     out = {}
-    for f in field_help(AugmentConfig):
-        v = values.get(AUGMENT_PREFIX + f["name"])
+    for f in field_help(cls):
+        v = values.get(prefix + f["name"])
         if v is None:
             continue
-        if isinstance(v, (list, tuple)):  # the operations' checkboxes
+        if isinstance(v, (list, tuple)):  # the operations' picker
             v = ", ".join(map(str, v))
+        if v == "" and base_type(f["type"])[1]:
+            v = None  # an empty teacher or transfer file: none
         out[f["name"]] = unset_zero(f, v)
     return out
 
@@ -159,6 +164,9 @@ def form_values(cfg: RunConfig, catalog_ids: list[str]) -> dict[str, Any]:
         if f["name"] == "operations":
             v = [o.strip() for o in v.split(",") if o.strip()]
         vals[AUGMENT_PREFIX + f["name"]] = 0 if v is None and zero_means_unset(f) else v
+    for f in field_help(DistillConfig):
+        v = getattr(cfg.distill, f["name"])
+        vals[DISTILL_PREFIX + f["name"]] = "" if v is None and f["name"] == "transfer" else v
     vals["run_name"] = cfg.name or ""
     return vals
 

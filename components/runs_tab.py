@@ -13,7 +13,7 @@ import pandas as pd
 from components.context import StudioContext, pick
 from components.i18n import EN, Lang, localise_figure, t
 from components.ui import bind, esc, intro, message, message_box, shows_user_errors
-from studio import augment, labelling, plots, runlog, summaries
+from studio import augment, distill, labelling, plots, runlog, summaries
 from studio.baseline import side_by_side
 from studio.tasks import all_tasks
 
@@ -89,10 +89,32 @@ def run_summary(info: dict, lang: Lang = EN) -> str:
     if rep:
         lines.append(f"\n{esc(summaries.task_of(info).name)} · {lang('test split', '测试集')}, {rep.get('n')} "
                      f"{lang('test rows', '个测试样本')}\n\n" + report_table(rep, lang))
+        if rep.get("distillation"):
+            lines.append("\n" + distillation_table(rep, Path(info["dir"]).parent, lang))
     elif info.get("status") == "completed":
         lines.append("\n" + lang("This run has no test report.", "这个运行没有测试报告。"))
     else:
         lines.append("\n" + lang("The test report appears when the run completes.", "运行完成后会显示测试报告。"))
+    return "\n".join(lines)
+
+
+def distillation_table(rep: dict, runs_root: Path, lang: Lang = EN) -> str:
+    """Teacher, distilled student and the student on labels alone: test scores, size and measured speed."""
+    d = rep["distillation"]
+    alone = runlog.read_json(runs_root / d["alone"] / runlog.REPORT_FILE) if d.get("alone") else None
+    who = {"teacher": lang("teacher", "教师模型"), "student (distilled)": lang("student, distilled", "学生模型（蒸馏）"),
+           "student (labels only)": lang("student, labels only", "学生模型（仅标签）")}
+    lines = [lang(f"**Distillation** (temperature {d['temperature']}, teacher weight {d['alpha']}"
+                  + (f", {d['transfer_rows']} transfer texts" if d.get("transfer_rows") else "") + ")",
+                  f"**知识蒸馏**（温度 {d['temperature']}，教师权重 {d['alpha']}"
+                  + (f"，{d['transfer_rows']} 条迁移文本" if d.get("transfer_rows") else "") + "）"), "",
+             lang("| | run | model | accuracy | macro F1 | parameters | ms per text | texts per second |",
+                  "| | 运行 | 模型 | 准确率 | 宏平均 F1 | 参数量 | 每条毫秒 | 每秒条数 |"), "|---|---|---|---:|---:|---:|---:|---:|"]
+    for r in distill.side_by_side(rep, alone):
+        m = r["metrics"]
+        score = (f"{m['accuracy']:.4f} | {m['f1']:.4f}" if m else lang("queued or running | ", "排队或运行中 | "))
+        lines.append(f"| {who[r['who']]} | `{esc(r['run'])}` | {esc(Path(str(r['model'])).name)} · {esc(r['method'])} | "
+                     f"{score} | {summaries.fmt_count(r['parameters'])} | {r['latency_ms']:.1f} | {r['texts_per_second']:.0f} |")
     return "\n".join(lines)
 
 

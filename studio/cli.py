@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio import cli_augment, cli_labels, memory, runlog, sweeps
+from studio import cli_augment, cli_labels, distill, memory, runlog, sweeps
 from studio.baseline import side_by_side
 from studio.config import AugmentConfig, DataConfig, RunConfig, TrainingConfig, field_help
 from studio.errors import USER_ERRORS, ConfigError
@@ -122,6 +122,7 @@ def _follow(store, run_id: str, as_json: bool) -> int:
                     print(json.dumps(rec) if as_json else _metric_line(rec), file=sys.stdout if as_json else sys.stderr)
                 msg = f"run {run_id} {st['status']}" + (f": {st.get('reason')}" if st.get("reason") else "")
                 print(msg, file=sys.stderr)
+                _print_distillation(store, rd)
                 return 0 if st["status"] == "completed" else 1
             time.sleep(0.5)
     except KeyboardInterrupt:
@@ -129,6 +130,19 @@ def _follow(store, run_id: str, as_json: bool) -> int:
             print(f"\nstopping run {run_id} (it saves a checkpoint first; `studio resume {run_id}` continues)", file=sys.stderr)
             store.stop(run_id)
         return _follow(store, run_id, as_json) if not stopping else 130
+
+
+def _print_distillation(store, rd: Path) -> None:
+    """A distilled run: teacher and student side by side (and the labels-only run, once it has finished)."""
+    report = runlog.read_json(rd / runlog.REPORT_FILE) or {}
+    if "distillation" not in report:
+        return
+    alone = report["distillation"].get("alone")
+    alone_report = runlog.read_json(store.run_dir(alone) / runlog.REPORT_FILE) if alone else None
+    print("\n".join(distill.table_lines(distill.side_by_side(report, alone_report))), file=sys.stderr)
+    if alone and alone_report is None:
+        print(f"the labels-only run {alone} is queued; `studio show {rd.name}` shows it here once it has finished",
+              file=sys.stderr)
 
 
 def _metric_line(r: dict) -> str:

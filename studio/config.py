@@ -152,6 +152,20 @@ class AugmentConfig:
 
 
 @dataclass
+class DistillConfig:
+    teacher: str | None = _f(None, "Knowledge distillation: the id of a completed run of the same task and labels whose "
+                             "model teaches this one (typically a bigger base, fully fine-tuned). Empty: no teacher.")
+    temperature: float = _f(2.0, "Softens the teacher's probabilities so the student also learns which wrong classes it "
+                            "found close; 1 leaves them as they are.", min=1.0, max=20.0)
+    alpha: float = _f(0.5, "Weight of the teacher's softened probabilities in the loss; the rest goes to the true labels. "
+                      "1 learns from the teacher alone.", min=0.0, max=1.0)
+    transfer: str | None = _f(None, "Optional file of unlabelled texts (a text column; labels, if any, are ignored) that "
+                              "the teacher labels for the student: more to learn from than the labelled rows.")
+    compare_alone: bool = _f(True, "Also queue the same student without the teacher (labels only, same data, epochs and "
+                             "seed), so the report shows what the teacher added.")
+
+
+@dataclass
 class RunConfig:
     task: str = _f(DEFAULT_TASK, "What the model learns.", choices=TASKS)
     model: str = _f("sentence-transformers/all-MiniLM-L6-v2", "Base model: a catalog name, a Hugging Face hub id or a local folder; "
@@ -163,6 +177,8 @@ class RunConfig:
     training: TrainingConfig = field(default_factory=TrainingConfig, metadata={"help": "Optimisation settings."})
     augment: AugmentConfig = field(default_factory=AugmentConfig,
                                    metadata={"help": "New training rows made from the training split (off by default)."})
+    distill: DistillConfig = field(default_factory=DistillConfig,
+                                   metadata={"help": "A finished run that teaches this one (off by default)."})
 
     # -- conversion -------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -208,7 +224,7 @@ class RunConfig:
         methods.resolve_args(self.method, self.method_args)
         if not self.data.train:
             raise ConfigError("data.train: give the path of the training file.")
-        for section in (self.data, self.training, self.augment):
+        for section in (self.data, self.training, self.augment, self.distill):
             _check_bounds(section, type(section).__name__)
         d, t, task = self.data, self.training, get_task(self.task)
         if d.names_of_ids() is not None and not task.has_labels:
@@ -226,6 +242,7 @@ class RunConfig:
             raise ConfigError("training.eval_steps: set it when training.eval_strategy is 'steps'.")
         _check_launch(t)
         augment.check(self.augment, task, self.task)
+        _check_distill(self.distill, task, self.task)
 
     def check_machine(self) -> None:
         """What this server must offer the run (GPUs for sharding, deepspeed, a W&B login), checked before a run
@@ -285,6 +302,13 @@ def _check_launch(t: TrainingConfig) -> None:
         raise ConfigError(f"training.distributed: {t.distributed} shards the model over GPUs; use ddp to train on CPU.")
 
 
+def _check_distill(d: DistillConfig, task, task_name: str) -> None:
+    if d.transfer and not d.teacher:
+        raise ConfigError("distill.transfer: a transfer file is labelled by a teacher; name one in distill.teacher.")
+    if d.teacher and not task.distills:
+        raise ConfigError(f"distill.teacher: {task_name} runs cannot be distilled yet (text classification can).")
+
+
 def _check_sharding(t: TrainingConfig) -> None:
     if t.distributed == "ddp" or (t.num_processes == 1 and t.num_machines == 1):
         return
@@ -325,7 +349,7 @@ def wandb_login_missing() -> bool:
 
 
 def _check_bounds(obj, section: str) -> None:
-    prefix = {"DataConfig": "data", "TrainingConfig": "training", "AugmentConfig": "augment"}.get(section, section)
+    prefix = {"DataConfig": "data", "TrainingConfig": "training", "AugmentConfig": "augment", "DistillConfig": "distill"}.get(section, section)
     for f in dataclasses.fields(obj):
         v = getattr(obj, f.name)
         if v is None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from studio import augment, memory, models, runlog
+from studio import augment, distill, memory, models, runlog
 from studio.config import RunConfig, load_run_config
 from studio.data import save_splits
 from studio.errors import ConfigError, RunError
@@ -179,6 +179,9 @@ class Store:
         if prepared is not None and task.check_run is not None:
             task.check_run(cfg, prepared)
         augment.check_generator(cfg.augment, task)
+        extra_files = dict(extra_files or {})
+        if cfg.distill.teacher and prepared is not None:  # the teacher can teach this run, or one sentence says why
+            extra_files[distill.DISTILL_FILE] = distill.prepare(self, cfg, prepared)
         resolved = models.resolve(cfg.model, allow_local=os.environ.get("STUDIO_ALLOW_LOCAL_MODELS", "1") != "0",
                    materialize=False)
         if isinstance(resolved, str):  # a hub id: reachable, and there, before a run folder exists
@@ -193,7 +196,7 @@ class Store:
             if prepared is not None:
                 save_splits(prepared, tmp / runlog.DATA_DIR)
                 runlog.atomic_write_json(tmp / runlog.DATA_REPORT_FILE, prepared.report.to_dict())
-            for name, content in (extra_files or {}).items():
+            for name, content in extra_files.items():
                 runlog.atomic_write_json(tmp / name, content)
             now = time.time()
             runlog.atomic_write_json(tmp / runlog.STATUS_FILE, {"status": "queued", "created_at": now, "updated_at": now,
@@ -212,7 +215,15 @@ class Store:
             raise
         if start:
             self._launch(run_id)
+        if distill.DISTILL_FILE in extra_files and cfg.distill.compare_alone:
+            self._queue_alone(cfg, run_id, start)
         return run_id
+
+    def _queue_alone(self, cfg: RunConfig, run_id: str, start: bool) -> None:
+        """A distilled run's comparison: the same student on the labels alone, queued behind it; each names the other."""
+        alone = self.create(distill.alone_config(cfg), start=start)
+        path = self.run_dir(run_id) / distill.DISTILL_FILE
+        runlog.atomic_write_json(path, {**(runlog.read_json(path) or {}), "alone": alone})
 
     def _launch(self, run_id: str, resume: bool = False) -> int:
         rd = self.run_dir(run_id)

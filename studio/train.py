@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio import augment, baseline, cpu_share, logtidy, models, pruning, runlog
+from studio import augment, baseline, distill, cpu_share, logtidy, models, pruning, runlog
 from studio.config import RunConfig, load_run_config
 from studio.data import length_stats, load_splits
 from studio.devices import pick_precision, resolve_device
@@ -318,6 +318,8 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
     labels = _fill_token_lengths(run_dir, task, splits, tokenizer, t.max_length, main)
     splits["train"] = augment.for_run(run_dir, cfg, task, splits["train"], model_path, main)  # made once, then read
     ds = task.tokenize(splits, tokenizer, labels, t)
+    if cfg.distill.teacher:  # every training row carries the teacher's logits (and the transfer texts join)
+        ds["train"] = distill.attach(run_dir, cfg, task, ds, splits, labels, tokenizer, main)
     batch_per_step, total_steps = plan_steps(len(ds["train"]), t, world_size())
     model = assemble_model(task, cfg, model_path, labels, tokenizer, total_steps,
                            train_df=None if resume else splits["train"])  # resume loads the trained head anyway
@@ -328,6 +330,9 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
     _wandb_env(t, run_dir)
     lr, best = cfg.learning_rate(), cfg.selection_metric()
     parts = task.trainer_parts(cfg, tokenizer, labels, splits)
+    collator = task.collator(tokenizer, model)
+    if cfg.distill.teacher:
+        parts, collator = _with_teacher(parts, collator, cfg)
     args = training_arguments(parts.args_cls or TrainingArguments, t, str(run_dir / runlog.CHECKPOINT_DIR), lr, best,
                               precision, device == "cpu", tracking_integrations(t) or "none", run_dir.name, parts.args)
     logcb = _run_log_callback()(run_dir, batch_per_step, writer=main)
@@ -337,7 +342,7 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
         cpu_share.join()
     callbacks = [logcb, *task.run_callbacks(cfg, tokenizer, labels, splits, run_dir), *recipe_callbacks(model, t),
                  *sweep, *shares]
-    trainer = build_trainer(parts, model, args, ds, task.collator(tokenizer, model), tokenizer, callbacks)
+    trainer = build_trainer(parts, model, args, ds, collator, tokenizer, callbacks)
     ckpt = last_checkpoint(run_dir) if resume else None
     _point_tensorboard_at(trainer, run_dir / runlog.TENSORBOARD_DIR, resumed_at=_checkpoint_step(ckpt), main=main)
     base = baseline.load_or_score(run_dir, trainer, task, cfg, ds, splits, labels, tokenizer, model_path, main)
@@ -355,6 +360,16 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
                 "reason": f"Pruned by its sweep at step {pruning.pruned_at(sweep)}: its validation {best} was behind the "
                           "median of earlier trials at that point, so it stopped to leave the time to others."}
     return _finish(trainer, task, cfg, ds, splits, labels, tokenizer, run_dir, main, t_start, base)
+
+
+def _with_teacher(parts, collator, cfg: RunConfig):
+    """The task's Trainer and collator, taught by the run's teacher (studio.distill)."""
+    import dataclasses
+
+    from transformers import Trainer
+
+    cls = distill.trainer_class(parts.trainer_cls or Trainer, cfg.distill.temperature, cfg.distill.alpha)
+    return dataclasses.replace(parts, trainer_cls=cls), distill.Collator(collator)
 
 
 def _fill_token_lengths(run_dir: Path, task, splits, tokenizer, max_length: int, main: bool) -> list[str]:
@@ -393,6 +408,9 @@ def _finish(trainer, task, cfg: RunConfig, ds, splits, labels, tokenizer, run_di
                         "best_validation": {best: best_value}, "train_seconds": round(time.time() - t_start, 1)})
     if base is not None:
         test_report["base"] = base
+    if cfg.distill.teacher:
+        test_report["distillation"] = distill.report(run_dir, cfg, trainer.model, tokenizer, splits["test"], labels,
+                                                     test_report["metrics"])
     runlog.atomic_write_json(run_dir / runlog.REPORT_FILE, test_report)
     runlog.atomic_write_text(run_dir / runlog.PREDICTIONS_FILE, "".join(json.dumps(r) + "\n" for r in rows))
     runlog.MetricsWriter(run_dir).append({"kind": "test", "step": trainer.state.global_step,

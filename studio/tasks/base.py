@@ -183,8 +183,16 @@ class Task:
     default_augmentations: tuple[str, ...] = ()
     augment_context: Callable[..., Any] | None = None
     augment: Callable[..., list] | None = None
+    # Knowledge distillation (studio.distill): (logits, true class ids) -> its test metrics; set where a teacher's
+    # class probabilities can teach a student (one label per text).
+    test_report_metrics: Callable[..., dict] | None = None
 
     # ------------------------------------------------------------------------------ questions
+    @property
+    def distills(self) -> bool:
+        """A finished run's class probabilities can teach a new run (studio.distill)."""
+        return self.test_report_metrics is not None
+
     @property
     def has_labels(self) -> bool:
         """A fixed label set (classes, tags): label_names applies and the data report counts each."""
@@ -234,9 +242,10 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "check_run": ("cfg", "prepared"),
     "augment_context": ("train", "operations", "model_path", "generator"),
     "augment": ("rows", "operation", "strength", "seed", "context"),
+    "test_report_metrics": ("logits", "y"),
 }
 OPTIONAL = ("stream_chat", "guess_columns", "base_note", "length_series", "labelled_rows", "check_run",
-            "augment_context", "augment")
+            "augment_context", "augment", "test_report_metrics")
 # The functions a reproduce script copies and calls (studio.reproduce_recipe).
 SCRIPT_PARTS = ("load_tokenizer", "load_model", "tokenize", "collator", "trainer_parts", "test_report")
 

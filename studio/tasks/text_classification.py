@@ -448,6 +448,11 @@ def compute_metrics(eval_pred) -> dict[str, float]:
     return {"accuracy": float(accuracy_score(y, pred)), "precision": float(p), "recall": float(r), "f1": float(f)}
 
 
+def metrics_from_logits(logits: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """The test metrics of any model's logits (a distillation teacher's on the student's test split)."""
+    return compute_metrics(type("P", (), {"predictions": logits, "label_ids": y})())
+
+
 def trainer_parts(cfg, tokenizer, labels, splits):
     return TrainerParts(compute_metrics=compute_metrics)
 
@@ -469,7 +474,7 @@ def report_from_logits(logits: np.ndarray, y: np.ndarray, labels: list[str], tex
     idx = list(range(len(labels)))
     per_class = classification_report(y, pred, labels=idx, target_names=labels, output_dict=True, zero_division=0)
     cm = confusion_matrix(y, pred, labels=idx)
-    metrics = compute_metrics(type("P", (), {"predictions": logits, "label_ids": y})())
+    metrics = metrics_from_logits(logits, y)
     report = {
         "task": "text-classification",
         "n": int(len(y)),
@@ -590,5 +595,5 @@ TASK = Task(
     format_prediction=format_prediction, base_note=base_note, guess_columns=guess_columns,
     labelled_rows=labelled_rows,
     augmentations=AUGMENTATIONS, default_augmentations=("swap", "delete", "insert", "synonym"),
-    augment_context=augment_context, augment=augment,
+    augment_context=augment_context, augment=augment, test_report_metrics=metrics_from_logits,
 )

@@ -5,6 +5,7 @@ Screenshots land in tests/_artifacts/screenshots/ (augment-*.png)."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -75,4 +76,39 @@ def test_preview_train_and_report(app, browser, ui_tiny_model):  # noqa: F811
     page.wait_for_selector("#augment-message .studio-msg-ok:has-text('mention')", timeout=60_000)
     assert "B-" in page.locator("#augment-preview").inner_text()
     shot(page, "augment-3-ner")
+    page.close()
+
+
+def test_distill_flow(app, browser, ui_tiny_model):  # noqa: F811
+    page = browser.new_page(viewport={"width": 1400, "height": 1300}, locale="en-US")
+    page.goto(app)
+    page.wait_for_selector("#data-status .studio-msg-ok", timeout=60_000)
+    train(page, ui_tiny_model, "distill-teacher", max_length=32)  # the teacher: any completed run of the task
+    teacher = re.search(r"Run (\S+) (?:started|queued)", page.locator("#train-message").inner_text()).group(1)
+
+    open_tab(page, "Data")
+    page.locator("#distill-panel").get_by_text("Learn from a teacher run").click()
+    page.locator("#distill-panel").get_by_role("button", name="Refresh the runs").click()
+    page.locator("#distill-teacher input").click()
+    page.get_by_role("option", name=re.compile(teacher)).click()
+    page.wait_for_selector(f"#distill-message:has-text('Teacher {teacher}')", timeout=30_000)
+    page.locator("#distill-panel").scroll_into_view_if_needed()
+    shot(page, "distill-1-teacher")
+
+    train(page, ui_tiny_model, "distill-student", max_length=32)
+    student = re.search(r"Run (\S+) (?:started|queued)", page.locator("#train-message").inner_text()).group(1)
+    open_tab(page, "Runs")
+    deadline = time.time() + 300
+    while not re.search(r"labels only\s+completed", page.locator("#runs-table").inner_text()):
+        assert time.time() < deadline, page.locator("#runs-table").inner_text()
+        page.get_by_role("button", name="Refresh", exact=True).click()  # the labels-only run trains after the student
+        page.wait_for_timeout(2000)
+    page.locator("#runs-run input").click()
+    page.get_by_role("option", name=re.compile(student)).click()
+    page.wait_for_selector("#run-summary:has-text('Distillation')", timeout=30_000)
+    summary = page.locator("#run-summary").inner_text()
+    assert "student, distilled" in summary and "student, labels only" in summary and teacher in summary, summary
+    assert "queued or running" not in summary, summary
+    page.locator("#run-summary").scroll_into_view_if_needed()
+    shot(page, "distill-2-report")
     page.close()

@@ -61,8 +61,11 @@ def train(page, model_dir, name: str, **fields) -> None:
     page.wait_for_timeout(500)
     shot(page, f"tasks-{name}-1-model")
     open_tab(page, "Train")
+    before = page.locator("#train-message").inner_text()  # an earlier flow's "Run ... started" on the same page
     page.locator("#start-btn").click()
-    page.wait_for_selector("#train-message .studio-msg-ok, .toast-body", timeout=60_000)
+    page.wait_for_function("(b) => document.querySelector('.toast-body') || (document.querySelector('#train-message "
+                           ".studio-msg-ok') && document.querySelector('#train-message').innerText !== b)",
+                           arg=before, timeout=60_000)
     toasts = page.locator(".toast-body")
     assert not toasts.count(), toasts.first.inner_text()
     started = re.search(r"Run (\S+) (?:started|queued)", page.locator("#train-message").inner_text())
