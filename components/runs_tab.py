@@ -102,6 +102,8 @@ def distillation_table(rep: dict, runs_root: Path, lang: Lang = EN) -> str:
     """Teacher, distilled student and the student on labels alone: test scores, size and measured speed."""
     d = rep["distillation"]
     alone = runlog.read_json(runs_root / d["alone"] / runlog.REPORT_FILE) if d.get("alone") else None
+    if d.get("kind") == "sequence":
+        return lang("**Distillation** (sequence level): ", "**知识蒸馏**（序列级）：") + esc(distill.sequence_line(rep, alone))
     who = {"teacher": lang("teacher", "教师模型"), "student (distilled)": lang("student, distilled", "学生模型（蒸馏）"),
            "student (labels only)": lang("student, labels only", "学生模型（仅标签）")}
     lines = [lang(f"**Distillation** (temperature {d['temperature']}, teacher weight {d['alpha']}"

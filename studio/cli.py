@@ -139,6 +139,9 @@ def _print_distillation(store, rd: Path) -> None:
         return
     alone = report["distillation"].get("alone")
     alone_report = runlog.read_json(store.run_dir(alone) / runlog.REPORT_FILE) if alone else None
+    if report["distillation"].get("kind") == "sequence":
+        print(distill.sequence_line(report, alone_report), file=sys.stderr)
+        return
     print("\n".join(distill.table_lines(distill.side_by_side(report, alone_report))), file=sys.stderr)
     if alone and alone_report is None:
         print(f"the labels-only run {alone} is queued; `studio show {rd.name}` shows it here once it has finished",

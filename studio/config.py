@@ -155,10 +155,11 @@ class AugmentConfig:
 class DistillConfig:
     teacher: str | None = _f(None, "Knowledge distillation: the id of a completed run of the same task and labels whose "
                              "model teaches this one (typically a bigger base, fully fine-tuned). Empty: no teacher.")
-    temperature: float = _f(2.0, "Softens the teacher's probabilities so the student also learns which wrong classes it "
-                            "found close; 1 leaves them as they are.", min=1.0, max=20.0)
-    alpha: float = _f(0.5, "Weight of the teacher's softened probabilities in the loss; the rest goes to the true labels. "
-                      "1 learns from the teacher alone.", min=0.0, max=1.0)
+    temperature: float = _f(2.0, "Classification: softens the teacher's probabilities so the student also learns which "
+                            "wrong classes it found close; 1 leaves them as they are. (SFT students learn the teacher's "
+                            "answers instead: sequence-level distillation.)", min=1.0, max=20.0)
+    alpha: float = _f(0.5, "Classification: weight of the teacher's softened probabilities in the loss; the rest goes "
+                      "to the true labels. 1 learns from the teacher alone.", min=0.0, max=1.0)
     transfer: str | None = _f(None, "Optional file of unlabelled texts (a text column; labels, if any, are ignored) that "
                               "the teacher labels for the student: more to learn from than the labelled rows.")
     compare_alone: bool = _f(True, "Also queue the same student without the teacher (labels only, same data, epochs and "
@@ -306,7 +307,10 @@ def _check_distill(d: DistillConfig, task, task_name: str) -> None:
     if d.transfer and not d.teacher:
         raise ConfigError("distill.transfer: a transfer file is labelled by a teacher; name one in distill.teacher.")
     if d.teacher and not task.distills:
-        raise ConfigError(f"distill.teacher: {task_name} runs cannot be distilled yet (text classification can).")
+        raise ConfigError(f"distill.teacher: {task_name} runs cannot be distilled yet (text classification and SFT can).")
+    if d.transfer and task.test_report_metrics is None:
+        raise ConfigError(f"distill.transfer: {task_name} students learn the teacher's answers to their own prompts; "
+                          "a transfer file applies to text classification.")
 
 
 def _check_sharding(t: TrainingConfig) -> None:

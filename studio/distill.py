@@ -1,6 +1,8 @@
 """Knowledge distillation: a finished run (the teacher) teaches a new run (the student).
 
-The student learns from the teacher's temperature-softened class probabilities (KL divergence, scaled by T²
+Two kinds, as the task says. Sequence level (SFT: Task.teacher_answers): the teacher answers each training
+conversation and its answers become the student's targets (Kim & Rush 2016), kept in TEACHER_ANSWERS_FILE.
+Soft labels (classification: Task.test_report_metrics): the student learns from the teacher's temperature-softened class probabilities (KL divergence, scaled by T²
 as in Hinton et al. 2015) plus the true labels (cross-entropy), weighted by `distill.alpha`; optionally also
 from a transfer file of unlabelled texts that only the teacher labels. The teacher's logits are computed once,
 before training, and kept in the run folder (TEACHER_FILE). At the end the run scores the teacher on its own test
@@ -30,6 +32,7 @@ from studio.tasks import get_task
 
 DISTILL_FILE = "distill.json"          # in the student's folder: the teacher (id, folder, labels) and the alone run
 TEACHER_FILE = "teacher_logits.npz"    # the teacher's logits on the training rows (and the transfer texts)
+TEACHER_ANSWERS_FILE = "teacher_answers.jsonl"  # sequence level: the training split with the teacher's answers
 
 
 # ------------------------------------------------------------------------------------ before a run exists --
@@ -132,6 +135,22 @@ def attach(run_dir: Path, cfg, task, ds, splits, labels: list[str], tokenizer, m
     return datasets.concatenate_datasets([train, extra.cast(train.features)])
 
 
+def with_teacher_answers(run_dir: Path, cfg, task, train: pd.DataFrame, main: bool = True) -> pd.DataFrame:
+    """Sequence level: the training split with the teacher's answers as targets, written once, read back on resume."""
+    path = Path(run_dir) / TEACHER_ANSWERS_FILE
+    if path.is_file():
+        return pd.read_json(path, lines=True, dtype=False)
+    rec = record(run_dir)
+    t0 = time.time()
+    teacher = LoadedRun(Path(rec["teacher_dir"]))
+    out = task.teacher_answers(train, teacher.model, teacher.tokenizer, cfg.training.max_new_tokens)
+    if main:
+        runlog.atomic_write_text(path, out.to_json(orient="records", lines=True, force_ascii=False))
+    print(f"[studio] teacher {rec['teacher']}: answers to {len(out)} training conversations in {time.time() - t0:.1f}s",
+          flush=True)
+    return out
+
+
 class Collator:
     """The task's collator, with the teacher's logits stacked beside the batch (rows without them: evaluation)."""
 
@@ -206,6 +225,17 @@ def speed(model, tokenizer, texts: list[str], max_length: int, batch_size: int =
     return {"latency_ms": round(1000 * statistics.median(times), 2), "texts_per_second": round(len(texts) / total, 1)}
 
 
+def sequence_report(run_dir: Path, student) -> dict[str, Any]:
+    """Sequence level: who taught, on how many answers, and the comparison run (scores are in each run's report)."""
+    rec = record(run_dir)
+    teacher = LoadedRun(Path(rec["teacher_dir"]))
+    return {"kind": "sequence", "alone": rec.get("alone"),
+            "teacher": {"run": rec["teacher"], "model": rec["teacher_model"], "method": rec["teacher_method"],
+                        "parameters": count_parameters(teacher.model)[1]},
+            "student": {"run": Path(run_dir).name, "parameters": count_parameters(student)[1]},
+            "teacher_answers": len(pd.read_json(Path(run_dir) / TEACHER_ANSWERS_FILE, lines=True))}
+
+
 def report(run_dir: Path, cfg, student, tokenizer, test_df: pd.DataFrame, labels: list[str],
            student_metrics: dict[str, float]) -> dict[str, Any]:
     """Teacher and student on this run's test split: scores, parameters, measured speed."""
@@ -240,6 +270,21 @@ def side_by_side(report: dict[str, Any], alone_report: dict[str, Any] | None) ->
                      "parameters": d["student"]["parameters"], "latency_ms": d["student"]["latency_ms"],
                      "texts_per_second": d["student"]["texts_per_second"]})
     return rows
+
+
+def sequence_line(report: dict[str, Any], alone_report: dict[str, Any] | None) -> str:
+    """Sequence level in one sentence: who wrote the targets, and the labels-only run's scores beside this run's."""
+    d = report["distillation"]
+    t = d["teacher"]
+    line = (f"Trained on {d['teacher_answers']} answers written by teacher {t['run']} ({t['model']} · {t['method']}, "
+            f"{t['parameters']:,} parameters; this student {d['student']['parameters']:,}).")
+    mine = ", ".join(f"{k} {v:.4f}" for k, v in report["metrics"].items() if isinstance(v, float))
+    if d.get("alone") and alone_report:
+        theirs = ", ".join(f"{k} {v:.4f}" for k, v in alone_report["metrics"].items() if isinstance(v, float))
+        line += f" Test: {mine}; the same student on the file's own answers ({d['alone']}): {theirs}."
+    elif d.get("alone"):
+        line += f" The same student on the file's own answers ({d['alone']}) is queued or running."
+    return line
 
 
 def table_lines(rows: list[dict[str, Any]]) -> list[str]:

@@ -20,6 +20,7 @@ import numpy as np
 from studio import runlog
 from studio.augment import AUGMENTED_FILE, describe, saved_rows, with_saved_rows
 from studio.config import load_run_config
+from studio.distill import DISTILL_FILE, TEACHER_ANSWERS_FILE
 from studio.errors import ReproduceError
 from studio.methods import METHODS
 from studio.models import BUILT_BASES, find_entry, portable_base
@@ -90,7 +91,7 @@ def _script(run_dir: Path) -> tuple[str, list[str]]:
                        if isinstance(v, (int, float))) or "(no test report)"
     head = HEADER.format(run=run_dir.name, name=cfg.display_name(), pip=" ".join(pip), method=METHODS[cfg.method].title,
                          model=raw["model"], task=cfg.task, best=cfg.selection_metric(), result=result,
-                         base_note=BASE_NOTES.get(entry.name if entry else "", ""))
+                         base_note=BASE_NOTES.get(entry.name if entry else "", "") + _soft_distillation(run_dir))
     task_line = "".join(f"\n    {k}={v}," for k, v in {"name": repr(cfg.task), "peft_task_type": repr(task.peft_task_type),
                                                       "head_init": repr(task.head_init), **parts}.items())
     tail = (f'\n\nCONFIG = json.loads(r"""{config_json}""")\nTASK = SimpleNamespace({task_line}\n)\n\n'
@@ -110,8 +111,9 @@ def write_bundle(run_dir: Path, dest: Path) -> Path:
     (dest / "data").mkdir(parents=True)
     for split in ("train", "validation", "test"):
         df = pd.read_parquet(run_dir / runlog.DATA_DIR / f"{split}.parquet")
-        if split == "train":  # the rows the run trained on: its augmented rows too
-            df = with_saved_rows(run_dir, df)
+        if split == "train":  # the rows the run trained on: its augmented rows, its teacher's answers
+            answers = run_dir / TEACHER_ANSWERS_FILE
+            df = pd.read_json(answers, lines=True, dtype=False) if answers.is_file() else with_saved_rows(run_dir, df)
         # Parquet gives lists back as arrays; JSON wants lists.
         df = df.map(lambda v: v.tolist() if isinstance(v, np.ndarray) else v)
         df.to_json(dest / "data" / f"{split}.jsonl", orient="records", lines=True, force_ascii=False)
@@ -127,7 +129,7 @@ def write_bundle(run_dir: Path, dest: Path) -> Path:
         "exact splits in `data/`, and writes the test metrics to `output/test_metrics.json`.\n\n"
         f"```bash\npip install {' '.join(pip)}\npython reproduce.py\n```\n\n"
         "`python reproduce.py --model /path/to/model` uses a local copy of the base model.\n"
-        + _augmentation_note(run_dir), encoding="utf-8")
+        + _augmentation_note(run_dir) + _distillation_note(run_dir), encoding="utf-8")
     return dest
 
 
@@ -139,3 +141,26 @@ def _augmentation_note(run_dir: Path) -> str:
     return (f"\nThis run trained with {line}: `data/train.jsonl` holds them after the file's own rows, so the "
             f"script trains on exactly what the run did (the run folder's `{AUGMENTED_FILE}` shows each beside its "
             "original). The script does not augment again.\n")
+
+
+def _soft_distillation(run_dir: Path) -> str:
+    """The script's own warning for a run that learned a teacher's probabilities, which it does not reproduce."""
+    rec = runlog.read_json(run_dir / DISTILL_FILE)
+    if not rec or (run_dir / TEACHER_ANSWERS_FILE).is_file():
+        return ""
+    return (f"\nNOT REPRODUCED: the run also learned from teacher run {rec['teacher']}'s softened class probabilities;\n"
+            "this script trains on the labels alone, as the run's labels-only comparison did.\n")
+
+
+def _distillation_note(run_dir: Path) -> str:
+    """What the README says of a distilled run: sequence level is reproduced (the targets are in the data),
+    soft labels are not (the script trains on the labels alone)."""
+    rec = runlog.read_json(run_dir / DISTILL_FILE)
+    if not rec:
+        return ""
+    if (run_dir / TEACHER_ANSWERS_FILE).is_file():
+        return (f"\nThe run learned from teacher run {rec['teacher']}'s answers: `data/train.jsonl` holds them as the "
+                "targets, so the script reproduces the distillation without the teacher.\n")
+    return (f"\n**Not reproduced: distillation.** The run also learned from teacher run {rec['teacher']}'s softened "
+            "class probabilities; this script trains on the labels alone (the teacher's model is not in the bundle), "
+            "so expect the scores of the run's labels-only comparison rather than the run's own.\n")

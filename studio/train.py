@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio import augment, baseline, distill, cpu_share, logtidy, models, pruning, runlog
+from studio import augment, baseline, cpu_share, distill, logtidy, models, pruning, runlog
 from studio.config import RunConfig, load_run_config
 from studio.data import length_stats, load_splits
 from studio.devices import pick_precision, resolve_device
@@ -317,8 +317,11 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
     splits = load_splits(run_dir / runlog.DATA_DIR)
     labels = _fill_token_lengths(run_dir, task, splits, tokenizer, t.max_length, main)
     splits["train"] = augment.for_run(run_dir, cfg, task, splits["train"], model_path, main)  # made once, then read
+    soft_labels = bool(cfg.distill.teacher) and task.test_report_metrics is not None
+    if cfg.distill.teacher and not soft_labels:  # sequence level: the teacher's answers are the targets
+        splits["train"] = distill.with_teacher_answers(run_dir, cfg, task, splits["train"], main)
     ds = task.tokenize(splits, tokenizer, labels, t)
-    if cfg.distill.teacher:  # every training row carries the teacher's logits (and the transfer texts join)
+    if soft_labels:  # every training row carries the teacher's logits (and the transfer texts join)
         ds["train"] = distill.attach(run_dir, cfg, task, ds, splits, labels, tokenizer, main)
     batch_per_step, total_steps = plan_steps(len(ds["train"]), t, world_size())
     model = assemble_model(task, cfg, model_path, labels, tokenizer, total_steps,
@@ -331,7 +334,7 @@ def run(run_dir: Path, resume: bool = False) -> dict[str, Any]:
     lr, best = cfg.learning_rate(), cfg.selection_metric()
     parts = task.trainer_parts(cfg, tokenizer, labels, splits)
     collator = task.collator(tokenizer, model)
-    if cfg.distill.teacher:
+    if soft_labels:
         parts, collator = _with_teacher(parts, collator, cfg)
     args = training_arguments(parts.args_cls or TrainingArguments, t, str(run_dir / runlog.CHECKPOINT_DIR), lr, best,
                               precision, device == "cpu", tracking_integrations(t) or "none", run_dir.name, parts.args)
@@ -408,9 +411,11 @@ def _finish(trainer, task, cfg: RunConfig, ds, splits, labels, tokenizer, run_di
                         "best_validation": {best: best_value}, "train_seconds": round(time.time() - t_start, 1)})
     if base is not None:
         test_report["base"] = base
-    if cfg.distill.teacher:
+    if cfg.distill.teacher and task.test_report_metrics is not None:
         test_report["distillation"] = distill.report(run_dir, cfg, trainer.model, tokenizer, splits["test"], labels,
                                                      test_report["metrics"])
+    elif cfg.distill.teacher:
+        test_report["distillation"] = distill.sequence_report(run_dir, trainer.model)
     runlog.atomic_write_json(run_dir / runlog.REPORT_FILE, test_report)
     runlog.atomic_write_text(run_dir / runlog.PREDICTIONS_FILE, "".join(json.dumps(r) + "\n" for r in rows))
     runlog.MetricsWriter(run_dir).append({"kind": "test", "step": trainer.state.global_step,

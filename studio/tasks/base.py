@@ -183,15 +183,17 @@ class Task:
     default_augmentations: tuple[str, ...] = ()
     augment_context: Callable[..., Any] | None = None
     augment: Callable[..., list] | None = None
-    # Knowledge distillation (studio.distill): (logits, true class ids) -> its test metrics; set where a teacher's
-    # class probabilities can teach a student (one label per text).
+    # Knowledge distillation (studio.distill), one of two kinds. Soft labels: (logits, true class ids) -> test
+    # metrics, where a teacher's class probabilities can teach a student (one label per text). Sequence level:
+    # (train split, teacher model, its tokenizer, max_new_tokens) -> the split with the teacher's answers as targets.
     test_report_metrics: Callable[..., dict] | None = None
+    teacher_answers: Callable[..., Any] | None = None
 
     # ------------------------------------------------------------------------------ questions
     @property
     def distills(self) -> bool:
-        """A finished run's class probabilities can teach a new run (studio.distill)."""
-        return self.test_report_metrics is not None
+        """A finished run can teach a new run (studio.distill): by its class probabilities or its answers."""
+        return self.test_report_metrics is not None or self.teacher_answers is not None
 
     @property
     def has_labels(self) -> bool:
@@ -243,9 +245,10 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "augment_context": ("train", "operations", "model_path", "generator"),
     "augment": ("rows", "operation", "strength", "seed", "context"),
     "test_report_metrics": ("logits", "y"),
+    "teacher_answers": ("train", "teacher_model", "teacher_tokenizer", "max_new_tokens"),
 }
 OPTIONAL = ("stream_chat", "guess_columns", "base_note", "length_series", "labelled_rows", "check_run",
-            "augment_context", "augment", "test_report_metrics")
+            "augment_context", "augment", "test_report_metrics", "teacher_answers")
 # The functions a reproduce script copies and calls (studio.reproduce_recipe).
 SCRIPT_PARTS = ("load_tokenizer", "load_model", "tokenize", "collator", "trainer_parts", "test_report")
 

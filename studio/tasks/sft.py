@@ -696,6 +696,21 @@ def base_note(cfg) -> Text:
                 "基础模型回答同样的测试提示，未经任何训练")
 
 
+def teacher_answers(train: pd.DataFrame, teacher_model, teacher_tokenizer, max_new_tokens: int) -> pd.DataFrame:
+    """Sequence-level distillation: each conversation's last answer rewritten by the teacher (its greedy answer to
+    the same turns before it); a row whose teacher answer comes back empty keeps its own."""
+    convs = [json.loads(m) for m in train["messages"]]
+    answers = generate(teacher_model, teacher_tokenizer, [c[:-1] for c in convs], max_new_tokens)
+    out = train.copy()
+    msgs, refs = [], []
+    for conv, answer in zip(convs, answers):
+        answer = answer.strip() or conv[-1]["content"]
+        msgs.append(json.dumps(conv[:-1] + [{**conv[-1], "content": answer}], ensure_ascii=False))
+        refs.append(answer)
+    out["messages"], out["reference"] = msgs, refs
+    return out
+
+
 TASK = Task(
     name="sft",
     title=Text("Instruction tuning of a chat model (SFT)", "对话模型指令微调（SFT）"),
@@ -722,6 +737,7 @@ TASK = Task(
     prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
     collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict,
     format_prediction=format_prediction, base_note=base_note, run_callbacks=run_callbacks, stream_chat=stream_chat,
+    teacher_answers=teacher_answers,
     count_tokens=count_tokens, length_series=length_series, count_bars=turn_bars, length_noun="conversation",
     counts_chart=Text("Conversations by user turns", "按用户轮数统计的对话"),
     lengths_chart=Text("Tokens per prompt and answer", "提示与回答的词元数"),

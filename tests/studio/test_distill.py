@@ -144,3 +144,47 @@ def test_cli_trains_a_student(teacher, tiny_bert, data, tmp_path, capsys):
     assert "alone" not in (distill.record(rd) or {})
     assert re.search(r"teacher +\d\.\d{4} +\d\.\d{4} +[\d,]+ .* " + teacher_id, err), err
     assert re.search(r"student \(distilled\) +\d\.\d{4} .* " + run_id, err), err
+
+
+# ------------------------------------------------------------------------------- sequence level (SFT) --
+def test_sft_students_learn_the_teachers_answers_and_the_script_reproduces_it(tmp_path_factory, studio_cache, tmp_path):
+    from studio.runs import Store
+    from tests.support import run_reproduce_script
+    from tests.tiny_models import make_tiny_llama
+
+    llama = make_tiny_llama(tmp_path_factory.mktemp("distill-llama") / "llama")
+    records = [{"instruction": f"Say the number {i}.", "input": "", "output": f"number {i}"} for i in range(30)]
+    train = tmp_path / "sft.jsonl"
+    train.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    fast = {"epochs": 1, "max_length": 48, "max_new_tokens": 6, "sample_prompts": 0, "score_base": False}
+    store = Store(tmp_path / "runs")
+    raw = {**tiny_config(llama, train, "lora", **fast), "task": "sft"}
+    teacher = train_to_completion(store, RunConfig.from_dict(raw))
+    with pytest.raises(ConfigError, match="distill.transfer: sft students learn the teacher's answers"):
+        RunConfig.from_dict({**raw, "distill": {"teacher": teacher, "transfer": str(train)}})
+    run_id = train_to_completion(store, RunConfig.from_dict({**raw, "distill": {"teacher": teacher,
+                                                                                "compare_alone": False}}))
+    rd = store.run_dir(run_id)
+    answers = pd.read_json(rd / distill.TEACHER_ANSWERS_FILE, lines=True)
+    own = pd.read_parquet(rd / runlog.DATA_DIR / "train.parquet")
+    assert len(answers) == len(own) and list(answers["text"]) == list(own["text"])  # same prompts
+    assert (answers["reference"] != own["reference"]).any()  # the teacher's answers, not the file's
+    for msgs, ref in zip(answers["messages"], answers["reference"]):
+        assert json.loads(msgs)[-1] == {"role": "assistant", "content": ref}
+    report = json.loads((rd / runlog.REPORT_FILE).read_text())["distillation"]
+    assert report["kind"] == "sequence" and report["teacher_answers"] == len(own) and report["teacher"]["run"] == teacher
+    assert f"answers to {len(own)} training conversations" in (rd / runlog.LOG_FILE).read_text()
+    _, _, folder = run_reproduce_script(rd, tmp_path / "script")
+    exported = [json.loads(line)["reference"] for line in (folder / "data" / "train.jsonl").read_text().splitlines()]
+    assert exported == list(answers["reference"]) and "reproduces the distillation" in (folder / "README.md").read_text()
+
+
+def test_a_soft_label_script_says_it_does_not_reproduce_the_teacher(teacher, tiny_bert, data, tmp_path):
+    from studio.reproduce import script_text, write_bundle
+
+    store, teacher_id = teacher
+    run_id = train_to_completion(store, student(tiny_bert, data["train"], teacher_id, compare_alone=False))
+    rd = store.run_dir(run_id)
+    assert "NOT REPRODUCED: the run also learned from teacher run" in script_text(rd)
+    write_bundle(rd, tmp_path / "bundle")
+    assert "**Not reproduced: distillation.**" in (tmp_path / "bundle" / "README.md").read_text()
