@@ -109,6 +109,8 @@ def saved_rows(run_dir: Path) -> pd.DataFrame | None:
     path = Path(run_dir) / AUGMENTED_FILE
     if not path.is_file():
         return None
+    if not path.stat().st_size:  # the operations changed no row
+        return pd.DataFrame(columns=["operation", "source_row"])
     return pd.read_json(path, lines=True, dtype=False)
 
 

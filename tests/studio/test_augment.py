@@ -229,3 +229,16 @@ def test_a_resumed_run_reads_its_rows_back(tmp_path, separable_csv, tiny_bert):
     pd.testing.assert_frame_equal(augment.for_run(tmp_path, c, broken, train, tiny_bert), first)
     off = cfg(separable_csv)
     assert augment.for_run(tmp_path, off, task, train, tiny_bert) is train
+
+
+def test_a_run_whose_operations_change_nothing_trains_on_its_own_rows(tmp_path, tiny_bert):
+    one_word = write_csv(tmp_path / "short.csv", [{"text": w, "label": "a" if i % 2 else "b"}
+                                                  for i, w in enumerate("alpha beta gamma delta epsilon zeta eta theta "
+                                                                        "iota kappa lambda mu nu xi omicron pi".split())])
+    c = cfg(one_word, copies=1, operations="swap")
+    task = get_task(c.task)
+    train = task.prepare_data(c.data).splits["train"]
+    runlog.atomic_write_json(tmp_path / runlog.DATA_REPORT_FILE, {})
+    out = augment.for_run(tmp_path, c, task, train, tiny_bert)
+    assert len(out) == len(train)
+    assert json.loads((tmp_path / runlog.DATA_REPORT_FILE).read_text())["augmentation"]["rows_added"] == {}

@@ -162,6 +162,11 @@ def test_sft_students_learn_the_teachers_answers_and_the_script_reproduces_it(tm
     teacher = train_to_completion(store, RunConfig.from_dict(raw))
     with pytest.raises(ConfigError, match="distill.transfer: sft students learn the teacher's answers"):
         RunConfig.from_dict({**raw, "distill": {"teacher": teacher, "transfer": str(train)}})
+    tickets = write_csv(tmp_path / "tickets.csv", separable_rows(10))
+    classifier = {**tiny_config(llama, tickets), "distill": {"teacher": teacher}}
+    with pytest.raises(ConfigError, match=f"run {teacher} is a sft run; a text-classification student needs a teacher "
+                                          "of its own task"):
+        store.create(RunConfig.from_dict(classifier), start=False)
     run_id = train_to_completion(store, RunConfig.from_dict({**raw, "distill": {"teacher": teacher,
                                                                                 "compare_alone": False}}))
     rd = store.run_dir(run_id)
