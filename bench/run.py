@@ -48,6 +48,9 @@ SUITE: dict[str, tuple[list[str] | None, list[str]]] = {
     "label_noise_banking77": (None, ["--per-class", "20", "--noise", "0.05", "0.10"]),
     "active_learning_banking77": (None, []),
     "preference_banking77": (None, ["--intents", "6", "--per-intent", "30", "--test-per-intent", "15"]),
+    # More from little data (augment_ner_hironsan.py needs the corpus downloaded: see its docstring).
+    "augment_banking77": (None, ["--per-intent", "5", "--seeds", "0", "1", "2"]),
+    "distill_banking77": (None, ["--per-intent", "20", "--seeds", "0", "1", "2"]),
     # Resources: the memory estimate against measured peaks, and two runs sharing one CPU.
     "memory_estimate": (None, []),
     "cpu_share": ([], []),
