@@ -7,6 +7,7 @@ the slice's seed) through the real path (registry, worker) on the same files; on
 
     none          no augmentation
     none-2x       no augmentation, twice the epochs: as many optimizer steps as one copy per row (the control)
+    none-5x       no augmentation, five times the epochs: eda's optimizer steps (its control)
     swap, delete, insert, synonym, paraphrase   one new row per training row by that operation (copies 1)
     eda           the four word operations in turn, 4 new rows per training row (copies 4), as in EDA
 
@@ -37,6 +38,7 @@ OUT = ROOT / "bench" / "results" / "augment_banking77.json"
 CONDITIONS = {
     "none": {},
     "none-2x": {},
+    "none-5x": {},
     "swap": {"copies": 1, "operations": "swap"},
     "delete": {"copies": 1, "operations": "delete"},
     "insert": {"copies": 1, "operations": "insert"},
@@ -44,6 +46,8 @@ CONDITIONS = {
     "eda": {"copies": 4, "operations": "swap, delete, insert, synonym"},
     "paraphrase": {"copies": 1, "operations": "paraphrase"},
 }
+
+STEPS = {"none-2x": 2, "none-5x": 5}  # the controls: the optimizer steps of copies 1 and of eda's copies 4
 
 
 def files(work: Path, per_intent: int, val_per_intent: int, test_per_intent: int, seed: int) -> dict[str, Path]:
@@ -64,7 +68,7 @@ def one_run(store, paths: dict[str, Path], condition: str, seed: int, epochs: fl
 
     raw = {"model": "sentence-transformers/all-MiniLM-L6-v2", "name": condition,
            "data": {k: str(v) for k, v in paths.items()},
-           "training": {"seed": seed, "score_base": False, "epochs": epochs * (2 if condition == "none-2x" else 1)},
+           "training": {"seed": seed, "score_base": False, "epochs": epochs * STEPS.get(condition, 1)},
            "augment": CONDITIONS[condition]}
     t0 = time.time()
     run_id = store.create(RunConfig.from_dict(raw))
