@@ -9,20 +9,16 @@ import time
 import pytest
 import yaml
 
-from tests.components.ui_support import running_app, stop_active_runs
+from tests.components.ui_support import api_client
 
 gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory, ui_cache):
-    runs_dir = tmp_path_factory.mktemp("augment-runs")
-    with running_app(runs_dir) as url:
-        yield Client(url, verbose=False)
-    stop_active_runs(runs_dir)
+    yield from api_client(tmp_path_factory, "augment-runs")
 
 
 def test_preview_config_run_and_report(client, ui_tiny_model):

@@ -9,11 +9,10 @@ import time
 import pytest
 from gradio_client import handle_file
 
-from tests.components.ui_support import running_app, stop_active_runs
+from tests.components.ui_support import api_client
 from tests.support import separable_rows, write_csv
 
 gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client  # noqa: E402
 
 pytestmark = pytest.mark.slow
 FAST = {"epochs": 1, "max_length": 32}
@@ -21,10 +20,7 @@ FAST = {"epochs": 1, "max_length": 32}
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory, ui_cache):
-    runs_dir = tmp_path_factory.mktemp("distill-runs")
-    with running_app(runs_dir) as url:
-        yield Client(url, verbose=False)
-    stop_active_runs(runs_dir)
+    yield from api_client(tmp_path_factory, "distill-runs")
 
 
 def finish(client, run_id: str) -> dict:

@@ -14,11 +14,10 @@ import time
 import pytest
 import yaml
 
-from tests.components.ui_support import running_app, stop_active_runs
+from tests.components.ui_support import api_client
 from tests.tiny_models import make_tiny_llama
 
 gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client  # noqa: E402
 
 pytestmark = pytest.mark.slow
 FAST = {"epochs": 1, "max_length": 64, "max_new_tokens": 6, "logging_steps": 2, "learning_rate": 0.01, "batch_size": 8}
@@ -31,10 +30,7 @@ def llama(tmp_path_factory, ui_cache):
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory, ui_cache):
-    runs_dir = tmp_path_factory.mktemp("pref-runs")
-    with running_app(runs_dir) as url:
-        yield Client(url, verbose=False)
-    stop_active_runs(runs_dir)
+    yield from api_client(tmp_path_factory, "pref-runs")
 
 
 def test_the_task_its_settings_a_run_its_report_and_a_chat(client, llama):

@@ -36,3 +36,14 @@ def stop_active_runs(runs_dir: Path) -> None:
     from tests.support import kill_active
 
     kill_active(open_store(runs_dir))
+
+
+def api_client(tmp_path_factory, name: str):
+    """A gradio_client Client on a fresh app with its own runs folder (a module fixture yields from this);
+    runs still active at the end are stopped."""
+    from gradio_client import Client
+
+    runs_dir = tmp_path_factory.mktemp(name)
+    with running_app(runs_dir) as url:
+        yield Client(url, verbose=False)
+    stop_active_runs(runs_dir)
