@@ -2,7 +2,7 @@
 
 A pool of --pool-size Banking77 training texts without labels, a labelled start set of --start rows (two per
 intent so every intent exists, the rest at random), and the official test rows (--test-per-class per intent)
-as the fixed yardstick. Each strategy runs the studio's own loop (studio.labelling: a project, rounds of
+as the fixed yardstick. Each strategy runs the studio's own loop (studio.labels.labelling: a project, rounds of
 --step suggestions from the latest run, the true labels saved for them, a retrain with the studio's
 defaults) until --until labels. The start run is trained once and shared by every strategy.
 
@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from studio.base.runfolder import RunFolder
+from studio.base.files import read_json
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -46,16 +48,15 @@ def files(work: Path, pool_size: int, start: int, test_per_class: int, seed: int
 
 
 def finished(store, run_id: str) -> dict:
-    from studio import runlog
 
     st = store.wait(run_id, timeout=6 * 3600)
     if st["status"] != "completed":
         raise SystemExit(f"run {run_id} {st['status']}: {st.get('reason')}")
-    return (runlog.read_json(store.run_dir(run_id) / runlog.REPORT_FILE) or {})["metrics"]
+    return (read_json(RunFolder(store.run_dir(run_id)).report) or {})["metrics"]
 
 
 def simulate(store, work: Path, truth: dict[int, str], strategy: str, first_run: str | None, a) -> tuple[list, str]:
-    from studio import labelling
+    from studio.labels import labelling
     from studio.config import RunConfig
 
     cfg = RunConfig.from_dict({"model": "sentence-transformers/all-MiniLM-L6-v2", "data": {"train": str(work / "pool.csv")},
@@ -84,7 +85,7 @@ def labels_to_reach(points: list[dict], target: float) -> int | None:
 
 
 def figure(curves: dict[str, list[dict]]):
-    from studio.plots import learning_curve_figure
+    from studio.serve.plots import learning_curve_figure
 
     fig = learning_curve_figure({k: [(p["labels"], p["accuracy"]) for p in v] for k, v in curves.items()},
                                 title="Banking77: test accuracy vs labels (active learning, simulated)")
@@ -104,10 +105,10 @@ def screenshot(html: Path, png: Path) -> None:
 
 
 def main() -> None:
-    from studio import active
+    from studio.labels import query_strategies
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--strategies", nargs="+", default=list(active.STRATEGIES), choices=active.STRATEGIES)
+    ap.add_argument("--strategies", nargs="+", default=list(query_strategies.STRATEGIES), choices=query_strategies.STRATEGIES)
     ap.add_argument("--pool-size", type=int, default=4000)
     ap.add_argument("--start", type=int, default=200)
     ap.add_argument("--step", type=int, default=100)
@@ -116,7 +117,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="Seed of the slices, random picks, k-means and training.")
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     work = ROOT / "bench" / "_work" / f"active-learning-{a.seed}-{int(time.time())}"
     work.mkdir(parents=True)

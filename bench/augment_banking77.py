@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from studio.base.runfolder import RunFolder
+from studio.base.files import read_json
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -63,7 +65,6 @@ def files(work: Path, per_intent: int, val_per_intent: int, test_per_intent: int
 
 
 def one_run(store, paths: dict[str, Path], condition: str, seed: int, epochs: float) -> dict:
-    from studio import runlog
     from studio.config import RunConfig
 
     raw = {"model": "sentence-transformers/all-MiniLM-L6-v2", "name": condition,
@@ -76,8 +77,8 @@ def one_run(store, paths: dict[str, Path], condition: str, seed: int, epochs: fl
     if st["status"] != "completed":
         raise SystemExit(f"{condition} seed {seed}: run {run_id} {st['status']}: {st.get('reason')}")
     rd = store.run_dir(run_id)
-    metrics = runlog.read_json(rd / runlog.REPORT_FILE)["metrics"]
-    aug = (runlog.read_json(rd / runlog.DATA_REPORT_FILE) or {}).get("augmentation") or {}
+    metrics = read_json(RunFolder(rd).report)["metrics"]
+    aug = (read_json(RunFolder(rd).data_report) or {}).get("augmentation") or {}
     return {"accuracy": metrics["accuracy"], "macro_f1": metrics["f1"], "run": run_id,
             "train_rows": aug.get("train_rows_after"), "seconds": round(time.time() - t0, 1)}
 
@@ -114,7 +115,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=float, default=3.0)
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     work = ROOT / "bench" / "_work" / f"augment-{int(time.time())}"
     store = Store(work / "runs")

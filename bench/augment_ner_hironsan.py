@@ -23,6 +23,8 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from studio.base.runfolder import RunFolder
+from studio.base import files
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -48,9 +50,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=float, default=5.0)
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from studio import runlog
     from studio.config import RunConfig
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     sents, fixed = load(a.corpus, repair=True)
     train, val, test = sents[:405], sents[405:450], sents[450:]
@@ -76,7 +77,7 @@ def main() -> None:
             st = store.wait(run_id, timeout=3600)
             if st["status"] != "completed":
                 raise SystemExit(f"{cond} seed {seed}: {st['status']}: {st.get('reason')}")
-            m = runlog.read_json(store.run_dir(run_id) / runlog.REPORT_FILE)["metrics"]
+            m = files.read_json(RunFolder(store.run_dir(run_id)).report)["metrics"]
             done[str(seed)] = {**{k: m[k] for k in ("f1", "precision", "recall", "token_accuracy") if k in m},
                                "run": run_id}
             print(cond, seed, done[str(seed)], flush=True)

@@ -35,7 +35,7 @@ def subset(df: pd.DataFrame, per_class: int, seed: int) -> pd.DataFrame:
 
 def run_studio(train_csv: Path, test_csv: Path, epochs: float, work: Path) -> dict:
     from studio.config import RunConfig
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     store = Store(work / "runs")
     cfg = RunConfig.from_dict({"model": "sentence-transformers/all-MiniLM-L6-v2",

@@ -1,5 +1,5 @@
 """Two runs training on one CPU at once, each in its own runs folder: samples/s with the studio's fair shares
-of the cores (studio.cpu_share) against one run alone and against both taking every core (STUDIO_CPU_SHARE=0
+of the cores (studio.training.cpu_share) against one run alone and against both taking every core (STUDIO_CPU_SHARE=0
 turns the sharing off for the comparison).
 
     .venv/bin/python bench/cpu_share.py
@@ -25,21 +25,21 @@ SAMPLE = ROOT / "assets" / "samples" / "support_tickets.csv"
 
 
 def speeds(stores_and_runs) -> list[float]:
-    from studio import runlog
+    from studio.base import runfolder
 
     out = []
     for store, run_id in stores_and_runs:
         st = store.wait(run_id, timeout=3600)
         if st["status"] != "completed":
             raise SystemExit(f"run {run_id} {st['status']}: {st.get('reason')}")
-        summary = [r for r in runlog.read_metrics(store.run_dir(run_id)) if r["kind"] == "summary"]
+        summary = [r for r in runfolder.read_metrics(store.run_dir(run_id)) if r["kind"] == "summary"]
         out.append(round(summary[-1]["train_samples_per_second"], 1))
     return out
 
 
 def setting(work: Path, name: str, runs: int, epochs: float, share: bool) -> dict:
     from studio.config import RunConfig
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     os.environ["STUDIO_CPU_SHARE"] = "1" if share else "0"  # read by the workers, which inherit it
     cfg = RunConfig.from_dict({"data": {"train": str(SAMPLE)},

@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from studio.base.runfolder import RunFolder
+from studio.base.files import read_json
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -60,9 +62,8 @@ def run(store, raw: dict) -> str:
 
 
 def report(store, run_id: str) -> dict:
-    from studio import runlog
 
-    return runlog.read_json(store.run_dir(run_id) / runlog.REPORT_FILE)
+    return read_json(RunFolder(store.run_dir(run_id)).report)
 
 
 def main() -> None:
@@ -76,7 +77,7 @@ def main() -> None:
     ap.add_argument("--teacher-epochs", type=float, default=5.0)
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     work = ROOT / "bench" / "_work" / f"distill-{int(time.time())}"
     work.mkdir(parents=True)

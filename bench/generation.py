@@ -1,8 +1,8 @@
 """Generation speed of the playground path against a plain transformers generate call.
 
 For a finished SmolLM2 SFT run (LoRA), the same prompts go, one at a time and greedy with the same
-max_new_tokens, through: the studio's predict (studio.inference.predict: chat template, lock,
-decode), the studio's stream (studio.inference.stream: a generation thread and a TextIteratorStreamer,
+max_new_tokens, through: the studio's predict (studio.serve.inference.predict: chat template, lock,
+decode), the studio's stream (studio.serve.inference.stream: a generation thread and a TextIteratorStreamer,
 as the Playground chat uses), and a plain `model.generate` on the same loaded model; then the merged
 export under a plain generate. Greedy decoding makes the token sequences identical (checked), so
 tokens/s compare like for like. Rounds interleave the paths and the median round counts, which keeps a
@@ -68,7 +68,8 @@ def main() -> None:
 
     import torch
 
-    from studio import export, inference
+    from studio import export
+    from studio.serve import inference
     from studio.tasks import sft
 
     torch.manual_seed(0)

@@ -3,7 +3,7 @@
 A stratified Banking77 slice (--per-class training rows per intent) gets --noise shares of its labels
 flipped, each to another intent drawn at random. For each noise level:
 
-1. detection: `studio.label_review.find_suspects` with its defaults (5-fold logistic regression on the
+1. detection: `studio.labels.label_review.find_suspects` with its defaults (5-fold logistic regression on the
    frozen bundled MiniLM's embeddings, cleanlab) -> precision and recall against the flipped rows;
 2. training: the studio's default run (LoRA, 3 epochs) on the noisy file, on the file with every suspect
    dropped, and on the file with every suspect relabelled to the suggestion (what a person pressing
@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from studio.base.runfolder import RunFolder
+from studio.base import files
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,7 +46,6 @@ def flip(df: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, list[
 
 
 def train(store, train_csv: Path, test_csv: Path, seed: int) -> dict:
-    from studio import runlog
     from studio.config import RunConfig
 
     cfg = RunConfig.from_dict({"model": "sentence-transformers/all-MiniLM-L6-v2",
@@ -56,7 +57,7 @@ def train(store, train_csv: Path, test_csv: Path, seed: int) -> dict:
     st = store.wait(run_id, timeout=6 * 3600)
     if st["status"] != "completed":
         raise SystemExit(f"run {run_id} {st['status']}: {st.get('reason')}")
-    m = (runlog.read_json(store.run_dir(run_id) / runlog.REPORT_FILE) or {})["metrics"]
+    m = (files.read_json(RunFolder(store.run_dir(run_id)).report) or {})["metrics"]
     return {"run": run_id, "accuracy": m["accuracy"], "macro_f1": m["f1"], "wall_seconds": round(time.time() - t0, 1)}
 
 
@@ -68,9 +69,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="Seed of the flips (training uses seed 42).")
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from studio import label_review
+    from studio.labels import label_review
     from studio.config import DataConfig
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     work = ROOT / "bench" / "_work" / f"label-noise-{int(time.time())}"
     work.mkdir(parents=True)

@@ -10,7 +10,7 @@ gradio_client, as a script or a browser would:
    N*M rows in the runs list, and no two runs trained at once on the one device (started_at/finished_at).
 2. While they train, a watcher session times the light calls a page makes (runs list, status poll).
 3. K concurrent playground predictions (threads over several sessions) on the first finished run; each
-   answer is checked against studio.inference.predict; p50/p95 of the wait per request.
+   answer is checked against studio.serve.inference.predict; p50/p95 of the wait per request.
 
 Writes bench/results/load.json and prints the figures. tests/components/test_load.py is the small variant
 that runs in CI (a tiny model, the same checks, no timing assertions).
@@ -56,7 +56,8 @@ def main() -> None:
 
     from gradio_client import Client
 
-    from studio import inference, runlog
+    from studio.serve import inference
+    from studio.base import runfolder
     from tests.components.ui_support import running_app, stop_active_runs
 
     runs_dir = Path(tempfile.mkdtemp(prefix="studio-load-")) / "runs"
@@ -74,7 +75,7 @@ def main() -> None:
             run_ids = [job.result(timeout=600)[1] for job in jobs]
             watcher = Client(url, verbose=False)
             list_t, status_t, poll_t = [], [], []
-            while not all(runlog.read_status(runs_dir / r)["status"] in runlog.FINISHED for r in run_ids):
+            while not all(runfolder.read_status(runs_dir / r)["status"] in runfolder.FINISHED for r in run_ids):
                 for bucket, call in ((list_t, lambda: watcher.predict(api_name="/list_runs")),
                                      (status_t, lambda: watcher.predict(run_ids[0], api_name="/run_status")),
                                      (poll_t, lambda: watcher.predict(run_ids[0], api_name="/poll_run"))):
@@ -83,7 +84,7 @@ def main() -> None:
                     bucket.append(time.perf_counter() - s0)
                 time.sleep(0.25)
             wall = time.time() - t0
-            done = [runlog.read_status(runs_dir / r) for r in run_ids]
+            done = [runfolder.read_status(runs_dir / r) for r in run_ids]
             spans = sorted((s["started_at"], s["finished_at"]) for s in done)
             table, *_ = watcher.predict(api_name="/list_runs")
             result["runs"] = {

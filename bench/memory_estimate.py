@@ -1,4 +1,4 @@
-"""The memory estimate (studio.memory) against the measured peak, over models, methods, batch sizes and lengths.
+"""The memory estimate (studio.training.memory) against the measured peak, over models, methods, batch sizes and lengths.
 
 Each configuration trains a few steps through the studio's real path (registry, a fresh worker process) on
 texts long enough that every batch pads to max_length (the estimate's worst case), then reads what the run
@@ -88,7 +88,7 @@ def run_config(config, train: Path, device: str):
 
 def reestimate(path: Path) -> None:
     """The current formula against the peaks measured before (no training: the estimate needs only the shape)."""
-    from studio import memory
+    from studio.training import memory
 
     res = json.loads(path.read_text())
     configs = {c[0]: c for c in CONFIGS + GPU_CONFIGS}
@@ -105,7 +105,7 @@ def reestimate(path: Path) -> None:
 
 
 def measure(store, work: Path, config, device: str) -> dict:
-    from studio import memory
+    from studio.training import memory
 
     name, task, batch = config[0], config[1], config[5]
     cfg = run_config(config, data(work, task, max(4 * batch, 24)), device)
@@ -134,7 +134,7 @@ def main() -> None:
     MODELS.update({k: v for k, v in ((MINILM, a.minilm), (SMOLLM, a.smollm)) if v})
     if a.reestimate:
         return reestimate(ROOT / "bench" / "results" / f"memory_estimate_{a.device.split(':')[0]}.json")
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     work = ROOT / "bench" / "_work" / f"memory-{int(time.time())}"
     work.mkdir(parents=True)

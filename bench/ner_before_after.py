@@ -36,6 +36,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from studio.base.runfolder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -127,9 +128,9 @@ def main() -> None:
     import pandas as pd
     import transformers
 
-    from studio import models, runlog
+    from studio import models
     from studio.config import RunConfig
-    from studio.runs import Store
+    from studio.runs.store import Store
     from studio.tasks import token_classification as ner
 
     a.work.mkdir(parents=True, exist_ok=True)
@@ -153,23 +154,23 @@ def main() -> None:
     t0 = time.time()
     run_id = store.create(cfg)
     rd = store.run_dir(run_id)
-    rows = json.loads((rd / runlog.DATA_REPORT_FILE).read_text())["rows"]
+    rows = json.loads((RunFolder(rd).data_report).read_text())["rows"]
     print(f"run {run_id}: {rows}", flush=True)
     st = store.wait(run_id, timeout=3 * 3600)
     if st["status"] != "completed":
         raise SystemExit(f"run {st['status']}: {st.get('reason')}\n" + (rd / "train.log").read_text()[-3000:])
     train_s = time.time() - t0
 
-    labels = json.loads((rd / runlog.DATA_REPORT_FILE).read_text())["labels"]
+    labels = json.loads((RunFolder(rd).data_report).read_text())["labels"]
     test_df = pd.read_parquet(rd / "data" / "test.parquet")
     tokenizer = ner.load_tokenizer(models.resolve(a.model))
     transformers.set_seed(a.seed)  # the head starts as the run's did before training
     base = ner.load_model(models.resolve(a.model), labels, tokenizer)
     before = evaluate(base, tokenizer, test_df, labels, a.max_length)
-    from studio import inference
+    from studio.serve import inference
 
     after = evaluate(inference.load(rd).model, tokenizer, test_df, labels, a.max_length)
-    report = json.loads((rd / runlog.REPORT_FILE).read_text())
+    report = json.loads((RunFolder(rd).report).read_text())
     result = {
         "bench": "ner_before_after", "data": str(a.train if a.train != SAMPLE else "assets/samples/ner_sample.conll (synthetic)"),
         "test_data": str(a.test) if a.test else (f"last {a.test_tail:.0%} of train" if a.test_tail

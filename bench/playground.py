@@ -5,10 +5,10 @@
 
 1. A finished run: MiniLM + LoRA (the studio's defaults), 1 epoch of assets/samples/support_tickets.csv,
    created through Store.create and waited for (the real path).
-2. Latency: `studio.inference.predict(run_dir, [text])` called sequentially (first call, which loads the
+2. Latency: `studio.serve.inference.predict(run_dir, [text])` called sequentially (first call, which loads the
    model, reported apart); p50/p95/max.
 3. Throughput: 1,000 Banking77 test texts (../shared/data/banking77/test.csv) labelled by
-   `studio.inference.predict(run_dir, texts)` (its own batching: 32, sorted by length; the base model with
+   `studio.serve.inference.predict(run_dir, texts)` (its own batching: 32, sorted by length; the base model with
    the LoRA adapter unmerged) against a plain pipeline-equivalent loop: the adapter merged into the base
    (`merge_and_unload`, saved, reloaded with AutoModelForSequenceClassification), batch 32 in input order,
    padding=True, truncation at the run's max_length, softmax. Rounds interleaved; median texts/s and ratio.
@@ -45,7 +45,7 @@ PROMPT = "Explain in a few sentences why the sky is blue."
 
 def make_run(work: Path) -> Path:
     from studio.config import RunConfig
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     store = Store(work / "runs")
     cfg = RunConfig.from_dict({"model": "minilm", "method": "lora", "data": {"train": str(SAMPLE)},
@@ -61,7 +61,7 @@ def make_run(work: Path) -> Path:
 
 def merged_copy(run_dir: Path, work: Path) -> Path:
     """The run's adapter merged into its base, saved as a plain model folder."""
-    from studio import inference
+    from studio.serve import inference
 
     lr = inference.LoadedRun(run_dir)  # a private copy: merging must not touch the cached model
     merged = lr.model.merge_and_unload() if hasattr(lr.model, "merge_and_unload") else lr.model
@@ -136,7 +136,7 @@ def main() -> None:
     import torch
     from transformers.utils import logging as hf_logging
 
-    from studio import inference
+    from studio.serve import inference
 
     hf_logging.set_verbosity_error()
     single_n, rounds, gens = (300, 5, 5) if a.full else (100, 3, 3)

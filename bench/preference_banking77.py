@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from studio.base.runfolder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -53,7 +54,7 @@ def base_answers(prompts: list[str], max_new_tokens: int) -> list[str]:
     if todo:
         import torch
 
-        from studio import cpu_share
+        from studio.training import cpu_share
 
         cpu_share.join()  # generating here counts as a CPU trainer: runs training meanwhile take their share only
         torch.set_num_threads(cpu_share.fair_threads())
@@ -92,9 +93,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from studio import inference, runlog
+    from studio.serve import inference
     from studio.config import RunConfig
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     t0 = time.time()
     train, test, intents = slices(a)
@@ -117,7 +118,7 @@ def main() -> None:
     if st["status"] != "completed":
         raise SystemExit(f"run {run_id} {st['status']}: {st.get('reason')}")
     rd = store.run_dir(run_id)
-    report = json.loads((rd / runlog.REPORT_FILE).read_text())
+    report = json.loads((RunFolder(rd).report).read_text())
     test_prompts = [prompt(t, intents) for t in test["text"]]
     tuned = [p["output"] for p in inference.predict(rd, test_prompts, max_new_tokens=12)]
     right = sum(norm(x) == norm(c) for x, c in zip(tuned, test["category"])) / len(test)

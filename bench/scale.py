@@ -40,6 +40,7 @@ import threading
 import time
 import tracemalloc
 from pathlib import Path
+from studio.base.runfolder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -92,9 +93,9 @@ class RssSampler(threading.Thread):
 def epoch_run(n: int, work: Path) -> dict:
     import pandas as pd
 
-    from studio import runlog
+    from studio.base import runfolder
     from studio.config import RunConfig
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     d = work / f"rows-{n}"
     d.mkdir(parents=True)
@@ -111,7 +112,7 @@ def epoch_run(n: int, work: Path) -> dict:
     t0 = time.time()
     rid = store.create(cfg)
     rd = store.run_dir(rid)
-    sampler = RssSampler(lambda: runlog.read_status(rd).get("pid"))
+    sampler = RssSampler(lambda: runfolder.read_status(rd).get("pid"))
     sampler.start()
     st = store.wait(rid, timeout=6 * 3600)
     wall = time.time() - t0
@@ -119,11 +120,11 @@ def epoch_run(n: int, work: Path) -> dict:
     sampler.join()
     if st["status"] != "completed":
         raise RuntimeError(f"run {rid} ({n} rows) {st['status']}: {st.get('reason')}")
-    recs = runlog.read_metrics(rd)
+    recs = runfolder.read_metrics(rd)
     start = next(r for r in recs if r.get("kind") == "start")
     steps = [r for r in recs if r.get("kind") == "train"]
     epoch_s = steps[-1]["time"] - start["time"]
-    train_rows = json.loads((rd / runlog.DATA_REPORT_FILE).read_text())["rows"]["train"]
+    train_rows = json.loads((RunFolder(rd).data_report).read_text())["rows"]["train"]
     out = {"rows": n, "train_rows": train_rows, "steps": start["max_steps"], "epoch_s": round(epoch_s, 2),
            "s_per_1k_rows": round(1000 * epoch_s / train_rows, 2), "samples_per_s": round(train_rows / epoch_s, 1),
            "run_wall_s": round(wall, 1), "peak_worker_rss_mb": round(sampler.peak / 2**20, 1),

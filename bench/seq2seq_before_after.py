@@ -65,7 +65,7 @@ def write_splits(work: Path, a) -> dict[str, Path]:
 
 def train_run(paths: dict[str, Path], work: Path, a) -> Path:
     from studio.config import RunConfig
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     cfg = RunConfig.from_dict({
         "task": "seq2seq", "model": a.model, "method": a.method, "name": "banking77 seq2seq",

@@ -74,7 +74,7 @@ def answer_loss(model, tokenizer, conversations: list[list[dict]], max_length: i
 
 
 def score(run_dir: Path, test: list[dict], base: bool, max_new_tokens: int, max_length: int) -> dict:
-    from studio import inference
+    from studio.serve import inference
     from studio.tasks import sft
 
     loaded = inference.load(run_dir)
@@ -111,7 +111,7 @@ def main() -> None:
     a = ap.parse_args()
 
     from studio.config import RunConfig
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     intents = pick_intents(a.intents, a.seed)
     train_df = pd.read_csv(DATA / "train.csv")

@@ -6,12 +6,12 @@
     .venv/bin/python bench/startup.py --no-prewarm   # a fresh worker process per run (the CLI's path)
 
 Every trial is the real path in a fresh Python process (the app's process already has the studio imported,
-so the trial imports studio.runs, studio.data, studio.models and huggingface_hub before the clock starts):
+so the trial imports studio.runs.store, studio.data, studio.models and huggingface_hub before the clock starts):
 `Store.create(cfg)` (data check, run folder, registry row, detached worker) -> poll metrics.jsonl until the
 first record with kind == "train" (step 1; logging_first_step=True) -> seconds -> `store.kill`.
-By default the trial's Store keeps the pre-warmed spare worker the app starts at launch (studio.prewarm),
+By default the trial's Store keeps the pre-warmed spare worker the app starts at launch (studio.runs.prewarm),
 ready before the clock starts, so the worker is forked with torch and transformers imported;
---no-prewarm spawns `python -m studio.worker` per run instead (the `studio train` CLI's path).
+--no-prewarm spawns `python -m studio.runs.worker` per run instead (the `studio train` CLI's path).
 
   MiniLM   text-classification, LoRA (defaults), assets/samples/support_tickets.csv
   SmolLM2  the same, catalog name "smollm2", max_length 64, batch_size 4
@@ -49,6 +49,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from studio.base.runfolder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "assets" / "samples" / "support_tickets.csv"
@@ -68,18 +69,19 @@ def trial(model: str, runs_dir: str, train_csv: str, prewarm: str, timeout: floa
     """Runs in a fresh process: Store.create -> first 'train' record -> kill. Returns the timeline.
 
     prewarm "1": as the app does at launch, keep a spare worker (torch and transformers imported) and wait
-    until it is ready before the clock starts; "0": every run spawns a fresh `python -m studio.worker`."""
+    until it is ready before the clock starts; "0": every run spawns a fresh `python -m studio.runs.worker`."""
     sys.path.insert(0, str(ROOT))
     # What the app's process already holds when the user presses Start.
     import huggingface_hub  # noqa: F401  (gradio imports it)
 
-    from studio import data, models, runlog  # noqa: F401
+    from studio import data, models  # noqa: F401
+    from studio.base import runfolder
     from studio.config import RunConfig
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     store = Store(Path(runs_dir))
     if prewarm == "1":
-        from studio import prewarm
+        from studio.runs import prewarm
 
         prewarm.enable(store)
         while not store.spare.ready():
@@ -98,7 +100,7 @@ def trial(model: str, runs_dir: str, train_csv: str, prewarm: str, timeout: floa
         while time.time() - t0 < timeout:
             now = time.time()
             try:
-                with open(rd / runlog.LOG_FILE, "rb") as fh:
+                with open(RunFolder(rd).log, "rb") as fh:
                     fh.seek(log_off)
                     chunk = fh.read()
             except FileNotFoundError:
@@ -109,7 +111,7 @@ def trial(model: str, runs_dir: str, train_csv: str, prewarm: str, timeout: floa
                 for line in complete.decode("utf-8", "replace").splitlines():
                     if line.startswith("[studio]"):
                         log_lines.append((now, line))
-            for rec in runlog.read_metrics(rd):
+            for rec in runfolder.read_metrics(rd):
                 if rec.get("kind") == "start" and start_rec is None:
                     start_rec = rec
                 if rec.get("kind") == "train":
@@ -117,12 +119,12 @@ def trial(model: str, runs_dir: str, train_csv: str, prewarm: str, timeout: floa
                     break
             if first is not None:
                 break
-            st = runlog.read_status(rd)
-            if st.get("status") in runlog.FINISHED:
-                raise RuntimeError(f"run {run_id} {st.get('status')}: {st.get('reason')}\n{runlog.tail_log(rd, 30)}")
+            st = runfolder.read_status(rd)
+            if st.get("status") in runfolder.FINISHED:
+                raise RuntimeError(f"run {run_id} {st.get('status')}: {st.get('reason')}\n{runfolder.tail_log(rd, 30)}")
             time.sleep(0.02)
         t_seen = time.time()
-        st = runlog.read_status(rd)
+        st = runfolder.read_status(rd)
     finally:
         try:
             store.kill(run_id, reason="startup benchmark: killed after the first step")
@@ -159,9 +161,10 @@ def phases(run_dir: str) -> dict:
     T["import torch"] = time.perf_counter() - t
     t = time.perf_counter()
     sys.path.insert(0, str(ROOT))
-    from studio import data as data_mod, methods, models, runlog, train  # noqa: F401
+    from studio import data as data_mod, methods, models  # noqa: F401
+    from studio.training import recipe as train  # noqa: F401
     from studio.config import load_run_config
-    from studio.devices import resolve_device
+    from studio.base.devices import resolve_device
     from studio.tasks import get_task
 
     T["import studio (runs, data, train)"] = time.perf_counter() - t
@@ -185,7 +188,7 @@ def phases(run_dir: str) -> dict:
     T["load tokenizer"] = time.perf_counter() - t
     t = time.perf_counter()
     splits = data_mod.load_splits(rd / "data")
-    labels = json.loads((rd / runlog.DATA_REPORT_FILE).read_text())["labels"]
+    labels = json.loads((RunFolder(rd).data_report).read_text())["labels"]
     T["load splits (parquet)"] = time.perf_counter() - t
     t = time.perf_counter()
     ds = task.tokenize(splits, tok, labels, tc)
@@ -194,7 +197,7 @@ def phases(run_dir: str) -> dict:
     model = task.load_model(path, labels, tok)
     T["load model weights"] = time.perf_counter() - t
     if tc.head_init == "prototype":
-        from studio.head_init import init_from_prototypes
+        from studio.training.head_init import init_from_prototypes
 
         t = time.perf_counter()
         l2i = {l: i for i, l in enumerate(labels)}

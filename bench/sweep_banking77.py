@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from studio.base.runfolder import RunFolder
+from studio.base import files
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -54,9 +56,8 @@ def base_config(files: dict[str, str], seed: int = 42, **training) -> dict:
 
 
 def test_scores(store, run_id: str) -> dict:
-    from studio import runlog
 
-    report = runlog.read_json(store.run_dir(run_id) / runlog.REPORT_FILE) or {}
+    report = files.read_json(RunFolder(store.run_dir(run_id)).report) or {}
     m = report.get("metrics") or {}
     return {"run": run_id, "accuracy": m.get("accuracy"), "macro_f1": m.get("f1")}
 
@@ -108,7 +109,7 @@ def main() -> None:
                                                           "bench/results/sweep_banking77_NAME.json (a pruner change).")
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     work = ROOT / "bench" / "_work" / f"sweep-banking77-{int(time.time())}"
     work.mkdir(parents=True)

@@ -5,7 +5,7 @@
 
 Same model (bundled MiniLM, full fine-tuning so every contender does the same work per sample), same rows,
 batch size 16, one epoch. Contenders:
-  studio       studio.train.run on a run folder (length-grouped dynamic padding, prototype head init
+  studio       studio.training.recipe.run on a run folder (length-grouped dynamic padding, prototype head init
                excluded as set-up; its evaluation, checkpoint and test report after the loop excluded)
   loop         (a) a minimal hand-written PyTorch loop with dynamic padding, random order
   pad128       (b) the same loop padding every batch to max_length 128 (the seeds' recipe)
@@ -103,10 +103,10 @@ def run_trainer(texts, cats) -> float:
 def run_studio(texts, cats, work: Path) -> float:
     import pandas as pd
 
-    from studio import runlog
+    from studio.base import runfolder
     from studio.config import RunConfig
-    from studio.runs import Store
-    from studio import train
+    from studio.runs.store import Store
+    from studio.training import recipe
 
     work.mkdir(parents=True, exist_ok=True)
     csv = work / "rows.csv"
@@ -119,8 +119,8 @@ def run_studio(texts, cats, work: Path) -> float:
                                             "learning_rate": 5e-5, "logging_steps": 1}})
     rid = store.create(cfg, start=False)
     rd = store.run_dir(rid)
-    train.run(rd)
-    recs = runlog.read_metrics(rd)
+    recipe.run(rd)
+    recs = runfolder.read_metrics(rd)
     # Every step logs a line (logging_steps=1): the loop runs from the start line to the last step's line,
     # which leaves out the epoch-end evaluation, checkpoint and test report the others do not do.
     start = next(r for r in recs if r.get("kind") == "start")["time"]

@@ -43,7 +43,7 @@ def main() -> None:
 
     from gradio_client import Client
 
-    from studio import runlog
+    from studio.base import runfolder
     from tests.components.ui_support import running_app, stop_active_runs
 
     runs_dir = Path(tempfile.mkdtemp(prefix="studio-latency-")) / "runs"
@@ -70,11 +70,11 @@ def main() -> None:
             result["idle"] = {"list_runs": summary([s["list_runs"] for s in idle])}
             _, run_id = page.predict(model_custom=a.model, method=a.method, epochs=a.epochs, api_name="/start_run")
             busy: list[dict[str, float]] = []
-            while runlog.read_status(runs_dir / run_id)["status"] in runlog.ACTIVE:
-                if runlog.read_status(runs_dir / run_id)["status"] == "running":
+            while runfolder.read_status(runs_dir / run_id)["status"] in runfolder.ACTIVE:
+                if runfolder.read_status(runs_dir / run_id)["status"] == "running":
                     busy.append(sample(run_id))
                 time.sleep(0.25)
-            result["status"] = runlog.read_status(runs_dir / run_id)["status"]
+            result["status"] = runfolder.read_status(runs_dir / run_id)["status"]
             result["while_training"] = {k: summary([s[k] for s in busy]) for k in ("list_runs", "run_status", "poll_run")}
         finally:
             stop_active_runs(runs_dir)

@@ -21,10 +21,12 @@ from components import (augment_panel, data_tab, distill_panel, export_tab, labe
 from components.context import StudioContext
 from components.i18n import i18n, t
 from components.ui import bind
-from studio import datacheck, runlog, summaries
-from studio import prewarm as _prewarm
-from studio.errors import RunError
-from studio.runs import open_store
+from studio.serve import data_check
+from studio.base import runfolder
+from studio.serve import run_views
+from studio.runs import prewarm as _prewarm
+from studio.base.errors import RunError
+from studio.runs.store import open_store
 from studio.tasks import DEFAULT_TASK, get_task
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -63,7 +65,7 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
     store = open_store(runs_dir)
     if prewarm if prewarm is not None else os.environ.get("STUDIO_PREWARM", "1") != "0":
         _prewarm.enable(store)
-    ctx = StudioContext(store=store, samples=datacheck.list_samples(), default_sample=default_sample,
+    ctx = StudioContext(store=store, samples=data_check.list_samples(), default_sample=default_sample,
                         default_model=default_model, default_method=default_method)
     # delete_cache: gradio's copies of uploads and downloads go after a day (checked hourly).
     with gr.Blocks(title="Fine-tuning studio", analytics_enabled=False, delete_cache=(3600, 24 * 3600)) as app:
@@ -115,14 +117,14 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
         # Plain-data endpoints for scripts: the same facts the charts are drawn from.
         def run_metrics(run_id: str) -> list[dict]:
             """Every line of the run's metrics.jsonl (kind, step, epoch, loss, eval_*, learning_rate, ...)."""
-            return runlog.read_metrics(_run_dir(ctx, run_id))
+            return runfolder.read_metrics(_run_dir(ctx, run_id))
 
         def run_status(run_id: str) -> dict:
             """The run's status.json plus its progress and, once completed, its test report."""
             rd = _run_dir(ctx, run_id)
             st = ctx.store.sync(rd.name)
             info = ctx.store.get(rd.name)
-            return {**st, "progress": summaries.progress(st), "test_report": info.get("test_report")}
+            return {**st, "progress": run_views.progress(st), "test_report": info.get("test_report")}
 
         gr.api(run_metrics, api_name="run_metrics", concurrency_limit=None)
         gr.api(run_status, api_name="run_status", concurrency_limit=None)

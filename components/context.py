@@ -15,9 +15,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio import summaries, uploads
-from studio.errors import RunError
-from studio.runs import Store
+from studio.serve import run_views
+from studio.data import uploads
+from studio.base.errors import RunError
+from studio.runs.store import Store
 
 
 @dataclass
@@ -48,7 +49,7 @@ class StudioContext:
         return folder
 
     def store_upload(self, file: str, allowed: tuple[str, ...] | None = None):
-        """Keep a browser upload under a generated name (studio.uploads); old unused uploads go on the way,
+        """Keep a browser upload under a generated name (studio.data.uploads); old unused uploads go on the way,
         at most once an hour."""
         stored = uploads.store_upload(file, self.uploads, Path(file).name, allowed=allowed)
         if time.time() - self._last_upload_cleanup > 3600:
@@ -76,7 +77,7 @@ class StudioContext:
         rows = self.runs()
         if only is not None:
             rows = [r for r in rows if r.get("status") in only]
-        return [(summaries.run_label(r), r["id"]) for r in rows]
+        return [(run_views.run_label(r), r["id"]) for r in rows]
 
     def completed_choices(self) -> list[tuple[str, str]]:
         return self.run_choices(only=("completed",))

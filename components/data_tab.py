@@ -19,9 +19,11 @@ from components.context import StudioContext
 from components.i18n import EN, Lang, localise_figure, t
 from components.session import DataState, TokenizerChoice
 from components.ui import bind, esc, intro, message, message_box
-from studio import datacheck, plots, uploads
+from studio.serve import data_check
+from studio.serve import plots
+from studio.data import uploads
 from studio.config import DataConfig, field_help
-from studio.errors import DataError
+from studio.base.errors import DataError
 from studio.tasks import DEFAULT_TASK, all_tasks, get_task
 
 
@@ -81,7 +83,7 @@ class DataTab:
 
 
 # ------------------------------------------------------------------------------------------ rendering --
-def _summary(state: DataState, check: datacheck.DataCheck, lang: Lang) -> str:
+def _summary(state: DataState, check: data_check.DataCheck, lang: Lang) -> str:
     rep, task = check.report, get_task(state.task)
     noun = lambda n: lang(n, ZH_NOUNS.get(n, n))  # noqa: E731
     counted = lang(f"{len(rep.labels)} {task.label_noun}s · ", f"{len(rep.labels)} 个{noun(task.label_noun or '')} · ") \
@@ -89,7 +91,7 @@ def _summary(state: DataState, check: datacheck.DataCheck, lang: Lang) -> str:
     what = f"{counted}{noun(task.input_noun)} `{esc(rep.text_column)}` · {noun(task.answer_noun)} `{esc(rep.label_column)}`"
     lines = [f"**{esc(state.name)}** · {sum(rep.rows.values())} {lang('rows after cleaning', '行（清理后）')} · {what}", "",
              lang("| split | rows | source |", "| 划分 | 行数 | 来源 |"), "|---|---:|---|"]
-    for row in datacheck.summary_rows(rep):
+    for row in data_check.summary_rows(rep):
         lines.append(f"| {noun(row['split'])} | {row['rows']} | {esc(row['source'])} |")
     tl = rep.token_lengths
     if tl:
@@ -109,7 +111,7 @@ def _zh_noun(noun: str) -> str:
     return ZH_NOUNS.get(noun, noun)
 
 
-def _warnings(check: datacheck.DataCheck, lang: Lang) -> str:
+def _warnings(check: data_check.DataCheck, lang: Lang) -> str:
     if not check.report:
         return message(None)
     if not check.report.warnings:
@@ -128,7 +130,7 @@ def preview_update(frame: pd.DataFrame | None) -> dict:
     return gr.update(value=frame, column_widths=[f"{100 * n / total:.1f}%" for n in lengths], visible=True)
 
 
-def _charts(task, check: datacheck.DataCheck | None, state: DataState | None, lang: Lang) -> tuple:
+def _charts(task, check: data_check.DataCheck | None, state: DataState | None, lang: Lang) -> tuple:
     """The tab's two charts as the task draws them (titles, bars, length histograms), in the reader's language."""
     titles = lang(*task.counts_chart), lang(*task.lengths_chart)
     if check is None or not check.ok:
@@ -150,7 +152,7 @@ def empty_outputs(state: DataState | None, note: str, kind: str = "info", lang: 
             message(None), bars, lengths, preview_update(None), gr.update(visible=False))
 
 
-def render(state: DataState, check: datacheck.DataCheck, lang: Lang = EN, lead: str = "") -> tuple:
+def render(state: DataState, check: data_check.DataCheck, lang: Lang = EN, lead: str = "") -> tuple:
     """Every output of the tab for one checked file; `lead` opens the status (what just happened)."""
     explain = uploads.StoredUpload(Path(state.path), state.name).explain
     task = get_task(state.task)
@@ -196,7 +198,7 @@ def run_check(state: DataState | None, tokens: TokenizerChoice | None, values: d
         return empty_outputs(None, lang("Pick a sample or upload a file to begin.", "请选择内置示例或上传文件开始。"),
                              lang=lang)
     tokens = tokens or TokenizerChoice()
-    check = datacheck.check(data_config(state, values), model=tokens.model, max_length=tokens.max_length,
+    check = data_check.check(data_config(state, values), model=tokens.model, max_length=tokens.max_length,
                             task=state.task)
     return render(state.but(max_length=tokens.max_length), check, lang, lead or state.note)
 
@@ -210,7 +212,7 @@ def initial(ctx: StudioContext) -> tuple:
     if not ctx.default_sample or ctx.default_sample not in ctx.samples:
         return empty_outputs(None, "Pick a sample or upload a file to begin.")
     state = DataState(str(ctx.samples[ctx.default_sample]), ctx.default_sample, "sample",
-                      datacheck.sample_task(ctx.default_sample))
+                      data_check.sample_task(ctx.default_sample))
     return run_check(state, initial_tokens(ctx), {})
 
 
@@ -225,7 +227,7 @@ def on_upload(ctx: StudioContext, file, tokens, request: gr.Request, **values):
     if not file:
         return gr.skip()
     try:
-        stored = ctx.store_upload(file, allowed=datacheck.data_suffixes())
+        stored = ctx.store_upload(file, allowed=data_check.data_suffixes())
     except DataError as e:
         return empty_outputs(None, lang.lead("This file cannot be used:", "无法使用这个文件：", str(e)), "error", lang)
     state = DataState(str(stored.path), stored.display_name, "upload", values.get("task") or DEFAULT_TASK)
@@ -239,7 +241,7 @@ def on_pick_sample(ctx: StudioContext, name, tokens, request: gr.Request, **valu
         return gr.skip()
     if name not in ctx.samples:
         raise gr.Error(f"No bundled sample named {name!r}; choose one of {', '.join(ctx.samples)}.")
-    state = DataState(str(ctx.samples[name]), name, "sample", datacheck.sample_task(name))
+    state = DataState(str(ctx.samples[name]), name, "sample", data_check.sample_task(name))
     checked = run_check(state, tokens, {**values, "text_column": None, "label_column": None, "header": True}, lang)
     return checked + (None, state.task, _hint(state.task, lang), True)
 
@@ -250,7 +252,7 @@ def on_task(ctx: StudioContext, task_name, state: DataState | None, tokens, requ
     names = [name for _, name in task_choices()]
     if task_name not in names:
         raise gr.Error(f"Unknown task {task_name!r}; choose one of {', '.join(names)}.")
-    choices = datacheck.samples_for(task_name, ctx.samples)
+    choices = data_check.samples_for(task_name, ctx.samples)
     values = {**values, "text_column": None, "label_column": None}
     title = get_task(task_name).title
     if state is not None and state.kind == "upload":  # keep the user's file: check it as the new task
@@ -301,7 +303,7 @@ def _source_column(ctx: StudioContext, first: tuple, task0: str) -> tuple:
                            info=t("What the model learns; the data, metrics and playground follow it.",
                                   "模型要学什么；数据格式、指标和试用页都随之变化。"))
         task_hint = gr.Markdown(_hint(task0), elem_classes=["studio-muted"])
-        sample = gr.Dropdown(choices=datacheck.samples_for(task0, ctx.samples),
+        sample = gr.Dropdown(choices=data_check.samples_for(task0, ctx.samples),
                              value=first[0].name if first[0] else None, elem_id="data-sample",
                              label=t("Bundled sample", "内置示例数据"),
                              info=t("Small datasets that train in seconds.", "几秒即可训练完的小数据集。"))

@@ -16,7 +16,7 @@ from components.forms import DISTILL_PREFIX
 from components.i18n import Lang, t
 from components.session import DataState
 from components.ui import bind, message, message_box, shows_user_errors
-from studio import runlog, summaries
+from studio.serve import run_views
 from studio.config import DistillConfig, field_help
 from studio.data import DataError
 from studio.tasks import DEFAULT_TASK, get_task
@@ -35,7 +35,7 @@ class DistillPanel:
 
 def teacher_choices(ctx: StudioContext, task_name: str) -> list[tuple[str, str]]:
     """Completed runs of this task: the runs that can teach it."""
-    return [(summaries.run_label(r), r["id"]) for r in ctx.runs()
+    return [(run_views.run_label(r), r["id"]) for r in ctx.runs()
             if r.get("status") == "completed" and r.get("task") == task_name]
 
 

@@ -17,7 +17,7 @@ from components.context import StudioContext
 from components.i18n import t
 from components.ui import bind, intro, message, message_box, run_picker, shows_user_errors
 from studio import export
-from studio.errors import USER_ERRORS
+from studio.base.errors import USER_ERRORS
 
 KIND_LABELS = {"adapter": "Adapter only (small; loads on top of the base model)",
                "merged": "Merged model (standalone; adapter folded into the weights)",

@@ -5,7 +5,7 @@ translations next to it instead of in a detached table; the browser picks the la
 
 Text composed at run time (a status, a message, a figure's axes) cannot be an I18n key: handlers take
 the request, `Lang.of(request)` reads the browser's language from it, and `lang(en, zh)` picks the text
-to send. Figures come from studio.plots in English; `localise_figure` puts their axis titles, legend names
+to send. Figures come from studio.serve.plots in English; `localise_figure` puts their axis titles, legend names
 and notes into the reader's language. What engine errors and warnings say stays English (they are the
 same for the CLI and the API); the page leads them with a sentence in the reader's language. Logs and the
 plain-data API endpoints (run_status, run_metrics) stay English.
@@ -60,7 +60,7 @@ class Lang:
 
 EN = Lang()
 
-# What studio.plots writes on figures, in Chinese (axis titles, legend names, notes on empty figures).
+# What studio.serve.plots writes on figures, in Chinese (axis titles, legend names, notes on empty figures).
 PLOT_ZH = {
     "step": "步数", "loss": "损失", "score": "得分", "learning rate": "学习率", "label": "标签", "rows": "行数",
     "split": "划分", "tag": "标签", "predicted": "预测", "true": "真实", "train": "训练集", "validation": "验证集",

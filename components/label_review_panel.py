@@ -1,4 +1,4 @@
-"""Find label errors, at the foot of the Data tab: the rows whose label is probably wrong (studio.label_review),
+"""Find label errors, at the foot of the Data tab: the rows whose label is probably wrong (studio.labels.label_review),
 a decision per row (keep, drop or another label), saved as a new file the Data tab then uses.
 
 The original file is never changed: the reviewed copy goes to the uploads folder under its own name, and
@@ -18,8 +18,8 @@ from components.context import StudioContext
 from components.i18n import Lang, t
 from components.session import DataState
 from components.ui import bind, message, message_box, shows_user_errors
-from studio import label_review
-from studio.errors import DataError
+from studio.labels import label_review
+from studio.base.errors import DataError
 from studio.tasks import get_task
 
 COLUMNS = ["row", "text", "given", "suggested", "p(suggested)", "decision"]

@@ -1,7 +1,7 @@
 """Label tab: active learning in the browser. A pool of unlabelled texts, the rows worth labelling next, a label
 per row (one at a time from the keyboard, or in the table), retraining on the grown set, the learning curve.
 
-Every label is saved as it is given (studio.labelling keeps each round in the project's folder), so a refresh,
+Every label is saved as it is given (studio.labels.labelling keeps each round in the project's folder), so a refresh,
 a second browser or a restarted server find the work where it was.
 """
 
@@ -19,9 +19,12 @@ from components.context import StudioContext, pick
 from components.i18n import Lang, localise_figure, t
 from components.session import DataState
 from components.ui import bind, esc, intro, message, message_box, run_picker, shows_user_errors
-from studio import active, labelling, plots, summaries
+from studio.labels import query_strategies
+from studio.labels import labelling
+from studio.serve import plots
+from studio.serve import run_views
 from studio.config import RunConfig
-from studio.errors import USER_ERRORS, DataError
+from studio.base.errors import USER_ERRORS, DataError
 
 COLUMNS = ["pool_row", "text", "suggestion", "confidence", "label"]
 LABEL = COLUMNS.index("label")
@@ -149,7 +152,7 @@ def _rounded(value):
 def source_choices(ctx: StudioContext, spec: dict[str, Any], lang: Lang) -> list[tuple[str, str]]:
     runs = [r for r in ctx.runs() if r.get("task") == spec["task"] and r.get("status") == "completed"]
     return [(lang("Cold start: spread over the pool", "冷启动：覆盖整个数据池"), COLD)] + [
-        (summaries.run_label(r), r["id"]) for r in runs]
+        (run_views.run_label(r), r["id"]) for r in runs]
 
 
 def project_view(ctx: StudioContext, project_id: str | None, lang: Lang) -> list:
@@ -210,7 +213,7 @@ def on_show(ctx: StudioContext, project_id, request: gr.Request = None):
 def on_suggest(ctx: StudioContext, project_id, source, strategy, n, progress=gr.Progress(), request: gr.Request = None):
     lang = Lang.of(request)
     project_id = _need_project(project_id, lang)
-    record = labelling.next_round(ctx.store, project_id, int(n or 0), strategy or active.DEFAULT_STRATEGY,
+    record = labelling.next_round(ctx.store, project_id, int(n or 0), strategy or query_strategies.DEFAULT_STRATEGY,
                                   run_id=source or None, progress=lambda share, what: progress(share, desc=what))
     view = project_view(ctx, project_id, lang)
     note = lang(f"Round {record['round']}: {len(record['rows'])} rows to label ({record['strategy']}). {record['how']}",
@@ -321,9 +324,9 @@ def _round_section() -> tuple:
                              allow_custom_value=True,
                              info=t("A finished run scores the pool; a cold start spreads the first picks over it.",
                                     "已完成的运行为数据池打分；冷启动则让第一批样本覆盖整个数据池。"), elem_id="label-source")
-        strategy = gr.Dropdown(choices=list(active.STRATEGIES), value=active.DEFAULT_STRATEGY, label=t("Strategy", "策略"),
+        strategy = gr.Dropdown(choices=list(query_strategies.STRATEGIES), value=query_strategies.DEFAULT_STRATEGY, label=t("Strategy", "策略"),
                                scale=3, elem_id="label-strategy",
-                               info=" ".join(f"{k}: {v}" for k, v in active.STRATEGY_HELP.items() if k in active.STRATEGIES))
+                               info=" ".join(f"{k}: {v}" for k, v in query_strategies.STRATEGY_HELP.items() if k in query_strategies.STRATEGIES))
         n = gr.Number(value=20, minimum=1, maximum=labelling.MAX_ROUND, precision=0, label=t("Rows", "行数"), scale=1,
                       elem_id="label-n")
         suggest = gr.Button(t("Suggest rows to label", "获取待标注的行"), variant="primary", scale=2, elem_id="label-suggest")

@@ -15,10 +15,13 @@ from components.data_tab import DATA_QUEUE, DataTab
 from components.i18n import EN, Lang, t
 from components.session import DataState, TokenizerChoice
 from components.ui import bind, esc, intro, message, message_box, shows_user_errors
-from studio import memory, methods, models, summaries, uploads
+from studio import methods, models
+from studio.training import memory
+from studio.serve import run_views
+from studio.data import uploads
 from studio.config import RunConfig, TrainingConfig, field_help
-from studio.devices import describe_run_devices
-from studio.errors import USER_ERRORS, ConfigError
+from studio.base.devices import describe_run_devices
+from studio.base.errors import USER_ERRORS, ConfigError
 from studio.tasks import DEFAULT_TASK, all_tasks, get_task
 
 ESSENTIALS = ("epochs", "learning_rate", "batch_size", "max_length")
@@ -112,13 +115,13 @@ def catalog_choices() -> list[tuple[str, str]]:
 
 
 def params_text(cfg: RunConfig, n_labels: int, lang: Lang = EN) -> str:
-    c = summaries.parameter_counts(cfg, n_labels)
+    c = run_views.parameter_counts(cfg, n_labels)
     task = get_task(cfg.task)
     labels = f" · {n_labels} {task.label_noun}s" if task.has_labels else ""
     share = f"{100 * c['share']:.2f}%"
-    of = lang(f"trainable of {summaries.fmt_count(c['total'])} parameters ({share})",
-              f"可训练，共 {summaries.fmt_count(c['total'])} 个参数（{share}）")
-    return (f"### {summaries.fmt_count(c['trainable'])} <span class='studio-muted'>{of}</span>\n"
+    of = lang(f"trainable of {run_views.fmt_count(c['total'])} parameters ({share})",
+              f"可训练，共 {run_views.fmt_count(c['total'])} 个参数（{share}）")
+    return (f"### {run_views.fmt_count(c['trainable'])} <span class='studio-muted'>{of}</span>\n"
             f"{esc(cfg.model)} · {methods.METHODS[cfg.method].title} · {cfg.task}{labels}\n\n"
             f"{memory_text(cfg, n_labels, lang)}"
             f"<span class='studio-muted'>{esc(describe_run_devices(cfg.training.num_processes, cfg.training.num_machines))}</span>")

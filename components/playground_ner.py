@@ -15,7 +15,7 @@ import pandas as pd
 from components.context import StudioContext
 from components.i18n import t
 from components.ui import bind, shows_user_errors
-from studio import inference
+from studio.serve import inference
 
 ENTITY_COLUMNS = ["entity", "text", "start", "end", "score"]
 

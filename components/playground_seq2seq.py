@@ -12,7 +12,7 @@ import gradio as gr
 from components.context import StudioContext
 from components.i18n import t
 from components.ui import bind, shows_user_errors
-from studio import inference
+from studio.serve import inference
 
 DEFAULT_NEW_TOKENS = 64
 MAX_NEW_TOKENS = 512

@@ -17,9 +17,11 @@ from components import playground_chat, playground_ner, playground_seq2seq
 from components.context import StudioContext
 from components.i18n import t
 from components.ui import RunPicker, bind, intro, run_picker, shows_user_errors
-from studio import batch, inference, summaries
+from studio.serve import label_file
+from studio.serve import inference
+from studio.serve import run_views
 from studio.data import SUPPORTED
-from studio.errors import USER_ERRORS
+from studio.base.errors import USER_ERRORS
 
 PREVIEW_ROWS = 50
 
@@ -49,7 +51,7 @@ def panels_for(ctx: StudioContext, groups: list[str], run_id: str | None) -> lis
     kind = groups[0]
     if run_id:
         try:
-            kind = summaries.task_of(ctx.store.get(run_id)).playground
+            kind = run_views.task_of(ctx.store.get(run_id)).playground
         except Exception:  # an unknown or deleted run: its handlers say so when used
             pass
     return [gr.update(visible=name == kind) for name in groups]
@@ -78,10 +80,10 @@ def on_predict_file(ctx: StudioContext, run_id, file):
         raise gr.Error("Upload a file to label first.")
     stored = ctx.store_upload(file)
     try:
-        frame = batch.predict_file(rd, stored.path)
+        frame = label_file.predict_file(rd, stored.path)
     except USER_ERRORS as e:  # the stored upload's name means nothing to the user: name their file
         raise type(e)(stored.explain(str(e))) from None
-    out = batch.write_csv(frame, ctx.download_dir(), f"predictions-{rd.name}")
+    out = label_file.write_csv(frame, ctx.download_dir(), f"predictions-{rd.name}")
     return frame.head(PREVIEW_ROWS), str(out)
 
 

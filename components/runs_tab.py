@@ -13,9 +13,15 @@ import pandas as pd
 from components.context import StudioContext, pick
 from components.i18n import EN, Lang, localise_figure, t
 from components.ui import bind, esc, intro, message, message_box, shows_user_errors
-from studio import augment, distill, labelling, plots, runlog, summaries
-from studio.baseline import side_by_side
+from studio import augment, distill
+from studio.labels import labelling
+from studio.serve import plots
+from studio.base import runfolder
+from studio.serve import run_views
+from studio.training.base_scores import side_by_side
 from studio.tasks import all_tasks
+from studio.base.runfolder import RunFolder
+from studio.base import files
 
 def compare_metrics() -> list[tuple[str, str]]:
     """The curves runs can be compared on: validation loss, every task's plotted scores, training loss, learning rate."""
@@ -72,7 +78,7 @@ def run_summary(info: dict, lang: Lang = EN) -> str:
     cfg = info.get("config") or {}
     lines = [f"### {esc(info.get('name') or info['id'])}",
              f"`{esc(info['id'])}` · **{esc(info.get('status'))}** · {esc(cfg.get('model'))} · {esc(cfg.get('method'))} · "
-             f"{summaries.fmt_duration(summaries.run_duration(info))}"]
+             f"{run_views.fmt_duration(run_views.run_duration(info))}"]
     if st.get("reason"):
         lines.append(f"\n> {esc(st['reason'])}")
     launch = st.get("launch") or {}
@@ -87,7 +93,7 @@ def run_summary(info: dict, lang: Lang = EN) -> str:
                                   f"数据增强新增 {n} 行训练数据；验证集和测试集保持原样。"))
     rep = info.get("test_report")
     if rep:
-        lines.append(f"\n{esc(summaries.task_of(info).name)} · {lang('test split', '测试集')}, {rep.get('n')} "
+        lines.append(f"\n{esc(run_views.task_of(info).name)} · {lang('test split', '测试集')}, {rep.get('n')} "
                      f"{lang('test rows', '个测试样本')}\n\n" + report_table(rep, lang))
         if rep.get("distillation"):
             lines.append("\n" + distillation_table(rep, Path(info["dir"]).parent, lang))
@@ -101,7 +107,7 @@ def run_summary(info: dict, lang: Lang = EN) -> str:
 def distillation_table(rep: dict, runs_root: Path, lang: Lang = EN) -> str:
     """Teacher, distilled student and the student on labels alone: test scores, size and measured speed."""
     d = rep["distillation"]
-    alone = runlog.read_json(runs_root / d["alone"] / runlog.REPORT_FILE) if d.get("alone") else None
+    alone = files.read_json(runs_root / d["alone"] / RunFolder.report.name) if d.get("alone") else None
     if d.get("kind") == "sequence":
         return lang("**Distillation** (sequence level): ", "**知识蒸馏**（序列级）：") + esc(distill.sequence_line(rep, alone))
     who = {"teacher": lang("teacher", "教师模型"), "student (distilled)": lang("student, distilled", "学生模型（蒸馏）"),
@@ -116,7 +122,7 @@ def distillation_table(rep: dict, runs_root: Path, lang: Lang = EN) -> str:
         m = r["metrics"]
         score = (f"{m['accuracy']:.4f} | {m['f1']:.4f}" if m else lang("queued or running | ", "排队或运行中 | "))
         lines.append(f"| {who[r['who']]} | `{esc(r['run'])}` | {esc(Path(str(r['model'])).name)} · {esc(r['method'])} | "
-                     f"{score} | {summaries.fmt_count(r['parameters'])} | {r['latency_ms']:.1f} | {r['texts_per_second']:.0f} |")
+                     f"{score} | {run_views.fmt_count(r['parameters'])} | {r['latency_ms']:.1f} | {r['texts_per_second']:.0f} |")
     return "\n".join(lines)
 
 
@@ -135,7 +141,7 @@ def report_table(rep: dict, lang: Lang = EN) -> str:
 
 
 def errors_frame(run_dir: Path, true_label: str | None) -> pd.DataFrame:
-    rows = summaries.misclassified(run_dir, true_label or None)
+    rows = run_views.misclassified(run_dir, true_label or None)
     if rows and "confidence" not in rows[0]:  # NER, SFT, seq2seq: their own columns (gold vs output)
         return pd.DataFrame([{k: v if isinstance(v, (str, int, float, bool)) or v is None
                               else json.dumps(v, ensure_ascii=False) for k, v in r.items()} for r in rows])
@@ -144,7 +150,7 @@ def errors_frame(run_dir: Path, true_label: str | None) -> pd.DataFrame:
 
 
 def errors_note(run_dir: Path, true_label: str | None, lang: Lang = EN) -> str:
-    total = summaries.test_predictions(run_dir)
+    total = run_views.test_predictions(run_dir)
     if true_label:
         total = [r for r in total if r.get("label") == true_label]
     if not total:
@@ -165,9 +171,9 @@ def errors_note(run_dir: Path, true_label: str | None, lang: Lang = EN) -> str:
 
 def on_refresh(ctx: StudioContext, selected=None, current=None):
     rows = ctx.runs()
-    choices = [(summaries.run_label(r), r["id"]) for r in rows]
+    choices = [(run_views.run_label(r), r["id"]) for r in rows]
     ids = {c[1] for c in choices}
-    frame = pd.DataFrame(summaries.runs_table(rows), columns=summaries.RUN_COLUMNS)
+    frame = pd.DataFrame(run_views.runs_table(rows), columns=run_views.RUN_COLUMNS)
     return (frame, gr.update(visible=not rows),
             gr.update(choices=choices, value=[s for s in (selected or []) if s in ids]),
             gr.update(choices=choices, value=pick(choices, current)))
@@ -180,11 +186,11 @@ def on_compare(ctx: StudioContext, run_ids, metric, request: gr.Request = None):
     if not run_ids:
         raise gr.Error(lang("Pick at least one run to compare.", "请至少选择一个运行进行比较。"))
     infos = [ctx.store.get(rid) for rid in run_ids]
-    curves = {f"{i.get('name') or i['id']} ({i['id'][-6:]})": runlog.read_metrics(Path(i["dir"])) for i in infos}
-    names = summaries.test_metric_names(infos)
+    curves = {f"{i.get('name') or i['id']} ({i['id'][-6:]})": runfolder.read_metrics(Path(i["dir"])) for i in infos}
+    names = run_views.test_metric_names(infos)
     with_base = any((i.get("test_report") or {}).get("base") for i in infos)
-    metrics = pd.DataFrame([summaries.metrics_row(i, names, with_base) for i in infos])
-    header, rows = summaries.config_diff({f"{i.get('name') or i['id']} ({i['id'][-6:]})": i.get("config") or {}
+    metrics = pd.DataFrame([run_views.metrics_row(i, names, with_base) for i in infos])
+    header, rows = run_views.config_diff({f"{i.get('name') or i['id']} ({i['id'][-6:]})": i.get("config") or {}
                                           for i in infos})
     if not rows:
         rows = [[lang("(all settings are the same)", "（所有设置都相同）"), *[""] * (len(header) - 1)]]
@@ -199,10 +205,10 @@ def on_open(ctx: StudioContext, run_id, request: gr.Request = None):
     info = ctx.store.get(rd.name)
     rep = info.get("test_report") or {}
     labels = rep.get("labels") or []
-    per = pd.DataFrame(summaries.per_class_rows(rep), columns=PER_CLASS_COLUMNS)
+    per = pd.DataFrame(run_views.per_class_rows(rep), columns=PER_CLASS_COLUMNS)
     # A confusion matrix and per-label filters where the report has a matrix (a classifier's).
     matrix = rep.get("confusion_matrix")
-    title = summaries.task_of(info).title
+    title = run_views.task_of(info).title
     confusion = (plots.confusion_figure(labels, matrix) if matrix else
                  plots.empty_figure(lang(f"{title.en} runs have no confusion matrix.", f"{title.zh}运行没有混淆矩阵。")))
     filters = labels if matrix else []
@@ -261,7 +267,7 @@ def _runs_list() -> tuple:
         refresh = gr.Button(t("Refresh", "刷新"), scale=0, min_width=120)
     empty = gr.Markdown(t("No runs yet: start one in the Train tab.", "还没有运行：请在“训练”标签页开始一个。"),
                         elem_classes=["studio-empty"])
-    table = gr.Dataframe(pd.DataFrame(columns=summaries.RUN_COLUMNS), label=t("Runs", "运行列表"), interactive=False,
+    table = gr.Dataframe(pd.DataFrame(columns=run_views.RUN_COLUMNS), label=t("Runs", "运行列表"), interactive=False,
                          wrap=True, max_height=320, column_widths=RUN_WIDTHS, elem_id="runs-table")
     return refresh, table, empty
 

@@ -20,9 +20,10 @@ from components.context import StudioContext, pick
 from components.i18n import EN, Lang, localise_figure, t
 from components.session import DataState
 from components.ui import bind, esc, intro, message, message_box, run_picker, shows_user_errors
-from studio import plots, sweeps
+from studio import sweeps
+from studio.serve import plots
 from studio.config import RunConfig
-from studio.errors import USER_ERRORS, ConfigError
+from studio.base.errors import USER_ERRORS, ConfigError
 
 POLL_SECONDS = 3.0
 PRESET_LABELS = {"training.learning_rate": t("Learning rate", "学习率"), "training.epochs": t("Epochs", "训练轮数"),

@@ -21,11 +21,16 @@ from components.i18n import EN, Lang, localise_figure, t
 from components.model_tab import ModelTab
 from components.session import DataState
 from components.ui import bind, esc, intro, message, message_box, run_picker, shows_user_errors
-from studio import memory, plots, runlog, summaries
-from studio.baseline import side_by_side
+from studio.training import memory
+from studio.serve import plots
+from studio.base import runfolder
+from studio.serve import run_views
+from studio.training.base_scores import side_by_side
 from studio.config import RunConfig
-from studio.errors import USER_ERRORS, RunError
+from studio.base.errors import USER_ERRORS, RunError
 from studio.tasks import get_task
+from studio.base.runfolder import RunFolder
+from studio.base import files
 
 POLL_SECONDS = 1.5
 
@@ -59,7 +64,7 @@ STATE_ZH = {"queued": "排队中", "running": "训练中", "stopping": "正在�
 
 
 def progress_text(p: dict[str, Any], total_epochs: float | None, lang: Lang) -> str:
-    """Step, epoch, speed and ETA of summaries.progress in the reader's language."""
+    """Step, epoch, speed and ETA of run_views.progress in the reader's language."""
     parts = []
     if p["max_steps"]:
         parts.append(lang(f"step {p['step']}/{p['max_steps']}", f"第 {p['step']}/{p['max_steps']} 步"))
@@ -70,7 +75,7 @@ def progress_text(p: dict[str, Any], total_epochs: float | None, lang: Lang) -> 
     if isinstance(sps, (int, float)) and sps > 0 and p["status"] in ("running", "stopping"):
         parts.append(lang(f"{sps:.1f} samples/s", f"每秒 {sps:.1f} 条"))
     if isinstance(eta, (int, float)):
-        parts.append(lang(f"ETA {summaries.fmt_duration(eta)}", f"预计还需 {summaries.fmt_duration(eta)}"))
+        parts.append(lang(f"ETA {run_views.fmt_duration(eta)}", f"预计还需 {run_views.fmt_duration(eta)}"))
     if not parts and p["status"] == "queued":
         parts.append(lang("waiting for the device", "等待设备空闲"))
     return " · ".join(parts)
@@ -85,7 +90,7 @@ def result_text(report: dict[str, Any] | None, lang: Lang) -> str:
 
 def status_html(run_id: str, info: dict[str, Any], status: dict[str, Any], total_epochs: float | None,
                 report: dict[str, Any] | None, lang: Lang = EN) -> str:
-    p = summaries.progress(status, total_epochs)
+    p = run_views.progress(status, total_epochs)
     state = p["status"] or "unknown"
     pct = round(100 * p["fraction"], 1)
     text = progress_text(p, total_epochs, lang)
@@ -110,13 +115,13 @@ def status_html(run_id: str, info: dict[str, Any], status: dict[str, Any], total
 
 def log_tail(rd, lines: int = 13) -> str:
     """The last lines of train.log that say something (progress bars leave blank lines behind)."""
-    kept = [ln for ln in runlog.tail_log(rd, 200).splitlines() if ln.strip()]
+    kept = [ln for ln in runfolder.tail_log(rd, 200).splitlines() if ln.strip()]
     return "\n".join(kept[-lines:])
 
 
 def _signature(rd, status: dict, n_records: int) -> list:
     try:
-        log_size = os.path.getsize(rd / runlog.LOG_FILE)
+        log_size = os.path.getsize(RunFolder(rd).log)
     except OSError:
         log_size = 0
     return [n_records, status.get("status"), status.get("updated_at"), log_size]
@@ -126,7 +131,7 @@ def _read_view(rd, run_id: str) -> dict:
     """What the tab keeps about the run it shows: offset into metrics.jsonl, records so far, its settings."""
     v = {"run": run_id, "offset": 0, "records": [], "sig": None, "epochs": None}
     try:
-        cfg = json.loads((rd / runlog.CONFIG_FILE).read_text())
+        cfg = json.loads((RunFolder(rd).config).read_text())
         task = get_task(cfg.get("task"))
         v.update(epochs=cfg["training"]["epochs"], plot_metrics=list(task.plot_metrics),
                  plot_labels=dict(task.metric_labels),
@@ -149,19 +154,19 @@ def draw(ctx: StudioContext, run_id: str | None, view_state: dict | None, lang: 
     v = dict(view_state or {})
     if v.get("run") != run_id:
         v = _read_view(rd, run_id)
-    new = list(runlog.iter_metrics(rd, v["offset"]))  # only the lines written since the last look
+    new = list(runfolder.iter_metrics(rd, v["offset"]))  # only the lines written since the last look
     if new:
         v["offset"] = new[-1][1]
     records = v["records"] = v["records"] + [rec for rec, _ in new]
-    st = runlog.read_status(rd)
-    if st.get("status") in runlog.ACTIVE:
+    st = runfolder.read_status(rd)
+    if st.get("status") in runfolder.ACTIVE:
         st = ctx.store.sync(run_id)  # notices a worker that died without saying so
     sig = _signature(rd, st, len(records))
     if sig == v.get("sig"):
         return [gr.skip()] * 5 + [v, gr.skip(), gr.skip()]
     v["sig"] = sig
-    report = runlog.read_json(rd / runlog.REPORT_FILE) if st.get("status") == "completed" else None
-    samples = summaries.sample_generations(records)
+    report = files.read_json(RunFolder(rd).report) if st.get("status") == "completed" else None
+    samples = run_views.sample_generations(records)
     figures = [plots.loss_figure(records),
                plots.eval_figure(records, v.get("plot_metrics") or ("accuracy", "f1"), v.get("plot_labels")),
                plots.learning_rate_figure(records)]
@@ -188,11 +193,11 @@ def on_start(ctx: StudioContext, data_state: DataState | None, request: gr.Reque
         stored = data_state.path
         raise gr.Error(esc(str(e).replace(stored, data_state.name).replace(os.path.basename(stored), data_state.name)),
                        print_exception=False) from None
-    active = [r for r in ctx.runs() if r.get("status") in runlog.ACTIVE and r["id"] != run_id]
+    active = [r for r in ctx.runs() if r.get("status") in runfolder.ACTIVE and r["id"] != run_id]
     note = (lang(f"Run {run_id} queued behind {len(active)} other run(s); it starts when the device is free.",
                  f"运行 {run_id} 已排队，前面还有 {len(active)} 个运行；设备空闲后开始。")
             if active else lang(f"Run {run_id} started.", f"运行 {run_id} 已开始。"))
-    fit = runlog.read_status(ctx.store.run_dir(run_id)).get("memory") or {}
+    fit = runfolder.read_status(ctx.store.run_dir(run_id)).get("memory") or {}
     if fit.get("verdict") == "near":
         return message(f"{note} {lang('Memory:', '内存：')} {memory.Estimate.from_dict(fit).summary()}", "warn"), run_id
     return message(note, "ok"), run_id
@@ -277,11 +282,11 @@ def build(ctx: StudioContext, data: DataTab, model: ModelTab) -> TrainTab:
 def attach(ctx: StudioContext, current: str | None = None) -> dict:
     """Picker update on page load: keep the shown run, else the newest active run, else the newest run."""
     rows = ctx.runs()
-    choices = [(summaries.run_label(r), r["id"]) for r in rows]
+    choices = [(run_views.run_label(r), r["id"]) for r in rows]
     ids = [c[1] for c in choices]
     if current in ids:
         value = current
     else:
-        active = [r["id"] for r in summaries.active_first(rows) if r.get("status") in runlog.ACTIVE]
+        active = [r["id"] for r in run_views.active_first(rows) if r.get("status") in runfolder.ACTIVE]
         value = active[0] if active else (ids[0] if ids else None)
     return gr.update(choices=choices, value=value)

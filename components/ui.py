@@ -11,7 +11,7 @@ from typing import Any, Callable
 import gradio as gr
 
 from components.i18n import t
-from studio.errors import USER_ERRORS
+from studio.base.errors import USER_ERRORS
 
 
 def intro(text) -> gr.Markdown:
@@ -44,7 +44,7 @@ def user_error(e: Exception) -> gr.Error:
 
 
 def shows_user_errors(fn: Callable) -> Callable:
-    """A handler whose engine errors (studio.errors.USER_ERRORS) reach the page as a readable message.
+    """A handler whose engine errors (studio.base.errors.USER_ERRORS) reach the page as a readable message.
 
     Works for plain handlers and streaming (generator) ones; the signature gradio reads stays fn's."""
     if inspect.isgeneratorfunction(fn):

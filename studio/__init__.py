@@ -1,3 +1,26 @@
-"""The studio engine: data, models, methods, training runs and inference. Never imports gradio."""
+"""The studio engine: data, models, methods, training runs and inference. Never imports gradio.
+
+The engine is a stack of packages, each importing only those below it (tests/test_layers.py keeps it so,
+imports inside functions included):
+
+    base      names and facts every layer shares: errors, the run folder, texts, settings, devices
+    models    the catalog of base models and how a name becomes a folder
+    methods   full, freeze and the PEFT methods, each owning what it does
+    data      reading files, checks, the one split policy, token lengths, uploads
+    tasks     the task contract and one folder per task
+    config    RunConfig: its sections, validation, loading
+    training  the recipe, its hooks, the memory estimate, and what plugs into every run
+    serve     finished runs put to use: predictions, labelled files, what pages and the CLI show
+    augment   new training rows made from the training split
+    distill   a finished run teaching a new one
+    runs      run folders, the registry and queue, the worker process
+    export    adapters, merged models, ONNX, model cards, reproduce scripts
+    labels    label review, query strategies, labelling projects
+    sweeps    Optuna sweeps whose trials are runs
+    cli       the `studio` command
+"""
 
 __version__ = "0.1.0"
+
+LAYERS = ("base", "models", "methods", "data", "tasks", "config", "training", "serve", "augment", "distill", "runs",
+          "export", "labels", "sweeps", "cli")

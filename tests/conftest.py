@@ -70,7 +70,7 @@ def runs_dir(tmp_path) -> Path:
 @pytest.fixture
 def store(runs_dir):
     """A fresh runs folder and registry; any worker still active at the end is killed."""
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     s = Store(runs_dir)
     yield s
@@ -87,7 +87,7 @@ def finished_run(tmp_path_factory, tiny_bert):
     Returns (store, run_id, config).
     """
     from studio.config import RunConfig
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     from tests.support import tiny_config
 

@@ -89,10 +89,10 @@ def make_learnable_bert(folder: Path) -> Path:
 
 
 def kill_active(store) -> None:
-    from studio import runlog
+    from studio.base import runfolder
 
     for row in store.list():
-        if row["status"] in runlog.ACTIVE:
+        if row["status"] in runfolder.ACTIVE:
             try:
                 store.kill(row["id"])
             except Exception:

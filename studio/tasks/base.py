@@ -16,7 +16,7 @@ tests/studio/test_task_contract.py checks every registered task against this con
 functions with the parameters below, its sample prepared, its reproduce script compiled and checked.
 
 Reproduce scripts copy a task's training functions (load_tokenizer, load_model, tokenize, collator,
-trainer_parts, test_report) and whatever they call into a standalone file (studio.script_source).
+trainer_parts, test_report) and whatever they call into a standalone file (studio.export.script_source).
 So these functions, and the studio code they reach, name other studio code directly (module-level
 `from studio.x import name`), never through a module (`data.read_table`) or an import inside a
 function; the generator refuses what it cannot copy, and the contract test says where.
@@ -55,8 +55,8 @@ PLAYGROUNDS = ("classify", "entities", "chat", "generate")
 
 @dataclass
 class LabelledRows:
-    """A file's rows as one text and one label each: what label review (studio.label_review) and active
-    learning (studio.active) work on."""
+    """A file's rows as one text and one label each: what label review (studio.labels.label_review) and active
+    learning (studio.labels.query_strategies) work on."""
 
     texts: list[str]                 # what the encoder reads, one per row
     labels: list[str | None]         # each row's label as the studio names it; None: not labelled yet
@@ -122,7 +122,7 @@ class Task:
     sequences_per_row: int = 1      # sequences one training row puts in a batch (the memory estimate)
     logged_metrics: tuple[str, ...] = ()  # validation metrics its trainer logs that are neither best nor test metrics
     head_init: bool = False         # training.head_init (class prototypes) applies
-    labels_files: bool = False      # a finished run can label a whole file (Playground, studio.batch)
+    labels_files: bool = False      # a finished run can label a whole file (Playground, studio.serve.label_file)
     onnx: bool = False              # ONNX export applies (encoder classifiers)
     script_requirements: tuple[str, ...] = ()  # pip packages a reproduce script needs beyond what its code imports
     table_types: tuple[str, ...] = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".parquet")  # files it reads as tables
@@ -168,7 +168,7 @@ class Task:
     stream_chat: Callable[..., Any] | None = None
     # (table) -> (input column, answer column) or Nones: what the Data tab's pickers show for a file it cannot prepare
     guess_columns: Callable[..., tuple[str | None, str | None]] | None = None
-    # (cfg) -> what the untrained starting point is, where scoring it means something (studio.baseline), else None
+    # (cfg) -> what the untrained starting point is, where scoring it means something (studio.training.base_scores), else None
     base_note: Callable[..., Text | None] | None = None
     # (cfg: DataConfig, unlabelled_ok=False) -> LabelledRows of its training file: one text and one label per row.
     # None: the task has no one label per row, so label review and active learning do not apply.
@@ -249,7 +249,7 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
 }
 OPTIONAL = ("stream_chat", "guess_columns", "base_note", "length_series", "labelled_rows", "check_run",
             "augment_context", "augment", "test_report_metrics", "teacher_answers")
-# The functions a reproduce script copies and calls (studio.reproduce_recipe).
+# The functions a reproduce script copies and calls (studio.export.reproduce_main).
 SCRIPT_PARTS = ("load_tokenizer", "load_model", "tokenize", "collator", "trainer_parts", "test_report")
 
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from studio.runs import RUN_ID_RE, Store
+from studio.runs.store import RUN_ID_RE, Store
 from tests.bad_inputs import CASES, Case
 from tests.components.ui_support import SAMPLE, free_port, running_app, stop_active_runs
 

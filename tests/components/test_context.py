@@ -6,7 +6,7 @@ import os
 import time
 
 from components.context import StudioContext
-from studio.runs import Store
+from studio.runs.store import Store
 
 
 def test_an_upload_removes_old_unused_ones_at_most_once_an_hour(tmp_path):

@@ -86,7 +86,7 @@ def test_a_labelling_project_through_the_api_survives_a_restart(tmp_path_factory
             assert all(r[4] for r in table["data"]) and "Every row of this round is labelled" in text
             started = client.predict(project, api_name="/retrain_labelled")
             run_id = re.search(r"Run (\d{8}-\d{6}-[0-9a-f]{6})", started).group(1)
-        from studio.runs import open_store
+        from studio.runs.store import open_store
 
         store = open_store(runs_dir)
         assert store.wait(run_id, timeout=300)["status"] == "completed"

@@ -17,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from studio import inference, runlog
+from studio.serve import inference
+from studio.base import runfolder
 from tests.components.ui_support import running_app, stop_active_runs
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -59,9 +60,9 @@ def four_runs(tmp_path_factory, ui_tiny_model):
             st = watcher.predict(run_ids[-1], api_name="/run_status")
             latencies.append(time.perf_counter() - t0)
             rows = {row[0]: row for row in table["data"]}
-            statuses.update(runlog.read_status(runs_dir / r)["status"] for r in run_ids)
-            if all(runlog.read_status(runs_dir / r)["status"] in runlog.FINISHED for r in run_ids) and \
-                    st["status"] in runlog.FINISHED:
+            statuses.update(runfolder.read_status(runs_dir / r)["status"] for r in run_ids)
+            if all(runfolder.read_status(runs_dir / r)["status"] in runfolder.FINISHED for r in run_ids) and \
+                    st["status"] in runfolder.FINISHED:
                 break
             assert time.time() < end, "the four runs did not finish"
             time.sleep(0.2)
@@ -74,13 +75,13 @@ def test_two_sessions_starting_two_runs_each_at_once_run_all_four_one_after_anot
     assert len(set(run_ids)) == 4, run_ids
     table, *_ = Client(url, verbose=False).predict(api_name="/list_runs")
     assert sorted(row[0] for row in table["data"]) == sorted(run_ids), "exactly these four rows"
-    done = [runlog.read_status(runs_dir / r) for r in run_ids]
+    done = [runfolder.read_status(runs_dir / r) for r in run_ids]
     assert [s["status"] for s in done] == ["completed"] * 4, [s.get("reason") for s in done]
     spans = sorted((s["started_at"], s["finished_at"]) for s in done)
     for (_, prev_end), (start, _) in zip(spans, spans[1:]):
         assert start >= prev_end, "two runs trained at once on the one device"
     for r in run_ids:
-        records = runlog.read_metrics(runs_dir / r)
+        records = runfolder.read_metrics(runs_dir / r)
         assert [x["step"] for x in records if x["kind"] == "train"] == [1, 2, 4, 6]  # logged once each, no reruns
         assert [x["kind"] for x in records].count("start") == 1
 

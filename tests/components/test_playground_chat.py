@@ -22,7 +22,7 @@ SAMPLE = ROOT / "assets" / "samples" / "sft_sample.jsonl"
 @pytest.fixture(scope="module")
 def sft_run(tmp_path_factory, ui_cache):
     from studio.config import RunConfig
-    from studio.runs import Store
+    from studio.runs.store import Store
     from tests.support import train_to_completion
     from tests.tiny_models import make_tiny_llama
 
@@ -80,7 +80,7 @@ def test_chat_streams_the_tuned_then_the_base_answer(chat_url, sft_run):
     assert len(updates) >= 4  # streamed: an update per token, not one at the end
     message, tuned, base = updates[-1]
     assert message == ""  # the box is cleared for the next message
-    from studio import inference
+    from studio.serve import inference
 
     expected_tuned = inference.predict(store.run_dir(run_id), ["What is the capital of Peru?"], max_new_tokens=8)[0]["output"]
     assert texts(tuned) == [("user", "What is the capital of Peru?"), ("assistant", expected_tuned)]

@@ -1,7 +1,7 @@
 """The Playground's NER panel through gradio_client: /predict_entities highlights what the engine predicts.
 
 A NER run is trained in this process on the bundled CoNLL sample (tiny BERT, a few steps: the flow is what
-counts), then the app answers for it exactly what studio.inference says, as HighlightedText spans by type.
+counts), then the app answers for it exactly what studio.serve.inference says, as HighlightedText spans by type.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import html
 
 import pytest
 
-from studio import inference, train
+from studio.serve import inference
+from studio.training import recipe
 from studio.config import RunConfig
-from studio.runs import Store
+from studio.runs.store import Store
 from tests.components.ui_support import ROOT, running_app, stop_active_runs
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -31,7 +32,7 @@ def ner_app(tmp_path_factory, ui_tiny_model):
                                             "learning_rate": 3e-3}})
     store = Store(runs_dir)
     run_id = store.create(cfg, start=False)
-    assert train.run(store.run_dir(run_id))["status"] == "completed"
+    assert recipe.run(store.run_dir(run_id))["status"] == "completed"
     store.sync(run_id)
     with running_app(runs_dir) as url:
         yield url, store, run_id

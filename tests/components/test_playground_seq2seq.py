@@ -21,7 +21,7 @@ PAIRS = [{"source": f"the {c} {t} is over there", "target": f"{c} {t}"}
 @pytest.fixture(scope="module")
 def seq2seq_app(tmp_path_factory, ui_cache):
     from studio.config import RunConfig
-    from studio.runs import open_store
+    from studio.runs.store import open_store
     from tests.support import tiny_config, train_to_completion, write_csv
     from tests.tiny_models import make_tiny_t5
 
@@ -38,7 +38,7 @@ def seq2seq_app(tmp_path_factory, ui_cache):
 
 
 def test_generate_answers_like_the_engine(seq2seq_app):
-    from studio import inference
+    from studio.serve import inference
 
     client, run_id, rd = seq2seq_app
     text = "the red car is over there"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from studio import runlog
-from studio.runs import process_alive
+from studio.base import runfolder
+from studio.runs.store import process_alive
 from tests.components.ui_support import ROOT, free_port, running_app, stop_active_runs
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -78,13 +78,13 @@ def test_a_killed_server_leaves_the_run_training_and_a_new_one_shows_its_whole_h
 
         kill_server(first)
         killed_at = time.time()
-        st = runlog.read_status(rd)
+        st = runfolder.read_status(rd)
         assert st["status"] == "running" and st["step"] < st["max_steps"], "the kill landed mid-training"
         assert process_alive(st["pid"], st["pid_start"]), "the worker outlives the server"
         # With no server at all, the run keeps training: its step moves on.
         at_kill, end = st["step"], time.time() + 120
-        while runlog.read_status(rd).get("step", 0) <= at_kill:
-            assert runlog.read_status(rd)["status"] == "running" and time.time() < end, runlog.read_status(rd)
+        while runfolder.read_status(rd).get("step", 0) <= at_kill:
+            assert runfolder.read_status(rd)["status"] == "running" and time.time() < end, runfolder.read_status(rd)
             time.sleep(0.1)
 
         with running_app(runs_dir) as url2:
@@ -93,14 +93,14 @@ def test_a_killed_server_leaves_the_run_training_and_a_new_one_shows_its_whole_h
             table, *_ = c2.predict(api_name="/list_runs")
             assert [row[0] for row in table["data"]] == [run_id]
             end = time.time() + 240
-            while (st := c2.predict(run_id, api_name="/run_status"))["status"] in runlog.ACTIVE:
+            while (st := c2.predict(run_id, api_name="/run_status"))["status"] in runfolder.ACTIVE:
                 assert time.time() < end, st
                 time.sleep(0.5)
             assert st["status"] == "completed", st.get("reason")
             assert st["step"] == st["max_steps"] == 48
 
             records = c2.predict(run_id, api_name="/run_metrics")
-            assert records == runlog.read_metrics(rd)  # the whole file, as written
+            assert records == runfolder.read_metrics(rd)  # the whole file, as written
             train = [r for r in records if r["kind"] == "train"]
             assert [r["step"] for r in train] == list(range(1, 49)), "every step once, none lost while no server ran"
             assert any(killed_at < r["time"] < restarted_at for r in train), "it trained while no server was up"

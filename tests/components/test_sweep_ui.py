@@ -27,7 +27,7 @@ SPACE = yaml.safe_dump({"training.learning_rate": {"low": 1e-3, "high": 1e-2, "l
 
 def stop_sweeps(runs_dir) -> None:
     from studio import sweeps
-    from studio.runs import open_store
+    from studio.runs.store import open_store
 
     store = open_store(runs_dir)
     for s in sweeps.list_sweeps(store):
@@ -49,7 +49,7 @@ def test_a_sweep_started_through_the_api_survives_a_server_restart(tmp_path_fact
             assert sweep_id in status
         # The server is gone; the sweep's driver and its trials train on.
         from studio import sweeps
-        from studio.runs import open_store
+        from studio.runs.store import open_store
 
         store = open_store(runs_dir)
         assert sweeps.sync(store, sweep_id)["status"] in sweeps.ACTIVE

@@ -32,7 +32,7 @@ def running_app(runs_dir: Path, **build_kwargs):
 
 def stop_active_runs(runs_dir: Path) -> None:
     """Kill whatever is still training when a test ends, so no worker outlives the test session."""
-    from studio.runs import open_store
+    from studio.runs.store import open_store
     from tests.support import kill_active
 
     kill_active(open_store(runs_dir))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio import active
+from studio.labels import query_strategies
 
 
 PROBS = np.array([
@@ -19,15 +19,15 @@ PROBS = np.array([
 
 @pytest.mark.parametrize("strategy, first", [("least-confidence", 2), ("entropy", 2), ("margin", 3)])
 def test_each_uncertainty_strategy_asks_its_own_row_first(strategy, first):
-    picks = active.pick(strategy, 2, PROBS, None)
+    picks = query_strategies.pick(strategy, 2, PROBS, None)
     assert picks.positions[0] == first
     assert picks.scores == sorted(picks.scores, reverse=True)
-    assert 0 not in active.pick(strategy, 4, PROBS, None).positions  # the sure row comes last
+    assert 0 not in query_strategies.pick(strategy, 4, PROBS, None).positions  # the sure row comes last
 
 
 def test_random_is_seeded_and_distinct():
-    a = active.pick("random", 3, PROBS, None, seed=7).positions
-    assert a == active.pick("random", 3, PROBS, None, seed=7).positions and len(set(a)) == 3
+    a = query_strategies.pick("random", 3, PROBS, None, seed=7).positions
+    assert a == query_strategies.pick("random", 3, PROBS, None, seed=7).positions and len(set(a)) == 3
 
 
 def _clusters(sizes, seed=0):
@@ -44,15 +44,15 @@ def test_diverse_margin_spreads_a_batch_that_margin_spends_on_near_duplicates():
     margins = np.concatenate([rng.uniform(lo, hi, n) for n, (lo, hi) in zip(sizes, spans)])
     probs = np.stack([(1 + margins) / 2, (1 - margins) / 2], axis=1)
     cluster = np.repeat(np.arange(4), sizes)
-    plain = active.pick("margin", 3, probs, emb).positions
-    diverse = active.pick("diverse-margin", 3, probs, emb).positions
+    plain = query_strategies.pick("margin", 3, probs, emb).positions
+    diverse = query_strategies.pick("diverse-margin", 3, probs, emb).positions
     assert {int(cluster[p]) for p in plain} == {0}
     assert {int(cluster[p]) for p in diverse} == {0, 1, 2}
 
 
 def test_a_cold_start_takes_one_row_near_each_cluster_centre():
     emb = _clusters([30, 5, 12])
-    picks = active.pick("margin", 3, None, emb)
+    picks = query_strategies.pick("margin", 3, None, emb)
     assert sorted(_cluster_of(p) for p in picks.positions) == [0, 1, 2]
     assert "k-means" in picks.how
 
@@ -62,5 +62,5 @@ def _cluster_of(position: int) -> int:
 
 
 def test_asking_for_more_than_there_is_gives_everything_once():
-    assert sorted(active.pick("entropy", 50, PROBS, None).positions) == [0, 1, 2, 3, 4]
-    assert sorted(active.cluster_centres(_clusters([2, 1]), 10)) == [0, 1, 2]
+    assert sorted(query_strategies.pick("entropy", 50, PROBS, None).positions) == [0, 1, 2, 3, 4]
+    assert sorted(query_strategies.cluster_centres(_clusters([2, 1]), 10)) == [0, 1, 2]

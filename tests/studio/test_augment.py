@@ -12,50 +12,55 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from studio import augment, augment_tags, augment_words, paraphrase, runlog
+from studio import augment
+from studio.tasks.token_classification import tag_ops
+from studio.tasks.text_classification import word_ops
+from studio.tasks.text_classification import paraphrase
 from studio.cli import main as cli
 from studio.config import AugmentConfig, RunConfig
-from studio.errors import ConfigError
+from studio.base.errors import ConfigError
 from studio.tasks import get_task
 from tests.support import read_jsonl, run_reproduce_script, separable_rows, tiny_config, train_to_completion, write_csv
+from studio.base.runfolder import RunFolder
+from studio.base import files
 
 WORDS = "please refund the duplicate payment on my card today".split()
 
 
 # ------------------------------------------------------------------------------ word operations --
 def test_swap_keeps_the_words_and_moves_some():
-    out = augment_words.swap(WORDS, np.random.default_rng(0), 2)
+    out = word_ops.swap(WORDS, np.random.default_rng(0), 2)
     assert sorted(out) == sorted(WORDS) and out != WORDS
 
 
 def test_delete_drops_n_words_and_never_all():
-    assert len(augment_words.delete(WORDS, np.random.default_rng(0), 3)) == len(WORDS) - 3
-    assert augment_words.delete(["one", "two"], np.random.default_rng(0), 5) in (["one"], ["two"])
-    assert augment_words.delete(["alone"], np.random.default_rng(0), 1) == ["alone"]
+    assert len(word_ops.delete(WORDS, np.random.default_rng(0), 3)) == len(WORDS) - 3
+    assert word_ops.delete(["one", "two"], np.random.default_rng(0), 5) in (["one"], ["two"])
+    assert word_ops.delete(["alone"], np.random.default_rng(0), 1) == ["alone"]
 
 
 def test_insert_draws_from_the_vocabulary():
-    out = augment_words.insert(WORDS, np.random.default_rng(0), 2, ["transfer", "account"])
+    out = word_ops.insert(WORDS, np.random.default_rng(0), 2, ["transfer", "account"])
     added = Counter(out) - Counter(WORDS)
     assert sum(added.values()) == 2 and set(added) <= {"transfer", "account"}
 
 
 def test_synonyms_replace_only_known_words_and_keep_case():
-    out = augment_words.replace_synonyms(["Refund", "my", "card"], np.random.default_rng(0), 2, {"refund": ["repay"]})
+    out = word_ops.replace_synonyms(["Refund", "my", "card"], np.random.default_rng(0), 2, {"refund": ["repay"]})
     assert out == ["Repay", "my", "card"]
 
 
 def test_embedding_synonyms_come_from_the_model_and_skip_inflections(tiny_bert):
-    syn = augment_words.embedding_synonyms(tiny_bert, ["payment", "refund", "card"], min_similarity=-1.0)
+    syn = word_ops.embedding_synonyms(tiny_bert, ["payment", "refund", "card"], min_similarity=-1.0)
     assert syn and all(len(v) <= 3 for v in syn.values())
     for word, near in syn.items():
-        assert word not in near and not any(augment_words._same_stem(word, n) for n in near)
-    assert augment_words._same_stem("refund", "refunds") and augment_words._same_stem("declined", "declining")
-    assert not augment_words._same_stem("money", "cash")
+        assert word not in near and not any(word_ops._same_stem(word, n) for n in near)
+    assert word_ops._same_stem("refund", "refunds") and word_ops._same_stem("declined", "declining")
+    assert not word_ops._same_stem("money", "cash")
 
 
 def test_n_changed_is_a_share_and_at_least_one():
-    assert augment_words.n_changed(WORDS, 0.1) == 1 and augment_words.n_changed(WORDS * 3, 0.2) == 5
+    assert word_ops.n_changed(WORDS, 0.1) == 1 and word_ops.n_changed(WORDS * 3, 0.2) == 5
 
 
 # ------------------------------------------------------------------------------- tag operations --
@@ -69,26 +74,26 @@ def valid_bio(tags: list[str]) -> bool:
 
 
 def test_mention_replacement_swaps_an_entity_for_another_of_its_type():
-    pools = augment_tags.pools(SENTENCES)
+    pools = tag_ops.pools(SENTENCES)
     assert pools.mentions["LOC"] == [("New", "York"), ("Paris",)]
-    toks, tags = augment_tags.replace_mentions(*SENTENCES[0], np.random.default_rng(1), 1.0, pools)
+    toks, tags = tag_ops.replace_mentions(*SENTENCES[0], np.random.default_rng(1), 1.0, pools)
     assert valid_bio(tags) and len(toks) == len(tags)
     assert toks[toks.index("visited") + 1:-1] == ["New", "York"] and tags[-3:] == ["B-LOC", "I-LOC", "O"]
     assert toks[:toks.index("visited")] in (["Bob"], ["Carol"])
 
 
 def test_token_replacement_keeps_the_tags():
-    pools = augment_tags.pools(SENTENCES)
-    toks, tags = augment_tags.replace_tokens(*SENTENCES[1], np.random.default_rng(0), 0.5, pools)
+    pools = tag_ops.pools(SENTENCES)
+    toks, tags = tag_ops.replace_tokens(*SENTENCES[1], np.random.default_rng(0), 0.5, pools)
     assert tags == SENTENCES[1][1] and toks != SENTENCES[1][0]
     for tok, tag in zip(toks, tags):
         assert tok in pools.tokens[tag]
 
 
 def test_shuffle_stays_within_segments():
-    toks, tags = augment_tags.shuffle_segments(*SENTENCES[1], np.random.default_rng(3), 1.0)
+    toks, tags = tag_ops.shuffle_segments(*SENTENCES[1], np.random.default_rng(3), 1.0)
     assert tags == SENTENCES[1][1]
-    for start, end, _ in augment_tags.segments(tags):
+    for start, end, _ in tag_ops.segments(tags):
         assert sorted(toks[start:end]) == sorted(SENTENCES[1][0][start:end])
 
 
@@ -183,20 +188,20 @@ def test_a_run_trains_on_augmented_rows_and_keeps_them(store, tiny_bert, tmp_pat
     raw["augment"] = {"copies": 2, "operations": "swap, delete"}
     run_id = train_to_completion(store, RunConfig.from_dict(raw))
     rd = store.run_dir(run_id)
-    shown = read_jsonl(rd / augment.AUGMENTED_FILE)
-    report = json.loads((rd / runlog.DATA_REPORT_FILE).read_text())
+    shown = read_jsonl(RunFolder(rd).augmented_rows)
+    report = json.loads((RunFolder(rd).data_report).read_text())
     n_train = report["rows"]["train"]
     assert report["augmentation"]["train_rows"] == n_train
     assert report["augmentation"]["train_rows_after"] == n_train + len(shown)
     assert report["augmentation"]["rows_added"] == dict(Counter(r["operation"] for r in shown))
     assert {"operation", "source_row", "original", "text", "label"} <= set(shown[0])
-    train = pd.read_parquet(rd / runlog.DATA_DIR / "train.parquet")
+    train = pd.read_parquet(RunFolder(rd).data / "train.parquet")
     assert len(train) == n_train  # the split itself is left as the file gave it
     assert all(r["original"] == train["text"].iloc[r["source_row"]] for r in shown)
-    log = (rd / runlog.LOG_FILE).read_text()
+    log = (RunFolder(rd).log).read_text()
     assert "[studio] augmentation swap:" in log and f"{n_train + len(shown)} train rows" in log
     # Validation and test are never augmented: the test report scores the split's own rows.
-    assert len(read_jsonl(rd / runlog.PREDICTIONS_FILE)) == report["rows"]["test"]
+    assert len(read_jsonl(RunFolder(rd).predictions)) == report["rows"]["test"]
     # The reproduce bundle trains on what the run trained on.
     got, want, folder = run_reproduce_script(rd, tmp_path)
     assert len(read_jsonl(folder / "data" / "train.jsonl")) == n_train + len(shown)
@@ -222,9 +227,9 @@ def test_a_resumed_run_reads_its_rows_back(tmp_path, separable_csv, tiny_bert):
     c = cfg(separable_csv, copies=1, operations="swap")
     task = get_task(c.task)
     train = task.prepare_data(c.data).splits["train"]
-    runlog.atomic_write_json(tmp_path / runlog.DATA_REPORT_FILE, {"rows": {"train": len(train)}})
+    files.atomic_write_json(RunFolder(tmp_path).data_report, {"rows": {"train": len(train)}})
     first = augment.for_run(tmp_path, c, task, train, tiny_bert)
-    assert len(first) > len(train) and (tmp_path / augment.AUGMENTED_FILE).is_file()
+    assert len(first) > len(train) and (RunFolder(tmp_path).augmented_rows).is_file()
     broken = dataclasses.replace(task, augment=None, augment_context=None)  # would fail if asked to make rows again
     pd.testing.assert_frame_equal(augment.for_run(tmp_path, c, broken, train, tiny_bert), first)
     off = cfg(separable_csv)
@@ -238,7 +243,7 @@ def test_a_run_whose_operations_change_nothing_trains_on_its_own_rows(tmp_path, 
     c = cfg(one_word, copies=1, operations="swap")
     task = get_task(c.task)
     train = task.prepare_data(c.data).splits["train"]
-    runlog.atomic_write_json(tmp_path / runlog.DATA_REPORT_FILE, {})
+    files.atomic_write_json(RunFolder(tmp_path).data_report, {})
     out = augment.for_run(tmp_path, c, task, train, tiny_bert)
     assert len(out) == len(train)
-    assert json.loads((tmp_path / runlog.DATA_REPORT_FILE).read_text())["augmentation"]["rows_added"] == {}
+    assert json.loads((RunFolder(tmp_path).data_report).read_text())["augmentation"]["rows_added"] == {}

@@ -19,11 +19,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from studio import batch, cli
+from studio import cli
+from studio.serve import label_file
 from studio.config import ConfigError, DataConfig, RunConfig
 from studio.data import DataError
 from studio.models import ModelError
-from studio.runs import RUN_ID_RE, Store
+from studio.runs.store import RUN_ID_RE, Store
 from studio.tasks import get_task
 from tests.bad_inputs import CASES, FORMULAS, Case
 from tests.support import ROOT, kill_active
@@ -141,7 +142,7 @@ def test_every_csv_the_studio_writes_keeps_formulas_inert(tmp_path):
     frame = pd.DataFrame({"text": list(FORMULAS) + ["plain text", "-3 stars"],
                           "predicted": ["=1+1", "billing", "@x", "+y", "-z", "ok", "ok"],
                           "confidence": [0.5] * 7, "=p(label)": [0.1] * 7})
-    path = batch.write_csv(frame, tmp_path, "predictions")
+    path = label_file.write_csv(frame, tmp_path, "predictions")
     back = pd.read_csv(path, keep_default_na=False)
     assert list(back.columns) == ["text", "predicted", "confidence", "'=p(label)"]
     assert back["text"].tolist() == [f"'{f}" for f in FORMULAS] + ["plain text", "'-3 stars"]
@@ -159,8 +160,8 @@ def test_a_predictions_csv_of_formula_texts_is_inert(finished_run, tmp_path):
     store, run_id, _ = finished_run
     src = tmp_path / "to label.csv"
     pd.DataFrame({"text": list(FORMULAS), "note": ["@me", "=1", "fine", "+1", "-1"]}).to_csv(src, index=False)
-    frame = batch.predict_file(store.run_dir(run_id), src)
-    back = pd.read_csv(batch.write_csv(frame, tmp_path, "predictions"), keep_default_na=False)
+    frame = label_file.predict_file(store.run_dir(run_id), src)
+    back = pd.read_csv(label_file.write_csv(frame, tmp_path, "predictions"), keep_default_na=False)
     assert back["text"].tolist() == [f"'{f}" for f in FORMULAS]
     assert back["note"].tolist() == ["'@me", "'=1", "fine", "'+1", "'-1"]
     assert set(back["predicted"]) <= {"billing", "technical", "shipping"}

@@ -1,4 +1,4 @@
-"""studio.baseline: every report says whether fine-tuning helped, beside the untrained base on the same test rows."""
+"""studio.training.base_scores: every report says whether fine-tuning helped, beside the untrained base on the same test rows."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import json
 
 import pytest
 
-from studio import cli, export, runlog
+from studio import cli, export
+from studio.base import runfolder
 from studio.config import RunConfig
-from studio.runs import Store
+from studio.runs.store import Store
 from tests.support import tiny_config, train_to_completion
+from studio.base.runfolder import RunFolder
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,7 @@ def two_runs(tmp_path_factory, tiny_bert, separable_csv):
 
 
 def report(store, run_id) -> dict:
-    return json.loads((store.run_dir(run_id) / runlog.REPORT_FILE).read_text())
+    return json.loads((RunFolder(store.run_dir(run_id)).report).read_text())
 
 
 def test_a_classifiers_report_has_its_prototype_base_beside_it(two_runs):
@@ -45,7 +47,7 @@ def test_a_classifiers_report_has_its_prototype_base_beside_it(two_runs):
     assert "prototype head" in base["what"] and base["what_zh"]
     assert base["cached"] is False and base["n"] == rep["n"]
     assert json.loads((store.run_dir(first) / "base_report.json").read_text())["metrics"] == base["metrics"]
-    test_line = [r for r in runlog.read_metrics(store.run_dir(first)) if r["kind"] == "test"][0]
+    test_line = [r for r in runfolder.read_metrics(store.run_dir(first)) if r["kind"] == "test"][0]
     assert test_line["base_test_accuracy"] == base["metrics"]["accuracy"]
 
 
@@ -53,13 +55,13 @@ def test_the_second_run_on_the_same_data_takes_the_base_from_the_cache(two_runs)
     store, first, second, _ = two_runs
     a, b = report(store, first)["base"], report(store, second)["base"]
     assert b["cached"] is True and b["metrics"] == a["metrics"]
-    assert "base (cached)" in (store.run_dir(second) / runlog.LOG_FILE).read_text()
+    assert "base (cached)" in (RunFolder(store.run_dir(second)).log).read_text()
 
 
 def test_scoring_the_base_changes_nothing_in_training(two_runs):
     """The base is scored before the first step without drawing from training's random numbers."""
     store, first, _, off = two_runs
-    losses = lambda rid: [r["loss"] for r in runlog.read_metrics(store.run_dir(rid)) if r["kind"] == "train"]  # noqa: E731
+    losses = lambda rid: [r["loss"] for r in runfolder.read_metrics(store.run_dir(rid)) if r["kind"] == "train"]  # noqa: E731
     assert losses(first) == losses(off)
     assert report(store, first)["metrics"] == report(store, off)["metrics"]
     assert "base" not in report(store, off) and not (store.run_dir(off) / "base_report.json").exists()

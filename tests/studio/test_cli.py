@@ -16,11 +16,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from studio import cli, methods, runlog
+from studio import cli, methods
+from studio.base import runfolder
 from studio.config import AugmentConfig, DataConfig, RunConfig, TrainingConfig
-from studio.runs import Store, process_alive
+from studio.runs.store import Store, process_alive
 from studio.tasks import get_task
 from tests.support import ROOT, kill_active, tiny_config, wait_for
+from studio.base.runfolder import RunFolder
 
 STUDIO = shutil.which("studio", path=str(Path(sys.executable).parent))
 BASE_CMD = [STUDIO] if STUDIO else [sys.executable, "-m", "studio.cli"]
@@ -81,7 +83,7 @@ def test_train_the_bundled_minilm_on_the_sample_data(tmp_path):
     for p in preds:
         assert p["label"] in report["labels"] and set(p["probabilities"]) == set(report["labels"])
         assert p["score"] == max(p["probabilities"].values())
-    assert not (tmp_path / "runs" / run_id / runlog.STOP_FILE).exists()
+    assert not (tmp_path / "runs" / RunFolder(run_id).stop_request).exists()
 
 
 # ---------------------------------------------- detach, stop, resume, kill --
@@ -97,11 +99,11 @@ def test_detach_stop_resume_kill(tmp_path, tiny_bert, separable_csv):
         out = json.loads(ok(studio("train", cfg_file, "--detach", "--json", runs_dir=runs)).stdout)
         run_id = out["run"]
         assert Path(out["dir"]) == runs / run_id
-        assert store.sync(run_id)["status"] in runlog.ACTIVE  # returned at once, the run trains on
+        assert store.sync(run_id)["status"] in runfolder.ACTIVE  # returned at once, the run trains on
 
         def stepping(n):
             st = store.sync(run_id)
-            assert st["status"] not in runlog.FINISHED, st
+            assert st["status"] not in runfolder.FINISHED, st
             return st if (st.get("step") or 0) >= n else None
 
         wait_for(lambda: stepping(2), what="the detached run to train")
@@ -122,7 +124,7 @@ def test_detach_stop_resume_kill(tmp_path, tiny_bert, separable_csv):
         assert not process_alive(pid, None)
         listed = json.loads(ok(studio("runs", "--json", runs_dir=runs)).stdout)
         assert [(r["id"], r["status"]) for r in listed] == [(run_id, "stopped")]
-        steps = [r["step"] for r in runlog.read_metrics(runs / run_id) if r["kind"] == "train"]
+        steps = [r["step"] for r in runfolder.read_metrics(runs / run_id) if r["kind"] == "train"]
         assert steps == sorted(set(steps)), "resumed without duplicate steps"
 
         again = studio("stop", run_id, runs_dir=runs)

@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 import torch
 
-from studio import distill, runlog
+from studio import distill
 from studio.cli import main as cli
 from studio.config import RunConfig
-from studio.errors import ConfigError
+from studio.base.errors import ConfigError
 from tests.support import kill_active, separable_rows, tiny_config, train_to_completion, write_csv
+from studio.base.runfolder import RunFolder
 
 LABELS = ("billing", "technical", "shipping")
 
@@ -32,7 +33,7 @@ def data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def teacher(tmp_path_factory, tiny_bert, data):
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     store = Store(tmp_path_factory.mktemp("distill-runs"))
     run_id = train_to_completion(store, RunConfig.from_dict(tiny_config(tiny_bert, data["train"], "full", epochs=3)))
@@ -108,25 +109,25 @@ def test_a_distilled_run_reports_teacher_and_student_and_queues_the_labels_only_
     try:
         for rid in (run_id, alone):  # the labels-only run is queued behind the student
             st = store.wait(rid, timeout=300)
-            assert st["status"] == "completed", (st, (store.run_dir(rid) / runlog.LOG_FILE).read_text()[-3000:])
+            assert st["status"] == "completed", (st, (RunFolder(store.run_dir(rid)).log).read_text()[-3000:])
     finally:
         kill_active(store)
     rec = distill.record(rd)
-    alone_cfg = json.loads((store.run_dir(alone) / runlog.CONFIG_FILE).read_text())
+    alone_cfg = json.loads((RunFolder(store.run_dir(alone)).config).read_text())
     assert alone_cfg["distill"]["teacher"] is None and alone_cfg["name"].endswith("· labels only")
-    assert alone_cfg["training"] == json.loads((rd / runlog.CONFIG_FILE).read_text())["training"]
-    n_train = json.loads((rd / runlog.DATA_REPORT_FILE).read_text())["rows"]["train"]
-    logits = np.load(rd / distill.TEACHER_FILE)["logits"]
+    assert alone_cfg["training"] == json.loads((RunFolder(rd).config).read_text())["training"]
+    n_train = json.loads((RunFolder(rd).data_report).read_text())["rows"]["train"]
+    logits = np.load(RunFolder(rd).teacher_logits)["logits"]
     assert logits.shape == (n_train + len(rec["transfer_texts"]), 3) and len(rec["transfer_texts"]) == 24
-    log = (rd / runlog.LOG_FILE).read_text()
+    log = (RunFolder(rd).log).read_text()
     assert f"logits for {n_train} training rows and 24 transfer texts" in log
     assert f"{n_train + 24} train rows" in log
-    report = json.loads((rd / runlog.REPORT_FILE).read_text())["distillation"]
+    report = json.loads((RunFolder(rd).report).read_text())["distillation"]
     assert report["teacher"]["run"] == teacher_id and report["student"]["run"] == run_id and report["alone"] == alone
     for side in ("teacher", "student"):
         assert set(report[side]["metrics"]) == {"accuracy", "f1", "precision", "recall"}
         assert report[side]["latency_ms"] > 0 and report[side]["texts_per_second"] > 0 and report[side]["parameters"] > 0
-    teacher_report = json.loads((store.run_dir(teacher_id) / runlog.REPORT_FILE).read_text())["metrics"]
+    teacher_report = json.loads((RunFolder(store.run_dir(teacher_id)).report).read_text())["metrics"]
     assert report["teacher"]["metrics"]["accuracy"] == pytest.approx(teacher_report["accuracy"])  # same test split
     assert report["temperature"] == 3.0 and report["transfer_rows"] == 24
 
@@ -141,7 +142,7 @@ def test_cli_trains_a_student(teacher, tiny_bert, data, tmp_path, capsys):
     err = capsys.readouterr().err
     run_id = re.search(r"run (\S+) queued", err).group(1)
     rd = store.run_dir(run_id)
-    assert "distillation" in json.loads((rd / runlog.REPORT_FILE).read_text())
+    assert "distillation" in json.loads((RunFolder(rd).report).read_text())
     assert "alone" not in (distill.record(rd) or {})
     assert re.search(r"teacher +\d\.\d{4} +\d\.\d{4} +[\d,]+ .* " + teacher_id, err), err
     assert re.search(r"student \(distilled\) +\d\.\d{4} .* " + run_id, err), err
@@ -149,7 +150,7 @@ def test_cli_trains_a_student(teacher, tiny_bert, data, tmp_path, capsys):
 
 # ------------------------------------------------------------------------------- sequence level (SFT) --
 def test_sft_students_learn_the_teachers_answers_and_the_script_reproduces_it(tmp_path_factory, studio_cache, tmp_path):
-    from studio.runs import Store
+    from studio.runs.store import Store
     from tests.support import run_reproduce_script
     from tests.tiny_models import make_tiny_llama
 
@@ -171,22 +172,22 @@ def test_sft_students_learn_the_teachers_answers_and_the_script_reproduces_it(tm
     run_id = train_to_completion(store, RunConfig.from_dict({**raw, "distill": {"teacher": teacher,
                                                                                 "compare_alone": False}}))
     rd = store.run_dir(run_id)
-    answers = pd.read_json(rd / distill.TEACHER_ANSWERS_FILE, lines=True)
-    own = pd.read_parquet(rd / runlog.DATA_DIR / "train.parquet")
+    answers = pd.read_json(RunFolder(rd).teacher_answers, lines=True)
+    own = pd.read_parquet(RunFolder(rd).data / "train.parquet")
     assert len(answers) == len(own) and list(answers["text"]) == list(own["text"])  # same prompts
     assert (answers["reference"] != own["reference"]).any()  # the teacher's answers, not the file's
     for msgs, ref in zip(answers["messages"], answers["reference"]):
         assert json.loads(msgs)[-1] == {"role": "assistant", "content": ref}
-    report = json.loads((rd / runlog.REPORT_FILE).read_text())["distillation"]
+    report = json.loads((RunFolder(rd).report).read_text())["distillation"]
     assert report["kind"] == "sequence" and report["teacher_answers"] == len(own) and report["teacher"]["run"] == teacher
-    assert f"answers to {len(own)} training conversations" in (rd / runlog.LOG_FILE).read_text()
+    assert f"answers to {len(own)} training conversations" in (RunFolder(rd).log).read_text()
     _, _, folder = run_reproduce_script(rd, tmp_path / "script")
     exported = [json.loads(line)["reference"] for line in (folder / "data" / "train.jsonl").read_text().splitlines()]
     assert exported == list(answers["reference"]) and "reproduces the distillation" in (folder / "README.md").read_text()
 
 
 def test_a_soft_label_script_says_it_does_not_reproduce_the_teacher(teacher, tiny_bert, data, tmp_path):
-    from studio.reproduce import script_text, write_bundle
+    from studio.export.reproduce import script_text, write_bundle
 
     store, teacher_id = teacher
     run_id = train_to_completion(store, student(tiny_bert, data["train"], teacher_id, compare_alone=False))

@@ -23,11 +23,16 @@ from pathlib import Path
 import psutil
 import pytest
 
-from studio import distributed, ranks, runlog, train, worker
-from studio.errors import LaunchFailed
+from studio.runs import distributed
+from studio.base import process_rank
+from studio.base import runfolder
+from studio.training import recipe
+from studio.runs import worker
+from studio.base.errors import LaunchFailed
 from studio.config import ConfigError, RunConfig, TrainingConfig
-from studio.runs import Store
+from studio.runs.store import Store
 from tests.support import ROOT, read_jsonl, tiny_config, wait_for
+from studio.base.runfolder import RunFolder
 
 STEPS = dict(epochs=2, eval_strategy="steps", eval_steps=5, group_by_length=False, logging_steps=1)  # 10 steps
 
@@ -77,12 +82,12 @@ def test_one_and_two_processes_both_complete_with_one_clean_log_and_comparable_r
     two = store.create(cfg(tiny_bert, separable_csv, 2))
     st = store.wait(two, timeout=400)
     rd = store.run_dir(two)
-    assert st["status"] == "completed", (st, runlog.tail_log(rd, 60))
+    assert st["status"] == "completed", (st, runfolder.tail_log(rd, 60))
     wait_for(lambda: not ranks_of(rd), timeout=30, what="every process of the run to exit")
 
     # How it was launched: in the config, the start record and the status.
     assert json.loads((rd / "config.json").read_text())["training"]["num_processes"] == 2
-    records = runlog.read_metrics(rd)
+    records = runfolder.read_metrics(rd)
     starts = [r for r in records if r["kind"] == "start"]
     assert len(starts) == 1
     launch = starts[0]["launch"]
@@ -90,21 +95,21 @@ def test_one_and_two_processes_both_complete_with_one_clean_log_and_comparable_r
     assert {k: launch[k] for k in ("launcher", "num_processes", "backend", "distributed")} == {
         "launcher": "accelerate", "num_processes": 2, "backend": "gloo", "distributed": "ddp"}
     assert launch["command"].startswith("accelerate launch --num_processes 2 ") and str(rd) in launch["command"]
-    assert runlog.read_metrics(store.run_dir(one))[0]["launch"]["launcher"] == "none"
+    assert runfolder.read_metrics(store.run_dir(one))[0]["launch"]["launcher"] == "none"
 
     # One writer: each step logged once, in order, and the run folder has no rank leftovers.
     assert [r["step"] for r in records if r["kind"] == "train"] == list(range(1, 11))
     assert [r["step"] for r in records if r["kind"] == "eval"] == [5, 10]
     assert [r["kind"] for r in records][-2:] == ["summary", "test"]
     assert not list(rd.glob(".result-rank*")) and not list(rd.glob(".model-*"))
-    log = (rd / runlog.LOG_FILE).read_text()
+    log = (RunFolder(rd).log).read_text()
     assert log.count("trainable of") == 1, "rank 1 writes its own log, not a second copy of rank 0's lines"
     assert "trainable of" in distributed.rank_log(rd, 1).read_text()
     assert st["max_steps"] == st["step"] == 10  # the global batch of 2 x 4 rows, as one process's 8
 
     # Comparable: the first step sees the same 8 rows from the same start, so the same loss (the
     # Trainer must not scale it by the process count); later steps differ by summation order only.
-    ref = runlog.read_metrics(store.run_dir(one))
+    ref = runfolder.read_metrics(store.run_dir(one))
     ref_train, two_train = by_step(ref, "train"), by_step(records, "train")
     assert two_train[1]["loss"] == pytest.approx(ref_train[1]["loss"], abs=1e-3)
     for step in (5, 10):
@@ -115,7 +120,7 @@ def test_one_and_two_processes_both_complete_with_one_clean_log_and_comparable_r
     assert two_test["accuracy"] == pytest.approx(ref_test["accuracy"], abs=0.25)
     assert len(read_jsonl(rd / "test_predictions.jsonl")) == json.loads((rd / "test_report.json").read_text())["n"]
     assert (rd / "model" / "adapter_model.safetensors").exists()
-    assert train.last_checkpoint(rd) is not None
+    assert recipe.last_checkpoint(rd) is not None
 
 
 # ------------------------------------------------------------- stop, resume --
@@ -124,18 +129,18 @@ def test_a_stop_reaches_every_rank_at_the_same_step_and_resume_finishes(store, t
     run_id = store.create(cfg(tiny_bert, separable_csv, 2))
     rd = store.run_dir(run_id)
     # Asked for while the ranks start up: rank 0 reads it after step 1 and every rank stops there.
-    wait_for(lambda: runlog.read_status(rd).get("launch"), timeout=120, poll=0.1, what="the launch")
+    wait_for(lambda: runfolder.read_status(rd).get("launch"), timeout=120, poll=0.1, what="the launch")
     store.stop(run_id)
     st = store.wait(run_id, timeout=300)
-    assert st["status"] == "stopped", (st, runlog.tail_log(rd, 60))
+    assert st["status"] == "stopped", (st, runfolder.tail_log(rd, 60))
     assert "Stopped by the user at step 1" in st["reason"]
-    assert train.last_checkpoint(rd).name == "checkpoint-1"
+    assert recipe.last_checkpoint(rd).name == "checkpoint-1"
     wait_for(lambda: not ranks_of(rd), timeout=30, what="every rank to exit (none left waiting for the others)")
 
     store.resume(run_id)
     st = store.wait(run_id, timeout=300)
-    assert st["status"] == "completed", (st, runlog.tail_log(rd, 60))
-    records = runlog.read_metrics(rd)
+    assert st["status"] == "completed", (st, runfolder.tail_log(rd, 60))
+    records = runfolder.read_metrics(rd)
     assert [(r["step"], r["resumed"]) for r in records if r["kind"] == "start"] == [(0, False), (1, True)]
     assert [r["step"] for r in records if r["kind"] == "train"] == list(range(1, 11)), "every step once"
 
@@ -146,7 +151,7 @@ def test_kill_takes_down_the_launcher_and_every_rank(store, tiny_bert, separable
     run_id = store.create(cfg(tiny_bert, separable_csv, 2, epochs=40, eval_steps=100))  # 200 steps
     rd = store.run_dir(run_id)
     # Mid-training, when the ranks talk to each other directly and would train on without the launcher.
-    wait_for(lambda: (runlog.read_status(rd).get("step") or 0) >= 2, timeout=180, poll=0.05, what="training")
+    wait_for(lambda: (runfolder.read_status(rd).get("step") or 0) >= 2, timeout=180, poll=0.05, what="training")
     assert len(rank_processes(rd)) == 2
     t0 = time.time()
     st = store.kill(run_id)
@@ -167,7 +172,7 @@ def test_two_machines_on_one_host_train_one_run(store, tiny_bert, separable_csv)
     rd = store.run_dir(run_id)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with open(rd.parent / "machine1.log", "wb") as log:
-        joiner = subprocess.Popen([sys.executable, "-m", "studio.distributed", "join", str(rd), "--machine-rank", "1"],
+        joiner = subprocess.Popen([sys.executable, "-m", "studio.runs.distributed", "join", str(rd), "--machine-rank", "1"],
                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             st = store.wait(run_id, timeout=400)
@@ -175,10 +180,10 @@ def test_two_machines_on_one_host_train_one_run(store, tiny_bert, separable_csv)
         finally:
             if joiner.poll() is None:
                 joiner.kill()
-    assert st["status"] == "completed", (st, runlog.tail_log(rd, 40), (rd.parent / "machine1.log").read_text()[-3000:])
+    assert st["status"] == "completed", (st, runfolder.tail_log(rd, 40), (rd.parent / "machine1.log").read_text()[-3000:])
     assert code == 0
     assert st["launch"]["num_machines"] == 2 and "--main_process_ip 127.0.0.1" in st["launch"]["command"]
-    records = runlog.read_metrics(rd)
+    records = runfolder.read_metrics(rd)
     assert [r["kind"] for r in records].count("start") == 1
     assert [r["step"] for r in records if r["kind"] == "train"] == list(range(1, 11))
 
@@ -193,13 +198,13 @@ def test_ddp_on_cpu_launches_through_accelerates_torchrun_path(tmp_path):
     assert args[:8] == ["--num_processes", "2", "--num_machines", "1", "--machine_rank", "0", "--main_process_port", "1234"]
     assert "--multi_gpu" in args and "--use_fsdp" not in args and "--main_process_ip" not in args
     assert args[args.index("--mixed_precision") + 1] == "no"
-    assert args[-4:] == ["--module", "studio.distributed", "rank", str(tmp_path.resolve())]
+    assert args[-4:] == ["--module", "studio.runs.distributed", "rank", str(tmp_path.resolve())]
     resumed = distributed.accelerate_args(training(num_processes=2), tmp_path, precision="bf16",
                                           resume=True, port=1234)
     assert resumed[-1] == "--resume" and resumed[resumed.index("--mixed_precision") + 1] == "bf16"
     record = distributed.describe_launch(training(num_processes=2), args, on_gpu=False)
     assert record["backend"] == "gloo" and record["command"] == "accelerate launch " + " ".join(args)
-    assert distributed.launch_command(args)[1:4] == ["-m", "studio.distributed", "launch"]
+    assert distributed.launch_command(args)[1:4] == ["-m", "studio.runs.distributed", "launch"]
 
 
 def test_fsdp_deepspeed_and_several_machines_reach_accelerate(tmp_path):
@@ -215,10 +220,10 @@ def test_fsdp_deepspeed_and_several_machines_reach_accelerate(tmp_path):
                                         machine_rank=1)
     assert multi[multi.index("--machine_rank") + 1] == "1" and multi[multi.index("--main_process_ip") + 1] == "10.0.0.1"
     assert multi[multi.index("--main_process_port") + 1] == "29555"  # the configured port wins
-    assert ranks.is_multi_process(training(num_machines=2, num_processes=2))
-    assert not ranks.is_multi_process(training())
-    assert ranks.shards_model(training(num_processes=2, distributed="fsdp"))
-    assert not ranks.shards_model(training(num_processes=1, distributed="fsdp"))
+    assert process_rank.is_multi_process(training(num_machines=2, num_processes=2))
+    assert not process_rank.is_multi_process(training())
+    assert process_rank.shards_model(training(num_processes=2, distributed="fsdp"))
+    assert not process_rank.shards_model(training(num_processes=1, distributed="fsdp"))
 
 
 @pytest.mark.parametrize("settings, message", [
@@ -275,8 +280,8 @@ def test_the_outcome_is_rank_0s_result_or_the_first_failure_or_the_log(tmp_path)
 def test_a_rank_that_is_not_rank_0_writes_nothing_and_ignores_the_stop_file(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    RunLogCallback = train._run_log_callback()
-    runlog.request_stop(tmp_path)
+    RunLogCallback = recipe._run_log_callback()
+    runfolder.request_stop(tmp_path)
     state = SimpleNamespace(global_step=3, max_steps=10, epoch=0.3)
     args = SimpleNamespace(device="cpu")
     control = SimpleNamespace(should_save=False, should_training_stop=False)
@@ -285,31 +290,31 @@ def test_a_rank_that_is_not_rank_0_writes_nothing_and_ignores_the_stop_file(tmp_
     quiet.on_step_end(args, state, control)
     quiet.on_log(args, state, control, logs={"loss": 1.0})
     assert not control.should_training_stop and not quiet.stopped
-    assert not (tmp_path / runlog.METRICS_FILE).exists() and not (tmp_path / runlog.STATUS_FILE).exists()
+    assert not (RunFolder(tmp_path).metrics).exists() and not (RunFolder(tmp_path).status).exists()
 
     loud = RunLogCallback(tmp_path, 8, writer=True)
     loud.on_step_end(args, state, control)
     loud.on_log(args, state, control, logs={"loss": 1.0})
     assert control.should_training_stop and control.should_save and loud.stopped
-    assert [r["kind"] for r in runlog.read_metrics(tmp_path)] == ["train"]
+    assert [r["kind"] for r in runfolder.read_metrics(tmp_path)] == ["train"]
 
 
 def test_rank_and_launch_record_come_from_the_environment(monkeypatch):
     monkeypatch.delenv("RANK", raising=False)
-    monkeypatch.delenv(ranks.LAUNCH_ENV, raising=False)
-    assert ranks.is_main_process() and ranks.world_size() == 1
-    assert ranks.launch_record()["launcher"] == "none"
+    monkeypatch.delenv(process_rank.LAUNCH_ENV, raising=False)
+    assert process_rank.is_main_process() and process_rank.world_size() == 1
+    assert process_rank.launch_record()["launcher"] == "none"
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
-    monkeypatch.setenv(ranks.LAUNCH_ENV, json.dumps({"launcher": "accelerate", "num_processes": 2}))
-    assert not ranks.is_main_process() and ranks.world_size() == 2
-    assert ranks.launch_record() == {"launcher": "accelerate", "num_processes": 2}
+    monkeypatch.setenv(process_rank.LAUNCH_ENV, json.dumps({"launcher": "accelerate", "num_processes": 2}))
+    assert not process_rank.is_main_process() and process_rank.world_size() == 2
+    assert process_rank.launch_record() == {"launcher": "accelerate", "num_processes": 2}
 
 
 def test_the_device_line_counts_gpus_or_cpu_cores(monkeypatch):
     import torch
 
-    from studio import devices
+    from studio.base import devices
 
     devices.describe_devices.cache_clear()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

@@ -71,7 +71,7 @@ TEXTS = ["my invoice shows a double charge", "the app crashes when I log in", "w
 
 
 def _run_logits(run_dir):
-    from studio import inference
+    from studio.serve import inference
 
     preds = inference.predict(run_dir, TEXTS)
     labels = list(json.loads((run_dir / "model" / "studio_model.json").read_text())["labels"])
@@ -128,7 +128,7 @@ def test_merged_export_reloads_with_transformers_and_predicts_like_the_run(run_d
 
 @pytest.mark.parametrize("kind", ["onnx", "onnx-int8"])
 def test_onnx_exports_reload_with_onnxruntime_and_report_the_trade(run_dir, tmp_path, kind):
-    from studio.onnx_export import OnnxClassifier
+    from studio.export.onnx_export import OnnxClassifier
 
     folder = _unzip(run_dir, kind, tmp_path)
     ref, labels = _run_logits(run_dir)
@@ -158,7 +158,7 @@ def test_cli_export_reports_the_onnx_trade(finished_run, tmp_path, capsys):
 
 
 def test_onnx_is_refused_for_runs_it_cannot_hold(run_dir, monkeypatch):
-    from studio import onnx_export
+    from studio.export import onnx_export
 
     monkeypatch.setattr(onnx_export, "supports_onnx", lambda meta, conf: False)
     with pytest.raises(export.ExportError, match="encoder classifiers"):

@@ -12,7 +12,7 @@
   registry that opens and folders whose status parses and, once read, is true.
 
 Tiny BERT, 40 training rows, fixed seed. Only the run that is kill -9'd is a worker subprocess; the others
-run the real worker (`studio.worker.main`) inside the test process, which saves a torch import apiece.
+run the real worker (`studio.runs.worker.main`) inside the test process, which saves a torch import apiece.
 """
 
 from __future__ import annotations
@@ -31,10 +31,14 @@ from pathlib import Path
 
 import pytest
 
-from studio import errors, runlog, train, worker
+from studio.base import errors
+from studio.base import runfolder
+from studio.training import recipe
+from studio.runs import worker
 from studio.config import RunConfig
-from studio.runs import Store, process_alive
+from studio.runs.store import Store, process_alive
 from tests.support import ROOT, tiny_config, wait_for
+from studio.base.runfolder import RunFolder
 
 # 40 training rows in batches of 8: 5 steps an epoch; eval + checkpoint every 5 steps.
 DETERMINISTIC = dict(epochs=4, batch_size=8, eval_strategy="steps", eval_steps=5, save_total_limit=2,
@@ -50,7 +54,7 @@ def by_step(records, kind):
 
 
 def work_in_process(store: Store, run_id: str, resume: bool = False) -> dict:
-    """The real worker (`python -m studio.worker`) run inside this process: no second torch import."""
+    """The real worker (`python -m studio.runs.worker`) run inside this process: no second torch import."""
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, getattr(signal, "SIGXFSZ", None)) if sig}
     try:
         argv = [str(store.run_dir(run_id)), "--registry", str(store.registry)] + (["--resume"] if resume else [])
@@ -78,7 +82,7 @@ def test_kill_9_after_a_checkpoint_then_resume_matches_an_uninterrupted_run(stor
     rd = store.run_dir(victim)
     wait_for(lambda: saved_checkpoints(rd) if (rd / "checkpoints").is_dir() else None, timeout=240,
              poll=0.05, what="the first checkpoint")
-    pid = runlog.read_status(rd)["pid"]
+    pid = runfolder.read_status(rd)["pid"]
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not process_alive(pid, None), timeout=30, what="the worker to die")
     info = store.get(victim)  # the very next read (a page's poll) knows, with no timeout to wait out
@@ -86,7 +90,7 @@ def test_kill_9_after_a_checkpoint_then_resume_matches_an_uninterrupted_run(stor
     assert f"pid {pid}" in info["status_detail"]["reason"] and "killed or ran out of memory" in info["status_detail"]["reason"]
     died_at = info["status_detail"].get("step")
     assert died_at is not None and died_at < 20, "the kill landed before the run finished"
-    resumed_from = int(train.last_checkpoint(rd).name.split("-")[1])
+    resumed_from = int(recipe.last_checkpoint(rd).name.split("-")[1])
 
     # Resume: the store's own path, then the worker it launches run in this process (saves a start-up).
     launched = []
@@ -95,7 +99,7 @@ def test_kill_9_after_a_checkpoint_then_resume_matches_an_uninterrupted_run(stor
     st = work_in_process(store, victim, resume=True)
     assert st["status"] == "completed", st
 
-    ref, res = runlog.read_metrics(store.run_dir(reference)), runlog.read_metrics(rd)
+    ref, res = runfolder.read_metrics(store.run_dir(reference)), runfolder.read_metrics(rd)
     starts = [(r["step"], r["resumed"]) for r in res if r["kind"] == "start"]
     assert starts == [(0, False), (resumed_from, True)]
     ref_train, res_train = by_step(ref, "train"), by_step(res, "train")
@@ -120,7 +124,7 @@ def test_kill_9_after_a_checkpoint_then_resume_matches_an_uninterrupted_run(stor
 def tensorboard_losses(rd: Path) -> list[tuple[int, float]]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    acc = EventAccumulator(str(rd / runlog.TENSORBOARD_DIR))
+    acc = EventAccumulator(str(RunFolder(rd).tensorboard))
     acc.Reload()
     return [(e.step, e.value) for e in acc.Scalars("train/loss")]
 
@@ -151,7 +155,7 @@ def test_disk_full_while_saving_fails_cleanly_and_keeps_the_previous_checkpoint(
     assert store.list()[0]["status"] == "failed"
     # The torn checkpoint is there but is not taken for the last one.
     assert (rd / "checkpoints" / "checkpoint-10" / "trainer_state.json").exists()
-    assert train.last_checkpoint(rd) == rd / "checkpoints" / "checkpoint-5"
+    assert recipe.last_checkpoint(rd) == rd / "checkpoints" / "checkpoint-5"
     assert not (rd / "model").exists() and not (rd / "test_report.json").exists()
 
     # The previous checkpoint loads: resume continues from it and completes.
@@ -159,7 +163,7 @@ def test_disk_full_while_saving_fails_cleanly_and_keeps_the_previous_checkpoint(
     store.resume(run_id)
     st = work_in_process(store, run_id, resume=True)
     assert st["status"] == "completed", st
-    records = runlog.read_metrics(rd)
+    records = runfolder.read_metrics(rd)
     assert [(r["step"], r["resumed"]) for r in records if r["kind"] == "start"] == [(0, False), (5, True)]
     assert sorted(by_step(records, "train")) == list(range(1, 11))
     assert (rd / "model" / "studio_model.json").exists()
@@ -185,7 +189,7 @@ def test_a_file_size_limit_fails_the_run_with_that_reason_not_a_silent_death(sto
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
     assert st["status"] == "failed"
     assert st["reason"].startswith("Disk full or file too large while writing") and "File too large" in st["reason"]
-    assert train.last_checkpoint(rd) is None  # the only checkpoint is torn; nothing pretends otherwise
+    assert recipe.last_checkpoint(rd) is None  # the only checkpoint is torn; nothing pretends otherwise
     assert json.loads((rd / "status.json").read_text())["status"] == "failed"
 
 
@@ -234,9 +238,9 @@ CHURN = textwrap.dedent('''
     """Forks a child per line on stdin; the child creates runs, rewrites status.json, appends metrics and
     updates the registry as fast as it can until it is SIGKILLed; the parent reports it dead."""
     import json, os, random, sys
-    from studio import runlog
+    from studio.base import runfolder
     from studio.config import RunConfig
-    from studio.runs import Store, process_start_time
+    from studio.runs.store import Store, process_start_time
     import studio.data, studio.models  # what create() imports, before forking
 
     root, cfg = sys.argv[1], RunConfig.from_dict(json.loads(sys.argv[2]))
@@ -276,9 +280,9 @@ def check_consistent(root: Path) -> dict[str, str]:
     assert set(rows) <= folders, "a registry row without its folder"
     for name in folders:
         st = json.loads((root / name / "status.json").read_text())  # strict: a torn file fails here
-        assert st["status"] in runlog.STATUSES
+        assert st["status"] in runfolder.STATUSES
         json.loads((root / name / "config.json").read_text())
-        runlog.read_metrics(root / name)
+        runfolder.read_metrics(root / name)
     return rows
 
 
@@ -308,7 +312,7 @@ def test_a_crash_at_any_moment_leaves_a_registry_that_opens_and_true_statuses(tm
             store = Store(root)
             listed = {r["id"]: r for r in store.list()}
             for run_id, row in listed.items():
-                st = runlog.read_status(root / run_id)
+                st = runfolder.read_status(root / run_id)
                 assert row["status"] == st["status"] != "running"
                 assert st["status"] in ("queued", "failed"), st
                 if st["status"] == "failed":  # killed while running, or before its worker started (a busy machine)

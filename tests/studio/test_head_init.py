@@ -1,11 +1,11 @@
-"""studio.head_init: the classification head starts from class prototypes."""
+"""studio.training.head_init: the classification head starts from class prototypes."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from studio import head_init
+from studio.training import head_init
 from studio.tasks import text_classification as tc
 
 from tests.support import separable_rows

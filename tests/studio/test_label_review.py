@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from studio import label_review
+from studio.labels import label_review
 from studio.config import DataConfig
-from studio.errors import DataError
+from studio.base.errors import DataError
 from tests.support import SUPPORT_TICKETS, flip_labels
 
 TC = "text-classification"

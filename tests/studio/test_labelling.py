@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from studio import labelling
+from studio.labels import labelling
 from studio.config import RunConfig
-from studio.errors import DataError, RunError
-from studio.runs import Store
+from studio.base.errors import DataError, RunError
+from studio.runs.store import Store
 from tests.support import SAMPLES, separable_rows, tiny_config, write_csv
 
 LABELS = ("billing", "technical", "shipping")

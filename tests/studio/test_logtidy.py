@@ -1,10 +1,12 @@
-"""studio.logtidy: the training log reads plainly: no colour codes, transformers' load table as one line."""
+"""studio.base.log_filter: the training log reads plainly: no colour codes, transformers' load table as one line."""
 
 from __future__ import annotations
 
 import logging
 
-from studio import logtidy, runlog
+from studio.base import log_filter
+from studio.base import runfolder
+from studio.base.runfolder import RunFolder
 
 REPORT = ("\x1b[1mBertForSequenceClassification LOAD REPORT\x1b[0m from: /models/tiny-bert\n"
           "Key               | Status     | \n------------------+------------+-\n"
@@ -13,7 +15,7 @@ REPORT = ("\x1b[1mBertForSequenceClassification LOAD REPORT\x1b[0m from: /models
 
 
 def test_the_load_report_becomes_one_plain_line():
-    line = logtidy.summarise_load_report(REPORT)
+    line = log_filter.summarise_load_report(REPORT)
     assert line == ("[studio] loaded from /models/tiny-bert: new classification head: 2 tensors initialised "
                     "(classifier.weight, classifier.bias); 1 checkpoint tensor this model does not use "
                     "(cls.predictions.bias)")
@@ -26,7 +28,7 @@ def test_installed_it_rewrites_what_transformers_logs_and_drops_known_noise():
     handler = logging.StreamHandler(stream)
     logging.getLogger("transformers").addHandler(handler)  # where a run's log goes: transformers' handlers
     try:
-        logtidy.install()
+        log_filter.install()
         log = logging.getLogger("transformers.modeling_utils")
         log.warning(REPORT)
         log.warning("mtime may not be reliable on this filesystem, falling back to numerical ordering")
@@ -38,8 +40,8 @@ def test_installed_it_rewrites_what_transformers_logs_and_drops_known_noise():
 
 
 def test_the_page_never_shows_escape_codes(tmp_path):
-    (tmp_path / runlog.LOG_FILE).write_text("plain\n\x1b[1mbold\x1b[0m line\n")
-    assert runlog.tail_log(tmp_path) == "plain\nbold line"
+    (RunFolder(tmp_path).log).write_text("plain\n\x1b[1mbold\x1b[0m line\n")
+    assert runfolder.tail_log(tmp_path) == "plain\nbold line"
 
 
 def test_dataset_maps_draw_no_progress_bars_into_a_run_log():
@@ -47,7 +49,7 @@ def test_dataset_maps_draw_no_progress_bars_into_a_run_log():
 
     datasets.enable_progress_bars()
     try:
-        logtidy.install()
+        log_filter.install()
         assert not datasets.is_progress_bar_enabled()
     finally:
         datasets.enable_progress_bars()

@@ -8,9 +8,12 @@ import os
 
 import pytest
 
-from studio import cli, cpu_share, memory, runlog
+from studio import cli
+from studio.training import cpu_share
+from studio.training import memory
+from studio.base import runfolder
 from studio.config import RunConfig
-from studio.errors import ConfigError
+from studio.base.errors import ConfigError
 from tests.support import tiny_config, train_to_completion
 
 
@@ -81,7 +84,7 @@ def test_a_run_records_its_estimate_and_its_measured_peak_with_gradient_checkpoi
                                                                                      capsys):
     cfg = _cfg(tiny_bert, separable_csv, "lora", gradient_checkpointing=True)
     run_id = train_to_completion(store, cfg)
-    st = runlog.read_status(store.run_dir(run_id))
+    st = runfolder.read_status(store.run_dir(run_id))
     assert st["memory"]["verdict"] == "fits" and st["memory"]["total"] > 0
     assert st["peak_memory"]["what"] == "peak RSS of the training process" and st["peak_memory"]["bytes"] > 100 * 2 ** 20
     assert cli.main(["--runs-dir", str(store.root), "show", run_id]) == 0
@@ -112,14 +115,14 @@ def test_a_run_gives_its_cores_back_when_its_training_ends(tmp_path, monkeypatch
     before = torch.get_num_threads()
     rd = tmp_path / "run"
     rd.mkdir()
-    runlog.write_status(rd, "running")
+    runfolder.write_status(rd, "running")
     cb = cpu_share.callback(rd)
     cpu_share.join()
     (tmp_path / "share" / str(os.getppid())).touch()   # another run trains on this CPU
     try:
         cb.on_train_begin(None, None, None)
         assert torch.get_num_threads() == max(1, before // 2)
-        st = runlog.read_status(rd)
+        st = runfolder.read_status(rd)
         assert st["cpu_shared_with"] == 2 and st["cpu_threads"] == max(1, before // 2)
         cb.on_train_end(None, None, None)
         assert torch.get_num_threads() == before and not (tmp_path / "share" / str(os.getpid())).exists()
@@ -131,7 +134,7 @@ def test_slow_steps_rebalance_on_time(tmp_path, monkeypatch):
     monkeypatch.setattr(cpu_share, "share_dir", lambda: tmp_path / "share")
     rd = tmp_path / "run"
     rd.mkdir()
-    runlog.write_status(rd, "running")
+    runfolder.write_status(rd, "running")
     cb = cpu_share.callback(rd)
     calls = []
     cb._balance = lambda: calls.append(1) or setattr(cb, "last", cpu_share.time.monotonic())

@@ -1,7 +1,7 @@
 """studio.methods: every method trains a tiny BERT, lowers the loss, keeps the head trainable,
 reports its parameter counts, and reloads into the same predictions.
 
-The training matrix runs the real recipe (studio.train.run) in-process on a run folder made by
+The training matrix runs the real recipe (studio.training.recipe.run) in-process on a run folder made by
 Store.create(start=False): full batches (40 rows, batch 40) so the logged loss has no sampling noise.
 """
 
@@ -12,11 +12,15 @@ import json
 import pytest
 import torch
 
-from studio import inference, methods, runlog, train
+from studio import methods
+from studio.serve import inference
+from studio.base import runfolder
+from studio.training import recipe
 from studio.config import ConfigError, RunConfig
 from studio.tasks import get_task
 from studio.tasks import text_classification as tc
 from tests.support import read_jsonl, tiny_config
+from studio.base.runfolder import RunFolder
 
 ALL = list(methods.METHODS)
 
@@ -96,7 +100,7 @@ def test_apply_keeps_the_head_trainable_and_counts_parameters(tiny_bert, tokeniz
 # ------------------------------------------------------------ the matrix --
 @pytest.fixture(scope="module")
 def matrix_store(tmp_path_factory):
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     return Store(tmp_path_factory.mktemp("method-runs"))
 
@@ -106,21 +110,21 @@ def test_method_trains_lowers_loss_and_reloads(method, tiny_bert, separable_csv,
     raw = tiny_config(tiny_bert, separable_csv, method, epochs=10, batch_size=40, eval_strategy="steps",
                       eval_steps=10, save_total_limit=1)
     cfg = RunConfig.from_dict(raw)
-    expected_counts = train.parameter_counts(cfg)  # what the UI shows before launch
+    expected_counts = recipe.parameter_counts(cfg)  # what the UI shows before launch
     run_id = matrix_store.create(cfg, start=False)
     rd = matrix_store.run_dir(run_id)
 
-    result = train.run(rd)
+    result = recipe.run(rd)
     assert result["status"] == "completed", result
 
-    metrics = runlog.read_metrics(rd)
+    metrics = runfolder.read_metrics(rd)
     losses = [r["loss"] for r in metrics if r["kind"] == "train"]
     assert len(losses) == 10
     # Full batches, no dropout: a method that trains nothing leaves the loss exactly flat.
     assert losses[-1] < losses[0] - 0.01, f"{method} did not lower the loss: {losses}"
 
     start = next(r for r in metrics if r["kind"] == "start")
-    status = runlog.read_status(rd)
+    status = runfolder.read_status(rd)
     counts = {"trainable": start["trainable_parameters"], "total": start["total_parameters"]}
     assert counts == expected_counts
     assert (status["trainable_parameters"], status["total_parameters"]) == (counts["trainable"], counts["total"])
@@ -131,8 +135,8 @@ def test_method_trains_lowers_loss_and_reloads(method, tiny_bert, separable_csv,
     meta = json.loads((rd / "model" / "studio_model.json").read_text())
     assert meta["method"] == method and meta["peft"] == methods.METHODS[method].peft
     assert meta["labels"] == ["billing", "technical"]
-    rows = read_jsonl(rd / runlog.PREDICTIONS_FILE)
-    report = json.loads((rd / runlog.REPORT_FILE).read_text())
+    rows = read_jsonl(RunFolder(rd).predictions)
+    report = json.loads((RunFolder(rd).report).read_text())
     assert len(rows) == report["n"] == 4
     inference.forget(rd)
     preds = inference.predict(rd, [r["text"] for r in rows])

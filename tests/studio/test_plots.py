@@ -1,8 +1,8 @@
-"""studio.plots: metrics records -> plotly figures."""
+"""studio.serve.plots: metrics records -> plotly figures."""
 
 from __future__ import annotations
 
-from studio import plots
+from studio.serve import plots
 
 RECORDS = [
     {"kind": "start", "step": 0},

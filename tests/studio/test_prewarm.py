@@ -1,4 +1,4 @@
-"""studio.prewarm: runs forked from the app's spare worker train, stop and die like spawned ones."""
+"""studio.runs.prewarm: runs forked from the app's spare worker train, stop and die like spawned ones."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import os
 import psutil
 import pytest
 
-from studio import prewarm, runlog
+from studio.runs import prewarm
+from studio.base import runfolder
 from studio.config import RunConfig
-from studio.runs import Store
+from studio.runs.store import Store
 
 from tests.support import kill_active, separable_rows, tiny_config, wait_for, write_csv
+from studio.base.runfolder import RunFolder
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +34,10 @@ def csv_path(tmp_path_factory):
 
 def test_a_run_forked_from_the_spare_completes_like_a_spawned_one(spare_store, tiny_bert, csv_path):
     run_id = spare_store.create(RunConfig.from_dict(tiny_config(tiny_bert, csv_path, "lora", epochs=1)))
-    pid = runlog.read_status(spare_store.run_dir(run_id))["pid"]
+    pid = runfolder.read_status(spare_store.run_dir(run_id))["pid"]
     assert spare_store.spare.forked[-1:] == [pid], "the worker was forked by the spare, not spawned"
     st = spare_store.wait(run_id, timeout=300)
-    log = (spare_store.run_dir(run_id) / runlog.LOG_FILE).read_text()
+    log = (RunFolder(spare_store.run_dir(run_id)).log).read_text()
     assert st["status"] == "completed", log[-3000:]
     assert f"run {run_id} started" in log and f"run {run_id} completed" in log
     assert (spare_store.run_dir(run_id) / "model" / "studio_model.json").exists()
@@ -46,8 +48,8 @@ def test_kill_reaches_a_forked_worker_and_its_group(spare_store, tiny_bert, csv_
     cfg = RunConfig.from_dict(tiny_config(tiny_bert, csv_path, "full", epochs=200))
     run_id = spare_store.create(cfg)
     rd = spare_store.run_dir(run_id)
-    wait_for(lambda: runlog.read_status(rd).get("status") == "running", timeout=300, what="the run to start")
-    pid = runlog.read_status(rd)["pid"]
+    wait_for(lambda: runfolder.read_status(rd).get("status") == "running", timeout=300, what="the run to start")
+    pid = runfolder.read_status(rd)["pid"]
     assert pid in spare_store.spare.forked
     assert os.getpgid(pid) == pid, "a forked worker leads its own process group, as a spawned one does"
     spare_store.kill(run_id)
@@ -65,12 +67,12 @@ def test_a_changed_import_time_setting_falls_back_to_a_fresh_worker(spare_store,
     forked = list(spare_store.spare.forked)
     run_id = spare_store.create(RunConfig.from_dict(tiny_config(tiny_bert, csv_path, "lora", epochs=1)))
     assert spare_store.spare.forked == forked, "a stale spare must not serve the run"
-    assert runlog.read_status(spare_store.run_dir(run_id))["pid"] not in forked
+    assert runfolder.read_status(spare_store.run_dir(run_id))["pid"] not in forked
     assert spare_store.wait(run_id, timeout=300)["status"] == "completed"
 
 
 def test_a_closed_spare_leaves_nothing_behind(tmp_path):
-    from studio.prewarm import Spare
+    from studio.runs.prewarm import Spare
 
     spare = Spare(tmp_path)
     spare.close()
@@ -83,9 +85,9 @@ def test_a_spare_whose_app_vanished_ends_and_removes_its_folder(tmp_path):
     import sys
     from pathlib import Path
 
-    from studio.runs import worker_env
+    from studio.runs.store import worker_env
 
-    code = ("import os, sys; from studio.prewarm import Spare; s = Spare(sys.argv[1]); "
+    code = ("import os, sys; from studio.runs.prewarm import Spare; s = Spare(sys.argv[1]); "
             "print(s.dir, s.proc.pid, flush=True); os._exit(0)")
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60,
                          env=worker_env()).stdout.split()
@@ -98,7 +100,7 @@ def test_a_terminated_spare_removes_its_folder(tmp_path):
     """SIGTERM to the app's process group (a service stop) reaches the spare: it still cleans up."""
     import signal
 
-    from studio.prewarm import Spare
+    from studio.runs.prewarm import Spare
 
     spare = Spare(tmp_path)
     wait_for(spare.ready, timeout=300, what="the spare worker to finish its imports")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import optuna
 
-from studio.pruning import WARMUP_EVALUATIONS, make_pruner
+from studio.training.trial_pruning import WARMUP_EVALUATIONS, make_pruner
 
 
 def _study(settings):

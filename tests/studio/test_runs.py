@@ -1,4 +1,4 @@
-"""studio.runs + studio.worker: the run lifecycle through real worker subprocesses.
+"""studio.runs.store + studio.runs.worker: the run lifecycle through real worker subprocesses.
 
 queued -> running -> completed; one run at a time per device (the second waits in queued);
 stop (graceful, checkpoint, stopped) and resume (continues the global step, no duplicate metrics);
@@ -17,10 +17,11 @@ import sys
 import psutil
 import pytest
 
-from studio import runlog
+from studio.base import runfolder
 from studio.config import RunConfig
-from studio.runs import RunError, Store, process_alive
+from studio.runs.store import RunError, Store, process_alive
 from tests.support import tiny_config, wait_for
+from studio.base.runfolder import RunFolder
 
 # 40 training rows, batch 4: 10 steps an epoch.
 LONG = dict(epochs=4, batch_size=4, eval_strategy="steps", eval_steps=10, save_total_limit=2)  # 40 steps
@@ -37,7 +38,7 @@ def status(store: Store, run_id: str) -> dict:
 
 def at_step(store: Store, run_id: str, n: int):
     st = status(store, run_id)
-    assert st["status"] not in runlog.FINISHED, f"run ended early: {st}"
+    assert st["status"] not in runfolder.FINISHED, f"run ended early: {st}"
     return st if st["status"] == "running" and (st.get("step") or 0) >= n else None
 
 
@@ -53,7 +54,7 @@ def group_members(pgid: int) -> list[psutil.Process]:
 
 
 def train_steps(run_dir) -> list[int]:
-    return [r["step"] for r in runlog.read_metrics(run_dir) if r["kind"] == "train"]
+    return [r["step"] for r in runfolder.read_metrics(run_dir) if r["kind"] == "train"]
 
 
 def test_queue_stop_resume(store, tiny_bert, separable_csv):
@@ -96,14 +97,14 @@ def test_queue_stop_resume(store, tiny_bert, separable_csv):
     st = store.wait(first, timeout=240)
     assert st["status"] == "completed", st
     assert st["step"] == st["max_steps"] == 40
-    metrics = runlog.read_metrics(rd)
+    metrics = runfolder.read_metrics(rd)
     starts = [r for r in metrics if r["kind"] == "start"]
     assert [(s["step"], s["resumed"]) for s in starts] == [(0, False), (stopped_at, True)]
     assert train_steps(rd) == list(range(1, 41)), "every step once: resumed, not restarted, no duplicates"
     evals = [r["step"] for r in metrics if r["kind"] == "eval"]
     assert evals == sorted(set(evals)) and evals[-1] == 40
     assert (rd / "test_report.json").exists() and (rd / "model" / "studio_model.json").exists()
-    assert not (rd / runlog.STOP_FILE).exists()
+    assert not (RunFolder(rd).stop_request).exists()
     assert "resuming from checkpoint-" in (rd / "train.log").read_text()
     rows = {r["id"]: r for r in store.list()}
     assert rows[first]["status"] == rows[second]["status"] == "completed"
@@ -142,7 +143,7 @@ def test_kill_9_of_the_worker_marks_the_run_failed(store, tiny_bert, separable_c
     wait_for(lambda: not process_alive(st["pid"], None), timeout=30, what="the worker to die")
 
     # Nobody wrote a final status: the next read notices the worker is gone.
-    assert runlog.read_status(store.run_dir(run_id))["status"] in ("running", "stopping")
+    assert runfolder.read_status(store.run_dir(run_id))["status"] in ("running", "stopping")
     info = store.get(run_id)
     assert info["status"] == "failed"
     reason = info["status_detail"]["reason"]
@@ -156,7 +157,7 @@ def test_a_worker_that_fails_leaves_failed_with_the_reason(store, tiny_bert, sep
     run_id = store.create(cfg(tiny_bert, separable_csv), start=False)
     rd = store.run_dir(run_id)
     (rd / "config.json").write_text("{broken")
-    runlog.write_status(rd, "stopped")
+    runfolder.write_status(rd, "stopped")
     store.resume(run_id)
     st = store.wait(run_id, timeout=120)
     assert st["status"] == "failed"
@@ -177,7 +178,7 @@ def _dead_pid() -> tuple[int, float]:
 def test_sync_marks_a_vanished_worker_failed(store, tiny_bert, separable_csv, was):
     run_id = store.create(cfg(tiny_bert, separable_csv), start=False)
     pid, start = _dead_pid()
-    runlog.write_status(store.run_dir(run_id), was, pid=pid, pid_start=start)
+    runfolder.write_status(store.run_dir(run_id), was, pid=pid, pid_start=start)
     st = store.sync(run_id)
     assert st["status"] == "failed" and f"while {was}" in st["reason"]
     assert store.list()[0]["status"] == "failed"
@@ -186,10 +187,10 @@ def test_sync_marks_a_vanished_worker_failed(store, tiny_bert, separable_csv, wa
 def test_a_live_worker_is_left_alone(store, tiny_bert, separable_csv):
     run_id = store.create(cfg(tiny_bert, separable_csv), start=False)
     me = psutil.Process()
-    runlog.write_status(store.run_dir(run_id), "running", pid=me.pid, pid_start=me.create_time())
+    runfolder.write_status(store.run_dir(run_id), "running", pid=me.pid, pid_start=me.create_time())
     assert store.sync(run_id)["status"] == "running"
     # A reused pid (another process start time) is not the worker.
-    runlog.write_status(store.run_dir(run_id), "running", pid=me.pid, pid_start=me.create_time() - 100)
+    runfolder.write_status(store.run_dir(run_id), "running", pid=me.pid, pid_start=me.create_time() - 100)
     assert store.sync(run_id)["status"] == "failed"
 
 
@@ -202,33 +203,33 @@ def test_bad_run_ids_and_missing_runs(store):
 
 def test_delete_removes_folder_and_row(store, tiny_bert, separable_csv):
     run_id = store.create(cfg(tiny_bert, separable_csv), start=False)
-    runlog.write_status(store.run_dir(run_id), "stopped")
+    runfolder.write_status(store.run_dir(run_id), "stopped")
     store.delete(run_id)
     assert not store.run_dir(run_id).exists() and store.list() == []
 
 
 # ----------------------------------------------------------------- runlog --
 def test_status_is_replaced_atomically_and_json_clean(tmp_path):
-    runlog.write_status(tmp_path, "running", step=3, loss=float("nan"))
-    st = runlog.write_status(tmp_path, "running", eta_seconds=float("inf"))
+    runfolder.write_status(tmp_path, "running", step=3, loss=float("nan"))
+    st = runfolder.write_status(tmp_path, "running", eta_seconds=float("inf"))
     assert st["step"] == 3
-    on_disk = json.loads((tmp_path / runlog.STATUS_FILE).read_text())
+    on_disk = json.loads((RunFolder(tmp_path).status).read_text())
     assert on_disk["loss"] is None and on_disk["eta_seconds"] is None and on_disk["status"] == "running"
-    assert [p.name for p in tmp_path.iterdir()] == [runlog.STATUS_FILE]  # no temp files left
-    assert runlog.read_status(tmp_path / "nowhere")["status"] == "unknown"
+    assert [p.name for p in tmp_path.iterdir()] == [RunFolder.status.name]  # no temp files left
+    assert runfolder.read_status(tmp_path / "nowhere")["status"] == "unknown"
 
 
 def test_metrics_tail_skips_a_half_written_line_and_truncates_for_resume(tmp_path):
-    w = runlog.MetricsWriter(tmp_path)
+    w = runfolder.MetricsWriter(tmp_path)
     for step in (1, 2, 3, 4):
         w.append({"kind": "train", "step": step, "loss": 1.0 / step})
-    with open(tmp_path / runlog.METRICS_FILE, "a") as fh:
+    with open(RunFolder(tmp_path).metrics, "a") as fh:
         fh.write('{"kind": "train", "st')  # a writer mid-line
-    records = list(runlog.iter_metrics(tmp_path))
+    records = list(runfolder.iter_metrics(tmp_path))
     assert [r["step"] for r, _ in records] == [1, 2, 3, 4]
     offset = records[-1][1]
-    with open(tmp_path / runlog.METRICS_FILE, "a") as fh:
+    with open(RunFolder(tmp_path).metrics, "a") as fh:
         fh.write('ep": 5}\n')
-    assert [r["step"] for r, _ in runlog.iter_metrics(tmp_path, offset)] == [5]
+    assert [r["step"] for r, _ in runfolder.iter_metrics(tmp_path, offset)] == [5]
     w.truncate_after(2)
-    assert [r["step"] for r in runlog.read_metrics(tmp_path)] == [1, 2]
+    assert [r["step"] for r in runfolder.read_metrics(tmp_path)] == [1, 2]

@@ -16,10 +16,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from studio import cli, export, models, uploads
+from studio import cli, export, models
+from studio.data import uploads
 from studio.config import RunConfig
 from studio.models import ModelError
-from studio.runs import RunError
+from studio.runs.store import RunError
 from studio.tasks import text_classification as tc
 from tests.bad_inputs import GOOD_CSV
 

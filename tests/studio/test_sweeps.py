@@ -8,10 +8,11 @@ import signal
 
 import pytest
 
-from studio import cli, runlog, sweeps
+from studio import cli, sweeps
+from studio.base import runfolder
 from studio.config import RunConfig
-from studio.errors import ConfigError
-from studio.runs import Store
+from studio.base.errors import ConfigError
+from studio.runs.store import Store
 from tests.support import tiny_config, wait_for
 
 SPACE = {"training.learning_rate": {"low": 1e-4, "high": 1e-2, "log": True}}
@@ -83,7 +84,7 @@ def test_a_sweep_runs_its_trials_as_runs_and_keeps_the_best(finished_sweep):
                for r in d["trials"])
     done = [r for r in d["trials"] if r["state"] == "complete"]
     assert d["best"]["value"] == max(r["value"] for r in done) and st["best_run"] == d["best"]["run"]
-    best_status = runlog.read_status(store.run_dir(d["best"]["run"]))
+    best_status = runfolder.read_status(store.run_dir(d["best"]["run"]))
     assert best_status["best_metric"] == d["best"]["value"] and d["best"]["test"]  # a normal run, with its report
     for r in d["trials"]:
         lr = json.loads((store.run_dir(r["run"]) / "config.json").read_text())["training"]["learning_rate"]
@@ -95,10 +96,10 @@ def test_weak_trials_are_pruned_and_the_steps_saved_are_counted(finished_sweep):
     d = sweeps.describe(store, sweep_id)
     pruned = [r for r in d["trials"] if r["state"] == "pruned"]
     for r in pruned:
-        st = runlog.read_status(store.run_dir(r["run"]))
+        st = runfolder.read_status(store.run_dir(r["run"]))
         assert st["status"] == "stopped" and st["pruned"] and "Pruned by its sweep" in st["reason"]
         assert st["step"] < st["max_steps"]
-    assert d["trial_steps"]["ran"] == sum(runlog.read_status(store.run_dir(r["run"]))["step"] for r in d["trials"])
+    assert d["trial_steps"]["ran"] == sum(runfolder.read_status(store.run_dir(r["run"]))["step"] for r in d["trials"])
     assert (d["trial_steps"]["planned"] > d["trial_steps"]["ran"]) == bool(pruned)
 
 
@@ -118,15 +119,15 @@ def test_stop_kill_and_resume_reach_the_running_trial(tmp_path, tiny_bert, separ
     cfg = base(tiny_bert, separable_csv, epochs=40, eval_steps=20)  # long trials: there is time to stop one
     sweep_id = sweeps.create(store, cfg, SPACE, sweeps.settings_from({"trials": 2, "prune": False}))
     first = wait_for(lambda: sweeps.sync(store, sweep_id).get("current_run"), timeout=120, what="the first trial")
-    wait_for(lambda: (runlog.read_status(store.run_dir(first)).get("step") or 0) >= 2, timeout=120, what="training")
+    wait_for(lambda: (runfolder.read_status(store.run_dir(first)).get("step") or 0) >= 2, timeout=120, what="training")
     sweeps.stop(store, sweep_id)
     st = sweeps.wait(store, sweep_id, timeout=120)
     assert st["status"] == "stopped" and store.sync(first)["status"] == "stopped"
-    assert not runlog.read_status(store.run_dir(first)).get("pruned")
+    assert not runfolder.read_status(store.run_dir(first)).get("pruned")
     # Resume: the interrupted trial's run continues from its checkpoint; then kill takes the sweep and the trial.
     sweeps.resume(store, sweep_id)
     wait_for(lambda: store.sync(first)["status"] == "running", timeout=120, what="the trial to resume")
-    assert runlog.read_status(store.run_dir(first)).get("resumed_at")
+    assert runfolder.read_status(store.run_dir(first)).get("resumed_at")
     st = sweeps.kill(store, sweep_id)
     assert st["status"] == "stopped" and store.sync(first)["status"] == "stopped"
     # A driver that vanishes (the machine restarted) reads failed; resume continues it again.
@@ -135,5 +136,5 @@ def test_stop_kill_and_resume_reach_the_running_trial(tmp_path, tiny_bert, separ
     os.killpg(int(sweeps.sync(store, sweep_id)["pid"]), signal.SIGKILL)
     wait_for(lambda: sweeps.sync(store, sweep_id)["status"] == "failed", timeout=30, what="the vanished driver")
     assert "ended without reporting" in sweeps.sync(store, sweep_id)["reason"]
-    for rid in [r["id"] for r in store.list() if r["status"] in runlog.ACTIVE]:
+    for rid in [r["id"] for r in store.list() if r["status"] in runfolder.ACTIVE]:
         store.kill(rid)

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from studio import datacheck, models
+from studio import models
+from studio.serve import data_check
 from studio.config import DataConfig
-from studio.reproduce import script_text
-from studio.script_source import ScriptSource, ScriptSourceError, free_names
+from studio.export.reproduce import script_text
+from studio.export.script_source import ScriptSource, ScriptSourceError, free_names
 from studio.tasks import TASK_MODULES, all_tasks, get_task
 from studio.tasks.base import Task, contract_problems
 from tests.support import ROOT
@@ -46,13 +47,13 @@ def test_the_contract_check_names_what_a_task_gets_wrong():
 @pytest.mark.parametrize("name", TASKS)
 def test_every_task_prepares_its_own_bundled_sample(name):
     task = get_task(name)
-    samples = datacheck.list_samples()
+    samples = data_check.list_samples()
     for sample in task.samples:
         prepared = task.prepare_data(DataConfig(train=str(samples[sample])))
         assert {"train", "validation", "test"} <= set(prepared.splits)
         assert all("text" in df.columns for df in prepared.splits.values())
         assert bool(prepared.labels) == task.has_labels
-        assert datacheck.sample_task(sample) == name
+        assert data_check.sample_task(sample) == name
 
 
 @pytest.mark.parametrize("name", TASKS)
@@ -91,10 +92,11 @@ def test_a_catalog_base_on_no_hub_is_built_by_the_script_itself(tmp_path):
 
 
 def test_the_script_source_refuses_what_it_cannot_copy():
-    from studio import batch, cli
+    from studio import cli
+    from studio.serve import label_file
 
     with pytest.raises(ScriptSourceError, match="uses the studio module"):
-        ScriptSource().add(batch.predict_file)  # calls inference.predict through the module
+        ScriptSource().add(label_file.predict_file)  # calls inference.predict through the module
     with pytest.raises(ScriptSourceError, match="not studio code"):
         ScriptSource().add(json.dumps)
     with pytest.raises(ScriptSourceError, match="imports studio code inside itself"):
@@ -111,7 +113,7 @@ def test_no_task_name_is_compared_outside_studio_tasks():
     hits = []
     for folder in ("studio", "components"):
         for path in sorted((ROOT / folder).rglob("*.py")):
-            if path.parent.name == "tasks":
+            if path.relative_to(ROOT / folder).parts[0] == "tasks":
                 continue
             hits += [f"{path.relative_to(ROOT)}:{i}" for i, line in enumerate(path.read_text().splitlines(), 1)
                      if TASK_LITERAL.search(line)]

@@ -11,13 +11,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from studio import inference, memory, runlog
+from studio.serve import inference
+from studio.training import memory
+from studio.base import runfolder
 from studio.config import ConfigError, DataConfig, RunConfig
 from studio.data import DataError
 from studio.tasks import get_task
 from studio.tasks import preference as pref
 from tests.support import read_jsonl, run_reproduce_script, train_to_completion
 from tests.tiny_models import make_tiny_llama
+from studio.base.runfolder import RunFolder
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "assets" / "samples" / "preference_sample.jsonl"
@@ -114,7 +117,7 @@ def test_the_memory_estimate_counts_both_answers_of_a_pair(tiny_llama, tmp_path)
 # ------------------------------------------------------------------------------------------- runs --
 @pytest.fixture(scope="module")
 def dpo_run(tmp_path_factory, tiny_llama):
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     store = Store(tmp_path_factory.mktemp("runs"))
     run_id = train_to_completion(store, cfg(tiny_llama, SAMPLE, epochs=3, learning_rate=0.01))
@@ -123,17 +126,17 @@ def dpo_run(tmp_path_factory, tiny_llama):
 
 def test_a_dpo_run_logs_rewards_and_its_test_report_shows_the_base_beside_it(dpo_run):
     _, rd = dpo_run
-    evals = [r for r in runlog.read_metrics(rd) if r["kind"] == "eval"]
+    evals = [r for r in runfolder.read_metrics(rd) if r["kind"] == "eval"]
     assert len(evals) == 3
     assert all({"eval_loss", "eval_reward_accuracy", "eval_reward_margin", "eval_reward_chosen",
                 "eval_reward_rejected"} <= set(r) for r in evals)
-    report = json.loads((rd / runlog.REPORT_FILE).read_text())
+    report = json.loads((RunFolder(rd).report).read_text())
     tuned, base = report["metrics"], report["base"]["metrics"]
     assert set(tuned) == {"preference_accuracy", "logp_margin"}
     # Trained on right-over-wrong pairs, the model ranks more held-out pairs right than the base did.
     assert tuned["preference_accuracy"] > base["preference_accuracy"]
     assert tuned["logp_margin"] > base["logp_margin"]
-    rows = read_jsonl(rd / runlog.PREDICTIONS_FILE)
+    rows = read_jsonl(RunFolder(rd).predictions)
     assert rows and {"text", "chosen", "rejected", "output", "chosen_logp", "rejected_logp", "correct"} <= set(rows[0])
 
 
@@ -156,11 +159,11 @@ def test_the_reproduce_script_retrains_a_dpo_run_to_its_scores(dpo_run, tmp_path
 def test_orpo_and_kto_runs_complete_with_their_own_metrics(store, tiny_llama, tmp_path, loss):
     data = write_jsonl(tmp_path / "p.jsonl", pairs(24))
     rd = store.run_dir(train_to_completion(store, cfg(tiny_llama, data, preference_loss=loss, score_base=False)))
-    evals = [r for r in runlog.read_metrics(rd) if r["kind"] == "eval"]
+    evals = [r for r in runfolder.read_metrics(rd) if r["kind"] == "eval"]
     assert evals and {"eval_reward_margin", "eval_reward_chosen", "eval_reward_rejected"} <= set(evals[-1])
     if loss == "orpo":  # ORPO also learns the chosen answers: its loss carries their likelihood
         assert "eval_nll_loss" in evals[-1] and "eval_reward_accuracy" in evals[-1]
-    assert json.loads((rd / runlog.REPORT_FILE).read_text())["metrics"]["preference_accuracy"] >= 0
+    assert json.loads((RunFolder(rd).report).read_text())["metrics"]["preference_accuracy"] >= 0
 
 
 def test_preference_scores_pairs_and_unpaired_rows():

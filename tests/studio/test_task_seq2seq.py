@@ -18,13 +18,15 @@ import pandas as pd
 import pytest
 
 from studio import data as data_mod
-from studio import export, inference, methods, models, runlog
+from studio import export, methods, models
+from studio.serve import inference
 from studio.config import DataConfig, RunConfig, TrainingConfig
-from studio.runs import Store
+from studio.runs.store import Store
 from studio.tasks import get_task
 from studio.tasks import seq2seq as s2s
 from tests.support import ROOT, kill_active, read_jsonl, run_reproduce_script, tiny_config, write_csv
 from tests.tiny_models import CLS_ID, PAD_ID, SEP_ID, make_tiny_t5
+from studio.base.runfolder import RunFolder
 
 SAMPLE = ROOT / "assets" / "samples" / "seq2seq_sample.csv"
 COLOURS = ("red", "blue", "green", "black", "white", "yellow")
@@ -276,7 +278,7 @@ def test_the_run_logs_generation_metrics_and_reports_on_test(finished):
         assert all(0 <= e[f"eval_{m}"] <= 100 for m in ("bleu", "chrf", "rougeL"))
     st = json.loads((rd / "status.json").read_text())
     assert st["best_metric_name"] == "chrf" and st["best_metric"] == max(e["eval_chrf"] for e in evals)
-    report = json.loads((rd / runlog.REPORT_FILE).read_text())
+    report = json.loads((RunFolder(rd).report).read_text())
     test = pd.read_parquet(rd / "data" / "test.parquet")
     rows = read_jsonl(rd / "test_predictions.jsonl")
     assert report["task"] == "seq2seq" and report["n"] == len(rows) == len(test) == 4
@@ -435,7 +437,7 @@ def test_reproduce_script_builds_the_catalog_base_as_the_studio_does(finished, m
     import shutil
     import sys
 
-    from studio import reproduce
+    from studio.export import reproduce
 
     *_, rd, _ = finished
     copy = tmp_path / rd.name

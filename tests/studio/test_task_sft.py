@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from studio import cli, export, inference, train
+from studio import cli, export
+from studio.serve import inference
+from studio.training import recipe
 from studio.config import DataConfig, RunConfig
 from studio.data import DataError
 from studio.tasks import sft
@@ -228,7 +230,7 @@ def test_every_method_trains_and_generates(method, tiny_llama, tok):
     from studio import methods
 
     cfg = RunConfig.from_dict({"task": "sft", "model": str(tiny_llama), "method": method, "data": {"train": "x.jsonl"}})
-    model = train.build_model(cfg, tiny_llama, [], tok, total_steps=10)
+    model = recipe.build_model(cfg, tiny_llama, [], tok, total_steps=10)
     trainable, total = methods.count_parameters(model)
     assert 0 < trainable <= total
     msgs = [{"role": "user", "content": "say hi"}, {"role": "assistant", "content": "hi there"}]
@@ -246,7 +248,7 @@ def test_adalora_evaluation_leaves_its_penalty_out(tiny_llama, tok):
     import torch
 
     cfg = RunConfig.from_dict({"task": "sft", "model": str(tiny_llama), "method": "adalora", "data": {"train": "x.jsonl"}})
-    model = train.build_model(cfg, tiny_llama, [], tok, total_steps=10).eval()
+    model = recipe.build_model(cfg, tiny_llama, [], tok, total_steps=10).eval()
     msgs = [{"role": "user", "content": "say hi"}, {"role": "assistant", "content": "hi there"}]
     batch = sft.collator(tok)([sft.encode(tok, msgs, 32)])
     with torch.no_grad():
@@ -270,7 +272,7 @@ def sft_config(model: Path, method: str = "lora", **training) -> dict:
 
 @pytest.fixture(scope="module")
 def finished_sft(tmp_path_factory, tiny_llama):
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     store = Store(tmp_path_factory.mktemp("sft-runs"))
     run_id = train_to_completion(store, RunConfig.from_dict(sft_config(tiny_llama)))
@@ -352,7 +354,7 @@ def test_closing_a_stream_early_frees_the_model(finished_sft):
 
 
 def test_a_full_run_answers_with_its_own_base(tmp_path, tiny_llama):
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     store = Store(tmp_path / "runs")
     run_id = train_to_completion(store, RunConfig.from_dict(sft_config(tiny_llama, "full", epochs=1, sample_prompts=0,

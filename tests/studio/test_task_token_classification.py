@@ -14,12 +14,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from studio import cli, export, inference, methods, runlog, train
+from studio import cli, export, methods
+from studio.serve import inference
+from studio.base import runfolder
+from studio.training import recipe
 from studio.config import ConfigError, DataConfig, RunConfig, TrainingConfig
 from studio.data import DataError
 from studio.tasks import get_task
 from studio.tasks import token_classification as ner
 from tests.support import read_jsonl, run_reproduce_script, tiny_config, train_to_completion
+from studio.base.runfolder import RunFolder
 
 PEOPLE = ["Alice", "Bob Stone", "Carla", "Dmitri Volkov", "Eve", "Farid"]
 PLACES = ["Paris", "Lagos", "Oslo", "New York", "Kraków", "Lima"]
@@ -372,7 +376,7 @@ def ner_config(model: Path, train_file: Path, method: str = "lora", **training) 
 
 @pytest.fixture(scope="module")
 def matrix_store(tmp_path_factory):
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     return Store(tmp_path_factory.mktemp("ner-method-runs"))
 
@@ -384,13 +388,13 @@ def test_method_trains_lowers_loss_and_reloads(method, tiny_bert, ner_conll, mat
                                          eval_strategy="steps", eval_steps=8, save_total_limit=1))
     run_id = matrix_store.create(cfg, start=False)
     rd = matrix_store.run_dir(run_id)
-    result = train.run(rd)
+    result = recipe.run(rd)
     assert result["status"] == "completed", result
-    losses = [r["loss"] for r in runlog.read_metrics(rd) if r["kind"] == "train"]
+    losses = [r["loss"] for r in runfolder.read_metrics(rd) if r["kind"] == "train"]
     assert len(losses) == 8 and losses[-1] < losses[0] - 0.01, f"{method} did not lower the loss: {losses}"
-    evals = [r for r in runlog.read_metrics(rd) if r["kind"] == "eval"]
+    evals = [r for r in runfolder.read_metrics(rd) if r["kind"] == "eval"]
     assert {"eval_f1", "eval_token_accuracy", "eval_precision", "eval_recall"} <= set(evals[-1])
-    rows = read_jsonl(rd / runlog.PREDICTIONS_FILE)
+    rows = read_jsonl(RunFolder(rd).predictions)
     inference.forget(rd)
     preds = inference.predict(rd, [r["text"] for r in rows])
     inference.forget(rd)
@@ -404,7 +408,7 @@ def test_method_trains_lowers_loss_and_reloads(method, tiny_bert, ner_conll, mat
 @pytest.fixture(scope="module")
 def ner_run(tmp_path_factory, tiny_bert):
     """One NER run trained by a real worker on 80 sentences (full fine-tuning: the tiny model learns the names)."""
-    from studio.runs import Store
+    from studio.runs.store import Store
 
     root = tmp_path_factory.mktemp("ner-finished")
     data = write_conll(root / "people.conll", sentences(80, seed=1))
@@ -417,10 +421,10 @@ def ner_run(tmp_path_factory, tiny_bert):
 def test_worker_run_reports_and_predicts_entities(ner_run):
     store, run_id, _ = ner_run
     rd = store.run_dir(run_id)
-    st = runlog.read_status(rd)
+    st = runfolder.read_status(rd)
     assert st["best_metric_name"] == "f1" and set(st["test_metrics"]) == {"precision", "recall", "f1", "token_accuracy"}
-    report = json.loads((rd / runlog.REPORT_FILE).read_text())
-    rows = read_jsonl(rd / runlog.PREDICTIONS_FILE)
+    report = json.loads((RunFolder(rd).report).read_text())
+    rows = read_jsonl(RunFolder(rd).predictions)
     test = pd.read_parquet(rd / "data" / "test.parquet")
     assert report["n"] == len(rows) == len(test) == 8
     assert [r["text"] for r in rows] == test["text"].tolist()
@@ -428,7 +432,7 @@ def test_worker_run_reports_and_predicts_entities(ner_run):
         ner.entity_spans(list(t)) for t in test["tags"]]
     assert report["metrics"]["f1"] > 0.5, report["metrics"]  # the tiny model learned the names
     assert set(report["per_class"]) <= {"LOC", "ORG", "PER"} and report["per_class"]
-    data_report = json.loads((rd / runlog.DATA_REPORT_FILE).read_text())
+    data_report = json.loads((RunFolder(rd).data_report).read_text())
     assert data_report["labels"] == ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
     assert data_report["token_lengths"]["max"] > 0
     inference.forget(rd)
@@ -442,7 +446,7 @@ def test_export_adapter_and_merged_reload_to_the_same_tags(tiny_bert, ner_conll,
     cfg = RunConfig.from_dict(ner_config(tiny_bert, ner_conll, "lora", epochs=2, batch_size=40, save_total_limit=1))
     run_id = matrix_store.create(cfg, start=False)
     rd = matrix_store.run_dir(run_id)
-    assert train.run(rd)["status"] == "completed"
+    assert recipe.run(rd)["status"] == "completed"
     texts = ["Alice lives in Oslo .", "Globex Corp opened an office in Lima ."]
     inference.forget(rd)
     expected = [p["tags"] for p in inference.predict(rd, texts)]
@@ -475,7 +479,7 @@ def test_export_adapter_and_merged_reload_to_the_same_tags(tiny_bert, ner_conll,
 
 
 def cfg_labels(rd: Path) -> list[str]:
-    return json.loads((rd / runlog.DATA_REPORT_FILE).read_text())["labels"]
+    return json.loads((RunFolder(rd).data_report).read_text())["labels"]
 
 
 # ------------------------------------------------------------------------------------------ CLI --

@@ -15,9 +15,12 @@ import time
 
 import pytest
 
-from studio import runlog, train, worker
+from studio.base import runfolder
+from studio.training import recipe
+from studio.runs import worker
 from studio.config import ConfigError, RunConfig, TrainingConfig
 from tests.support import tiny_config, train_to_completion
+from studio.base.runfolder import RunFolder
 
 
 def event_scalars(folder) -> dict[str, dict[int, float]]:
@@ -31,13 +34,13 @@ def event_scalars(folder) -> dict[str, dict[int, float]]:
 def test_a_finished_run_has_tensorboard_events_with_its_losses(finished_run):
     store, run_id, _ = finished_run
     rd = store.run_dir(run_id)
-    assert list((rd / runlog.TENSORBOARD_DIR).glob("events.out.tfevents.*"))
-    scalars = event_scalars(rd / runlog.TENSORBOARD_DIR)
-    logged = {r["step"]: r["loss"] for r in runlog.read_metrics(rd) if r["kind"] == "train"}
+    assert list((RunFolder(rd).tensorboard).glob("events.out.tfevents.*"))
+    scalars = event_scalars(RunFolder(rd).tensorboard)
+    logged = {r["step"]: r["loss"] for r in runfolder.read_metrics(rd) if r["kind"] == "train"}
     assert sorted(scalars["train/loss"]) == sorted(logged) == list(range(1, 13))
     for step, loss in logged.items():
         assert scalars["train/loss"][step] == pytest.approx(loss, rel=1e-5)
-    evals = {r["step"]: r["eval_f1"] for r in runlog.read_metrics(rd) if r["kind"] == "eval"}
+    evals = {r["step"]: r["eval_f1"] for r in runfolder.read_metrics(rd) if r["kind"] == "eval"}
     assert scalars["eval/f1"] == pytest.approx(evals)
     assert not list((rd / "checkpoints").rglob("events.out.tfevents.*")), "events live in one place"
 
@@ -51,9 +54,9 @@ def test_tensorboard_off_writes_no_event_files(store, tiny_bert, separable_csv):
     finally:
         signal.signal(signal.SIGTERM, before)
     rd = store.run_dir(run_id)
-    assert runlog.read_status(rd)["status"] == "completed"
-    assert [r for r in runlog.read_metrics(rd) if r["kind"] == "train"], "the studio's own log is unaffected"
-    assert not (rd / runlog.TENSORBOARD_DIR).exists()
+    assert runfolder.read_status(rd)["status"] == "completed"
+    assert [r for r in runfolder.read_metrics(rd) if r["kind"] == "train"], "the studio's own log is unaffected"
+    assert not (RunFolder(rd).tensorboard).exists()
     assert not list(rd.rglob("events.out.tfevents.*"))
 
 
@@ -108,7 +111,7 @@ def test_an_offline_wandb_run_logs_the_studios_losses_into_the_run_folder(no_wan
     # History items are protobuf: key, then value_json (field 16: bytes 0x82 0x01, a length, the JSON text).
     # The length byte says where the number ends (a greedy match ran into the next field when it began with E).
     logged = [float(raw[m.end():m.end() + m.group(1)[0]]) for m in re.finditer(rb"\ntrain/loss\x82\x01(.)", raw, re.S)]
-    ours = [r["loss"] for r in runlog.read_metrics(rd) if r["kind"] == "train" and "loss" in r]
+    ours = [r["loss"] for r in runfolder.read_metrics(rd) if r["kind"] == "train" and "loss" in r]
     # (wandb may write a step's record more than once)
     assert logged and sorted(set(logged)) == pytest.approx(sorted(set(ours)), rel=1e-5)
     assert b"eval/accuracy" in raw and b"tickets" in raw and run_id.encode() in raw
@@ -123,7 +126,7 @@ def test_an_offline_wandb_run_logs_the_studios_losses_into_the_run_folder(no_wan
     ({}, False, []),  # not installed: the run goes on without event files
 ])
 def test_the_trainer_reports_to_what_the_config_asks_for(settings, available, expected):
-    assert train.tracking_integrations(TrainingConfig(**settings), tensorboard_available=available) == expected
+    assert recipe.tracking_integrations(TrainingConfig(**settings), tensorboard_available=available) == expected
 
 
 def test_a_resumed_writer_waits_until_its_event_file_sorts_after_the_killed_attempts(tmp_path):
@@ -132,9 +135,9 @@ def test_a_resumed_writer_waits_until_its_event_file_sorts_after_the_killed_atte
     now = int(time.time())
     (tmp_path / f"events.out.tfevents.{now}.host.99999.0").write_bytes(b"")
     (tmp_path / "events.out.tfevents.notanumber.host.1.0").write_bytes(b"")
-    train._wait_past_event_files(tmp_path)
+    recipe._wait_past_event_files(tmp_path)
     assert int(time.time()) > now
 
     started = time.time()
-    train._wait_past_event_files(tmp_path / "empty")  # no earlier files: no wait
+    recipe._wait_past_event_files(tmp_path / "empty")  # no earlier files: no wait
     assert time.time() - started < 0.1

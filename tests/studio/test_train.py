@@ -1,4 +1,4 @@
-"""studio.train: the run-folder contract of a finished run, and its model reloading for inference."""
+"""studio.training.recipe: the run-folder contract of a finished run, and its model reloading for inference."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import os
 import pandas as pd
 import pytest
 
-from studio import devices, inference, runlog, train
+from studio.base import devices
+from studio.serve import inference
+from studio.base import runfolder
+from studio.training import recipe
 from studio.config import RunConfig
 from tests.support import read_jsonl
 
@@ -120,14 +123,14 @@ def test_a_run_without_a_model_cannot_predict(tmp_path):
 
 
 def test_last_checkpoint_skips_torn_ones(tmp_path):
-    assert train.last_checkpoint(tmp_path) is None
+    assert recipe.last_checkpoint(tmp_path) is None
     for step, complete in ((5, True), (10, True), (15, False)):
         d = tmp_path / "checkpoints" / f"checkpoint-{step}"
         d.mkdir(parents=True)
         if complete:
             (d / "trainer_state.json").write_text("{}")
     (tmp_path / "checkpoints" / "checkpoint-x").mkdir()
-    assert train.last_checkpoint(tmp_path).name == "checkpoint-10"
+    assert recipe.last_checkpoint(tmp_path).name == "checkpoint-10"
 
 
 def test_precision_and_device_choice():
@@ -135,4 +138,4 @@ def test_precision_and_device_choice():
     assert devices.pick_precision("bf16", "cpu") == "bf16"
     assert devices.resolve_device("cpu") == "cpu"
     assert devices.resolve_device("auto") in ("cpu", "cuda:0")
-    assert runlog.FINISHED == ("completed", "failed", "stopped")
+    assert runfolder.FINISHED == ("completed", "failed", "stopped")

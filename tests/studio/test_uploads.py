@@ -1,4 +1,4 @@
-"""studio.uploads: user files are stored under generated names."""
+"""studio.data.uploads: user files are stored under generated names."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from studio import uploads
+from studio.data import uploads
 from studio.data import DataError
 
 

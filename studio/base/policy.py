@@ -1,0 +1,27 @@
+"""What the operator allows on this server, read from the environment once per question.
+
+The launch flags set these (launch.py: --trust-remote-code, --no-local-models); workers inherit them.
+"""
+
+from __future__ import annotations
+
+import os
+
+TRUE = ("1", "true", "yes", "on")
+
+
+def trust_remote_code() -> bool:
+    """Whether model repositories may run their own Python code: off unless the operator turns it on
+    (`--trust-remote-code` or STUDIO_TRUST_REMOTE_CODE=1). Passed to every from_pretrained."""
+    return os.environ.get("STUDIO_TRUST_REMOTE_CODE", "").strip().lower() in TRUE
+
+
+def local_models_allowed() -> bool:
+    """Whether users may point the studio at model folders on this server (`--no-local-models` turns it off)."""
+    return os.environ.get("STUDIO_ALLOW_LOCAL_MODELS", "1").strip() != "0"
+
+
+def hub_offline() -> bool:
+    """True when the Hugging Face Hub is switched off for this process (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE)."""
+    return any(os.environ.get(k, "").strip().upper() in ("1", "ON", "YES", "TRUE")
+               for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))

@@ -1,0 +1,215 @@
+"""A spare worker process that has already imported torch and transformers.
+
+A fresh `python -m studio.runs.worker` spends about 4 of its first 6 seconds importing
+torch and transformers' Trainer (bench/RESULTS.md, "Start to first step"). The app
+starts this process once; it imports the heavy modules and waits on a Unix socket.
+Each run it is handed, it forks: the child becomes an ordinary worker (own session
+and process group, output to the run's train.log, `studio.runs.worker.main`) that
+skips the imports, and the spare stays ready for the next run.
+
+The fork happens before any model, tokenizer or thread pool is used, the same
+situation as a PyTorch DataLoader forking its workers. A worker forked here
+behaves exactly like a spawned one: Store.kill reaches its process group, it
+outlives the app, and it writes its own pid into status.json.
+
+    python -m studio.runs.prewarm SOCKET_PATH PARENT_PID
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from studio.runs.store import worker_env
+
+# Variables read while transformers, torch or huggingface_hub import: a spare started under other values would
+# run workers with stale settings, so a change makes the Store spawn fresh workers instead.
+IMPORT_TIME_ENV = ("HF_", "TRANSFORMERS_", "TORCH", "PYTORCH_", "CUDA_", "OMP_", "MKL_", "TOKENIZERS_", "PYTHONPATH",
+                   "STUDIO_CACHE")
+DIR_PREFIX = "studio-prewarm-"  # the spare's socket and log live in a temporary folder of this name
+
+
+def env_fingerprint(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in sorted(env.items()) if k.startswith(IMPORT_TIME_ENV)}
+
+
+def enable(store) -> None:
+    """Give a runs.Store a spare worker: its runs start ~4 s sooner (torch and transformers already imported)."""
+    if store.spare is None:
+        store.spare = Spare(store.root)
+
+
+class Spare:
+    """The app's handle on its spare worker process (one per Store that enables it)."""
+
+    def __init__(self, cwd: Path):
+        self.dir = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))  # short path: Unix sockets allow ~100 bytes
+        self.socket_path = self.dir / "spare.sock"
+        self.cwd = Path(cwd)
+        self.lock = threading.Lock()
+        self.forked: list[int] = []  # pids of the workers forked so far (the Store falls back when it is not used)
+        env = worker_env()
+        self.fingerprint = env_fingerprint(env)
+        self.proc = subprocess.Popen([sys.executable, "-m", "studio.runs.prewarm", str(self.socket_path), str(os.getpid())],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=open(self.dir / "spare.log", "ab"), env=env, cwd=str(self.cwd),
+                                     close_fds=True)
+        threading.Thread(target=self.proc.wait, daemon=True).start()  # reap it if it ends
+        atexit.register(self.close)
+
+    def ready(self) -> bool:
+        return self.proc.poll() is None and self.socket_path.exists()
+
+    def spawn(self, argv: list[str], log_path: Path, env: dict[str, str], timeout: float = 10.0) -> int | None:
+        """Fork a worker for `argv` (studio.runs.worker's arguments); its pid, or None when the spare cannot serve
+        (not ready yet, gone, or started under other import-time settings): the caller then spawns one itself."""
+        if not self.ready() or env_fingerprint(env) != self.fingerprint:
+            return None
+        request = {"argv": argv, "log": str(log_path), "env": env, "cwd": str(self.cwd)}
+        try:
+            with self.lock, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(timeout)
+                s.connect(str(self.socket_path))
+                s.sendall(json.dumps(request).encode() + b"\n")
+                reply = json.loads(_read_line(s))
+        except (OSError, ValueError):
+            return None
+        if not reply.get("pid"):
+            return None
+        self.forked.append(int(reply["pid"]))
+        return self.forked[-1]
+
+    def close(self) -> None:
+        """End the spare (workers it forked keep running) and remove its folder."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _read_line(s: socket.socket) -> bytes:
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+# ------------------------------------------------------------ the spare process --
+def _import_heavy() -> None:
+    import torch  # noqa: F401
+    import datasets  # noqa: F401
+    import peft  # noqa: F401
+    from transformers import Trainer, TrainingArguments  # noqa: F401
+
+    from studio import data, methods, models  # noqa: F401
+    from studio.runs import worker  # noqa: F401
+    from studio.training import recipe  # noqa: F401
+    from studio.tasks import all_tasks
+
+    all_tasks()
+
+
+def _become_worker(request: dict[str, Any]) -> None:
+    """In the forked child: detach, take the run's log as stdout/stderr, run the worker, never return."""
+    code = 1
+    try:
+        os.setsid()  # own session and process group, like start_new_session=True
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the worker waits on its own children (accelerate)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.chdir(request["cwd"])
+        log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
+        os.close(null)
+        sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+        sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+        sys.argv = ["studio.runs.worker", *request["argv"]]
+        from studio.runs import worker
+
+        code = worker.main(request["argv"])
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def serve(socket_path: str, parent_pid: int) -> int:
+    _import_heavy()
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked workers are reaped by the kernel, never zombies
+    # A SIGTERM to the app's process group (a service stop, `timeout`) reaches the spare too: leave through
+    # `finally`, which removes its folder. Forked workers set their own handler (a graceful stop).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    tmp = socket_path + ".tmp"
+    if os.path.exists(tmp):
+        os.unlink(tmp)
+    srv.bind(tmp)
+    srv.listen(8)
+    os.replace(tmp, socket_path)  # the path appears only once it accepts
+    srv.settimeout(1.0)
+    try:
+        while True:
+            if os.getppid() != parent_pid:  # the app is gone: so is the reason to stay
+                return 0
+            try:
+                conn, _ = srv.accept()
+            except socket.timeout:
+                continue
+            with conn:
+                conn.settimeout(10)
+                try:
+                    request = json.loads(_read_line(conn))
+                except (OSError, ValueError):
+                    continue
+                pid = os.fork()
+                if pid == 0:
+                    srv.close()
+                    conn.close()
+                    _become_worker(request)
+                try:
+                    conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+                except OSError:
+                    pass
+    finally:
+        srv.close()
+        folder = os.path.dirname(os.path.abspath(socket_path))
+        if os.path.basename(folder).startswith(DIR_PREFIX):  # the folder Spare made for it, nothing else
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            try:
+                os.unlink(socket_path)
+            except OSError:
+                pass
+
+
+if __name__ == "__main__":
+    sys.exit(serve(sys.argv[1], int(sys.argv[2])))

@@ -1,0 +1,445 @@
+"""Run folders and the SQLite registry: create, list, show, stop, kill, resume, delete.
+
+A run is a folder (the truth: config, status, metrics, logs, checkpoints,
+model, reports) plus a row in a registry that makes listing and queueing
+cheap. The registry runs in WAL mode with short IMMEDIATE transactions, so a
+crash at any moment leaves it consistent; rows are re-synced from the
+folders' status.json whenever they are read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from studio import augment, distill, models
+from studio.training import memory
+from studio.base import runfolder
+from studio.config import RunConfig, load_run_config
+from studio.data import save_splits
+from studio.base.errors import ConfigError, RunError
+from studio.tasks import get_task
+from studio.base.runfolder import RunFolder
+from studio.base import files
+
+RUN_ID_RE = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
+
+
+def default_runs_dir() -> Path:
+    return Path(os.environ.get("STUDIO_RUNS_DIR") or (Path.cwd() / "runs")).resolve()
+
+
+def validate_run_id(run_id: str) -> str:
+    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
+        raise RunError(f"{run_id!r} is not a run id (they look like 20261123-142455-3fa2b1).")
+    return run_id
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE NOT NULL,
+    name TEXT,
+    task TEXT,
+    model TEXT,
+    method TEXT,
+    device TEXT,
+    status TEXT NOT NULL,
+    reason TEXT,
+    created_at REAL,
+    started_at REAL,
+    finished_at REAL,
+    best_metric_name TEXT,
+    best_metric REAL,
+    pid INTEGER,
+    pid_start REAL,
+    sweep TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
+"""
+# status.json fields that mirror into the registry row
+MIRRORED = ("status", "reason", "device", "started_at", "finished_at", "best_metric_name", "best_metric", "pid", "pid_start")
+
+
+def process_alive(pid: int | None, start: float | None) -> bool:
+    """True while the process that wrote pid/start still runs (pid reuse safe; zombies count as dead)."""
+    if not pid:
+        return False
+    try:
+        import psutil
+
+        p = psutil.Process(int(pid))
+        if p.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return start is None or abs(p.create_time() - float(start)) < 1.0
+    except Exception:
+        return False
+
+
+def process_start_time(pid: int) -> float | None:
+    try:
+        import psutil
+
+        return psutil.Process(pid).create_time()
+    except Exception:
+        return None
+
+
+def worker_env() -> dict[str, str]:
+    """The environment a worker runs with: this process's, unbuffered, with the studio importable."""
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    src_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = src_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def memory_check(cfg: RunConfig, n_labels: int) -> "memory.Estimate | None":
+    """The run's memory estimate (studio.training.memory); a ConfigError when it clearly cannot fit, None when the model's
+    shape cannot be read without loading it (the run then starts unchecked)."""
+    try:
+        return memory.check(cfg, n_labels)
+    except ConfigError:
+        raise
+    except Exception as e:  # an architecture the meta-device build does not know: say so in the log, do not block
+        print(f"[studio] memory estimate skipped: {type(e).__name__}: {str(e)[:200]}", file=sys.stderr, flush=True)
+        return None
+
+
+@dataclass
+class Store:
+    """The runs folder and its registry.
+
+    `spare` starts workers for it when set: anything with `spawn(argv, log_path, env) -> pid | None` (the
+    app hands it a studio.runs.prewarm.Spare, whose forked workers start ~4 s sooner); without one, or when it
+    cannot serve, each worker is a fresh `python -m studio.runs.worker`.
+    """
+
+    root: Path
+    registry: Path | None = None
+    spare: Any = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        self.root = Path(self.root).resolve()
+        self.registry = Path(self.registry or os.environ.get("STUDIO_REGISTRY") or (self.root / "registry.sqlite")).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.registry.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.registry, timeout=30)
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.executescript(SCHEMA)
+            if "sweep" not in {row[1] for row in con.execute("PRAGMA table_info(runs)")}:
+                con.execute("ALTER TABLE runs ADD COLUMN sweep TEXT")  # a registry from before sweeps
+        finally:
+            con.close()
+
+    # ---------------------------------------------------------- db --
+    @contextmanager
+    def _db(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(self.registry, timeout=30, isolation_level=None)
+        try:
+            con.row_factory = sqlite3.Row
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            con.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        finally:
+            con.close()
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / validate_run_id(run_id)
+
+    # ------------------------------------------------------ create --
+    def create(self, cfg: RunConfig, start: bool = True, check_data: bool = True, sweep: str | None = None,
+               extra_files: dict[str, Any] | None = None) -> str:
+        """Check the config and data, then create the folder and row and start the worker.
+
+        All checks run before anything is written, so a bad config or file leaves no trace. A sweep's trial
+        names its sweep (a registry tag) and brings the file that connects it to the sweep (extra_files:
+        name -> JSON written into the folder)."""
+        cfg.validate()
+        cfg.check_machine()
+        cfg = cfg.resolved()
+        task = get_task(cfg.task)
+        prepared = task.prepare_data(cfg.data) if check_data else None
+        if prepared is not None and task.check_run is not None:
+            task.check_run(cfg, prepared)
+        augment.check_generator(cfg.augment, task)
+        extra_files = dict(extra_files or {})
+        if cfg.distill.teacher and prepared is not None:  # the teacher can teach this run, or one sentence says why
+            extra_files[RunFolder.distill.name] = distill.prepare(self, cfg, prepared)
+        resolved = models.resolve(cfg.model, allow_local=os.environ.get("STUDIO_ALLOW_LOCAL_MODELS", "1") != "0",
+                   materialize=False)
+        if isinstance(resolved, str):  # a hub id: reachable, and there, before a run folder exists
+            models.check_hub(resolved)
+        fit = memory_check(cfg, len(prepared.labels) if prepared is not None else 2)  # refuses what cannot fit
+        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        final = self.run_dir(run_id)
+        tmp = self.root / f".creating-{run_id}"
+        tmp.mkdir(parents=True)
+        try:
+            files.atomic_write_text(RunFolder(tmp).config, cfg.to_json())
+            if prepared is not None:
+                save_splits(prepared, RunFolder(tmp).data)
+                files.atomic_write_json(RunFolder(tmp).data_report, prepared.report.to_dict())
+            for name, content in extra_files.items():
+                files.atomic_write_json(tmp / name, content)
+            now = time.time()
+            files.atomic_write_json(RunFolder(tmp).status, {"status": "queued", "created_at": now, "updated_at": now,
+                                                                "memory": fit.to_dict() if fit else None})
+            os.replace(tmp, final)  # the folder appears complete or not at all
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        try:
+            with self._db(immediate=True) as db:
+                db.execute("INSERT INTO runs (id, name, task, model, method, status, created_at, sweep) "
+                           "VALUES (?,?,?,?,?,?,?,?)",
+                           (run_id, cfg.display_name(), cfg.task, cfg.model, cfg.method, "queued", now, sweep))
+        except BaseException:
+            shutil.rmtree(final, ignore_errors=True)
+            raise
+        if start:
+            self._launch(run_id)
+        if RunFolder.distill.name in extra_files and cfg.distill.compare_alone:
+            self._queue_alone(cfg, run_id, start)
+        return run_id
+
+    def _queue_alone(self, cfg: RunConfig, run_id: str, start: bool) -> None:
+        """A distilled run's comparison: the same student on the labels alone, queued behind it; each names the other."""
+        alone = self.create(distill.alone_config(cfg), start=start)
+        path = RunFolder(self.run_dir(run_id)).distill
+        files.atomic_write_json(path, {**(files.read_json(path) or {}), "alone": alone})
+
+    def _launch(self, run_id: str, resume: bool = False) -> int:
+        rd = self.run_dir(run_id)
+        cmd = [sys.executable, "-m", "studio.runs.worker", str(rd), "--registry", str(self.registry)]
+        if resume:
+            cmd.append("--resume")
+        env = worker_env()
+        pid = self.spare.spawn(cmd[3:], RunFolder(rd).log, env) if self.spare is not None else None
+        if pid is None:
+            pid = self._spawn(cmd, rd, env)
+        st = runfolder.read_status(rd)
+        if st.get("status") == "queued" and not st.get("pid"):
+            runfolder.write_status(rd, "queued", pid=pid, pid_start=process_start_time(pid))
+        self.sync(run_id)
+        return pid
+
+    def _spawn(self, cmd: list[str], rd: Path, env: dict[str, str]) -> int:
+        with open(RunFolder(rd).log, "ab") as log:
+            # Own session/process group: it outlives us, and kill reaches its children too.
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True, close_fds=True, env=env, cwd=str(self.root))
+        # Reap it when it ends so it never lingers as a zombie of a long-lived UI process.
+        threading.Thread(target=proc.wait, daemon=True).start()
+        return proc.pid
+
+    # ---------------------------------------------------- reading --
+    def sync(self, run_id: str) -> dict[str, Any]:
+        """Bring the row in line with status.json; mark runs whose worker vanished as failed."""
+        rd = self.run_dir(run_id)
+        st = runfolder.read_status(rd)
+        if _worker_gone(st):
+            # Re-read: the worker may have just finished and exited between our two looks.
+            st = runfolder.read_status(rd)
+            if _worker_gone(st):
+                was = st.get("status")
+                if st.get("pid"):
+                    reason = (f"The worker process (pid {st.get('pid')}) ended without reporting while {was}: it was "
+                              "killed or ran out of memory. Resume continues from the last checkpoint; if memory ran "
+                              "out, lower training.batch_size or training.max_length, or use LoRA.")
+                else:
+                    reason = "The worker never started (the process that launched it ended first); resume starts it."
+                st = runfolder.write_status(rd, "failed", finished_at=time.time(), reason=reason)
+        if st.get("status") in runfolder.STATUSES:
+            vals = {k: st.get(k) for k in MIRRORED}
+            with self._db(immediate=True) as db:
+                db.execute(f"UPDATE runs SET {', '.join(f'{k}=?' for k in vals)} WHERE id=?", (*vals.values(), run_id))
+        return st
+
+    def get(self, run_id: str) -> dict[str, Any]:
+        rd = self.run_dir(run_id)
+        if not rd.is_dir():
+            raise RunError(f"No run {run_id} in {self.root}.")
+        st = self.sync(run_id)
+        with self._db() as db:
+            row = db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        info = dict(row) if row else {"id": run_id}
+        info.update(status=st.get("status"), status_detail=st, dir=str(rd))
+        try:
+            info["config"] = json.loads((RunFolder(rd).config).read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            info["config"] = None
+        for key, fname in (("test_report", RunFolder.report.name), ("data_report", RunFolder.data_report.name)):
+            p = rd / fname
+            info[key] = json.loads(p.read_text()) if p.exists() else None
+        return info
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._db() as db:
+            rows = [dict(r) for r in db.execute("SELECT * FROM runs ORDER BY seq DESC")]
+        out = []
+        for r in rows:
+            if r["status"] in runfolder.ACTIVE or not (self.root / r["id"]).is_dir():
+                if not (self.root / r["id"]).is_dir():
+                    continue  # folder removed by hand: not a run any more
+                st = self.sync(r["id"])
+                r.update({k: st.get(k, r.get(k)) for k in MIRRORED})
+            r["duration"] = _duration(r)
+            out.append(r)
+        return out
+
+    # -------------------------------------------------- queue (worker side) --
+    def try_claim(self, run_id: str, device: str, per_device: int = 1) -> bool:
+        """Atomically move a queued run to running when its device is free and it is first in line."""
+        with self._db(immediate=True) as db:
+            rows = [dict(r) for r in db.execute(
+                "SELECT id, seq, status, device, pid, pid_start FROM runs WHERE status IN ('queued','running','stopping')")]
+            me = next((r for r in rows if r["id"] == run_id), None)
+            if me is None:
+                return False
+            busy = 0
+            ahead = False
+            for r in rows:
+                if r["id"] == run_id:
+                    continue
+                st = runfolder.read_status(self.root / r["id"])
+                alive = process_alive(st.get("pid"), st.get("pid_start"))
+                if not alive:
+                    continue  # a dead worker holds nothing; sync() will mark it
+                same = (st.get("device") or r["device"] or device) == device
+                if not same:
+                    continue
+                if st.get("status") in ("running", "stopping"):
+                    busy += 1
+                elif st.get("status") == "queued" and r["seq"] < me["seq"]:
+                    ahead = True
+            if busy >= per_device or ahead:
+                return False
+            now = time.time()
+            # status.json first (the truth other workers read), inside the registry lock
+            runfolder.write_status(self.root / run_id, "running", device=device, started_at=now, finished_at=None, reason=None)
+            db.execute("UPDATE runs SET status='running', device=?, started_at=? WHERE id=?", (device, now, run_id))
+        return True
+
+    # ------------------------------------------------------- control --
+    def stop(self, run_id: str) -> dict[str, Any]:
+        """Graceful: the worker finishes its step, saves a checkpoint and marks the run stopped."""
+        st = self.sync(run_id)
+        s = st.get("status")
+        if s not in runfolder.ACTIVE:
+            raise RunError(f"Run {run_id} is {s}; only queued or running runs can be stopped.")
+        runfolder.request_stop(self.run_dir(run_id))
+        if s == "queued":
+            return self.kill(run_id, reason="Stopped while queued; it never started.")
+        st = runfolder.write_status(self.run_dir(run_id), "stopping")
+        self.sync(run_id)
+        return st
+
+    def kill(self, run_id: str, reason: str = "Killed by the user; progress since the last checkpoint is lost.") -> dict[str, Any]:
+        """At once: SIGKILL to the worker's whole process group."""
+        rd = self.run_dir(run_id)
+        st = runfolder.read_status(rd)
+        if st.get("status") not in runfolder.ACTIVE:
+            raise RunError(f"Run {run_id} is {st.get('status')}; there is nothing to kill.")
+        pid = st.get("pid")
+        if pid and process_alive(pid, st.get("pid_start")):
+            try:
+                os.killpg(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            for _ in range(50):
+                if not process_alive(pid, st.get("pid_start")):
+                    break
+                time.sleep(0.05)
+        st = runfolder.write_status(rd, "stopped", reason=reason, finished_at=time.time())
+        self.sync(run_id)
+        return st
+
+    def resume(self, run_id: str) -> dict[str, Any]:
+        """Start a stopped or failed run again from its last checkpoint, with the same config."""
+        st = self.sync(run_id)
+        if st.get("status") in runfolder.ACTIVE:
+            raise RunError(f"Run {run_id} is {st.get('status')}; it is not finished, so there is nothing to resume.")
+        if st.get("status") == "completed":
+            raise RunError(f"Run {run_id} already completed; start a new run to train further.")
+        rd = self.run_dir(run_id)
+        try:
+            cfg = load_run_config(rd)
+        except RunError:
+            cfg = None  # the worker records why it cannot run, as for any failure
+        if cfg is not None:
+            cfg.check_machine()  # this server may differ from the one the run started on
+        runfolder.clear_stop(rd)
+        runfolder.write_status(rd, "queued", reason=None, pid=None, pid_start=None, finished_at=None, resumed_at=time.time())
+        with self._db(immediate=True) as db:
+            # Back of the queue: a resumed run waits behind those already queued.
+            db.execute("UPDATE runs SET seq=(SELECT MAX(seq)+1 FROM runs), status='queued' WHERE id=?", (run_id,))
+        self._launch(run_id, resume=True)
+        return self.sync(run_id)
+
+    def delete(self, run_id: str) -> None:
+        rd = self.run_dir(run_id)
+        st = runfolder.read_status(rd) if rd.exists() else {}
+        if st.get("status") in runfolder.ACTIVE and process_alive(st.get("pid"), st.get("pid_start")):
+            raise RunError(f"Run {run_id} is {st.get('status')}; stop or kill it before deleting.")
+        with self._db(immediate=True) as db:
+            n = db.execute("DELETE FROM runs WHERE id=?", (run_id,)).rowcount
+        if not rd.exists() and not n:
+            raise RunError(f"No run {run_id} in {self.root}.")
+        if rd.exists():
+            trash = self.root / f".deleting-{run_id}"
+            os.replace(rd, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+
+    def wait(self, run_id: str, timeout: float = 3600, poll: float = 0.5) -> dict[str, Any]:
+        """Block until the run finishes (for scripts and tests)."""
+        end = time.time() + timeout
+        while True:
+            st = self.sync(run_id)
+            if st.get("status") in runfolder.FINISHED:
+                return st
+            if time.time() > end:
+                raise TimeoutError(f"Run {run_id} still {st.get('status')} after {timeout:.0f}s.")
+            time.sleep(poll)
+
+
+LAUNCH_GRACE_S = 60.0  # a run is created a moment before its worker writes its pid
+
+
+def _worker_gone(st: dict[str, Any]) -> bool:
+    if st.get("status") not in runfolder.ACTIVE:
+        return False
+    if not st.get("pid"):
+        return time.time() - float(st.get("updated_at") or 0) > LAUNCH_GRACE_S
+    return not process_alive(st.get("pid"), st.get("pid_start"))
+
+
+def _duration(r: dict[str, Any]) -> float | None:
+    if not r.get("started_at"):
+        return None
+    end = r.get("finished_at") or time.time()
+    return max(0.0, end - r["started_at"])
+
+
+def open_store(runs_dir: str | Path | None = None) -> Store:
+    return Store(Path(runs_dir) if runs_dir else default_runs_dir())

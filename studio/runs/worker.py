@@ -1,0 +1,104 @@
+"""`python -m studio.runs.worker RUN_DIR [--resume]`: one run, in its own process group.
+
+Waits in `queued` until its device is free and it is first in line, then
+trains. Every way out writes a final status: completed, stopped, or failed
+with the reason and the traceback tail. SIGTERM asks for a graceful stop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from studio.base import runfolder
+from studio.config import load_run_config
+from studio.base.devices import pick_precision, resolve_device
+from studio.base.errors import LaunchFailed, failure_reason
+from studio.base.process_rank import is_multi_process
+from studio.runs.store import Store, process_start_time
+from studio.base.runfolder import RunFolder
+
+
+def train_run(run_dir: Path, device: str, resume: bool) -> dict:
+    """Train in this process, or, for several processes, through accelerate launch (studio.runs.distributed)."""
+    t = load_run_config(run_dir).training
+    if not is_multi_process(t):
+        from studio.training import recipe  # torch and transformers load here, once the run has its device
+
+        return recipe.run(run_dir, resume=resume)
+    from studio.runs import distributed
+
+    return distributed.run_launched(run_dir, t, device, pick_precision(t.precision, device), resume)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m studio.runs.worker")
+    ap.add_argument("run_dir")
+    ap.add_argument("--registry", default=None)
+    ap.add_argument("--resume", action="store_true")
+    a = ap.parse_args(argv)
+    run_dir = Path(a.run_dir).resolve()
+    store = Store(run_dir.parent, registry=Path(a.registry) if a.registry else None)
+    run_id = run_dir.name
+    me = os.getpid()
+    runfolder.write_status(run_dir, "queued", pid=me, pid_start=process_start_time(me))
+    store.sync(run_id)
+
+    signal.signal(signal.SIGTERM, lambda *_: runfolder.request_stop(run_dir))
+    if hasattr(signal, "SIGXFSZ"):
+        # Past a file-size limit the kernel sends SIGXFSZ, whose default kills us without a word;
+        # ignored, the write fails with EFBIG instead and the run ends failed with that reason.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    try:
+        cfg_raw = json.loads((RunFolder(run_dir).config).read_text())
+        training = cfg_raw.get("training", {})
+        device = resolve_device(training.get("device", "auto"))
+        several = int(training.get("num_processes") or 1) > 1 or int(training.get("num_machines") or 1) > 1
+        if device.startswith("cuda:") and not several:  # several processes take one visible GPU each
+            os.environ.setdefault("CUDA_VISIBLE_DEVICES", device.split(":", 1)[1])
+        runfolder.write_status(run_dir, "queued", device=device)
+        per_device = int(os.environ.get("STUDIO_RUNS_PER_DEVICE", "1"))
+        announced = False
+        while not store.try_claim(run_id, device, per_device):
+            if runfolder.stop_requested(run_dir):
+                runfolder.write_status(run_dir, "stopped", reason="Stopped while queued; it never started.", finished_at=time.time())
+                store.sync(run_id)
+                return 0
+            if not announced:
+                print(f"[studio] queued: waiting for {device} to be free", flush=True)
+                announced = True
+            time.sleep(0.5)
+        store.sync(run_id)
+        print(f"[studio] run {run_id} started on {device}", flush=True)
+
+        result = train_run(run_dir, device, a.resume)
+        status = result.pop("status")
+        runfolder.write_status(run_dir, status, finished_at=time.time(), **result)
+        runfolder.clear_stop(run_dir)  # a stop asked for after the last step has nothing left to stop
+        store.sync(run_id)
+        print(f"[studio] run {run_id} {status}", flush=True)
+        return 0
+    except BaseException as exc:  # every exit path leaves a true status behind
+        tb = traceback.format_exc()
+        print(tb, file=sys.stderr, flush=True)
+        reason = str(exc) if isinstance(exc, LaunchFailed) else failure_reason(exc)
+        try:
+            runfolder.write_status(run_dir, "failed", reason=reason, traceback_tail=tb[-4000:], finished_at=time.time())
+        except OSError:  # a full disk may refuse even this: try the reason alone, smaller
+            try:
+                runfolder.write_status(run_dir, "failed", reason=reason, finished_at=time.time())
+            except OSError as e:
+                print(f"[studio] could not record the failure: {e}", file=sys.stderr, flush=True)
+        store.sync(run_id)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Load a finished run (base + adapter, or the full model) and predict with it.
+
+Loaded models are cached per run folder, so the playground and the API answer
+from memory after the first call; a lock keeps concurrent first calls from
+loading the same model twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from studio import models
+from studio.base import runfolder
+from studio.base.errors import InferenceError
+from studio.tasks import get_task
+from studio.base.runfolder import RunFolder
+
+_CACHE: "OrderedDict[str, Any]" = OrderedDict()
+_LOCK = threading.Lock()
+_MAX_LOADED = 3
+
+
+class LoadedRun:
+    def __init__(self, run_dir: Path):
+        import torch
+
+        mdir = RunFolder(Path(run_dir)).model
+        meta = runfolder.model_meta(run_dir)
+        if meta is None:
+            raise InferenceError(f"Run {Path(run_dir).name} has no saved model yet; only completed runs can predict.")
+        self.meta = meta
+        self.task = get_task(self.meta["task"])
+        self.tokenizer = self.task.load_tokenizer(mdir)
+        if self.meta.get("peft"):
+            from peft import PeftModel
+
+            base = self.task.load_model(models.resolve(self.meta["base_model"]), self.meta["labels"], self.tokenizer)
+            self.model = PeftModel.from_pretrained(base, str(mdir))
+        else:
+            self.model = self.task.load_model(mdir, self.meta["labels"], self.tokenizer)
+        if torch.cuda.is_available():
+            self.model.to("cuda")
+        self.model.eval()
+        self.lock = threading.Lock()  # one forward at a time per model; batches are the way to go faster
+        self._base = None  # full/freeze runs: the base model, loaded on the first base-model answer
+
+    def predict(self, texts: list[str], batch_size: int = 32, base: bool = False, **settings) -> list[dict[str, Any]]:
+        """The task's predictions; settings (max_new_tokens, temperature, top_p) reach generative tasks.
+        base=True answers with the base model the run started from (the playground's comparison)."""
+        settings.setdefault("max_new_tokens", self.meta.get("max_new_tokens", 64))
+        with self.lock, self._model(base) as model:
+            return self.task.predict(model, self.tokenizer, texts, max_length=self.meta.get("max_length", 128),
+                                     batch_size=batch_size, **settings)
+
+    def stream(self, messages: list[dict[str, str]], base: bool = False, **settings) -> Iterator[str]:
+        """The growing answer to a chat (generative tasks with stream_chat); the lock is held until it ends,
+        so concurrent chats on one model take turns instead of interleaving."""
+        if self.task.stream_chat is None:
+            raise InferenceError(f"{self.task.title.en} runs do not chat; pick a run of a task that does.")
+        settings.setdefault("max_new_tokens", self.meta.get("max_new_tokens", 64))
+        with self.lock, self._model(base) as model:
+            yield from self.task.stream_chat(model, self.tokenizer, messages, **settings)
+
+    @contextmanager
+    def _model(self, base: bool):
+        """The fine-tuned model, or the base: an adapter run switches its adapter off (no second copy in memory);
+        a full or freeze run loads the base model once and keeps it."""
+        if not base:
+            yield self.model
+        elif self.meta.get("peft"):
+            with self.model.disable_adapter():
+                yield self.model
+        else:
+            if self._base is None:
+                import torch
+
+                path = models.resolve(self.meta["base_model"])
+                self._base = self.task.load_model(path, self.meta["labels"], self.tokenizer)
+                if torch.cuda.is_available():
+                    self._base.to("cuda")
+                self._base.eval()
+            yield self._base
+
+
+def load(run_dir: Path) -> LoadedRun:
+    key = str(Path(run_dir).resolve())
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+        lr = LoadedRun(Path(run_dir))
+        _CACHE[key] = lr
+        while len(_CACHE) > _MAX_LOADED:
+            _CACHE.popitem(last=False)
+        return lr
+
+
+def forget(run_dir: Path) -> None:
+    with _LOCK:
+        _CACHE.pop(str(Path(run_dir).resolve()), None)
+
+
+def predict(run_dir: Path, texts: list[str], **settings) -> list[dict[str, Any]]:
+    texts = [t if isinstance(t, str) else str(t) for t in texts]
+    if not texts:
+        return []
+    return load(run_dir).predict(texts, **settings)
+
+
+def stream(run_dir: Path, messages: list[dict[str, str]], base: bool = False, **settings) -> Iterator[str]:
+    """The growing answer of a finished SFT run (or of its base model) to a chat."""
+    return load(run_dir).stream(messages, base=base, **settings)

@@ -1,0 +1,137 @@
+"""The house: studio's packages form layers, each importing only those below it; no import cycles.
+
+Imports inside functions count, as do `import x.y` and relative imports. The order is studio.LAYERS;
+components/ sits on top of the engine and the engine never imports it (nor gradio).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import studio
+from tests.support import ROOT
+
+PACKAGES = ("studio", "components")
+
+
+def module_files() -> dict[str, Path]:
+    out = {}
+    for pkg in PACKAGES:
+        for f in (ROOT / pkg).rglob("*.py"):
+            name = ".".join(f.relative_to(ROOT).with_suffix("").parts)
+            out[name.removesuffix(".__init__")] = f
+    return out
+
+
+MODULES = module_files()
+
+
+def imports_of(name: str) -> set[str]:
+    """The project modules `name` imports, anywhere in its body."""
+    path = MODULES[name]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+                parts = parts[: len(parts) - (node.level - 1)]
+                base = ".".join(parts + ([base] if base else []))
+            targets = [base] + [f"{base}.{a.name}" for a in node.names]
+        else:
+            continue
+        for target in targets:
+            while target and target not in MODULES:
+                target = target.rpartition(".")[0]
+            if target and target != name and not name.startswith(target + "."):
+                out.add(target)
+    return out
+
+
+def layer_of(module: str) -> str:
+    """The package of studio.LAYERS a module belongs to ("components" above them all)."""
+    parts = module.split(".")
+    if parts[0] == "components":
+        return "components"
+    return parts[1] if len(parts) > 1 and parts[1] in studio.LAYERS else "studio"
+
+
+RANK = {name: i for i, name in enumerate(("studio", *studio.LAYERS, "components"))}
+
+
+def test_every_engine_package_is_a_layer():
+    packages = {p.name for p in (ROOT / "studio").iterdir() if (p / "__init__.py").exists()}
+    assert packages == set(studio.LAYERS)
+    loose = sorted(p.name for p in (ROOT / "studio").glob("*.py") if p.name != "__init__.py")
+    assert loose == [], "every engine module lives in the package of its layer"
+
+
+def test_imports_point_down_the_layers():
+    upward = []
+    for name in sorted(MODULES):
+        here = layer_of(name)
+        for target in sorted(imports_of(name)):
+            there = layer_of(target)
+            if here != there and RANK[there] > RANK[here]:
+                upward.append(f"{name} ({here}) imports {target} ({there})")
+            if here == "studio" and there != "studio":
+                upward.append(f"{name} is studio/__init__ and imports {target}")
+    assert upward == []
+
+
+def test_each_package_docstring_names_what_it_imports():
+    """Each layer's docstring ends with an 'Imports: ...' line naming the lower layers it uses, kept true."""
+    wrong = []
+    for layer in studio.LAYERS:
+        doc = ast.get_docstring(ast.parse((ROOT / "studio" / layer / "__init__.py").read_text(encoding="utf-8"))) or ""
+        m = re.search(r"^Imports: (.*)$", doc, re.M)
+        declared = set() if m is None or m.group(1).strip() == "nothing of the studio." else {
+            s.strip(" .") for s in m.group(1).split(",")}
+        used = {layer_of(t) for n in MODULES if layer_of(n) == layer for t in imports_of(n)} - {layer, "studio"}
+        if m is None:
+            wrong.append(f"studio/{layer}/__init__.py has no 'Imports:' line")
+        elif declared != used:
+            wrong.append(f"studio.{layer} says it imports {sorted(declared)}, imports {sorted(used)}")
+    assert wrong == []
+
+
+def test_no_import_cycles_counting_imports_inside_functions():
+    graph = {name: imports_of(name) for name in MODULES}
+    index, low, stack, on, cycles = {}, {}, [], set(), []
+
+    def visit(v):  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                cycles.append(sorted(comp))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    assert cycles == []
+
+
+def test_the_engine_never_imports_the_ui():
+    offenders = [n for n in MODULES if n.startswith("studio") and (
+        any(t.startswith("components") for t in imports_of(n))
+        or re.search(r"^\s*(import gradio|from gradio)", MODULES[n].read_text(encoding="utf-8"), re.M))]
+    assert offenders == []
