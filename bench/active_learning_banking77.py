@@ -85,7 +85,7 @@ def labels_to_reach(points: list[dict], target: float) -> int | None:
 
 
 def figure(curves: dict[str, list[dict]]):
-    from studio.serve.plots import learning_curve_figure
+    from studio.views.plots import learning_curve_figure
 
     fig = learning_curve_figure({k: [(p["labels"], p["accuracy"]) for p in v] for k, v in curves.items()},
                                 title="Banking77: test accuracy vs labels (active learning, simulated)")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio.serve import run_views
+from studio.views import run_views
 from studio.data import uploads
 from studio.base.errors import RunError
 from studio.runs.store import Store

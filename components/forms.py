@@ -10,30 +10,21 @@ from __future__ import annotations
 
 import functools
 import inspect
-import types
-import typing
 from typing import Any, Callable
 
 import gradio as gr
 
 from components.session import DataState
 from studio import methods
+from studio.base.settings import base_type
 from studio.config import AugmentConfig, DataConfig, DistillConfig, RunConfig, TrainingConfig, field_help
-from studio.tasks import DEFAULT_TASK
+from studio.tasks import DEFAULT_TASK, get_task, task_names
 
 DATA_FIELDS = ("text_column", "label_column", "label_names", "header", "validation_fraction", "test_fraction",
                "split_seed", "max_rows")
 AUGMENT_PREFIX = "augment_"  # the augment section's form names: augment_copies, augment_operations, ...
 DISTILL_PREFIX = "distill_"  # the distill section's: distill_teacher, distill_temperature, ...
 SPLIT_FIELDS = DATA_FIELDS[4:]  # the Data tab's split settings; the first four sit with the file's columns
-
-
-def base_type(tp) -> tuple[type, bool]:
-    """(the type without None, whether None is allowed)."""
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return args[0], len(args) < len(typing.get_args(tp))
-    return tp, False
 
 
 def spec_of(cls, name: str) -> dict[str, Any]:
@@ -82,6 +73,15 @@ def method_key(method: str, setting: str) -> str:
     return f"{method}_{setting}"
 
 
+def task_key(task_name: str, setting: str) -> str:
+    """A task setting's form (and API parameter) name: preference_beta, text_classification_head_init."""
+    return f"{task_name.replace('-', '_')}_{setting}"
+
+
+def task_field_specs(task_name: str) -> list[dict[str, Any]]:
+    return field_help(get_task(task_name).settings)
+
+
 def raw_config(state: DataState | None, values: dict[str, Any]) -> dict[str, Any]:
     """Form values (by name) and the session's data -> the raw dict RunConfig.from_dict checks."""
     method = values.get("method") or "lora"
@@ -107,7 +107,13 @@ def raw_config(state: DataState | None, values: dict[str, Any]) -> dict[str, Any
             data[name] = getattr(state, name)
     name = (values.get("run_name") or "").strip() or None
     task = values.get("task") or (state.task if state else DEFAULT_TASK)
-    return {"task": task, "model": model, "method": method, "method_args": args,
+    task_args = {}
+    if task in task_names():
+        for f in task_field_specs(task):
+            v = values.get(task_key(task, f["name"]))
+            if v is not None and v != "":
+                task_args[f["name"]] = unset_zero(f, v)
+    return {"task": task, "model": model, "method": method, "method_args": args, "task_args": task_args,
             "name": name, "data": data, "training": training,
             "augment": section_values(AugmentConfig, AUGMENT_PREFIX, values),
             "distill": section_values(DistillConfig, DISTILL_PREFIX, values)}
@@ -153,6 +159,10 @@ def form_values(cfg: RunConfig, catalog_ids: list[str]) -> dict[str, Any]:
     for f in field_help(TrainingConfig):
         v = getattr(cfg.training, f["name"])
         vals[f["name"]] = 0 if v is None and zero_means_unset(f) else v
+    for name in task_names():
+        for f in task_field_specs(name):
+            v = getattr(cfg.task_args, f["name"]) if name == cfg.task else f["default"]
+            vals[task_key(name, f["name"])] = 0 if v is None and zero_means_unset(f) else v
     if cfg.training.learning_rate is None:
         vals["learning_rate"] = cfg.learning_rate()
     for f in field_help(DataConfig):

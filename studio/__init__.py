@@ -22,5 +22,5 @@ imports inside functions included):
 
 __version__ = "0.1.0"
 
-LAYERS = ("base", "models", "methods", "data", "tasks", "config", "training", "serve", "augment", "distill", "runs",
-          "export", "labels", "sweeps", "cli")
+LAYERS = ("base", "models", "methods", "data", "tasks", "serve", "augment", "distill", "config", "training", "runs",
+          "views", "export", "labels", "sweeps", "cli")

@@ -88,9 +88,9 @@ def test_each_package_docstring_names_what_it_imports():
     wrong = []
     for layer in studio.LAYERS:
         doc = ast.get_docstring(ast.parse((ROOT / "studio" / layer / "__init__.py").read_text(encoding="utf-8"))) or ""
-        m = re.search(r"^Imports: (.*)$", doc, re.M)
-        declared = set() if m is None or m.group(1).strip() == "nothing of the studio." else {
-            s.strip(" .") for s in m.group(1).split(",")}
+        m = re.search(r"^Imports: (.*?)(?:\n\n|\Z)", doc, re.M | re.S)  # the line and its continuation
+        said = " ".join(m.group(1).split()) if m else ""
+        declared = set() if said == "nothing of the studio." else {s.strip(" .") for s in said.split(",")}
         used = {layer_of(t) for n in MODULES if layer_of(n) == layer for t in imports_of(n)} - {layer, "studio"}
         if m is None:
             wrong.append(f"studio/{layer}/__init__.py has no 'Imports:' line")

@@ -8,16 +8,14 @@ import sys
 from pathlib import Path
 
 from studio import augment, models
-from studio.config import RunConfig
+from studio.cli.options import add_options, given
+from studio.config import AugmentConfig, DataConfig, RunConfig
 from studio.tasks import DEFAULT_TASK, get_task, task_names
 
 
 def cmd_augment(a, store) -> int:
-    raw = {"task": a.task, "data": {"train": a.data, "text_column": a.text_column, "label_column": a.label_column,
-                                    "header": not a.no_header},
-           "augment": {"copies": a.copies, "operations": a.operations or "", "strength": a.strength,
-                       "max_new_rows": a.max_new_rows, "generator": a.generator},
-           "training": {"seed": a.seed}}
+    raw = {"task": a.task, "data": {"train": a.data, **given(a, DataConfig)},
+           "augment": given(a, AugmentConfig), "training": {"seed": a.seed}}
     if a.model:
         raw["model"] = a.model
     cfg = RunConfig.from_dict(raw)
@@ -42,16 +40,9 @@ def add_commands(add) -> None:
                                     "with --out); a run makes them with --set augment.copies=N.")
     p.add_argument("data", help="A training file (text classification or token classification).")
     p.add_argument("--task", choices=task_names(), default=DEFAULT_TASK, help=f"What the data is for (default {DEFAULT_TASK}).")
-    p.add_argument("--operations", help="Comma-separated operations (default: the task's); see augment.operations "
-                                        "in `studio train --help`.")
-    p.add_argument("--copies", type=int, default=1, help="New rows per training row with --out (default 1).")
-    p.add_argument("--strength", type=float, default=0.1, help="Share of a row's words each operation changes (default 0.1).")
-    p.add_argument("--max-new-rows", type=int, help="At most this many new rows (a seeded choice).")
-    p.add_argument("--generator", default="smollm2", help="Paraphrase only: the causal LM that writes them (default smollm2).")
+    add_options(p, AugmentConfig, defaults={"copies": 1})
     p.add_argument("--model", help="Base model whose word embeddings give synonyms (default: the task's).")
     p.add_argument("--n", type=int, default=6, help="Rows to show without --out (default 6).")
     p.add_argument("--seed", type=int, default=42, help="Seed of the choices (a run uses its training.seed; default 42).")
     p.add_argument("--out", help="Write every new row of the training split here (CSV, or JSONL by suffix).")
-    p.add_argument("--text-column", help="Text column (detected when omitted).")
-    p.add_argument("--label-column", help="Label column (detected when omitted).")
-    p.add_argument("--no-header", action="store_true", help="The CSV/TSV file's first line is data.")
+    add_options(p, DataConfig, only=("text_column", "label_column", "header"))

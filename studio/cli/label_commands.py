@@ -8,11 +8,12 @@ import sys
 import time
 from pathlib import Path
 
-from studio.labels import query_strategies
-from studio.labels import label_review
-from studio.labels import labelling
+from studio.cli.options import add_options, build_from
 from studio.config import DataConfig, RunConfig
+from studio.labels import label_review, labelling, query_strategies
 from studio.tasks import DEFAULT_TASK, task_names
+
+COLUMNS = ("text_column", "label_column", "label_names", "header")  # how a file's columns are read
 
 
 def _progress(quiet: bool):
@@ -27,8 +28,7 @@ def _progress(quiet: bool):
 
 
 def _data(a, train: str) -> DataConfig:
-    return DataConfig(train=train, text_column=a.text_column, label_column=a.label_column,
-                      label_names=a.label_names, header=not a.no_header)
+    return build_from(a, DataConfig, train=train)
 
 
 def cmd_clean(a, store) -> int:
@@ -83,10 +83,7 @@ def cmd_merge_labels(a, store) -> int:
 
 def _columns(p) -> None:
     p.add_argument("--task", choices=task_names(), default=DEFAULT_TASK, help=f"What the data is for (default {DEFAULT_TASK}).")
-    p.add_argument("--text-column", help="Text column (detected when omitted).")
-    p.add_argument("--label-column", help="Label column (detected when omitted).")
-    p.add_argument("--label-names", help="Names of numeric labels in id order, comma-separated.")
-    p.add_argument("--no-header", action="store_true", help="The CSV/TSV file's first line is data.")
+    add_options(p, DataConfig, only=COLUMNS)
 
 
 def add_commands(add) -> None:

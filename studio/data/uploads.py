@@ -16,7 +16,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.data import SUPPORTED, DataError, max_file_bytes, too_big
+from studio.base.errors import DataError
+from studio.data.reading import SUPPORTED, max_file_bytes, too_big
 
 UPLOADS_DIR = "uploads"
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json")

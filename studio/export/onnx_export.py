@@ -21,6 +21,7 @@ import numpy as np
 
 from studio import models
 from studio.base import runfolder
+from studio.export.model_card import ModelCard
 from studio.tasks import get_task
 from studio.base.runfolder import MODEL_META_NAME, RunFolder
 from studio.base import files
@@ -35,7 +36,8 @@ def supports_onnx(meta: dict[str, Any], model_config: dict[str, Any]) -> bool:
     """Encoder classifiers only: decoders and encoder-decoders trace into graphs that need a generation loop."""
     from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
-    return (get_task(meta.get("task")).onnx and not model_config.get("is_encoder_decoder")
+    card = get_task(meta.get("task")).capability(ModelCard)
+    return (card is not None and card.onnx and not model_config.get("is_encoder_decoder")
             and model_config.get("model_type") in MODEL_FOR_MASKED_LM_MAPPING_NAMES)
 
 

@@ -28,6 +28,7 @@ from studio.export.reproduce_main import main
 from studio.export.script_source import ScriptSource, ScriptSourceError
 from studio.tasks import get_task
 from studio.tasks.base import SCRIPT_PARTS
+from studio.training.head_init import PrototypeHead
 
 HEADER = '''#!/usr/bin/env python
 """Reproduce studio run {run} ({name}) with plain transformers and peft.
@@ -85,15 +86,17 @@ def _script(run_dir: Path) -> tuple[str, list[str]]:
         raise ReproduceError(f"A reproduce script for {cfg.task} runs cannot be generated: {e}") from None
     source.require_import("import json")
     source.require_import("from types import SimpleNamespace")
-    pip = sorted(set(source.requirements()) | set(task.script_requirements))
+    pip = sorted(set(source.requirements()) | set(task.model.script_requirements))
     report = files.read_json(RunFolder(run_dir).report) or {}
     result = ", ".join(f"test {k} {v:.4f}" for k, v in (report.get("metrics") or {}).items()
                        if isinstance(v, (int, float))) or "(no test report)"
     head = HEADER.format(run=run_dir.name, name=cfg.display_name(), pip=" ".join(pip), method=METHODS[cfg.method].title,
                          model=raw["model"], task=cfg.task, best=cfg.selection_metric(), result=result,
                          base_note=BASE_NOTES.get(entry.name if entry else "", "") + _soft_distillation(run_dir))
-    task_line = "".join(f"\n    {k}={v}," for k, v in {"name": repr(cfg.task), "peft_task_type": repr(task.peft_task_type),
-                                                      "head_init": repr(task.head_init), **parts}.items())
+    head = task.capability(PrototypeHead)
+    facts = {"name": repr(cfg.task), "peft_task_type": repr(task.model.peft_task_type),
+             "prototype_head": repr(bool(head and head.prototype_head(cfg.task_args)))}
+    task_line = "".join(f"\n    {k}={v}," for k, v in {**facts, **parts}.items())
     tail = (f'\n\nCONFIG = json.loads(r"""{config_json}""")\nTASK = SimpleNamespace({task_line}\n)\n\n'
             f'if __name__ == "__main__":\n    main(CONFIG, TASK, {build_base})\n')
     return head + source.text() + tail, pip

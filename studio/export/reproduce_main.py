@@ -3,8 +3,8 @@
 studio.export.reproduce copies `main` into every script, with the recipe's shared parts (plan_steps,
 assemble_model, training_arguments, recipe_callbacks) and the task's training functions, so the
 script trains the way the run did, step for step. It calls `main(CONFIG, TASK, build_base)`: the
-run's resolved config, the task's functions and settings, and for a base model the studio builds
-(minilm-seq2seq) the function that builds it.
+run's resolved config, the task's functions and facts (name, peft_task_type, prototype_head), and for a base
+model the studio builds (minilm-seq2seq) the function that builds it.
 """
 
 from __future__ import annotations
@@ -17,13 +17,15 @@ from types import SimpleNamespace
 import pandas as pd
 
 from studio.base.devices import pick_precision
-from studio.training.recipe import assemble_model, build_trainer, plan_steps, recipe_callbacks, training_arguments
+from studio.training.parts import (assemble_model, build_trainer, plan_steps, prototype_rows, recipe_callbacks,
+                                   training_arguments)
 
 
 def as_namespace(config: dict) -> SimpleNamespace:
     """A config dict with attributes for its sections (cfg.training.seed), the shape the task functions read;
     method_args stays the mapping it is."""
-    return SimpleNamespace(**{k: SimpleNamespace(**v) if k in ("data", "training") else v for k, v in config.items()})
+    return SimpleNamespace(**{k: SimpleNamespace(**v) if k in ("data", "training", "task_args") else v
+                              for k, v in config.items()})
 
 
 def load_split(path: Path) -> pd.DataFrame:
@@ -55,9 +57,10 @@ def main(config: dict, task, build_base=None) -> dict:
     labels = json.loads((data / "labels.json").read_text(encoding="utf-8")) if (data / "labels.json").exists() else []
 
     tok = task.load_tokenizer(model_path)
-    ds = task.tokenize(splits, tok, labels, t)
+    ds = task.tokenize(splits, tok, labels, cfg)
     _, total_steps = plan_steps(len(ds["train"]), t)
-    model = assemble_model(task, cfg, model_path, labels, tok, total_steps, splits["train"])
+    prototypes = prototype_rows(splits["train"], labels) if task.prototype_head else None
+    model = assemble_model(task.load_model, task.peft_task_type, cfg, model_path, labels, tok, total_steps, prototypes)
     cuda = torch.cuda.is_available() and t.device != "cpu"
     precision = pick_precision(t.precision, "cuda" if cuda else "cpu")
     parts = task.trainer_parts(cfg, tok, labels, splits)

@@ -17,37 +17,32 @@ import difflib
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from studio.config import DataConfig
-from studio.data import read_table, write_table
-from studio.models.embeddings import embed
 from studio.base.errors import DataError
+from studio.base.settings import setting
+from studio.data import DataConfig, LabelledRows, read_table, write_table
+from studio.models.embeddings import embed
 from studio.tasks import all_tasks, get_task
-from studio.tasks.base import LabelledRows
 
 KEEP, DROP = "keep", "drop"
 MIN_ROWS = 10
 Progress = Callable[[float, str], None]  # (share done 0..1, what is happening)
 
 
-def _f(default, help: str, **meta):
-    return field(default=default, metadata={"help": help, **meta})
-
-
 @dataclass
 class ReviewSettings:
-    model: str = _f("", "Base whose frozen sentence embeddings the check reads; empty: the task's default "
+    model: str = setting("", "Base whose frozen sentence embeddings the check reads; empty: the task's default "
                     "(the bundled MiniLM). Nothing trains.")
-    folds: int = _f(5, "Cross-validation folds: each row's probabilities come from a linear model fitted on the "
+    folds: int = setting(5, "Cross-validation folds: each row's probabilities come from a linear model fitted on the "
                     "other folds, never on the row itself.", min=2, max=20)
-    max_length: int = _f(128, "Tokens of each text the encoder reads.", min=8, max=4096)
-    seed: int = _f(0, "Seed of the fold split.", min=0)
+    max_length: int = setting(128, "Tokens of each text the encoder reads.", min=8, max=4096)
+    seed: int = setting(0, "Seed of the fold split.", min=0)
 
 
 @dataclass
@@ -101,7 +96,7 @@ def find_suspects(task_name: str, data: DataConfig, settings: ReviewSettings | N
     if len(at) < MIN_ROWS or len(labels) < 2:
         raise DataError(f"{Path(data.train).name}: label review needs at least {MIN_ROWS} labelled rows and 2 labels "
                         f"(it has {len(at)} rows, {len(labels)} label{'s' * (len(labels) != 1)}).")
-    model = settings.model or task.default_model
+    model = settings.model or task.model.default_model
     say = progress or (lambda share, what: None)
     say(0.0, f"Reading {len(at)} texts with {model}")
     x = embed(model, [rows.texts[i] for i in at], settings.max_length,

@@ -20,7 +20,6 @@ import difflib
 import json
 import shutil
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,8 @@ import pandas as pd
 
 from studio.labels import query_strategies
 from studio.serve import inference
-from studio.base import runfolder
+from studio.base import files, runfolder
+from studio.base.entity import LABELLING
 from studio.config import DataConfig, RunConfig, load_run_config
 from studio.models.embeddings import embed
 from studio.base.errors import DataError, RunError
@@ -38,9 +38,7 @@ from studio.runs.store import Store
 from studio.labels.label_review import review_task
 from studio.tasks import get_task
 from studio.base.runfolder import RunFolder
-from studio.base import files
 
-LABELLING_DIR = "labelling"
 PROJECT_FILE = "project.json"
 TRAINED_FILE = "trained.json"
 ROUND_GLOB = "round-*.json"
@@ -49,13 +47,11 @@ Progress = Callable[[float, str], None]
 
 
 def projects_dir(store: Store) -> Path:
-    return store.root / LABELLING_DIR
+    return LABELLING.root(store.root)
 
 
 def project_dir(store: Store, project_id: str) -> Path:
-    if not project_id or not project_id.startswith("l") or not project_id.replace("-", "").isalnum():
-        raise RunError(f"{project_id!r} is not a labelling project id (they look like l20261130-101500-ab12cd).")
-    folder = projects_dir(store) / project_id
+    folder = LABELLING.folder(store.root, project_id)
     if not (folder / PROJECT_FILE).is_file():
         raise RunError(f"No labelling project {project_id} in {store.root}.")
     return folder
@@ -95,21 +91,18 @@ def create(store: Store, pool: str, labelled: str | None = None, test: str | Non
     if not [i for i, lab in enumerate(pool_rows.labels) if lab is None]:
         raise DataError(f"{Path(pool).name}: every row already has a label; the pool is the rows still to label "
                         "(leave their label empty or leave the label column out).")
-    project_id = "l" + time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    tmp = projects_dir(store) / f".creating-{project_id}"
-    tmp.mkdir(parents=True)
-    files, columns = {}, {}
-    for key, path, rows in (("pool", pool, pool_rows), ("start", labelled, start_rows), ("test", test, test_rows)):
-        if path:
-            files[key] = key + Path(path).suffix.lower()
-            columns[key] = [rows.text_column, rows.label_column]
-            shutil.copyfile(path, tmp / files[key])
-    spec = {"id": project_id, "name": name or Path(pool).stem, "task": task.name, "labels": label_set,
-            "files": files, "columns": columns, "header": d.header, "label_names": d.label_names,
-            "config": config.to_dict(), "created_at": time.time()}
-    files.atomic_write_json(tmp / PROJECT_FILE, spec)
-    files.atomic_write_json(tmp / TRAINED_FILE, [])
-    (tmp).replace(projects_dir(store) / project_id)
+    with LABELLING.creating(store.root) as (project_id, tmp):
+        copies, columns = {}, {}
+        for key, path, rows in (("pool", pool, pool_rows), ("start", labelled, start_rows), ("test", test, test_rows)):
+            if path:
+                copies[key] = key + Path(path).suffix.lower()
+                columns[key] = [rows.text_column, rows.label_column]
+                shutil.copyfile(path, tmp / copies[key])
+        spec = {"id": project_id, "name": name or Path(pool).stem, "task": task.name, "labels": label_set,
+                "files": copies, "columns": columns, "header": d.header, "label_names": d.label_names,
+                "config": config.to_dict(), "created_at": time.time()}
+        files.atomic_write_json(tmp / PROJECT_FILE, spec)
+        files.atomic_write_json(tmp / TRAINED_FILE, [])
     return project_id
 
 
@@ -330,9 +323,9 @@ def curve(store: Store, project_id: str) -> list[dict[str, Any]]:
 
 
 def list_projects(store: Store) -> list[dict[str, Any]]:
-    root = projects_dir(store)
     out = []
-    for folder in sorted(root.glob("l*"), reverse=True) if root.is_dir() else []:
+    for project_id in LABELLING.ids(store.root):
+        folder = LABELLING.folder(store.root, project_id)
         spec = files.read_json(folder / PROJECT_FILE)
         if spec:
             rs = [json.loads(p.read_text()) for p in sorted(folder.glob(ROUND_GLOB))]

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.models import cache_dir, model_identity, resolve, trust_remote_code
+from studio.base.cache import cache_dir
+from studio.base.policy import trust_remote_code
+from studio.models.catalog import model_identity
+from studio.models.resolve import resolve
 
 Progress = Callable[[int, int], None]  # (texts done, texts in all)
 

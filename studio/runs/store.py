@@ -11,31 +11,30 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from studio import augment, distill, models
-from studio.training import memory
-from studio.base import runfolder
-from studio.config import RunConfig, load_run_config
-from studio.data import save_splits
-from studio.base.errors import ConfigError, RunError
-from studio.tasks import get_task
+from studio import models
+from studio.base import files, runfolder
+from studio.base.entity import RUNS
+from studio.base.errors import RunError
+from studio.base.policy import local_models_allowed
 from studio.base.runfolder import RunFolder
-from studio.base import files
+from studio.config import RunConfig, load_run_config
+from studio.data import check_held_out, save_splits
+from studio.tasks import get_task
+from studio.training import hooks
+from studio.training.features import FEATURES
 
-RUN_ID_RE = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
+RUN_ID_RE = RUNS.pattern
 
 
 def default_runs_dir() -> Path:
@@ -43,9 +42,7 @@ def default_runs_dir() -> Path:
 
 
 def validate_run_id(run_id: str) -> str:
-    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
-        raise RunError(f"{run_id!r} is not a run id (they look like 20261123-142455-3fa2b1).")
-    return run_id
+    return RUNS.check_id(run_id)
 
 
 SCHEMA = """
@@ -107,18 +104,6 @@ def worker_env() -> dict[str, str]:
     return env
 
 
-def memory_check(cfg: RunConfig, n_labels: int) -> "memory.Estimate | None":
-    """The run's memory estimate (studio.training.memory); a ConfigError when it clearly cannot fit, None when the model's
-    shape cannot be read without loading it (the run then starts unchecked)."""
-    try:
-        return memory.check(cfg, n_labels)
-    except ConfigError:
-        raise
-    except Exception as e:  # an architecture the meta-device build does not know: say so in the log, do not block
-        print(f"[studio] memory estimate skipped: {type(e).__name__}: {str(e)[:200]}", file=sys.stderr, flush=True)
-        return None
-
-
 @dataclass
 class Store:
     """The runs folder and its registry.
@@ -131,6 +116,7 @@ class Store:
     root: Path
     registry: Path | None = None
     spare: Any = field(default=None, repr=False, compare=False)
+    features: tuple = field(default=FEATURES, repr=False, compare=False)
 
     def __post_init__(self):
         self.root = Path(self.root).resolve()
@@ -172,62 +158,53 @@ class Store:
                extra_files: dict[str, Any] | None = None) -> str:
         """Check the config and data, then create the folder and row and start the worker.
 
-        All checks run before anything is written, so a bad config or file leaves no trace. A sweep's trial
-        names its sweep (a registry tag) and brings the file that connects it to the sweep (extra_files:
-        name -> JSON written into the folder)."""
-        cfg.validate()
-        cfg.check_machine()
-        cfg = cfg.resolved()
-        task = get_task(cfg.task)
-        prepared = task.prepare_data(cfg.data) if check_data else None
-        if prepared is not None and task.check_run is not None:
-            task.check_run(cfg, prepared)
-        augment.check_generator(cfg.augment, task)
-        extra_files = dict(extra_files or {})
-        if cfg.distill.teacher and prepared is not None:  # the teacher can teach this run, or one sentence says why
-            extra_files[RunFolder.distill.name] = distill.prepare(self, cfg, prepared)
-        resolved = models.resolve(cfg.model, allow_local=os.environ.get("STUDIO_ALLOW_LOCAL_MODELS", "1") != "0",
-                   materialize=False)
-        if isinstance(resolved, str):  # a hub id: reachable, and there, before a run folder exists
-            models.check_hub(resolved)
-        fit = memory_check(cfg, len(prepared.labels) if prepared is not None else 2)  # refuses what cannot fit
-        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
-        final = self.run_dir(run_id)
-        tmp = self.root / f".creating-{run_id}"
-        tmp.mkdir(parents=True)
-        try:
-            files.atomic_write_text(RunFolder(tmp).config, cfg.to_json())
-            if prepared is not None:
-                save_splits(prepared, RunFolder(tmp).data)
-                files.atomic_write_json(RunFolder(tmp).data_report, prepared.report.to_dict())
-            for name, content in extra_files.items():
+        All checks run before anything is written (the run features' too: studio.training.hooks), so a bad
+        config or file leaves no trace. A sweep's trial names its sweep (a registry tag) and brings the file that
+        connects it to the sweep (extra_files: name -> JSON written into the folder)."""
+        new = self._checked(cfg, start, check_data)
+        new.files.update(extra_files or {})
+        with RUNS.creating(self.root) as (run_id, tmp):
+            files.atomic_write_text(RunFolder(tmp).config, new.cfg.to_json())
+            if new.prepared is not None:
+                save_splits(new.prepared, RunFolder(tmp).data)
+                files.atomic_write_json(RunFolder(tmp).data_report, new.prepared.report.to_dict())
+            for name, content in new.files.items():
                 files.atomic_write_json(tmp / name, content)
             now = time.time()
             files.atomic_write_json(RunFolder(tmp).status, {"status": "queued", "created_at": now, "updated_at": now,
-                                                                "memory": fit.to_dict() if fit else None})
-            os.replace(tmp, final)  # the folder appears complete or not at all
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+                                                            **new.status})
         try:
             with self._db(immediate=True) as db:
                 db.execute("INSERT INTO runs (id, name, task, model, method, status, created_at, sweep) "
                            "VALUES (?,?,?,?,?,?,?,?)",
                            (run_id, cfg.display_name(), cfg.task, cfg.model, cfg.method, "queued", now, sweep))
         except BaseException:
-            shutil.rmtree(final, ignore_errors=True)
+            RUNS.remove(self.root, run_id)
             raise
         if start:
             self._launch(run_id)
-        if RunFolder.distill.name in extra_files and cfg.distill.compare_alone:
-            self._queue_alone(cfg, run_id, start)
+        for created in hooks.each(self.features, "created"):
+            created(new, run_id)
         return run_id
 
-    def _queue_alone(self, cfg: RunConfig, run_id: str, start: bool) -> None:
-        """A distilled run's comparison: the same student on the labels alone, queued behind it; each names the other."""
-        alone = self.create(distill.alone_config(cfg), start=start)
-        path = RunFolder(self.run_dir(run_id)).distill
-        files.atomic_write_json(path, {**(files.read_json(path) or {}), "alone": alone})
+    def _checked(self, cfg: RunConfig, start: bool, check_data: bool) -> hooks.NewRun:
+        """The run about to be created, every check passed: config, machine, data, model, and each feature's."""
+        cfg.validate()
+        cfg.check_machine()
+        cfg = cfg.resolved()
+        task = get_task(cfg.task)
+        prepared = task.prepare_data(cfg.data) if check_data else None
+        if prepared is not None:
+            check_held_out(prepared.splits, Path(cfg.data.train).name)
+            if task.check_run is not None:
+                task.check_run(cfg, prepared)
+        resolved = models.resolve(cfg.model, allow_local=local_models_allowed(), materialize=False)
+        if isinstance(resolved, str):  # a hub id: reachable, and there, before a run folder exists
+            models.check_hub(resolved)
+        new = hooks.NewRun(cfg=cfg, task=task, prepared=prepared, store=self, start=start)
+        for check in hooks.each(self.features, "check"):
+            check(new)
+        return new
 
     def _launch(self, run_id: str, resume: bool = False) -> int:
         rd = self.run_dir(run_id)
@@ -404,12 +381,8 @@ class Store:
             raise RunError(f"Run {run_id} is {st.get('status')}; stop or kill it before deleting.")
         with self._db(immediate=True) as db:
             n = db.execute("DELETE FROM runs WHERE id=?", (run_id,)).rowcount
-        if not rd.exists() and not n:
+        if not RUNS.remove(self.root, run_id) and not n:
             raise RunError(f"No run {run_id} in {self.root}.")
-        if rd.exists():
-            trash = self.root / f".deleting-{run_id}"
-            os.replace(rd, trash)
-            shutil.rmtree(trash, ignore_errors=True)
 
     def wait(self, run_id: str, timeout: float = 3600, poll: float = 0.5) -> dict[str, Any]:
         """Block until the run finishes (for scripts and tests)."""

@@ -16,8 +16,9 @@ from typing import Any, Iterator
 from studio import models
 from studio.base import runfolder
 from studio.base.errors import InferenceError
-from studio.tasks import get_task
 from studio.base.runfolder import RunFolder
+from studio.serve.playground import Chat
+from studio.tasks import get_task
 
 _CACHE: "OrderedDict[str, Any]" = OrderedDict()
 _LOCK = threading.Lock()
@@ -48,22 +49,28 @@ class LoadedRun:
         self.lock = threading.Lock()  # one forward at a time per model; batches are the way to go faster
         self._base = None  # full/freeze runs: the base model, loaded on the first base-model answer
 
-    def predict(self, texts: list[str], batch_size: int = 32, base: bool = False, **settings) -> list[dict[str, Any]]:
+    def predict(self, inputs: list, batch_size: int = 32, base: bool = False, **settings) -> list[dict[str, Any]]:
         """The task's predictions; settings (max_new_tokens, temperature, top_p) reach generative tasks.
         base=True answers with the base model the run started from (the playground's comparison)."""
-        settings.setdefault("max_new_tokens", self.meta.get("max_new_tokens", 64))
+        settings.setdefault("max_new_tokens", self.max_new_tokens)
         with self.lock, self._model(base) as model:
-            return self.task.predict(model, self.tokenizer, texts, max_length=self.meta.get("max_length", 128),
+            return self.task.predict(model, self.tokenizer, inputs, max_length=self.meta.get("max_length", 128),
                                      batch_size=batch_size, **settings)
 
     def stream(self, messages: list[dict[str, str]], base: bool = False, **settings) -> Iterator[str]:
         """The growing answer to a chat (generative tasks with stream_chat); the lock is held until it ends,
         so concurrent chats on one model take turns instead of interleaving."""
-        if self.task.stream_chat is None:
-            raise InferenceError(f"{self.task.title.en} runs do not chat; pick a run of a task that does.")
-        settings.setdefault("max_new_tokens", self.meta.get("max_new_tokens", 64))
+        chat = self.task.capability(Chat)
+        if chat is None:
+            raise InferenceError(f"{self.task.texts.title.en} runs do not chat; pick a run of a task that does.")
+        settings.setdefault("max_new_tokens", self.max_new_tokens)
         with self.lock, self._model(base) as model:
-            yield from self.task.stream_chat(model, self.tokenizer, messages, **settings)
+            yield from chat.stream_chat(model, self.tokenizer, messages, **settings)
+
+    @property
+    def max_new_tokens(self) -> int:
+        """The run's generation length (its task's setting), the default of a prediction's."""
+        return int((self.meta.get("task_args") or {}).get("max_new_tokens") or self.meta.get("max_new_tokens") or 64)
 
     @contextmanager
     def _model(self, base: bool):
@@ -104,11 +111,12 @@ def forget(run_dir: Path) -> None:
         _CACHE.pop(str(Path(run_dir).resolve()), None)
 
 
-def predict(run_dir: Path, texts: list[str], **settings) -> list[dict[str, Any]]:
-    texts = [t if isinstance(t, str) else str(t) for t in texts]
-    if not texts:
+def predict(run_dir: Path, inputs: list, **settings) -> list[dict[str, Any]]:
+    """The run's predictions for its task's inputs: texts, or {column: text} for tasks with several input columns."""
+    inputs = [v if isinstance(v, (str, dict)) else str(v) for v in inputs]
+    if not inputs:
         return []
-    return load(run_dir).predict(texts, **settings)
+    return load(run_dir).predict(inputs, **settings)
 
 
 def stream(run_dir: Path, messages: list[dict[str, str]], base: bool = False, **settings) -> Iterator[str]:

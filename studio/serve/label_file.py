@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from studio.serve import inference
-from studio.config import load_run_config
-from studio.data import TEXT_NAMES, read_table
+from studio.base import files
 from studio.base.errors import DataError, InferenceError
+from studio.base.runfolder import RunFolder
+from studio.data import TEXT_NAMES, read_table
+from studio.serve import inference
+from studio.serve.playground import Playground
 from studio.tasks import all_tasks, get_task
 
 MAX_ROWS = int(os.environ.get("STUDIO_MAX_BATCH_ROWS", "20000"))
@@ -45,12 +47,13 @@ def predict_file(run_dir: Path, path: str | Path) -> pd.DataFrame:
     if len(df) > MAX_ROWS:
         raise DataError(f"{Path(path).name} has {len(df)} rows; label at most {MAX_ROWS} at once "
                         "(split the file, or raise STUDIO_MAX_BATCH_ROWS).")
-    cfg = load_run_config(run_dir)
-    if not get_task(cfg.task).labels_files:
-        labelling = [t.name for t in all_tasks() if t.labels_files]
-        raise InferenceError(f"Run {run_dir.name} is a {cfg.task} run; labelling a file works with "
+    cfg = files.read_json(RunFolder(run_dir).config) or {}
+    task = get_task(cfg.get("task"))
+    if not labels_files(task):
+        labelling = [t.name for t in all_tasks() if labels_files(t)]
+        raise InferenceError(f"Run {run_dir.name} is a {task.name} run; labelling a file works with "
                              f"{', '.join(labelling)} runs (use `studio predict` for one input per line).")
-    col = text_column(df, cfg.data.text_column)
+    col = text_column(df, (cfg.get("data") or {}).get("text_column"))
     texts = ["" if v is None else str(v) for v in df[col].tolist()]
     preds = inference.predict(run_dir, texts)
     out = df.copy()
@@ -60,6 +63,12 @@ def predict_file(run_dir: Path, path: str | Path) -> pd.DataFrame:
     for lab in sorted(labels):
         out[f"p({lab})"] = [round(p["probabilities"][lab], 6) for p in preds]
     return out
+
+
+def labels_files(task) -> bool:
+    """A finished run of this task can label a whole file (label probabilities for every row)."""
+    playground = task.capability(Playground)
+    return playground is not None and playground.labels_files
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -2,6 +2,12 @@
 
     from studio.tasks import get_task
     task = get_task(cfg.task)          # a Task: ask it, never compare its name
+
+    base      the Task contract: facts, behaviour (typed by Protocols), capabilities features look for
+    loading   a tokenizer that can pad, a model with a head sized to the labels
+    <task>/   one folder per task: its data, model, metrics and capability objects, ending in TASK = Task(...)
+
+Imports: base, models, methods, data.
 """
 
 from __future__ import annotations

@@ -1,41 +1,245 @@
-"""The task contract: everything the engine, the CLI, the UI, exports and reproduce scripts need from a task.
+"""The task contract: what the engine, the CLI, the UI, exports and reproduce scripts need from a task.
 
-A task is one module under studio/tasks/ that ends with `TASK = Task(...)`, and one line in the
+A task is one folder under studio/tasks/ whose `__init__.py` ends with `TASK = Task(...)`, and one line in the
 registry (studio/tasks/__init__.py). Code outside studio/tasks/ asks the task for what it needs
-(`get_task(cfg.task).has_labels`, `.playground`, `.test_report(...)`); it never compares task names.
+(`get_task(cfg.task).metrics.best`, `.predict(...)`, `.capability(Playground)`); it never compares task names.
+
+The contract has three parts:
+- facts, in small records: what one example's input is (`inputs`, an InputKind: one text, or a question and
+  its context), the page texts (`texts`), its data files (`data`), its models (`model`), its metrics
+  (`metrics`), how its test predictions read (`predictions`), its own settings (`settings`, a dataclass that
+  becomes `cfg.task_args`);
+- core behaviour, functions with the signatures of the Protocols below: read and check data, load a tokenizer
+  and a model, tokenise, collate, the Trainer's parts, the test report, predict;
+- capabilities, objects a feature looks for with `task.capability(TheFeaturesProtocol)`. Each Protocol belongs
+  to the feature that uses it (studio.augment.Augmentation, studio.distill.SoftLabels / SequenceLevel,
+  studio.serve.Playground, studio.export.ModelCard, studio.training.head_init.PrototypeHead,
+  studio.training.base_scores.UntrainedBase); a task implements the ones that apply with objects of its own,
+  without importing the feature, and a feature a task gives nothing for does not apply to it.
 
 Adding a task
 -------------
-1. Write studio/tasks/<name>.py with the functions below and, last, `TASK = Task(name=..., ...)`.
-   Read and check data with studio.data's shared helpers (read_table, random_split, the generic
-   warnings); every split is a DataFrame with a "text" column (the input as a person reads it) plus
-   the task's own columns, and `prepare_data` returns a data.PreparedData.
+1. Write studio/tasks/<name>/__init__.py with the functions below and, last, `TASK = Task(name=..., ...)`.
+   Read and check data with studio.data's helpers (read_table, the split policy `split_rows`, the generic
+   warnings); every split is a DataFrame with the InputKind's columns plus the task's own, and `prepare_data`
+   returns a data.PreparedData.
 2. Add one line to TASK_MODULES in studio/tasks/__init__.py.
-3. Put a small sample of your own in assets/samples/ (listed in `samples`) and a config in examples/.
-tests/studio/test_task_contract.py checks every registered task against this contract: fields filled,
-functions with the parameters below, its sample prepared, its reproduce script compiled and checked.
+3. Put a small sample of your own in assets/samples/ (listed in `data.samples`) and a config in examples/.
+tests/studio/tasks/test_task_contract.py checks every registered task against this contract: facts filled,
+functions with these parameters, capabilities that keep their feature's Protocol, its sample prepared, its
+reproduce script compiled and checked.
 
-Reproduce scripts copy a task's training functions (load_tokenizer, load_model, tokenize, collator,
-trainer_parts, test_report) and whatever they call into a standalone file (studio.export.script_source).
-So these functions, and the studio code they reach, name other studio code directly (module-level
-`from studio.x import name`), never through a module (`data.read_table`) or an import inside a
-function; the generator refuses what it cannot copy, and the contract test says where.
+Reproduce scripts copy a task's training functions (SCRIPT_PARTS) and whatever they call into a standalone
+file (studio.export.script_source). So these functions, and the studio code they reach, name other studio
+code directly (module-level `from studio.x import name`), never through a module (`data.read_table`) or an
+import inside a function; the generator refuses what it cannot copy, and the contract test says where.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
-from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol, TypeVar
 
+from studio.base.text import Text
+from studio.data.report import LabelledRows, PreparedData
 from studio.methods import METHODS
 
+T = TypeVar("T")
 
-class Text(NamedTuple):
-    """A text the page shows, in English and Simplified Chinese (components.i18n.t takes both)."""
 
-    en: str
-    zh: str
+# ------------------------------------------------------------------------------------------------ inputs --
+@dataclass(frozen=True)
+class InputKind:
+    """What one example's input is made of: the split columns holding it, in order.
+
+    One column (a text, a sentence, a prompt, a source) reaches `predict` as a string; several (a question and
+    its context) as a dict of them. The Data tab shows one column picker per input column (`TaskTexts.inputs`),
+    and data.DataConfig names them: text_column for the first, context_column for the second."""
+
+    name: str
+    columns: tuple[str, ...]
+
+    def of(self, row: Mapping[str, Any]) -> Any:
+        """One example's input from a split row."""
+        if len(self.columns) == 1:
+            return row[self.columns[0]]
+        return {c: row[c] for c in self.columns}
+
+    def from_frame(self, df) -> list:
+        """Every example's input of a split, in order."""
+        if len(self.columns) == 1:
+            return df[self.columns[0]].tolist()
+        return [dict(zip(self.columns, values)) for values in zip(*(df[c].tolist() for c in self.columns))]
+
+    def shown(self, value: Any, limit: int = 300) -> str:
+        """The input as a person reads it in a table or a summary line."""
+        if isinstance(value, Mapping):
+            return "  ·  ".join(str(value[c])[:limit] for c in self.columns if c in value)
+        return str(value)
+
+
+TEXT = InputKind("text", ("text",))                           # classification, NER, SFT, preference, seq2seq
+QUESTION_CONTEXT = InputKind("question-context", ("question", "context"))  # extractive question answering
+
+
+# ------------------------------------------------------------------------------------------------ facts --
+@dataclass(frozen=True)
+class TaskTexts:
+    """What pages say of the task, each in English and Chinese."""
+
+    title: Text                     # "Text classification"
+    data_hint: Text                 # what its files hold, one line for the Data tab
+    inputs: tuple[Text, ...]        # the column picker of each input column ("Text column")
+    answer: Text                    # the answer column's picker ("Label column")
+    answer_info: Text               # help under that picker
+    input_noun: Text                # summary lines: "text", "tokens", "prompt", "source"
+    answer_noun: Text               # "label", "tags", "answer", "target"
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """The files the task reads and what its data check shows."""
+
+    samples: tuple[str, ...]                   # bundled files in assets/samples (the first opens the Data tab)
+    file_types: tuple[str, ...]                # file suffixes its data can come in
+    table_types: tuple[str, ...] = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".parquet")  # read as tables
+    label_noun: Text | None = None             # what its label set is made of ("label", "tag"); None: no label set
+    counts_chart: Text = Text("Rows per label", "各标签行数")
+    lengths_chart: Text = Text("Tokens per training text", "训练文本的词元数")
+    length_noun: Text = Text("text", "文本")   # "Tokens per text: median ..." in the data summary
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """The models a task trains: their head, where a config without `model` starts, what applies."""
+
+    peft_task_type: str              # peft's TaskType ("SEQ_CLS", "TOKEN_CLS", "CAUSAL_LM", "SEQ_2_SEQ_LM", ...)
+    auto_class: str                  # the transformers Auto class that builds the model from its config
+    default_model: str               # the base a config without `model` gets (bundled: runs offline)
+    catalog_models: tuple[str, ...]  # catalog entries (studio.models) that suit it
+    methods: tuple[str, ...] | None = None                              # None: every method
+    learning_rates: Mapping[str, float] = field(default_factory=dict)   # its own defaults where a method's differ
+    sequences_per_row: int = 1       # sequences one training row puts in a batch (a preference pair: two)
+    script_requirements: tuple[str, ...] = ()  # pip packages a reproduce script needs beyond its imports
+
+    def method_names(self) -> tuple[str, ...]:
+        return self.methods if self.methods is not None else tuple(METHODS)
+
+    def learning_rate(self, method: str) -> float:
+        """The default peak learning rate of a method on this task."""
+        return self.learning_rates.get(method, METHODS[method].learning_rate)
+
+
+LOWER_IS_BETTER = ("loss", "perplexity")
+
+
+@dataclass(frozen=True)
+class MetricFacts:
+    """Its scores: which can pick the best checkpoint, which the test report holds, which are drawn live."""
+
+    best: tuple[str, ...]            # validation metrics a run can be selected on; the first is the default
+    test: tuple[str, ...]            # what its test report's "metrics" hold, in the order tables show them
+    plot: tuple[str, ...]            # validation metrics drawn live, without "eval_"
+    logged: tuple[str, ...] = ()     # validation metrics its trainer logs that are neither best nor test metrics
+    labels: Mapping[str, Text] = field(default_factory=dict)  # {"eval_f1": Text(...)} where a name misleads
+
+    def selection(self, chosen: str | None) -> str:
+        return chosen or self.best[0]
+
+    @staticmethod
+    def greater_is_better(metric: str) -> bool:
+        return metric not in LOWER_IS_BETTER
+
+
+@dataclass(frozen=True)
+class PredictionRows:
+    """How its test predictions (test_predictions.jsonl, one dict per test example) read in the Runs tab."""
+
+    columns: tuple[str, ...]         # the keys a table shows, in order
+    correct: str | None = None       # a bool key saying the row was right; None: outputs beside references
+    confidence: str | None = None    # a float key ordering the mistakes, most confident first
+    label: str | None = None         # the key of the true label (the Runs tab filters by it)
+
+
+@dataclass(frozen=True)
+class NoSettings:
+    """A task with no settings of its own."""
+
+
+# ------------------------------------------------------------------------------- behaviour (signatures) --
+class PrepareData(Protocol):
+    def __call__(self, cfg, tokenizer=None, max_length: int | None = None) -> PreparedData:
+        """cfg: a data.DataConfig. Read, check, clean and split; a DataError names what to fix."""
+
+
+class LoadTokenizer(Protocol):
+    def __call__(self, path, **kw) -> Any: ...
+
+
+class LoadModel(Protocol):
+    def __call__(self, path, labels: list[str], tokenizer=None, **kw) -> Any:
+        """labels are [] for tasks without a label set."""
+
+
+class Tokenize(Protocol):
+    def __call__(self, splits: dict, tokenizer, labels: list[str], cfg) -> dict:
+        """{split: datasets.Dataset}, unpadded; cfg is the run config (training and task_args)."""
+
+
+class MakeCollator(Protocol):
+    def __call__(self, tokenizer, model=None) -> Any: ...
+
+
+class MakeTrainerParts(Protocol):
+    def __call__(self, cfg, tokenizer, labels: list[str], splits: dict) -> "TrainerParts":
+        """What a reproduce script uses too."""
+
+
+class TestReport(Protocol):
+    def __call__(self, trainer, test_ds, test_df, labels: list[str], tokenizer, cfg) -> tuple[dict, list[dict]]:
+        """(report with "metrics", one PredictionRows row per test example)."""
+
+
+class Predict(Protocol):
+    def __call__(self, model, tokenizer, inputs: list, **settings) -> list[dict]:
+        """One dict per input (an InputKind value)."""
+
+
+class CountTokens(Protocol):
+    def __call__(self, df, tokenizer) -> list[int]:
+        """Tokens per row of a split as training sees them (the length summary, truncation warnings)."""
+
+
+class CheckRun(Protocol):
+    def __call__(self, cfg, prepared: PreparedData) -> None:
+        """A DataError when the data does not suit the run's settings (checked before a run exists)."""
+
+
+class RunCallbacks(Protocol):
+    def __call__(self, cfg, tokenizer, labels: list[str], splits: dict, run_dir) -> list:
+        """TrainerCallbacks that write into the run folder (runs only, not reproduce scripts)."""
+
+
+class GuessColumns(Protocol):
+    def __call__(self, df) -> tuple[str | None, str | None]:
+        """(input column, answer column) or Nones: what the pickers show for a file it cannot prepare."""
+
+
+class LabelledRowsOf(Protocol):
+    def __call__(self, cfg, unlabelled_ok: bool = False) -> LabelledRows:
+        """Its training file as one text and one label per row (label review, active learning, transfer texts)."""
+
+
+class CountBars(Protocol):
+    def __call__(self, prepared: PreparedData) -> tuple[str, str, dict]:
+        """(x axis title, y axis title, {series: {category: count}}): the data check's bars."""
+
+
+class LengthSeries(Protocol):
+    def __call__(self, df, tokenizer) -> dict[str, list[int]]:
+        """{series: tokens per row}: the length histograms (their sum is count_tokens)."""
 
 
 @dataclass
@@ -50,26 +254,6 @@ class TrainerParts:
     args: dict[str, Any] = field(default_factory=dict)
 
 
-PLAYGROUNDS = ("classify", "entities", "chat", "generate")
-
-
-@dataclass
-class LabelledRows:
-    """A file's rows as one text and one label each: what label review (studio.labels.label_review) and active
-    learning (studio.labels.query_strategies) work on."""
-
-    texts: list[str]                 # what the encoder reads, one per row
-    labels: list[str | None]         # each row's label as the studio names it; None: not labelled yet
-    rows: list[int]                  # each row's position among the file's data rows (0 = first data row)
-    text_column: str
-    label_column: str | None         # None: the file has no label column (a pool of unlabelled texts)
-    stored: Mapping[str, Any] = field(default_factory=dict)  # label -> what the file stores (a class id)
-
-    def labelled(self) -> list[int]:
-        """Positions (in these lists) of the rows that carry a label."""
-        return [i for i, lab in enumerate(self.labels) if lab is not None]
-
-
 def no_run_callbacks(cfg, tokenizer, labels, splits, run_dir) -> list:
     return []
 
@@ -82,208 +266,136 @@ def text_tokens(df, tokenizer, sample: int = 5000) -> list[int]:
 
 def label_bars(prepared) -> tuple[str, str, dict[str, dict[str, int]]]:
     """The data check's bar chart for a task with labels: rows per label, one bar group per split."""
-    return "label", "rows", prepared.report.label_counts
+    return Text("label", "标签"), Text("rows", "行数"), prepared.report.label_counts
 
 
 def split_bars(prepared) -> tuple[str, str, dict[str, dict[str, int]]]:
     """The bar chart for a task without labels: rows per split."""
-    return "split", "rows", {"rows": dict(prepared.report.rows)}
+    return Text("split", "划分"), Text("rows", "行数"), {"rows": dict(prepared.report.rows)}
 
 
-@dataclass(frozen=True)
+# ------------------------------------------------------------------------------------------------ the task --
+@dataclass(frozen=True, kw_only=True)
 class Task:
-    """One task's capabilities, page texts and behaviour (see the module docstring)."""
+    """One task's facts, behaviour and capabilities (see the module docstring)."""
 
-    # ---------------------------------------------------------------- identity and page texts
     name: str                       # in configs, the CLI and run folders
-    title: Text                     # "Text classification"
-    data_hint: Text                 # what its files hold, one line for the Data tab
-    input_column: Text              # what the first column picker means ("Text column")
-    answer_column: Text             # what the second one means ("Label column")
-    answer_info: Text               # help under the second picker
-    input_noun: str                 # summary lines: "text", "tokens", "prompt", "source"
-    answer_noun: str                # "label", "tags", "answer", "target"
-    label_noun: str | None          # what its label set is made of ("label", "tag"); None: no label set
-    samples: tuple[str, ...]        # bundled files in assets/samples (the first opens the Data tab)
-    file_types: tuple[str, ...]     # file suffixes its data can come in
+    inputs: InputKind
+    texts: TaskTexts
+    data: DataFacts
+    model: ModelFacts
+    metrics: MetricFacts
+    predictions: PredictionRows
+    settings: type = NoSettings     # its own settings dataclass (setting() fields): a run's cfg.task_args
 
-    # ----------------------------------------------------------------------------- capabilities
-    peft_task_type: str             # peft's TaskType ("SEQ_CLS", "TOKEN_CLS", "CAUSAL_LM", "SEQ_2_SEQ_LM")
-    default_model: str              # the base a config without `model` gets (bundled: runs offline)
-    catalog_models: tuple[str, ...]  # catalog entries (studio.models) that suit it
-    best_metrics: tuple[str, ...]   # validation metrics a run can be selected on; the first is the default
-    test_metrics: tuple[str, ...]   # what its test report's "metrics" hold, in the order tables show them
-    plot_metrics: tuple[str, ...]   # validation metrics drawn live, without "eval_"
-    playground: str                 # the Playground panel: one of PLAYGROUNDS
-    methods: tuple[str, ...] | None = None       # the methods that apply; None: every one in studio.methods
-    learning_rates: Mapping[str, float] = field(default_factory=dict)  # its own defaults where a method's differ
-    metric_labels: Mapping[str, str] = field(default_factory=dict)     # {"eval_f1": "..."} where a name misleads
-    own_settings: tuple[str, ...] = ()  # training settings only this task reads (the Model tab shows them with it)
-    sequences_per_row: int = 1      # sequences one training row puts in a batch (the memory estimate)
-    logged_metrics: tuple[str, ...] = ()  # validation metrics its trainer logs that are neither best nor test metrics
-    head_init: bool = False         # training.head_init (class prototypes) applies
-    labels_files: bool = False      # a finished run can label a whole file (Playground, studio.serve.label_file)
-    onnx: bool = False              # ONNX export applies (encoder classifiers)
-    script_requirements: tuple[str, ...] = ()  # pip packages a reproduce script needs beyond what its code imports
-    table_types: tuple[str, ...] = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".parquet")  # files it reads as tables
+    prepare_data: PrepareData
+    load_tokenizer: LoadTokenizer
+    load_model: LoadModel
+    tokenize: Tokenize
+    collator: MakeCollator
+    trainer_parts: MakeTrainerParts
+    test_report: TestReport
+    predict: Predict
+    count_tokens: CountTokens = text_tokens
+    check_run: CheckRun | None = None
+    run_callbacks: RunCallbacks = no_run_callbacks
+    guess_columns: GuessColumns | None = None
+    labelled_rows: LabelledRowsOf | None = None
+    count_bars: CountBars = label_bars
+    length_series: LengthSeries | None = None
 
-    # ------------------------------------------------------------------------------ model card
-    pipeline_tag: str = ""
-    card_kind: str = ""             # "text classifier"
-    card_metrics_note: str = ""
-    card_usage: Callable[[bool, Sequence[str]], list[str]] | None = None  # (is_adapter, labels) -> Python lines
-
-    # -------------------------------------------------------------------------------- behaviour
-    # (cfg: DataConfig, tokenizer=None, max_length=None) -> data.PreparedData; a DataError names what to fix
-    prepare_data: Callable[..., Any] | None = None
-    # (path, **kw) -> tokenizer
-    load_tokenizer: Callable[..., Any] | None = None
-    # (path, labels, tokenizer=None, **kw) -> model; labels are [] for tasks without a label set
-    load_model: Callable[..., Any] | None = None
-    # (splits, tokenizer, labels, training) -> {split: datasets.Dataset}, unpadded
-    tokenize: Callable[..., Any] | None = None
-    # (tokenizer, model=None) -> the data collator
-    collator: Callable[..., Any] | None = None
-    # (cfg, tokenizer, labels, splits) -> TrainerParts (what a reproduce script uses too)
-    trainer_parts: Callable[..., TrainerParts] | None = None
-    # (trainer, test_ds, test_df, labels, tokenizer, cfg) -> (report with "metrics", one row per test example)
-    test_report: Callable[..., tuple[dict, list[dict]]] | None = None
-    # (model, tokenizer, texts, **settings) -> one dict per text
-    predict: Callable[..., list[dict]] | None = None
-    # (text, prediction) -> one line of `studio predict`
-    format_prediction: Callable[[str, dict], str] | None = None
-    # (df, tokenizer) -> tokens per row of a split, as training sees them (the length summary, truncation warnings)
-    count_tokens: Callable[..., list[int]] = text_tokens
-    # The data check's two charts: what its bars count, and the token lengths drawn (one histogram per series).
-    counts_chart: Text = Text("Rows per label", "各标签行数")
-    lengths_chart: Text = Text("Tokens per training text", "训练文本的词元数")
-    length_noun: str = "text"       # "Tokens per text: median ..." in the data summary
-    # (prepared data) -> (x axis title, y axis title, {series: {category: count}}): the bars of counts_chart
-    count_bars: Callable[..., tuple[str, str, dict]] = label_bars
-    # (df, tokenizer) -> {series: tokens per row}: the histograms of lengths_chart (their sum is count_tokens)
-    length_series: Callable[..., dict[str, list[int]]] | None = None
-    # (cfg, tokenizer, labels, splits, run_dir) -> TrainerCallbacks that write into the run folder (studio only)
-    run_callbacks: Callable[..., list] = no_run_callbacks
-    # (model, tokenizer, messages, **settings) -> the growing answer; tasks that chat (the Playground's chat)
-    stream_chat: Callable[..., Any] | None = None
-    # (table) -> (input column, answer column) or Nones: what the Data tab's pickers show for a file it cannot prepare
-    guess_columns: Callable[..., tuple[str | None, str | None]] | None = None
-    # (cfg) -> what the untrained starting point is, where scoring it means something (studio.training.base_scores), else None
-    base_note: Callable[..., Text | None] | None = None
-    # (cfg: DataConfig, unlabelled_ok=False) -> LabelledRows of its training file: one text and one label per row.
-    # None: the task has no one label per row, so label review and active learning do not apply.
-    labelled_rows: Callable[..., LabelledRows] | None = None
-    # (cfg, prepared) -> None: a DataError when the data does not suit the run's settings (checked before a run exists)
-    check_run: Callable[..., None] | None = None
-    # Data augmentation (studio.augment): the operations that apply (name -> what it does), those a run gets when it
-    # names none, what they need once per run (train split, operations, base model path, generator name) -> context,
-    # and the operation itself: (rows, operation, strength, seed, context) -> one new row (a dict of the split's
-    # columns) or None per row.
-    augmentations: Mapping[str, Text] = field(default_factory=dict)
-    default_augmentations: tuple[str, ...] = ()
-    augment_context: Callable[..., Any] | None = None
-    augment: Callable[..., list] | None = None
-    # Knowledge distillation (studio.distill), one of two kinds. Soft labels: (logits, true class ids) -> test
-    # metrics, where a teacher's class probabilities can teach a student (one label per text). Sequence level:
-    # (train split, teacher model, its tokenizer, max_new_tokens) -> the split with the teacher's answers as targets.
-    test_report_metrics: Callable[..., dict] | None = None
-    teacher_answers: Callable[..., Any] | None = None
+    capabilities: tuple[object, ...] = ()
 
     # ------------------------------------------------------------------------------ questions
-    @property
-    def distills(self) -> bool:
-        """A finished run can teach a new run (studio.distill): by its class probabilities or its answers."""
-        return self.test_report_metrics is not None or self.teacher_answers is not None
+    def capability(self, kind: type[T]) -> T | None:
+        """The task's object for a feature's Protocol (isinstance-checkable), or None: the feature does not apply."""
+        return next((c for c in self.capabilities if isinstance(c, kind)), None)
 
     @property
     def has_labels(self) -> bool:
         """A fixed label set (classes, tags): label_names applies and the data report counts each."""
-        return self.label_noun is not None
+        return self.data.label_noun is not None
 
     @property
     def reviews_labels(self) -> bool:
         """One label per row: label review and active learning apply."""
         return self.labelled_rows is not None
 
-    def method_names(self) -> tuple[str, ...]:
-        return self.methods if self.methods is not None else tuple(METHODS)
-
-    def learning_rate(self, method: str) -> float:
-        """The default peak learning rate of a method on this task."""
-        return self.learning_rates.get(method, METHODS[method].learning_rate)
-
-    def selection_metric(self, chosen: str | None) -> str:
-        return chosen or self.best_metrics[0]
-
     def lengths(self, df, tokenizer) -> dict[str, list[int]]:
         """The token-length histograms of a split: the task's own series, else one of its inputs' lengths."""
         if self.length_series is not None:
             return self.length_series(df, tokenizer)
-        return {self.length_noun: self.count_tokens(df, tokenizer)}
+        return {self.data.length_noun: self.count_tokens(df, tokenizer)}
+
+    def default_settings(self):
+        return self.settings()
 
 
-# What each behaviour is called with: the contract test checks every task's functions take these.
-SIGNATURES: dict[str, tuple[str, ...]] = {
-    "prepare_data": ("cfg", "tokenizer", "max_length"),
-    "load_tokenizer": ("path",),
-    "load_model": ("path", "labels", "tokenizer"),
-    "tokenize": ("splits", "tokenizer", "labels", "training"),
-    "collator": ("tokenizer", "model"),
-    "trainer_parts": ("cfg", "tokenizer", "labels", "splits"),
-    "test_report": ("trainer", "test_ds", "test_df", "labels", "tokenizer", "cfg"),
-    "predict": ("model", "tokenizer", "texts"),
-    "format_prediction": ("text", "pred"),
-    "run_callbacks": ("cfg", "tokenizer", "labels", "splits", "run_dir"),
-    "count_tokens": ("df", "tokenizer"),
-    "count_bars": ("prepared",),
-    "card_usage": ("is_adapter", "labels"),
-    "stream_chat": ("model", "tokenizer", "messages"),
-    "guess_columns": ("df",),
-    "base_note": ("cfg",),
-    "labelled_rows": ("cfg", "unlabelled_ok"),
-    "check_run": ("cfg", "prepared"),
-    "augment_context": ("train", "operations", "model_path", "generator"),
-    "augment": ("rows", "operation", "strength", "seed", "context"),
-    "test_report_metrics": ("logits", "y"),
-    "teacher_answers": ("train", "teacher_model", "teacher_tokenizer", "max_new_tokens"),
+BEHAVIOUR: dict[str, type] = {
+    "prepare_data": PrepareData, "load_tokenizer": LoadTokenizer, "load_model": LoadModel, "tokenize": Tokenize,
+    "collator": MakeCollator, "trainer_parts": MakeTrainerParts, "test_report": TestReport, "predict": Predict,
+    "count_tokens": CountTokens, "check_run": CheckRun, "run_callbacks": RunCallbacks, "guess_columns": GuessColumns,
+    "labelled_rows": LabelledRowsOf, "count_bars": CountBars, "length_series": LengthSeries,
 }
-OPTIONAL = ("stream_chat", "guess_columns", "base_note", "length_series", "labelled_rows", "check_run",
-            "augment_context", "augment", "test_report_metrics", "teacher_answers")
 # The functions a reproduce script copies and calls (studio.export.reproduce_main).
 SCRIPT_PARTS = ("load_tokenizer", "load_model", "tokenize", "collator", "trainer_parts", "test_report")
 
 
+def parameters(fn) -> list[str]:
+    """The parameters a callable takes, without self."""
+    return [p for p in inspect.signature(fn).parameters if p != "self"]
+
+
+def signature_problems(owner: str, name: str, fn, protocol: type) -> list[str]:
+    """What is wrong with `fn` against the parameters `protocol.__call__` names (the first ones must match)."""
+    want = parameters(protocol.__call__)
+    want = [p for p in want if p not in ("kw", "settings")]
+    got = parameters(fn)
+    return [] if got[:len(want)] == want else [f"{owner}: {name} takes {got}, the contract calls it with {want}"]
+
+
 def contract_problems(task: Task) -> list[str]:
-    """What a task lacks or gets wrong against the contract (empty when it keeps it)."""
+    """What a task lacks or gets wrong against the contract (empty when it keeps it). Capabilities are checked
+    against their features' Protocols by the contract test, which may import the features."""
     problems = []
-    for f in fields(task):
-        value = getattr(task, f.name)
-        if f.name in OPTIONAL or f.name in ("label_noun", "methods", "learning_rates", "metric_labels", "head_init",
-                                            "labels_files", "onnx", "script_requirements", "table_types",
-                                            "logged_metrics", "sequences_per_row", "own_settings",
-                                            "augmentations", "default_augmentations"):
-            continue
-        if value in (None, "", ()):
-            problems.append(f"{task.name}: {f.name} is not set")
-    for name, params in SIGNATURES.items():
+    for f in (task.texts, task.data, task.model, task.metrics):
+        for k in dataclasses.fields(f):
+            if getattr(f, k.name) in ("", ()) and k.name not in ("methods", "script_requirements", "logged"):
+                problems.append(f"{task.name}: {type(f).__name__}.{k.name} is not set")
+    if len(task.texts.inputs) != len(task.inputs.columns):
+        problems.append(f"{task.name}: {len(task.inputs.columns)} input columns but {len(task.texts.inputs)} pickers")
+    for name, protocol in BEHAVIOUR.items():
         fn = getattr(task, name)
-        if fn is None:
-            continue
-        got = list(inspect.signature(fn).parameters)
-        if got[:len(params)] != list(params):
-            problems.append(f"{task.name}: {name} takes {got}, the contract calls it with {list(params)}")
-    if task.playground not in PLAYGROUNDS:
-        problems.append(f"{task.name}: playground {task.playground!r} is not one of {PLAYGROUNDS}")
-    if task.playground == "chat" and task.stream_chat is None:
-        problems.append(f"{task.name}: a chat playground needs stream_chat")
-    for m in task.plot_metrics:
-        if m not in (*task.best_metrics, *task.test_metrics, *task.logged_metrics, "loss"):
+        if fn is not None:
+            problems += signature_problems(task.name, name, fn, protocol)
+    for m in task.metrics.plot:
+        if m not in (*task.metrics.best, *task.metrics.test, *task.metrics.logged, "loss"):
             problems.append(f"{task.name}: plot metric {m!r} is neither a best, a test nor a logged metric")
-    if bool(task.augmentations) != (task.augment is not None and task.augment_context is not None):
-        problems.append(f"{task.name}: augmentations, augment and augment_context come together")
-    if any(o not in task.augmentations for o in task.default_augmentations):
-        problems.append(f"{task.name}: a default augmentation is not one of its augmentations")
-    unknown = [m for m in task.method_names() if m not in METHODS]
+    unknown = [m for m in task.model.method_names() if m not in METHODS]
     if unknown:
         problems.append(f"{task.name}: unknown methods {unknown}")
+    if not dataclasses.is_dataclass(task.settings):
+        problems.append(f"{task.name}: settings must be a dataclass")
+    else:
+        problems += [f"{task.name}: setting {f.name} has no help" for f in dataclasses.fields(task.settings)
+                     if not f.metadata.get("help")]
     return problems
+
+
+def capability_problems(task: Task, protocol: type, cap: object) -> list[str]:
+    """What a capability object gets wrong against its feature's Protocol: every method the Protocol names,
+    taking the Protocol's parameters."""
+    problems = []
+    for name, member in vars(protocol).items():
+        if name.startswith("_") or not callable(member):
+            continue
+        fn = getattr(cap, name, None)
+        if fn is None:
+            problems.append(f"{task.name}: {type(cap).__name__} lacks {protocol.__name__}.{name}")
+            continue
+        want, got = parameters(member), parameters(fn)
+        if got[:len(want)] != want:
+            problems.append(f"{task.name}: {type(cap).__name__}.{name} takes {got}, {protocol.__name__} calls it "
+                            f"with {want}")
+    return problems
+

@@ -5,7 +5,7 @@ Plain functions over transformers: reproduce scripts carry them as they are.
 
 from __future__ import annotations
 
-from studio.models import trust_remote_code
+from studio.base.policy import trust_remote_code
 
 
 def padded_tokenizer(path, **kw):

@@ -3,26 +3,39 @@
 Before its first step a run scores its starting point (the base model, adapters off; for a classifier
 the base with its prototype head, class means of training examples) with the task's own test report,
 so the report can put the tuned model beside it. Scores are cached per base model, split and settings
-(STUDIO_CACHE/base-scores), so the next run on the same data pays nothing. training.score_base turns
-it off (for large bases, where generating answers on the test split takes long).
+(STUDIO_CACHE/base-scores: the key holds the task's own settings and the shared ones scoring reads), so the
+next run on the same data pays nothing. training.score_base turns it off (for large bases, where generating
+answers on the test split takes long). A task says what its untrained base is (UntrainedBase); one that says
+nothing (NER: a random tag head) is not scored.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import random
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from studio.models import cache_dir, model_identity
-from studio.base.runfolder import RunFolder
 from studio.base import files
+from studio.base.cache import cache_dir
+from studio.base.runfolder import RunFolder
+from studio.models.catalog import model_identity
+from studio.training.head_init import PrototypeHead
 
-# The settings the base's scores depend on (besides the model and the data).
-SCORED_WITH = ("max_length", "max_new_tokens", "max_target_length", "head_init", "seed")
+# The shared training settings the base's scores depend on; every one of the task's own settings counts too.
+SCORED_WITH = ("max_length", "seed")
+
+
+@runtime_checkable
+class UntrainedBase(Protocol):
+    """What scoring the base asks of a task (Task.capabilities)."""
+
+    def base_note(self, cfg):
+        """What the untrained starting point is (a Text), or None where scoring it means nothing for this config."""
 
 
 def _frame_digest(df) -> str:
@@ -33,8 +46,8 @@ def _frame_digest(df) -> str:
 def cache_key(task, cfg, model_path, splits, labels: list[str]) -> str:
     parts = {"task": task.name, "model": model_identity(model_path), "labels": labels,
              "test": _frame_digest(splits["test"]),
-             "settings": {k: getattr(cfg.training, k) for k in SCORED_WITH}}
-    if task.head_init:  # a prototype head is made from training rows
+             "settings": {**{k: getattr(cfg.training, k) for k in SCORED_WITH}, **dataclasses.asdict(cfg.task_args)}}
+    if task.capability(PrototypeHead) is not None:  # a prototype head is made from training rows
         parts["train"] = _frame_digest(splits["train"])
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
@@ -70,7 +83,8 @@ def _base_weights(model):
 def score(trainer, task, cfg, ds, splits, labels, tokenizer, model_path) -> dict[str, Any] | None:
     """The base's test report ({"metrics", "what", "seconds", "cached"}), from the cache or scored now; None where
     the task has no meaningful untrained base for this config."""
-    what = task.base_note(cfg) if task.base_note else None
+    base = task.capability(UntrainedBase)
+    what = base.base_note(cfg) if base is not None else None
     if not what:
         return None
     path = cache_dir() / "base-scores" / f"{cache_key(task, cfg, model_path, splits, labels)}.json"
@@ -103,6 +117,22 @@ def load_or_score(run_dir: Path, trainer, task, cfg, ds, splits, labels, tokeniz
         took = "cached" if base["cached"] else f"{base['seconds']}s"
         print(f"[studio] base ({took}): {shown}", flush=True)
     return base
+
+
+class BaseScores:
+    """The run feature: the base scored before the first step, its scores beside the tuned ones in the report."""
+
+    name = "base_scores"
+
+    def before_train(self, run, trainer) -> None:
+        base = load_or_score(run.folder, trainer, run.task, run.cfg, run.datasets, run.splits, run.labels,
+                             run.tokenizer, run.model_path, run.main)
+        if base is not None:
+            run.sections["base"] = base
+
+    def report(self, run, trainer, report) -> None:
+        if "base" in run.sections:
+            report["base"] = run.sections["base"]
 
 
 def side_by_side(report: dict[str, Any]) -> list[tuple[str, float | None, float | None]]:

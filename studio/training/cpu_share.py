@@ -105,3 +105,15 @@ def callback(run_dir: Path, main: bool = True):
             torch.set_num_threads(self.cores)
 
     return ShareCores()
+
+
+class CpuShare:
+    """The run feature: a run training on this machine's CPU takes its fair share of the cores."""
+
+    name = "cpu_share"
+
+    def callbacks(self, run) -> list:
+        if not enabled(run.device):
+            return []
+        join()
+        return [callback(run.folder, run.main)]

@@ -11,9 +11,14 @@ bench/RESULTS.md.
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-from torch import nn
+
+if TYPE_CHECKING:  # torch loads lazily: the UI imports this module's Protocol, not the model code
+    from torch import nn
 
 LOGIT_SCALE = 10.0  # cosine-like logits in about [-10, 10]: confident but not saturated
 # Above this size the prototypes' forward pass is what a run waits for before its first step (SmolLM2, 135M:
@@ -29,6 +34,8 @@ def rows_per_class(model: nn.Module, per_class: int) -> int:
 
 def head_linear(model: nn.Module) -> nn.Linear | None:
     """The final Linear of a sequence-classification head, when the head is a plain Linear."""
+    from torch import nn
+
     for attr in ("classifier", "score"):
         mod = getattr(model, attr, None)
         if isinstance(mod, nn.Linear):
@@ -36,7 +43,6 @@ def head_linear(model: nn.Module) -> nn.Linear | None:
     return None
 
 
-@torch.no_grad()
 def init_from_prototypes(model: nn.Module, tokenizer, texts: list[str], label_ids: list[int], num_labels: int,
                          max_length: int, per_class: int = 16, max_rows: int = 1024, batch_size: int = 64,
                          seed: int = 0) -> bool:
@@ -44,6 +50,17 @@ def init_from_prototypes(model: nn.Module, tokenizer, texts: list[str], label_id
 
     Returns False (head untouched) when the head is not a plain Linear or a class has no example.
     """
+    import torch
+
+    with torch.no_grad():
+        return _set_prototypes(model, tokenizer, texts, label_ids, num_labels, max_length, per_class, max_rows,
+                               batch_size, seed)
+
+
+def _set_prototypes(model, tokenizer, texts, label_ids, num_labels, max_length, per_class, max_rows, batch_size,
+                    seed) -> bool:
+    import torch
+
     head = head_linear(model)
     if head is None or head.out_features != num_labels:
         return False
@@ -57,8 +74,8 @@ def init_from_prototypes(model: nn.Module, tokenizer, texts: list[str], label_id
             return False
         chosen.extend(rng.choice(idx, size=min(per_class, len(idx)), replace=False).tolist())
     chosen.sort(key=lambda i: len(texts[i]))  # similar lengths per batch: little padding
-    captured: list[torch.Tensor] = []
-    masks: list[torch.Tensor] = []
+    captured: list = []
+    masks: list = []
     handle = head.register_forward_pre_hook(lambda mod, args: captured.append(args[0].detach().float()))
     was_training = model.training
     model.eval()
@@ -91,3 +108,12 @@ def init_from_prototypes(model: nn.Module, tokenizer, texts: list[str], label_id
     if head.bias is not None:
         head.bias.copy_((-(W @ mu)).to(head.bias.dtype))
     return True
+
+
+@runtime_checkable
+class PrototypeHead(Protocol):
+    """What the prototype head asks of a task (Task.capabilities): whether a run's head starts from prototypes.
+    Its splits hold a text and a label per row."""
+
+    def prototype_head(self, task_args) -> bool:
+        """The run's head starts from class prototypes (its task settings say so)."""

@@ -34,6 +34,7 @@ from typing import Any
 from studio import methods, models
 from studio.base.devices import pick_precision, resolve_device
 from studio.base.errors import ConfigError
+from studio.base.policy import trust_remote_code
 from studio.tasks import get_task
 
 GIB = 1024 ** 3
@@ -43,9 +44,7 @@ CPU_RUNTIME = int(1.1 * GIB)    # a training process before its model: Python, t
 GPU_RUNTIME = int(0.6 * GIB)    # allocator fragmentation and workspaces
 REFUSE_ABOVE = 1.25             # estimate / available: refused ("clearly cannot fit": the estimate aims at ±25%)
 WARN_ABOVE = 0.8
-LM_HEADS = ("CAUSAL_LM", "SEQ_2_SEQ_LM")
-AUTO_CLASSES = {"SEQ_CLS": "AutoModelForSequenceClassification", "TOKEN_CLS": "AutoModelForTokenClassification",
-                "CAUSAL_LM": "AutoModelForCausalLM", "SEQ_2_SEQ_LM": "AutoModelForSeq2SeqLM"}
+LM_HEADS = ("CAUSAL_LM", "SEQ_2_SEQ_LM")  # heads that score every vocabulary entry at every position
 
 
 @dataclass(frozen=True)
@@ -103,17 +102,20 @@ def gib(n: float) -> str:
 
 # ------------------------------------------------------------------------------------------ the shape --
 @functools.lru_cache(maxsize=32)
-def _shape(model: str, method: str, args_json: str, peft_task_type: str, n_labels: int) -> Shape:
+def _shape(model: str, method: str, args_json: str, task_name: str, n_labels: int) -> Shape:
+    """The model as the task builds it (its Auto class), with the method attached, on the meta device."""
     import transformers
     from accelerate import init_empty_weights
 
+    task = get_task(task_name)
+    peft_task_type = task.model.peft_task_type
     path = models.resolve(model, materialize=False)
-    config = transformers.AutoConfig.from_pretrained(str(path), trust_remote_code=models.trust_remote_code())
-    if peft_task_type in ("SEQ_CLS", "TOKEN_CLS"):
+    config = transformers.AutoConfig.from_pretrained(str(path), trust_remote_code=trust_remote_code())
+    if task.has_labels:
         config.num_labels = n_labels
-    auto = getattr(transformers, AUTO_CLASSES[peft_task_type])
+    auto = getattr(transformers, task.model.auto_class)
     with init_empty_weights():  # the shapes without the memory: nothing is allocated or read
-        net = auto.from_config(config, trust_remote_code=models.trust_remote_code())
+        net = auto.from_config(config, trust_remote_code=trust_remote_code())
         net = methods.attach(net, method, json.loads(args_json), peft_task_type, total_steps=100)
     trainable, total = methods.count_parameters(net)
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
@@ -148,9 +150,8 @@ def _trained_layers(net, layers: int) -> int:
 def shape(cfg, n_labels: int = 2) -> Shape:
     cfg = cfg.resolved()
     task = get_task(cfg.task)
-    got = _shape(cfg.model, cfg.method, json.dumps(cfg.method_args, sort_keys=True), task.peft_task_type,
-                 max(2, int(n_labels)))
-    return dataclasses.replace(got, sequences=task.sequences_per_row)
+    got = _shape(cfg.model, cfg.method, json.dumps(cfg.method_args, sort_keys=True), task.name, max(2, int(n_labels)))
+    return dataclasses.replace(got, sequences=task.model.sequences_per_row)
 
 
 # ------------------------------------------------------------------------------------------- the sum --
@@ -228,7 +229,7 @@ def advice(cfg, s: Shape, on_gpu: bool, have: int) -> list[str]:
         if got := fits(max_length=length):
             out.append(f"training.max_length {length} (longer texts are cut; about {gib(got)})")
             break
-    if cfg.method in ("full", "freeze"):
+    if not methods.METHODS[cfg.method].peft:
         lora = shape(dataclasses.replace(cfg, method="lora", method_args={}))
         total = sum(parts(lora, t, on_gpu).values())
         if total <= WARN_ABOVE * have:
@@ -254,3 +255,31 @@ def measured_peak(device: str) -> dict[str, Any]:
     import resource
 
     return {"bytes": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024, "what": "peak RSS of the training process"}
+
+
+class MemoryCheck:
+    """The run feature: the estimate made before a run exists (refusing what clearly cannot fit) and kept in its
+    status beside the peak measured when it completes."""
+
+    name = "memory"
+
+    def check(self, new) -> None:
+        fit = checked(new.cfg, len(new.prepared.labels) if new.prepared is not None else 2)
+        new.status["memory"] = fit.to_dict() if fit else None
+
+    def finished(self, run, trainer) -> dict:
+        return {"peak_memory": measured_peak(str(trainer.args.device))}
+
+
+def checked(cfg, n_labels: int) -> Estimate | None:
+    """The run's estimate; a ConfigError when it clearly cannot fit, None when the model's shape cannot be read
+    without loading it (the run then starts unchecked, and its log says why)."""
+    import sys
+
+    try:
+        return check(cfg, n_labels)
+    except ConfigError:
+        raise
+    except Exception as e:  # an architecture the meta-device build does not know: say so in the log, do not block
+        print(f"[studio] memory estimate skipped: {type(e).__name__}: {str(e)[:200]}", file=sys.stderr, flush=True)
+        return None

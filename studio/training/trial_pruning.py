@@ -74,3 +74,21 @@ def callbacks(run_dir: Path, metric: str) -> list:
 def pruned_at(callbacks_: list) -> int | None:
     """The step at which the sweep pruned this run (None when it was not pruned)."""
     return next((cb.pruned_at for cb in callbacks_ if getattr(cb, "pruned_at", None) is not None), None)
+
+
+class TrialPruning:
+    """The run feature: a sweep's trial reports each evaluation to Optuna, and stops when Optuna prunes it."""
+
+    name = "trial_pruning"
+
+    def callbacks(self, run) -> list:
+        return callbacks(run.folder, run.cfg.selection_metric())
+
+    def stopped(self, run, trainer) -> dict | None:
+        step = pruned_at(trainer.callback_handler.callbacks)
+        if step is None:
+            return None
+        best = run.cfg.selection_metric()
+        return {"status": "stopped", "pruned": True, "best_metric_name": best, "best_metric": trainer.state.best_metric,
+                "reason": f"Pruned by its sweep at step {step}: its validation {best} was behind the median of earlier "
+                          "trials at that point, so it stopped to leave the time to others."}

@@ -1,6 +1,6 @@
 """The SFT chat panel through gradio_client: streamed answers, the base model's answer, settings, errors.
 
-The panel is served on its own (a run picker plus components.playground_chat.build), so it is tested
+The panel is served on its own (a run picker plus components.playground.chat.build), so it is tested
 whether or not the Playground tab shows it yet; the run is a tiny random Llama trained by a real worker.
 """
 
@@ -42,7 +42,7 @@ def sft_run(tmp_path_factory, ui_cache):
 def chat_url(sft_run):
     import gradio as gr
 
-    from components import playground_chat
+    from components.playground import chat as playground_chat
     from components.context import StudioContext
 
     store, run_id, _ = sft_run
@@ -59,7 +59,7 @@ def chat_url(sft_run):
 
 
 def texts(history) -> list[tuple[str, str]]:
-    from components.playground_chat import text_of
+    from components.playground.chat import text_of
 
     return [(m["role"], text_of(m["content"])) for m in history]
 

@@ -56,7 +56,7 @@ def test_predict_entities_highlights_the_engine_prediction(ner_app):
 
 
 def test_panel_helpers_give_spans_and_a_table():
-    from components.playground_ner import ENTITY_COLUMNS, entity_table, highlight
+    from components.playground.entities import ENTITY_COLUMNS, entity_table, highlight
 
     pred = {"entities": [{"entity": "PER", "text": "Alice", "start": 0, "end": 5, "score": 0.91234},
                          {"entity": "LOC", "text": "Paris", "start": 15, "end": 20, "score": 0.5}]}
@@ -85,7 +85,7 @@ def test_errors_are_one_readable_sentence(ner_app, run_id, text, phrase):
 def test_the_panel_starts_hidden_and_holds_its_parts(tmp_path):
     import gradio as gr
 
-    from components import playground_ner
+    from components.playground import entities as playground_ner
     from components.context import StudioContext
 
     ctx = StudioContext(store=Store(tmp_path / "runs"), samples={}, default_sample=None, default_model="minilm",

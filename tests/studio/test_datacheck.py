@@ -1,10 +1,10 @@
-"""studio.serve.data_check: what the Data tab shows is what a run will get."""
+"""studio.views.data_check: what the Data tab shows is what a run will get."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from studio.serve import data_check
+from studio.views import data_check
 from studio.config import DataConfig
 
 SAMPLE = Path(__file__).resolve().parents[2] / "assets" / "samples" / "support_tickets.csv"

@@ -331,7 +331,7 @@ def test_the_device_line_counts_gpus_or_cpu_cores(monkeypatch):
 
 
 def test_the_run_page_and_studio_show_say_how_a_run_was_launched():
-    from components.runs_tab import run_summary
+    from components.tabs.runs_tab import run_summary
 
     launch = {"launcher": "accelerate", "num_processes": 2, "distributed": "ddp", "backend": "gloo",
               "command": "accelerate launch --num_processes 2 --multi_gpu"}

@@ -1,8 +1,8 @@
-"""studio.serve.plots: metrics records -> plotly figures."""
+"""studio.views.plots: metrics records -> plotly figures."""
 
 from __future__ import annotations
 
-from studio.serve import plots
+from studio.views import plots
 
 RECORDS = [
     {"kind": "start", "step": 0},

@@ -1,8 +1,8 @@
-"""studio.serve.run_views: progress lines and run comparisons."""
+"""studio.views.run_views: progress lines and run comparisons."""
 
 from __future__ import annotations
 
-from studio.serve import run_views
+from studio.views import run_views
 from studio.config import RunConfig
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from studio import models
-from studio.serve import data_check
+from studio.views import data_check
 from studio.config import DataConfig
 from studio.export.reproduce import script_text
 from studio.export.script_source import ScriptSource, ScriptSourceError, free_names

@@ -8,7 +8,7 @@ Records come in the shapes the field publishes them in, detected:
 
 Splits are DataFrames with four columns: text (the last user turn, as a person reads it), prompt (the
 conversation before the answer, as JSON messages), chosen and rejected (answers; an unpaired record fills one
-and leaves the other empty). The algorithm is training.preference_loss; LoRA on the bundled SmolLM2 is the
+and leaves the other empty). The algorithm is task_args.preference_loss; LoRA on the bundled SmolLM2 is the
 default, and DPO's reference model is then the base with the adapter off, not a second copy.
 """
 
@@ -16,18 +16,22 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from studio.base.settings import setting
+from studio.base.text import Text
 from studio.data import (DataError, DataReport, PreparedData, describe_lengths, length_stats, long_text_warnings,
                          overlap_warnings, truncation_warnings)
-from studio.tasks.base import Task, Text, TrainerParts
-from studio.tasks.sft import (card_usage, chat_messages, ensure_chat_template, format_prediction, generate,
-                              field_names, load_model, load_tokenizer, predict, record_splits, render, stream_chat,
-                              transcript_turns)
+from studio.tasks.base import TEXT, DataFacts, MetricFacts, ModelFacts, PredictionRows, Task, TaskTexts, TrainerParts
+from studio.tasks.sft import Card as ChatCard
+from studio.tasks.sft import Playground as ChatPlayground
+from studio.tasks.sft import (chat_messages, ensure_chat_template, field_names, generate, load_model,
+                              load_tokenizer, predict, record_splits, render, transcript_turns)
 
 PROMPT_FIELDS = ("prompt", "instruction", "question", "query", "input")
 CHOSEN_FIELDS = ("chosen", "preferred", "accepted", "response_chosen", "chosen_response")
@@ -213,7 +217,7 @@ def length_series(df: pd.DataFrame, tokenizer, sample: int = 5000) -> dict[str, 
     """Tokens per record as training sees them: the formatted prompt and each answer (with its end of turn)."""
     tokenizer = ensure_chat_template(tokenizer)
     count = lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"]) if s else 0  # noqa: E731
-    out: dict[str, list[int]] = {"prompt": [], "chosen": [], "rejected": []}
+    out: dict[str, list[int]] = {Text("prompt", "提示"): [], Text("chosen", "更优回答"): [], Text("rejected", "较差回答"): []}
     for _, r in df.head(sample).iterrows():
         prompt = render(tokenizer, json.loads(r["prompt"]), add_generation_prompt=True)
         out["prompt"].append(count(prompt))
@@ -229,7 +233,7 @@ def count_tokens(df: pd.DataFrame, tokenizer, sample: int = 5000) -> list[int]:
 
 
 def bars(prepared) -> tuple[str, str, dict[str, dict[str, int]]]:
-    return "records", "records", {split: pair_counts(df) for split, df in prepared.splits.items()}
+    return Text("records", "记录"), Text("records", "记录"), {split: pair_counts(df) for split, df in prepared.splits.items()}
 
 
 # ============================================================ tokenising ==
@@ -264,12 +268,13 @@ def with_room_for_answers(df: pd.DataFrame, split: str, tokenizer, max_length: i
     return df[keep].reset_index(drop=True)
 
 
-def tokenize(splits: dict[str, pd.DataFrame], tokenizer, labels, training):
+def tokenize(splits: dict[str, pd.DataFrame], tokenizer, labels, cfg):
     """trl's trainers tokenise themselves (chat template, truncation to max_length): the rows stay text here."""
     import datasets
 
-    unpaired = training.preference_loss not in PAIRED_LOSSES
-    check_pairs(training.preference_loss, splits)
+    training = cfg.training
+    unpaired = cfg.task_args.preference_loss not in PAIRED_LOSSES
+    check_pairs(cfg.task_args.preference_loss, splits)
     splits = {name: with_room_for_answers(df, name, tokenizer, training.max_length) for name, df in splits.items()}
     out = {name: datasets.Dataset.from_list(preference_rows(df, unpaired)) for name, df in splits.items()}
     if unpaired:  # KTO reads in order (see trainer_parts): shuffled once here, seeded, so a pair's rows part
@@ -282,12 +287,12 @@ def check_pairs(loss: str, splits: dict[str, pd.DataFrame]) -> None:
         lone = int(sum(((df["chosen"] == "") | (df["rejected"] == "")).sum() for df in splits.values()))
         if lone:
             raise DataError(f"{lone} record(s) have one answer only; {loss.upper()} learns from pairs, so give them "
-                            "both answers or set training.preference_loss to kto, which also learns from single answers.")
+                            "both answers or set task_args.preference_loss to kto, which also learns from single answers.")
 
 
 def check_run(cfg, prepared) -> None:
     """DPO and ORPO need both answers of every record: said before a run exists."""
-    check_pairs(cfg.training.preference_loss, prepared.splits)
+    check_pairs(cfg.task_args.preference_loss, prepared.splits)
 
 
 def collator(tokenizer, model=None):
@@ -350,15 +355,15 @@ def trainer_classes(loss: str) -> tuple[Any, Any]:
 
 
 def trainer_parts(cfg, tokenizer, labels, splits):
-    t = cfg.training
-    trainer_cls, args_cls = trainer_classes(t.preference_loss)
+    t, own = cfg.training, cfg.task_args
+    trainer_cls, args_cls = trainer_classes(own.preference_loss)
     # trl's rows hold no input_ids to group by length (it tokenises each answer apart); KTO estimates its KL term
     # from each row's neighbours in a fixed-order batch, so it reads the (shuffled) rows in order.
-    order = "sequential" if t.preference_loss == "kto" else "random"
-    args: dict[str, Any] = {"beta": t.beta, "max_length": t.max_length, "train_sampling_strategy": order,
+    order = "sequential" if own.preference_loss == "kto" else "random"
+    args: dict[str, Any] = {"beta": own.beta, "max_length": t.max_length, "train_sampling_strategy": order,
                             "per_device_eval_batch_size": t.batch_size}  # as SFT: logits are the peak
-    if t.preference_loss == "dpo":
-        args["loss_type"] = [t.dpo_loss_type]
+    if own.preference_loss == "dpo":
+        args["loss_type"] = [own.dpo_loss_type]
     return TrainerParts(trainer_cls=trainer_cls, args_cls=args_cls, args=args)
 
 
@@ -423,7 +428,7 @@ def test_report(trainer, test_ds, test_df: pd.DataFrame, labels, tokenizer=None,
 
     chosen, rejected = scored("chosen"), scored("rejected")
     metrics = preference_scores(chosen, rejected)
-    max_new = cfg.training.max_new_tokens if cfg is not None else 64
+    max_new = cfg.task_args.max_new_tokens if cfg is not None else 64
     shown = test_df.head(TEST_GENERATIONS)
     outputs = generate(model, ensure_chat_template(tokenizer), prompts[:len(shown)], max_new)
     report = {"task": "preference", "n": int(len(test_df)), "generated": len(shown), "metrics": metrics, "labels": [],
@@ -443,47 +448,78 @@ def _finite(v: float) -> float | None:
     return None if math.isnan(v) else round(v, 4)
 
 
-def base_note(cfg) -> Text:
-    return Text("the base model (adapters off) scoring the same held-out pairs, before any training",
-                "基础模型（不加适配器）对同样的留出偏好对打分，未经任何训练")
+PREFERENCE_LOSSES = ("dpo", "orpo", "kto")
+DPO_LOSS_TYPES = ("sigmoid", "ipo", "hinge", "robust")
+
+
+@dataclass
+class Settings:
+    """The settings preference tuning alone reads (cfg.task_args)."""
+
+    preference_loss: str = setting("dpo", "dpo (Direct Preference Optimization: pairs, against the base as reference, "
+                                   "which with adapters is the base with the adapter off), orpo (pairs, no reference "
+                                   "model: also learns the chosen answers, so it can start from a base that was never "
+                                   "instruction-tuned) or kto (also learns from unpaired good or bad answers).",
+                                   choices=PREFERENCE_LOSSES, label=Text("Preference algorithm", "偏好优化算法"))
+    beta: float = setting(0.1, "How far the tuned model may move from the reference (DPO, KTO: higher stays closer) "
+                          "or the weight of the preference term against the answers' likelihood (ORPO's lambda).",
+                          min=0.001, max=10.0, label=Text("Beta", "Beta"))
+    dpo_loss_type: str = setting("sigmoid", "DPO only: sigmoid (the DPO paper), ipo (a squared loss that resists "
+                                 "overfitting small sets), hinge (SLiC) or robust (tolerates some flipped pairs).",
+                                 choices=DPO_LOSS_TYPES, label=Text("DPO loss", "DPO 损失类型"))
+    max_new_tokens: int = setting(64, "Most tokens generated per answer in the test report's side-by-side rows (and "
+                                  "by default in the playground).", min=1, max=4096,
+                                  label=Text("Max new tokens", "最多生成词元数"))
+
+
+class PreferenceBase:
+    """training.base_scores.UntrainedBase: the base model scores the same held-out pairs."""
+
+    def base_note(self, cfg) -> Text:
+        return Text("the base model (adapters off) scoring the same held-out pairs, before any training",
+                    "基础模型（不加适配器）对同样的留出偏好对打分，未经任何训练")
+
+
+class Card(ChatCard):
+    """export.ModelCard."""
+
+    model_kind = "preference-tuned language model"
+    metrics_note = ("Preference accuracy is the share of held-out pairs whose chosen answer the model finds more "
+                    "likely (mean log-probability per token) than the rejected one; the base model's figure is "
+                    "beside it.")
 
 
 TASK = Task(
     name="preference",
-    title=Text("Preference tuning of a chat model (DPO, ORPO, KTO)", "对话模型偏好微调（DPO、ORPO、KTO）"),
-    data_hint=Text("JSON/JSONL with prompt, chosen and rejected (text or message lists; Anthropic HH transcripts), "
-                   "or prompt, completion and a true/false label (KTO)",
-                   "包含 prompt、chosen、rejected 的 JSON/JSONL（文本或消息列表；Anthropic HH 对话），"
-                   "或 prompt、completion 与真/假 label（KTO）"),
-    input_column=Text("Prompt field", "提示字段"),
-    answer_column=Text("Chosen-answer field", "更优回答字段"),
-    answer_info=Text("The answer people preferred; the rejected one is read from a field named rejected.",
-                     "人们更偏好的回答；较差的回答从名为 rejected 的字段读取。"),
-    input_noun="prompt", answer_noun="answer", label_noun=None,
-    samples=("preference_sample.jsonl",),
-    file_types=(".json", ".jsonl", ".parquet", ".csv", ".tsv"),
-    peft_task_type="CAUSAL_LM",
-    default_model="HuggingFaceTB/SmolLM2-135M-Instruct",
-    catalog_models=("smollm2",),
-    methods=("lora", "dora", "full", "freeze", "ia3", "adalora"),
-    learning_rates={"lora": 5e-5, "dora": 5e-5, "adalora": 5e-5, "ia3": 5e-4, "full": 5e-7, "freeze": 5e-7},
-    best_metrics=("loss", "reward_accuracy", "reward_margin"),
-    test_metrics=("preference_accuracy", "logp_margin"),
-    plot_metrics=("reward_accuracy", "reward_margin", "reward_chosen", "reward_rejected"),
-    logged_metrics=("reward_chosen", "reward_rejected"),
-    own_settings=("preference_loss", "beta", "dpo_loss_type"),
-    sequences_per_row=2,  # chosen and rejected; DPO's reference pass keeps no activations (no gradient)
-    playground="chat",
-    script_requirements=("jinja2", "trl"),
-    pipeline_tag="text-generation", card_kind="preference-tuned language model",
-    card_metrics_note=("Preference accuracy is the share of held-out pairs whose chosen answer the model finds more "
-                       "likely (mean log-probability per token) than the rejected one; the base model's figure is "
-                       "beside it."),
-    card_usage=card_usage,
+    inputs=TEXT,
+    texts=TaskTexts(title=Text("Preference tuning of a chat model (DPO, ORPO, KTO)", "对话模型偏好微调（DPO、ORPO、KTO）"),
+                    data_hint=Text("JSON/JSONL with prompt, chosen and rejected (text or message lists; Anthropic HH "
+                                   "transcripts), or prompt, completion and a true/false label (KTO)",
+                                   "包含 prompt、chosen、rejected 的 JSON/JSONL（文本或消息列表；Anthropic HH 对话），"
+                                   "或 prompt、completion 与真/假 label（KTO）"),
+                    inputs=(Text("Prompt field", "提示字段"),), answer=Text("Chosen-answer field", "更优回答字段"),
+                    answer_info=Text("The answer people preferred; the rejected one is read from a field named "
+                                     "rejected.", "人们更偏好的回答；较差的回答从名为 rejected 的字段读取。"),
+                    input_noun=Text("prompt", "提示"), answer_noun=Text("answer", "回答")),
+    data=DataFacts(samples=("preference_sample.jsonl",), file_types=(".json", ".jsonl", ".parquet", ".csv", ".tsv"),
+                   counts_chart=Text("Records: pairs and single answers", "记录：成对与单个回答"),
+                   lengths_chart=Text("Tokens per prompt and answer", "提示与回答的词元数"),
+                   length_noun=Text("record", "记录")),
+    model=ModelFacts(peft_task_type="CAUSAL_LM", auto_class="AutoModelForCausalLM",
+                     default_model="HuggingFaceTB/SmolLM2-135M-Instruct", catalog_models=("smollm2",),
+                     methods=("lora", "dora", "full", "freeze", "ia3", "adalora"),
+                     learning_rates={"lora": 5e-5, "dora": 5e-5, "adalora": 5e-5, "ia3": 5e-4, "full": 5e-7,
+                                     "freeze": 5e-7},
+                     sequences_per_row=2,  # chosen and rejected; DPO's reference pass keeps no activations
+                     script_requirements=("jinja2", "trl")),
+    metrics=MetricFacts(best=("loss", "reward_accuracy", "reward_margin"), test=("preference_accuracy", "logp_margin"),
+                        plot=("reward_accuracy", "reward_margin", "reward_chosen", "reward_rejected"),
+                        logged=("reward_chosen", "reward_rejected")),
+    predictions=PredictionRows(columns=("text", "chosen", "rejected", "output", "chosen_logp", "rejected_logp",
+                                        "correct"), correct="correct"),
+    settings=Settings,
     prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
-    collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict,
-    format_prediction=format_prediction, base_note=base_note, stream_chat=stream_chat, check_run=check_run,
-    count_tokens=count_tokens, length_series=length_series, count_bars=bars, length_noun="record",
-    counts_chart=Text("Records: pairs and single answers", "记录：成对与单个回答"),
-    lengths_chart=Text("Tokens per prompt and answer", "提示与回答的词元数"),
+    collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict, check_run=check_run,
+    count_tokens=count_tokens, length_series=length_series, count_bars=bars,
+    capabilities=(PreferenceBase(), ChatPlayground(), Card()),
 )

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from studio.base.policy import trust_remote_code
+from studio.base.settings import setting
+from studio.base.text import Text
 from studio.data import (DataError, DataReport, PreparedData, cleaning_warnings, describe_lengths, is_text_like,
-                         long_text_warnings, overlap_warnings, random_split, read_table, token_length_stats,
+                         long_text_warnings, overlap_warnings, read_table, split_rows, token_length_stats,
                          truncation_warnings)
-from studio.tasks.base import Task, Text, TrainerParts, split_bars
-from studio.models import trust_remote_code
+from studio.tasks.base import (TEXT, DataFacts, MetricFacts, ModelFacts, PredictionRows, Task, TaskTexts, TrainerParts,
+                               split_bars)
 from studio.tasks.loading import padded_tokenizer
 
 # (source, target) column names people use, most specific first; matched case-insensitively.
@@ -68,9 +72,10 @@ def prepare_data(cfg, tokenizer=None, max_length=None, max_target_length=None):
     before = sum(len(f) for f in frames.values())
     frames = {k: f.drop_duplicates(["source", "target"]).reset_index(drop=True) for k, f in frames.items()}
     dropped_dup = before - sum(len(f) for f in frames.values())
-    frames, source = _split(frames, source, cfg, train_name)
-    if cfg.max_rows and len(frames["train"]) > cfg.max_rows:
-        frames["train"] = frames["train"].sample(n=cfg.max_rows, random_state=cfg.split_seed).sort_index().reset_index(drop=True)
+    if len(frames["train"]) == 0:
+        raise DataError(f"{train_name} has no usable row with both a source and a target; add rows "
+                        "(a few dozen at least).")
+    frames, source = split_rows(frames, source, cfg, train_name)
     for f in frames.values():
         f.insert(0, "text", f["source"])
     report = _report(frames, source, raw_train, src_col, tgt_col, dropped_empty, dropped_dup)
@@ -171,30 +176,10 @@ def _text(v: Any) -> str | None:
     return v or None
 
 
-def _split(frames: dict, source: dict, cfg, train_name: str) -> tuple[dict, dict]:
-    """Hold out validation/test shares of train (seeded, random) for the splits that have no file."""
-    train = frames["train"]
-    fractions = {s: getattr(cfg, f"{s}_fraction") for s in ("validation", "test") if s not in frames}
-    if len(train) == 0:
-        raise DataError(f"{train_name} has no usable row with both a source and a target; add rows "
-                        "(a few dozen at least).")
-    parts = random_split(train, fractions, cfg.split_seed, train_name, unit="row")
-    for split, part in parts.items():
-        frames[split] = part
-        if split != "train":
-            source[split] = f"{int(round(fractions[split] * 100))}% of {train_name} (random, seed {cfg.split_seed})"
-    missing = [s for s in ("validation", "test") if s not in frames]
-    for s in missing:  # a zero fraction and no file: evaluate on the other held-out split
-        other = "test" if s == "validation" else "validation"
-        frames[s] = frames[other] if other in frames else frames["train"]
-        source[s] = source.get(other, source["train"])
-    return {k: frames[k] for k in ("train", "validation", "test")}, source
-
-
 def _report(frames, source, raw_train, src_col, tgt_col, dropped_empty, dropped_dup):
     train_sources = set(frames["train"]["source"].str.casefold())
     shared = {f"train-{s}": int(frames[s]["source"].str.casefold().isin(train_sources).sum())
-              for s in ("validation", "test") if frames[s] is not frames["train"]}
+              for s in ("validation", "test") if s in frames}
     report = DataReport(
         text_column=src_col, label_column=tgt_col, columns=list(raw_train.columns), labels=[],
         rows={k: len(v) for k, v in frames.items()}, label_counts={k: {"rows": len(v)} for k, v in frames.items()},
@@ -218,7 +203,7 @@ def _target_length_warnings(targets: list[str], tokenizer, max_target_length: in
     tl = token_length_stats(targets, tokenizer, max_target_length)
     if tl.get("truncated_share", 0) > 0.05:
         return [f"{tl['truncated_share']:.0%} of targets are longer than max_target_length={max_target_length} tokens "
-                f"and will be truncated (95th percentile: {tl['p95']:.0f}); raise training.max_target_length."]
+                f"and will be truncated (95th percentile: {tl['p95']:.0f}); raise task_args.max_target_length."]
     return []
 
 
@@ -252,7 +237,7 @@ def encode_targets(tokenizer, targets: list[str], max_target_length: int) -> lis
     return [x[:max_target_length] for x in ids]
 
 
-def tokenize(splits: dict[str, pd.DataFrame], tokenizer, labels, training):
+def tokenize(splits: dict[str, pd.DataFrame], tokenizer, labels, cfg):
     """Sources truncated to max_length, targets to max_target_length; no padding (the collator pads labels with -100)."""
     import datasets
 
@@ -261,8 +246,9 @@ def tokenize(splits: dict[str, pd.DataFrame], tokenizer, labels, training):
         ds = datasets.Dataset.from_dict({"source": df["source"].tolist(), "target": df["target"].tolist()})
 
         def enc(batch):
-            e = tokenizer(batch["source"], truncation=True, max_length=training.max_length, return_token_type_ids=False)
-            e["labels"] = encode_targets(tokenizer, batch["target"], training.max_target_length)
+            e = tokenizer(batch["source"], truncation=True, max_length=cfg.training.max_length,
+                          return_token_type_ids=False)
+            e["labels"] = encode_targets(tokenizer, batch["target"], cfg.task_args.max_target_length)
             return e
 
         # In memory, nothing to cache: a fresh fingerprint skips hashing the tokenizer.
@@ -341,7 +327,7 @@ def trainer_parts(cfg, tokenizer, labels, splits):
     # an encoder-decoder's max_length counts the decoder's start token, hence the +1.
     return TrainerParts(compute_metrics=metrics_fn(tokenizer), trainer_cls=Seq2SeqTrainer,
                         args_cls=Seq2SeqTrainingArguments,
-                        args={"predict_with_generate": True, "generation_max_length": cfg.training.max_new_tokens + 1,
+                        args={"predict_with_generate": True, "generation_max_length": cfg.task_args.max_new_tokens + 1,
                               "generation_num_beams": 1})
 
 
@@ -364,11 +350,12 @@ def report_from_outputs(sources: list[str], references: list[str], outputs: list
 
 
 # ------------------------------------------------------------- inference --
-def predict(model, tokenizer, texts: list[str], max_length: int = 128, batch_size: int = 32, max_new_tokens: int = 64,
+def predict(model, tokenizer, inputs: list[str], max_length: int = 128, batch_size: int = 32, max_new_tokens: int = 64,
             **_) -> list[dict[str, Any]]:
     """Greedy generation for each source text, batched by similar length."""
     import torch
 
+    texts = inputs
     device = next(model.parameters()).device
     model.eval()
     order = np.argsort([len(t) for t in texts])
@@ -389,43 +376,71 @@ def length_series(df: pd.DataFrame, tokenizer, sample: int = 5000) -> dict[str, 
     """Tokens per source and per target (special tokens included), as the model reads and writes them."""
     head = df.head(sample)
     count = lambda texts: [len(ids) for ids in tokenizer([str(t) for t in texts])["input_ids"]]  # noqa: E731
-    return {"source": count(head["source"]), "target": count(head["target"])}
+    return {Text("source", "源文本"): count(head["source"]), Text("target", "目标文本"): count(head["target"])}
 
 
-def base_note(cfg) -> Text:
-    return Text("the base model generating from the same test sources, before any training",
-                "基础模型根据同样的测试源文本生成，未经任何训练")
+@dataclass
+class Settings:
+    """The settings sequence-to-sequence alone reads (cfg.task_args)."""
+
+    max_target_length: int = setting(128, "Longest target in tokens; longer targets are truncated.", min=4, max=32768,
+                                     label=Text("Max target length (tokens)", "目标最大长度（词元）"))
+    max_new_tokens: int = setting(64, "Most tokens generated per source when evaluating (and by default in the "
+                                  "playground).", min=1, max=4096, label=Text("Max new tokens", "最多生成词元数"))
+
+
+class GenerativeBase:
+    """training.base_scores.UntrainedBase: the base model generates from the same test sources."""
+
+    def base_note(self, cfg) -> Text:
+        return Text("the base model generating from the same test sources, before any training",
+                    "基础模型根据同样的测试源文本生成，未经任何训练")
+
+
+class Playground:
+    """serve.Playground: a source in, the generated target out."""
+
+    panel = "generate"
+    labels_files = False
+    format_prediction = staticmethod(format_prediction)
+
+
+class Card:
+    """export.ModelCard."""
+
+    pipeline_tag = "text2text-generation"
+    model_kind = "sequence-to-sequence model"
+    metrics_note = ("Scores compare greedy outputs with the references: BLEU and chrF (sacrebleu, corpus level) "
+                    "and ROUGE-L (mean LCS F-measure over lower-cased words) on a 0-100 scale; exact match is the "
+                    "share (0-1) of outputs equal to their reference.")
+    onnx = False
+    usage = staticmethod(card_usage)
 
 
 TASK = Task(
     name="seq2seq",
-    title=Text("Sequence to sequence (translation, summaries)", "序列到序列（翻译、摘要）"),
-    data_hint=Text("a source column and a target column (CSV, TSV, JSON, JSONL, Parquet)",
-                   "一个源文本列和一个目标文本列（CSV、TSV、JSON、JSONL、Parquet）"),
-    input_column=Text("Source column", "源文本列"),
-    answer_column=Text("Target column", "目标文本列"),
-    answer_info=Text("The text the model learns to generate.", "模型要学会生成的文本。"),
-    input_noun="source", answer_noun="target", label_noun=None,
-    samples=("seq2seq_sample.csv",),
-    file_types=(".csv", ".tsv", ".txt", ".json", ".jsonl", ".parquet"),
-    peft_task_type="SEQ_2_SEQ_LM",
-    default_model="minilm-seq2seq",
-    catalog_models=("minilm-seq2seq",),
-    best_metrics=("chrf", "bleu", "rougeL", "loss"),
-    test_metrics=("chrf", "bleu", "rougeL", "exact_match"),
-    plot_metrics=("chrf", "bleu", "rougeL"),
-    playground="generate",
-    # All eight apply: each trains a tiny T5 in tests/studio/test_task_seq2seq.py. On the MiniLM encoder-decoder IA3
-    # takes its decoder's modules (methods._ia3_defaults) and prefix/prompt the layer counts its build writes to config.
-    methods=("full", "freeze", "lora", "dora", "adalora", "ia3", "prefix", "prompt"),
-    pipeline_tag="text2text-generation", card_kind="sequence-to-sequence model",
-    card_metrics_note=("Scores compare greedy outputs with the references: BLEU and chrF (sacrebleu, corpus level) "
-                       "and ROUGE-L (mean LCS F-measure over lower-cased words) on a 0-100 scale; exact match is the "
-                       "share (0-1) of outputs equal to their reference."),
-    card_usage=card_usage,
+    inputs=TEXT,
+    texts=TaskTexts(title=Text("Sequence to sequence (translation, summaries)", "序列到序列（翻译、摘要）"),
+                    data_hint=Text("a source column and a target column (CSV, TSV, JSON, JSONL, Parquet)",
+                                   "一个源文本列和一个目标文本列（CSV、TSV、JSON、JSONL、Parquet）"),
+                    inputs=(Text("Source column", "源文本列"),), answer=Text("Target column", "目标文本列"),
+                    answer_info=Text("The text the model learns to generate.", "模型要学会生成的文本。"),
+                    input_noun=Text("source", "源文本"), answer_noun=Text("target", "目标文本")),
+    data=DataFacts(samples=("seq2seq_sample.csv",), file_types=(".csv", ".tsv", ".txt", ".json", ".jsonl", ".parquet"),
+                   counts_chart=Text("Rows per split", "各划分的行数"),
+                   lengths_chart=Text("Tokens per source and target", "源文本与目标文本的词元数"),
+                   length_noun=Text("source", "源文本")),
+    model=ModelFacts(peft_task_type="SEQ_2_SEQ_LM", auto_class="AutoModelForSeq2SeqLM", default_model="minilm-seq2seq",
+                     catalog_models=("minilm-seq2seq",),
+                     # All eight apply: each trains a tiny T5 in the seq2seq tests. On the MiniLM encoder-decoder IA3
+                     # takes its decoder's modules and prefix/prompt the layer counts its build writes to config.
+                     methods=("full", "freeze", "lora", "dora", "adalora", "ia3", "prefix", "prompt")),
+    metrics=MetricFacts(best=("chrf", "bleu", "rougeL", "loss"), test=("chrf", "bleu", "rougeL", "exact_match"),
+                        plot=("chrf", "bleu", "rougeL")),
+    predictions=PredictionRows(columns=("text", "reference", "output", "exact", "chrf")),
+    settings=Settings,
     prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
     collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict,
-    format_prediction=format_prediction, base_note=base_note, guess_columns=guess_columns,
-    counts_chart=Text("Rows per split", "各划分的行数"), lengths_chart=Text("Tokens per source and target", "源文本与目标文本的词元数"),
-    length_noun="source", count_bars=split_bars, length_series=length_series,
+    guess_columns=guess_columns, count_bars=split_bars, length_series=length_series,
+    capabilities=(GenerativeBase(), Playground(), Card()),
 )

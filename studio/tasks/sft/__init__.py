@@ -16,6 +16,7 @@ import math
 import re
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -23,11 +24,13 @@ import numpy as np
 import pandas as pd
 
 from studio.base import runfolder
+from studio.base.policy import trust_remote_code
+from studio.base.settings import setting
+from studio.base.text import Text
 from studio.data import (DataError, DataReport, PreparedData, check_file, check_json_shape, describe_lengths,
-                         length_stats, long_text_warnings, overlap_warnings, random_split, read_table,
+                         length_stats, long_text_warnings, overlap_warnings, read_table, split_rows,
                          truncation_warnings)
-from studio.tasks.base import Task, Text, TrainerParts
-from studio.models import trust_remote_code
+from studio.tasks.base import TEXT, DataFacts, MetricFacts, ModelFacts, PredictionRows, Task, TaskTexts, TrainerParts
 from studio.tasks.loading import padded_tokenizer
 
 IGNORE = -100
@@ -230,7 +233,7 @@ def to_frame(records: list[tuple[str, dict]], fields: dict, p: Path) -> pd.DataF
 
 def record_splits(cfg, frame_of, key: list[str] | str, what: str) -> tuple[Path, list, dict, dict, int]:
     """The records of a file of records (SFT, preference) as splits: train from cfg.train, validation and test
-    from their own files or random shares of train, each de-duplicated on `key`, train cut to max_rows.
+    as the split policy says (data.split_rows), each de-duplicated on `key`.
 
     frame_of(records, path) -> the split's DataFrame (fields detected per file). Returns (train path, its records,
     frames, where each split came from, duplicates dropped)."""
@@ -251,16 +254,7 @@ def record_splits(cfg, frame_of, key: list[str] | str, what: str) -> tuple[Path,
         before = len(f)
         frames[k] = f.drop_duplicates(key).reset_index(drop=True)
         dropped += before - len(frames[k])
-    fractions = {s: getattr(cfg, f"{s}_fraction") for s in ("validation", "test") if s not in frames}
-    if fractions:
-        parts = random_split(frames["train"], fractions, cfg.split_seed, p.name, unit="record")
-        frames.update(parts)
-        for k in fractions:
-            if k in parts:
-                source[k] = f"{int(round(fractions[k] * 100))}% of {p.name} (random, seed {cfg.split_seed})"
-    if cfg.max_rows and len(frames["train"]) > cfg.max_rows:
-        keep = np.sort(np.random.default_rng(cfg.split_seed).choice(len(frames["train"]), cfg.max_rows, replace=False))
-        frames["train"] = frames["train"].iloc[keep].reset_index(drop=True)
+    frames, source = split_rows(frames, source, cfg, p.name, unit="record")
     return p, records, frames, source, dropped
 
 
@@ -320,13 +314,13 @@ def length_series(df: pd.DataFrame, tokenizer, sample: int = 5000) -> dict[str, 
     """Tokens per conversation split as training sees it: prompt (every token without a label: system, user turns,
     the template's markup) and answer (the assistant turns the loss is on). Each pair adds up to count_tokens."""
     tokenizer = ensure_chat_template(tokenizer)
-    out: dict[str, list[int]] = {"prompt": [], "answer": []}
+    prompts, answers = [], []
     for m in df["messages"].head(sample):
         pieces = [(len(tokenizer(text, add_special_tokens=False)["input_ids"]), answer)
                   for text, answer in segments(tokenizer, json.loads(m))]
-        out["prompt"].append(sum(n for n, answer in pieces if not answer))
-        out["answer"].append(sum(n for n, answer in pieces if answer))
-    return out
+        prompts.append(sum(n for n, answer in pieces if not answer))
+        answers.append(sum(n for n, answer in pieces if answer))
+    return {Text("prompt", "提示"): prompts, Text("answer", "回答"): answers}
 
 
 def turn_bars(prepared) -> tuple[str, str, dict[str, dict[str, int]]]:
@@ -335,7 +329,7 @@ def turn_bars(prepared) -> tuple[str, str, dict[str, dict[str, int]]]:
     for split, df in prepared.splits.items():
         turns = [sum(m["role"] == "user" for m in json.loads(c)) for c in df["messages"]]
         out[split] = {str(k): turns.count(k) for k in sorted(set(turns))}
-    return "user turns per conversation", "conversations", out
+    return Text("user turns per conversation", "每段对话的用户轮数"), Text("conversations", "对话"), out
 
 
 # ====================================================== model, tokenizer ==
@@ -422,11 +416,12 @@ def encode(tokenizer, messages: list[dict], max_length: int) -> dict[str, Any]:
             "truncated": truncated}
 
 
-def tokenize(splits: dict[str, pd.DataFrame], tokenizer, labels, training):
+def tokenize(splits: dict[str, pd.DataFrame], tokenizer, labels, cfg):
     """Encode every conversation once (no padding: batches pad to their own longest)."""
     import datasets
 
     tokenizer = ensure_chat_template(tokenizer)
+    training = cfg.training
     out = {}
     for name, df in splits.items():
         rows = [encode(tokenizer, json.loads(m), training.max_length) for m in df["messages"]]
@@ -546,11 +541,11 @@ def trainer_parts(cfg, tokenizer, labels, splits):
 
 def run_callbacks(cfg, tokenizer, labels, splits, run_dir):
     """Answers to a few fixed validation prompts at every evaluation, into metrics.jsonl (the Train tab's table)."""
-    n = cfg.training.sample_prompts
+    n = cfg.task_args.sample_prompts
     if not n or "validation" not in splits:
         return []
     return [_sample_callback()(Path(run_dir), ensure_chat_template(tokenizer), sample_rows(splits["validation"], n),
-                               cfg.training.max_new_tokens)]
+                               cfg.task_args.max_new_tokens)]
 
 
 # ================================================================ report ==
@@ -579,7 +574,7 @@ def test_report(trainer, test_ds, test_df: pd.DataFrame, labels, tokenizer=None,
     loss = loop.metrics.get("test_loss")
     metrics = {"loss": loss, "perplexity": loop.metrics.get("test_perplexity")}
     rows = sample_rows(test_df, TEST_GENERATIONS)
-    max_new = cfg.training.max_new_tokens if cfg is not None else 64
+    max_new = cfg.task_args.max_new_tokens if cfg is not None else 64
     outputs = generate(trainer.model, ensure_chat_template(tokenizer), [r["messages"] for r in rows], max_new)
     metrics.update(overlap_metrics(outputs, [r["reference"] for r in rows]))
     report = {"task": "sft", "n": int(len(test_df)), "generated": len(rows), "metrics": metrics, "labels": [],
@@ -636,10 +631,10 @@ def generate(model, tokenizer, conversations: list[list[dict]], max_new_tokens: 
     return answers
 
 
-def predict(model, tokenizer, texts: list[str], max_new_tokens: int = 64, temperature: float = 0.0, top_p: float = 1.0,
+def predict(model, tokenizer, inputs: list[str], max_new_tokens: int = 64, temperature: float = 0.0, top_p: float = 1.0,
             batch_size: int = 8, **_) -> list[dict[str, Any]]:
     """The answer to each text, sent as one user message."""
-    outs = generate(model, tokenizer, [[{"role": "user", "content": t}] for t in texts], max_new_tokens, temperature,
+    outs = generate(model, tokenizer, [[{"role": "user", "content": t}] for t in inputs], max_new_tokens, temperature,
                     top_p, batch_size)
     return [{"output": o} for o in outs]
 
@@ -691,11 +686,6 @@ def stream_chat(model, tokenizer, messages: list[dict], max_new_tokens: int = 64
 
 
 
-def base_note(cfg) -> Text:
-    return Text("the base model answering the same test prompts, before any training",
-                "基础模型回答同样的测试提示，未经任何训练")
-
-
 def teacher_answers(train: pd.DataFrame, teacher_model, teacher_tokenizer, max_new_tokens: int) -> pd.DataFrame:
     """Sequence-level distillation: each conversation's last answer rewritten by the teacher (its greedy answer to
     the same turns before it); a row whose teacher answer comes back empty keeps its own."""
@@ -711,34 +701,74 @@ def teacher_answers(train: pd.DataFrame, teacher_model, teacher_tokenizer, max_n
     return out
 
 
+@dataclass
+class Settings:
+    """The settings instruction tuning alone reads (cfg.task_args)."""
+
+    max_new_tokens: int = setting(64, "Most tokens generated per answer when evaluating and reporting (and by "
+                                  "default in the playground).", min=1, max=4096,
+                                  label=Text("Max new tokens", "最多生成词元数"))
+    sample_prompts: int = setting(3, "Fixed validation prompts answered at each evaluation, so progress shows as "
+                                  "text.", min=0, max=20, label=Text("Sample prompts", "示例提示数"))
+
+
+class GenerativeBase:
+    """training.base_scores.UntrainedBase: the base model answers the same test prompts."""
+
+    def base_note(self, cfg) -> Text:
+        return Text("the base model answering the same test prompts, before any training",
+                    "基础模型回答同样的测试提示，未经任何训练")
+
+
+class Playground:
+    """serve.Playground and serve.Chat: a streamed chat, the base model's answer beside the tuned one."""
+
+    panel = "chat"
+    labels_files = False
+    format_prediction = staticmethod(format_prediction)
+    stream_chat = staticmethod(stream_chat)
+
+
+class Card:
+    """export.ModelCard."""
+
+    pipeline_tag = "text-generation"
+    model_kind = "instruction-tuned language model"
+    metrics_note = ("Loss and perplexity (exp of the loss) count the answer tokens only. chrF (0-100) and exact "
+                    "match (a share, 0-1) compare greedy answers to a sample of test prompts with their references.")
+    onnx = False
+    usage = staticmethod(card_usage)
+
+
+class Teaching:
+    """distill.SequenceLevel: a teacher's answers become the student's targets."""
+
+    teacher_answers = staticmethod(teacher_answers)
+
+
 TASK = Task(
     name="sft",
-    title=Text("Instruction tuning of a chat model (SFT)", "对话模型指令微调（SFT）"),
-    data_hint=Text("JSON/JSONL with instruction, optional input and output, or chat messages (role/content lists)",
-                   "包含 instruction、可选 input 和 output 的 JSON/JSONL，或对话消息（role/content 列表）"),
-    input_column=Text("Prompt field", "提示字段"),
-    answer_column=Text("Answer field", "回答字段"),
-    answer_info=Text("The answer the model learns to give.", "模型要学会给出的回答。"),
-    input_noun="prompt", answer_noun="answer", label_noun=None,
-    samples=("sft_sample.jsonl",),
-    file_types=(".json", ".jsonl", ".parquet", ".csv", ".tsv"),
-    peft_task_type="CAUSAL_LM",
-    default_model="HuggingFaceTB/SmolLM2-135M-Instruct",
-    catalog_models=("smollm2",),
-    best_metrics=("loss", "perplexity"),
-    test_metrics=("loss", "perplexity", "exact_match", "chrf"),
-    plot_metrics=("perplexity",),
-    playground="chat",
-    script_requirements=("jinja2",),  # chat templates render with it; transformers does not require it
-    pipeline_tag="text-generation", card_kind="instruction-tuned language model",
-    card_metrics_note=("Loss and perplexity (exp of the loss) count the answer tokens only. chrF (0-100) and exact "
-                       "match (a share, 0-1) compare greedy answers to a sample of test prompts with their references."),
-    card_usage=card_usage,
+    inputs=TEXT,
+    texts=TaskTexts(title=Text("Instruction tuning of a chat model (SFT)", "对话模型指令微调（SFT）"),
+                    data_hint=Text("JSON/JSONL with instruction, optional input and output, or chat messages "
+                                   "(role/content lists)",
+                                   "包含 instruction、可选 input 和 output 的 JSON/JSONL，或对话消息（role/content 列表）"),
+                    inputs=(Text("Prompt field", "提示字段"),), answer=Text("Answer field", "回答字段"),
+                    answer_info=Text("The answer the model learns to give.", "模型要学会给出的回答。"),
+                    input_noun=Text("prompt", "提示"), answer_noun=Text("answer", "回答")),
+    data=DataFacts(samples=("sft_sample.jsonl",), file_types=(".json", ".jsonl", ".parquet", ".csv", ".tsv"),
+                   counts_chart=Text("Conversations by user turns", "按用户轮数统计的对话"),
+                   lengths_chart=Text("Tokens per prompt and answer", "提示与回答的词元数"),
+                   length_noun=Text("conversation", "对话")),
+    model=ModelFacts(peft_task_type="CAUSAL_LM", auto_class="AutoModelForCausalLM",
+                     default_model="HuggingFaceTB/SmolLM2-135M-Instruct", catalog_models=("smollm2",),
+                     script_requirements=("jinja2",)),  # chat templates render with it; transformers does not need it
+    metrics=MetricFacts(best=("loss", "perplexity"), test=("loss", "perplexity", "exact_match", "chrf"),
+                        plot=("perplexity",)),
+    predictions=PredictionRows(columns=("text", "reference", "output", "correct"), correct="correct"),
+    settings=Settings,
     prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
     collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict,
-    format_prediction=format_prediction, base_note=base_note, run_callbacks=run_callbacks, stream_chat=stream_chat,
-    teacher_answers=teacher_answers,
-    count_tokens=count_tokens, length_series=length_series, count_bars=turn_bars, length_noun="conversation",
-    counts_chart=Text("Conversations by user turns", "按用户轮数统计的对话"),
-    lengths_chart=Text("Tokens per prompt and answer", "提示与回答的词元数"),
+    run_callbacks=run_callbacks, count_tokens=count_tokens, length_series=length_series, count_bars=turn_bars,
+    capabilities=(GenerativeBase(), Playground(), Card(), Teaching()),
 )

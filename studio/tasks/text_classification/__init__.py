@@ -17,13 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from studio.tasks.text_classification.word_ops import content_words, delete, embedding_synonyms, insert, n_changed, replace_synonyms, swap
-from studio.data import (TEXT_NAMES, DataError, DataReport, PreparedData, cleaning_warnings, describe_lengths,
-                         is_text_like, long_text_warnings, overlap_warnings, read_table, token_length_stats,
-                         truncation_warnings)
-from studio.tasks.base import LabelledRows, Task, Text, TrainerParts
-from studio.tasks.text_classification.paraphrase import load_generator, paraphrases
+from studio.base.settings import setting
+from studio.base.text import Text
+from studio.data import (TEXT_NAMES, DataError, DataReport, LabelledRows, PreparedData, cleaning_warnings,
+                         describe_lengths, is_text_like, long_text_warnings, overlap_warnings, read_table,
+                         split_rows, token_length_stats, truncation_warnings)
+from studio.tasks.base import (TEXT, DataFacts, MetricFacts, ModelFacts, PredictionRows, Task, TaskTexts,
+                               TrainerParts)
 from studio.tasks.loading import labelled_model, padded_tokenizer
+from studio.tasks.text_classification.augmentation import WordAugmentation
 
 LABEL_NAMES = ("label", "labels", "category", "class", "intent", "target", "sentiment", "tag", "topic", "y",
                "label_text", "output")
@@ -185,37 +187,6 @@ def _sort_labels(labels) -> list[str]:
         return sorted(labels)
 
 
-# -------------------------------------------------------------- split --
-def stratified_split(df: pd.DataFrame, fractions: dict[str, float], seed: int, name: str) -> dict[str, pd.DataFrame]:
-    """Split per class so each split keeps the class balance; deterministic for a seed."""
-    rng = np.random.default_rng(seed)
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("train", *fractions)}
-    need = 1 + sum(1 for f in fractions.values() if f > 0)
-    for label, idx in sorted(df.groupby("label").indices.items()):
-        n = len(idx)
-        if n < need:
-            held = " and ".join(k for k, f in fractions.items() if f > 0)
-            raise DataError(f"{name}: class {label!r} has {n} row{'s' if n != 1 else ''}, too few to split into train and "
-                            f"{held} (needs {need}); add rows for it, remove it, or provide validation/test files.")
-        idx = rng.permutation(idx)
-        start = 0
-        held = [s for s, f in fractions.items() if f > 0]
-        for i, split in enumerate(held):
-            k = max(1, int(round(n * fractions[split])))
-            # leave one row for each later held-out split and one for train
-            k = min(k, n - start - (len(held) - i - 1) - 1)
-            parts[split].append(idx[start:start + k])
-            start += k
-        parts["train"].append(idx[start:])
-    out = {}
-    for split, chunks in parts.items():
-        if split != "train" and fractions.get(split, 0) <= 0:
-            continue
-        sel = np.sort(np.concatenate(chunks)) if chunks else np.array([], dtype=int)
-        out[split] = df.iloc[sel].reset_index(drop=True)
-    return out
-
-
 # ---------------------------------------------------------------- prepare --
 def prepare_data(cfg, tokenizer=None, max_length=None) -> PreparedData:
     """Read, check, clean and split the data of a run config (a DataConfig)."""
@@ -231,7 +202,7 @@ def prepare_data(cfg, tokenizer=None, max_length=None) -> PreparedData:
         frames[k] = f.drop_duplicates().reset_index(drop=True)
     dropped_dup = before - sum(len(f) for f in frames.values())
     _check_classes(frames, source, label_col)
-    frames, source = _split(frames, source, cfg)
+    frames, source = split_rows(frames, source, cfg, train_name, stratify="label")
     labels = _sort_labels(set(frames["train"]["label"]))
     tr = set(frames["train"]["text"].str.casefold())
     shared = {f"train-{k}": int(frames[k]["text"].str.casefold().isin(tr).sum()) for k in ("validation", "test")
@@ -341,36 +312,6 @@ def _check_classes(frames: dict[str, pd.DataFrame], source: dict[str, str], labe
                                 "add training rows for it or remove it from the file.")
 
 
-def _split(frames: dict[str, pd.DataFrame], source: dict[str, str], cfg):
-    """Hold out stratified shares of train for the splits without a file; then max_rows."""
-    train_name = source["train"]
-    fractions = {k: getattr(cfg, f"{k}_fraction") for k in ("validation", "test") if k not in frames}
-    if fractions:
-        parts = stratified_split(frames["train"], fractions, cfg.split_seed, train_name)
-        frames["train"] = parts["train"]
-        for k in fractions:
-            if k in parts:
-                frames[k] = parts[k]
-                source[k] = f"{int(round(fractions[k] * 100))}% of {train_name} (stratified, seed {cfg.split_seed})"
-    for k in ("validation", "test"):  # a zero share and no file: evaluate on the other held-out split (as seq2seq)
-        other = "test" if k == "validation" else "validation"
-        if k not in frames and other in frames:
-            frames[k], source[k] = frames[other], source[other]
-    if cfg.max_rows and len(frames["train"]) > cfg.max_rows:
-        frac = cfg.max_rows / len(frames["train"])
-        frames["train"] = _stratified_sample(frames["train"], frac, cfg.split_seed)
-    return frames, source
-
-
-def _stratified_sample(df: pd.DataFrame, frac: float, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    keep = []
-    for _, idx in sorted(df.groupby("label").indices.items()):
-        k = max(1, int(round(len(idx) * frac)))
-        keep.append(rng.choice(idx, size=k, replace=False))
-    return df.iloc[np.sort(np.concatenate(keep))].reset_index(drop=True)
-
-
 def _warnings(r: DataReport, max_length: int | None) -> list[str]:
     w = []
     counts = r.label_counts["train"]
@@ -404,11 +345,11 @@ def load_model(path, labels: list[str], tokenizer=None, **kw):
     return labelled_model(AutoModelForSequenceClassification, path, labels, tokenizer, **kw)
 
 
-def tokenize(splits: dict[str, pd.DataFrame], tokenizer, labels: list[str], training):
+def tokenize(splits: dict[str, pd.DataFrame], tokenizer, labels: list[str], cfg):
     """Tokenise once with datasets (no padding: batches pad to their own longest text)."""
     import datasets
 
-    max_length = training.max_length
+    max_length = cfg.training.max_length
     label2id = {l: i for i, l in enumerate(labels)}
     out = {}
     for name, df in splits.items():
@@ -488,8 +429,9 @@ def report_from_logits(logits: np.ndarray, y: np.ndarray, labels: list[str], tex
     return report, rows
 
 
-def predict(model, tokenizer, texts: list[str], max_length: int = 128, batch_size: int = 32, **_) -> list[dict[str, Any]]:
+def predict(model, tokenizer, inputs: list[str], max_length: int = 128, batch_size: int = 32, **_) -> list[dict[str, Any]]:
     """Label probabilities for each text, sorted most likely first."""
+    texts = inputs
     import torch
 
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
@@ -513,87 +455,75 @@ def predict(model, tokenizer, texts: list[str], max_length: int = 128, batch_siz
     return out
 
 
-def base_note(cfg) -> Text | None:
-    """The base with its prototype head scores like a nearest-class-mean classifier; a random head scores chance."""
-    if cfg.training.head_init != "prototype":
-        return None
-    return Text("the base model with its prototype head (class means of training texts), before any training",
-                "带原型分类头（训练文本的类别均值）的基础模型，未经任何训练")
-
-
-# ------------------------------------------------------------------------------------ augmentation --
-AUGMENTATIONS = {
-    "swap": Text("swap two words (strength x words times)", "交换两个词（次数 = 强度 × 词数）"),
-    "delete": Text("drop words at random", "随机删除词"),
-    "insert": Text("insert words from the training texts at random places", "在随机位置插入训练文本中的词"),
-    "synonym": Text("replace words by near-synonyms (the base model's nearest word embeddings)",
-                    "用近义词替换（基础模型词向量中最近的词）"),
-    "paraphrase": Text("a language model rewrites the text (slow on CPU)", "由语言模型改写文本（CPU 上较慢）"),
-}
-
-
 @dataclass
-class WordContext:
-    vocabulary: list[str]                 # the training texts' content words, for insert
-    synonyms: dict[str, list[str]]        # word -> near-synonyms, for synonym
-    generator: Any = None                 # (model, tokenizer), for paraphrase
+class Settings:
+    """The settings text classification alone reads (cfg.task_args)."""
+
+    head_init: str = setting("prototype", "Start the classification head from class prototypes (the mean of the "
+                             "training texts of each class) or from random weights. Prototypes reach good accuracy "
+                             "in far fewer steps.", choices=("prototype", "random"),
+                             label=Text("Classifier head starts from", "分类头的初始值"))
 
 
-def augment_context(train: pd.DataFrame, operations: list[str], model_path, generator: str | None) -> WordContext:
-    words = content_words(train["text"])
-    return WordContext(vocabulary=sorted(words), synonyms=embedding_synonyms(model_path, words) if "synonym" in operations else {},
-                       generator=load_generator(generator) if "paraphrase" in operations else None)
+class ClassifierHead:
+    """training.head_init.PrototypeHead and training.base_scores.UntrainedBase: the head starts from class
+    prototypes, so the untrained base is already a nearest-class-mean classifier worth scoring."""
+
+    def prototype_head(self, task_args) -> bool:
+        return task_args.head_init == "prototype"
+
+    def base_note(self, cfg) -> Text | None:
+        if not self.prototype_head(cfg.task_args):
+            return None  # a random head scores chance
+        return Text("the base model with its prototype head (class means of training texts), before any training",
+                    "带原型分类头（训练文本的类别均值）的基础模型，未经任何训练")
 
 
-def augment(rows: pd.DataFrame, operation: str, strength: float, seed: int, context: WordContext) -> list[dict | None]:
-    """One new row per row (same label), or None where the operation left the text as it was."""
-    if operation == "paraphrase":
-        texts = paraphrases([str(t) for t in rows["text"]], context.generator, seed)
-    else:
-        rng = np.random.default_rng(seed)
-        texts = [" ".join(_word_op(operation, str(t).split(), rng, strength, context)) for t in rows["text"]]
-    return [None if new is None or new == str(old) else {"text": new, "label": label}
-            for new, old, label in zip(texts, rows["text"], rows["label"])]
+class Playground:
+    """serve.Playground: label probabilities for a typed text, or for a whole file."""
+
+    panel = "classify"
+    labels_files = True
+    format_prediction = staticmethod(format_prediction)
 
 
-def _word_op(operation: str, words: list[str], rng: np.random.Generator, strength: float, ctx: WordContext) -> list[str]:
-    n = n_changed(words, strength)
-    if operation == "swap":
-        return swap(words, rng, n)
-    if operation == "delete":
-        return delete(words, rng, n)
-    if operation == "insert":
-        return insert(words, rng, n, ctx.vocabulary)
-    return replace_synonyms(words, rng, n, ctx.synonyms)
+class Card:
+    """export.ModelCard."""
+
+    pipeline_tag = "text-classification"
+    model_kind = "text classifier"
+    metrics_note = "Precision, recall and F1 are macro averages over the labels."
+    onnx = True
+    usage = staticmethod(card_usage)
+
+
+class Teaching:
+    """distill.SoftLabels: a teacher's class probabilities teach a student."""
+
+    metrics_from_logits = staticmethod(metrics_from_logits)
 
 
 TASK = Task(
     name="text-classification",
-    title=Text("Text classification", "文本分类"),
-    data_hint=Text("a text column and a label column (CSV, TSV, JSON, JSONL, Parquet)",
-                   "一个文本列和一个标签列（CSV、TSV、JSON、JSONL、Parquet）"),
-    input_column=Text("Text column", "文本列"),
-    answer_column=Text("Label column", "标签列"),
-    answer_info=Text("The class each text belongs to.", "每条文本所属的类别。"),
-    input_noun="text", answer_noun="label", label_noun="label",
-    samples=("support_tickets.csv", "sentiment_reviews.jsonl"),
-    file_types=(".csv", ".tsv", ".txt", ".json", ".jsonl", ".parquet"),
-    peft_task_type="SEQ_CLS",
-    default_model="sentence-transformers/all-MiniLM-L6-v2",
-    catalog_models=("minilm", "minilm-l3", "smollm2"),
-    best_metrics=("f1", "accuracy", "precision", "recall", "loss"),
-    test_metrics=("accuracy", "f1", "precision", "recall"),
-    plot_metrics=("accuracy", "f1"),
-    metric_labels={"eval_f1": "validation F1 (macro)"},
-    playground="classify",
-    head_init=True, labels_files=True, onnx=True,
-    pipeline_tag="text-classification", card_kind="text classifier",
-    card_metrics_note="Precision, recall and F1 are macro averages over the labels.",
-    card_usage=card_usage,
+    inputs=TEXT,
+    texts=TaskTexts(title=Text("Text classification", "文本分类"),
+                    data_hint=Text("a text column and a label column (CSV, TSV, JSON, JSONL, Parquet)",
+                                   "一个文本列和一个标签列（CSV、TSV、JSON、JSONL、Parquet）"),
+                    inputs=(Text("Text column", "文本列"),), answer=Text("Label column", "标签列"),
+                    answer_info=Text("The class each text belongs to.", "每条文本所属的类别。"),
+                    input_noun=Text("text", "文本"), answer_noun=Text("label", "标签")),
+    data=DataFacts(samples=("support_tickets.csv", "sentiment_reviews.jsonl"),
+                   file_types=(".csv", ".tsv", ".txt", ".json", ".jsonl", ".parquet"), label_noun=Text("label", "标签")),
+    model=ModelFacts(peft_task_type="SEQ_CLS", auto_class="AutoModelForSequenceClassification",
+                     default_model="sentence-transformers/all-MiniLM-L6-v2",
+                     catalog_models=("minilm", "minilm-l3", "smollm2")),
+    metrics=MetricFacts(best=("f1", "accuracy", "precision", "recall", "loss"), test=("accuracy", "f1", "precision", "recall"),
+                        plot=("accuracy", "f1"), labels={"eval_f1": Text("validation F1 (macro)", "验证 F1（宏平均）")}),
+    predictions=PredictionRows(columns=("text", "label", "predicted", "confidence"), correct="correct",
+                               confidence="confidence", label="label"),
+    settings=Settings,
     prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
     collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict,
-    format_prediction=format_prediction, base_note=base_note, guess_columns=guess_columns,
-    labelled_rows=labelled_rows,
-    augmentations=AUGMENTATIONS, default_augmentations=("swap", "delete", "insert", "synonym"),
-    augment_context=augment_context, augment=augment, test_report_metrics=metrics_from_logits,
+    guess_columns=guess_columns, labelled_rows=labelled_rows,
+    capabilities=(ClassifierHead(), Playground(), Card(), Teaching(), WordAugmentation()),
 )

@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from studio.base.text import Text
 from studio.data import (DataError, DataReport, PreparedData, check_text_encoding, describe_lengths,
-                         max_file_bytes, overlap_warnings, random_split, read_table, token_length_stats, too_big,
+                         max_file_bytes, overlap_warnings, read_table, split_rows, token_length_stats, too_big,
                          truncation_warnings)
+from studio.tasks.base import TEXT, DataFacts, MetricFacts, ModelFacts, PredictionRows, Task, TaskTexts, TrainerParts
 from studio.tasks.token_classification.tag_ops import TagPools, pools, replace_mentions, replace_tokens, shuffle_segments
-from studio.tasks.base import Task, Text, TrainerParts
 from studio.tasks.loading import labelled_model, padded_tokenizer
 
 CONLL_TYPES = (".conll", ".txt", ".iob", ".bio", ".tsv")
@@ -232,7 +233,7 @@ def check_bio(sentence: dict, file: str) -> None:
 
 def tag_bars(prepared) -> tuple[str, str, dict[str, dict[str, int]]]:
     """Tokens per tag, one bar group per split (the report counts tokens, not sentences)."""
-    return "tag", "tokens", prepared.report.label_counts
+    return Text("tag", "标签"), Text("tokens", "词元"), prepared.report.label_counts
 
 
 def entity_spans(tags: list[str]) -> list[tuple[str, int, int]]:
@@ -291,17 +292,7 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
             if extra:
                 raise DataError(f"{nm}: entity type {extra[0]!r} never occurs in the training data; add training "
                                      "sentences with it or remove it from the file.")
-    fractions = {k: getattr(cfg, f"{k}_fraction") for k in ("validation", "test") if k not in frames}
-    if fractions:
-        parts = random_split(frames["train"], fractions, cfg.split_seed, train_name, unit="sentence")
-        for k, part in parts.items():
-            frames[k] = part
-            if k != "train":
-                source[k] = f"{int(round(fractions[k] * 100))}% of {train_name} (random by sentence, seed {cfg.split_seed})"
-    frames = {k: frames[k] for k in ("train", "validation", "test") if k in frames}
-    if cfg.max_rows and len(frames["train"]) > cfg.max_rows:
-        keep = np.sort(np.random.default_rng(cfg.split_seed).choice(len(frames["train"]), cfg.max_rows, replace=False))
-        frames["train"] = frames["train"].iloc[keep].reset_index(drop=True)
+    frames, source = split_rows(frames, source, cfg, train_name, unit="sentence")
     labels = labels_for(types)
     report = DataReport(
         text_column=token_col, label_column=tag_col, columns=cols, labels=labels,
@@ -353,14 +344,14 @@ def align_labels(word_ids: list[int | None], word_tags: list[int]) -> list[int]:
     return out
 
 
-def tokenize(splits: dict[str, pd.DataFrame], tokenizer, labels: list[str], training):
+def tokenize(splits: dict[str, pd.DataFrame], tokenizer, labels: list[str], cfg):
     """Tokenise pre-split words once with datasets; no padding (the collator pads each batch)."""
     import datasets
 
     if not getattr(tokenizer, "is_fast", True):
         raise ValueError("Token classification needs a fast tokenizer (one with word_ids); pick another base model.")
     label2id = {l: i for i, l in enumerate(labels)}
-    max_length = training.max_length
+    max_length = cfg.training.max_length
     out = {}
     for name, df in splits.items():
         ds = datasets.Dataset.from_dict({"tokens": [list(map(str, t)) for t in df["tokens"]],
@@ -490,8 +481,9 @@ def split_words(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(), m.start(), m.end()) for m in WORD_RE.finditer(text)]
 
 
-def predict(model, tokenizer, texts: list[str], max_length: int = 128, batch_size: int = 32, **_) -> list[dict[str, Any]]:
+def predict(model, tokenizer, inputs: list[str], max_length: int = 128, batch_size: int = 32, **_) -> list[dict[str, Any]]:
     """Entities with character offsets in each text; words past max_length tokens are left untagged (O)."""
+    texts = inputs
     import torch
 
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
@@ -525,65 +517,86 @@ def _prediction(text: str, words: list[tuple[str, int, int]], tags: list[str], p
     return {"entities": ents, "tokens": [w for w, _, _ in words], "tags": tags}
 
 
-# ------------------------------------------------------------------------------------ augmentation --
-AUGMENTATIONS = {
-    "mention": Text("swap an entity for another of its type from the training set", "把实体换成训练集中同类型的另一个实体"),
-    "token": Text("swap a token for another seen with the same tag", "把词元换成训练集中同标记的另一个词元"),
-    "shuffle": Text("shuffle the tokens within each same-tag segment", "在同标记片段内打乱词元顺序"),
-}
+# ------------------------------------------------------------------------------------ capabilities --
 TAG_OPS = {"mention": replace_mentions, "token": replace_tokens, "shuffle": shuffle_segments}
 
 
-def augment_context(train: pd.DataFrame, operations: list[str], model_path, generator: str | None) -> TagPools:
-    return pools([(list(map(str, t)), list(map(str, g))) for t, g in zip(train["tokens"], train["tags"])])
+class TagAugmentation:
+    """augment.Augmentation: new sentences with valid BIO tags (Dai & Adel 2020)."""
+
+    operations = {
+        "mention": Text("swap an entity for another of its type from the training set", "把实体换成训练集中同类型的另一个实体"),
+        "token": Text("swap a token for another seen with the same tag", "把词元换成训练集中同标记的另一个词元"),
+        "shuffle": Text("shuffle the tokens within each same-tag segment", "在同标记片段内打乱词元顺序"),
+    }
+    default_operations = ("mention",)
+
+    def context(self, train: pd.DataFrame, operations: list[str], model_path, generator: str | None) -> TagPools:
+        return pools([(list(map(str, t)), list(map(str, g))) for t, g in zip(train["tokens"], train["tags"])])
+
+    def augment(self, rows: pd.DataFrame, operation: str, strength: float, seed: int, context: TagPools) -> list[dict | None]:
+        """One new sentence per sentence with valid BIO tags, or None where the operation changed nothing."""
+        rng, out = np.random.default_rng(seed), []
+        for tokens, tags in zip(rows["tokens"], rows["tags"]):
+            tokens, tags = list(map(str, tokens)), list(map(str, tags))
+            new_tokens, new_tags = TAG_OPS[operation](tokens, tags, rng, strength, context)
+            out.append(None if new_tokens == tokens else {"text": " ".join(new_tokens), "tokens": new_tokens,
+                                                          "tags": new_tags})
+        return out
 
 
-def augment(rows: pd.DataFrame, operation: str, strength: float, seed: int, context: TagPools) -> list[dict | None]:
-    """One new sentence per sentence with valid BIO tags, or None where the operation changed nothing."""
-    rng, out = np.random.default_rng(seed), []
-    for tokens, tags in zip(rows["tokens"], rows["tags"]):
-        tokens, tags = list(map(str, tokens)), list(map(str, tags))
-        new_tokens, new_tags = TAG_OPS[operation](tokens, tags, rng, strength, context)
-        out.append(None if new_tokens == tokens else {"text": " ".join(new_tokens), "tokens": new_tokens, "tags": new_tags})
-    return out
+class Playground:
+    """serve.Playground: the entities of a typed text, highlighted."""
+
+    panel = "entities"
+    labels_files = False
+    format_prediction = staticmethod(format_prediction)
+
+
+class Card:
+    """export.ModelCard."""
+
+    pipeline_tag = "token-classification"
+    model_kind = "named-entity tagger"
+    metrics_note = ("Precision, recall and F1 are entity-level micro averages (seqeval: an entity counts only when "
+                    "its type and every token match); token accuracy is over the first sub-token of each word.")
+    onnx = False
+    usage = staticmethod(card_usage)
 
 
 TASK = Task(
     name="token-classification",
-    title=Text("Token classification (NER)", "词元分类（命名实体识别）"),
-    data_hint=Text("CoNLL columns (token ... BIO tag, a blank line between sentences) or JSON/JSONL with tokens and tags",
-                   "CoNLL 列格式（词元 … BIO 标签，句子之间空一行），或包含 tokens 和 tags 的 JSON/JSONL"),
-    input_column=Text("Tokens column", "词元列"),
-    answer_column=Text("Tags column", "标签序列列"),
-    answer_info=Text("The BIO tags of each sentence, one per token.", "每个句子的 BIO 标签，每个词元一个。"),
-    input_noun="tokens", answer_noun="tags", label_noun="tag",
-    samples=("ner_sample.conll",),
-    file_types=(*CONLL_TYPES, ".json", ".jsonl"),
-    table_types=(".json", ".jsonl"),  # .txt and .tsv are CoNLL column files here
-    counts_chart=Text("Tokens per tag", "各标签的词元数"), lengths_chart=Text("Tokens per sentence", "每个句子的词元数"),
-    length_noun="sentence", count_bars=tag_bars,
-    peft_task_type="TOKEN_CLS",
-    default_model="sentence-transformers/all-MiniLM-L6-v2",
-    catalog_models=("minilm", "minilm-l3"),
-    best_metrics=("f1", "precision", "recall", "token_accuracy", "loss"),
-    test_metrics=("f1", "precision", "recall", "token_accuracy"),
-    plot_metrics=("f1", "token_accuracy"),
-    metric_labels={"eval_f1": "validation entity F1 (micro)", "eval_precision": "validation entity precision",
-                   "eval_recall": "validation entity recall"},
-    playground="entities",
-    # Prompt tuning prepends virtual tokens to the input, so peft's token-classification model returns logits
-    # for more positions than there are labels and the loss cannot be computed; every other method applies.
-    methods=("full", "freeze", "lora", "dora", "adalora", "ia3", "prefix"),
-    # A fresh token head learns slowly at the adapters' 5e-4: on the bundled NER sample, MiniLM + LoRA tagged every
-    # token O after 2 epochs (entity F1 0.0) in the browser, while 2e-3 reaches F1 1.0 in 4 (bench/ner_before_after.py).
-    learning_rates={"lora": 2e-3, "dora": 2e-3, "adalora": 2e-3},
-    pipeline_tag="token-classification", card_kind="named-entity tagger",
-    card_metrics_note=("Precision, recall and F1 are entity-level micro averages (seqeval: an entity counts only when "
-                       "its type and every token match); token accuracy is over the first sub-token of each word."),
-    card_usage=card_usage,
+    inputs=TEXT,
+    texts=TaskTexts(title=Text("Token classification (NER)", "词元分类（命名实体识别）"),
+                    data_hint=Text("CoNLL columns (token ... BIO tag, a blank line between sentences) or JSON/JSONL "
+                                   "with tokens and tags",
+                                   "CoNLL 列格式（词元 … BIO 标签，句子之间空一行），或包含 tokens 和 tags 的 JSON/JSONL"),
+                    inputs=(Text("Tokens column", "词元列"),), answer=Text("Tags column", "标签序列列"),
+                    answer_info=Text("The BIO tags of each sentence, one per token.", "每个句子的 BIO 标签，每个词元一个。"),
+                    input_noun=Text("tokens", "词元"), answer_noun=Text("tags", "标签")),
+    data=DataFacts(samples=("ner_sample.conll",), file_types=(*CONLL_TYPES, ".json", ".jsonl"),
+                   table_types=(".json", ".jsonl"),  # .txt and .tsv are CoNLL column files here
+                   label_noun=Text("tag", "标签"), counts_chart=Text("Tokens per tag", "各标签的词元数"),
+                   lengths_chart=Text("Tokens per sentence", "每个句子的词元数"), length_noun=Text("sentence", "句子")),
+    model=ModelFacts(peft_task_type="TOKEN_CLS", auto_class="AutoModelForTokenClassification",
+                     default_model="sentence-transformers/all-MiniLM-L6-v2", catalog_models=("minilm", "minilm-l3"),
+                     # Prompt tuning prepends virtual tokens to the input, so peft's token-classification model
+                     # returns logits for more positions than there are labels and the loss cannot be computed.
+                     methods=("full", "freeze", "lora", "dora", "adalora", "ia3", "prefix"),
+                     # A fresh token head learns slowly at the adapters' 5e-4: on the bundled NER sample, MiniLM +
+                     # LoRA tagged every token O after 2 epochs (entity F1 0.0) in the browser, while 2e-3 reaches
+                     # F1 1.0 in 4 (bench/ner_before_after.py).
+                     learning_rates={"lora": 2e-3, "dora": 2e-3, "adalora": 2e-3}),
+    metrics=MetricFacts(best=("f1", "precision", "recall", "token_accuracy", "loss"),
+                        test=("f1", "precision", "recall", "token_accuracy"), plot=("f1", "token_accuracy"),
+                        labels={"eval_f1": Text("validation entity F1 (micro)", "验证实体 F1（微平均）"),
+                                "eval_precision": Text("validation entity precision", "验证实体精确率"),
+                                "eval_recall": Text("validation entity recall", "验证实体召回率")}),
+    # "label" and "predicted" are the sentence with each entity's type marked; the least sure word's probability
+    # is the sentence's confidence.
+    predictions=PredictionRows(columns=("text", "label", "predicted", "confidence"), correct="correct",
+                               confidence="confidence"),
     prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
-    collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict,
-    format_prediction=format_prediction,
-    augmentations=AUGMENTATIONS, default_augmentations=("mention",),
-    augment_context=augment_context, augment=augment,
+    collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict, count_bars=tag_bars,
+    capabilities=(Playground(), Card(), TagAugmentation()),
 )

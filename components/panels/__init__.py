@@ -1,0 +1,1 @@
+"""Panels of the Data tab that belong to a feature: augmentation, distillation, label review."""

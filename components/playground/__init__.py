@@ -1,0 +1,1 @@
+"""The Playground's panels, one per Playground.panel kind (studio.serve.playground): classify, entities, chat, generate."""

@@ -1,0 +1,64 @@
+"""What the data check says of a prepared data set: token lengths and the warnings every task shares."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from studio.data.report import DataReport
+
+LONG_TEXT_CHARS = 10_000  # a text this long is almost certainly a document pasted into one cell
+
+
+def token_length_stats(texts, tokenizer, max_length: int | None = None, sample: int = 20000) -> dict[str, float]:
+    texts = list(texts[:sample]) if len(texts) > sample else list(texts)
+    enc = tokenizer(texts, add_special_tokens=True, truncation=False, return_attention_mask=False)["input_ids"]
+    return length_stats([len(x) for x in enc], max_length)
+
+
+def length_stats(lengths, max_length: int | None = None) -> dict[str, float]:
+    """Percentiles, mean and max of token counts, and the share over max_length."""
+    lens = np.asarray(list(lengths))
+    out = {f"p{q}": float(np.percentile(lens, q)) for q in (50, 90, 95, 99)}
+    out.update({"max": float(lens.max()), "mean": float(lens.mean()), "sampled": float(len(lens))})
+    if max_length:
+        out["truncated_share"] = float((lens > max_length).mean())
+    return out
+
+
+def overlap_warnings(r: DataReport, unit: str = "text") -> list[str]:
+    """Inputs held out for validation or test that training saw too."""
+    return [f"{n} {unit}(s) appear in both {k.replace('-', ' and ')}: test scores will be optimistic."
+            for k, n in r.shared_between_splits.items() if n]
+
+
+def long_text_warnings(r: DataReport, unit: str = "training text") -> list[str]:
+    if not r.long_texts:
+        return []
+    return [f"{r.long_texts} {unit}(s) are longer than {LONG_TEXT_CHARS:,} characters (the longest has "
+            f"{r.longest_text:,}); only their first max_length tokens are used, so split long documents into passages."]
+
+
+def truncation_warnings(r: DataReport, max_length: int | None, unit: str = "texts",
+                        consequence: str = " and will be truncated") -> list[str]:
+    """More than 5% of inputs longer than max_length tokens (token_lengths must have been counted)."""
+    tl = r.token_lengths or {}
+    if not max_length or tl.get("truncated_share", 0) <= 0.05:
+        return []
+    return [f"{tl['truncated_share']:.0%} of {unit} are longer than max_length={max_length} tokens{consequence} "
+            f"(95th percentile: {tl['p95']:.0f})."]
+
+
+def cleaning_warnings(r: DataReport, unit: str = "row", fields: str = "text or label") -> list[str]:
+    w = []
+    if r.dropped_duplicates:
+        w.append(f"{r.dropped_duplicates} duplicate {unit}(s) were dropped.")
+    if r.dropped_empty:
+        w.append(f"{r.dropped_empty} row(s) with an empty {fields} were dropped.")
+    return w
+
+
+def describe_lengths(r: DataReport, texts: pd.Series) -> None:
+    """Fill long_texts and longest_text from the training inputs."""
+    lengths = texts.str.len()
+    r.long_texts, r.longest_text = int((lengths > LONG_TEXT_CHARS).sum()), int(lengths.max()) if len(lengths) else 0

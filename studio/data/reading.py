@@ -1,0 +1,238 @@
+"""Reading the files people bring: CSV, TSV, JSON (records or columns), JSON Lines, Parquet; and checking them.
+
+Every problem a user can fix comes back as a `DataError` whose one sentence names the file, the row or column,
+and the fix. Reading writes nothing outside the datasets cache, so a failed check leaves nothing behind;
+write_table writes only where it is told.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from studio.base.cache import cache_dir
+from studio.base.errors import DataError
+
+SUPPORTED = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+TEXT_NAMES = ("text", "sentence", "content", "review", "utterance", "query", "question", "document", "body",
+              "message", "comment", "tweet", "input", "prompt", "sentence1", "title")
+
+
+CONTROL_BYTES = (*range(0x00, 0x09), 0x0b, *range(0x0e, 0x1b), *range(0x1c, 0x20), 0x7f)
+
+
+def max_file_bytes() -> int:
+    return int(float(os.environ.get("STUDIO_MAX_FILE_MB", "1024")) * 1024 * 1024)
+
+
+def human_size(n: float) -> str:
+    """Bytes as people read them: 812 KB, 3.4 MB."""
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit in ("bytes", "KB") or n >= 10 else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.0f} GB"
+
+
+def too_big(name: str, size: int) -> str:
+    return (f"{name} is {human_size(size)}, over this server's limit of {human_size(max_file_bytes())}; "
+            "sample it down or raise STUDIO_MAX_FILE_MB.")
+
+
+# ---------------------------------------------------------------- reading --
+def check_file(path: str, role: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"{role} file {path} does not exist.")
+    if p.is_dir():
+        raise DataError(f"{role} path {path} is a folder; give a file.")
+    ext = p.suffix.lower()
+    if ext not in SUPPORTED:
+        raise DataError(f"{p.name}: unsupported file type {ext or '(none)'}; use CSV, TSV, JSON, JSONL or Parquet.")
+    size = p.stat().st_size
+    if size == 0:
+        raise DataError(f"{p.name} is empty; upload a file with a header row and at least a few labelled rows.")
+    if size > max_file_bytes():
+        raise DataError(too_big(p.name, size))
+    if ext != ".parquet":
+        check_text_encoding(p)
+    return p
+
+
+def check_text_encoding(p: Path) -> None:
+    with open(p, "rb") as fh:
+        head = fh.read(4096)
+    # Control bytes (NUL, BEL, ...) never occur in text files; images, archives and executables are full of them.
+    controls = sum(head.count(bytes([b])) for b in CONTROL_BYTES)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:200].count(b"\x00") > 10 or controls > max(3, len(head) // 100):
+        kind = "UTF-16 text" if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[1:200:2].count(b"\x00") > 50 else "binary data"
+        raise DataError(f"{p.name} holds {kind}, not UTF-8 text; save it as UTF-8 (in Excel: Save As > CSV UTF-8).")
+    decoder_pos = 0
+    lines_before = 0
+    import codecs
+
+    dec = codecs.getincrementaldecoder("utf-8")()
+    with open(p, "rb") as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            try:
+                dec.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as e:
+                pos = decoder_pos + e.start
+                line = lines_before + chunk.count(b"\n", 0, e.start) + 1
+                raise DataError(f"{p.name} is not UTF-8 text (byte 0x{chunk[e.start]:02x} on line {line}, offset {pos}, probably Latin-1 or "
+                                "Windows-1252); save it as UTF-8 (in Excel: Save As > CSV UTF-8).") from None
+            if not chunk:
+                break
+            decoder_pos += len(chunk)
+            lines_before += chunk.count(b"\n")
+
+
+def read_table(path: str, role: str = "Training", header: bool = True) -> pd.DataFrame:
+    """Read one file through `datasets` into a DataFrame, or raise a DataError.
+
+    header=False reads a CSV/TSV whose first line is data: its columns are named column_1, column_2, ..."""
+    p = check_file(path, role)
+    ext = p.suffix.lower()
+    builder = SUPPORTED[ext]
+    kwargs: dict[str, Any] = {}
+    if builder == "csv":
+        kwargs["sep"] = "\t" if ext == ".tsv" or (ext == ".txt" and b"\t" in p.read_bytes()[:4096]) else ","
+        kwargs["keep_default_na"] = False  # "NA" or "null" are legitimate texts/labels
+        kwargs["na_values"] = [""]
+        if not header:
+            kwargs["column_names"] = [f"column_{i + 1}" for i in range(_field_count(p, kwargs["sep"]))]
+    if builder == "json":
+        columnar = check_json_shape(p)
+        if columnar is not None:  # datasets would read {"text": [...], "label": [...]} as one row of lists
+            df = pd.DataFrame(columnar)
+            df.columns = [str(c).strip() for c in df.columns]
+            return df
+    import datasets
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    try:
+        ds = datasets.load_dataset(builder, data_files=str(p), split="train",
+                                   cache_dir=str(_datasets_cache()), **kwargs)
+    except Exception as e:  # datasets wraps the parser's error; dig out the cause
+        raise DataError(explain_read_error(p, e)) from None
+    df = ds.to_pandas()
+    if len(df.columns) == 0 or len(df) == 0:
+        raise DataError(f"{p.name} has a header but no data rows; add labelled rows below the header.")
+    df.columns = [str(c).strip() for c in df.columns]
+    return df
+
+
+def write_table(df: pd.DataFrame, path: str | Path, header: bool = True, like: str | Path | None = None) -> Path:
+    """Write a table in the format its suffix names (CSV, TSV, JSON array, JSONL, Parquet), atomically.
+
+    like: the file it was read from, whose separator a .txt copy keeps; header=False writes no header row."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    tmp = path.with_name(f".{path.name}.part")
+    if ext == ".parquet":
+        df.to_parquet(tmp, index=False)
+    elif ext in (".json", ".jsonl"):
+        df.to_json(tmp, orient="records", lines=ext == ".jsonl", force_ascii=False)
+    else:
+        source = Path(like) if like is not None and Path(like).is_file() else None
+        tabbed = ext == ".tsv" or (ext == ".txt" and source is not None and b"\t" in source.read_bytes()[:4096])
+        df.to_csv(tmp, index=False, header=header, sep="\t" if tabbed else ",")
+    os.replace(tmp, path)
+    return path
+
+
+def _field_count(p: Path, sep: str) -> int:
+    """Fields on the first line of a CSV/TSV file (quotes respected)."""
+    import csv
+
+    with open(p, encoding="utf-8-sig", newline="") as fh:
+        return max(1, len(next(csv.reader(fh, delimiter=sep), [""])))
+
+
+def _datasets_cache() -> Path:
+    return cache_dir() / "datasets"
+
+
+def check_json_shape(p: Path) -> dict | None:
+    """Check a JSON file holds records; returns the data when it is columnar ({"text": [...], ...})."""
+    import json
+
+    text = p.read_text(encoding="utf-8-sig")
+    stripped = text.lstrip()
+    if not stripped:
+        raise DataError(f"{p.name} is empty; upload a file with labelled records.")
+    if p.suffix.lower() == ".jsonl" or (stripped[0] == "{" and "\n{" in stripped):
+        for i, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{p.name} line {i} is not valid JSON ({e.msg}); fix or remove that line.") from None
+            if not isinstance(rec, dict):
+                raise DataError(f"{p.name} line {i} is not a JSON object; each line must be a record like "
+                                '{"text": "...", "label": "..."}.')
+        return
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{p.name} is not valid JSON (line {e.lineno}: {e.msg}).") from None
+    if isinstance(data, dict):
+        lists = [k for k, v in data.items() if isinstance(v, list)]
+        if lists and all(isinstance(data[k], list) for k in data):
+            sizes = {k: len(v) for k, v in data.items()}
+            if len(set(sizes.values())) > 1:
+                raise DataError(f"{p.name} holds columns of different lengths ({sizes}); give every column one value per row.")
+            if not max(sizes.values()):
+                raise DataError(f"{p.name} has no data rows; add labelled rows.")
+            return data  # columnar {"text": [...], "label": [...]} is fine
+        raise DataError(f"{p.name} is a single JSON object, not a list of records; write it as "
+                        '[{"text": "...", "label": "..."}, ...] or as JSON Lines.')
+    if not isinstance(data, list) or not data or not all(isinstance(r, dict) for r in data):
+        raise DataError(f"{p.name} must be a non-empty list of records like "
+                        '[{"text": "...", "label": "..."}, ...].')
+
+
+def explain_read_error(p: Path, e: Exception) -> str:
+    chain, cur = [], e
+    while cur is not None and len(chain) < 8:
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    msgs = " | ".join(f"{type(c).__name__}: {c}" for c in chain)
+    m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msgs)
+    if m:
+        return (f"{p.name} line {m.group(2)} has {m.group(3)} fields where the header has {m.group(1)}; "
+                "quote texts that contain the separator, or remove the extra fields.")
+    if "EOF inside string" in msgs or "EOF while parsing" in msgs or "unexpected end of data" in msgs:
+        m = re.search(r"starting at row (\d+)", msgs)
+        where = f" (a quote opened near row {m.group(1)})" if m else ""
+        return f"{p.name} has a quote that is never closed{where}; close it or remove the stray quote character."
+    if "corresponds to no data" in msgs or "BatchSize must be greater than 0" in msgs:
+        return f"{p.name} has no data rows; add labelled rows (below the header line in CSV/TSV)."
+    if "No columns to parse" in msgs or "EmptyDataError" in msgs:
+        return f"{p.name} has no header or data; the first line must name the columns, e.g. text,label."
+    if "UnicodeDecodeError" in msgs:
+        return f"{p.name} is not UTF-8 text; save it as UTF-8 (in Excel: Save As > CSV UTF-8)."
+    if p.suffix.lower() == ".parquet":
+        return f"{p.name} is not a readable Parquet file ({type(chain[-1]).__name__}); export it again."
+    last = chain[-1]
+    return f"{p.name} could not be read: {str(last).splitlines()[0][:200] if str(last) else type(last).__name__}."
+
+
+# ------------------------------------------------------------ columns --
+def is_text_like(s: pd.Series) -> bool:
+    if s.dtype == object or str(s.dtype).startswith(("string", "str")):
+        sample = s.dropna().head(200)
+        return len(sample) > 0 and all(isinstance(v, str) for v in sample)
+    return False
+
+
+def preview(path: str, rows: int = 20) -> pd.DataFrame:
+    """The first rows of a file as read, for display."""
+    return read_table(path).head(rows)

@@ -1,0 +1,36 @@
+"""IA3: learned rescaling vectors on keys, values and feed-forward activations."""
+
+from __future__ import annotations
+
+from studio.methods.base import Method, Setting, target_modules
+
+
+def build_ia3(model, args, peft_task_type, total_steps=None):
+    import peft
+
+    tm, ff = target_modules(args["target_modules"]), target_modules(args["feedforward_modules"])
+    if tm is None and ff is None:
+        tm, ff = decoder_defaults(model)
+    return peft.get_peft_model(model, peft.IA3Config(target_modules=tm, feedforward_modules=ff,
+                                                     task_type=peft_task_type))
+
+
+def decoder_defaults(model) -> tuple[list[str] | None, list[str] | None]:
+    """peft knows IA3's modules per architecture but not for a generic EncoderDecoderModel: use its decoder's
+    (for BERT2BERT that is BERT's key, value and output.dense). None leaves the choice to peft."""
+    from peft.utils import (TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING as FEEDFORWARD,
+                            TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING as TARGETS)
+
+    config = getattr(model, "config", None)
+    decoder_type = getattr(getattr(config, "decoder", None), "model_type", None)
+    if getattr(config, "model_type", None) != "encoder-decoder" or decoder_type not in TARGETS:
+        return None, None
+    return list(TARGETS[decoder_type]), list(FEEDFORWARD.get(decoder_type, []))
+
+
+IA3 = Method("ia3", "IA3", "Learned rescaling vectors on keys, values and feed-forward activations; the fewest "
+             "trainable weights.", 5e-3, build_ia3, (
+                 Setting("target_modules", "", "Comma-separated modules to rescale; empty takes peft's default for "
+                         "the architecture.", str),
+                 Setting("feedforward_modules", "", "Which of target_modules are feed-forward layers; empty takes "
+                         "peft's default.", str)))

@@ -1,0 +1,43 @@
+"""A sweep's folder: `<runs>/sweeps/<id>/` with sweep.json (what was asked), status.json (where it stands),
+optuna.sqlite (Optuna's study) and sweep.log (its driver's output)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from studio.base import runfolder
+from studio.base.entity import SWEEPS
+
+SWEEP_FILE = "sweep.json"
+STUDY_FILE = "optuna.sqlite"
+LOG_FILE = "sweep.log"
+ACTIVE = runfolder.ACTIVE
+
+
+def sweeps_dir(store) -> Path:
+    return SWEEPS.root(store.root)
+
+
+def validate_sweep_id(sweep_id: str) -> str:
+    return SWEEPS.check_id(sweep_id)
+
+
+def sweep_dir(store, sweep_id: str) -> Path:
+    return SWEEPS.folder(store.root, sweep_id)
+
+
+def is_sweep_id(text: str) -> bool:
+    return SWEEPS.is_id(text)
+
+
+def storage_url(folder: Path) -> str:
+    return f"sqlite:///{Path(folder).resolve() / STUDY_FILE}"
+
+
+def read_status(folder: Path) -> dict[str, Any]:
+    return runfolder.read_status(folder)
+
+
+def write_status(folder: Path, status: str, **fields: Any) -> dict[str, Any]:
+    return runfolder.write_status(folder, status, **fields)
