@@ -24,8 +24,9 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from studio.base.runfolder import RunFolder
+
 from studio.base.files import read_json
+from studio.base.runfolder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -56,8 +57,8 @@ def finished(store, run_id: str) -> dict:
 
 
 def simulate(store, work: Path, truth: dict[int, str], strategy: str, first_run: str | None, a) -> tuple[list, str]:
-    from studio.labels import labelling
     from studio.config import RunConfig
+    from studio.labels import labelling
 
     cfg = RunConfig.from_dict({"model": "sentence-transformers/all-MiniLM-L6-v2", "data": {"train": str(work / "pool.csv")},
                                "training": {"seed": a.seed, "score_base": False}})

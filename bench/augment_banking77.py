@@ -30,8 +30,9 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from studio.base.runfolder import RunFolder
+
 from studio.base.files import read_json
+from studio.base.runfolder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

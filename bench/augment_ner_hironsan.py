@@ -23,8 +23,9 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from studio.base.runfolder import RunFolder
+
 from studio.base import files
+from studio.base.runfolder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

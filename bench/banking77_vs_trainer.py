@@ -56,8 +56,13 @@ def run_studio(train_csv: Path, test_csv: Path, epochs: float, work: Path) -> di
 def run_baseline(train: pd.DataFrame, test: pd.DataFrame, epochs: float, work: Path) -> dict:
     """The tutorial script: tokenise, DataCollatorWithPadding, Trainer with default arguments."""
     import datasets
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
-                              TrainingArguments)
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
 
     from studio.models import resolve
 

@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from studio.base.runfolder import RunFolder
+
 from studio.base import files
+from studio.base.runfolder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -69,8 +70,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="Seed of the flips (training uses seed 42).")
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from studio.labels import label_review
     from studio.config import DataConfig
+    from studio.labels import label_review
     from studio.runs.store import Store
 
     work = ROOT / "bench" / "_work" / f"label-noise-{int(time.time())}"

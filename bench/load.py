@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.latency import summary  # noqa: E402
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -56,8 +57,8 @@ def main() -> None:
 
     from gradio_client import Client
 
-    from studio.serve import inference
     from studio.base import runfolder
+    from studio.serve import inference
     from tests.components.ui_support import running_app, stop_active_runs
 
     runs_dir = Path(tempfile.mkdtemp(prefix="studio-load-")) / "runs"

@@ -36,6 +36,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+
 from studio.base.runfolder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +80,6 @@ def subsample(sents: list[dict], n: int | None, seed: int, out: Path) -> Path:
 
 def evaluate(model, tokenizer, test_df, labels: list[str], max_length: int, batch_size: int = 32) -> dict[str, float]:
     """Entity precision/recall/F1 and token accuracy on test_df, the way the run's test report scores them."""
-    import numpy as np
     import torch
 
     from studio.config import TrainingConfig

@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.latency import pct  # noqa: E402
+
 SAMPLE = ROOT / "assets" / "samples" / "support_tickets.csv"
 BANKING_TEST = ROOT.parent / "shared" / "data" / "banking77" / "test.csv"
 ONE_TEXT = "I was charged twice for my subscription this month, can you refund the duplicate payment?"

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+
 from studio.base.runfolder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,9 +94,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from studio.serve import inference
     from studio.config import RunConfig
     from studio.runs.store import Store
+    from studio.serve import inference
 
     t0 = time.time()
     train, test, intents = slices(a)

@@ -40,6 +40,7 @@ import threading
 import time
 import tracemalloc
 from pathlib import Path
+
 from studio.base.runfolder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,8 +139,8 @@ def epoch_run(n: int, work: Path) -> dict:
 def data_check(rows: int, work: Path) -> dict:
     import pandas as pd
 
-    from studio.tasks import text_classification as tc
     from studio.config import DataConfig
+    from studio.tasks import text_classification as tc
 
     df = pd.read_csv(BANKING / "train.csv")
     reps = -(-rows // len(df))

@@ -49,6 +49,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
 from studio.base.runfolder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,11 +162,12 @@ def phases(run_dir: str) -> dict:
     T["import torch"] = time.perf_counter() - t
     t = time.perf_counter()
     sys.path.insert(0, str(ROOT))
-    from studio import data as data_mod, methods, models  # noqa: F401
-    from studio.training import recipe as train  # noqa: F401
-    from studio.config import load_run_config
+    from studio import data as data_mod  # noqa: F401
+    from studio import methods, models
     from studio.base.devices import resolve_device
+    from studio.config import load_run_config
     from studio.tasks import get_task
+    from studio.training import recipe as train  # noqa: F401
 
     T["import studio (runs, data, train)"] = time.perf_counter() - t
     t = time.perf_counter()

@@ -28,8 +28,9 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from studio.base.runfolder import RunFolder
+
 from studio.base import files
+from studio.base.runfolder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

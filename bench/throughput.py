@@ -82,8 +82,13 @@ def run_loop(texts, cats, pad_to_max: bool) -> float:
 
 def run_trainer(texts, cats) -> float:
     import datasets
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
-                              TrainingArguments)
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
 
     names, y = _labels(cats)
     path = _model_path()

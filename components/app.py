@@ -16,27 +16,17 @@ from typing import Any
 
 import gradio as gr
 
-from components.panels import augment_panel
-from components.tabs import data_tab
-from components.panels import distill_panel
-from components.tabs import export_tab
-from components.panels import label_review_panel
-from components.tabs import label_tab
-from components.tabs import model_tab
-from components.tabs import playground_tab
-from components.tabs import runs_tab
-from components.tabs import sweep_tab
-from components.tabs import train_tab
 from components.context import StudioContext
 from components.i18n import i18n, t
+from components.panels import augment_panel, distill_panel, label_review_panel
+from components.tabs import data_tab, export_tab, label_tab, model_tab, playground_tab, runs_tab, sweep_tab, train_tab
 from components.ui import bind
-from studio.views import data_check
 from studio.base import runfolder
-from studio.views import run_views
-from studio.runs import prewarm as _prewarm
 from studio.base.errors import RunError
+from studio.runs import prewarm as _prewarm
 from studio.runs.store import open_store
 from studio.tasks import DEFAULT_TASK, get_task
+from studio.views import data_check, run_views
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 # The page opens on the default task's first sample and its default base, ready to Start.

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio.views import run_views
-from studio.data import uploads
 from studio.base.errors import RunError
+from studio.data import uploads
 from studio.runs.store import Store
+from studio.views import run_views
 
 
 @dataclass

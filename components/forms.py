@@ -8,6 +8,7 @@ those names are the API parameter names too: `epochs`, `lora_r`, ...
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from typing import Any, Callable
@@ -20,11 +21,12 @@ from studio.base.settings import base_type
 from studio.config import AugmentConfig, DataConfig, DistillConfig, RunConfig, TrainingConfig, field_help
 from studio.tasks import DEFAULT_TASK, get_task, task_names
 
-DATA_FIELDS = ("text_column", "label_column", "label_names", "header", "validation_fraction", "test_fraction",
+DATA_FIELDS = ("text_column", "label_column", "context_column", "label_names", "header", "validation_fraction",
+               "test_fraction",
                "split_seed", "max_rows")
 AUGMENT_PREFIX = "augment_"  # the augment section's form names: augment_copies, augment_operations, ...
 DISTILL_PREFIX = "distill_"  # the distill section's: distill_teacher, distill_temperature, ...
-SPLIT_FIELDS = DATA_FIELDS[4:]  # the Data tab's split settings; the first four sit with the file's columns
+SPLIT_FIELDS = DATA_FIELDS[5:]  # the Data tab's split settings; the first five sit with the file's columns
 
 
 def spec_of(cls, name: str) -> dict[str, Any]:
@@ -73,13 +75,19 @@ def method_key(method: str, setting: str) -> str:
     return f"{method}_{setting}"
 
 
-def task_key(task_name: str, setting: str) -> str:
-    """A task setting's form (and API parameter) name: preference_beta, text_classification_head_init."""
-    return f"{task_name.replace('-', '_')}_{setting}"
-
-
 def task_field_specs(task_name: str) -> list[dict[str, Any]]:
+    """A task's own settings (its Settings dataclass's fields), with their help, bounds and labels."""
     return field_help(get_task(task_name).settings)
+
+
+def task_setting_specs() -> dict[str, dict[str, Any]]:
+    """Every task's own settings by name, the first task's spec for a name two tasks share (max_new_tokens): each is
+    one form field, shown while the picked task has it. Its name is its API parameter (beta, head_init, ...)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in task_names():
+        for spec in task_field_specs(name):
+            out.setdefault(spec["name"], spec)
+    return out
 
 
 def raw_config(state: DataState | None, values: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +109,7 @@ def raw_config(state: DataState | None, values: dict[str, Any]) -> dict[str, Any
             if v is None and not base_type(data_specs[name]["type"])[1]:
                 continue  # left out (an API caller's default): the config's own default
             data[name] = unset_zero(data_specs[name], v) if v != "" else None
-    for name in ("text_column", "label_column"):
+    for name in ("text_column", "context_column", "label_column"):
         # A column the file does not have (an API caller's default, a stale form) yields to the detected one.
         if state and state.columns and data.get(name) not in state.columns:
             data[name] = getattr(state, name)
@@ -110,7 +118,7 @@ def raw_config(state: DataState | None, values: dict[str, Any]) -> dict[str, Any
     task_args = {}
     if task in task_names():
         for f in task_field_specs(task):
-            v = values.get(task_key(task, f["name"]))
+            v = values.get(f["name"])
             if v is not None and v != "":
                 task_args[f["name"]] = unset_zero(f, v)
     return {"task": task, "model": model, "method": method, "method_args": args, "task_args": task_args,
@@ -159,10 +167,10 @@ def form_values(cfg: RunConfig, catalog_ids: list[str]) -> dict[str, Any]:
     for f in field_help(TrainingConfig):
         v = getattr(cfg.training, f["name"])
         vals[f["name"]] = 0 if v is None and zero_means_unset(f) else v
-    for name in task_names():
-        for f in task_field_specs(name):
-            v = getattr(cfg.task_args, f["name"]) if name == cfg.task else f["default"]
-            vals[task_key(name, f["name"])] = 0 if v is None and zero_means_unset(f) else v
+    own = {f.name for f in dataclasses.fields(cfg.task_args)}
+    for name, f in task_setting_specs().items():
+        v = getattr(cfg.task_args, name) if name in own else f["default"]
+        vals[name] = 0 if v is None and zero_means_unset(f) else v
     if cfg.training.learning_rate is None:
         vals["learning_rate"] = cfg.learning_rate()
     for f in field_help(DataConfig):

@@ -19,6 +19,7 @@ class DataState:
     columns: tuple[str, ...] = ()    # the file's columns as read
     text_column: str | None = None   # what the check used: detected or chosen
     label_column: str | None = None
+    context_column: str | None = None  # the second input, for tasks with two (a question's context)
     max_length: int | None = None    # the tokenizer's max_length its lengths were checked against
     failed: bool = False             # its last check refused it (the pickers then hold guesses, not choices)
     note: str = ""                   # what happened to the file ("Switched to NER: ... checked again"), kept for

@@ -88,7 +88,6 @@ def finished_run(tmp_path_factory, tiny_bert):
     """
     from studio.config import RunConfig
     from studio.runs.store import Store
-
     from tests.support import tiny_config
 
     root = tmp_path_factory.mktemp("finished")

@@ -108,6 +108,7 @@ def test_bad_auth_is_refused():
 def test_requirements_txt_lists_every_project_dependency():
     """Spaces installs requirements.txt, not the project: it must name everything pyproject.toml does."""
     import re
+
     import tomllib
 
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]

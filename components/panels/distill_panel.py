@@ -16,11 +16,11 @@ from components.forms import DISTILL_PREFIX
 from components.i18n import Lang, t
 from components.session import DataState
 from components.ui import bind, message, message_box, shows_user_errors
-from studio.views import run_views
 from studio.config import DistillConfig, field_help
 from studio.data import DataError
 from studio.distill import SequenceLevel, SoftLabels
 from studio.tasks import DEFAULT_TASK, get_task
+from studio.views import run_views
 
 PREFIX = DISTILL_PREFIX  # form names: distill_teacher, distill_temperature, ... (the API's parameter names too)
 

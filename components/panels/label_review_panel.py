@@ -14,13 +14,13 @@ import gradio as gr
 import pandas as pd
 
 from components import forms
-from components.tabs import data_tab
 from components.context import StudioContext
 from components.i18n import Lang, t
 from components.session import DataState
+from components.tabs import data_tab
 from components.ui import bind, message, message_box, shows_user_errors
-from studio.labels import label_review
 from studio.base.errors import DataError
+from studio.labels import label_review
 from studio.tasks import get_task
 
 COLUMNS = ["row", "text", "given", "suggested", "p(suggested)", "decision"]

@@ -1,1 +1,2 @@
-"""The Playground's panels, one per Playground.panel kind (studio.serve.playground): classify, entities, chat, generate."""
+"""The Playground's panels, one per Playground.panel kind (studio.serve.playground.PANELS): classify, entities,
+chat, generate, answer."""

@@ -19,13 +19,11 @@ from components.context import StudioContext
 from components.i18n import EN, Lang, t
 from components.session import DataState, TokenizerChoice
 from components.ui import bind, esc, intro, message, message_box
-from studio.views import data_check
-from studio.views import plots
-from studio.data import uploads
-from studio.config import DataConfig, field_help
 from studio.base.errors import DataError
+from studio.config import DataConfig, field_help
+from studio.data import uploads
 from studio.tasks import DEFAULT_TASK, all_tasks, get_task
-
+from studio.views import data_check, plots
 
 # Data checks of a session must not overtake one another: a re-check started when the Model tab switched the
 # tokenizer would otherwise finish after an upload sent a moment later and show the previous file again. One
@@ -43,7 +41,13 @@ def picker_texts(task_name: str) -> tuple:
 
     Made once per task while the page is built: texts first made after launch would reach the browser as keys."""
     task = get_task(task_name)
-    return t(task.texts.inputs[0]), t(task.texts.answer), t(task.texts.answer_info)
+    second = t(task.texts.inputs[1]) if len(task.texts.inputs) > 1 else t("Second input column", "第二个输入列")
+    return t(task.texts.inputs[0]), t(task.texts.answer), t(task.texts.answer_info), second
+
+
+def has_context(task_name: str | None) -> bool:
+    """The task's examples have a second input (a question's context): its picker shows."""
+    return len(get_task(task_name).inputs.columns) > 1
 
 
 @dataclass
@@ -58,6 +62,7 @@ class DataTab:
     header_fix: gr.Button    # "read it without a header row": shown when a file's first line looks like data
     text_column: gr.Dropdown
     label_column: gr.Dropdown
+    context_column: gr.Dropdown  # the second input, for tasks with two (shown only for them)
     label_names: gr.Textbox
     header: gr.Checkbox
     split_fields: dict[str, gr.components.Component]
@@ -74,12 +79,13 @@ class DataTab:
     def form(self) -> dict[str, gr.components.Component]:
         """The data fields of a run config, by name."""
         return {"task": self.task, "text_column": self.text_column, "label_column": self.label_column,
-                "label_names": self.label_names, "header": self.header, **self.split_fields, **self.extra_form}
+                "context_column": self.context_column, "label_names": self.label_names, "header": self.header,
+                **self.split_fields, **self.extra_form}
 
     @property
     def outputs(self) -> list:
         return [self.state, self.status, self.text_column, self.label_column, self.summary, self.warnings,
-                self.labels_plot, self.tokens_plot, self.preview, self.header_fix]
+                self.labels_plot, self.tokens_plot, self.preview, self.header_fix, self.context_column]
 
 
 # ------------------------------------------------------------------------------------------ rendering --
@@ -141,16 +147,19 @@ def empty_outputs(state: DataState | None, note: str, kind: str = "info", lang: 
     """Every output of the tab with no checked file: a note, empty pickers, charts and preview."""
     bars, lengths = _charts(get_task(state.task if state else None), None, state, lang)
     return (state, message(note, kind), gr.update(choices=[], value=None), gr.update(choices=[], value=None), "",
-            message(None), bars, lengths, preview_update(None), gr.update(visible=False))
+            message(None), bars, lengths, preview_update(None), gr.update(visible=False),
+            gr.update(choices=[], value=None, visible=has_context(state.task if state else None)))
 
 
 def render(state: DataState, check: data_check.DataCheck, lang: Lang = EN, lead: str = "") -> tuple:
     """Every output of the tab for one checked file; `lead` opens the status (what just happened)."""
     explain = uploads.StoredUpload(Path(state.path), state.name).explain
     task = get_task(state.task)
-    input_label, answer_label, answer_info = picker_texts(task.name)
+    input_label, answer_label, answer_info, context_label = picker_texts(task.name)
     text_dd = gr.update(choices=check.columns, value=check.text_column, label=input_label)
     label_dd = gr.update(choices=check.columns, value=check.label_column, label=answer_label, info=answer_info)
+    context_dd = gr.update(choices=check.columns, value=check.context_column, label=context_label,
+                           visible=has_context(task.name))
     bars, lengths = _charts(task, check, state, lang)
     if not check.ok:
         error = explain(check.error)
@@ -158,10 +167,10 @@ def render(state: DataState, check: data_check.DataCheck, lang: Lang = EN, lead:
         return (state.but(labels=(), failed=True), message(lead + lang.lead("This data cannot be used yet:", "暂时无法使用这份数据：", error),
                                               "error"),
                 text_dd, label_dd, "", message(None), bars, lengths, preview_update(check.preview),
-                gr.update(visible=headerless))
+                gr.update(visible=headerless), context_dd)
     rep = check.report
     state = state.but(labels=tuple(rep.labels), columns=tuple(check.columns), text_column=rep.text_column,
-                      label_column=rep.label_column, failed=False)
+                      label_column=rep.label_column, context_column=rep.context_column, failed=False)
     train_rows = rep.rows.get("train", 0)
     if task.has_labels:
         ok = lang(f"Ready: {state.name} has {len(rep.labels)} {task.data.label_noun}s and {train_rows} training rows. "
@@ -172,7 +181,7 @@ def render(state: DataState, check: data_check.DataCheck, lang: Lang = EN, lead:
         ok = lang(f"Ready: {state.name} has {train_rows} training rows. Next: the Model tab.",
                   f"就绪：{state.name} 有 {train_rows} 行训练数据。下一步：“模型与方法”标签页。")
     return (state, message(lead + ok, "ok"), text_dd, label_dd, explain(_summary(state, check, lang)),
-            _warnings(check, lang), bars, lengths, preview_update(check.preview), gr.update(visible=False))
+            _warnings(check, lang), bars, lengths, preview_update(check.preview), gr.update(visible=False), context_dd)
 
 
 def data_config(state: DataState, values: dict[str, Any]) -> DataConfig:
@@ -224,7 +233,7 @@ def on_upload(ctx: StudioContext, file, tokens, request: gr.Request, **values):
         return empty_outputs(None, lang.lead("This file cannot be used:", "无法使用这个文件：", str(e)), "error", lang)
     state = DataState(str(stored.path), stored.display_name, "upload", values.get("task") or DEFAULT_TASK)
     # A new file has new columns: let detection choose them again.
-    return run_check(state, tokens, {**values, "text_column": None, "label_column": None}, lang)
+    return run_check(state, tokens, {**values, "text_column": None, "context_column": None, "label_column": None}, lang)
 
 
 def on_pick_sample(ctx: StudioContext, name, tokens, request: gr.Request, **values):
@@ -234,7 +243,7 @@ def on_pick_sample(ctx: StudioContext, name, tokens, request: gr.Request, **valu
     if name not in ctx.samples:
         raise gr.Error(f"No bundled sample named {name!r}; choose one of {', '.join(ctx.samples)}.")
     state = DataState(str(ctx.samples[name]), name, "sample", data_check.sample_task(name))
-    checked = run_check(state, tokens, {**values, "text_column": None, "label_column": None, "header": True}, lang)
+    checked = run_check(state, tokens, {**values, "text_column": None, "context_column": None, "label_column": None, "header": True}, lang)
     return checked + (None, state.task, _hint(state.task, lang), True)
 
 
@@ -245,7 +254,7 @@ def on_task(ctx: StudioContext, task_name, state: DataState | None, tokens, requ
     if task_name not in names:
         raise gr.Error(f"Unknown task {task_name!r}; choose one of {', '.join(names)}.")
     choices = data_check.samples_for(task_name, ctx.samples)
-    values = {**values, "text_column": None, "label_column": None}
+    values = {**values, "text_column": None, "context_column": None, "label_column": None}
     title = get_task(task_name).texts.title
     if state is not None and state.kind == "upload":  # keep the user's file: check it as the new task
         lead = lang(f"Switched to {title.en}: {state.name} checked again for it. ",
@@ -283,7 +292,7 @@ def on_page_load(state, tokens, request: gr.Request = None, **values):
 
 def on_read_without_header(state, tokens, request: gr.Request = None, **values):
     """The one-click fix for a headerless CSV/TSV: read every line as data; the columns are found by contents."""
-    return run_check(state, tokens, {**values, "header": False, "text_column": None, "label_column": None},
+    return run_check(state, tokens, {**values, "header": False, "text_column": None, "context_column": None, "label_column": None},
                      Lang.of(request)) + (False,)
 
 
@@ -308,10 +317,13 @@ def _source_column(ctx: StudioContext, first: tuple, task0: str) -> tuple:
     header_fix = gr.Button(t("Read it without a header row", "按无表头读取"), visible=False, size="sm",
                            elem_id="data-header-fix")
     with gr.Group():
-        input_label, answer_label, answer_info = picker_texts(task0)
+        input_label, answer_label, answer_info, context_label = picker_texts(task0)
         text_column = gr.Dropdown(choices=first[2]["choices"], value=first[2]["value"], label=input_label,
                                   allow_custom_value=True,
                                   info=t("Detected automatically; correct it if it is wrong.", "自动检测，如有误请更正。"))
+        context_column = gr.Dropdown(choices=first[10]["choices"], value=first[10]["value"], label=context_label,
+                                     allow_custom_value=True, visible=has_context(task0), elem_id="data-context-column",
+                                     info=t("The passage each question is answered from.", "回答每个问题所依据的段落。"))
         label_column = gr.Dropdown(choices=first[3]["choices"], value=first[3]["value"], label=answer_label,
                                    allow_custom_value=True, info=answer_info)
         label_names = gr.Textbox(label=t("Names of numeric labels (optional)", "数字标签的名称（可选）"),
@@ -333,8 +345,8 @@ def _source_column(ctx: StudioContext, first: tuple, task0: str) -> tuple:
                         "split_seed": t("Split seed", "划分随机种子"),
                         "max_rows": t("Use at most this many training rows", "最多使用的训练行数")}
         split_fields = {s["name"]: forms.field_component(s, split_labels[s["name"]]) for s in forms.data_field_specs()}
-    return (task, task_hint, sample, upload, status, header_fix, text_column, label_column, label_names, header,
-            split_fields)
+    return (task, task_hint, sample, upload, status, header_fix, text_column, label_column, context_column, label_names,
+            header, split_fields)
 
 
 def _findings_column(first: tuple) -> tuple:
@@ -382,7 +394,8 @@ def _wire(ctx: StudioContext, tab: DataTab) -> None:
     tab.header_fix.click(forms.with_keywords(on_read_without_header, names), inputs=[tab.state, tab.tokens],
                          inputs_kwargs=form, outputs=tab.outputs + [tab.header], api_name="read_without_header", **data)
     f = tab.split_fields
-    gr.on([tab.text_column.input, tab.label_column.input, tab.label_names.submit, tab.label_names.blur,
+    gr.on([tab.text_column.input, tab.label_column.input, tab.context_column.input, tab.label_names.submit,
+           tab.label_names.blur,
            tab.header.input, f["validation_fraction"].release, f["test_fraction"].release,
            f["split_seed"].submit, f["split_seed"].blur, f["max_rows"].submit, f["max_rows"].blur],
           forms.with_keywords(on_check, names), inputs=[tab.state, tab.tokens], inputs_kwargs=form,

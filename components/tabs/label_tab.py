@@ -19,12 +19,10 @@ from components.context import StudioContext, pick
 from components.i18n import Lang, t
 from components.session import DataState
 from components.ui import bind, esc, intro, message, message_box, run_picker, shows_user_errors
-from studio.labels import query_strategies
-from studio.labels import labelling
-from studio.views import plots
-from studio.views import run_views
-from studio.config import RunConfig
 from studio.base.errors import USER_ERRORS, DataError
+from studio.config import RunConfig
+from studio.labels import labelling, query_strategies
+from studio.views import plots, run_views
 
 COLUMNS = ["pool_row", "text", "suggestion", "confidence", "label"]
 LABEL = COLUMNS.index("label")

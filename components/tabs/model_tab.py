@@ -11,18 +11,18 @@ import yaml
 
 from components import forms
 from components.context import StudioContext
-from components.tabs.data_tab import DATA_QUEUE, DataTab
 from components.i18n import EN, Lang, t
 from components.session import DataState, TokenizerChoice
+from components.tabs.data_tab import DATA_QUEUE, DataTab
 from components.ui import bind, esc, intro, message, message_box, shows_user_errors
 from studio import methods, models
-from studio.training import memory
-from studio.views import run_views
-from studio.data import uploads
-from studio.config import RunConfig, TrainingConfig, field_help
 from studio.base.devices import describe_run_devices
 from studio.base.errors import USER_ERRORS, ConfigError
-from studio.tasks import DEFAULT_TASK, all_tasks, get_task
+from studio.config import RunConfig, TrainingConfig, field_help
+from studio.data import uploads
+from studio.tasks import DEFAULT_TASK, get_task
+from studio.training import memory
+from studio.views import run_views
 
 ESSENTIALS = ("epochs", "learning_rate", "batch_size", "max_length")
 FIELD_LABELS = {
@@ -89,8 +89,8 @@ class ModelTab:
     load_config: gr.UploadButton
     config_message: gr.HTML
     on_count_parameters: Any = None  # (data_state, **form) -> params markdown; the app runs it on page load
-    task_groups: dict[str, gr.Group] = None  # each task's own settings, shown with the task
-    task_fields: dict[str, gr.components.Component] = None  # by forms.task_key: preference_beta, ...
+    task_group: gr.Group | None = None  # the picked task's own settings (Task.settings), shown with it
+    task_fields: dict[str, gr.components.Component] = None  # every task's settings by name (beta, head_init, ...)
 
     @property
     def form(self) -> dict[str, gr.components.Component]:
@@ -267,25 +267,29 @@ def _more_fields() -> dict[str, gr.components.Component]:
     return out
 
 
-def _task_fields(task_name: str) -> tuple[dict[str, gr.Group], dict[str, gr.components.Component]]:
-    """Each task's own settings (Task.settings: labels, help and bounds from its fields), shown with the task."""
-    groups, fields = {}, {}
-    for task in all_tasks():
-        specs = forms.task_field_specs(task.name)
-        with gr.Group(visible=bool(specs) and task.name == task_name, elem_id=f"task-settings-{task.name}") as grp:
-            for spec in specs:
-                key = forms.task_key(task.name, spec["name"])
-                label = t(spec["label"]) if spec.get("label") else _label(spec["name"])
-                fields[key] = forms.field_component(spec, label, elem_id=f"field-{key}")
-        groups[task.name] = grp
-    return groups, fields
+def _task_fields(task_name: str) -> tuple[gr.Group, dict[str, gr.components.Component]]:
+    """The tasks' own settings (Task.settings: labels, help and bounds from their fields), each shown while the
+    picked task has it."""
+    mine = _own_settings(task_name)
+    fields = {}
+    with gr.Group(visible=bool(mine), elem_id="task-settings") as group:
+        for name, spec in forms.task_setting_specs().items():
+            label = t(spec["label"]) if spec.get("label") else _label(name)
+            fields[name] = forms.field_component(spec, label, elem_id=f"field-{name}", visible=name in mine)
+    return group, fields
 
 
-def on_task_settings(groups: list[str], task_name):
+def _own_settings(task_name: str | None) -> set[str]:
+    return {spec["name"] for spec in forms.task_field_specs(task_name)}
+
+
+def on_task_settings(names: list[str], task_name):
     """Show the picked task's own settings, hide the others'."""
-    if task_name not in groups:
-        return [gr.skip()] * len(groups)
-    return [gr.update(visible=name == task_name and bool(forms.task_field_specs(name))) for name in groups]
+    try:
+        mine = _own_settings(task_name)
+    except ValueError:
+        return [gr.skip()] * (len(names) + 1)
+    return [gr.update(visible=bool(mine))] + [gr.update(visible=name in mine) for name in names]
 
 
 def _config_file_section(start_text: str, start_file: str | None) -> tuple:
@@ -327,13 +331,13 @@ def build(ctx: StudioContext, data: DataTab) -> ModelTab:
             params = gr.Markdown(t("Counting trainable parameters…", "正在统计可训练参数…"),
                                  elem_classes=["studio-card"], elem_id="param-count")
             training = _essential_fields(get_task(data.task.value).model.learning_rate(method.value))
-            task_groups, task_fields = _task_fields(data.task.value)
+            task_group, task_fields = _task_fields(data.task.value)
             training.update(_more_fields())
     form = {"model": model, "model_custom": model_custom, "method": method, **method_fields, **training,
             **task_fields}
     config_parts = _config_file_section(*_starting_config(ctx, data, form))
     tab = ModelTab(model, model_custom, method, method_groups, method_fields, training, params, *config_parts,
-                   on_count_parameters=on_count_parameters, task_groups=task_groups, task_fields=task_fields)
+                   on_count_parameters=on_count_parameters, task_group=task_group, task_fields=task_fields)
     _wire(ctx, tab, data, [c[1] for c in catalog])
     return tab
 
@@ -359,8 +363,8 @@ def _wire(ctx: StudioContext, m: ModelTab, data: DataTab, catalog_ids: list[str]
                      api_visibility="private", queue=False)
     data.task.input(on_task_picked, inputs=[data.task, m.method], outputs=m.training["learning_rate"],
                     api_visibility="private", queue=False)
-    data.task.change(bind(on_task_settings, list(m.task_groups)), inputs=data.task,
-                     outputs=list(m.task_groups.values()), api_visibility="private", queue=False)
+    data.task.change(bind(on_task_settings, list(m.task_fields)), inputs=data.task,
+                     outputs=[m.task_group, *m.task_fields.values()], api_visibility="private", queue=False)
     gr.on([m.model.change, m.model_custom.submit, m.training["max_length"].submit, m.training["max_length"].blur],
           on_tokenizer, inputs=[m.model, m.model_custom, m.training["max_length"]], outputs=data.tokens,
           api_visibility="private", trigger_mode="always_last").then(

@@ -14,12 +14,13 @@ import gradio as gr
 
 from components.context import StudioContext
 from components.i18n import t
-from components.playground import chat, classify, entities, generate
+from components.playground import answer, chat, classify, entities, generate
 from components.ui import RunPicker, bind, intro, run_picker
 from studio.serve.playground import Playground
 from studio.views import run_views
 
-PANEL_BUILDERS = {"classify": classify.build, "entities": entities.build, "chat": chat.build, "generate": generate.build}
+PANEL_BUILDERS = {"classify": classify.build, "entities": entities.build, "chat": chat.build, "generate": generate.build,
+                  "answer": answer.build}
 
 
 @dataclass
@@ -58,9 +59,10 @@ def on_refresh(ctx: StudioContext, groups: list[str], current):
 
 def build(ctx: StudioContext) -> PlaygroundTab:
     intro(t("Try a finished run: a classifier shows how likely each label is (or labels a whole file), a NER model "
-            "highlights entities, a chat model answers beside its base model, a seq2seq model writes the target.",
+            "highlights entities, a chat model answers beside its base model, a seq2seq model writes the target, a "
+            "question-answering model marks the answer in a passage.",
             "试用已完成的运行：分类模型显示各标签概率（或批量标注文件），NER 模型高亮实体，对话模型与基础模型并排作答，"
-            "序列到序列模型生成目标文本。"))
+            "序列到序列模型生成目标文本，问答模型在段落中标出答案。"))
     picker: RunPicker = run_picker(t("Finished run", "已完成的运行"),
                                    t("No finished run yet: train one in the Train tab, it appears here when it completes.",
                                      "还没有完成的运行：请在“训练”标签页训练一个，完成后会出现在这里。"), "playground-run")

@@ -14,14 +14,13 @@ from components.context import StudioContext, pick
 from components.i18n import EN, Lang, t
 from components.ui import bind, esc, intro, message, message_box, shows_user_errors
 from studio import augment, distill
-from studio.labels import labelling
-from studio.views import plots
-from studio.base import runfolder
-from studio.views import run_views
-from studio.training.base_scores import side_by_side
-from studio.tasks import all_tasks
+from studio.base import files, runfolder
 from studio.base.runfolder import RunFolder
-from studio.base import files
+from studio.labels import labelling
+from studio.tasks import all_tasks
+from studio.training.base_scores import side_by_side
+from studio.views import plots, run_views
+
 
 def compare_metrics() -> list[tuple[str, str]]:
     """The curves runs can be compared on: validation loss, every task's plotted scores, training loss, learning rate."""
@@ -176,6 +175,9 @@ def errors_note(run_dir: Path, true_label: str | None, lang: Lang = EN) -> str:
     if spec.confidence is None:  # generated answers (exact match), preference pairs (ranked right)
         return lang(f"{wrong} of {len(total)} test examples were not right; they are listed below.",
                     f"{len(total)} 个测试样本中有 {wrong} 个不正确，列在下面。")
+    if spec.label is None:  # spans, tagged sentences: wrong, not misclassified
+        return lang(f"{wrong} of {len(total)} test examples were not right; the most confident mistakes come first.",
+                    f"{len(total)} 个测试样本中有 {wrong} 个不正确；置信度最高的错误排在前面。")
     return lang(f"{wrong} of {len(total)} test examples{scope} were misclassified; the most confident mistakes come first.",
                 f"{len(total)} 个测试样本{scope}中有 {wrong} 个分类错误；置信度最高的错误排在前面。")
 

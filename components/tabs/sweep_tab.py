@@ -21,9 +21,9 @@ from components.i18n import EN, Lang, t
 from components.session import DataState
 from components.ui import bind, esc, intro, message, message_box, run_picker, shows_user_errors
 from studio import sweeps
-from studio.views import plots
-from studio.config import RunConfig
 from studio.base.errors import USER_ERRORS, ConfigError
+from studio.config import RunConfig
+from studio.views import plots
 
 POLL_SECONDS = 3.0
 PRESET_LABELS = {"training.learning_rate": t("Learning rate", "学习率"), "training.epochs": t("Epochs", "训练轮数"),

@@ -16,22 +16,20 @@ import pandas as pd
 
 from components import forms
 from components.context import StudioContext
-from components.tabs.data_tab import DataTab
 from components.i18n import EN, Lang, t
-from components.tabs.model_tab import ModelTab
 from components.session import DataState
+from components.tabs.data_tab import DataTab
+from components.tabs.model_tab import ModelTab
 from components.ui import bind, esc, intro, message, message_box, run_picker, shows_user_errors
-from studio.training import memory
-from studio.views import plots
-from studio.base import runfolder
-from studio.views import run_views
-from studio.training.base_scores import side_by_side
-from studio.config import RunConfig
+from studio.base import files, runfolder
 from studio.base.errors import USER_ERRORS, RunError
-from studio.tasks import get_task
 from studio.base.runfolder import RunFolder
 from studio.base.text import Text
-from studio.base import files
+from studio.config import RunConfig
+from studio.tasks import get_task
+from studio.training import memory
+from studio.training.base_scores import side_by_side
+from studio.views import plots, run_views
 
 POLL_SECONDS = 1.5
 

@@ -10,8 +10,17 @@ Imports: base, models, tasks.
 
 from studio.augment.capability import Augmentation
 from studio.augment.config import GENERATING, AugmentConfig, operations
-from studio.augment.rows import (check_generator, counts, describe, for_run, make_rows, plan, preview, saved_rows,
-                                 with_saved_rows)
+from studio.augment.rows import (
+                                 check_generator,
+                                 counts,
+                                 describe,
+                                 for_run,
+                                 make_rows,
+                                 plan,
+                                 preview,
+                                 saved_rows,
+                                 with_saved_rows,
+)
 
 __all__ = ["Augmentation", "GENERATING", "AugmentConfig", "operations", "check_generator", "counts", "describe",
            "for_run", "make_rows", "plan", "preview", "saved_rows", "with_saved_rows"]

@@ -20,7 +20,6 @@ from typing import Any, Iterator
 from studio.base.files import atomic_write_json, atomic_write_text, json_safe, read_json
 from studio.base.log_filter import strip_ansi
 
-
 MODEL_META_NAME = "studio_model.json"  # in a saved model folder (the run's model/, an export): what inference needs
 
 

@@ -38,7 +38,7 @@ def config_help() -> str:
     for prefix, cls in SECTIONS.items():
         lines += field_lines(cls, f"{prefix}.")
     for task in all_tasks():
-        lines += field_lines(task.settings, f"task_args.  ({task.name}) ")
+        lines += field_lines(task.settings, "task_args.", note=task.name)
     lines += ["", "method_args per method: see `studio methods`; task_args per task: `studio tasks`.",
               "Example: examples/minilm-lora.yaml"]
     return "\n".join(lines)
@@ -94,8 +94,10 @@ def _use_parsers(add) -> None:
     p = add("predict", cmd_predict, "Run a finished run on inputs: label texts, tag entities, answer prompts or "
             "generate targets, by the run's task.")
     p.add_argument("run", help="Run id.")
-    p.add_argument("text", nargs="*", help="Inputs: texts to label or tag, prompts (SFT), sources (seq2seq).")
+    p.add_argument("text", nargs="*", help="Inputs: texts to label or tag, prompts (SFT), sources (seq2seq), questions "
+                                           "(question answering, with --context).")
     p.add_argument("--file", help="A text file with one input per line.")
+    p.add_argument("--context", help="Question answering: the passage every question is answered from.")
     p.add_argument("--max-new-tokens", type=int, help="Generative tasks: most tokens to generate (default: the run's).")
     p.add_argument("--temperature", type=float, help="Chat models: sampling temperature; 0 decodes greedily (default 0).")
     p.add_argument("--top-p", type=float, help="Chat models: nucleus sampling share (default 1.0).")

@@ -58,8 +58,8 @@ def build_from(a: argparse.Namespace, cls, prefix: str = "", **fixed):
     return out
 
 
-def field_lines(cls, prefix: str) -> list[str]:
-    """Each field as two help lines: `prefix.name (default ...) [choices or bounds]` and its help."""
+def field_lines(cls, prefix: str, note: str = "") -> list[str]:
+    """Each field as two help lines: `prefix.name (note; default ...) [choices or bounds]` and its help."""
     lines = []
     for f in field_help(cls):
         if dataclasses.is_dataclass(f["type"]):
@@ -69,5 +69,6 @@ def field_lines(cls, prefix: str) -> list[str]:
             extra = f" [{'|'.join(map(str, f['choices']))}]"
         elif "min" in f or "max" in f:
             extra = f" [{f.get('min', '')}..{f.get('max', '')}]"
-        lines += [f"  {prefix}{f['name']} (default {f['default']!r}){extra}", f"      {f['help']}"]
+        lines += [f"  {prefix}{f['name']} ({note + '; ' if note else ''}default {f['default']!r}){extra}",
+                  f"      {f['help']}"]
     return lines

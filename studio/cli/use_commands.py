@@ -8,8 +8,8 @@ from pathlib import Path
 from studio.base.errors import ConfigError
 from studio.cli.common import show
 from studio.cli.options import build_from, field_lines
-from studio.serve.playground import Playground
 from studio.config import DataConfig, TrainingConfig
+from studio.serve.playground import Playground
 from studio.tasks import all_tasks, get_task
 
 
@@ -24,14 +24,26 @@ def cmd_predict(a, store) -> int:
         raise ConfigError("Give texts to label: studio predict RUN \"some text\" ... (or --file lines.txt).")
     settings = {k: v for k, v in (("max_new_tokens", a.max_new_tokens), ("temperature", a.temperature),
                                   ("top_p", a.top_p)) if v is not None}
-    preds = inference.predict(Path(info["dir"]), texts, **settings)
+    task = get_task(info.get("task"))
+    preds = inference.predict(Path(info["dir"]), _inputs(task, texts, a.context), **settings)
     if a.json:
         show([{"text": t, **p} for t, p in zip(texts, preds)], True)
     else:
-        playground = get_task(info.get("task")).capability(Playground)
+        playground = task.capability(Playground)
         for t, p in zip(texts, preds):
             print(playground.format_prediction(t, p) if playground else json.dumps(p, ensure_ascii=False))
     return 0
+
+
+def _inputs(task, texts: list[str], context: str | None) -> list:
+    """The run's inputs: the texts, or for a task with two input columns each text with the --context."""
+    columns = task.inputs.columns
+    if len(columns) == 1:
+        return texts
+    if not context:
+        raise ConfigError(f"{task.texts.title.en} runs read a {columns[0]} and a {columns[1]}: give the "
+                          f"{columns[1]} with --context, e.g. studio predict RUN \"{columns[0]}?\" --context \"...\".")
+    return [{columns[0]: t, columns[1]: context} for t in texts]
 
 
 def cmd_data(a, store) -> int:

@@ -14,8 +14,15 @@ Imports: base, methods, data, tasks, augment, distill.
 from studio.augment.config import AugmentConfig
 from studio.base.settings import field_help
 from studio.config.run import SECTIONS, TASKS, RunConfig, load_run_config
-from studio.config.training import (BEST_METRICS, DISTRIBUTED, EVAL_STRATEGIES, MOVED_TO_TASK_ARGS, PRECISIONS,
-                                    SCHEDULERS, TrainingConfig)
+from studio.config.training import (
+                                    BEST_METRICS,
+                                    DISTRIBUTED,
+                                    EVAL_STRATEGIES,
+                                    MOVED_TO_TASK_ARGS,
+                                    PRECISIONS,
+                                    SCHEDULERS,
+                                    TrainingConfig,
+)
 from studio.data.config import DataConfig
 from studio.distill.config import DistillConfig
 

@@ -15,11 +15,31 @@ Imports: base.
 
 from studio.base.errors import DataError
 from studio.data.config import DataConfig
-from studio.data.describe import (LONG_TEXT_CHARS, cleaning_warnings, describe_lengths, length_stats,
-                                  long_text_warnings, overlap_warnings, token_length_stats, truncation_warnings)
-from studio.data.reading import (SUPPORTED, TEXT_NAMES, check_file, check_json_shape, check_text_encoding,
-                                 explain_read_error, human_size, is_text_like, max_file_bytes, preview, read_table,
-                                 too_big, write_table)
+from studio.data.describe import (
+                                  LONG_TEXT_CHARS,
+                                  cleaning_warnings,
+                                  describe_lengths,
+                                  length_stats,
+                                  long_text_warnings,
+                                  overlap_warnings,
+                                  token_length_stats,
+                                  truncation_warnings,
+)
+from studio.data.reading import (
+                                  SUPPORTED,
+                                  TEXT_NAMES,
+                                  check_file,
+                                  check_json_shape,
+                                  check_text_encoding,
+                                  explain_read_error,
+                                  human_size,
+                                  is_text_like,
+                                  max_file_bytes,
+                                  preview,
+                                  read_table,
+                                  too_big,
+                                  write_table,
+)
 from studio.data.report import DataReport, LabelledRows, PreparedData
 from studio.data.splits import check_held_out, random_split, sample_rows, split_rows, stratified_split
 from studio.data.storage import load_splits, save_splits

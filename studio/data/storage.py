@@ -8,6 +8,7 @@ import pandas as pd
 
 from studio.data.report import PreparedData
 
+
 def save_splits(data: PreparedData, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for k, df in data.splits.items():

@@ -23,8 +23,15 @@ from studio.distill.capability import SequenceLevel, SoftLabels
 from studio.distill.config import DistillConfig
 from studio.distill.loss import Collator, trainer_class
 from studio.distill.report import report, sequence_line, sequence_report, side_by_side, speed, table_lines
-from studio.distill.teacher import (alone_config, attach, prepare, record, teacher_logits, transfer_texts,
-                                    with_teacher_answers)
+from studio.distill.teacher import (
+                                    alone_config,
+                                    attach,
+                                    prepare,
+                                    record,
+                                    teacher_logits,
+                                    transfer_texts,
+                                    with_teacher_answers,
+)
 
 __all__ = ["SequenceLevel", "SoftLabels", "DistillConfig", "Collator", "trainer_class", "report", "sequence_line",
            "sequence_report", "side_by_side", "speed", "table_lines", "alone_config", "attach", "prepare", "record",

@@ -14,7 +14,8 @@ from studio.base import files
 from studio.base.runfolder import RunFolder
 from studio.distill.capability import SoftLabels
 from studio.distill.loss import Collator, trainer_class
-from studio.distill.report import report, sequence_report
+from studio.distill.report import report as teacher_report
+from studio.distill.report import sequence_report
 from studio.distill.teacher import alone_config, attach, prepare, with_teacher_answers
 
 
@@ -57,9 +58,9 @@ class Distill:
         cls = trainer_class(parts.trainer_cls or Trainer, run.cfg.distill.temperature, run.cfg.distill.alpha)
         return dataclasses.replace(parts, trainer_cls=cls), Collator(collator)
 
-    def report(self, run, trainer, test_report) -> None:
+    def report(self, run, trainer, report) -> None:
         if self._soft(run):
-            test_report["distillation"] = report(run.folder, run.cfg, trainer.model, run.tokenizer,
-                                                 run.splits["test"], run.labels, test_report["metrics"])
+            report["distillation"] = teacher_report(run.folder, run.cfg, trainer.model, run.tokenizer,
+                                                    run.splits["test"], run.labels, report["metrics"])
         elif run.cfg.distill.teacher:
-            test_report["distillation"] = sequence_report(run.folder, trainer.model)
+            report["distillation"] = sequence_report(run.folder, trainer.model)

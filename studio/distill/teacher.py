@@ -113,7 +113,7 @@ def attach(run_dir: Path, cfg, task, ds, splits, labels: list[str], tokenizer, m
     if not transfer:
         return train
     extra = task.tokenize({"transfer": pd.DataFrame({"text": transfer, "label": labels[0]})}, tokenizer, labels,
-                          cfg.training)["transfer"]
+                          cfg)["transfer"]
     extra = extra.map(lambda _: {"labels": -100}).add_column(
         "teacher_logits", [row.tolist() for row in logits[len(train_texts):]])
     return datasets.concatenate_datasets([train, extra.cast(train.features)])

@@ -10,8 +10,17 @@
 Imports: base, models, methods, tasks, augment, config, training.
 """
 
-from studio.export.bundle import (KINDS, build_folder, build_zip, describe_trade, export_kinds, model_card,
-                                  push_to_hub, read_from_zip, split_front_matter)
+from studio.export.bundle import (
+                                  KINDS,
+                                  build_folder,
+                                  build_zip,
+                                  describe_trade,
+                                  export_kinds,
+                                  model_card,
+                                  push_to_hub,
+                                  read_from_zip,
+                                  split_front_matter,
+)
 from studio.export.model_card import ModelCard
 
 __all__ = ["KINDS", "ModelCard", "build_folder", "build_zip", "describe_trade", "export_kinds", "model_card",

@@ -18,18 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from studio import models
-from studio.export import onnx_export
-from studio.base import runfolder
-from studio.training.base_scores import side_by_side
-from studio.config import RunConfig
+from studio.base import files, runfolder
 from studio.base.errors import ExportError
-from studio.methods import METHODS
-from studio.models import portable_base
+from studio.base.runfolder import MODEL_META_NAME, RunFolder
+from studio.config import RunConfig
+from studio.export import onnx_export
 from studio.export.model_card import ModelCard
 from studio.export.reproduce import write_bundle
+from studio.methods import METHODS
+from studio.models import portable_base
 from studio.tasks import get_task
-from studio.base.runfolder import MODEL_META_NAME, RunFolder
-from studio.base import files
+from studio.training.base_scores import side_by_side
 
 KINDS = ("adapter", "merged", "onnx", "onnx-int8", "reproduce")
 REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")

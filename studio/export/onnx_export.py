@@ -20,11 +20,10 @@ from typing import Any
 import numpy as np
 
 from studio import models
-from studio.base import runfolder
+from studio.base import files, runfolder
+from studio.base.runfolder import MODEL_META_NAME, RunFolder
 from studio.export.model_card import ModelCard
 from studio.tasks import get_task
-from studio.base.runfolder import MODEL_META_NAME, RunFolder
-from studio.base import files
 
 ONNX_KINDS = ("onnx", "onnx-int8")
 ONNX_FILE = "model.onnx"

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.base import files
-from studio.base.runfolder import RunFolder
 from studio.augment import describe, saved_rows, with_saved_rows
-from studio.config import load_run_config
+from studio.base import files
 from studio.base.errors import ReproduceError
-from studio.methods import METHODS
-from studio.models import BUILT_BASES, find_entry, portable_base
+from studio.base.runfolder import RunFolder
+from studio.config import load_run_config
 from studio.export.reproduce_main import main
 from studio.export.script_source import ScriptSource, ScriptSourceError
+from studio.methods import METHODS
+from studio.models import BUILT_BASES, find_entry, portable_base
 from studio.tasks import get_task
 from studio.tasks.base import SCRIPT_PARTS
 from studio.training.head_init import PrototypeHead
@@ -93,9 +93,9 @@ def _script(run_dir: Path) -> tuple[str, list[str]]:
     head = HEADER.format(run=run_dir.name, name=cfg.display_name(), pip=" ".join(pip), method=METHODS[cfg.method].title,
                          model=raw["model"], task=cfg.task, best=cfg.selection_metric(), result=result,
                          base_note=BASE_NOTES.get(entry.name if entry else "", "") + _soft_distillation(run_dir))
-    head = task.capability(PrototypeHead)
+    prototypes = task.capability(PrototypeHead)
     facts = {"name": repr(cfg.task), "peft_task_type": repr(task.model.peft_task_type),
-             "prototype_head": repr(bool(head and head.prototype_head(cfg.task_args)))}
+             "prototype_head": repr(bool(prototypes and prototypes.prototype_head(cfg.task_args)))}
     task_line = "".join(f"\n    {k}={v}," for k, v in {**facts, **parts}.items())
     tail = (f'\n\nCONFIG = json.loads(r"""{config_json}""")\nTASK = SimpleNamespace({task_line}\n)\n\n'
             f'if __name__ == "__main__":\n    main(CONFIG, TASK, {build_base})\n')

@@ -17,8 +17,14 @@ from types import SimpleNamespace
 import pandas as pd
 
 from studio.base.devices import pick_precision
-from studio.training.parts import (assemble_model, build_trainer, plan_steps, prototype_rows, recipe_callbacks,
-                                   training_arguments)
+from studio.training.parts import (
+    assemble_model,
+    build_trainer,
+    plan_steps,
+    prototype_rows,
+    recipe_callbacks,
+    training_arguments,
+)
 
 
 def as_namespace(config: dict) -> SimpleNamespace:

@@ -27,17 +27,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from studio.labels import query_strategies
-from studio.serve import inference
 from studio.base import files, runfolder
 from studio.base.entity import LABELLING
-from studio.config import DataConfig, RunConfig, load_run_config
-from studio.models.embeddings import embed
 from studio.base.errors import DataError, RunError
-from studio.runs.store import Store
-from studio.labels.label_review import review_task
-from studio.tasks import get_task
 from studio.base.runfolder import RunFolder
+from studio.config import DataConfig, RunConfig, load_run_config
+from studio.labels import query_strategies
+from studio.labels.label_review import review_task
+from studio.models.embeddings import embed
+from studio.runs.store import Store
+from studio.serve import inference
+from studio.tasks import get_task
 
 PROJECT_FILE = "project.json"
 TRAINED_FILE = "trained.json"

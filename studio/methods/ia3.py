@@ -18,8 +18,8 @@ def build_ia3(model, args, peft_task_type, total_steps=None):
 def decoder_defaults(model) -> tuple[list[str] | None, list[str] | None]:
     """peft knows IA3's modules per architecture but not for a generic EncoderDecoderModel: use its decoder's
     (for BERT2BERT that is BERT's key, value and output.dense). None leaves the choice to peft."""
-    from peft.utils import (TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING as FEEDFORWARD,
-                            TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING as TARGETS)
+    from peft.utils import TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING as FEEDFORWARD
+    from peft.utils import TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING as TARGETS
 
     config = getattr(model, "config", None)
     decoder_type = getattr(getattr(config, "decoder", None), "model_type", None)

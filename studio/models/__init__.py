@@ -10,11 +10,28 @@ Imports: base.
 
 from studio.base.cache import cache_dir
 from studio.base.policy import hub_offline, trust_remote_code
-from studio.models.bundled import (BUILT_BASES, MINILM_HUB_ID, build_minilm_seq2seq, built_cache, built_target,
-                                   bundled_path, minilm_seq2seq_target, smollm2_cache, smollm2_target,
-                                   write_minilm_l3, write_minilm_seq2seq)
-from studio.models.catalog import (CATALOG, CatalogEntry, bundled_available, find_entry, list_catalog,
-                                   model_identity, portable_base)
+from studio.models.bundled import (
+                                   BUILT_BASES,
+                                   MINILM_HUB_ID,
+                                   build_minilm_seq2seq,
+                                   built_cache,
+                                   built_target,
+                                   bundled_path,
+                                   minilm_seq2seq_target,
+                                   smollm2_cache,
+                                   smollm2_target,
+                                   write_minilm_l3,
+                                   write_minilm_seq2seq,
+)
+from studio.models.catalog import (
+                                   CATALOG,
+                                   CatalogEntry,
+                                   bundled_available,
+                                   find_entry,
+                                   list_catalog,
+                                   model_identity,
+                                   portable_base,
+)
 from studio.models.resolve import PICKLED_WEIGHTS, check_folder, check_hub, resolve
 
 __all__ = ["cache_dir", "hub_offline", "trust_remote_code", "BUILT_BASES", "MINILM_HUB_ID", "build_minilm_seq2seq",

@@ -18,6 +18,7 @@ from studio.base.cache import cache_dir
 from studio.base.errors import ModelError
 from studio.models.catalog import CatalogEntry
 
+
 def _package_dir(package: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:

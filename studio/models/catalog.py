@@ -6,6 +6,7 @@ import importlib.util
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+
 @dataclass(frozen=True)
 class CatalogEntry:
     """A base model the studio offers by name; the tasks it suits name it (Task.catalog_models)."""

@@ -32,13 +32,12 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from studio.base import runfolder
-from studio.training import recipe
-from studio.config import load_run_config
+from studio.base import files, runfolder
 from studio.base.devices import pick_precision, resolve_device
 from studio.base.errors import LaunchFailed, failure_reason
 from studio.base.process_rank import LAUNCH_ENV, is_main_process, world_rank
-from studio.base import files
+from studio.config import load_run_config
+from studio.training import recipe
 
 RESULT_GLOB = ".result-rank*.json"
 
@@ -217,7 +216,8 @@ def rank_main(run_dir: Path, resume: bool) -> int:
 def launch_main(argv: list[str]) -> int:
     """`accelerate launch` itself, bound to die with the worker that started it."""
     _die_with_parent()
-    from accelerate.commands.launch import launch_command as accelerate_launch, launch_command_parser
+    from accelerate.commands.launch import launch_command as accelerate_launch
+    from accelerate.commands.launch import launch_command_parser
 
     try:
         accelerate_launch(launch_command_parser().parse_args(argv))

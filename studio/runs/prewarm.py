@@ -112,15 +112,15 @@ def _read_line(s: socket.socket) -> bytes:
 
 # ------------------------------------------------------------ the spare process --
 def _import_heavy() -> None:
-    import torch  # noqa: F401
     import datasets  # noqa: F401
     import peft  # noqa: F401
+    import torch  # noqa: F401
     from transformers import Trainer, TrainingArguments  # noqa: F401
 
     from studio import data, methods, models  # noqa: F401
     from studio.runs import worker  # noqa: F401
-    from studio.training import recipe  # noqa: F401
     from studio.tasks import all_tasks
+    from studio.training import recipe  # noqa: F401
 
     all_tasks()
 

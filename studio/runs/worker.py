@@ -17,12 +17,12 @@ import traceback
 from pathlib import Path
 
 from studio.base import runfolder
-from studio.config import load_run_config
 from studio.base.devices import pick_precision, resolve_device
 from studio.base.errors import LaunchFailed, failure_reason
 from studio.base.process_rank import is_multi_process
-from studio.runs.store import Store, process_start_time
 from studio.base.runfolder import RunFolder
+from studio.config import load_run_config
+from studio.runs.store import Store, process_start_time
 
 
 def train_run(run_dir: Path, device: str, resume: bool) -> dict:

@@ -52,7 +52,7 @@ class LoadedRun:
     def predict(self, inputs: list, batch_size: int = 32, base: bool = False, **settings) -> list[dict[str, Any]]:
         """The task's predictions; settings (max_new_tokens, temperature, top_p) reach generative tasks.
         base=True answers with the base model the run started from (the playground's comparison)."""
-        settings.setdefault("max_new_tokens", self.max_new_tokens)
+        settings = {**self.task_args, **settings}  # the run's own settings (generation length, answer length) first
         with self.lock, self._model(base) as model:
             return self.task.predict(model, self.tokenizer, inputs, max_length=self.meta.get("max_length", 128),
                                      batch_size=batch_size, **settings)
@@ -66,6 +66,14 @@ class LoadedRun:
         settings.setdefault("max_new_tokens", self.max_new_tokens)
         with self.lock, self._model(base) as model:
             yield from chat.stream_chat(model, self.tokenizer, messages, **settings)
+
+    @property
+    def task_args(self) -> dict[str, Any]:
+        """The run's own task settings as it trained with them (older runs: their generation length)."""
+        saved = dict(self.meta.get("task_args") or {})
+        if "max_new_tokens" in self.meta:
+            saved.setdefault("max_new_tokens", self.meta["max_new_tokens"])
+        return saved
 
     @property
     def max_new_tokens(self) -> int:

@@ -28,8 +28,19 @@ Imports: base, methods, tasks, config, training, runs.
 
 from studio.sweeps.control import kill, list_sweeps, resume, stop, sync, wait
 from studio.sweeps.driver import Driver, best_trial, create, launch
-from studio.sweeps.folders import (ACTIVE, LOG_FILE, STUDY_FILE, SWEEP_FILE, is_sweep_id, read_status, storage_url,
-                                   sweep_dir, sweeps_dir, validate_sweep_id, write_status)
+from studio.sweeps.folders import (
+                                   ACTIVE,
+                                   LOG_FILE,
+                                   STUDY_FILE,
+                                   SWEEP_FILE,
+                                   is_sweep_id,
+                                   read_status,
+                                   storage_url,
+                                   sweep_dir,
+                                   sweeps_dir,
+                                   validate_sweep_id,
+                                   write_status,
+)
 from studio.sweeps.results import describe, figures, load_study, trials_table
 from studio.sweeps.settings import MIN_BUDGET_MINUTES, SAMPLERS, SweepSettings, field_help_settings, settings_from
 from studio.sweeps.space import PRESETS, Param, apply_params, default_space, parse_space, preset

@@ -60,7 +60,7 @@ class Param:
 def _field_kind(name: str, cfg: RunConfig, method_names: list[str]) -> tuple[type, tuple | None]:
     """(the field's type, its choices) for a sweepable field, or a ConfigError naming the fields there are."""
     if name == "method":
-        return str, tuple(get_task(cfg.task).method_names())
+        return str, tuple(get_task(cfg.task).model.method_names())
     section, _, leaf = name.partition(".")
     if section == "training" and leaf:
         spec = next((f for f in field_help(TrainingConfig) if f["name"] == leaf), None)
@@ -146,7 +146,7 @@ def preset(name: str, cfg: RunConfig) -> dict[str, Any]:
     if name in ("training.learning_rate", "training.epochs"):
         return default_space(cfg)[name]
     if name == "method":
-        return {"choices": [m for m in ("lora", "dora", "ia3") if m in get_task(cfg.task).method_names()]}
+        return {"choices": [m for m in ("lora", "dora", "ia3") if m in get_task(cfg.task).model.method_names()]}
     if name == "method_args.r":
         return {"choices": [8, 16, 32]}
     if name == "training.batch_size":

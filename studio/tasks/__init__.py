@@ -22,6 +22,7 @@ TASK_MODULES = {
     "sft": "studio.tasks.sft",
     "seq2seq": "studio.tasks.seq2seq",
     "preference": "studio.tasks.preference",
+    "extractive-qa": "studio.tasks.extractive_qa",
 }
 DEFAULT_TASK = next(iter(TASK_MODULES))  # a config or a run that names no task is this one
 

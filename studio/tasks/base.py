@@ -342,15 +342,14 @@ SCRIPT_PARTS = ("load_tokenizer", "load_model", "tokenize", "collator", "trainer
 
 
 def parameters(fn) -> list[str]:
-    """The parameters a callable takes, without self."""
-    return [p for p in inspect.signature(fn).parameters if p != "self"]
+    """The named parameters a callable takes, without self, *args and **kwargs."""
+    return [name for name, p in inspect.signature(fn).parameters.items()
+            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
 def signature_problems(owner: str, name: str, fn, protocol: type) -> list[str]:
     """What is wrong with `fn` against the parameters `protocol.__call__` names (the first ones must match)."""
-    want = parameters(protocol.__call__)
-    want = [p for p in want if p not in ("kw", "settings")]
-    got = parameters(fn)
+    want, got = parameters(protocol.__call__), parameters(fn)
     return [] if got[:len(want)] == want else [f"{owner}: {name} takes {got}, the contract calls it with {want}"]
 
 

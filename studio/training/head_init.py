@@ -11,9 +11,7 @@ bench/RESULTS.md.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 

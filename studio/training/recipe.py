@@ -30,8 +30,14 @@ from studio.training.callbacks import run_log_callback
 from studio.training.checkpoints import checkpoint_step, last_checkpoint
 from studio.training.features import FEATURES
 from studio.training.head_init import PrototypeHead
-from studio.training.parts import (assemble_model, build_trainer, plan_steps, prototype_rows, recipe_callbacks,
-                                   training_arguments)
+from studio.training.parts import (
+    assemble_model,
+    build_trainer,
+    plan_steps,
+    prototype_rows,
+    recipe_callbacks,
+    training_arguments,
+)
 from studio.training.saving import save_final, save_final_sharded
 from studio.training.tracking import point_tensorboard_at, tracking_integrations, wandb_env
 

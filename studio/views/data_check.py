@@ -17,13 +17,14 @@ from typing import Any
 import pandas as pd
 
 from studio import models
+from studio.base.errors import ConfigError, DataError
 from studio.base.policy import local_models_allowed
 from studio.config import DataConfig
 from studio.data import SUPPORTED, DataReport, read_table
-from studio.base.errors import ConfigError, DataError
 from studio.tasks import DEFAULT_TASK, all_tasks, get_task
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "samples"
+COLUMN_FIELDS = ("text_column", "context_column", "label_column")  # the file's columns a DataConfig names
 HISTOGRAM_SAMPLE = 5000  # token lengths are counted on at most this many training rows
 
 
@@ -33,6 +34,7 @@ class DataCheck:
     columns: list[str] = field(default_factory=list)
     text_column: str | None = None
     label_column: str | None = None
+    context_column: str | None = None  # the second input, for tasks with two
     report: DataReport | None = None
     token_lengths: list[int] = field(default_factory=list)   # tokens per training row, as training sees it
     length_series: dict[str, list[int]] = field(default_factory=dict)  # the task's histograms (prompt, answer, ...)
@@ -121,9 +123,8 @@ def check(cfg: DataConfig, model: str | None = None, max_length: int | None = No
     if table is not None:
         out.preview, out.columns = shown(table), [str(c) for c in table.columns]
         # Columns a new file does not have fall back to detection, as a run's would.
-        cfg = replace(cfg, text_column=cfg.text_column if cfg.text_column in out.columns else None,
-                      label_column=cfg.label_column if cfg.label_column in out.columns else None)
-        out.text_column, out.label_column = cfg.text_column, cfg.label_column
+        cfg = replace(cfg, **{k: getattr(cfg, k) if getattr(cfg, k) in out.columns else None for k in COLUMN_FIELDS})
+        out.text_column, out.label_column, out.context_column = cfg.text_column, cfg.label_column, cfg.context_column
     tok = load_tokenizer(model, task)
     try:
         prepared = spec.prepare_data(cfg, tokenizer=tok, max_length=max_length)
@@ -134,6 +135,7 @@ def check(cfg: DataConfig, model: str | None = None, max_length: int | None = No
         return out
     out.report = prepared.report
     out.text_column, out.label_column = prepared.report.text_column, prepared.report.label_column
+    out.context_column = prepared.report.context_column
     out.count_bars = spec.count_bars(prepared)
     if out.preview is None:  # not a table (CoNLL): the prepared rows
         out.preview = shown(prepared.splits["train"].head(preview_rows))

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from studio import models
-from studio.base.policy import local_models_allowed
 from studio.base import files, runfolder
+from studio.base.policy import local_models_allowed
+from studio.base.runfolder import RunFolder
 from studio.config import RunConfig
 from studio.tasks import DEFAULT_TASK, get_task
-from studio.base.runfolder import RunFolder
 
 RUN_COLUMNS = ["run", "name", "status", "task", "model", "method", "best metric", "duration", "created"]
 

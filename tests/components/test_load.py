@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from studio.serve import inference
 from studio.base import runfolder
+from studio.serve import inference
 from tests.components.ui_support import running_app, stop_active_runs
 
 gradio_client = pytest.importorskip("gradio_client")

@@ -20,11 +20,11 @@ import pytest
 import yaml
 
 from studio import cli
-from studio.serve import label_file
-from studio.config import ConfigError, DataConfig, RunConfig
+from studio.base.errors import ConfigError, ModelError
+from studio.config import DataConfig, RunConfig
 from studio.data import DataError
-from studio.models import ModelError
 from studio.runs.store import RUN_ID_RE, Store
+from studio.serve import label_file
 from studio.tasks import get_task
 from tests.bad_inputs import CASES, FORMULAS, Case
 from tests.support import ROOT, kill_active

@@ -17,10 +17,9 @@ from types import SimpleNamespace
 import pytest
 
 from studio import cli, export, models
-from studio.data import uploads
+from studio.base.errors import ExportError, ModelError, RunError
 from studio.config import RunConfig
-from studio.models import ModelError
-from studio.runs.store import RunError
+from studio.data import uploads
 from studio.tasks import text_classification as tc
 from tests.bad_inputs import GOOD_CSV
 
@@ -207,7 +206,7 @@ def test_tokens_never_land_in_files_logs_archives_or_messages(finished_run, tmp_
     errors = []
     # Offline: the hub client is never reached.
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(export.ExportError) as err:
+    with pytest.raises(ExportError) as err:
         export.push_to_hub(run_dir, "someone/model", TOKEN)
     errors.append(str(err.value))
     # Online, and the client's own error repeats the token: it is scrubbed from the message.
@@ -217,7 +216,7 @@ def test_tokens_never_land_in_files_logs_archives_or_messages(finished_run, tmp_
         raise RuntimeError(f"bad credentials {self.token} for {repo_id}")
 
     monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", leaky)
-    with pytest.raises(export.ExportError) as err:
+    with pytest.raises(ExportError) as err:
         export.push_to_hub(run_dir, "someone/model", TOKEN)
     errors.append(str(err.value))
     # A push that works: the token goes to the client in memory, the uploaded files never hold it.

@@ -25,13 +25,31 @@ import pandas as pd
 
 from studio.base.settings import setting
 from studio.base.text import Text
-from studio.data import (DataError, DataReport, PreparedData, describe_lengths, length_stats, long_text_warnings,
-                         overlap_warnings, truncation_warnings)
+from studio.data import (
+    DataError,
+    DataReport,
+    PreparedData,
+    describe_lengths,
+    length_stats,
+    long_text_warnings,
+    overlap_warnings,
+    truncation_warnings,
+)
+from studio.data.records import field_names
 from studio.tasks.base import TEXT, DataFacts, MetricFacts, ModelFacts, PredictionRows, Task, TaskTexts, TrainerParts
 from studio.tasks.sft import Card as ChatCard
 from studio.tasks.sft import Playground as ChatPlayground
-from studio.tasks.sft import (chat_messages, ensure_chat_template, field_names, generate, load_model,
-                              load_tokenizer, predict, record_splits, render, transcript_turns)
+from studio.tasks.sft import (
+    chat_messages,
+    ensure_chat_template,
+    generate,
+    load_model,
+    load_tokenizer,
+    predict,
+    record_splits,
+    render,
+    transcript_turns,
+)
 
 PROMPT_FIELDS = ("prompt", "instruction", "question", "query", "input")
 CHOSEN_FIELDS = ("chosen", "preferred", "accepted", "response_chosen", "chosen_response")
@@ -320,11 +338,14 @@ def _mean(values) -> float:
 def trainer_classes(loss: str) -> tuple[Any, Any]:
     """(Trainer, its arguments class) of a preference loss, the Trainer logging under the studio's names."""
     if loss == "dpo":
-        from trl import DPOConfig as Args, DPOTrainer as Base
+        from trl import DPOConfig as Args
+        from trl import DPOTrainer as Base
     elif loss == "orpo":
-        from trl.experimental.orpo import ORPOConfig as Args, ORPOTrainer as Base
+        from trl.experimental.orpo import ORPOConfig as Args
+        from trl.experimental.orpo import ORPOTrainer as Base
     else:
-        from trl import KTOConfig as Args, KTOTrainer as Base
+        from trl import KTOConfig as Args
+        from trl import KTOTrainer as Base
 
     class PreferenceTrainer(Base):
         """trl keeps what it measures per batch and adds the averages only when it logs: the averages are taken

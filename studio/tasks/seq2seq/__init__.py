@@ -19,11 +19,31 @@ import pandas as pd
 from studio.base.policy import trust_remote_code
 from studio.base.settings import setting
 from studio.base.text import Text
-from studio.data import (DataError, DataReport, PreparedData, cleaning_warnings, describe_lengths, is_text_like,
-                         long_text_warnings, overlap_warnings, read_table, split_rows, token_length_stats,
-                         truncation_warnings)
-from studio.tasks.base import (TEXT, DataFacts, MetricFacts, ModelFacts, PredictionRows, Task, TaskTexts, TrainerParts,
-                               split_bars)
+from studio.data import (
+    DataError,
+    DataReport,
+    PreparedData,
+    cleaning_warnings,
+    describe_lengths,
+    is_text_like,
+    long_text_warnings,
+    overlap_warnings,
+    read_table,
+    split_rows,
+    token_length_stats,
+    truncation_warnings,
+)
+from studio.tasks.base import (
+    TEXT,
+    DataFacts,
+    MetricFacts,
+    ModelFacts,
+    PredictionRows,
+    Task,
+    TaskTexts,
+    TrainerParts,
+    split_bars,
+)
 from studio.tasks.loading import padded_tokenizer
 
 # (source, target) column names people use, most specific first; matched case-insensitively.
@@ -76,7 +96,7 @@ def prepare_data(cfg, tokenizer=None, max_length=None, max_target_length=None):
         raise DataError(f"{train_name} has no usable row with both a source and a target; add rows "
                         "(a few dozen at least).")
     frames, source = split_rows(frames, source, cfg, train_name)
-    for f in frames.values():
+    for f in {id(f): f for f in frames.values()}.values():  # a split that evaluates on another is the same frame
         f.insert(0, "text", f["source"])
     report = _report(frames, source, raw_train, src_col, tgt_col, dropped_empty, dropped_dup)
     if tokenizer is not None:

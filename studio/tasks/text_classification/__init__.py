@@ -19,11 +19,23 @@ import pandas as pd
 
 from studio.base.settings import setting
 from studio.base.text import Text
-from studio.data import (TEXT_NAMES, DataError, DataReport, LabelledRows, PreparedData, cleaning_warnings,
-                         describe_lengths, is_text_like, long_text_warnings, overlap_warnings, read_table,
-                         split_rows, token_length_stats, truncation_warnings)
-from studio.tasks.base import (TEXT, DataFacts, MetricFacts, ModelFacts, PredictionRows, Task, TaskTexts,
-                               TrainerParts)
+from studio.data import (
+    TEXT_NAMES,
+    DataError,
+    DataReport,
+    LabelledRows,
+    PreparedData,
+    cleaning_warnings,
+    describe_lengths,
+    is_text_like,
+    long_text_warnings,
+    overlap_warnings,
+    read_table,
+    split_rows,
+    token_length_stats,
+    truncation_warnings,
+)
+from studio.tasks.base import TEXT, DataFacts, MetricFacts, ModelFacts, PredictionRows, Task, TaskTexts, TrainerParts
 from studio.tasks.loading import labelled_model, padded_tokenizer
 from studio.tasks.text_classification.augmentation import WordAugmentation
 

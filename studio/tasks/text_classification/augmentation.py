@@ -11,8 +11,15 @@ import pandas as pd
 
 from studio.base.text import Text
 from studio.tasks.text_classification.paraphrase import load_generator, paraphrases
-from studio.tasks.text_classification.word_ops import (content_words, delete, embedding_synonyms, insert, n_changed,
-                                                       replace_synonyms, swap)
+from studio.tasks.text_classification.word_ops import (
+    content_words,
+    delete,
+    embedding_synonyms,
+    insert,
+    n_changed,
+    replace_synonyms,
+    swap,
+)
 
 
 @dataclass

@@ -19,12 +19,29 @@ import numpy as np
 import pandas as pd
 
 from studio.base.text import Text
-from studio.data import (DataError, DataReport, PreparedData, check_text_encoding, describe_lengths,
-                         max_file_bytes, overlap_warnings, read_table, split_rows, token_length_stats, too_big,
-                         truncation_warnings)
+from studio.data import (
+    DataError,
+    DataReport,
+    PreparedData,
+    check_text_encoding,
+    describe_lengths,
+    max_file_bytes,
+    overlap_warnings,
+    read_table,
+    split_rows,
+    token_length_stats,
+    too_big,
+    truncation_warnings,
+)
 from studio.tasks.base import TEXT, DataFacts, MetricFacts, ModelFacts, PredictionRows, Task, TaskTexts, TrainerParts
-from studio.tasks.token_classification.tag_ops import TagPools, pools, replace_mentions, replace_tokens, shuffle_segments
 from studio.tasks.loading import labelled_model, padded_tokenizer
+from studio.tasks.token_classification.tag_ops import (
+    TagPools,
+    pools,
+    replace_mentions,
+    replace_tokens,
+    shuffle_segments,
+)
 
 CONLL_TYPES = (".conll", ".txt", ".iob", ".bio", ".tsv")
 

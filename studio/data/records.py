@@ -1,0 +1,45 @@
+"""Files of records (JSON arrays, JSON Lines, columnar JSON, or any table read as rows), each record with where
+it sits in the file ("line 3", "record 3") so an error can name it; and finding a record's fields by name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from studio.base.errors import DataError
+from studio.data.reading import check_file, check_json_shape, read_table
+
+
+def read_records(path: str, role: str = "Training") -> tuple[Path, list[tuple[str, dict]]]:
+    """The file's records, each with where it sits ("line 3", "record 3") for error messages."""
+    p = check_file(path, role)
+    ext = p.suffix.lower()
+    if ext == ".parquet":
+        df = read_table(str(p), role)
+        return p, [(f"row {i + 1}", r) for i, r in enumerate(df.to_dict("records"))]
+    if ext in (".csv", ".tsv", ".txt"):
+        df = read_table(str(p), role)
+        return p, [(f"line {i + 2}", r) for i, r in enumerate(df.to_dict("records"))]  # line 1 is the header
+    columnar = check_json_shape(p)
+    if columnar is not None:
+        return p, [(f"record {i + 1}", r) for i, r in enumerate(pd.DataFrame(columnar).to_dict("records"))]
+    text = p.read_text(encoding="utf-8-sig")
+    stripped = text.lstrip()
+    if ext == ".jsonl" or (stripped[0] == "{" and "\n{" in stripped):
+        return p, [(f"line {i}", json.loads(line)) for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    return p, [(f"record {i + 1}", r) for i, r in enumerate(json.loads(text))]
+
+
+def field_names(records: list[tuple[str, dict]], name: str, given) -> dict[str, str]:
+    """The fields of the first 1,000 records by lower-case name; a given (role, column) that is not among them is
+    one clear error."""
+    keys: dict[str, str] = {}
+    for _, rec in records[:1000]:
+        for k in rec:
+            keys.setdefault(str(k).strip().lower(), k)
+    for role, col in given:
+        if col and col.lower() not in keys:
+            raise DataError(f"{name}: no field named {col!r} for the {role}; choose one of {sorted(map(str, keys.values()))}.")
+    return keys

@@ -1,0 +1,103 @@
+"""The tabs' handlers called as functions, without a browser or a server: what each returns for what it is given.
+
+Fast (no training): the runs they read are folders written here, as a finished run leaves them.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.context import StudioContext
+from components.tabs import data_tab, model_tab, playground_tab, runs_tab
+from studio.base import files
+from studio.base.entity import RUNS
+from studio.base.runfolder import RunFolder
+from studio.runs.store import Store
+from studio.tasks import all_tasks, get_task
+from studio.views.data_check import list_samples
+
+
+@pytest.fixture
+def ctx(tmp_path) -> StudioContext:
+    samples = list_samples()
+    return StudioContext(store=Store(tmp_path / "runs"), samples=samples, default_sample="support_tickets.csv",
+                         default_model="minilm", default_method="lora")
+
+
+def finished(ctx: StudioContext, task: str, predictions: list[dict]) -> str:
+    """A run folder as a completed run of `task` leaves it: config, status, predictions (registered too)."""
+    run_id = RUNS.new_id()
+    rd = ctx.store.run_dir(run_id)
+    rd.mkdir(parents=True)
+    files.atomic_write_json(RunFolder(rd).config, {"task": task, "model": "minilm", "method": "lora",
+                                                   "data": {"train": "x"}})
+    files.atomic_write_json(RunFolder(rd).status, {"status": "completed"})
+    files.atomic_write_text(RunFolder(rd).predictions, "".join(json.dumps(p) + "\n" for p in predictions))
+    with ctx.store._db(immediate=True) as db:
+        db.execute("INSERT INTO runs (id, task, status) VALUES (?,?,?)", (run_id, task, "completed"))
+    return run_id
+
+
+def test_picking_each_tasks_sample_checks_it_and_shows_its_pickers(ctx):
+    for task in all_tasks():
+        out = data_tab.on_pick_sample(ctx, task.data.samples[0], None, None)
+        state, status, text_dd, _, context_dd = out[0], out[1], out[2], out[3], out[10]
+        assert state.task == task.name and not state.failed and "Ready" in status
+        assert text_dd["value"] in state.columns or state.columns == ()
+        assert context_dd["visible"] == (len(task.inputs.columns) == 2)
+    qa = data_tab.on_pick_sample(ctx, "qa_sample.jsonl", None, None)
+    assert qa[0].context_column == "context" and qa[10]["value"] == "context"
+
+
+def test_a_task_switch_checks_an_upload_again_and_says_so(ctx, tmp_path):
+    src = tmp_path / "tickets.csv"
+    src.write_text("text,label\n" + "".join(f"ticket number {i},{'a' if i % 2 else 'b'}\n" for i in range(40)))
+    upload = data_tab.on_upload(ctx, str(src), None, None, task="text-classification")
+    switched = data_tab.on_task(ctx, "seq2seq", upload[0], None, None)
+    assert switched[0].task == "seq2seq" and "Switched to Sequence to sequence" in switched[1]
+
+
+def test_the_model_tab_shows_only_the_picked_tasks_own_settings():
+    from components import forms
+
+    names = list(forms.task_setting_specs())
+    group, *fields = model_tab.on_task_settings(names, "preference")
+    assert group["visible"] and {n for n, u in zip(names, fields) if u["visible"]} == \
+        {"preference_loss", "beta", "dpo_loss_type", "max_new_tokens"}
+    group, *fields = model_tab.on_task_settings(names, "token-classification")  # none of its own
+    assert not group["visible"] and not any(u["visible"] for u in fields)
+
+
+def test_a_tasks_own_setting_is_a_form_field_no_other_field_shares_a_name_with():
+    from components import forms
+
+    others = set(forms.DATA_FIELDS) | {f["name"] for f in forms.field_help(forms.TrainingConfig)} | {
+        forms.method_key(m, s.name) for m in forms.methods.METHODS for s in forms.methods.METHODS[m].settings}
+    assert not set(forms.task_setting_specs()) & others
+
+
+def test_the_runs_tab_lists_each_tasks_predictions_in_its_own_columns(ctx):
+    rows = {"text-classification": [{"text": "a", "label": "x", "predicted": "y", "confidence": 0.91, "correct": False},
+                                    {"text": "b", "label": "x", "predicted": "x", "confidence": 0.99, "correct": True}],
+            "seq2seq": [{"text": "s", "reference": "r", "output": "o", "exact": False, "chrf": 12.5}],
+            "extractive-qa": [{"question": "q", "context": "c", "answer": "a", "predicted": "b", "exact": False,
+                               "f1": 0.0, "score": 0.4}]}
+    for task, preds in rows.items():
+        rd = ctx.store.run_dir(finished(ctx, task, preds))
+        frame = runs_tab.errors_frame(rd, None)
+        spec = get_task(task).predictions
+        assert list(frame.columns) == [runs_tab.HEADERS.get(c, c) for c in spec.columns]
+        assert len(frame) == (1 if spec.correct else len(preds))  # mistakes only, where rows can be wrong
+        note = runs_tab.errors_note(rd, None)
+        assert ("misclassified" in note) == (spec.label is not None)  # a class label: classification's words
+        assert ("most confident mistakes come first" in note) == (spec.confidence is not None)
+
+
+def test_the_playground_shows_the_panel_of_the_picked_runs_task(ctx):
+    groups = list(playground_tab.PANEL_BUILDERS)
+    for task, panel in (("token-classification", "entities"), ("extractive-qa", "answer"), ("sft", "chat")):
+        shown = playground_tab.panels_for(ctx, groups, finished(ctx, task, []))
+        assert [u["visible"] for u in shown] == [g == panel for g in groups]
+    assert [u["visible"] for u in playground_tab.panels_for(ctx, groups, None)] == [g == "classify" for g in groups]

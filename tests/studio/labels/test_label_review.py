@@ -1,0 +1,112 @@
+"""Label review: cleanlab on out-of-sample probabilities finds flipped labels; decisions write a new file."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from studio.base.errors import DataError
+from studio.config import DataConfig
+from studio.labels import label_review
+from tests.support import SUPPORT_TICKETS, flip_labels
+
+TC = "text-classification"
+
+
+@pytest.fixture(scope="module")
+def noisy(tmp_path_factory):
+    """The support-ticket sample with 12 labels flipped to another class: (path, flipped rows, true labels)."""
+    path, flipped = flip_labels(SUPPORT_TICKETS, tmp_path_factory.mktemp("review") / "noisy.csv", 12)
+    return path, flipped, pd.read_csv(SUPPORT_TICKETS)["label"].tolist()
+
+
+@pytest.fixture(scope="module")
+def review(noisy):
+    return label_review.find_suspects(TC, DataConfig(train=str(noisy[0])))
+
+
+def test_flipped_labels_are_found_with_the_label_they_should_have(noisy, review):
+    _, flipped, truth = noisy
+    found = [s.row for s in review.suspects]
+    hits = set(found) & set(flipped)
+    assert len(hits) >= 6, (found, flipped)                       # recall at least half
+    assert len(hits) / len(found) >= 0.8, (found, flipped)        # and few false alarms
+    right = [s for s in review.suspects if s.row in hits and s.suggested == truth[s.row]]
+    assert len(right) >= 0.8 * len(hits)
+    assert [s.p_given for s in review.suspects] == sorted(s.p_given for s in review.suspects)  # surest first
+    assert "5-fold logistic regression" in review.how and "cleanlab" in review.how
+    assert review.rows == 240 and 0.5 < review.cv_accuracy <= 1.0
+
+
+def test_probabilities_come_from_models_that_never_saw_the_row():
+    # Random features and random labels: a model scoring rows it was fitted on memorises them (near 100%); an
+    # out-of-sample one cannot beat chance.
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 300)).astype(np.float32)
+    y = rng.integers(0, 4, size=200)
+    probs, folds = label_review.out_of_sample_probabilities(x, y, 5, 0)
+    assert folds == 5 and probs.shape == (200, 4)
+    assert np.allclose(probs.sum(1), 1.0)
+    assert (probs.argmax(1) == y).mean() < 0.45
+
+
+def test_decisions_write_a_new_file_and_leave_the_original(noisy, review, tmp_path):
+    path = noisy[0]
+    before = path.read_bytes()
+    a, b, c = review.suspects[:3]
+    out = label_review.apply_decisions(TC, DataConfig(train=str(path)),
+                                       {a.row: a.suggested, b.row: "drop", c.row: "keep"}, tmp_path / "reviewed.csv")
+    assert path.read_bytes() == before
+    assert (out.relabelled, out.dropped, out.kept) == (1, 1, 239)
+    original, reviewed = pd.read_csv(path), pd.read_csv(out.path)
+    expected = original.drop(index=b.row)
+    expected.loc[a.row, "label"] = a.suggested
+    pd.testing.assert_frame_equal(reviewed, expected.reset_index(drop=True))
+
+
+def test_a_label_outside_the_set_is_refused_and_nothing_is_written(noisy, review, tmp_path):
+    s = review.suspects[0]
+    with pytest.raises(DataError, match=r"not one of the file's labels \(did you mean billing"):
+        label_review.apply_decisions(TC, DataConfig(train=str(noisy[0])), {s.row: "biling"}, tmp_path / "out.csv")
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_class_ids_are_written_back_as_ids_in_the_original_format(tmp_path):
+    rows = [{"sentence": f"text number {i} about {'cats' if i % 2 else 'dogs'}", "label": i % 2} for i in range(30)]
+    path = tmp_path / "ids.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    data = DataConfig(train=str(path), label_names="dogs,cats")
+    out = label_review.apply_decisions(TC, data, {0: "cats", 1: "drop"}, tmp_path / "ids-reviewed.jsonl")
+    back = [json.loads(line) for line in out.path.read_text().splitlines()]
+    assert len(back) == 29 and back[0] == {"sentence": rows[0]["sentence"], "label": 1}
+    assert back[1] == rows[2]
+
+
+def test_the_original_cannot_be_the_output(noisy):
+    with pytest.raises(DataError, match="is the original file"):
+        label_review.apply_decisions(TC, DataConfig(train=str(noisy[0])), {}, noisy[0])
+
+
+def test_tasks_without_one_label_per_row_are_refused_in_a_sentence(tmp_path):
+    with pytest.raises(DataError, match="one label per row"):
+        label_review.find_suspects("seq2seq", DataConfig(train=str(tmp_path / "x.csv")))
+
+
+def test_too_few_rows_are_refused(tmp_path):
+    path = tmp_path / "few.csv"
+    pd.DataFrame({"text": ["a b", "c d", "e f"], "label": ["x", "y", "x"]}).to_csv(path, index=False)
+    with pytest.raises(DataError, match="at least 10 labelled rows"):
+        label_review.find_suspects(TC, DataConfig(train=str(path)))
+
+
+def test_suspects_csv_has_a_decision_column_and_inert_cells(review, tmp_path):
+    out = label_review.suspects_csv(review, tmp_path / "s.csv")
+    df = pd.read_csv(out)
+    assert list(df.columns) == ["row", "text", "given", "suggested", "p_suggested", "p_given", "decision"]
+    assert len(df) == len(review.suspects) and df["decision"].isna().all()
+    df["decision"] = ["drop"] + ["keep"] * (len(df) - 1)
+    df.to_csv(out, index=False)
+    assert label_review.decisions_from_csv(out)[int(df["row"][0])] == "drop"

@@ -1,0 +1,108 @@
+"""studio.runs.prewarm: runs forked from the app's spare worker train, stop and die like spawned ones."""
+
+from __future__ import annotations
+
+import os
+
+import psutil
+import pytest
+
+from studio.base import runfolder
+from studio.base.runfolder import RunFolder
+from studio.config import RunConfig
+from studio.runs import prewarm
+from studio.runs.store import Store
+from tests.support import kill_active, separable_rows, tiny_config, wait_for, write_csv
+
+
+@pytest.fixture(scope="module")
+def spare_store(tmp_path_factory):
+    store = Store(tmp_path_factory.mktemp("prewarm") / "runs")
+    prewarm.enable(store)
+    wait_for(store.spare.ready, timeout=300, what="the spare worker to finish its imports")
+    yield store
+    kill_active(store)
+    store.spare.close()
+
+
+@pytest.fixture(scope="module")
+def csv_path(tmp_path_factory):
+    return write_csv(tmp_path_factory.mktemp("prewarm-data") / "t.csv",
+                     separable_rows(16, ("billing", "technical"), seed=3, words=(2, 6)))
+
+
+def test_a_run_forked_from_the_spare_completes_like_a_spawned_one(spare_store, tiny_bert, csv_path):
+    run_id = spare_store.create(RunConfig.from_dict(tiny_config(tiny_bert, csv_path, "lora", epochs=1)))
+    pid = runfolder.read_status(spare_store.run_dir(run_id))["pid"]
+    assert spare_store.spare.forked[-1:] == [pid], "the worker was forked by the spare, not spawned"
+    st = spare_store.wait(run_id, timeout=300)
+    log = (RunFolder(spare_store.run_dir(run_id)).log).read_text()
+    assert st["status"] == "completed", log[-3000:]
+    assert f"run {run_id} started" in log and f"run {run_id} completed" in log
+    assert (spare_store.run_dir(run_id) / "model" / "studio_model.json").exists()
+    assert spare_store.spare.ready(), "the spare stays for the next run"
+
+
+def test_kill_reaches_a_forked_worker_and_its_group(spare_store, tiny_bert, csv_path):
+    cfg = RunConfig.from_dict(tiny_config(tiny_bert, csv_path, "full", epochs=200))
+    run_id = spare_store.create(cfg)
+    rd = spare_store.run_dir(run_id)
+    wait_for(lambda: runfolder.read_status(rd).get("status") == "running", timeout=300, what="the run to start")
+    pid = runfolder.read_status(rd)["pid"]
+    assert pid in spare_store.spare.forked
+    assert os.getpgid(pid) == pid, "a forked worker leads its own process group, as a spawned one does"
+    spare_store.kill(run_id)
+    wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
+             timeout=30, what="the worker to die")
+    st = spare_store.sync(run_id)
+    assert st["status"] in ("failed", "stopped"), st
+    assert spare_store.spare.ready()
+
+
+def test_a_changed_import_time_setting_falls_back_to_a_fresh_worker(spare_store, tiny_bert, csv_path, monkeypatch):
+    env = dict(os.environ, HF_HUB_OFFLINE="0" if os.environ.get("HF_HUB_OFFLINE") == "1" else "1")
+    assert spare_store.spare.spawn(["nothing"], spare_store.root / "x.log", env) is None
+    monkeypatch.setenv("TRANSFORMERS_VERBOSITY", "error")  # read when transformers imports
+    forked = list(spare_store.spare.forked)
+    run_id = spare_store.create(RunConfig.from_dict(tiny_config(tiny_bert, csv_path, "lora", epochs=1)))
+    assert spare_store.spare.forked == forked, "a stale spare must not serve the run"
+    assert runfolder.read_status(spare_store.run_dir(run_id))["pid"] not in forked
+    assert spare_store.wait(run_id, timeout=300)["status"] == "completed"
+
+
+def test_a_closed_spare_leaves_nothing_behind(tmp_path):
+    from studio.runs.prewarm import Spare
+
+    spare = Spare(tmp_path)
+    spare.close()
+    assert spare.proc.poll() is not None and not spare.dir.exists()
+
+
+def test_a_spare_whose_app_vanished_ends_and_removes_its_folder(tmp_path):
+    """An app killed without closing it (no atexit): the spare notices its parent is gone."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from studio.runs.store import worker_env
+
+    code = ("import os, sys; from studio.runs.prewarm import Spare; s = Spare(sys.argv[1]); "
+            "print(s.dir, s.proc.pid, flush=True); os._exit(0)")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60,
+                         env=worker_env()).stdout.split()
+    folder, pid = Path(out[0]), int(out[1])
+    wait_for(lambda: not folder.exists() and not (psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"),
+             timeout=300, what="the orphaned spare to end and remove its folder")
+
+
+def test_a_terminated_spare_removes_its_folder(tmp_path):
+    """SIGTERM to the app's process group (a service stop) reaches the spare: it still cleans up."""
+    import signal
+
+    from studio.runs.prewarm import Spare
+
+    spare = Spare(tmp_path)
+    wait_for(spare.ready, timeout=300, what="the spare worker to finish its imports")
+    os.kill(spare.proc.pid, signal.SIGTERM)
+    wait_for(lambda: spare.proc.poll() is not None and not spare.dir.exists(), timeout=60,
+             what="the terminated spare to remove its folder")

@@ -1,0 +1,236 @@
+"""studio.runs.store + studio.runs.worker: the run lifecycle through real worker subprocesses.
+
+queued -> running -> completed; one run at a time per device (the second waits in queued);
+stop (graceful, checkpoint, stopped) and resume (continues the global step, no duplicate metrics);
+kill (the process group at once, stopped); kill -9 of the worker (failed with a reason on the next
+read, never left running). Tiny model, tiny data, logging every step so there is time to interrupt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from studio.base import runfolder
+from studio.base.errors import RunError
+from studio.base.runfolder import RunFolder
+from studio.config import RunConfig
+from studio.runs.store import Store, process_alive
+from tests.support import tiny_config, wait_for
+
+# 40 training rows, batch 4: 10 steps an epoch.
+LONG = dict(epochs=4, batch_size=4, eval_strategy="steps", eval_steps=10, save_total_limit=2)  # 40 steps
+SHORT = dict(epochs=1, batch_size=8)  # 5 steps
+
+
+def cfg(tiny_bert, separable_csv, **training) -> RunConfig:
+    return RunConfig.from_dict(tiny_config(tiny_bert, separable_csv, "lora", **training))
+
+
+def status(store: Store, run_id: str) -> dict:
+    return store.sync(run_id)
+
+
+def at_step(store: Store, run_id: str, n: int):
+    st = status(store, run_id)
+    assert st["status"] not in runfolder.FINISHED, f"run ended early: {st}"
+    return st if st["status"] == "running" and (st.get("step") or 0) >= n else None
+
+
+def group_members(pgid: int) -> list[psutil.Process]:
+    out = []
+    for p in psutil.process_iter(["pid", "status"]):
+        try:
+            if os.getpgid(p.pid) == pgid and p.info["status"] != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return out
+
+
+def train_steps(run_dir) -> list[int]:
+    return [r["step"] for r in runfolder.read_metrics(run_dir) if r["kind"] == "train"]
+
+
+def test_queue_stop_resume(store, tiny_bert, separable_csv):
+    first = store.create(cfg(tiny_bert, separable_csv, **LONG))
+    second = store.create(cfg(tiny_bert, separable_csv, **SHORT))
+    assert status(store, first)["status"] in ("queued", "running")
+    assert status(store, second)["status"] == "queued"
+    assert [r["id"] for r in store.list()] == [second, first]
+
+    # One run at a time per device: the second waits while the first trains.
+    wait_for(lambda: at_step(store, first, 3), what="the first run to train")
+    info = store.get(second)
+    assert info["status"] == "queued"
+    assert process_alive(info["status_detail"]["pid"], info["status_detail"]["pid_start"]), "its worker waits"
+    assert info["status_detail"]["device"] == "cpu"
+
+    # Graceful stop: finishes the step, saves a checkpoint there, ends as stopped.
+    st = store.stop(first)
+    assert st["status"] in ("stopping", "stopped")
+    st = store.wait(first, timeout=180)
+    assert st["status"] == "stopped", st
+    stopped_at = st["step"]
+    assert 3 <= stopped_at < 40
+    assert f"at step {stopped_at}" in st["reason"]
+    rd = store.run_dir(first)
+    assert (rd / "checkpoints" / f"checkpoint-{stopped_at}" / "trainer_state.json").exists()
+    assert not (rd / "test_report.json").exists() and not (rd / "model").exists()
+    assert train_steps(rd) == list(range(1, stopped_at + 1))
+    with pytest.raises(RunError, match="only queued or running runs can be stopped"):
+        store.stop(first)
+
+    # The queued run starts only after the first one let go of the device, and completes.
+    st2 = store.wait(second, timeout=180)
+    assert st2["status"] == "completed", st2
+    assert st2["started_at"] >= st["finished_at"]
+
+    # Resume: same run, continues the global step from the checkpoint, and completes.
+    st = store.resume(first)
+    assert st["status"] in ("queued", "running")
+    st = store.wait(first, timeout=240)
+    assert st["status"] == "completed", st
+    assert st["step"] == st["max_steps"] == 40
+    metrics = runfolder.read_metrics(rd)
+    starts = [r for r in metrics if r["kind"] == "start"]
+    assert [(s["step"], s["resumed"]) for s in starts] == [(0, False), (stopped_at, True)]
+    assert train_steps(rd) == list(range(1, 41)), "every step once: resumed, not restarted, no duplicates"
+    evals = [r["step"] for r in metrics if r["kind"] == "eval"]
+    assert evals == sorted(set(evals)) and evals[-1] == 40
+    assert (rd / "test_report.json").exists() and (rd / "model" / "studio_model.json").exists()
+    assert not (RunFolder(rd).stop_request).exists()
+    assert "resuming from checkpoint-" in (rd / "train.log").read_text()
+    rows = {r["id"]: r for r in store.list()}
+    assert rows[first]["status"] == rows[second]["status"] == "completed"
+    with pytest.raises(RunError, match="already completed"):
+        store.resume(first)
+
+
+def test_kill_stops_the_process_group_at_once(store, tiny_bert, separable_csv):
+    running = store.create(cfg(tiny_bert, separable_csv, **LONG))
+    waiting = store.create(cfg(tiny_bert, separable_csv, **LONG))
+    st = wait_for(lambda: at_step(store, running, 2), what="the run to train")
+    pid = st["pid"]
+    assert os.getpgid(pid) == pid, "the worker leads its own process group"
+
+    # Stopping a queued run ends it at once: it never started.
+    waiting_pid = status(store, waiting)["pid"]
+    st = store.stop(waiting)
+    assert st["status"] == "stopped" and "never started" in st["reason"]
+    assert not process_alive(waiting_pid, None)
+    assert not (store.run_dir(waiting) / "checkpoints").exists()
+
+    st = store.kill(running)
+    assert st["status"] == "stopped" and "Killed" in st["reason"]
+    assert not process_alive(pid, None)
+    assert group_members(pid) == []
+    assert store.get(running)["status"] == "stopped"
+    assert {r["status"] for r in store.list()} == {"stopped"}
+    with pytest.raises(RunError, match="nothing to kill"):
+        store.kill(running)
+
+
+def test_kill_9_of_the_worker_marks_the_run_failed(store, tiny_bert, separable_csv):
+    run_id = store.create(cfg(tiny_bert, separable_csv, **LONG))
+    st = wait_for(lambda: at_step(store, run_id, 2), what="the run to train")
+    os.kill(st["pid"], signal.SIGKILL)
+    wait_for(lambda: not process_alive(st["pid"], None), timeout=30, what="the worker to die")
+
+    # Nobody wrote a final status: the next read notices the worker is gone.
+    assert runfolder.read_status(store.run_dir(run_id))["status"] in ("running", "stopping")
+    info = store.get(run_id)
+    assert info["status"] == "failed"
+    reason = info["status_detail"]["reason"]
+    assert f"pid {st['pid']}" in reason and "killed" in reason and "Resume" in reason
+    row = next(r for r in store.list() if r["id"] == run_id)
+    assert row["status"] == "failed" and row["reason"] == reason
+    assert Store(store.root).sync(run_id)["status"] == "failed"  # stays failed for every reader
+
+
+def test_a_worker_that_fails_leaves_failed_with_the_reason(store, tiny_bert, separable_csv):
+    run_id = store.create(cfg(tiny_bert, separable_csv), start=False)
+    rd = store.run_dir(run_id)
+    (rd / "config.json").write_text("{broken")
+    runfolder.write_status(rd, "stopped")
+    store.resume(run_id)
+    st = store.wait(run_id, timeout=120)
+    assert st["status"] == "failed"
+    assert st["reason"].startswith("JSONDecodeError: ") and "\n" not in st["reason"]
+    assert "Traceback" in st["traceback_tail"] and "Traceback" in (rd / "train.log").read_text()
+    assert store.list()[0]["status"] == "failed"
+
+
+# ------------------------------------------------------- without a worker --
+def _dead_pid() -> tuple[int, float]:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    start = psutil.Process(p.pid).create_time()
+    p.wait()
+    return p.pid, start
+
+
+@pytest.mark.parametrize("was", ["running", "stopping", "queued"])
+def test_sync_marks_a_vanished_worker_failed(store, tiny_bert, separable_csv, was):
+    run_id = store.create(cfg(tiny_bert, separable_csv), start=False)
+    pid, start = _dead_pid()
+    runfolder.write_status(store.run_dir(run_id), was, pid=pid, pid_start=start)
+    st = store.sync(run_id)
+    assert st["status"] == "failed" and f"while {was}" in st["reason"]
+    assert store.list()[0]["status"] == "failed"
+
+
+def test_a_live_worker_is_left_alone(store, tiny_bert, separable_csv):
+    run_id = store.create(cfg(tiny_bert, separable_csv), start=False)
+    me = psutil.Process()
+    runfolder.write_status(store.run_dir(run_id), "running", pid=me.pid, pid_start=me.create_time())
+    assert store.sync(run_id)["status"] == "running"
+    # A reused pid (another process start time) is not the worker.
+    runfolder.write_status(store.run_dir(run_id), "running", pid=me.pid, pid_start=me.create_time() - 100)
+    assert store.sync(run_id)["status"] == "failed"
+
+
+def test_bad_run_ids_and_missing_runs(store):
+    with pytest.raises(RunError, match="is not a run id"):
+        store.get("../etc")
+    with pytest.raises(RunError, match="No run 20200101-000000-abcdef"):
+        store.get("20200101-000000-abcdef")
+
+
+def test_delete_removes_folder_and_row(store, tiny_bert, separable_csv):
+    run_id = store.create(cfg(tiny_bert, separable_csv), start=False)
+    runfolder.write_status(store.run_dir(run_id), "stopped")
+    store.delete(run_id)
+    assert not store.run_dir(run_id).exists() and store.list() == []
+
+
+# ----------------------------------------------------------------- runlog --
+def test_status_is_replaced_atomically_and_json_clean(tmp_path):
+    runfolder.write_status(tmp_path, "running", step=3, loss=float("nan"))
+    st = runfolder.write_status(tmp_path, "running", eta_seconds=float("inf"))
+    assert st["step"] == 3
+    on_disk = json.loads((RunFolder(tmp_path).status).read_text())
+    assert on_disk["loss"] is None and on_disk["eta_seconds"] is None and on_disk["status"] == "running"
+    assert [p.name for p in tmp_path.iterdir()] == [RunFolder.status.name]  # no temp files left
+    assert runfolder.read_status(tmp_path / "nowhere")["status"] == "unknown"
+
+
+def test_metrics_tail_skips_a_half_written_line_and_truncates_for_resume(tmp_path):
+    w = runfolder.MetricsWriter(tmp_path)
+    for step in (1, 2, 3, 4):
+        w.append({"kind": "train", "step": step, "loss": 1.0 / step})
+    with open(RunFolder(tmp_path).metrics, "a") as fh:
+        fh.write('{"kind": "train", "st')  # a writer mid-line
+    records = list(runfolder.iter_metrics(tmp_path))
+    assert [r["step"] for r, _ in records] == [1, 2, 3, 4]
+    offset = records[-1][1]
+    with open(RunFolder(tmp_path).metrics, "a") as fh:
+        fh.write('ep": 5}\n')
+    assert [r["step"] for r, _ in runfolder.iter_metrics(tmp_path, offset)] == [5]
+    w.truncate_after(2)
+    assert [r["step"] for r in runfolder.read_metrics(tmp_path)] == [1, 2]

@@ -1,0 +1,62 @@
+"""studio.training.head_init: the classification head starts from class prototypes."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from studio.tasks import text_classification as tc
+from studio.training import head_init
+from tests.support import separable_rows
+
+LABELS = ["billing", "shipping", "technical"]
+
+
+def _data():
+    rows = separable_rows(20, tuple(LABELS), seed=11, words=(3, 8))
+    return [r["text"] for r in rows], [LABELS.index(r["label"]) for r in rows]
+
+
+def _accuracy(model, tok, texts, y):
+    with torch.no_grad():
+        logits = model.eval()(**tok(texts, padding=True, return_tensors="pt")).logits
+    return float((logits.argmax(-1).numpy() == np.array(y)).mean())
+
+
+def test_prototypes_classify_before_any_training_where_a_random_head_guesses(tiny_bert):
+    texts, y = _data()
+    tok = tc.load_tokenizer(tiny_bert)
+    torch.manual_seed(0)
+    model = tc.load_model(tiny_bert, LABELS, tok)
+    random_acc = _accuracy(model, tok, texts, y)
+    assert head_init.init_from_prototypes(model, tok, texts, y, len(LABELS), max_length=32, seed=0)
+    proto_acc = _accuracy(model, tok, texts, y)
+    assert proto_acc >= 0.8 and proto_acc > random_acc + 0.2, (random_acc, proto_acc)
+
+
+def test_large_bases_average_fewer_rows_per_class(tiny_bert, monkeypatch):
+    texts, y = _data()
+    tok = tc.load_tokenizer(tiny_bert)
+    model = tc.load_model(tiny_bert, LABELS, tok)
+    seen = []
+    handle = model.register_forward_pre_hook(lambda mod, args, kwargs: seen.append(kwargs["input_ids"].shape[0]),
+                                             with_kwargs=True)
+    try:
+        head_init.init_from_prototypes(model, tok, texts, y, len(LABELS), max_length=32, per_class=16)
+        assert sum(seen) == 16 * len(LABELS)
+        seen.clear()
+        monkeypatch.setattr(head_init, "LARGE_MODEL_PARAMETERS", 0)  # the tiny model now counts as large
+        head_init.init_from_prototypes(model, tok, texts, y, len(LABELS), max_length=32, per_class=16)
+        assert sum(seen) == head_init.LARGE_MODEL_ROWS_PER_CLASS * len(LABELS)
+    finally:
+        handle.remove()
+
+
+def test_a_head_that_is_not_a_plain_linear_is_left_alone(tiny_bert):
+    texts, y = _data()
+    tok = tc.load_tokenizer(tiny_bert)
+    model = tc.load_model(tiny_bert, LABELS, tok)
+    model.classifier = torch.nn.Sequential(torch.nn.Linear(32, 3))
+    before = model.classifier[0].weight.clone()
+    assert not head_init.init_from_prototypes(model, tok, texts, y, len(LABELS), max_length=32)
+    assert torch.equal(model.classifier[0].weight, before)

@@ -1,0 +1,146 @@
+"""The memory estimate: its parts follow the settings; a run that cannot fit is refused with changes that fit;
+gradient checkpointing trains; runs on one CPU share its cores."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import pytest
+
+from studio import cli
+from studio.base import runfolder
+from studio.base.errors import ConfigError
+from studio.config import RunConfig
+from studio.training import cpu_share, memory
+from tests.support import tiny_config, train_to_completion
+
+
+def _cfg(model, csv, method="lora", task="text-classification", **training) -> RunConfig:
+    raw = tiny_config(model, csv, method, **training)
+    raw["task"] = task
+    return RunConfig.from_dict(raw)
+
+
+def test_the_parts_follow_the_method_and_the_settings(tiny_bert, separable_csv):
+    lora = memory.estimate(_cfg(tiny_bert, separable_csv, "lora"))
+    full = memory.estimate(_cfg(tiny_bert, separable_csv, "full"))
+    s = memory.shape(_cfg(tiny_bert, separable_csv, "full"))
+    assert full.parts["weights"] == 4 * s.total and full.parts["gradients"] == 4 * s.total
+    assert full.parts["optimizer"] == 2 * full.parts["gradients"]
+    assert lora.parts["gradients"] < full.parts["gradients"] / 5 and lora.parts["weights"] >= full.parts["weights"]
+    double = memory.estimate(_cfg(tiny_bert, separable_csv, "full", batch_size=16))
+    assert double.parts["activations"] == 2 * full.parts["activations"]
+    longer = memory.estimate(_cfg(tiny_bert, separable_csv, "full", max_length=32))
+    assert longer.parts["activations"] == 2 * full.parts["activations"]
+    # Attention scores grow with the square of the length (on a CPU; SDPA's fused GPU kernels keep none).
+    assert longer.parts["attention"] == 4 * full.parts["attention"] > 0 and double.parts["attention"] == 2 * full.parts["attention"]
+    assert memory.parts(s, _cfg(tiny_bert, separable_csv, "full").training, on_gpu=True)["attention"] == 0
+    saved = memory.estimate(_cfg(tiny_bert, separable_csv, "full", gradient_checkpointing=True))
+    assert saved.parts["activations"] < 0.6 * full.parts["activations"]  # 2 layers: their inputs and one full layer
+    assert saved.parts["attention"] == full.parts["attention"] // s.trained_layers  # one layer's scores at a time
+    assert full.parts["logits"] == 0 and full.verdict == "fits"
+
+
+def test_a_language_model_head_counts_its_logits(tmp_path):
+    from tests.tiny_models import make_tiny_llama
+
+    llama = make_tiny_llama(tmp_path / "llama")
+    est = memory.estimate(_cfg(llama, tmp_path / "x.jsonl", "lora", task="sft", batch_size=4, max_length=64))
+    vocab = memory.shape(_cfg(llama, tmp_path / "x.jsonl", "lora", task="sft")).vocab
+    assert est.parts["logits"] == 3 * 4 * 64 * vocab * 4
+
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_too_big_is_refused_with_changes_that_fit_and_nothing_is_created(store, separable_csv, monkeypatch):
+    cfg = _cfg(MINILM, separable_csv, "full", batch_size=64, max_length=512)  # the bundled MiniLM: GiBs of activations
+    need = memory.estimate(cfg)
+    # A device with room for the model but not for this batch: half of what the activations need on top.
+    room = need.total - (need.parts["activations"] + need.parts["attention"]) // 2
+    monkeypatch.setattr(memory, "available", lambda device: (room, "of available RAM"))
+    with pytest.raises(ConfigError) as e:
+        store.create(cfg)
+    text = str(e.value)
+    assert "It will not fit" in text and "training.batch_size" in text and "gradient_accumulation_steps" in text
+    assert "training.gradient_checkpointing on" in text and "\n" not in text
+    assert store.list() == [] and not [p for p in store.root.iterdir() if p.name.startswith("2")]
+    smaller = text.split("training.batch_size ")[1].split(" ")[0]
+    assert memory.estimate(dataclasses.replace(cfg, training=dataclasses.replace(
+        cfg.training, batch_size=int(smaller)))).total <= memory.WARN_ABOVE * room
+
+
+def test_near_the_limit_is_warned_about_not_refused(tiny_bert, separable_csv, monkeypatch):
+    cfg = _cfg(tiny_bert, separable_csv, "full")
+    need = memory.estimate(cfg).total
+    monkeypatch.setattr(memory, "available", lambda device: (int(need / 0.95), "of available RAM"))
+    est = memory.check(cfg)
+    assert est.verdict == "near" and "Close to the limit" in est.summary()
+
+
+def test_a_run_records_its_estimate_and_its_measured_peak_with_gradient_checkpointing(store, tiny_bert, separable_csv,
+                                                                                     capsys):
+    cfg = _cfg(tiny_bert, separable_csv, "lora", gradient_checkpointing=True)
+    run_id = train_to_completion(store, cfg)
+    st = runfolder.read_status(store.run_dir(run_id))
+    assert st["memory"]["verdict"] == "fits" and st["memory"]["total"] > 0
+    assert st["peak_memory"]["what"] == "peak RSS of the training process" and st["peak_memory"]["bytes"] > 100 * 2 ** 20
+    assert cli.main(["--runs-dir", str(store.root), "show", run_id]) == 0
+    assert "memory   estimated" in capsys.readouterr().out
+
+
+def test_runs_on_one_cpu_share_its_cores(tmp_path, monkeypatch):
+    monkeypatch.setattr(cpu_share, "share_dir", lambda: tmp_path)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    (tmp_path / str(os.getpid())).touch()
+    (tmp_path / "999999999").touch()                     # a trainer that died without cleaning up
+    assert cpu_share.trainers() == 1 and not (tmp_path / "999999999").exists()
+    (tmp_path / str(os.getppid())).touch()               # a second live trainer
+    assert cpu_share.trainers() == 2
+    assert cpu_share.fair_threads(8, 2) == 4 and cpu_share.fair_threads(2, 3) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert cpu_share.fair_threads(8, 1) == 2             # a thread count the user set is the most a run takes
+    assert cpu_share.enabled("cpu") and not cpu_share.enabled("cuda:0")
+    monkeypatch.setenv("STUDIO_CPU_SHARE", "0")
+    assert not cpu_share.enabled("cpu")
+
+
+def test_a_run_gives_its_cores_back_when_its_training_ends(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(cpu_share, "share_dir", lambda: tmp_path / "share")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    rd = tmp_path / "run"
+    rd.mkdir()
+    runfolder.write_status(rd, "running")
+    cb = cpu_share.callback(rd)
+    cpu_share.join()
+    (tmp_path / "share" / str(os.getppid())).touch()   # another run trains on this CPU
+    try:
+        cb.on_train_begin(None, None, None)
+        assert torch.get_num_threads() == max(1, before // 2)
+        st = runfolder.read_status(rd)
+        assert st["cpu_shared_with"] == 2 and st["cpu_threads"] == max(1, before // 2)
+        cb.on_train_end(None, None, None)
+        assert torch.get_num_threads() == before and not (tmp_path / "share" / str(os.getpid())).exists()
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_slow_steps_rebalance_on_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(cpu_share, "share_dir", lambda: tmp_path / "share")
+    rd = tmp_path / "run"
+    rd.mkdir()
+    runfolder.write_status(rd, "running")
+    cb = cpu_share.callback(rd)
+    calls = []
+    cb._balance = lambda: calls.append(1) or setattr(cb, "last", cpu_share.time.monotonic())
+    state = type("S", (), {"global_step": 7})()
+    cb.last = cpu_share.time.monotonic()
+    cb.on_step_begin(None, state, None)
+    assert calls == []                                  # step 7, just balanced: nothing to do
+    cb.last -= cpu_share.EVERY_SECONDS + 1
+    cb.on_step_begin(None, state, None)
+    assert calls == [1]                                 # 30 seconds on: re-balanced mid-way between step 0 and 20
