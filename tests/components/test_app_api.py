@@ -81,7 +81,7 @@ def test_every_public_endpoint_is_named_on_purpose(app_url):
                      "/load_config", "/start_run", "/poll_run", "/stop_run", "/kill_run", "/list_runs",
                      "/compare_runs", "/run_report", "/misclassified", "/resume_run", "/delete_run", "/predict",
                      "/predict_file", "/export_zip", "/push_to_hub", "/run_metrics", "/run_status",
-                     "/predict_entities", "/chat", "/generate",
+                     "/predict_entities", "/chat", "/generate", "/answer_question",
                      "/start_sweep", "/list_sweeps", "/show_sweep", "/stop_sweep", "/kill_sweep", "/resume_sweep",
                      "/find_label_errors", "/save_reviewed_data", "/run_learning_curve", "/create_labelling_project",
                      "/list_labelling_projects", "/show_labelling_project", "/suggest_rows", "/show_round",

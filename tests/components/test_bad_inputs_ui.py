@@ -90,7 +90,8 @@ def test_every_run_id_parameter_refuses_paths(app, tmp_path):
     csv = tmp_path / "texts.csv"
     csv.write_text("text\nhello\n", encoding="utf-8")
     extra = {"text": "hello", "typed": "hello", "message": "hello", "source": "hello", "file": handle_file(str(csv)),
-             "repo_id": "someone/model", "token": "hf_x"}
+             "repo_id": "someone/model", "token": "hf_x", "question": "hello?",
+             "context": "hello"}
     api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     checked = []
     for name, ep in api.items():
@@ -106,7 +107,7 @@ def test_every_run_id_parameter_refuses_paths(app, tmp_path):
         assert "is not a run id" in text_of(msg), (name, msg[:300])
         checked.append(name)
     assert len(checked) >= 12, checked
-    assert {"/predict_entities", "/chat", "/generate"} <= set(checked), checked
+    assert {"/predict_entities", "/chat", "/generate", "/answer_question"} <= set(checked), checked
     nothing_created(runs_dir)
 
 
