@@ -21,12 +21,11 @@ from studio.base.settings import base_type
 from studio.config import AugmentConfig, DataConfig, DistillConfig, RunConfig, TrainingConfig, field_help
 from studio.tasks import DEFAULT_TASK, get_task, task_names
 
-DATA_FIELDS = ("text_column", "label_column", "context_column", "label_names", "header", "validation_fraction",
-               "test_fraction",
-               "split_seed", "max_rows")
+DATA_FIELDS = ("text_column", "label_column", "context_column", "label_names", "header", "repair_bio",
+               "validation_fraction", "test_fraction", "split_seed", "max_rows")
 AUGMENT_PREFIX = "augment_"  # the augment section's form names: augment_copies, augment_operations, ...
 DISTILL_PREFIX = "distill_"  # the distill section's: distill_teacher, distill_temperature, ...
-SPLIT_FIELDS = DATA_FIELDS[5:]  # the Data tab's split settings; the first five sit with the file's columns
+SPLIT_FIELDS = ("validation_fraction", "test_fraction", "split_seed", "max_rows")  # under "Split settings"
 
 
 def spec_of(cls, name: str) -> dict[str, Any]:
@@ -65,6 +64,8 @@ def field_component(spec: dict[str, Any], label, step: float | None = None, **kw
 
 def setting_component(s: methods.Setting, label, **kw) -> gr.components.Component:
     """A method setting (studio.methods.Setting) as a widget."""
+    if s.choices:
+        return gr.Dropdown(choices=list(s.choices), value=s.default, label=label, info=s.help, **kw)
     if s.type in (int, float):
         return gr.Number(value=s.default, label=label, info=s.help, minimum=s.min, maximum=s.max,
                          precision=0 if s.type is int else None, step=1 if s.type is int else 0.01, **kw)
@@ -155,6 +156,7 @@ def unset_zero(spec: dict[str, Any], value: Any) -> Any:
 def form_values(cfg: RunConfig, catalog_ids: list[str]) -> dict[str, Any]:
     """A config -> the value of every form field (the inverse of raw_config)."""
     vals: dict[str, Any] = {}
+    cfg = cfg.with_base()  # a config without a model: its task's default (the Data tab's file may change it)
     if cfg.model in catalog_ids:
         vals.update(model=cfg.model, model_custom="")
     else:

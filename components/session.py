@@ -21,6 +21,7 @@ class DataState:
     label_column: str | None = None
     context_column: str | None = None  # the second input, for tasks with two (a question's context)
     max_length: int | None = None    # the tokenizer's max_length its lengths were checked against
+    cjk_share: float = 0.0           # words of its training inputs that are Chinese, Japanese or Korean
     failed: bool = False             # its last check refused it (the pickers then hold guesses, not choices)
     note: str = ""                   # what happened to the file ("Switched to NER: ... checked again"), kept for
                                      # the re-checks that follow (a new model's tokenizer), until the file changes

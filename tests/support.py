@@ -20,6 +20,23 @@ WORDS = {
 }
 
 
+
+def trainable_here(names) -> list[str]:
+    """The methods among names that this machine can train: those whose machine check (qlora's CUDA and
+    bitsandbytes) passes for a CPU run. What the others say instead is tested beside their checks."""
+    from studio.base.errors import ConfigError
+    from studio.methods import METHODS
+
+    def runs(name: str) -> bool:
+        check = METHODS[name].machine_check
+        try:
+            check and check("cpu")
+        except ConfigError:
+            return False
+        return True
+
+    return [n for n in names if runs(n)]
+
 def separable_rows(per_class: int = 24, labels=("billing", "technical"), seed: int = 0,
                    words: tuple[int, int] = (4, 4)) -> list[dict[str, str]]:
     """Distinct short texts (words[0] to words[1] words), each made of words of its own class only."""

@@ -20,6 +20,7 @@ from components.i18n import EN, Lang, t
 from components.session import DataState, TokenizerChoice
 from components.ui import bind, esc, intro, message, message_box
 from studio.base.errors import DataError
+from studio.base.text import Text
 from studio.config import DataConfig, field_help
 from studio.data import uploads
 from studio.tasks import DEFAULT_TASK, all_tasks, get_task
@@ -60,11 +61,13 @@ class DataTab:
     upload: gr.File
     status: gr.HTML
     header_fix: gr.Button    # "read it without a header row": shown when a file's first line looks like data
+    bio_fix: gr.Button       # "repair the BIO tags": shown when a tag file has an I- that starts an entity
     text_column: gr.Dropdown
     label_column: gr.Dropdown
     context_column: gr.Dropdown  # the second input, for tasks with two (shown only for them)
     label_names: gr.Textbox
     header: gr.Checkbox
+    repair_bio: gr.Checkbox
     split_fields: dict[str, gr.components.Component]
     summary: gr.Markdown
     warnings: gr.HTML
@@ -80,12 +83,12 @@ class DataTab:
         """The data fields of a run config, by name."""
         return {"task": self.task, "text_column": self.text_column, "label_column": self.label_column,
                 "context_column": self.context_column, "label_names": self.label_names, "header": self.header,
-                **self.split_fields, **self.extra_form}
+                "repair_bio": self.repair_bio, **self.split_fields, **self.extra_form}
 
     @property
     def outputs(self) -> list:
         return [self.state, self.status, self.text_column, self.label_column, self.summary, self.warnings,
-                self.labels_plot, self.tokens_plot, self.preview, self.header_fix, self.context_column]
+                self.labels_plot, self.tokens_plot, self.preview, self.header_fix, self.context_column, self.bio_fix]
 
 
 # ------------------------------------------------------------------------------------------ rendering --
@@ -115,7 +118,8 @@ def _warnings(check: data_check.DataCheck, lang: Lang) -> str:
     if not check.report.warnings:
         return message(lang("No problems found: no duplicates, no texts shared between splits.",
                             "没有发现问题：没有重复行，各划分之间没有共享的文本。"), "ok")
-    return message(lang("Worth a look before training:", "训练前值得留意："), "warn", check.report.warnings)
+    return message(lang("Worth a look before training:", "训练前值得留意："), "warn",
+                   [lang(w) if isinstance(w, Text) else w for w in check.report.warnings])
 
 
 def preview_update(frame: pd.DataFrame | None) -> dict:
@@ -148,7 +152,7 @@ def empty_outputs(state: DataState | None, note: str, kind: str = "info", lang: 
     bars, lengths = _charts(get_task(state.task if state else None), None, state, lang)
     return (state, message(note, kind), gr.update(choices=[], value=None), gr.update(choices=[], value=None), "",
             message(None), bars, lengths, preview_update(None), gr.update(visible=False),
-            gr.update(choices=[], value=None, visible=has_context(state.task if state else None)))
+            gr.update(choices=[], value=None, visible=has_context(state.task if state else None)), gr.update(visible=False))
 
 
 def render(state: DataState, check: data_check.DataCheck, lang: Lang = EN, lead: str = "") -> tuple:
@@ -163,14 +167,14 @@ def render(state: DataState, check: data_check.DataCheck, lang: Lang = EN, lead:
     bars, lengths = _charts(task, check, state, lang)
     if not check.ok:
         error = explain(check.error)
-        headerless = "seems to have no header row" in error
-        return (state.but(labels=(), failed=True), message(lead + lang.lead("This data cannot be used yet:", "暂时无法使用这份数据：", error),
-                                              "error"),
+        return (state.but(labels=(), failed=True),
+                message(lead + lang.lead("This data cannot be used yet:", "暂时无法使用这份数据：", error), "error"),
                 text_dd, label_dd, "", message(None), bars, lengths, preview_update(check.preview),
-                gr.update(visible=headerless), context_dd)
+                gr.update(visible=check.fix == "header"), context_dd, gr.update(visible=check.fix == "repair_bio"))
     rep = check.report
     state = state.but(labels=tuple(rep.labels), columns=tuple(check.columns), text_column=rep.text_column,
-                      label_column=rep.label_column, context_column=rep.context_column, failed=False)
+                      label_column=rep.label_column, context_column=rep.context_column, failed=False,
+                      cjk_share=rep.cjk_share)
     train_rows = rep.rows.get("train", 0)
     if task.has_labels:
         ok = lang(f"Ready: {state.name} has {len(rep.labels)} {task.data.label_noun}s and {train_rows} training rows. "
@@ -181,7 +185,8 @@ def render(state: DataState, check: data_check.DataCheck, lang: Lang = EN, lead:
         ok = lang(f"Ready: {state.name} has {train_rows} training rows. Next: the Model tab.",
                   f"就绪：{state.name} 有 {train_rows} 行训练数据。下一步：“模型与方法”标签页。")
     return (state, message(lead + ok, "ok"), text_dd, label_dd, explain(_summary(state, check, lang)),
-            _warnings(check, lang), bars, lengths, preview_update(check.preview), gr.update(visible=False), context_dd)
+            _warnings(check, lang), bars, lengths, preview_update(check.preview), gr.update(visible=False), context_dd,
+            gr.update(visible=False))
 
 
 def data_config(state: DataState, values: dict[str, Any]) -> DataConfig:
@@ -290,6 +295,12 @@ def on_page_load(state, tokens, request: gr.Request = None, **values):
     return run_check(state, tokens, values, lang) + (_hint(state.task if state else DEFAULT_TASK, lang),)
 
 
+def on_repair_bio(state, tokens, request: gr.Request = None, **values):
+    """The one-click fix for a tag file with an I-TYPE that starts an entity: read each such tag as B-TYPE (the
+    repair_bio box stays ticked, so the run reads the file the same way)."""
+    return run_check(state, tokens, {**values, "repair_bio": True}, Lang.of(request)) + (True,)
+
+
 def on_read_without_header(state, tokens, request: gr.Request = None, **values):
     """The one-click fix for a headerless CSV/TSV: read every line as data; the columns are found by contents."""
     return run_check(state, tokens, {**values, "header": False, "text_column": None, "context_column": None, "label_column": None},
@@ -316,6 +327,8 @@ def _source_column(ctx: StudioContext, first: tuple, task0: str) -> tuple:
     status = message_box(value=first[1], elem_id="data-status")
     header_fix = gr.Button(t("Read it without a header row", "按无表头读取"), visible=False, size="sm",
                            elem_id="data-header-fix")
+    bio_fix = gr.Button(t("Repair the tags: an I- that starts an entity becomes B-",
+                          "修复标签：开启实体的 I- 改为 B-"), visible=False, size="sm", elem_id="data-bio-fix")
     with gr.Group():
         input_label, answer_label, answer_info, context_label = picker_texts(task0)
         text_column = gr.Dropdown(choices=first[2]["choices"], value=first[2]["value"], label=input_label,
@@ -339,14 +352,20 @@ def _source_column(ctx: StudioContext, first: tuple, task0: str) -> tuple:
                                     "columns are found by their contents.",
                                     "没有表头的 CSV/TSV 文件请取消勾选：每一行都是数据，按内容识别各列。"),
                              elem_id="data-header")
+        repair_bio = gr.Checkbox(value=False, label=t("Repair BIO tags", "修复 BIO 标签"), elem_id="data-repair-bio",
+                                 visible=get_task(task0).data.bio_tags,
+                                 info=t("An I-TYPE that does not continue an entity of its type starts one (as B-TYPE) "
+                                        "instead of refusing the file; the warnings count the tags changed.",
+                                        "不接在同类实体之后的 I-类型 视为实体开头（B-类型），而不是拒绝整个文件；"
+                                        "提示中会列出改动的标签数。"))
     with gr.Accordion(t("Split settings", "数据划分设置"), open=False):
         split_labels = {"validation_fraction": t("Validation share", "验证集比例"),
                         "test_fraction": t("Test share", "测试集比例"),
                         "split_seed": t("Split seed", "划分随机种子"),
                         "max_rows": t("Use at most this many training rows", "最多使用的训练行数")}
         split_fields = {s["name"]: forms.field_component(s, split_labels[s["name"]]) for s in forms.data_field_specs()}
-    return (task, task_hint, sample, upload, status, header_fix, text_column, label_column, context_column, label_names,
-            header, split_fields)
+    return (task, task_hint, sample, upload, status, header_fix, bio_fix, text_column, label_column, context_column,
+            label_names, header, repair_bio, split_fields)
 
 
 def _findings_column(first: tuple) -> tuple:
@@ -393,10 +412,14 @@ def _wire(ctx: StudioContext, tab: DataTab) -> None:
                    inputs_kwargs=form, outputs=tab.outputs + [tab.sample, tab.task_hint], api_name="set_task", **data)
     tab.header_fix.click(forms.with_keywords(on_read_without_header, names), inputs=[tab.state, tab.tokens],
                          inputs_kwargs=form, outputs=tab.outputs + [tab.header], api_name="read_without_header", **data)
+    tab.bio_fix.click(forms.with_keywords(on_repair_bio, names), inputs=[tab.state, tab.tokens], inputs_kwargs=form,
+                      outputs=tab.outputs + [tab.repair_bio], api_name="repair_bio_tags", **data)
+    tab.task.change(lambda name: gr.update(visible=get_task(name).data.bio_tags), inputs=tab.task,
+                    outputs=tab.repair_bio, api_visibility="private", queue=False)
     f = tab.split_fields
     gr.on([tab.text_column.input, tab.label_column.input, tab.context_column.input, tab.label_names.submit,
            tab.label_names.blur,
-           tab.header.input, f["validation_fraction"].release, f["test_fraction"].release,
+           tab.header.input, tab.repair_bio.input, f["validation_fraction"].release, f["test_fraction"].release,
            f["split_seed"].submit, f["split_seed"].blur, f["max_rows"].submit, f["max_rows"].blur],
           forms.with_keywords(on_check, names), inputs=[tab.state, tab.tokens], inputs_kwargs=form,
           outputs=tab.outputs, api_name="check_data", trigger_mode="always_last", **data)

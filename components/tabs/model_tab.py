@@ -61,11 +61,14 @@ SETTING_LABELS = {
     "init_r": t("Initial rank", "初始秩"), "target_r": t("Target rank", "目标秩"),
     "feedforward_modules": t("Feed-forward modules", "前馈模块"),
     "num_virtual_tokens": t("Virtual tokens", "虚拟词元数"),
+    "bits": t("Bits per base weight", "基础模型每个权重的位数"),
 }
 METHOD_ZH = {  # (title, summary) in Chinese; English comes from the registry
     "full": ("全量微调", "所有权重都参与训练。数据充足时效果最好，检查点也最大。"),
     "freeze": ("冻结底层", "只训练最上面 N 层 Transformer 和分类头。"),
     "lora": ("LoRA", "在权重旁加入低秩适配器：小巧、快速，效果接近全量微调。"),
+    "qlora": ("QLoRA", "基础模型以 4 位（或 8 位）加载的 LoRA：基础模型显存约为四分之一，7-8B 模型可在一张 24 GB 显卡上训练；"
+                       "比 LoRA 稍慢。需要 CUDA GPU 和 bitsandbytes。"),
     "dora": ("DoRA", "为每个权重额外学习幅度的 LoRA（权重分解）；通常略优于 LoRA，但更慢。"),
     "adalora": ("AdaLoRA", "训练过程中把秩预算分配给最需要的层的 LoRA。"),
     "ia3": ("IA3", "在键、值和前馈激活上学习缩放向量；可训练权重最少。"),
@@ -177,6 +180,21 @@ def on_task(task_name, model_name, custom, method_name):
         new_model = task.model.default_model
     new_method = method_for(task, method_name)
     return new_model, gr.skip() if new_method == method_name else new_method
+
+
+def on_data_language(data_state: DataState | None, seen: str | None, model_name, custom, request: gr.Request = None):
+    """A newly loaded file whose texts are mostly Chinese, Japanese or Korean gets the task's multilingual base in
+    place of an English catalog model (once per file: a model picked afterwards stays)."""
+    if data_state is None or data_state.failed or data_state.path == seen:
+        return gr.skip(), seen
+    task, entry = get_task(data_state.task), models.find_entry(model_name or "")
+    better = task.model.base_for(data_state.cjk_share)
+    if (custom or "").strip() or entry is None or entry.languages != "en" or better == task.model.default_model:
+        return gr.skip(), data_state.path
+    share = f"{data_state.cjk_share:.0%}"
+    return gr.update(value=models.find_entry(better).hub_id, info=Lang.of(request)(
+        f"Picked for your data: {share} of its words are Chinese, Japanese or Korean, which {entry.name} reads as "
+        "unknown tokens.", f"已按数据选择：{share} 的词是中日韩文字，{entry.name} 会把它们读成未知词。")), data_state.path
 
 
 def on_task_picked(task_name, method_name):
@@ -352,7 +370,8 @@ def _wire(ctx: StudioContext, m: ModelTab, data: DataTab, catalog_ids: list[str]
                    api_visibility="private", queue=False)
     triggers = [m.model.change, m.model_custom.submit, m.model_custom.blur, m.method.change, data.state.change]
     for comp in m.method_fields.values():
-        triggers += [comp.submit, comp.blur]
+        # A typed number counts when it is submitted or left; a picked choice (a Dropdown) when it changes.
+        triggers += [comp.submit, comp.blur] if hasattr(comp, "submit") else [comp.change]
     # The memory estimate beside the count follows the settings it depends on.
     triggers += [m.training[k].change for k in ("batch_size", "max_length", "precision", "gradient_checkpointing",
                                                 "device") if k in m.training]
@@ -361,6 +380,9 @@ def _wire(ctx: StudioContext, m: ModelTab, data: DataTab, catalog_ids: list[str]
           concurrency_id="models", concurrency_limit=2, show_progress="minimal")
     data.task.change(on_task, inputs=[data.task, m.model, m.model_custom, m.method], outputs=[m.model, m.method],
                      api_visibility="private", queue=False)
+    seen = gr.State(None)  # the data file whose language last chose the model
+    data.state.change(on_data_language, inputs=[data.state, seen, m.model, m.model_custom], outputs=[m.model, seen],
+                      api_visibility="private", queue=False)
     data.task.input(on_task_picked, inputs=[data.task, m.method], outputs=m.training["learning_rate"],
                     api_visibility="private", queue=False)
     data.task.change(bind(on_task_settings, list(m.task_fields)), inputs=data.task,

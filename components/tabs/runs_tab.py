@@ -53,6 +53,7 @@ class RunsTab:
     run: gr.Dropdown
     open: gr.Button
     resume: gr.Button
+    resume_batch: gr.Number  # the batch size to resume with (0: the run's own)
     delete: gr.Button
     confirm_row: gr.Row
     confirm_text: gr.Markdown
@@ -253,11 +254,16 @@ def on_pick_row(evt: gr.SelectData):
 
 
 @shows_user_errors
-def on_resume(ctx: StudioContext, run_id, request: gr.Request = None):
+def on_resume(ctx: StudioContext, run_id, batch_size=0, request: gr.Request = None):
+    """Resume; with a batch size (one that ran out of memory: half its own), gradient accumulation grows to keep
+    the effective batch."""
     lang = Lang.of(request)
-    ctx.store.resume(ctx.run_dir(run_id).name)
-    return message(lang(f"Run {run_id} queued again; it continues from its last checkpoint. Follow it in the Train tab.",
-                        f"运行 {run_id} 已重新排队，会从上次的检查点继续。可在“训练”标签页查看进度。"), "ok")
+    changes = {"batch_size": int(batch_size)} if batch_size else None
+    ctx.store.resume(ctx.run_dir(run_id).name, changes)
+    smaller = lang(f" with batch size {int(batch_size)}", f"，批大小改为 {int(batch_size)}") if changes else ""
+    return message(lang(f"Run {run_id} queued again{smaller}; it continues from its last checkpoint. Follow it in the "
+                        "Train tab.", f"运行 {run_id} 已重新排队{smaller}，会从上次的检查点继续。可在“训练”标签页查看进度。"),
+                   "ok")
 
 
 def on_ask_delete(ctx: StudioContext, run_id, request: gr.Request = None):
@@ -309,6 +315,11 @@ def _details_section() -> tuple:
                               allow_custom_value=True)
             open_btn = gr.Button(t("Open", "打开"), scale=0, min_width=110, variant="primary")
             resume = gr.Button(t("Resume", "继续训练"), scale=0, min_width=110)
+            resume_batch = gr.Number(value=0, precision=0, minimum=0, maximum=4096, scale=1, min_width=150,
+                                     label=t("Resume with batch size", "继续时的批大小"), elem_id="runs-resume-batch",
+                                     info=t("0 keeps it; a run that ran out of memory: half. Accumulation grows to "
+                                            "keep the effective batch.", "0 表示不变；显存不足的运行：减半。"
+                                            "梯度累积会相应增加，有效批大小不变。"))
             delete = gr.Button(t("Delete…", "删除…"), variant="stop", scale=0, min_width=110)
         with gr.Row(visible=False, elem_classes=["studio-confirm"]) as confirm_row:
             confirm_text = gr.Markdown("")
@@ -329,8 +340,8 @@ def _details_section() -> tuple:
                               interactive=False, wrap=True, max_height=420, column_widths=ERROR_WIDTHS)
         learning_curve = gr.Plot(visible=False, elem_id="runs-learning-curve",
                                  label=t("Learning curve of its labelling project", "所属标注项目的学习曲线"))
-    return (run, open_btn, resume, delete, confirm_row, confirm_text, confirm_delete, cancel_delete, action_message,
-            summary, per_class, confusion, error_filter, error_note, errors, learning_curve)
+    return (run, open_btn, resume, resume_batch, delete, confirm_row, confirm_text, confirm_delete, cancel_delete,
+            action_message, summary, per_class, confusion, error_filter, error_note, errors, learning_curve)
 
 
 def build(ctx: StudioContext) -> RunsTab:
@@ -359,7 +370,8 @@ def _wire(ctx: StudioContext, tab: RunsTab) -> None:
                            outputs=[tab.error_note, tab.errors], api_name="misclassified")
     tab.table.select(on_pick_row, inputs=None, outputs=tab.run, api_visibility="private").then(
         bind(on_open, ctx), inputs=tab.run, outputs=report, api_visibility="private")
-    tab.resume.click(bind(on_resume, ctx), inputs=tab.run, outputs=tab.action_message, api_name="resume_run").then(
+    tab.resume.click(bind(on_resume, ctx), inputs=[tab.run, tab.resume_batch], outputs=tab.action_message,
+                     api_name="resume_run").then(
         tab.on_refresh, inputs=list_inputs, outputs=tab.list_outputs, api_visibility="private")
     tab.delete.click(bind(on_ask_delete, ctx), inputs=tab.run, outputs=[tab.confirm_row, tab.confirm_text],
                      api_visibility="private")

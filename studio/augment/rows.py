@@ -138,7 +138,7 @@ def _wait_for(path: Path, timeout: float = 6 * 3600) -> None:
 def preview(cfg, train: pd.DataFrame, n: int = 6, model_path=None) -> pd.DataFrame:
     """A few new rows beside their originals (operation, original, augmented, and the answer), for the Data tab
     and `studio augment`: one from each of `n` training rows (a seeded choice), the operations in turn."""
-    task = get_task(cfg.task)
+    task, cfg = get_task(cfg.task), cfg.resolved()
     acfg = _with_copies(cfg.augment)
     check_generator(acfg, task)
     sample = train.sample(n=min(n, len(train)), random_state=cfg.training.seed).reset_index(drop=True)

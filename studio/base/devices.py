@@ -30,6 +30,54 @@ def describe_run_devices(num_processes: int, num_machines: int = 1) -> str:
     return f"{describe_devices()} · this run: {num_processes} processes{where}"
 
 
+def run_devices(device: str, several: bool = False) -> list[str]:
+    """The devices a queued run may take, in order of preference: any GPU of the box for auto or cuda (a single-
+    process run takes one, so two queued runs train at once on a two-GPU box), the one named, or the CPU."""
+    if device in ("auto", "cuda") and not several:
+        n = gpu_count()
+        if n:
+            return [f"cuda:{i}" for i in range(n)]
+        return ["cpu"] if device == "auto" else ["cuda:0"]
+    return [resolve_device(device)]
+
+
+def gpu_count() -> int:
+    """GPUs on this machine, counted without initialising CUDA in this process (a worker still has to choose its
+    GPU through CUDA_VISIBLE_DEVICES): STUDIO_GPU_COUNT, else nvidia-smi, else 0."""
+    import shutil
+    import subprocess
+
+    if os.environ.get("STUDIO_GPU_COUNT"):
+        return int(os.environ["STUDIO_GPU_COUNT"])
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    if shutil.which("nvidia-smi") is None:
+        return 0
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(1 for line in out.splitlines() if line.startswith("GPU "))
+
+
+def pin_gpu(device: str) -> None:
+    """Make `device` (cuda:K of this machine) the only GPU this process and its children see, as cuda:0."""
+    if not device.startswith("cuda:"):
+        return
+    index = device_index(device)
+    visible = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    os.environ["CUDA_VISIBLE_DEVICES"] = visible[index] if index < len(visible) else str(index)
+    os.environ["STUDIO_RUN_DEVICE"] = device
+
+
+def process_device(device: str) -> str:
+    """The device as this process addresses it: a worker pinned to one GPU (pin_gpu) sees it as cuda:0."""
+    if os.environ.get("STUDIO_RUN_DEVICE", "").startswith("cuda") and device.startswith("cuda"):
+        return "cuda:0"
+    return resolve_device(device)
+
+
 def resolve_device(device: str) -> str:
     """`auto` -> the first GPU when there is one, else cpu; any other value as given."""
     if device != "auto":
@@ -40,11 +88,27 @@ def resolve_device(device: str) -> str:
 
 
 def pick_precision(precision: str, device: str) -> str:
-    """`auto` -> bf16 (or fp16) on a GPU that supports it, fp32 elsewhere; any other value as given."""
+    """`auto` -> bf16 on a GPU with bf16 units (Ampere, compute capability 8.0, and later), fp16 on older ones
+    (Volta, Turing: torch.cuda.is_bf16_supported() says True there by emulation, which is slow), fp32 on a CPU;
+    any other value as given."""
     if precision != "auto":
         return precision
-    if device.startswith("cuda"):
-        import torch
+    capability = gpu_capability(device)
+    if capability is None:
+        return "fp32"
+    return "bf16" if capability >= (8, 0) else "fp16"
 
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "fp32"
+
+def gpu_capability(device: str) -> tuple[int, int] | None:
+    """The CUDA compute capability of a device ("cuda", "cuda:1"), or None for a CPU."""
+    if not device.startswith("cuda"):
+        return None
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return tuple(torch.cuda.get_device_capability(device_index(device)))
+
+
+def device_index(device: str) -> int:
+    return int(device.split(":", 1)[1]) if ":" in device else 0

@@ -16,7 +16,13 @@ class ConfigError(ValueError):
 
 
 class DataError(ValueError):
-    """Input data the user must fix; the message says where and how."""
+    """Input data the user must fix; the message says where and how. `fix` names the one data setting that
+    reads the file as it is (e.g. "header": read it without a header row), where one does; the Data tab offers
+    it as a button."""
+
+    def __init__(self, message: str, fix: str | None = None):
+        super().__init__(message)
+        self.fix = fix
 
 
 class ModelError(ValueError):
@@ -47,9 +53,7 @@ class LaunchFailed(RuntimeError):
 
 
 def _oom_hint(exc: BaseException) -> str | None:
-    text = f"{type(exc).__name__}: {exc}"
-    low = text.lower()
-    if "out of memory" in low or "cannot allocate memory" in low or isinstance(exc, MemoryError) or "OutOfMemoryError" in text:
+    if is_out_of_memory(exc):
         return ("Out of memory: lower training.batch_size (raise gradient_accumulation_steps to keep the effective batch), "
                 "lower training.max_length, or use a LoRA-family method instead of full fine-tuning.")
     return None
@@ -81,7 +85,21 @@ def _disk_full_hint(exc: BaseException) -> str | None:
             "the file-size limit), then resume from the last checkpoint.")
 
 
+class TrainingOutOfMemory(RuntimeError):
+    """A run that ran out of memory mid-training; the message says where it stopped, what was saved and how to
+    resume it with a smaller batch."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """torch's CUDA out-of-memory error, a MemoryError, or an allocator's "cannot allocate memory"."""
+    text = f"{type(exc).__name__}: {exc}"
+    return ("out of memory" in text.lower() or "cannot allocate memory" in text.lower() or isinstance(exc, MemoryError)
+            or "OutOfMemoryError" in text)
+
+
 def failure_reason(exc: BaseException) -> str:
     """The one sentence a failed run shows: what to change for known causes, else the exception's first line."""
+    if isinstance(exc, TrainingOutOfMemory):
+        return str(exc)
     return (_oom_hint(exc) or _disk_full_hint(exc)
             or f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else 'no message'}")

@@ -22,7 +22,7 @@ from studio import sweeps
 from studio.base.errors import USER_ERRORS
 from studio.cli import augment_commands, label_commands
 from studio.cli.options import add_options, field_lines
-from studio.cli.run_commands import cmd_delete, cmd_runs, cmd_show, cmd_simple, cmd_train
+from studio.cli.run_commands import cmd_delete, cmd_resume, cmd_runs, cmd_show, cmd_simple, cmd_train
 from studio.cli.sweep_commands import cmd_sweep, cmd_sweeps
 from studio.cli.use_commands import cmd_data, cmd_export, cmd_methods, cmd_models, cmd_predict, cmd_tasks
 from studio.config import SECTIONS, DataConfig, RunConfig, TrainingConfig
@@ -72,10 +72,18 @@ def _run_parsers(add) -> None:
                         ("stop", cmd_simple("stop"), "Stop gracefully: finish the step, save a checkpoint (a sweep stops "
                                                      "its running trial)."),
                         ("kill", cmd_simple("kill"), "Kill the run's (or sweep's and its trial's) processes at once."),
-                        ("resume", cmd_simple("resume"), "Continue a stopped or failed run from its last checkpoint, or "
-                                                         "a sweep where it stopped."),
+                        ("resume", cmd_resume, "Continue a stopped or failed run from its last checkpoint, or "
+                                               "a sweep where it stopped."),
                         ("delete", cmd_delete, "Delete a finished run and its folder.")):
-        add(name, fn, h).add_argument("run", help="Run id (or sweep id for show, stop, kill, resume).")
+        p = add(name, fn, h)
+        p.add_argument("run", help="Run id (or sweep id for show, stop, kill, resume).")
+        if name == "resume":
+            p.add_argument("--batch-size", type=int, help="Resume with this batch size (one that ran out of memory: "
+                           "half); gradient accumulation grows to keep the effective batch.")
+            p.add_argument("--gradient-accumulation-steps", type=int, help="With --batch-size: the accumulation (the "
+                           "product must stay the run's effective batch).")
+            p.add_argument("--gradient-checkpointing", action="store_true", help="Resume with gradient "
+                           "checkpointing on (less activation memory, about a third more time per step).")
 
 
 def _sweep_parsers(add) -> None:

@@ -18,7 +18,7 @@ def cmd_augment(a, store) -> int:
            "augment": given(a, AugmentConfig), "training": {"seed": a.seed}}
     if a.model:
         raw["model"] = a.model
-    cfg = RunConfig.from_dict(raw)
+    cfg = RunConfig.from_dict(raw).resolved()
     task = get_task(cfg.task)
     train = task.prepare_data(cfg.data).splits["train"]
     if not a.out:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from studio import distill, sweeps
 from studio.base import files, runfolder
+from studio.base.errors import RunError
 from studio.base.runfolder import RunFolder
 from studio.cli.common import fmt_dur, load_config, show
 from studio.cli.sweep_commands import show_sweep
@@ -20,7 +21,10 @@ from studio.training.base_scores import side_by_side
 def cmd_train(a, store) -> int:
     cfg = load_config(a)
     run_id = store.create(cfg)
-    fit = runfolder.read_status(store.run_dir(run_id)).get("memory")
+    status = runfolder.read_status(store.run_dir(run_id))
+    if status.get("base_picked"):
+        print(status["base_picked"], file=sys.stderr)
+    fit = status.get("memory")
     if fit:  # on stderr: --detach prints only the run id on stdout, for scripts
         print(f"memory: {memory.Estimate.from_dict(fit).summary()}", file=sys.stderr)
     if a.detach:
@@ -150,6 +154,19 @@ def cmd_simple(action):
         show(st, a.json, f"{a.run}: {st.get('status') if isinstance(st, dict) else action}")
         return 0
     return run
+
+
+def cmd_resume(a, store) -> int:
+    changes = {k: v for k, v in (("batch_size", a.batch_size),
+                                 ("gradient_accumulation_steps", a.gradient_accumulation_steps),
+                                 ("gradient_checkpointing", a.gradient_checkpointing or None)) if v is not None}
+    if sweeps.is_sweep_id(a.run):
+        if changes:
+            raise RunError("A sweep resumes its trials as they were; --batch-size and the like change one run.")
+        return cmd_simple("resume")(a, store)
+    st = store.resume(a.run, changes or None)
+    show(st, a.json, f"{a.run}: {st.get('status')}" + (f" (resumed with {changes})" if changes else ""))
+    return 0
 
 
 def cmd_delete(a, store) -> int:

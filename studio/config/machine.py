@@ -41,6 +41,27 @@ def check_sharding(t) -> None:
         raise ConfigError(f"training.distributed: {t.distributed} needs GPUs and this machine has none; use ddp.")
 
 
+def check_gpu_extras(t) -> None:
+    """8-bit optimizers and Liger's kernels run on CUDA GPUs, from packages installed where there is one."""
+    wants = [(t.optimizer != "adamw", f"training.optimizer {t.optimizer}", "bitsandbytes", "bitsandbytes"),
+             (t.liger_kernels, "training.liger_kernels", "liger_kernel", "liger-kernel")]
+    for wanted, what, module, package in wants:
+        if not wanted:
+            continue
+        if t.device == "cpu" or not _cuda():
+            raise ConfigError(f"{what} needs a CUDA GPU, and " + ("this run trains on the CPU" if t.device == "cpu"
+                              else "this server has none") + "; turn it off.")
+        if not _installed(module):
+            raise ConfigError(f"{what} needs {package}, which is not installed here: `pip install -e \".[gpu]\"` "
+                              f"(or `pip install {package}`), or turn it off.")
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def check_tracking(t) -> None:
     if t.wandb and not _installed("wandb"):
         raise ConfigError("training.wandb: the wandb package is not installed; install wandb or turn training.wandb off.")

@@ -21,25 +21,28 @@ import yaml
 from studio import methods
 from studio.augment.config import AugmentConfig
 from studio.base import files
+from studio.base.devices import resolve_device
 from studio.base.errors import ConfigError, RunError
 from studio.base.runfolder import RunFolder
 from studio.base.settings import build, check_bounds, setting
-from studio.config.machine import check_launch, check_sharding, check_tracking
+from studio.config.machine import check_gpu_extras, check_launch, check_sharding, check_tracking
 from studio.config.training import MOVED_TO_TASK_ARGS, TrainingConfig
 from studio.data.config import DataConfig
 from studio.distill.config import DistillConfig
 from studio.tasks import DEFAULT_TASK, get_task, task_names
 
 TASKS = task_names()
+AUTO_MODEL = "auto"  # the task's default base for the run's data (Task.model.base_for), picked when a run is created
 SECTIONS = {"data": DataConfig, "training": TrainingConfig, "augment": AugmentConfig, "distill": DistillConfig}
 
 
 @dataclass
 class RunConfig:
     task: str = setting(DEFAULT_TASK, "What the model learns.", choices=TASKS)
-    model: str = setting("sentence-transformers/all-MiniLM-L6-v2", "Base model: a catalog name, a Hugging Face hub id "
-                         "or a local folder; left out of a config file, the task's default (MiniLM for classification "
-                         "and NER, SmolLM2 for SFT).")
+    model: str = setting(AUTO_MODEL, "Base model: a catalog name, a Hugging Face hub id or a local folder; auto (or "
+                         "left out) takes the task's default for the data: MiniLM for English classification, NER and "
+                         "QA, multilingual-e5-small when most of the texts are Chinese, Japanese or Korean, SmolLM2 "
+                         "for SFT and preference tuning.")
     method: str = setting("lora", "How the model is adapted: full, freeze, lora, dora, adalora, ia3, prefix or prompt.")
     method_args: dict = setting({}, "Settings of the chosen method (see `studio methods`); empty takes its defaults.")
     task_args: Any = setting(None, "Settings of the chosen task (see `studio tasks`); empty takes its defaults.")
@@ -79,8 +82,6 @@ class RunConfig:
         raw = _moved_settings(dict(raw) if isinstance(raw, dict) else raw)
         task_args = raw.pop("task_args", None) if isinstance(raw, dict) else None
         cfg = build(cls, raw, "")
-        if isinstance(raw, dict) and "model" not in raw and cfg.task in TASKS:
-            cfg.model = get_task(cfg.task).model.default_model
         if cfg.task in TASKS:
             cfg.task_args = build(get_task(cfg.task).settings, task_args, "task_args.")
         if base_dir is not None:
@@ -139,11 +140,22 @@ class RunConfig:
         """What this server must offer the run (GPUs for sharding, deepspeed, a W&B login), checked before a run
         exists rather than minutes into its launch."""
         check_sharding(self.training)
+        check_gpu_extras(self.training)
+        method = methods.METHODS[self.method]
+        if method.machine_check is not None:
+            method.machine_check(resolve_device(self.training.device))
         check_tracking(self.training)
 
     def resolved(self) -> "RunConfig":
-        """A copy with every method setting filled in (what a run folder records)."""
-        return dataclasses.replace(self, method_args=methods.resolve_args(self.method, self.method_args))
+        """A copy with every method setting filled in and an `auto` model made the task's default (what a run
+        folder records; Store.create picks the base for the data first, with_base)."""
+        return dataclasses.replace(self.with_base(), method_args=methods.resolve_args(self.method, self.method_args))
+
+    def with_base(self, cjk_share: float = 0.0) -> "RunConfig":
+        """The config with an `auto` model made the task's base for data with this share of CJK letters."""
+        if self.model.strip().lower() != AUTO_MODEL:
+            return self
+        return dataclasses.replace(self, model=get_task(self.task).model.base_for(cjk_share))
 
     def selection_metric(self) -> str:
         """The validation metric that picks the best checkpoint (the task's default when unset)."""

@@ -11,6 +11,8 @@ from studio.base.settings import setting
 from studio.tasks import all_tasks
 
 SCHEDULERS = ("linear", "cosine", "constant")
+ATTENTIONS = ("auto", "sdpa", "flash_attention_2", "eager")
+OPTIMIZERS = ("adamw", "adamw_8bit", "paged_adamw_8bit")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 EVAL_STRATEGIES = ("epoch", "steps")
 DISTRIBUTED = ("ddp", "fsdp", "deepspeed")
@@ -49,6 +51,19 @@ class TrainingConfig:
     gradient_checkpointing: bool = setting(False, "Keep only each layer's input during the forward pass and recompute "
                                            "the rest in the backward pass: far less activation memory for about a "
                                            "third more time per step. Turn on when a run does not fit.")
+    attention: str = setting("auto", "Attention kernel: auto takes flash-attention 2 where it is installed and the "
+                             "GPU can run it (Ampere or later, bf16/fp16), else PyTorch's SDPA; eager is the plain "
+                             "one (slow; for architectures the others do not support).", choices=ATTENTIONS)
+    optimizer: str = setting("adamw", "AdamW as the Trainer runs it (PyTorch's), or with 8-bit states from bitsandbytes "
+                             "(a quarter of the optimizer's memory; paged: its states move to CPU memory when the GPU "
+                             "runs short). The 8-bit ones need a CUDA GPU and bitsandbytes.", choices=OPTIMIZERS)
+    liger_kernels: bool = setting(False, "Liger's fused Triton kernels (RMSNorm, RoPE, SwiGLU, a cross-entropy that "
+                                  "never holds the whole vocabulary's logits) for the architectures Liger knows: less "
+                                  "memory and faster steps on a GPU. Needs liger-kernel and a CUDA GPU.")
+    ignore_memory_estimate: bool = setting(False, "Start the run even when its memory estimate says it cannot fit "
+                                           "(the estimate can be wrong: offloading, custom kernels, an unusual "
+                                           "architecture). Off: such a run is refused before it exists, with the "
+                                           "changes that would make it fit.")
     score_base: bool = setting(True, "Also score the untrained base on the test split (cached per base model and "
                                "split), so the report shows whether fine-tuning helped; turn off for large bases, "
                                "where generating on the test split takes long.")

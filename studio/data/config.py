@@ -28,6 +28,9 @@ class DataConfig:
     header: bool = setting(True, "The first line of a CSV/TSV file names its columns. Off: every line is data "
                            "(public sets often come without a header), the columns are called column_1, column_2, "
                            "... and the text and answer columns are found by their contents.")
+    repair_bio: bool = setting(False, "Tagged data (NER): an I-TYPE that does not continue an entity of its type "
+                               "starts one, as if it were B-TYPE (how IOB1 files and most taggers read it), instead "
+                               "of refusing the file; the data report says how many tags changed.")
     label_names: str | None = setting(None, "For files that store labels or BIO tags as numbers (class ids, as "
                                       "Hugging Face datasets export them): the names in id order, comma-separated, "
                                       "e.g. O, B-PER, I-PER, B-LOC, I-LOC. Empty when the file holds the names.",

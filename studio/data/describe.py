@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -59,6 +61,51 @@ def cleaning_warnings(r: DataReport, unit: str = "row", fields: str = "text or l
 
 
 def describe_lengths(r: DataReport, texts: pd.Series) -> None:
-    """Fill long_texts and longest_text from the training inputs."""
+    """Fill long_texts, longest_text and cjk_share from the training inputs."""
     lengths = texts.str.len()
     r.long_texts, r.longest_text = int((lengths > LONG_TEXT_CHARS).sum()), int(lengths.max()) if len(lengths) else 0
+    r.cjk_share = cjk_share(texts)
+
+
+# Han (with extension A and compatibility ideographs), kana, Hangul syllables and jamo.
+CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\u31f0-\u31ff\uac00-\ud7af\u1100-\u11ff]")
+
+
+WORD = re.compile(r"[^\W\d_]+")
+
+
+def cjk_share(texts, sample: int = 2000) -> float:
+    """The share of the texts' words that are Chinese, Japanese or Korean, over a sample of texts (a text may be a
+    string, or a list or mapping of them: a chat's turns). Each CJK character counts as a word (one is closer to a
+    word than to a letter) and so does each run of other letters, so "我用 iPhone 拍照" is mostly Chinese."""
+    words = cjk = 0
+    for value in list(texts)[:sample]:
+        text = _flat(value)
+        found = len(CJK.findall(text))
+        cjk += found
+        words += found + len(WORD.findall(CJK.sub(" ", text)))
+    return round(cjk / words, 3) if words else 0.0
+
+
+def unknown_share(texts, tokenizer, sample: int = 300) -> float:
+    """The share of tokens the tokenizer reads as its unknown token ([UNK]) over a sample of texts: how much of
+    the data the model cannot see at all (an English vocabulary on Chinese text: most of it)."""
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if unk is None:
+        return 0.0
+    total = unknown = 0
+    for value in list(texts)[:sample]:
+        ids = tokenizer(_flat(value)[:4000], add_special_tokens=False)["input_ids"]
+        total += len(ids)
+        unknown += sum(i == unk for i in ids)
+    return round(unknown / total, 3) if total else 0.0
+
+
+def _flat(value) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return " ".join(_flat(v) for v in value.values())
+    if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
+        return " ".join(_flat(v) for v in (value.tolist() if hasattr(value, "tolist") else value))
+    return ""

@@ -72,6 +72,9 @@ def _script(run_dir: Path) -> tuple[str, list[str]]:
     raw["model"] = portable_base(cfg.model)
     # Resolved, so the script needs no registry: the learning rate and the selection metric the run used.
     raw["training"].update(learning_rate=cfg.learning_rate(), best_metric=cfg.selection_metric())
+    formats = (files.read_json(RunFolder(run_dir).status) or {}).get("number_formats")
+    if formats:
+        raw["number_formats"] = formats
     config_json = json.dumps(raw, indent=2, ensure_ascii=False)
     if '"""' in config_json:  # cannot end the embedded raw string early: JSON escapes quotes inside strings
         raise ReproduceError("The run's config cannot be embedded in a script.")

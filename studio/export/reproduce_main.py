@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import pandas as pd
 
 from studio.base.devices import pick_precision
+from studio.training.precision import load_kwargs
 from studio.training.parts import (
     assemble_model,
     build_trainer,
@@ -66,13 +67,17 @@ def main(config: dict, task, build_base=None) -> dict:
     ds = task.tokenize(splits, tok, labels, cfg)
     _, total_steps = plan_steps(len(ds["train"]), t)
     prototypes = prototype_rows(splits["train"], labels) if task.prototype_head else None
-    model = assemble_model(task.load_model, task.peft_task_type, cfg, model_path, labels, tok, total_steps, prototypes)
     cuda = torch.cuda.is_available() and t.device != "cpu"
-    precision = pick_precision(t.precision, "cuda" if cuda else "cpu")
+    # On a GPU the run's own number formats (its status recorded them); on a CPU fp32, as the studio trains there.
+    formats = config.get("number_formats") if cuda else None
+    model = assemble_model(task.load_model, task.peft_task_type, cfg, model_path, labels, tok, total_steps, prototypes,
+                           load_kwargs=load_kwargs(formats) if formats else {"dtype": torch.float32})
+    precision = formats["compute"] if formats else pick_precision(t.precision, "cuda" if cuda else "cpu")
     parts = task.trainer_parts(cfg, tok, labels, splits)
     args = training_arguments(parts.args_cls or TrainingArguments, t, a.out, t.learning_rate, t.best_metric, precision,
                               not cuda, "none", "reproduce", parts.args)
-    trainer = build_trainer(parts, model, args, ds, task.collator(tok, model), tok, recipe_callbacks(model, t))
+    trainer = build_trainer(parts, model, args, ds, parts.collator or task.collator(tok, model), tok,
+                            recipe_callbacks(model, t))
     trainer.train()
     trainer.args.train_sampling_strategy = "random"  # the test split in its own order
     report, _ = task.test_report(trainer, ds["test"], splits["test"], labels, tok, cfg)

@@ -27,6 +27,7 @@ import pandas as pd
 from studio.base.errors import DataError
 from studio.base.settings import setting
 from studio.data import DataConfig, LabelledRows, read_table, write_table
+from studio.data.describe import cjk_share
 from studio.models.embeddings import embed
 from studio.tasks import all_tasks, get_task
 
@@ -96,7 +97,7 @@ def find_suspects(task_name: str, data: DataConfig, settings: ReviewSettings | N
     if len(at) < MIN_ROWS or len(labels) < 2:
         raise DataError(f"{Path(data.train).name}: label review needs at least {MIN_ROWS} labelled rows and 2 labels "
                         f"(it has {len(at)} rows, {len(labels)} label{'s' * (len(labels) != 1)}).")
-    model = settings.model or task.model.default_model
+    model = settings.model or task.model.base_for(cjk_share([rows.texts[i] for i in at]))
     say = progress or (lambda share, what: None)
     say(0.0, f"Reading {len(at)} texts with {model}")
     x = embed(model, [rows.texts[i] for i in at], settings.max_length,

@@ -32,6 +32,7 @@ from studio.base.entity import LABELLING
 from studio.base.errors import DataError, RunError
 from studio.base.runfolder import RunFolder
 from studio.config import DataConfig, RunConfig, load_run_config
+from studio.data.describe import cjk_share
 from studio.labels import query_strategies
 from studio.labels.label_review import review_task
 from studio.models.embeddings import embed
@@ -198,7 +199,7 @@ def pick_rows(store: Store, spec: dict[str, Any], pool, cand: list[int], n: int,
     vectors = None
     if probs is None or strategy in query_strategies.NEEDS_EMBEDDINGS:
         say(0.5, f"Embedding {len(texts)} pool texts")
-        vectors = embed(_embedding_model(store, spec, run_id), texts)
+        vectors = embed(_embedding_model(store, spec, run_id, texts), texts)
     picks = query_strategies.pick(strategy, int(n), probs, vectors, seed)
     say(1.0, f"Picked {len(picks.positions)} rows")
     return {"strategy": strategy if probs is not None else query_strategies.COLD_START, "run": run_id, "how": picks.how,
@@ -230,11 +231,13 @@ def _run_probabilities(store: Store, spec: dict[str, Any], run_id: str, texts: l
     return np.array([[p["probabilities"][lab] for lab in labels] for p in preds]), labels
 
 
-def _embedding_model(store: Store, spec: dict[str, Any], run_id: str | None) -> str:
-    """The frozen base that measures the pool: the run's base, else the project config's."""
+def _embedding_model(store: Store, spec: dict[str, Any], run_id: str | None, texts: list[str]) -> str:
+    """The frozen base that measures the pool: the run's base, else the project config's (`auto`: the task's base
+    for texts like these, the multilingual one for mostly-CJK pools)."""
     if run_id:
         return load_run_config(store.run_dir(run_id)).model
-    return spec["config"]["model"]
+    cfg = dataclasses.replace(RunConfig(), task=spec["config"]["task"], model=spec["config"]["model"])
+    return cfg.with_base(cjk_share(texts)).model
 
 
 def base_config(store: Store, project_id: str) -> RunConfig:

@@ -3,6 +3,7 @@
     base             Method and Setting; the helpers every method uses (target modules, heads, layer stacks)
     full             full, freeze
     lora             lora, dora, adalora
+    qlora            qlora (LoRA on a 4- or 8-bit base, bitsandbytes)
     ia3              ia3
     virtual_tokens   prefix, prompt
 
@@ -22,12 +23,13 @@ from studio.methods.base import Method, Setting, count_parameters, head_names, t
 from studio.methods.full import FREEZE, FULL
 from studio.methods.ia3 import IA3
 from studio.methods.lora import ADALORA, DORA, LORA
+from studio.methods.qlora import QLORA
 from studio.methods.virtual_tokens import PREFIX, PROMPT
 
 if TYPE_CHECKING:
     from torch import nn
 
-METHODS: dict[str, Method] = {m.name: m for m in (FULL, FREEZE, LORA, DORA, ADALORA, IA3, PREFIX, PROMPT)}
+METHODS: dict[str, Method] = {m.name: m for m in (FULL, FREEZE, LORA, QLORA, DORA, ADALORA, IA3, PREFIX, PROMPT)}
 
 __all__ = ["METHODS", "Method", "Setting", "attach", "apply", "count_parameters", "describe", "head_names",
            "moves_rank", "resolve_args", "transformer_layers"]
@@ -55,6 +57,8 @@ def resolve_args(method: str, args: dict | None) -> dict[str, Any]:
             raise ConfigError(f"method_args.{k}: {v} is below the minimum {s.min}.")
         if s.max is not None and v > s.max:
             raise ConfigError(f"method_args.{k}: {v} is above the maximum {s.max}.")
+        if s.choices and v not in s.choices:
+            raise ConfigError(f"method_args.{k}: {v!r} is not one of {', '.join(map(str, s.choices))}.")
         out[k] = v
     if m.check is not None:
         m.check(out)
@@ -82,7 +86,7 @@ def describe() -> list[dict[str, Any]]:
     """The registry as plain data (for `studio methods`, docs and the UI)."""
     return [
         {"name": m.name, "title": m.title, "summary": m.summary, "learning_rate": m.learning_rate,
-         "peft": m.peft, "mergeable": m.mergeable,
+         "peft": m.peft, "mergeable": m.mergeable, "quantized": m.quantized_bits is not None,
          "settings": [{"name": s.name, "default": s.default, "help": s.help, "type": s.type.__name__,
                        "min": s.min, "max": s.max} for s in m.settings]}
         for m in METHODS.values()

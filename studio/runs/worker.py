@@ -17,12 +17,12 @@ import traceback
 from pathlib import Path
 
 from studio.base import runfolder
-from studio.base.devices import pick_precision, resolve_device
+from studio.base.devices import pick_precision, pin_gpu, process_device, run_devices
 from studio.base.errors import LaunchFailed, failure_reason
 from studio.base.process_rank import is_multi_process
 from studio.base.runfolder import RunFolder
 from studio.config import load_run_config
-from studio.runs.store import Store, process_start_time
+from studio.runs.store import ANY_GPU, Store, process_start_time
 
 
 def train_run(run_dir: Path, device: str, resume: bool) -> dict:
@@ -34,7 +34,27 @@ def train_run(run_dir: Path, device: str, resume: bool) -> dict:
         return recipe.run(run_dir, resume=resume)
     from studio.runs import distributed
 
-    return distributed.run_launched(run_dir, t, device, pick_precision(t.precision, device), resume)
+    return distributed.run_launched(run_dir, t, device, pick_precision(t.precision, process_device(device)), resume)
+
+
+def wait_for_device(store: Store, run_id: str, devices: list[str], poll: float = 0.5) -> str | None:
+    """Wait in the queue until one of `devices` is free and the run is first in line for it; the device it got,
+    or None when a stop was asked for first."""
+    run_dir = store.run_dir(run_id)
+    runfolder.write_status(run_dir, "queued", device=devices[0] if len(devices) == 1 else ANY_GPU)
+    per_device = int(os.environ.get("STUDIO_RUNS_PER_DEVICE", "1"))
+    announced = False
+    while True:
+        got = next((d for d in devices if store.try_claim(run_id, d, per_device)), None)
+        if got is not None:
+            return got
+        if runfolder.stop_requested(run_dir):
+            return None
+        if not announced:
+            print(f"[studio] queued: waiting for {' or '.join(devices) if len(devices) < 4 else 'a GPU'} to be free",
+                  flush=True)
+            announced = True
+        time.sleep(poll)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,22 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg_raw = json.loads((RunFolder(run_dir).config).read_text())
         training = cfg_raw.get("training", {})
-        device = resolve_device(training.get("device", "auto"))
         several = int(training.get("num_processes") or 1) > 1 or int(training.get("num_machines") or 1) > 1
-        if device.startswith("cuda:") and not several:  # several processes take one visible GPU each
-            os.environ.setdefault("CUDA_VISIBLE_DEVICES", device.split(":", 1)[1])
-        runfolder.write_status(run_dir, "queued", device=device)
-        per_device = int(os.environ.get("STUDIO_RUNS_PER_DEVICE", "1"))
-        announced = False
-        while not store.try_claim(run_id, device, per_device):
-            if runfolder.stop_requested(run_dir):
-                runfolder.write_status(run_dir, "stopped", reason="Stopped while queued; it never started.", finished_at=time.time())
-                store.sync(run_id)
-                return 0
-            if not announced:
-                print(f"[studio] queued: waiting for {device} to be free", flush=True)
-                announced = True
-            time.sleep(0.5)
+        device = wait_for_device(store, run_id, run_devices(training.get("device", "auto"), several))
+        if device is None:
+            runfolder.write_status(run_dir, "stopped", reason="Stopped while queued; it never started.",
+                                   finished_at=time.time())
+            store.sync(run_id)
+            return 0
+        if not several:  # several processes take one visible GPU each
+            pin_gpu(device)
         store.sync(run_id)
         print(f"[studio] run {run_id} started on {device}", flush=True)
 

@@ -7,6 +7,7 @@ loading the same model twice.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -25,10 +26,44 @@ _LOCK = threading.Lock()
 _MAX_LOADED = 3
 
 
-class LoadedRun:
-    def __init__(self, run_dir: Path):
+def playground_device() -> str:
+    """Where the playground's models go: STUDIO_PLAYGROUND_DEVICE (cpu, cuda:1: another GPU than the runs'), else
+    the first GPU when there is one, else the CPU."""
+    import torch
+
+    asked = os.environ.get("STUDIO_PLAYGROUND_DEVICE", "").strip()
+    if asked:
+        return asked
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def release_gpu_memory() -> int:
+    """Drop the cached models that sit on a GPU and hand their memory back to the driver, so a run starting there
+    has it (they load again on their next question). How many were dropped."""
+    with _LOCK:
+        on_gpu = [k for k, loaded in _CACHE.items() if _on_gpu(loaded)]
+        for key in on_gpu:
+            _CACHE.pop(key)
+    if on_gpu:
+        import gc
+
         import torch
 
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    return len(on_gpu)
+
+
+def _on_gpu(loaded) -> bool:
+    try:
+        return next(loaded.model.parameters()).device.type == "cuda"
+    except (StopIteration, AttributeError):
+        return False
+
+
+class LoadedRun:
+    def __init__(self, run_dir: Path):
         mdir = RunFolder(Path(run_dir)).model
         meta = runfolder.model_meta(run_dir)
         if meta is None:
@@ -43,8 +78,8 @@ class LoadedRun:
             self.model = PeftModel.from_pretrained(base, str(mdir))
         else:
             self.model = self.task.load_model(mdir, self.meta["labels"], self.tokenizer)
-        if torch.cuda.is_available():
-            self.model.to("cuda")
+        self.device = playground_device()
+        self.model.to(self.device)
         self.model.eval()
         self.lock = threading.Lock()  # one forward at a time per model; batches are the way to go faster
         self._base = None  # full/freeze runs: the base model, loaded on the first base-model answer
@@ -91,12 +126,9 @@ class LoadedRun:
                 yield self.model
         else:
             if self._base is None:
-                import torch
-
                 path = models.resolve(self.meta["base_model"])
                 self._base = self.task.load_model(path, self.meta["labels"], self.tokenizer)
-                if torch.cuda.is_available():
-                    self._base.to("cuda")
+                self._base.to(self.device)
                 self._base.eval()
             yield self._base
 

@@ -109,6 +109,10 @@ class DataFacts:
     counts_chart: Text = Text("Rows per label", "各标签行数")
     lengths_chart: Text = Text("Tokens per training text", "训练文本的词元数")
     length_noun: Text = Text("text", "文本")   # "Tokens per text: median ..." in the data summary
+    bio_tags: bool = False                     # its answers are BIO tags (data.repair_bio applies)
+
+
+CJK_MAJORITY = 0.5  # a data set is "mostly CJK" from this share of its words
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,7 @@ class ModelFacts:
     learning_rates: Mapping[str, float] = field(default_factory=dict)   # its own defaults where a method's differ
     sequences_per_row: int = 1       # sequences one training row puts in a batch (a preference pair: two)
     script_requirements: tuple[str, ...] = ()  # pip packages a reproduce script needs beyond its imports
+    multilingual_model: str | None = None  # the base for data that is mostly Chinese, Japanese or Korean
 
     def method_names(self) -> tuple[str, ...]:
         return self.methods if self.methods is not None else tuple(METHODS)
@@ -130,6 +135,13 @@ class ModelFacts:
     def learning_rate(self, method: str) -> float:
         """The default peak learning rate of a method on this task."""
         return self.learning_rates.get(method, METHODS[method].learning_rate)
+
+    def base_for(self, cjk_share: float = 0.0) -> str:
+        """The base a run without a chosen model gets: the multilingual one when most words of its data are
+        Chinese, Japanese or Korean (an English vocabulary reads them as unknown tokens), else the default."""
+        if self.multilingual_model and cjk_share >= CJK_MAJORITY:
+            return self.multilingual_model
+        return self.default_model
 
 
 LOWER_IS_BETTER = ("loss", "perplexity")
@@ -252,6 +264,7 @@ class TrainerParts:
     trainer_cls: Any = None        # None: transformers.Trainer
     args_cls: Any = None           # None: transformers.TrainingArguments
     args: dict[str, Any] = field(default_factory=dict)
+    collator: Any = None           # None: the task's collator (Task.collator); else this one, for a setting's sake
 
 
 def no_run_callbacks(cfg, tokenizer, labels, splits, run_dir) -> list:

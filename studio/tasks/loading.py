@@ -17,7 +17,17 @@ def padded_tokenizer(path, **kw):
     tok = AutoTokenizer.from_pretrained(str(path), **kw)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token or tok.unk_token
+    quiet_length_warning(tok)
     return tok
+
+
+def quiet_length_warning(tokenizer) -> None:
+    """Silence transformers' "Token indices sequence length is longer than the specified maximum" warning: the
+    studio counts untruncated lengths on purpose (the data check's histograms) and truncates when it trains, and
+    says so itself; the warning only alarms."""
+    warned = getattr(tokenizer, "deprecation_warnings", None)
+    if isinstance(warned, dict):
+        warned["sequence-length-is-longer-than-the-specified-maximum"] = True
 
 
 def labelled_model(auto_cls, path, labels, tokenizer=None, **kw):

@@ -10,6 +10,8 @@
     saving        the final model saved with what inference needs
     tracking      TensorBoard and Weights & Biases
     memory        will it fit? the estimate before launch, the peak measured
+    precision     the number formats: the base's and the trained weights' dtypes, compute, attention, tf32
+    out_of_memory a run that runs out of memory saves its last step and says how to resume with a smaller batch
     head_init     a classifier's head started from class prototypes
     base_scores   the untrained base scored on the same test rows
     cpu_share     CPU cores shared between runs on one machine

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from studio.base import files
+from studio.base.process_rank import shards_model
 from studio.base.cache import cache_dir
 from studio.base.runfolder import RunFolder
 from studio.models.catalog import model_identity
@@ -91,6 +92,14 @@ def score(trainer, task, cfg, ds, splits, labels, tokenizer, model_path) -> dict
     cached = files.read_json(path)
     if cached is not None:
         return {**cached, "what": what.en, "what_zh": what.zh, "cached": True}
+    if shards_model(cfg.training):
+        # Before train() the model is not sharded yet: scoring it would put the whole base on every GPU (what
+        # sharding is there to avoid) and run each rank's forward passes outside FSDP or DeepSpeed.
+        print("[studio] base not scored: under FSDP or DeepSpeed the untrained base would have to fit on each GPU "
+              "whole; a one-process run of the same base and data scores it, and later runs use those scores",
+              flush=True)
+        return None
+    print("[studio] scoring the untrained base on the test split, to show beside the tuned model", flush=True)
     t0 = time.time()
     with _same_random_numbers(), _base_weights(trainer.model):
         report, _ = task.test_report(trainer, ds["test"], splits["test"], labels, tokenizer, cfg)
@@ -109,7 +118,6 @@ def load_or_score(run_dir: Path, trainer, task, cfg, ds, splits, labels, tokeniz
     kept = files.read_json(RunFolder(Path(run_dir)).base_report)
     if kept is not None:
         return kept
-    print("[studio] scoring the untrained base on the test split, to show beside the tuned model", flush=True)
     base = score(trainer, task, cfg, ds, splits, labels, tokenizer, model_path)
     if base is not None and main:
         files.atomic_write_json(RunFolder(Path(run_dir)).base_report, base)

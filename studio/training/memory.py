@@ -1,9 +1,13 @@
-"""Will this run fit? Its peak memory, estimated before launch from the model's shape and the run's settings.
+"""Will this run fit? Its peak memory, estimated before launch from the model's shape, its number formats
+(studio.training.precision) and the run's settings.
 
-The parts, in bytes:
-- weights: every parameter in fp32 (the studio trains in fp32; bf16/fp16 are autocast, not a second copy kept);
+The parts, in bytes per device:
+- weights: the frozen base in its storage format (fp32, bf16/fp16, int8, or 4-bit NF4 with its block scales; the
+  embeddings of a quantized base stay 16-bit) and the trained weights (adapters, or the whole model) in fp32;
+- casts: with fp32 master weights and 16-bit compute, autocast's 16-bit copy of each weight in use;
 - gradients: one fp32 value per trainable parameter;
-- optimizer: AdamW's two fp32 moments per trainable parameter;
+- optimizer: AdamW's two moments per trainable parameter, fp32 (8 bytes) or 8-bit (2 bytes);
+- weights, gradients and optimizer are divided among the processes when FSDP or DeepSpeed shards them;
 - activations: what backpropagation keeps of one micro-batch (batch_size sequences of max_length tokens) in every
   layer it passes through: about ACTIVATION_FACTOR values of the hidden width per token per layer in the compute
   precision (Korthikanti et al. 2022 count 34 bytes, i.e. 17 half-precision values, per token and hidden unit
@@ -13,13 +17,16 @@ The parts, in bytes:
   ATTENTION_COPIES times: scores, probabilities, dropout mask), which grow with the square of max_length; on a
   GPU, SDPA's fused kernels keep none. Gradient checkpointing keeps one layer's;
 - logits: a language-model head's batch x length x vocabulary scores, held three times (logits, their softmax,
-  its gradient) in fp32;
-- runtime: the framework itself (CPU: a Python process with torch and transformers loaded; GPU: allocator
-  slack). Measured, see bench/RESULTS.md ("Memory estimate").
+  its gradient) in fp32; none with Liger's fused cross-entropy;
+- runtime: the framework itself (CPU: a Python process with torch and transformers loaded; GPU: the CUDA
+  context and allocator slack). Measured, see bench/RESULTS.md ("Memory estimate").
 
-The estimate is compared with what the run's device has: a GPU's memory, or the RAM available on a CPU
-(shared between the runs STUDIO_RUNS_PER_DEVICE lets train at once). Far over it, a run is refused with the
-changes that would make it fit; near it, warned about.
+The estimate is compared with what the run's device has for it: a GPU's free memory (its total where another
+studio run holds it now, since this one starts after it), or the RAM available on a CPU (shared between the runs
+STUDIO_RUNS_PER_DEVICE lets train at once). Far over it (REFUSE_ABOVE), a run is refused with the changes that
+would make it fit, unless training.ignore_memory_estimate says start anyway; near it, warned about. A model
+whose shape cannot be built on the meta device is estimated from its config's sizes instead; one whose config
+cannot be read gets verdict "unknown", said in its status and log, never a silent pass.
 """
 
 from __future__ import annotations
@@ -29,13 +36,17 @@ import functools
 import json
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from studio import methods, models
-from studio.base.devices import pick_precision, resolve_device
+from studio.base.devices import device_index, resolve_device
 from studio.base.errors import ConfigError
 from studio.base.policy import trust_remote_code
+from studio.base.process_rank import shards_model
+from studio.base.runfolder import read_status
 from studio.tasks import get_task
+from studio.training import precision as number_formats
 
 GIB = 1024 ** 3
 ACTIVATION_FACTOR = 17          # values kept per token, hidden unit and layer (see the module doc)
@@ -44,7 +55,9 @@ CPU_RUNTIME = int(1.1 * GIB)    # a training process before its model: Python, t
 GPU_RUNTIME = int(0.6 * GIB)    # allocator fragmentation and workspaces
 REFUSE_ABOVE = 1.25             # estimate / available: refused ("clearly cannot fit": the estimate aims at ±25%)
 WARN_ABOVE = 0.8
+MEASURED_ERROR = 0.32           # the largest |estimate / measured - 1| of the benchmarks (bench/RESULTS.md)
 LM_HEADS = ("CAUSAL_LM", "SEQ_2_SEQ_LM")  # heads that score every vocabulary entry at every position
+OPTIMIZER_BYTES = {"adamw": 8, "adamw_8bit": 2, "paged_adamw_8bit": 2}
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,8 @@ class Shape:
     lm_head: bool
     heads: int = 1              # attention heads per layer
     sequences: int = 1          # sequences a training row becomes (a preference pair: chosen and rejected)
+    tied: bool = True           # input embeddings and LM head share one matrix
+    source: str = "meta"        # "meta": built on the meta device; "config": counted from the config's sizes
 
 
 @dataclass
@@ -67,19 +82,29 @@ class Estimate:
     parts: dict[str, int]
     total: int
     available: int
-    where: str                  # "CPU RAM" or "cuda:0 (NVIDIA H200)"
-    verdict: str                # "fits", "near" or "too big"
+    where: str                  # "of available RAM" or "free on cuda:0 (NVIDIA H200)"
+    verdict: str                # "fits", "near", "too big", or "unknown" (no estimate could be made: `reason`)
     advice: list[str] = field(default_factory=list)
+    formats: str = ""           # the number formats counted (precision.Plan.describe)
+    reason: str = ""            # why there is no estimate, or what it was made from when not the model itself
+    ignored: bool = False       # too big, and started anyway (training.ignore_memory_estimate)
 
     @property
     def ratio(self) -> float:
         return self.total / max(self.available, 1)
 
     def summary(self) -> str:
+        if self.verdict == "unknown":
+            return f"Peak memory not estimated: {self.reason}"
         parts = ", ".join(f"{k} {gib(v)}" for k, v in self.parts.items() if v)
-        line = f"Peak memory about {gib(self.total)} of {gib(self.available)} {self.where} ({parts})."
+        line = (f"Peak memory about {gib(self.total)} of {gib(self.available)} {self.where} ({parts}; an estimate, "
+                f"within ±{MEASURED_ERROR:.0%} of the peaks measured in the benchmarks)"
+                + (f"; {self.reason}" if self.reason else "") + ".")
         if self.verdict == "too big":
-            return f"{line} It will not fit; " + ("; or ".join(self.advice) or "use a smaller model") + "."
+            fixes = "; or ".join(self.advice) or "use a smaller model"
+            if self.ignored:
+                return f"{line} It will probably not fit ({fixes}); started anyway (training.ignore_memory_estimate)."
+            return (f"{line} It will not fit; {fixes}; or set training.ignore_memory_estimate to start it anyway.")
         if self.verdict == "near":
             return f"{line} Close to the limit: it may run out of memory" + (
                 f"; to be safe: {'; or '.join(self.advice)}." if self.advice else ".")
@@ -90,10 +115,19 @@ class Estimate:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "Estimate":
-        return cls(**{k: raw[k] for k in ESTIMATE_FIELDS})
+        return cls(**{k: raw[k] for k in ESTIMATE_FIELDS if k in raw})
 
 
-ESTIMATE_FIELDS = ("parts", "total", "available", "where", "verdict", "advice")
+ESTIMATE_FIELDS = ("parts", "total", "available", "where", "verdict", "advice", "formats", "reason", "ignored")
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where and how the run trains, as the sum needs it."""
+
+    on_gpu: bool
+    formats: number_formats.Plan
+    shards: int = 1             # processes that split weights, gradients and optimizer (FSDP, DeepSpeed)
 
 
 def gib(n: float) -> str:
@@ -109,27 +143,53 @@ def _shape(model: str, method: str, args_json: str, task_name: str, n_labels: in
 
     task = get_task(task_name)
     peft_task_type = task.model.peft_task_type
-    path = models.resolve(model, materialize=False)
-    config = transformers.AutoConfig.from_pretrained(str(path), trust_remote_code=trust_remote_code())
+    config = model_config(model)
     if task.has_labels:
         config.num_labels = n_labels
     auto = getattr(transformers, task.model.auto_class)
+    args = json.loads(args_json)
+    if methods.METHODS[method].base_bits(args):
+        method = "lora"  # the same adapters; a quantized base's bytes are the formats' to count, not its shapes
     with init_empty_weights():  # the shapes without the memory: nothing is allocated or read
         net = auto.from_config(config, trust_remote_code=trust_remote_code())
-        net = methods.attach(net, method, json.loads(args_json), peft_task_type, total_steps=100)
+        net = methods.attach(net, method, args, peft_task_type, total_steps=100)
     trainable, total = methods.count_parameters(net)
+    dims = _dims(config)
+    return Shape(total=total, trainable=trainable, trained_layers=_trained_layers(net, dims["layers"]),
+                 lm_head=peft_task_type in LM_HEADS, **dims)
+
+
+def model_config(model: str):
+    """The model's transformers config without its weights: a bundled base's own (read from its package before
+    it is converted or built), else from its folder or the hub."""
+    import transformers
+
+    entry = models.find_entry(model)
+    path = models.resolve(model, materialize=False)
+    if entry is not None and models.bundled_available(entry) and not (Path(str(path)) / "config.json").exists():
+        config = models.bundled_config(entry)
+        if config is not None:
+            return config
+    return transformers.AutoConfig.from_pretrained(str(path), trust_remote_code=trust_remote_code())
+
+
+def _dims(config) -> dict[str, Any]:
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    if getattr(config, "is_encoder_decoder", False) and hasattr(config, "decoder") and not hasattr(text, "hidden_size"):
+        text = config.decoder
     hidden = int(getattr(text, "hidden_size", None) or getattr(text, "d_model", None) or getattr(text, "n_embd", 0))
-    layers = _layer_count(text)
     heads = int(getattr(text, "num_attention_heads", None) or getattr(text, "n_head", None)
                 or getattr(text, "num_heads", None) or 1)
-    return Shape(total=total, trainable=trainable, hidden=hidden, layers=layers, vocab=int(getattr(text, "vocab_size", 0)),
-                 trained_layers=_trained_layers(net, layers), lm_head=peft_task_type in LM_HEADS, heads=heads)
+    return {"hidden": hidden, "layers": _layer_count(config), "vocab": int(getattr(text, "vocab_size", 0) or 0),
+            "heads": heads, "tied": bool(getattr(config, "tie_word_embeddings", True))}
 
 
 def _layer_count(config) -> int:
-    enc = getattr(config, "num_hidden_layers", None) or getattr(config, "num_layers", None) or getattr(config, "n_layer", 0)
-    dec = getattr(config, "num_decoder_layers", None) if getattr(config, "is_encoder_decoder", False) else 0
+    if hasattr(config, "encoder") and hasattr(config, "decoder") and not hasattr(config, "num_hidden_layers"):
+        return _layer_count(config.encoder) + _layer_count(config.decoder)  # EncoderDecoderModel's two configs
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    enc = getattr(text, "num_hidden_layers", None) or getattr(text, "num_layers", None) or getattr(text, "n_layer", 0)
+    dec = getattr(text, "num_decoder_layers", None) if getattr(text, "is_encoder_decoder", False) else 0
     return int(enc or 0) + int(dec or 0)
 
 
@@ -147,69 +207,132 @@ def _trained_layers(net, layers: int) -> int:
     return max(0, layers - round(lowest * layers / len(stack)))
 
 
+def config_shape(model: str, method: str, task_name: str) -> Shape:
+    """The shape from the config's sizes alone, for an architecture the meta-device build does not know: a
+    transformer's parameters are about 12 x layers x hidden^2 plus the embeddings; an adapter method trains about
+    1% of them, a full one all."""
+    config = model_config(model)
+    dims = _dims(config)
+    h, n_layers, vocab = dims["hidden"], dims["layers"], dims["vocab"]
+    if not (h and n_layers):
+        raise ValueError("its config names no hidden size or layer count")
+    total = 12 * n_layers * h * h + vocab * h * (1 if dims["tied"] else 2)
+    trainable = total if not methods.METHODS[method].peft else max(1, total // 100)
+    task = get_task(task_name)
+    return Shape(total=total, trainable=trainable, trained_layers=n_layers,
+                 lm_head=task.model.peft_task_type in LM_HEADS, source="config", **dims)
+
+
 def shape(cfg, n_labels: int = 2) -> Shape:
     cfg = cfg.resolved()
     task = get_task(cfg.task)
-    got = _shape(cfg.model, cfg.method, json.dumps(cfg.method_args, sort_keys=True), task.name, max(2, int(n_labels)))
+    try:
+        got = _shape(cfg.model, cfg.method, json.dumps(cfg.method_args, sort_keys=True), task.name,
+                     max(2, int(n_labels)))
+    except (ImportError, OSError, KeyError, TypeError, ValueError, RuntimeError, AttributeError):
+        got = config_shape(cfg.model, cfg.method, task.name)  # raises when even the config cannot be read
     return dataclasses.replace(got, sequences=task.model.sequences_per_row)
 
 
 # ------------------------------------------------------------------------------------------- the sum --
-def parts(s: Shape, t, on_gpu: bool) -> dict[str, int]:
-    """The estimate's parts for training settings `t` (a TrainingConfig) on a model of shape `s`."""
-    precision = pick_precision(t.precision, "cuda" if on_gpu else "cpu")
-    width = 2 if precision in ("bf16", "fp16") else 4
+def where(cfg, device: str | None = None) -> Where:
+    """How cfg trains on `device` (default: its own): GPU or not, its number formats, how many shards."""
+    t = cfg.training
+    device = device or resolve_device(t.device)
+    cfg = cfg.resolved()
+    formats = number_formats.plan(cfg.method, cfg.method_args, t.precision, device, shards_model(t), "sdpa")
+    return Where(on_gpu=device.startswith("cuda"), formats=formats,
+                 shards=t.num_processes if shards_model(t) else 1)
+
+
+def parts(s: Shape, t, w: Where) -> dict[str, int]:
+    """The estimate's parts for training settings `t` (a TrainingConfig) on a model of shape `s`, per device."""
+    f = w.formats
+    width = 2 if f.compute in ("bf16", "fp16") else 4
+    frozen = s.total - s.trainable
+    embeddings = s.vocab * s.hidden * (1 if s.tied else 2)
+    if f.quantized:  # bitsandbytes quantizes the linear layers; the embeddings stay in the compute format
+        kept = min(embeddings, frozen)
+        weights = (frozen - kept) * f.base_bytes() + kept * width
+    else:
+        weights = frozen * f.base_bytes()
+    weights += 4 * s.trainable  # fp32: adapters, or the whole model's master weights
+    # Autocast keeps its 16-bit copy of each fp32 weight that trains for the whole forward pass (frozen ones are
+    # cast anew each time and dropped): a full fine-tune's masters get a second, 16-bit model beside them.
+    casts = width * s.trainable if width == 2 else 0
+    gradients = 4 * s.trainable
+    optimizer = OPTIMIZER_BYTES.get(getattr(t, "optimizer", "adamw"), 8) * s.trainable
+    shards = max(1, w.shards)
     tokens = t.batch_size * t.max_length * s.sequences
     per_layer = tokens * s.hidden * ACTIVATION_FACTOR * width
-    if getattr(t, "gradient_checkpointing", False):
-        kept = tokens * s.hidden * width * s.trained_layers + (per_layer if s.trained_layers else 0)
+    checkpointing = getattr(t, "gradient_checkpointing", False)
+    if checkpointing:
+        kept_acts = tokens * s.hidden * width * s.trained_layers + (per_layer if s.trained_layers else 0)
     else:
-        kept = per_layer * s.trained_layers
-    logits = 3 * tokens * s.vocab * 4 if s.lm_head else 0
+        kept_acts = per_layer * s.trained_layers
+    fused_loss = getattr(t, "liger_kernels", False) and w.on_gpu
+    logits = 3 * tokens * s.vocab * 4 if s.lm_head and not fused_loss else 0
     scores = t.batch_size * s.sequences * s.heads * t.max_length ** 2 * 4 * ATTENTION_COPIES
-    layers_kept = min(1, s.trained_layers) if getattr(t, "gradient_checkpointing", False) else s.trained_layers
-    return {"weights": 4 * s.total, "gradients": 4 * s.trainable, "optimizer": 8 * s.trainable,
-            "activations": kept, "attention": 0 if on_gpu else scores * layers_kept, "logits": logits,
-            "runtime": GPU_RUNTIME if on_gpu else CPU_RUNTIME}
+    layers_kept = min(1, s.trained_layers) if checkpointing else s.trained_layers
+    return {"weights": int(weights) // shards, "casts": int(casts), "gradients": gradients // shards,
+            "optimizer": optimizer // shards, "activations": kept_acts,
+            "attention": 0 if w.on_gpu else scores * layers_kept, "logits": logits,
+            "runtime": GPU_RUNTIME if w.on_gpu else CPU_RUNTIME}
 
 
-def available(device: str) -> tuple[int, str]:
-    """Bytes the run's device has for it, and what that is."""
+def available(device: str, busy: bool = False) -> tuple[int, str]:
+    """Bytes the run's device has for it, and what that is. A GPU's free memory; its total when `busy` (another
+    studio run holds it now, and this one starts after it)."""
     share = max(1, int(os.environ.get("STUDIO_RUNS_PER_DEVICE", "1")))
     if device.startswith("cuda"):
         import torch
 
-        index = int(device.split(":", 1)[1]) if ":" in device else 0
-        props = torch.cuda.get_device_properties(index)
-        return props.total_memory // share, f"on {device} ({props.name})"
+        index = device_index(device)
+        name = torch.cuda.get_device_properties(index).name
+        free, total = torch.cuda.mem_get_info(index)
+        if busy:
+            return total // share, f"on {device} ({name}, in use by another run now)"
+        return min(free, total // share), f"free on {device} ({name})"
     import psutil
 
     return psutil.virtual_memory().available // share, "of available RAM"
 
 
-def estimate(cfg, n_labels: int = 2, device: str | None = None, room: int | None = None) -> Estimate:
-    """The run's peak memory against its device (room: bytes to compare with instead of the device's)."""
+def estimate(cfg, n_labels: int = 2, device: str | None = None, room: int | None = None,
+             busy: bool = False) -> Estimate:
+    """The run's peak memory against its device (room: bytes to compare with instead of the device's); verdict
+    "unknown" with the reason when the model's config cannot be read."""
     device = device or resolve_device(cfg.training.device)
-    on_gpu = device.startswith("cuda")
-    s = shape(cfg, n_labels)
-    got = parts(s, cfg.training, on_gpu)
-    have, where = (room, "given") if room is not None else available(device)
+    try:
+        s = shape(cfg, n_labels)
+    except Exception as e:  # noqa: BLE001 - any failure to read the model is said, not raised: the run decides
+        return Estimate(parts={}, total=0, available=0, where="", verdict="unknown",
+                        reason=f"the model's config could not be read ({type(e).__name__}: {str(e)[:160]})")
+    w = where(cfg, device)
+    got = parts(s, cfg.training, w)
     total = sum(got.values())
+    try:
+        have, what = (room, "given") if room is not None else available(device, busy)
+    except (RuntimeError, AssertionError) as e:  # torch without CUDA, a GPU that does not answer: said, not raised
+        return Estimate(parts=got, total=total, available=0, where="", verdict="unknown", formats=w.formats.describe(),
+                        reason=f"the memory of {device} could not be read ({type(e).__name__}: {str(e)[:160]})")
     ratio = total / max(have, 1)
     verdict = "too big" if ratio > REFUSE_ABOVE else "near" if ratio > WARN_ABOVE else "fits"
-    est = Estimate(parts=got, total=total, available=have, where=where, verdict=verdict)
+    est = Estimate(parts=got, total=total, available=have, where=what, verdict=verdict, formats=w.formats.describe(),
+                   reason="counted from the config's sizes (the architecture could not be built to count it)"
+                   if s.source == "config" else "")
     if verdict != "fits":
-        est.advice = advice(cfg, s, on_gpu, have)
+        est.advice = advice(cfg, s, w, have)
     return est
 
 
-def advice(cfg, s: Shape, on_gpu: bool, have: int) -> list[str]:
+def advice(cfg, s: Shape, w: Where, have: int) -> list[str]:
     """Changes that bring the estimate under the warning line, each with its estimate, mildest first."""
     t = cfg.training
     out = []
 
     def fits(**changes) -> int | None:
-        total = sum(parts(s, dataclasses.replace(t, **changes), on_gpu).values())
+        total = sum(parts(s, dataclasses.replace(t, **changes), w).values())
         return total if total <= WARN_ABOVE * have else None
 
     batch = t.batch_size
@@ -229,19 +352,25 @@ def advice(cfg, s: Shape, on_gpu: bool, have: int) -> list[str]:
         if got := fits(max_length=length):
             out.append(f"training.max_length {length} (longer texts are cut; about {gib(got)})")
             break
-    if not methods.METHODS[cfg.method].peft:
-        lora = shape(dataclasses.replace(cfg, method="lora", method_args={}))
-        total = sum(parts(lora, t, on_gpu).values())
+    for method in ("lora", "qlora") if w.on_gpu else ("lora",):
+        if cfg.method == method or (method == "qlora" and methods.METHODS[cfg.method].base_bits(cfg.method_args)):
+            continue
+        other = dataclasses.replace(cfg, method=method, method_args={})
+        total = sum(parts(shape(other), t, where(other, w.formats.device)).values())
         if total <= WARN_ABOVE * have:
-            out.append(f"method lora (about {gib(total)})")
+            out.append(f"method {method} (about {gib(total)})")
+            break
     return out
 
 
-def check(cfg, n_labels: int = 2) -> Estimate:
-    """The estimate, or a ConfigError when the run clearly cannot fit."""
-    est = estimate(cfg, n_labels)
+def check(cfg, n_labels: int = 2, busy: bool = False) -> Estimate:
+    """The estimate, or a ConfigError when the run clearly cannot fit and the config does not say to start it
+    anyway (training.ignore_memory_estimate)."""
+    est = estimate(cfg, n_labels, busy=busy)
     if est.verdict == "too big":
-        raise ConfigError(est.summary())
+        if not cfg.training.ignore_memory_estimate:
+            raise ConfigError(est.summary())
+        est.ignored = True
     return est
 
 
@@ -254,7 +383,8 @@ def measured_peak(device: str) -> dict[str, Any]:
         return {"bytes": int(torch.cuda.max_memory_reserved()), "what": "torch.cuda.max_memory_reserved"}
     import resource
 
-    return {"bytes": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024, "what": "peak RSS of the training process"}
+    return {"bytes": int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024,
+            "what": "peak RSS of the training process"}
 
 
 class MemoryCheck:
@@ -264,22 +394,22 @@ class MemoryCheck:
     name = "memory"
 
     def check(self, new) -> None:
-        fit = checked(new.cfg, len(new.prepared.labels) if new.prepared is not None else 2)
-        new.status["memory"] = fit.to_dict() if fit else None
+        device = resolve_device(new.cfg.training.device)
+        busy = device.startswith("cuda") and new.store is not None and new.store.device_busy(device)
+        fit = check(new.cfg, len(new.prepared.labels) if new.prepared is not None else 2, busy=busy)
+        new.status["memory"] = fit.to_dict()
+        if fit.verdict == "unknown":
+            import sys
+
+            print(f"[studio] {fit.summary()}", file=sys.stderr, flush=True)
 
     def finished(self, run, trainer) -> dict:
-        return {"peak_memory": measured_peak(str(trainer.args.device))}
+        peak = measured_peak(str(trainer.args.device))
+        return {"peak_memory": peak, "memory_error": _error((read_status(run.folder) or {}).get("memory"), peak)}
 
 
-def checked(cfg, n_labels: int) -> Estimate | None:
-    """The run's estimate; a ConfigError when it clearly cannot fit, None when the model's shape cannot be read
-    without loading it (the run then starts unchecked, and its log says why)."""
-    import sys
-
-    try:
-        return check(cfg, n_labels)
-    except ConfigError:
-        raise
-    except Exception as e:  # an architecture the meta-device build does not know: say so in the log, do not block
-        print(f"[studio] memory estimate skipped: {type(e).__name__}: {str(e)[:200]}", file=sys.stderr, flush=True)
+def _error(est: dict | None, peak: dict) -> float | None:
+    """estimate / measured - 1 of this run, the figure the benchmarks report."""
+    if not est or not est.get("total") or not peak.get("bytes"):
         return None
+    return round(est["total"] / peak["bytes"] - 1, 3)

@@ -26,21 +26,34 @@ def prototype_rows(train_df, labels: list[str]) -> tuple[list[str], list[int]]:
 
 
 def assemble_model(load_model, peft_task_type: str, cfg, model_path, labels: list[str], tokenizer,
-                   total_steps: int | None = None, prototypes: tuple[list[str], list[int]] | None = None):
-    """The task's model, its head started from class prototypes when `prototypes` (texts, label ids) are given,
-    and the method attached; cfg.method_args must be resolved (RunConfig.resolved)."""
-    model = load_model(model_path, labels, tokenizer)
+                   total_steps: int | None = None, prototypes: tuple[list[str], list[int]] | None = None,
+                   load_kwargs: dict[str, Any] | None = None):
+    """The task's model (loaded with `load_kwargs`: its dtype, attention kernel, quantization), its head started
+    from class prototypes when `prototypes` (texts, label ids) are given, and the method attached;
+    cfg.method_args must be resolved (RunConfig.resolved)."""
+    model = load_model(model_path, labels, tokenizer, **(load_kwargs or {}))
     if prototypes is not None:
         t0 = time.time()
         done = init_from_prototypes(model, tokenizer, prototypes[0], prototypes[1], len(labels),
                                     cfg.training.max_length, seed=cfg.training.seed)
         print(f"[studio] head initialised from class prototypes in {time.time() - t0:.1f}s" if done
               else "[studio] head kept random (not a plain linear head)", flush=True)
-    return attach(model, cfg.method, cfg.method_args, peft_task_type, total_steps=total_steps)
+    return trained_in_fp32(attach(model, cfg.method, cfg.method_args, peft_task_type, total_steps=total_steps))
+
+
+def trained_in_fp32(model):
+    """Every weight that trains in fp32, on a base loaded in 16 bits too: peft makes its adapters fp32, but a head
+    it trains whole (modules_to_save) keeps the base's dtype, where small updates round away."""
+    import torch
+
+    for p in model.parameters():
+        if p.requires_grad and p.dtype in (torch.bfloat16, torch.float16):
+            p.data = p.data.float()
+    return model
 
 
 def training_arguments(args_cls, t, output_dir: str, learning_rate: float, best: str, precision: str,
-                       use_cpu: bool, report_to, run_name: str, extra: dict[str, Any]):
+                       use_cpu: bool, report_to, run_name: str, extra: dict[str, Any], tf32: bool = False):
     """The Trainer's arguments for training settings `t` (a TrainingConfig or anything with its fields)."""
     every: dict[str, Any] = {"eval_strategy": t.eval_strategy, "save_strategy": t.eval_strategy}
     if t.eval_strategy == "steps":
@@ -51,7 +64,8 @@ def training_arguments(args_cls, t, output_dir: str, learning_rate: float, best:
         gradient_accumulation_steps=t.gradient_accumulation_steps, warmup_steps=t.warmup_ratio,
         lr_scheduler_type=t.scheduler if t.scheduler != "constant" else "constant_with_warmup",
         weight_decay=t.weight_decay, seed=t.seed, data_seed=t.seed,
-        bf16=precision == "bf16", fp16=precision == "fp16", use_cpu=use_cpu,
+        bf16=precision == "bf16", fp16=precision == "fp16", use_cpu=use_cpu, tf32=tf32 or None,
+        use_liger_kernel=getattr(t, "liger_kernels", False),
         logging_steps=t.logging_steps, logging_first_step=True, save_total_limit=t.save_total_limit,
         load_best_model_at_end=True, metric_for_best_model=f"eval_{best}",
         greater_is_better=best not in LOWER_IS_BETTER,
@@ -68,6 +82,8 @@ def training_arguments(args_cls, t, output_dir: str, learning_rate: float, best:
         else "gradient_checkpointing"
     # Non-reentrant checkpointing also works when the inputs need no gradient (adapters on frozen embeddings).
     kw.update({ckpt: getattr(t, "gradient_checkpointing", False), f"{ckpt}_kwargs": {"use_reentrant": False}})
+    if getattr(t, "optimizer", "adamw") != "adamw":
+        kw["optim"] = t.optimizer  # bitsandbytes' 8-bit AdamW (paged or not); the plain one is the Trainer's default
     return args_cls(**{**kw, **extra})  # a task's own arguments win (trl's trainers cannot group by length)
 
 

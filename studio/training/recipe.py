@@ -18,14 +18,15 @@ from typing import Any
 
 from studio import models
 from studio.base import files, log_filter, runfolder
-from studio.base.devices import pick_precision, resolve_device
+from studio.base.devices import process_device
 from studio.base.process_rank import is_main_process, launch_record, shards_model, world_size
 from studio.base.runfolder import RunFolder
 from studio.config import RunConfig, load_run_config
 from studio.data import length_stats, load_splits
 from studio.methods import count_parameters
 from studio.tasks import get_task
-from studio.training import hooks
+from studio.training import hooks, out_of_memory
+from studio.training import precision as precision_plan
 from studio.training.callbacks import run_log_callback
 from studio.training.checkpoints import checkpoint_step, last_checkpoint
 from studio.training.features import FEATURES
@@ -40,6 +41,14 @@ from studio.training.parts import (
 )
 from studio.training.saving import save_final, save_final_sharded
 from studio.training.tracking import point_tensorboard_at, tracking_integrations, wandb_env
+
+
+def number_formats(cfg: RunConfig, device: str) -> precision_plan.Plan:
+    """The run's dtypes, attention kernel and tf32 (studio.training.precision), tf32 switched on where it applies."""
+    t = cfg.training
+    formats = precision_plan.plan(cfg.method, cfg.method_args, t.precision, device, shards_model(t), t.attention)
+    precision_plan.apply_tf32(formats)
+    return formats
 
 
 def prototypes_for(task, cfg, train_df, labels: list[str]):
@@ -61,6 +70,7 @@ def build_model(cfg: RunConfig, model_path, labels: list[str], tokenizer, total_
 
 def parameter_counts(cfg: RunConfig, labels: list[str] | None = None) -> dict[str, int]:
     """Trainable and total parameters for a config, before any run exists."""
+    cfg = cfg.resolved()
     task = get_task(cfg.task)
     path = models.resolve(cfg.model)
     tok = task.load_tokenizer(path)
@@ -80,8 +90,9 @@ def run(run_dir: Path, resume: bool = False, features=FEATURES) -> dict[str, Any
     transformers.set_seed(t.seed)
     transformers.logging.set_verbosity_warning()
     log_filter.install()
-    device = resolve_device(t.device)
-    precision = pick_precision(t.precision, device)
+    device = process_device(t.device)  # a worker pinned to one GPU sees it as cuda:0
+    formats = number_formats(cfg, device)
+    precision = formats.compute
     t_start = time.time()
 
     model_path = models.resolve(cfg.model)
@@ -98,18 +109,22 @@ def run(run_dir: Path, resume: bool = False, features=FEATURES) -> dict[str, Any
     batch_per_step, total_steps = plan_steps(len(ds["train"]), t, world_size())
     model = assemble_model(task.load_model, task.model.peft_task_type, cfg, model_path, labels, tokenizer, total_steps,
                            # resume loads the trained head anyway
-                           None if resume else prototypes_for(task, cfg, splits["train"], labels))
+                           None if resume else prototypes_for(task, cfg, splits["train"], labels),
+                           load_kwargs=formats.load_kwargs())
+    formats = precision_plan.loaded(formats, model)
     trainable, total = count_parameters(model)
     print(f"[studio] {cfg.method}: {trainable:,} trainable of {total:,} parameters "
           f"({100 * trainable / max(total, 1):.2f}%); {len(ds['train'])} train rows, {total_steps} steps on {device} "
-          f"({precision})" + (f", {world_size()} processes" if world_size() > 1 else ""), flush=True)
+          f"({formats.describe()})" + (f", {world_size()} processes" if world_size() > 1 else ""), flush=True)
     wandb_env(t, run_dir)
     lr, best = cfg.learning_rate(), cfg.selection_metric()
-    parts, collator = task.trainer_parts(cfg, tokenizer, labels, splits), task.collator(tokenizer, model)
+    parts = task.trainer_parts(cfg, tokenizer, labels, splits)
+    collator = parts.collator or task.collator(tokenizer, model)
     for wrap in hooks.each(features, "trainer"):
         parts, collator = wrap(ctx, parts, collator)
     args = training_arguments(parts.args_cls or TrainingArguments, t, str(RunFolder(run_dir).checkpoints), lr, best,
-                              precision, device == "cpu", tracking_integrations(t) or "none", run_dir.name, parts.args)
+                              precision, device == "cpu", tracking_integrations(t) or "none", run_dir.name, parts.args,
+                              tf32=formats.tf32)
     logcb = run_log_callback()(run_dir, batch_per_step, writer=main)
     callbacks = [logcb, *task.run_callbacks(cfg, tokenizer, labels, splits, run_dir), *recipe_callbacks(model, t),
                  *(cb for make in hooks.each(features, "callbacks") for cb in make(ctx))]
@@ -121,8 +136,9 @@ def run(run_dir: Path, resume: bool = False, features=FEATURES) -> dict[str, Any
     if main:
         _record_start(run_dir, resume, ckpt, {"trainable_parameters": trainable, "total_parameters": total,
                                               "max_steps": total_steps, "device": device, "precision": precision,
+                                              "number_formats": formats.to_dict(),
                                               "learning_rate_peak": lr, "launch": launch_record()})
-    trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+    out_of_memory.train(trainer, str(ckpt) if ckpt else None, run_dir, t, main)
     if logcb.stopped:
         # A stop asked for mid-epoch: the checkpoint just saved is what resume continues from.
         return {"status": "stopped", "reason": f"Stopped by the user at step {trainer.state.global_step}; resume "
@@ -191,4 +207,4 @@ def _record_start(run_dir: Path, resume: bool, ckpt: Path | None, fields: dict[s
     runfolder.MetricsWriter(run_dir).append({"kind": "start", "step": 0 if ckpt is None else int(ckpt.name.split("-")[1]),
                                              **fields, "resumed": ckpt is not None})
     runfolder.write_status(run_dir, "running", if_active=True, **{k: fields[k] for k in (
-        "trainable_parameters", "total_parameters", "precision", "max_steps", "launch")})
+        "trainable_parameters", "total_parameters", "precision", "number_formats", "max_steps", "launch")})

@@ -19,8 +19,10 @@ import pandas as pd
 from studio import models
 from studio.base.errors import ConfigError, DataError
 from studio.base.policy import local_models_allowed
+from studio.base.text import Text
 from studio.config import DataConfig
 from studio.data import SUPPORTED, DataReport, read_table
+from studio.data.describe import unknown_share
 from studio.tasks import DEFAULT_TASK, all_tasks, get_task
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "samples"
@@ -40,6 +42,8 @@ class DataCheck:
     length_series: dict[str, list[int]] = field(default_factory=dict)  # the task's histograms (prompt, answer, ...)
     count_bars: tuple[str, str, dict] = ("label", "rows", {})  # (x title, y title, {series: {category: count}})
     tokenizer: str | None = None
+    unknown_share: float = 0.0  # tokens the tokenizer reads as unknown ([UNK]), over a sample of training inputs
+    fix: str | None = None      # the data setting that reads a refused file as it is (DataError.fix), if one does
     error: str | None = None
 
     @property
@@ -129,7 +133,7 @@ def check(cfg: DataConfig, model: str | None = None, max_length: int | None = No
     try:
         prepared = spec.prepare_data(cfg, tokenizer=tok, max_length=max_length)
     except (DataError, ConfigError) as e:  # ConfigError: label_names that cannot name ids
-        out.error = str(e)
+        out.error, out.fix = str(e), getattr(e, "fix", None)
         if table is not None and spec.guess_columns is not None and out.text_column is None and out.label_column is None:
             out.text_column, out.label_column = spec.guess_columns(table)
         return out
@@ -145,7 +149,29 @@ def check(cfg: DataConfig, model: str | None = None, max_length: int | None = No
         out.token_lengths = spec.count_tokens(train, tok)
         out.length_series = spec.lengths(train, tok)
         out.tokenizer = model
+        out.unknown_share = unknown_share(spec.inputs.from_frame(train), tok)
+        out.report.warnings += unreadable_warnings(out.unknown_share, model, spec, prepared.report.cjk_share)
     return out
+
+
+UNREADABLE = 0.05  # a tokenizer that reads this share of the tokens as unknown cannot see the texts
+
+
+def unreadable_warnings(share: float, model: str, spec, cjk: float) -> list[Text]:
+    """A sentence when the chosen model's tokenizer reads much of the data as unknown tokens, naming the task's
+    multilingual base where the texts are mostly CJK."""
+    if share < UNREADABLE:
+        return []
+    better = spec.model.base_for(cjk)
+    if better == spec.model.default_model or models.find_entry(better) == models.find_entry(model):
+        better = None
+    en = (f"{share:.0%} of the tokens are unknown to {model}'s tokenizer ([UNK]): the model cannot read these texts, "
+          "so it learns from what little is left.")
+    zh = f"{share:.0%} 的词元对 {model} 的分词器是未知词（[UNK]）：模型读不懂这些文本，只能从剩下的少量内容中学习。"
+    if better:
+        en += f" Pick {better} in the Model tab: it reads Chinese, Japanese, Korean and about 100 other languages."
+        zh += f"请在“模型”页选择 {better}：它能读中文、日文、韩文等约 100 种语言。"
+    return [Text(en, zh=zh)]
 
 
 def shown(frame: pd.DataFrame) -> pd.DataFrame:

@@ -222,6 +222,7 @@ def _param_counts(cfg_json: str, n_labels: int) -> tuple[int, int]:
 
 def parameter_counts(cfg, n_labels: int = 2) -> dict[str, Any]:
     """Trainable/total parameters of a config (cached: forms ask again on every change)."""
+    cfg = cfg.resolved()
     # The same rule as starting a run: a server can refuse local model folders.
     models.resolve(cfg.model, allow_local=local_models_allowed(),
                    materialize=False)

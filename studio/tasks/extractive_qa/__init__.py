@@ -503,10 +503,12 @@ TASK = Task(
                    lengths_chart=Text("Tokens per question and context", "问题与上下文的词元数"),
                    length_noun=Text("question + context", "问题与上下文")),
     model=ModelFacts(peft_task_type="QUESTION_ANS", auto_class="AutoModelForQuestionAnswering",
-                     default_model="sentence-transformers/all-MiniLM-L6-v2", catalog_models=("minilm", "minilm-l3"),
+                     default_model="sentence-transformers/all-MiniLM-L6-v2",
+                     catalog_models=("minilm", "minilm-l3", "multilingual-e5-small"),
+                     multilingual_model="multilingual-e5-small",
                      # Prompt tuning prepends virtual tokens, so the span head scores positions that are not the
                      # input's and the labelled token positions no longer line up; every other method applies.
-                     methods=("full", "freeze", "lora", "dora", "adalora", "ia3", "prefix"),
+                     methods=("full", "freeze", "lora", "qlora", "dora", "adalora", "ia3", "prefix"),
                      # A fresh span head, like a fresh tag head, learns slowly at the adapters' usual rate.
                      learning_rates={"lora": 2e-3, "dora": 2e-3, "adalora": 2e-3}),
     metrics=MetricFacts(best=("f1", "exact_match", "loss"), test=("exact_match", "f1"), plot=("exact_match", "f1")),

@@ -528,7 +528,7 @@ TASK = Task(
                    length_noun=Text("record", "记录")),
     model=ModelFacts(peft_task_type="CAUSAL_LM", auto_class="AutoModelForCausalLM",
                      default_model="HuggingFaceTB/SmolLM2-135M-Instruct", catalog_models=("smollm2",),
-                     methods=("lora", "dora", "full", "freeze", "ia3", "adalora"),
+                     methods=("lora", "qlora", "dora", "full", "freeze", "ia3", "adalora"),
                      learning_rates={"lora": 5e-5, "dora": 5e-5, "adalora": 5e-5, "ia3": 5e-4, "full": 5e-7,
                                      "freeze": 5e-7},
                      sequences_per_row=2,  # chosen and rejected; DPO's reference pass keeps no activations

@@ -454,7 +454,7 @@ TASK = Task(
                      catalog_models=("minilm-seq2seq",),
                      # All eight apply: each trains a tiny T5 in the seq2seq tests. On the MiniLM encoder-decoder IA3
                      # takes its decoder's modules and prefix/prompt the layer counts its build writes to config.
-                     methods=("full", "freeze", "lora", "dora", "adalora", "ia3", "prefix", "prompt")),
+                     methods=("full", "freeze", "lora", "qlora", "dora", "adalora", "ia3", "prefix", "prompt")),
     metrics=MetricFacts(best=("chrf", "bleu", "rougeL", "loss"), test=("chrf", "bleu", "rougeL", "exact_match"),
                         plot=("chrf", "bleu", "rougeL")),
     predictions=PredictionRows(columns=("text", "reference", "output", "exact", "chrf")),

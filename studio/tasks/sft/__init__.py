@@ -26,6 +26,7 @@ import pandas as pd
 from studio.base import runfolder
 from studio.base.policy import trust_remote_code
 from studio.base.settings import setting
+from studio.base.process_rank import shards_model
 from studio.base.text import Text
 from studio.data import (
     DataError,
@@ -407,7 +408,38 @@ def tokenize(splits: dict[str, pd.DataFrame], tokenizer, labels, cfg):
                   f"{training.max_length} tokens and were truncated", flush=True)
         cols = {k: [r[k] for r in rows] for k in ("input_ids", "attention_mask", "labels", "length")}
         out[name] = datasets.Dataset.from_dict(cols)
+    if getattr(cfg.task_args, "batching", "padded") == "packed":
+        out["train"] = packed(out["train"], training.max_length)
     return out
+
+
+def packed(ds, max_length: int):
+    """Conversations packed into rows of at most max_length tokens by TRL's best-fit-decreasing packing (each keeps
+    its own positions: seq_lengths, which the flattening collator turns into position ids)."""
+    from trl import pack_dataset
+
+    rows = pack_dataset(ds.select_columns(["input_ids", "labels"]), max_length, strategy="bfd")
+    return rows.add_column("length", [len(ids) for ids in rows["input_ids"]])
+
+
+class FlatCollator:
+    """TRL's padding-free collator: a batch's conversations (or packed rows) end to end in one row with each one's
+    position ids, which transformers' attention masks turn into one block per conversation (no attention across
+    them, with SDPA, eager or flash-attention alike). The batch also says use_cache=False: with a KV cache (the
+    default even in training) transformers skips that packed-sequence mask, and every conversation would attend
+    to the ones before it."""
+
+    def __init__(self, pad_token_id: int):
+        from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+        self.flatten = DataCollatorForLanguageModeling(pad_token_id=pad_token_id, padding_free=True)
+
+    def __call__(self, features: list[dict]) -> dict:
+        return {**self.flatten(features), "use_cache": False}
+
+
+def flat_collator(tokenizer) -> FlatCollator:
+    return FlatCollator(tokenizer.pad_token_id)
 
 
 class PadCollator:
@@ -512,13 +544,20 @@ def _sample_callback():
 def trainer_parts(cfg, tokenizer, labels, splits):
     # Evaluation holds batch x length x vocabulary logits: batches bigger than training's (the studio's default
     # for other tasks) would make evaluation the run's memory peak, past what the memory check counted.
-    return TrainerParts(trainer_cls=_trainer_cls(), args={"per_device_eval_batch_size": cfg.training.batch_size})
+    flat = getattr(cfg.task_args, "batching", "padded") != "padded"
+    return TrainerParts(trainer_cls=_trainer_cls(), args={"per_device_eval_batch_size": cfg.training.batch_size},
+                        collator=flat_collator(tokenizer) if flat else None)
 
 
 def run_callbacks(cfg, tokenizer, labels, splits, run_dir):
     """Answers to a few fixed validation prompts at every evaluation, into metrics.jsonl (the Train tab's table)."""
     n = cfg.task_args.sample_prompts
     if not n or "validation" not in splits:
+        return []
+    if shards_model(cfg.training):
+        # Each rank holds a shard: generating needs all of them in step, token by token, which greedy answers of
+        # different lengths break (the ranks would wait on each other for ever).
+        print("[studio] sample generations off: the model is sharded over the GPUs (FSDP or DeepSpeed)", flush=True)
         return []
     return [_sample_callback()(Path(run_dir), ensure_chat_template(tokenizer), sample_rows(splits["validation"], n),
                                cfg.task_args.max_new_tokens)]
@@ -567,8 +606,9 @@ def test_report(trainer, test_ds, test_df: pd.DataFrame, labels, tokenizer=None,
 def _gen_kwargs(model, tokenizer, max_new_tokens: int, temperature: float, top_p: float) -> dict[str, Any]:
     eos = model.generation_config.eos_token_id
     eos = list(eos) if isinstance(eos, (list, tuple)) else ([eos] if eos is not None else [])
-    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in eos:
-        eos.append(tokenizer.eos_token_id)
+    for stop in [tokenizer.eos_token_id, *end_of_turn_ids(tokenizer)]:
+        if stop is not None and stop not in eos:
+            eos.append(stop)
     kw: dict[str, Any] = {"max_new_tokens": int(max_new_tokens), "pad_token_id": tokenizer.pad_token_id,
                           "eos_token_id": eos or None}
     if temperature and temperature > 0:
@@ -576,6 +616,25 @@ def _gen_kwargs(model, tokenizer, max_new_tokens: int, temperature: float, top_p
     else:  # temperature 0: greedy, whatever sampling defaults the model ships with
         kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
     return kw
+
+
+TURN_PROBE = "\x1fstudio-turn-probe\x1f"  # content no template changes, to find what it writes after an answer
+
+
+def end_of_turn_ids(tokenizer) -> list[int]:
+    """The special token the chat template closes an assistant turn with (<|im_end|> for Qwen and SmolLM2,
+    <|eot_id|> for Llama 3, <end_of_turn> for Gemma): generation stops there, where a base's eos alone
+    (<|end_of_text|>) would let it ramble on into a next turn."""
+    try:
+        text = render(tokenizer, [{"role": "user", "content": "x"}, {"role": "assistant", "content": TURN_PROBE}])
+    except Exception:  # noqa: BLE001 - a template that cannot render this probe closes turns some other way
+        return []
+    if TURN_PROBE not in text:
+        return []
+    after = text.split(TURN_PROBE, 1)[1]
+    special = set(tokenizer.all_special_ids) | {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
+    ids = tokenizer(after, add_special_tokens=False)["input_ids"][:4]
+    return [next(i for i in ids if i in special)] if any(i in special for i in ids) else []
 
 
 def _prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
@@ -677,6 +736,9 @@ def teacher_answers(train: pd.DataFrame, teacher_model, teacher_tokenizer, max_n
     return out
 
 
+BATCHING = ("padded", "padding_free", "packed")
+
+
 @dataclass
 class Settings:
     """The settings instruction tuning alone reads (cfg.task_args)."""
@@ -686,6 +748,12 @@ class Settings:
                                   label=Text("Max new tokens", "最多生成词元数"))
     sample_prompts: int = setting(3, "Fixed validation prompts answered at each evaluation, so progress shows as "
                                   "text.", min=0, max=20, label=Text("Sample prompts", "示例提示数"))
+    batching: str = setting("padded", "How conversations share a batch. padded: each padded to the batch's longest. "
+                            "padding_free: the batch's conversations end to end in one row, each attending only to "
+                            "itself, so no padding is computed (the same steps and losses, faster when lengths vary). "
+                            "packed: conversations packed into rows of max_length tokens (TRL's best-fit packing): "
+                            "fuller rows, fewer steps per epoch, a big GPU's best use.", choices=BATCHING,
+                            label=Text("Batching", "批处理方式"))
 
 
 class GenerativeBase:

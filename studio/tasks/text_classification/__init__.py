@@ -118,7 +118,7 @@ def _check_columns(df: pd.DataFrame, name: str, text_col: str | None, label_col:
     if any(_looks_headerless(df, c) for c in cols) or (detected_label and _name_is_a_value(df, label_col)):
         raise DataError(f"{name} seems to have no header row: its first line ({', '.join(map(str, cols))[:60]!r}) "
                         "looks like data; read it without a header row (data.header: false) or add a first line naming "
-                        "the columns, e.g. text,label.")
+                        "the columns, e.g. text,label.", fix="header")
     return text_col, label_col
 
 
@@ -524,11 +524,12 @@ TASK = Task(
                     inputs=(Text("Text column", "文本列"),), answer=Text("Label column", "标签列"),
                     answer_info=Text("The class each text belongs to.", "每条文本所属的类别。"),
                     input_noun=Text("text", "文本"), answer_noun=Text("label", "标签")),
-    data=DataFacts(samples=("support_tickets.csv", "sentiment_reviews.jsonl"),
+    data=DataFacts(samples=("support_tickets.csv", "sentiment_reviews.jsonl", "hotel_reviews_zh.csv"),
                    file_types=(".csv", ".tsv", ".txt", ".json", ".jsonl", ".parquet"), label_noun=Text("label", "标签")),
     model=ModelFacts(peft_task_type="SEQ_CLS", auto_class="AutoModelForSequenceClassification",
                      default_model="sentence-transformers/all-MiniLM-L6-v2",
-                     catalog_models=("minilm", "minilm-l3", "smollm2")),
+                     catalog_models=("minilm", "minilm-l3", "smollm2", "multilingual-e5-small"),
+                     multilingual_model="multilingual-e5-small"),
     metrics=MetricFacts(best=("f1", "accuracy", "precision", "recall", "loss"), test=("accuracy", "f1", "precision", "recall"),
                         plot=("accuracy", "f1"), labels={"eval_f1": Text("validation F1 (macro)", "验证 F1（宏平均）")}),
     predictions=PredictionRows(columns=("text", "label", "predicted", "confidence"), correct="correct",

@@ -10,6 +10,8 @@ tag set with its counts; the warnings count whole entities (a two-token "B-PER I
 
 from __future__ import annotations
 
+import functools
+
 import re
 import uuid
 from pathlib import Path
@@ -102,17 +104,18 @@ def _check_conll_file(path: str, role: str) -> Path:
 def read_conll(path: str, role: str = "Training") -> list[dict[str, Any]]:
     """Sentences of a column file: token in the first column, tag in the last, a blank line between sentences.
 
-    Each sentence is {"tokens", "tags", "lines"} (the 1-based line of each token, for error messages).
+    Each sentence is {"tokens", "tags", "line"} (the 1-based line of its first token, for error messages: the
+    others follow it line by line).
     """
     p = _check_conll_file(path, role)
     sentences: list[dict[str, Any]] = []
-    cur: dict[str, list] = {"tokens": [], "tags": [], "lines": []}
+    cur: dict[str, Any] = {"tokens": [], "tags": []}
 
     def flush():
         nonlocal cur
         if cur["tokens"]:
             sentences.append(cur)
-        cur = {"tokens": [], "tags": [], "lines": []}
+        cur = {"tokens": [], "tags": []}
 
     with open(p, encoding="utf-8-sig") as fh:
         for n, line in enumerate(fh, start=1):
@@ -125,9 +128,10 @@ def read_conll(path: str, role: str = "Training") -> list[dict[str, Any]]:
             if len(fields) < 2:
                 raise DataError(f"{p.name} line {n} has a single field {fields[0][:40]!r}; each line needs a token and "
                                 "its tag separated by a space or tab, with a blank line between sentences.")
+            if not cur["tokens"]:
+                cur["line"] = n
             cur["tokens"].append(fields[0])
             cur["tags"].append(fields[-1])
-            cur["lines"].append(n)
     flush()
     if not sentences:
         raise DataError(f"{p.name} holds no sentences; write one token and its tag per line, a blank line between sentences.")
@@ -196,8 +200,9 @@ def _pick_column(df: pd.DataFrame, name: str, chosen: str | None, names: tuple[s
 
 
 def read_sentences(path: str, role: str, token_col: str | None, tag_col: str | None,
-                   names: list[str] | None = None) -> tuple[list[dict], str, str, list[str]]:
-    """Sentences of any supported file, checked for BIO consistency; numeric tag ids named by `names`."""
+                   names: list[str] | None = None, repair: bool = False) -> tuple[list[dict], str, str, list[str], int]:
+    """Sentences of any supported file, checked for BIO consistency (or repaired: the count of tags changed is
+    last); numeric tag ids named by `names`."""
     ext = Path(path).suffix.lower()
     if ext in (".json", ".jsonl"):
         sentences, token_col, tag_col, cols = read_records(path, role, token_col, tag_col, names)
@@ -208,11 +213,12 @@ def read_sentences(path: str, role: str, token_col: str | None, tag_col: str | N
             raise DataError(f"{role} file {path} does not exist.")
         raise DataError(f"{Path(path).name}: unsupported file type {ext or '(none)'} for token classification; "
                         "use a CoNLL column file (.conll, .txt, .iob, .bio, .tsv) or JSON/JSONL with tokens and tags.")
+    repaired = 0
     for s in sentences:
         if names is not None:
             name_tag_ids(s, names, Path(path).name)
-        check_bio(s, Path(path).name)
-    return sentences, token_col, tag_col, cols
+        repaired += check_bio(s, Path(path).name, repair)
+    return sentences, token_col, tag_col, cols, repaired
 
 
 def name_tag_ids(sentence: dict, names: list[str], file: str) -> None:
@@ -226,26 +232,42 @@ def name_tag_ids(sentence: dict, names: list[str], file: str) -> None:
 
 
 def _where(sentence: dict, i: int, file: str) -> str:
-    if "lines" in sentence:
-        return f"{file} line {sentence['lines'][i]}"
+    if "line" in sentence:
+        return f"{file} line {sentence['line'] + i}"
     return f"{file} record {sentence['record']} (token {i + 1}, {sentence['tokens'][i][:30]!r})"
 
 
-def check_bio(sentence: dict, file: str) -> None:
-    """Tags must be O, B-TYPE or I-TYPE, and an I-TYPE must continue an entity of the same type."""
-    prev = "O"
+def check_bio(sentence: dict, file: str, repair: bool = False) -> int:
+    """Tags must be O, B-TYPE or I-TYPE, and an I-TYPE must continue an entity of the same type; with `repair`,
+    one that does not becomes B-TYPE. Returns how many tags were repaired."""
+    prev, repaired = "O", 0
     for i, tag in enumerate(sentence["tags"]):
-        if tag.isdigit():
+        kind = _tag_kind(tag)
+        if kind == "number":
             raise DataError(f"{_where(sentence, i, file)}: tag {tag!r} is a number: the tags look like class ids (as "
                             "Hugging Face datasets store ner_tags); give the names in id order as label_names (e.g. "
                             "O, B-PER, I-PER), or write the tags as names.")
-        if not TAG_RE.match(tag):
+        if kind == "other":
             raise DataError(f"{_where(sentence, i, file)}: tag {tag[:30]!r} is not a BIO tag; use O outside entities, "
                             "B-TYPE on an entity's first token and I-TYPE on the rest (e.g. B-PER, I-PER).")
         if tag.startswith("I-") and prev[2:] != tag[2:]:
-            raise DataError(f"{_where(sentence, i, file)}: BIO tags out of order: {tag} follows {prev}; "
-                            f"an entity must start with B-{tag[2:]}.")
+            if not repair:
+                raise DataError(f"{_where(sentence, i, file)}: {BIO_ORDER}: {tag} follows {prev}; an entity must "
+                                f"start with B-{tag[2:]}. Turn on data.repair_bio (the Data tab offers it) to read "
+                                "every such tag as an entity start; the data report counts them.", fix="repair_bio")
+            tag = sentence["tags"][i] = "B-" + tag[2:]
+            repaired += 1
         prev = tag
+    return repaired
+
+
+@functools.lru_cache(maxsize=4096)  # a file of millions of tags has a few dozen kinds
+def _tag_kind(tag: str) -> str:
+    """"bio" (O, B-TYPE, I-TYPE), "number" (a class id) or "other"."""
+    return "number" if tag.isdigit() else "bio" if TAG_RE.match(tag) else "other"
+
+
+BIO_ORDER = "BIO tags out of order"  # the words a refused file's message starts its finding with
 
 
 def tag_bars(prepared) -> tuple[str, str, dict[str, dict[str, int]]]:
@@ -261,11 +283,19 @@ def entity_spans(tags: list[str]) -> list[tuple[str, int, int]]:
 
 
 def count_entities(frame: pd.DataFrame, types: list[str]) -> dict[str, int]:
+    """Entities per type of checked tags (check_bio: every entity starts with its B- tag), counted without
+    seqeval's general reading, which takes most of the time on a 50,000-sentence file."""
     counts = dict.fromkeys(types, 0)
     for tags in frame["tags"]:
-        for t, _, _ in entity_spans(tags):
-            counts[t] = counts.get(t, 0) + 1
+        for t in tags:
+            if t.startswith("B-"):
+                counts[t[2:]] = counts.get(t[2:], 0) + 1
     return counts
+
+
+def entity_types(frame: pd.DataFrame) -> set[str]:
+    """The entity types of checked tags (every entity starts with its B- tag)."""
+    return {t[2:] for tags in frame["tags"] for t in tags if t.startswith("B-")}
 
 
 def count_tags(frame: pd.DataFrame, labels: list[str]) -> dict[str, int]:
@@ -292,10 +322,11 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
     """Read, check and split the sentences of a run config; see the module docstring for the columns."""
     train_name = Path(cfg.train).name
     names = cfg.names_of_ids()
-    sentences, token_col, tag_col, cols = read_sentences(cfg.train, "Training", cfg.text_column, cfg.label_column, names)
+    sentences, token_col, tag_col, cols, repaired = read_sentences(cfg.train, "Training", cfg.text_column,
+                                                                   cfg.label_column, names, cfg.repair_bio)
     frames = {"train": _frame(sentences)}
     source = {"train": train_name}
-    types = sorted({t for tags in frames["train"]["tags"] for t, _, _ in entity_spans(tags)})
+    types = sorted(entity_types(frames["train"]))
     if not types:
         raise DataError(f"{train_name} has no entities: every tag is O; tag the entities with B-TYPE and I-TYPE "
                              "(e.g. B-PER, I-PER) so there is something to learn.")
@@ -303,9 +334,11 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
         path = getattr(cfg, split)
         if path:
             nm = Path(path).name
-            sents, *_ = read_sentences(path, split.capitalize(), cfg.text_column, cfg.label_column, names)
+            sents, *_, fixed = read_sentences(path, split.capitalize(), cfg.text_column, cfg.label_column, names,
+                                              cfg.repair_bio)
+            repaired += fixed
             frames[split], source[split] = _frame(sents), nm
-            extra = sorted({t for tags in frames[split]["tags"] for t, _, _ in entity_spans(tags)} - set(types))
+            extra = sorted(entity_types(frames[split]) - set(types))
             if extra:
                 raise DataError(f"{nm}: entity type {extra[0]!r} never occurs in the training data; add training "
                                      "sentences with it or remove it from the file.")
@@ -323,6 +356,7 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
     describe_lengths(report, frames["train"]["text"])
     if tokenizer is not None:
         report.token_lengths = token_length_stats(frames["train"]["text"], tokenizer, max_length)
+    report.repaired_tags = repaired
     report.warnings = _warnings(report, count_entities(frames["train"], types), max_length)
     return PreparedData(splits=frames, labels=labels, report=report)
 
@@ -333,6 +367,9 @@ def _warnings(r, entities: dict[str, int], max_length: int | None) -> list[str]:
     if few:
         w.append(f"{len(few)} entity type(s) have fewer than {FEW_ENTITIES} training entities "
                  f"({', '.join(map(repr, few[:5]))}); they will be learned poorly.")
+    if r.repaired_tags:
+        w.append(f"{r.repaired_tags} tag(s) were repaired (data.repair_bio): an I-TYPE that did not continue an "
+                 "entity of its type became B-TYPE.")
     w += overlap_warnings(r, "sentence")
     return w + truncation_warnings(r, max_length, "sentences", "; their last words are cut off and never tagged")
 
@@ -594,12 +631,15 @@ TASK = Task(
     data=DataFacts(samples=("ner_sample.conll",), file_types=(*CONLL_TYPES, ".json", ".jsonl"),
                    table_types=(".json", ".jsonl"),  # .txt and .tsv are CoNLL column files here
                    label_noun=Text("tag", "标签"), counts_chart=Text("Tokens per tag", "各标签的词元数"),
-                   lengths_chart=Text("Tokens per sentence", "每个句子的词元数"), length_noun=Text("sentence", "句子")),
+                   lengths_chart=Text("Tokens per sentence", "每个句子的词元数"), length_noun=Text("sentence", "句子"),
+                   bio_tags=True),
     model=ModelFacts(peft_task_type="TOKEN_CLS", auto_class="AutoModelForTokenClassification",
-                     default_model="sentence-transformers/all-MiniLM-L6-v2", catalog_models=("minilm", "minilm-l3"),
+                     default_model="sentence-transformers/all-MiniLM-L6-v2",
+                     catalog_models=("minilm", "minilm-l3", "multilingual-e5-small"),
+                     multilingual_model="multilingual-e5-small",
                      # Prompt tuning prepends virtual tokens to the input, so peft's token-classification model
                      # returns logits for more positions than there are labels and the loss cannot be computed.
-                     methods=("full", "freeze", "lora", "dora", "adalora", "ia3", "prefix"),
+                     methods=("full", "freeze", "lora", "qlora", "dora", "adalora", "ia3", "prefix"),
                      # A fresh token head learns slowly at the adapters' 5e-4: on the bundled NER sample, MiniLM +
                      # LoRA tagged every token O after 2 epochs (entity F1 0.0) in the browser, while 2e-3 reaches
                      # F1 1.0 in 4 (bench/ner_before_after.py).

@@ -101,3 +101,43 @@ def test_the_playground_shows_the_panel_of_the_picked_runs_task(ctx):
         shown = playground_tab.panels_for(ctx, groups, finished(ctx, task, []))
         assert [u["visible"] for u in shown] == [g == panel for g in groups]
     assert [u["visible"] for u in playground_tab.panels_for(ctx, groups, None)] == [g == "classify" for g in groups]
+
+
+def test_a_tag_file_with_an_entity_starting_at_i_is_offered_the_repair_and_reads_after_it(ctx, tmp_path):
+    """MSRA-style char<TAB>tag lines with one I-PER after O: refused with the repair button shown; one click
+    reads it, ticks the box (so a run reads it the same way) and the warnings count the tags changed."""
+    lines = []
+    for i in range(30):
+        lines += ["张\tB-PER", "三\tI-PER", "在\tO", "北\tB-LOC", "京\tI-LOC", ""]
+    lines[2 * 6] = "张\tI-PER"  # a sentence whose first entity starts with I-
+    src = tmp_path / "msra.txt"
+    src.write_text("\n".join(lines), encoding="utf-8")
+    refused = data_tab.on_upload(ctx, str(src), None, None, task="token-classification")
+    assert refused[0].failed and "BIO tags out of order" in refused[1] and "repair_bio" in refused[1]
+    assert refused[11]["visible"] is True and refused[9]["visible"] is False  # the repair, not the header fix
+    fixed = data_tab.on_repair_bio(refused[0], None, None, task="token-classification")
+    assert not fixed[0].failed and "Ready" in fixed[1]
+    assert fixed[-1] is True and fixed[11]["visible"] is False
+    assert "1 tag(s) were repaired" in fixed[5]
+
+
+def test_chinese_data_switches_an_english_base_to_the_multilingual_one_once(ctx):
+    zh = data_tab.on_pick_sample(ctx, "hotel_reviews_zh.csv", None, None)[0]
+    assert zh.cjk_share > 0.9
+    minilm = models_hub_id("minilm")
+    update, seen = model_tab.on_data_language(zh, None, minilm, "")
+    assert update["value"] == models_hub_id("multilingual-e5-small") and "Chinese" in update["info"]
+    assert seen == zh.path
+    again, _ = model_tab.on_data_language(zh, seen, minilm, "")  # the same file again: a model picked stays
+    assert "value" not in again  # gr.skip()
+    typed, _ = model_tab.on_data_language(zh, None, minilm, "my/model")  # a typed model is the user's choice
+    assert "value" not in typed
+    english = data_tab.on_pick_sample(ctx, "support_tickets.csv", None, None)[0]
+    kept, _ = model_tab.on_data_language(english, None, minilm, "")
+    assert "value" not in kept
+
+
+def models_hub_id(name: str) -> str:
+    from studio import models
+
+    return models.find_entry(name).hub_id

@@ -114,7 +114,8 @@ def app(tmp_path_factory, ui_cache):
 
 def _upload(page, elem_id: str, path) -> None:
     page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
-    page.wait_for_selector(f"#{elem_id} :text('{path.name}')", timeout=30_000)
+    # The file goes to the server before its name shows; on a loaded 2-core CI machine that took over 30 s once.
+    page.wait_for_selector(f"#{elem_id} :text('{path.name}')", timeout=90_000)
 
 
 def test_labelling_a_round_from_the_keyboard_and_retraining(app, browser, pool_files, ui_tiny_model):  # noqa: F811

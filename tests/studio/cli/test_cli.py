@@ -169,7 +169,7 @@ def test_models_and_methods(tmp_path, capsys):
     assert code == 0
     assert "sentence-transformers/all-MiniLM-L6-v2" in text and "HuggingFaceTB/SmolLM2-135M-Instruct" in text
     cat = json.loads(ok(studio("models", "--json", runs_dir=tmp_path)).stdout)
-    assert {e["name"] for e in cat} == {"minilm", "smollm2", "minilm-seq2seq", "minilm-l3"}
+    assert {e["name"] for e in cat} == {"minilm", "smollm2", "minilm-seq2seq", "minilm-l3", "multilingual-e5-small"}
     code, text, _ = in_process(capsys, "--runs-dir", tmp_path, "methods")
     for name in methods.METHODS:
         assert f"\n{name} " in "\n" + text
@@ -201,7 +201,7 @@ def _bad(tmp_path, separable_csv):
         ("unknown nested field", {**good, "training": {"lr": 0.1}}, "error: training.lr: unknown setting;"),
         ("wrong type", {**good, "training": {"epochs": "three"}}, "error: training.epochs: expected a number, got 'three'."),
         ("negative number", {**good, "training": {"batch_size": -8}}, "error: training.batch_size: -8 is below the minimum 1."),
-        ("unknown method", {**good, "method": "qlora"}, "error: method: unknown method 'qlora'; choose one of full,"),
+        ("unknown method", {**good, "method": "galore"}, "error: method: unknown method 'galore'; choose one of full,"),
         ("bad method setting", {**good, "method_args": {"rank": 4}}, "error: method_args.rank: not a setting of lora"),
         ("not a mapping", [1, 2], "must hold a mapping of settings"),
         ("missing data file", {"data": {"train": str(tmp_path / "nope.csv")}}, "nope.csv does not exist."),
@@ -244,9 +244,9 @@ def test_unreadable_config_and_bad_set(tmp_path, separable_csv, capsys):
 
 def test_a_bad_config_in_a_real_process(tmp_path, separable_csv):
     path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump({"method": "qlora", "data": {"train": str(separable_csv)}}))
+    path.write_text(yaml.safe_dump({"method": "galore", "data": {"train": str(separable_csv)}}))
     proc = studio("train", path, runs_dir=tmp_path / "runs")
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [
-        "error: method: unknown method 'qlora'; choose one of full, freeze, lora, dora, adalora, ia3, prefix, prompt."]
+        "error: method: unknown method 'galore'; choose one of full, freeze, lora, qlora, dora, adalora, ia3, prefix, prompt."]
     assert not (tmp_path / "runs").exists() or Store(tmp_path / "runs").list() == []

@@ -71,7 +71,7 @@ def test_strings_from_yaml_or_set_are_coerced():
     (base(data={"train": "x.csv", "test_fraction": 0.7}), "data.test_fraction"),
     (base(training={"scheduler": "exponential"}), "training.scheduler"),
     (base(training={"precision": "int4"}), "training.precision"),
-    (base(method="qlora"), "method"),
+    (base(method="galore"), "method"),
     (base(task="translation"), "task"),
     (base(method_args={"rank": 8}), "method_args.rank"),
     (base(method_args={"r": -1}), "method_args.r"),
@@ -109,7 +109,7 @@ def test_unknown_field_lists_the_known_ones():
 
 def test_unknown_method_lists_every_method():
     with pytest.raises(ConfigError) as e:
-        RunConfig.from_dict(base(method="qlora"))
+        RunConfig.from_dict(base(method="galore"))
     for name in methods.METHODS:
         assert name in str(e.value)
 
@@ -158,7 +158,7 @@ def test_a_saved_config_with_the_old_training_fields_reads_them_as_task_args():
 @pytest.mark.parametrize("raw, where", [
     ({"task": "preference", "task_args": {"beta": 50}}, "task_args.beta: 50.0 is above the maximum 10.0"),
     ({"task": "preference", "task_args": {"preference_loss": "ppo"}}, "task_args.preference_loss: 'ppo' is not one of"),
-    ({"task": "sft", "task_args": {"beta": 0.1}}, "task_args.beta: unknown setting; known ones are max_new_tokens"),
+    ({"task": "sft", "task_args": {"beta": 0.1}}, "task_args.beta: unknown setting; known ones are batching, max_new_tokens"),
     ({"task": "token-classification", "task_args": {"x": 1}}, "task_args.x: unknown setting; it takes none"),
 ])
 def test_task_args_are_checked_against_the_tasks_settings(raw, where):

@@ -21,13 +21,13 @@ from studio.serve import inference
 from studio.tasks import get_task
 from studio.tasks import text_classification as tc
 from studio.training import recipe
-from tests.support import read_jsonl, tiny_config
+from tests.support import trainable_here, read_jsonl, tiny_config
 
 ALL = list(methods.METHODS)
 
 
-def test_registry_lists_the_eight_methods():
-    assert ALL == ["full", "freeze", "lora", "dora", "adalora", "ia3", "prefix", "prompt"]
+def test_registry_lists_the_nine_methods():
+    assert ALL == ["full", "freeze", "lora", "qlora", "dora", "adalora", "ia3", "prefix", "prompt"]
     described = {m["name"]: m for m in methods.describe()}
     assert set(described) == set(ALL)
     for m in described.values():
@@ -106,7 +106,7 @@ def matrix_store(tmp_path_factory):
     return Store(tmp_path_factory.mktemp("method-runs"))
 
 
-@pytest.mark.parametrize("method", ALL)
+@pytest.mark.parametrize("method", trainable_here(ALL))
 def test_method_trains_lowers_loss_and_reloads(method, tiny_bert, separable_csv, matrix_store):
     raw = tiny_config(tiny_bert, separable_csv, method, epochs=10, batch_size=40, eval_strategy="steps",
                       eval_steps=10, save_total_limit=1)

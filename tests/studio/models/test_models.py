@@ -31,7 +31,8 @@ def empty_hub_cache(tmp_path, monkeypatch):
 
 def test_catalog_lists_the_bundled_models():
     cat = {e["name"]: e for e in models.list_catalog()}
-    assert set(cat) == {"minilm", "smollm2", "minilm-seq2seq", "minilm-l3"}
+    assert set(cat) == {"minilm", "smollm2", "minilm-seq2seq", "minilm-l3", "multilingual-e5-small"}
+    assert cat["multilingual-e5-small"]["bundled"] and cat["multilingual-e5-small"]["languages"] == "multilingual"
     assert cat["minilm"]["hub_id"] == MINILM and cat["smollm2"]["hub_id"] == SMOLLM2
     assert cat["minilm"]["bundled"] and cat["smollm2"]["bundled"] and cat["minilm-seq2seq"]["bundled"]
     from studio.tasks import get_task

@@ -228,6 +228,7 @@ def test_out_of_memory_is_reported_with_what_to_change(store, tiny_bert, separab
     reason = st["reason"]
     assert reason.startswith("Out of memory")
     assert "training.batch_size" in reason and "training.max_length" in reason and "LoRA" in reason
+    assert f"studio resume {run_id} --batch-size 4" in reason  # half of the 8 it ran out with
     assert ("OutOfMemoryError" if error == "cuda" else "MemoryError") in st["traceback_tail"]
     assert store.get(run_id)["reason"] == reason
 

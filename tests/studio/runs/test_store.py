@@ -234,3 +234,60 @@ def test_metrics_tail_skips_a_half_written_line_and_truncates_for_resume(tmp_pat
     assert [r["step"] for r, _ in runfolder.iter_metrics(tmp_path, offset)] == [5]
     w.truncate_after(2)
     assert [r["step"] for r in runfolder.read_metrics(tmp_path)] == [1, 2]
+
+
+def test_a_run_without_a_model_gets_the_base_for_its_datas_language(store, separable_csv):
+    """model auto (a config without one): MiniLM for English texts, the multilingual base for Chinese ones; the
+    run folder records the base it got, and its status says why."""
+    from pathlib import Path
+
+    from studio.config import RunConfig
+
+    zh = Path(__file__).resolve().parents[3] / "assets" / "samples" / "hotel_reviews_zh.csv"
+    chinese = store.create(RunConfig.from_dict({"data": {"train": str(zh)}}), start=False)
+    english = store.create(RunConfig.from_dict({"data": {"train": str(separable_csv)}}), start=False)
+    saved = {rid: json.loads((store.run_dir(rid) / "config.json").read_text())["model"] for rid in (chinese, english)}
+    assert saved == {chinese: "multilingual-e5-small", english: "sentence-transformers/all-MiniLM-L6-v2"}
+    picked = runfolder.read_status(store.run_dir(chinese))["base_picked"]
+    assert "multilingual-e5-small" in picked and "Chinese, Japanese or Korean" in picked
+    assert "Chinese" not in runfolder.read_status(store.run_dir(english))["base_picked"]
+    named = RunConfig.from_dict({"model": "minilm", "data": {"train": str(zh)}})
+    chosen = store.create(named, start=False)
+    assert json.loads((store.run_dir(chosen) / "config.json").read_text())["model"] == "minilm"
+    assert "base_picked" not in runfolder.read_status(store.run_dir(chosen))
+
+
+def test_a_gpu_run_takes_the_playgrounds_gpu_memory_and_queued_runs_spread_over_the_gpus(store, tiny_bert,
+                                                                                         separable_csv, monkeypatch):
+    """The playground's cached models on a GPU are dropped when a run launches there; two runs queued for any GPU
+    on a two-GPU box train at once, one on each, and a third waits (the GPUs are faked: none here)."""
+    from studio.config import RunConfig
+    from studio.runs.worker import wait_for_device
+    from studio.serve import inference
+    from tests.support import tiny_config
+
+    class OnGpu:
+        class model:
+            @staticmethod
+            def parameters():
+                yield type("P", (), {"device": type("D", (), {"type": "cuda"})()})()
+
+    monkeypatch.setitem(inference._CACHE, "/somewhere/gpu-run", OnGpu())
+    monkeypatch.setitem(inference._CACHE, "/somewhere/cpu-run", object())
+    assert inference.release_gpu_memory() == 1
+    assert "/somewhere/gpu-run" not in inference._CACHE and "/somewhere/cpu-run" in inference._CACHE
+
+    monkeypatch.setenv("STUDIO_GPU_COUNT", "2")
+    from studio.base.devices import run_devices
+
+    gpus = run_devices("auto")
+    assert gpus == ["cuda:0", "cuda:1"] and run_devices("cuda:1") == ["cuda:1"]
+    cfg = RunConfig.from_dict(tiny_config(tiny_bert, separable_csv, "lora"))
+    ids = [store.create(cfg, start=False) for _ in range(3)]
+    from studio.runs.store import process_start_time
+
+    for rid in ids:  # as each worker does before it queues: its pid (the claim counts live workers only)
+        runfolder.write_status(store.run_dir(rid), "queued", pid=os.getpid(), pid_start=process_start_time(os.getpid()))
+    got = [wait_for_device(store, ids[0], gpus), wait_for_device(store, ids[1], gpus)]
+    assert sorted(got) == ["cuda:0", "cuda:1"]
+    assert not any(store.try_claim(ids[2], d) for d in gpus)  # both GPUs hold a run: the third stays queued

@@ -17,7 +17,7 @@ from studio.data import DataError
 from studio.serve import inference
 from studio.tasks import sft
 from studio.training import recipe
-from tests.support import read_jsonl, run_reproduce_script, train_to_completion
+from tests.support import trainable_here, read_jsonl, run_reproduce_script, train_to_completion
 from tests.tiny_models import make_tiny_llama
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -208,6 +208,65 @@ def test_a_tokenizer_without_a_chat_template_gets_the_plain_one(tiny_llama, tmp_
     assert labelled_text(plain, sft.encode(plain, msgs, 64)) == "blue [SEP]"
 
 
+def test_generation_stops_at_the_templates_end_of_turn_token(tiny_llama):
+    """A Llama-3-style template closes each turn with <|eot_id|> while its eos is <|end_of_text|>: generation must
+    stop at the first, or a chat base rambles on into an invented next turn."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    llama3 = AutoTokenizer.from_pretrained(tiny_llama)
+    llama3.add_special_tokens({"additional_special_tokens": ["<|eot_id|>", "<|end_of_text|>"]})
+    llama3.eos_token = "<|end_of_text|>"
+    llama3.chat_template = ("{% for m in messages %}<|start|>{{ m['role'] }}\n\n{{ m['content'] }}<|eot_id|>{% endfor %}"
+                            "{% if add_generation_prompt %}<|start|>assistant\n\n{% endif %}")
+    eot = llama3.convert_tokens_to_ids("<|eot_id|>")
+    assert sft.end_of_turn_ids(llama3) == [eot]
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama)
+    stops = sft._gen_kwargs(model, llama3, 8, 0.0, 1.0)["eos_token_id"]
+    assert eot in stops and llama3.eos_token_id in stops
+    plain = AutoTokenizer.from_pretrained(tiny_llama)  # "{content}{eos}": the eos is the end of a turn
+    assert sft.end_of_turn_ids(plain) == [plain.eos_token_id]
+    assert sft.end_of_turn_ids(sft.ensure_chat_template(AutoTokenizer.from_pretrained(tiny_llama))) in (
+        [], [plain.eos_token_id])
+
+
+@pytest.mark.slow
+def test_smollm2_stops_at_im_end():
+    from studio import models
+
+    tok = sft.load_tokenizer(models.resolve("smollm2"))
+    assert tok.convert_ids_to_tokens(sft.end_of_turn_ids(tok)) == ["<|im_end|>"]
+
+
+def test_padding_free_and_packed_batches_give_the_padded_loss(tiny_llama, tok):
+    """Conversations end to end in one row, each attending only to itself (position ids): the same loss as the
+    padded batch, without computing the padding; packed rows never exceed max_length."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama).eval()
+    convs = [[{"role": "user", "content": "word " * n}, {"role": "assistant", "content": "answer " * (n % 3 + 1)}]
+             for n in (1, 7, 3, 12)]
+    feats = [{k: v for k, v in sft.encode(tok, c, 64).items() if k in ("input_ids", "attention_mask", "labels")}
+             for c in convs]
+    with torch.no_grad():
+        padded = model(**sft.collator(tok)(feats)).loss
+        flat_batch = sft.flat_collator(tok)(feats)
+        assert flat_batch["input_ids"].shape[0] == 1 and "attention_mask" not in flat_batch
+        flat = model(**flat_batch).loss
+        leaky = model(**{**flat_batch, "use_cache": True}).loss  # a KV cache turns the per-conversation mask off
+    assert torch.allclose(padded, flat, atol=1e-5), (padded, flat)
+    assert not torch.allclose(padded, leaky, atol=1e-5)  # the test can tell
+
+    import datasets
+
+    rows = sft.packed(datasets.Dataset.from_list([{**f, "length": len(f["input_ids"])} for f in feats * 5]), 48)
+    assert len(rows) < 20 and max(rows["length"]) <= 48
+    assert sum(rows["length"]) == 5 * sum(len(f["input_ids"]) for f in feats)
+    cfg = RunConfig.from_dict({**sft_config(tiny_llama), "task_args": {"batching": "packed"}})
+    assert sft.trainer_parts(cfg, tok, [], {}).collator is not None
+    assert sft.trainer_parts(RunConfig.from_dict(sft_config(tiny_llama)), tok, [], {}).collator is None
+
+
 def test_collator_pads_labels_with_ignore(tok):
     batch = sft.collator(tok)([{"input_ids": [5, 6, 7], "attention_mask": [1, 1, 1], "labels": [-100, 6, 7], "length": 3},
                                {"input_ids": [5], "attention_mask": [1], "labels": [5], "length": 1}])
@@ -223,7 +282,7 @@ def test_perplexity_is_exp_of_every_loss():
 
 
 # ---------------------------------------------------------------------------------- methods --
-@pytest.mark.parametrize("method", sft.TASK.model.method_names())
+@pytest.mark.parametrize("method", trainable_here(sft.TASK.model.method_names()))
 def test_every_method_trains_and_generates(method, tiny_llama, tok):
     import torch
 

@@ -24,7 +24,7 @@ from studio.serve import inference
 from studio.tasks import get_task
 from studio.tasks import token_classification as ner
 from studio.training import recipe
-from tests.support import read_jsonl, run_reproduce_script, tiny_config, train_to_completion
+from tests.support import trainable_here, read_jsonl, run_reproduce_script, tiny_config, train_to_completion
 
 PEOPLE = ["Alice", "Bob Stone", "Carla", "Dmitri Volkov", "Eve", "Farid"]
 PLACES = ["Paris", "Lagos", "Oslo", "New York", "Kraków", "Lima"]
@@ -87,7 +87,7 @@ def test_reads_conll_columns_docstart_and_blank_lines(tmp_path):
     sents = ner.read_conll(str(p))
     assert [s["tokens"] for s in sents] == [["Alice", "lives", "in", "New", "York"], ["Bob", "sings"], ["Acme", "hires"]]
     assert sents[0]["tags"] == ["B-PER", "O", "O", "B-LOC", "I-LOC"]
-    assert sents[1]["lines"] == [11, 12]
+    assert sents[1]["line"] == 11  # its first token's line, for error messages
     prepared = prepare(p, validation_fraction=0.0, test_fraction=0.0)
     df = prepared.splits["train"]
     assert list(df.columns) == ["text", "tokens", "tags"]
@@ -148,14 +148,38 @@ def conll_error(tmp_path, text: str, name: str = "bad.conll") -> str:
     return str(err.value)
 
 
+REPAIR = (" Turn on data.repair_bio (the Data tab offers it) to read every such tag as an entity start; the data "
+          "report counts them.")
+
+
 def test_bio_tags_out_of_order_name_the_line(tmp_path):
     good = "Alice B-PER\nsings O\n\n" * 5
     assert conll_error(tmp_path, good + "the O\nman I-PER\n") == (
-        "bad.conll line 17: BIO tags out of order: I-PER follows O; an entity must start with B-PER.")
+        "bad.conll line 17: BIO tags out of order: I-PER follows O; an entity must start with B-PER." + REPAIR)
     assert conll_error(tmp_path, "New B-LOC\nYork I-PER\n\n" + good) == (
-        "bad.conll line 2: BIO tags out of order: I-PER follows B-LOC; an entity must start with B-PER.")
+        "bad.conll line 2: BIO tags out of order: I-PER follows B-LOC; an entity must start with B-PER." + REPAIR)
     assert conll_error(tmp_path, "York I-LOC\n\n" + good) == (
-        "bad.conll line 1: BIO tags out of order: I-LOC follows O; an entity must start with B-LOC.")
+        "bad.conll line 1: BIO tags out of order: I-LOC follows O; an entity must start with B-LOC." + REPAIR)
+
+
+def test_repair_bio_reads_an_entity_that_starts_with_i_as_starting_there_and_counts_it(tmp_path, capsys):
+    """MSRA-style char<TAB>tag lines: one bad tag must not cost the whole file."""
+    good = "张\tB-PER\n三\tI-PER\n在\tO\n北\tB-LOC\n京\tI-LOC\n\n" * 12
+    path = tmp_path / "msra.txt"
+    path.write_text(good + "李\tI-PER\n四\tI-PER\n\n在\tO\n京\tI-LOC\n\n", encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        prepare(path)
+    assert err.value.fix == "repair_bio"
+    prepared = prepare(path, repair_bio=True)
+    assert prepared.report.repaired_tags == 2
+    assert any("2 tag(s) were repaired" in w for w in prepared.report.warnings)
+    tags = [t for split in prepared.splits.values() for t in split["tags"]]
+    assert ["B-PER", "I-PER"] in tags and ["O", "B-LOC"] in tags
+    runs = ["--runs-dir", str(tmp_path / "runs")]
+    assert cli.main([*runs, "data", str(path), "--task", "token-classification"]) == 2
+    assert "repair_bio" in capsys.readouterr().err
+    assert cli.main([*runs, "data", str(path), "--task", "token-classification", "--repair-bio"]) == 0
+    assert "warning: 2 tag(s) were repaired" in capsys.readouterr().out
 
 
 def test_tags_that_are_not_bio(tmp_path):
@@ -225,7 +249,8 @@ def test_tag_ids_as_hugging_face_datasets_export_them_are_named_by_label_names(t
      "give the names in id order as label_names (e.g. O, B-PER, I-PER), or write the tags as names."),
     ({"tokens": [], "tags": []}, "ner.jsonl record 2 has no tokens; remove the empty sentence or fill it in."),
     ({"tokens": ["Alice", "sings"], "tags": ["B-PER", "I-LOC"]},
-     "ner.jsonl record 2 (token 2, 'sings'): BIO tags out of order: I-LOC follows B-PER; an entity must start with B-LOC."),
+     "ner.jsonl record 2 (token 2, 'sings'): BIO tags out of order: I-LOC follows B-PER; an entity must start with B-LOC."
+     + REPAIR),
 ])
 def test_bad_jsonl_records(tmp_path, record, message):
     path = write_jsonl(tmp_path / "ner.jsonl", [{"tokens": ["Bob", "hums"], "tags": ["B-PER", "O"]}, record])
@@ -367,7 +392,8 @@ def test_the_contract_and_methods():
         RunConfig.from_dict({"task": "token-classification", "method": "prompt", "data": {"train": "x.conll"}})
     cfg = RunConfig.from_dict({"task": "token-classification", "data": {"train": "x.conll"},
                                "training": {"best_metric": "token_accuracy"}})
-    assert cfg.selection_metric() == "token_accuracy" and cfg.model == ner.TASK.model.default_model
+    assert cfg.selection_metric() == "token_accuracy" and cfg.model == "auto"
+    assert cfg.resolved().model == ner.TASK.model.default_model
     card = "\n".join(ner.card_usage(False))
     assert "AutoModelForTokenClassification" in card and 'aggregation_strategy="simple"' in card
     assert "AutoPeftModelForTokenClassification" in "\n".join(ner.card_usage(True))
@@ -387,7 +413,7 @@ def matrix_store(tmp_path_factory):
     return Store(tmp_path_factory.mktemp("ner-method-runs"))
 
 
-@pytest.mark.parametrize("method", ner.TASK.model.method_names())
+@pytest.mark.parametrize("method", trainable_here(ner.TASK.model.method_names()))
 def test_method_trains_lowers_loss_and_reloads(method, tiny_bert, ner_conll, matrix_store):
     # one full batch of the 38 training sentences per step: the logged loss has no sampling noise
     cfg = RunConfig.from_dict(ner_config(tiny_bert, ner_conll, method, epochs=8, batch_size=40,

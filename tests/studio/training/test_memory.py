@@ -35,7 +35,8 @@ def test_the_parts_follow_the_method_and_the_settings(tiny_bert, separable_csv):
     assert longer.parts["activations"] == 2 * full.parts["activations"]
     # Attention scores grow with the square of the length (on a CPU; SDPA's fused GPU kernels keep none).
     assert longer.parts["attention"] == 4 * full.parts["attention"] > 0 and double.parts["attention"] == 2 * full.parts["attention"]
-    assert memory.parts(s, _cfg(tiny_bert, separable_csv, "full").training, on_gpu=True)["attention"] == 0
+    on_gpu = dataclasses.replace(memory.where(_cfg(tiny_bert, separable_csv, "full")), on_gpu=True)
+    assert memory.parts(s, _cfg(tiny_bert, separable_csv, "full").training, on_gpu)["attention"] == 0
     saved = memory.estimate(_cfg(tiny_bert, separable_csv, "full", gradient_checkpointing=True))
     assert saved.parts["activations"] < 0.6 * full.parts["activations"]  # 2 layers: their inputs and one full layer
     assert saved.parts["attention"] == full.parts["attention"] // s.trained_layers  # one layer's scores at a time
@@ -59,12 +60,13 @@ def test_too_big_is_refused_with_changes_that_fit_and_nothing_is_created(store, 
     need = memory.estimate(cfg)
     # A device with room for the model but not for this batch: half of what the activations need on top.
     room = need.total - (need.parts["activations"] + need.parts["attention"]) // 2
-    monkeypatch.setattr(memory, "available", lambda device: (room, "of available RAM"))
+    monkeypatch.setattr(memory, "available", lambda device, busy=False: (room, "of available RAM"))
     with pytest.raises(ConfigError) as e:
         store.create(cfg)
     text = str(e.value)
     assert "It will not fit" in text and "training.batch_size" in text and "gradient_accumulation_steps" in text
     assert "training.gradient_checkpointing on" in text and "\n" not in text
+    assert "training.ignore_memory_estimate" in text and "within ±32%" in text
     assert store.list() == [] and not [p for p in store.root.iterdir() if p.name.startswith("2")]
     smaller = text.split("training.batch_size ")[1].split(" ")[0]
     assert memory.estimate(dataclasses.replace(cfg, training=dataclasses.replace(
@@ -74,7 +76,7 @@ def test_too_big_is_refused_with_changes_that_fit_and_nothing_is_created(store, 
 def test_near_the_limit_is_warned_about_not_refused(tiny_bert, separable_csv, monkeypatch):
     cfg = _cfg(tiny_bert, separable_csv, "full")
     need = memory.estimate(cfg).total
-    monkeypatch.setattr(memory, "available", lambda device: (int(need / 0.95), "of available RAM"))
+    monkeypatch.setattr(memory, "available", lambda device, busy=False: (int(need / 0.95), "of available RAM"))
     est = memory.check(cfg)
     assert est.verdict == "near" and "Close to the limit" in est.summary()
 
@@ -144,3 +146,84 @@ def test_slow_steps_rebalance_on_time(tmp_path, monkeypatch):
     cb.last -= cpu_share.EVERY_SECONDS + 1
     cb.on_step_begin(None, state, None)
     assert calls == [1]                                 # 30 seconds on: re-balanced mid-way between step 0 and 20
+
+
+def test_a_gpu_run_counts_its_real_dtypes_and_shards(tiny_bert, separable_csv, monkeypatch):
+    """What a GPU user's run holds: a bf16 base under fp32 adapters, fp32 masters and their bf16 casts for full
+    fine-tuning, half a byte a weight for a 4-bit base, 8-bit optimizer states, a share of all of it per GPU."""
+    from studio.base import devices
+    from studio.training import precision
+
+    for module in (precision, devices):
+        monkeypatch.setattr(module, "gpu_capability", lambda device: (9, 0) if device != "cpu" else None)
+    cfg = _cfg(tiny_bert, separable_csv, "lora", device="cuda:0")
+    s = memory.shape(cfg)
+    frozen = s.total - s.trainable
+    lora = memory.parts(s, cfg.training, memory.where(cfg, "cuda:0"))
+    assert lora["weights"] == 2 * frozen + 4 * s.trainable and lora["casts"] == 2 * s.trainable
+    full_cfg = _cfg(tiny_bert, separable_csv, "full", device="cuda:0")
+    full = memory.parts(memory.shape(full_cfg), full_cfg.training, memory.where(full_cfg, "cuda:0"))
+    total = memory.shape(full_cfg).total
+    assert full["weights"] == 4 * total and full["casts"] == 2 * total and full["optimizer"] == 8 * total
+    q_cfg = _cfg(tiny_bert, separable_csv, "qlora", device="cuda:0")
+    qs = memory.shape(q_cfg)
+    quantized = memory.parts(qs, q_cfg.training, memory.where(q_cfg, "cuda:0"))
+    embeddings = qs.vocab * qs.hidden
+    assert quantized["weights"] == int((qs.total - qs.trainable - embeddings) * 0.54 + embeddings * 2
+                                       + 4 * qs.trainable)
+    eight = dataclasses.replace(full_cfg.training, optimizer="adamw_8bit")
+    assert memory.parts(memory.shape(full_cfg), eight, memory.where(full_cfg, "cuda:0"))["optimizer"] == 2 * total
+    fsdp = dataclasses.replace(full_cfg, training=dataclasses.replace(full_cfg.training, num_processes=4,
+                                                                      distributed="fsdp", device="cuda"))
+    shard = memory.parts(memory.shape(fsdp), fsdp.training, memory.where(fsdp, "cuda:0"))
+    assert shard["weights"] == full["weights"] // 4 and shard["optimizer"] == full["optimizer"] // 4
+    assert shard["activations"] == full["activations"]  # each GPU runs its own micro-batch
+
+
+def test_too_big_starts_when_the_config_says_so_and_the_status_says_it_was_ignored(store, separable_csv, monkeypatch):
+    cfg = _cfg(MINILM, separable_csv, "full", batch_size=64, max_length=512, ignore_memory_estimate=True)
+    monkeypatch.setattr(memory, "available", lambda device, busy=False: (2 ** 20, "of available RAM"))
+    run_id = store.create(cfg, start=False)
+    fit = runfolder.read_status(store.run_dir(run_id))["memory"]
+    assert fit["verdict"] == "too big" and fit["ignored"]
+    assert "started anyway (training.ignore_memory_estimate)" in memory.Estimate.from_dict(fit).summary()
+
+
+def test_a_clearly_impossible_smollm2_run_is_refused_on_a_fresh_machine(store, separable_csv, tmp_path, monkeypatch):
+    """SmolLM2 is converted from its GGUF file by the worker, after the run exists: the estimate reads its config
+    from the package before that, so batch 4096 x 32768 tokens never starts (it once logged "memory estimate
+    skipped" and started)."""
+    monkeypatch.setenv("STUDIO_CACHE", str(tmp_path / "fresh-cache"))
+    cfg = _cfg("smollm2", separable_csv, "lora", batch_size=4096, max_length=32768)
+    with pytest.raises(ConfigError, match="It will not fit"):
+        store.create(cfg)
+    assert store.list() == [] and not (tmp_path / "fresh-cache" / "models" / "smollm2-135m-instruct").exists()
+
+
+def test_a_model_whose_config_cannot_be_read_is_said_to_be_unestimated_never_passed_silently(store, separable_csv,
+                                                                                             tmp_path, monkeypatch):
+    cfg = _cfg(MINILM, separable_csv, "lora")
+
+    def unreadable(model):
+        raise OSError("config.json: not a model this transformers knows")
+
+    monkeypatch.setattr(memory, "model_config", unreadable)
+    memory._shape.cache_clear()
+    est = memory.estimate(cfg)
+    assert est.verdict == "unknown" and "could not be read" in est.summary() and "not a model" in est.summary()
+    run_id = store.create(cfg, start=False)
+    assert runfolder.read_status(store.run_dir(run_id))["memory"]["verdict"] == "unknown"
+    memory._shape.cache_clear()
+
+
+def test_a_gpu_whose_memory_cannot_be_read_is_said_to_be_unestimated(tiny_bert, separable_csv, monkeypatch):
+    import torch
+
+    def no_cuda(index=None):
+        raise AssertionError("Torch not compiled with CUDA enabled")
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", no_cuda)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", no_cuda)
+    est = memory.estimate(_cfg(tiny_bert, separable_csv, "lora"), device="cuda:0")
+    assert est.verdict == "unknown" and est.total > 0
+    assert "the memory of cuda:0 could not be read" in est.summary() and "not compiled with CUDA" in est.summary()

@@ -49,3 +49,34 @@ def test_sft_charts_show_what_training_sees(tmp_path):
     x_title, y_title, bars = check.count_bars
     assert (x_title, y_title) == ("user turns per conversation", "conversations")
     assert set(bars) == {"train", "validation", "test"} and sum(bars["train"].values()) == check.report.rows["train"]
+
+
+ZH_SAMPLE = SAMPLE.parent / "hotel_reviews_zh.csv"
+
+
+def test_chinese_texts_with_an_english_tokenizer_get_a_sentence_naming_the_multilingual_base():
+    check = data_check.check(DataConfig(train=str(ZH_SAMPLE)), model="minilm", max_length=64)
+    assert check.ok and check.report.cjk_share > 0.9
+    assert check.unknown_share > 0.3
+    unreadable = [w for w in check.report.warnings if "[UNK]" in w]
+    assert len(unreadable) == 1 and "multilingual-e5-small" in unreadable[0], check.report.warnings
+    assert "multilingual-e5-small" in unreadable[0].zh and "未知词" in unreadable[0].zh
+    english = data_check.check(DataConfig(train=str(SAMPLE)), model="minilm", max_length=64)
+    assert english.report.cjk_share == 0.0 and not any("[UNK]" in w for w in english.report.warnings)
+
+
+def test_the_multilingual_base_reads_the_chinese_sample_without_unknown_tokens():
+    check = data_check.check(DataConfig(train=str(ZH_SAMPLE)), model="multilingual-e5-small", max_length=64)
+    assert check.ok and check.unknown_share == 0.0
+    assert not any("[UNK]" in w for w in check.report.warnings)
+
+
+def test_counting_long_texts_prints_no_transformers_length_warning(tmp_path, capfd):
+    """The studio says itself which texts are cut; transformers' "Token indices sequence length is longer than
+    the specified maximum" line (printed while untruncated lengths are counted) only alarms."""
+    f = tmp_path / "long.csv"
+    f.write_text("text,label\n" + "".join(f"{'word ' * 700}{i},{'ab'[i % 2]}\n" for i in range(20)))
+    check = data_check.check(DataConfig(train=str(f)), model="minilm", max_length=64)
+    assert check.ok and max(check.token_lengths) > 512
+    assert any("truncat" in w.lower() or "cut" in w.lower() for w in check.report.warnings), check.report.warnings
+    assert "Token indices sequence length" not in capfd.readouterr().err

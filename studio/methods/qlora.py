@@ -1,0 +1,50 @@
+"""QLoRA: LoRA on a base whose linear layers load in 4 bits (NF4 with double quantization, computing in bf16 or
+fp16) or 8 bits (LLM.int8), through bitsandbytes: about a quarter (4-bit) or half (8-bit) of a 16-bit base's
+memory, so a 7-8B model trains on one 24 GB card. The adapters stay in fp32.
+
+bitsandbytes quantizes on CUDA GPUs; it is an optional extra (`pip install -e ".[gpu]"`) installed where there is
+one. Where there is none, the run is refused with that sentence before it exists.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from studio.base.errors import ConfigError
+from studio.methods.base import Method, Setting
+from studio.methods.lora import _LORA, build_lora
+
+BITS = Setting("bits", 4, "Bits per base weight: 4 (NF4, double quantization: the QLoRA paper's) or 8 "
+               "(LLM.int8: closer to the 16-bit base, twice the memory of 4).", int, 4, 8, choices=(4, 8))
+
+
+def build_qlora(model, args, peft_task_type, total_steps=None):
+    """The quantized base (loaded so by precision.Plan.load_kwargs) made trainable the way peft prescribes (norms
+    in fp32, inputs that carry gradients), then LoRA on its linear layers."""
+    import peft
+
+    # Gradient checkpointing is the Trainer's to turn on (training.gradient_checkpointing), not peft's.
+    model = peft.prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    return build_lora(model, args, peft_task_type, total_steps)
+
+
+def check_machine(device: str) -> None:
+    """bitsandbytes and a CUDA GPU, before a run exists."""
+    if device == "cpu" or not _cuda_available():
+        raise ConfigError("method qlora loads the base in 4 or 8 bits with bitsandbytes, which needs a CUDA GPU, and "
+                          + ("this run is set to train on the CPU" if device == "cpu" else "this server has none")
+                          + "; pick lora instead (on a CPU the base trains in fp32).")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ConfigError("method qlora needs bitsandbytes, which is not installed on this server: "
+                          "`pip install -e \".[gpu]\"` (or `pip install bitsandbytes`), or pick lora.")
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+QLORA = Method("qlora", "QLoRA", "LoRA on a base loaded in 4 bits (or 8): a quarter of the base's memory, so 7-8B "
+               "models train on one 24 GB GPU; a little slower than LoRA. Needs a CUDA GPU and bitsandbytes.", 2e-4,
+               build_qlora, (*_LORA, BITS), quantized_bits="bits", machine_check=check_machine)
