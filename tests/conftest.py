@@ -62,6 +62,33 @@ def separable_csv(tmp_path_factory) -> Path:
     return write_csv(tmp_path_factory.mktemp("data") / "tickets.csv", separable_rows(24))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_spare(tmp_path_factory):
+    """One spare worker per test process (studio.runs.prewarm, as the app keeps one), lent to every Store the
+    tests make: each run's worker is forked from it with torch and transformers imported, instead of spending
+    ~5 s of CPU importing them again. A few hundred runs start in the suite, so that is minutes on two cores.
+    Runs started by the CLI in a subprocess, and those of tests/studio/runs/test_prewarm.py's own spare, still
+    spawn fresh workers; STUDIO_TEST_SPARE=0 turns the shared one off."""
+    if os.environ.get("STUDIO_TEST_SPARE", "1") == "0":
+        yield None
+        return
+    from studio.runs import store as store_module
+    from studio.runs.prewarm import Spare
+
+    spare = Spare(tmp_path_factory.mktemp("spare"))
+    original = store_module.Store.__post_init__
+
+    def lend_the_spare(self):
+        original(self)
+        if self.spare is None:
+            self.spare = spare
+
+    store_module.Store.__post_init__ = lend_the_spare
+    yield spare
+    store_module.Store.__post_init__ = original
+    spare.close()
+
+
 @pytest.fixture
 def runs_dir(tmp_path) -> Path:
     return tmp_path / "runs"

@@ -39,8 +39,13 @@ IMPORT_TIME_ENV = ("HF_", "TRANSFORMERS_", "TORCH", "PYTORCH_", "CUDA_", "OMP_",
 DIR_PREFIX = "studio-prewarm-"  # the spare's socket and log live in a temporary folder of this name
 
 
+# ...except those torch sets in its own process once its compiler is imported (loading a model does): caches that a
+# worker finds or sets again for itself. Counting them would leave the app's spare stale after its first prediction.
+SET_BY_TORCH = ("TORCHINDUCTOR_CACHE_DIR",)
+
+
 def env_fingerprint(env: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in sorted(env.items()) if k.startswith(IMPORT_TIME_ENV)}
+    return {k: v for k, v in sorted(env.items()) if k.startswith(IMPORT_TIME_ENV) and k not in SET_BY_TORCH}
 
 
 def enable(store) -> None:
@@ -70,12 +75,14 @@ class Spare:
     def ready(self) -> bool:
         return self.proc.poll() is None and self.socket_path.exists()
 
-    def spawn(self, argv: list[str], log_path: Path, env: dict[str, str], timeout: float = 10.0) -> int | None:
-        """Fork a worker for `argv` (studio.runs.worker's arguments); its pid, or None when the spare cannot serve
-        (not ready yet, gone, or started under other import-time settings): the caller then spawns one itself."""
+    def spawn(self, argv: list[str], log_path: Path, env: dict[str, str], timeout: float = 10.0,
+              cwd: Path | None = None) -> int | None:
+        """Fork a worker for `argv` (studio.runs.worker's arguments) in `cwd` (the runs folder; default the one
+        the spare started in); its pid, or None when the spare cannot serve (not ready yet, gone, or started
+        under other import-time settings): the caller then spawns one itself."""
         if not self.ready() or env_fingerprint(env) != self.fingerprint:
             return None
-        request = {"argv": argv, "log": str(log_path), "env": env, "cwd": str(self.cwd)}
+        request = {"argv": argv, "log": str(log_path), "env": env, "cwd": str(cwd or self.cwd)}
         try:
             with self.lock, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
                 s.settimeout(timeout)

@@ -144,7 +144,7 @@ def worker_env() -> dict[str, str]:
 class Store:
     """The runs folder and its registry.
 
-    `spare` starts workers for it when set: anything with `spawn(argv, log_path, env) -> pid | None` (the
+    `spare` starts workers for it when set: anything with `spawn(argv, log_path, env, cwd=...) -> pid | None` (the
     app hands it a studio.runs.prewarm.Spare, whose forked workers start ~4 s sooner); without one, or when it
     cannot serve, each worker is a fresh `python -m studio.runs.worker`.
     """
@@ -256,7 +256,7 @@ class Store:
         env = worker_env()
         if (files.read_json(RunFolder(rd).config) or {}).get("training", {}).get("device") != "cpu":
             inference.release_gpu_memory()  # the playground's models in this process give the run their GPU memory
-        pid = self.spare.spawn(cmd[3:], RunFolder(rd).log, env) if self.spare is not None else None
+        pid = self.spare.spawn(cmd[3:], RunFolder(rd).log, env, cwd=self.root) if self.spare is not None else None
         if pid is None:
             pid = self._spawn(cmd, rd, env)
         st = runfolder.read_status(rd)

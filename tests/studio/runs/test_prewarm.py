@@ -18,6 +18,7 @@ from tests.support import kill_active, separable_rows, tiny_config, wait_for, wr
 @pytest.fixture(scope="module")
 def spare_store(tmp_path_factory):
     store = Store(tmp_path_factory.mktemp("prewarm") / "runs")
+    store.spare = None  # this file's own spare, not the one tests/conftest.py lends every Store
     prewarm.enable(store)
     wait_for(store.spare.ready, timeout=300, what="the spare worker to finish its imports")
     yield store
@@ -68,6 +69,16 @@ def test_a_changed_import_time_setting_falls_back_to_a_fresh_worker(spare_store,
     assert spare_store.spare.forked == forked, "a stale spare must not serve the run"
     assert runfolder.read_status(spare_store.run_dir(run_id))["pid"] not in forked
     assert spare_store.wait(run_id, timeout=300)["status"] == "completed"
+
+
+def test_the_cache_folder_torch_sets_for_itself_does_not_make_the_spare_stale():
+    from studio.runs.prewarm import env_fingerprint
+
+    # Loading a model in the app (the playground) imports torch's compiler, which sets TORCHINDUCTOR_CACHE_DIR in
+    # the app's environment; every run after the first prediction would otherwise spawn a fresh worker.
+    before = {"HF_HUB_OFFLINE": "1", "PATH": "/bin"}
+    assert env_fingerprint({**before, "TORCHINDUCTOR_CACHE_DIR": "/tmp/torchinductor_root"}) == env_fingerprint(before)
+    assert env_fingerprint({**before, "TORCH_HOME": "/elsewhere"}) != env_fingerprint(before)
 
 
 def test_a_closed_spare_leaves_nothing_behind(tmp_path):
