@@ -6,11 +6,13 @@ as the fixed yardstick. Each strategy runs the studio's own loop (studio.labels.
 --step suggestions from the latest run, the true labels saved for them, a retrain with the studio's
 defaults) until --until labels. The start run is trained once and shared by every strategy.
 
-    .venv/bin/python bench/active_learning_banking77.py --strategies random margin entropy least-confidence diverse-margin
+    .venv/bin/python bench/active_learning_banking77.py --strategies random margin entropy least-confidence \
+diverse-margin
 
 Writes bench/results/active_learning_banking77_seed<SEED>.json, .html (the plotly curve) and .png (its screenshot,
 through the Chromium that the browser tests use), and prints the label savings: how many labels each
-strategy needs to reach random's accuracy at the last round. Strategies already in that JSON (same settings) are kept, not rerun.
+strategy needs to reach random's accuracy at the last round. Strategies already in that JSON (same settings) are kept, \
+not rerun.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ def simulate(store, work: Path, truth: dict[int, str], strategy: str, first_run:
     from studio.config import RunConfig
     from studio.labels import labelling
 
-    cfg = RunConfig.from_dict({"model": "sentence-transformers/all-MiniLM-L6-v2", "data": {"train": str(work / "pool.csv")},
+    cfg = RunConfig.from_dict({"model": "sentence-transformers/all-MiniLM-L6-v2",
+                               "data": {"train": str(work / "pool.csv")},
                                "training": {"seed": a.seed, "score_base": False}})
     pid = labelling.create(store, str(work / "pool.csv"), str(work / "start.csv"), str(work / "test.csv"), config=cfg,
                            name=strategy)
@@ -75,7 +78,8 @@ def simulate(store, work: Path, truth: dict[int, str], strategy: str, first_run:
             return points, start_run  # the next strategy starts from the same start run
         t0 = time.time()
         record = labelling.next_round(store, pid, a.step, strategy, run_id=run_id, seed=a.seed)
-        labelling.save_labels(store, pid, record["round"], {r["pool_row"]: truth[r["pool_row"]] for r in record["rows"]})
+        labelling.save_labels(store, pid, record["round"],
+                              {r["pool_row"]: truth[r["pool_row"]] for r in record["rows"]})
         points[-1]["query_seconds"] = round(time.time() - t0, 1)
         run_id = labelling.retrain(store, pid)
         labels = len(labelling.labelled_frame(store, pid))
@@ -109,7 +113,8 @@ def main() -> None:
     from studio.labels import query_strategies
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--strategies", nargs="+", default=list(query_strategies.STRATEGIES), choices=query_strategies.STRATEGIES)
+    ap.add_argument("--strategies", nargs="+", default=list(query_strategies.STRATEGIES),
+                    choices=query_strategies.STRATEGIES)
     ap.add_argument("--pool-size", type=int, default=4000)
     ap.add_argument("--start", type=int, default=200)
     ap.add_argument("--step", type=int, default=100)

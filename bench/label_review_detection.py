@@ -84,7 +84,8 @@ def measure(name: str, df: pd.DataFrame, model: str, shares: list[float]) -> lis
                 warnings.simplefilter("ignore")
                 before = np.flatnonzero(find_label_issues(y, probs))
             out.append({"set": name, "model": model, "rows": len(df), "classes": len(labels), "noise": share,
-                        "seed": seed, "flipped": len(truth), "cv_accuracy": round(float((probs.argmax(1) == y).mean()), 3),
+                        "seed": seed, "flipped": len(truth),
+                        "cv_accuracy": round(float((probs.argmax(1) == y).mean()), 3),
                         "studio": scored(ranked_issues(y, probs), truth), "cleanlab_default": scored(before, truth)})
     print(f"{name} with {model}: {time.time() - t0:.0f} s", flush=True)
     return out

@@ -1,4 +1,5 @@
-"""The memory estimate (studio.training.memory) against the measured peak, over models, methods, batch sizes and lengths.
+"""The memory estimate (studio.training.memory) against the measured peak, over models, methods, batch sizes and \
+lengths.
 
 Each configuration trains a few steps through the studio's real path (registry, a fresh worker process) on
 texts long enough that every batch pads to max_length (the estimate's worst case), then reads what the run
@@ -64,7 +65,8 @@ def data(work: Path, task: str, rows: int) -> Path:
         return path
     if task == "sft":
         path = work / "sft.jsonl"
-        path.write_text("".join(json.dumps({"instruction": long()[:1500], "output": long()}) + "\n" for _ in range(rows)))
+        path.write_text("".join(json.dumps({"instruction": long()[:1500], "output": long()}) + "\n"
+                                for _ in range(rows)))
         return path
     path = work / "tc.csv"
     path.write_text("text,label\n" + "".join(f"{long()},{'ab'[i % 2]}\n" for i in range(rows)))
@@ -96,7 +98,8 @@ def reestimate(path: Path) -> None:
         est = memory.estimate(run_config(configs[r["name"]], Path("unused.csv"), res["device"]))
         r.update(estimate=est.total, parts=est.parts, estimate_gib=memory.gib(est.total),
                  error=round(est.total / r["measured"] - 1, 3))
-        print(f"{r['name']:38} estimate {r['estimate_gib']:>9}  measured {r['measured_gib']:>9}  error {r['error']:+.0%}")
+        print(f"{r['name']:38} estimate {r['estimate_gib']:>9}  measured {r['measured_gib']:>9}  error "
+              f"{r['error']:+.0%}")
     errors = [abs(r["error"]) for r in res["rows"] if "error" in r]
     res.update(mean_abs_error=round(sum(errors) / len(errors), 3), max_abs_error=round(max(errors), 3),
                reestimated=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
@@ -152,9 +155,11 @@ def main() -> None:
 
 def save(rows: list[dict], device: str) -> None:
     errors = [abs(r["error"]) for r in rows if "error" in r]
-    res = {"device": device, "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+    res = {"device": device,
+           "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
            "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "rows": rows,
-           "mean_abs_error": round(sum(errors) / max(len(errors), 1), 3), "max_abs_error": round(max(errors, default=0), 3)}
+           "mean_abs_error": round(sum(errors) / max(len(errors), 1), 3),
+           "max_abs_error": round(max(errors, default=0), 3)}
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / f"memory_estimate_{device.split(':')[0]}.json").write_text(json.dumps(res, indent=2))

@@ -98,8 +98,8 @@ def evaluate(model, tokenizer, test_df, labels: list[str], max_length: int, batc
             g, p, _ = ner.word_sequences(out, labels_t.numpy(), labels)
             gold += g
             pred += p
-    return {k: round(v, 4) for k, v in ner.scores(gold, pred).items()} | {"sentences": int(len(gold)),
-                                                                          "entities": int(sum(len(ner.entity_spans(x)) for x in gold))}
+    return ({k: round(v, 4) for k, v in ner.scores(gold, pred).items()}
+            | {"sentences": int(len(gold)), "entities": int(sum(len(ner.entity_spans(x)) for x in gold))})
 
 
 def main() -> None:
@@ -110,7 +110,8 @@ def main() -> None:
                     help="Without --test: hold out this share of train's last sentences as the test set (a corpus's "
                          "own split, e.g. 0.1 for the Hironsan corpus) instead of a random 10%%.")
     ap.add_argument("--repair-bio", action="store_true",
-                    help="Turn an I-X that starts an entity into B-X (the studio refuses such files; real corpora have a few).")
+                    help="Turn an I-X that starts an entity into B-X (the studio refuses such files; real corpora "
+                         "have a few).")
     ap.add_argument("--max-train", type=int, default=None, help="Use at most this many training sentences.")
     ap.add_argument("--max-test", type=int, default=None, help="Use at most this many test sentences.")
     ap.add_argument("--name", default=None, help="Suffix of the results file, e.g. conll2003.")
@@ -172,13 +173,15 @@ def main() -> None:
     after = evaluate(inference.load(rd).model, tokenizer, test_df, labels, a.max_length)
     report = json.loads((RunFolder(rd).report).read_text())
     result = {
-        "bench": "ner_before_after", "data": str(a.train if a.train != SAMPLE else "assets/samples/ner_sample.conll (synthetic)"),
+        "bench": "ner_before_after",
+        "data": str(a.train if a.train != SAMPLE else "assets/samples/ner_sample.conll (synthetic)"),
         "test_data": str(a.test) if a.test else (f"last {a.test_tail:.0%} of train" if a.test_tail
                                                  else "10% of train (random by sentence)"),
         "bio_tags_repaired": fixed,
         "model": a.model, "method": a.method, "rows": rows, "epochs": a.epochs, "learning_rate": a.learning_rate,
         "batch_size": a.batch_size, "max_length": a.max_length, "wall_seconds_create_to_done": round(train_s, 1),
-        "before": before, "after": after, "run_test_report": report["metrics"], "per_type_after": report.get("per_class"),
+        "before": before, "after": after, "run_test_report": report["metrics"],
+        "per_type_after": report.get("per_class"),
         "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
         "notes": "before = the base model with a freshly initialised token head (seeded like the run's), untrained; "
                  "after = the fine-tuned run; same test sentences, seqeval entity-level micro scores.",

@@ -128,7 +128,8 @@ def main() -> None:
     ap.add_argument("--full", action="store_true")
     ap.add_argument("--quick", action="store_true", help="the default")
     ap.add_argument("--run-dir", default=None, help="use this finished MiniLM run instead of training one")
-    ap.add_argument("--out", default=None, help="default: bench/results/playground.json (playground_full.json with --full)")
+    ap.add_argument("--out", default=None,
+                    help="default: bench/results/playground.json (playground_full.json with --full)")
     a = ap.parse_args()
     a.out = a.out or str(ROOT / "bench" / "results" / ("playground_full.json" if a.full else "playground.json"))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -181,7 +182,8 @@ def main() -> None:
         times["plain"].append(time.perf_counter() - t)
         print(f"round {r + 1}: studio {times['studio'][-1]:.2f}s, plain {times['plain'][-1]:.2f}s", flush=True)
     med = {k: statistics.median(v) for k, v in times.items()}
-    res["batch_1000"] = {"texts": len(texts), "rounds": rounds, "seconds": {k: [round(x, 3) for x in v] for k, v in times.items()},
+    res["batch_1000"] = {"texts": len(texts), "rounds": rounds,
+                         "seconds": {k: [round(x, 3) for x in v] for k, v in times.items()},
                          "texts_per_s": {k: round(len(texts) / v, 1) for k, v in med.items()},
                          "studio_speed_ratio_vs_plain": round(med["plain"] / med["studio"], 3),
                          "label_agreement": sum(x == y for x, y in zip(studio_labels, plain_labels)) / len(texts),

@@ -101,7 +101,8 @@ def main() -> None:
     t0 = time.time()
     train, test, intents = slices(a)
     answers = base_answers([prompt(t, intents) for t in pd.concat([train, test])["text"]], 12)
-    base_right = {"train": sum(norm(x) == norm(c) for x, c in zip(answers[:len(train)], train["category"])) / len(train),
+    base_right = {"train": sum(norm(x) == norm(c)
+                               for x, c in zip(answers[:len(train)], train["category"])) / len(train),
                   "test": sum(norm(x) == norm(c) for x, c in zip(answers[len(train):], test["category"])) / len(test)}
     work = ROOT / "bench" / "_work" / f"preference-{a.seed}-{int(time.time())}"
     work.mkdir(parents=True)
@@ -132,11 +133,13 @@ def main() -> None:
            "logp_margin": {"base": report["base"]["metrics"]["logp_margin"], "tuned": report["metrics"]["logp_margin"]},
            "answers_right_on_test": {"base": base_right["test"], "tuned": right},
            "side_by_side": [{"message": t, "intent": c, "base": b, "tuned": x}
-                            for t, c, b, x in list(zip(test["text"], test["category"], answers[len(train):], tuned))[:8]],
+                            for t, c, b, x in list(zip(test["text"], test["category"], answers[len(train):],
+                                                       tuned))[:8]],
            "train_seconds": report.get("train_seconds"), "minutes": round((time.time() - t0) / 60, 1),
            "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"}
     OUT.mkdir(exist_ok=True)
-    suffix = "" if a.loss == "dpo" and a.learning_rate is None else f"_{a.loss}" + (f"_lr{a.learning_rate:g}" if a.learning_rate else "")
+    suffix = ("" if a.loss == "dpo" and a.learning_rate is None
+              else f"_{a.loss}" + (f"_lr{a.learning_rate:g}" if a.learning_rate else ""))
     (OUT / f"preference_banking77{suffix}.json").write_text(json.dumps(res, indent=2))
     print(json.dumps(res, indent=2))
 

@@ -1,7 +1,8 @@
 """Run the whole benchmark suite, one bench after another, and collect their JSON results.
 
     .venv/bin/python bench/run.py --quick          # CI-sized: minutes on 2 CPU cores (see bench/RESULTS.md)
-    .venv/bin/python bench/run.py --full           # everything at full size, Banking77 quality bench included: hours on CPU
+    .venv/bin/python bench/run.py --full           # everything at full size, Banking77 quality bench included: hours \
+on CPU
     .venv/bin/python bench/run.py --quick --only startup,playground
     .venv/bin/python bench/run.py --full --skip banking77_vs_trainer
     .venv/bin/python bench/run.py --quick --dry-run   # print the commands only
@@ -89,7 +90,8 @@ def main() -> None:
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    suite: dict = {"mode": name, "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+    suite: dict = {"mode": name,
+                   "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
                    "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "benches": {}}
     for bench, cmd in plan:
         print(f"\n=== {bench}: {' '.join(cmd)}", flush=True)
@@ -101,7 +103,8 @@ def main() -> None:
             rc = "timeout"
         wall = time.time() - t0
         written = sorted(p for p in RESULTS.glob("*.json")
-                         if p.name.startswith(bench) and p.stat().st_mtime > before.get(p, 0) and p.stat().st_mtime >= t0)
+                         if p.name.startswith(bench) and p.stat().st_mtime > before.get(p, 0)
+                         and p.stat().st_mtime >= t0)
         results = {}
         for p in written:
             try:

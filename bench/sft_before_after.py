@@ -78,7 +78,8 @@ def score(run_dir: Path, test: list[dict], base: bool, max_new_tokens: int, max_
     from studio.tasks import sft
 
     loaded = inference.load(run_dir)
-    convs = [[{"role": "user", "content": f"{r['instruction']}\n\n{r['input']}"}, {"role": "assistant", "content": r["output"]}]
+    convs = [[{"role": "user", "content": f"{r['instruction']}\n\n{r['input']}"},
+              {"role": "assistant", "content": r["output"]}]
              for r in test]
     t0 = time.time()
     outputs = [p["output"] for p in loaded.predict([c[0]["content"] for c in convs], base=base, batch_size=8,
@@ -149,10 +150,11 @@ def main() -> None:
         "rows": {"train": len(train_rows), "validation": len(val_rows), "test": len(test_rows)},
         "epochs": a.epochs, "learning_rate": a.learning_rate, "batch_size": a.batch_size, "max_new_tokens": max_new,
         "wall_seconds_create_to_done": round(train_s, 1), "train_summary": json.loads(summary),
-        "before": before, "after": after, "run_test_report": json.loads((rd / "test_report.json").read_text())["metrics"],
+        "before": before, "after": after,
+        "run_test_report": json.loads((rd / "test_report.json").read_text())["metrics"],
         "machine": {"python": platform.python_version(), "cpu": platform.processor() or platform.machine()},
-        "notes": "before = the run's own base (adapter switched off), after = the fine-tuned run; same prompts, greedy; "
-                 "exact match ignores case, spacing and a final period; loss is per answer token.",
+        "notes": "before = the run's own base (adapter switched off), after = the fine-tuned run; same prompts, "
+                 "greedy; exact match ignores case, spacing and a final period; loss is per answer token.",
     }
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(result, indent=2))

@@ -300,7 +300,8 @@ def main() -> None:
         runs = work / f"runs-{model}"
         for i in range(1 + warm_n):
             label = cold_label if i == 0 else "warm"
-            r = child(["--_trial", model, str(runs), str(SAMPLE), "0" if a.no_prewarm else "1", "--timeout", str(a.timeout)],
+            r = child(["--_trial", model, str(runs), str(SAMPLE), "0" if a.no_prewarm else "1",
+                       "--timeout", str(a.timeout)],
                       env, a.timeout + 60)
             r["kind"] = label
             r["load_average"] = os.getloadavg()

@@ -104,7 +104,8 @@ def main() -> None:
     ap.add_argument("--val-per-class", type=int, default=3, help="Validation rows per intent (from train.csv).")
     ap.add_argument("--test-per-class", type=int, default=10, help="Test rows per intent (from test.csv).")
     ap.add_argument("--trials", type=int, default=8)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2], help="Training seeds; the sweep uses the first.")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[42, 1, 2],
+                    help="Training seeds; the sweep uses the first.")
     ap.add_argument("--skip-no-prune", action="store_true")
     ap.add_argument("--only-pruned", metavar="NAME", help="Run only the pruned sweep and write "
                                                           "bench/results/sweep_banking77_NAME.json (a pruner change).")

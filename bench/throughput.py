@@ -160,7 +160,8 @@ def main() -> None:
             print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f}s" for k, v in times.items()), flush=True)
     med = {k: statistics.median(v) for k, v in times.items()}
     res = {"rows": rows, "rounds": rounds, "batch_size": BATCH, "real_tokens": toks,
-           "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads",
+           "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+                      f"{torch.get_num_threads()} threads",
            "seconds": times,
            "samples_per_second": {k: rows / v for k, v in med.items()},
            "tokens_per_second": {k: toks / v for k, v in med.items()},

@@ -76,7 +76,8 @@ def main() -> None:
                     busy.append(sample(run_id))
                 time.sleep(0.25)
             result["status"] = runfolder.read_status(runs_dir / run_id)["status"]
-            result["while_training"] = {k: summary([s[k] for s in busy]) for k in ("list_runs", "run_status", "poll_run")}
+            result["while_training"] = {k: summary([s[k] for s in busy])
+                                        for k in ("list_runs", "run_status", "poll_run")}
         finally:
             stop_active_runs(runs_dir)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)

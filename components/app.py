@@ -71,7 +71,8 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
         with gr.Row(elem_classes=["studio-header"]):
             gr.Markdown(t("# Fine-tuning studio\nFine-tune transformer models on your labelled text: "
                           "data → model → train → compare → try → export.",
-                          "# 微调工作室\n用你的标注文本微调 Transformer 模型：数据 → 模型 → 训练 → 比较 → 试用 → 导出。"))
+                          "# 微调工作室\n用你的标注文本微调 Transformer 模型：数据 → 模型 → 训练 → 比较 → "
+                          "试用 → 导出。"))
         with gr.Tabs(elem_id="studio-tabs") as tabs:
             with gr.Tab(t("Data", "数据"), id="data", elem_id="tab-data"):
                 data = data_tab.build(ctx)
@@ -138,7 +139,8 @@ def _open_best_trial(ctx: StudioContext, sweep, tabs, runs, play, exp) -> None:
 
     report = [runs.summary, runs.per_class, runs.confusion, runs.error_filter, runs.error_note, runs.errors]
     sweep.open_runs.click(best, inputs=sweep.picker, outputs=runs.run, api_visibility="private").success(
-        runs.on_refresh, inputs=[runs.compare_runs, runs.run], outputs=runs.list_outputs, api_visibility="private").then(
+        runs.on_refresh, inputs=[runs.compare_runs, runs.run], outputs=runs.list_outputs,
+        api_visibility="private").then(
         bind(runs_tab.on_open, ctx), inputs=runs.run, outputs=report, api_visibility="private").then(
         lambda: gr.Tabs(selected="runs"), outputs=tabs, api_visibility="private")
     for button, target, tab_id in ((sweep.open_playground, play, "playground"), (sweep.open_export, exp, "export")):

@@ -165,7 +165,8 @@ def form_values(cfg: RunConfig, catalog_ids: list[str]) -> dict[str, Any]:
     vals["task"] = cfg.task
     for m in methods.METHODS.values():
         for s in m.settings:
-            vals[method_key(m.name, s.name)] = cfg.method_args.get(s.name, s.default) if m.name == cfg.method else s.default
+            vals[method_key(m.name, s.name)] = (cfg.method_args.get(s.name, s.default) if m.name == cfg.method
+                                                else s.default)
     for f in field_help(TrainingConfig):
         v = getattr(cfg.training, f["name"])
         vals[f["name"]] = 0 if v is None and zero_means_unset(f) else v

@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+# Lint first (pyproject's [tool.ruff]): a second, and a failure names the file and line.
+.venv/bin/ruff check --quiet .
 # Two test processes, one thread each (tests/conftest.py): most tests wait on worker subprocesses, browsers and
 # imports, so two share the two cores of a small machine well. A file's tests stay in one process (their
 # fixtures are per file). STUDIO_TEST_PROCESSES=0 runs them in this process; arguments after it win.

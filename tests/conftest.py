@@ -32,8 +32,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.pop("STUDIO_REGISTRY", None)
 os.environ.pop("STUDIO_RUNS_PER_DEVICE", None)
 os.environ.pop("STUDIO_ALLOW_LOCAL_MODELS", None)
-# Apps built by tests spawn fresh workers; tests/studio/test_prewarm.py and the browser test use the spare.
-os.environ["STUDIO_PREWARM"] = "0"
+# Runs started from a test process fork from the one spare worker shared_spare lends every Store (below); sweep
+# drivers, which run in processes of their own, keep their own spare as they do outside tests.
+os.environ.pop("STUDIO_PREWARM", None)
 # One studio cache for the whole session (datasets cache, the converted SmolLM2): the one given in
 # STUDIO_CACHE, else a per-user folder under the system temp dir, so SmolLM2 is converted once per
 # machine (about 40 s) and reused by later sessions and by tests/components.
@@ -118,7 +119,8 @@ def finished_run(tmp_path_factory, tiny_bert):
     from tests.support import tiny_config
 
     root = tmp_path_factory.mktemp("finished")
-    csv_path = write_csv(root / "tickets.csv", separable_rows(20, ("billing", "technical", "shipping"), seed=5, words=(2, 8)))
+    rows = separable_rows(20, ("billing", "technical", "shipping"), seed=5, words=(2, 8))
+    csv_path = write_csv(root / "tickets.csv", rows)
     store = Store(root / "runs")
     cfg = RunConfig.from_dict(tiny_config(tiny_bert, csv_path, "lora", epochs=2, batch_size=8))
     run_id = train_to_completion(store, cfg)

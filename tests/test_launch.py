@@ -113,5 +113,6 @@ def test_requirements_txt_lists_every_project_dependency():
 
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     name = lambda spec: re.split(r"[<>=!~\[; ]", spec.strip(), maxsplit=1)[0].lower().replace("_", "-")  # noqa: E731
-    listed = {name(ln) for ln in (ROOT / "requirements.txt").read_text().splitlines() if ln.strip() and not ln.startswith("#")}
+    listed = {name(ln) for ln in (ROOT / "requirements.txt").read_text().splitlines()
+              if ln.strip() and not ln.startswith("#")}
     assert {name(d) for d in deps} <= listed

@@ -69,6 +69,30 @@ def _copy_tokenizer(folder: Path, **config_updates: object) -> None:
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
+def _small_vocab() -> list[str]:
+    """MiniLM's vocabulary cut to what generation tests need: its first 104 entries (so [PAD] 0, [UNK] 100, [CLS]
+    101, [SEP] 102 keep their ids), every single character and its ## continuation (any text still tokenizes), and
+    the word pieces of the bundled samples. About 3,500 entries instead of 30,522: a tiny decoder's output layer
+    (and TRL's log-probabilities over it) is then about a ninth of the work, which is most of a tiny model's."""
+    from transformers import AutoTokenizer
+
+    lines = (minilm_dir() / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    tok = AutoTokenizer.from_pretrained(minilm_dir())
+    samples = Path(__file__).resolve().parents[1] / "assets" / "samples"
+    used = {t for f in sorted(samples.glob("*_sample.*")) for t in tok.tokenize(f.read_text(encoding="utf-8"))}
+    return lines[:104] + [w for w in lines[104:] if len(w) == 1 or (w.startswith("##") and len(w) == 3) or w in used]
+
+
+def _use_small_vocab(folder: Path) -> int:
+    """Rewrite the copied tokenizer's vocabulary as _small_vocab(); its size (the model's vocab_size)."""
+    vocab = _small_vocab()
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    spec = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    spec["model"]["vocab"] = {w: i for i, w in enumerate(vocab)}
+    (folder / "tokenizer.json").write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+    return len(vocab)
+
+
 def _done(folder: Path) -> bool:
     return (folder / "config.json").is_file()
 
@@ -124,7 +148,7 @@ def _write_bert(folder: Path) -> None:
 
 
 def make_tiny_llama(folder: str | Path) -> Path:
-    """Tiny ``LlamaForCausalLM`` with the MiniLM tokenizer plus a chat template.
+    """Tiny ``LlamaForCausalLM`` with the MiniLM tokenizer (its vocabulary cut: _small_vocab) plus a chat template.
 
     Token ids: pad=[PAD] (0), bos=[CLS] (101), eos=[SEP] (102).
     """
@@ -134,8 +158,15 @@ def make_tiny_llama(folder: str | Path) -> Path:
 def _write_llama(folder: Path) -> None:
     from transformers import LlamaConfig, LlamaForCausalLM
 
+    _copy_tokenizer(
+        folder,
+        bos_token="[CLS]",
+        eos_token="[SEP]",
+        model_input_names=DECODER_INPUT_NAMES,
+        chat_template=CHAT_TEMPLATE,
+    )
     config = LlamaConfig(
-        vocab_size=VOCAB_SIZE,
+        vocab_size=_use_small_vocab(folder),
         hidden_size=32,
         num_hidden_layers=2,
         num_attention_heads=4,
@@ -151,18 +182,11 @@ def _write_llama(folder: Path) -> None:
     model = LlamaForCausalLM(config).eval()
     gen = model.generation_config
     gen.pad_token_id, gen.bos_token_id, gen.eos_token_id = PAD_ID, CLS_ID, SEP_ID
-    _copy_tokenizer(
-        folder,
-        bos_token="[CLS]",
-        eos_token="[SEP]",
-        model_input_names=DECODER_INPUT_NAMES,
-        chat_template=CHAT_TEMPLATE,
-    )
     model.save_pretrained(folder)
 
 
 def make_tiny_t5(folder: str | Path) -> Path:
-    """Tiny ``T5ForConditionalGeneration`` with the MiniLM tokenizer.
+    """Tiny ``T5ForConditionalGeneration`` with the MiniLM tokenizer (its vocabulary cut: _small_vocab).
 
     Token ids: pad=[PAD] (0) = decoder_start, eos=[SEP] (102).
     """
@@ -172,8 +196,9 @@ def make_tiny_t5(folder: str | Path) -> Path:
 def _write_t5(folder: Path) -> None:
     from transformers import T5Config, T5ForConditionalGeneration
 
+    _copy_tokenizer(folder, eos_token="[SEP]", model_input_names=DECODER_INPUT_NAMES)
     config = T5Config(
-        vocab_size=VOCAB_SIZE,
+        vocab_size=_use_small_vocab(folder),
         d_model=32,
         d_kv=16,
         d_ff=64,
@@ -188,7 +213,6 @@ def _write_t5(folder: Path) -> None:
     model = T5ForConditionalGeneration(config).eval()
     gen = model.generation_config
     gen.pad_token_id, gen.eos_token_id, gen.decoder_start_token_id = PAD_ID, SEP_ID, PAD_ID
-    _copy_tokenizer(folder, eos_token="[SEP]", model_input_names=DECODER_INPUT_NAMES)
     model.save_pretrained(folder)
 
 

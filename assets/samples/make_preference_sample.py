@@ -41,7 +41,8 @@ def records(rng: random.Random) -> list[dict]:
     for _ in range(30):
         a, b = rng.randint(2, 49), rng.randint(2, 49)
         off = rng.choice([-10, -2, -1, 1, 2, 10])
-        out.append({"prompt": f"Add {a} and {b}.", "chosen": f"{a} + {b} = {a + b}.", "rejected": f"{a} + {b} = {a + b + off}."})
+        out.append({"prompt": f"Add {a} and {b}.", "chosen": f"{a} + {b} = {a + b}.",
+                    "rejected": f"{a} + {b} = {a + b + off}."})
     other = {"positive": "negative", "negative": "positive"}
     for label, texts in REVIEWS.items():
         for text in texts:

@@ -75,7 +75,8 @@ TICKETS: dict[str, dict] = {
             "device": ["iPhone 13", "Pixel 7", "Windows laptop", "MacBook", "Samsung tablet", "Chromebook", "iPad"],
             "code": ["500", "E42", "403", "0x80070005", "timeout 504", "ERR_SYNC_7", "1012"],
             "thing": ["photos", "documents", "spreadsheet", "contacts", "project files", "video"],
-            "errmsg": ["connection lost", "something went wrong", "server not responding", "invalid response", "unknown error"],
+            "errmsg": ["connection lost", "something went wrong", "server not responding", "invalid response",
+                       "unknown error"],
         },
     },
     "account": {
@@ -98,7 +99,8 @@ TICKETS: dict[str, dict] = {
             "I got a security alert about a new sign-in from {place}, was it me?",
         ],
         "slots": {
-            "email": ["maria.k@example.com", "j.tan@example.org", "office@example.net", "sam.r@example.com", "lee@example.org"],
+            "email": ["maria.k@example.com", "j.tan@example.org", "office@example.net", "sam.r@example.com",
+                      "lee@example.org"],
             "n": ["3", "5", "6", "10", "two", "four"],
             "user": ["sunny_day", "jdoe88", "blue.fox", "mk_writer", "tomas77", "greenleaf"],
             "place": ["Brazil", "an unknown device", "Singapore", "a browser I don't use", "Toronto", "Lagos"],
@@ -129,7 +131,8 @@ TICKETS: dict[str, dict] = {
             "n": ["3", "5", "7", "ten", "twelve", "two"],
             "order": ["#10482", "#20931", "#33017", "#41576", "#58220", "#60914", "#72305"],
             "city": ["Denver", "Lyon", "Osaka", "Manchester", "Austin", "Melbourne", "Cape Town"],
-            "item": ["headphones", "desk lamp", "running shoes", "coffee grinder", "phone case", "backpack", "keyboard"],
+            "item": ["headphones", "desk lamp", "running shoes", "coffee grinder", "phone case", "backpack",
+                     "keyboard"],
         },
     },
 }

@@ -20,7 +20,8 @@ ROOMS = ("kitchen", "bedroom", "bathroom", "garage", "office", "hallway", "livin
          "guest room")
 OPENERS = ("Could you please", "Would you kindly", "Please", "Can you", "Hey, could you", "I'd like you to",
            "When you get a chance, please", "Would you be so kind as to", "Do me a favour and", "If possible,")
-CLOSERS = ("?", ".", ", thanks.", " for me?", " when you have a moment.", ", thank you!", " before dinner.", " now, please.")
+CLOSERS = ("?", ".", ", thanks.", " for me?", " when you have a moment.", ", thank you!", " before dinner.",
+           " now, please.")
 N = 200
 SEED = 7
 

@@ -83,15 +83,20 @@ def _fields(task0: str) -> dict[str, gr.components.Component]:
     spec = {f["name"]: f for f in field_help(AugmentConfig)}
     # A dropdown that takes any value: an API caller of another task names its own operations, and the engine
     # says in words which do not apply.
-    ops = gr.Dropdown(choices=operation_choices(task0), value=list(getattr(_augmentation(task0), "default_operations", ())),
-                      multiselect=True, allow_custom_value=True, label=t("Operations (taken in turn)", "操作（轮流使用）"),
-                      elem_id="augment-operations")
-    return {f"{PREFIX}copies": forms.field_component(spec["copies"], t("New rows per training row", "每行训练数据新增行数"),
+    ops = gr.Dropdown(choices=operation_choices(task0),
+                      value=list(getattr(_augmentation(task0), "default_operations", ())),
+                      multiselect=True, allow_custom_value=True,
+                      label=t("Operations (taken in turn)", "操作（轮流使用）"), elem_id="augment-operations")
+    return {f"{PREFIX}copies": forms.field_component(spec["copies"],
+                                                     t("New rows per training row", "每行训练数据新增行数"),
                                                      elem_id="augment-copies"),
             f"{PREFIX}operations": ops,
-            f"{PREFIX}strength": forms.field_component(spec["strength"], t("Strength", "强度"), elem_id="augment-strength"),
-            f"{PREFIX}max_new_rows": forms.field_component(spec["max_new_rows"], t("At most this many new rows", "新增行数上限")),
-            f"{PREFIX}generator": forms.field_component(spec["generator"], t("Paraphrase generator", "改写用的生成模型"))}
+            f"{PREFIX}strength": forms.field_component(spec["strength"], t("Strength", "强度"),
+                                                       elem_id="augment-strength"),
+            f"{PREFIX}max_new_rows": forms.field_component(spec["max_new_rows"],
+                                                           t("At most this many new rows", "新增行数上限")),
+            f"{PREFIX}generator": forms.field_component(spec["generator"],
+                                                        t("Paraphrase generator", "改写用的生成模型"))}
 
 
 def build(ctx, data) -> AugmentPanel:
@@ -104,8 +109,8 @@ def build(ctx, data) -> AugmentPanel:
                       "operation, with the same label. Off while copies is 0. Validation and test rows are never "
                       "augmented; the run keeps its new rows in its folder (augmented_rows.jsonl). Measured on "
                       "Banking77 in bench/RESULTS.md.",
-                      "用你的数据生成更多训练行：每个新行由一行训练数据经一种操作改变而来，标签不变。副本数为 0 时关闭。"
-                      "验证集和测试集从不扩充；运行会把新行保存在其文件夹中（augmented_rows.jsonl）。"),
+                      "用你的数据生成更多训练行：每个新行由一行训练数据经一种操作改变而来，标签不变。副本数为 0 "
+                      "时关闭。验证集和测试集从不扩充；运行会把新行保存在其文件夹中（augmented_rows.jsonl）。"),
                     elem_classes=["studio-muted"])
         fields = _fields(task0)
         preview = gr.Button(t("Preview new rows", "预览新行"), elem_id="augment-preview-btn")

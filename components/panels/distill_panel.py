@@ -61,8 +61,8 @@ def on_teacher(ctx: StudioContext, teacher: str | None, request: gr.Request = No
     cfg, rep = info.get("config") or {}, info.get("test_report") or {}
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in (rep.get("metrics") or {}).items() if isinstance(v, float))
     labels = len((info.get("data_report") or {}).get("labels") or [])
-    return message(lang(f"Teacher {teacher}: {cfg.get('model')} · {cfg.get('method')} · {labels} labels · test {metrics}. "
-                        "The next run learns from its probabilities as well as from the labels.",
+    return message(lang(f"Teacher {teacher}: {cfg.get('model')} · {cfg.get('method')} · {labels} labels · test "
+                        f"{metrics}. The next run learns from its probabilities as well as from the labels.",
                         f"教师 {teacher}：{cfg.get('model')} · {cfg.get('method')} · {labels} 个标签 · 测试 {metrics}。"
                         "下一次运行会同时从它的概率和标签中学习。"), "ok")
 
@@ -77,8 +77,9 @@ def on_transfer(ctx: StudioContext, file, request: gr.Request = None):
         stored = ctx.store_upload(file)
     except DataError as e:
         return "", message(str(e), "error")
-    return str(stored.path), message(lang(f"Transfer texts: {stored.display_name} (labelled by the teacher when the run "
-                                          "starts).", f"迁移文本：{stored.display_name}（运行开始时由教师模型标注）。"),
+    return str(stored.path), message(lang(f"Transfer texts: {stored.display_name} (labelled by the teacher when the "
+                                          "run starts).",
+                                          f"迁移文本：{stored.display_name}（运行开始时由教师模型标注）。"),
                                      "info")
 
 
@@ -92,7 +93,8 @@ def _fields(ctx: StudioContext, task0: str) -> dict[str, gr.components.Component
         f"{PREFIX}temperature": gr.Number(value=spec["temperature"]["default"], minimum=1.0, maximum=20.0, step=0.5,
                                           label=t("Temperature", "温度"), info=help_("temperature")),
         f"{PREFIX}alpha": gr.Slider(0.0, 1.0, value=spec["alpha"]["default"], step=0.05,
-                                    label=t("Teacher weight", "教师权重"), info=help_("alpha"), elem_id="distill-alpha"),
+                                    label=t("Teacher weight", "教师权重"), info=help_("alpha"),
+                                    elem_id="distill-alpha"),
         f"{PREFIX}compare_alone": gr.Checkbox(value=True, label=t("Also train the student on the labels alone",
                                                                     "同时只用标签训练学生模型"),
                                               info=help_("compare_alone")),
@@ -104,22 +106,25 @@ def build(ctx: StudioContext, data) -> DistillPanel:
     task0 = data.task.value or DEFAULT_TASK
     with gr.Accordion(t("Learn from a teacher run (distillation)", "向教师运行学习（知识蒸馏）"), open=False,
                       elem_id="distill-panel", visible=distills(get_task(task0))) as accordion:
-        gr.Markdown(t("A completed run of this task teaches the next one: pick a small base in the Model tab (minilm-l3 "
-                      "has half of MiniLM's layers) and a big, accurate run as teacher. The report shows teacher, "
-                      "student and the student trained on the labels alone side by side, with measured speed.",
-                      "一个已完成的同任务运行来教下一次运行：在模型页选择较小的基础模型（minilm-l3 只有 MiniLM 一半的层），"
-                      "再选一个大而准确的运行作为教师。报告并列展示教师、学生以及只用标签训练的学生，并附实测速度。"),
+        gr.Markdown(t("A completed run of this task teaches the next one: pick a small base in the Model tab "
+                      "(minilm-l3 has half of MiniLM's layers) and a big, accurate run as teacher. The report shows "
+                      "teacher, student and the student trained on the labels alone side by side, with measured speed.",
+                      "一个已完成的同任务运行来教下一次运行：在模型页选择较小的基础模型（minilm-l3 只有 MiniLM "
+                      "一半的层），再选一个大而准确的运行作为教师。报告并列展示教师、学生以及只用标签训练的学生，"
+                      "并附实测速度。"),
                     elem_classes=["studio-muted"])
         fields = _fields(ctx, task0)
         refresh = gr.Button(t("Refresh the runs", "刷新运行列表"), size="sm")
         upload = gr.File(label=t("Transfer texts (optional): unlabelled texts the teacher labels",
-                                 "迁移文本（可选）：由教师模型标注的无标签文本"), height=110, elem_id="distill-transfer")
+                                 "迁移文本（可选）：由教师模型标注的无标签文本"), height=110,
+                         elem_id="distill-transfer")
         note = message_box(elem_id="distill-message")
     panel = DistillPanel(accordion, fields, refresh, upload, note)
     data.extra_form.update(fields)
     teacher = fields[f"{PREFIX}teacher"]
     for event in (data.state.change, refresh.click):
-        event(bind(on_refresh, ctx), inputs=[data.state, teacher], outputs=[accordion, teacher], api_visibility="private")
+        event(bind(on_refresh, ctx), inputs=[data.state, teacher], outputs=[accordion, teacher],
+              api_visibility="private")
     teacher.input(bind(on_teacher, ctx), inputs=teacher, outputs=note, api_name="describe_teacher")
     upload.upload(bind(on_transfer, ctx), inputs=upload, outputs=[fields[f"{PREFIX}transfer"], note],
                   api_name="upload_transfer")

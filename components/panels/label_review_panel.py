@@ -114,8 +114,9 @@ def build(ctx: StudioContext, data) -> ReviewPanel:
                       "right. Each row's probabilities come from a model that never saw it: cross-validated "
                       "logistic regression on the frozen base's sentence embeddings; cleanlab picks the rows. "
                       "Nothing trains and the file is not changed.",
-                      "找出标签很可能有误的行（最确定的在前），并给出工作室认为正确的标签。每行的概率来自从未见过它的模型："
-                      "在冻结基础模型的句向量上做交叉验证的逻辑回归；由 cleanlab 挑出可疑行。不会训练，也不会修改文件。"),
+                      "找出标签很可能有误的行（最确定的在前），并给出工作室认为正确的标签。"
+                      "每行的概率来自从未见过它的模型：在冻结基础模型的句向量上做交叉验证的逻辑回归；由 cleanlab "
+                      "挑出可疑行。不会训练，也不会修改文件。"),
                     elem_classes=["studio-muted"])
         find = gr.Button(t("Find label errors", "查找标注错误"), variant="primary", elem_id="review-find")
         status = message_box(elem_id="review-status")

@@ -72,7 +72,8 @@ def build(ctx: StudioContext, run: gr.Dropdown) -> ClassifyPanel:
                                          file_types=sorted(set(SUPPORTED) - {".txt"}), height=120)
                     label_button = gr.Button(t("Label the file", "标注文件"))
                 with gr.Column(scale=1):
-                    batch_download = gr.File(label=t("Predictions (CSV)", "预测结果（CSV）"), interactive=False, height=120)
+                    batch_download = gr.File(label=t("Predictions (CSV)", "预测结果（CSV）"), interactive=False,
+                                             height=120)
             batch_preview = gr.Dataframe(pd.DataFrame(columns=["text", "predicted", "confidence"]),
                                          label=t(f"First {PREVIEW_ROWS} predictions", f"前 {PREVIEW_ROWS} 条预测"),
                                          interactive=False, wrap=True, max_height=360)

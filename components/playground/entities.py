@@ -67,5 +67,6 @@ def entity_table(pred: dict[str, Any] | None) -> pd.DataFrame:
     """One row per entity: its type, its words, where it is in the text, and how sure the model is."""
     if not pred:
         return pd.DataFrame(columns=ENTITY_COLUMNS)
-    return pd.DataFrame([[e["entity"], e["text"], e["start"], e["end"], round(e["score"], 4)] for e in pred["entities"]],
+    return pd.DataFrame([[e["entity"], e["text"], e["start"], e["end"], round(e["score"], 4)]
+                         for e in pred["entities"]],
                         columns=ENTITY_COLUMNS)

@@ -95,11 +95,12 @@ class DataTab:
 def _summary(state: DataState, check: data_check.DataCheck, lang: Lang) -> str:
     rep, task = check.report, get_task(state.task)
     label_noun = task.data.label_noun
-    counted = lang(f"{len(rep.labels)} {label_noun}s · ", f"{len(rep.labels)} 个{label_noun.zh} · ") if label_noun else ""
+    counted = (lang(f"{len(rep.labels)} {label_noun}s · ", f"{len(rep.labels)} 个{label_noun.zh} · ") if label_noun
+               else "")
     what = f"{counted}{lang(task.texts.input_noun)} `{esc(rep.text_column)}` · {lang(task.texts.answer_noun)} " \
            f"`{esc(rep.label_column)}`"
-    lines = [f"**{esc(state.name)}** · {sum(rep.rows.values())} {lang('rows after cleaning', '行（清理后）')} · {what}", "",
-             lang("| split | rows | source |", "| 划分 | 行数 | 来源 |"), "|---|---:|---|"]
+    lines = [f"**{esc(state.name)}** · {sum(rep.rows.values())} {lang('rows after cleaning', '行（清理后）')} · {what}",
+             "", lang("| split | rows | source |", "| 划分 | 行数 | 来源 |"), "|---|---:|---|"]
     for row in data_check.summary_rows(rep):
         lines.append(f"| {lang(plots.SPLITS.get(row['split'], row['split']))} | {row['rows']} | {esc(row['source'])} |")
     tl = rep.token_lengths
@@ -152,7 +153,8 @@ def empty_outputs(state: DataState | None, note: str, kind: str = "info", lang: 
     bars, lengths = _charts(get_task(state.task if state else None), None, state, lang)
     return (state, message(note, kind), gr.update(choices=[], value=None), gr.update(choices=[], value=None), "",
             message(None), bars, lengths, preview_update(None), gr.update(visible=False),
-            gr.update(choices=[], value=None, visible=has_context(state.task if state else None)), gr.update(visible=False))
+            gr.update(choices=[], value=None, visible=has_context(state.task if state else None)),
+            gr.update(visible=False))
 
 
 def render(state: DataState, check: data_check.DataCheck, lang: Lang = EN, lead: str = "") -> tuple:
@@ -248,7 +250,8 @@ def on_pick_sample(ctx: StudioContext, name, tokens, request: gr.Request, **valu
     if name not in ctx.samples:
         raise gr.Error(f"No bundled sample named {name!r}; choose one of {', '.join(ctx.samples)}.")
     state = DataState(str(ctx.samples[name]), name, "sample", data_check.sample_task(name))
-    checked = run_check(state, tokens, {**values, "text_column": None, "context_column": None, "label_column": None, "header": True}, lang)
+    checked = run_check(state, tokens, {**values, "text_column": None, "context_column": None, "label_column": None,
+                                        "header": True}, lang)
     return checked + (None, state.task, _hint(state.task, lang), True)
 
 
@@ -303,7 +306,8 @@ def on_repair_bio(state, tokens, request: gr.Request = None, **values):
 
 def on_read_without_header(state, tokens, request: gr.Request = None, **values):
     """The one-click fix for a headerless CSV/TSV: read every line as data; the columns are found by contents."""
-    return run_check(state, tokens, {**values, "header": False, "text_column": None, "context_column": None, "label_column": None},
+    return run_check(state, tokens,
+                     {**values, "header": False, "text_column": None, "context_column": None, "label_column": None},
                      Lang.of(request)) + (False,)
 
 
@@ -333,10 +337,12 @@ def _source_column(ctx: StudioContext, first: tuple, task0: str) -> tuple:
         input_label, answer_label, answer_info, context_label = picker_texts(task0)
         text_column = gr.Dropdown(choices=first[2]["choices"], value=first[2]["value"], label=input_label,
                                   allow_custom_value=True,
-                                  info=t("Detected automatically; correct it if it is wrong.", "自动检测，如有误请更正。"))
+                                  info=t("Detected automatically; correct it if it is wrong.",
+                                         "自动检测，如有误请更正。"))
         context_column = gr.Dropdown(choices=first[10]["choices"], value=first[10]["value"], label=context_label,
                                      allow_custom_value=True, visible=has_context(task0), elem_id="data-context-column",
-                                     info=t("The passage each question is answered from.", "回答每个问题所依据的段落。"))
+                                     info=t("The passage each question is answered from.",
+                                            "回答每个问题所依据的段落。"))
         label_column = gr.Dropdown(choices=first[3]["choices"], value=first[3]["value"], label=answer_label,
                                    allow_custom_value=True, info=answer_info)
         label_names = gr.Textbox(label=t("Names of numeric labels (optional)", "数字标签的名称（可选）"),
@@ -344,8 +350,8 @@ def _source_column(ctx: StudioContext, first: tuple, task0: str) -> tuple:
                                  info=t("Only for files that store class ids (0, 1, 2, ...), as Hugging Face "
                                         "datasets export them: the names in id order, comma-separated. "
                                         "Press Enter to check again.",
-                                        "仅用于以类别编号（0、1、2……）存储标签的文件（如 Hugging Face 数据集导出的文件）："
-                                        "按编号顺序填写名称，用逗号分隔。按回车重新检查。"),
+                                        "仅用于以类别编号（0、1、2……）存储标签的文件（如 Hugging Face "
+                                        "数据集导出的文件）：按编号顺序填写名称，用逗号分隔。按回车重新检查。"),
                                  elem_id="data-label-names")
         header = gr.Checkbox(value=True, label=t("The first line names the columns", "第一行是列名"),
                              info=t("Untick for a CSV/TSV file without a header row: every line is data and the "
@@ -395,7 +401,8 @@ def build(ctx: StudioContext) -> DataTab:
             left = _source_column(ctx, first, task0)
         with gr.Column(scale=2, min_width=480):
             right = _findings_column(first)
-    tab = DataTab(gr.State(first[0]), gr.State(initial_tokens(ctx)), *left, *right, on_check=on_check, on_recount=on_recount)
+    tab = DataTab(gr.State(first[0]), gr.State(initial_tokens(ctx)), *left, *right, on_check=on_check,
+                  on_recount=on_recount)
     _wire(ctx, tab)
     return tab
 

@@ -105,16 +105,19 @@ def build(ctx: StudioContext) -> ExportTab:
             "or a push to the Hugging Face Hub.",
             "带走已完成的运行：下载包含适配器或合并后模型及自动生成模型卡的 zip、ONNX 模型（编码器分类器）、"
             "用纯 transformers 和 peft 重新训练该运行的脚本，或推送到 Hugging Face Hub。"))
-    picker = run_picker(t("Finished run", "已完成的运行"), t("No finished run to export yet: train one in the Train tab.",
-                                                              "还没有可导出的运行：请先在“训练”标签页训练一个。"), "export-run")
-    kind = gr.Radio(choices=[(v, k) for k, v in KIND_LABELS.items()], value="adapter", label=t("What to export", "导出内容"))
+    picker = run_picker(t("Finished run", "已完成的运行"),
+                        t("No finished run to export yet: train one in the Train tab.",
+                          "还没有可导出的运行：请先在“训练”标签页训练一个。"), "export-run")
+    kind = gr.Radio(choices=[(v, k) for k, v in KIND_LABELS.items()], value="adapter",
+                    label=t("What to export", "导出内容"))
     with gr.Row(equal_height=False):
         with gr.Column(scale=1):
             build_zip = gr.Button(t("Build the zip", "生成 zip"), variant="primary")
             download = gr.File(label=t("Download", "下载"), interactive=False, height=110)
         with gr.Column(scale=2):
             card = gr.Markdown(t("The model card (README.md) shipped with the export appears here.",
-                                 "随导出附带的模型卡（README.md）会显示在这里。"), elem_classes=["studio-card", "studio-model-card"])
+                                 "随导出附带的模型卡（README.md）会显示在这里。"),
+                               elem_classes=["studio-card", "studio-model-card"])
     tab = ExportTab(picker.dropdown, picker.refresh, picker.empty, kind, build_zip, download, card, *_push_section(),
                     on_refresh=bind(on_refresh, ctx))
     tab.refresh.click(tab.on_refresh, inputs=tab.run, outputs=tab.pick_outputs, api_visibility="private")

@@ -96,7 +96,8 @@ def info_html(d: dict[str, Any], lang: Lang) -> str:
 
 
 def round_frame(record: dict[str, Any] | None) -> pd.DataFrame:
-    rows = [[r["pool_row"], r["text"], r["suggestion"], r["confidence"], r["label"]] for r in (record or {}).get("rows", [])]
+    rows = [[r["pool_row"], r["text"], r["suggestion"], r["confidence"], r["label"]]
+            for r in (record or {}).get("rows", [])]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -113,7 +114,8 @@ def next_unlabelled(record: dict[str, Any] | None, after: int | None = None) -> 
 def one_at_a_time(record: dict[str, Any] | None, labels: list[str], row: dict[str, Any] | None, lang: Lang) -> tuple:
     """(text, label picker, current pool row) of the one-at-a-time labeller."""
     if record is None:
-        return lang("Ask for suggestions to start labelling.", "请先获取建议再开始标注。"), gr.update(choices=labels, value=None), None
+        return (lang("Ask for suggestions to start labelling.", "请先获取建议再开始标注。"),
+                gr.update(choices=labels, value=None), None)
     if row is None:
         return (lang("Every row of this round is labelled: retrain, or ask for the next rows.",
                      "本轮所有行都已标注：可以重新训练，或获取下一批。"), gr.update(choices=labels, value=None), None)
@@ -277,7 +279,8 @@ def on_retrain(ctx: StudioContext, project_id, request: gr.Request = None):
     run_id = labelling.retrain(ctx.store, project_id)
     return message(lang(f"Run {run_id} is training on every label so far; follow it in the Train tab. The learning "
                         "curve below adds its test score when it finishes.",
-                        f"运行 {run_id} 正在用目前所有标注训练；可在“训练”标签页查看。完成后，下方学习曲线会加入它的测试分数。"),
+                        f"运行 {run_id} 正在用目前所有标注训练；可在“训练”标签页查看。完成后，"
+                        "下方学习曲线会加入它的测试分数。"),
                    "ok")
 
 
@@ -307,9 +310,11 @@ def _project_section() -> tuple:
                            elem_id="label-pool")
             start = gr.File(label=t("Labelled start set (optional)", "已标注的起始集（可选）"), file_types=None,
                             height=110, elem_id="label-start")
-            test = gr.File(label=t("Test file (optional: a fixed yardstick for the curve)", "测试文件（可选：学习曲线的固定标尺）"),
+            test = gr.File(label=t("Test file (optional: a fixed yardstick for the curve)",
+                                   "测试文件（可选：学习曲线的固定标尺）"),
                            file_types=None, height=110, elem_id="label-test")
-        labels = gr.Textbox(label=t("Labels (comma-separated; needed without a start set)", "标签（逗号分隔；没有起始集时必填）"),
+        labels = gr.Textbox(label=t("Labels (comma-separated; needed without a start set)",
+                                    "标签（逗号分隔；没有起始集时必填）"),
                             placeholder="billing, technical, shipping, account", elem_id="label-labels")
         create = gr.Button(t("Create project", "创建项目"), variant="primary", elem_id="label-create")
         create_message = message_box(elem_id="label-create-message")
@@ -321,28 +326,33 @@ def _round_section() -> tuple:
         source = gr.Dropdown(choices=[], value=None, label=t("Suggestions from", "建议来源"), scale=3,
                              allow_custom_value=True,
                              info=t("A finished run scores the pool; a cold start spreads the first picks over it.",
-                                    "已完成的运行为数据池打分；冷启动则让第一批样本覆盖整个数据池。"), elem_id="label-source")
-        strategy = gr.Dropdown(choices=list(query_strategies.STRATEGIES), value=query_strategies.DEFAULT_STRATEGY, label=t("Strategy", "策略"),
-                               scale=3, elem_id="label-strategy",
-                               info=" ".join(f"{k}: {v}" for k, v in query_strategies.STRATEGY_HELP.items() if k in query_strategies.STRATEGIES))
+                                    "已完成的运行为数据池打分；冷启动则让第一批样本覆盖整个数据池。"),
+                             elem_id="label-source")
+        strategy = gr.Dropdown(choices=list(query_strategies.STRATEGIES), value=query_strategies.DEFAULT_STRATEGY,
+                               label=t("Strategy", "策略"), scale=3, elem_id="label-strategy",
+                               info=" ".join(f"{k}: {v}" for k, v in query_strategies.STRATEGY_HELP.items()
+                                             if k in query_strategies.STRATEGIES))
         n = gr.Number(value=20, minimum=1, maximum=labelling.MAX_ROUND, precision=0, label=t("Rows", "行数"), scale=1,
                       elem_id="label-n")
-        suggest = gr.Button(t("Suggest rows to label", "获取待标注的行"), variant="primary", scale=2, elem_id="label-suggest")
+        suggest = gr.Button(t("Suggest rows to label", "获取待标注的行"), variant="primary", scale=2,
+                            elem_id="label-suggest")
     round_message = message_box(elem_id="label-round-message")
     round_pick = gr.Dropdown(choices=[], value=None, label=t("Round", "轮次"), elem_id="label-round",
                              allow_custom_value=True)
     with gr.Row(equal_height=False, elem_id="label-one"):
         one_text = gr.Markdown("", elem_id="label-one-text", elem_classes=["studio-card"])
         with gr.Column(scale=1, min_width=300):
-            one_pick = gr.Dropdown(choices=[], value=None, label=t("Label: type its first letters, Enter saves and moves on",
-                                                                    "标签：输入开头几个字母，回车保存并进入下一行"),
+            one_pick = gr.Dropdown(choices=[], value=None,
+                                   label=t("Label: type its first letters, Enter saves and moves on",
+                                           "标签：输入开头几个字母，回车保存并进入下一行"),
                                    filterable=True, allow_custom_value=True, elem_id="label-one-pick")
             with gr.Row():
                 save_next = gr.Button(t("Save and next", "保存并下一条"), variant="primary", elem_id="label-save-next")
                 skip = gr.Button(t("Skip", "跳过"), elem_id="label-skip")
-    table = gr.Dataframe(round_frame(None), interactive=True, wrap=True, max_height=380, static_columns=list(range(LABEL)),
-                         column_widths=["80px", "55%", "15%", "90px", "15%"],
-                         label=t("This round (edit the label column; edits save as you go)", "本轮（编辑 label 列，随时保存）"),
+    table = gr.Dataframe(round_frame(None), interactive=True, wrap=True, max_height=380,
+                         static_columns=list(range(LABEL)), column_widths=["80px", "55%", "15%", "90px", "15%"],
+                         label=t("This round (edit the label column; edits save as you go)",
+                                 "本轮（编辑 label 列，随时保存）"),
                          elem_id="label-table")
     save = gr.Button(t("Save labels", "保存标注"), elem_id="label-save")
     return source, strategy, n, suggest, round_message, round_pick, one_text, one_pick, save_next, skip, table, save
@@ -354,7 +364,8 @@ def _train_section() -> tuple:
                             elem_id="label-retrain")
     retrain_message = message_box(elem_id="label-retrain-message")
     curve = gr.Plot(plots.empty_figure("The learning curve appears once a run trained on the labels has finished."),
-                    label=t("Learning curve: test score vs labels used", "学习曲线：测试分数与标注数量"), elem_id="label-curve")
+                    label=t("Learning curve: test score vs labels used", "学习曲线：测试分数与标注数量"),
+                    elem_id="label-curve")
     curve_table = gr.Dataframe(pd.DataFrame(columns=CURVE_COLUMNS), interactive=False, elem_id="label-curve-table")
     return retrain, retrain_message, curve, curve_table
 
@@ -381,7 +392,8 @@ def _wire(ctx: StudioContext, tab: LabelTab, form: dict, data) -> None:
                      outputs=[tab.create_message, tab.picker, tab.empty], api_name="create_labelling_project")
     tab.refresh.click(bind(on_refresh, ctx), inputs=tab.picker, outputs=[tab.picker, tab.empty],
                       api_name="list_labelling_projects")
-    tab.picker.change(bind(on_show, ctx), inputs=tab.picker, outputs=tab.project_outputs, api_name="show_labelling_project")
+    tab.picker.change(bind(on_show, ctx), inputs=tab.picker, outputs=tab.project_outputs,
+                      api_name="show_labelling_project")
     tab.suggest.click(bind(on_suggest, ctx), inputs=[tab.picker, tab.source, tab.strategy, tab.n],
                       outputs=tab.project_outputs + [tab.round_message], api_name="suggest_rows",
                       concurrency_id="suggest", concurrency_limit=1).then(None, js=FOCUS_PICKER)

@@ -67,8 +67,8 @@ METHOD_ZH = {  # (title, summary) in Chinese; English comes from the registry
     "full": ("全量微调", "所有权重都参与训练。数据充足时效果最好，检查点也最大。"),
     "freeze": ("冻结底层", "只训练最上面 N 层 Transformer 和分类头。"),
     "lora": ("LoRA", "在权重旁加入低秩适配器：小巧、快速，效果接近全量微调。"),
-    "qlora": ("QLoRA", "基础模型以 4 位（或 8 位）加载的 LoRA：基础模型显存约为四分之一，7-8B 模型可在一张 24 GB 显卡上训练；"
-                       "比 LoRA 稍慢。需要 CUDA GPU 和 bitsandbytes。"),
+    "qlora": ("QLoRA", "基础模型以 4 位（或 8 位）加载的 LoRA：基础模型显存约为四分之一，7-8B 模型可在一张 24 GB "
+                       "显卡上训练；比 LoRA 稍慢。需要 CUDA GPU 和 bitsandbytes。"),
     "dora": ("DoRA", "为每个权重额外学习幅度的 LoRA（权重分解）；通常略优于 LoRA，但更慢。"),
     "adalora": ("AdaLoRA", "训练过程中把秩预算分配给最需要的层的 LoRA。"),
     "ia3": ("IA3", "在键、值和前馈激活上学习缩放向量；可训练权重最少。"),
@@ -106,7 +106,8 @@ def _label(name: str):
     return FIELD_LABELS.get(name) or t(human, human)
 
 
-LR_HELP = "Peak learning rate. Set to the method's recommended value when you pick a method; adapters want more than full fine-tuning."
+LR_HELP = ("Peak learning rate. Set to the method's recommended value when you pick a method; adapters want more than "
+           "full fine-tuning.")
 
 
 def catalog_choices() -> list[tuple[str, str]]:
@@ -124,7 +125,8 @@ def params_text(cfg: RunConfig, n_labels: int, lang: Lang = EN) -> str:
     return (f"### {run_views.fmt_count(c['trainable'])} <span class='studio-muted'>{of}</span>\n"
             f"{esc(cfg.model)} · {methods.METHODS[cfg.method].title} · {cfg.task}{labels}\n\n"
             f"{memory_text(cfg, n_labels, lang)}"
-            f"<span class='studio-muted'>{esc(describe_run_devices(cfg.training.num_processes, cfg.training.num_machines))}</span>")
+            "<span class='studio-muted'>"
+            f"{esc(describe_run_devices(cfg.training.num_processes, cfg.training.num_machines))}</span>")
 
 
 def memory_text(cfg: RunConfig, n_labels: int, lang: Lang = EN) -> str:
@@ -133,8 +135,10 @@ def memory_text(cfg: RunConfig, n_labels: int, lang: Lang = EN) -> str:
         est = memory.estimate(cfg, n_labels)
     except Exception:  # an architecture the estimate cannot read: the count above still stands
         return ""
-    mark = {"too big": lang("**Will not fit.** ", "**内存不足。** "), "near": lang("**Near the limit.** ", "**接近上限。** ")}
-    return f"<span id='memory-estimate' data-verdict='{esc(est.verdict)}'>{mark.get(est.verdict, '')}{esc(est.summary())}</span>\n\n"
+    mark = {"too big": lang("**Will not fit.** ", "**内存不足。** "),
+            "near": lang("**Near the limit.** ", "**接近上限。** ")}
+    return ("<span id='memory-estimate' "
+            f"data-verdict='{esc(est.verdict)}'>{mark.get(est.verdict, '')}{esc(est.summary())}</span>\n\n")
 
 
 def method_for(task, method_name: str) -> str:
@@ -194,7 +198,8 @@ def on_data_language(data_state: DataState | None, seen: str | None, model_name,
     share = f"{data_state.cjk_share:.0%}"
     return gr.update(value=models.find_entry(better).hub_id, info=Lang.of(request)(
         f"Picked for your data: {share} of its words are Chinese, Japanese or Korean, which {entry.name} reads as "
-        "unknown tokens.", f"已按数据选择：{share} 的词是中日韩文字，{entry.name} 会把它们读成未知词。")), data_state.path
+        "unknown tokens.",
+        f"已按数据选择：{share} 的词是中日韩文字，{entry.name} 会把它们读成未知词。")), data_state.path
 
 
 def on_task_picked(task_name, method_name):
@@ -236,13 +241,15 @@ def _model_and_method(ctx: StudioContext, catalog: list[tuple[str, str]]) -> tup
     default_method = ctx.default_method if ctx.default_method in methods.METHODS else "lora"
     with gr.Group():
         model = gr.Dropdown(choices=catalog, value=ctx.default_model if in_catalog else catalog_ids[0],
-                            label=t("Base model", "基础模型"), info=t("Bundled models work offline.", "内置模型可离线使用。"))
+                            label=t("Base model", "基础模型"),
+                            info=t("Bundled models work offline.", "内置模型可离线使用。"))
         model_custom = gr.Textbox(value="" if in_catalog else ctx.default_model,
                                   label=t("Or a hub id or local folder", "或填写 Hub 模型 ID / 本地文件夹"),
                                   placeholder="owner/name or /path/to/model", elem_id="model-custom",
                                   info=t("Overrides the list when filled; press Enter to apply.",
                                          "填写后优先于上面的列表；按回车生效。"))
-    method = gr.Radio(choices=[(t(m.title, METHOD_ZH.get(m.name, (m.title,))[0]), m.name) for m in methods.METHODS.values()],
+    method = gr.Radio(choices=[(t(m.title, METHOD_ZH.get(m.name, (m.title,))[0]), m.name)
+                               for m in methods.METHODS.values()],
                       value=default_method, label=t("Method", "微调方法"), elem_id="method-radio")
     method_groups: dict[str, gr.Group] = {}
     method_fields: dict[str, gr.components.Component] = {}
@@ -270,7 +277,8 @@ def _essential_fields(default_rate: float) -> dict[str, gr.components.Component]
         for name in ESSENTIALS:
             spec, extra = ({**specs[name], "help": LR_HELP}, {"value": default_rate}) if name == "learning_rate" \
                 else (specs[name], {})
-            out[name] = forms.field_component(spec, _label(name), FIELD_STEPS.get(name), elem_id=f"field-{name}", **extra)
+            out[name] = forms.field_component(spec, _label(name), FIELD_STEPS.get(name), elem_id=f"field-{name}",
+                                              **extra)
     return out
 
 
@@ -314,12 +322,13 @@ def _config_file_section(start_text: str, start_file: str | None) -> tuple:
     with gr.Accordion(t("Config file", "配置文件"), open=False):
         gr.Markdown(t("The whole run as YAML: preview and download it to rerun with `studio train`, "
                       "or load one to fill this form.",
-                      "以 YAML 表示的完整运行配置：可预览并下载，用 `studio train` 重新运行；也可以加载配置文件来填写表单。"))
+                      "以 YAML 表示的完整运行配置：可预览并下载，用 `studio train` 重新运行；"
+                      "也可以加载配置文件来填写表单。"))
         with gr.Row():
             preview_config = gr.Button(t("Preview config", "预览配置"), size="md")
             download_config = gr.DownloadButton(t("Download config", "下载配置"), value=start_file, size="md")
-            load_config = gr.UploadButton(t("Load a config file", "加载配置文件"), file_types=list(uploads.CONFIG_SUFFIXES),
-                                          size="md")
+            load_config = gr.UploadButton(t("Load a config file", "加载配置文件"),
+                                          file_types=list(uploads.CONFIG_SUFFIXES), size="md")
         config_message = message_box()
         config_code = gr.Code(value=start_text, language="yaml", label=t("config.yaml", "config.yaml"), lines=12,
                               max_lines=40, interactive=False, show_line_numbers=False)
@@ -339,7 +348,8 @@ def _starting_config(ctx: StudioContext, data: DataTab, form: dict) -> tuple[str
 
 
 def build(ctx: StudioContext, data: DataTab) -> ModelTab:
-    intro(t("Choose the base model and how to adapt it. Defaults train well on the samples; every setting explains itself.",
+    intro(t("Choose the base model and how to adapt it. Defaults train well on the samples; every setting "
+            "explains itself.",
             "选择基础模型和适配方法。默认值在示例数据上就能训练好；每个设置都附有说明。"))
     catalog = catalog_choices()
     with gr.Row(equal_height=False):
@@ -393,9 +403,11 @@ def _wire(ctx: StudioContext, m: ModelTab, data: DataTab, catalog_ids: list[str]
         data.on_recount, inputs=[data.state, data.tokens], inputs_kwargs=data.form,
         outputs=data.outputs, api_visibility="private", **DATA_QUEUE)
     m.preview_config.click(forms.with_keywords(bind(on_preview_config, ctx), list(full_form)), inputs=[data.state],
-                           inputs_kwargs=full_form, outputs=[m.config_code, m.download_config], api_name="preview_config")
+                           inputs_kwargs=full_form, outputs=[m.config_code, m.download_config],
+                           api_name="preview_config")
     m.load_config.upload(bind(on_load_config, ctx, list(full_form), catalog_ids), inputs=[m.load_config, data.state],
-                         outputs=list(full_form.values()) + [data.state, m.config_message], api_name="load_config").then(
+                         outputs=list(full_form.values()) + [data.state, m.config_message],
+                         api_name="load_config").then(
         data.on_check, inputs=[data.state, data.tokens], inputs_kwargs=data.form, outputs=data.outputs,
         api_visibility="private", **DATA_QUEUE)
 
@@ -437,8 +449,8 @@ def read_config(ctx: StudioContext, file: str, state: DataState | None) -> tuple
             sample = cand
         if sample is not None and sample.is_file():
             upload = sample.parent == ctx.uploads
-            new_state = DataState(str(sample), "uploaded file" if upload else sample.name, "upload" if upload else "sample",
-                                  str(raw.get("task") or DEFAULT_TASK))
+            new_state = DataState(str(sample), "uploaded file" if upload else sample.name,
+                                  "upload" if upload else "sample", str(raw.get("task") or DEFAULT_TASK))
             note = f"Config loaded into the form, with its data {new_state.name}."
         else:
             note = (f"Config loaded into the form. Its data file {Path(wanted).name} is not on this server: "

@@ -19,8 +19,8 @@ from components.ui import RunPicker, bind, intro, run_picker
 from studio.serve.playground import Playground
 from studio.views import run_views
 
-PANEL_BUILDERS = {"classify": classify.build, "entities": entities.build, "chat": chat.build, "generate": generate.build,
-                  "answer": answer.build}
+PANEL_BUILDERS = {"classify": classify.build, "entities": entities.build, "chat": chat.build,
+                  "generate": generate.build, "answer": answer.build}
 
 
 @dataclass
@@ -64,8 +64,10 @@ def build(ctx: StudioContext) -> PlaygroundTab:
             "试用已完成的运行：分类模型显示各标签概率（或批量标注文件），NER 模型高亮实体，对话模型与基础模型并排作答，"
             "序列到序列模型生成目标文本，问答模型在段落中标出答案。"))
     picker: RunPicker = run_picker(t("Finished run", "已完成的运行"),
-                                   t("No finished run yet: train one in the Train tab, it appears here when it completes.",
-                                     "还没有完成的运行：请在“训练”标签页训练一个，完成后会出现在这里。"), "playground-run")
+                                   t("No finished run yet: train one in the Train tab, it appears here when "
+                                     "it completes.",
+                                     "还没有完成的运行：请在“训练”标签页训练一个，完成后会出现在这里。"),
+                                   "playground-run")
     run = picker.dropdown
     panels = {name: make(ctx, run) for name, make in PANEL_BUILDERS.items()}
     tab = PlaygroundTab(run, picker.refresh, picker.empty, panels, on_refresh=bind(on_refresh, ctx, list(panels)))

@@ -23,7 +23,7 @@ from studio.views import plots, run_views
 
 
 def compare_metrics() -> list[tuple[str, str]]:
-    """The curves runs can be compared on: validation loss, every task's plotted scores, training loss, learning rate."""
+    """The curves runs can be compared on: validation loss, every task's plotted scores, training loss, learning rate."""  # noqa: E501
     out = [("validation loss", "eval_loss")]
     for task in all_tasks():
         for m in task.metrics.plot:
@@ -78,8 +78,8 @@ def run_summary(info: dict, lang: Lang = EN) -> str:
     st = info.get("status_detail") or {}
     cfg = info.get("config") or {}
     lines = [f"### {esc(info.get('name') or info['id'])}",
-             f"`{esc(info['id'])}` · **{esc(info.get('status'))}** · {esc(cfg.get('model'))} · {esc(cfg.get('method'))} · "
-             f"{run_views.fmt_duration(run_views.run_duration(info))}"]
+             f"`{esc(info['id'])}` · **{esc(info.get('status'))}** · {esc(cfg.get('model'))} · "
+             f"{esc(cfg.get('method'))} · {run_views.fmt_duration(run_views.run_duration(info))}"]
     if st.get("reason"):
         lines.append(f"\n> {esc(st['reason'])}")
     launch = st.get("launch") or {}
@@ -88,7 +88,8 @@ def run_summary(info: dict, lang: Lang = EN) -> str:
                      f"{esc(launch.get('backend'))} · `{esc(launch.get('command'))}`")
     aug = augment.describe(info.get("data_report") or {})
     if aug:
-        n = (info["data_report"]["augmentation"]["train_rows_after"] - info["data_report"]["augmentation"]["train_rows"])
+        n = (info["data_report"]["augmentation"]["train_rows_after"]
+             - info["data_report"]["augmentation"]["train_rows"])
         lines.append("\n" + lang(f"Trained with {esc(aug)} besides the file's own; validation and test rows are "
                                   "never augmented.",
                                   f"数据增强新增 {n} 行训练数据；验证集和测试集保持原样。"))
@@ -110,20 +111,24 @@ def distillation_table(rep: dict, runs_root: Path, lang: Lang = EN) -> str:
     d = rep["distillation"]
     alone = files.read_json(runs_root / d["alone"] / RunFolder.report.name) if d.get("alone") else None
     if d.get("kind") == "sequence":
-        return lang("**Distillation** (sequence level): ", "**知识蒸馏**（序列级）：") + esc(distill.sequence_line(rep, alone))
-    who = {"teacher": lang("teacher", "教师模型"), "student (distilled)": lang("student, distilled", "学生模型（蒸馏）"),
+        return (lang("**Distillation** (sequence level): ", "**知识蒸馏**（序列级）：")
+                + esc(distill.sequence_line(rep, alone)))
+    who = {"teacher": lang("teacher", "教师模型"),
+           "student (distilled)": lang("student, distilled", "学生模型（蒸馏）"),
            "student (labels only)": lang("student, labels only", "学生模型（仅标签）")}
     lines = [lang(f"**Distillation** (temperature {d['temperature']}, teacher weight {d['alpha']}"
                   + (f", {d['transfer_rows']} transfer texts" if d.get("transfer_rows") else "") + ")",
                   f"**知识蒸馏**（温度 {d['temperature']}，教师权重 {d['alpha']}"
                   + (f"，{d['transfer_rows']} 条迁移文本" if d.get("transfer_rows") else "") + "）"), "",
              lang("| | run | model | accuracy | macro F1 | parameters | ms per text | texts per second |",
-                  "| | 运行 | 模型 | 准确率 | 宏平均 F1 | 参数量 | 每条毫秒 | 每秒条数 |"), "|---|---|---|---:|---:|---:|---:|---:|"]
+                  "| | 运行 | 模型 | 准确率 | 宏平均 F1 | 参数量 | 每条毫秒 | 每秒条数 |"),
+             "|---|---|---|---:|---:|---:|---:|---:|"]
     for r in distill.side_by_side(rep, alone):
         m = r["metrics"]
         score = (f"{m['accuracy']:.4f} | {m['f1']:.4f}" if m else lang("queued or running | ", "排队或运行中 | "))
-        lines.append(f"| {who[r['who']]} | `{esc(r['run'])}` | {esc(Path(str(r['model'])).name)} · {esc(r['method'])} | "
-                     f"{score} | {run_views.fmt_count(r['parameters'])} | {r['latency_ms']:.1f} | {r['texts_per_second']:.0f} |")
+        lines.append(f"| {who[r['who']]} | `{esc(r['run'])}` | {esc(Path(str(r['model'])).name)} · {esc(r['method'])} "
+                     f"| {score} | {run_views.fmt_count(r['parameters'])} | {r['latency_ms']:.1f} | "
+                     f"{r['texts_per_second']:.0f} |")
     return "\n".join(lines)
 
 
@@ -165,21 +170,24 @@ def errors_note(run_dir: Path, true_label: str | None, lang: Lang = EN) -> str:
     if true_label and spec.label:
         total = [r for r in total if r.get(spec.label) == true_label]
     if not total:
-        return lang("No test predictions yet: they are written when the run completes.", "还没有测试预测：运行完成后写入。")
+        return lang("No test predictions yet: they are written when the run completes.",
+                    "还没有测试预测：运行完成后写入。")
     if spec.correct is None:
         return lang(f"{len(total)} test examples with the model's output beside the reference.",
                     f"{len(total)} 个测试样本，模型输出与参考答案并列显示。")
     wrong = sum(1 for r in total if not r.get(spec.correct))
     scope = lang(f" with true label {true_label}", f"（真实标签 {true_label}）") if true_label else ""
     if not wrong:
-        return lang(f"All {len(total)} test examples{scope} were right.", f"全部 {len(total)} 个测试样本{scope}都正确。")
+        return lang(f"All {len(total)} test examples{scope} were right.",
+                    f"全部 {len(total)} 个测试样本{scope}都正确。")
     if spec.confidence is None:  # generated answers (exact match), preference pairs (ranked right)
         return lang(f"{wrong} of {len(total)} test examples were not right; they are listed below.",
                     f"{len(total)} 个测试样本中有 {wrong} 个不正确，列在下面。")
     if spec.label is None:  # spans, tagged sentences: wrong, not misclassified
         return lang(f"{wrong} of {len(total)} test examples were not right; the most confident mistakes come first.",
                     f"{len(total)} 个测试样本中有 {wrong} 个不正确；置信度最高的错误排在前面。")
-    return lang(f"{wrong} of {len(total)} test examples{scope} were misclassified; the most confident mistakes come first.",
+    return lang(f"{wrong} of {len(total)} test examples{scope} were misclassified; the most confident "
+                "mistakes come first.",
                 f"{len(total)} 个测试样本{scope}中有 {wrong} 个分类错误；置信度最高的错误排在前面。")
 
 
@@ -224,7 +232,8 @@ def on_open(ctx: StudioContext, run_id, request: gr.Request = None):
     matrix = rep.get("confusion_matrix")
     title = run_views.task_of(info).texts.title
     confusion = (plots.confusion_figure(labels, matrix, zh=lang.zh) if matrix else
-                 plots.empty_figure(lang(f"{title.en} runs have no confusion matrix.", f"{title.zh}运行没有混淆矩阵。")))
+                 plots.empty_figure(lang(f"{title.en} runs have no confusion matrix.",
+                                         f"{title.zh}运行没有混淆矩阵。")))
     filters = labels if matrix else []
     return (run_summary(info, lang), per, confusion,
             gr.update(choices=[(lang("all labels", "全部标签"), "")] + [(l, l) for l in filters], value=""),
@@ -262,7 +271,8 @@ def on_resume(ctx: StudioContext, run_id, batch_size=0, request: gr.Request = No
     ctx.store.resume(ctx.run_dir(run_id).name, changes)
     smaller = lang(f" with batch size {int(batch_size)}", f"，批大小改为 {int(batch_size)}") if changes else ""
     return message(lang(f"Run {run_id} queued again{smaller}; it continues from its last checkpoint. Follow it in the "
-                        "Train tab.", f"运行 {run_id} 已重新排队{smaller}，会从上次的检查点继续。可在“训练”标签页查看进度。"),
+                        "Train tab.",
+                        f"运行 {run_id} 已重新排队{smaller}，会从上次的检查点继续。可在“训练”标签页查看进度。"),
                    "ok")
 
 
@@ -271,7 +281,8 @@ def on_ask_delete(ctx: StudioContext, run_id, request: gr.Request = None):
     ctx.run_dir(run_id)
     return gr.update(visible=True), lang(f"Delete run **{esc(run_id)}** and its folder (model, checkpoints, reports)? "
                                          "This cannot be undone.",
-                                         f"删除运行 **{esc(run_id)}** 及其文件夹（模型、检查点、报告）？此操作无法撤销。")
+                                         f"删除运行 **{esc(run_id)}** 及其文件夹（模型、检查点、报告）？"
+                                         "此操作无法撤销。")
 
 
 @shows_user_errors
@@ -297,7 +308,8 @@ def _compare_section() -> tuple:
         with gr.Row(equal_height=False, elem_classes=["studio-toolbar"]):
             compare_runs = gr.Dropdown(choices=[], value=[], multiselect=True, scale=4, allow_custom_value=True,
                                        label=t("Runs to compare", "要比较的运行"))
-            compare_metric = gr.Dropdown(choices=compare_metrics(), value="eval_loss", scale=2, label=t("Curve", "曲线"))
+            compare_metric = gr.Dropdown(choices=compare_metrics(), value="eval_loss", scale=2,
+                                         label=t("Curve", "曲线"))
             compare = gr.Button(t("Compare", "比较"), scale=0, min_width=120, variant="primary")
         compare_plot = gr.Plot(plots.empty_figure("Pick two or more runs and press Compare."),
                                label=t("Curves", "曲线对比"))
@@ -326,17 +338,20 @@ def _details_section() -> tuple:
             confirm_delete = gr.Button(t("Yes, delete it", "确认删除"), variant="stop", scale=0, min_width=140)
             cancel_delete = gr.Button(t("Cancel", "取消"), scale=0, min_width=100)
         action_message = message_box()
-        summary = gr.Markdown(t("Pick a run and press Open to see its test report.", "选择一个运行并点击“打开”查看测试报告。"),
+        summary = gr.Markdown(t("Pick a run and press Open to see its test report.",
+                                "选择一个运行并点击“打开”查看测试报告。"),
                               elem_classes=["studio-card"], elem_id="run-summary")
         with gr.Row():
             per_class = gr.Dataframe(pd.DataFrame(columns=PER_CLASS_COLUMNS),
                                      label=t("Per class (test split)", "各类别指标（测试集）"), interactive=False)
             confusion = gr.Plot(plots.confusion_figure([], []), label=t("Confusion matrix", "混淆矩阵"))
         error_filter = gr.Dropdown(choices=[("all labels", "")], value="", allow_custom_value=True,
-                                   label=t("Misclassified test examples with the true label", "错误分类的测试样本（按真实标签筛选）"))
+                                   label=t("Misclassified test examples with the true label",
+                                           "错误分类的测试样本（按真实标签筛选）"))
         error_note = gr.Markdown("", elem_id="errors-note")
         errors = gr.Dataframe(pd.DataFrame(columns=ERROR_COLUMNS),
-                              label=t("Misclassified test examples, most confident first", "错误分类的测试样本（置信度高的在前）"),
+                              label=t("Misclassified test examples, most confident first",
+                                      "错误分类的测试样本（置信度高的在前）"),
                               interactive=False, wrap=True, max_height=420, column_widths=ERROR_WIDTHS)
         learning_curve = gr.Plot(visible=False, elem_id="runs-learning-curve",
                                  label=t("Learning curve of its labelling project", "所属标注项目的学习曲线"))
@@ -347,7 +362,8 @@ def _details_section() -> tuple:
 def build(ctx: StudioContext) -> RunsTab:
     intro(t("All runs on this server. Compare several side by side, open one for its test report and mistakes, "
             "resume a stopped run or delete one.",
-            "本服务器上的所有运行。可并排比较多个运行，打开某个运行查看测试报告和错误样本，继续已停止的运行或删除运行。"))
+            "本服务器上的所有运行。可并排比较多个运行，打开某个运行查看测试报告和错误样本，"
+            "继续已停止的运行或删除运行。"))
     refresh, table, empty = _runs_list()
     tab = RunsTab(refresh, table, empty, *_compare_section(), *_details_section())
     tab.on_refresh = bind(on_refresh, ctx)

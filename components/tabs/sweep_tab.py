@@ -28,7 +28,8 @@ from studio.views import plots
 POLL_SECONDS = 3.0
 PRESET_LABELS = {"training.learning_rate": t("Learning rate", "学习率"), "training.epochs": t("Epochs", "训练轮数"),
                  "method": t("Method", "微调方法"), "method_args.r": t("LoRA rank r", "LoRA 秩 r"),
-                 "training.batch_size": t("Batch size", "批大小"), "training.warmup_ratio": t("Warm-up share", "预热比例"),
+                 "training.batch_size": t("Batch size", "批大小"),
+                 "training.warmup_ratio": t("Warm-up share", "预热比例"),
                  "training.max_length": t("Max length", "最大长度")}
 TRIAL_COLUMNS = ["trial", "state", "value", "settings", "run", "test"]
 
@@ -100,7 +101,8 @@ def on_start(ctx: StudioContext, data_state, space_text, trials, budget, sampler
 
 def sweep_choices(ctx: StudioContext) -> list[tuple[str, str]]:
     """(label, id) of every sweep; the label names what does not change (a status in it would go stale)."""
-    return [(f"{r['id']} · {r['trials']} trials · {r['metric']} · {r['model']}", r["id"]) for r in sweeps.list_sweeps(ctx.store)]
+    return [(f"{r['id']} · {r['trials']} trials · {r['metric']} · {r['model']}", r["id"])
+            for r in sweeps.list_sweeps(ctx.store)]
 
 
 def params_text(params: dict[str, Any]) -> str:
@@ -126,7 +128,8 @@ def status_html(d: dict[str, Any], lang: Lang) -> str:
              f"<span class='studio-chip studio-chip-{esc(state)}'>{esc(lang(state, STATE_ZH.get(state, state)))}</span>"
              f"<b>{esc(d['id'])}</b></div>",
              f"<div class='studio-run-meta'>{esc(lang(f'{done} of {asked} trials', f'已完成 {done}/{asked} 次试验'))}"
-             + (f" · {esc(lang('running', '正在运行'))} {esc(st['current_run'])}" if st.get("current_run") else "") + "</div>"]
+             + (f" · {esc(lang('running', '正在运行'))} {esc(st['current_run'])}" if st.get("current_run") else "")
+             + "</div>"]
     if best:
         shown = f"{d['metric']} {best['value']:.4f} · {params_text(best['params'])}"
         parts.append(f"<div class='studio-run-result'>{esc(lang('Best: ', '最佳：') + shown)} "
@@ -213,14 +216,16 @@ def _setup_section() -> tuple:
                                       value=["training.learning_rate", "training.epochs"],
                                       label=t("Fields to vary", "要搜索的设置"), elem_id="sweep-fields",
                                       info=t("Each comes with a range around the Model tab's value; edit the space "
-                                             "below as you like.", "每项都带有围绕“模型与方法”标签页当前值的范围；可在下方修改。"))
+                                             "below as you like.",
+                                             "每项都带有围绕“模型与方法”标签页当前值的范围；可在下方修改。"))
             space = gr.Code(value="", language="yaml", label=t("Search space", "搜索空间"), lines=8,
                             interactive=True, elem_id="sweep-space")
         with gr.Column(scale=2):
             settings = {f["name"]: f for f in sweeps.field_help_settings()}
             trials = gr.Number(value=8, minimum=1, maximum=500, precision=0, label=t("Trials", "试验次数"),
                                info=settings["trials"]["help"], elem_id="sweep-trials")
-            budget = gr.Number(value=0, minimum=0, precision=None, label=t("Time budget (minutes, 0: none)", "时间预算（分钟，0 表示不限）"),
+            budget = gr.Number(value=0, minimum=0, precision=None,
+                               label=t("Time budget (minutes, 0: none)", "时间预算（分钟，0 表示不限）"),
                                info=settings["timeout_minutes"]["help"], elem_id="sweep-budget")
             sampler = gr.Dropdown(choices=list(sweeps.SAMPLERS), value="tpe", label=t("Sampler", "采样器"),
                                   info=settings["sampler"]["help"])
@@ -232,13 +237,15 @@ def _setup_section() -> tuple:
 
 def _view_section() -> tuple:
     picker = run_picker(t("Sweep shown", "显示的搜索"), t("No sweep yet: set the space above and press Start sweep.",
-                                                          "还没有搜索：设置上方的搜索空间，然后点击“开始搜索”。"), "sweep-picker")
+                                                          "还没有搜索：设置上方的搜索空间，然后点击“开始搜索”。"),
+                        "sweep-picker")
     status = gr.HTML("", elem_id="sweep-status")
     with gr.Row():
         stop = gr.Button(t("Stop", "停止"), scale=0, min_width=110)
         kill = gr.Button(t("Kill", "强制终止"), variant="stop", scale=0, min_width=110)
         resume = gr.Button(t("Resume", "继续"), scale=0, min_width=110)
-        open_runs = gr.Button(t("Best trial in Runs", "在“运行记录”中查看最佳试验"), scale=0, min_width=200, elem_id="sweep-open-runs")
+        open_runs = gr.Button(t("Best trial in Runs", "在“运行记录”中查看最佳试验"), scale=0, min_width=200,
+                              elem_id="sweep-open-runs")
         open_playground = gr.Button(t("Try it in the Playground", "在“试用”中试用"), scale=0, min_width=200)
         open_export = gr.Button(t("Export it", "导出"), scale=0, min_width=120)
     trials_table = gr.Dataframe(pd.DataFrame(columns=TRIAL_COLUMNS), label=t("Trials", "试验"), interactive=False,
@@ -271,7 +278,8 @@ def build(ctx: StudioContext, data, model) -> SweepTab:
 
 def _wire(ctx: StudioContext, tab: SweepTab, form: dict, data) -> None:
     names = list(form)
-    gr.on([tab.fields.change, data.state.change], forms.with_keywords(on_fields, names), inputs=[data.state, tab.fields],
+    gr.on([tab.fields.change, data.state.change], forms.with_keywords(on_fields, names),
+          inputs=[data.state, tab.fields],
           inputs_kwargs=form, outputs=tab.space, api_visibility="private", trigger_mode="always_last")
     tab.start.click(forms.with_keywords(bind(on_start, ctx), names),
                     inputs=[data.state, tab.space, tab.trials, tab.budget, tab.sampler, tab.prune], inputs_kwargs=form,

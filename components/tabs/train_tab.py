@@ -55,7 +55,8 @@ class TrainTab:
 
     @property
     def live_outputs(self) -> list:
-        return [self.status, self.loss_plot, self.eval_plot, self.lr_plot, self.log, self.view, self.empty, self.samples]
+        return [self.status, self.loss_plot, self.eval_plot, self.lr_plot, self.log, self.view, self.empty,
+                self.samples]
 
 
 STATE_ZH = {"queued": "排队中", "running": "训练中", "stopping": "正在停止", "completed": "已完成", "failed": "失败",
@@ -97,8 +98,8 @@ def status_html(run_id: str, info: dict[str, Any], status: dict[str, Any], total
              f"<div class='studio-run-head'><span class='studio-chip studio-chip-{esc(state)}'>"
              f"{esc(lang(state, STATE_ZH.get(state, state)))}</span>"
              f"<b>{esc(info.get('name') or run_id)}</b><code>{esc(run_id)}</code></div>",
-             f"<div class='studio-progress' role='progressbar' aria-valuenow='{pct}' aria-valuemin='0' aria-valuemax='100'>"
-             f"<div class='studio-progress-bar' style='width:{pct}%'></div></div>",
+             f"<div class='studio-progress' role='progressbar' aria-valuenow='{pct}' aria-valuemin='0' "
+             f"aria-valuemax='100'><div class='studio-progress-bar' style='width:{pct}%'></div></div>",
              f"<div class='studio-run-meta'>{esc(text)}{' · ' if text else ''}{pct:g}%</div>"]
     if report and state == "completed":
         parts.append(f"<div class='studio-run-result'>{esc(result_text(report, lang))}</div>")
@@ -135,7 +136,8 @@ def _read_view(rd, run_id: str) -> dict:
         v.update(epochs=cfg["training"]["epochs"], plot_metrics=list(task.metrics.plot),
                  # kept in the page's state as plain pairs (a gr.State round-trips JSON-like values)
                  plot_labels={k: [str(v), v.zh] for k, v in task.metrics.labels.items()},
-                 name=cfg.get("name") or f"{os.path.basename(cfg['model'].rstrip('/')) or cfg['model']} · {cfg['method']}")
+                 name=cfg.get("name")
+                 or f"{os.path.basename(cfg['model'].rstrip('/')) or cfg['model']} · {cfg['method']}")
     except (OSError, KeyError, ValueError):
         pass
     return v
@@ -209,7 +211,8 @@ def on_stop(ctx: StudioContext, run_id, request: gr.Request = None):
     lang = Lang.of(request)
     ctx.store.stop(ctx.run_dir(run_id).name)
     return message(lang(f"Stopping {run_id}: it finishes the current step and saves a checkpoint. Resume it from the "
-                        "Runs tab.", f"正在停止 {run_id}：它会完成当前一步并保存检查点。可在“运行记录”标签页继续训练。"), "info")
+                        "Runs tab.",
+                        f"正在停止 {run_id}：它会完成当前一步并保存检查点。可在“运行记录”标签页继续训练。"), "info")
 
 
 @shows_user_errors
@@ -229,7 +232,8 @@ def _toolbar() -> tuple:
     with gr.Row(equal_height=False, elem_classes=["studio-toolbar"]):
         run_name = gr.Textbox(label=t("Run name (optional)", "运行名称（可选）"), placeholder="e.g. tickets-lora-r16",
                               scale=3)
-        start = gr.Button(t("Start training", "开始训练"), variant="primary", scale=1, min_width=160, elem_id="start-btn")
+        start = gr.Button(t("Start training", "开始训练"), variant="primary", scale=1, min_width=160,
+                          elem_id="start-btn")
         stop = gr.Button(t("Stop", "停止"), scale=0, min_width=110, elem_id="stop-btn")
         kill = gr.Button(t("Kill", "强制终止"), variant="stop", scale=0, min_width=110, elem_id="kill-btn")
     return run_name, start, stop, kill, message_box(elem_id="train-message")
@@ -241,8 +245,9 @@ def _live_view() -> tuple:
     with gr.Row():
         loss_plot = gr.Plot(plots.loss_figure([]), label=t("Loss", "损失"), elem_id="loss-plot")
         eval_plot = gr.Plot(plots.eval_figure([]), label=t("Validation scores", "验证集指标"), elem_id="eval-plot")
-    samples = gr.Dataframe(value=None, label=t("Sample generations on fixed validation prompts (first and latest evaluation)",
-                                               "固定验证提示上的生成样例（首次与最近一次评估）"),
+    samples = gr.Dataframe(value=None,
+                           label=t("Sample generations on fixed validation prompts (first and latest evaluation)",
+                                   "固定验证提示上的生成样例（首次与最近一次评估）"),
                            interactive=False, wrap=True, max_height=360, visible=False, elem_id="sample-generations")
     with gr.Row():
         lr_plot = gr.Plot(plots.learning_rate_figure([]), label=t("Learning rate", "学习率"))
@@ -255,12 +260,15 @@ def _live_view() -> tuple:
 def build(ctx: StudioContext, data: DataTab, model: ModelTab) -> TrainTab:
     intro(t("Start queues a run with the data and settings of the previous tabs; it trains in the background and the "
             "charts below follow it live. Runs keep going when you close the page.",
-            "点击“开始训练”会用前两个标签页的数据和设置排队一个运行；它在后台训练，下方图表实时更新。关闭页面后运行仍会继续。"))
+            "点击“开始训练”会用前两个标签页的数据和设置排队一个运行；它在后台训练，下方图表实时更新。"
+            "关闭页面后运行仍会继续。"))
     run_name, start, stop, kill, action_message = _toolbar()
     picker = run_picker(t("Run shown", "显示的运行"),
-                        t("No run yet. Check the Data and Model tabs (the defaults work), then press **Start training**.",
+                        t("No run yet. Check the Data and Model tabs (the defaults work), then press "
+                          "**Start training**.",
                           "还没有运行。检查“数据”和“模型”标签页（默认设置即可），然后点击**开始训练**。"),
-                        "run-picker", info=t("Every run on this server, newest first.", "本服务器上的所有运行，最新的在前。"))
+                        "run-picker",
+                        info=t("Every run on this server, newest first.", "本服务器上的所有运行，最新的在前。"))
     status, loss_plot, eval_plot, lr_plot, log, samples = _live_view()
     tab = TrainTab(run_name, start, stop, kill, action_message, picker.dropdown, picker.refresh, picker.empty, status,
                    loss_plot, eval_plot, lr_plot, log, gr.State({}), gr.Timer(POLL_SECONDS), samples)
@@ -276,7 +284,8 @@ def build(ctx: StudioContext, data: DataTab, model: ModelTab) -> TrainTab:
                    concurrency_limit=None, show_progress="hidden")
     stop.click(bind(on_stop, ctx), inputs=tab.picker, outputs=action_message, api_name="stop_run")
     kill.click(bind(on_kill, ctx), inputs=tab.picker, outputs=action_message, api_name="kill_run")
-    tab.refresh.click(bind(on_refresh, ctx), inputs=tab.picker, outputs=[tab.picker, tab.empty], api_visibility="private")
+    tab.refresh.click(bind(on_refresh, ctx), inputs=tab.picker, outputs=[tab.picker, tab.empty],
+                      api_visibility="private")
     return tab
 
 

@@ -123,7 +123,8 @@ def _save(run_dir: Path, train: pd.DataFrame, rows: pd.DataFrame) -> None:
                                                                             force_ascii=False))
     report_path = RunFolder(Path(run_dir)).data_report
     report = files.read_json(report_path) or {}
-    report["augmentation"] = {"rows_added": counts(rows), "train_rows": len(train), "train_rows_after": len(train) + len(rows)}
+    report["augmentation"] = {"rows_added": counts(rows), "train_rows": len(train),
+                              "train_rows_after": len(train) + len(rows)}
     files.atomic_write_json(report_path, report)
 
 
@@ -147,7 +148,8 @@ def preview(cfg, train: pd.DataFrame, n: int = 6, model_path=None) -> pd.DataFra
     if not len(rows):
         return pd.DataFrame(columns=["operation", "original", "augmented"])
     rows = rows.sort_values("source_row", kind="stable").reset_index(drop=True)
-    out = pd.DataFrame({"operation": rows["operation"], "original": [str(sample["text"].iloc[r]) for r in rows["source_row"]],
+    out = pd.DataFrame({"operation": rows["operation"],
+                        "original": [str(sample["text"].iloc[r]) for r in rows["source_row"]],
                         "augmented": rows["text"].astype(str)})
     for col in rows.columns.difference(["operation", "source_row", "text", "tokens"]):  # the answer: label, tags
         out[col] = [" ".join(map(str, v)) if isinstance(v, (list, tuple, np.ndarray)) else str(v) for v in rows[col]]

@@ -54,8 +54,8 @@ class LaunchFailed(RuntimeError):
 
 def _oom_hint(exc: BaseException) -> str | None:
     if is_out_of_memory(exc):
-        return ("Out of memory: lower training.batch_size (raise gradient_accumulation_steps to keep the effective batch), "
-                "lower training.max_length, or use a LoRA-family method instead of full fine-tuning.")
+        return ("Out of memory: lower training.batch_size (raise gradient_accumulation_steps to keep the effective "
+                "batch), lower training.max_length, or use a LoRA-family method instead of full fine-tuning.")
     return None
 
 

@@ -37,8 +37,8 @@ def summarise_load_report(text: str) -> str:
     missing = by_status.get("MISSING", [])
     if missing:
         head = all(k.split(".")[0] in HEADS for k in missing)
-        parts.append(f"new {'classification head' if head else 'weights'}: {len(missing)} tensor{'s' if len(missing) != 1 else ''} "
-                     f"initialised ({_names(missing)})")
+        parts.append(f"new {'classification head' if head else 'weights'}: {len(missing)} "
+                     f"tensor{'s' if len(missing) != 1 else ''} initialised ({_names(missing)})")
     unexpected = by_status.get("UNEXPECTED", [])
     if unexpected:
         parts.append(f"{len(unexpected)} checkpoint tensor{'s' if len(unexpected) != 1 else ''} this model does not "

@@ -69,8 +69,8 @@ def _train_parser(add) -> None:
 def _run_parsers(add) -> None:
     add("runs", cmd_runs, "List runs with status, task, model, method, best metric and duration.")
     for name, fn, h in (("show", cmd_show, "Show one run or sweep: status, progress, test metrics (a sweep's trials)."),
-                        ("stop", cmd_simple("stop"), "Stop gracefully: finish the step, save a checkpoint (a sweep stops "
-                                                     "its running trial)."),
+                        ("stop", cmd_simple("stop"), "Stop gracefully: finish the step, save a checkpoint (a sweep "
+                                                     "stops its running trial)."),
                         ("kill", cmd_simple("kill"), "Kill the run's (or sweep's and its trial's) processes at once."),
                         ("resume", cmd_resume, "Continue a stopped or failed run from its last checkpoint, or "
                                                "a sweep where it stopped."),
@@ -107,15 +107,18 @@ def _use_parsers(add) -> None:
     p.add_argument("--file", help="A text file with one input per line.")
     p.add_argument("--context", help="Question answering: the passage every question is answered from.")
     p.add_argument("--max-new-tokens", type=int, help="Generative tasks: most tokens to generate (default: the run's).")
-    p.add_argument("--temperature", type=float, help="Chat models: sampling temperature; 0 decodes greedily (default 0).")
+    p.add_argument("--temperature", type=float,
+                   help="Chat models: sampling temperature; 0 decodes greedily (default 0).")
     p.add_argument("--top-p", type=float, help="Chat models: nucleus sampling share (default 1.0).")
     p = add("data", cmd_data, "Check a data file: columns, labels, split sizes, token lengths, warnings.")
     p.add_argument("train", help="Training file (CSV, TSV, JSON, JSONL, Parquet; CoNLL for token classification).")
-    p.add_argument("--task", choices=task_names(), default=DEFAULT_TASK, help=f"What the data is for (default {DEFAULT_TASK}).")
+    p.add_argument("--task", choices=task_names(), default=DEFAULT_TASK,
+                   help=f"What the data is for (default {DEFAULT_TASK}).")
     add_options(p, DataConfig, skip=("train",))
     p.add_argument("--model", help="Tokenizer for token-length percentiles (catalog name, hub id or folder).")
     add_options(p, TrainingConfig, only=("max_length",))
-    p = add("export", cmd_export, "Zip a finished run's adapter or merged model with a model card, or push it to the hub.")
+    p = add("export", cmd_export,
+            "Zip a finished run's adapter or merged model with a model card, or push it to the hub.")
     p.add_argument("run", help="Run id.")
     p.add_argument("--kind", choices=KINDS,
                    help="adapter (PEFT runs), merged model, for encoder classifiers onnx / onnx-int8 (with their size "

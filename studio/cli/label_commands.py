@@ -44,8 +44,8 @@ def cmd_clean(a, store) -> int:
     review = label_review.find_suspects(a.task, data, settings, _progress(a.json))
     out = label_review.suspects_csv(review, a.out or f"{stem}-suspects.csv")
     if a.json:
-        print(json.dumps({"file": review.file, "rows": review.rows, "how": review.how, "cv_accuracy": review.cv_accuracy,
-                          "suspects": len(review.suspects), "out": str(out)}))
+        print(json.dumps({"file": review.file, "rows": review.rows, "how": review.how,
+                          "cv_accuracy": review.cv_accuracy, "suspects": len(review.suspects), "out": str(out)}))
         return 0
     print(review.summary())
     for s in review.suspects[:10]:
@@ -82,7 +82,8 @@ def cmd_merge_labels(a, store) -> int:
 
 
 def _columns(p) -> None:
-    p.add_argument("--task", choices=task_names(), default=DEFAULT_TASK, help=f"What the data is for (default {DEFAULT_TASK}).")
+    p.add_argument("--task", choices=task_names(), default=DEFAULT_TASK,
+                   help=f"What the data is for (default {DEFAULT_TASK}).")
     add_options(p, DataConfig, only=COLUMNS)
 
 
@@ -104,7 +105,8 @@ def add_commands(add) -> None:
     p.add_argument("pool", help="A file of texts whose label column is missing or partly empty.")
     p.add_argument("--n", type=int, default=50, help="Rows to suggest (default 50).")
     p.add_argument("--strategy", choices=query_strategies.STRATEGIES, default=query_strategies.DEFAULT_STRATEGY,
-                   help="; ".join(f"{k}: {v}" for k, v in query_strategies.STRATEGY_HELP.items() if k in query_strategies.STRATEGIES))
+                   help="; ".join(f"{k}: {v}" for k, v in query_strategies.STRATEGY_HELP.items()
+                                  if k in query_strategies.STRATEGIES))
     p.add_argument("--labelled", help="The labelled set so far: its texts are left out of the suggestions.")
     p.add_argument("--out", help="The CSV to write (default POOL-to-label.csv); fill its label column.")
     p.add_argument("--seed", type=int, default=0, help="Seed of random picks and k-means (default 0).")

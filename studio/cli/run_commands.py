@@ -56,7 +56,8 @@ def _follow(store, run_id: str, as_json: bool) -> int:
             time.sleep(0.5)
     except KeyboardInterrupt:
         if not stopping:
-            print(f"\nstopping run {run_id} (it saves a checkpoint first; `studio resume {run_id}` continues)", file=sys.stderr)
+            print(f"\nstopping run {run_id} (it saves a checkpoint first; `studio resume {run_id}` continues)",
+                  file=sys.stderr)
             store.stop(run_id)
         return _follow(store, run_id, as_json) if not stopping else 130
 
@@ -86,12 +87,14 @@ def _metric_line(r: dict) -> str:
     if kind == "train":
         sps = r.get("samples_per_second")
         return (f"step {r['step']} epoch {r.get('epoch', 0):.2f} loss {r.get('loss', float('nan')):.4f} "
-                f"lr {r.get('learning_rate', 0):.2e}" + (f" {sps:.1f} samples/s eta {fmt_dur(r.get('eta_seconds'))}" if sps else ""))
+                f"lr {r.get('learning_rate', 0):.2e}"
+                + (f" {sps:.1f} samples/s eta {fmt_dur(r.get('eta_seconds'))}" if sps else ""))
     if kind == "eval":
         parts = [f"{k[5:]} {v:.4f}" for k, v in r.items() if k.startswith("eval_") and isinstance(v, (int, float))]
         return f"eval step {r['step']}: " + ", ".join(parts)
     if kind == "test":
-        parts = [f"{k[5:]} {v:.4f}" + (f" (base {r[f'base_{k}']:.4f})" if isinstance(r.get(f"base_{k}"), (int, float)) else "")
+        parts = [f"{k[5:]} {v:.4f}"
+                 + (f" (base {r[f'base_{k}']:.4f})" if isinstance(r.get(f"base_{k}"), (int, float)) else "")
                  for k, v in r.items() if k.startswith("test_") and isinstance(v, (int, float))]
         return "test: " + ", ".join(parts)
     if kind == "samples":  # SFT: the fixed validation prompts' answers at this step

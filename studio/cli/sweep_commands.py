@@ -53,11 +53,12 @@ def _sweep_end(d: dict) -> str:
     line = f"sweep {d['id']} {st.get('status')}: {st.get('reason') or ''}"
     if best:
         tests = ", ".join(f"{k} {v:.4f}" for k, v in (best.get("test") or {}).items() if isinstance(v, (int, float)))
-        line += f"\nbest trial {best['trial']}: {d['metric']} {best['value']:.4f} with {best['params']} (run {best['run']}" \
-                + (f"; test {tests})" if tests else ")")
+        line += (f"\nbest trial {best['trial']}: {d['metric']} {best['value']:.4f} with {best['params']} "
+                 f"(run {best['run']}" + (f"; test {tests})" if tests else ")"))
     steps = d["trial_steps"]
     if steps["planned"]:
-        line += f"\nsteps trained {steps['ran']} of {steps['planned']} planned (pruning saved {steps['planned'] - steps['ran']})"
+        line += (f"\nsteps trained {steps['ran']} of {steps['planned']} planned (pruning saved "
+                 f"{steps['planned'] - steps['ran']})")
     return line
 
 

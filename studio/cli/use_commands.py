@@ -97,7 +97,8 @@ def cmd_export(a, store) -> int:
 def cmd_models(a, store) -> int:
     from studio import models
 
-    cat = [{**e, "tasks": [t.name for t in all_tasks() if e["name"] in t.model.catalog_models]} for e in models.list_catalog()]
+    cat = [{**e, "tasks": [t.name for t in all_tasks() if e["name"] in t.model.catalog_models]}
+           for e in models.list_catalog()]
     if a.json:
         show(cat, True)
         return 0

@@ -15,13 +15,17 @@ def _installed(module: str) -> bool:
 def check_launch(t) -> None:
     """How several processes and machines must be set (pure: part of every config's validation)."""
     if t.num_machines > 1 and not t.main_process_ip:
-        raise ConfigError("training.main_process_ip: set it to machine 0's address when training.num_machines is above 1.")
+        raise ConfigError("training.main_process_ip: set it to machine 0's address when "
+                          "training.num_machines is above 1.")
     if t.num_machines > 1 and not t.main_process_port:
-        raise ConfigError("training.main_process_port: set a port open on machine 0 when training.num_machines is above 1.")
+        raise ConfigError("training.main_process_port: set a port open on machine 0 when "
+                          "training.num_machines is above 1.")
     if t.num_processes < t.num_machines:
-        raise ConfigError("training.num_processes: give at least one process per machine (num_processes counts all machines).")
+        raise ConfigError("training.num_processes: give at least one process per machine (num_processes counts "
+                          "all machines).")
     if t.num_processes % t.num_machines:
-        raise ConfigError(f"training.num_processes: {t.num_processes} does not split evenly over {t.num_machines} machines.")
+        raise ConfigError(f"training.num_processes: {t.num_processes} does not split evenly over "
+                          f"{t.num_machines} machines.")
     if t.num_processes > 1 and t.device.startswith("cuda:"):
         raise ConfigError("training.device: several processes take one GPU each from CUDA_VISIBLE_DEVICES; "
                           "set device to auto or cuda instead of one GPU.")
@@ -34,7 +38,8 @@ def check_sharding(t) -> None:
     if t.distributed == "ddp" or (t.num_processes == 1 and t.num_machines == 1):
         return
     if t.distributed == "deepspeed" and not _installed("deepspeed"):
-        raise ConfigError("training.distributed: deepspeed is not installed; `pip install deepspeed` or choose ddp or fsdp.")
+        raise ConfigError("training.distributed: deepspeed is not installed; `pip install deepspeed` or choose "
+                          "ddp or fsdp.")
     import torch
 
     if not torch.cuda.is_available():
@@ -64,7 +69,8 @@ def _cuda() -> bool:
 
 def check_tracking(t) -> None:
     if t.wandb and not _installed("wandb"):
-        raise ConfigError("training.wandb: the wandb package is not installed; install wandb or turn training.wandb off.")
+        raise ConfigError("training.wandb: the wandb package is not installed; install wandb or turn "
+                          "training.wandb off.")
     if t.wandb and wandb_login_missing():
         raise ConfigError("training.wandb: no Weights & Biases login on this server; run `wandb login` or set "
                           "WANDB_API_KEY where the studio runs, or set WANDB_MODE=offline to log into the run folder "

@@ -47,10 +47,12 @@ class RunConfig:
     method_args: dict = setting({}, "Settings of the chosen method (see `studio methods`); empty takes its defaults.")
     task_args: Any = setting(None, "Settings of the chosen task (see `studio tasks`); empty takes its defaults.")
     name: str | None = setting(None, "A label for the run in lists; defaults to model and method.")
-    data: DataConfig = field(default_factory=DataConfig, metadata={"help": "Where the data comes from and how it is split."})
+    data: DataConfig = field(default_factory=DataConfig,
+                             metadata={"help": "Where the data comes from and how it is split."})
     training: TrainingConfig = field(default_factory=TrainingConfig, metadata={"help": "Optimisation settings."})
     augment: AugmentConfig = field(default_factory=AugmentConfig,
-                                   metadata={"help": "New training rows made from the training split (off by default)."})
+                                   metadata={"help": "New training rows made from the training split (off "
+                                                     "by default)."})
     distill: DistillConfig = field(default_factory=DistillConfig,
                                    metadata={"help": "A finished run that teaches this one (off by default)."})
 

@@ -54,9 +54,10 @@ class TrainingConfig:
     attention: str = setting("auto", "Attention kernel: auto takes flash-attention 2 where it is installed and the "
                              "GPU can run it (Ampere or later, bf16/fp16), else PyTorch's SDPA; eager is the plain "
                              "one (slow; for architectures the others do not support).", choices=ATTENTIONS)
-    optimizer: str = setting("adamw", "AdamW as the Trainer runs it (PyTorch's), or with 8-bit states from bitsandbytes "
-                             "(a quarter of the optimizer's memory; paged: its states move to CPU memory when the GPU "
-                             "runs short). The 8-bit ones need a CUDA GPU and bitsandbytes.", choices=OPTIMIZERS)
+    optimizer: str = setting("adamw", "AdamW as the Trainer runs it (PyTorch's), or with 8-bit states from "
+                             "bitsandbytes (a quarter of the optimizer's memory; paged: its states move to CPU memory "
+                             "when the GPU runs short). The 8-bit ones need a CUDA GPU and bitsandbytes.",
+                             choices=OPTIMIZERS)
     liger_kernels: bool = setting(False, "Liger's fused Triton kernels (RMSNorm, RoPE, SwiGLU, a cross-entropy that "
                                   "never holds the whole vocabulary's logits) for the architectures Liger knows: less "
                                   "memory and faster steps on a GPU. Needs liger-kernel and a CUDA GPU.")

@@ -68,8 +68,10 @@ def check_text_encoding(p: Path) -> None:
         head = fh.read(4096)
     # Control bytes (NUL, BEL, ...) never occur in text files; images, archives and executables are full of them.
     controls = sum(head.count(bytes([b])) for b in CONTROL_BYTES)
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:200].count(b"\x00") > 10 or controls > max(3, len(head) // 100):
-        kind = "UTF-16 text" if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[1:200:2].count(b"\x00") > 50 else "binary data"
+    if (head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[:200].count(b"\x00") > 10
+        or controls > max(3, len(head) // 100)):
+        kind = ("UTF-16 text" if head.startswith((b"\xff\xfe", b"\xfe\xff"))
+                or head[1:200:2].count(b"\x00") > 50 else "binary data")
         raise DataError(f"{p.name} holds {kind}, not UTF-8 text; save it as UTF-8 (in Excel: Save As > CSV UTF-8).")
     decoder_pos = 0
     lines_before = 0
@@ -84,8 +86,9 @@ def check_text_encoding(p: Path) -> None:
             except UnicodeDecodeError as e:
                 pos = decoder_pos + e.start
                 line = lines_before + chunk.count(b"\n", 0, e.start) + 1
-                raise DataError(f"{p.name} is not UTF-8 text (byte 0x{chunk[e.start]:02x} on line {line}, offset {pos}, probably Latin-1 or "
-                                "Windows-1252); save it as UTF-8 (in Excel: Save As > CSV UTF-8).") from None
+                raise DataError(f"{p.name} is not UTF-8 text (byte 0x{chunk[e.start]:02x} on line {line}, offset "
+                                f"{pos}, probably Latin-1 or Windows-1252); save it as UTF-8 "
+                                "(in Excel: Save As > CSV UTF-8).") from None
             if not chunk:
                 break
             decoder_pos += len(chunk)
@@ -188,7 +191,8 @@ def check_json_shape(p: Path) -> dict | None:
         if lists and all(isinstance(data[k], list) for k in data):
             sizes = {k: len(v) for k, v in data.items()}
             if len(set(sizes.values())) > 1:
-                raise DataError(f"{p.name} holds columns of different lengths ({sizes}); give every column one value per row.")
+                raise DataError(f"{p.name} holds columns of different lengths ({sizes}); give every column one "
+                                "value per row.")
             if not max(sizes.values()):
                 raise DataError(f"{p.name} has no data rows; add labelled rows.")
             return data  # columnar {"text": [...], "label": [...]} is fine

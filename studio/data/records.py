@@ -41,5 +41,6 @@ def field_names(records: list[tuple[str, dict]], name: str, given) -> dict[str, 
             keys.setdefault(str(k).strip().lower(), k)
     for role, col in given:
         if col and col.lower() not in keys:
-            raise DataError(f"{name}: no field named {col!r} for the {role}; choose one of {sorted(map(str, keys.values()))}.")
+            raise DataError(f"{name}: no field named {col!r} for the {role}; choose one of "
+                            f"{sorted(map(str, keys.values()))}.")
     return keys

@@ -27,7 +27,8 @@ class DataReport:
     token_lengths: dict[str, float] | None = None
     warnings: list[str] = field(default_factory=list)
     context_column: str | None = None  # the second input, for tasks with two (extractive QA's context)
-    cjk_share: float = 0.0             # words of the training inputs that are Chinese, Japanese or Korean (data.describe.cjk_share)
+    # words of the training inputs that are Chinese, Japanese or Korean (data.describe.cjk_share)
+    cjk_share: float = 0.0
     repaired_tags: int = 0             # BIO tags data.repair_bio changed (an I-TYPE that started an entity)
 
     def to_dict(self) -> dict[str, Any]:

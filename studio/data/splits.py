@@ -58,7 +58,8 @@ def stratified_split(df: pd.DataFrame, fractions: dict[str, float], seed: int, n
             parts[split].append(idx[start:start + k])
             start += k
         parts["train"].append(idx[start:])
-    return {split: df.iloc[np.sort(np.concatenate(chunks)) if chunks else np.array([], dtype=int)].reset_index(drop=True)
+    return {split: df.iloc[np.sort(np.concatenate(chunks)) if chunks
+                           else np.array([], dtype=int)].reset_index(drop=True)
             for split, chunks in parts.items()}
 
 

@@ -29,7 +29,8 @@ class DistillConfig:
         """This section against the task: which kind of teaching it takes, if any."""
         soft, sequence = task.capability(SoftLabels), task.capability(SequenceLevel)
         if self.transfer and not self.teacher:
-            raise ConfigError("distill.transfer: a transfer file is labelled by a teacher; name one in distill.teacher.")
+            raise ConfigError("distill.transfer: a transfer file is labelled by a teacher; name one in "
+                              "distill.teacher.")
         if self.teacher and soft is None and sequence is None:
             raise ConfigError(f"distill.teacher: {task.name} runs cannot be distilled yet (text classification and SFT "
                               "can).")

@@ -90,12 +90,13 @@ def model_card(run_dir: Path, kind: str, onnx_report: dict[str, Any] | None = No
 
     lines = [f"# {name}", "",
              f"A {card.model_kind} fine-tuned from `{base}` with {method.title} ({method.summary.rstrip('.')}). "
-             f"This {'repository holds the adapter only; load it on top of the base model' if is_adapter else 'is a standalone model'}.",
+             f"This {'repository holds the adapter only; load it on top of the base model' if is_adapter else 'is a standalone model'}.",  # noqa: E501
              ""]
     if is_adapter and not _is_hub_id(base) and not Path(base).exists():
         # A base the studio builds itself (minilm-seq2seq) is on no hub: elsewhere only the merged export loads.
         lines += [f"The base `{base}` is built by the studio (`studio.models.resolve({base!r})` writes it to a "
-                  "folder); to use this model without the studio, export the merged model instead, which is standalone.",
+                  "folder); to use this model without the studio, export the merged model instead, which "
+                  "is standalone.",
                   ""]
     if labels:
         lines += [f"Labels ({len(labels)}): " + ", ".join(f"`{l}`" for l in labels), ""]
@@ -132,7 +133,8 @@ def model_card(run_dir: Path, kind: str, onnx_report: dict[str, Any] | None = No
         usage = onnx_export.card_usage()
     else:
         usage = card.usage(bool(is_adapter), labels)
-    lines += ["## Usage", "", "```python", *usage, "```", "", "Trained with the studio, a browser-based fine-tuning studio.", ""]
+    lines += ["## Usage", "", "```python", *usage, "```", "",
+              "Trained with the studio, a browser-based fine-tuning studio.", ""]
     return "\n".join(front + lines)
 
 

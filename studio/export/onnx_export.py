@@ -158,7 +158,8 @@ def _torch_logits(model, tok, texts: list[str], max_length: int, batch_size: int
     out = []
     with torch.inference_mode():
         for i in range(0, len(texts), batch_size):
-            enc = tok(texts[i:i + batch_size], truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+            enc = tok(texts[i:i + batch_size], truncation=True, max_length=max_length, padding=True,
+                      return_tensors="pt")
             out.append(model(**enc).logits.float().numpy())
     return np.concatenate(out)
 

@@ -51,8 +51,8 @@ from __future__ import annotations
 
 # Catalog bases the studio does not load from the hub as they are there.
 BASE_NOTES = {
-    "smollm2": "\nThe studio trained the bundled copy of this model (a Q4_1 GGUF file, de-quantized); the hub's weights\n"
-               "are the unquantized originals, so scores can differ a little.\n",
+    "smollm2": "\nThe studio trained the bundled copy of this model (a Q4_1 GGUF file, de-quantized); the hub's "
+               "weights\nare the unquantized originals, so scores can differ a little.\n",
     "minilm-seq2seq": "\nThis base is on no hub: the script builds it from MiniLM as the studio does (--encoder).\n",
     "minilm-l3": "\nThis base is on no hub: the script builds it from MiniLM (3 of its 6 layers) as the studio does "
                  "(--encoder).\n",
@@ -145,8 +145,8 @@ def _augmentation_note(run_dir: Path) -> str:
     if line is None or saved_rows(run_dir) is None:
         return ""
     return (f"\nThis run trained with {line}: `data/train.jsonl` holds them after the file's own rows, so the "
-            f"script trains on exactly what the run did (the run folder's `{RunFolder.augmented_rows.name}` shows each beside its "
-            "original). The script does not augment again.\n")
+            f"script trains on exactly what the run did (the run folder's `{RunFolder.augmented_rows.name}` shows each "
+            "beside its original). The script does not augment again.\n")
 
 
 def _soft_distillation(run_dir: Path) -> str:
@@ -154,8 +154,8 @@ def _soft_distillation(run_dir: Path) -> str:
     rec = files.read_json(RunFolder(run_dir).distill)
     if not rec or (RunFolder(run_dir).teacher_answers).is_file():
         return ""
-    return (f"\nNOT REPRODUCED: the run also learned from teacher run {rec['teacher']}'s softened class probabilities;\n"
-            "this script trains on the labels alone, as the run's labels-only comparison did.\n")
+    return (f"\nNOT REPRODUCED: the run also learned from teacher run {rec['teacher']}'s softened class "
+            "probabilities;\nthis script trains on the labels alone, as the run's labels-only comparison did.\n")
 
 
 def _distillation_note(run_dir: Path) -> str:

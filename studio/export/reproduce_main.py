@@ -17,7 +17,6 @@ from types import SimpleNamespace
 import pandas as pd
 
 from studio.base.devices import pick_precision
-from studio.training.precision import load_kwargs
 from studio.training.parts import (
     assemble_model,
     build_trainer,
@@ -26,6 +25,7 @@ from studio.training.parts import (
     recipe_callbacks,
     training_arguments,
 )
+from studio.training.precision import load_kwargs
 
 
 def as_namespace(config: dict) -> SimpleNamespace:

@@ -121,8 +121,8 @@ class ScriptSource:
         if have == key:
             return False
         if have is not None:
-            raise ScriptSourceError(f"{where}: the name {name!r} means both {have[0]}.{have[1]} and {key[0]}.{key[1]} in "
-                                    "one script; rename one of them.")
+            raise ScriptSourceError(f"{where}: the name {name!r} means both {have[0]}.{have[1]} and {key[0]}.{key[1]} "
+                                    "in one script; rename one of them.")
         self.bound[name] = key
         return True
 
@@ -188,7 +188,8 @@ class ScriptSource:
         head = sorted(self.imports, key=lambda l: (l.startswith("from "), l))
         typing_only = sorted(set(self.typing_imports) - set(self.imports))
         if typing_only:
-            head += ["from typing import TYPE_CHECKING", "", "if TYPE_CHECKING:", *[f"    {line}" for line in typing_only]]
+            head += ["from typing import TYPE_CHECKING", "", "if TYPE_CHECKING:",
+                     *[f"    {line}" for line in typing_only]]
         return "\n".join(head) + "\n\n\n" + "\n\n\n".join(self.blocks) + "\n"
 
     def requirements(self) -> list[str]:

@@ -417,7 +417,8 @@ def describe(store: Store, project_id: str) -> dict[str, Any]:
     spec = load(store, project_id)
     rs = rounds(store, project_id)
     return {"spec": spec, "rounds": [{"round": r["round"], "strategy": r["strategy"], "run": r["run"],
-                                      "offered": len(r["rows"]), "labelled": sum(1 for x in r["rows"] if x.get("label"))}
+                                      "offered": len(r["rows"]),
+                                      "labelled": sum(1 for x in r["rows"] if x.get("label"))}
                                      for r in rs],
             "labelled": len(labelled_frame(store, project_id)), "curve": curve(store, project_id)}
 

@@ -82,7 +82,8 @@ def state_dict(blob: bytes) -> tuple[dict, dict]:
     H = dims["H"]
     sd = {"embeddings.word_embeddings.weight": _q4_0(blob, tensors["emb.word"][1], dims["vocab"], H),
           "embeddings.position_embeddings.weight": vector("emb.pos", (dims["positions"], H)),
-          "embeddings.LayerNorm.weight": vector("emb.ln.w", (H,)), "embeddings.LayerNorm.bias": vector("emb.ln.b", (H,))}
+          "embeddings.LayerNorm.weight": vector("emb.ln.w", (H,)),
+          "embeddings.LayerNorm.bias": vector("emb.ln.b", (H,))}
     types = vector("emb.type", (max(1, tensors["emb.type"][0] // H), H))
     missing = dims["type_vocab"] - types.shape[0]  # the file keeps the rows in use; BERT has type_vocab of them
     sd["embeddings.token_type_embeddings.weight"] = np.concatenate([types, np.zeros((missing, H), np.float32)]) \

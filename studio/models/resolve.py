@@ -50,9 +50,11 @@ def check_hub(hub_id: str, timeout: float = 10.0) -> None:
     except Exception as e:  # translate the client's error into one sentence
         names = {c.__name__ for c in type(e).__mro__}
         if names & {"RepositoryNotFoundError", "RevisionNotFoundError"}:
-            raise ModelError(f"There is no model {hub_id!r} on the Hugging Face Hub (or it is private); check the id.") from None
+            raise ModelError(f"There is no model {hub_id!r} on the Hugging Face Hub (or it is private); "
+                             "check the id.") from None
         if "GatedRepoError" in names:
-            raise ModelError(f"{hub_id} is a gated model; accept its terms on the hub and set HF_TOKEN on this server.") from None
+            raise ModelError(f"{hub_id} is a gated model; accept its terms on the hub and set HF_TOKEN "
+                             "on this server.") from None
         raise _unreachable(hub_id, type(e).__name__) from None
     files = [s.rfilename for s in (getattr(info, "siblings", None) or [])]
     if files and not any(f.endswith(".safetensors") for f in files):
@@ -61,8 +63,8 @@ def check_hub(hub_id: str, timeout: float = 10.0) -> None:
 
 
 def _unreachable(hub_id: str, why: str) -> ModelError:
-    return ModelError(f"Model {hub_id!r} is not in this server's Hugging Face cache and the hub is unreachable ({why}); "
-                      "pick a catalog model or a local folder, or download it where the hub can be reached.")
+    return ModelError(f"Model {hub_id!r} is not in this server's Hugging Face cache and the hub is unreachable "
+                      f"({why}); pick a catalog model or a local folder, or download it where the hub can be reached.")
 
 
 def _hub_cached(hub_id: str) -> Path | None:
@@ -98,7 +100,8 @@ def resolve(name: str, allow_local: bool = True, materialize: bool = True) -> Pa
     p = Path(name).expanduser()
     if p.exists() or name.startswith((".", "/", "~")):
         if not allow_local:
-            raise ModelError(f"Local model folders are disabled on this server; pick a catalog model or a hub id instead of {name!r}.")
+            raise ModelError("Local model folders are disabled on this server; pick a catalog model or a hub id "
+                             f"instead of {name!r}.")
         if not p.is_dir():
             raise ModelError(f"Model folder {name} does not exist.")
         if not (p / "config.json").exists():

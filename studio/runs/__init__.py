@@ -6,6 +6,7 @@
     distributed  several processes (accelerate launch) and machines training one run
     prewarm      a spare worker with torch imported, forked for each run the app starts
 
-Imports: base, models, methods, data, tasks, config, training, serve. (serve: the playground's models give their GPU
-memory back before a run starts on that GPU.)
+serve is imported so that the playground's models give their GPU memory back before a run starts on that GPU.
+
+Imports: base, models, methods, data, tasks, config, training, serve.
 """

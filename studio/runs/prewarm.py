@@ -65,7 +65,8 @@ class Spare:
         self.forked: list[int] = []  # pids of the workers forked so far (the Store falls back when it is not used)
         env = worker_env()
         self.fingerprint = env_fingerprint(env)
-        self.proc = subprocess.Popen([sys.executable, "-m", "studio.runs.prewarm", str(self.socket_path), str(os.getpid())],
+        self.proc = subprocess.Popen([sys.executable, "-m", "studio.runs.prewarm", str(self.socket_path),
+                                      str(os.getpid())],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=open(self.dir / "spare.log", "ab"), env=env, cwd=str(self.cwd),
                                      close_fds=True)
@@ -151,10 +152,11 @@ def _become_worker(request: dict[str, Any]) -> None:
         os.close(null)
         sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
         sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
-        sys.argv = ["studio.runs.worker", *request["argv"]]
+        argv = [*request["argv"], "--forked"]
+        sys.argv = ["studio.runs.worker", *argv]
         from studio.runs import worker
 
-        code = worker.main(request["argv"])
+        code = worker.main(argv)
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else 1
     except BaseException:

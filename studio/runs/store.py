@@ -27,9 +27,9 @@ from studio import models
 from studio.base import files, runfolder
 from studio.base.entity import RUNS
 from studio.base.errors import ConfigError, RunError
-from studio.base.settings import check_bounds
 from studio.base.policy import local_models_allowed
 from studio.base.runfolder import RunFolder
+from studio.base.settings import check_bounds
 from studio.config import RunConfig, load_run_config
 from studio.data import check_held_out, save_splits
 from studio.serve import inference
@@ -104,7 +104,8 @@ def resume_changes(t, changes: dict[str, Any]):
 
 
 ANY_GPU = "cuda"  # a queued run's device while it waits for whichever GPU frees first (devices.run_devices)
-MIRRORED = ("status", "reason", "device", "started_at", "finished_at", "best_metric_name", "best_metric", "pid", "pid_start")
+MIRRORED = ("status", "reason", "device", "started_at", "finished_at", "best_metric_name", "best_metric", "pid",
+            "pid_start")
 
 
 def process_alive(pid: int | None, start: float | None) -> bool:
@@ -156,7 +157,8 @@ class Store:
 
     def __post_init__(self):
         self.root = Path(self.root).resolve()
-        self.registry = Path(self.registry or os.environ.get("STUDIO_REGISTRY") or (self.root / "registry.sqlite")).resolve()
+        self.registry = Path(self.registry or os.environ.get("STUDIO_REGISTRY")
+                             or (self.root / "registry.sqlite")).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.registry.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.registry, timeout=30)
@@ -344,7 +346,8 @@ class Store:
         """Atomically move a queued run to running when its device is free and it is first in line."""
         with self._db(immediate=True) as db:
             rows = [dict(r) for r in db.execute(
-                "SELECT id, seq, status, device, pid, pid_start FROM runs WHERE status IN ('queued','running','stopping')")]
+                "SELECT id, seq, status, device, pid, pid_start FROM runs "
+                "WHERE status IN ('queued','running','stopping')")]
             me = next((r for r in rows if r["id"] == run_id), None)
             if me is None:
                 return False
@@ -371,7 +374,8 @@ class Store:
                 return False
             now = time.time()
             # status.json first (the truth other workers read), inside the registry lock
-            runfolder.write_status(self.root / run_id, "running", device=device, started_at=now, finished_at=None, reason=None)
+            runfolder.write_status(self.root / run_id, "running", device=device, started_at=now, finished_at=None,
+                                   reason=None)
             db.execute("UPDATE runs SET status='running', device=?, started_at=? WHERE id=?", (device, now, run_id))
         return True
 
@@ -389,7 +393,8 @@ class Store:
         self.sync(run_id)
         return st
 
-    def kill(self, run_id: str, reason: str = "Killed by the user; progress since the last checkpoint is lost.") -> dict[str, Any]:
+    def kill(self, run_id: str,
+             reason: str = "Killed by the user; progress since the last checkpoint is lost.") -> dict[str, Any]:
         """At once: SIGKILL to the worker's whole process group."""
         rd = self.run_dir(run_id)
         st = runfolder.read_status(rd)
@@ -430,7 +435,8 @@ class Store:
         if cfg is not None:
             cfg.check_machine()  # this server may differ from the one the run started on
         runfolder.clear_stop(rd)
-        runfolder.write_status(rd, "queued", reason=None, pid=None, pid_start=None, finished_at=None, resumed_at=time.time(),
+        runfolder.write_status(rd, "queued", reason=None, pid=None, pid_start=None, finished_at=None,
+                               resumed_at=time.time(),
                                **({"resumed_with": changes} if changes else {}))
         with self._db(immediate=True) as db:
             # Back of the queue: a resumed run waits behind those already queued.

@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("run_dir")
     ap.add_argument("--registry", default=None)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--forked", action="store_true", help="Set by studio.runs.prewarm: forked from a spare worker.")
     a = ap.parse_args(argv)
     run_dir = Path(a.run_dir).resolve()
     store = Store(run_dir.parent, registry=Path(a.registry) if a.registry else None)
@@ -88,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not several:  # several processes take one visible GPU each
             pin_gpu(device)
+        # Said once the device is ours, not with the first write above: the Store may rewrite the queued status
+        # from what it read just before this process wrote.
+        runfolder.write_status(run_dir, "queued", if_active=True, forked=a.forked)
         store.sync(run_id)
         print(f"[studio] run {run_id} started on {device}", flush=True)
 

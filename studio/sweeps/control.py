@@ -27,7 +27,8 @@ def sync(store: Store, sweep_id: str) -> dict[str, Any]:
     st = read_status(folder)
     if _gone(st):
         st = write_status(folder, "failed", finished_at=time.time(),
-                          reason=f"The sweep's driver (pid {st.get('pid')}) ended without reporting; resume continues it.")
+                          reason=f"The sweep's driver (pid {st.get('pid')}) ended without reporting; resume "
+                                 "continues it.")
     return st
 
 

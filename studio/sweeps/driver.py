@@ -21,6 +21,7 @@ from studio.base.entity import SWEEPS
 from studio.base.errors import ConfigError, RunError
 from studio.base.runfolder import RunFolder
 from studio.config import RunConfig
+from studio.runs import prewarm
 from studio.runs.store import Store, process_start_time, worker_env
 from studio.sweeps.folders import ACTIVE, LOG_FILE, SWEEP_FILE, read_status, storage_url, write_status
 from studio.sweeps.settings import SweepSettings
@@ -108,6 +109,17 @@ class Driver:
         self.study = _study(self.folder, self.spec)
         self.params = parse_space(self.spec["space"], self.cfg)
         self.settings = self.spec["settings"]
+        if self.settings["trials"] > 1 and os.environ.get("STUDIO_PREWARM", "1") != "0":
+            # Trials fork from a spare worker with torch and transformers imported, as the app's runs do: a sweep
+            # of short trials would otherwise spend seconds of each importing them again.
+            prewarm.enable(self.store)
+
+    def wait_for_spare(self, seconds: float = 30.0) -> None:
+        """Let the spare finish its imports before the first trial (it imports what a fresh worker would, in
+        the same seconds), so that trial forks from it too; a spare that fails is not waited for."""
+        spare, end = self.store.spare, time.time() + seconds
+        while spare is not None and not spare.ready() and spare.proc.poll() is None and time.time() < end:
+            time.sleep(0.2)
 
     def stop_requested(self) -> bool:
         return (RunFolder(self.folder).stop_request).exists()
@@ -116,7 +128,9 @@ class Driver:
         me = os.getpid()
         st = write_status(self.folder, "running", pid=me, pid_start=process_start_time(me),
                           started_at=read_status(self.folder).get("started_at") or time.time())
-        budget_end = st["started_at"] + 60 * self.settings["timeout_minutes"] if self.settings["timeout_minutes"] else None
+        minutes = self.settings["timeout_minutes"]
+        budget_end = st["started_at"] + 60 * minutes if minutes else None
+        self.wait_for_spare()
         self._finish_interrupted()
         while not self.stop_requested():
             done = [t for t in self.study.trials if t.state.is_finished()]

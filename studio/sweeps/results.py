@@ -55,7 +55,8 @@ def _trial_steps(store: Store, trials: list[dict[str, Any]]) -> dict[str, int]:
         st = runfolder.read_status(store.run_dir(r["run"]))
         ran += int(st.get("step") or 0)
         # A trial still running has saved nothing yet: count what it has run as its plan.
-        planned += int(st.get("step") or 0) if r["state"] == "running" else int(st.get("max_steps") or st.get("step") or 0)
+        planned += (int(st.get("step") or 0) if r["state"] == "running"
+                    else int(st.get("max_steps") or st.get("step") or 0))
     return {"ran": ran, "planned": planned}
 
 

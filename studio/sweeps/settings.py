@@ -19,8 +19,8 @@ class SweepSettings:
                                        "finishes); empty: no time budget.", max=100_000.0)
     sampler: str = setting("tpe", "How Optuna picks the next settings: tpe learns from the trials so far, random draws "
                       "them, grid tries every combination of choices.", choices=SAMPLERS)
-    prune: bool = setting(False, "Stop a trial early when its validation score at an evaluation (from the second on) is "
-                     "behind the median of earlier trials at that evaluation (after 2 finished trials). Saves about "
+    prune: bool = setting(False, "Stop a trial early when its validation score at an evaluation (from the second on) "
+                     "is behind the median of earlier trials at that evaluation (after 2 finished trials). Saves about "
                      "40% of the steps, but a trial that starts slow and ends best (more epochs, a higher learning "
                      "rate) can be cut: off unless asked (bench/RESULTS.md).")
     seed: int = setting(0, "Seed of the sampler, so the same sweep proposes the same settings.", min=0)
@@ -36,7 +36,7 @@ def settings_from(raw: dict[str, Any] | None) -> SweepSettings:
     settings = build(SweepSettings, raw or {}, "sweep.")
     check_bounds(settings, "sweep")
     if settings.timeout_minutes is not None and settings.timeout_minutes < MIN_BUDGET_MINUTES:
-        raise ConfigError(f"sweep.timeout_minutes: a budget of {settings.timeout_minutes:g} minutes cannot fit one trial "
-                          f"(a run needs about a minute to start, train and be evaluated); give {MIN_BUDGET_MINUTES:g} "
-                          "or more.")
+        raise ConfigError(f"sweep.timeout_minutes: a budget of {settings.timeout_minutes:g} minutes cannot fit one "
+                          "trial (a run needs about a minute to start, train and be evaluated); give "
+                          f"{MIN_BUDGET_MINUTES:g} or more.")
     return settings

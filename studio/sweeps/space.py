@@ -71,8 +71,9 @@ def _field_kind(name: str, cfg: RunConfig, method_names: list[str]) -> tuple[typ
             setting = next((s for s in methods.METHODS[m].settings if s.name == leaf), None)
             if setting is not None:
                 return setting.type, setting.choices
-        raise ConfigError(f"space.{name}: {leaf!r} is not a setting of {', '.join(method_names)}; the settings are "
-                          f"{', '.join(sorted({s.name for m in method_names for s in methods.METHODS[m].settings})) or 'none'}.")
+        raise ConfigError(
+            f"space.{name}: {leaf!r} is not a setting of {', '.join(method_names)}; the settings are "
+            f"{', '.join(sorted({s.name for m in method_names for s in methods.METHODS[m].settings})) or 'none'}.")
     known = ", ".join(["method", "training.<field>", "method_args.<setting>"])
     raise ConfigError(f"space.{name}: not a field a sweep can vary; use {known} (studio train --help lists the "
                       "training fields).")
@@ -81,7 +82,8 @@ def _field_kind(name: str, cfg: RunConfig, method_names: list[str]) -> tuple[typ
 def parse_space(raw: Any, cfg: RunConfig) -> list[Param]:
     """The search space as Params, checked against the config's fields: one sentence for the first problem."""
     if not isinstance(raw, dict) or not raw:
-        raise ConfigError("space: give at least one field to vary, e.g. training.learning_rate: {low: 1.0e-5, high: 1.0e-3, log: true}.")
+        raise ConfigError("space: give at least one field to vary, e.g. training.learning_rate: "
+                          "{low: 1.0e-5, high: 1.0e-3, log: true}.")
     methods_in_play = [cfg.method]
     if isinstance(raw.get("method"), dict) and isinstance(raw["method"].get("choices"), list):
         methods_in_play = [m for m in raw["method"]["choices"] if m in methods.METHODS] or [cfg.method]

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from studio.base import files
-from studio.base.process_rank import shards_model
 from studio.base.cache import cache_dir
+from studio.base.process_rank import shards_model
 from studio.base.runfolder import RunFolder
 from studio.models.catalog import model_identity
 from studio.training.head_init import PrototypeHead
@@ -40,7 +40,8 @@ class UntrainedBase(Protocol):
 
 
 def _frame_digest(df) -> str:
-    rows = json.dumps(df.to_dict("records"), sort_keys=True, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))
+    rows = json.dumps(df.to_dict("records"), sort_keys=True,
+                      default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))
     return hashlib.sha256(rows.encode()).hexdigest()
 
 

@@ -82,7 +82,8 @@ def metrics_record(logs: dict[str, Any], state, sps: float | None, eta: float | 
     if any(k.startswith("eval_") for k in logs):
         rec["kind"] = "eval"
         rec.update({k: v for k, v in logs.items()
-                    if k.startswith("eval_") and not k.endswith(("_runtime", "_samples_per_second", "_steps_per_second"))})
+                    if k.startswith("eval_")
+                    and not k.endswith(("_runtime", "_samples_per_second", "_steps_per_second"))})
     elif "train_runtime" in logs:
         rec["kind"] = "summary"
         rec.update({k: logs[k] for k in ("train_runtime", "train_samples_per_second", "train_loss") if k in logs})

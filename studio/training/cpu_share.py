@@ -2,7 +2,8 @@
 
 Two runs that each use every core on the same machine oversubscribe it: on 2 cores each fell from 71 to
 about 8 samples/s. Every process training on a CPU registers itself in a folder of this machine's temp dir
-(whatever runs folder or registry it belongs to), and every 20 steps (or 30 seconds) takes cores / trainers threads. A run
+(whatever runs folder or registry it belongs to), and every 20 steps (or 30 seconds) takes cores / \
+trainers threads. A run
 that starts later makes the earlier ones give up their share within a few steps; one that ends gives them back.
 An OMP_NUM_THREADS set by the user is the most a run takes; STUDIO_CPU_SHARE=0 turns sharing off (every run
 then takes every core, as torch does by default).
@@ -91,7 +92,8 @@ def callback(run_dir: Path, main: bool = True):
                 torch.set_num_threads(threads)
             if main and (shared_with, threads) != self.told:
                 self.told = (shared_with, threads)
-                runfolder.write_status(run_dir, "running", if_active=True, cpu_shared_with=shared_with, cpu_threads=threads)
+                runfolder.write_status(run_dir, "running", if_active=True, cpu_shared_with=shared_with,
+                                       cpu_threads=threads)
 
         def on_train_begin(self, args, state, control, **kw):
             self._balance()

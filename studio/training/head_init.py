@@ -91,7 +91,8 @@ def _set_prototypes(model, tokenizer, texts, label_ids, num_labels, max_length, 
     for x, m in zip(captured, masks):
         x = x.cpu()
         if x.dim() == 3:  # decoder heads score every position; the prediction is the last real token's
-            last = (m.sum(-1) - 1).clamp(min=0) if tokenizer.padding_side != "left" else torch.full((x.shape[0],), x.shape[1] - 1)
+            last = ((m.sum(-1) - 1).clamp(min=0) if tokenizer.padding_side != "left"
+                    else torch.full((x.shape[0],), x.shape[1] - 1))
             x = x[torch.arange(x.shape[0]), last]
         feats.append(x)
     X = torch.cat(feats).double()

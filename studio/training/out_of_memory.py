@@ -58,7 +58,8 @@ def message(run_dir, step: int, saved: str | None, training, half: int) -> str:
             "no step had completed, so resume starts from the beginning")
     return (f"Out of memory at step {step + 1} (batch {training.batch_size} x {training.max_length} tokens): {kept}. "
             f"Resume with half the batch: `studio resume {run} --batch-size {half}` (gradient accumulation becomes "
-            f"{accumulation}, so the effective batch stays {training.batch_size * training.gradient_accumulation_steps})"
-            ", or the Runs tab's batch size to resume with; gradient checkpointing "
-            "(`--gradient-checkpointing`) saves more, at about a third more time per step. A new run fits with a "
-            "smaller training.batch_size or training.max_length, or with LoRA in place of full fine-tuning.")
+            f"{accumulation}, so the effective batch stays "
+            f"{training.batch_size * training.gradient_accumulation_steps}), or the Runs tab's batch size to resume "
+            "with; gradient checkpointing (`--gradient-checkpointing`) saves more, at about a third more time per "
+            "step. A new run fits with a smaller training.batch_size or training.max_length, or with LoRA in place of "
+            "full fine-tuning.")

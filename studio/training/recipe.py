@@ -204,7 +204,8 @@ def _record_start(run_dir: Path, resume: bool, ckpt: Path | None, fields: dict[s
     elif resume:
         print("[studio] no checkpoint to resume from; training from the start", flush=True)
         runfolder.MetricsWriter(run_dir).truncate_after(-1)
-    runfolder.MetricsWriter(run_dir).append({"kind": "start", "step": 0 if ckpt is None else int(ckpt.name.split("-")[1]),
+    runfolder.MetricsWriter(run_dir).append({"kind": "start",
+                                             "step": 0 if ckpt is None else int(ckpt.name.split("-")[1]),
                                              **fields, "resumed": ckpt is not None})
     runfolder.write_status(run_dir, "running", if_active=True, **{k: fields[k] for k in (
         "trainable_parameters", "total_parameters", "precision", "number_formats", "max_steps", "launch")})

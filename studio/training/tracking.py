@@ -19,7 +19,8 @@ def tracking_integrations(training, tensorboard_available: bool | None = None) -
         if tensorboard_available:
             out.append("tensorboard")
         else:  # a tracking extra, not a reason to fail the run
-            print("[studio] tensorboard is not installed; no event files are written (pip install tensorboard)", flush=True)
+            print("[studio] tensorboard is not installed; no event files are written (pip install tensorboard)",
+                  flush=True)
     if training.wandb:
         out.append("wandb")
     return out

@@ -99,8 +99,9 @@ def suffix_problem(path: str, spec) -> str | None:
     readers = [t.texts.title.en for t in all_tasks() if ext in t.data.file_types]
     kinds = ", ".join(s.lstrip(".").upper() for s in spec.data.file_types)
     if readers:
-        return (f"{p.name}: {spec.texts.title.en} does not read {ext} files (it reads {kinds}); {' and '.join(readers)} "
-                f"{'does' if len(readers) == 1 else 'do'}: pick that task, or upload a file for this one.")
+        return (f"{p.name}: {spec.texts.title.en} does not read {ext} files (it reads {kinds}); "
+                f"{' and '.join(readers)} {'does' if len(readers) == 1 else 'do'}: pick that task, or upload a file "
+                "for this one.")
     return f"{p.name}: unsupported file type {ext or '(none)'}; {spec.texts.title.en} reads {kinds}."
 
 
@@ -134,7 +135,8 @@ def check(cfg: DataConfig, model: str | None = None, max_length: int | None = No
         prepared = spec.prepare_data(cfg, tokenizer=tok, max_length=max_length)
     except (DataError, ConfigError) as e:  # ConfigError: label_names that cannot name ids
         out.error, out.fix = str(e), getattr(e, "fix", None)
-        if table is not None and spec.guess_columns is not None and out.text_column is None and out.label_column is None:
+        if (table is not None and spec.guess_columns is not None and out.text_column is None
+            and out.label_column is None):
             out.text_column, out.label_column = spec.guess_columns(table)
         return out
     out.report = prepared.report

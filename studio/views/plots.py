@@ -19,14 +19,18 @@ HEIGHT = 300
 COLORS = ("#4f46e5", "#f59e0b", "#10b981", "#ef4444", "#0ea5e9", "#a855f7", "#64748b", "#ec4899")
 METRIC_NAMES = {
     "loss": Text("training loss", "训练损失"), "eval_loss": Text("validation loss", "验证损失"),
-    "eval_accuracy": Text("validation accuracy", "验证准确率"), "eval_f1": Text("validation F1 (macro)", "验证 F1（宏平均）"),
-    "eval_precision": Text("validation precision", "验证精确率"), "eval_recall": Text("validation recall", "验证召回率"),
+    "eval_accuracy": Text("validation accuracy", "验证准确率"),
+    "eval_f1": Text("validation F1 (macro)", "验证 F1（宏平均）"),
+    "eval_precision": Text("validation precision", "验证精确率"),
+    "eval_recall": Text("validation recall", "验证召回率"),
     "learning_rate": Text("learning rate", "学习率"), "eval_perplexity": Text("validation perplexity", "验证困惑度"),
     "eval_bleu": Text("validation BLEU", "验证 BLEU"), "eval_chrf": Text("validation chrF", "验证 chrF"),
     "eval_rougeL": Text("validation ROUGE-L", "验证 ROUGE-L"),
     "eval_token_accuracy": Text("validation token accuracy", "验证词元准确率"),
-    "eval_reward_accuracy": Text("reward accuracy", "奖励准确率"), "eval_reward_margin": Text("reward margin", "奖励差值"),
-    "eval_reward_chosen": Text("reward of chosen", "更优回答的奖励"), "eval_reward_rejected": Text("reward of rejected", "较差回答的奖励"),
+    "eval_reward_accuracy": Text("reward accuracy", "奖励准确率"),
+    "eval_reward_margin": Text("reward margin", "奖励差值"),
+    "eval_reward_chosen": Text("reward of chosen", "更优回答的奖励"),
+    "eval_reward_rejected": Text("reward of rejected", "较差回答的奖励"),
 }
 SPLITS = {"train": Text("train", "训练集"), "validation": Text("validation", "验证集"), "test": Text("test", "测试集")}
 STEP, LOSS, SCORE = Text("step", "步数"), Text("loss", "损失"), Text("score", "得分")
@@ -97,7 +101,8 @@ def _lines(records: list[dict[str, Any]], keys: Sequence[tuple[str, str]], y_tit
 def loss_figure(records: list[dict[str, Any]], zh: bool = False) -> go.Figure:
     """Training loss (every logging step) and validation loss (every evaluation) against step."""
     return _lines(records, [("loss", "train"), ("eval_loss", "eval")], LOSS,
-                  Text("The loss appears here after the first logging step.", "第一次记录日志后，这里会显示损失。"), zh=zh)
+                  Text("The loss appears here after the first logging step.", "第一次记录日志后，这里会显示损失。"),
+                  zh=zh)
 
 
 def eval_figure(records: list[dict[str, Any]], metrics: Sequence[str] = ("accuracy", "f1"),
@@ -111,12 +116,14 @@ def eval_figure(records: list[dict[str, Any]], metrics: Sequence[str] = ("accura
     # Shares (accuracy, F1) sit on a fixed 0..1 axis so curves compare across runs; BLEU, chrF, perplexity do not.
     y_range = [0, 1.02] if values and 0 <= min(values) and max(values) <= 1 else None  # rewards go below 0
     return _lines(records, keys, SCORE, Text("Validation scores appear here after the first evaluation.",
-                                             "第一次评估后，这里会显示验证指标。"), y_range=y_range, labels=labels, zh=zh)
+                                             "第一次评估后，这里会显示验证指标。"), y_range=y_range, labels=labels,
+                  zh=zh)
 
 
 def learning_rate_figure(records: list[dict[str, Any]], zh: bool = False) -> go.Figure:
     fig = _lines(records, [("learning_rate", "train")], METRIC_NAMES["learning_rate"],
-                 Text("The learning-rate schedule appears here once training starts.", "训练开始后，这里会显示学习率变化。"),
+                 Text("The learning-rate schedule appears here once training starts.",
+                      "训练开始后，这里会显示学习率变化。"),
                  zh=zh)
     if fig.data:
         fig.update_yaxes(tickformat=".1e")  # plotly's default writes 4e-4 as "400µ"
@@ -143,7 +150,8 @@ def label_distribution_figure(label_counts: dict[str, dict[str, int]], x_title: 
                               zh: bool = False) -> go.Figure:
     """Counts per category, one bar group per series (the splits, for rows per label)."""
     if not label_counts:
-        return _base(empty_figure(Text("Load data to see how its labels are distributed.", "加载数据后，这里会显示标签分布。"),
+        return _base(empty_figure(Text("Load data to see how its labels are distributed.",
+                                       "加载数据后，这里会显示标签分布。"),
                                   zh=zh), title=title, zh=zh)
     fig = go.Figure()
     for i, (split, counts) in enumerate(label_counts.items()):

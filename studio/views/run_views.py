@@ -64,7 +64,8 @@ def progress(status: dict[str, Any], total_epochs: float | None = None) -> dict[
     shared = int(status.get("cpu_shared_with") or 1)
     if shared > 1 and state in ("running", "stopping"):
         threads = status.get("cpu_threads")
-        parts.append(f"CPU shared with {shared - 1} other run{'s' * (shared > 2)} ({threads} thread{'s' * (threads != 1)})")
+        parts.append(f"CPU shared with {shared - 1} other run{'s' * (shared > 2)} ({threads} "
+                     f"thread{'s' * (threads != 1)})")
     return {"status": state, "fraction": fraction, "step": step, "max_steps": max_steps,
             "epoch": status.get("epoch"), "samples_per_second": sps, "eta_seconds": eta,
             "text": " · ".join(parts), "reason": status.get("reason")}

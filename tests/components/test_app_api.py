@@ -77,7 +77,8 @@ def trained_run(app_url, ui_tiny_model, tmp_path_factory):
 def test_every_public_endpoint_is_named_on_purpose(app_url):
     url, _ = app_url
     named = set(Client(url, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"])
-    assert named == {"/set_task", "/upload_data", "/use_sample", "/check_data", "/read_without_header", "/repair_bio_tags", "/count_parameters", "/preview_config",
+    assert named == {"/set_task", "/upload_data", "/use_sample", "/check_data", "/read_without_header",
+                     "/repair_bio_tags", "/count_parameters", "/preview_config",
                      "/load_config", "/start_run", "/poll_run", "/stop_run", "/kill_run", "/list_runs",
                      "/compare_runs", "/run_report", "/misclassified", "/resume_run", "/delete_run", "/predict",
                      "/predict_file", "/export_zip", "/push_to_hub", "/run_metrics", "/run_status",
@@ -163,7 +164,8 @@ def test_predict_text_and_file(trained_run, tmp_path):
     probs = {c["label"]: c["confidence"] for c in out["confidences"]}
     assert set(probs) == {"account", "billing", "shipping", "technical"}
     assert abs(sum(probs.values()) - 1) < 1e-4 and out["label"] == max(probs, key=probs.get)
-    texts = pd.DataFrame({"id": [1, 2, 3], "text": ["Where is my parcel?", "Reset my password", "App crashes on start"]})
+    texts = pd.DataFrame({"id": [1, 2, 3],
+                          "text": ["Where is my parcel?", "Reset my password", "App crashes on start"]})
     src = tmp_path / "to label.csv"
     texts.to_csv(src, index=False)
     preview, csv_path = client.predict(run_id, handle_file(str(src)), api_name="/predict_file")

@@ -164,7 +164,8 @@ def test_whole_flow(app, browser, tmp_path):
 
     # Playground: the finished run is picked; a billing question comes back as billing.
     open_tab(page, "Playground")
-    page.locator("#playground-text textarea").fill("I was charged twice on my card this month, please refund the duplicate payment.")
+    page.locator("#playground-text textarea").fill("I was charged twice on my card this month, please refund the "
+                                                   "duplicate payment.")
     page.locator("#classify-btn").click()
     page.wait_for_selector("#playground-result:has-text('billing')", timeout=60_000)
     page.wait_for_timeout(800)

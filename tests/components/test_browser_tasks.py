@@ -1,4 +1,5 @@
-"""NER, SFT, preference tuning and seq2seq in headless Chromium: pick the task, train on its bundled sample, try it in the playground.
+"""NER, SFT, preference tuning and seq2seq in headless Chromium: pick the task, train on its bundled sample, try it in \
+the playground.
 
 Each flow picks the task in the Data tab (its bundled sample loads), types a tiny local model into the Model
 tab (the bundled SmolLM2 would take minutes per epoch on a CI CPU), trains one epoch, checks the Train tab

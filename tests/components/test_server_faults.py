@@ -35,7 +35,8 @@ def launch_server(runs_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "STUDIO_ALLOW_LOCAL_MODELS": "1", "PYTHONUNBUFFERED": "1"}
     env.pop("STUDIO_RUNS_DIR", None)
     with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "launch.py"), "--port", str(port), "--runs-dir", str(runs_dir)],
+        proc = subprocess.Popen([sys.executable, str(ROOT / "launch.py"), "--port", str(port),
+                                 "--runs-dir", str(runs_dir)],
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(ROOT), env=env,
                                 start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
@@ -65,7 +66,8 @@ def test_a_killed_server_leaves_the_run_training_and_a_new_one_shows_its_whole_h
     try:
         client = Client(url, verbose=False)
         client.predict("support_tickets.csv", api_name="/use_sample")
-        _, run_id = client.predict(model_custom=str(ui_tiny_model), run_name="survivor", api_name="/start_run", **LONGER)
+        _, run_id = client.predict(model_custom=str(ui_tiny_model), run_name="survivor", api_name="/start_run",
+                                   **LONGER)
         rd = runs_dir / run_id
         end = time.time() + 240
         while True:

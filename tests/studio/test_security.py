@@ -141,7 +141,8 @@ def test_an_unreachable_hub_is_said_before_a_run_exists(tmp_path, store, online,
 
     _model_info(monkeypatch, httpx.ConnectError("[Errno 101] Network is unreachable"))
     assert models.resolve("someone/some-model") == "someone/some-model"  # online: a hub id passes through
-    with pytest.raises(ModelError, match=r"'someone/some-model' is not in this server's Hugging Face cache and the hub is unreachable \(ConnectError\)"):
+    with pytest.raises(ModelError, match=r"'someone/some-model' is not in this server's Hugging Face cache and the hub "
+                                         r"is unreachable \(ConnectError\)"):
         store.create(_cfg(tmp_path, "someone/some-model"))
     assert store.list() == [] and not [p for p in store.root.iterdir() if p.is_dir()]
 

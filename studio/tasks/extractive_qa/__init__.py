@@ -252,7 +252,8 @@ def count_tokens(df: pd.DataFrame, tokenizer, sample: int = 5000) -> list[int]:
 
 def length_series(df: pd.DataFrame, tokenizer, sample: int = 5000) -> dict[str, list[int]]:
     head = df.head(sample)
-    count = lambda texts: [len(ids) for ids in tokenizer([str(t) for t in texts], add_special_tokens=False)["input_ids"]]
+    count = lambda texts: [len(ids)
+                           for ids in tokenizer([str(t) for t in texts], add_special_tokens=False)["input_ids"]]
     return {Text("question", "问题"): count(head["question"]), Text("context", "上下文"): count(head["context"])}
 
 
@@ -441,7 +442,8 @@ def predict(model, tokenizer, inputs: list[dict], max_length: int = 384, batch_s
     starts, ends = [], []
     with torch.inference_mode():
         for i in range(0, len(enc["input_ids"]), batch_size):
-            batch = tokenizer.pad({k: enc[k][i:i + batch_size] for k in ("input_ids", "attention_mask", "token_type_ids")
+            batch = tokenizer.pad({k: enc[k][i:i + batch_size]
+                                   for k in ("input_ids", "attention_mask", "token_type_ids")
                                    if k in enc}, return_tensors="pt").to(device)
             out = model(**batch)
             starts += [row.float().cpu().numpy() for row in out.start_logits]
@@ -456,11 +458,13 @@ def format_prediction(text: str, pred: dict[str, Any]) -> str:
 
 def card_usage(is_adapter: bool, labels=()) -> list[str]:
     if is_adapter:
-        return ["from peft import AutoPeftModelForQuestionAnswering", "from transformers import AutoTokenizer, pipeline",
+        return ["from peft import AutoPeftModelForQuestionAnswering",
+                "from transformers import AutoTokenizer, pipeline",
                 "", 'model = AutoPeftModelForQuestionAnswering.from_pretrained("PATH_OR_REPO").merge_and_unload()',
                 'tokenizer = AutoTokenizer.from_pretrained("PATH_OR_REPO")',
                 'answer = pipeline("question-answering", model=model, tokenizer=tokenizer)',
-                'print(answer(question="How long is the warranty?", context="The kettle comes with a two-year warranty."))']
+                'print(answer(question="How long is the warranty?", '
+                'context="The kettle comes with a two-year warranty."))']
     return ["from transformers import pipeline", "",
             'answer = pipeline("question-answering", model="PATH_OR_REPO")',
             'print(answer(question="How long is the warranty?", context="The kettle comes with a two-year warranty."))']
@@ -492,7 +496,8 @@ TASK = Task(
     texts=TaskTexts(title=Text("Extractive question answering", "抽取式问答"),
                     data_hint=Text("SQuAD-style records: a question, its context and the answer found in it (JSON, "
                                    "JSONL, CSV, TSV, Parquet)",
-                                   "SQuAD 格式的记录：问题、上下文以及上下文中的答案（JSON、JSONL、CSV、TSV、Parquet）"),
+                                   "SQuAD 格式的记录：问题、上下文以及上下文中的答案（JSON、JSONL、CSV、"
+                                   "TSV、Parquet）"),
                     inputs=(Text("Question column", "问题列"), Text("Context column", "上下文列")),
                     answer=Text("Answer column", "答案列"),
                     answer_info=Text("The answer: a span of the context (its text, and where it starts if given).",

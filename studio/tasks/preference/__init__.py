@@ -160,9 +160,12 @@ def to_row(rec: dict, fields: dict, where: str) -> dict[str, str]:
         good = _label(rec.get(fields["label"]), fields["label"], where)
         chosen, rejected = (answer, "") if good else ("", answer)
     else:
-        c = _answer_turns(rec.get(fields["chosen"]) if not _missing(rec.get(fields["chosen"])) else "", fields["chosen"], where)
-        r = _answer_turns(rec.get(fields["rejected"]) if not _missing(rec.get(fields["rejected"])) else "", fields["rejected"], where)
-        if isinstance(c, list) and isinstance(r, list) and not (fields["prompt"] and not _missing(rec.get(fields["prompt"]))):
+        c = _answer_turns(rec.get(fields["chosen"]) if not _missing(rec.get(fields["chosen"])) else "",
+                          fields["chosen"], where)
+        r = _answer_turns(rec.get(fields["rejected"]) if not _missing(rec.get(fields["rejected"])) else "",
+                          fields["rejected"], where)
+        if (isinstance(c, list) and isinstance(r, list)
+            and not (fields["prompt"] and not _missing(rec.get(fields["prompt"])))):
             prompt, chosen, rejected = _split_shared(c, r, where)
         else:
             if not fields["prompt"]:
@@ -179,7 +182,8 @@ def to_row(rec: dict, fields: dict, where: str) -> dict[str, str]:
 def to_frame(records: list[tuple[str, dict]], fields: dict, p: Path) -> pd.DataFrame:
     rows = [to_row(rec, fields, _where(p, pos)) for pos, rec in records]
     df = pd.DataFrame(rows, columns=["text", "prompt", "chosen", "rejected"])
-    same = df[(df["chosen"] != "") & (df["chosen"].str.split().str.join(" ") == df["rejected"].str.split().str.join(" "))]
+    same = df[(df["chosen"] != "")
+              & (df["chosen"].str.split().str.join(" ") == df["rejected"].str.split().str.join(" "))]
     if len(same):
         first = records[int(same.index[0])][0]
         raise DataError(f"{p.name}: {len(same)} record(s) have the same chosen and rejected answer (first: {first}), "
@@ -199,7 +203,8 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
     shared = {f"train-{s}": int(frames[s]["prompt"].str.casefold().isin(train_prompts).sum())
               for s in ("validation", "test") if s in frames}
     report = DataReport(
-        text_column=str(fields["prompt"] or fields["chosen"]), label_column=str(fields["chosen"] or fields["completion"]),
+        text_column=str(fields["prompt"] or fields["chosen"]),
+        label_column=str(fields["chosen"] or fields["completion"]),
         columns=sorted({str(k) for _, r in records[:1000] for k in r}), labels=[],
         rows={k: len(v) for k, v in frames.items()}, label_counts={k: pair_counts(v) for k, v in frames.items()},
         dropped_duplicates=dropped, shared_between_splits=shared, split_source=source)
@@ -220,7 +225,8 @@ def pair_counts(df: pd.DataFrame) -> dict[str, int]:
 def _warnings(r: DataReport, max_length: int | None) -> list[str]:
     w = []
     if r.rows["train"] < 20:
-        w.append(f"Only {r.rows['train']} training records: the model will learn little; a few hundred pairs is a good start.")
+        w.append(f"Only {r.rows['train']} training records: the model will learn little; a few hundred pairs is "
+                 "a good start.")
     if r.dropped_duplicates:
         w.append(f"{r.dropped_duplicates} duplicate record(s) were dropped.")
     unpaired = r.label_counts["train"]["good only"] + r.label_counts["train"]["bad only"]
@@ -235,7 +241,8 @@ def length_series(df: pd.DataFrame, tokenizer, sample: int = 5000) -> dict[str, 
     """Tokens per record as training sees them: the formatted prompt and each answer (with its end of turn)."""
     tokenizer = ensure_chat_template(tokenizer)
     count = lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"]) if s else 0  # noqa: E731
-    out: dict[str, list[int]] = {Text("prompt", "提示"): [], Text("chosen", "更优回答"): [], Text("rejected", "较差回答"): []}
+    out: dict[str, list[int]] = {Text("prompt", "提示"): [], Text("chosen", "更优回答"): [],
+                                 Text("rejected", "较差回答"): []}
     for _, r in df.head(sample).iterrows():
         prompt = render(tokenizer, json.loads(r["prompt"]), add_generation_prompt=True)
         out["prompt"].append(count(prompt))
@@ -251,7 +258,8 @@ def count_tokens(df: pd.DataFrame, tokenizer, sample: int = 5000) -> list[int]:
 
 
 def bars(prepared) -> tuple[str, str, dict[str, dict[str, int]]]:
-    return Text("records", "记录"), Text("records", "记录"), {split: pair_counts(df) for split, df in prepared.splits.items()}
+    return (Text("records", "记录"), Text("records", "记录"),
+            {split: pair_counts(df) for split, df in prepared.splits.items()})
 
 
 # ============================================================ tokenising ==
@@ -279,7 +287,8 @@ def with_room_for_answers(df: pd.DataFrame, split: str, tokenizer, max_length: i
     keep = [n < max_length for n in lengths]
     if not any(keep):
         raise DataError(f"Every {split} record's prompt is at least max_length={max_length} tokens long (the shortest: "
-                        f"{min(lengths)}), so no answer token is left; raise training.max_length or shorten the prompts.")
+                        f"{min(lengths)}), so no answer token is left; raise training.max_length or shorten "
+                        "the prompts.")
     if not all(keep):
         print(f"[studio] {split}: {keep.count(False)} of {len(keep)} records have prompts of max_length={max_length} "
               "tokens or more and were left out (no room for the answer)", flush=True)
@@ -305,7 +314,8 @@ def check_pairs(loss: str, splits: dict[str, pd.DataFrame]) -> None:
         lone = int(sum(((df["chosen"] == "") | (df["rejected"] == "")).sum() for df in splits.values()))
         if lone:
             raise DataError(f"{lone} record(s) have one answer only; {loss.upper()} learns from pairs, so give them "
-                            "both answers or set task_args.preference_loss to kto, which also learns from single answers.")
+                            "both answers or set task_args.preference_loss to kto, which also learns from "
+                            "single answers.")
 
 
 def check_run(cfg, prepared) -> None:
@@ -425,7 +435,8 @@ def preference_scores(chosen: list[float], rejected: list[float]) -> dict[str, f
     c, r = np.asarray(chosen, float), np.asarray(rejected, float)
     both = ~np.isnan(c) & ~np.isnan(r)
     if both.any():
-        return {"preference_accuracy": float(np.mean(c[both] > r[both])), "logp_margin": float(np.mean(c[both] - r[both]))}
+        return {"preference_accuracy": float(np.mean(c[both] > r[both])),
+                "logp_margin": float(np.mean(c[both] - r[both]))}
     good, bad = c[~np.isnan(c)], r[~np.isnan(r)]
     if not len(good) or not len(bad):
         return {"preference_accuracy": float("nan"), "logp_margin": float("nan")}
@@ -454,8 +465,9 @@ def test_report(trainer, test_ds, test_df: pd.DataFrame, labels, tokenizer=None,
     outputs = generate(model, ensure_chat_template(tokenizer), prompts[:len(shown)], max_new)
     report = {"task": "preference", "n": int(len(test_df)), "generated": len(shown), "metrics": metrics, "labels": [],
               "max_new_tokens": max_new, "counts": pair_counts(test_df),
-              "metric_notes": {"preference_accuracy": "share of held-out pairs whose chosen answer the model finds more "
-                                                      "likely (mean log-probability per token) than the rejected one",
+              "metric_notes": {"preference_accuracy": "share of held-out pairs whose chosen answer the model finds "
+                                                      "more likely (mean log-probability per token) than the "
+                                                      "rejected one",
                                "logp_margin": "mean of chosen minus rejected log-probability per token"}}
     outputs += [None] * (len(test_df) - len(outputs))  # generated for the first few only (the slow part)
     rows = [{"text": r["text"], "chosen": r["chosen"], "rejected": r["rejected"], "output": o,
@@ -513,7 +525,8 @@ class Card(ChatCard):
 TASK = Task(
     name="preference",
     inputs=TEXT,
-    texts=TaskTexts(title=Text("Preference tuning of a chat model (DPO, ORPO, KTO)", "对话模型偏好微调（DPO、ORPO、KTO）"),
+    texts=TaskTexts(title=Text("Preference tuning of a chat model (DPO, ORPO, KTO)",
+                               "对话模型偏好微调（DPO、ORPO、KTO）"),
                     data_hint=Text("JSON/JSONL with prompt, chosen and rejected (text or message lists; Anthropic HH "
                                    "transcripts), or prompt, completion and a true/false label (KTO)",
                                    "包含 prompt、chosen、rejected 的 JSON/JSONL（文本或消息列表；Anthropic HH 对话），"

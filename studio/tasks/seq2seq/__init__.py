@@ -60,7 +60,8 @@ def card_usage(is_adapter: bool, labels: list[str] | None = None) -> list[str]:
             ["from transformers import AutoModelForSeq2SeqLM, AutoTokenizer", "",
              'model = AutoModelForSeq2SeqLM.from_pretrained("PATH_OR_REPO")'])
     return load + ['tokenizer = AutoTokenizer.from_pretrained("PATH_OR_REPO")',
-                   'inputs = tokenizer(["My card has not arrived yet."], return_tensors="pt", return_token_type_ids=False)',
+                   'inputs = tokenizer(["My card has not arrived yet."], return_tensors="pt", '
+                   'return_token_type_ids=False)',
                    "out = model.generate(**inputs, max_new_tokens=64)",
                    "print(tokenizer.batch_decode(out, skip_special_tokens=True))"]
 
@@ -180,10 +181,12 @@ def _clean(df: pd.DataFrame, name: str, src: str, tgt: str) -> tuple[pd.DataFram
     for role, col in (("source", src), ("target", tgt)):
         values = df[col].dropna()
         if len(values) == 0 or values.astype(str).str.strip().eq("").all():
-            raise DataError(f"{name}: {role} column {col!r} is empty in every row; choose the column that holds the {role} texts.")
+            raise DataError(f"{name}: {role} column {col!r} is empty in every row; choose the column that holds the "
+                            f"{role} texts.")
         if not is_text_like(df[col]):
             kind = "numbers" if pd.api.types.is_numeric_dtype(df[col]) else f"{type(values.iloc[0]).__name__} values"
-            raise DataError(f"{name}: {role} column {col!r} holds {kind}, not text; choose the column that holds the {role} texts.")
+            raise DataError(f"{name}: {role} column {col!r} holds {kind}, not text; choose the column that holds the "
+                            f"{role} texts.")
     out = pd.DataFrame({"source": df[src].map(_text), "target": df[tgt].map(_text)})
     keep = out["source"].notna() & out["target"].notna()
     return out[keep].reset_index(drop=True), int((~keep).sum())
@@ -258,7 +261,7 @@ def encode_targets(tokenizer, targets: list[str], max_target_length: int) -> lis
 
 
 def tokenize(splits: dict[str, pd.DataFrame], tokenizer, labels, cfg):
-    """Sources truncated to max_length, targets to max_target_length; no padding (the collator pads labels with -100)."""
+    """Sources truncated to max_length, targets to max_target_length; no padding (the collator pads labels with -100)."""  # noqa: E501
     import datasets
 
     out = {}

@@ -25,8 +25,8 @@ import pandas as pd
 
 from studio.base import runfolder
 from studio.base.policy import trust_remote_code
-from studio.base.settings import setting
 from studio.base.process_rank import shards_model
+from studio.base.settings import setting
 from studio.base.text import Text
 from studio.data import (
     DataError,
@@ -102,7 +102,8 @@ def detect_fields(records: list[tuple[str, dict]], name: str, text_column: str |
         label_column in (None, text_column) and _transcript_field(records, keys, text_column)))
     chat = text_column if named_chat else pick(CHAT_FIELDS)
     # Naming the chat field (as the Data tab does once it detected one) keeps the Alpaca fields of a mixed file.
-    fields = {"chat": chat, "instruction": text_column if text_column and text_column != chat else pick(INSTRUCTION_FIELDS),
+    fields = {"chat": chat,
+              "instruction": text_column if text_column and text_column != chat else pick(INSTRUCTION_FIELDS),
               "input": pick(INPUT_FIELDS), "output": label_column if label_column and label_column != chat
               else pick(OUTPUT_FIELDS), "system": pick(("system",))}
     if fields["chat"] is None and (fields["instruction"] is None or fields["output"] is None):
@@ -158,7 +159,8 @@ def chat_messages(turns: Any, where: str, field: str = "messages") -> list[dict[
         raise DataError(f"{where}: {field!r} must be a non-empty list of turns like "
                         '{"role": "user", "content": "..."}.')
     if not all(isinstance(m, dict) for m in turns):
-        raise DataError(f"{where}: every turn in {field!r} must be an object like {{\"role\": \"user\", \"content\": \"...\"}}.")
+        raise DataError(f"{where}: every turn in {field!r} must be an object like {{\"role\": \"user\", "
+                        f"\"content\": \"...\"}}.")
     raw_roles = [m.get("role", m.get("from")) for m in turns]
     unknown = sorted({str(r) for r in raw_roles if not isinstance(r, str) or r.strip().lower() not in ROLES})
     if unknown:
@@ -184,7 +186,8 @@ def alpaca_messages(rec: dict, fields: dict, where: str) -> list[dict[str, str]]
     instruction = _text(rec.get(fields["instruction"]), fields["instruction"], where)
     extra = _text(rec.get(fields["input"]), fields["input"], where, required=False) if fields["input"] else ""
     if fields["output"] not in rec:
-        raise DataError(f"{where}: no {fields['output']!r} field; give every instruction its answer, or remove the record.")
+        raise DataError(f"{where}: no {fields['output']!r} field; give every instruction its answer, or "
+                        "remove the record.")
     output = _text(rec.get(fields["output"]), fields["output"], where)
     system = _text(rec.get(fields["system"]), "system", where, required=False) if fields["system"] else ""
     msgs = [{"role": "system", "content": system}] if system else []
@@ -204,7 +207,8 @@ def to_frame(records: list[tuple[str, dict]], fields: dict, p: Path) -> pd.DataF
                             "or remove the record.")
         msgs = chat_messages(chat, where, fields["chat"]) if has_chat else alpaca_messages(rec, fields, where)
         prompt = next(m["content"] for m in reversed(msgs) if m["role"] == "user")
-        rows.append({"text": prompt, "messages": json.dumps(msgs, ensure_ascii=False), "reference": msgs[-1]["content"]})
+        rows.append({"text": prompt, "messages": json.dumps(msgs, ensure_ascii=False),
+                     "reference": msgs[-1]["content"]})
     return pd.DataFrame(rows, columns=["text", "messages", "reference"])
 
 
@@ -244,7 +248,8 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
                                                         "instruction/output records or chat conversations")
     fields = detect_fields(records, p.name, cfg.text_column, cfg.label_column)
     train_prompts = set(_prompt_keys(frames["train"]))
-    shared = {f"train-{s}": int(_prompt_keys(frames[s]).isin(train_prompts).sum()) for s in ("validation", "test") if s in frames}
+    shared = {f"train-{s}": int(_prompt_keys(frames[s]).isin(train_prompts).sum())
+              for s in ("validation", "test") if s in frames}
     report = DataReport(
         text_column=str(fields["chat"] or fields["instruction"]), label_column=str(fields["chat"] or fields["output"]),
         columns=sorted({str(k) for _, r in records[:1000] for k in r}), labels=[],
@@ -272,7 +277,8 @@ def _assistant_turns(df: pd.DataFrame) -> int:
 def _warnings(r, max_length: int | None) -> list[str]:
     w = []
     if r.rows["train"] < 20:
-        w.append(f"Only {r.rows['train']} training records: the model will learn little; a few hundred is a good start.")
+        w.append(f"Only {r.rows['train']} training records: the model will learn little; a few hundred is "
+                 "a good start.")
     if r.dropped_duplicates:
         w.append(f"{r.dropped_duplicates} duplicate record(s) were dropped.")
     w += overlap_warnings(r, "prompt") + long_text_warnings(r, "training conversation")
@@ -796,7 +802,8 @@ TASK = Task(
     texts=TaskTexts(title=Text("Instruction tuning of a chat model (SFT)", "对话模型指令微调（SFT）"),
                     data_hint=Text("JSON/JSONL with instruction, optional input and output, or chat messages "
                                    "(role/content lists)",
-                                   "包含 instruction、可选 input 和 output 的 JSON/JSONL，或对话消息（role/content 列表）"),
+                                   "包含 instruction、可选 input 和 output 的 JSON/JSONL，"
+                                   "或对话消息（role/content 列表）"),
                     inputs=(Text("Prompt field", "提示字段"),), answer=Text("Answer field", "回答字段"),
                     answer_info=Text("The answer the model learns to give.", "模型要学会给出的回答。"),
                     input_noun=Text("prompt", "提示"), answer_noun=Text("answer", "回答")),

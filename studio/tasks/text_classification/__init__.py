@@ -50,7 +50,8 @@ def card_usage(is_adapter: bool, labels: list[str] = ()) -> list[str]:
         return ["from peft import AutoPeftModelForSequenceClassification",
                 "from transformers import AutoTokenizer", "",
                 f"id2label = {dict(enumerate(labels))!r}",
-                'model = AutoPeftModelForSequenceClassification.from_pretrained("PATH_OR_REPO", num_labels=len(id2label), id2label=id2label)',
+                'model = AutoPeftModelForSequenceClassification.from_pretrained("PATH_OR_REPO", '
+                'num_labels=len(id2label), id2label=id2label)',
                 'tokenizer = AutoTokenizer.from_pretrained("PATH_OR_REPO")']
     return ["from transformers import pipeline", "",
             'classify = pipeline("text-classification", model="PATH_OR_REPO")',
@@ -144,13 +145,15 @@ def _clean(df: pd.DataFrame, name: str, text_col: str, label_col: str) -> tuple[
     tcol = df[text_col]
     nonnull = tcol.dropna()
     if len(nonnull) == 0:
-        raise DataError(f"{name}: text column {text_col!r} is empty in every row; choose the column that holds the texts.")
+        raise DataError(f"{name}: text column {text_col!r} is empty in every row; choose the column that "
+                        "holds the texts.")
     if not is_text_like(tcol) :
         kind = "numbers" if pd.api.types.is_numeric_dtype(tcol) else f"{type(nonnull.iloc[0]).__name__} values"
         raise DataError(f"{name}: column {text_col!r} holds {kind}, not text; choose the column that holds the texts.")
     labels = df[label_col].map(_label_str)
     if labels.isna().all():
-        raise DataError(f"{name}: label column {label_col!r} is empty in every row; choose the column that holds the labels.")
+        raise DataError(f"{name}: label column {label_col!r} is empty in every row; choose the column that "
+                        "holds the labels.")
     texts = tcol.map(lambda v: v.strip() if isinstance(v, str) else None)
     out = pd.DataFrame({"text": texts, "label": labels})
     keep = out["text"].notna() & (out["text"] != "") & out["label"].notna()
@@ -248,7 +251,8 @@ def _read_files(cfg, raw_train: pd.DataFrame, text_col: str, label_col: str):
             nm = Path(path).name
             for col in (text_col, label_col):
                 if col not in raw.columns:
-                    raise DataError(f"{nm}: no column {col!r} (the training file's); the columns are {list(raw.columns)}.")
+                    raise DataError(f"{nm}: no column {col!r} (the training file's); the columns are "
+                                    f"{list(raw.columns)}.")
             frames[split], n = _clean(raw, nm, text_col, label_col)
             frames[split] = _name_label_ids(frames[split], names, nm, label_col)
             dropped_empty += n
@@ -274,7 +278,8 @@ def labelled_rows(cfg, unlabelled_ok: bool = False) -> LabelledRows:
         raise DataError(f"{name}: column {text_col!r} holds no texts; choose the column that holds the texts.")
     labels = raw[label_col].map(_label_str) if label_col else pd.Series([None] * len(raw), dtype=object)
     if not unlabelled_ok and labels.isna().all():
-        raise DataError(f"{name}: label column {label_col!r} is empty in every row; choose the column that holds the labels.")
+        raise DataError(f"{name}: label column {label_col!r} is empty in every row; choose the column that "
+                        "holds the labels.")
     stored: dict[str, Any] = {}
     names = cfg.names_of_ids()
     if names is not None:
@@ -315,7 +320,8 @@ def _check_classes(frames: dict[str, pd.DataFrame], source: dict[str, str], labe
     classes = train["label"].unique()
     if len(classes) < 2:
         raise DataError(f"{train_name}: column {label_col!r} has a single class {classes[0]!r}; "
-                        "a classifier needs at least two labels, so add rows of another class or choose another label column.")
+                        "a classifier needs at least two labels, so add rows of another class or choose another "
+                        "label column.")
     for split in ("validation", "test"):
         if split in frames:
             extra = sorted(set(frames[split]["label"]) - set(classes))
@@ -416,7 +422,8 @@ def test_report(trainer, test_ds, test_df: pd.DataFrame, labels: list[str], toke
     return report_from_logits(pred.predictions, pred.label_ids, labels, test_df["text"].tolist())
 
 
-def report_from_logits(logits: np.ndarray, y: np.ndarray, labels: list[str], texts: list[str]) -> tuple[dict[str, Any], list[dict]]:
+def report_from_logits(logits: np.ndarray, y: np.ndarray, labels: list[str],
+                       texts: list[str]) -> tuple[dict[str, Any], list[dict]]:
     """Metrics, per-class table and confusion matrix, plus every prediction for the error browser."""
     from sklearn.metrics import classification_report, confusion_matrix
 
@@ -441,7 +448,8 @@ def report_from_logits(logits: np.ndarray, y: np.ndarray, labels: list[str], tex
     return report, rows
 
 
-def predict(model, tokenizer, inputs: list[str], max_length: int = 128, batch_size: int = 32, **_) -> list[dict[str, Any]]:
+def predict(model, tokenizer, inputs: list[str], max_length: int = 128, batch_size: int = 32,
+            **_) -> list[dict[str, Any]]:
     """Label probabilities for each text, sorted most likely first."""
     texts = inputs
     import torch
@@ -525,13 +533,16 @@ TASK = Task(
                     answer_info=Text("The class each text belongs to.", "每条文本所属的类别。"),
                     input_noun=Text("text", "文本"), answer_noun=Text("label", "标签")),
     data=DataFacts(samples=("support_tickets.csv", "sentiment_reviews.jsonl", "hotel_reviews_zh.csv"),
-                   file_types=(".csv", ".tsv", ".txt", ".json", ".jsonl", ".parquet"), label_noun=Text("label", "标签")),
+                   file_types=(".csv", ".tsv", ".txt", ".json", ".jsonl", ".parquet"),
+                   label_noun=Text("label", "标签")),
     model=ModelFacts(peft_task_type="SEQ_CLS", auto_class="AutoModelForSequenceClassification",
                      default_model="sentence-transformers/all-MiniLM-L6-v2",
                      catalog_models=("minilm", "minilm-l3", "smollm2", "multilingual-e5-small"),
                      multilingual_model="multilingual-e5-small"),
-    metrics=MetricFacts(best=("f1", "accuracy", "precision", "recall", "loss"), test=("accuracy", "f1", "precision", "recall"),
-                        plot=("accuracy", "f1"), labels={"eval_f1": Text("validation F1 (macro)", "验证 F1（宏平均）")}),
+    metrics=MetricFacts(best=("f1", "accuracy", "precision", "recall", "loss"),
+                        test=("accuracy", "f1", "precision", "recall"),
+                        plot=("accuracy", "f1"),
+                        labels={"eval_f1": Text("validation F1 (macro)", "验证 F1（宏平均）")}),
     predictions=PredictionRows(columns=("text", "label", "predicted", "confidence"), correct="correct",
                                confidence="confidence", label="label"),
     settings=Settings,

@@ -60,7 +60,8 @@ class WordAugmentation:
                 for new, old, label in zip(texts, rows["text"], rows["label"])]
 
 
-def _word_op(operation: str, words: list[str], rng: np.random.Generator, strength: float, ctx: WordContext) -> list[str]:
+def _word_op(operation: str, words: list[str], rng: np.random.Generator, strength: float,
+             ctx: WordContext) -> list[str]:
     n = n_changed(words, strength)
     if operation == "swap":
         return swap(words, rng, n)

@@ -11,7 +11,6 @@ tag set with its counts; the warnings count whole entities (a two-token "B-PER I
 from __future__ import annotations
 
 import functools
-
 import re
 import uuid
 from pathlib import Path
@@ -66,7 +65,8 @@ def card_usage(is_adapter: bool, labels: list[str] | None = None) -> list[str]:
                 'model = AutoPeftModelForTokenClassification.from_pretrained("PATH_OR_REPO", num_labels=len(id2label), '
                 'id2label=id2label).merge_and_unload()',
                 'tokenizer = AutoTokenizer.from_pretrained("PATH_OR_REPO")',
-                'tag = pipeline("token-classification", model=model, tokenizer=tokenizer, aggregation_strategy="simple")',
+                'tag = pipeline("token-classification", model=model, tokenizer=tokenizer, '
+                'aggregation_strategy="simple")',
                 'print(tag("Alice Martin flew from Paris to Berlin for Siemens."))']
     return ["from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline", "",
             'model = AutoModelForTokenClassification.from_pretrained("PATH_OR_REPO")',
@@ -134,7 +134,8 @@ def read_conll(path: str, role: str = "Training") -> list[dict[str, Any]]:
             cur["tags"].append(fields[-1])
     flush()
     if not sentences:
-        raise DataError(f"{p.name} holds no sentences; write one token and its tag per line, a blank line between sentences.")
+        raise DataError(f"{p.name} holds no sentences; write one token and its tag per line, a blank line "
+                        "between sentences.")
     return sentences
 
 
@@ -167,7 +168,8 @@ def read_records(path: str, role: str, token_col: str | None, tag_col: str | Non
             raise DataError(f"{where} has {len(tokens)} tokens but {len(tags)} tags; give every token exactly one tag.")
         blank = next((k for k, t in enumerate(tokens) if not str(t).strip()), None)
         if blank is not None:
-            raise DataError(f"{where}: token {blank + 1} is empty; remove it and its tag (a token is a word or a punctuation mark).")
+            raise DataError(f"{where}: token {blank + 1} is empty; remove it and its tag (a token is a word or a "
+                            "punctuation mark).")
         sentences.append({"tokens": [str(t) for t in tokens], "tags": [str(t).strip() for t in tags], "record": i})
     if not sentences:
         raise DataError(f"{name} has no records; add sentences with tokens and tags.")
@@ -186,7 +188,8 @@ def _pick_column(df: pd.DataFrame, name: str, chosen: str | None, names: tuple[s
     cols = [c for c in df.columns if c != exclude]
     if chosen:
         if chosen not in df.columns:
-            raise DataError(f"{name}: no column named {chosen!r} for the {role}s; choose one of its columns {list(df.columns)}.")
+            raise DataError(f"{name}: no column named {chosen!r} for the {role}s; choose one of its columns "
+                            f"{list(df.columns)}.")
         return chosen
     lower = {str(c).lower(): c for c in cols}
     for n in names:
@@ -226,8 +229,8 @@ def name_tag_ids(sentence: dict, names: list[str], file: str) -> None:
     for i, tag in enumerate(sentence["tags"]):
         if tag.isdigit():
             if int(tag) >= len(names):
-                raise DataError(f"{_where(sentence, i, file)}: tag id {tag} has no name: label_names gives {len(names)} "
-                                f"names (ids 0 to {len(names) - 1}); list every id's name in order.")
+                raise DataError(f"{_where(sentence, i, file)}: tag id {tag} has no name: label_names gives "
+                                f"{len(names)} names (ids 0 to {len(names) - 1}); list every id's name in order.")
             sentence["tags"][i] = names[int(tag)]
 
 
@@ -535,7 +538,8 @@ def split_words(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(), m.start(), m.end()) for m in WORD_RE.finditer(text)]
 
 
-def predict(model, tokenizer, inputs: list[str], max_length: int = 128, batch_size: int = 32, **_) -> list[dict[str, Any]]:
+def predict(model, tokenizer, inputs: list[str], max_length: int = 128, batch_size: int = 32,
+            **_) -> list[dict[str, Any]]:
     """Entities with character offsets in each text; words past max_length tokens are left untagged (O)."""
     texts = inputs
     import torch
@@ -579,7 +583,8 @@ class TagAugmentation:
     """augment.Augmentation: new sentences with valid BIO tags (Dai & Adel 2020)."""
 
     operations = {
-        "mention": Text("swap an entity for another of its type from the training set", "把实体换成训练集中同类型的另一个实体"),
+        "mention": Text("swap an entity for another of its type from the training set",
+                        "把实体换成训练集中同类型的另一个实体"),
         "token": Text("swap a token for another seen with the same tag", "把词元换成训练集中同标记的另一个词元"),
         "shuffle": Text("shuffle the tokens within each same-tag segment", "在同标记片段内打乱词元顺序"),
     }
@@ -588,7 +593,8 @@ class TagAugmentation:
     def context(self, train: pd.DataFrame, operations: list[str], model_path, generator: str | None) -> TagPools:
         return pools([(list(map(str, t)), list(map(str, g))) for t, g in zip(train["tokens"], train["tags"])])
 
-    def augment(self, rows: pd.DataFrame, operation: str, strength: float, seed: int, context: TagPools) -> list[dict | None]:
+    def augment(self, rows: pd.DataFrame, operation: str, strength: float, seed: int,
+                context: TagPools) -> list[dict | None]:
         """One new sentence per sentence with valid BIO tags, or None where the operation changed nothing."""
         rng, out = np.random.default_rng(seed), []
         for tokens, tags in zip(rows["tokens"], rows["tags"]):
@@ -624,9 +630,11 @@ TASK = Task(
     texts=TaskTexts(title=Text("Token classification (NER)", "词元分类（命名实体识别）"),
                     data_hint=Text("CoNLL columns (token ... BIO tag, a blank line between sentences) or JSON/JSONL "
                                    "with tokens and tags",
-                                   "CoNLL 列格式（词元 … BIO 标签，句子之间空一行），或包含 tokens 和 tags 的 JSON/JSONL"),
+                                   "CoNLL 列格式（词元 … BIO 标签，句子之间空一行），或包含 tokens 和 tags "
+                                   "的 JSON/JSONL"),
                     inputs=(Text("Tokens column", "词元列"),), answer=Text("Tags column", "标签序列列"),
-                    answer_info=Text("The BIO tags of each sentence, one per token.", "每个句子的 BIO 标签，每个词元一个。"),
+                    answer_info=Text("The BIO tags of each sentence, one per token.",
+                                     "每个句子的 BIO 标签，每个词元一个。"),
                     input_noun=Text("tokens", "词元"), answer_noun=Text("tags", "标签")),
     data=DataFacts(samples=("ner_sample.conll",), file_types=(*CONLL_TYPES, ".json", ".jsonl"),
                    table_types=(".json", ".jsonl"),  # .txt and .tsv are CoNLL column files here

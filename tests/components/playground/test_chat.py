@@ -82,7 +82,8 @@ def test_chat_streams_the_tuned_then_the_base_answer(chat_url, sft_run):
     assert message == ""  # the box is cleared for the next message
     from studio.serve import inference
 
-    expected_tuned = inference.predict(store.run_dir(run_id), ["What is the capital of Peru?"], max_new_tokens=8)[0]["output"]
+    expected_tuned = inference.predict(store.run_dir(run_id), ["What is the capital of Peru?"],
+                                       max_new_tokens=8)[0]["output"]
     assert texts(tuned) == [("user", "What is the capital of Peru?"), ("assistant", expected_tuned)]
     expected_base = base_answer(llama, [{"role": "user", "content": "What is the capital of Peru?"}], 8)
     assert texts(base) == [("user", "What is the capital of Peru?"), ("assistant", expected_base)]

@@ -94,7 +94,8 @@ def test_a_labelling_project_through_the_api_survives_a_restart(tmp_path_factory
             client = Client(url, verbose=False)
             listed, _ = client.predict(None, api_name="/list_labelling_projects")
             assert project in str(listed)
-            info, _source, _round, table, *_rest, curve_table = client.predict(project, api_name="/show_labelling_project")
+            info, _source, _round, table, *_rest, curve_table = client.predict(project,
+                                                                               api_name="/show_labelling_project")
             assert "15 labelled rows in all; 1 round, 6 of 6 suggested rows labelled" in info, info
             assert [r[4] for r in table["data"]] == [truth[r[1]] for r in table["data"]]
             assert curve_table["data"][0][:3] == [15, run_id, "completed"]

@@ -63,7 +63,8 @@ def test_cli_trains_and_shows_a_preference_run(tmp_path, llama):
     from studio import cli
 
     data = tmp_path / "pairs.jsonl"
-    data.write_text("".join(json.dumps({"prompt": f"Add {i} and 1.", "chosen": f"{i + 1}.", "rejected": f"{i + 5}."}) + "\n"
+    data.write_text("".join(json.dumps({"prompt": f"Add {i} and 1.", "chosen": f"{i + 1}.",
+                                        "rejected": f"{i + 5}."}) + "\n"
                             for i in range(30)))
     cfg = tmp_path / "dpo.yaml"
     cfg.write_text(yaml.safe_dump({"task": "preference", "model": str(llama), "data": {"train": str(data)},

@@ -106,7 +106,8 @@ def test_the_sweep_tab_draws_optunas_figures_and_opens_the_best_trial(app, brows
     shot(page, "sweep-2-done")
     table = page.locator("#sweep-trials-table").inner_text()
     assert len(re.findall(r"\b(complete|pruned)\b", table)) == 3, table
-    best = re.search(r"(\d{8}-\d{6}-[0-9a-f]{6})", page.locator("#sweep-status .studio-run-result").inner_text()).group(1)
+    best = re.search(r"(\d{8}-\d{6}-[0-9a-f]{6})",
+                     page.locator("#sweep-status .studio-run-result").inner_text()).group(1)
     page.locator("#sweep-open-runs").click()
     page.wait_for_selector(f"#run-summary:has-text('{best}')", timeout=30_000)
     assert page.get_by_role("tab", name="Runs", exact=True).get_attribute("aria-selected") == "true"

@@ -107,8 +107,10 @@ def test_plan_takes_operations_in_turn_and_caps_the_total():
 
 def test_paraphrase_answers_are_cleaned_or_refused():
     text = "I lost my card yesterday, please block it."
-    assert paraphrase._clean("Here is the rewritten message: My card is gone, block it.", text) == "My card is gone, block it."
-    assert paraphrase._clean('"Please block my card, I lost it."\nMore text', text) == "Please block my card, I lost it."
+    assert (paraphrase._clean("Here is the rewritten message: My card is gone, block it.", text)
+            == "My card is gone, block it.")
+    assert (paraphrase._clean('"Please block my card, I lost it."\nMore text', text)
+            == "Please block my card, I lost it.")
     assert paraphrase._clean("The message was rephrased to: " + text, text) is None
     assert paraphrase._clean(text, text) is None and paraphrase._clean("  ", text) is None
     assert paraphrase._clean("word " * 100, text) is None
@@ -237,9 +239,10 @@ def test_a_resumed_run_reads_its_rows_back(tmp_path, separable_csv, tiny_bert):
 
 
 def test_a_run_whose_operations_change_nothing_trains_on_its_own_rows(tmp_path, tiny_bert):
-    one_word = write_csv(tmp_path / "short.csv", [{"text": w, "label": "a" if i % 2 else "b"}
-                                                  for i, w in enumerate("alpha beta gamma delta epsilon zeta eta theta "
-                                                                        "iota kappa lambda mu nu xi omicron pi".split())])
+    one_word = write_csv(tmp_path / "short.csv",
+                         [{"text": w, "label": "a" if i % 2 else "b"}
+                          for i, w in enumerate("alpha beta gamma delta epsilon zeta eta theta "
+                                                "iota kappa lambda mu nu xi omicron pi".split())])
     c = cfg(one_word, copies=1, operations="swap")
     task = get_task(c.task)
     train = task.prepare_data(c.data).splits["train"]

@@ -11,7 +11,8 @@ from studio.base.text import Text, pick
 def test_a_text_reads_as_its_english_everywhere_a_string_does():
     t = Text("prompt", "提示")
     assert t == "prompt" and {t: 1}["prompt"] == 1 and f"{t}s" == "prompts" and json.dumps(t) == '"prompt"'
-    assert (t.en, t.zh, t.pick(True), pick(t, False), pick("plain", True)) == ("prompt", "提示", "提示", "prompt", "plain")
+    assert ((t.en, t.zh, t.pick(True), pick(t, False), pick("plain", True))
+            == ("prompt", "提示", "提示", "prompt", "plain"))
 
 
 def test_a_text_keeps_its_chinese_across_processes():

@@ -199,13 +199,16 @@ def _bad(tmp_path, separable_csv):
     return [
         ("unknown field", {**good, "epochs": 3}, "error: epochs: unknown setting; known ones are"),
         ("unknown nested field", {**good, "training": {"lr": 0.1}}, "error: training.lr: unknown setting;"),
-        ("wrong type", {**good, "training": {"epochs": "three"}}, "error: training.epochs: expected a number, got 'three'."),
-        ("negative number", {**good, "training": {"batch_size": -8}}, "error: training.batch_size: -8 is below the minimum 1."),
+        ("wrong type", {**good, "training": {"epochs": "three"}},
+         "error: training.epochs: expected a number, got 'three'."),
+        ("negative number", {**good, "training": {"batch_size": -8}},
+         "error: training.batch_size: -8 is below the minimum 1."),
         ("unknown method", {**good, "method": "galore"}, "error: method: unknown method 'galore'; choose one of full,"),
         ("bad method setting", {**good, "method_args": {"rank": 4}}, "error: method_args.rank: not a setting of lora"),
         ("not a mapping", [1, 2], "must hold a mapping of settings"),
         ("missing data file", {"data": {"train": str(tmp_path / "nope.csv")}}, "nope.csv does not exist."),
-        ("bad model", {**good, "model": "/nonexistent/model"}, "error: Model folder /nonexistent/model does not exist."),
+        ("bad model", {**good, "model": "/nonexistent/model"},
+         "error: Model folder /nonexistent/model does not exist."),
     ]
 
 
@@ -248,5 +251,6 @@ def test_a_bad_config_in_a_real_process(tmp_path, separable_csv):
     proc = studio("train", path, runs_dir=tmp_path / "runs")
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [
-        "error: method: unknown method 'galore'; choose one of full, freeze, lora, qlora, dora, adalora, ia3, prefix, prompt."]
+        "error: method: unknown method 'galore'; choose one of full, freeze, lora, qlora, dora, adalora, ia3, "
+        "prefix, prompt."]
     assert not (tmp_path / "runs").exists() or Store(tmp_path / "runs").list() == []

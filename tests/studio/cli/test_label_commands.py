@@ -38,7 +38,8 @@ def test_clean_refuses_an_unknown_decision_in_one_line(capsys, noisy, tmp_path):
     suspects = tmp_path / "s.csv"
     pd.DataFrame({"row": [0], "decision": ["billng"]}).to_csv(suspects, index=False)
     code, _, err = run(capsys, "clean", noisy, "--apply", suspects, "--out", tmp_path / "r.csv")
-    assert code == 2 and err.startswith("error: Row 0: 'billng' is not one of the file's labels (did you mean billing?)")
+    assert (code == 2
+            and err.startswith("error: Row 0: 'billng' is not one of the file's labels (did you mean billing?)"))
     assert not (tmp_path / "r.csv").exists()
 
 

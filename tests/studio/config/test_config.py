@@ -152,13 +152,15 @@ def test_a_saved_config_with_the_old_training_fields_reads_them_as_task_args():
     cfg = RunConfig.from_dict(raw)
     assert (cfg.task_args.beta, cfg.task_args.preference_loss, cfg.training.epochs) == (0.3, "kto", 2)
     assert raw["training"]["beta"] == 0.3  # the caller's mapping is left as it was
-    assert RunConfig.from_dict({"data": {"train": "x"}, "training": {"max_new_tokens": 9}}).task_args.head_init == "prototype"
+    assert (RunConfig.from_dict({"data": {"train": "x"}, "training": {"max_new_tokens": 9}}).task_args.head_init
+            == "prototype")
 
 
 @pytest.mark.parametrize("raw, where", [
     ({"task": "preference", "task_args": {"beta": 50}}, "task_args.beta: 50.0 is above the maximum 10.0"),
     ({"task": "preference", "task_args": {"preference_loss": "ppo"}}, "task_args.preference_loss: 'ppo' is not one of"),
-    ({"task": "sft", "task_args": {"beta": 0.1}}, "task_args.beta: unknown setting; known ones are batching, max_new_tokens"),
+    ({"task": "sft", "task_args": {"beta": 0.1}},
+     "task_args.beta: unknown setting; known ones are batching, max_new_tokens"),
     ({"task": "token-classification", "task_args": {"x": 1}}, "task_args.x: unknown setting; it takes none"),
 ])
 def test_task_args_are_checked_against_the_tasks_settings(raw, where):

@@ -31,7 +31,8 @@ def test_random_split_is_seeded_keeps_one_row_per_split_and_names_its_unit():
     assert sorted(sum((v["text"].tolist() for v in a.values()), [])) == sorted(df["text"])
     tiny = random_split(df.head(3), {"validation": 0.01, "test": 0.01}, seed=0, name="x", unit="record")
     assert [len(tiny[k]) for k in ("train", "validation", "test")] == [1, 1, 1]
-    with pytest.raises(DataError, match=r"x.conll has 2 usable sentence\(s\), too few to split into train and validation and test"):
+    with pytest.raises(DataError, match=r"x.conll has 2 usable sentence\(s\), too few to split into train and "
+                                        r"validation and test"):
         random_split(df.head(2), {"validation": 0.1, "test": 0.1}, seed=0, name="x.conll", unit="sentence")
 
 

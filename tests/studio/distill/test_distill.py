@@ -68,7 +68,8 @@ def test_the_loss_mixes_the_teachers_softened_probabilities_with_the_labels():
 
 def test_the_collator_stacks_the_logits_beside_the_batch():
     collate = distill.Collator(lambda feats: {"input_ids": torch.tensor([f["input_ids"] for f in feats])})
-    batch = collate([{"input_ids": [1, 2], "teacher_logits": [0.1, 0.2]}, {"input_ids": [3, 4], "teacher_logits": [1.0, 2.0]}])
+    batch = collate([{"input_ids": [1, 2], "teacher_logits": [0.1, 0.2]},
+                     {"input_ids": [3, 4], "teacher_logits": [1.0, 2.0]}])
     assert batch["teacher_logits"].shape == (2, 2) and batch["input_ids"].tolist() == [[1, 2], [3, 4]]
     assert "teacher_logits" not in distill.Collator(lambda f: {})([{"input_ids": [1]}])
 
@@ -92,8 +93,8 @@ def test_a_teacher_of_another_label_set_or_an_unfinished_one_is_refused(teacher,
 def test_config_checks_need_no_store(data, tiny_bert):
     with pytest.raises(ConfigError, match="distill.transfer: a transfer file is labelled by a teacher"):
         RunConfig.from_dict({"data": {"train": str(data["train"])}, "distill": {"transfer": str(data["transfer"])}})
-    with pytest.raises(ConfigError, match=r"distill.teacher: seq2seq runs cannot be distilled yet \(text classification "
-                                          r"and SFT can\)"):
+    with pytest.raises(ConfigError, match=r"distill.teacher: seq2seq runs cannot be distilled yet \(text "
+                                          r"classification and SFT can\)"):
         RunConfig.from_dict({"task": "seq2seq", "data": {"train": str(data["train"])}, "distill": {"teacher": "x"}})
     with pytest.raises(ConfigError, match="distill.alpha: 1.5 is above the maximum 1.0"):
         RunConfig.from_dict({"data": {"train": str(data["train"])}, "distill": {"teacher": "x", "alpha": 1.5}})
@@ -126,7 +127,8 @@ def test_a_distilled_run_reports_teacher_and_student_and_queues_the_labels_only_
     assert report["teacher"]["run"] == teacher_id and report["student"]["run"] == run_id and report["alone"] == alone
     for side in ("teacher", "student"):
         assert set(report[side]["metrics"]) == {"accuracy", "f1", "precision", "recall"}
-        assert report[side]["latency_ms"] > 0 and report[side]["texts_per_second"] > 0 and report[side]["parameters"] > 0
+        assert (report[side]["latency_ms"] > 0 and report[side]["texts_per_second"] > 0
+                and report[side]["parameters"] > 0)
     teacher_report = json.loads((RunFolder(store.run_dir(teacher_id)).report).read_text())["metrics"]
     assert report["teacher"]["metrics"]["accuracy"] == pytest.approx(teacher_report["accuracy"])  # same test split
     assert report["temperature"] == 3.0 and report["transfer_rows"] == 24
@@ -179,11 +181,13 @@ def test_sft_students_learn_the_teachers_answers_and_the_script_reproduces_it(tm
     for msgs, ref in zip(answers["messages"], answers["reference"]):
         assert json.loads(msgs)[-1] == {"role": "assistant", "content": ref}
     report = json.loads((RunFolder(rd).report).read_text())["distillation"]
-    assert report["kind"] == "sequence" and report["teacher_answers"] == len(own) and report["teacher"]["run"] == teacher
+    assert (report["kind"] == "sequence" and report["teacher_answers"] == len(own)
+            and report["teacher"]["run"] == teacher)
     assert f"answers to {len(own)} training conversations" in (RunFolder(rd).log).read_text()
     _, _, folder = run_reproduce_script(rd, tmp_path / "script")
     exported = [json.loads(line)["reference"] for line in (folder / "data" / "train.jsonl").read_text().splitlines()]
-    assert exported == list(answers["reference"]) and "reproduces the distillation" in (folder / "README.md").read_text()
+    assert (exported == list(answers["reference"])
+            and "reproduces the distillation" in (folder / "README.md").read_text())
 
 
 def test_a_soft_label_script_says_it_does_not_reproduce_the_teacher(teacher, tiny_bert, data, tmp_path):

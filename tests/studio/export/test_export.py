@@ -111,7 +111,8 @@ def test_adapter_export_reloads_with_peft_and_predicts_like_the_run(run_dir, tmp
     card = (folder / "README.md").read_text()
     id2label = dict(enumerate(labels))
     assert f"id2label = {id2label!r}" in card and "num_labels=len(id2label), id2label=id2label" in card
-    model = AutoPeftModelForSequenceClassification.from_pretrained(str(folder), num_labels=len(id2label), id2label=id2label)
+    model = AutoPeftModelForSequenceClassification.from_pretrained(str(folder), num_labels=len(id2label),
+                                                                   id2label=id2label)
     got, order = _hf_probs(model, folder)
     assert order == labels
     np.testing.assert_allclose(got, ref, atol=1e-4)
@@ -153,7 +154,8 @@ def test_cli_export_reports_the_onnx_trade(finished_run, tmp_path, capsys):
     from studio import cli
 
     store, run_id, _ = finished_run
-    assert cli.main(["--runs-dir", str(store.root), "export", run_id, "--kind", "onnx-int8", "--out", str(tmp_path)]) == 0
+    assert (cli.main(["--runs-dir", str(store.root), "export", run_id, "--kind", "onnx-int8", "--out", str(tmp_path)])
+            == 0)
     out = capsys.readouterr().out
     assert "onnx-int8:" in out and "test accuracy" in out and "original" in out
 
@@ -174,7 +176,8 @@ def test_reproduce_script_runs_standalone_and_reaches_the_runs_metrics(finished_
 
     store, run_id, cfg = finished_run
     got, want, folder = run_reproduce_script(store.run_dir(run_id), tmp_path)
-    assert {"train.jsonl", "validation.jsonl", "test.jsonl", "labels.json"} <= {p.name for p in (folder / "data").iterdir()}
+    assert ({"train.jsonl", "validation.jsonl", "test.jsonl", "labels.json"}
+            <= {p.name for p in (folder / "data").iterdir()})
     assert abs(got["accuracy"] - want["accuracy"]) <= 0.1, (got, want)
     assert abs(got["f1"] - want["f1"]) <= 0.1, (got, want)
 

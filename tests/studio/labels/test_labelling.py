@@ -117,7 +117,8 @@ def test_a_cold_start_without_labels_asks_for_them(store, tiny_bert, files):
 
 def test_suggestions_need_a_finished_run_of_the_same_task(store, tiny_bert, files):
     pid = _project(store, tiny_bert, files)
-    other = store.create(RunConfig.from_dict({"task": "seq2seq", "data": {"train": str(SAMPLES / "seq2seq_sample.csv")}}),
+    other = store.create(RunConfig.from_dict({"task": "seq2seq",
+                                              "data": {"train": str(SAMPLES / "seq2seq_sample.csv")}}),
                          start=False)
     with pytest.raises(DataError, match="is a seq2seq run; this project labels text-classification data"):
         labelling.next_round(store, pid, 5, "margin", run_id=other)

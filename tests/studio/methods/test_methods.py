@@ -21,7 +21,7 @@ from studio.serve import inference
 from studio.tasks import get_task
 from studio.tasks import text_classification as tc
 from studio.training import recipe
-from tests.support import trainable_here, read_jsonl, tiny_config
+from tests.support import read_jsonl, tiny_config, trainable_here
 
 ALL = list(methods.METHODS)
 

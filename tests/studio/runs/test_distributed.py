@@ -170,7 +170,8 @@ def test_two_machines_on_one_host_train_one_run(store, tiny_bert, separable_csv)
     rd = store.run_dir(run_id)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with open(rd.parent / "machine1.log", "wb") as log:
-        joiner = subprocess.Popen([sys.executable, "-m", "studio.runs.distributed", "join", str(rd), "--machine-rank", "1"],
+        joiner = subprocess.Popen([sys.executable, "-m", "studio.runs.distributed", "join", str(rd),
+                                   "--machine-rank", "1"],
                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             st = store.wait(run_id, timeout=400)
@@ -178,7 +179,8 @@ def test_two_machines_on_one_host_train_one_run(store, tiny_bert, separable_csv)
         finally:
             if joiner.poll() is None:
                 joiner.kill()
-    assert st["status"] == "completed", (st, runfolder.tail_log(rd, 40), (rd.parent / "machine1.log").read_text()[-3000:])
+    assert st["status"] == "completed", (st, runfolder.tail_log(rd, 40),
+                                         (rd.parent / "machine1.log").read_text()[-3000:])
     assert code == 0
     assert st["launch"]["num_machines"] == 2 and "--main_process_ip 127.0.0.1" in st["launch"]["command"]
     records = runfolder.read_metrics(rd)
@@ -193,7 +195,8 @@ def training(**kw) -> TrainingConfig:
 
 def test_ddp_on_cpu_launches_through_accelerates_torchrun_path(tmp_path):
     args = distributed.accelerate_args(training(num_processes=2), tmp_path, precision="fp32", port=1234)
-    assert args[:8] == ["--num_processes", "2", "--num_machines", "1", "--machine_rank", "0", "--main_process_port", "1234"]
+    assert (args[:8]
+            == ["--num_processes", "2", "--num_machines", "1", "--machine_rank", "0", "--main_process_port", "1234"])
     assert "--multi_gpu" in args and "--use_fsdp" not in args and "--main_process_ip" not in args
     assert args[args.index("--mixed_precision") + 1] == "no"
     assert args[-4:] == ["--module", "studio.runs.distributed", "rank", str(tmp_path.resolve())]
@@ -228,7 +231,8 @@ def test_fsdp_deepspeed_and_several_machines_reach_accelerate(tmp_path):
     ({"num_machines": 2, "num_processes": 2}, "main_process_ip: set it"),
     ({"num_machines": 2, "num_processes": 2, "main_process_ip": "10.0.0.1"}, "main_process_port: set a port"),
     ({"num_machines": 2, "num_processes": 3, "main_process_ip": "h", "main_process_port": 2}, "does not split evenly"),
-    ({"num_machines": 3, "num_processes": 2, "main_process_ip": "h", "main_process_port": 2}, "at least one process per machine"),
+    ({"num_machines": 3, "num_processes": 2, "main_process_ip": "h", "main_process_port": 2},
+     "at least one process per machine"),
     ({"num_processes": 2, "device": "cuda:1"}, "set device to auto or cuda"),
     ({"num_processes": 2, "distributed": "fsdp", "device": "cpu"}, "use ddp to train on CPU"),
     ({"num_processes": 2, "distributed": "mpi"}, "is not one of ddp, fsdp, deepspeed"),

@@ -86,7 +86,8 @@ def test_kill_9_after_a_checkpoint_then_resume_matches_an_uninterrupted_run(stor
     wait_for(lambda: not process_alive(pid, None), timeout=30, what="the worker to die")
     info = store.get(victim)  # the very next read (a page's poll) knows, with no timeout to wait out
     assert info["status"] == "failed", info["status_detail"]
-    assert f"pid {pid}" in info["status_detail"]["reason"] and "killed or ran out of memory" in info["status_detail"]["reason"]
+    assert (f"pid {pid}" in info["status_detail"]["reason"]
+            and "killed or ran out of memory" in info["status_detail"]["reason"])
     died_at = info["status_detail"].get("step")
     assert died_at is not None and died_at < 20, "the kill landed before the run finished"
     resumed_from = int(recipe.last_checkpoint(rd).name.split("-")[1])
@@ -242,8 +243,10 @@ CHURN = textwrap.dedent('''
     from studio.config import RunConfig
     from studio.runs.store import Store, process_start_time
     import studio.data, studio.models  # what create() imports, before forking
+    import studio.training.memory
 
     root, cfg = sys.argv[1], RunConfig.from_dict(json.loads(sys.argv[2]))
+    studio.training.memory.estimate(cfg)  # what its memory estimate imports too: else each child imports it anew
     for line in sys.stdin:
         pid = os.fork()
         if pid == 0:
@@ -257,15 +260,15 @@ CHURN = textwrap.dedent('''
                 if rng.random() < 0.2:
                     run_id = store.create(cfg, start=False, check_data=False)
                 rd = store.run_dir(run_id)
-                runlog.write_status(rd, rng.choice(("running", "stopping")), pid=me, pid_start=start, step=i,
-                                    padding="x" * rng.randint(0, 1_000_000))
-                runlog.MetricsWriter(rd).append({"kind": "train", "step": i, "loss": 1 / i, "pad": "y" * rng.randint(0, 5000)})
+                runfolder.write_status(rd, rng.choice(("running", "stopping")), pid=me, pid_start=start, step=i,
+                                       padding="x" * rng.randint(0, 1_000_000))
+                runfolder.MetricsWriter(rd).append({"kind": "train", "step": i, "loss": 1 / i, "pad": "y" * rng.randint(0, 5000)})
                 store.sync(run_id)
                 if rng.random() < 0.1:
                     store.list()
         os.waitpid(pid, 0)
         print("dead", flush=True)
-''')
+''')  # noqa: E501
 
 
 def check_consistent(root: Path) -> dict[str, str]:
@@ -291,7 +294,8 @@ def test_a_crash_at_any_moment_leaves_a_registry_that_opens_and_true_statuses(tm
     Store(root)
     config = cfg(tiny_bert, separable_csv).to_dict()
     proc = subprocess.Popen([sys.executable, "-c", CHURN, str(root), json.dumps(config)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, cwd=str(ROOT), env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            stdout=subprocess.PIPE, text=True, cwd=str(ROOT),
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
     rng = random.Random(0)
     try:
         for _ in range(12):

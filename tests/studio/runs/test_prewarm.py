@@ -37,6 +37,7 @@ def test_a_run_forked_from_the_spare_completes_like_a_spawned_one(spare_store, t
     pid = runfolder.read_status(spare_store.run_dir(run_id))["pid"]
     assert spare_store.spare.forked[-1:] == [pid], "the worker was forked by the spare, not spawned"
     st = spare_store.wait(run_id, timeout=300)
+    assert st["forked"] is True  # the worker says so in its status
     log = (RunFolder(spare_store.run_dir(run_id)).log).read_text()
     assert st["status"] == "completed", log[-3000:]
     assert f"run {run_id} started" in log and f"run {run_id} completed" in log

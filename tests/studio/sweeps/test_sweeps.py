@@ -28,7 +28,8 @@ def test_the_default_space_varies_the_learning_rate_and_epochs_around_the_config
     cfg = base(tiny_bert, separable_csv)
     space = sweeps.default_space(cfg)
     lr = cfg.learning_rate()
-    assert space["training.learning_rate"]["log"] and space["training.learning_rate"]["low"] < lr < space["training.learning_rate"]["high"]
+    assert (space["training.learning_rate"]["log"]
+            and space["training.learning_rate"]["low"] < lr < space["training.learning_rate"]["high"])
     assert space["training.epochs"] == {"low": 2, "high": 5, "step": 1}  # whole epochs (the field takes fractions)
     kinds = {p.name: p.kind for p in sweeps.parse_space({**space, "method": {"choices": ["lora", "dora"]},
                                                          "method_args.r": {"choices": [8, 16]}}, cfg)}
@@ -47,7 +48,8 @@ def test_a_trial_that_changes_the_method_starts_from_that_methods_defaults():
 @pytest.mark.parametrize("space, settings, message", [
     ({"training.not_a_field": {"low": 1, "high": 2}}, {}, "space.training.not_a_field: not a field a sweep can vary"),
     ({"data.train": {"choices": ["a.csv"]}}, {}, "space.data.train: not a field a sweep can vary"),
-    ({"training.learning_rate": {"low": 1e-3, "high": 1e-3}}, {}, "the range is empty (low 0.001 is not below high 0.001)"),
+    ({"training.learning_rate": {"low": 1e-3, "high": 1e-3}}, {},
+     "the range is empty (low 0.001 is not below high 0.001)"),
     ({"method": {"choices": []}}, {}, "space.method.choices: give a non-empty list"),
     ({"method": {"choices": ["lora", "magic"]}}, {}, "'magic' is not one of"),
     ({"method_args.rank": {"choices": [8]}}, {}, "'rank' is not a setting of lora"),
@@ -55,7 +57,8 @@ def test_a_trial_that_changes_the_method_starts_from_that_methods_defaults():
     (SPACE, {"sampler": "grid"}, "a grid sweep needs choices or a step"),
     (SPACE, {"trials": 0}, "sweep.trials: 0 is below the minimum 1"),
 ])
-def test_a_bad_sweep_gets_one_sentence_and_creates_nothing(tmp_path, tiny_bert, separable_csv, space, settings, message):
+def test_a_bad_sweep_gets_one_sentence_and_creates_nothing(tmp_path, tiny_bert, separable_csv, space, settings,
+                                                           message):
     store = Store(tmp_path / "runs")
     with pytest.raises(ConfigError) as e:
         sweeps.create(store, base(tiny_bert, separable_csv), space, sweeps.settings_from(settings), start=False)
@@ -128,6 +131,8 @@ def test_stop_kill_and_resume_reach_the_running_trial(tmp_path, tiny_bert, separ
     sweeps.resume(store, sweep_id)
     wait_for(lambda: store.sync(first)["status"] == "running", timeout=120, what="the trial to resume")
     assert runfolder.read_status(store.run_dir(first)).get("resumed_at")
+    # The driver's spare worker (started with the driver, imported while the trial's checks ran) forked it.
+    assert runfolder.read_status(store.run_dir(first))["forked"] is True
     st = sweeps.kill(store, sweep_id)
     assert st["status"] == "stopped" and store.sync(first)["status"] == "stopped"
     # A driver that vanishes (the machine restarted) reads failed; resume continues it again.

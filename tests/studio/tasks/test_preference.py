@@ -63,14 +63,16 @@ def test_strings_conversations_hh_transcripts_and_unpaired_answers_read_the_same
     conv = [{"chosen": [*user, {"role": "assistant", "content": f"Lima{i}."}],
              "rejected": [*user, {"role": "assistant", "content": f"Quito{i}."}]} for i in range(30)]
     got = prepare(write_jsonl(tmp_path / "b.jsonl", conv)).splits["train"].iloc[0]
-    assert json.loads(got["prompt"]) == user and got["chosen"].startswith("Lima") and got["rejected"].startswith("Quito")
+    assert (json.loads(got["prompt"]) == user and got["chosen"].startswith("Lima")
+            and got["rejected"].startswith("Quito"))
 
     hh = [{"chosen": f"\n\nHuman: Name a fruit {i}.\n\nAssistant: An apple.",
            "rejected": f"\n\nHuman: Name a fruit {i}.\n\nAssistant: I will not."} for i in range(30)]
     got = prepare(write_jsonl(tmp_path / "c.jsonl", hh)).splits["train"].iloc[0]
     assert got["text"].startswith("Name a fruit") and got["chosen"] == "An apple." and got["rejected"] == "I will not."
 
-    kto = [{"prompt": f"Say hi {i}", "completion": "Hi!" if i % 2 else "Go away.", "label": bool(i % 2)} for i in range(30)]
+    kto = [{"prompt": f"Say hi {i}", "completion": "Hi!" if i % 2 else "Go away.", "label": bool(i % 2)}
+           for i in range(30)]
     prepared = prepare(write_jsonl(tmp_path / "d.jsonl", kto))
     counts = prepared.report.label_counts
     assert sum(c["pairs"] for c in counts.values()) == 0
@@ -84,7 +86,8 @@ def test_strings_conversations_hh_transcripts_and_unpaired_answers_read_the_same
 @pytest.mark.parametrize("records, says", [
     ([{"prompt": "a", "chosen": "b"}], "there is no 'rejected' field"),
     ([{"question": "a", "answer": "b"}], "found neither chosen and rejected answers"),
-    ([{"prompt": "Hi", "chosen": "Hello.", "rejected": " Hello. "}], "the same chosen and rejected answer (first: line 1)"),
+    ([{"prompt": "Hi", "chosen": "Hello.", "rejected": " Hello. "}],
+     "the same chosen and rejected answer (first: line 1)"),
     ([{"prompt": "Hi", "chosen": "", "rejected": "No."}], "the 'chosen' answer is empty"),
     ([{"prompt": "", "chosen": "Yes.", "rejected": "No."}], "'prompt' is empty"),
     ([{"prompt": "Hi", "completion": "Yo", "label": "maybe"}], "give true for a good answer and false for a bad one"),
@@ -199,7 +202,8 @@ def test_merged_and_adapter_exports_score_like_the_run(dpo_run, tmp_path):
 
 def test_the_example_config_and_sample_pass_the_checks():
     cfg = RunConfig.load(ROOT / "examples" / "smollm2-dpo-lora.yaml")
-    assert (cfg.task, cfg.method, cfg.task_args.preference_loss, cfg.selection_metric()) == ("preference", "lora", "dpo", "loss")
+    assert ((cfg.task, cfg.method, cfg.task_args.preference_loss, cfg.selection_metric())
+            == ("preference", "lora", "dpo", "loss"))
     assert TASK.prepare_data(cfg.data).report.rows == {"train": 84, "validation": 11, "test": 11}
 
 

@@ -25,7 +25,7 @@ from studio.runs.store import Store
 from studio.serve import inference
 from studio.tasks import get_task
 from studio.tasks import seq2seq as s2s
-from tests.support import trainable_here, ROOT, kill_active, read_jsonl, run_reproduce_script, tiny_config, write_csv
+from tests.support import ROOT, kill_active, read_jsonl, run_reproduce_script, tiny_config, trainable_here, write_csv
 from tests.tiny_models import CLS_ID, PAD_ID, SEP_ID, make_tiny_t5
 
 SAMPLE = ROOT / "assets" / "samples" / "seq2seq_sample.csv"
@@ -91,7 +91,8 @@ def test_one_given_column_finds_the_other(tmp_path):
 @pytest.mark.parametrize("rows,cfg,message", [
     ([{"x": "a b", "y": "c", "z": "d e f"}] * 3, {}, r"could not tell the source and target columns apart"),
     ([{"source": "a b c", "target": 1}, {"source": "d e", "target": 2}], {}, r"target column 'target' holds numbers"),
-    ([{"source": "a b c", "target": ""}, {"source": "d e", "target": ""}], {}, r"target column 'target' is empty in every row"),
+    ([{"source": "a b c", "target": ""}, {"source": "d e", "target": ""}], {},
+     r"target column 'target' is empty in every row"),
     ([{"source": "a b c", "target": "x"}], {"text_column": "nope"}, r"no column named 'nope' for the source"),
     ([{"source": "a", "target": "b"}, {"source": "a", "target": "b"}], {}, r"has 1 usable row"),
 ])
@@ -225,7 +226,8 @@ def test_every_method_trains_the_tiny_t5(tiny_t5, method):
         {"input_ids": tok(r["source"], return_token_type_ids=False)["input_ids"],
          "labels": s2s.encode_targets(tok, [r["target"]], 8)[0]} for r in rows])
     batch.pop("token_type_ids", None)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=methods.METHODS[method].learning_rate * 2)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                            lr=methods.METHODS[method].learning_rate * 2)
 
     def loss_now() -> float:
         model.eval()  # no dropout, no AdaLoRA regulariser: a loss that only the weights move
@@ -245,7 +247,8 @@ def test_every_method_trains_the_tiny_t5(tiny_t5, method):
 
 def test_freeze_trains_the_top_decoder_blocks(tiny_t5):
     tok = s2s.load_tokenizer(tiny_t5)
-    model = methods.apply(s2s.load_model(tiny_t5, [], tok), "freeze", {"trainable_layers": 1}, s2s.TASK.model.peft_task_type)
+    model = methods.apply(s2s.load_model(tiny_t5, [], tok), "freeze", {"trainable_layers": 1},
+                          s2s.TASK.model.peft_task_type)
     trained = {n.split(".")[0] + "." + n.split(".")[1] + "." + n.split(".")[2]
                for n, p in model.named_parameters() if p.requires_grad and ".block." in n}
     assert trained == {"decoder.block.1"}
@@ -285,7 +288,8 @@ def test_the_run_logs_generation_metrics_and_reports_on_test(finished):
     assert report["task"] == "seq2seq" and report["n"] == len(rows) == len(test) == 4
     assert [r["text"] for r in rows] == test["source"].tolist()
     assert [r["reference"] for r in rows] == test["target"].tolist()
-    assert report["metrics"] == pytest.approx(s2s.text_metrics([r["output"] for r in rows], [r["reference"] for r in rows]))
+    assert (report["metrics"]
+            == pytest.approx(s2s.text_metrics([r["output"] for r in rows], [r["reference"] for r in rows])))
     assert records[-1]["test_chrf"] == report["metrics"]["chrf"]
     # Did it help? The untrained base generated from the same test sources before the first step.
     assert set(report["base"]["metrics"]) == set(report["metrics"])
@@ -362,7 +366,8 @@ def test_cli_data_and_predict(finished, tmp_path):
 
 def test_cli_trains_a_tiny_config(tiny_t5, tmp_path):
     csv_path = write_csv(tmp_path / "pairs.csv", pairs(20))
-    config = {"task": "seq2seq", **tiny_config(tiny_t5, csv_path, "full", epochs=1, max_target_length=6, max_new_tokens=4)}
+    config = {"task": "seq2seq",
+              **tiny_config(tiny_t5, csv_path, "full", epochs=1, max_target_length=6, max_new_tokens=4)}
     (tmp_path / "run.json").write_text(json.dumps(config))
     runs = tmp_path / "runs"
     try:
@@ -402,7 +407,8 @@ def test_the_catalog_base_is_built_once_and_loads_as_seq2seq(minilm_seq2seq, tmp
     tok = s2s.load_tokenizer(path)
     model = s2s.load_model(path, [], tok)
     assert isinstance(model, EncoderDecoderModel)
-    assert (model.config.decoder_start_token_id, model.config.pad_token_id, model.config.eos_token_id) == (CLS_ID, PAD_ID, SEP_ID)
+    assert ((model.config.decoder_start_token_id, model.config.pad_token_id, model.config.eos_token_id)
+            == (CLS_ID, PAD_ID, SEP_ID))
     assert model.config.decoder.add_cross_attention and model.config.decoder.is_decoder
     layer = model.decoder.bert.encoder.layer[0]  # warm start: cross-attention begins as a copy of self-attention
     assert layer.crossattention.self.query.weight.equal(layer.attention.self.query.weight)
@@ -417,13 +423,15 @@ def test_the_catalog_base_is_built_once_and_loads_as_seq2seq(minilm_seq2seq, tmp
 def test_methods_on_the_catalog_base(minilm_seq2seq, method):
     """The methods that need architecture knowledge (IA3's modules, prefix/prompt's layer counts, freeze's stack)."""
     tok = s2s.load_tokenizer(minilm_seq2seq)
-    model = methods.apply(s2s.load_model(minilm_seq2seq, [], tok), method, {}, s2s.TASK.model.peft_task_type, total_steps=20)
+    model = methods.apply(s2s.load_model(minilm_seq2seq, [], tok), method, {}, s2s.TASK.model.peft_task_type,
+                          total_steps=20)
     trainable, total = methods.count_parameters(model)
     assert 0 < trainable < total
     if method == "freeze":  # the top two decoder blocks train, no encoder block
         blocks = {".".join(n.split(".")[:5]) for n, p in model.named_parameters() if p.requires_grad and ".layer." in n}
         assert blocks == {"decoder.bert.encoder.layer.4", "decoder.bert.encoder.layer.5"}
-    batch = s2s.collator(tok, model)([{"input_ids": tok("turn the lights off please", return_token_type_ids=False)["input_ids"],
+    batch = s2s.collator(tok, model)([{"input_ids": tok("turn the lights off please",
+                                                        return_token_type_ids=False)["input_ids"],
                                        "labels": s2s.encode_targets(tok, ["lights off"], 8)[0]}])
     model(**batch).loss.backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]

@@ -17,7 +17,7 @@ from studio.data import DataError
 from studio.serve import inference
 from studio.tasks import sft
 from studio.training import recipe
-from tests.support import trainable_here, read_jsonl, run_reproduce_script, train_to_completion
+from tests.support import read_jsonl, run_reproduce_script, train_to_completion, trainable_here
 from tests.tiny_models import make_tiny_llama
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -68,7 +68,8 @@ def test_alpaca_chat_and_sharegpt_records_become_conversations(tmp_path):
     assert (rep.text_column, rep.label_column) == ("messages", "messages")
 
     share = sft.prepare_data(DataConfig(train=str(write_jsonl(tmp_path / "sg.json", [records[-1]] * 1 + [
-        {"conversations": [{"from": "human", "value": f"Q{i}"}, {"from": "gpt", "value": f"A{i}"}]} for i in range(5)])),
+        {"conversations": [{"from": "human", "value": f"Q{i}"}, {"from": "gpt", "value": f"A{i}"}]}
+        for i in range(5)])),
         validation_fraction=0.2, test_fraction=0.2))
     assert json.loads(share.splits["train"]["messages"][0])[0]["role"] == "user"
     assert share.report.rows == {"train": 4, "validation": 1, "test": 1}
@@ -113,7 +114,8 @@ def test_naming_the_detected_fields_reads_a_mixed_file_the_same(tmp_path):
 def test_named_fields_win_whatever_their_case(tmp_path):
     records = [{"Task": f"Say {i}.", "Reply": f"{i}", "output": "not this"} for i in range(6)]
     prepared = sft.prepare_data(DataConfig(train=str(write_jsonl(tmp_path / "named.jsonl", records)),
-                                           text_column="task", label_column="reply", validation_fraction=0, test_fraction=0))
+                                           text_column="task", label_column="reply", validation_fraction=0,
+                                           test_fraction=0))
     assert sorted(prepared.splits["train"]["reference"]) == [str(i) for i in range(6)]
     assert (prepared.report.text_column, prepared.report.label_column) == ("Task", "Reply")
 
@@ -149,12 +151,14 @@ BAD = [
      "bad.jsonl line 1: the conversation has no user turn"),
     ("instruction is a list", [*alpaca(2), {"instruction": ["a", "b"], "output": "c"}],
      "bad.jsonl line 3: 'instruction' holds list values, not text"),
-    ("messages is text", [{"messages": "hello there"}], "bad.jsonl line 1: 'messages' must be a non-empty list of turns"),
+    ("messages is text", [{"messages": "hello there"}],
+     "bad.jsonl line 1: 'messages' must be a non-empty list of turns"),
     ("turn without content", [{"messages": [{"role": "user"}, {"role": "assistant", "content": "x"}]}],
      "bad.jsonl line 1: turn 1 (user) of 'messages' has no text"),
     ("neither format", [{"text": "a", "label": "b"}], "bad.jsonl: found neither chat messages"),
-    ("a chat record without its turns", [{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]},
-                                         {"id": 2}], "bad.jsonl line 2: no 'messages' conversation"),
+    ("a chat record without its turns",
+     [{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]},
+      {"id": 2}], "bad.jsonl line 2: no 'messages' conversation"),
 ]
 
 
@@ -216,8 +220,8 @@ def test_generation_stops_at_the_templates_end_of_turn_token(tiny_llama):
     llama3 = AutoTokenizer.from_pretrained(tiny_llama)
     llama3.add_special_tokens({"additional_special_tokens": ["<|eot_id|>", "<|end_of_text|>"]})
     llama3.eos_token = "<|end_of_text|>"
-    llama3.chat_template = ("{% for m in messages %}<|start|>{{ m['role'] }}\n\n{{ m['content'] }}<|eot_id|>{% endfor %}"
-                            "{% if add_generation_prompt %}<|start|>assistant\n\n{% endif %}")
+    llama3.chat_template = ("{% for m in messages %}<|start|>{{ m['role'] }}\n\n{{ m['content'] }}<|eot_id|>"
+                            "{% endfor %}{% if add_generation_prompt %}<|start|>assistant\n\n{% endif %}")
     eot = llama3.convert_tokens_to_ids("<|eot_id|>")
     assert sft.end_of_turn_ids(llama3) == [eot]
     model = AutoModelForCausalLM.from_pretrained(tiny_llama)
@@ -268,7 +272,8 @@ def test_padding_free_and_packed_batches_give_the_padded_loss(tiny_llama, tok):
 
 
 def test_collator_pads_labels_with_ignore(tok):
-    batch = sft.collator(tok)([{"input_ids": [5, 6, 7], "attention_mask": [1, 1, 1], "labels": [-100, 6, 7], "length": 3},
+    batch = sft.collator(tok)([{"input_ids": [5, 6, 7], "attention_mask": [1, 1, 1], "labels": [-100, 6, 7],
+                                "length": 3},
                                {"input_ids": [5], "attention_mask": [1], "labels": [5], "length": 1}])
     assert batch["input_ids"].tolist() == [[5, 6, 7], [5, tok.pad_token_id, tok.pad_token_id]]
     assert batch["labels"].tolist() == [[-100, 6, 7], [5, -100, -100]]
@@ -293,7 +298,8 @@ def test_every_method_trains_and_generates(method, tiny_llama, tok):
     trainable, total = methods.count_parameters(model)
     assert 0 < trainable <= total
     msgs = [{"role": "user", "content": "say hi"}, {"role": "assistant", "content": "hi there"}]
-    batch = sft.collator(tok)([sft.encode(tok, msgs, 32), sft.encode(tok, msgs[:1] + [{"role": "assistant", "content": "no"}], 32)])
+    batch = sft.collator(tok)([sft.encode(tok, msgs, 32),
+                               sft.encode(tok, msgs[:1] + [{"role": "assistant", "content": "no"}], 32)])
     model.train()
     loss = model(**batch).loss
     loss.backward()
@@ -306,7 +312,8 @@ def test_every_method_trains_and_generates(method, tiny_llama, tok):
 def test_adalora_evaluation_leaves_its_penalty_out(tiny_llama, tok):
     import torch
 
-    cfg = RunConfig.from_dict({"task": "sft", "model": str(tiny_llama), "method": "adalora", "data": {"train": "x.jsonl"}})
+    cfg = RunConfig.from_dict({"task": "sft", "model": str(tiny_llama), "method": "adalora",
+                               "data": {"train": "x.jsonl"}})
     model = recipe.build_model(cfg, tiny_llama, [], tok, total_steps=10).eval()
     msgs = [{"role": "user", "content": "say hi"}, {"role": "assistant", "content": "hi there"}]
     batch = sft.collator(tok)([sft.encode(tok, msgs, 32)])
@@ -364,7 +371,8 @@ def test_report_scores_generations_against_references(finished_sft):
     assert report["task"] == "sft" and report["n"] == 14 and report["generated"] == 14
     m = report["metrics"]
     assert set(m) == {"loss", "perplexity", "exact_match", "chrf"}
-    assert m["perplexity"] == pytest.approx(math.exp(m["loss"])) and 0 <= m["exact_match"] <= 1 and 0 <= m["chrf"] <= 100
+    assert (m["perplexity"] == pytest.approx(math.exp(m["loss"])) and 0 <= m["exact_match"] <= 1
+            and 0 <= m["chrf"] <= 100)
     # Did it help? The base answered the same test prompts before the first step (its adapter off).
     base = report["base"]
     assert set(base["metrics"]) == set(m) and "base model answering the same test prompts" in base["what"]
@@ -462,7 +470,8 @@ def test_export_adapter_and_merged_give_the_same_answer(finished_sft, tmp_path):
     model = AutoPeftModelForCausalLM.from_pretrained(str(adapter))
     assert sft.predict(model, tok, [prompt], max_new_tokens=6)[0]["output"] == tuned
     card = (adapter / "README.md").read_text()
-    assert "AutoPeftModelForCausalLM" in card and "apply_chat_template" in card and "pipeline_tag: text-generation" in card
+    assert ("AutoPeftModelForCausalLM" in card and "apply_chat_template" in card
+            and "pipeline_tag: text-generation" in card)
 
 
 def test_the_example_config_and_sample_pass_the_checks():
@@ -477,7 +486,8 @@ def test_cli_data_check_reads_sft_files(capsys, tmp_path):
     assert cli.main(["--runs-dir", str(tmp_path / "runs"), "data", str(SAMPLE), "--task", "sft"]) == 0
     out = capsys.readouterr().out
     assert "rows     train 108, validation 14, test 14" in out
-    bad = write_jsonl(tmp_path / "roles.jsonl", [{"messages": [{"role": "user", "content": "a"}, {"role": "bot", "content": "b"}]}])
+    bad = write_jsonl(tmp_path / "roles.jsonl",
+                      [{"messages": [{"role": "user", "content": "a"}, {"role": "bot", "content": "b"}]}])
     assert cli.main(["--runs-dir", str(tmp_path / "runs"), "data", str(bad), "--task", "sft"]) == 2
     assert "chat messages with unknown roles ('bot')" in capsys.readouterr().err
 

@@ -87,7 +87,8 @@ def test_explicit_columns_override_detection(tmp_path):
 # ------------------------------------------------------------ normalising --
 def test_labels_are_trimmed_and_case_variants_merged(tmp_path):
     variants = {"billing": ["billing", " Billing", "BILLING ", "billing"], "technical": ["technical"]}
-    rows = [{"text": r["text"], "label": variants[r["label"]][i % len(variants[r["label"]])]} for i, r in enumerate(ROWS)]
+    rows = [{"text": r["text"], "label": variants[r["label"]][i % len(variants[r["label"]])]}
+            for i, r in enumerate(ROWS)]
     prepared = prep(write_csv(tmp_path / "t.csv", rows))
     assert prepared.labels == ["billing", "technical"]
     assert set(prepared.report.label_merges) == {"Billing", "BILLING"}
@@ -116,7 +117,8 @@ def test_numeric_labels_become_strings_in_numeric_order(tmp_path):
 # ------------------------------------------------------------------ split --
 def test_label_ids_are_named_by_label_names(tmp_path):
     """Hugging Face exports (imdb, sst2) store labels as class ids; label_names names them in id order."""
-    rows = [{"text": f"{w} film number {i}", "label": lab} for i in range(12) for w, lab in (("great", 1), ("awful", 0))]
+    rows = [{"text": f"{w} film number {i}", "label": lab}
+            for i in range(12) for w, lab in (("great", 1), ("awful", 0))]
     path = write_csv(tmp_path / "imdb.csv", rows)
     prep = tc.prepare_data(DataConfig(train=str(path), label_names="negative, positive"))
     assert prep.labels == ["negative", "positive"]
@@ -124,8 +126,10 @@ def test_label_ids_are_named_by_label_names(tmp_path):
     assert set(train[train["text"].str.startswith("great")]["label"]) == {"positive"}
     with pytest.raises(DataError, match=r"imdb.csv: label id 1 has no name: label_names gives 1 names"):
         tc.prepare_data(DataConfig(train=str(path), label_names="negative"))
-    named = write_csv(tmp_path / "named.csv", [{"text": r["text"], "label": "good" if r["label"] else "bad"} for r in rows])
-    with pytest.raises(DataError, match=r"named.csv: label 'good' in column 'label' is not a class id, but label_names is set"):
+    named = write_csv(tmp_path / "named.csv",
+                      [{"text": r["text"], "label": "good" if r["label"] else "bad"} for r in rows])
+    with pytest.raises(DataError,
+                       match=r"named.csv: label 'good' in column 'label' is not a class id, but label_names is set"):
         tc.prepare_data(DataConfig(train=str(named), label_names="negative, positive"))
 
 
@@ -251,13 +255,15 @@ def _unknown_test_label(tmp_path):
 
 # (case, make(tmp_path) -> (path, DataConfig overrides), [phrases the message must hold])
 ERRORS = [
-    ("no header (long first line)", _csv("My card was charged twice for the same order last week,billing\n" + GOOD_LINES),
+    ("no header (long first line)",
+     _csv("My card was charged twice for the same order last week,billing\n" + GOOD_LINES),
      ["tickets.csv", "no header", "add a first line naming the columns"]),
     ("no header (short first line)", _csv("refund my card,billing\n" + GOOD_LINES),
      ["tickets.csv", "no header", "add a first line naming the columns"]),
     ("unknown text column", _unknown_column, ["tickets.csv", "'body'", "choose one of", "'text'"]),
     ("unknown label column", _unknown_label_column, ["tickets.csv", "'category'", "choose one of", "'label'"]),
-    ("a single class", _single_class, ["tickets.csv", "column 'label'", "single class 'billing'", "add rows of another class"]),
+    ("a single class", _single_class,
+     ["tickets.csv", "column 'label'", "single class 'billing'", "add rows of another class"]),
     ("a class too small to split", _too_few, ["tickets.csv", "class 'shipping' has 1 row", "add rows for it"]),
     ("Latin-1 encoding", _csv("text,label\n" + GOOD_LINES + "caf\u00e9 cr\u00e8me refund,billing\n", "latin-1"),
      ["tickets.csv", "not UTF-8", "line 22", "Latin-1", "save it as UTF-8"]),
@@ -296,7 +302,8 @@ def test_missing_and_unsupported_files(tmp_path):
         prep(tmp_path / "nope.csv")
     x = tmp_path / "tickets.xlsx"
     x.write_bytes(b"PK\x03\x04")
-    with pytest.raises(DataError, match=r"tickets.xlsx: unsupported file type .xlsx; use CSV, TSV, JSON, JSONL or Parquet"):
+    with pytest.raises(DataError,
+                       match=r"tickets.xlsx: unsupported file type .xlsx; use CSV, TSV, JSON, JSONL or Parquet"):
         prep(x)
     with pytest.raises(DataError, match="is a folder"):
         prep(tmp_path)
@@ -309,7 +316,8 @@ def test_a_headerless_file_reads_with_header_off_and_its_columns_are_found_by_co
             for i in range(40)]
     path = tmp_path / "reviews.tsv"
     pd.DataFrame(rows).to_csv(path, sep="\t", header=False, index=False)
-    with pytest.raises(DataError, match=r"seems to have no header row.*read it without a header row \(data.header: false\)"):
+    with pytest.raises(DataError,
+                       match=r"seems to have no header row.*read it without a header row \(data.header: false\)"):
         prep(path)
     prepared = prep(path, header=False)
     assert (prepared.report.text_column, prepared.report.label_column) == ("column_2", "column_1")
@@ -321,7 +329,8 @@ def test_a_headerless_file_reads_with_header_off_and_its_columns_are_found_by_co
 def test_a_zero_validation_share_evaluates_on_the_test_rows_and_spends_no_labels_on_validation():
     p = tc.prepare_data(DataConfig(train=str(SUPPORT_TICKETS), validation_fraction=0.0))
     assert p.report.rows["train"] + p.report.rows["test"] == 240
-    assert p.splits["validation"] is p.splits["test"] and p.report.split_source["validation"] == p.report.split_source["test"]
+    assert (p.splits["validation"] is p.splits["test"]
+            and p.report.split_source["validation"] == p.report.split_source["test"])
 
 
 def test_labelled_rows_keep_file_positions_and_read_a_partly_labelled_pool(tmp_path):

@@ -24,7 +24,7 @@ from studio.serve import inference
 from studio.tasks import get_task
 from studio.tasks import token_classification as ner
 from studio.training import recipe
-from tests.support import trainable_here, read_jsonl, run_reproduce_script, tiny_config, train_to_completion
+from tests.support import read_jsonl, run_reproduce_script, tiny_config, train_to_completion, trainable_here
 
 PEOPLE = ["Alice", "Bob Stone", "Carla", "Dmitri Volkov", "Eve", "Farid"]
 PLACES = ["Paris", "Lagos", "Oslo", "New York", "Kraków", "Lima"]
@@ -85,7 +85,8 @@ def test_reads_conll_columns_docstart_and_blank_lines(tmp_path):
                  "Acme NNP B-NP B-ORG\nhires VBZ B-VP O\n",
                  encoding="utf-8")
     sents = ner.read_conll(str(p))
-    assert [s["tokens"] for s in sents] == [["Alice", "lives", "in", "New", "York"], ["Bob", "sings"], ["Acme", "hires"]]
+    assert ([s["tokens"] for s in sents]
+            == [["Alice", "lives", "in", "New", "York"], ["Bob", "sings"], ["Acme", "hires"]])
     assert sents[0]["tags"] == ["B-PER", "O", "O", "B-LOC", "I-LOC"]
     assert sents[1]["line"] == 11  # its first token's line, for error messages
     prepared = prepare(p, validation_fraction=0.0, test_fraction=0.0)
@@ -226,7 +227,8 @@ def test_tag_ids_as_hugging_face_datasets_export_them_are_named_by_label_names(t
     records = [{"tokens": ["EU", "rejects", "German", "call"], "ner_tags": [3, 0, 7, 0]},
                {"tokens": ["Peter", "Blackburn"], "ner_tags": [1, 2]}] * 5
     path = write_jsonl(tmp_path / "conll2003.jsonl", records)
-    with pytest.raises(DataError, match=r"^conll2003.jsonl record 1: 'ner_tags' holds numbers, not tag names.*label_names"):
+    with pytest.raises(DataError,
+                       match=r"^conll2003.jsonl record 1: 'ner_tags' holds numbers, not tag names.*label_names"):
         prepare(path)
     named = prepare(path, label_names=CONLL2003_NAMES, validation_fraction=0.2, test_fraction=0.2)
     tags = {tuple(t) for split in named.splits.values() for t in split["tags"]}
@@ -235,8 +237,9 @@ def test_tag_ids_as_hugging_face_datasets_export_them_are_named_by_label_names(t
     conll.write_text("EU 3\nrejects 0\n\nPeter 1\nBlackburn 2\n\n" * 5)
     with pytest.raises(DataError, match=r"^ids.conll line 1: tag '3' is a number: the tags look like class ids"):
         prepare(conll)
-    assert {tuple(t) for t in prepare(conll, label_names=CONLL2003_NAMES, validation_fraction=0.2,
-                                      test_fraction=0.2).splits["train"]["tags"]} <= {("B-ORG", "O"), ("B-PER", "I-PER")}
+    assert ({tuple(t) for t in prepare(conll, label_names=CONLL2003_NAMES, validation_fraction=0.2,
+                                       test_fraction=0.2).splits["train"]["tags"]}
+            <= {("B-ORG", "O"), ("B-PER", "I-PER")})
     with pytest.raises(DataError, match=r"record 1 \(token 1, 'EU'\): tag id 3 has no name: label_names gives 2 names"):
         prepare(path, label_names="O, B-PER")
 
@@ -249,7 +252,8 @@ def test_tag_ids_as_hugging_face_datasets_export_them_are_named_by_label_names(t
      "give the names in id order as label_names (e.g. O, B-PER, I-PER), or write the tags as names."),
     ({"tokens": [], "tags": []}, "ner.jsonl record 2 has no tokens; remove the empty sentence or fill it in."),
     ({"tokens": ["Alice", "sings"], "tags": ["B-PER", "I-LOC"]},
-     "ner.jsonl record 2 (token 2, 'sings'): BIO tags out of order: I-LOC follows B-PER; an entity must start with B-LOC."
+     "ner.jsonl record 2 (token 2, 'sings'): BIO tags out of order: I-LOC follows B-PER; an entity must "
+     "start with B-LOC."
      + REPAIR),
 ])
 def test_bad_jsonl_records(tmp_path, record, message):
@@ -378,8 +382,10 @@ def test_prediction_spans_and_format():
     words = ner.split_words(text)
     pred = ner._prediction(text, words, ["B-PER", "I-PER", "O", "O", "B-LOC", "I-LOC", "O"],
                            [0.9, 0.7, 1, 1, 0.6, 0.8, 1])
-    assert pred["entities"] == [{"entity": "PER", "text": "Alice  Martin", "start": 0, "end": 13, "score": pytest.approx(0.8)},
-                                {"entity": "LOC", "text": "New York", "start": 23, "end": 31, "score": pytest.approx(0.7)}]
+    assert pred["entities"] == [{"entity": "PER", "text": "Alice  Martin", "start": 0, "end": 13,
+                                 "score": pytest.approx(0.8)},
+                                {"entity": "LOC", "text": "New York", "start": 23, "end": 31,
+                                 "score": pytest.approx(0.7)}]
     assert ner.format_prediction(text, pred) == "Alice  Martin[PER] lives in New York[LOC]."
     assert ner.format_prediction("nothing here", {"entities": []}) == "nothing here"
 

@@ -1,4 +1,5 @@
-"""studio.training.base_scores: every report says whether fine-tuning helped, beside the untrained base on the same test rows."""
+"""studio.training.base_scores: every report says whether fine-tuning helped, beside the untrained base on the same \
+test rows."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def two_runs(tmp_path_factory, tiny_bert, separable_csv):
     try:
         first = train_to_completion(store, RunConfig.from_dict(cfg))
         second = train_to_completion(store, RunConfig.from_dict(cfg))
-        off = train_to_completion(store, RunConfig.from_dict({**cfg, "training": {**cfg["training"], "score_base": False}}))
+        off = train_to_completion(store,
+                                  RunConfig.from_dict({**cfg, "training": {**cfg["training"], "score_base": False}}))
     finally:
         os.environ["STUDIO_CACHE"] = shared
     return store, first, second, off

@@ -28,7 +28,8 @@ def test_every_feature_keeps_the_points_it_implements():
         def train_rows(self, run, rows):  # the point passes (run, train)
             return rows
 
-    assert hooks.problems(Misnamed()) == ["Misnamed.train_rows takes ['run', 'rows'], the point passes ['run', 'train']"]
+    assert (hooks.problems(Misnamed())
+            == ["Misnamed.train_rows takes ['run', 'rows'], the point passes ['run', 'train']"])
 
 
 class Recorder:

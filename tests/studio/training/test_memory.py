@@ -34,7 +34,8 @@ def test_the_parts_follow_the_method_and_the_settings(tiny_bert, separable_csv):
     longer = memory.estimate(_cfg(tiny_bert, separable_csv, "full", max_length=32))
     assert longer.parts["activations"] == 2 * full.parts["activations"]
     # Attention scores grow with the square of the length (on a CPU; SDPA's fused GPU kernels keep none).
-    assert longer.parts["attention"] == 4 * full.parts["attention"] > 0 and double.parts["attention"] == 2 * full.parts["attention"]
+    assert (longer.parts["attention"] == 4 * full.parts["attention"] > 0
+            and double.parts["attention"] == 2 * full.parts["attention"])
     on_gpu = dataclasses.replace(memory.where(_cfg(tiny_bert, separable_csv, "full")), on_gpu=True)
     assert memory.parts(s, _cfg(tiny_bert, separable_csv, "full").training, on_gpu)["attention"] == 0
     saved = memory.estimate(_cfg(tiny_bert, separable_csv, "full", gradient_checkpointing=True))
@@ -87,7 +88,8 @@ def test_a_run_records_its_estimate_and_its_measured_peak_with_gradient_checkpoi
     run_id = train_to_completion(store, cfg)
     st = runfolder.read_status(store.run_dir(run_id))
     assert st["memory"]["verdict"] == "fits" and st["memory"]["total"] > 0
-    assert st["peak_memory"]["what"] == "peak RSS of the training process" and st["peak_memory"]["bytes"] > 100 * 2 ** 20
+    assert (st["peak_memory"]["what"] == "peak RSS of the training process"
+            and st["peak_memory"]["bytes"] > 100 * 2 ** 20)
     assert cli.main(["--runs-dir", str(store.root), "show", run_id]) == 0
     assert "memory   estimated" in capsys.readouterr().out
 

@@ -86,7 +86,8 @@ def no_wandb_login(tmp_path, monkeypatch):
 def test_wandb_without_a_login_is_refused_before_a_run_exists(no_wandb_login, store, separable_csv, monkeypatch):
     pytest.importorskip("wandb")
     raw = {"data": {"train": str(separable_csv)}, "training": {"wandb": True}}
-    with pytest.raises(ConfigError, match=r"training.wandb: no Weights & Biases login .*wandb login.*WANDB_MODE=offline"):
+    with pytest.raises(ConfigError,
+                       match=r"training.wandb: no Weights & Biases login .*wandb login.*WANDB_MODE=offline"):
         store.create(RunConfig.from_dict(raw))
     assert store.list() == [] and not [p for p in store.root.iterdir() if p.is_dir() and p.name != "uploads"]
     monkeypatch.setenv("WANDB_MODE", "offline")

@@ -12,7 +12,8 @@ SAMPLE = Path(__file__).resolve().parents[3] / "assets" / "samples" / "support_t
 
 
 def test_datacheck_reports_splits_and_tokens():
-    check = data_check.check(DataConfig(train=str(SAMPLE)), model="sentence-transformers/all-MiniLM-L6-v2", max_length=64)
+    check = data_check.check(DataConfig(train=str(SAMPLE)), model="sentence-transformers/all-MiniLM-L6-v2",
+                             max_length=64)
     assert check.ok and (check.text_column, check.label_column) == ("text", "label")
     assert check.report.rows == {"train": 192, "validation": 24, "test": 24}
     assert len(check.token_lengths) == 192 and max(check.token_lengths) < 64
