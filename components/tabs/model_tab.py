@@ -241,7 +241,7 @@ def _model_and_method(ctx: StudioContext, catalog: list[tuple[str, str]]) -> tup
     default_method = ctx.default_method if ctx.default_method in methods.METHODS else "lora"
     with gr.Group():
         model = gr.Dropdown(choices=catalog, value=ctx.default_model if in_catalog else catalog_ids[0],
-                            label=t("Base model", "基础模型"),
+                            label=t("Base model", "基础模型"), elem_id="model-base",
                             info=t("Bundled models work offline.", "内置模型可离线使用。"))
         model_custom = gr.Textbox(value="" if in_catalog else ctx.default_model,
                                   label=t("Or a hub id or local folder", "或填写 Hub 模型 ID / 本地文件夹"),

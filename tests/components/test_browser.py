@@ -24,6 +24,11 @@ ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-net
         "--disable-sync", "--no-first-run"]
 
 pytestmark = pytest.mark.slow
+STILL = """document.addEventListener('DOMContentLoaded', () => {
+  const style = document.createElement('style');
+  style.textContent = '*, *::before, *::after { animation: none !important; transition: none !important; }';
+  document.head.appendChild(style);
+});"""
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -59,6 +64,16 @@ def browser():
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        new_page = b.new_page
+
+        def still_page(*args, **kwargs):
+            # Gradio's pending-state shimmer and spinners repaint without end while a run trains: in a test that
+            # is a renderer busy on one of two cores. Pages here draw the same without motion.
+            page = new_page(*args, **kwargs)
+            page.add_init_script(STILL)
+            return page
+
+        b.new_page = still_page
         yield b
         b.close()
 

@@ -1,7 +1,8 @@
 """What a newcomer hits with real files, in headless Chromium (the findings of a first try, each checked).
 
 CoNLL-2003 ships as train.txt; an SFT file under another task; SFT's charts; a headerless TSV; the training
-log; the Chinese page at run time; base-vs-tuned figures. Screenshots land in tests/_artifacts/screenshots/
+log; the Chinese page at run time; base-vs-tuned figures; BIO tags out of order repaired in one click; a Chinese
+file switching the English base to the multilingual one. Screenshots land in tests/_artifacts/screenshots/
 (newcomer-*.png).
 """
 
@@ -124,6 +125,47 @@ def test_sft_charts_show_prompt_and_answer_tokens_and_turns(app, browser):  # no
     summary = page.locator(".studio-card").first.inner_text()
     assert "Tokens per conversation" in summary, summary
     shot(page, "newcomer-4-sft-charts")
+    page.close()
+
+
+def test_bio_tags_out_of_order_are_repaired_with_one_click(app, browser, tmp_path):  # noqa: F811
+    url, _ = app
+    page = new_page(browser, url)
+    pick_task(page, "Token classification (NER)")
+    page.wait_for_selector("#data-status .studio-msg-ok", timeout=60_000)
+    lines = []
+    for i in range(30):  # MSRA style: one character and its tag per line; one sentence starts its entity with I-
+        name = ("I-PER" if i == 7 else "B-PER", "I-PER")
+        lines += [f"李\t{name[0]}", f"明\t{name[1]}", "说\tO", "话\tO", ""]
+    path = tmp_path / "msra_train.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    upload(page, path)
+    page.wait_for_selector("#data-status:has-text('BIO tags out of order')", timeout=60_000)
+    button = page.locator("#data-bio-fix")
+    button.wait_for(state="visible", timeout=10_000)
+    shot(page, "newcomer-12-bio-out-of-order")
+    button.click()
+    page.wait_for_selector(":text('1 tag(s) were repaired')", timeout=60_000)
+    assert "Ready: msra_train.txt" in status(page)
+    assert page.locator("#data-repair-bio input").is_checked() and not button.is_visible()
+    page.wait_for_timeout(2000)  # the charts redraw after the status
+    shot(page, "newcomer-13-bio-repaired")
+    page.close()
+
+
+def test_a_chinese_file_gets_the_multilingual_base(app, browser, tmp_path):  # noqa: F811
+    url, _ = app
+    page = new_page(browser, url)
+    upload(page, shutil.copy(SAMPLES / "hotel_reviews_zh.csv", tmp_path / "reviews.csv"))
+    page.wait_for_selector("#data-status:has-text('Ready: reviews.csv')", timeout=60_000)
+    open_tab(page, "Model & method")
+    base = page.locator("#model-base")
+    base.locator(":text('Picked for your data')").wait_for(timeout=30_000)
+    assert "multilingual-e5-small" in base.locator("input").input_value()
+    assert "minilm reads as unknown tokens" in base.inner_text()
+    # The parameter count and memory estimate follow the new base.
+    page.wait_for_selector("#param-count:has-text('intfloat/multilingual-e5-small')", timeout=60_000)
+    shot(page, "newcomer-14-chinese-base")
     page.close()
 
 

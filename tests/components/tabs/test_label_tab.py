@@ -114,9 +114,16 @@ def app(tmp_path_factory, ui_cache):
 
 
 def _upload(page, elem_id: str, path) -> None:
-    page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
-    # The file goes to the server before its name shows; on a loaded 2-core CI machine that took over 30 s once.
-    page.wait_for_selector(f"#{elem_id} :text('{path.name}')", timeout=90_000)
+    # In the full suite (never alone) the second of three uploads sometimes never shows its name, even after 90 s:
+    # the file is dropped again once before the test gives up. The cause is not found yet (noted in the issue).
+    for attempt in (1, 2):
+        page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
+        try:
+            page.wait_for_selector(f"#{elem_id} :text('{path.name}')", timeout=45_000)
+            return
+        except Exception:
+            if attempt == 2:
+                raise
 
 
 def test_labelling_a_round_from_the_keyboard_and_retraining(app, browser, pool_files, ui_tiny_model):  # noqa: F811

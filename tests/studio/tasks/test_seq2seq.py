@@ -159,14 +159,14 @@ def test_long_targets_are_warned_about(tmp_path, tiny_t5):
 # ----------------------------------------------------------- tokenise --
 def test_tokenised_targets_and_padded_labels(tiny_t5):
     tok = s2s.load_tokenizer(tiny_t5)
-    split = pd.DataFrame({"source": ["the red car is here", "a hat"], "target": ["red car", "a very long hat story"]})
+    split = pd.DataFrame({"source": ["the red car is here", "a hat"], "target": ["open door", "a very long hat story"]})
     split["text"] = split["source"]
     ds = s2s.tokenize({"train": split}, tok, [], RunConfig(task="seq2seq", training=TrainingConfig(max_length=4),
                                                              task_args={"max_target_length": 3}))["train"]
     assert "token_type_ids" not in ds.column_names
     assert all(len(x) <= 4 for x in ds["input_ids"])
     first, second = ds["labels"]
-    assert first == tok("red car", add_special_tokens=False)["input_ids"] + [SEP_ID]  # no [CLS]; ends with [SEP]
+    assert first == tok("open door", add_special_tokens=False)["input_ids"] + [SEP_ID]  # no [CLS]; ends with [SEP]
     assert len(second) == 3 and CLS_ID not in second
     model = s2s.load_model(tiny_t5, [], tok)
     batch = s2s.collator(tok, model)([ds[0], ds[1]])
