@@ -72,6 +72,16 @@ def status(page) -> str:
     return page.locator("#data-status").inner_text()
 
 
+def take_the_offered_fix(page, refusal: str, button_id: str, shot_name: str):
+    """The upload was refused with `refusal` and the one-click fix is offered: screenshot, click it; the button."""
+    page.wait_for_selector(f"#data-status:has-text('{refusal}')", timeout=60_000)
+    button = page.locator(f"#{button_id}")
+    button.wait_for(state="visible", timeout=10_000)
+    shot(page, shot_name)
+    button.click()
+    return button
+
+
 def test_conll_files_named_txt_upload_and_a_refused_file_says_why(app, browser, tmp_path):  # noqa: F811
     url, _ = app
     page = new_page(browser, url)
@@ -140,11 +150,7 @@ def test_bio_tags_out_of_order_are_repaired_with_one_click(app, browser, tmp_pat
     path = tmp_path / "msra_train.txt"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     upload(page, path)
-    page.wait_for_selector("#data-status:has-text('BIO tags out of order')", timeout=60_000)
-    button = page.locator("#data-bio-fix")
-    button.wait_for(state="visible", timeout=10_000)
-    shot(page, "newcomer-12-bio-out-of-order")
-    button.click()
+    button = take_the_offered_fix(page, "BIO tags out of order", "data-bio-fix", "newcomer-12-bio-out-of-order")
     page.wait_for_selector(":text('1 tag(s) were repaired')", timeout=60_000)
     assert "Ready: msra_train.txt" in status(page)
     assert page.locator("#data-repair-bio input").is_checked() and not button.is_visible()
@@ -177,11 +183,7 @@ def test_a_headerless_file_is_read_with_one_click(app, browser, tmp_path):  # no
     path = tmp_path / "sentiment.tsv"
     pd.DataFrame(rows).to_csv(path, sep="\t", header=False, index=False)
     upload(page, path)
-    page.wait_for_selector("#data-status:has-text('seems to have no header row')", timeout=60_000)
-    button = page.locator("#data-header-fix")
-    button.wait_for(state="visible", timeout=10_000)
-    shot(page, "newcomer-5-headerless")
-    button.click()
+    button = take_the_offered_fix(page, "seems to have no header row", "data-header-fix", "newcomer-5-headerless")
     page.wait_for_selector("#data-status:has-text('Ready: sentiment.tsv has 2 labels')", timeout=60_000)
     assert not page.locator("#data-header input").is_checked()
     assert not button.is_visible()
