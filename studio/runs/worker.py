@@ -30,8 +30,12 @@ def train_run(run_dir: Path, device: str, resume: bool) -> dict:
     t = load_run_config(run_dir).training
     if not is_multi_process(t):
         from studio.training import recipe  # torch and transformers load here, once the run has its device
+        from studio.training.tracking import finish_trackers
 
-        return recipe.run(run_dir, resume=resume)
+        try:
+            return recipe.run(run_dir, resume=resume)
+        finally:
+            finish_trackers()
     from studio.runs import distributed
 
     return distributed.run_launched(run_dir, t, device, pick_precision(t.precision, process_device(device)), resume)

@@ -4,6 +4,7 @@ when asked for."""
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -59,3 +60,12 @@ def wandb_env(t, run_dir: Path) -> None:
         os.environ["WANDB_PROJECT"] = t.wandb_project
     if t.wandb:
         os.environ.setdefault("WANDB_DIR", str(run_dir))  # wandb's files live (and are deleted) with the run
+
+
+def finish_trackers() -> None:
+    """Close the W&B run that the Trainer opened. wandb writes its log when the run finishes, which it leaves to
+    an atexit hook; a worker forked from the spare leaves through os._exit, past every such hook, and its offline
+    log stayed an empty header."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish()
