@@ -77,6 +77,7 @@ def shared_spare(tmp_path_factory):
     from studio.runs.prewarm import Spare
 
     spare = Spare(tmp_path_factory.mktemp("spare"))
+    spare.wait_ready(60)  # a run started before it is ready would spawn a fresh worker: its imports again
     original = store_module.Store.__post_init__
 
     def lend_the_spare(self):

@@ -18,6 +18,7 @@ outlives the app, and it writes its own pid into status.json.
 from __future__ import annotations
 
 import atexit
+import importlib
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +36,8 @@ from studio.runs.store import worker_env
 
 # Variables read while transformers, torch or huggingface_hub import: a spare started under other values would
 # run workers with stale settings, so a change makes the Store spawn fresh workers instead.
-IMPORT_TIME_ENV = ("HF_", "TRANSFORMERS_", "TORCH", "PYTORCH_", "CUDA_", "OMP_", "MKL_", "TOKENIZERS_", "PYTHONPATH",
-                   "STUDIO_CACHE")
+# (STUDIO_CACHE is not one: the studio reads it when it needs the folder, studio.base.cache.)
+IMPORT_TIME_ENV = ("HF_", "TRANSFORMERS_", "TORCH", "PYTORCH_", "CUDA_", "OMP_", "MKL_", "TOKENIZERS_", "PYTHONPATH")
 DIR_PREFIX = "studio-prewarm-"  # the spare's socket and log live in a temporary folder of this name
 
 
@@ -75,6 +77,14 @@ class Spare:
 
     def ready(self) -> bool:
         return self.proc.poll() is None and self.socket_path.exists()
+
+    def wait_ready(self, seconds: float = 30.0) -> bool:
+        """Wait for the spare to finish its imports (it imports what a fresh worker would, in the same seconds), so
+        that the next run forks from it instead of paying for them again; a spare that ended is not waited for."""
+        end = time.time() + seconds
+        while not self.ready() and self.proc.poll() is None and time.time() < end:
+            time.sleep(0.2)
+        return self.ready()
 
     def spawn(self, argv: list[str], log_path: Path, env: dict[str, str], timeout: float = 10.0,
               cwd: Path | None = None) -> int | None:
@@ -130,7 +140,12 @@ def _import_heavy() -> None:
     from studio.tasks import all_tasks
     from studio.training import recipe  # noqa: F401
 
-    all_tasks()
+    for task in all_tasks():
+        for name in task.warm_imports:
+            try:
+                importlib.import_module(name)
+            except ImportError:  # an optional extra: the run that needs it says so itself
+                pass
 
 
 def _become_worker(request: dict[str, Any]) -> None:

@@ -114,13 +114,6 @@ class Driver:
             # of short trials would otherwise spend seconds of each importing them again.
             prewarm.enable(self.store)
 
-    def wait_for_spare(self, seconds: float = 30.0) -> None:
-        """Let the spare finish its imports before the first trial (it imports what a fresh worker would, in
-        the same seconds), so that trial forks from it too; a spare that fails is not waited for."""
-        spare, end = self.store.spare, time.time() + seconds
-        while spare is not None and not spare.ready() and spare.proc.poll() is None and time.time() < end:
-            time.sleep(0.2)
-
     def stop_requested(self) -> bool:
         return (RunFolder(self.folder).stop_request).exists()
 
@@ -130,7 +123,8 @@ class Driver:
                           started_at=read_status(self.folder).get("started_at") or time.time())
         minutes = self.settings["timeout_minutes"]
         budget_end = st["started_at"] + 60 * minutes if minutes else None
-        self.wait_for_spare()
+        if self.store.spare is not None:
+            self.store.spare.wait_ready()  # so the first trial forks from it too
         self._finish_interrupted()
         while not self.stop_requested():
             done = [t for t in self.study.trials if t.state.is_finished()]

@@ -318,6 +318,9 @@ class Task:
     length_series: LengthSeries | None = None
 
     capabilities: tuple[object, ...] = ()
+    # Modules its runs import on first use (metrics, trainer classes): a spare worker (studio.runs.prewarm) imports
+    # them ahead, so a run forked from it does not spend its first seconds on them. Missing ones are skipped.
+    warm_imports: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------------------ questions
     def capability(self, kind: type[T]) -> T | None:

@@ -524,6 +524,7 @@ class Card(ChatCard):
 
 TASK = Task(
     name="preference",
+    warm_imports=("trl.trainer.dpo_trainer", "trl.trainer.kto_trainer", "trl.experimental.orpo"),
     inputs=TEXT,
     texts=TaskTexts(title=Text("Preference tuning of a chat model (DPO, ORPO, KTO)",
                                "对话模型偏好微调（DPO、ORPO、KTO）"),

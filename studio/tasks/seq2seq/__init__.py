@@ -442,6 +442,7 @@ class Card:
 
 TASK = Task(
     name="seq2seq",
+    warm_imports=("sacrebleu",),
     inputs=TEXT,
     texts=TaskTexts(title=Text("Sequence to sequence (translation, summaries)", "序列到序列（翻译、摘要）"),
                     data_hint=Text("a source column and a target column (CSV, TSV, JSON, JSONL, Parquet)",

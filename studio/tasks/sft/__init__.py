@@ -798,6 +798,7 @@ class Teaching:
 
 TASK = Task(
     name="sft",
+    warm_imports=("sacrebleu",),
     inputs=TEXT,
     texts=TaskTexts(title=Text("Instruction tuning of a chat model (SFT)", "对话模型指令微调（SFT）"),
                     data_hint=Text("JSON/JSONL with instruction, optional input and output, or chat messages "

@@ -525,6 +525,7 @@ class Teaching:
 
 TASK = Task(
     name="text-classification",
+    warm_imports=("sklearn.metrics",),
     inputs=TEXT,
     texts=TaskTexts(title=Text("Text classification", "文本分类"),
                     data_hint=Text("a text column and a label column (CSV, TSV, JSON, JSONL, Parquet)",

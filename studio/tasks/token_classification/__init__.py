@@ -626,6 +626,7 @@ class Card:
 
 TASK = Task(
     name="token-classification",
+    warm_imports=("seqeval.metrics",),
     inputs=TEXT,
     texts=TaskTexts(title=Text("Token classification (NER)", "词元分类（命名实体识别）"),
                     data_hint=Text("CoNLL columns (token ... BIO tag, a blank line between sentences) or JSON/JSONL "

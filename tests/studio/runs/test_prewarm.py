@@ -72,6 +72,18 @@ def test_a_changed_import_time_setting_falls_back_to_a_fresh_worker(spare_store,
     assert spare_store.wait(run_id, timeout=300)["status"] == "completed"
 
 
+def test_a_run_under_another_studio_cache_forks_from_the_spare_and_uses_that_cache(spare_store, tiny_bert, csv_path,
+                                                                                   tmp_path, monkeypatch):
+    # The studio reads STUDIO_CACHE when it needs the folder, never at import: a spare serves such a run (the
+    # suite's tests each set their own cache; all their runs used to spawn fresh workers).
+    monkeypatch.setenv("STUDIO_CACHE", str(tmp_path / "other-cache"))
+    forked = list(spare_store.spare.forked)
+    run_id = spare_store.create(RunConfig.from_dict(tiny_config(tiny_bert, csv_path, "lora", epochs=1)))
+    assert spare_store.spare.forked != forked, "the spare serves the run"
+    assert spare_store.wait(run_id, timeout=300)["status"] == "completed"
+    assert list((tmp_path / "other-cache" / "base-scores").glob("*.json")), "its base scores went to the new cache"
+
+
 def test_the_cache_folder_torch_sets_for_itself_does_not_make_the_spare_stale():
     from studio.runs.prewarm import env_fingerprint
 

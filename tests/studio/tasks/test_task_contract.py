@@ -86,6 +86,15 @@ def test_the_contract_check_names_what_a_task_gets_wrong():
 
 
 @pytest.mark.parametrize("name", TASKS)
+def test_every_tasks_warm_imports_are_modules_this_machine_has(name):
+    import importlib.util
+
+    # A misspelt name would be skipped by the spare as an absent extra, and its runs would pay for the import.
+    for module in get_task(name).warm_imports:
+        assert importlib.util.find_spec(module) is not None, module
+
+
+@pytest.mark.parametrize("name", TASKS)
 def test_every_task_prepares_its_own_bundled_sample(name):
     task = get_task(name)
     samples = data_check.list_samples()
