@@ -62,8 +62,6 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
     (default: on, unless STUDIO_PREWARM=0).
     """
     store = open_store(runs_dir)
-    if prewarm if prewarm is not None else os.environ.get("STUDIO_PREWARM", "1") != "0":
-        _prewarm.enable(store)
     ctx = StudioContext(store=store, samples=data_check.list_samples(), default_sample=default_sample,
                         default_model=default_model, default_method=default_method)
     # delete_cache: gradio's copies of uploads and downloads go after a day (checked hourly).
@@ -129,6 +127,10 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
         gr.api(run_metrics, api_name="run_metrics", concurrency_limit=None)
         gr.api(run_status, api_name="run_status", concurrency_limit=None)
     app.queue(default_concurrency_limit=8)
+    # Only now: gr.Blocks sets HF_HUB_DISABLE_TELEMETRY, which huggingface_hub reads at import. A spare started
+    # before it would be stale from the first run on, and every run would spawn a fresh worker instead.
+    if prewarm if prewarm is not None else os.environ.get("STUDIO_PREWARM", "1") != "0":
+        _prewarm.enable(store)
     return app
 
 

@@ -28,6 +28,9 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# What gr.Blocks sets with analytics off; set before the shared spare starts (below), or its import-time
+# settings would differ from every UI test's runs and each would spawn a fresh worker.
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "True")
 # A registry path from the developer's shell would send test runs into their real registry.
 os.environ.pop("STUDIO_REGISTRY", None)
 os.environ.pop("STUDIO_RUNS_PER_DEVICE", None)

@@ -270,7 +270,8 @@ def test_queue_stop_kill_resume_and_a_restarted_server(app_url, trained_run, ui_
     assert first_id in [row[0] for row in table["data"]]
     for c in (a, b):
         c.predict("sentiment_reviews.jsonl", api_name="/use_sample")
-    _, run1 = a.predict(model_custom=str(ui_tiny_model), api_name="/start_run", **FAST)
+    # run1 is killed while it trains: enough epochs that it is still training when the poll sees it running.
+    _, run1 = a.predict(model_custom=str(ui_tiny_model), api_name="/start_run", **{**FAST, "epochs": 40})
     msg2, run2 = b.predict(model_custom=str(ui_tiny_model), api_name="/start_run", **FAST)
     # A second Start while a run trains is queued, not refused.
     assert run1 != run2 and "queued behind 1 other run" in msg2
