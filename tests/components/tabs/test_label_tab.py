@@ -167,10 +167,13 @@ def test_reviewing_labels_in_the_data_tab(app, browser, noisy):  # noqa: F811
     page.goto(url)
     page.wait_for_selector("#data-status .studio-msg-ok", timeout=60_000)
     page.locator("#data-upload input[type=file]").set_input_files(str(noisy))
-    page.wait_for_selector("#data-status:has-text('tickets.csv')", timeout=60_000)
+    page.wait_for_selector("#data-status:has-text('Ready: tickets.csv')", timeout=60_000)  # not support_tickets.csv
     page.locator("#review-panel").get_by_text("Find label errors").first.click()
     page.locator("#review-find").click()
-    page.wait_for_selector("#review-status .studio-msg-warn", timeout=120_000)
+    # Whatever the page says first (suspects, none, an error toast), so a failure shows it.
+    page.wait_for_function("() => document.querySelector('#review-status .studio-msg, .toast-body')", timeout=180_000)
+    said = page.locator("#review-status").inner_text() + " | " + " ".join(page.locator(".toast-body").all_inner_texts())
+    assert page.locator("#review-status .studio-msg-warn").count(), said
     shot(page, "review-1-suspects")
     page.get_by_role("button", name="Take every suggestion").click()
     page.wait_for_timeout(1000)
