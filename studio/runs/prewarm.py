@@ -50,13 +50,69 @@ def env_fingerprint(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in sorted(env.items()) if k.startswith(IMPORT_TIME_ENV) and k not in SET_BY_TORCH}
 
 
+SOCKET_ENV = "STUDIO_SPARE_SOCKET"  # a spare's socket lent to a child process (a sweep's driver) by its parent
+
+
 def enable(store) -> None:
-    """Give a runs.Store a spare worker: its runs start ~4 s sooner (torch and transformers already imported)."""
+    """Give a runs.Store a spare worker: its runs start ~4 s sooner (torch and transformers already imported).
+
+    A process started by one that keeps a spare (a sweep's driver started by the app) borrows that spare instead
+    of importing everything again in a second one."""
     if store.spare is None:
-        store.spare = Spare(store.root)
+        lent = os.environ.get(SOCKET_ENV)
+        store.spare = Borrowed(Path(lent), store.root) if lent and Path(lent).exists() else Spare(store.root)
 
 
-class Spare:
+def lend(spare, env: dict[str, str]) -> dict[str, str]:
+    """`env` for a child process that should borrow `spare` (one that serves under these settings), else as is."""
+    if spare is None or not spare.ready() or env_fingerprint(env) != spare.fingerprint:
+        return env
+    return {**env, SOCKET_ENV: str(spare.socket_path)}
+
+
+class Borrowed:
+    """A handle on a spare worker that another process keeps: forks as a Spare does, owns nothing. When that
+    process has gone, so has its spare: spawn says None and the Store starts fresh workers."""
+
+    def __init__(self, socket_path: Path, cwd: Path):
+        self.socket_path, self.cwd = Path(socket_path), Path(cwd)
+        self.lock = threading.Lock()
+        self.forked: list[int] = []
+        # The lender checked (lend) that its spare serves this process's settings; later changes here count.
+        self.fingerprint = env_fingerprint(worker_env())
+
+    def ready(self) -> bool:
+        return self.socket_path.exists()
+
+    def wait_ready(self, seconds: float = 30.0) -> bool:
+        return self.ready()
+
+    def spawn(self, argv: list[str], log_path: Path, env: dict[str, str], timeout: float = 10.0,
+              cwd: Path | None = None) -> int | None:
+        """Fork a worker for `argv` (studio.runs.worker's arguments) in `cwd` (the runs folder; default the one
+        the spare started in); its pid, or None when the spare cannot serve (not ready yet, gone, or started
+        under other import-time settings): the caller then spawns one itself."""
+        if not self.ready() or env_fingerprint(env) != self.fingerprint:
+            return None
+        request = {"argv": argv, "log": str(log_path), "env": env, "cwd": str(cwd or self.cwd)}
+        try:
+            with self.lock, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(timeout)
+                s.connect(str(self.socket_path))
+                s.sendall(json.dumps(request).encode() + b"\n")
+                reply = json.loads(_read_line(s))
+        except (OSError, ValueError):
+            return None
+        if not reply.get("pid"):
+            return None
+        self.forked.append(int(reply["pid"]))
+        return self.forked[-1]
+
+    def close(self) -> None:
+        """Nothing to end: the spare is its lender's."""
+
+
+class Spare(Borrowed):
     """The app's handle on its spare worker process (one per Store that enables it)."""
 
     def __init__(self, cwd: Path):
@@ -85,27 +141,6 @@ class Spare:
         while not self.ready() and self.proc.poll() is None and time.time() < end:
             time.sleep(0.2)
         return self.ready()
-
-    def spawn(self, argv: list[str], log_path: Path, env: dict[str, str], timeout: float = 10.0,
-              cwd: Path | None = None) -> int | None:
-        """Fork a worker for `argv` (studio.runs.worker's arguments) in `cwd` (the runs folder; default the one
-        the spare started in); its pid, or None when the spare cannot serve (not ready yet, gone, or started
-        under other import-time settings): the caller then spawns one itself."""
-        if not self.ready() or env_fingerprint(env) != self.fingerprint:
-            return None
-        request = {"argv": argv, "log": str(log_path), "env": env, "cwd": str(cwd or self.cwd)}
-        try:
-            with self.lock, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                s.settimeout(timeout)
-                s.connect(str(self.socket_path))
-                s.sendall(json.dumps(request).encode() + b"\n")
-                reply = json.loads(_read_line(s))
-        except (OSError, ValueError):
-            return None
-        if not reply.get("pid"):
-            return None
-        self.forked.append(int(reply["pid"]))
-        return self.forked[-1]
 
     def close(self) -> None:
         """End the spare (workers it forked keep running) and remove its folder."""

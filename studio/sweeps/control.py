@@ -72,7 +72,7 @@ def resume(store: Store, sweep_id: str) -> dict[str, Any]:
     folder = sweep_dir(store, sweep_id)
     runfolder.clear_stop(folder)
     write_status(folder, "queued", reason=None, finished_at=None, pid=None, pid_start=None, resumed_at=time.time())
-    launch(folder)
+    launch(folder, store.spare)
     return read_status(folder)
 
 

@@ -56,7 +56,7 @@ def create(store: Store, cfg: RunConfig, space: dict[str, Any] | None = None,
     folder = SWEEPS.folder(store.root, sweep_id)
     _study(folder, spec)  # Optuna's tables exist before anyone reads them
     if start:
-        launch(folder)
+        launch(folder, store.spare)
     return sweep_id
 
 
@@ -81,13 +81,14 @@ def _study(folder: Path, spec: dict[str, Any]):
                                load_if_exists=True)
 
 
-def launch(folder: Path) -> int:
-    """Start the sweep's driver, detached (its own session: it outlives the app or shell that started it)."""
+def launch(folder: Path, spare=None) -> int:
+    """Start the sweep's driver, detached (its own session: it outlives the app or shell that started it). Its
+    trials fork from `spare` (the Store's, when it has one) rather than from a second spare of the driver's own."""
     folder = Path(folder)
     with open(folder / LOG_FILE, "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "studio.sweeps.driver", "run", str(folder)], stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                close_fds=True, env=worker_env(), cwd=str(folder.parent.parent))
+                                close_fds=True, env=prewarm.lend(spare, worker_env()), cwd=str(folder.parent.parent))
     import threading
 
     threading.Thread(target=proc.wait, daemon=True).start()  # reaped when it ends, never a zombie
@@ -113,6 +114,8 @@ class Driver:
             # Trials fork from a spare worker with torch and transformers imported, as the app's runs do: a sweep
             # of short trials would otherwise spend seconds of each importing them again.
             prewarm.enable(self.store)
+            if type(self.store.spare) is prewarm.Borrowed:
+                print("[studio] trials fork from the spare worker of the app that started this sweep", flush=True)
 
     def stop_requested(self) -> bool:
         return (RunFolder(self.folder).stop_request).exists()

@@ -11,7 +11,7 @@ from studio.base import runfolder
 from studio.base.runfolder import RunFolder
 from studio.config import RunConfig
 from studio.runs import prewarm
-from studio.runs.store import Store
+from studio.runs.store import Store, worker_env
 from tests.support import kill_active, separable_rows, tiny_config, wait_for, write_csv
 
 
@@ -82,6 +82,18 @@ def test_a_run_under_another_studio_cache_forks_from_the_spare_and_uses_that_cac
     assert spare_store.spare.forked != forked, "the spare serves the run"
     assert spare_store.wait(run_id, timeout=300)["status"] == "completed"
     assert list((tmp_path / "other-cache" / "base-scores").glob("*.json")), "its base scores went to the new cache"
+
+
+def test_a_spare_is_lent_only_under_its_own_settings_and_a_lender_gone_means_fresh_workers(spare_store, tmp_path):
+    spare = spare_store.spare
+    env = worker_env()
+    assert prewarm.lend(spare, env)[prewarm.SOCKET_ENV] == str(spare.socket_path)
+    other = {**env, "HF_HUB_OFFLINE": "0" if env.get("HF_HUB_OFFLINE") == "1" else "1"}
+    assert prewarm.SOCKET_ENV not in prewarm.lend(spare, other), "a child under other settings starts its own"
+    assert prewarm.lend(None, env) == env
+    # The lender's spare ends with it: the borrower's Store then starts fresh workers.
+    gone = prewarm.Borrowed(tmp_path / "gone.sock", tmp_path)
+    assert not gone.ready() and gone.spawn(["nothing"], tmp_path / "x.log", env) is None
 
 
 def test_the_cache_folder_torch_sets_for_itself_does_not_make_the_spare_stale():

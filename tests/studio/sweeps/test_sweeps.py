@@ -94,6 +94,18 @@ def test_a_sweep_runs_its_trials_as_runs_and_keeps_the_best(finished_sweep):
         assert lr == pytest.approx(r["params"]["training.learning_rate"])
 
 
+def test_trials_fork_from_the_spare_of_the_process_that_started_the_sweep(finished_sweep, shared_spare):
+    """The Store that created the sweep lends its spare (the app's) to the driver: no second spare imports
+    torch for it, and every trial forks with the imports done."""
+    if shared_spare is None:
+        pytest.skip("STUDIO_TEST_SPARE=0: the Store has no spare to lend")
+    store, sweep_id, _ = finished_sweep
+    log = (sweeps.sweep_dir(store, sweep_id) / "sweep.log").read_text()
+    assert "trials fork from the spare worker of the app that started this sweep" in log, log[-2000:]
+    trials = sweeps.describe(store, sweep_id)["trials"]
+    assert trials and all(runfolder.read_status(store.run_dir(r["run"]))["forked"] for r in trials)
+
+
 def test_weak_trials_are_pruned_and_the_steps_saved_are_counted(finished_sweep):
     store, sweep_id, _ = finished_sweep
     d = sweeps.describe(store, sweep_id)
