@@ -68,4 +68,8 @@ def finish_trackers() -> None:
     log stayed an empty header."""
     wandb = sys.modules.get("wandb")
     if wandb is not None and getattr(wandb, "run", None) is not None:
-        wandb.finish()
+        try:
+            wandb.finish()
+        except Exception as e:  # a tracker that fails to close must not hide how the run itself ended
+            print(f"[studio] Weights & Biases did not close its run: {type(e).__name__}: {e}", file=sys.stderr,
+                  flush=True)
