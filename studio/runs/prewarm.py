@@ -77,8 +77,9 @@ class Borrowed:
     def __init__(self, socket_path: Path, cwd: Path):
         self.socket_path, self.cwd = Path(socket_path), Path(cwd)
         self.lock = threading.Lock()
-        self.forked: list[int] = []
-        # The lender checked (lend) that its spare serves this process's settings; later changes here count.
+        self.forked: list[int] = []  # pids of the workers forked so far (the Store falls back when it is not used)
+        # The settings the spare imported under: its own process's, or (borrowed) the lender's, which checked in
+        # lend() that they are this process's. A run under other settings gets a fresh worker.
         self.fingerprint = env_fingerprint(worker_env())
 
     def ready(self) -> bool:
@@ -117,12 +118,8 @@ class Spare(Borrowed):
 
     def __init__(self, cwd: Path):
         self.dir = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))  # short path: Unix sockets allow ~100 bytes
-        self.socket_path = self.dir / "spare.sock"
-        self.cwd = Path(cwd)
-        self.lock = threading.Lock()
-        self.forked: list[int] = []  # pids of the workers forked so far (the Store falls back when it is not used)
+        super().__init__(self.dir / "spare.sock", cwd)
         env = worker_env()
-        self.fingerprint = env_fingerprint(env)
         self.proc = subprocess.Popen([sys.executable, "-m", "studio.runs.prewarm", str(self.socket_path),
                                       str(os.getpid())],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

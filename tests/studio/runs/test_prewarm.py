@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import psutil
 import pytest
@@ -94,6 +96,20 @@ def test_a_spare_is_lent_only_under_its_own_settings_and_a_lender_gone_means_fre
     # The lender's spare ends with it: the borrower's Store then starts fresh workers.
     gone = prewarm.Borrowed(tmp_path / "gone.sock", tmp_path)
     assert not gone.ready() and gone.spawn(["nothing"], tmp_path / "x.log", env) is None
+
+
+def test_a_spare_imports_what_every_tasks_runs_import_first():
+    """Each task's warm_imports (its metrics, its trainer classes) are imported by the spare, so a run forked
+    from it does not import them itself."""
+    from studio.tasks import all_tasks
+
+    wanted = sorted({m for task in all_tasks() for m in task.warm_imports})
+    assert "sklearn.metrics" in wanted and "trl.trainer.dpo_trainer" in wanted
+    code = ("import sys; from studio.runs.prewarm import _import_heavy; _import_heavy(); "
+            f"print([m for m in {wanted!r} if m not in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=worker_env(), timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
 
 
 def test_the_cache_folder_torch_sets_for_itself_does_not_make_the_spare_stale():
