@@ -6,6 +6,9 @@
 Tabs share nothing but the runs store (folders + registry on disk) and the
 per-session gr.State values they hand each other, so any number of browser
 sessions work side by side and a restarted server picks up where it was.
+Every event acts for the person behind it (components.identity: one local
+person, accounts, Hugging Face sign-in or a read-only demo), through a store
+that shows them only what is theirs or shared with them.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ import gradio as gr
 
 from components.context import StudioContext
 from components.i18n import i18n, t
+from components.identity import Identity
 from components.panels import augment_panel, distill_panel, label_review_panel
 from components.tabs import data_tab, export_tab, label_tab, model_tab, playground_tab, runs_tab, sweep_tab, train_tab
-from components.ui import bind
+from components.ui import bind, esc
+from studio.base import limits as policy_limits
 from studio.base import runfolder
-from studio.base.errors import RunError
+from studio.base.access import ANONYMOUS, LOCAL
 from studio.runs import prewarm as _prewarm
+from studio.runs import upkeep
 from studio.runs.store import open_store
 from studio.tasks import DEFAULT_TASK, get_task
 from studio.views import data_check, run_views
@@ -53,17 +59,28 @@ def launch_options() -> dict[str, Any]:
             "footer_links": ["api", "settings"]}
 
 
+QUEUE_MAX_SIZE = 256  # events waiting at once; beyond it the page says the server is busy instead of piling up
+
+
 def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None = DEFAULT_SAMPLE,
               default_model: str = DEFAULT_MODEL, default_method: str = DEFAULT_METHOD,
-              prewarm: bool | None = None) -> gr.Blocks:
+              prewarm: bool | None = None, identity: Identity | None = None,
+              limits: policy_limits.Limits | None = None, upkeep_every: float | None = 2.0) -> gr.Blocks:
     """The whole studio; opens on the bundled sample, the bundled MiniLM and LoRA, ready to Start.
 
     prewarm keeps a spare worker process with torch and transformers imported, so Start trains ~4 s sooner
-    (default: on, unless STUDIO_PREWARM=0).
+    (default: on, unless STUDIO_PREWARM=0). identity says how people are told apart (default: one local person);
+    limits are what each person who is not an admin may use (default: the environment's policy). The runs folder
+    is set right on the way (studio.runs.upkeep.recover) and its queue dispatched every upkeep_every seconds.
     """
+    identity = identity or Identity()
     store = open_store(runs_dir)
+    store.limits = limits
+    upkeep.recover(store)
+    # The app's own context acts for nobody: bind() hands each event the context of the person behind it.
     ctx = StudioContext(store=store, samples=data_check.list_samples(), default_sample=default_sample,
-                        default_model=default_model, default_method=default_method)
+                        default_model=default_model, default_method=default_method, identity=identity,
+                        person=LOCAL if identity.mode == "local" else ANONYMOUS)
     # delete_cache: gradio's copies of uploads and downloads go after a day (checked hourly).
     with gr.Blocks(title="Fine-tuning studio", analytics_enabled=False, delete_cache=(3600, 24 * 3600)) as app:
         with gr.Row(elem_classes=["studio-header"]):
@@ -71,6 +88,10 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
                           "data → model → train → compare → try → export.",
                           "# 微调工作室\n用你的标注文本微调 Transformer 模型：数据 → 模型 → 训练 → 比较 → "
                           "试用 → 导出。"))
+            with gr.Column(scale=0, min_width=260, elem_classes=["studio-who"]):
+                who = gr.Markdown("", elem_id="studio-who")
+                if identity.mode == "oauth":
+                    gr.LoginButton(elem_id="studio-login")
         with gr.Tabs(elem_id="studio-tabs") as tabs:
             with gr.Tab(t("Data", "数据"), id="data", elem_id="tab-data"):
                 data = data_tab.build(ctx)
@@ -93,10 +114,9 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
                 exp = export_tab.build(ctx)
 
         # A page load (first visit, refresh, second browser, restarted server) reattaches to the runs on disk.
-        def on_load(current):
-            return train_tab.attach(ctx, current)
-
+        on_load = bind(train_tab.attach, ctx)
         app.load(on_load, inputs=train.picker, outputs=train.picker, api_visibility="private")
+        app.load(bind(on_who, ctx), outputs=who, api_visibility="private")
         app.load(data_tab.on_page_load, inputs=[data.state, data.tokens], inputs_kwargs=data.form,
                  outputs=data.outputs + [data.task_hint], api_visibility="private", **data_tab.DATA_QUEUE)
         app.load(model.on_count_parameters, inputs=[data.state], inputs_kwargs=model.form, outputs=model.params,
@@ -113,20 +133,11 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
         _open_best_trial(ctx, sweep, tabs, runs, play, exp)
 
         # Plain-data endpoints for scripts: the same facts the charts are drawn from.
-        def run_metrics(run_id: str) -> list[dict]:
-            """Every line of the run's metrics.jsonl (kind, step, epoch, loss, eval_*, learning_rate, ...)."""
-            return runfolder.read_metrics(_run_dir(ctx, run_id))
-
-        def run_status(run_id: str) -> dict:
-            """The run's status.json plus its progress and, once completed, its test report."""
-            rd = _run_dir(ctx, run_id)
-            st = ctx.store.sync(rd.name)
-            info = ctx.store.get(rd.name)
-            return {**st, "progress": run_views.progress(st), "test_report": info.get("test_report")}
-
-        gr.api(run_metrics, api_name="run_metrics", concurrency_limit=None)
-        gr.api(run_status, api_name="run_status", concurrency_limit=None)
-    app.queue(default_concurrency_limit=8)
+        gr.api(bind(run_metrics, ctx), api_name="run_metrics", concurrency_limit=None)
+        gr.api(bind(run_status, ctx), api_name="run_status", concurrency_limit=None)
+    app.queue(default_concurrency_limit=8, max_size=QUEUE_MAX_SIZE)
+    if upkeep_every:
+        upkeep.Upkeep(store, upkeep_every).start()
     # Only now: gr.Blocks sets HF_HUB_DISABLE_TELEMETRY, which huggingface_hub reads at import. A spare started
     # before it would be stale from the first run on, and every run would spawn a fresh worker instead.
     if prewarm if prewarm is not None else os.environ.get("STUDIO_PREWARM", "1") != "0":
@@ -134,10 +145,31 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
     return app
 
 
+def on_who(ctx: StudioContext) -> str:
+    """Who the page acts for, and what this server allows them (nothing shown on one person's own machine)."""
+    line = ctx.identity.describe(ctx.person)
+    rules = policy_limits.describe(ctx.limits)
+    if rules and not ctx.person.read_only:
+        line += f" <span class='studio-muted' title='{esc('; '.join(rules))}'>Limits apply: hover to read them.</span>"
+    return line
+
+
+def run_metrics(ctx: StudioContext, run_id: str) -> list[dict]:
+    """Every line of the run's metrics.jsonl (kind, step, epoch, loss, eval_*, learning_rate, ...)."""
+    return runfolder.read_metrics(ctx.run_dir(run_id))
+
+
+def run_status(ctx: StudioContext, run_id: str) -> dict:
+    """The run's status.json plus its progress and, once completed, its test report."""
+    rd = ctx.run_dir(run_id)
+    info = ctx.store.get(rd.name)
+    st = info["status_detail"]
+    return {**st, "progress": run_views.progress(st), "test_report": info.get("test_report")}
+
+
 def _open_best_trial(ctx: StudioContext, sweep, tabs, runs, play, exp) -> None:
     """A sweep's best trial one click from the Runs tab, the Playground and Export."""
-    def best(sweep_id):
-        return sweep_tab.best_run(ctx, sweep_id)
+    best = bind(sweep_tab.best_run, ctx)
 
     report = [runs.summary, runs.per_class, runs.confusion, runs.error_filter, runs.error_note, runs.errors]
     sweep.open_runs.click(best, inputs=sweep.picker, outputs=runs.run, api_visibility="private").success(
@@ -149,13 +181,3 @@ def _open_best_trial(ctx: StudioContext, sweep, tabs, runs, play, exp) -> None:
         button.click(best, inputs=sweep.picker, outputs=target.run, api_visibility="private").success(
             target.on_refresh, inputs=target.run, outputs=target.pick_outputs, api_visibility="private").then(
             lambda tab_id=tab_id: gr.Tabs(selected=tab_id), outputs=tabs, api_visibility="private")
-
-
-def _run_dir(ctx: StudioContext, run_id: str) -> Path:
-    try:
-        rd = ctx.store.run_dir(run_id)
-    except RunError as e:
-        raise gr.Error(str(e)) from None
-    if not rd.is_dir():
-        raise gr.Error(f"No run {run_id} on this server.")
-    return rd

@@ -1,24 +1,38 @@
-"""What every tab needs to reach the engine: the runs store and a few folders.
+"""What every tab needs to reach the engine: the runs store as the asking person sees it, and a few folders.
 
-Nothing here holds per-user or per-run state: runs live in their folders and
-the registry, and each browser session keeps its own choices in gr.State.
+Nothing here holds per-user or per-run state: runs live in their folders and the registry, and each browser
+session keeps its own choices in gr.State. The app's own context acts for nobody (a visitor of a read-only
+demo); `ui.bind` hands each event a copy for the person behind it (`for_person`), so a handler can only see and
+change what that person may.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import gradio as gr
 
-from studio.base.errors import RunError
+from components.identity import Identity
+from studio.base import limits
+from studio.base.access import ANONYMOUS, LOCAL, Person
+from studio.base.errors import LimitError, RunError
 from studio.data import uploads
+from studio.runs import quotas
 from studio.runs.store import Store
 from studio.views import run_views
+
+
+def downloads_root(runs_root: Path) -> Path:
+    """The temporary folder this runs folder's downloads go to: the same one after a restart, so leftovers of the
+    last server are swept by the next (gradio serves files from the system's temporary folder)."""
+    digest = hashlib.sha256(str(Path(runs_root).resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"studio-downloads-{digest}"
 
 
 @dataclass
@@ -28,32 +42,61 @@ class StudioContext:
     default_sample: str | None
     default_model: str
     default_method: str
-    downloads: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="studio-downloads-")))
-    _last_upload_cleanup: float = 0.0  # the first upload of a server's life cleans up
+    downloads: Path | None = None
+    identity: Identity = field(default_factory=Identity)
+    person: Person = LOCAL
+    _last_upload_cleanup: list = field(default_factory=lambda: [0.0])  # shared by the per-person copies
+
+    def __post_init__(self):
+        if self.downloads is None:
+            self.downloads = downloads_root(self.store.root)
+        if self.store.person != self.person:
+            self.store = self.store.as_person(self.person)
+
+    def for_person(self, person: Person) -> "StudioContext":
+        """This context acting for `person`: their store, uploads and downloads."""
+        return replace(self, store=self.store.as_person(person), person=person)
+
+    def anonymous(self) -> "StudioContext":
+        return self.for_person(ANONYMOUS)
 
     @property
     def uploads(self) -> Path:
-        return uploads.uploads_dir(self.store.root)
+        return uploads.uploads_dir(self.store.root, self.person)
+
+    @property
+    def limits(self) -> limits.Limits:
+        return self.store.person_limits()
 
     def download_dir(self, keep_seconds: float = 24 * 3600) -> Path:
-        """A fresh folder for one download; folders older than keep_seconds are removed on the way."""
+        """A fresh folder for one of this person's downloads; folders older than keep_seconds (half-built exports
+        of a server that was killed among them) are removed on the way."""
         now = time.time()
-        for old in self.downloads.glob("*"):
+        for old in self.downloads.glob("*/*"):
             try:
                 if old.is_dir() and now - old.stat().st_mtime > keep_seconds:
                     shutil.rmtree(old, ignore_errors=True)
             except OSError:
                 pass
-        folder = self.downloads / uuid.uuid4().hex[:12]
+        folder = self.downloads / self.person.key / uuid.uuid4().hex[:12]
         folder.mkdir(parents=True)
         return folder
 
     def store_upload(self, file: str, allowed: tuple[str, ...] | None = None):
-        """Keep a browser upload under a generated name (studio.data.uploads); old unused uploads go on the way,
-        at most once an hour."""
-        stored = uploads.store_upload(file, self.uploads, Path(file).name, allowed=allowed)
-        if time.time() - self._last_upload_cleanup > 3600:
-            self._last_upload_cleanup = time.time()
+        """Keep a browser upload under a generated name in the person's own uploads (studio.data.uploads), within
+        their limits; old unused uploads go on the way, at most once an hour."""
+        self.person.check_can_write()
+        lim = self.limits
+        size = Path(file).stat().st_size if file and Path(file).is_file() else 0
+        quotas.check_disk(self.store, self.person, lim, adding=size)
+        max_bytes = int(lim.upload_mb * 1024 * 1024) if lim.upload_mb is not None else None
+        if max_bytes is not None and size > max_bytes:
+            from studio.data.reading import too_big
+
+            raise LimitError(too_big(uploads.display_name(Path(file).name), size, max_bytes))
+        stored = uploads.store_upload(file, self.uploads, Path(file).name, allowed=allowed, max_bytes=max_bytes)
+        if time.time() - self._last_upload_cleanup[0] > 3600:
+            self._last_upload_cleanup[0] = time.time()
             uploads.remove_old_uploads(self.store.root)
         return stored
 
@@ -61,7 +104,7 @@ class StudioContext:
         return self.store.list()
 
     def run_dir(self, run_id: str | None) -> Path:
-        """The folder of a picked run, or a readable error for the page."""
+        """The folder of a picked run the person may see, or a readable error for the page."""
         if not run_id:
             raise gr.Error("Pick a run first.")
         try:

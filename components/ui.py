@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import gradio as gr
 
+from components.context import StudioContext
 from components.i18n import t
 from studio.base.errors import USER_ERRORS
 
@@ -65,20 +66,53 @@ def shows_user_errors(fn: Callable) -> Callable:
     return handler
 
 
+# Parameters bind() adds to a handler bound to the studio's context: gradio fills them for every event with the
+# request and, on a Space with Hugging Face sign-in, the session's profile and token (never from the page's data).
+PERSON_PARAMS = {"_studio_request": gr.Request, "_studio_profile": gr.OAuthProfile | None,
+                 "_studio_token": gr.OAuthToken | None}
+
+
 def bind(handler: Callable, *first: Any) -> Callable:
     """handler with its first arguments filled in (a tab's context), keeping the signature and type hints gradio
     reads for the rest (a `request: gr.Request` parameter is filled by gradio): handlers live as named functions
-    beside the builders that wire them."""
+    beside the builders that wire them.
+
+    A first argument that is the studio's context is replaced, for each event, by that context acting for the
+    person behind the event (StudioContext.for_person, with the person its Identity finds in the request): a
+    handler never sees or changes what that person may not, whatever ids an API client sends."""
+    sig = inspect.signature(handler)
+    params = list(sig.parameters.values())[len(first):]
+    scoped = bool(first) and isinstance(first[0], StudioContext)
+    if scoped:
+        ctx = first[0]
+        cut = next((i for i, p in enumerate(params) if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)),
+                   len(params))
+        added = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=tp)
+                 for name, tp in PERSON_PARAMS.items()]
+        params = params[:cut] + added + params[cut:]  # after the event's positional inputs, before keyword ones
+    new_sig = sig.replace(parameters=params)
+
+    def call_args(args, kwargs) -> tuple[tuple, dict]:
+        if not scoped:
+            return (*first, *args), kwargs
+        bound_args = new_sig.bind_partial(*args, **kwargs)
+        got = {name: bound_args.arguments.pop(name, None) for name in PERSON_PARAMS}
+        person = ctx.identity.person(got["_studio_request"], got["_studio_profile"], got["_studio_token"])
+        return (ctx.for_person(person), *first[1:], *bound_args.args), bound_args.kwargs
+
     if inspect.isgeneratorfunction(handler):
         @functools.wraps(handler)
         def bound(*args, **kwargs):
-            yield from handler(*first, *args, **kwargs)
+            a, k = call_args(args, kwargs)
+            yield from handler(*a, **k)
     else:
         @functools.wraps(handler)
         def bound(*args, **kwargs):
-            return handler(*first, *args, **kwargs)
-    sig = inspect.signature(handler)
-    bound.__signature__ = sig.replace(parameters=list(sig.parameters.values())[len(first):])
+            a, k = call_args(args, kwargs)
+            return handler(*a, **k)
+    bound.__signature__ = new_sig
+    if scoped:
+        bound.__annotations__ = {**getattr(handler, "__annotations__", {}), **PERSON_PARAMS}
     return bound
 
 

@@ -4,6 +4,10 @@ Each kind has ids of one shape (a prefix, the creation time, six hex digits), a 
 a creation that makes the folder complete or not at all (built as `.creating-<id>`, then renamed), a listing
 newest first, and a deletion that renames the folder out of the way before removing it, so a reader never sees
 half of one. Runs and sweeps keep their status in the folder's status.json (studio.base.runfolder).
+
+Each folder records its owner and readers in access.json (studio.base.access); `open` hands a person a folder
+only when they may see it (or change it), and `visible` lists only theirs, so every feature built on a kind
+checks ownership in the same place.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from studio.base.access import Access, Person, check_change, check_see, read_access, write_access
 from studio.base.errors import RunError
 
 
@@ -58,14 +63,30 @@ class FolderKind:
         return sorted((p.name for p in root.iterdir() if p.is_dir() and self.is_id(p.name)), reverse=True) \
             if root.is_dir() else []
 
+    def open(self, runs_root: Path, entity_id, person: Person, change: bool = False) -> Path:
+        """The folder of a thing `person` may see (or, with change, change); otherwise the sentence a missing thing
+        gets (or, for what they may only look at, why they cannot change it)."""
+        folder = self.folder(runs_root, entity_id)
+        if not folder.is_dir():
+            raise RunError(f"No {self.noun} {entity_id} on this server.")
+        (check_change if change else check_see)(read_access(folder), person, self.noun, entity_id)
+        return folder
+
+    def visible(self, runs_root: Path, person: Person) -> list[str]:
+        """Every id of this kind `person` may see, newest first."""
+        return [i for i in self.ids(runs_root)
+                if person.sees_all or read_access(self.folder(runs_root, i)).can_see(person)]
+
     @contextmanager
-    def creating(self, runs_root: Path) -> Iterator[tuple[str, Path]]:
-        """(new id, a temporary folder to fill); renamed into place when the block ends, removed if it raises."""
+    def creating(self, runs_root: Path, access: Access | None = None) -> Iterator[tuple[str, Path]]:
+        """(new id, a temporary folder to fill, its access.json written); renamed into place when the block ends,
+        removed if it raises."""
         entity_id = self.new_id()
         root = self.root(runs_root)
         tmp = root / f".creating-{entity_id}"
         tmp.mkdir(parents=True)
         try:
+            write_access(tmp, access or Access())
             yield entity_id, tmp
             os.replace(tmp, root / entity_id)  # the folder appears complete or not at all
         except BaseException:

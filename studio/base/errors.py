@@ -33,6 +33,24 @@ class RunError(ValueError):
     """A run operation that cannot be done; the message says why."""
 
 
+class AccessError(RunError):
+    """Something that is not the person's to see or change; for what they may not see, the message is the one a
+    missing thing gets."""
+
+
+class ReadOnlyError(AccessError):
+    """A change asked for by a visitor of a read-only demo."""
+
+
+class LimitError(ConfigError):
+    """A run, sweep or upload beyond what this server's policy allows a person (a quota, a bound); the message
+    names the limit and what fits under it."""
+
+
+class QuotaFull(LimitError):
+    """A person's quota of active runs is taken: the same request succeeds once one of their runs ends."""
+
+
 class InferenceError(ValueError):
     """A prediction that cannot be made with this run; the message says why."""
 

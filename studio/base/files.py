@@ -6,8 +6,9 @@ import json
 import math
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -54,3 +55,29 @@ def read_json(path: Path) -> Any:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+_LOCAL_LOCKS: dict[str, Any] = {}
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if missing) for the block: other processes and threads that lock
+    the same path wait. A read-change-write of a shared file inside it loses nobody's change."""
+    import threading
+
+    path = Path(path)
+    key = str(path.resolve())
+    thread_lock = _LOCAL_LOCKS.setdefault(key, threading.Lock())  # flock does not exclude threads of one process
+    with thread_lock:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except ImportError:  # not POSIX: the thread lock is all there is
+                pass
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock

@@ -17,7 +17,8 @@ def trust_remote_code() -> bool:
 
 
 def local_models_allowed() -> bool:
-    """Whether users may point the studio at model folders on this server (`--no-local-models` turns it off)."""
+    """Whether users may point the studio at model folders on this server (`--no-local-models` turns it off, and
+    so does a policy whose local_models limit is off: launch.py sets the variable from it)."""
     return os.environ.get("STUDIO_ALLOW_LOCAL_MODELS", "1").strip() != "0"
 
 

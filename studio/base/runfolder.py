@@ -41,6 +41,7 @@ class RunFolder:
 
     config = _File("config.json", "the run's config, every default filled in")
     status = _File("status.json", "queued, running, stopping, completed, failed or stopped, with step, ETA, memory")
+    access = _File("access.json", "its owner and who else may look at it (studio.base.access)")
     metrics = _File("metrics.jsonl", "one JSON line per log and evaluation step")
     log = _File("train.log", "the worker's output")
     stop_request = _File("STOP", "present while a graceful stop is asked for")

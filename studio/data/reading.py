@@ -29,6 +29,48 @@ def max_file_bytes() -> int:
     return int(float(os.environ.get("STUDIO_MAX_FILE_MB", "1024")) * 1024 * 1024)
 
 
+def max_rows() -> int | None:
+    """Most rows a data file may have on this server (STUDIO_MAX_ROWS, set from the policy's `rows`), or None."""
+    raw = os.environ.get("STUDIO_MAX_ROWS", "").strip()
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def too_many_rows(name: str, rows: int, limit: int) -> str:
+    return (f"{name} has {rows:,} rows, over this server's limit of {limit:,} rows; sample it down (or run the studio "
+            "on your own machine for bigger files).")
+
+
+def check_size_before_reading(p: Path) -> None:
+    """What a file will take once read, from what can be counted without reading it whole: a Parquet file's rows
+    and uncompressed size from its metadata (a small file can unpack to gigabytes), a text file's lines."""
+    limit = max_rows()
+    if p.suffix.lower() == ".parquet":
+        try:
+            import pyarrow.parquet as pq
+
+            meta = pq.ParquetFile(p).metadata
+        except Exception:  # noqa: BLE001 - not Parquet at all: the reader says so in its own words
+            return
+        unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if unpacked > max_file_bytes():
+            raise DataError(f"{p.name} unpacks to {human_size(unpacked)}, over this server's limit of "
+                            f"{human_size(max_file_bytes())}; sample it down.")
+        if limit is not None and meta.num_rows > limit:
+            raise DataError(too_many_rows(p.name, meta.num_rows, limit))
+        return
+    if limit is None:
+        return
+    lines = 0
+    with open(p, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            lines += chunk.count(b"\n")
+    if lines > limit + 1:  # a header line
+        raise DataError(too_many_rows(p.name, lines - 1, limit))
+
+
 def human_size(n: float) -> str:
     """Bytes as people read them: 812 KB, 3.4 MB."""
     for unit in ("bytes", "KB", "MB", "GB"):
@@ -38,9 +80,9 @@ def human_size(n: float) -> str:
     return f"{n:.0f} GB"
 
 
-def too_big(name: str, size: int) -> str:
-    return (f"{name} is {human_size(size)}, over this server's limit of {human_size(max_file_bytes())}; "
-            "sample it down or raise STUDIO_MAX_FILE_MB.")
+def too_big(name: str, size: int, limit: int | None = None) -> str:
+    return (f"{name} is {human_size(size)}, over this server's limit of {human_size(limit or max_file_bytes())}; "
+            "sample it down (or, on your own server, raise STUDIO_MAX_FILE_MB).")
 
 
 # ---------------------------------------------------------------- reading --
@@ -60,6 +102,7 @@ def check_file(path: str, role: str) -> Path:
         raise DataError(too_big(p.name, size))
     if ext != ".parquet":
         check_text_encoding(p)
+    check_size_before_reading(p)
     return p
 
 
@@ -186,6 +229,11 @@ def check_json_shape(p: Path) -> dict | None:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise DataError(f"{p.name} is not valid JSON (line {e.lineno}: {e.msg}).") from None
+    limit = max_rows()
+    n = len(data) if isinstance(data, list) else max((len(v) for v in data.values() if isinstance(v, list)),
+                                                       default=0) if isinstance(data, dict) else 0
+    if limit is not None and n > limit:
+        raise DataError(too_many_rows(p.name, n, limit))
     if isinstance(data, dict):
         lists = [k for k, v in data.items() if isinstance(v, list)]
         if lists and all(isinstance(data[k], list) for k in data):

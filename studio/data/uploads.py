@@ -1,10 +1,11 @@
-"""Files users hand to the studio: stored under the runs folder with generated names.
+"""Files users hand to the studio: stored under the runs folder with generated names, in their owner's folder.
 
 A browser upload (or an API client's file) arrives as a temporary file the web
-server chose. It is copied into ``<runs_dir>/uploads`` under a name the studio
-makes up, so a user-given name never becomes a path; the original name is kept
-only for display, and messages that mention the stored name are rewritten to
-say the name the user knows.
+server chose. It is copied into ``<runs_dir>/uploads`` (each signed-in person's
+into ``uploads/people/<name>``, so one person's files are never another's) under a
+name the studio makes up, so a user-given name never becomes a path; the original
+name is kept only for display, and messages that mention the stored name are
+rewritten to say the name the user knows.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio.base.access import Person
 from studio.base.errors import DataError
 from studio.data.reading import SUPPORTED, max_file_bytes, too_big
 
 UPLOADS_DIR = "uploads"
+PEOPLE_DIR = "people"  # under UPLOADS_DIR: one folder per signed-in person
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -36,8 +39,12 @@ class StoredUpload:
         return {"path": str(self.path), "name": self.display_name}
 
 
-def uploads_dir(runs_dir: str | Path) -> Path:
-    return Path(runs_dir).resolve() / UPLOADS_DIR
+def uploads_dir(runs_dir: str | Path, person: Person | None = None) -> Path:
+    """Where `person`'s uploads go: the machine itself (or no one named) in uploads/, anyone else in their own."""
+    root = Path(runs_dir).resolve() / UPLOADS_DIR
+    if person is None or person.trusted:
+        return root
+    return root / PEOPLE_DIR / person.key
 
 
 def display_name(name: str | None) -> str:
@@ -48,8 +55,9 @@ def display_name(name: str | None) -> str:
 
 
 def store_upload(src: str | Path, dest_dir: str | Path, original_name: str | None = None,
-                 allowed: tuple[str, ...] | None = None) -> StoredUpload:
-    """Copy an uploaded file into dest_dir under a generated name with a checked extension."""
+                 allowed: tuple[str, ...] | None = None, max_bytes: int | None = None) -> StoredUpload:
+    """Copy an uploaded file into dest_dir under a generated name with a checked extension (and at most max_bytes,
+    the server's limit by default)."""
     src = Path(src)
     shown = display_name(original_name or src.name)
     suffix = Path(shown).suffix.lower()
@@ -60,8 +68,8 @@ def store_upload(src: str | Path, dest_dir: str | Path, original_name: str | Non
     if not src.is_file():
         raise DataError(f"{shown} did not arrive; upload it again.")
     size = src.stat().st_size
-    if size > max_file_bytes():
-        raise DataError(too_big(shown, size))
+    if size > (max_bytes if max_bytes is not None else max_file_bytes()):
+        raise DataError(too_big(shown, size, max_bytes))
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:10]}{suffix}"
@@ -132,7 +140,7 @@ def remove_old_uploads(runs_dir: str | Path, max_age: float | None = None, now: 
     now = time.time() if now is None else now
     used = files_runs_use(runs_dir)
     removed = []
-    for p in folder.iterdir():
+    for p in folder.rglob("*"):
         try:
             if not p.is_file() or now - p.stat().st_mtime <= max_age or p.resolve() in used:
                 continue

@@ -210,7 +210,7 @@ def _merge_into(mdir: Path, meta: dict[str, Any], dest: Path) -> None:
 
     task = get_task(meta["task"])
     tok = task.load_tokenizer(mdir)
-    base = task.load_model(models.resolve(meta["base_model"]), meta["labels"], tok)
+    base = task.load_model(models.resolve(meta["base_model"], allow_local=True), meta["labels"], tok)
     merged = PeftModel.from_pretrained(base, str(mdir)).merge_and_unload()
     dest.mkdir(parents=True)
     merged.save_pretrained(dest, safe_serialization=True)

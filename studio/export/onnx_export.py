@@ -47,7 +47,7 @@ def model_config_of(run_dir: Path) -> dict[str, Any]:
     own = mdir / "config.json"
     if own.exists():
         return json.loads(own.read_text())
-    base = models.resolve(meta["base_model"])
+    base = models.resolve(meta["base_model"], allow_local=True)
     try:
         return json.loads((Path(base) / "config.json").read_text())
     except (OSError, TypeError, ValueError):
@@ -65,7 +65,7 @@ def load_torch_model(run_dir: Path):
     if meta.get("peft"):
         from peft import PeftModel
 
-        base = task.load_model(models.resolve(meta["base_model"]), meta["labels"], tok)
+        base = task.load_model(models.resolve(meta["base_model"], allow_local=True), meta["labels"], tok)
         model = PeftModel.from_pretrained(base, str(mdir)).merge_and_unload()
     else:
         model = task.load_model(mdir, meta["labels"], tok)

@@ -28,19 +28,23 @@ import numpy as np
 import pandas as pd
 
 from studio.base import files, runfolder
+from studio.base.access import owned_by
 from studio.base.entity import LABELLING
 from studio.base.errors import DataError, RunError
 from studio.base.runfolder import RunFolder
 from studio.config import DataConfig, RunConfig, load_run_config
 from studio.data.describe import cjk_share
+from studio.data.uploads import is_within
 from studio.labels import query_strategies
 from studio.labels.label_review import review_task
 from studio.models.embeddings import embed
+from studio.runs import quotas
 from studio.runs.store import Store
 from studio.serve import inference
 from studio.tasks import get_task
 
 PROJECT_FILE = "project.json"
+LOCK_FILE = ".lock"  # held while a round or the trained list is read, changed and written
 TRAINED_FILE = "trained.json"
 ROUND_GLOB = "round-*.json"
 MAX_ROUND = 1000
@@ -51,10 +55,11 @@ def projects_dir(store: Store) -> Path:
     return LABELLING.root(store.root)
 
 
-def project_dir(store: Store, project_id: str) -> Path:
-    folder = LABELLING.folder(store.root, project_id)
+def project_dir(store: Store, project_id: str, change: bool = False) -> Path:
+    """The folder of a project the store's person may see (with change: may label, suggest and retrain in)."""
+    folder = LABELLING.open(store.root, project_id, store.person, change=change)
     if not (folder / PROJECT_FILE).is_file():
-        raise RunError(f"No labelling project {project_id} in {store.root}.")
+        raise RunError(f"No labelling project {project_id} on this server.")
     return folder
 
 
@@ -78,9 +83,16 @@ def create(store: Store, pool: str, labelled: str | None = None, test: str | Non
            labels: list[str] | None = None, config: RunConfig | None = None, name: str | None = None) -> str:
     """Check the files, then write the project's folder; returns its id. `config` gives the task, the columns
     (data.text_column, data.label_column, data.header, data.label_names) and what retraining starts from."""
+    store.person.check_can_write()
     config = config or RunConfig()
     task = labelling_task(config.task)
     d = config.data
+    lim = store.person_limits()
+    quotas.check_disk(store, store.person, lim, adding=sum(Path(p).stat().st_size for p in (pool, labelled, test)
+                                                           if p and Path(p).is_file()))
+    for path in (pool, labelled, test):
+        if path and not store.person.sees_all and not is_within(path, quotas.readable_roots(store, store.person)):
+            raise DataError(f"{Path(path).name} is not one of your files on this server; upload it here.")
     read = lambda path, unlabelled_ok=False: task.labelled_rows(  # noqa: E731
         dataclasses.replace(d, train=path, validation=None, test=None), unlabelled_ok)
     pool_rows = read(pool, True)
@@ -92,7 +104,7 @@ def create(store: Store, pool: str, labelled: str | None = None, test: str | Non
     if not [i for i, lab in enumerate(pool_rows.labels) if lab is None]:
         raise DataError(f"{Path(pool).name}: every row already has a label; the pool is the rows still to label "
                         "(leave their label empty or leave the label column out).")
-    with LABELLING.creating(store.root) as (project_id, tmp):
+    with LABELLING.creating(store.root, owned_by(store.person)) as (project_id, tmp):
         copies, columns = {}, {}
         for key, path, rows in (("pool", pool, pool_rows), ("start", labelled, start_rows), ("test", test, test_rows)):
             if path:
@@ -174,13 +186,14 @@ def next_round(store: Store, project_id: str, n: int = 50, strategy: str = query
                run_id: str | None = None, seed: int = 0, progress: Progress | None = None) -> dict[str, Any]:
     """Pick the next n rows to label (with run_id: by the strategy on that run's probabilities; without:
     a cold start over the pool's embeddings) and save them as a new round."""
-    folder, spec = project_dir(store, project_id), load(store, project_id)
+    folder, spec = project_dir(store, project_id, change=True), load(store, project_id)
     pool, cand, notes = _candidates(store, project_id, folder, spec)
     record = pick_rows(store, spec, pool, cand, n, strategy, run_id, seed, progress)
-    number = len(rounds(store, project_id)) + 1
-    record = {"round": number, **record, "notes": notes + record["notes"],
-              "labelled_before": len(labelled_frame(store, project_id))}
-    files.atomic_write_json(_round_file(folder, number), record)
+    with files.locked(folder / LOCK_FILE):  # two people asking at once get two rounds, not one number twice
+        number = len(rounds(store, project_id)) + 1
+        record = {"round": number, **record, "notes": notes + record["notes"],
+                  "labelled_before": len(labelled_frame(store, project_id))}
+        files.atomic_write_json(_round_file(folder, number), record)
     return record
 
 
@@ -218,7 +231,7 @@ def _run_probabilities(store: Store, spec: dict[str, Any], run_id: str, texts: l
                        say: Progress) -> tuple[np.ndarray, list[str]]:
     run_dir = store.run_dir(run_id)
     if not run_dir.is_dir():
-        raise RunError(f"No run {run_id} in {store.root}.")
+        raise RunError(f"No run {run_id} on this server.")
     cfg = load_run_config(run_dir)
     if cfg.task != spec["task"]:
         raise DataError(f"Run {run_id} is a {cfg.task} run; this project labels {spec['task']} data, so its "
@@ -251,19 +264,21 @@ def base_config(store: Store, project_id: str) -> RunConfig:
 # ------------------------------------------------------------------ labels --
 def save_labels(store: Store, project_id: str, number: int, labels: Mapping[int, str]) -> dict[str, Any]:
     """Record a person's labels for rows of a round ({pool_row: label}; an empty label clears one). Every
-    label is checked before anything is written, so a wrong one loses nothing saved before."""
-    folder, spec = project_dir(store, project_id), load(store, project_id)
+    label is checked before anything is written, so a wrong one loses nothing saved before. The round is read,
+    changed and written under the project's lock: two people labelling at once each keep their labels."""
+    folder, spec = project_dir(store, project_id, change=True), load(store, project_id)
     path = _round_file(folder, int(number))
     if not path.is_file():
         raise DataError(f"Project {project_id} has no round {number}; ask for suggestions first.")
-    record = json.loads(path.read_text())
-    by_row = {row["pool_row"]: row for row in record["rows"]}
-    for pool_row, raw in labels.items():
-        if int(pool_row) not in by_row:
-            raise DataError(f"Pool row {pool_row} is not in round {number}; label the rows the round offers.")
-        by_row[int(pool_row)]["label"] = check_label(raw, spec["labels"], f"Pool row {pool_row}: ")
-    record["saved_at"] = time.time()
-    files.atomic_write_json(path, record)
+    with files.locked(folder / LOCK_FILE):
+        record = json.loads(path.read_text())
+        by_row = {row["pool_row"]: row for row in record["rows"]}
+        for pool_row, raw in labels.items():
+            if int(pool_row) not in by_row:
+                raise DataError(f"Pool row {pool_row} is not in round {number}; label the rows the round offers.")
+            by_row[int(pool_row)]["label"] = check_label(raw, spec["labels"], f"Pool row {pool_row}: ")
+        record["saved_at"] = time.time()
+        files.atomic_write_json(path, record)
     return record
 
 
@@ -283,7 +298,7 @@ def check_label(raw: Any, label_set: list[str], where: str = "") -> str:
 # ------------------------------------------------------------------ training --
 def retrain(store: Store, project_id: str, config: RunConfig | None = None) -> str:
     """Train a run on every label so far (with the project's test file when it has one); returns its id."""
-    folder, spec = project_dir(store, project_id), load(store, project_id)
+    folder, spec = project_dir(store, project_id, change=True), load(store, project_id)
     frame = labelled_frame(store, project_id)
     if frame.empty:
         raise DataError("Nothing is labelled yet; label some suggested rows first.")
@@ -297,10 +312,11 @@ def retrain(store: Store, project_id: str, config: RunConfig | None = None) -> s
     if test:
         cfg = _with_test(cfg, folder, spec)
     run_id = store.create(cfg)
-    trained = files.read_json(folder / TRAINED_FILE) or []
-    trained.append({"run": run_id, "labels": len(frame), "round": len(rounds(store, project_id)),
-                    "created_at": time.time()})
-    files.atomic_write_json(folder / TRAINED_FILE, trained)
+    with files.locked(folder / LOCK_FILE):
+        trained = files.read_json(folder / TRAINED_FILE) or []
+        trained.append({"run": run_id, "labels": len(frame), "round": len(rounds(store, project_id)),
+                        "created_at": time.time()})
+        files.atomic_write_json(folder / TRAINED_FILE, trained)
     return run_id
 
 
@@ -318,7 +334,10 @@ def curve(store: Store, project_id: str) -> list[dict[str, Any]]:
     folder = project_dir(store, project_id)
     out = []
     for t in files.read_json(folder / TRAINED_FILE) or []:
-        rd = store.run_dir(t["run"])
+        try:
+            rd = store.run_dir(t["run"])
+        except RunError:  # a run of the project that its reader may not see (an admin's retrain)
+            continue
         report = files.read_json(RunFolder(rd).report) or {}
         out.append({**t, "status": runfolder.read_status(rd).get("status", "deleted") if rd.is_dir() else "deleted",
                     "metrics": report.get("metrics") or {}})
@@ -326,8 +345,9 @@ def curve(store: Store, project_id: str) -> list[dict[str, Any]]:
 
 
 def list_projects(store: Store) -> list[dict[str, Any]]:
+    """The projects the store's person may see, newest first."""
     out = []
-    for project_id in LABELLING.ids(store.root):
+    for project_id in LABELLING.visible(store.root, store.person):
         folder = LABELLING.folder(store.root, project_id)
         spec = files.read_json(folder / PROJECT_FILE)
         if spec:
@@ -339,11 +359,11 @@ def list_projects(store: Store) -> list[dict[str, Any]]:
 
 
 def project_of_run(store: Store, run_id: str) -> str | None:
-    """The labelling project that trained this run, if any."""
-    root = projects_dir(store)
-    for path in root.glob(f"l*/{TRAINED_FILE}") if root.is_dir() else []:
+    """The labelling project that trained this run, if any (and if the store's person may see it)."""
+    for project_id in LABELLING.visible(store.root, store.person):
+        path = LABELLING.folder(store.root, project_id) / TRAINED_FILE
         if any(t.get("run") == run_id for t in files.read_json(path) or []):
-            return path.parent.name
+            return project_id
     return None
 
 

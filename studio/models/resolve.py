@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from studio.base.errors import ModelError
-from studio.base.policy import hub_offline, trust_remote_code
+from studio.base.policy import hub_offline, local_models_allowed, trust_remote_code
 from studio.models.bundled import bundled_path
 from studio.models.catalog import bundled_available, find_entry
 
@@ -37,8 +37,10 @@ def check_folder(folder: Path, name: str) -> None:
                          "(STUDIO_TRUST_REMOTE_CODE=1) if you trust its code.")
 
 
-def check_hub(hub_id: str, timeout: float = 10.0) -> None:
-    """For a hub id not in the local cache: make sure the hub can be reached and has it, before a run exists."""
+def check_hub(hub_id: str, timeout: float = 10.0, token: str | bool | None = None) -> None:
+    """For a hub id not in the local cache: make sure the hub can be reached and has it, before a run exists.
+
+    token: whose hub access this is (a person's own token; False: anonymous; None: huggingface_hub's default)."""
     if _hub_cached(hub_id) is not None or Path(hub_id).exists():
         return
     if hub_offline():
@@ -46,15 +48,15 @@ def check_hub(hub_id: str, timeout: float = 10.0) -> None:
     try:
         from huggingface_hub import HfApi
 
-        info = HfApi().model_info(hub_id, timeout=timeout)
+        info = HfApi().model_info(hub_id, timeout=timeout, token=token)
     except Exception as e:  # translate the client's error into one sentence
         names = {c.__name__ for c in type(e).__mro__}
         if names & {"RepositoryNotFoundError", "RevisionNotFoundError"}:
             raise ModelError(f"There is no model {hub_id!r} on the Hugging Face Hub (or it is private); "
                              "check the id.") from None
         if "GatedRepoError" in names:
-            raise ModelError(f"{hub_id} is a gated model; accept its terms on the hub and set HF_TOKEN "
-                             "on this server.") from None
+            raise ModelError(f"{hub_id} is a gated model; accept its terms on the hub, then sign in with that "
+                             "Hugging Face account (on your own server: set HF_TOKEN).") from None
         raise _unreachable(hub_id, type(e).__name__) from None
     files = [s.rfilename for s in (getattr(info, "siblings", None) or [])]
     if files and not any(f.endswith(".safetensors") for f in files):
@@ -77,11 +79,13 @@ def _hub_cached(hub_id: str) -> Path | None:
         return None
 
 
-def resolve(name: str, allow_local: bool = True, materialize: bool = True) -> Path | str:
+def resolve(name: str, allow_local: bool | None = None, materialize: bool = True) -> Path | str:
     """Turn a model name into something `from_pretrained` loads.
 
     Returns a local folder for catalog entries and local paths, or the hub id
     unchanged for any other name (loaded, and then cached, by transformers).
+    A local folder is refused where the server does not allow them (allow_local,
+    by default the operator's choice: studio.base.policy.local_models_allowed).
     With materialize=False a bundled model that needs a one-time conversion is
     only checked, not converted, so a Start button can return at once and the
     worker converts it.
@@ -99,7 +103,7 @@ def resolve(name: str, allow_local: bool = True, materialize: bool = True) -> Pa
         return entry.hub_id
     p = Path(name).expanduser()
     if p.exists() or name.startswith((".", "/", "~")):
-        if not allow_local:
+        if not (local_models_allowed() if allow_local is None else allow_local):
             raise ModelError("Local model folders are disabled on this server; pick a catalog model or a hub id "
                              f"instead of {name!r}.")
         if not p.is_dir():

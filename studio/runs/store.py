@@ -1,14 +1,24 @@
-"""Run folders and the SQLite registry: create, list, show, stop, kill, resume, delete.
+"""Run folders and the SQLite registry: create, list, show, stop, kill, resume, delete, share; the queue.
 
-A run is a folder (the truth: config, status, metrics, logs, checkpoints,
-model, reports) plus a row in a registry that makes listing and queueing
-cheap. The registry runs in WAL mode with short IMMEDIATE transactions, so a
-crash at any moment leaves it consistent; rows are re-synced from the
-folders' status.json whenever they are read.
+A run is a folder (the truth: config, status, owner, metrics, logs, checkpoints, model, reports) plus a row in a
+registry that makes listing and queueing cheap. The registry runs in WAL mode with short IMMEDIATE transactions, so
+a crash at any moment leaves it consistent; a run folder the registry lost is adopted again (studio.runs.recovery).
+
+A Store acts for one person (`person`; the machine itself, `LOCAL`, by default, which sees every run): it lists what
+they may see, and refuses what they may not do, with the sentence a missing run gets where they may not see it.
+The app hands each request a Store for the person asking (`as_person`).
+
+Queued runs wait in the registry, not in processes: `dispatch` claims the first queued run whose device is free (in
+the order they were queued; a person's runs beyond their running limit let others go first) and only then starts its
+worker. Creating, resuming, stopping or killing a run dispatches, a worker dispatches as it ends, and the app
+dispatches every few seconds, so a worker that died unseen still frees its device.
+
+Reading (`status`, `get`, `list`) writes nothing: a worker that vanished reads as failed; `sync` records it.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -24,7 +34,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from studio import models
-from studio.base import files, runfolder
+from studio.base import files, limits, runfolder, secrets
+from studio.base.access import LOCAL, Access, Person, check_change, check_see, owned_by, read_access, write_access
+from studio.base.devices import run_devices
 from studio.base.entity import RUNS
 from studio.base.errors import ConfigError, RunError
 from studio.base.policy import local_models_allowed
@@ -32,6 +44,7 @@ from studio.base.runfolder import RunFolder
 from studio.base.settings import check_bounds
 from studio.config import RunConfig, load_run_config
 from studio.data import check_held_out, save_splits
+from studio.runs import quotas
 from studio.serve import inference
 from studio.tasks import get_task
 from studio.training import hooks
@@ -66,11 +79,13 @@ CREATE TABLE IF NOT EXISTS runs (
     best_metric REAL,
     pid INTEGER,
     pid_start REAL,
-    sweep TEXT
+    sweep TEXT,
+    owner TEXT,
+    readers TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 """
-# status.json fields that mirror into the registry row
+ADDED_COLUMNS = ("sweep", "owner", "readers")  # columns a registry from an older studio gains when opened
 # What a resume may change: how each step's rows are split into micro-batches and what they keep in memory, never
 # the rows a step takes (the checkpoint's step count means that many rows).
 RESUME_CHANGES = ("batch_size", "gradient_accumulation_steps", "gradient_checkpointing")
@@ -106,6 +121,10 @@ def resume_changes(t, changes: dict[str, Any]):
 ANY_GPU = "cuda"  # a queued run's device while it waits for whichever GPU frees first (devices.run_devices)
 MIRRORED = ("status", "reason", "device", "started_at", "finished_at", "best_metric_name", "best_metric", "pid",
             "pid_start")
+LAUNCH_GRACE_S = 60.0  # a run is claimed a moment before its worker writes its pid
+# Hub tokens of the people signed in through this process, for the workers of their runs: kept in memory only, by
+# run id, while the run may still start (a worker gets its owner's token in its environment, never on disk).
+TOKENS: dict[str, str] = {}
 
 
 def process_alive(pid: int | None, start: float | None) -> bool:
@@ -133,8 +152,9 @@ def process_start_time(pid: int) -> float | None:
 
 
 def worker_env() -> dict[str, str]:
-    """The environment a worker runs with: this process's, unbuffered, with the studio importable."""
-    env = dict(os.environ)
+    """The environment a worker runs with: this process's, unbuffered, with the studio importable, and none of the
+    server's secrets (a run that may use them gets them from Store._launch)."""
+    env = secrets.without_secrets(dict(os.environ))
     env.setdefault("PYTHONUNBUFFERED", "1")
     src_root = str(Path(__file__).resolve().parents[2])
     if env.get("PYTHONPATH", "").split(os.pathsep)[0] != src_root:  # a worker's own children: already first
@@ -144,17 +164,20 @@ def worker_env() -> dict[str, str]:
 
 @dataclass
 class Store:
-    """The runs folder and its registry.
+    """The runs folder and its registry, as seen by one person.
 
     `spare` starts workers for it when set: anything with `spawn(argv, log_path, env, cwd=...) -> pid | None` (the
     app hands it a studio.runs.prewarm.Spare, whose forked workers start ~4 s sooner); without one, or when it
-    cannot serve, each worker is a fresh `python -m studio.runs.worker`.
+    cannot serve, each worker is a fresh `python -m studio.runs.worker`. `limits` are the server's (studio.base.
+    limits; by default those of the environment), which apply to people who are not admins.
     """
 
     root: Path
     registry: Path | None = None
     spare: Any = field(default=None, repr=False, compare=False)
     features: tuple = field(default=FEATURES, repr=False, compare=False)
+    person: Person = field(default=LOCAL, compare=False)
+    limits: limits.Limits | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         self.root = Path(self.root).resolve()
@@ -166,10 +189,23 @@ class Store:
         try:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(SCHEMA)
-            if "sweep" not in {row[1] for row in con.execute("PRAGMA table_info(runs)")}:
-                con.execute("ALTER TABLE runs ADD COLUMN sweep TEXT")  # a registry from before sweeps
+            have = {row[1] for row in con.execute("PRAGMA table_info(runs)")}
+            for column in ADDED_COLUMNS:
+                if column not in have:
+                    con.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
         finally:
             con.close()
+
+    def as_person(self, person: Person) -> "Store":
+        """This store acting for `person` (same folder, registry and spare)."""
+        other = copy.copy(self)
+        other.person = person
+        return other
+
+    def person_limits(self, person: Person | None = None) -> limits.Limits:
+        """The limits `person` (default: this store's) works under: none for admins and the machine itself."""
+        person = person or self.person
+        return limits.OPEN if person.sees_all else (self.limits or limits.current())
 
     # ---------------------------------------------------------- db --
     @contextmanager
@@ -189,20 +225,56 @@ class Store:
         finally:
             con.close()
 
-    def run_dir(self, run_id: str) -> Path:
+    # ------------------------------------------------------ access --
+    def folder(self, run_id: str) -> Path:
+        """A run's folder by id, checked to be a run id; no ownership check (the worker's and the store's own)."""
         return self.root / validate_run_id(run_id)
+
+    def access(self, run_id: str) -> Access:
+        return read_access(self.folder(run_id))
+
+    def run_dir(self, run_id: str) -> Path:
+        """The folder of a run this store's person may see (a RunError, as for a missing run, otherwise)."""
+        rd = self.folder(run_id)
+        if not self.person.sees_all:
+            if not rd.is_dir():
+                raise RunError(f"No run {run_id} on this server.")
+            check_see(read_access(rd), self.person, "run", run_id)
+        return rd
+
+    def _changeable(self, run_id: str) -> Path:
+        rd = self.run_dir(run_id)
+        if rd.is_dir():
+            check_change(read_access(rd), self.person, "run", run_id)
+        else:
+            self.person.check_can_write()
+        return rd
+
+    def share(self, run_id: str, readers: tuple[str, ...]) -> Access:
+        """Let others look at a run (read-only): names, or access.EVERYONE; an empty tuple makes it private again."""
+        rd = self._changeable(run_id)
+        access = read_access(rd)
+        if access.owner is None and not self.person.sees_all:
+            raise RunError(f"Run {run_id} has no owner; only an admin can share it.")
+        access = access.shared_with(readers)
+        write_access(rd, access)
+        with self._db(immediate=True) as db:
+            db.execute("UPDATE runs SET readers=? WHERE id=?", (json.dumps(list(access.readers)), run_id))
+        return access
 
     # ------------------------------------------------------ create --
     def create(self, cfg: RunConfig, start: bool = True, check_data: bool = True, sweep: str | None = None,
                extra_files: dict[str, Any] | None = None) -> str:
-        """Check the config and data, then create the folder and row and start the worker.
+        """Check the config, data and the person's limits, then create the folder and row, and queue it.
 
         All checks run before anything is written (the run features' too: studio.training.hooks), so a bad
         config or file leaves no trace. A sweep's trial names its sweep (a registry tag) and brings the file that
         connects it to the sweep (extra_files: name -> JSON written into the folder)."""
+        self.person.check_can_write()
         new = self._checked(cfg, start, check_data)
         new.files.update(extra_files or {})
-        with RUNS.creating(self.root) as (run_id, tmp):
+        access = owned_by(self.person)
+        with RUNS.creating(self.root, access) as (run_id, tmp):
             files.atomic_write_text(RunFolder(tmp).config, new.cfg.to_json())
             if new.prepared is not None:
                 save_splits(new.prepared, RunFolder(tmp).data)
@@ -211,25 +283,49 @@ class Store:
                 files.atomic_write_json(tmp / name, content)
             now = time.time()
             files.atomic_write_json(RunFolder(tmp).status, {"status": "queued", "created_at": now, "updated_at": now,
-                                                            **new.status})
+                                                            **self._launch_terms(), **new.status})
         try:
             with self._db(immediate=True) as db:
-                db.execute("INSERT INTO runs (id, name, task, model, method, status, created_at, sweep) "
-                           "VALUES (?,?,?,?,?,?,?,?)",
-                           (run_id, new.cfg.display_name(), cfg.task, new.cfg.model, cfg.method, "queued", now, sweep))
+                db.execute("INSERT INTO runs (id, name, task, model, method, status, created_at, sweep, owner, readers)"
+                           " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                           (run_id, new.cfg.display_name(), cfg.task, new.cfg.model, cfg.method, "queued", now, sweep,
+                            access.owner, "[]"))
         except BaseException:
             RUNS.remove(self.root, run_id)
             raise
+        self._hold_token(run_id)
         if start:
-            self._launch(run_id)
+            self.dispatch()
         for created in hooks.each(self.features, "created"):
             created(new, run_id)
         return run_id
 
+    def _launch_terms(self) -> dict[str, Any]:
+        """What a new (or resumed) run records of its person: the limits its worker keeps (the wall clock, how many
+        of the owner's runs train at once) and which secrets its worker may have."""
+        lim = self.person_limits()
+        own_token = bool(self.person.token) and not self.person.trusted
+        uses = "server" if (self.person.sees_all or lim.server_secrets) and not own_token else (
+            "own" if own_token else "none")
+        return {"limits": {"wall_minutes": lim.wall_minutes, "runs_running": lim.runs_running}, "secrets": uses}
+
+    def _hold_token(self, run_id: str) -> None:
+        """Keep the person's own hub token in this process for their run's worker (the dispatchers of other
+        processes leave the run to this one while it lives)."""
+        if self.person.token and not self.person.trusted:
+            TOKENS[run_id] = self.person.token
+            rd = self.folder(run_id)
+            runfolder.write_status(rd, runfolder.read_status(rd)["status"], if_active=True,
+                                   token_held_by={"pid": os.getpid(), "pid_start": process_start_time(os.getpid())})
+
     def _checked(self, cfg: RunConfig, start: bool, check_data: bool) -> hooks.NewRun:
-        """The run about to be created, every check passed: config, machine, data, model, and each feature's."""
+        """The run about to be created, every check passed: config, machine, data, model, the person's limits and
+        each feature's."""
         cfg.validate()
+        lim = self.person_limits()
+        quotas.check_config(cfg, lim)  # before the machine: what the server allows is the first thing to say
         cfg.check_machine()
+        quotas.check_files(self, cfg)
         task = get_task(cfg.task)
         prepared = task.prepare_data(cfg.data) if check_data else None
         share = prepared.report.cjk_share if prepared is not None else 0.0
@@ -239,9 +335,13 @@ class Store:
             check_held_out(prepared.splits, Path(cfg.data.train).name)
             if task.check_run is not None:
                 task.check_run(cfg, prepared)
-        resolved = models.resolve(cfg.model, allow_local=local_models_allowed(), materialize=False)
+        resolved = models.resolve(cfg.model, allow_local=local_models_allowed() and lim.local_models,
+                                  materialize=False)
         if isinstance(resolved, str):  # a hub id: reachable, and there, before a run folder exists
-            models.check_hub(resolved)
+            models.check_hub(resolved, token=self.hub_token())
+        quotas.check_model_size(cfg, lim)
+        # A distilled run queues its labels-only comparison run too (the distill feature's `created`).
+        quotas.check_room(self, lim, runs=2 if cfg.distill.teacher and cfg.distill.compare_alone else 1)
         new = hooks.NewRun(cfg=cfg, task=task, prepared=prepared, store=self, start=start)
         if auto:
             new.status["base_picked"] = (f"model auto: {cfg.model}, the {task.name} default" + (
@@ -251,21 +351,137 @@ class Store:
             check(new)
         return new
 
-    def _launch(self, run_id: str, resume: bool = False) -> int:
-        rd = self.run_dir(run_id)
-        cmd = [sys.executable, "-m", "studio.runs.worker", str(rd), "--registry", str(self.registry)]
+    def hub_token(self) -> str | bool | None:
+        """The hub token this store's person reaches the hub with: their own, the server's (None: huggingface_hub's
+        default) where they may use it, else False (anonymous)."""
+        if self.person.token and not self.person.trusted:
+            return self.person.token
+        if self.person.sees_all or self.person_limits().server_secrets:
+            return secrets.server_secrets().get("HF_TOKEN") or None
+        return False
+
+    # ---------------------------------------------------- the queue --
+    def dispatch(self) -> list[str]:
+        """Start the worker of every queued run whose device is free and whose turn it is; the runs started.
+
+        Runs whose worker vanished are recorded as failed first (freeing their device)."""
+        self.reap()
+        started = []
+        for _ in range(64):  # a bound, not a limit: each pass claims one run or ends
+            claimed = self._claim_next()
+            if claimed is None:
+                break
+            run_id, device, resume = claimed
+            try:
+                self._launch(run_id, device, resume)
+            except Exception as e:  # noqa: BLE001 - the run, not the caller, fails: its status says why
+                runfolder.write_status(self.folder(run_id), "failed", finished_at=time.time(),
+                                       reason=f"Its worker could not be started: {type(e).__name__}: {e}")
+                self._sync(run_id)
+                continue
+            started.append(run_id)
+        return started
+
+    def reap(self) -> None:
+        """Record as failed every active run whose worker vanished (best effort: a full disk leaves it to a later
+        pass; reading shows them failed meanwhile)."""
+        try:
+            with self._db() as db:
+                ids = [r["id"] for r in db.execute(
+                    "SELECT id FROM runs WHERE status IN ('queued','running','stopping')")]
+        except sqlite3.Error:
+            return
+        for run_id in ids:
+            try:
+                if (self.folder(run_id)).is_dir():
+                    self._sync(run_id)
+            except (OSError, sqlite3.Error, RunError):
+                continue
+
+    def claim(self, run_id: str, poll: float = 0.5) -> str | None:
+        """For a worker started by hand on a queued run (`python -m studio.runs.worker RUN_DIR`): wait until the run
+        may start, claim it, and return its device; None when a stop is asked for first."""
+        rd = self.folder(run_id)
+        announced = False
+        while True:
+            got = self._claim_next(only=run_id)
+            if got is not None:
+                return got[1]
+            if runfolder.stop_requested(rd) or runfolder.read_status(rd).get("status") != "queued":
+                return None
+            if not announced:
+                print(f"[studio] queued: waiting for {' or '.join(_devices_of(rd)[:3])} to be free", flush=True)
+                announced = True
+            time.sleep(poll)
+
+    def _claim_next(self, only: str | None = None) -> tuple[str, str, bool] | None:
+        """In one registry transaction: the first queued run that may start now (or only `only`, when its turn has
+        come), marked running on its device."""
+        per_device = int(os.environ.get("STUDIO_RUNS_PER_DEVICE", "1"))
+        with self._db(immediate=True) as db:
+            rows = [dict(r) for r in db.execute(
+                "SELECT id, seq, status, device, owner FROM runs WHERE status IN ('queued','running','stopping') "
+                "ORDER BY seq")]
+            holding: dict[str, int] = {}
+            running: dict[str | None, int] = {}
+            for r in rows:
+                st = runfolder.read_status(self.root / r["id"])
+                if st.get("status") in ("running", "stopping") and not _worker_gone(st):
+                    device = st.get("device") or r["device"]
+                    holding[device] = holding.get(device, 0) + 1
+                    running[r["owner"]] = running.get(r["owner"], 0) + 1
+            taken: set[str] = set()  # devices a queued run ahead waits for: later runs do not jump the line there
+            for r in rows:
+                rd = self.root / r["id"]
+                st = runfolder.read_status(rd)
+                if st.get("status") != "queued" or not rd.is_dir():
+                    continue
+                if r["id"] != only and process_alive(st.get("pid"), st.get("pid_start")):
+                    taken.update(_devices_of(rd))  # a worker started by hand waits for this one: it claims it
+                    continue
+                cap = (st.get("limits") or {}).get("runs_running")
+                if r["owner"] is not None and cap and running.get(r["owner"], 0) >= cap:
+                    continue  # the owner trains as many as they may: the next person's run goes first
+                holder = st.get("token_held_by") or {}
+                if (holder.get("pid") and holder.get("pid") != os.getpid()
+                        and process_alive(holder.get("pid"), holder.get("pid_start"))):
+                    continue  # the process that holds its owner's token starts it
+                if st.get("secrets", "server") == "server" and not secrets.can_hand_out():
+                    continue  # the server's secrets are held by the app, which starts it
+                devices = _devices_of(rd)
+                free = next((d for d in devices if d not in taken and holding.get(d, 0) < per_device), None)
+                if free is None or (only is not None and r["id"] != only):
+                    taken.update(devices)
+                    continue
+                now = time.time()
+                # status.json first (the truth other processes read), inside the registry lock
+                runfolder.write_status(rd, "running", device=free, started_at=now, finished_at=None, reason=None,
+                                       pid=None, pid_start=None, claimed_at=now)
+                db.execute("UPDATE runs SET status='running', device=?, started_at=?, pid=NULL WHERE id=?",
+                           (free, now, r["id"]))
+                return r["id"], free, bool(st.get("resume"))
+        return None
+
+    def _launch(self, run_id: str, device: str, resume: bool = False) -> int:
+        rd = self.folder(run_id)
+        argv = [str(rd), "--registry", str(self.registry), "--device", device]
         if resume:
-            cmd.append("--resume")
-        env = worker_env()
-        if (files.read_json(RunFolder(rd).config) or {}).get("training", {}).get("device") != "cpu":
-            inference.release_gpu_memory()  # the playground's models in this process give the run their GPU memory
-        pid = self.spare.spawn(cmd[3:], RunFolder(rd).log, env, cwd=self.root) if self.spare is not None else None
-        if pid is None:
-            pid = self._spawn(cmd, rd, env)
+            argv.append("--resume")
         st = runfolder.read_status(rd)
-        if st.get("status") == "queued" and not st.get("pid"):
-            runfolder.write_status(rd, "queued", pid=pid, pid_start=process_start_time(pid))
-        self.sync(run_id)
+        env = secrets.for_worker(worker_env(), server=st.get("secrets", "server") == "server",
+                                 token=TOKENS.get(run_id) if st.get("secrets") == "own" else None)
+        if hasattr(self.spare, "lend"):  # the worker starts the next queued run from the same spare when it ends
+            env = self.spare.lend(env)
+        if device != "cpu":
+            inference.release_gpu_memory()  # the playground's models in this process give the run their GPU memory
+        pid = self.spare.spawn(argv, RunFolder(rd).log, env, cwd=self.root) if self.spare is not None else None
+        if pid is None:
+            pid = self._spawn([sys.executable, "-m", "studio.runs.worker", *argv], rd, env)
+        now = runfolder.read_status(rd)
+        if now.get("status") in runfolder.ACTIVE and not now.get("pid"):  # the worker may have written its own
+            runfolder.write_status(rd, now["status"], if_active=True, pid=pid, pid_start=process_start_time(pid))
+        TOKENS.pop(run_id, None)
+        self._sync(run_id)
         return pid
 
     def _spawn(self, cmd: list[str], rd: Path, env: dict[str, str]) -> int:
@@ -278,22 +494,26 @@ class Store:
         return proc.pid
 
     # ---------------------------------------------------- reading --
+    def status(self, run_id: str) -> dict[str, Any]:
+        """The run's status.json as it stands; a run whose worker vanished reads as failed. Writes nothing."""
+        st = runfolder.read_status(self.run_dir(run_id))
+        if _worker_gone(st):
+            st = {**st, "status": "failed", "reason": _gone_reason(st), "finished_at": st.get("finished_at")}
+        return st
+
     def sync(self, run_id: str) -> dict[str, Any]:
-        """Bring the row in line with status.json; mark runs whose worker vanished as failed."""
-        rd = self.run_dir(run_id)
+        """Bring status.json and the row in line: a run whose worker vanished is recorded as failed."""
+        self.run_dir(run_id)
+        return self._sync(run_id)
+
+    def _sync(self, run_id: str) -> dict[str, Any]:
+        rd = self.folder(run_id)
         st = runfolder.read_status(rd)
         if _worker_gone(st):
             # Re-read: the worker may have just finished and exited between our two looks.
             st = runfolder.read_status(rd)
             if _worker_gone(st):
-                was = st.get("status")
-                if st.get("pid"):
-                    reason = (f"The worker process (pid {st.get('pid')}) ended without reporting while {was}: it was "
-                              "killed or ran out of memory. Resume continues from the last checkpoint; if memory ran "
-                              "out, lower training.batch_size or training.max_length, or use LoRA.")
-                else:
-                    reason = "The worker never started (the process that launched it ended first); resume starts it."
-                st = runfolder.write_status(rd, "failed", finished_at=time.time(), reason=reason)
+                st = runfolder.write_status(rd, "failed", finished_at=time.time(), reason=_gone_reason(st))
         if st.get("status") in runfolder.STATUSES:
             vals = {k: st.get(k) for k in MIRRORED}
             with self._db(immediate=True) as db:
@@ -303,12 +523,13 @@ class Store:
     def get(self, run_id: str) -> dict[str, Any]:
         rd = self.run_dir(run_id)
         if not rd.is_dir():
-            raise RunError(f"No run {run_id} in {self.root}.")
-        st = self.sync(run_id)
+            raise RunError(f"No run {run_id} on this server.")
+        st = self.status(run_id)
         with self._db() as db:
             row = db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         info = dict(row) if row else {"id": run_id}
-        info.update(status=st.get("status"), status_detail=st, dir=str(rd))
+        info.update({k: st.get(k, info.get(k)) for k in MIRRORED})
+        info.update(status=st.get("status"), status_detail=st, dir=str(rd), access=read_access(rd).to_dict())
         try:
             info["config"] = json.loads((RunFolder(rd).config).read_text())
         except (FileNotFoundError, json.JSONDecodeError):
@@ -319,17 +540,35 @@ class Store:
         return info
 
     def list(self) -> list[dict[str, Any]]:
+        """The runs this store's person may see, newest first, each with its status as it stands."""
         with self._db() as db:
             rows = [dict(r) for r in db.execute("SELECT * FROM runs ORDER BY seq DESC")]
         out = []
         for r in rows:
-            if r["status"] in runfolder.ACTIVE or not (self.root / r["id"]).is_dir():
-                if not (self.root / r["id"]).is_dir():
-                    continue  # folder removed by hand: not a run any more
-                st = self.sync(r["id"])
+            if not self.person.sees_all and not _row_access(r).can_see(self.person):
+                continue
+            rd = self.root / r["id"]
+            if not rd.is_dir():
+                continue  # folder removed by hand: not a run any more
+            if r["status"] in runfolder.ACTIVE:
+                st = runfolder.read_status(rd)
+                if _worker_gone(st):
+                    st = {**st, "status": "failed", "reason": _gone_reason(st)}
                 r.update({k: st.get(k, r.get(k)) for k in MIRRORED})
             r["duration"] = _duration(r)
             out.append(r)
+        return out
+
+    def owned_active(self, owner: str | None) -> list[str]:
+        """Ids of `owner`'s runs that are queued or training (what their active-run quota counts)."""
+        with self._db() as db:
+            rows = [dict(r) for r in db.execute("SELECT id FROM runs WHERE owner IS ? AND status IN "
+                                                "('queued','running','stopping')", (owner,))]
+        out = []
+        for r in rows:
+            st = runfolder.read_status(self.root / r["id"])
+            if st.get("status") in runfolder.ACTIVE and not _worker_gone(st):
+                out.append(r["id"])
         return out
 
     # -------------------------------------------------- queue (worker side) --
@@ -339,65 +578,34 @@ class Store:
             rows = [dict(r) for r in db.execute("SELECT id FROM runs WHERE status IN ('running','stopping')")]
         for r in rows:
             st = runfolder.read_status(self.root / r["id"])
-            if st.get("device") == device and process_alive(st.get("pid"), st.get("pid_start")):
+            if st.get("device") == device and st.get("status") in ("running", "stopping") and not _worker_gone(st):
                 return True
         return False
 
-    def try_claim(self, run_id: str, device: str, per_device: int = 1) -> bool:
-        """Atomically move a queued run to running when its device is free and it is first in line."""
-        with self._db(immediate=True) as db:
-            rows = [dict(r) for r in db.execute(
-                "SELECT id, seq, status, device, pid, pid_start FROM runs "
-                "WHERE status IN ('queued','running','stopping')")]
-            me = next((r for r in rows if r["id"] == run_id), None)
-            if me is None:
-                return False
-            busy = 0
-            ahead = False
-            for r in rows:
-                if r["id"] == run_id:
-                    continue
-                st = runfolder.read_status(self.root / r["id"])
-                alive = process_alive(st.get("pid"), st.get("pid_start"))
-                if not alive:
-                    continue  # a dead worker holds nothing; sync() will mark it
-                theirs = st.get("device") or r["device"] or device
-                # A queued run that takes any GPU stands in line for each of them.
-                same = theirs == device or (theirs == ANY_GPU and device.startswith("cuda") and
-                                            st.get("status") == "queued")
-                if not same:
-                    continue
-                if st.get("status") in ("running", "stopping"):
-                    busy += 1
-                elif st.get("status") == "queued" and r["seq"] < me["seq"]:
-                    ahead = True
-            if busy >= per_device or ahead:
-                return False
-            now = time.time()
-            # status.json first (the truth other workers read), inside the registry lock
-            runfolder.write_status(self.root / run_id, "running", device=device, started_at=now, finished_at=None,
-                                   reason=None)
-            db.execute("UPDATE runs SET status='running', device=?, started_at=? WHERE id=?", (device, now, run_id))
-        return True
-
     # ------------------------------------------------------- control --
     def stop(self, run_id: str) -> dict[str, Any]:
-        """Graceful: the worker finishes its step, saves a checkpoint and marks the run stopped."""
+        """Graceful: the worker finishes its step, saves a checkpoint and marks the run stopped (a queued run, which
+        has no worker, stops at once)."""
+        rd = self._changeable(run_id)
         st = self.sync(run_id)
         s = st.get("status")
         if s not in runfolder.ACTIVE:
             raise RunError(f"Run {run_id} is {s}; only queued or running runs can be stopped.")
-        runfolder.request_stop(self.run_dir(run_id))
         if s == "queued":
-            return self.kill(run_id, reason="Stopped while queued; it never started.")
-        st = runfolder.write_status(self.run_dir(run_id), "stopping")
+            st = runfolder.write_status(rd, "stopped", reason="Stopped while queued; it never started.",
+                                        finished_at=time.time())
+            TOKENS.pop(run_id, None)
+            self.sync(run_id)
+            return st
+        runfolder.request_stop(rd)
+        st = runfolder.write_status(rd, "stopping")
         self.sync(run_id)
         return st
 
     def kill(self, run_id: str,
              reason: str = "Killed by the user; progress since the last checkpoint is lost.") -> dict[str, Any]:
         """At once: SIGKILL to the worker's whole process group."""
-        rd = self.run_dir(run_id)
+        rd = self._changeable(run_id)
         st = runfolder.read_status(rd)
         if st.get("status") not in runfolder.ACTIVE:
             raise RunError(f"Run {run_id} is {st.get('status')}; there is nothing to kill.")
@@ -411,19 +619,24 @@ class Store:
                 if not process_alive(pid, st.get("pid_start")):
                     break
                 time.sleep(0.05)
+        if st.get("status") == "queued":
+            reason = "Stopped while queued; it never started."
         st = runfolder.write_status(rd, "stopped", reason=reason, finished_at=time.time())
+        TOKENS.pop(run_id, None)
         self.sync(run_id)
+        self.dispatch()
         return st
 
     def resume(self, run_id: str, changes: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Start a stopped or failed run again from its last checkpoint, with the same config, or with the
-        training changes a checkpoint allows (RESUME_CHANGES: a smaller batch for one that ran out of memory)."""
+        """Queue a stopped or failed run again; it continues from its last checkpoint, with the same config, or with
+        the training changes a checkpoint allows (RESUME_CHANGES: a smaller batch for one that ran out of memory)."""
+        rd = self._changeable(run_id)
         st = self.sync(run_id)
         if st.get("status") in runfolder.ACTIVE:
             raise RunError(f"Run {run_id} is {st.get('status')}; it is not finished, so there is nothing to resume.")
         if st.get("status") == "completed":
             raise RunError(f"Run {run_id} already completed; start a new run to train further.")
-        rd = self.run_dir(run_id)
+        quotas.check_active(self, self.person_limits())
         try:
             cfg = load_run_config(rd)
         except RunError:
@@ -437,23 +650,27 @@ class Store:
             cfg.check_machine()  # this server may differ from the one the run started on
         runfolder.clear_stop(rd)
         runfolder.write_status(rd, "queued", reason=None, pid=None, pid_start=None, finished_at=None,
-                               resumed_at=time.time(),
+                               resumed_at=time.time(), resume=True, token_held_by=None, forked=None,
+                               **self._launch_terms(),
                                **({"resumed_with": changes} if changes else {}))
         with self._db(immediate=True) as db:
             # Back of the queue: a resumed run waits behind those already queued.
             db.execute("UPDATE runs SET seq=(SELECT MAX(seq)+1 FROM runs), status='queued' WHERE id=?", (run_id,))
-        self._launch(run_id, resume=True)
-        return self.sync(run_id)
+        self._hold_token(run_id)
+        self.dispatch()
+        return self.status(run_id)
 
     def delete(self, run_id: str) -> None:
-        rd = self.run_dir(run_id)
+        rd = self._changeable(run_id)
         st = runfolder.read_status(rd) if rd.exists() else {}
-        if st.get("status") in runfolder.ACTIVE and process_alive(st.get("pid"), st.get("pid_start")):
+        if st.get("status") == "queued":  # no process yet: stopped first, so no dispatcher starts it meanwhile
+            st = self.stop(run_id)
+        if st.get("status") in runfolder.ACTIVE and not _worker_gone(st):
             raise RunError(f"Run {run_id} is {st.get('status')}; stop or kill it before deleting.")
         with self._db(immediate=True) as db:
             n = db.execute("DELETE FROM runs WHERE id=?", (run_id,)).rowcount
         if not RUNS.remove(self.root, run_id) and not n:
-            raise RunError(f"No run {run_id} in {self.root}.")
+            raise RunError(f"No run {run_id} on this server.")
 
     def wait(self, run_id: str, timeout: float = 3600, poll: float = 0.5) -> dict[str, Any]:
         """Block until the run finishes (for scripts and tests)."""
@@ -462,20 +679,47 @@ class Store:
             st = self.sync(run_id)
             if st.get("status") in runfolder.FINISHED:
                 return st
+            if st.get("status") == "queued":
+                self.dispatch()  # nobody else may be there to start it (a script's own store)
             if time.time() > end:
                 raise TimeoutError(f"Run {run_id} still {st.get('status')} after {timeout:.0f}s.")
             time.sleep(poll)
 
 
-LAUNCH_GRACE_S = 60.0  # a run is created a moment before its worker writes its pid
+def _devices_of(rd: Path) -> list[str]:
+    """The devices a queued run may take (a config that cannot be read: the CPU; its worker then says why)."""
+    training = (files.read_json(RunFolder(rd).config) or {}).get("training") or {}
+    try:
+        several = int(training.get("num_processes") or 1) > 1 or int(training.get("num_machines") or 1) > 1
+        return run_devices(str(training.get("device", "auto")), several)
+    except (TypeError, ValueError):
+        return ["cpu"]
+
+
+def _row_access(row: dict[str, Any]) -> Access:
+    try:
+        readers = tuple(json.loads(row.get("readers") or "[]"))
+    except ValueError:
+        readers = ()
+    return Access(row.get("owner"), readers)
 
 
 def _worker_gone(st: dict[str, Any]) -> bool:
-    if st.get("status") not in runfolder.ACTIVE:
+    """A running (or stopping) run whose worker is not there: it ended unseen, or never started after its claim.
+    A queued run has no worker yet, so it is never gone."""
+    if st.get("status") not in ("running", "stopping"):
         return False
     if not st.get("pid"):
-        return time.time() - float(st.get("updated_at") or 0) > LAUNCH_GRACE_S
+        return time.time() - float(st.get("claimed_at") or st.get("updated_at") or 0) > LAUNCH_GRACE_S
     return not process_alive(st.get("pid"), st.get("pid_start"))
+
+
+def _gone_reason(st: dict[str, Any]) -> str:
+    if st.get("pid"):
+        return (f"The worker process (pid {st.get('pid')}) ended without reporting while {st.get('status')}: it was "
+                "killed or ran out of memory. Resume continues from the last checkpoint; if memory ran out, lower "
+                "training.batch_size or training.max_length, or use LoRA.")
+    return "The worker never started (the process that launched it ended first); resume starts it."
 
 
 def _duration(r: dict[str, Any]) -> float | None:

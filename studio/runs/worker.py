@@ -1,8 +1,9 @@
-"""`python -m studio.runs.worker RUN_DIR [--resume]`: one run, in its own process group.
+"""`python -m studio.runs.worker RUN_DIR --device DEVICE [--resume]`: one run, in its own process group.
 
-Waits in `queued` until its device is free and it is first in line, then
-trains. Every way out writes a final status: completed, stopped, or failed
-with the reason and the traceback tail. SIGTERM asks for a graceful stop.
+Started once the run was claimed on its device (Store.dispatch: queued runs wait in the registry, not in
+processes), it trains on that device. Every way out writes a final status: completed, stopped, or failed
+with the reason and the traceback tail; then it starts whatever queued run may go next. SIGTERM asks for
+a graceful stop.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import traceback
 from pathlib import Path
 
 from studio.base import runfolder
-from studio.base.devices import pick_precision, pin_gpu, process_device, run_devices
+from studio.base.devices import pick_precision, pin_gpu, process_device
 from studio.base.errors import LaunchFailed, failure_reason
 from studio.base.process_rank import is_multi_process
 from studio.base.runfolder import RunFolder
 from studio.config import load_run_config
-from studio.runs.store import ANY_GPU, Store, process_start_time
+from studio.runs import spare_client
+from studio.runs.store import Store, process_start_time
 
 
 def train_run(run_dir: Path, device: str, resume: bool) -> dict:
@@ -41,38 +43,31 @@ def train_run(run_dir: Path, device: str, resume: bool) -> dict:
     return distributed.run_launched(run_dir, t, device, pick_precision(t.precision, process_device(device)), resume)
 
 
-def wait_for_device(store: Store, run_id: str, devices: list[str], poll: float = 0.5) -> str | None:
-    """Wait in the queue until one of `devices` is free and the run is first in line for it; the device it got,
-    or None when a stop was asked for first."""
-    run_dir = store.run_dir(run_id)
-    runfolder.write_status(run_dir, "queued", device=devices[0] if len(devices) == 1 else ANY_GPU)
-    per_device = int(os.environ.get("STUDIO_RUNS_PER_DEVICE", "1"))
-    announced = False
-    while True:
-        got = next((d for d in devices if store.try_claim(run_id, d, per_device)), None)
-        if got is not None:
-            return got
-        if runfolder.stop_requested(run_dir):
-            return None
-        if not announced:
-            print(f"[studio] queued: waiting for {' or '.join(devices) if len(devices) < 4 else 'a GPU'} to be free",
-                  flush=True)
-            announced = True
-        time.sleep(poll)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m studio.runs.worker")
     ap.add_argument("run_dir")
     ap.add_argument("--registry", default=None)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--device", default=None, help="The device Store.dispatch claimed for the run (default: the one "
+                                                   "its status.json names).")
     ap.add_argument("--forked", action="store_true", help="Set by studio.runs.prewarm: forked from a spare worker.")
     a = ap.parse_args(argv)
     run_dir = Path(a.run_dir).resolve()
     store = Store(run_dir.parent, registry=Path(a.registry) if a.registry else None)
     run_id = run_dir.name
     me = os.getpid()
-    runfolder.write_status(run_dir, "queued", pid=me, pid_start=process_start_time(me))
+    claimed = runfolder.read_status(run_dir)
+    st = runfolder.write_status(run_dir, claimed.get("status", "running"), if_active=True, pid=me,
+                                pid_start=process_start_time(me))
+    if st.get("status") == "queued":  # started by hand, not by Store.dispatch: it claims its device itself
+        if store.claim(run_id) is None:
+            runfolder.write_status(run_dir, "stopped", if_active=True, reason="Stopped while queued; it never started.",
+                                   finished_at=time.time())
+            store.sync(run_id)
+            return 0
+        st = runfolder.write_status(run_dir, "running", if_active=True, pid=me, pid_start=process_start_time(me))
+    if st.get("status") not in ("running", "stopping"):  # stopped or killed between its claim and this start
+        return 0
     store.sync(run_id)
 
     signal.signal(signal.SIGTERM, lambda *_: runfolder.request_stop(run_dir))
@@ -85,17 +80,16 @@ def main(argv: list[str] | None = None) -> int:
         cfg_raw = json.loads((RunFolder(run_dir).config).read_text())
         training = cfg_raw.get("training", {})
         several = int(training.get("num_processes") or 1) > 1 or int(training.get("num_machines") or 1) > 1
-        device = wait_for_device(store, run_id, run_devices(training.get("device", "auto"), several))
-        if device is None:
-            runfolder.write_status(run_dir, "stopped", reason="Stopped while queued; it never started.",
+        device = a.device or st.get("device") or "cpu"
+        if runfolder.stop_requested(run_dir):  # a stop asked for before it began: nothing trained, nothing saved
+            runfolder.write_status(run_dir, "stopped", reason="Stopped before it started; it never trained.",
                                    finished_at=time.time())
+            runfolder.clear_stop(run_dir)
             store.sync(run_id)
             return 0
         if not several:  # several processes take one visible GPU each
             pin_gpu(device)
-        # Said once the device is ours, not with the first write above: the Store may rewrite the queued status
-        # from what it read just before this process wrote.
-        runfolder.write_status(run_dir, "queued", if_active=True, forked=a.forked)
+        runfolder.write_status(run_dir, st["status"], if_active=True, forked=a.forked)
         store.sync(run_id)
         print(f"[studio] run {run_id} started on {device}", flush=True)
 
@@ -119,6 +113,18 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"[studio] could not record the failure: {e}", file=sys.stderr, flush=True)
         store.sync(run_id)
         return 1
+    finally:
+        start_next(store)
+
+
+def start_next(store: Store) -> None:
+    """The device this run held is free: start the queued run whose turn it is (forked from the app's spare when
+    the app lent it; else a fresh process)."""
+    try:
+        spare_client.borrow(store)
+        store.dispatch()
+    except Exception as e:  # noqa: BLE001 - the app's own dispatcher starts it a moment later
+        print(f"[studio] could not start the next queued run: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

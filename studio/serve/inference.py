@@ -62,6 +62,37 @@ def _on_gpu(loaded) -> bool:
         return False
 
 
+MAX_CHAT_TOKENS = 4096   # the most a playground chat puts before a model, whatever its context
+MAX_MESSAGE_CHARS = 20_000  # one message is cut here before it is even counted
+MAX_TURNS = 200
+
+
+def fit_history(messages: list[dict[str, str]], count_tokens, budget: int) -> list[dict[str, str]]:
+    """The newest turns of a chat that fit in `budget` tokens (a leading system message kept); the latest message
+    must fit by itself, else an InferenceError says how long it may be."""
+    msgs = [{"role": str(m.get("role")), "content": str(m.get("content") or "")[:MAX_MESSAGE_CHARS]}
+            for m in list(messages)[-MAX_TURNS:] if isinstance(m, dict)]
+    if not msgs:
+        return []
+    system = msgs[0] if msgs[0]["role"] == "system" and len(msgs) > 1 else None
+    rest = msgs[1:] if system else msgs
+    used = count_tokens(system["content"]) + 4 if system else 0
+    kept: list[dict[str, str]] = []
+    for m in reversed(rest):
+        n = count_tokens(m["content"]) + 4  # the chat template's few tokens around each turn
+        if used + n > budget:
+            if not kept:
+                raise InferenceError(f"The message is about {n} tokens; this model reads at most {budget} here "
+                                     "(with room for the answer); shorten it.")
+            break
+        kept.append(m)
+        used += n
+    kept.reverse()
+    while len(kept) > 1 and kept[0]["role"] == "assistant":  # a cut chat still opens with the person's turn
+        kept.pop(0)
+    return ([system] if system else []) + kept
+
+
 class LoadedRun:
     def __init__(self, run_dir: Path):
         mdir = RunFolder(Path(run_dir)).model
@@ -74,7 +105,9 @@ class LoadedRun:
         if self.meta.get("peft"):
             from peft import PeftModel
 
-            base = self.task.load_model(models.resolve(self.meta["base_model"]), self.meta["labels"], self.tokenizer)
+            # The run's own base, allowed when the run was created (a folder too, where the server allowed them then).
+            base = self.task.load_model(models.resolve(self.meta["base_model"], allow_local=True), self.meta["labels"],
+                                        self.tokenizer)
             self.model = PeftModel.from_pretrained(base, str(mdir))
         else:
             self.model = self.task.load_model(mdir, self.meta["labels"], self.tokenizer)
@@ -98,9 +131,23 @@ class LoadedRun:
         chat = self.task.capability(Chat)
         if chat is None:
             raise InferenceError(f"{self.task.texts.title.en} runs do not chat; pick a run of a task that does.")
-        settings.setdefault("max_new_tokens", self.max_new_tokens)
+        context = self.context_tokens()
+        settings["max_new_tokens"] = max(1, min(int(settings.get("max_new_tokens") or self.max_new_tokens),
+                                                context // 2))
+        messages = fit_history(messages, self.count_tokens, context - settings["max_new_tokens"])
         with self.lock, self._model(base) as model:
             yield from chat.stream_chat(model, self.tokenizer, messages, **settings)
+
+    def context_tokens(self) -> int:
+        """The tokens a chat may fill: the model's own context, at most MAX_CHAT_TOKENS (a chat in the playground
+        is a try, not a long document)."""
+        config = getattr(getattr(self.model, "config", None), "get_text_config", lambda: None)() or getattr(
+            self.model, "config", None)
+        own = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+        return int(min(MAX_CHAT_TOKENS, own or MAX_CHAT_TOKENS))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     @property
     def task_args(self) -> dict[str, Any]:
@@ -126,7 +173,7 @@ class LoadedRun:
                 yield self.model
         else:
             if self._base is None:
-                path = models.resolve(self.meta["base_model"])
+                path = models.resolve(self.meta["base_model"], allow_local=True)
                 self._base = self.task.load_model(path, self.meta["labels"], self.tokenizer)
                 self._base.to(self.device)
                 self._base.eval()

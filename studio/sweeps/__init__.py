@@ -26,7 +26,7 @@ The space, per field (YAML or JSON):
 Imports: base, methods, tasks, config, training, runs.
 """
 
-from studio.sweeps.control import kill, list_sweeps, resume, stop, sync, wait
+from studio.sweeps.control import kill, list_sweeps, resume, status, stop, sync, wait
 from studio.sweeps.driver import Driver, best_trial, create, launch
 from studio.sweeps.folders import (
                                    ACTIVE,
@@ -45,8 +45,9 @@ from studio.sweeps.results import describe, figures, load_study, trials_table
 from studio.sweeps.settings import MIN_BUDGET_MINUTES, SAMPLERS, SweepSettings, field_help_settings, settings_from
 from studio.sweeps.space import PRESETS, Param, apply_params, default_space, parse_space, preset
 
-__all__ = ["kill", "list_sweeps", "resume", "stop", "sync", "wait", "Driver", "best_trial", "create", "launch",
-           "ACTIVE", "LOG_FILE", "STUDY_FILE", "SWEEP_FILE", "is_sweep_id", "read_status", "storage_url", "sweep_dir",
+__all__ = ["kill", "list_sweeps", "resume", "status", "stop", "sync", "wait", "Driver", "best_trial", "create",
+           "launch", "ACTIVE", "LOG_FILE", "STUDY_FILE", "SWEEP_FILE", "is_sweep_id", "read_status", "storage_url",
+           "sweep_dir",
            "sweeps_dir", "validate_sweep_id", "write_status", "describe", "figures", "load_study", "trials_table",
            "MIN_BUDGET_MINUTES", "SAMPLERS", "SweepSettings", "field_help_settings", "settings_from", "PRESETS",
            "Param", "apply_params", "default_space", "parse_space", "preset"]

@@ -8,10 +8,11 @@ import time
 from typing import Any
 
 from studio.base import files, runfolder
+from studio.base.entity import SWEEPS
 from studio.base.errors import RunError
 from studio.runs.store import Store, process_alive
 from studio.sweeps.driver import launch
-from studio.sweeps.folders import ACTIVE, SWEEP_FILE, is_sweep_id, read_status, sweep_dir, sweeps_dir, write_status
+from studio.sweeps.folders import ACTIVE, SWEEP_FILE, read_status, sweep_dir, sweeps_dir, write_status
 
 
 # ----------------------------------------------------------------------------------------------- control --
@@ -20,31 +21,37 @@ def _gone(st: dict[str, Any]) -> bool:
 
 
 def sync(store: Store, sweep_id: str) -> dict[str, Any]:
-    """The sweep's status; one whose driver vanished while active reads failed (resume continues it)."""
+    """The sweep's status; one whose driver vanished while active is recorded failed (resume continues it)."""
     folder = sweep_dir(store, sweep_id)
-    if not folder.is_dir():
-        raise RunError(f"No sweep {sweep_id} in {store.root}.")
     st = read_status(folder)
     if _gone(st):
-        st = write_status(folder, "failed", finished_at=time.time(),
-                          reason=f"The sweep's driver (pid {st.get('pid')}) ended without reporting; resume "
-                                 "continues it.")
+        st = write_status(folder, "failed", finished_at=time.time(), reason=_gone_reason(st))
     return st
+
+
+def status(store: Store, sweep_id: str) -> dict[str, Any]:
+    """The sweep's status as it stands (a vanished driver reads failed); writes nothing."""
+    st = read_status(sweep_dir(store, sweep_id))
+    return {**st, "status": "failed", "reason": _gone_reason(st)} if _gone(st) else st
+
+
+def _gone_reason(st: dict[str, Any]) -> str:
+    return f"The sweep's driver (pid {st.get('pid')}) ended without reporting; resume continues it."
 
 
 def stop(store: Store, sweep_id: str) -> dict[str, Any]:
     """Graceful: the running trial saves a checkpoint and stops; the sweep ends stopped (resume continues it)."""
+    folder = sweep_dir(store, sweep_id, change=True)
     st = sync(store, sweep_id)
     if st.get("status") not in ACTIVE:
         raise RunError(f"Sweep {sweep_id} is {st.get('status')}; only a queued or running sweep can be stopped.")
-    folder = sweep_dir(store, sweep_id)
     runfolder.request_stop(folder)
     return write_status(folder, "stopping")
 
 
 def kill(store: Store, sweep_id: str) -> dict[str, Any]:
     """At once: the driver's process group and the running trial's worker."""
-    folder = sweep_dir(store, sweep_id)
+    folder = sweep_dir(store, sweep_id, change=True)
     st = sync(store, sweep_id)
     if st.get("status") not in ACTIVE:
         raise RunError(f"Sweep {sweep_id} is {st.get('status')}; there is nothing to kill.")
@@ -53,8 +60,10 @@ def kill(store: Store, sweep_id: str) -> dict[str, Any]:
             os.killpg(int(st["pid"]), signal.SIGKILL)
         except ProcessLookupError:
             pass
-    run_id = st.get("current_run")
-    if run_id:
+    # Its running trial, and any trial run of it still active (one the driver was starting when it died).
+    trials = {st.get("current_run")} | {r["id"] for r in store.list() if r.get("sweep") == sweep_id
+                                          and r.get("status") in runfolder.ACTIVE}
+    for run_id in sorted(t for t in trials if t):
         try:
             if store.sync(run_id).get("status") in runfolder.ACTIVE:
                 store.kill(run_id, reason="Killed with its sweep; resuming the sweep resumes it.")
@@ -64,12 +73,12 @@ def kill(store: Store, sweep_id: str) -> dict[str, Any]:
 
 
 def resume(store: Store, sweep_id: str) -> dict[str, Any]:
+    folder = sweep_dir(store, sweep_id, change=True)
     st = sync(store, sweep_id)
     if st.get("status") in ACTIVE:
         raise RunError(f"Sweep {sweep_id} is {st.get('status')}; it is not finished, so there is nothing to resume.")
     if st.get("status") == "completed":
         raise RunError(f"Sweep {sweep_id} already completed; start a new sweep to try more settings.")
-    folder = sweep_dir(store, sweep_id)
     runfolder.clear_stop(folder)
     write_status(folder, "queued", reason=None, finished_at=None, pid=None, pid_start=None, resumed_at=time.time())
     launch(folder, store.spare)
@@ -77,14 +86,13 @@ def resume(store: Store, sweep_id: str) -> dict[str, Any]:
 
 
 def list_sweeps(store: Store) -> list[dict[str, Any]]:
-    """Every sweep of the runs folder, newest first: id, status, trials done of asked, best value and run."""
+    """Every sweep the store's person may see, newest first: id, status, trials done of asked, best value and run."""
     out = []
     root = sweeps_dir(store)
-    for folder in sorted(root.iterdir(), reverse=True) if root.is_dir() else []:
-        if not is_sweep_id(folder.name):
-            continue
+    for sweep_id in SWEEPS.visible(store.root, store.person):
+        folder = root / sweep_id
         spec = files.read_json(folder / SWEEP_FILE) or {}
-        st = sync(store, folder.name)
+        st = status(store, sweep_id)
         out.append({"id": folder.name, "status": st.get("status"), "trials_done": st.get("trials_done", 0),
                     "trials": (spec.get("settings") or {}).get("trials"), "metric": spec.get("metric"),
                     "best_value": st.get("best_value"), "best_run": st.get("best_run"),
@@ -95,9 +103,9 @@ def list_sweeps(store: Store) -> list[dict[str, Any]]:
 def wait(store: Store, sweep_id: str, timeout: float = 3600, poll: float = 1.0) -> dict[str, Any]:
     end = time.time() + timeout
     while True:
-        st = sync(store, sweep_id)
+        st = status(store, sweep_id)
         if st.get("status") not in ACTIVE:
-            return st
+            return sync(store, sweep_id)
         if time.time() > end:
             raise TimeoutError(f"Sweep {sweep_id} still {st.get('status')} after {timeout:.0f}s.")
         time.sleep(poll)

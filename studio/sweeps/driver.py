@@ -17,15 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from studio.base import files, runfolder
+from studio.base.access import LOCAL, Person, owned_by, read_access
 from studio.base.entity import SWEEPS
-from studio.base.errors import ConfigError, RunError
+from studio.base.errors import ConfigError, LimitError, QuotaFull, RunError
 from studio.base.runfolder import RunFolder
 from studio.config import RunConfig
-from studio.runs import prewarm
+from studio.runs import prewarm, quotas
 from studio.runs.store import Store, process_start_time, worker_env
 from studio.sweeps.folders import ACTIVE, LOG_FILE, SWEEP_FILE, read_status, storage_url, write_status
 from studio.sweeps.settings import SweepSettings
-from studio.sweeps.space import Param, apply_params, default_space, parse_space
+from studio.sweeps.space import Param, apply_params, check_grid, default_space, parse_space
 from studio.tasks import get_task
 from studio.training.trial_pruning import make_pruner
 
@@ -34,23 +35,32 @@ def create(store: Store, cfg: RunConfig, space: dict[str, Any] | None = None,
            settings: SweepSettings | None = None, start: bool = True) -> str:
     """Check everything, then write the sweep's folder and start its driver; returns the sweep id.
 
-    A bad space, settings, config or data file is refused before anything is written."""
+    A bad space, settings, config or data file, or one beyond the person's limits, is refused before anything is
+    written. The sweep belongs to the store's person, and so does every trial its driver creates."""
+    store.person.check_can_write()
     settings = settings or SweepSettings()
+    lim = store.person_limits()
+    if lim.sweep_trials is not None and settings.trials > lim.sweep_trials:
+        raise LimitError(f"trials: {settings.trials} is above this server's limit of {lim.sweep_trials} trials per "
+                         "sweep (sweep_trials); ask for fewer.")
     cfg.validate()
+    quotas.check_config(cfg, lim)
     cfg.check_machine()
+    quotas.check_files(store, cfg)
+    quotas.check_room(store, lim)
     space = space or default_space(cfg)
     params = parse_space(space, cfg)
     if settings.sampler == "grid":
-        for p in params:
-            p.grid()
+        check_grid(params, settings.trials)
     task = get_task(cfg.task)
     task.prepare_data(cfg.data)  # the data is checked once here; each trial checks its own copy again
     metric = cfg.selection_metric()
-    with SWEEPS.creating(store.root) as (sweep_id, tmp):
+    with SWEEPS.creating(store.root, owned_by(store.person)) as (sweep_id, tmp):
         spec = {"id": sweep_id, "config": cfg.resolved().to_dict(), "space": {p.name: p.to_dict() for p in params},
                 "settings": dataclasses.asdict(settings), "metric": metric,
                 "direction": "maximize" if task.metrics.greater_is_better(metric) else "minimize",
-                "created_at": time.time(), "registry": str(store.registry)}
+                "created_at": time.time(), "registry": str(store.registry),
+                "limited": not store.person.sees_all}
         files.atomic_write_json(tmp / SWEEP_FILE, spec)
         write_status(tmp, "queued", created_at=spec["created_at"], trials_done=0)
     folder = SWEEPS.folder(store.root, sweep_id)
@@ -58,6 +68,14 @@ def create(store: Store, cfg: RunConfig, space: dict[str, Any] | None = None,
     if start:
         launch(folder, store.spare)
     return sweep_id
+
+
+def owner_of(folder: Path, spec: dict[str, Any]) -> Person:
+    """Who the sweep's driver acts for: its owner (limited as they were when they started it), or the machine."""
+    owner = read_access(folder).owner
+    if owner is None:
+        return LOCAL
+    return Person(owner, admin=not spec.get("limited", True))
 
 
 def _sampler(spec: dict[str, Any], params: list[Param]):
@@ -106,7 +124,9 @@ class Driver:
         self.folder = Path(folder)
         self.spec = json.loads((self.folder / SWEEP_FILE).read_text())
         self.cfg = RunConfig.from_dict(self.spec["config"])
-        self.store = Store(self.folder.parent.parent, registry=Path(self.spec["registry"]))
+        # The trials are the sweep's owner's runs, within the owner's limits where they had any.
+        self.store = Store(self.folder.parent.parent, registry=Path(self.spec["registry"]),
+                           person=owner_of(self.folder, self.spec))
         self.study = _study(self.folder, self.spec)
         self.params = parse_space(self.spec["space"], self.cfg)
         self.settings = self.spec["settings"]
@@ -153,8 +173,10 @@ class Driver:
         raw["name"] = f"{self.spec['id']} #{trial.number}"
         try:
             cfg = RunConfig.from_dict(raw)
-            run_id = self.store.create(cfg, sweep=self.spec["id"],
-                                       extra_files={RunFolder.sweep_trial.name: self._trial_file(trial)})
+            run_id = self._create_when_room(cfg, trial)
+            if run_id is None:  # stopped while it waited for room: the trial runs when the sweep resumes
+                self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                return
         except (ConfigError, RunError, ValueError) as e:  # settings that cannot go together (adalora's ranks, say)
             print(f"[sweep] trial {trial.number} {trial.params}: not run: {e}", flush=True)
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -163,6 +185,22 @@ class Driver:
         print(f"[sweep] trial {trial.number}: run {run_id} with {trial.params}", flush=True)
         write_status(self.folder, "running", current_run=run_id, current_trial=trial.number)
         self._wait_and_tell(trial.number, run_id)
+
+    def _create_when_room(self, cfg: RunConfig, trial, poll: float = 5.0) -> str | None:
+        """The trial's run, created once the owner has room for another active run (their quota); None when the
+        sweep is stopped while it waits."""
+        announced = False
+        while True:
+            try:
+                return self.store.create(cfg, sweep=self.spec["id"],
+                                         extra_files={RunFolder.sweep_trial.name: self._trial_file(trial)})
+            except QuotaFull as e:
+                if not announced:
+                    print(f"[sweep] trial {trial.number} waits: {e}", flush=True)
+                    announced = True
+                if self.stop_requested():
+                    return None
+                time.sleep(poll)
 
     def _trial_file(self, trial) -> dict[str, Any]:
         return {"sweep": self.spec["id"], "trial_number": trial.number, "trial_id": trial._trial_id,
@@ -206,10 +244,11 @@ class Driver:
                 self.study.tell(t.number, state=optuna.trial.TrialState.FAIL)
                 continue
             st = self.store.sync(run_id)
+            # Named before it resumes: a kill of the sweep from now on reaches it (Store.resume may start it at once).
+            write_status(self.folder, "running", current_run=run_id, current_trial=t.number)
             if st.get("status") in ("stopped", "failed") and not st.get("pruned"):
                 print(f"[sweep] trial {t.number}: resuming run {run_id}", flush=True)
                 self.store.resume(run_id)
-            write_status(self.folder, "running", current_run=run_id, current_trial=t.number)
             self._wait_and_tell(t.number, run_id)
             if self.stop_requested():
                 return

@@ -23,8 +23,9 @@ def validate_sweep_id(sweep_id: str) -> str:
     return SWEEPS.check_id(sweep_id)
 
 
-def sweep_dir(store, sweep_id: str) -> Path:
-    return SWEEPS.folder(store.root, sweep_id)
+def sweep_dir(store, sweep_id: str, change: bool = False) -> Path:
+    """The folder of a sweep the store's person may see (with change: may stop, kill or resume)."""
+    return SWEEPS.open(store.root, sweep_id, store.person, change=change)
 
 
 def is_sweep_id(text: str) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 from studio.base import files, runfolder
 from studio.base.runfolder import RunFolder
 from studio.runs.store import Store
-from studio.sweeps.control import sync
+from studio.sweeps.control import status
 from studio.sweeps.folders import SWEEP_FILE, storage_url, sweep_dir
 
 
@@ -34,7 +34,7 @@ def trials_table(store: Store, sweep_id: str) -> list[dict[str, Any]]:
 def describe(store: Store, sweep_id: str) -> dict[str, Any]:
     """What `studio show SWEEP` and the Sweep tab say: the spec, the status, the trials and the best one."""
     folder = sweep_dir(store, sweep_id)
-    st = sync(store, sweep_id)
+    st = status(store, sweep_id)
     spec = json.loads((folder / SWEEP_FILE).read_text())
     trials = trials_table(store, sweep_id)
     done = [r for r in trials if r["state"] == "complete" and r["value"] is not None]

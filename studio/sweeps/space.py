@@ -4,6 +4,7 @@ written into a copy of the base config."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,11 +36,23 @@ class Param:
             return d.IntDistribution(int(self.low), int(self.high), log=self.log, step=int(self.step or 1))
         return d.FloatDistribution(float(self.low), float(self.high), log=self.log, step=self.step)
 
+    def grid_size(self) -> int:
+        """How many values grid() would list, counted without listing them."""
+        if self.kind == "choice":
+            return len(self.choices)
+        if self.kind == "int" or self.step:
+            return int(round((self.high - self.low) / (self.step or 1))) + 1
+        raise ConfigError(f"space.{self.name}: a grid sweep needs choices or a step for this range; give "
+                          "choices: [...] or step, or use the tpe or random sampler.")
+
     def grid(self) -> list:
         if self.kind == "choice":
             return list(self.choices)
         if self.kind == "int" or self.step:
-            n = int(round((self.high - self.low) / (self.step or 1))) + 1
+            n = self.grid_size()
+            if n > MAX_GRID_VALUES:
+                raise ConfigError(f"space.{self.name}: step {self.step or 1:g} makes {n:,} values from {self.low:g} to "
+                                  f"{self.high:g}; a grid field takes at most {MAX_GRID_VALUES}: give a bigger step.")
             values = [self.low + i * (self.step or 1) for i in range(n)]
             return [int(v) for v in values] if self.kind == "int" else values
         raise ConfigError(f"space.{self.name}: a grid sweep needs choices or a step for this range; give "
@@ -56,21 +69,43 @@ class Param:
         return out
 
 
+MAX_GRID_VALUES = 1000     # values one grid field may list
+MAX_GRID_COMBINATIONS = 100_000  # combinations a grid may have (its trials still stop at the sweep's trials)
+
+
+def check_grid(params: list["Param"], trials: int) -> None:
+    """A grid sweep's space, sized before any list is built: each field within MAX_GRID_VALUES values, the
+    combinations within MAX_GRID_COMBINATIONS."""
+    import math
+
+    sizes = []
+    for p in params:
+        n = p.grid_size()
+        if n > MAX_GRID_VALUES:
+            p.grid()  # says which field and what step would do
+        sizes.append(n)
+    total = math.prod(sizes)
+    if total > MAX_GRID_COMBINATIONS:
+        raise ConfigError(f"space: the grid has {total:,} combinations, more than {MAX_GRID_COMBINATIONS:,}; vary "
+                          f"fewer fields or give bigger steps (the sweep runs at most {trials} trials anyway).")
+
+
 # ------------------------------------------------------------------------------------------- the space --
-def _field_kind(name: str, cfg: RunConfig, method_names: list[str]) -> tuple[type, tuple | None]:
-    """(the field's type, its choices) for a sweepable field, or a ConfigError naming the fields there are."""
+def _field_kind(name: str, cfg: RunConfig, method_names: list[str]) -> tuple[type, tuple | None, tuple]:
+    """(the field's type, its choices, its (min, max)) for a sweepable field, or a ConfigError naming the fields
+    there are."""
     if name == "method":
-        return str, tuple(get_task(cfg.task).model.method_names())
+        return str, tuple(get_task(cfg.task).model.method_names()), (None, None)
     section, _, leaf = name.partition(".")
     if section == "training" and leaf:
         spec = next((f for f in field_help(TrainingConfig) if f["name"] == leaf), None)
         if spec is not None:
-            return base_type(spec["type"])[0], spec.get("choices")
+            return base_type(spec["type"])[0], spec.get("choices"), (spec.get("min"), spec.get("max"))
     if section == "method_args" and leaf:
         for m in method_names:
             setting = next((s for s in methods.METHODS[m].settings if s.name == leaf), None)
             if setting is not None:
-                return setting.type, setting.choices
+                return setting.type, setting.choices, (setting.min, setting.max)
         raise ConfigError(
             f"space.{name}: {leaf!r} is not a setting of {', '.join(method_names)}; the settings are "
             f"{', '.join(sorted({s.name for m in method_names for s in methods.METHODS[m].settings})) or 'none'}.")
@@ -89,12 +124,20 @@ def parse_space(raw: Any, cfg: RunConfig) -> list[Param]:
         methods_in_play = [m for m in raw["method"]["choices"] if m in methods.METHODS] or [cfg.method]
     params = []
     for name, spec in raw.items():
-        tp, choices = _field_kind(str(name), cfg, methods_in_play)
-        params.append(_param(str(name), spec, tp, choices))
+        tp, choices, bounds = _field_kind(str(name), cfg, methods_in_play)
+        params.append(_param(str(name), spec, tp, choices, bounds))
     return params
 
 
-def _param(name: str, spec: Any, tp: type, allowed: tuple | None) -> Param:
+def _within(where: str, value: float, bounds: tuple) -> None:
+    lo, hi = bounds
+    if lo is not None and value < lo:
+        raise ConfigError(f"{where}: {value:g} is below the field's minimum {lo:g}.")
+    if hi is not None and value > hi:
+        raise ConfigError(f"{where}: {value:g} is above the field's maximum {hi:g}.")
+
+
+def _param(name: str, spec: Any, tp: type, allowed: tuple | None, bounds: tuple = (None, None)) -> Param:
     where = f"space.{name}"
     if not isinstance(spec, dict):
         raise ConfigError(f"{where}: give a range {{low: ..., high: ...}} or {{choices: [...]}}, not {spec!r}.")
@@ -108,6 +151,13 @@ def _param(name: str, spec: Any, tp: type, allowed: tuple | None) -> Param:
         bad = [c for c in choices if allowed is not None and c not in allowed]
         if bad:
             raise ConfigError(f"{where}.choices: {bad[0]!r} is not one of {', '.join(map(str, allowed))}.")
+        if len(choices) > MAX_GRID_VALUES:
+            raise ConfigError(f"{where}.choices: {len(choices)} choices; give at most {MAX_GRID_VALUES}.")
+        for c in choices:
+            if isinstance(c, (dict, list)):
+                raise ConfigError(f"{where}.choices: {c!r} is not a value this field takes.")
+            if tp in (int, float) and isinstance(c, (int, float)) and not isinstance(c, bool):
+                _within(f"{where}.choices", float(c), bounds)
         return Param(name, "choice", choices=tuple(choices))
     if allowed is not None or tp not in (int, float):
         raise ConfigError(f"{where}: this field takes choices: [...], not a range.")
@@ -115,12 +165,23 @@ def _param(name: str, spec: Any, tp: type, allowed: tuple | None) -> Param:
         low, high = float(spec["low"]), float(spec["high"])
     except (KeyError, TypeError, ValueError):
         raise ConfigError(f"{where}: give both low and high as numbers.") from None
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ConfigError(f"{where}: give low and high as finite numbers.")
     if not low < high:
         raise ConfigError(f"{where}: the range is empty (low {low:g} is not below high {high:g}); give low < high.")
+    _within(f"{where}.low", low, bounds)
+    _within(f"{where}.high", high, bounds)
     log = bool(spec.get("log", False))
     if log and low <= 0:
         raise ConfigError(f"{where}: a log range needs low above 0, not {low:g}.")
     step = spec.get("step")
+    if step not in (None, ""):
+        try:
+            step = float(step)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}.step: give a number.") from None
+        if not (math.isfinite(step) and step > 0):
+            raise ConfigError(f"{where}.step: give a step above 0.")
     kind = "int" if tp is int else "float"
     if kind == "int" and (not float(low).is_integer() or not float(high).is_integer()):
         raise ConfigError(f"{where}: this field takes whole numbers; give a whole low and high.")

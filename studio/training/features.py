@@ -11,6 +11,7 @@ from studio.training.base_scores import BaseScores
 from studio.training.cpu_share import CpuShare
 from studio.training.memory import MemoryCheck
 from studio.training.trial_pruning import TrialPruning
+from studio.training.wall_clock import WallClock
 
 FEATURES = (
     Augment(),       # new training rows, before tokenising (its generator checked before a run exists)
@@ -19,4 +20,5 @@ FEATURES = (
     BaseScores(),    # the untrained base scored before the first step, beside the tuned model in the report
     TrialPruning(),  # a sweep's trial reports to Optuna, which may prune it
     CpuShare(),      # runs on one CPU share its cores
+    WallClock(),     # the server's limit on how long a run trains at a stretch
 )

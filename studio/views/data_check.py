@@ -23,9 +23,9 @@ from studio.base.text import Text
 from studio.config import DataConfig
 from studio.data import SUPPORTED, DataReport, read_table
 from studio.data.describe import unknown_share
+from studio.data.samples import SAMPLES_DIR
 from studio.tasks import DEFAULT_TASK, all_tasks, get_task
 
-SAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "samples"
 COLUMN_FIELDS = ("text_column", "context_column", "label_column")  # the file's columns a DataConfig names
 HISTOGRAM_SAMPLE = 5000  # token lengths are counted on at most this many training rows
 

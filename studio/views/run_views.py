@@ -6,7 +6,6 @@ by the UI and scripts, so the numbers a page shows are computed in one place.
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from pathlib import Path
@@ -16,7 +15,6 @@ from studio import models
 from studio.base import files, runfolder
 from studio.base.policy import local_models_allowed
 from studio.base.runfolder import RunFolder
-from studio.config import RunConfig
 from studio.tasks import DEFAULT_TASK, get_task
 
 RUN_COLUMNS = ["run", "name", "status", "task", "model", "method", "best metric", "duration", "created"]
@@ -212,25 +210,18 @@ def sample_generations(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-@functools.lru_cache(maxsize=32)
-def _param_counts(cfg_json: str, n_labels: int) -> tuple[int, int]:
-    from studio.training.recipe import parameter_counts  # torch loads here, on the first count
-
-    cfg = RunConfig.from_dict(json.loads(cfg_json))
-    c = parameter_counts(cfg, [f"label{i}" for i in range(n_labels)])
-    return c["trainable"], c["total"]
-
-
 def parameter_counts(cfg, n_labels: int = 2) -> dict[str, Any]:
-    """Trainable/total parameters of a config (cached: forms ask again on every change)."""
+    """Trainable/total parameters of a config, counted on the meta device from the model's config: no weights are
+    downloaded or allocated, so the page can ask on every change (the count is cached per model and method)."""
+    from studio.training.memory import shape
+
     cfg = cfg.resolved()
     # The same rule as starting a run: a server can refuse local model folders.
-    models.resolve(cfg.model, allow_local=local_models_allowed(),
-                   materialize=False)
-    key = {"task": cfg.task, "model": cfg.model, "method": cfg.method, "method_args": cfg.method_args,
-           "data": {"train": "-"}}
-    trainable, total = _param_counts(json.dumps(key, sort_keys=True), max(2, int(n_labels)))
+    models.resolve(cfg.model, allow_local=local_models_allowed(), materialize=False)
+    s = shape(cfg, max(2, int(n_labels)))
+    trainable, total = s.trainable, s.total
     return {"trainable": trainable, "total": total, "share": trainable / total if total else 0.0,
+            "estimated": s.source == "config",
             "text": f"{fmt_count(trainable)} trainable of {fmt_count(total)} ({100 * trainable / max(total, 1):.2f}%)"}
 
 

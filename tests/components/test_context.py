@@ -19,7 +19,7 @@ def test_an_upload_removes_old_unused_ones_at_most_once_an_hour(tmp_path):
     os.utime(first, (week_ago, week_ago))
     second = ctx.store_upload(str(src)).path
     assert second.exists() and first.exists(), "the first upload of the server cleaned up; the next waits an hour"
-    ctx._last_upload_cleanup -= 3601
+    ctx._last_upload_cleanup[0] -= 3601
     third = ctx.store_upload(str(src)).path
     assert not first.exists() and second.exists() and third.exists()
     assert ctx.store_upload(str(src)).display_name == "mine.csv"

@@ -94,8 +94,9 @@ def test_kill_9_after_a_checkpoint_then_resume_matches_an_uninterrupted_run(stor
 
     # Resume: the store's own path, then the worker it launches run in this process (saves a start-up).
     launched = []
-    monkeypatch.setattr(store, "_launch", lambda run_id, resume=False: launched.append((run_id, resume)))
-    assert store.resume(victim)["status"] == "queued" and launched == [(victim, True)]
+    monkeypatch.setattr(store, "_launch",
+                        lambda run_id, device, resume=False: launched.append((run_id, device, resume)))
+    assert store.resume(victim)["status"] == "running" and launched == [(victim, "cpu", True)]  # claimed, then started
     st = work_in_process(store, victim, resume=True)
     assert st["status"] == "completed", st
 
@@ -159,7 +160,7 @@ def test_disk_full_while_saving_fails_cleanly_and_keeps_the_previous_checkpoint(
     assert not (rd / "model").exists() and not (rd / "test_report.json").exists()
 
     # The previous checkpoint loads: resume continues from it and completes.
-    monkeypatch.setattr(store, "_launch", lambda run_id, resume=False: None)
+    monkeypatch.setattr(store, "_launch", lambda run_id, device, resume=False: None)
     store.resume(run_id)
     st = work_in_process(store, run_id, resume=True)
     assert st["status"] == "completed", st
@@ -312,16 +313,20 @@ def test_a_crash_at_any_moment_leaves_a_registry_that_opens_and_true_statuses(tm
             os.kill(child, signal.SIGKILL)
             assert proc.stdout.readline().strip() == "dead"
             check_consistent(root)
-            # Read through the store: the killed writer's runs are no longer "running" but failed, with a reason.
+            # Read through the store: the killed writer's runs read failed, with a reason (reading writes nothing);
+            # the store's upkeep (Store.reap, part of every dispatch) then records it in the files and the registry.
             store = Store(root)
             listed = {r["id"]: r for r in store.list()}
             for run_id, row in listed.items():
+                assert row["status"] in ("queued", "failed"), row
+                if row["status"] == "failed":  # killed while running, or before its worker started (a busy machine)
+                    assert "ended without reporting" in row["reason"] or "never started" in row["reason"], row
+            store.reap()
+            rows = check_consistent(root)
+            for run_id, row in listed.items():
                 st = runfolder.read_status(root / run_id)
-                assert row["status"] == st["status"] != "running"
-                assert st["status"] in ("queued", "failed"), st
-                if st["status"] == "failed":  # killed while running, or before its worker started (a busy machine)
-                    assert "ended without reporting" in st["reason"] or "never started" in st["reason"], st["reason"]
-            assert set(listed) == set(check_consistent(root))
+                assert st["status"] == rows[run_id] == row["status"], (st, rows[run_id], row)
+            assert set(listed) == set(rows)
     finally:
         proc.kill()
         proc.wait()

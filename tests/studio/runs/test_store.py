@@ -1,6 +1,7 @@
 """studio.runs.store + studio.runs.worker: the run lifecycle through real worker subprocesses.
 
-queued -> running -> completed; one run at a time per device (the second waits in queued);
+queued -> running -> completed; one run at a time per device (the second waits in queued, in the registry, with
+no process until its turn);
 stop (graceful, checkpoint, stopped) and resume (continues the global step, no duplicate metrics);
 kill (the process group at once, stopped); kill -9 of the worker (failed with a reason on the next
 read, never left running). Tiny model, tiny data, logging every step so there is time to interrupt.
@@ -69,8 +70,7 @@ def test_queue_stop_resume(store, tiny_bert, separable_csv):
     wait_for(lambda: at_step(store, first, 3), what="the first run to train")
     info = store.get(second)
     assert info["status"] == "queued"
-    assert process_alive(info["status_detail"]["pid"], info["status_detail"]["pid_start"]), "its worker waits"
-    assert info["status_detail"]["device"] == "cpu"
+    assert not info["status_detail"].get("pid"), "a queued run waits in the registry: no worker process yet"
 
     # Graceful stop: finishes the step, saves a checkpoint there, ends as stopped.
     st = store.stop(first)
@@ -120,11 +120,10 @@ def test_kill_stops_the_process_group_at_once(store, tiny_bert, separable_csv):
     pid = st["pid"]
     assert os.getpgid(pid) == pid, "the worker leads its own process group"
 
-    # Stopping a queued run ends it at once: it never started.
-    waiting_pid = status(store, waiting)["pid"]
+    # Stopping a queued run ends it at once: it never started (it had no process to stop).
+    assert not status(store, waiting).get("pid")
     st = store.stop(waiting)
     assert st["status"] == "stopped" and "never started" in st["reason"]
-    assert not process_alive(waiting_pid, None)
     assert not (store.run_dir(waiting) / "checkpoints").exists()
 
     st = store.kill(running)
@@ -175,14 +174,24 @@ def _dead_pid() -> tuple[int, float]:
     return p.pid, start
 
 
-@pytest.mark.parametrize("was", ["running", "stopping", "queued"])
+@pytest.mark.parametrize("was", ["running", "stopping"])
 def test_sync_marks_a_vanished_worker_failed(store, tiny_bert, separable_csv, was):
     run_id = store.create(cfg(tiny_bert, separable_csv), start=False)
     pid, start = _dead_pid()
     runfolder.write_status(store.run_dir(run_id), was, pid=pid, pid_start=start)
+    # Reading says so and writes nothing; sync records it.
+    assert store.status(run_id)["status"] == "failed" and store.list()[0]["status"] == "failed"
+    assert runfolder.read_status(store.run_dir(run_id))["status"] == was
     st = store.sync(run_id)
     assert st["status"] == "failed" and f"while {was}" in st["reason"]
+    assert runfolder.read_status(store.run_dir(run_id))["status"] == "failed"
     assert store.list()[0]["status"] == "failed"
+
+
+def test_a_queued_run_has_no_worker_and_is_never_taken_for_a_vanished_one(store, tiny_bert, separable_csv):
+    run_id = store.create(cfg(tiny_bert, separable_csv), start=False)
+    runfolder.write_status(store.run_dir(run_id), "queued", updated_at=0)  # queued for ages
+    assert store.sync(run_id)["status"] == "queued"
 
 
 def test_a_live_worker_is_left_alone(store, tiny_bert, separable_csv):
@@ -262,7 +271,6 @@ def test_a_gpu_run_takes_the_playgrounds_gpu_memory_and_queued_runs_spread_over_
     """The playground's cached models on a GPU are dropped when a run launches there; two runs queued for any GPU
     on a two-GPU box train at once, one on each, and a third waits (the GPUs are faked: none here)."""
     from studio.config import RunConfig
-    from studio.runs.worker import wait_for_device
     from studio.serve import inference
     from tests.support import tiny_config
 
@@ -282,12 +290,18 @@ def test_a_gpu_run_takes_the_playgrounds_gpu_memory_and_queued_runs_spread_over_
 
     gpus = run_devices("auto")
     assert gpus == ["cuda:0", "cuda:1"] and run_devices("cuda:1") == ["cuda:1"]
-    cfg = RunConfig.from_dict(tiny_config(tiny_bert, separable_csv, "lora"))
+    raw = tiny_config(tiny_bert, separable_csv, "lora")
+    raw["training"]["device"] = "auto"
+    cfg = RunConfig.from_dict(raw)
     ids = [store.create(cfg, start=False) for _ in range(3)]
     from studio.runs.store import process_start_time
 
-    for rid in ids:  # as each worker does before it queues: its pid (the claim counts live workers only)
-        runfolder.write_status(store.run_dir(rid), "queued", pid=os.getpid(), pid_start=process_start_time(os.getpid()))
-    got = [wait_for_device(store, ids[0], gpus), wait_for_device(store, ids[1], gpus)]
-    assert sorted(got) == ["cuda:0", "cuda:1"]
-    assert not any(store.try_claim(ids[2], d) for d in gpus)  # both GPUs hold a run: the third stays queued
+    launched = []
+    monkeypatch.setattr(store, "_launch", lambda run_id, device, resume=False: launched.append((run_id, device)))
+    assert store._claim_next() == (ids[0], "cuda:0", False)
+    assert store._claim_next() == (ids[1], "cuda:1", False)
+    assert store._claim_next() is None  # both GPUs are held (claimed a moment ago): the third stays queued
+    for rid in ids[:2]:  # their workers started and hold the GPUs
+        runfolder.write_status(store.run_dir(rid), "running", pid=os.getpid(),
+                               pid_start=process_start_time(os.getpid()))
+    assert store._claim_next() is None and store.status(ids[2])["status"] == "queued"

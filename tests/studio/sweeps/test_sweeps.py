@@ -143,6 +143,8 @@ def test_stop_kill_and_resume_reach_the_running_trial(tmp_path, tiny_bert, separ
     sweeps.resume(store, sweep_id)
     wait_for(lambda: store.sync(first)["status"] == "running", timeout=120, what="the trial to resume")
     assert runfolder.read_status(store.run_dir(first)).get("resumed_at")
+    wait_for(lambda: runfolder.read_status(store.run_dir(first)).get("forked") is not None, timeout=60,
+             what="its worker to start")
     # The driver's spare worker (started with the driver, imported while the trial's checks ran) forked it.
     assert runfolder.read_status(store.run_dir(first))["forked"] is True
     st = sweeps.kill(store, sweep_id)

@@ -15,7 +15,7 @@ from studio.training import recipe
 from tests.support import read_jsonl
 
 CONTRACT = {"config.json", "status.json", "metrics.jsonl", "train.log", "data", "data_report.json", "checkpoints",
-            "model", "test_report.json", "test_predictions.jsonl", "tensorboard", "base_report.json"}
+            "model", "test_report.json", "test_predictions.jsonl", "tensorboard", "base_report.json", "access.json"}
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,120 @@
+"""What one person may use on this server: quotas and bounds, gathered in a named policy the operator can loosen.
+
+    open     no limit: a laptop, or a team server whose people all trust each other (the default on 127.0.0.1)
+    public   a public Space or a shared link: small runs, one at a time per person, nothing that reaches beyond
+             the server (the default wherever the studio listens beyond this machine)
+
+The operator picks one (`launch.py --policy public`, env STUDIO_POLICY) and changes any limit of it
+(`--limit epochs=20 --limit wandb=true`, env STUDIO_LIMITS as JSON); workers and sweep drivers inherit both through
+the environment. Admins and the machine itself (the CLI) have no limits. Each limit's help says what it bounds;
+`studio limits` and the README list them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from studio.base.errors import ConfigError
+from studio.base.settings import build, check_bounds, field_help, setting
+
+POLICY_ENV = "STUDIO_POLICY"
+LIMITS_ENV = "STUDIO_LIMITS"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per person, on this server; None (or true for a permission) leaves it unlimited."""
+
+    runs_active: int | None = setting(None, "Runs one person may have queued or training at once; more are refused "
+                                      "until one ends.", min=1)
+    runs_running: int | None = setting(None, "Runs of one person that train at the same time; the rest wait in the "
+                                       "queue (others' runs go first).", min=1)
+    disk_gb: float | None = setting(None, "Disk one person's runs, sweeps, labelling projects and uploads may take, "
+                                    "in GB; a new run or upload beyond it is refused.", min=0.01)
+    model_billions: float | None = setting(None, "Largest base model, in billions of parameters (counted from its "
+                                           "config on the meta device, no weights read).", min=0.001)
+    epochs: float | None = setting(None, "Most epochs one run may train.", min=0.01)
+    max_length: int | None = setting(None, "Longest training.max_length (tokens per example).", min=8)
+    num_processes: int | None = setting(None, "Most processes (GPUs) one run may use.", min=1)
+    wall_minutes: float | None = setting(None, "Longest one run may train, in minutes; it is then stopped with a "
+                                         "checkpoint (resume continues it, within the same limit).", min=0.1)
+    sweep_trials: int | None = setting(None, "Most trials one sweep may run.", min=1)
+    upload_mb: float | None = setting(None, "Largest file one person may upload, in MB.", min=0.001)
+    rows: int | None = setting(None, "Most rows a data file may have (counted before it is read whole; Parquet from "
+                               "its metadata).", min=1)
+    multi_machine: bool = setting(True, "Runs may span several machines (num_machines above 1, a rendezvous "
+                                  "address that this server dials).")
+    wandb: bool = setting(True, "Runs may log to Weights & Biases.")
+    local_models: bool = setting(True, "Base models may be folders on this server (else catalog models and hub "
+                                 "ids only).")
+    server_secrets: bool = setting(True, "Runs may use this server's own HF_TOKEN and W&B key; off, each person's "
+                                   "runs use only their own Hugging Face sign-in.")
+
+    def changed(self, **changes: Any) -> "Limits":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+OPEN = Limits()
+PUBLIC = Limits(runs_active=2, runs_running=1, disk_gb=5.0, model_billions=1.0, epochs=20.0, max_length=1024,
+                num_processes=1, wall_minutes=60.0, sweep_trials=8, upload_mb=50.0, rows=200_000,
+                multi_machine=False, wandb=False, local_models=False, server_secrets=False)
+POLICIES = {"open": OPEN, "public": PUBLIC}
+
+
+def named(policy: str, changes: dict[str, Any] | None = None) -> Limits:
+    """A named policy with some of its limits changed (each checked: a name it has, a value within bounds)."""
+    if policy not in POLICIES:
+        raise ConfigError(f"policy: unknown policy {policy!r}; choose one of {', '.join(POLICIES)}.")
+    base = POLICIES[policy]
+    if not changes:
+        return base
+    changed = build(Limits, {**base.to_dict(), **changes}, "limit.")
+    check_bounds(changed, "limit")
+    return changed
+
+
+def parse_changes(items: list[str] | None) -> dict[str, Any]:
+    """`--limit NAME=VALUE` pairs as a mapping ("none" or "" lifts a limit)."""
+    out: dict[str, Any] = {}
+    names = {f["name"] for f in field_help(Limits)}
+    for item in items or []:
+        name, sep, value = str(item).partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in names:
+            raise ConfigError(f"--limit {item!r}: write NAME=VALUE with NAME one of {', '.join(sorted(names))}.")
+        value = value.strip()
+        out[name] = None if value.lower() in ("", "none", "unlimited") else value
+    return out
+
+
+def current() -> Limits:
+    """The limits this process runs under (STUDIO_POLICY and STUDIO_LIMITS; open when unset)."""
+    raw = os.environ.get(LIMITS_ENV, "").strip()
+    try:
+        changes = json.loads(raw) if raw else {}
+    except ValueError:
+        raise ConfigError(f"{LIMITS_ENV} is not JSON: {raw[:80]!r}.") from None
+    return named(os.environ.get(POLICY_ENV, "").strip() or "open", changes if isinstance(changes, dict) else {})
+
+
+def policy_name() -> str:
+    return os.environ.get(POLICY_ENV, "").strip() or "open"
+
+
+def describe(limits: Limits) -> list[str]:
+    """One line per limit that is set: what the page's policy note and `studio limits` list."""
+    out = []
+    for f in field_help(Limits):
+        v = getattr(limits, f["name"])
+        default = f["default"]
+        if v is None or v == default:
+            continue
+        out.append(f"{f['name']} = {v}: {f['help']}")
+    return out
