@@ -117,7 +117,7 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
         on_load = bind(train_tab.attach, ctx)
         app.load(on_load, inputs=train.picker, outputs=train.picker, api_visibility="private")
         app.load(bind(on_who, ctx), outputs=who, api_visibility="private")
-        app.load(data_tab.on_page_load, inputs=[data.state, data.tokens], inputs_kwargs=data.form,
+        app.load(data_tab.data_event(data_tab.on_page_load), inputs=[data.state, data.tokens], inputs_kwargs=data.form,
                  outputs=data.outputs + [data.task_hint], api_visibility="private", **data_tab.DATA_QUEUE)
         app.load(model.on_count_parameters, inputs=[data.state], inputs_kwargs=model.form, outputs=model.params,
                  api_visibility="private", concurrency_id="models", concurrency_limit=2)

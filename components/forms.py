@@ -186,8 +186,10 @@ def form_values(cfg: RunConfig, catalog_ids: list[str]) -> dict[str, Any]:
             v = [o.strip() for o in v.split(",") if o.strip()]
         vals[AUGMENT_PREFIX + f["name"]] = 0 if v is None and zero_means_unset(f) else v
     for f in field_help(DistillConfig):
-        v = getattr(cfg.distill, f["name"])
-        vals[DISTILL_PREFIX + f["name"]] = "" if v is None and f["name"] == "transfer" else v
+        if f["name"] == "transfer":
+            vals[DISTILL_PREFIX + f["name"]] = None  # a file of the session's own upload, never one a config names
+            continue
+        vals[DISTILL_PREFIX + f["name"]] = getattr(cfg.distill, f["name"])
     vals["run_name"] = cfg.name or ""
     return vals
 

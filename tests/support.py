@@ -167,6 +167,9 @@ def run_reproduce_script(run_dir: Path, tmp_path: Path, *args: str) -> tuple[dic
     script = (folder / "reproduce.py").read_text()
     assert "import studio" not in script and "from studio" not in script
     out = tmp_path / "out"
+    model = json.loads((Path(run_dir) / "config.json").read_text())["model"]
+    if Path(model).is_dir() and "--model" not in args:  # an export names a local base by its folder's name only
+        args = ("--model", str(model), *args)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     # From an empty folder with -I: the script must not reach the studio package.
     proc = subprocess.run([sys.executable, "-I", str(folder / "reproduce.py"), "--out", str(out), *args],

@@ -69,14 +69,15 @@ def on_teacher(ctx: StudioContext, teacher: str | None, request: gr.Request = No
 
 @shows_user_errors
 def on_transfer(ctx: StudioContext, file, request: gr.Request = None):
-    """Keep the uploaded transfer file; its path is the run's distill.transfer."""
+    """Keep the uploaded transfer file in the person's uploads; the session's state (never a field the page or an
+    API client sends) holds where it is, for the run's distill.transfer."""
     lang = Lang.of(request)
     if not file:
-        return "", ""
+        return None, ""
     try:
         stored = ctx.store_upload(file)
     except DataError as e:
-        return "", message(str(e), "error")
+        return None, message(str(e), "error")
     return str(stored.path), message(lang(f"Transfer texts: {stored.display_name} (labelled by the teacher when the "
                                           "run starts).",
                                           f"迁移文本：{stored.display_name}（运行开始时由教师模型标注）。"),
@@ -98,7 +99,8 @@ def _fields(ctx: StudioContext, task0: str) -> dict[str, gr.components.Component
         f"{PREFIX}compare_alone": gr.Checkbox(value=True, label=t("Also train the student on the labels alone",
                                                                     "同时只用标签训练学生模型"),
                                               info=help_("compare_alone")),
-        f"{PREFIX}transfer": gr.Textbox(value="", visible=False),
+        # Session state, not a field: an API client cannot name a file of the server here.
+        f"{PREFIX}transfer": gr.State(None),
     }
 
 
@@ -128,5 +130,5 @@ def build(ctx: StudioContext, data) -> DistillPanel:
     teacher.input(bind(on_teacher, ctx), inputs=teacher, outputs=note, api_name="describe_teacher")
     upload.upload(bind(on_transfer, ctx), inputs=upload, outputs=[fields[f"{PREFIX}transfer"], note],
                   api_name="upload_transfer")
-    upload.clear(lambda: ("", ""), outputs=[fields[f"{PREFIX}transfer"], note], api_visibility="private")
+    upload.clear(lambda: (None, ""), outputs=[fields[f"{PREFIX}transfer"], note], api_visibility="private")
     return panel

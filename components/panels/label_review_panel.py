@@ -145,7 +145,8 @@ def _wire(ctx: StudioContext, panel: ReviewPanel, data) -> None:
     for button, decision in ((panel.take_all, "suggested"), (panel.drop_all, label_review.DROP),
                              (panel.keep_all, label_review.KEEP)):
         button.click(with_all(decision), inputs=panel.table, outputs=panel.table, api_visibility="private")
-    panel.save.click(forms.with_keywords(bind(on_save, ctx), names), inputs=[data.state, panel.table, data.tokens],
+    panel.save.click(data_tab.data_event(forms.with_keywords(bind(on_save, ctx), names)),
+                     inputs=[data.state, panel.table, data.tokens],
                      inputs_kwargs=form, outputs=data.outputs + [panel.message, panel.table],
                      api_name="save_reviewed_data", **data_tab.DATA_QUEUE)
     data.state.change(on_data_changed, inputs=data.state, outputs=[panel.accordion, panel.table, panel.status],

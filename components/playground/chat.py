@@ -49,11 +49,13 @@ def text_of(content: Any) -> str:
 
 
 def as_messages(history: Any) -> list[dict[str, str]]:
-    """A Chatbot value as the model's [{role, content}] turns (anything else in it is left out)."""
+    """A Chatbot value as the model's [{role, content}] turns (anything else in it is left out): the latest
+    MAX_TURNS, each cut to MAX_MESSAGE_CHARS, since the page (or an API client) may send any history at all; the
+    engine then keeps what fits the model's context (studio.serve.inference.fit_history)."""
     out = []
-    for m in history or []:
+    for m in list(history or [])[-inference.MAX_TURNS:] if isinstance(history, (list, tuple)) else []:
         if isinstance(m, dict) and m.get("role") in ("user", "assistant"):
-            out.append({"role": m["role"], "content": text_of(m.get("content"))})
+            out.append({"role": m["role"], "content": text_of(m.get("content"))[:inference.MAX_MESSAGE_CHARS]})
     return out
 
 
@@ -98,7 +100,7 @@ def build(ctx: StudioContext, run: gr.Dropdown) -> ChatPanel:
 def on_chat(ctx: StudioContext, run_id, message, history, base_history, max_new_tokens, temperature, top_p, compare):
     """Stream the fine-tuned answer, then the base model's; yields (message box, chat, base chat)."""
     rd = ctx.run_dir(run_id)
-    text = (message or "").strip()
+    text = str(message or "").strip()[:inference.MAX_MESSAGE_CHARS]
     if not text:
         raise gr.Error("Type a message to send.")
     turn = {"role": "user", "content": text}

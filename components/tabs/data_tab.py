@@ -18,7 +18,7 @@ from components import forms
 from components.context import StudioContext
 from components.i18n import EN, Lang, t
 from components.session import DataState, TokenizerChoice
-from components.ui import bind, esc, intro, message, message_box
+from components.ui import bind, esc, intro, message, message_box, one_turn_per_session
 from studio.base.errors import DataError
 from studio.base.text import Text
 from studio.config import DataConfig, field_help
@@ -26,10 +26,16 @@ from studio.data import uploads
 from studio.tasks import DEFAULT_TASK, all_tasks, get_task
 from studio.views import data_check, plots
 
-# Data checks of a session must not overtake one another: a re-check started when the Model tab switched the
-# tokenizer would otherwise finish after an upload sent a moment later and show the previous file again. One
-# at a time (each takes well under a second for typical files), and each reads the session's latest DataState.
-DATA_QUEUE = {"concurrency_id": "data", "concurrency_limit": 1}
+# Data checks read and parse whole files: a few at once over every session (DATA_QUEUE), and one at a time within a
+# session (data_event), so one person's big upload does not hold everyone else's checks back, while a session's own
+# re-check (the Model tab switched the tokenizer) never finishes after an upload sent a moment later and shows the
+# previous file again.
+DATA_QUEUE = {"concurrency_id": "data", "concurrency_limit": 8}
+
+
+def data_event(handler):
+    """A Data tab event: one at a time per session, each with the session's latest DataState (components.ui)."""
+    return one_turn_per_session(handler, state="state", makes=DataState)
 
 
 def task_choices() -> list[tuple[Any, str]]:
@@ -401,8 +407,8 @@ def build(ctx: StudioContext) -> DataTab:
             left = _source_column(ctx, first, task0)
         with gr.Column(scale=2, min_width=480):
             right = _findings_column(first)
-    tab = DataTab(gr.State(first[0]), gr.State(initial_tokens(ctx)), *left, *right, on_check=on_check,
-                  on_recount=on_recount)
+    tab = DataTab(gr.State(first[0]), gr.State(initial_tokens(ctx)), *left, *right,
+                  on_check=data_event(on_check), on_recount=data_event(on_recount))
     _wire(ctx, tab)
     return tab
 
@@ -410,16 +416,17 @@ def build(ctx: StudioContext) -> DataTab:
 def _wire(ctx: StudioContext, tab: DataTab) -> None:
     form, names = tab.form, list(tab.form)
     data = DATA_QUEUE
-    tab.upload.upload(forms.with_keywords(bind(on_upload, ctx), names), inputs=[tab.upload, tab.tokens],
+    tab.upload.upload(data_event(forms.with_keywords(bind(on_upload, ctx), names)), inputs=[tab.upload, tab.tokens],
                       inputs_kwargs=form, outputs=tab.outputs, api_name="upload_data", **data)
-    tab.sample.input(forms.with_keywords(bind(on_pick_sample, ctx), names), inputs=[tab.sample, tab.tokens],
+    tab.sample.input(data_event(forms.with_keywords(bind(on_pick_sample, ctx), names)), inputs=[tab.sample, tab.tokens],
                      inputs_kwargs=form, outputs=tab.outputs + [tab.upload, tab.task, tab.task_hint, tab.header],
                      api_name="use_sample", **data)
-    tab.task.input(forms.with_keywords(bind(on_task, ctx), names), inputs=[tab.task, tab.state, tab.tokens],
+    tab.task.input(data_event(forms.with_keywords(bind(on_task, ctx), names)), inputs=[tab.task, tab.state, tab.tokens],
                    inputs_kwargs=form, outputs=tab.outputs + [tab.sample, tab.task_hint], api_name="set_task", **data)
-    tab.header_fix.click(forms.with_keywords(on_read_without_header, names), inputs=[tab.state, tab.tokens],
+    tab.header_fix.click(data_event(forms.with_keywords(on_read_without_header, names)), inputs=[tab.state, tab.tokens],
                          inputs_kwargs=form, outputs=tab.outputs + [tab.header], api_name="read_without_header", **data)
-    tab.bio_fix.click(forms.with_keywords(on_repair_bio, names), inputs=[tab.state, tab.tokens], inputs_kwargs=form,
+    tab.bio_fix.click(data_event(forms.with_keywords(on_repair_bio, names)), inputs=[tab.state, tab.tokens],
+                      inputs_kwargs=form,
                       outputs=tab.outputs + [tab.repair_bio], api_name="repair_bio_tags", **data)
     tab.task.change(lambda name: gr.update(visible=get_task(name).data.bio_tags), inputs=tab.task,
                     outputs=tab.repair_bio, api_visibility="private", queue=False)
@@ -428,5 +435,5 @@ def _wire(ctx: StudioContext, tab: DataTab) -> None:
            tab.label_names.blur,
            tab.header.input, tab.repair_bio.input, f["validation_fraction"].release, f["test_fraction"].release,
            f["split_seed"].submit, f["split_seed"].blur, f["max_rows"].submit, f["max_rows"].blur],
-          forms.with_keywords(on_check, names), inputs=[tab.state, tab.tokens], inputs_kwargs=form,
+          data_event(forms.with_keywords(on_check, names)), inputs=[tab.state, tab.tokens], inputs_kwargs=form,
           outputs=tab.outputs, api_name="check_data", trigger_mode="always_last", **data)

@@ -77,9 +77,11 @@ def on_export(ctx: StudioContext, run_id, kind):
 
 
 def on_push(ctx: StudioContext, run_id, kind, repo_id, token, private):
+    """Push with the token typed here, or, signed in with Hugging Face, the person's own; never the server's."""
     rd = ctx.run_dir(run_id)
     try:
-        url = export.push_to_hub(rd, repo_id, token, kind=kind or "adapter", private=bool(private))
+        url = export.push_to_hub(rd, repo_id, (token or "").strip() or ctx.person.token or "", kind=kind or "adapter",
+                                 private=bool(private))
     except USER_ERRORS as e:
         # Clear the token field either way, so it does not linger in the page.
         return message(str(e), "error"), ""
@@ -88,8 +90,10 @@ def on_push(ctx: StudioContext, run_id, kind, repo_id, token, private):
 
 def _push_section() -> tuple:
     with gr.Accordion(t("Push to the Hugging Face Hub", "推送到 Hugging Face Hub"), open=False):
-        gr.Markdown(t("The token is used for this push only: it is not stored on the server or written to any log.",
-                      "令牌只用于本次推送：不会保存在服务器上，也不会写入任何日志。"), elem_classes=["studio-muted"])
+        gr.Markdown(t("The token is used for this push only: it is not stored on the server or written to any log. "
+                      "Signed in with Hugging Face, leave it empty to push with your own sign-in.",
+                      "令牌只用于本次推送：不会保存在服务器上，也不会写入任何日志。"
+                      "若已用 Hugging Face 登录，可留空，使用你自己的登录推送。"), elem_classes=["studio-muted"])
         with gr.Row():
             repo_id = gr.Textbox(label=t("Repository", "仓库"), placeholder="your-name/ticket-classifier", scale=2)
             token = gr.Textbox(label=t("Access token (write)", "访问令牌（写权限）"), type="password", scale=2)

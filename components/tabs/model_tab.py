@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
-import yaml
 
 from components import forms
 from components.context import StudioContext
@@ -16,6 +16,7 @@ from components.session import DataState, TokenizerChoice
 from components.tabs.data_tab import DATA_QUEUE, DataTab
 from components.ui import bind, esc, intro, message, message_box, shows_user_errors
 from studio import methods, models
+from studio.base import plain_yaml
 from studio.base.devices import describe_run_devices
 from studio.base.errors import USER_ERRORS, ConfigError
 from studio.config import RunConfig, TrainingConfig, field_help
@@ -221,7 +222,7 @@ def on_tokenizer(model_name, custom, max_length):
 def on_preview_config(ctx: StudioContext, data_state: DataState | None, **values):
     if data_state is None:
         raise gr.Error("Load data in the Data tab first; the config names its training file.")
-    return config_file(ctx, RunConfig.from_dict(forms.raw_config(data_state, values)))
+    return config_file(ctx, RunConfig.from_dict(forms.raw_config(data_state, values)), data_state.name)
 
 
 def on_load_config(ctx: StudioContext, names: list[str], catalog_ids: list[str], file, data_state):
@@ -342,7 +343,7 @@ def _starting_config(ctx: StudioContext, data: DataTab, form: dict) -> tuple[str
         return "", None
     values = {k: c.value for k, c in {**data.form, **form}.items()}
     try:
-        return config_file(ctx, RunConfig.from_dict(forms.raw_config(state, values)))
+        return config_file(ctx, RunConfig.from_dict(forms.raw_config(state, values)), state.name)
     except ConfigError:
         return "", None
 
@@ -412,8 +413,11 @@ def _wire(ctx: StudioContext, m: ModelTab, data: DataTab, catalog_ids: list[str]
         api_visibility="private", **DATA_QUEUE)
 
 
-def config_file(ctx: StudioContext, cfg: RunConfig) -> tuple[str, str]:
-    """(YAML text, path of a downloadable copy) of a config, its method settings complete."""
+def config_file(ctx: StudioContext, cfg: RunConfig, data_name: str | None = None) -> tuple[str, str]:
+    """(YAML text, path of a downloadable copy) of a config, its method settings complete; its data file by the name
+    the person knows (data_name: a sample's name, their file's), never where this server keeps it."""
+    if data_name:
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, train=data_name))
     text = cfg.resolved().to_yaml()
     path = ctx.download_dir() / "studio-config.yaml"
     path.write_text(text, encoding="utf-8")
@@ -430,14 +434,15 @@ def read_config(ctx: StudioContext, file: str, state: DataState | None) -> tuple
     if p.stat().st_size > 1_000_000:
         raise ConfigError(f"{uploads.display_name(p.name)} is larger than 1 MB; that is not a run config.")
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))  # YAML is a superset of JSON
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        # YAML is a superset of JSON; aliases (a few bytes that expand to billions of values) are refused.
+        raw = plain_yaml.load(p.read_text(encoding="utf-8"), uploads.display_name(p.name))
+    except UnicodeDecodeError as e:
         raise ConfigError(f"{uploads.display_name(p.name)} is not valid YAML or JSON: {e}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{uploads.display_name(p.name)} must hold a mapping of settings (task, model, method, ...).")
     raw_data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
-    wanted = raw_data.get("train") or ""
-    # A config may name any path; only bundled samples and the studio's own uploads are read from it.
+    wanted = raw_data.get("train") if isinstance(raw_data.get("train"), str) else ""
+    # A config may name any path; only bundled samples and the person's own uploads are read from it.
     allowed = [ctx.uploads, *{p.parent for p in ctx.samples.values()}]
     by_sample = {name: path for name, path in ctx.samples.items()}
     new_state = state

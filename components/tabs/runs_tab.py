@@ -15,6 +15,7 @@ from components.i18n import EN, Lang, t
 from components.ui import bind, esc, intro, message, message_box, shows_user_errors
 from studio import augment, distill
 from studio.base import files, runfolder
+from studio.base.access import parse_readers
 from studio.base.runfolder import RunFolder
 from studio.labels import labelling
 from studio.tasks import all_tasks
@@ -35,7 +36,7 @@ HEADERS = {"label": "true label"}  # a prediction row's key -> its column header
 ERROR_COLUMNS = ["text", "true label", "predicted", "confidence"]
 PER_CLASS_COLUMNS = ["label", "precision", "recall", "F1", "support"]
 METRIC_COLUMNS = ["run", "status", "best validation", "trainable params", "duration"]
-RUN_WIDTHS = ["14%", "12%", "9%", "13%", "18%", "7%", "10%", "7%", "10%"]
+RUN_WIDTHS = ["13%", "12%", "8%", "12%", "17%", "7%", "10%", "7%", "9%", "5%"]
 ERROR_WIDTHS = ["61%", "13%", "13%", "13%"]
 
 
@@ -55,6 +56,8 @@ class RunsTab:
     resume: gr.Button
     resume_batch: gr.Number  # the batch size to resume with (0: the run's own)
     delete: gr.Button
+    share_with: gr.Textbox   # who else may look at the run: names, or everyone; empty makes it private
+    share: gr.Button
     confirm_row: gr.Row
     confirm_text: gr.Markdown
     confirm_delete: gr.Button
@@ -82,6 +85,11 @@ def run_summary(info: dict, lang: Lang = EN) -> str:
              f"{esc(cfg.get('method'))} · {run_views.fmt_duration(run_views.run_duration(info))}"]
     if st.get("reason"):
         lines.append(f"\n> {esc(st['reason'])}")
+    access = info.get("access") or {}
+    if access.get("owner"):
+        readers = ", ".join(lang("everyone", "所有人") if r == "*" else r for r in access.get("readers") or [])
+        lines.append("\n" + lang(f"Owner: {esc(access['owner'])}", f"所有者：{esc(access['owner'])}") + (
+            lang(f" · shared read-only with {esc(readers)}", f" · 只读共享给 {esc(readers)}") if readers else ""))
     launch = st.get("launch") or {}
     if launch.get("launcher") not in (None, "none"):
         lines.append(f"\n{launch.get('num_processes')} processes · {esc(launch.get('distributed'))} over "
@@ -286,6 +294,16 @@ def on_ask_delete(ctx: StudioContext, run_id, request: gr.Request = None):
 
 
 @shows_user_errors
+def on_share(ctx: StudioContext, run_id, readers, request: gr.Request = None):
+    """Let others look at the run (read-only): names, comma-separated, or everyone; empty makes it private again."""
+    lang = Lang.of(request)
+    access = ctx.store.share(ctx.run_dir(run_id).name, parse_readers(readers))
+    shown = ", ".join(lang("everyone", "所有人") if r == "*" else r for r in access.readers)
+    return message(lang(f"Run {run_id} is shared read-only with {shown}." if shown else f"Run {run_id} is private.",
+                        f"运行 {run_id} 已只读共享给 {shown}。" if shown else f"运行 {run_id} 现为私有。"), "ok")
+
+
+@shows_user_errors
 def on_delete(ctx: StudioContext, run_id, request: gr.Request = None):
     lang = Lang.of(request)
     ctx.store.delete(ctx.run_dir(run_id).name)
@@ -333,6 +351,14 @@ def _details_section() -> tuple:
                                             "keep the effective batch.", "0 表示不变；显存不足的运行：减半。"
                                             "梯度累积会相应增加，有效批大小不变。"))
             delete = gr.Button(t("Delete…", "删除…"), variant="stop", scale=0, min_width=110)
+        with gr.Row(equal_height=False, elem_classes=["studio-toolbar"]):
+            share_with = gr.Textbox(label=t("Share read-only with", "只读共享给"), scale=4, elem_id="runs-share-with",
+                                    placeholder="bob, carol   or   everyone",
+                                    info=t("Account names, comma-separated, or everyone; empty makes it private. "
+                                           "They can look at it and try it, not change it.",
+                                           "账号名（逗号分隔）或 everyone；留空则设为私有。"
+                                           "对方可以查看和试用，但不能修改。"))
+            share = gr.Button(t("Share", "共享"), scale=0, min_width=110, elem_id="runs-share")
         with gr.Row(visible=False, elem_classes=["studio-confirm"]) as confirm_row:
             confirm_text = gr.Markdown("")
             confirm_delete = gr.Button(t("Yes, delete it", "确认删除"), variant="stop", scale=0, min_width=140)
@@ -355,8 +381,9 @@ def _details_section() -> tuple:
                               interactive=False, wrap=True, max_height=420, column_widths=ERROR_WIDTHS)
         learning_curve = gr.Plot(visible=False, elem_id="runs-learning-curve",
                                  label=t("Learning curve of its labelling project", "所属标注项目的学习曲线"))
-    return (run, open_btn, resume, resume_batch, delete, confirm_row, confirm_text, confirm_delete, cancel_delete,
-            action_message, summary, per_class, confusion, error_filter, error_note, errors, learning_curve)
+    return (run, open_btn, resume, resume_batch, delete, share_with, share, confirm_row, confirm_text, confirm_delete,
+            cancel_delete, action_message, summary, per_class, confusion, error_filter, error_note, errors,
+            learning_curve)
 
 
 def build(ctx: StudioContext) -> RunsTab:
@@ -391,6 +418,10 @@ def _wire(ctx: StudioContext, tab: RunsTab) -> None:
         tab.on_refresh, inputs=list_inputs, outputs=tab.list_outputs, api_visibility="private")
     tab.delete.click(bind(on_ask_delete, ctx), inputs=tab.run, outputs=[tab.confirm_row, tab.confirm_text],
                      api_visibility="private")
+    report = [tab.summary, tab.per_class, tab.confusion, tab.error_filter, tab.error_note, tab.errors]
+    tab.share.click(bind(on_share, ctx), inputs=[tab.run, tab.share_with], outputs=tab.action_message,
+                    api_name="share_run").success(bind(on_open, ctx), inputs=tab.run, outputs=report,
+                                                  api_visibility="private")
     tab.confirm_delete.click(bind(on_delete, ctx), inputs=tab.run, outputs=[tab.action_message, tab.confirm_row],
                              api_name="delete_run").then(tab.on_refresh, inputs=list_inputs, outputs=tab.list_outputs,
                                                          api_visibility="private")

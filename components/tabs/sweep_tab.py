@@ -21,6 +21,7 @@ from components.i18n import EN, Lang, t
 from components.session import DataState
 from components.ui import bind, esc, intro, message, message_box, run_picker, shows_user_errors
 from studio import sweeps
+from studio.base import plain_yaml
 from studio.base.errors import USER_ERRORS, ConfigError
 from studio.config import RunConfig
 from studio.views import plots
@@ -88,10 +89,7 @@ def on_start(ctx: StudioContext, data_state, space_text, trials, budget, sampler
              **values):
     lang = Lang.of(request)
     cfg = base_config(data_state, values)
-    try:
-        space = yaml.safe_load(space_text or "") or None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"space: not valid YAML: {e}") from None
+    space = plain_yaml.load(space_text or "", "space") or None  # no aliases: a few bytes cannot become billions
     settings = sweeps.settings_from({"trials": trials, "sampler": sampler, "prune": bool(prune),
                                      "timeout_minutes": budget or None})
     sweep_id = sweeps.create(ctx.store, cfg, space, settings)
@@ -178,7 +176,7 @@ def on_tick(ctx: StudioContext, sweep_id, drawn, request: gr.Request = None):
     if not sweep_id or not sweeps.is_sweep_id(sweep_id):
         return [gr.skip()] * 6
     try:
-        status = sweeps.sync(ctx.store, sweep_id).get("status")
+        status = sweeps.status(ctx.store, sweep_id).get("status")
     except USER_ERRORS:
         return [gr.skip()] * 6
     if status not in sweeps.ACTIVE and drawn == [sweep_id, status]:

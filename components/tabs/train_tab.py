@@ -160,9 +160,7 @@ def draw(ctx: StudioContext, run_id: str | None, view_state: dict | None, lang: 
     if new:
         v["offset"] = new[-1][1]
     records = v["records"] = v["records"] + [rec for rec, _ in new]
-    st = runfolder.read_status(rd)
-    if st.get("status") in runfolder.ACTIVE:
-        st = ctx.store.sync(run_id)  # notices a worker that died without saying so
+    st = ctx.store.status(run_id)  # a worker that died without saying so reads failed (reading writes nothing)
     sig = _signature(rd, st, len(records))
     if sig == v.get("sig"):
         return [gr.skip()] * 5 + [v, gr.skip(), gr.skip()]

@@ -1,5 +1,5 @@
 """The `studio` command: train, runs, sweep(s), show, stop, kill, resume, delete, predict, data, clean, suggest,
-merge-labels, augment, export, models, methods, tasks.
+merge-labels, augment, export, models, methods, tasks, accounts, share, limits, recover.
 
     common           printing, durations, config files with --set overrides
     options          options generated from the settings dataclasses (help, types, choices, defaults)
@@ -8,6 +8,7 @@ merge-labels, augment, export, models, methods, tasks.
     use_commands     predict, data, export, models, methods, tasks
     label_commands   clean, suggest, merge-labels
     augment_commands augment
+    admin_commands   accounts, share, limits, recover (the server's operator)
 
 Imports: base, models, methods, tasks, serve, augment, distill, config, training, runs, export, labels,
 sweeps.
@@ -20,7 +21,7 @@ import sys
 
 from studio import sweeps
 from studio.base.errors import USER_ERRORS
-from studio.cli import augment_commands, label_commands
+from studio.cli import admin_commands, augment_commands, label_commands
 from studio.cli.options import add_options, field_lines
 from studio.cli.run_commands import cmd_delete, cmd_resume, cmd_runs, cmd_show, cmd_simple, cmd_train
 from studio.cli.sweep_commands import cmd_sweep, cmd_sweeps
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     _use_parsers(add)
     label_commands.add_commands(add)
     augment_commands.add_commands(add)
+    admin_commands.add_commands(add)
     return ap
 
 

@@ -46,6 +46,8 @@ def _follow(store, run_id: str, as_json: bool) -> int:
                 else:
                     print(_metric_line(rec), file=sys.stderr, flush=True)
             st = store.sync(run_id)
+            if st.get("status") == "queued":
+                store.dispatch()  # its turn may have come with nobody else there to start it
             if st.get("status") in runfolder.FINISHED:
                 for rec, offset in runfolder.iter_metrics(rd, offset):
                     print(json.dumps(rec) if as_json else _metric_line(rec), file=sys.stdout if as_json else sys.stderr)
@@ -111,11 +113,11 @@ def cmd_runs(a, store) -> int:
     if not rows:
         print("No runs yet. Start one with `studio train examples/minilm-lora.yaml`.")
         return 0
-    print(f"{'run':24} {'status':10} {'task':20} {'model':40} {'method':8} {'best':>8} {'time':>7}")
+    print(f"{'run':24} {'status':10} {'task':20} {'model':40} {'method':8} {'best':>8} {'time':>7} owner")
     for r in rows:
         best = f"{r['best_metric']:.4f}" if isinstance(r.get("best_metric"), (int, float)) else "-"
         print(f"{r['id']:24} {r['status']:10} {r['task'] or '':20} {(r['model'] or '')[-40:]:40} {r['method'] or '':8} "
-              f"{best:>8} {fmt_dur(r.get('duration')):>7}")
+              f"{best:>8} {fmt_dur(r.get('duration')):>7} {r.get('owner') or '-'}")
     return 0
 
 
@@ -131,6 +133,10 @@ def cmd_show(a, store) -> int:
     print(f"run      {info['id']}  ({info['dir']})")
     print(f"status   {info['status']}" + (f": {st.get('reason')}" if st.get("reason") else ""))
     print(f"model    {info.get('model')}  method {info.get('method')}  device {st.get('device', '-')}")
+    access = info.get("access") or {}
+    if access.get("owner"):
+        readers = ", ".join("everyone" if r == "*" else r for r in access.get("readers") or []) or "nobody else"
+        print(f"owner    {access['owner']}  shared with {readers}")
     if (st.get("launch") or {}).get("launcher") not in (None, "none"):
         print(f"launch   {st['launch'].get('num_processes')} processes: {st['launch'].get('command')}")
     if st.get("max_steps"):

@@ -34,6 +34,19 @@ def check_launch(t) -> None:
 
 
 
+def check_processes(t, device: str) -> None:
+    """Processes on this machine's CPU: no more than its cores (two at least, so a small machine still tests
+    data-parallel runs); 1024 processes would only fork the server to its knees."""
+    import os
+
+    if device != "cpu" or t.num_machines > 1:
+        return
+    cores = os.cpu_count() or 1
+    if t.num_processes > max(2, cores):
+        raise ConfigError(f"training.num_processes: {t.num_processes} processes on this machine's CPU, which has "
+                          f"{cores} core{'s' if cores != 1 else ''}; use at most {max(2, cores)}, or train on GPUs.")
+
+
 def check_sharding(t) -> None:
     if t.distributed == "ddp" or (t.num_processes == 1 and t.num_machines == 1):
         return

@@ -25,7 +25,7 @@ from studio.base.devices import resolve_device
 from studio.base.errors import ConfigError, RunError
 from studio.base.runfolder import RunFolder
 from studio.base.settings import build, check_bounds, setting
-from studio.config.machine import check_gpu_extras, check_launch, check_sharding, check_tracking
+from studio.config.machine import check_gpu_extras, check_launch, check_processes, check_sharding, check_tracking
 from studio.config.training import MOVED_TO_TASK_ARGS, TrainingConfig
 from studio.data.config import DataConfig
 from studio.distill.config import DistillConfig
@@ -143,9 +143,11 @@ class RunConfig:
         exists rather than minutes into its launch."""
         check_sharding(self.training)
         check_gpu_extras(self.training)
+        device = resolve_device(self.training.device)
+        check_processes(self.training, device)
         method = methods.METHODS[self.method]
         if method.machine_check is not None:
-            method.machine_check(resolve_device(self.training.device))
+            method.machine_check(device)
         check_tracking(self.training)
 
     def resolved(self) -> "RunConfig":

@@ -44,31 +44,37 @@ def too_many_rows(name: str, rows: int, limit: int) -> str:
 
 
 def check_size_before_reading(p: Path) -> None:
-    """What a file will take once read, from what can be counted without reading it whole: a Parquet file's rows
-    and uncompressed size from its metadata (a small file can unpack to gigabytes), a text file's lines."""
+    """What a file will take once read, counted before it is read whole: a Parquet file's rows from its metadata and
+    its decoded size batch by batch (a small file of repeated values can unpack to gigabytes, which its metadata
+    does not tell), a text file's lines."""
     limit = max_rows()
     if p.suffix.lower() == ".parquet":
         try:
             import pyarrow.parquet as pq
 
-            meta = pq.ParquetFile(p).metadata
+            pf = pq.ParquetFile(p)
         except Exception:  # noqa: BLE001 - not Parquet at all: the reader says so in its own words
             return
-        unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-        if unpacked > max_file_bytes():
-            raise DataError(f"{p.name} unpacks to {human_size(unpacked)}, over this server's limit of "
-                            f"{human_size(max_file_bytes())}; sample it down.")
-        if limit is not None and meta.num_rows > limit:
-            raise DataError(too_many_rows(p.name, meta.num_rows, limit))
+        if limit is not None and pf.metadata.num_rows > limit:
+            raise DataError(too_many_rows(p.name, pf.metadata.num_rows, limit))
+        unpacked = 0
+        for batch in pf.iter_batches(batch_size=16_384):
+            unpacked += batch.nbytes
+            if unpacked > max_file_bytes():
+                raise DataError(f"{p.name} unpacks to more than {human_size(max_file_bytes())}, this server's "
+                                "limit; sample it down.")
         return
     if limit is None:
         return
-    lines = 0
+    lines, last = 0, b"\n"
     with open(p, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             lines += chunk.count(b"\n")
-    if lines > limit + 1:  # a header line
-        raise DataError(too_many_rows(p.name, lines - 1, limit))
+            last = chunk[-1:]
+    lines += last != b"\n"
+    rows = lines if p.suffix.lower() in (".jsonl", ".json") else lines - 1  # a CSV's header line
+    if rows > limit:
+        raise DataError(too_many_rows(p.name, rows, limit))
 
 
 def human_size(n: float) -> str:

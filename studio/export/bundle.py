@@ -24,6 +24,7 @@ from studio.base.runfolder import MODEL_META_NAME, RunFolder
 from studio.config import RunConfig
 from studio.export import onnx_export
 from studio.export.model_card import ModelCard
+from studio.export.portable import portable_meta
 from studio.export.reproduce import write_bundle
 from studio.methods import METHODS
 from studio.models import portable_base
@@ -92,12 +93,15 @@ def model_card(run_dir: Path, kind: str, onnx_report: dict[str, Any] | None = No
              f"A {card.model_kind} fine-tuned from `{base}` with {method.title} ({method.summary.rstrip('.')}). "
              f"This {'repository holds the adapter only; load it on top of the base model' if is_adapter else 'is a standalone model'}.",  # noqa: E501
              ""]
-    if is_adapter and not _is_hub_id(base) and not Path(base).exists():
+    if is_adapter and not _is_hub_id(base) and models.find_entry(cfg["model"]) is not None:
         # A base the studio builds itself (minilm-seq2seq) is on no hub: elsewhere only the merged export loads.
         lines += [f"The base `{base}` is built by the studio (`studio.models.resolve({base!r})` writes it to a "
                   "folder); to use this model without the studio, export the merged model instead, which "
                   "is standalone.",
                   ""]
+    elif is_adapter and not _is_hub_id(base):
+        lines += [f"The base `{base}` was a folder on the machine the run trained on: load the adapter on top of "
+                  "your own copy of it (or export the merged model, which is standalone).", ""]
     if labels:
         lines += [f"Labels ({len(labels)}): " + ", ".join(f"`{l}`" for l in labels), ""]
     metrics = report.get("metrics") or {}
@@ -193,6 +197,7 @@ def build_folder(run_dir: Path, kind: str, dest: Path) -> Path:
         return dest
     if kind == "adapter" or not meta.get("peft"):
         shutil.copytree(mdir, dest, ignore=shutil.ignore_patterns("README.md"))
+        files.atomic_write_json(dest / MODEL_META_NAME, portable_meta(meta))
         ac = dest / "adapter_config.json"
         if ac.exists():
             # The run recorded where the base was on this machine; others need its hub id.
@@ -215,7 +220,8 @@ def _merge_into(mdir: Path, meta: dict[str, Any], dest: Path) -> None:
     dest.mkdir(parents=True)
     merged.save_pretrained(dest, safe_serialization=True)
     tok.save_pretrained(dest)
-    files.atomic_write_json(dest / MODEL_META_NAME, {**meta, "peft": False, "merged_from": meta["method"]})
+    files.atomic_write_json(dest / MODEL_META_NAME, {**portable_meta(meta), "peft": False,
+                                                     "merged_from": meta["method"]})
 
 
 def build_zip(run_dir: Path, kind: str, out_dir: Path) -> Path:

@@ -12,7 +12,6 @@ script, and each task's slow test retrains one to the run's scores.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +21,11 @@ from studio.base import files
 from studio.base.errors import ReproduceError
 from studio.base.runfolder import RunFolder
 from studio.config import load_run_config
+from studio.export.portable import portable_config
 from studio.export.reproduce_main import main
 from studio.export.script_source import ScriptSource, ScriptSourceError
 from studio.methods import METHODS
-from studio.models import BUILT_BASES, find_entry, portable_base
+from studio.models import BUILT_BASES, find_entry
 from studio.tasks import get_task
 from studio.tasks.base import SCRIPT_PARTS
 from studio.training.head_init import PrototypeHead
@@ -68,8 +68,7 @@ def _script(run_dir: Path) -> tuple[str, list[str]]:
     """(the script, the pip packages it needs)."""
     cfg = load_run_config(run_dir).resolved()
     task = get_task(cfg.task)
-    raw = cfg.to_dict()
-    raw["model"] = portable_base(cfg.model)
+    raw = portable_config(cfg.to_dict())  # the base as others load it, files by name: no path of the server
     # Resolved, so the script needs no registry: the learning rate and the selection metric the run used.
     raw["training"].update(learning_rate=cfg.learning_rate(), best_metric=cfg.selection_metric())
     formats = (files.read_json(RunFolder(run_dir).status) or {}).get("number_formats")
@@ -93,9 +92,14 @@ def _script(run_dir: Path) -> tuple[str, list[str]]:
     report = files.read_json(RunFolder(run_dir).report) or {}
     result = ", ".join(f"test {k} {v:.4f}" for k, v in (report.get("metrics") or {}).items()
                        if isinstance(v, (int, float))) or "(no test report)"
-    head = HEADER.format(run=run_dir.name, name=cfg.display_name(), pip=" ".join(pip), method=METHODS[cfg.method].title,
-                         model=raw["model"], task=cfg.task, best=cfg.selection_metric(), result=result,
-                         base_note=BASE_NOTES.get(entry.name if entry else "", "") + _soft_distillation(run_dir))
+    base_note = BASE_NOTES.get(entry.name if entry else "", "") + _soft_distillation(run_dir)
+    if raw["model"] != cfg.model and entry is None:
+        base_note += (f"\nThe run's base was a folder of the machine it trained on ({raw['model']}): pass it with "
+                      "--model.\n")
+    # Names and texts a person chose are pasted into the docstring as text, never as code (docstring_text).
+    head = HEADER.format(**{k: docstring_text(v) for k, v in dict(
+        run=run_dir.name, name=cfg.display_name(), pip=" ".join(pip), method=METHODS[cfg.method].title,
+        model=raw["model"], task=cfg.task, best=cfg.selection_metric(), result=result, base_note=base_note).items()})
     prototypes = task.capability(PrototypeHead)
     facts = {"name": repr(cfg.task), "peft_task_type": repr(task.model.peft_task_type),
              "prototype_head": repr(bool(prototypes and prototypes.prototype_head(cfg.task_args)))}
@@ -103,6 +107,13 @@ def _script(run_dir: Path) -> tuple[str, list[str]]:
     tail = (f'\n\nCONFIG = json.loads(r"""{config_json}""")\nTASK = SimpleNamespace({task_line}\n)\n\n'
             f'if __name__ == "__main__":\n    main(CONFIG, TASK, {build_base})\n')
     return head + source.text() + tail, pip
+
+
+def docstring_text(value) -> str:
+    """Text safe inside the script's triple-quoted docstring: a backslash or three quotes cannot end it or turn it
+    into an escape (a run named 'x \"\"\" + code' stays text)."""
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else "?" for ch in str(value))
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
 def write_bundle(run_dir: Path, dest: Path) -> Path:
@@ -127,7 +138,8 @@ def write_bundle(run_dir: Path, dest: Path) -> Path:
     if labels:
         (dest / "data" / "labels.json").write_text(json.dumps(labels, indent=2, ensure_ascii=False), encoding="utf-8")
     (dest / "reproduce.py").write_text(text, encoding="utf-8")
-    shutil.copy(RunFolder(run_dir).config, dest / "config.json")
+    config = portable_config(files.read_json(RunFolder(run_dir).config) or {})
+    (dest / "config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False), encoding="utf-8")
     task = load_run_config(run_dir).task
     (dest / "README.md").write_text(
         f"# Reproduce run {run_dir.name}\n\n"

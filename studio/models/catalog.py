@@ -64,9 +64,16 @@ def find_entry(name: str) -> CatalogEntry | None:
 
 
 def portable_base(name: str) -> str:
-    """The base model as others can load it: the hub id of a catalog model, else the name as given."""
+    """The base model as others can load it: the hub id of a catalog model, a hub id as given, and for a folder of
+    the machine it was trained on only the folder's name (its path means nothing elsewhere and tells the server's
+    layout; a reproduce script then takes the model with --model)."""
     entry = find_entry(name)
-    return entry.hub_id if entry else name
+    if entry:
+        return entry.hub_id
+    text = str(name)
+    if text.startswith(("/", ".", "~", "\\")) or (len(text) > 2 and text[1] == ":") or text.count("/") > 1:
+        return Path(text.rstrip("/\\")).name or text
+    return text
 
 
 def bundled_available(entry: CatalogEntry) -> bool:

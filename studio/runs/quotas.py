@@ -108,6 +108,18 @@ def _size(folder: Path) -> int:
     return total
 
 
+def check_model_folder(store: "Store", resolved) -> None:
+    """A base model that is a folder of this server: never one inside the runs folder that is not the person's to
+    see (another person's fine-tuned model is theirs, however its path was learnt)."""
+    if store.person.sees_all or not isinstance(resolved, Path) or not is_within(resolved, [store.root]):
+        return
+    rel = Path(resolved).resolve().relative_to(store.root)
+    run_id = rel.parts[0] if rel.parts else ""
+    if not RUNS.is_id(run_id) or not read_access(store.root / run_id).can_see(store.person):
+        raise LimitError("model: that folder is not one of yours on this server; pick a catalog model, a hub id, or "
+                         "a run of yours.")
+
+
 def readable_roots(store: "Store", person: Person) -> list[Path]:
     """Where a person's run may read data files from: the bundled samples, their uploads, their labelling projects."""
     roots = [SAMPLES_DIR, uploads_dir(store.root, person)]

@@ -339,6 +339,7 @@ class Store:
                                   materialize=False)
         if isinstance(resolved, str):  # a hub id: reachable, and there, before a run folder exists
             models.check_hub(resolved, token=self.hub_token())
+        quotas.check_model_folder(self, resolved)
         quotas.check_model_size(cfg, lim)
         # A distilled run queues its labels-only comparison run too (the distill feature's `created`).
         quotas.check_room(self, lim, runs=2 if cfg.distill.teacher and cfg.distill.compare_alone else 1)

@@ -17,7 +17,7 @@ from studio.base.policy import local_models_allowed
 from studio.base.runfolder import RunFolder
 from studio.tasks import DEFAULT_TASK, get_task
 
-RUN_COLUMNS = ["run", "name", "status", "task", "model", "method", "best metric", "duration", "created"]
+RUN_COLUMNS = ["run", "name", "status", "task", "model", "method", "best metric", "duration", "created", "owner"]
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -82,7 +82,7 @@ def runs_table(rows: list[dict[str, Any]]) -> list[list[Any]]:
         best_txt = f"{r.get('best_metric_name') or 'metric'} {best:.4f}" if isinstance(best, (int, float)) else "-"
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r["created_at"])) if r.get("created_at") else "-"
         out.append([r["id"], r.get("name") or "", r.get("status") or "", r.get("task") or "", r.get("model") or "",
-                    r.get("method") or "", best_txt, fmt_duration(r.get("duration")), created])
+                    r.get("method") or "", best_txt, fmt_duration(r.get("duration")), created, r.get("owner") or "-"])
     return out
 
 

@@ -40,10 +40,11 @@ def test_a_teacher_teaches_a_student_and_the_report_shows_all_three(client, ui_t
     assert f"Teacher {teacher}" in about and "4 labels" in about and "test accuracy" in about, about
 
     transfer = write_csv(tmp_path / "more.csv", [{"text": r["text"]} for r in separable_rows(5, seed=3)])
-    path, note = client.predict(handle_file(str(transfer)), api_name="/upload_transfer")
-    assert path.endswith(".csv") and "more.csv" in note
-    msg, student = client.predict(model_custom=str(ui_tiny_model), distill_teacher=teacher, distill_transfer=path,
-                                  distill_alpha=0.7, api_name="/start_run", **FAST)
+    # The upload stays in the session (its state, never a path the client sends): the next Start uses it.
+    note = client.predict(handle_file(str(transfer)), api_name="/upload_transfer")
+    assert "more.csv" in note and "uploads" not in note
+    msg, student = client.predict(model_custom=str(ui_tiny_model), distill_teacher=teacher, distill_alpha=0.7,
+                                  api_name="/start_run", **FAST)
     assert student, msg
     finish(client, student)
     summary = client.predict(student, api_name="/run_report")[0]

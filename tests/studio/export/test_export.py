@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,7 +104,8 @@ def _hf_probs(model, folder):
 
 
 def test_adapter_export_reloads_with_peft_and_predicts_like_the_run(run_dir, tmp_path):
-    from peft import AutoPeftModelForSequenceClassification
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification
 
     folder = _unzip(run_dir, "adapter", tmp_path)
     ref, labels = _run_logits(run_dir)
@@ -111,8 +113,13 @@ def test_adapter_export_reloads_with_peft_and_predicts_like_the_run(run_dir, tmp
     card = (folder / "README.md").read_text()
     id2label = dict(enumerate(labels))
     assert f"id2label = {id2label!r}" in card and "num_labels=len(id2label), id2label=id2label" in card
-    model = AutoPeftModelForSequenceClassification.from_pretrained(str(folder), num_labels=len(id2label),
-                                                                   id2label=id2label)
+    # The base here is a folder of this machine, which the export names but does not locate (no server paths):
+    # the card says to load the adapter on your own copy of it.
+    base_dir = json.loads((run_dir / "config.json").read_text())["model"]
+    assert json.loads((folder / "adapter_config.json").read_text())["base_model_name_or_path"] == Path(base_dir).name
+    assert "was a folder on the machine the run trained on" in card
+    base = AutoModelForSequenceClassification.from_pretrained(base_dir, num_labels=len(id2label), id2label=id2label)
+    model = PeftModel.from_pretrained(base, str(folder))
     got, order = _hf_probs(model, folder)
     assert order == labels
     np.testing.assert_allclose(got, ref, atol=1e-4)

@@ -19,7 +19,7 @@ def _texts(zip_path: Path) -> dict[str, str]:
                 if not n.endswith((".safetensors", ".parquet", ".onnx", ".bin"))}
 
 
-@pytest.mark.parametrize("kind", ["adapter", "reproduce"])
+@pytest.mark.parametrize("kind", ["adapter", "merged", "reproduce"])
 def test_an_export_names_no_path_of_the_server(finished_run, tmp_path, kind):
     store, run_id, cfg = finished_run
     rd = store.run_dir(run_id)
