@@ -25,7 +25,8 @@ def test_a_small_parquet_file_that_unpacks_past_the_limit_is_refused_unread(tmp_
 @pytest.mark.parametrize("name,write", [
     ("rows.csv", lambda p, n: p.write_text("text,label\n" + "".join(f"t{i},a\n" for i in range(n)))),
     ("rows.jsonl", lambda p, n: p.write_text("".join(f'{{"text": "t{i}", "label": "a"}}\n' for i in range(n)))),
-    ("rows.json", lambda p, n: p.write_text("[" + ",".join(f'{{"text": "t{i}", "label": "a"}}' for i in range(n)) + "]")),
+    ("rows.json", lambda p, n: p.write_text("[" + ",".join(f'{{"text": "t{i}", "label": "a"}}' for i in range(n))
+                                            + "]")),
     ("rows.parquet", lambda p, n: pd.DataFrame({"text": [f"t{i}" for i in range(n)], "label": "a"}).to_parquet(p)),
 ])
 def test_more_rows_than_the_server_allows_are_refused_with_the_count(tmp_path, monkeypatch, name, write):

@@ -12,9 +12,19 @@ from studio.base.access import Person
 from studio.base.errors import DataError, RunError
 from studio.data.uploads import uploads_dir
 from studio.labels import labelling
-from tests.studio.labels.test_labelling import LABELS, _config, files  # noqa: F401 - the fixture
+from tests.studio.labels.test_labelling import LABELS, _config
+from tests.support import separable_rows, write_csv
 
 ALICE, BOB = Person("alice"), Person("bob")
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A labelled start set and a pool of unlabelled texts."""
+    rows = separable_rows(29, LABELS, seed=11, words=(2, 6))
+    write_csv(tmp_path / "start.csv", rows[:12])
+    write_csv(tmp_path / "pool.csv", [{"text": r["text"]} for r in rows[12:72]])
+    return tmp_path, [r["label"] for r in rows[12:72]]
 
 
 def _alices_project(store, tiny_bert, d) -> str:
