@@ -17,15 +17,26 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import gradio as gr
+from gradio import utils as gradio_utils
 
 from components.identity import Identity
 from studio.base import limits
 from studio.base.access import ANONYMOUS, LOCAL, Person
-from studio.base.errors import LimitError, RunError
+from studio.base.errors import DataError, LimitError, RunError
 from studio.data import uploads
 from studio.runs import quotas
 from studio.runs.store import Store
 from studio.views import run_views
+
+
+def received(file) -> Path:
+    """A file an event brought, which must be one the client uploaded: in gradio's upload folder. (Gradio hands a
+    handler the path an API client's file handle names without always checking it came through the upload route:
+    a handle naming /etc/passwd, or another person's upload, must not be read.)"""
+    p = Path(str(file))
+    if not uploads.is_within(p, [Path(gradio_utils.get_upload_folder())]):
+        raise DataError(f"{uploads.display_name(p.name)} did not arrive as an upload; send the file itself.")
+    return p
 
 
 def downloads_root(runs_root: Path) -> Path:
@@ -86,8 +97,9 @@ class StudioContext:
         """Keep a browser upload under a generated name in the person's own uploads (studio.data.uploads), within
         their limits; old unused uploads go on the way, at most once an hour."""
         self.person.check_can_write()
+        file = str(received(file))
         lim = self.limits
-        size = Path(file).stat().st_size if file and Path(file).is_file() else 0
+        size = Path(file).stat().st_size if Path(file).is_file() else 0
         quotas.check_disk(self.store, self.person, lim, adding=size)
         max_bytes = int(lim.upload_mb * 1024 * 1024) if lim.upload_mb is not None else None
         if max_bytes is not None and size > max_bytes:

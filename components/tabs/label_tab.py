@@ -171,9 +171,11 @@ def project_view(ctx: StudioContext, project_id: str | None, lang: Lang) -> list
 
 
 # ------------------------------------------------------------------------------------------- handlers --
-def _need_project(project_id: str | None, lang: Lang) -> str:
+def _need_project(ctx: StudioContext, project_id: str | None, lang: Lang) -> str:
+    """The picked project, checked first (before anything else the event names) to be one the person may see."""
     if not project_id:
         raise gr.Error(lang("Pick or create a labelling project first.", "请先选择或创建一个标注项目。"))
+    labelling.project_dir(ctx.store, project_id)
     return project_id
 
 
@@ -212,7 +214,7 @@ def on_show(ctx: StudioContext, project_id, request: gr.Request = None):
 @shows_user_errors
 def on_suggest(ctx: StudioContext, project_id, source, strategy, n, progress=gr.Progress(), request: gr.Request = None):
     lang = Lang.of(request)
-    project_id = _need_project(project_id, lang)
+    project_id = _need_project(ctx, project_id, lang)
     record = labelling.next_round(ctx.store, project_id, int(n or 0), strategy or query_strategies.DEFAULT_STRATEGY,
                                   run_id=source or None, progress=lambda share, what: progress(share, desc=what))
     view = project_view(ctx, project_id, lang)
@@ -225,6 +227,7 @@ def on_suggest(ctx: StudioContext, project_id, source, strategy, n, progress=gr.
 def on_round(ctx: StudioContext, project_id, number, request: gr.Request = None):
     if not project_id or number is None:
         return [gr.skip()] * 4
+    _need_project(ctx, project_id, Lang.of(request))
     return round_view(ctx, project_id, int(number), Lang.of(request))
 
 
@@ -232,7 +235,7 @@ def on_round(ctx: StudioContext, project_id, number, request: gr.Request = None)
 def on_save_table(ctx: StudioContext, project_id, number, table: pd.DataFrame, request: gr.Request = None):
     """Save every label in the table (empty cells stay unlabelled); a label outside the set saves nothing."""
     lang = Lang.of(request)
-    project_id = _need_project(project_id, lang)
+    project_id = _need_project(ctx, project_id, lang)
     if number is None or table is None or table.empty:
         raise DataError("There is no round to save; ask for suggestions first.")
     labels = {int(r): lab for r, lab in zip(table["pool_row"], table["label"])}
@@ -247,7 +250,7 @@ def on_save_table(ctx: StudioContext, project_id, number, table: pd.DataFrame, r
 def on_label_one(ctx: StudioContext, project_id, number, current, label, request: gr.Request = None):
     """Save the shown row's label and move to the next unlabelled row."""
     lang = Lang.of(request)
-    project_id = _need_project(project_id, lang)
+    project_id = _need_project(ctx, project_id, lang)
     if current is None or number is None:
         raise DataError("No row is selected; ask for suggestions, or every row of this round is labelled.")
     if not label:
@@ -267,6 +270,7 @@ def by_prefix(typed: str, labels: list[str]) -> str:
 def on_skip(ctx: StudioContext, project_id, number, current, request: gr.Request = None):
     if not project_id or number is None:
         return [gr.skip()] * 3
+    _need_project(ctx, project_id, Lang.of(request))
     record = _round(ctx, project_id, int(number))
     labels = labelling.load(ctx.store, project_id)["labels"]
     return one_at_a_time(record, labels, next_unlabelled(record, current), Lang.of(request))
@@ -275,7 +279,7 @@ def on_skip(ctx: StudioContext, project_id, number, current, request: gr.Request
 @shows_user_errors
 def on_retrain(ctx: StudioContext, project_id, request: gr.Request = None):
     lang = Lang.of(request)
-    project_id = _need_project(project_id, lang)
+    project_id = _need_project(ctx, project_id, lang)
     run_id = labelling.retrain(ctx.store, project_id)
     return message(lang(f"Run {run_id} is training on every label so far; follow it in the Train tab. The learning "
                         "curve below adds its test score when it finishes.",

@@ -10,7 +10,7 @@ from typing import Any
 import gradio as gr
 
 from components import forms
-from components.context import StudioContext
+from components.context import StudioContext, received
 from components.i18n import EN, Lang, t
 from components.session import DataState, TokenizerChoice
 from components.tabs.data_tab import DATA_QUEUE, DataTab
@@ -21,6 +21,7 @@ from studio.base.devices import describe_run_devices
 from studio.base.errors import USER_ERRORS, ConfigError
 from studio.config import RunConfig, TrainingConfig, field_help
 from studio.data import uploads
+from studio.runs import quotas
 from studio.tasks import DEFAULT_TASK, get_task
 from studio.training import memory
 from studio.views import run_views
@@ -160,11 +161,12 @@ def on_method_picked(name, task_name):
     return get_task(task_name or None).model.learning_rate(name)
 
 
-def on_count_parameters(data_state: DataState | None, request: gr.Request = None, **values):
+def on_count_parameters(ctx: StudioContext, data_state: DataState | None, request: gr.Request = None, **values):
     lang = Lang.of(request)
     state = (data_state or DataState("-", "", "sample")).but(path="-")
     raw = forms.raw_config(state, values)
     try:
+        quotas.check_model_folder(ctx.store, raw["model"])  # another person's model reads as missing, not as "there"
         cfg = RunConfig.from_dict(raw)
         return params_text(cfg, len(state.labels) or 2, lang)
     except USER_ERRORS as e:
@@ -366,7 +368,7 @@ def build(ctx: StudioContext, data: DataTab) -> ModelTab:
             **task_fields}
     config_parts = _config_file_section(*_starting_config(ctx, data, form))
     tab = ModelTab(model, model_custom, method, method_groups, method_fields, training, params, *config_parts,
-                   on_count_parameters=on_count_parameters, task_group=task_group, task_fields=task_fields)
+                   on_count_parameters=bind(on_count_parameters, ctx), task_group=task_group, task_fields=task_fields)
     _wire(ctx, tab, data, [c[1] for c in catalog])
     return tab
 
@@ -386,7 +388,8 @@ def _wire(ctx: StudioContext, m: ModelTab, data: DataTab, catalog_ids: list[str]
     # The memory estimate beside the count follows the settings it depends on.
     triggers += [m.training[k].change for k in ("batch_size", "max_length", "precision", "gradient_checkpointing",
                                                 "device") if k in m.training]
-    gr.on(triggers, forms.with_keywords(on_count_parameters, list(form)), inputs=[data.state], inputs_kwargs=form,
+    gr.on(triggers, forms.with_keywords(bind(on_count_parameters, ctx), list(form)), inputs=[data.state],
+          inputs_kwargs=form,
           outputs=m.params, api_name="count_parameters", trigger_mode="always_last",
           concurrency_id="models", concurrency_limit=2, show_progress="minimal")
     data.task.change(on_task, inputs=[data.task, m.model, m.model_custom, m.method], outputs=[m.model, m.method],
@@ -428,7 +431,7 @@ def read_config(ctx: StudioContext, file: str, state: DataState | None) -> tuple
     """An uploaded YAML/JSON config, checked; its data file is used only when it is a sample or an upload."""
     if not file:
         raise ConfigError("No config file arrived; choose a .yaml, .yml or .json file.")
-    p = Path(file)
+    p = received(file)
     if p.suffix.lower() not in uploads.CONFIG_SUFFIXES:
         raise ConfigError(f"{uploads.display_name(p.name)}: a config is a .yaml, .yml or .json file.")
     if p.stat().st_size > 1_000_000:

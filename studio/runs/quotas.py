@@ -108,12 +108,19 @@ def _size(folder: Path) -> int:
     return total
 
 
-def check_model_folder(store: "Store", resolved) -> None:
-    """A base model that is a folder of this server: never one inside the runs folder that is not the person's to
-    see (another person's fine-tuned model is theirs, however its path was learnt)."""
-    if store.person.sees_all or not isinstance(resolved, Path) or not is_within(resolved, [store.root]):
+def check_model_folder(store: "Store", model) -> None:
+    """A base model named as a folder of this server: never one inside the runs folder that is not the person's to
+    see (another person's fine-tuned model is theirs, however its path was learnt). Checked before the folder is
+    looked at, so what is not theirs reads the same whether it exists or not."""
+    if store.person.sees_all or not isinstance(model, (str, Path)):
         return
-    rel = Path(resolved).resolve().relative_to(store.root)
+    text = str(model).strip()
+    if not (isinstance(model, Path) or text.startswith(("/", ".", "~"))):
+        return  # a catalog name or a hub id
+    path = Path(text).expanduser()
+    if not is_within(path, [store.root]):
+        return
+    rel = path.resolve().relative_to(store.root)
     run_id = rel.parts[0] if rel.parts else ""
     if not RUNS.is_id(run_id) or not read_access(store.root / run_id).can_see(store.person):
         raise LimitError("model: that folder is not one of yours on this server; pick a catalog model, a hub id, or "

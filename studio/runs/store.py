@@ -335,11 +335,11 @@ class Store:
             check_held_out(prepared.splits, Path(cfg.data.train).name)
             if task.check_run is not None:
                 task.check_run(cfg, prepared)
+        quotas.check_model_folder(self, cfg.model)
         resolved = models.resolve(cfg.model, allow_local=local_models_allowed() and lim.local_models,
                                   materialize=False)
         if isinstance(resolved, str):  # a hub id: reachable, and there, before a run folder exists
             models.check_hub(resolved, token=self.hub_token())
-        quotas.check_model_folder(self, resolved)
         quotas.check_model_size(cfg, lim)
         # A distilled run queues its labels-only comparison run too (the distill feature's `created`).
         quotas.check_room(self, lim, runs=2 if cfg.distill.teacher and cfg.distill.compare_alone else 1)

@@ -87,7 +87,7 @@ def test_every_public_endpoint_is_named_on_purpose(app_url):
                      "/find_label_errors", "/save_reviewed_data", "/run_learning_curve", "/create_labelling_project",
                      "/list_labelling_projects", "/show_labelling_project", "/suggest_rows", "/show_round",
                      "/save_labels", "/label_row", "/skip_row", "/retrain_labelled", "/preview_augmentation",
-                     "/describe_teacher", "/upload_transfer"}
+                     "/describe_teacher", "/upload_transfer", "/share_run"}
 
 
 def test_run_ids_never_become_paths(app_url):

@@ -47,3 +47,16 @@ def api_client(tmp_path_factory, name: str):
     with running_app(runs_dir) as url:
         yield Client(url, verbose=False)
     stop_active_runs(runs_dir)
+
+
+def as_upload(path: Path) -> str:
+    """A copy of a file where gradio keeps what clients upload (a handler reads only files from there: see
+    components.context.received), as gradio hands it to a handler."""
+    import shutil
+    import uuid
+
+    from gradio import utils as gradio_utils
+
+    folder = Path(gradio_utils.get_upload_folder()) / f"test-{uuid.uuid4().hex[:12]}"
+    folder.mkdir(parents=True)
+    return str(shutil.copy(path, folder / Path(path).name))

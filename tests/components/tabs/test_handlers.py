@@ -17,6 +17,7 @@ from studio.base.runfolder import RunFolder
 from studio.runs.store import Store
 from studio.tasks import all_tasks, get_task
 from studio.views.data_check import list_samples
+from tests.components.ui_support import as_upload
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def test_picking_each_tasks_sample_checks_it_and_shows_its_pickers(ctx):
 def test_a_task_switch_checks_an_upload_again_and_says_so(ctx, tmp_path):
     src = tmp_path / "tickets.csv"
     src.write_text("text,label\n" + "".join(f"ticket number {i},{'a' if i % 2 else 'b'}\n" for i in range(40)))
-    upload = data_tab.on_upload(ctx, str(src), None, None, task="text-classification")
+    upload = data_tab.on_upload(ctx, as_upload(src), None, None, task="text-classification")
     switched = data_tab.on_task(ctx, "seq2seq", upload[0], None, None)
     assert switched[0].task == "seq2seq" and "Switched to Sequence to sequence" in switched[1]
 
@@ -112,7 +113,7 @@ def test_a_tag_file_with_an_entity_starting_at_i_is_offered_the_repair_and_reads
     lines[2 * 6] = "张\tI-PER"  # a sentence whose first entity starts with I-
     src = tmp_path / "msra.txt"
     src.write_text("\n".join(lines), encoding="utf-8")
-    refused = data_tab.on_upload(ctx, str(src), None, None, task="token-classification")
+    refused = data_tab.on_upload(ctx, as_upload(src), None, None, task="token-classification")
     assert refused[0].failed and "BIO tags out of order" in refused[1] and "repair_bio" in refused[1]
     assert refused[11]["visible"] is True and refused[9]["visible"] is False  # the repair, not the header fix
     fixed = data_tab.on_repair_bio(refused[0], None, None, task="token-classification")
