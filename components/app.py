@@ -147,7 +147,9 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
 
 def on_who(ctx: StudioContext) -> str:
     """Who the page acts for, and what this server allows them (nothing shown on one person's own machine)."""
-    line = ctx.identity.describe(ctx.person)
+    line = esc(ctx.identity.describe(ctx.person))
+    if ctx.identity.mode == "accounts" and not ctx.person.read_only:
+        line += " <a href='logout' id='studio-sign-out'>Sign out</a>"  # gradio's own route: ends the login session
     rules = policy_limits.describe(ctx.limits)
     if rules and not ctx.person.read_only:
         line += f" <span class='studio-muted' title='{esc('; '.join(rules))}'>Limits apply: hover to read them.</span>"

@@ -93,11 +93,12 @@ class StudioContext:
         folder.mkdir(parents=True)
         return folder
 
-    def store_upload(self, file: str, allowed: tuple[str, ...] | None = None):
+    def store_upload(self, file: str, allowed: tuple[str, ...] | None = None, made_here: bool = False):
         """Keep a browser upload under a generated name in the person's own uploads (studio.data.uploads), within
-        their limits; old unused uploads go on the way, at most once an hour."""
+        their limits; old unused uploads go on the way, at most once an hour. made_here: a file the studio itself
+        wrote for the person (a reviewed copy), not one a client sent."""
         self.person.check_can_write()
-        file = str(received(file))
+        file = str(file if made_here else received(file))
         lim = self.limits
         size = Path(file).stat().st_size if Path(file).is_file() else 0
         quotas.check_disk(self.store, self.person, lim, adding=size)

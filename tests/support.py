@@ -178,3 +178,16 @@ def run_reproduce_script(run_dir: Path, tmp_path: Path, *args: str) -> tuple[dic
     got = json.loads((out / "test_metrics.json").read_text())
     want = json.loads((Path(run_dir) / "test_report.json").read_text())["metrics"]
     return got, want, folder
+
+
+def on_own_copy_of_base(adapter: Path, run_dir: Path) -> Path:
+    """An exported adapter pointed at this machine's copy of its run's base, as its model card tells a person whose
+    base was a local folder (an export names such a base by its folder's name only, never by a server path)."""
+    config = Path(adapter) / "adapter_config.json"
+    conf = json.loads(config.read_text())
+    base = json.loads((Path(run_dir) / "config.json").read_text())["model"]
+    if Path(base).is_dir():
+        assert conf["base_model_name_or_path"] == Path(base).name  # no path of the server in the export
+        conf["base_model_name_or_path"] = str(base)
+        config.write_text(json.dumps(conf))
+    return Path(adapter)

@@ -96,7 +96,7 @@ def on_save(ctx: StudioContext, state: DataState | None, table: pd.DataFrame, to
     name = f"{Path(state.name).stem}-reviewed{Path(state.path).suffix}"
     draft = ctx.download_dir() / name
     cleaned = label_review.apply_decisions(state.task, data_tab.data_config(state, values), decisions, draft)
-    stored = ctx.store_upload(str(draft))
+    stored = ctx.store_upload(str(draft), made_here=True)
     new = DataState(str(stored.path), stored.display_name, "upload", state.task)
     checked = data_tab.run_check(new, tokens, values, lang, lead=lang(f"Now using {name}. ", f"现在使用 {name}。"))
     return (*checked, message(cleaned.summary(), "ok"), empty_frame())

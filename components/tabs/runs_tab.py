@@ -387,10 +387,10 @@ def _details_section() -> tuple:
 
 
 def build(ctx: StudioContext) -> RunsTab:
-    intro(t("All runs on this server. Compare several side by side, open one for its test report and mistakes, "
-            "resume a stopped run or delete one.",
-            "本服务器上的所有运行。可并排比较多个运行，打开某个运行查看测试报告和错误样本，"
-            "继续已停止的运行或删除运行。"))
+    intro(t("Every run you can see on this server: yours, and those shared with you. Compare several side by side, "
+            "open one for its test report and mistakes, resume a stopped run, share or delete one.",
+            "你在本服务器上能看到的所有运行：你自己的，以及共享给你的。可并排比较多个运行，打开某个运行查看测试报告和"
+            "错误样本，继续已停止的运行，共享或删除运行。"))
     refresh, table, empty = _runs_list()
     tab = RunsTab(refresh, table, empty, *_compare_section(), *_details_section())
     tab.on_refresh = bind(on_refresh, ctx)

@@ -266,7 +266,8 @@ def build(ctx: StudioContext, data: DataTab, model: ModelTab) -> TrainTab:
                           "**Start training**.",
                           "还没有运行。检查“数据”和“模型”标签页（默认设置即可），然后点击**开始训练**。"),
                         "run-picker",
-                        info=t("Every run on this server, newest first.", "本服务器上的所有运行，最新的在前。"))
+                        info=t("Every run you can see on this server, newest first.",
+                               "你在本服务器上能看到的所有运行，最新的在前。"))
     status, loss_plot, eval_plot, lr_plot, log, samples = _live_view()
     tab = TrainTab(run_name, start, stop, kill, action_message, picker.dropdown, picker.refresh, picker.empty, status,
                    loss_plot, eval_plot, lr_plot, log, gr.State({}), gr.Timer(POLL_SECONDS), samples)

@@ -91,7 +91,7 @@ def test_every_run_id_parameter_refuses_paths(app, tmp_path):
     csv.write_text("text\nhello\n", encoding="utf-8")
     extra = {"text": "hello", "typed": "hello", "message": "hello", "source": "hello", "file": handle_file(str(csv)),
              "repo_id": "someone/model", "token": "hf_x", "question": "hello?",
-             "context": "hello"}
+             "context": "hello", "readers": "someone"}
     api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     checked = []
     for name, ep in api.items():

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from studio.base import secrets
 
 
-def test_withheld_secrets_leave_the_environment_and_come_back_only_where_allowed(monkeypatch, tmp_path):
+@pytest.fixture(autouse=True)
+def clean(monkeypatch, tmp_path):
+    """What withhold() changes, put back afterwards (every variable set first, so monkeypatch restores it)."""
     monkeypatch.setattr(secrets, "_held", {})
     monkeypatch.setattr(secrets, "_holder", False)
-    for name in secrets.SECRET_NAMES:
-        monkeypatch.delenv(name, raising=False)
+    for name in (*secrets.SECRET_NAMES, "HF_TOKEN_PATH", secrets.WITHHELD_ENV):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+
+
+def test_withheld_secrets_leave_the_environment_and_come_back_only_where_allowed(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_TOKEN", "hf_server_token")
     monkeypatch.setenv("WANDB_API_KEY", "wandb-key")
-    monkeypatch.setenv("HF_HOME", str(tmp_path))
-    monkeypatch.delenv("HF_TOKEN_PATH", raising=False)
-    monkeypatch.setenv(secrets.WITHHELD_ENV, "")
     moved = secrets.withhold()
     assert set(moved) == {"HF_TOKEN", "WANDB_API_KEY"}
     assert "HF_TOKEN" not in os.environ and "WANDB_API_KEY" not in os.environ
@@ -31,13 +37,7 @@ def test_withheld_secrets_leave_the_environment_and_come_back_only_where_allowed
     assert not secrets.can_hand_out()
 
 
-def test_the_stored_hub_login_is_held_back_too(monkeypatch, tmp_path):
-    monkeypatch.setattr(secrets, "_held", {})
-    monkeypatch.setattr(secrets, "_holder", False)
-    for name in secrets.SECRET_NAMES:
-        monkeypatch.delenv(name, raising=False)
+def test_the_stored_hub_login_is_held_back_too(tmp_path):
     (tmp_path / "token").write_text("hf_stored_login\n")
-    monkeypatch.setenv("HF_HOME", str(tmp_path))
-    monkeypatch.delenv("HF_TOKEN_PATH", raising=False)
     secrets.withhold()
     assert secrets.server_secrets() == {"HF_TOKEN": "hf_stored_login"}

@@ -20,7 +20,7 @@ from studio.serve import inference
 from studio.tasks import get_task
 from studio.tasks import preference as pref
 from studio.training import memory
-from tests.support import read_jsonl, run_reproduce_script, train_to_completion
+from tests.support import on_own_copy_of_base, read_jsonl, run_reproduce_script, train_to_completion
 from tests.tiny_models import make_tiny_llama
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -191,7 +191,7 @@ def test_merged_and_adapter_exports_score_like_the_run(dpo_run, tmp_path):
     ids = torch.tensor([sft._prompt_ids(loaded.tokenizer, prompt)])
     merged = sft.load_model(export.build_folder(rd, "merged", tmp_path / "merged"))
     adapter_dir = export.build_folder(rd, "adapter", tmp_path / "adapter")
-    adapter = AutoPeftModelForCausalLM.from_pretrained(str(adapter_dir))
+    adapter = AutoPeftModelForCausalLM.from_pretrained(str(on_own_copy_of_base(adapter_dir, rd)))
     with torch.no_grad():
         want = loaded.model(input_ids=ids).logits
         assert torch.allclose(merged(input_ids=ids).logits, want, atol=1e-4)

@@ -25,7 +25,16 @@ from studio.runs.store import Store
 from studio.serve import inference
 from studio.tasks import get_task
 from studio.tasks import seq2seq as s2s
-from tests.support import ROOT, kill_active, read_jsonl, run_reproduce_script, tiny_config, trainable_here, write_csv
+from tests.support import (
+    ROOT,
+    kill_active,
+    on_own_copy_of_base,
+    read_jsonl,
+    run_reproduce_script,
+    tiny_config,
+    trainable_here,
+    write_csv,
+)
 from tests.tiny_models import CLS_ID, PAD_ID, SEP_ID, make_tiny_t5
 
 SAMPLE = ROOT / "assets" / "samples" / "seq2seq_sample.csv"
@@ -338,7 +347,7 @@ def test_adapter_and_merged_exports_reload_and_generate_alike(finished, tmp_path
     card = (folders["merged"] / "README.md").read_text()
     assert "pipeline_tag: text2text-generation" in card and "| chrf |" in card
     tok = AutoTokenizer.from_pretrained(str(folders["merged"]))
-    adapter = AutoPeftModelForSeq2SeqLM.from_pretrained(str(folders["adapter"])).eval()
+    adapter = AutoPeftModelForSeq2SeqLM.from_pretrained(str(on_own_copy_of_base(folders["adapter"], rd))).eval()
     merged = AutoModelForSeq2SeqLM.from_pretrained(str(folders["merged"])).eval()
     run = inference.load(rd).model
     assert _greedy(merged, tok, texts) == _greedy(adapter, tok, texts) == _greedy(run, tok, texts)

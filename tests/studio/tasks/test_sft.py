@@ -17,7 +17,7 @@ from studio.data import DataError
 from studio.serve import inference
 from studio.tasks import sft
 from studio.training import recipe
-from tests.support import read_jsonl, run_reproduce_script, train_to_completion, trainable_here
+from tests.support import on_own_copy_of_base, read_jsonl, run_reproduce_script, train_to_completion, trainable_here
 from tests.tiny_models import make_tiny_llama
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -467,7 +467,7 @@ def test_export_adapter_and_merged_give_the_same_answer(finished_sft, tmp_path):
             assert not torch.allclose(merged_model(input_ids=ids).logits, loaded.model(input_ids=ids).logits, atol=1e-4)
     adapter = export.build_folder(rd, "adapter", tmp_path / "adapter")
     tok = sft.load_tokenizer(adapter)
-    model = AutoPeftModelForCausalLM.from_pretrained(str(adapter))
+    model = AutoPeftModelForCausalLM.from_pretrained(str(on_own_copy_of_base(adapter, rd)))
     assert sft.predict(model, tok, [prompt], max_new_tokens=6)[0]["output"] == tuned
     card = (adapter / "README.md").read_text()
     assert ("AutoPeftModelForCausalLM" in card and "apply_chat_template" in card

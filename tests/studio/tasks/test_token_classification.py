@@ -24,7 +24,14 @@ from studio.serve import inference
 from studio.tasks import get_task
 from studio.tasks import token_classification as ner
 from studio.training import recipe
-from tests.support import read_jsonl, run_reproduce_script, tiny_config, train_to_completion, trainable_here
+from tests.support import (
+    on_own_copy_of_base,
+    read_jsonl,
+    run_reproduce_script,
+    tiny_config,
+    train_to_completion,
+    trainable_here,
+)
 
 PEOPLE = ["Alice", "Bob Stone", "Carla", "Dmitri Volkov", "Eve", "Farid"]
 PLACES = ["Paris", "Lagos", "Oslo", "New York", "Kraków", "Lima"]
@@ -502,7 +509,8 @@ def test_export_adapter_and_merged_reload_to_the_same_tags(tiny_bert, ner_conll,
 
     id2label = dict(enumerate(json.loads((adapter / "studio_model.json").read_text())["labels"]))
     assert f"id2label = {id2label!r}" in (adapter / "README.md").read_text()
-    plain = AutoPeftModelForTokenClassification.from_pretrained(str(adapter), num_labels=len(id2label),
+    plain = AutoPeftModelForTokenClassification.from_pretrained(str(on_own_copy_of_base(adapter, rd)),
+                                                                num_labels=len(id2label),
                                                                 id2label=id2label).merge_and_unload()
     assert [p["tags"] for p in ner.predict(plain, ner.load_tokenizer(adapter), texts)] == expected
     from peft import PeftModel
