@@ -49,14 +49,25 @@ def theme() -> gr.themes.Base:
                           font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"])
 
 
+SESSIONS_ENV = "STUDIO_SESSIONS"
+DEFAULT_SESSIONS = 256
+
+
 def launch_options() -> dict[str, Any]:
-    """What `launch()` needs besides host and port: translations, look, and privacy.
+    """What `launch()` needs besides host and port: translations, look, privacy, and memory.
 
     run_history is off because it would keep every call's inputs (hub tokens included)
-    in the browser.
+    in the browser. Gradio keeps each browser session's component values in the web
+    process (a few MB each: the Data tab's charts and tables); only the latest
+    STUDIO_SESSIONS sessions (default 256) are kept, so many visitors cannot fill it
+    (an older page that comes back starts afresh: everything it showed is on disk).
     """
+    try:
+        sessions = max(1, int(os.environ.get(SESSIONS_ENV) or DEFAULT_SESSIONS))
+    except ValueError:
+        sessions = DEFAULT_SESSIONS
     return {"i18n": i18n(), "theme": theme(), "css_paths": [ASSETS / "style.css"], "run_history": False,
-            "footer_links": ["api", "settings"]}
+            "footer_links": ["api", "settings"], "state_session_capacity": sessions}
 
 
 QUEUE_MAX_SIZE = 256  # events waiting at once; beyond it the page says the server is busy instead of piling up
@@ -137,7 +148,14 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
         gr.api(bind(run_status, ctx), api_name="run_status", concurrency_limit=None)
     app.queue(default_concurrency_limit=8, max_size=QUEUE_MAX_SIZE)
     if upkeep_every:
-        upkeep.Upkeep(store, upkeep_every).start()
+        keeper = upkeep.Upkeep(store, upkeep_every).start()
+        close = app.close
+
+        def close_and_stop_upkeep(*args, **kwargs):  # a closed app starts no more runs
+            keeper.stop()
+            return close(*args, **kwargs)
+
+        app.close = close_and_stop_upkeep
     # Only now: gr.Blocks sets HF_HUB_DISABLE_TELEMETRY, which huggingface_hub reads at import. A spare started
     # before it would be stale from the first run on, and every run would spawn a fresh worker instead.
     if prewarm if prewarm is not None else os.environ.get("STUDIO_PREWARM", "1") != "0":

@@ -45,14 +45,11 @@ def apply_overrides(raw: dict, sets: list[str]) -> dict:
 
 def read_mapping(path: Path, what: str) -> dict:
     """A YAML or JSON file holding a mapping, or a ConfigError saying what is wrong with it."""
-    import yaml
+    from studio.base import plain_yaml
 
     if not path.is_file():
         raise ConfigError(f"{what} file {path} does not exist.")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{what} file {path} is not valid YAML/JSON: {e}") from None
+    raw = plain_yaml.load(path.read_text(encoding="utf-8"), f"{what} file {path}")  # YAML is a superset of JSON
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -20,7 +20,7 @@ import yaml
 
 from studio import methods
 from studio.augment.config import AugmentConfig
-from studio.base import files
+from studio.base import files, plain_yaml
 from studio.base.devices import resolve_device
 from studio.base.errors import ConfigError, RunError
 from studio.base.runfolder import RunFolder
@@ -99,9 +99,9 @@ class RunConfig:
         text = path.read_text(encoding="utf-8")
         is_yaml = path.suffix.lower() in (".yaml", ".yml")
         try:
-            raw = yaml.safe_load(text) if is_yaml else json.loads(text)
-        except (yaml.YAMLError, json.JSONDecodeError) as e:
-            raise ConfigError(f"Config file {path} is not valid {'YAML' if is_yaml else 'JSON'}: {e}") from None
+            raw = plain_yaml.load(text, f"Config file {path}") if is_yaml else json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"Config file {path} is not valid JSON: {e}") from None
         return cls.from_dict(raw, base_dir=path.parent)
 
     # -- checks -----------------------------------------------------------

@@ -394,7 +394,9 @@ class Store:
             return
         for run_id in ids:
             try:
-                if (self.folder(run_id)).is_dir():
+                rd = self.folder(run_id)
+                # Only what changed is written: a queue of many runs costs the upkeep reads, not a write each.
+                if rd.is_dir() and _worker_gone(runfolder.read_status(rd)):
                     self._sync(run_id)
             except (OSError, sqlite3.Error, RunError):
                 continue

@@ -98,8 +98,15 @@ def alices(server, ui_tiny_model, tmp_path_factory):
     assert "Ready" in a.predict(handle_file(str(data)), api_name="/upload_data")[0]
     _, run_id = a.predict(model_custom=str(ui_tiny_model), run_name="alices-run", api_name="/start_run", **FAST)
     assert wait_done(a, run_id)["status"] == "completed"
-    _, sweep_id = a.predict(model_custom=str(ui_tiny_model), space_text="training.epochs: {choices: [1]}", trials=1,
-                            api_name="/start_sweep", **FAST)
+    # Her sweep, made through the engine as hers (not started: only its being there matters to the attacks).
+    from studio import sweeps
+    from studio.base.access import Person
+    from studio.config import RunConfig
+
+    alice = Store(runs_dir).as_person(Person("alice"))
+    trained = RunConfig.from_dict(json.loads((runs_dir / run_id / "config.json").read_text()))
+    sweep_id = sweeps.create(alice, trained, {"training.epochs": {"choices": [1]}}, sweeps.settings_from({"trials": 1}),
+                             start=False)
     pool = tmp_path_factory.mktemp("alice-pool") / "pool.csv"
     write_csv(pool, [{"text": r["text"]} for r in separable_rows(15, ("billing", "technical"), seed=4)])
     msg = a.predict(handle_file(str(pool)), None, None, "billing, technical", model_custom=str(ui_tiny_model),

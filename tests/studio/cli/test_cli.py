@@ -232,7 +232,7 @@ def test_unreadable_config_and_bad_set(tmp_path, separable_csv, capsys):
     broken = tmp_path / "broken.yaml"
     broken.write_text("data: [unclosed\n")
     assert cli.main([*runs, "train", str(broken)]) == 2
-    assert "is not valid YAML/JSON" in capsys.readouterr().err
+    assert "is not valid YAML or JSON" in capsys.readouterr().err
     assert cli.main([*runs, "train", str(tmp_path / "missing.yaml")]) == 2
     assert "missing.yaml does not exist" in capsys.readouterr().err
     good = tmp_path / "good.yaml"

@@ -191,3 +191,17 @@ def test_recover_lists_a_run_the_registry_lost_and_removes_leftovers(store, peop
     done = upkeep.recover(store)
     assert done["adopted"] == [run_a] and [r["id"] for r in a.list()] == [run_a]  # with its owner
     assert not stale.exists() and not half_deleted.exists() and fresh.exists()  # a creation under way stays
+
+
+def test_the_apps_upkeep_starts_a_queued_run_nobody_else_started(store, tiny_bert, separable_csv, monkeypatch):
+    run_id = store.create(RunConfig.from_dict(tiny_config(tiny_bert, separable_csv)), start=False)
+    launched = []
+    monkeypatch.setattr(Store, "_launch", lambda self, rid, device, resume=False: launched.append(rid))
+    keeper = upkeep.Upkeep(store, every=0.1).start()
+    try:
+        deadline = time.time() + 30
+        while not launched and time.time() < deadline:
+            time.sleep(0.1)
+    finally:
+        keeper.stop()
+    assert launched == [run_id] and runfolder.read_status(store.run_dir(run_id))["status"] == "running"
