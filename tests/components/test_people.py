@@ -61,8 +61,8 @@ def oauth_space(tmp_path, monkeypatch, ui_cache, ui_tiny_model):
 
     from components.app import build_app, launch_options
 
-    monkeypatch.setenv("SYSTEM", "spaces")
-    monkeypatch.setenv("SPACE_ID", "someone/studio")
+    # Gradio's OAuth routes as on a Space (its server otherwise stays as here: no Spaces hot-reloading).
+    monkeypatch.setattr(gradio.oauth, "get_space", lambda: "someone/studio")
     for name, value in (("OAUTH_CLIENT_ID", "client"), ("OAUTH_CLIENT_SECRET", "space-secret"),
                         ("OAUTH_SCOPES", "openid profile read-repos"), ("OPENID_PROVIDER_URL", "https://hf.invalid")):
         monkeypatch.setattr(gradio.oauth, name, value)
