@@ -13,12 +13,14 @@ import gradio as gr
 import pandas as pd
 
 from components import forms
+from components.context import StudioContext
 from components.i18n import Lang, t
 from components.session import DataState, TokenizerChoice
-from components.ui import message, message_box, shows_user_errors
+from components.ui import bind, message, message_box, shows_user_errors
 from studio import augment
 from studio.augment import Augmentation
 from studio.config import AugmentConfig, RunConfig, field_help
+from studio.runs import quotas
 from studio.tasks import DEFAULT_TASK, all_tasks, get_task
 
 PREFIX = forms.AUGMENT_PREFIX  # form names: augment_copies, augment_operations, ... (the API's parameter names too)
@@ -45,15 +47,21 @@ def operation_choices(task_name: str, lang: Lang | None = None) -> list[tuple[st
 
 
 @shows_user_errors
-def on_preview(state: DataState | None, tokens: TokenizerChoice | None, request: gr.Request = None, **values):
-    """(message, table): a new row from each of six training rows, beside its original; nothing is saved."""
+def on_preview(ctx: StudioContext, state: DataState | None, tokens: TokenizerChoice | None,
+               request: gr.Request = None, **values):
+    """(message, table): a new row from each of six training rows, beside its original; nothing is saved.
+
+    The preview loads the base (and a paraphrase generator) in this process: each is checked as a run's would be
+    (the person's to use, within the server's bounds), and a visitor of a read-only demo gets no preview."""
     lang = Lang.of(request)
     if state is None:
         raise gr.Error(lang("Load a file above first.", "请先在上方加载文件。"))
+    ctx.person.check_can_write()
     raw = forms.raw_config(state, values)
     if tokens is not None and tokens.model:
         raw["model"] = tokens.model  # synonyms come from the chosen base's word embeddings
     cfg = RunConfig.from_dict(raw)
+    quotas.check_models(ctx.store, cfg.resolved(), ctx.limits)
     train = get_task(cfg.task).prepare_data(cfg.data).splits["train"]
     table = augment.preview(cfg, train, n=6)
     if table.empty:
@@ -121,7 +129,7 @@ def build(ctx, data) -> AugmentPanel:
     panel = AugmentPanel(accordion, fields, preview, note, table)
     data.extra_form.update(fields)
     form = data.form
-    panel.preview.click(forms.with_keywords(on_preview, list(form)), inputs=[data.state, data.tokens],
+    panel.preview.click(forms.with_keywords(bind(on_preview, ctx), list(form)), inputs=[data.state, data.tokens],
                         inputs_kwargs=form, outputs=[panel.message, panel.table], api_name="preview_augmentation",
                         concurrency_id="augment", concurrency_limit=1)
     data.state.change(on_data_changed, inputs=[data.state, fields[f"{PREFIX}operations"]],

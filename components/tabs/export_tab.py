@@ -67,7 +67,9 @@ def on_pick_run(ctx: StudioContext, run_id, kind):
 
 @shows_user_errors
 def on_export(ctx: StudioContext, run_id, kind):
-    path = export.build_zip(ctx.run_dir(run_id), kind or "adapter", ctx.download_dir())
+    rd = ctx.run_dir(run_id)
+    ctx.person.check_can_write()  # an export is built in this process and kept a day: not for demo visitors
+    path = export.build_zip(rd, kind or "adapter", ctx.download_dir())
     # The card shown is the one in the zip, so the page says exactly what ships.
     front, body = export.split_front_matter(export.read_from_zip(path, "README.md") or "")
     raw = export.read_from_zip(path, "export_report.json")
@@ -80,6 +82,7 @@ def on_push(ctx: StudioContext, run_id, kind, repo_id, token, private):
     """Push with the token typed here, or, signed in with Hugging Face, the person's own; never the server's."""
     rd = ctx.run_dir(run_id)
     try:
+        ctx.person.check_can_write()
         url = export.push_to_hub(rd, repo_id, (token or "").strip() or ctx.person.token or "", kind=kind or "adapter",
                                  private=bool(private))
     except USER_ERRORS as e:

@@ -215,9 +215,15 @@ def on_task_picked(task_name, method_name):
     return task.model.learning_rate(method_for(task, method_name))
 
 
-def on_tokenizer(model_name, custom, max_length):
-    """The Data tab counts tokens with the chosen model's tokenizer and marks max_length."""
-    return TokenizerChoice((custom or "").strip() or model_name, max_length)
+def on_tokenizer(ctx: StudioContext, model_name, custom, max_length):
+    """The Data tab counts tokens with the chosen model's tokenizer and marks max_length (a folder that is not the
+    person's to use is not read: the tab then counts with the task's own tokenizer)."""
+    model = (custom or "").strip() or model_name
+    try:
+        quotas.check_model_folder(ctx.store, model)
+    except USER_ERRORS:
+        model = None
+    return TokenizerChoice(model, max_length)
 
 
 @shows_user_errors
@@ -402,7 +408,7 @@ def _wire(ctx: StudioContext, m: ModelTab, data: DataTab, catalog_ids: list[str]
     data.task.change(bind(on_task_settings, list(m.task_fields)), inputs=data.task,
                      outputs=[m.task_group, *m.task_fields.values()], api_visibility="private", queue=False)
     gr.on([m.model.change, m.model_custom.submit, m.training["max_length"].submit, m.training["max_length"].blur],
-          on_tokenizer, inputs=[m.model, m.model_custom, m.training["max_length"]], outputs=data.tokens,
+          bind(on_tokenizer, ctx), inputs=[m.model, m.model_custom, m.training["max_length"]], outputs=data.tokens,
           api_visibility="private", trigger_mode="always_last").then(
         data.on_recount, inputs=[data.state, data.tokens], inputs_kwargs=data.form,
         outputs=data.outputs, api_visibility="private", **DATA_QUEUE)

@@ -93,6 +93,8 @@ def create(store: Store, pool: str, labelled: str | None = None, test: str | Non
     for path in (pool, labelled, test):
         if path and not store.person.sees_all and not is_within(path, quotas.readable_roots(store, store.person)):
             raise DataError(f"{Path(path).name} is not one of your files on this server; upload it here.")
+    # Its base embeds the pool in this process (a cold start): a model the person may use, within the bounds.
+    quotas.check_model(store, config.resolved().model, lim)
     read = lambda path, unlabelled_ok=False: task.labelled_rows(  # noqa: E731
         dataclasses.replace(d, train=path, validation=None, test=None), unlabelled_ok)
     pool_rows = read(pool, True)

@@ -37,13 +37,18 @@ def check_folder(folder: Path, name: str) -> None:
                          "(STUDIO_TRUST_REMOTE_CODE=1) if you trust its code.")
 
 
-def check_hub(hub_id: str, timeout: float = 10.0, token: str | bool | None = None) -> None:
+def check_hub(hub_id: str, timeout: float = 10.0, token: str | bool | None = None, cached_ok: bool = True) -> None:
     """For a hub id not in the local cache: make sure the hub can be reached and has it, before a run exists.
 
-    token: whose hub access this is (a person's own token; False: anonymous; None: huggingface_hub's default)."""
-    if _hub_cached(hub_id) is not None or Path(hub_id).exists():
+    token: whose hub access this is (a person's own token; False: anonymous; None: huggingface_hub's default).
+    cached_ok=False asks the hub even for a cached model: the cache may hold a gated or private model that the
+    server's token fetched, which a person without access to it must not use."""
+    if (cached_ok and _hub_cached(hub_id) is not None) or Path(hub_id).exists():
         return
     if hub_offline():
+        if not cached_ok and _hub_cached(hub_id) is not None:
+            raise ModelError(f"{hub_id} is in this server's cache, but whether you may use it cannot be checked while "
+                             "the hub is off (HF_HUB_OFFLINE); pick a catalog model.")
         raise _unreachable(hub_id, "offline mode: HF_HUB_OFFLINE is set")
     try:
         from huggingface_hub import HfApi
@@ -51,12 +56,12 @@ def check_hub(hub_id: str, timeout: float = 10.0, token: str | bool | None = Non
         info = HfApi().model_info(hub_id, timeout=timeout, token=token)
     except Exception as e:  # translate the client's error into one sentence
         names = {c.__name__ for c in type(e).__mro__}
+        if "GatedRepoError" in names:  # before: huggingface_hub's GatedRepoError is a RepositoryNotFoundError
+            raise ModelError(f"{hub_id} is a gated model; accept its terms on the hub, then sign in with that "
+                             "Hugging Face account (on your own server: set HF_TOKEN).") from None
         if names & {"RepositoryNotFoundError", "RevisionNotFoundError"}:
             raise ModelError(f"There is no model {hub_id!r} on the Hugging Face Hub (or it is private); "
                              "check the id.") from None
-        if "GatedRepoError" in names:
-            raise ModelError(f"{hub_id} is a gated model; accept its terms on the hub, then sign in with that "
-                             "Hugging Face account (on your own server: set HF_TOKEN).") from None
         raise _unreachable(hub_id, type(e).__name__) from None
     files = [s.rfilename for s in (getattr(info, "siblings", None) or [])]
     if files and not any(f.endswith(".safetensors") for f in files):

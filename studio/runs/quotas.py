@@ -43,21 +43,17 @@ def check_config(cfg, lim: Limits) -> None:
                          "TensorBoard logs and metrics stay in its folder).")
 
 
-def check_model_size(cfg, lim: Limits) -> None:
-    """The base model's size (from its config, on the meta device: no weights are read) against the policy."""
-    if lim.model_billions is None:
-        return
+def check_models(store: "Store", cfg, lim: Limits) -> None:
+    """Every model a run names (its base; a paraphrase generator), checked as check_model says; the base's size
+    counted as its task builds it, on the meta device (no weights are read)."""
     from studio.training.memory import shape
 
-    try:
-        total = shape(cfg).total
-    except Exception as e:  # noqa: BLE001 - a size that cannot be read cannot be allowed under a bound
-        raise LimitError(f"model: the size of {cfg.model} could not be read ({type(e).__name__}), and this server "
-                         f"allows bases up to {lim.model_billions:g} billion parameters; pick a catalog model."
-                         ) from None
-    if total > lim.model_billions * 1e9:
-        raise LimitError(f"model: {cfg.model} has {total / 1e9:.2f} billion parameters, above this server's limit of "
-                         f"{lim.model_billions:g} billion (model_billions); pick a smaller base.")
+    check_model(store, cfg.model, lim, "model", lambda: shape(cfg).total)
+    from studio.augment import GENERATING, operations
+    from studio.tasks import get_task
+
+    if cfg.augment.copies and any(o in GENERATING for o in operations(cfg.augment, get_task(cfg.task))):
+        check_model(store, cfg.augment.generator, lim, "augment.generator")
 
 
 def check_active(store: "Store", lim: Limits, adding: int = 1) -> None:
@@ -108,23 +104,56 @@ def _size(folder: Path) -> int:
     return total
 
 
-def check_model_folder(store: "Store", model) -> None:
-    """A base model named as a folder of this server: never one inside the runs folder that is not the person's to
-    see (another person's fine-tuned model is theirs, however its path was learnt). Checked before the folder is
-    looked at, so what is not theirs reads the same whether it exists or not."""
+def check_model_folder(store: "Store", model, field: str = "model") -> None:
+    """A model named as a folder of this server, by a person who is not an admin: given by its full path (a relative
+    one means whatever the process's working folder holds: the runs folder itself, for a sweep's driver), and never
+    one inside the runs folder that is not theirs to see (another person's fine-tuned model is theirs, however its
+    path was learnt). Checked before the folder is looked at, so what is not theirs reads the same whether it exists
+    or not."""
     if store.person.sees_all or not isinstance(model, (str, Path)):
         return
     text = str(model).strip()
-    if not (isinstance(model, Path) or text.startswith(("/", ".", "~"))):
-        return  # a catalog name or a hub id
+    if not text:
+        return
     path = Path(text).expanduser()
+    if not path.is_absolute():
+        if not any((base / path).exists() for base in (Path.cwd(), store.root)):
+            return  # a catalog name or a hub id
+        raise LimitError(f"{field}: give a model folder by its full path (or pick a catalog model or a hub id).")
     if not is_within(path, [store.root]):
         return
     rel = path.resolve().relative_to(store.root)
     run_id = rel.parts[0] if rel.parts else ""
     if not RUNS.is_id(run_id) or not read_access(store.root / run_id).can_see(store.person):
-        raise LimitError("model: that folder is not one of yours on this server; pick a catalog model, a hub id, or "
-                         "a run of yours.")
+        raise LimitError(f"{field}: that folder is not one of yours on this server; pick a catalog model, a hub id, "
+                         "or a run of yours.")
+
+
+def check_model(store: "Store", model: str, lim: Limits, field: str = "model", size=None) -> None:
+    """Everything a model a person names must pass before anything loads it (a run's base, a paraphrase generator, a
+    labelling project's base, a tokenizer the Data tab counts with): not another person's folder, a folder only where
+    the policy allows them, a hub id reachable with the person's own access, and no bigger than the policy allows
+    (size: a function counting its parameters, or None to count them from its config)."""
+    from studio import models
+    from studio.base.policy import local_models_allowed
+
+    check_model_folder(store, model, field)
+    resolved = models.resolve(model, allow_local=local_models_allowed() and lim.local_models, materialize=False)
+    if isinstance(resolved, str):  # a hub id: reachable, there, and the person's to use, before anything exists
+        models.check_hub(resolved, token=store.hub_token(), cached_ok=store.person.sees_all or lim.server_secrets)
+    if lim.model_billions is None:
+        return
+    from studio.training.memory import config_shape
+
+    try:
+        size = size() if size is not None else config_shape(model, "full", "sft").total
+    except Exception as e:  # noqa: BLE001 - a size that cannot be read cannot be allowed under a bound
+        raise LimitError(f"{field}: the size of {model} could not be read ({type(e).__name__}), and this server "
+                         f"allows models up to {lim.model_billions:g} billion parameters; pick a catalog model."
+                         ) from None
+    if size > lim.model_billions * 1e9:
+        raise LimitError(f"{field}: {model} has {size / 1e9:.2f} billion parameters, above this server's limit of "
+                         f"{lim.model_billions:g} billion (model_billions); pick a smaller one.")
 
 
 def readable_roots(store: "Store", person: Person) -> list[Path]:

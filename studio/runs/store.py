@@ -33,13 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from studio import models
 from studio.base import files, limits, runfolder, secrets
 from studio.base.access import LOCAL, Access, Person, check_change, check_see, owned_by, read_access, write_access
 from studio.base.devices import run_devices
 from studio.base.entity import RUNS
 from studio.base.errors import ConfigError, RunError
-from studio.base.policy import local_models_allowed
 from studio.base.runfolder import RunFolder
 from studio.base.settings import check_bounds
 from studio.config import RunConfig, load_run_config
@@ -118,7 +116,6 @@ def resume_changes(t, changes: dict[str, Any]):
     return out
 
 
-ANY_GPU = "cuda"  # a queued run's device while it waits for whichever GPU frees first (devices.run_devices)
 MIRRORED = ("status", "reason", "device", "started_at", "finished_at", "best_metric_name", "best_metric", "pid",
             "pid_start")
 LAUNCH_GRACE_S = 60.0  # a run is claimed a moment before its worker writes its pid
@@ -300,12 +297,13 @@ class Store:
             created(new, run_id)
         return run_id
 
-    def _launch_terms(self) -> dict[str, Any]:
-        """What a new (or resumed) run records of its person: the limits its worker keeps (the wall clock, how many
-        of the owner's runs train at once) and which secrets its worker may have."""
-        lim = self.person_limits()
-        own_token = bool(self.person.token) and not self.person.trusted
-        uses = "server" if (self.person.sees_all or lim.server_secrets) and not own_token else (
+    def _launch_terms(self, person: Person | None = None) -> dict[str, Any]:
+        """What a new (or resumed) run records of the person it works for: the limits its worker keeps (the wall
+        clock, how many of the owner's runs train at once) and which secrets its worker may have."""
+        person = person or self.person
+        lim = self.person_limits(person)
+        own_token = bool(person.token) and not person.trusted
+        uses = "server" if (person.sees_all or lim.server_secrets) and not own_token else (
             "own" if own_token else "none")
         return {"limits": {"wall_minutes": lim.wall_minutes, "runs_running": lim.runs_running}, "secrets": uses}
 
@@ -335,12 +333,7 @@ class Store:
             check_held_out(prepared.splits, Path(cfg.data.train).name)
             if task.check_run is not None:
                 task.check_run(cfg, prepared)
-        quotas.check_model_folder(self, cfg.model)
-        resolved = models.resolve(cfg.model, allow_local=local_models_allowed() and lim.local_models,
-                                  materialize=False)
-        if isinstance(resolved, str):  # a hub id: reachable, and there, before a run folder exists
-            models.check_hub(resolved, token=self.hub_token())
-        quotas.check_model_size(cfg, lim)
+        quotas.check_models(self, cfg, lim)  # its base (and generator): theirs to use, reachable, within bounds
         # A distilled run queues its labels-only comparison run too (the distill feature's `created`).
         quotas.check_room(self, lim, runs=2 if cfg.distill.teacher and cfg.distill.compare_alone else 1)
         new = hooks.NewRun(cfg=cfg, task=task, prepared=prepared, store=self, start=start)
@@ -652,14 +645,19 @@ class Store:
         if cfg is not None:
             cfg.check_machine()  # this server may differ from the one the run started on
         runfolder.clear_stop(rd)
+        # The run works for its owner, whoever resumes it: an admin resuming another's run lends it neither their
+        # own token nor, unless the owner may use them, the server's secrets.
+        owner = read_access(rd).owner
+        mine = owner is None or owner == self.person.name
         runfolder.write_status(rd, "queued", reason=None, pid=None, pid_start=None, finished_at=None,
                                resumed_at=time.time(), resume=True, token_held_by=None, forked=None,
-                               **self._launch_terms(),
+                               **self._launch_terms(None if mine else Person(owner)),
                                **({"resumed_with": changes} if changes else {}))
         with self._db(immediate=True) as db:
             # Back of the queue: a resumed run waits behind those already queued.
             db.execute("UPDATE runs SET seq=(SELECT MAX(seq)+1 FROM runs), status='queued' WHERE id=?", (run_id,))
-        self._hold_token(run_id)
+        if mine:
+            self._hold_token(run_id)
         self.dispatch()
         return self.status(run_id)
 

@@ -47,6 +47,7 @@ def create(store: Store, cfg: RunConfig, space: dict[str, Any] | None = None,
     quotas.check_config(cfg, lim)
     cfg.check_machine()
     quotas.check_files(store, cfg)
+    quotas.check_models(store, cfg.resolved(), lim)  # its trials' base is checked here too: before any trial exists
     quotas.check_room(store, lim)
     space = space or default_space(cfg)
     params = parse_space(space, cfg)

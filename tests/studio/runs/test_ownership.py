@@ -205,3 +205,55 @@ def test_the_apps_upkeep_starts_a_queued_run_nobody_else_started(store, tiny_ber
     finally:
         keeper.stop()
     assert launched == [run_id] and runfolder.read_status(store.run_dir(run_id))["status"] == "running"
+
+
+def test_an_admin_resuming_anothers_run_lends_it_neither_their_token_nor_the_servers_secrets(store, tiny_bert,
+                                                                                             separable_csv):
+    store.limits = policy.PUBLIC.changed(local_models=True, model_billions=None)
+    bob = store.as_person(BOB)
+    run_id = bob.create(cfg_for(store, BOB, tiny_bert, separable_csv), start=False)
+    assert runfolder.read_status(store.run_dir(run_id))["secrets"] == "none"
+    runfolder.write_status(store.run_dir(run_id), "failed", finished_at=time.time())
+    bob.sync(run_id)
+    admin = store.as_person(Person("carol", admin=True, token="hf_carols_own"))
+    launched = []
+    import studio.runs.store as store_module
+
+    original = store_module.Store._launch
+    try:
+        store_module.Store._launch = lambda self, rid, device, resume=False: launched.append(rid)
+        admin.resume(run_id)
+    finally:
+        store_module.Store._launch = original
+    st = runfolder.read_status(store.run_dir(run_id))
+    assert launched == [run_id] and st["secrets"] == "none" and not st.get("token_held_by")
+    assert run_id not in store_module.TOKENS
+
+
+def test_a_cached_gated_model_is_not_for_a_person_without_access_to_it(store, monkeypatch):
+    """The server's cache may hold a gated model its own token fetched: a person is asked about with their own."""
+    import httpx
+    from huggingface_hub.errors import GatedRepoError
+
+    from studio import models
+    from studio.base.errors import ModelError
+
+    import sys
+
+    monkeypatch.setattr(sys.modules["studio.models.resolve"], "_hub_cached", lambda hub_id: store.root)  # cached
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "0")
+    asked = []
+
+    def gated(self, repo_id, **kw):
+        asked.append(kw.get("token"))
+        response = httpx.Response(403, request=httpx.Request("GET", "https://huggingface.co/api/models/x/y"))
+        raise GatedRepoError("403 gated", response=response)
+
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", gated)
+    models.check_hub("meta/gated", token=False, cached_ok=True)  # the machine itself: the cache is its own
+    with pytest.raises(ModelError, match="gated model"):
+        models.check_hub("meta/gated", token="hf_persons_own", cached_ok=False)
+    assert asked == ["hf_persons_own"]
