@@ -232,13 +232,13 @@ def test_an_admin_resuming_anothers_run_lends_it_neither_their_token_nor_the_ser
 
 def test_a_cached_gated_model_is_not_for_a_person_without_access_to_it(store, monkeypatch):
     """The server's cache may hold a gated model its own token fetched: a person is asked about with their own."""
+    import sys
+
     import httpx
     from huggingface_hub.errors import GatedRepoError
 
     from studio import models
     from studio.base.errors import ModelError
-
-    import sys
 
     monkeypatch.setattr(sys.modules["studio.models.resolve"], "_hub_cached", lambda hub_id: store.root)  # cached
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
