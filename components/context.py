@@ -21,7 +21,7 @@ from gradio import utils as gradio_utils
 
 from components.identity import Identity
 from studio.base import limits
-from studio.base.access import ANONYMOUS, LOCAL, Person
+from studio.base.access import LOCAL, Person
 from studio.base.errors import DataError, LimitError, RunError
 from studio.data import uploads
 from studio.runs import quotas
@@ -67,9 +67,6 @@ class StudioContext:
     def for_person(self, person: Person) -> "StudioContext":
         """This context acting for `person`: their store, uploads and downloads."""
         return replace(self, store=self.store.as_person(person), person=person)
-
-    def anonymous(self) -> "StudioContext":
-        return self.for_person(ANONYMOUS)
 
     @property
     def uploads(self) -> Path:

@@ -41,7 +41,7 @@ class Limits:
     max_length: int | None = setting(None, "Longest training.max_length (tokens per example).", min=8)
     num_processes: int | None = setting(None, "Most processes (GPUs) one run may use.", min=1)
     wall_minutes: float | None = setting(None, "Longest one run may train, in minutes; it is then stopped with a "
-                                         "checkpoint (resume continues it, within the same limit).", min=0.1)
+                                         "checkpoint (resume continues it, within the same limit).", min=0.01)
     sweep_trials: int | None = setting(None, "Most trials one sweep may run.", min=1)
     upload_mb: float | None = setting(None, "Largest file one person may upload, in MB.", min=0.001)
     rows: int | None = setting(None, "Most rows a data file may have (counted before it is read whole; Parquet from "

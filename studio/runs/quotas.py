@@ -49,10 +49,13 @@ def check_models(store: "Store", cfg, lim: Limits) -> None:
     from studio.training.memory import shape
 
     check_model(store, cfg.model, lim, "model", lambda: shape(cfg).total)
-    from studio.augment import GENERATING, operations
+    from studio.augment import GENERATING, check_generator, operations
     from studio.tasks import get_task
 
-    if cfg.augment.copies and any(o in GENERATING for o in operations(cfg.augment, get_task(cfg.task))):
+    task = get_task(cfg.task)
+    if cfg.augment.copies and any(o in GENERATING for o in operations(cfg.augment, task)):
+        check_model_folder(store, cfg.augment.generator, "augment.generator")
+        check_generator(cfg.augment, task)  # "paraphrase needs its generator, and ..." for one that is not there
         check_model(store, cfg.augment.generator, lim, "augment.generator")
 
 
@@ -143,10 +146,10 @@ def check_model(store: "Store", model: str, lim: Limits, field: str = "model", s
         models.check_hub(resolved, token=store.hub_token(), cached_ok=store.person.sees_all or lim.server_secrets)
     if lim.model_billions is None:
         return
-    from studio.training.memory import config_shape
+    from studio.training.memory import parameters_from_config
 
     try:
-        size = size() if size is not None else config_shape(model, "full", "sft").total
+        size = size() if size is not None else parameters_from_config(model)
     except Exception as e:  # noqa: BLE001 - a size that cannot be read cannot be allowed under a bound
         raise LimitError(f"{field}: the size of {model} could not be read ({type(e).__name__}), and this server "
                          f"allows models up to {lim.model_billions:g} billion parameters; pick a catalog model."

@@ -207,6 +207,16 @@ def _trained_layers(net, layers: int) -> int:
     return max(0, layers - round(lowest * layers / len(stack)))
 
 
+def parameters_from_config(model: str) -> int:
+    """About how many parameters a model has, from its config's sizes alone (no weights read, no task needed): a
+    transformer's 12 x layers x hidden^2 plus its embeddings."""
+    dims = _dims(model_config(model))
+    h, n_layers, vocab = dims["hidden"], dims["layers"], dims["vocab"]
+    if not (h and n_layers):
+        raise ValueError("its config names no hidden size or layer count")
+    return 12 * n_layers * h * h + vocab * h * (1 if dims["tied"] else 2)
+
+
 def config_shape(model: str, method: str, task_name: str) -> Shape:
     """The shape from the config's sizes alone, for an architecture the meta-device build does not know: a
     transformer's parameters are about 12 x layers x hidden^2 plus the embeddings; an adapter method trains about
