@@ -3,7 +3,8 @@
 `recover` runs when the app starts (and from `studio recover`): a run folder the registry lost (a kill between
 the folder's rename and its row) is listed again with its owner; a registry row whose folder is gone is dropped;
 half-made folders (`.creating-*`, older than an hour: a creation still under way is younger) and half-removed ones
-(`.deleting-*`) of runs, sweeps and labelling projects are removed, as are half-built exports (`.export-*`).
+(`.deleting-*`) of runs, sweeps and labelling projects are removed, as are half-built exports (`.export-*`) left in
+the runs folder (the app's own downloads go after a day: components.context.StudioContext.download_dir).
 
 `Upkeep` is the app's thread that calls `Store.dispatch` every few seconds, so a queued run starts even when the
 worker before it died without starting it.
@@ -39,7 +40,7 @@ def recover(store, now: float | None = None) -> dict[str, list[str]]:
             if p.name.startswith(".deleting-") or (p.name.startswith(".creating-") and _older(p, now)):
                 shutil.rmtree(p, ignore_errors=True)
                 done["removed"].append(str(p.relative_to(store.root)))
-    for p in store.root.rglob(".export-*"):
+    for p in store.root.glob(".export-*"):  # an export built into the runs folder itself (`studio export --out`)
         if _older(p, now):
             shutil.rmtree(p, ignore_errors=True)
             done["removed"].append(str(p.relative_to(store.root)))
