@@ -77,8 +77,9 @@ class StudioContext:
         return self.store.person_limits()
 
     def download_dir(self, keep_seconds: float = 24 * 3600) -> Path:
-        """A fresh folder for one of this person's downloads; folders older than keep_seconds (half-built exports
-        of a server that was killed among them) are removed on the way."""
+        """A fresh folder for one of this person's downloads, within their disk limit (downloads count, as they are
+        kept a day); folders older than keep_seconds (half-built exports of a server that was killed among them) are
+        removed on the way."""
         now = time.time()
         for old in self.downloads.glob("*/*"):
             try:
@@ -86,6 +87,7 @@ class StudioContext:
                     shutil.rmtree(old, ignore_errors=True)
             except OSError:
                 pass
+        quotas.check_disk(self.store, self.person, self.limits, also=(self.downloads / self.person.key,))
         folder = self.downloads / self.person.key / uuid.uuid4().hex[:12]
         folder.mkdir(parents=True)
         return folder

@@ -75,10 +75,12 @@ def check_room(store: "Store", lim: Limits, runs: int = 1) -> None:
     check_disk(store, store.person, lim)
 
 
-def check_disk(store: "Store", person: Person, lim: Limits, adding: int = 0) -> None:
+def check_disk(store: "Store", person: Person, lim: Limits, adding: int = 0, also: tuple[Path, ...] = ()) -> None:
+    """Room on disk for `adding` more bytes of the person's (also: folders of theirs outside the runs folder, such as
+    their downloads, counted too)."""
     if lim.disk_gb is None:
         return
-    used = disk_used(store.root, person)
+    used = disk_used(store.root, person) + sum(_size(p) for p in also if Path(p).is_dir())
     if used + adding > lim.disk_gb * 1e9 or used >= lim.disk_gb * 1e9:
         raise LimitError(f"Your runs, sweeps, projects and uploads take {human_size(used)}"
                          + (f" (and this adds {human_size(adding)})" if adding else "")

@@ -49,6 +49,13 @@ def create(store: Store, cfg: RunConfig, space: dict[str, Any] | None = None,
     quotas.check_files(store, cfg)
     quotas.check_models(store, cfg.resolved(), lim)  # its trials' base is checked here too: before any trial exists
     quotas.check_room(store, lim)
+    if lim.runs_active is not None:  # a sweep's driver is a process of its own while it lasts: they count too
+        mine = [d for d in SWEEPS.visible(store.root, store.person)
+                if read_access(SWEEPS.folder(store.root, d)).owner == store.person.name
+                and read_status(SWEEPS.folder(store.root, d)).get("status") in ACTIVE]
+        if len(mine) >= lim.runs_active:
+            raise QuotaFull(f"You have {len(mine)} sweeps under way, this server's limit (runs_active "
+                            f"{lim.runs_active}); wait for one to end, or stop one, before starting another.")
     space = space or default_space(cfg)
     params = parse_space(space, cfg)
     if settings.sampler == "grid":

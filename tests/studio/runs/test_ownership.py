@@ -257,3 +257,16 @@ def test_a_cached_gated_model_is_not_for_a_person_without_access_to_it(store, mo
     with pytest.raises(ModelError, match="gated model"):
         models.check_hub("meta/gated", token="hf_persons_own", cached_ok=False)
     assert asked == ["hf_persons_own"]
+
+
+def test_sweeps_under_way_count_against_a_persons_active_limit(store, tiny_bert, separable_csv):
+    from studio import sweeps
+
+    store.limits = policy.OPEN.changed(runs_active=1)
+    a = store.as_person(ALICE)
+    cfg = cfg_for(store, ALICE, tiny_bert, separable_csv)
+    space = {"training.epochs": {"choices": [1]}}
+    first = sweeps.create(a, cfg, space, sweeps.settings_from({"trials": 1}), start=False)
+    with pytest.raises(QuotaFull, match="You have 1 sweeps under way"):
+        sweeps.create(a, cfg, space, sweeps.settings_from({"trials": 1}), start=False)
+    assert [s["id"] for s in sweeps.list_sweeps(a)] == [first] and sweeps.list_sweeps(store.as_person(BOB)) == []
