@@ -22,6 +22,7 @@ from studio.base.files import atomic_write_json, read_json
 
 ACCESS_FILE = "access.json"
 EVERYONE = "*"  # a reader that stands for every signed-in person
+MAX_READERS = 100  # names a thing may be shared with (beyond that: share it with everyone)
 # Account names: what a login form, an accounts file or Hugging Face allows; never a path on its own.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -115,6 +116,8 @@ def parse_readers(text: str | list[str] | None) -> tuple[str, ...]:
     """Readers as a person types them ("bob, carol", "everyone", empty for nobody), each name checked."""
     items = text if isinstance(text, (list, tuple)) else str(text or "").replace(";", ",").split(",")
     out = []
+    if len(items) > MAX_READERS:
+        raise AccessError(f"Share with at most {MAX_READERS} names (or with everyone).")
     for item in items:
         name = str(item).strip()
         if not name:

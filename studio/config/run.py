@@ -32,6 +32,7 @@ from studio.distill.config import DistillConfig
 from studio.tasks import DEFAULT_TASK, get_task, task_names
 
 TASKS = task_names()
+MAX_NAME_CHARS = 500  # a run's name and its model's: what lists and reports show
 AUTO_MODEL = "auto"  # the task's default base for the run's data (Task.model.base_for), picked when a run is created
 SECTIONS = {"data": DataConfig, "training": TrainingConfig, "augment": AugmentConfig, "distill": DistillConfig}
 
@@ -112,6 +113,9 @@ class RunConfig:
         task = get_task(self.task)
         if not isinstance(self.model, str) or not self.model.strip():
             raise ConfigError("model: give a catalog name, a hub id or a local folder.")
+        if len(self.model) > MAX_NAME_CHARS or (self.name and len(self.name) > MAX_NAME_CHARS):
+            raise ConfigError(f"{'name' if self.name and len(self.name) > MAX_NAME_CHARS else 'model'}: at most "
+                              f"{MAX_NAME_CHARS} characters.")
         if self.method not in methods.METHODS:
             raise ConfigError(f"method: unknown method {self.method!r}; choose one of {', '.join(methods.METHODS)}.")
         methods.resolve_args(self.method, self.method_args)

@@ -48,6 +48,7 @@ LOCK_FILE = ".lock"  # held while a round or the trained list is read, changed a
 TRAINED_FILE = "trained.json"
 ROUND_GLOB = "round-*.json"
 MAX_ROUND = 1000
+MAX_LABELS = 1000
 Progress = Callable[[float, str], None]
 
 
@@ -127,6 +128,9 @@ def _label_set(given: list[str] | None, start, pool) -> list[str]:
         if rows is not None:
             found.update(lab for lab in rows.labels if lab is not None)
     found.discard("")
+    if len(found) > MAX_LABELS:
+        raise DataError(f"{len(found)} labels: a labelling project takes at most {MAX_LABELS}; check the label column "
+                        "(a column of free text is not labels).")
     if len(found) < 2:
         raise DataError("Name at least two labels (comma-separated) or bring a labelled start set: the studio has to "
                         "know what the labels are before anyone labels a row.")

@@ -198,9 +198,19 @@ def forget(run_dir: Path) -> None:
         _CACHE.pop(str(Path(run_dir).resolve()), None)
 
 
+MAX_INPUT_CHARS = 200_000  # one input (a text, a question's context) is cut here: no model reads further
+
+
+def _cut(value):
+    if isinstance(value, dict):
+        return {str(k): str(v)[:MAX_INPUT_CHARS] for k, v in value.items()}
+    return str(value)[:MAX_INPUT_CHARS]
+
+
 def predict(run_dir: Path, inputs: list, **settings) -> list[dict[str, Any]]:
-    """The run's predictions for its task's inputs: texts, or {column: text} for tasks with several input columns."""
-    inputs = [v if isinstance(v, (str, dict)) else str(v) for v in inputs]
+    """The run's predictions for its task's inputs: texts, or {column: text} for tasks with several input columns
+    (each cut to MAX_INPUT_CHARS: a page or an API client may send any length at all)."""
+    inputs = [_cut(v) for v in inputs]
     if not inputs:
         return []
     return load(run_dir).predict(inputs, **settings)

@@ -84,3 +84,9 @@ def test_the_entity_layer_opens_only_what_a_person_may_see(tmp_path):
         SWEEPS.open(tmp_path, sweep_id, BOB)
     with pytest.raises(RunError, match="is not a sweep id"):
         SWEEPS.open(tmp_path, "../..", ADMIN)
+
+
+def test_a_share_names_at_most_a_hundred_people():
+    assert len(parse_readers([f"p{i}" for i in range(100)])) == 100
+    with pytest.raises(AccessError, match="at most 100 names"):
+        parse_readers(",".join(f"p{i}" for i in range(101)))

@@ -42,3 +42,18 @@ def test_any_history_a_client_sends_is_bounded_before_it_is_counted():
     huge = [{"role": "user", "content": "x" * (10 * MAX_MESSAGE_CHARS)}] * (5 * MAX_TURNS) + ["junk", None, 5]
     fit_history(huge, count, budget=10 ** 9)
     assert len(counted) <= MAX_TURNS and max(counted) <= MAX_MESSAGE_CHARS
+
+
+def test_a_prediction_input_of_any_length_is_cut_before_a_model_sees_it(monkeypatch):
+    from studio.serve import inference
+
+    got = []
+
+    class Loaded:
+        def predict(self, inputs, **settings):
+            got.extend(inputs)
+            return []
+
+    monkeypatch.setattr(inference, "load", lambda run_dir: Loaded())
+    inference.predict("run", ["x" * (3 * inference.MAX_INPUT_CHARS), {"question": "q", "context": "y" * 10 ** 6}])
+    assert len(got[0]) == inference.MAX_INPUT_CHARS and len(got[1]["context"]) == inference.MAX_INPUT_CHARS
