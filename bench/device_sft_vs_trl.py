@@ -44,7 +44,7 @@ def build_model(folder: Path, shape: str) -> Path:
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     from studio import models
-    from studio.tasks import sft
+    from studio.tasks import chat
 
     if (folder / "config.json").exists():
         return folder
@@ -54,7 +54,7 @@ def build_model(folder: Path, shape: str) -> Path:
                          49152, max_position_embeddings=4096, tie_word_embeddings=shape != "1.5b")
     torch.manual_seed(0)
     Qwen2ForCausalLM(config).to(torch.bfloat16).save_pretrained(folder)
-    sft.load_tokenizer(models.resolve("smollm2")).save_pretrained(folder)
+    chat.load_tokenizer(models.resolve("smollm2")).save_pretrained(folder)
     return folder
 
 

@@ -70,7 +70,7 @@ def main() -> None:
 
     from studio import export
     from studio.serve import inference
-    from studio.tasks import sft
+    from studio.tasks import chat
 
     torch.manual_seed(0)
     prompts = PROMPTS[:a.prompts]
@@ -78,7 +78,7 @@ def main() -> None:
     loaded = inference.load(rd)
     tok, model = loaded.tokenizer, loaded.model
     merged_dir = export.build_folder(rd, "merged", Path(tempfile.mkdtemp(prefix="studio-gen-")) / "merged")
-    merged = sft.load_model(merged_dir).eval()
+    merged = chat.load_model(merged_dir).eval()
     settings = {"max_new_tokens": a.max_new_tokens, "temperature": 0.0}
 
     paths = {

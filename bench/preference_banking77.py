@@ -47,7 +47,7 @@ def norm(s: str) -> str:
 def base_answers(prompts: list[str], max_new_tokens: int) -> list[str]:
     """The base's greedy answers, cached by prompt in bench/_work (generating them is most of a rerun's time)."""
     from studio import models
-    from studio.tasks import sft
+    from studio.tasks import chat
 
     cache = ROOT / "bench" / "_work" / "preference_base_answers.json"
     known = json.loads(cache.read_text()) if cache.exists() else {}
@@ -60,9 +60,9 @@ def base_answers(prompts: list[str], max_new_tokens: int) -> list[str]:
         cpu_share.join()  # generating here counts as a CPU trainer: runs training meanwhile take their share only
         torch.set_num_threads(cpu_share.fair_threads())
         path = models.resolve(MODEL)
-        tok = sft.load_tokenizer(path)
-        model = sft.load_model(path, [], tok)
-        got = sft.generate(model, tok, [[{"role": "user", "content": p}] for p in todo], max_new_tokens, batch_size=16)
+        tok = chat.load_tokenizer(path)
+        model = chat.load_model(path, [], tok)
+        got = chat.generate(model, tok, [[{"role": "user", "content": p}] for p in todo], max_new_tokens, batch_size=16)
         known.update(zip(todo, got))
         cpu_share.leave()
         cache.parent.mkdir(parents=True, exist_ok=True)

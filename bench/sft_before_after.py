@@ -56,26 +56,26 @@ def answer_loss(model, tokenizer, conversations: list[list[dict]], max_length: i
     """Mean cross-entropy per answer token (the studio's labels: only the assistant's tokens count)."""
     import torch
 
-    from studio.tasks import sft
+    from studio.tasks.sft import tokens as sft_tokens
 
-    collate = sft.collator(tokenizer)
+    collate = sft_tokens.collator(tokenizer)
     total, count = 0.0, 0
     model.eval()
     with torch.inference_mode():
         for i in range(0, len(conversations), batch_size):
-            batch = collate([sft.encode(tokenizer, c, max_length) for c in conversations[i:i + batch_size]])
+            batch = collate([sft_tokens.encode(tokenizer, c, max_length) for c in conversations[i:i + batch_size]])
             logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
             labels = batch["labels"][:, 1:]
             loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
-                                                     ignore_index=sft.IGNORE, reduction="sum")
+                                                     ignore_index=sft_tokens.IGNORE, reduction="sum")
             total += float(loss)
-            count += int((labels != sft.IGNORE).sum())
+            count += int((labels != sft_tokens.IGNORE).sum())
     return total / max(count, 1)
 
 
 def score(run_dir: Path, test: list[dict], base: bool, max_new_tokens: int, max_length: int) -> dict:
     from studio.serve import inference
-    from studio.tasks import sft
+    from studio.tasks.sft import report as sft_report
 
     loaded = inference.load(run_dir)
     convs = [[{"role": "user", "content": f"{r['instruction']}\n\n{r['input']}"},
@@ -87,10 +87,10 @@ def score(run_dir: Path, test: list[dict], base: bool, max_new_tokens: int, max_
     gen_s = time.time() - t0
     with loaded.lock, loaded._model(base) as model:
         loss = answer_loss(model, loaded.tokenizer, convs, max_length)
-    exact = [sft._normalise(o) == sft._normalise(r["output"]) for o, r in zip(outputs, test)]
-    in_set = {sft._normalise(r["output"]) for r in test}
+    exact = [sft_report._normalise(o) == sft_report._normalise(r["output"]) for o, r in zip(outputs, test)]
+    in_set = {sft_report._normalise(r["output"]) for r in test}
     return {"exact_match": float(np.mean(exact)), "loss": loss, "perplexity": math.exp(loss),
-            "answers_naming_a_listed_intent": float(np.mean([sft._normalise(o) in in_set for o in outputs])),
+            "answers_naming_a_listed_intent": float(np.mean([sft_report._normalise(o) in in_set for o in outputs])),
             "generation_seconds": round(gen_s, 1),
             "examples": [{"message": r["input"].split("Message: ", 1)[1], "reference": r["output"], "output": o}
                          for r, o in list(zip(test, outputs))[:8]]}

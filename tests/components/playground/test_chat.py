@@ -65,10 +65,10 @@ def texts(history) -> list[tuple[str, str]]:
 
 
 def base_answer(model_dir: Path, messages: list[dict], max_new_tokens: int) -> str:
-    from studio.tasks import sft
+    from studio.tasks import chat
 
-    tok = sft.load_tokenizer(model_dir)
-    return sft.generate(sft.load_model(model_dir, [], tok), tok, [messages], max_new_tokens)[0]
+    tok = chat.load_tokenizer(model_dir)
+    return chat.generate(chat.load_model(model_dir, [], tok), tok, [messages], max_new_tokens)[0]
 
 
 def test_chat_streams_the_tuned_then_the_base_answer(chat_url, sft_run):

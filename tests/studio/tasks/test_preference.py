@@ -17,8 +17,9 @@ from studio.base.runfolder import RunFolder
 from studio.config import DataConfig, RunConfig
 from studio.data import DataError
 from studio.serve import inference
-from studio.tasks import get_task
-from studio.tasks import preference as pref
+from studio.tasks import chat, get_task
+from studio.tasks.preference import report as pref_report
+from studio.tasks.preference import tokens as pref_tokens
 from studio.training import memory
 from tests.support import on_own_copy_of_base, read_jsonl, run_reproduce_script, train_to_completion
 from tests.tiny_models import make_tiny_llama
@@ -172,9 +173,9 @@ def test_orpo_and_kto_runs_complete_with_their_own_metrics(store, tiny_llama, tm
 
 def test_preference_scores_pairs_and_unpaired_rows():
     nan = float("nan")
-    assert pref.preference_scores([-1.0, -2.0], [-3.0, -1.0]) == {"preference_accuracy": 0.5, "logp_margin": 0.5}
+    assert pref_report.preference_scores([-1.0, -2.0], [-3.0, -1.0]) == {"preference_accuracy": 0.5, "logp_margin": 0.5}
     # Unpaired: every good answer against every bad one.
-    got = pref.preference_scores([-1.0, -4.0, nan], [nan, nan, -2.0])
+    got = pref_report.preference_scores([-1.0, -4.0, nan], [nan, nan, -2.0])
     assert got["preference_accuracy"] == 0.5 and got["logp_margin"] == pytest.approx(-0.5)
 
 
@@ -183,13 +184,12 @@ def test_merged_and_adapter_exports_score_like_the_run(dpo_run, tmp_path):
     from peft import AutoPeftModelForCausalLM
 
     from studio import export
-    from studio.tasks import sft
 
     _, rd = dpo_run
     loaded = inference.load(rd)
     prompt = [{"role": "user", "content": "What is the capital of Peru?"}]
-    ids = torch.tensor([sft._prompt_ids(loaded.tokenizer, prompt)])
-    merged = sft.load_model(export.build_folder(rd, "merged", tmp_path / "merged"))
+    ids = torch.tensor([chat._prompt_ids(loaded.tokenizer, prompt)])
+    merged = chat.load_model(export.build_folder(rd, "merged", tmp_path / "merged"))
     adapter_dir = export.build_folder(rd, "adapter", tmp_path / "adapter")
     adapter = AutoPeftModelForCausalLM.from_pretrained(str(on_own_copy_of_base(adapter_dir, rd)))
     with torch.no_grad():
@@ -212,7 +212,7 @@ def test_prompts_longer_than_max_length_are_left_out_and_all_of_them_is_one_clea
     long = [{"prompt": "word " * 200 + str(i), "chosen": "yes", "rejected": "no"} for i in range(3)]
     frame = prepare(write_jsonl(tmp_path / "p.jsonl", pairs(27) + long)).splits
     cfg = RunConfig.from_dict({"task": "preference", "data": {"train": "x"}, "training": {"max_length": 64}})
-    kept = pref.with_room_for_answers(pd.concat(frame.values()), "train", tok, 64)
+    kept = pref_tokens.with_room_for_answers(pd.concat(frame.values()), "train", tok, 64)
     assert len(kept) == 27 and not kept["text"].str.startswith("word").any()  # the three long prompts left out
     only_long = {k: v[v["text"].str.startswith("word")] for k, v in frame.items()}
     with pytest.raises(DataError, match="prompt is at least max_length=64 tokens long"):

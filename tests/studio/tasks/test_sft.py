@@ -15,7 +15,10 @@ from studio import cli, export
 from studio.config import DataConfig, RunConfig
 from studio.data import DataError
 from studio.serve import inference
-from studio.tasks import sft
+from studio.tasks import chat, sft
+from studio.tasks.sft import data as sft_data
+from studio.tasks.sft import tokens as sft_tokens
+from studio.tasks.sft import training as sft_training
 from studio.training import recipe
 from tests.support import on_own_copy_of_base, read_jsonl, run_reproduce_script, train_to_completion, trainable_here
 from tests.tiny_models import make_tiny_llama
@@ -31,7 +34,7 @@ def tiny_llama(tmp_path_factory, studio_cache) -> Path:
 
 @pytest.fixture(scope="module")
 def tok(tiny_llama):
-    return sft.load_tokenizer(tiny_llama)
+    return chat.load_tokenizer(tiny_llama)
 
 
 def write_jsonl(path: Path, records: list) -> Path:
@@ -53,7 +56,7 @@ def test_alpaca_chat_and_sharegpt_records_become_conversations(tmp_path):
         {"conversations": [{"from": "human", "value": "Ping"}, {"from": "gpt", "value": "Pong"}]},
     ]
     # One file mixes formats: the chat field is found once and read where a record has it.
-    prepared = sft.prepare_data(DataConfig(train=str(write_jsonl(tmp_path / "mix.jsonl", records[:9])),
+    prepared = sft_data.prepare_data(DataConfig(train=str(write_jsonl(tmp_path / "mix.jsonl", records[:9])),
                                            validation_fraction=0.0, test_fraction=0.0))
     train = prepared.splits["train"]
     assert list(train.columns) == ["text", "messages", "reference"] and len(train) == 9
@@ -67,7 +70,7 @@ def test_alpaca_chat_and_sharegpt_records_become_conversations(tmp_path):
     assert rep.labels == [] and rep.label_counts["train"] == {"records": 9, "assistant_turns": 10}
     assert (rep.text_column, rep.label_column) == ("messages", "messages")
 
-    share = sft.prepare_data(DataConfig(train=str(write_jsonl(tmp_path / "sg.json", [records[-1]] * 1 + [
+    share = sft_data.prepare_data(DataConfig(train=str(write_jsonl(tmp_path / "sg.json", [records[-1]] * 1 + [
         {"conversations": [{"from": "human", "value": f"Q{i}"}, {"from": "gpt", "value": f"A{i}"}]}
         for i in range(5)])),
         validation_fraction=0.2, test_fraction=0.2))
@@ -81,7 +84,7 @@ def test_alpaca_chat_and_sharegpt_records_become_conversations(tmp_path):
 ])
 def test_conversations_written_out_in_one_text_field_are_read_as_turns(tmp_path, transcript):
     path = write_jsonl(tmp_path / "t.jsonl", [{"text": transcript.format(i=i), "source": "x"} for i in range(6)])
-    prepared = sft.prepare_data(DataConfig(train=str(path), validation_fraction=0, test_fraction=0))
+    prepared = sft_data.prepare_data(DataConfig(train=str(path), validation_fraction=0, test_fraction=0))
     row = prepared.splits["train"][prepared.splits["train"]["reference"] == "3 again"].iloc[0]
     assert json.loads(row["messages"]) == [{"role": "user", "content": "Say 3."},
                                            {"role": "assistant", "content": "Number 3."},
@@ -89,13 +92,13 @@ def test_conversations_written_out_in_one_text_field_are_read_as_turns(tmp_path,
                                            {"role": "assistant", "content": "3 again"}]
     assert row["text"] == "Again" and prepared.report.text_column == "text"
     # The Data tab names the detected fields in every later check: the same conversations.
-    named = sft.prepare_data(DataConfig(train=str(path), validation_fraction=0, test_fraction=0,
+    named = sft_data.prepare_data(DataConfig(train=str(path), validation_fraction=0, test_fraction=0,
                                         text_column="text", label_column="text"))
     assert named.splits["train"]["messages"].tolist() == prepared.splits["train"]["messages"].tolist()
     # A text that is no transcript is still refused, naming the fields to use.
     plain = write_jsonl(tmp_path / "plain.jsonl", [{"text": f"just words {i}"} for i in range(6)])
     with pytest.raises(DataError, match="found neither chat messages"):
-        sft.prepare_data(DataConfig(train=str(plain)))
+        sft_data.prepare_data(DataConfig(train=str(plain)))
 
 
 def test_naming_the_detected_fields_reads_a_mixed_file_the_same(tmp_path):
@@ -103,8 +106,8 @@ def test_naming_the_detected_fields_reads_a_mixed_file_the_same(tmp_path):
     records = alpaca(6) + [{"messages": [{"role": "user", "content": f"Hi {i}"},
                                          {"role": "assistant", "content": f"Hello {i}"}]} for i in range(4)]
     path = str(write_jsonl(tmp_path / "mixed.jsonl", records))
-    detected = sft.prepare_data(DataConfig(train=path, validation_fraction=0, test_fraction=0))
-    named = sft.prepare_data(DataConfig(train=path, validation_fraction=0, test_fraction=0,
+    detected = sft_data.prepare_data(DataConfig(train=path, validation_fraction=0, test_fraction=0))
+    named = sft_data.prepare_data(DataConfig(train=path, validation_fraction=0, test_fraction=0,
                                         text_column=detected.report.text_column,
                                         label_column=detected.report.label_column))
     assert sorted(named.splits["train"]["reference"]) == sorted(detected.splits["train"]["reference"])
@@ -113,7 +116,7 @@ def test_naming_the_detected_fields_reads_a_mixed_file_the_same(tmp_path):
 
 def test_named_fields_win_whatever_their_case(tmp_path):
     records = [{"Task": f"Say {i}.", "Reply": f"{i}", "output": "not this"} for i in range(6)]
-    prepared = sft.prepare_data(DataConfig(train=str(write_jsonl(tmp_path / "named.jsonl", records)),
+    prepared = sft_data.prepare_data(DataConfig(train=str(write_jsonl(tmp_path / "named.jsonl", records)),
                                            text_column="task", label_column="reply", validation_fraction=0,
                                            test_fraction=0))
     assert sorted(prepared.splits["train"]["reference"]) == [str(i) for i in range(6)]
@@ -122,17 +125,17 @@ def test_named_fields_win_whatever_their_case(tmp_path):
 
 def test_split_is_seeded_by_record_and_max_rows_samples_train(tmp_path):
     path = str(write_jsonl(tmp_path / "a.jsonl", alpaca(40)))
-    a = sft.prepare_data(DataConfig(train=path, split_seed=3))
-    b = sft.prepare_data(DataConfig(train=path, split_seed=3))
-    c = sft.prepare_data(DataConfig(train=path, split_seed=4))
+    a = sft_data.prepare_data(DataConfig(train=path, split_seed=3))
+    b = sft_data.prepare_data(DataConfig(train=path, split_seed=3))
+    c = sft_data.prepare_data(DataConfig(train=path, split_seed=4))
     assert a.report.rows == {"train": 32, "validation": 4, "test": 4}
     assert a.splits["test"].equals(b.splits["test"]) and not a.splits["test"].equals(c.splits["test"])
-    assert len(sft.prepare_data(DataConfig(train=path, max_rows=10)).splits["train"]) == 10
+    assert len(sft_data.prepare_data(DataConfig(train=path, max_rows=10)).splits["train"]) == 10
 
 
 def test_token_lengths_count_whole_conversations_and_warn_over_max_length(tmp_path, tok):
     path = str(write_jsonl(tmp_path / "a.jsonl", alpaca(30)))
-    rep = sft.prepare_data(DataConfig(train=path), tokenizer=tok, max_length=8).report
+    rep = sft_data.prepare_data(DataConfig(train=path), tokenizer=tok, max_length=8).report
     assert rep.token_lengths["p50"] > 8 and rep.token_lengths["truncated_share"] == 1.0
     assert any("longer than max_length=8" in w for w in rep.warnings)
 
@@ -165,7 +168,7 @@ BAD = [
 @pytest.mark.parametrize("records,message", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
 def test_bad_records_name_file_line_and_fix(tmp_path, records, message):
     with pytest.raises(DataError) as err:
-        sft.prepare_data(DataConfig(train=str(write_jsonl(tmp_path / "bad.jsonl", records))))
+        sft_data.prepare_data(DataConfig(train=str(write_jsonl(tmp_path / "bad.jsonl", records))))
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
@@ -173,30 +176,30 @@ def test_a_json_list_names_the_record(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(alpaca(2) + [{"instruction": "x", "output": ""}]), encoding="utf-8")
     with pytest.raises(DataError, match=r"bad.json record 3: 'output' is empty"):
-        sft.prepare_data(DataConfig(train=str(path)))
+        sft_data.prepare_data(DataConfig(train=str(path)))
 
 
 # ------------------------------------------------------------------------------- tokenising --
 def labelled_text(tok, enc) -> str:
-    return tok.decode([i for i, l in zip(enc["input_ids"], enc["labels"]) if l != sft.IGNORE])
+    return tok.decode([i for i, l in zip(enc["input_ids"], enc["labels"]) if l != sft_tokens.IGNORE])
 
 
 def test_only_answer_tokens_carry_labels(tok):
     msgs = [{"role": "system", "content": "be kind"}, {"role": "user", "content": "hello there"},
             {"role": "assistant", "content": "general kenobi"}, {"role": "user", "content": "and now"},
             {"role": "assistant", "content": "goodbye"}]
-    enc = sft.encode(tok, msgs, 128)
+    enc = sft_tokens.encode(tok, msgs, 128)
     # Every answer and its end-of-turn token; no prompt, role name or system text.
     assert labelled_text(tok, enc) == "general kenobi [SEP] goodbye [SEP]"
     assert len(enc["labels"]) == len(enc["input_ids"]) == enc["length"]
     # The prompt part is exactly what generation sees: the template with its generation prompt.
-    first_answer = enc["labels"].index(next(l for l in enc["labels"] if l != sft.IGNORE))
-    assert enc["input_ids"][:first_answer] == sft._prompt_ids(tok, msgs[:2])
+    first_answer = enc["labels"].index(next(l for l in enc["labels"] if l != sft_tokens.IGNORE))
+    assert enc["input_ids"][:first_answer] == chat._prompt_ids(tok, msgs[:2])
 
 
 def test_truncation_keeps_an_answer(tok):
     msgs = [{"role": "user", "content": "word " * 60}, {"role": "assistant", "content": "short answer"}]
-    enc = sft.encode(tok, msgs, 16)
+    enc = sft_tokens.encode(tok, msgs, 16)
     assert enc["truncated"] and len(enc["input_ids"]) == 16
     assert labelled_text(tok, enc) == "short answer [SEP]"  # the end was kept, not the long prompt's start
 
@@ -206,10 +209,10 @@ def test_a_tokenizer_without_a_chat_template_gets_the_plain_one(tiny_llama, tmp_
 
     plain = AutoTokenizer.from_pretrained(str(tiny_llama))
     plain.chat_template = None
-    sft.ensure_chat_template(plain)
+    chat.ensure_chat_template(plain)
     msgs = [{"role": "user", "content": "name a colour"}, {"role": "assistant", "content": "blue"}]
-    assert sft.render(plain, msgs) == "### Instruction:\nname a colour\n\n### Response:\nblue[SEP]\n\n"
-    assert labelled_text(plain, sft.encode(plain, msgs, 64)) == "blue [SEP]"
+    assert chat.render(plain, msgs) == "### Instruction:\nname a colour\n\n### Response:\nblue[SEP]\n\n"
+    assert labelled_text(plain, sft_tokens.encode(plain, msgs, 64)) == "blue [SEP]"
 
 
 def test_generation_stops_at_the_templates_end_of_turn_token(tiny_llama):
@@ -223,13 +226,13 @@ def test_generation_stops_at_the_templates_end_of_turn_token(tiny_llama):
     llama3.chat_template = ("{% for m in messages %}<|start|>{{ m['role'] }}\n\n{{ m['content'] }}<|eot_id|>"
                             "{% endfor %}{% if add_generation_prompt %}<|start|>assistant\n\n{% endif %}")
     eot = llama3.convert_tokens_to_ids("<|eot_id|>")
-    assert sft.end_of_turn_ids(llama3) == [eot]
+    assert chat.end_of_turn_ids(llama3) == [eot]
     model = AutoModelForCausalLM.from_pretrained(tiny_llama)
-    stops = sft._gen_kwargs(model, llama3, 8, 0.0, 1.0)["eos_token_id"]
+    stops = chat._gen_kwargs(model, llama3, 8, 0.0, 1.0)["eos_token_id"]
     assert eot in stops and llama3.eos_token_id in stops
     plain = AutoTokenizer.from_pretrained(tiny_llama)  # "{content}{eos}": the eos is the end of a turn
-    assert sft.end_of_turn_ids(plain) == [plain.eos_token_id]
-    assert sft.end_of_turn_ids(sft.ensure_chat_template(AutoTokenizer.from_pretrained(tiny_llama))) in (
+    assert chat.end_of_turn_ids(plain) == [plain.eos_token_id]
+    assert chat.end_of_turn_ids(chat.ensure_chat_template(AutoTokenizer.from_pretrained(tiny_llama))) in (
         [], [plain.eos_token_id])
 
 
@@ -237,8 +240,8 @@ def test_generation_stops_at_the_templates_end_of_turn_token(tiny_llama):
 def test_smollm2_stops_at_im_end():
     from studio import models
 
-    tok = sft.load_tokenizer(models.resolve("smollm2"))
-    assert tok.convert_ids_to_tokens(sft.end_of_turn_ids(tok)) == ["<|im_end|>"]
+    tok = chat.load_tokenizer(models.resolve("smollm2"))
+    assert tok.convert_ids_to_tokens(chat.end_of_turn_ids(tok)) == ["<|im_end|>"]
 
 
 def test_padding_free_and_packed_batches_give_the_padded_loss(tiny_llama, tok):
@@ -250,11 +253,11 @@ def test_padding_free_and_packed_batches_give_the_padded_loss(tiny_llama, tok):
     model = AutoModelForCausalLM.from_pretrained(tiny_llama).eval()
     convs = [[{"role": "user", "content": "word " * n}, {"role": "assistant", "content": "answer " * (n % 3 + 1)}]
              for n in (1, 7, 3, 12)]
-    feats = [{k: v for k, v in sft.encode(tok, c, 64).items() if k in ("input_ids", "attention_mask", "labels")}
+    feats = [{k: v for k, v in sft_tokens.encode(tok, c, 64).items() if k in ("input_ids", "attention_mask", "labels")}
              for c in convs]
     with torch.no_grad():
-        padded = model(**sft.collator(tok)(feats)).loss
-        flat_batch = sft.flat_collator(tok)(feats)
+        padded = model(**sft_tokens.collator(tok)(feats)).loss
+        flat_batch = sft_tokens.flat_collator(tok)(feats)
         assert flat_batch["input_ids"].shape[0] == 1 and "attention_mask" not in flat_batch
         flat = model(**flat_batch).loss
         leaky = model(**{**flat_batch, "use_cache": True}).loss  # a KV cache turns the per-conversation mask off
@@ -263,16 +266,16 @@ def test_padding_free_and_packed_batches_give_the_padded_loss(tiny_llama, tok):
 
     import datasets
 
-    rows = sft.packed(datasets.Dataset.from_list([{**f, "length": len(f["input_ids"])} for f in feats * 5]), 48)
+    rows = sft_tokens.packed(datasets.Dataset.from_list([{**f, "length": len(f["input_ids"])} for f in feats * 5]), 48)
     assert len(rows) < 20 and max(rows["length"]) <= 48
     assert sum(rows["length"]) == 5 * sum(len(f["input_ids"]) for f in feats)
     cfg = RunConfig.from_dict({**sft_config(tiny_llama), "task_args": {"batching": "packed"}})
-    assert sft.trainer_parts(cfg, tok, [], {}).collator is not None
-    assert sft.trainer_parts(RunConfig.from_dict(sft_config(tiny_llama)), tok, [], {}).collator is None
+    assert sft_training.trainer_parts(cfg, tok, [], {}).collator is not None
+    assert sft_training.trainer_parts(RunConfig.from_dict(sft_config(tiny_llama)), tok, [], {}).collator is None
 
 
 def test_collator_pads_labels_with_ignore(tok):
-    batch = sft.collator(tok)([{"input_ids": [5, 6, 7], "attention_mask": [1, 1, 1], "labels": [-100, 6, 7],
+    batch = sft_tokens.collator(tok)([{"input_ids": [5, 6, 7], "attention_mask": [1, 1, 1], "labels": [-100, 6, 7],
                                 "length": 3},
                                {"input_ids": [5], "attention_mask": [1], "labels": [5], "length": 1}])
     assert batch["input_ids"].tolist() == [[5, 6, 7], [5, tok.pad_token_id, tok.pad_token_id]]
@@ -281,7 +284,7 @@ def test_collator_pads_labels_with_ignore(tok):
 
 
 def test_perplexity_is_exp_of_every_loss():
-    m = sft.add_perplexity({"eval_loss": 2.0, "test_loss": 1000.0, "eval_runtime": 3.0})
+    m = sft_training.add_perplexity({"eval_loss": 2.0, "test_loss": 1000.0, "eval_runtime": 3.0})
     assert m["eval_perplexity"] == pytest.approx(math.exp(2.0)) and m["test_perplexity"] == math.inf
     assert "eval_runtime_perplexity" not in m
 
@@ -298,14 +301,14 @@ def test_every_method_trains_and_generates(method, tiny_llama, tok):
     trainable, total = methods.count_parameters(model)
     assert 0 < trainable <= total
     msgs = [{"role": "user", "content": "say hi"}, {"role": "assistant", "content": "hi there"}]
-    batch = sft.collator(tok)([sft.encode(tok, msgs, 32),
-                               sft.encode(tok, msgs[:1] + [{"role": "assistant", "content": "no"}], 32)])
+    batch = sft_tokens.collator(tok)([sft_tokens.encode(tok, msgs, 32),
+                                     sft_tokens.encode(tok, msgs[:1] + [{"role": "assistant", "content": "no"}], 32)])
     model.train()
     loss = model(**batch).loss
     loss.backward()
     assert torch.isfinite(loss)
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters() if p.requires_grad)
-    out = sft.predict(model, tok, ["say hi", "a longer prompt to pad"], max_new_tokens=3)
+    out = chat.predict(model, tok, ["say hi", "a longer prompt to pad"], max_new_tokens=3)
     assert len(out) == 2 and all(isinstance(o["output"], str) for o in out)
 
 
@@ -316,14 +319,14 @@ def test_adalora_evaluation_leaves_its_penalty_out(tiny_llama, tok):
                                "data": {"train": "x.jsonl"}})
     model = recipe.build_model(cfg, tiny_llama, [], tok, total_steps=10).eval()
     msgs = [{"role": "user", "content": "say hi"}, {"role": "assistant", "content": "hi there"}]
-    batch = sft.collator(tok)([sft.encode(tok, msgs, 32)])
+    batch = sft_tokens.collator(tok)([sft_tokens.encode(tok, msgs, 32)])
     with torch.no_grad():
         with_penalty = model(**batch).loss
-        with sft.without_regulariser(model):
+        with sft_training.without_regulariser(model):
             plain = model(**batch).loss
             logits = model(input_ids=batch["input_ids"]).logits[0, :-1]
         again = model(**batch).loss
-    own = torch.nn.functional.cross_entropy(logits, batch["labels"][0, 1:], ignore_index=sft.IGNORE)
+    own = torch.nn.functional.cross_entropy(logits, batch["labels"][0, 1:], ignore_index=sft_tokens.IGNORE)
     assert plain == pytest.approx(float(own), rel=1e-5) and with_penalty > plain and again == with_penalty
 
 
@@ -386,8 +389,8 @@ def test_report_scores_generations_against_references(finished_sft):
 
 
 def base_answer(model_dir: Path, prompt: str, max_new_tokens: int) -> str:
-    tok = sft.load_tokenizer(model_dir)
-    return sft.predict(sft.load_model(model_dir, [], tok), tok, [prompt], max_new_tokens=max_new_tokens)[0]["output"]
+    tok = chat.load_tokenizer(model_dir)
+    return chat.predict(chat.load_model(model_dir, [], tok), tok, [prompt], max_new_tokens=max_new_tokens)[0]["output"]
 
 
 def test_reload_predict_stream_and_base_answer(finished_sft, tiny_llama):
@@ -459,16 +462,16 @@ def test_export_adapter_and_merged_give_the_same_answer(finished_sft, tmp_path):
     assert base_answer(merged, prompt, 6) == tuned
     # Greedy text can agree by chance; the next-token distributions must agree too.
     loaded = inference.load(rd)
-    ids = torch.tensor([sft._prompt_ids(loaded.tokenizer, [{"role": "user", "content": prompt}])])
-    merged_model = sft.load_model(merged)
+    ids = torch.tensor([chat._prompt_ids(loaded.tokenizer, [{"role": "user", "content": prompt}])])
+    merged_model = chat.load_model(merged)
     with torch.no_grad():
         assert torch.allclose(merged_model(input_ids=ids).logits, loaded.model(input_ids=ids).logits, atol=1e-4)
         with loaded.model.disable_adapter():
             assert not torch.allclose(merged_model(input_ids=ids).logits, loaded.model(input_ids=ids).logits, atol=1e-4)
     adapter = export.build_folder(rd, "adapter", tmp_path / "adapter")
-    tok = sft.load_tokenizer(adapter)
+    tok = chat.load_tokenizer(adapter)
     model = AutoPeftModelForCausalLM.from_pretrained(str(on_own_copy_of_base(adapter, rd)))
-    assert sft.predict(model, tok, [prompt], max_new_tokens=6)[0]["output"] == tuned
+    assert chat.predict(model, tok, [prompt], max_new_tokens=6)[0]["output"] == tuned
     card = (adapter / "README.md").read_text()
     assert ("AutoPeftModelForCausalLM" in card and "apply_chat_template" in card
             and "pipeline_tag: text-generation" in card)
@@ -477,7 +480,7 @@ def test_export_adapter_and_merged_give_the_same_answer(finished_sft, tmp_path):
 def test_the_example_config_and_sample_pass_the_checks():
     cfg = RunConfig.load(ROOT / "examples" / "smollm2-sft-lora.yaml")
     assert (cfg.task, cfg.method, cfg.selection_metric()) == ("sft", "lora", "loss")
-    prepared = sft.prepare_data(cfg.data)
+    prepared = sft_data.prepare_data(cfg.data)
     assert prepared.report.rows == {"train": 108, "validation": 14, "test": 14}
     assert sum(prepared.report.label_counts["train"].values()) > 108  # records plus their assistant turns
 

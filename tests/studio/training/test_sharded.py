@@ -7,7 +7,7 @@ import dataclasses
 
 from studio.config import RunConfig
 from studio.methods import resolve_args
-from studio.tasks import sft
+from studio.tasks.sft.training import run_callbacks as sft_run_callbacks
 from studio.training import base_scores, precision
 from tests.support import tiny_config
 
@@ -43,5 +43,5 @@ def test_no_base_scoring_and_no_sample_generations_under_sharding(tmp_path, tiny
     assert base_scores.load_or_score(tmp_path / "run", None, task, cfg, None, None, None, None, None)["metrics"] \
         == {"loss": 2.5}
     splits = {"validation": object()}
-    assert sft.run_callbacks(cfg, None, [], splits, tmp_path) == []
+    assert sft_run_callbacks(cfg, None, [], splits, tmp_path) == []
     assert "sample generations off" in capsys.readouterr().out

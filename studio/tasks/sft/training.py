@@ -1,0 +1,119 @@
+"""The Trainer for instruction tuning: perplexity beside every evaluation's loss, AdaLoRA's penalty off while
+evaluating, and answers to a few fixed validation prompts written at every evaluation."""
+
+from __future__ import annotations
+
+import json
+import math
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from studio.base import runfolder
+from studio.base.process_rank import shards_model
+from studio.tasks.base import TrainerParts
+from studio.tasks.chat import ensure_chat_template, generate
+from studio.tasks.sft.tokens import flat_collator
+
+
+def add_perplexity(metrics: dict[str, float]) -> dict[str, float]:
+    """<prefix>_perplexity = exp(<prefix>_loss) for every loss in an evaluation's metrics."""
+    for k in [k for k in metrics if k.endswith("_loss")]:
+        loss = metrics[k]
+        if loss is not None and math.isfinite(loss):
+            metrics[k[:-len("_loss")] + "_perplexity"] = math.exp(loss) if loss < 700 else float("inf")
+    return metrics
+
+
+@contextmanager
+def without_regulariser(model):
+    """AdaLoRA adds its orthogonality penalty to the loss in evaluation too; loss and perplexity must be the
+    language model's own, so the penalty is off while evaluating."""
+    configs = [c for c in (getattr(model, "peft_config", None) or {}).values() if hasattr(c, "orth_reg_weight")]
+    saved = [c.orth_reg_weight for c in configs]
+    for c in configs:
+        c.orth_reg_weight = 0.0
+    try:
+        yield model
+    finally:
+        for c, w in zip(configs, saved):
+            c.orth_reg_weight = w
+
+
+def _trainer_cls():
+    from transformers import Trainer
+
+    class SFTTrainer(Trainer):
+        """Adds perplexity to every evaluation before it is logged, checked for the best model and returned."""
+
+        def evaluation_loop(self, *args, **kwargs):
+            with without_regulariser(self.model):
+                out = super().evaluation_loop(*args, **kwargs)
+            add_perplexity(out.metrics)
+            return out
+
+    return SFTTrainer
+
+
+def sample_rows(df: pd.DataFrame, n: int) -> list[dict[str, Any]]:
+    """The first n validation conversations as fixed prompts: {prompt, messages (without the answer), reference}."""
+    rows = []
+    for _, r in df.head(n).iterrows():
+        msgs = json.loads(r["messages"])
+        rows.append({"prompt": r["text"], "messages": msgs[:-1], "reference": r["reference"]})
+    return rows
+
+
+def _sample_callback():
+    from transformers import TrainerCallback
+
+    class SampleGenerations(TrainerCallback):
+        """Greedy answers to a few fixed validation prompts, before training and at every evaluation,
+        appended to metrics.jsonl as {"kind": "samples", "step", "samples": [{prompt, output, reference}]}."""
+
+        def __init__(self, run_dir: Path, tokenizer, rows: list[dict], max_new_tokens: int):
+            self.writer = runfolder.MetricsWriter(run_dir)
+            self.tokenizer, self.rows, self.max_new_tokens = tokenizer, rows, max_new_tokens
+
+        def _write(self, model, step: int) -> None:
+            if not self.rows or model is None:
+                return
+            was_training = model.training
+            outputs = generate(model, self.tokenizer, [r["messages"] for r in self.rows], self.max_new_tokens)
+            model.train(was_training)
+            self.writer.append({"kind": "samples", "step": step, "samples": [
+                {"prompt": r["prompt"], "output": o, "reference": r["reference"]} for r, o in zip(self.rows, outputs)]})
+
+        def on_train_begin(self, args, state, control, model=None, **kw):
+            if state.global_step == 0 and state.is_world_process_zero:  # a resumed run has its "before" already
+                self._write(model, 0)
+
+        def on_evaluate(self, args, state, control, model=None, **kw):
+            if state.is_world_process_zero:
+                self._write(model, state.global_step)
+
+    return SampleGenerations
+
+
+def trainer_parts(cfg, tokenizer, labels, splits):
+    # Evaluation holds batch x length x vocabulary logits: batches bigger than training's (the studio's default
+    # for other tasks) would make evaluation the run's memory peak, past what the memory check counted.
+    flat = getattr(cfg.task_args, "batching", "padded") != "padded"
+    return TrainerParts(trainer_cls=_trainer_cls(), args={"per_device_eval_batch_size": cfg.training.batch_size},
+                        collator=flat_collator(tokenizer) if flat else None)
+
+
+def run_callbacks(cfg, tokenizer, labels, splits, run_dir):
+    """Answers to a few fixed validation prompts at every evaluation, into metrics.jsonl (the Train tab's table)."""
+    n = cfg.task_args.sample_prompts
+    if not n or "validation" not in splits:
+        return []
+    if shards_model(cfg.training):
+        # Each rank holds a shard: generating needs all of them in step, token by token, which greedy answers of
+        # different lengths break (the ranks would wait on each other for ever).
+        print("[studio] sample generations off: the model is sharded over the GPUs (FSDP or DeepSpeed)", flush=True)
+        return []
+    return [_sample_callback()(Path(run_dir), ensure_chat_template(tokenizer), sample_rows(splits["validation"], n),
+                               cfg.task_args.max_new_tokens)]
