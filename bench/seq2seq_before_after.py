@@ -87,15 +87,17 @@ def score_base(model_name: str, test_csv: Path) -> tuple[dict, list[str], float]
     import pandas as pd
 
     from studio import models
-    from studio.tasks import seq2seq as s2s
+    from studio.tasks.seq2seq.model import load_model, load_tokenizer
+    from studio.tasks.seq2seq.predict import predict
+    from studio.tasks.seq2seq.training import text_metrics
 
     test = pd.read_csv(test_csv)
     path = models.resolve(model_name)
-    tok = s2s.load_tokenizer(path)
-    model = s2s.load_model(path, [], tok)
+    tok = load_tokenizer(path)
+    model = load_model(path, [], tok)
     t0 = time.time()
-    outputs = [p["output"] for p in s2s.predict(model, tok, test["source"].tolist(), max_length=48, max_new_tokens=12)]
-    return s2s.text_metrics(outputs, test["target"].tolist()), outputs, time.time() - t0
+    outputs = [p["output"] for p in predict(model, tok, test["source"].tolist(), max_length=48, max_new_tokens=12)]
+    return text_metrics(outputs, test["target"].tolist()), outputs, time.time() - t0
 
 
 def main() -> int:

@@ -25,6 +25,11 @@ from studio.runs.store import Store
 from studio.serve import inference
 from studio.tasks import get_task
 from studio.tasks import seq2seq as s2s
+from studio.tasks.seq2seq import data as s2s_data
+from studio.tasks.seq2seq import model as s2s_model
+from studio.tasks.seq2seq import tokens as s2s_tokens
+from studio.tasks.seq2seq import training as s2s_training
+from studio.tasks.seq2seq.predict import card_usage, format_prediction, predict  # package.predict is the function
 from tests.support import (
     ROOT,
     kill_active,
@@ -62,13 +67,13 @@ def tiny_t5(tmp_path_factory) -> Path:
                                      ("article", "highlights"), ("text", "summary"), ("en", "fr")])
 def test_known_column_pairs_are_detected(tmp_path, src, tgt):
     rows = [{"id": str(i), src: r["source"], tgt: r["target"]} for i, r in enumerate(pairs(20))]
-    rep = s2s.prepare_data(DataConfig(train=str(frame_csv(tmp_path, rows)))).report
+    rep = s2s_data.prepare_data(DataConfig(train=str(frame_csv(tmp_path, rows)))).report
     assert (rep.text_column, rep.label_column) == (src, tgt)
 
 
 def test_language_pairs_keep_the_file_order(tmp_path):
     rows = [{"de": r["target"], "en": r["source"]} for r in pairs(20)]  # shorter column first: order wins
-    rep = s2s.prepare_data(DataConfig(train=str(frame_csv(tmp_path, rows)))).report
+    rep = s2s_data.prepare_data(DataConfig(train=str(frame_csv(tmp_path, rows)))).report
     assert (rep.text_column, rep.label_column) == ("de", "en")
 
 
@@ -77,23 +82,23 @@ def test_hugging_face_translation_records_are_read_as_a_language_pair(tmp_path):
     path = tmp_path / "wmt.jsonl"
     path.write_text("".join(json.dumps({"id": str(i), "translation": {"de": r["target"], "en": r["source"]}}) + "\n"
                             for i, r in enumerate(pairs(20))))
-    prep = s2s.prepare_data(DataConfig(train=str(path)))
+    prep = s2s_data.prepare_data(DataConfig(train=str(path)))
     assert (prep.report.text_column, prep.report.label_column) == ("de", "en"), "the first language is the source"
     assert prep.splits["train"]["target"].str.contains("is over there").all()
-    back = s2s.prepare_data(DataConfig(train=str(path), text_column="en", label_column="de"))
+    back = s2s_data.prepare_data(DataConfig(train=str(path), text_column="en", label_column="de"))
     assert back.splits["train"]["target"].str.split().str.len().eq(2).all()
 
 
 def test_unknown_names_take_the_longer_text_as_source(tmp_path):
     rows = [{"short": r["target"], "long": r["source"], "n": i} for i, r in enumerate(pairs(20))]
-    prep = s2s.prepare_data(DataConfig(train=str(frame_csv(tmp_path, rows))))
+    prep = s2s_data.prepare_data(DataConfig(train=str(frame_csv(tmp_path, rows))))
     assert (prep.report.text_column, prep.report.label_column) == ("long", "short")
     assert prep.splits["train"]["target"].str.split().str.len().eq(2).all()
 
 
 def test_one_given_column_finds_the_other(tmp_path):
     rows = [{"a": r["source"], "b": r["target"], "n": i} for i, r in enumerate(pairs(20))]
-    rep = s2s.prepare_data(DataConfig(train=str(frame_csv(tmp_path, rows)), label_column="a")).report
+    rep = s2s_data.prepare_data(DataConfig(train=str(frame_csv(tmp_path, rows)), label_column="a")).report
     assert (rep.text_column, rep.label_column) == ("b", "a")
 
 
@@ -108,7 +113,7 @@ def test_one_given_column_finds_the_other(tmp_path):
 def test_bad_data_is_one_clear_sentence(tmp_path, rows, cfg, message):
     path = frame_csv(tmp_path, rows)
     with pytest.raises(data_mod.DataError, match=message) as e:
-        s2s.prepare_data(DataConfig(train=str(path), **cfg))
+        s2s_data.prepare_data(DataConfig(train=str(path), **cfg))
     assert path.name in str(e.value)
 
 
@@ -116,21 +121,21 @@ def test_a_single_column_file_is_refused(tmp_path):
     path = tmp_path / "one.csv"
     path.write_text("source\nhello there\nsee you\n")
     with pytest.raises(data_mod.DataError, match="single column 'source'"):
-        s2s.prepare_data(DataConfig(train=str(path)))
+        s2s_data.prepare_data(DataConfig(train=str(path)))
 
 
 def test_validation_file_needs_the_training_columns(tmp_path):
     train = frame_csv(tmp_path, pairs(30))
     val = write_csv(tmp_path / "val.csv", [{"src": "the red car", "target": "red car"}])
     with pytest.raises(data_mod.DataError, match=r"val.csv: no column 'source'"):
-        s2s.prepare_data(DataConfig(train=str(train), validation=str(val)))
+        s2s_data.prepare_data(DataConfig(train=str(train), validation=str(val)))
 
 
 # -------------------------------------------------------------- split --
 def test_split_is_seeded_and_complete(tmp_path):
     rows = pairs(48) + [{"source": "  ", "target": "x"}, pairs(1)[0]]  # one empty source, one duplicate
     cfg = DataConfig(train=str(frame_csv(tmp_path, rows)))
-    prep = s2s.prepare_data(cfg)
+    prep = s2s_data.prepare_data(cfg)
     sp, rep = prep.splits, prep.report
     assert {k: len(v) for k, v in sp.items()} == rep.rows == {"train": 38, "validation": 5, "test": 5}
     assert rep.label_counts == {k: {"rows": n} for k, n in rep.rows.items()} and prep.labels == []
@@ -139,11 +144,11 @@ def test_split_is_seeded_and_complete(tmp_path):
         assert list(df.columns) == ["text", "source", "target"] and df["text"].equals(df["source"])
     everything = pd.concat(sp.values())
     assert sorted(everything["source"]) == sorted(r["source"] for r in pairs(48))
-    again = s2s.prepare_data(cfg).splits
+    again = s2s_data.prepare_data(cfg).splits
     assert all(again[k].equals(sp[k]) for k in sp)
-    other = s2s.prepare_data(DataConfig(train=cfg.train, split_seed=1)).splits
+    other = s2s_data.prepare_data(DataConfig(train=cfg.train, split_seed=1)).splits
     assert not other["test"].equals(sp["test"])
-    assert len(s2s.prepare_data(DataConfig(train=cfg.train, max_rows=10)).splits["train"]) == 10
+    assert len(s2s_data.prepare_data(DataConfig(train=cfg.train, max_rows=10)).splits["train"]) == 10
 
 
 def test_files_for_validation_and_test_are_used_as_given(tmp_path):
@@ -151,34 +156,34 @@ def test_files_for_validation_and_test_are_used_as_given(tmp_path):
     train = frame_csv(tmp_path, rows[:40])
     val = write_csv(tmp_path / "val.csv", rows[40:44])
     test = write_csv(tmp_path / "test.csv", rows[44:])
-    prep = s2s.prepare_data(DataConfig(train=str(train), validation=str(val), test=str(test)))
+    prep = s2s_data.prepare_data(DataConfig(train=str(train), validation=str(val), test=str(test)))
     assert prep.report.rows == {"train": 40, "validation": 4, "test": 4}
     assert prep.report.split_source["test"] == "test.csv"
 
 
 def test_long_targets_are_warned_about(tmp_path, tiny_t5):
     rows = [{"source": r["source"], "target": " ".join([r["target"]] * 20)} for r in pairs(20)]
-    tok = s2s.load_tokenizer(tiny_t5)
-    rep = s2s.prepare_data(DataConfig(train=str(frame_csv(tmp_path, rows))), tokenizer=tok, max_length=64,
-                           max_target_length=8).report
+    tok = s2s_model.load_tokenizer(tiny_t5)
+    rep = s2s_data.prepare_data(DataConfig(train=str(frame_csv(tmp_path, rows))), tokenizer=tok, max_length=64,
+                                max_target_length=8).report
     assert any("of targets are longer than max_target_length=8" in w for w in rep.warnings)
     assert rep.token_lengths["max"] >= 7
 
 
 # ----------------------------------------------------------- tokenise --
 def test_tokenised_targets_and_padded_labels(tiny_t5):
-    tok = s2s.load_tokenizer(tiny_t5)
+    tok = s2s_model.load_tokenizer(tiny_t5)
     split = pd.DataFrame({"source": ["the red car is here", "a hat"], "target": ["open door", "a very long hat story"]})
     split["text"] = split["source"]
-    ds = s2s.tokenize({"train": split}, tok, [], RunConfig(task="seq2seq", training=TrainingConfig(max_length=4),
-                                                             task_args={"max_target_length": 3}))["train"]
+    ds = s2s_tokens.tokenize({"train": split}, tok, [], RunConfig(task="seq2seq", training=TrainingConfig(max_length=4),
+                                                                    task_args={"max_target_length": 3}))["train"]
     assert "token_type_ids" not in ds.column_names
     assert all(len(x) <= 4 for x in ds["input_ids"])
     first, second = ds["labels"]
     assert first == tok("open door", add_special_tokens=False)["input_ids"] + [SEP_ID]  # no [CLS]; ends with [SEP]
     assert len(second) == 3 and CLS_ID not in second
-    model = s2s.load_model(tiny_t5, [], tok)
-    batch = s2s.collator(tok, model)([ds[0], ds[1]])
+    model = s2s_model.load_model(tiny_t5, [], tok)
+    batch = s2s_tokens.collator(tok, model)([ds[0], ds[1]])
     assert batch["labels"].tolist()[0] == first + [-100] * (3 - len(first))
     assert batch["decoder_input_ids"][0, 0].item() == PAD_ID  # T5 starts decoding from its pad token
 
@@ -186,27 +191,27 @@ def test_tokenised_targets_and_padded_labels(tiny_t5):
 # ------------------------------------------------------------ metrics --
 def test_identical_outputs_score_100_and_disjoint_ones_0():
     refs = ["turn off kitchen lights", "open garage door", "check attic fan"]
-    assert s2s.text_metrics(refs, refs) == pytest.approx({"bleu": 100.0, "chrf": 100.0, "rougeL": 100.0,
+    assert s2s_training.text_metrics(refs, refs) == pytest.approx({"bleu": 100.0, "chrf": 100.0, "rougeL": 100.0,
                                                           "exact_match": 1.0})  # a share (0-1), as in SFT
-    wrong = s2s.text_metrics(["zzz qqq", "vvv", "xxx yyy"], refs)
+    wrong = s2s_training.text_metrics(["zzz qqq", "vvv", "xxx yyy"], refs)
     assert wrong["bleu"] == 0 and wrong["rougeL"] == 0 and wrong["exact_match"] == 0 and wrong["chrf"] < 5
 
 
 def test_rouge_l_is_the_lcs_f_measure():
-    assert s2s.rouge_l("a b c d", "a c d e") == pytest.approx(0.75)  # LCS a c d: P = R = 3/4
-    assert s2s.rouge_l("The Cat sat", "the cat") == pytest.approx(2 * 1 * (2 / 3) / (1 + 2 / 3))
-    assert s2s.rouge_l("", "") == 1.0 and s2s.rouge_l("", "x") == 0.0
+    assert s2s_training.rouge_l("a b c d", "a c d e") == pytest.approx(0.75)  # LCS a c d: P = R = 3/4
+    assert s2s_training.rouge_l("The Cat sat", "the cat") == pytest.approx(2 * 1 * (2 / 3) / (1 + 2 / 3))
+    assert s2s_training.rouge_l("", "") == 1.0 and s2s_training.rouge_l("", "x") == 0.0
 
 
 def test_metrics_decode_generated_ids_and_labels(tiny_t5):
-    tok = s2s.load_tokenizer(tiny_t5)
+    tok = s2s_model.load_tokenizer(tiny_t5)
     ids = tok(["red car", "blue hat"], add_special_tokens=False)["input_ids"]
     generated = [[PAD_ID, *ids[0], SEP_ID], [PAD_ID, *ids[1], SEP_ID, PAD_ID]]
     labels = [[*ids[0], SEP_ID, -100], [*ids[1], SEP_ID]]
     width = max(map(len, generated + labels))
     pad = lambda rows, v: [r + [v] * (width - len(r)) for r in rows]  # noqa: E731
     ev = type("P", (), {"predictions": pad(generated, PAD_ID), "label_ids": pad(labels, -100)})()
-    assert s2s.metrics_fn(tok)(ev)["exact_match"] == 1.0  # a share, like every share in the studio
+    assert s2s_training.metrics_fn(tok)(ev)["exact_match"] == 1.0  # a share, like every share in the studio
 
 
 def test_task_contract():
@@ -216,8 +221,8 @@ def test_task_contract():
     assert task.model.catalog_models == (models.find_entry(task.model.default_model).name,)
     cfg = RunConfig.from_dict({"task": "seq2seq", "data": {"train": str(SAMPLE)}})
     assert cfg.resolved().model == "minilm-seq2seq" and cfg.selection_metric() == "chrf"
-    assert s2s.format_prediction("src", {"output": "out"}) == "out\tsrc"
-    assert any("AutoPeftModelForSeq2SeqLM" in line for line in s2s.card_usage(True))
+    assert format_prediction("src", {"output": "out"}) == "out\tsrc"
+    assert any("AutoPeftModelForSeq2SeqLM" in line for line in card_usage(True))
 
 
 # ------------------------------------------------------------ methods --
@@ -226,14 +231,15 @@ def test_every_method_trains_the_tiny_t5(tiny_t5, method):
     """A few optimizer steps on one batch at the method's learning rate lower the loss, and the model generates."""
     import torch
 
-    tok = s2s.load_tokenizer(tiny_t5)
-    model = methods.apply(s2s.load_model(tiny_t5, [], tok), method, {}, s2s.TASK.model.peft_task_type, total_steps=20)
+    tok = s2s_model.load_tokenizer(tiny_t5)
+    model = methods.apply(s2s_model.load_model(tiny_t5, [], tok), method, {}, s2s.TASK.model.peft_task_type,
+                          total_steps=20)
     trainable, total = methods.count_parameters(model)
     assert 0 < trainable <= total and (trainable < total) == (method != "full")
     rows = pairs(8)
-    batch = s2s.collator(tok, model)([
+    batch = s2s_tokens.collator(tok, model)([
         {"input_ids": tok(r["source"], return_token_type_ids=False)["input_ids"],
-         "labels": s2s.encode_targets(tok, [r["target"]], 8)[0]} for r in rows])
+         "labels": s2s_tokens.encode_targets(tok, [r["target"]], 8)[0]} for r in rows])
     batch.pop("token_type_ids", None)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
                             lr=methods.METHODS[method].learning_rate * 2)
@@ -250,13 +256,13 @@ def test_every_method_trains_the_tiny_t5(tiny_t5, method):
         opt.step()
         opt.zero_grad()
     assert loss_now() < before
-    out = s2s.predict(model, tok, [r["source"] for r in rows[:3]], max_new_tokens=4)
+    out = predict(model, tok, [r["source"] for r in rows[:3]], max_new_tokens=4)
     assert len(out) == 3 and all(isinstance(o["output"], str) for o in out)
 
 
 def test_freeze_trains_the_top_decoder_blocks(tiny_t5):
-    tok = s2s.load_tokenizer(tiny_t5)
-    model = methods.apply(s2s.load_model(tiny_t5, [], tok), "freeze", {"trainable_layers": 1},
+    tok = s2s_model.load_tokenizer(tiny_t5)
+    model = methods.apply(s2s_model.load_model(tiny_t5, [], tok), "freeze", {"trainable_layers": 1},
                           s2s.TASK.model.peft_task_type)
     trained = {n.split(".")[0] + "." + n.split(".")[1] + "." + n.split(".")[2]
                for n, p in model.named_parameters() if p.requires_grad and ".block." in n}
@@ -298,7 +304,7 @@ def test_the_run_logs_generation_metrics_and_reports_on_test(finished):
     assert [r["text"] for r in rows] == test["source"].tolist()
     assert [r["reference"] for r in rows] == test["target"].tolist()
     assert (report["metrics"]
-            == pytest.approx(s2s.text_metrics([r["output"] for r in rows], [r["reference"] for r in rows])))
+            == pytest.approx(s2s_training.text_metrics([r["output"] for r in rows], [r["reference"] for r in rows])))
     assert records[-1]["test_chrf"] == report["metrics"]["chrf"]
     # Did it help? The untrained base generated from the same test sources before the first step.
     assert set(report["base"]["metrics"]) == set(report["metrics"])
@@ -410,11 +416,11 @@ def test_the_catalog_base_is_built_once_and_loads_as_seq2seq(minilm_seq2seq, tmp
     from transformers import EncoderDecoderModel
 
     path = Path(minilm_seq2seq)
-    assert path == models.minilm_seq2seq_target() and (path / "model.safetensors").exists()
+    assert path == models.built_target("minilm-seq2seq") and (path / "model.safetensors").exists()
     built = (path / "model.safetensors").stat().st_mtime_ns
     assert models.resolve("minilm-seq2seq") == path and (path / "model.safetensors").stat().st_mtime_ns == built
-    tok = s2s.load_tokenizer(path)
-    model = s2s.load_model(path, [], tok)
+    tok = s2s_model.load_tokenizer(path)
+    model = s2s_model.load_model(path, [], tok)
     assert isinstance(model, EncoderDecoderModel)
     assert ((model.config.decoder_start_token_id, model.config.pad_token_id, model.config.eos_token_id)
             == (CLS_ID, PAD_ID, SEP_ID))
@@ -431,21 +437,21 @@ def test_the_catalog_base_is_built_once_and_loads_as_seq2seq(minilm_seq2seq, tmp
 @pytest.mark.parametrize("method", ["lora", "ia3", "prefix", "prompt", "freeze"])
 def test_methods_on_the_catalog_base(minilm_seq2seq, method):
     """The methods that need architecture knowledge (IA3's modules, prefix/prompt's layer counts, freeze's stack)."""
-    tok = s2s.load_tokenizer(minilm_seq2seq)
-    model = methods.apply(s2s.load_model(minilm_seq2seq, [], tok), method, {}, s2s.TASK.model.peft_task_type,
+    tok = s2s_model.load_tokenizer(minilm_seq2seq)
+    model = methods.apply(s2s_model.load_model(minilm_seq2seq, [], tok), method, {}, s2s.TASK.model.peft_task_type,
                           total_steps=20)
     trainable, total = methods.count_parameters(model)
     assert 0 < trainable < total
     if method == "freeze":  # the top two decoder blocks train, no encoder block
         blocks = {".".join(n.split(".")[:5]) for n, p in model.named_parameters() if p.requires_grad and ".layer." in n}
         assert blocks == {"decoder.bert.encoder.layer.4", "decoder.bert.encoder.layer.5"}
-    batch = s2s.collator(tok, model)([{"input_ids": tok("turn the lights off please",
-                                                        return_token_type_ids=False)["input_ids"],
-                                       "labels": s2s.encode_targets(tok, ["lights off"], 8)[0]}])
+    batch = s2s_tokens.collator(tok, model)([{"input_ids": tok("turn the lights off please",
+                                                               return_token_type_ids=False)["input_ids"],
+                                              "labels": s2s_tokens.encode_targets(tok, ["lights off"], 8)[0]}])
     model(**batch).loss.backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert any(g is not None and g.abs().sum() > 0 for g in grads)
-    assert len(s2s.predict(model, tok, ["open the door"], max_new_tokens=3)[0]["output"].split()) <= 3
+    assert len(predict(model, tok, ["open the door"], max_new_tokens=3)[0]["output"].split()) <= 3
 
 
 @pytest.mark.slow
@@ -463,13 +469,13 @@ def test_reproduce_script_builds_the_catalog_base_as_the_studio_does(finished, m
     cfg = json.loads((copy / "config.json").read_text())
     cfg["model"] = "minilm-seq2seq"
     (copy / "config.json").write_text(json.dumps(cfg))
-    (tmp_path / "reproduce_s2s.py").write_text(reproduce.script_text(copy))
+    (tmp_path / "reproduce_s2s.py").write_text(reproduce.script_and_packages(copy)[0])
     spec = importlib.util.spec_from_file_location("reproduce_s2s", tmp_path / "reproduce_s2s.py")
     script = sys.modules["reproduce_s2s"] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     base = script.write_minilm_seq2seq(tmp_path / "base", models.bundled_path(models.find_entry("minilm")))
     tok = script.load_tokenizer(base)
     built = script.load_model(base, [], tok).state_dict()
-    cached = s2s.load_model(minilm_seq2seq, [], s2s.load_tokenizer(minilm_seq2seq)).state_dict()
+    cached = s2s_model.load_model(minilm_seq2seq, [], s2s_model.load_tokenizer(minilm_seq2seq)).state_dict()
     assert built.keys() == cached.keys() and all(built[k].equal(cached[k]) for k in cached)
-    assert tok("a test")["input_ids"] == s2s.load_tokenizer(minilm_seq2seq)("a test")["input_ids"]
+    assert tok("a test")["input_ids"] == s2s_model.load_tokenizer(minilm_seq2seq)("a test")["input_ids"]
