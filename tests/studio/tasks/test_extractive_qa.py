@@ -11,8 +11,11 @@ import pytest
 
 from studio.base.errors import DataError
 from studio.config import DataConfig, RunConfig
-from studio.tasks import extractive_qa as qa
 from studio.tasks import get_task
+from studio.tasks.extractive_qa.data import prepare_data
+from studio.tasks.extractive_qa.model import load_tokenizer
+from studio.tasks.extractive_qa.tokens import NO_SPAN, tokenize
+from studio.tasks.extractive_qa.training import best_spans, normalise, scores
 from tests.support import SAMPLES, read_jsonl, tiny_config, train_to_completion, write_csv
 
 CONTEXT = "The Aster kettle costs 40 euros. It is made in Porto. Its warranty lasts two years."
@@ -34,7 +37,7 @@ def write_jsonl(path, rows) -> str:
 
 
 def prepare(path, **data):
-    return qa.prepare_data(DataConfig(train=str(path), **data))
+    return prepare_data(DataConfig(train=str(path), **data))
 
 
 def test_flat_records_become_question_context_answer_rows(tmp_path):
@@ -90,13 +93,13 @@ def test_a_given_column_the_file_lacks_is_named(tmp_path):
 
 
 def test_the_answer_becomes_its_token_span_and_long_contexts_read_in_windows(tiny_bert):
-    tok = qa.load_tokenizer(tiny_bert)
+    tok = load_tokenizer(tiny_bert)
     long_context = " ".join(f"word{i}" for i in range(60)) + " The answer is Porto."
     df = pd.DataFrame([{"question": "Where?", "context": long_context, "answer": "Porto",
                         "answer_start": long_context.index("Porto")}])
     cfg = RunConfig(task="extractive-qa", task_args={"doc_stride": 8})
     cfg.training.max_length = 32
-    ds = qa.tokenize({"train": df}, tok, [], cfg)["train"]
+    ds = tokenize({"train": df}, tok, [], cfg)["train"]
     assert len(ds) > 1 and set(ds["example_id"]) == {0}  # one question, several windows
     found = [(s, e, ids) for s, e, ids in zip(ds["start_positions"], ds["end_positions"], ds["input_ids"]) if s]
     assert found and all(tok.decode(ids[s:e + 1]).strip().lower() == "porto" for s, e, ids in found)
@@ -104,17 +107,17 @@ def test_the_answer_becomes_its_token_span_and_long_contexts_read_in_windows(tin
 
 
 def test_the_best_span_respects_the_answer_length_and_the_context():
-    offsets = [[list(qa.NO_SPAN), [0, 3], [4, 10], [11, 13], list(qa.NO_SPAN)]]
+    offsets = [[list(NO_SPAN), [0, 3], [4, 10], [11, 13], list(NO_SPAN)]]
     start = [np.array([9.0, 1.0, 5.0, 0.0, 8.0])]
     end = [np.array([9.0, 0.0, 1.0, 6.0, 8.0])]
-    got = qa.best_spans(start, end, [0], offsets, ["The answer is"], max_answer_length=2)[0]
+    got = best_spans(start, end, [0], offsets, ["The answer is"], max_answer_length=2)[0]
     assert (got["answer"], got["start"], got["end"]) == ("answer is", 4, 13) and 0 < got["score"] < 1
-    assert qa.best_spans(start, end, [0], offsets, ["The answer is"], max_answer_length=1)[0]["answer"] == "answer"
+    assert best_spans(start, end, [0], offsets, ["The answer is"], max_answer_length=1)[0]["answer"] == "answer"
 
 
 def test_scores_are_squads_exact_match_and_f1():
-    assert qa.normalise("The  Porto!") == "porto"
-    got = qa.scores(["Porto", "two full years", "red"], [["porto"], ["two years", "2 years"], ["blue"]])
+    assert normalise("The  Porto!") == "porto"
+    got = scores(["Porto", "two full years", "red"], [["porto"], ["two years", "2 years"], ["blue"]])
     assert got["exact_match"] == pytest.approx(1 / 3) and got["f1"] == pytest.approx((1 + 0.8 + 0) / 3)
 
 

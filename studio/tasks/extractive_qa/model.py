@@ -1,0 +1,19 @@
+"""Extractive QA's model: the shared tokenizer that can pad, the base with a span head."""
+
+from __future__ import annotations
+
+from studio.base.policy import trust_remote_code
+from studio.tasks.loading import padded_tokenizer
+
+
+def load_tokenizer(path, **kw):
+    return padded_tokenizer(path, **kw)
+
+
+def load_model(path, labels: list[str] | None = None, tokenizer=None, **kw):
+    """The base with a span head (a start and an end score per token); safetensors only."""
+    from transformers import AutoModelForQuestionAnswering
+
+    kw.setdefault("use_safetensors", True)
+    kw.setdefault("trust_remote_code", trust_remote_code())
+    return AutoModelForQuestionAnswering.from_pretrained(str(path), **kw)
