@@ -140,7 +140,7 @@ def data_check(rows: int, work: Path) -> dict:
     import pandas as pd
 
     from studio.config import DataConfig
-    from studio.tasks import text_classification as tc
+    from studio.tasks.text_classification import data as tc_data
 
     df = pd.read_csv(BANKING / "train.csv")
     reps = -(-rows // len(df))
@@ -154,15 +154,15 @@ def data_check(rows: int, work: Path) -> dict:
     os.environ["STUDIO_CACHE"] = str(work / "fresh-cache")  # a fresh datasets cache for the first read
     try:
         t = time.perf_counter()
-        prep = tc.prepare_data(cfg)
+        prep = tc_data.prepare_data(cfg)
         first = time.perf_counter() - t
         t = time.perf_counter()
-        prep = tc.prepare_data(cfg)
+        prep = tc_data.prepare_data(cfg)
         second = time.perf_counter() - t
         kept = prep.report.rows
         del prep
         tracemalloc.start()
-        tc.prepare_data(cfg)
+        tc_data.prepare_data(cfg)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     finally:

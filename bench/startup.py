@@ -167,7 +167,8 @@ def phases(run_dir: str) -> dict:
     from studio.base.devices import resolve_device
     from studio.config import load_run_config
     from studio.tasks import get_task
-    from studio.tasks import text_classification as steps  # the replayed run is text classification
+    from studio.tasks.text_classification.model import load_model, load_tokenizer
+    from studio.tasks.text_classification.tokens import collator, tokenize  # the replayed run is text classification
     from studio.training import recipe as train  # noqa: F401
 
     T["import studio (runs, data, train)"] = time.perf_counter() - t
@@ -187,17 +188,17 @@ def phases(run_dir: str) -> dict:
     path = models.resolve(cfg.model)
     T["models.resolve"] = time.perf_counter() - t
     t = time.perf_counter()
-    tok = steps.load_tokenizer(path)
+    tok = load_tokenizer(path)
     T["load tokenizer"] = time.perf_counter() - t
     t = time.perf_counter()
     splits = data_mod.load_splits(rd / "data")
     labels = json.loads((RunFolder(rd).data_report).read_text())["labels"]
     T["load splits (parquet)"] = time.perf_counter() - t
     t = time.perf_counter()
-    ds = steps.tokenize(splits, tok, labels, cfg)
+    ds = tokenize(splits, tok, labels, cfg)
     T["tokenise (datasets.map)"] = time.perf_counter() - t
     t = time.perf_counter()
-    model = steps.load_model(path, labels, tok)
+    model = load_model(path, labels, tok)
     T["load model weights"] = time.perf_counter() - t
     if cfg.task_args.head_init == "prototype":
         from studio.training.head_init import init_from_prototypes
@@ -223,7 +224,7 @@ def phases(run_dir: str) -> dict:
                                  logging_first_step=True, report_to="none", save_strategy="no", eval_strategy="no",
                                  disable_tqdm=True, max_steps=1, dataloader_num_workers=0,
                                  train_sampling_strategy="group_by_length" if tc.group_by_length else "random")
-        trainer = Trainer(model=model, args=args, train_dataset=ds["train"], data_collator=steps.collator(tok),
+        trainer = Trainer(model=model, args=args, train_dataset=ds["train"], data_collator=collator(tok),
                           processing_class=tok)
         T["build TrainingArguments + Trainer"] = time.perf_counter() - t
         t = time.perf_counter()

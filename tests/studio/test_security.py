@@ -20,7 +20,7 @@ from studio import cli, export, models
 from studio.base.errors import ExportError, ModelError, RunError
 from studio.config import RunConfig
 from studio.data import uploads
-from studio.tasks import text_classification as tc
+from studio.tasks.text_classification import model as tc_model
 from tests.bad_inputs import GOOD_CSV
 
 TOKEN = "hf_SeCrEtT0kenValue1234567890"
@@ -46,12 +46,12 @@ def test_every_load_passes_trust_remote_code_off_and_safetensors_only(monkeypatc
 
     monkeypatch.delenv("STUDIO_TRUST_REMOTE_CODE", raising=False)
     toks, mods = Spy(monkeypatch, AutoTokenizer), Spy(monkeypatch, AutoModelForSequenceClassification)
-    tok = tc.load_tokenizer(tiny_bert)
-    tc.load_model(tiny_bert, ["a", "b"], tok)
+    tok = tc_model.load_tokenizer(tiny_bert)
+    tc_model.load_model(tiny_bert, ["a", "b"], tok)
     assert toks.calls[-1]["trust_remote_code"] is False
     assert mods.calls[-1]["trust_remote_code"] is False and mods.calls[-1]["use_safetensors"] is True
     monkeypatch.setenv("STUDIO_TRUST_REMOTE_CODE", "1")  # the operator's flag sets this
-    tc.load_model(tiny_bert, ["a", "b"], tc.load_tokenizer(tiny_bert))
+    tc_model.load_model(tiny_bert, ["a", "b"], tc_model.load_tokenizer(tiny_bert))
     assert toks.calls[-1]["trust_remote_code"] is True and mods.calls[-1]["trust_remote_code"] is True
 
 
@@ -73,7 +73,7 @@ def test_remote_code_never_runs_unless_the_operator_allows_it(tmp_path, monkeypa
     with pytest.raises(ModelError, match="--trust-remote-code"):
         models.resolve(str(folder))
     with pytest.raises(Exception):  # even past the studio's own check, transformers refuses
-        tc.load_model(folder, ["a", "b"])
+        tc_model.load_model(folder, ["a", "b"])
     assert not marker.exists(), "the repository's code ran"
     monkeypatch.setenv("STUDIO_TRUST_REMOTE_CODE", "1")
     assert models.resolve(str(folder)) == folder.resolve()
@@ -108,7 +108,7 @@ def test_pickled_weights_are_never_unpickled(tmp_path, tiny_bert):
         models.resolve(str(folder))
     assert "pytorch_model.bin" in str(err.value) and "safe_serialization=True" in str(err.value)
     with pytest.raises(Exception):  # the loader itself asks for safetensors and refuses the pickle
-        tc.load_model(folder, ["a", "b"])
+        tc_model.load_model(folder, ["a", "b"])
     assert not marker.exists(), "the pickle was loaded"
 
 

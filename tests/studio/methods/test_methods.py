@@ -20,6 +20,7 @@ from studio.config import RunConfig
 from studio.serve import inference
 from studio.tasks import get_task
 from studio.tasks import text_classification as tc
+from studio.tasks.text_classification.model import load_model, load_tokenizer
 from studio.training import recipe
 from tests.support import read_jsonl, tiny_config, trainable_here
 
@@ -60,12 +61,12 @@ APPLY = [
 
 @pytest.fixture(scope="module")
 def tokenizer(tiny_bert):
-    return tc.load_tokenizer(tiny_bert)
+    return load_tokenizer(tiny_bert)
 
 
 @pytest.mark.parametrize("method, args", APPLY, ids=[f"{m}-{'-'.join(a) or 'default'}" for m, a in APPLY])
 def test_apply_keeps_the_head_trainable_and_counts_parameters(tiny_bert, tokenizer, method, args):
-    base = tc.load_model(tiny_bert, ["a", "b", "c"], tokenizer)
+    base = load_model(tiny_bert, ["a", "b", "c"], tokenizer)
     base_total = sum(p.numel() for p in base.parameters())
     model = methods.apply(base, method, args, tc.TASK.model.peft_task_type, total_steps=50)
     named = dict(model.named_parameters())
@@ -162,13 +163,13 @@ def test_prefix_tuning_on_a_model_without_past_key_values_is_refused_in_one_sent
 
     from studio.base.errors import ConfigError
 
-    methods.apply(tc.load_model(tiny_bert, ["a", "b"], tokenizer), "prefix", {}, tc.TASK.model.peft_task_type)  # fine
+    methods.apply(load_model(tiny_bert, ["a", "b"], tokenizer), "prefix", {}, tc.TASK.model.peft_task_type)  # fine
     forward = BertModel.forward
     monkeypatch.setattr(BertModel, "forward", lambda self, input_ids=None, attention_mask=None, cache=None, **kw:
                         forward(self, input_ids=input_ids, attention_mask=attention_mask, **kw))
     with pytest.raises(ConfigError, match=r"Prefix tuning cannot run on BertModel .*Use prompt tuning or LoRA"):
-        methods.apply(tc.load_model(tiny_bert, ["a", "b"], tokenizer), "prefix", {}, tc.TASK.model.peft_task_type)
-    methods.apply(tc.load_model(tiny_bert, ["a", "b"], tokenizer), "prompt", {}, tc.TASK.model.peft_task_type)
+        methods.apply(load_model(tiny_bert, ["a", "b"], tokenizer), "prefix", {}, tc.TASK.model.peft_task_type)
+    methods.apply(load_model(tiny_bert, ["a", "b"], tokenizer), "prompt", {}, tc.TASK.model.peft_task_type)
 
 
 def test_each_method_owns_its_facts():
@@ -195,7 +196,7 @@ def test_only_a_moving_rank_gets_its_allocation_callback(tiny_bert, tokenizer):
     from studio.training.parts import recipe_callbacks
 
     for name, expected in (("adalora", ["RankAllocation"]), ("lora", [])):
-        model = methods.apply(tc.load_model(tiny_bert, ["a", "b"], tokenizer), name, {}, tc.TASK.model.peft_task_type,
+        model = methods.apply(load_model(tiny_bert, ["a", "b"], tokenizer), name, {}, tc.TASK.model.peft_task_type,
                               total_steps=20)
         assert methods.moves_rank(model) is bool(expected)
         assert [type(cb).__name__ for cb in recipe_callbacks(model, TrainingConfig())] == expected

@@ -98,10 +98,10 @@ def test_a_local_folder_loads(tmp_path):
     folder = make_tiny_bert(tmp_path / "bert")
     path = models.resolve(str(folder))
     assert path == folder.resolve()
-    from studio.tasks import text_classification as tc
+    from studio.tasks.text_classification import model as tc_model
 
-    tok = tc.load_tokenizer(path)
-    model = tc.load_model(path, ["a", "b"], tok)
+    tok = tc_model.load_tokenizer(path)
+    model = tc_model.load_model(path, ["a", "b"], tok)
     assert model.config.id2label == {0: "a", 1: "b"}
 
 

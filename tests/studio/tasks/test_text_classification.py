@@ -1,5 +1,5 @@
 """Text classification's data: read every format, detect columns, normalise labels, split, report, and explain
-bad input (studio.tasks.text_classification.prepare_data over studio.data's readers).
+bad input (studio.tasks.text_classification.data.prepare_data over studio.data's readers).
 
 A data error is one sentence naming the file, the row or column, and the fix; and Store.create
 leaves nothing behind for it: no run folder, no registry row.
@@ -16,14 +16,14 @@ import pytest
 from studio import data
 from studio.config import DataConfig, RunConfig
 from studio.data import DataError
-from studio.tasks import text_classification as tc
+from studio.tasks.text_classification import data as tc_data
 from tests.support import SUPPORT_TICKETS, separable_rows, write_csv
 
 ROWS = separable_rows(10)  # 20 rows, 2 classes
 
 
 def prep(path, **kw) -> data.PreparedData:
-    return tc.prepare_data(DataConfig(train=str(path), **kw))
+    return tc_data.prepare_data(DataConfig(train=str(path), **kw))
 
 
 # ------------------------------------------------------------------ formats --
@@ -68,10 +68,10 @@ def test_the_bundled_samples_read():
 def test_detects_columns_by_name_and_by_shape(tmp_path):
     named = write_csv(tmp_path / "named.csv", [{"id": i, "review": r["text"], "sentiment": r["label"]}
                                                for i, r in enumerate(ROWS)])
-    assert tc.detect_columns(data.read_table(str(named))) == ("review", "sentiment")
+    assert tc_data.detect_columns(data.read_table(str(named))) == ("review", "sentiment")
     # No known names: the longest text-like column is the text, the one with fewest values the label.
     odd = write_csv(tmp_path / "odd.csv", [{"k": r["label"], "words": r["text"], "n": i} for i, r in enumerate(ROWS)])
-    assert tc.detect_columns(data.read_table(str(odd))) == ("words", "k")
+    assert tc_data.detect_columns(data.read_table(str(odd))) == ("words", "k")
     assert prep(odd).report.text_column == "words"
 
 
@@ -120,17 +120,17 @@ def test_label_ids_are_named_by_label_names(tmp_path):
     rows = [{"text": f"{w} film number {i}", "label": lab}
             for i in range(12) for w, lab in (("great", 1), ("awful", 0))]
     path = write_csv(tmp_path / "imdb.csv", rows)
-    prep = tc.prepare_data(DataConfig(train=str(path), label_names="negative, positive"))
+    prep = tc_data.prepare_data(DataConfig(train=str(path), label_names="negative, positive"))
     assert prep.labels == ["negative", "positive"]
     train = prep.splits["train"]
     assert set(train[train["text"].str.startswith("great")]["label"]) == {"positive"}
     with pytest.raises(DataError, match=r"imdb.csv: label id 1 has no name: label_names gives 1 names"):
-        tc.prepare_data(DataConfig(train=str(path), label_names="negative"))
+        tc_data.prepare_data(DataConfig(train=str(path), label_names="negative"))
     named = write_csv(tmp_path / "named.csv",
                       [{"text": r["text"], "label": "good" if r["label"] else "bad"} for r in rows])
     with pytest.raises(DataError,
                        match=r"named.csv: label 'good' in column 'label' is not a class id, but label_names is set"):
-        tc.prepare_data(DataConfig(train=str(named), label_names="negative, positive"))
+        tc_data.prepare_data(DataConfig(train=str(named), label_names="negative, positive"))
 
 
 def test_default_split_is_stratified_80_10_10(tmp_path):
@@ -185,7 +185,8 @@ def test_report_has_token_length_percentiles(tmp_path):
     tok = AutoTokenizer.from_pretrained(str(minilm_dir()))
     rows = [dict(r) for r in ROWS]
     rows[0]["text"] = "word " * 40
-    prepared = tc.prepare_data(DataConfig(train=str(write_csv(tmp_path / "t.csv", rows))), tokenizer=tok, max_length=8)
+    prepared = tc_data.prepare_data(DataConfig(train=str(write_csv(tmp_path / "t.csv", rows))), tokenizer=tok,
+                                    max_length=8)
     tl = prepared.report.token_lengths
     assert {"p50", "p90", "p95", "p99", "max", "mean"} <= set(tl)
     lengths = [len(tok(t)["input_ids"]) for t in prepared.splits["train"]["text"]]
@@ -327,7 +328,7 @@ def test_a_headerless_file_reads_with_header_off_and_its_columns_are_found_by_co
 
 
 def test_a_zero_validation_share_evaluates_on_the_test_rows_and_spends_no_labels_on_validation():
-    p = tc.prepare_data(DataConfig(train=str(SUPPORT_TICKETS), validation_fraction=0.0))
+    p = tc_data.prepare_data(DataConfig(train=str(SUPPORT_TICKETS), validation_fraction=0.0))
     assert p.report.rows["train"] + p.report.rows["test"] == 240
     assert (p.splits["validation"] is p.splits["test"]
             and p.report.split_source["validation"] == p.report.split_source["test"])
@@ -337,14 +338,14 @@ def test_labelled_rows_keep_file_positions_and_read_a_partly_labelled_pool(tmp_p
     path = tmp_path / "pool.csv"
     pd.DataFrame({"id": [1, 2, 3, 4], "text": ["an invoice", "", "a crash", "a parcel"],
                   "label": ["Billing", None, None, "shipping"]}).to_csv(path, index=False)
-    rows = tc.labelled_rows(DataConfig(train=str(path)), unlabelled_ok=True)
+    rows = tc_data.labelled_rows(DataConfig(train=str(path)), unlabelled_ok=True)
     assert rows.rows == [0, 2, 3] and rows.texts == ["an invoice", "a crash", "a parcel"]
     assert rows.labels == ["Billing", None, "shipping"] and rows.labelled() == [0, 2]
     texts_only = tmp_path / "texts.csv"
     pd.DataFrame({"id": [1, 2], "utterance": ["hello there", "card lost"]}).to_csv(texts_only, index=False)
-    pool = tc.labelled_rows(DataConfig(train=str(texts_only)), unlabelled_ok=True)
+    pool = tc_data.labelled_rows(DataConfig(train=str(texts_only)), unlabelled_ok=True)
     assert (pool.text_column, pool.label_column, pool.labels) == ("utterance", None, [None, None])
     ids = tmp_path / "ids.csv"
     pd.DataFrame({"text": ["good", "bad", "fine"], "label": [1, 0, 1]}).to_csv(ids, index=False)
-    named = tc.labelled_rows(DataConfig(train=str(ids), label_names="neg,pos"))
+    named = tc_data.labelled_rows(DataConfig(train=str(ids), label_names="neg,pos"))
     assert named.labels == ["pos", "neg", "pos"] and named.stored == {"neg": 0, "pos": 1}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from studio.tasks import text_classification as tc
+from studio.tasks.text_classification import model as tc_model
 from studio.training import head_init
 from tests.support import separable_rows
 
@@ -25,9 +25,9 @@ def _accuracy(model, tok, texts, y):
 
 def test_prototypes_classify_before_any_training_where_a_random_head_guesses(tiny_bert):
     texts, y = _data()
-    tok = tc.load_tokenizer(tiny_bert)
+    tok = tc_model.load_tokenizer(tiny_bert)
     torch.manual_seed(0)
-    model = tc.load_model(tiny_bert, LABELS, tok)
+    model = tc_model.load_model(tiny_bert, LABELS, tok)
     random_acc = _accuracy(model, tok, texts, y)
     assert head_init.init_from_prototypes(model, tok, texts, y, len(LABELS), max_length=32, seed=0)
     proto_acc = _accuracy(model, tok, texts, y)
@@ -36,8 +36,8 @@ def test_prototypes_classify_before_any_training_where_a_random_head_guesses(tin
 
 def test_large_bases_average_fewer_rows_per_class(tiny_bert, monkeypatch):
     texts, y = _data()
-    tok = tc.load_tokenizer(tiny_bert)
-    model = tc.load_model(tiny_bert, LABELS, tok)
+    tok = tc_model.load_tokenizer(tiny_bert)
+    model = tc_model.load_model(tiny_bert, LABELS, tok)
     seen = []
     handle = model.register_forward_pre_hook(lambda mod, args, kwargs: seen.append(kwargs["input_ids"].shape[0]),
                                              with_kwargs=True)
@@ -54,8 +54,8 @@ def test_large_bases_average_fewer_rows_per_class(tiny_bert, monkeypatch):
 
 def test_a_head_that_is_not_a_plain_linear_is_left_alone(tiny_bert):
     texts, y = _data()
-    tok = tc.load_tokenizer(tiny_bert)
-    model = tc.load_model(tiny_bert, LABELS, tok)
+    tok = tc_model.load_tokenizer(tiny_bert)
+    model = tc_model.load_model(tiny_bert, LABELS, tok)
     model.classifier = torch.nn.Sequential(torch.nn.Linear(32, 3))
     before = model.classifier[0].weight.clone()
     assert not head_init.init_from_prototypes(model, tok, texts, y, len(LABELS), max_length=32)
