@@ -1,7 +1,8 @@
 """Form fields built from the engine's config dataclasses, and forms turned back into configs.
 
-Bounds, choices, defaults and help come from `field(metadata=...)` in
-studio/config.py and the method registry, so the page never restates them.
+Bounds, choices, defaults, labels and help come from the `setting()` fields of the
+engine's settings dataclasses (config sections, each method's and each task's
+settings: studio.base.settings), so the page never restates them.
 Form values are passed to handlers by name (gradio's `inputs_kwargs`), and
 those names are the API parameter names too: `epochs`, `lora_r`, ...
 """
@@ -62,16 +63,6 @@ def field_component(spec: dict[str, Any], label, step: float | None = None, **kw
     return gr.Textbox(value="" if default is None else str(default), label=label, info=info, **kw)
 
 
-def setting_component(s: methods.Setting, label, **kw) -> gr.components.Component:
-    """A method setting (studio.methods.Setting) as a widget."""
-    if s.choices:
-        return gr.Dropdown(choices=list(s.choices), value=s.default, label=label, info=s.help, **kw)
-    if s.type in (int, float):
-        return gr.Number(value=s.default, label=label, info=s.help, minimum=s.min, maximum=s.max,
-                         precision=0 if s.type is int else None, step=1 if s.type is int else 0.01, **kw)
-    return gr.Textbox(value=str(s.default), label=label, info=s.help, **kw)
-
-
 def method_key(method: str, setting: str) -> str:
     return f"{method}_{setting}"
 
@@ -95,12 +86,7 @@ def raw_config(state: DataState | None, values: dict[str, Any]) -> dict[str, Any
     """Form values (by name) and the session's data -> the raw dict RunConfig.from_dict checks."""
     method = values.get("method") or "lora"
     model = (values.get("model_custom") or "").strip() or values.get("model") or ""
-    args = {}
-    if method in methods.METHODS:
-        for s in methods.METHODS[method].settings:
-            v = values.get(method_key(method, s.name))
-            if v is not None and v != "":
-                args[s.name] = v
+    args = filled_in(methods.METHODS[method].fields(), values, method) if method in methods.METHODS else {}
     training = {f["name"]: unset_zero(f, values[f["name"]]) for f in field_help(TrainingConfig) if f["name"] in values}
     data: dict[str, Any] = {"train": state.path if state else ""}
     data_specs = {f["name"]: f for f in field_help(DataConfig)}
@@ -116,16 +102,22 @@ def raw_config(state: DataState | None, values: dict[str, Any]) -> dict[str, Any
             data[name] = getattr(state, name)
     name = (values.get("run_name") or "").strip() or None
     task = values.get("task") or (state.task if state else DEFAULT_TASK)
-    task_args = {}
-    if task in task_names():
-        for f in task_field_specs(task):
-            v = values.get(f["name"])
-            if v is not None and v != "":
-                task_args[f["name"]] = unset_zero(f, v)
+    task_args = filled_in(task_field_specs(task), values) if task in task_names() else {}
     return {"task": task, "model": model, "method": method, "method_args": args, "task_args": task_args,
             "name": name, "data": data, "training": training,
             "augment": section_values(AugmentConfig, AUGMENT_PREFIX, values),
             "distill": section_values(DistillConfig, DISTILL_PREFIX, values)}
+
+
+def filled_in(specs: list[dict[str, Any]], values: dict[str, Any], method: str | None = None) -> dict[str, Any]:
+    """The settings (method or task: field_help specs) the form filled in; a blank one keeps its default. A method's
+    fields are named method_key(method, name) on the form, a task's by their own names."""
+    out = {}
+    for f in specs:
+        v = values.get(method_key(method, f["name"]) if method else f["name"])
+        if v is not None and v != "":
+            out[f["name"]] = unset_zero(f, v)
+    return out
 
 
 def section_values(cls, prefix: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -164,9 +156,9 @@ def form_values(cfg: RunConfig, catalog_ids: list[str]) -> dict[str, Any]:
     vals["method"] = cfg.method
     vals["task"] = cfg.task
     for m in methods.METHODS.values():
-        for s in m.settings:
-            vals[method_key(m.name, s.name)] = (cfg.method_args.get(s.name, s.default) if m.name == cfg.method
-                                                else s.default)
+        for f in m.fields():
+            vals[method_key(m.name, f["name"])] = (cfg.method_args.get(f["name"], f["default"]) if m.name == cfg.method
+                                                   else f["default"])
     for f in field_help(TrainingConfig):
         v = getattr(cfg.training, f["name"])
         vals[f["name"]] = 0 if v is None and zero_means_unset(f) else v

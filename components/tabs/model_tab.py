@@ -57,14 +57,6 @@ FIELD_LABELS = {
     "wandb_project": t("W&B project", "W&B 项目"),
 }
 FIELD_STEPS = {"epochs": 0.5, "learning_rate": 1e-5}
-SETTING_LABELS = {
-    "r": t("Rank r", "秩 r"), "alpha": t("Alpha", "Alpha 缩放"), "dropout": t("Dropout", "Dropout"),
-    "target_modules": t("Target modules", "目标模块"), "trainable_layers": t("Trainable top layers", "可训练的顶层数"),
-    "init_r": t("Initial rank", "初始秩"), "target_r": t("Target rank", "目标秩"),
-    "feedforward_modules": t("Feed-forward modules", "前馈模块"),
-    "num_virtual_tokens": t("Virtual tokens", "虚拟词元数"),
-    "bits": t("Bits per base weight", "基础模型每个权重的位数"),
-}
 METHOD_ZH = {  # (title, summary) in Chinese; English comes from the registry
     "full": ("全量微调", "所有权重都参与训练。数据充足时效果最好，检查点也最大。"),
     "freeze": ("冻结底层", "只训练最上面 N 层 Transformer 和分类头。"),
@@ -265,14 +257,14 @@ def _model_and_method(ctx: StudioContext, catalog: list[tuple[str, str]]) -> tup
     for m in methods.METHODS.values():
         with gr.Group(visible=m.name == default_method) as grp:
             gr.Markdown(t(m.summary, METHOD_ZH.get(m.name, ("", m.summary))[1]), elem_classes=["studio-method-summary"])
-            if not m.settings:
+            if not m.fields():
                 gr.Markdown(t("No settings: every weight trains.", "无需设置：所有权重都参与训练。"),
                             elem_classes=["studio-muted"])
             with gr.Row():
-                for s in m.settings:
-                    key = forms.method_key(m.name, s.name)
-                    method_fields[key] = forms.setting_component(s, SETTING_LABELS.get(s.name, s.name),
-                                                                 min_width=200, elem_id=f"field-{key}")
+                for spec in m.fields():
+                    key = forms.method_key(m.name, spec["name"])
+                    method_fields[key] = forms.field_component(spec, t(spec["label"]), min_width=200,
+                                                               elem_id=f"field-{key}")
         method_groups[m.name] = grp
     return model, model_custom, method, method_groups, method_fields
 

@@ -17,6 +17,11 @@ from typing import Any
 from studio.base.errors import ConfigError
 
 
+@dataclasses.dataclass(frozen=True)
+class NoSettings:
+    """Settings of something that takes none (a method such as full fine-tuning, a task without its own)."""
+
+
 def setting(default, help: str, **meta):
     """A documented field: its default, a sentence of help, and optionally min, max and choices."""
     if isinstance(default, (dict, list)):

@@ -1,6 +1,6 @@
 """Methods: full fine-tuning, frozen layers and the PEFT family, one registry of records that own what they do.
 
-    base             Method and Setting; the helpers every method uses (target modules, heads, layer stacks)
+    base             Method; the helpers every method uses (target modules, heads, layer stacks)
     full             full, freeze
     lora             lora, dora, adalora
     qlora            qlora (LoRA on a 4- or 8-bit base, bitsandbytes)
@@ -9,17 +9,21 @@
 
 Each Method builds its model (`attach`) and says what the rest of the studio asks of it: an adapter or the
 whole model (`peft`), whether it folds into the base (`mergeable`), the virtual tokens it adds, whether its rank
-moves during training. Adding a method is its record and one line in METHODS.
+moves during training. Its settings are a dataclass of setting() fields, as every config section's and task's
+are (studio.base.settings: one mechanism for help, bounds, labels and checks). Adding a method is its record and one
+line in METHODS.
 
 Imports: base.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from studio.base.errors import ConfigError
-from studio.methods.base import Method, Setting, count_parameters, head_names, transformer_layers
+from studio.base.settings import build, check_bounds
+from studio.methods.base import Method, count_parameters, head_names, transformer_layers
 from studio.methods.full import FREEZE, FULL
 from studio.methods.ia3 import IA3
 from studio.methods.lora import ADALORA, DORA, LORA
@@ -31,35 +35,23 @@ if TYPE_CHECKING:
 
 METHODS: dict[str, Method] = {m.name: m for m in (FULL, FREEZE, LORA, QLORA, DORA, ADALORA, IA3, PREFIX, PROMPT)}
 
-__all__ = ["METHODS", "Method", "Setting", "attach", "apply", "count_parameters", "describe", "head_names",
+__all__ = ["METHODS", "Method", "attach", "apply", "count_parameters", "describe", "head_names",
            "moves_rank", "resolve_args", "transformer_layers"]
 
 
 def resolve_args(method: str, args: dict | None) -> dict[str, Any]:
-    """Merge user settings over the method's defaults, checking names, types and bounds."""
+    """The user's settings over the method's defaults (a None value keeps the default), read and checked as every
+    settings dataclass is (studio.base.settings.build, check_bounds)."""
     m = METHODS[method]
-    args = dict(args or {})
-    known = {s.name: s for s in m.settings}
-    for k in args:
-        if k not in known:
-            hint = f"known ones are {', '.join(known)}" if known else "it takes none"
+    given = {k: v for k, v in (args or {}).items() if v is not None}
+    names = [f.name for f in dataclasses.fields(m.settings)]
+    for k in given:
+        if k not in names:  # said with the method's name: the same setting may belong to another method
+            hint = f"known ones are {', '.join(names)}" if names else "it takes none"
             raise ConfigError(f"method_args.{k}: not a setting of {method}; {hint}.")
-    out = m.defaults()
-    for k, v in args.items():
-        s = known[k]
-        try:
-            if s.type is int and (isinstance(v, bool) or (isinstance(v, float) and not v.is_integer())):
-                raise ValueError
-            v = s.type(v) if v is not None else s.default
-        except (TypeError, ValueError):
-            raise ConfigError(f"method_args.{k}: expected {s.type.__name__}, got {v!r}.") from None
-        if s.min is not None and v < s.min:
-            raise ConfigError(f"method_args.{k}: {v} is below the minimum {s.min}.")
-        if s.max is not None and v > s.max:
-            raise ConfigError(f"method_args.{k}: {v} is above the maximum {s.max}.")
-        if s.choices and v not in s.choices:
-            raise ConfigError(f"method_args.{k}: {v!r} is not one of {', '.join(map(str, s.choices))}.")
-        out[k] = v
+    obj = build(m.settings, given, "method_args.")
+    check_bounds(obj, "method_args")
+    out = dataclasses.asdict(obj)
     if m.check is not None:
         m.check(out)
     return out
@@ -87,7 +79,7 @@ def describe() -> list[dict[str, Any]]:
     return [
         {"name": m.name, "title": m.title, "summary": m.summary, "learning_rate": m.learning_rate,
          "peft": m.peft, "mergeable": m.mergeable, "quantized": m.quantized_bits is not None,
-         "settings": [{"name": s.name, "default": s.default, "help": s.help, "type": s.type.__name__,
-                       "min": s.min, "max": s.max} for s in m.settings]}
+         "settings": [{"name": f["name"], "default": f["default"], "help": f["help"], "type": f["type"].__name__,
+                       "min": f.get("min"), "max": f.get("max"), "choices": f.get("choices")} for f in m.fields()]}
         for m in METHODS.values()
     ]

@@ -5,8 +5,11 @@ asks of it (an adapter or the whole model, whether it folds into the base, how m
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
+
+from studio.base.settings import NoSettings, field_help
 
 if TYPE_CHECKING:  # torch loads lazily: config checks and the CLI's listings never need it
     from torch import nn
@@ -15,27 +18,17 @@ HEAD_NAMES = ("classifier", "score", "lm_head", "qa_outputs")  # the task heads 
 
 
 @dataclass(frozen=True)
-class Setting:
-    name: str
-    default: Any
-    help: str
-    type: type = int
-    min: float | None = None
-    max: float | None = None
-    choices: tuple | None = None
-
-
-@dataclass(frozen=True)
 class Method:
     """One method and what it owns. `build(model, args, peft_task_type, total_steps)` returns the model to train
-    (the task's head always trains); args are the resolved settings."""
+    (the task's head always trains); args are the resolved settings: its `settings` dataclass (setting() fields,
+    as every config section and task has) as a dict, a run's cfg.method_args."""
 
     name: str
     title: str
     summary: str
     learning_rate: float
     build: Callable[..., Any]
-    settings: tuple[Setting, ...] = field(default_factory=tuple)
+    settings: type = NoSettings
     peft: bool = True                  # an adapter saved beside the base (False: the whole model is saved)
     mergeable: bool = True             # folds into the base's weights (virtual tokens do not)
     virtual_tokens_setting: str | None = None  # the setting that prepends this many learned tokens to each sequence
@@ -45,7 +38,11 @@ class Method:
     machine_check: Callable[[str], None] | None = None  # what the server must offer (given the run's device)
 
     def defaults(self) -> dict[str, Any]:
-        return {s.name: s.default for s in self.settings}
+        return dataclasses.asdict(self.settings())
+
+    def fields(self) -> list[dict[str, Any]]:
+        """Its settings with their help, bounds and labels (base.settings.field_help): forms, the CLI, sweeps."""
+        return field_help(self.settings)
 
     def base_bits(self, args: dict[str, Any]) -> int | None:
         """Bits per weight of the quantized base (4 or 8), None for a base in a float format."""

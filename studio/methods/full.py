@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from studio.methods.base import Method, Setting, head_names, transformer_layers
+from dataclasses import dataclass
+
+from studio.base.settings import setting
+from studio.base.text import Text
+from studio.methods.base import Method, head_names, transformer_layers
 
 TOP_MODULES = ("pooler", "norm", "final_layer_norm", "ln_f")  # between the top layer and the head
 
@@ -35,6 +39,13 @@ def build_freeze(model, args, peft_task_type, total_steps=None):
 
 FULL = Method("full", "Full fine-tuning", "Every weight trains. Best quality on enough data; largest checkpoints.",
               5e-5, build_full, peft=False)
+@dataclass
+class FreezeSettings:
+    """Freezing's setting (cfg.method_args)."""
+
+    trainable_layers: int = setting(2, "How many of the top transformer layers train (0 trains only the head).",
+                                    min=0, max=200, label=Text("Trainable top layers", "可训练的顶层数"))
+
+
 FREEZE = Method("freeze", "Freeze lower layers", "Only the top N transformer layers and the head train.", 1e-4,
-                build_freeze, (Setting("trainable_layers", 2, "How many of the top transformer layers train (0 trains "
-                                       "only the head).", int, 0, 200),), peft=False)
+                build_freeze, FreezeSettings, peft=False)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from studio.methods.base import Method, Setting, target_modules
+from dataclasses import dataclass
+
+from studio.base.settings import setting
+from studio.base.text import Text
+from studio.methods.base import Method, target_modules
 
 
 def build_ia3(model, args, peft_task_type, total_steps=None):
@@ -28,9 +32,15 @@ def decoder_defaults(model) -> tuple[list[str] | None, list[str] | None]:
     return list(TARGETS[decoder_type]), list(FEEDFORWARD.get(decoder_type, []))
 
 
+@dataclass
+class IA3Settings:
+    """IA3's settings (cfg.method_args)."""
+
+    target_modules: str = setting("", "Comma-separated modules to rescale; empty takes peft's default for the "
+                                  "architecture.", joined=True, label=Text("Target modules", "目标模块"))
+    feedforward_modules: str = setting("", "Which of target_modules are feed-forward layers; empty takes peft's "
+                                       "default.", joined=True, label=Text("Feed-forward modules", "前馈模块"))
+
+
 IA3 = Method("ia3", "IA3", "Learned rescaling vectors on keys, values and feed-forward activations; the fewest "
-             "trainable weights.", 5e-3, build_ia3, (
-                 Setting("target_modules", "", "Comma-separated modules to rescale; empty takes peft's default for "
-                         "the architecture.", str),
-                 Setting("feedforward_modules", "", "Which of target_modules are feed-forward layers; empty takes "
-                         "peft's default.", str)))
+             "trainable weights.", 5e-3, build_ia3, IA3Settings)

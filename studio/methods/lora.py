@@ -6,24 +6,40 @@ modules_to_save), and an adapter inside it would break that for every head peft 
 
 from __future__ import annotations
 
-from studio.base.errors import ConfigError
-from studio.methods.base import Method, Setting, head_names, target_modules
+from dataclasses import dataclass
 
-_LORA = (
-    Setting("r", 16, "Rank of the low-rank update; higher learns more and costs more.", int, 1, 512),
-    Setting("alpha", 32, "Scale of the update (effective scale alpha / r).", int, 1, 1024),
-    Setting("dropout", 0.05, "Dropout on the adapter's input.", float, 0.0, 0.9),
-    Setting("target_modules", "all-linear", "Layers that get adapters: 'all-linear' or comma-separated module names "
-            "(e.g. query,value).", str),
-)
-_ADALORA = (
-    Setting("init_r", 12, "Starting rank of each adapter.", int, 1, 512),
-    Setting("target_r", 8, "Average rank after pruning.", int, 1, 512),
-    Setting("alpha", 32, "Scale of the update.", int, 1, 1024),
-    Setting("dropout", 0.05, "Dropout on the adapter's input.", float, 0.0, 0.9),
-    Setting("target_modules", "all-linear", "Layers that get adapters: 'all-linear' or comma-separated module names.",
-            str),
-)
+from studio.base.errors import ConfigError
+from studio.base.settings import setting
+from studio.base.text import Text
+from studio.methods.base import Method, head_names, target_modules
+
+ALPHA = Text("Alpha", "Alpha 缩放")
+DROPOUT = Text("Dropout", "Dropout")
+TARGETS = Text("Target modules", "目标模块")
+
+
+@dataclass
+class LoraSettings:
+    """LoRA's and DoRA's settings (cfg.method_args)."""
+
+    r: int = setting(16, "Rank of the low-rank update; higher learns more and costs more.", min=1, max=512,
+                     label=Text("Rank r", "秩 r"))
+    alpha: int = setting(32, "Scale of the update (effective scale alpha / r).", min=1, max=1024, label=ALPHA)
+    dropout: float = setting(0.05, "Dropout on the adapter's input.", min=0.0, max=0.9, label=DROPOUT)
+    target_modules: str = setting("all-linear", "Layers that get adapters: 'all-linear' or comma-separated module "
+                                  "names (e.g. query,value).", joined=True, label=TARGETS)
+
+
+@dataclass
+class AdaLoraSettings:
+    """AdaLoRA's settings (cfg.method_args)."""
+
+    init_r: int = setting(12, "Starting rank of each adapter.", min=1, max=512, label=Text("Initial rank", "初始秩"))
+    target_r: int = setting(8, "Average rank after pruning.", min=1, max=512, label=Text("Target rank", "目标秩"))
+    alpha: int = setting(32, "Scale of the update.", min=1, max=1024, label=ALPHA)
+    dropout: float = setting(0.05, "Dropout on the adapter's input.", min=0.0, max=0.9, label=DROPOUT)
+    target_modules: str = setting("all-linear", "Layers that get adapters: 'all-linear' or comma-separated module "
+                                  "names.", joined=True, label=TARGETS)
 
 
 def _targets(model, args, peft_task_type) -> dict:
@@ -64,8 +80,8 @@ def check_adalora(args: dict) -> None:
 
 
 LORA = Method("lora", "LoRA", "Low-rank adapters beside the weights; small, fast, close to full quality.", 5e-4,
-              build_lora, _LORA)
+              build_lora, LoraSettings)
 DORA = Method("dora", "DoRA", "LoRA with a learned magnitude per weight (weight-decomposed); often a little better "
-              "than LoRA, slower.", 5e-4, build_dora, _LORA)
+              "than LoRA, slower.", 5e-4, build_dora, LoraSettings)
 ADALORA = Method("adalora", "AdaLoRA", "LoRA whose rank budget moves to the layers that need it during training.",
-                 1e-3, build_adalora, _ADALORA, rank_allocation=True, check=check_adalora)
+                 1e-3, build_adalora, AdaLoraSettings, rank_allocation=True, check=check_adalora)

@@ -9,13 +9,22 @@ one. Where there is none, the run is refused with that sentence before it exists
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import dataclass
 
 from studio.base.errors import ConfigError
-from studio.methods.base import Method, Setting
-from studio.methods.lora import _LORA, build_lora
+from studio.base.settings import setting
+from studio.base.text import Text
+from studio.methods.base import Method
+from studio.methods.lora import LoraSettings, build_lora
 
-BITS = Setting("bits", 4, "Bits per base weight: 4 (NF4, double quantization: the QLoRA paper's) or 8 "
-               "(LLM.int8: closer to the 16-bit base, twice the memory of 4).", int, 4, 8, choices=(4, 8))
+
+@dataclass
+class QLoraSettings(LoraSettings):
+    """LoRA's settings and the bits the frozen base loads in (cfg.method_args)."""
+
+    bits: int = setting(4, "Bits per base weight: 4 (NF4, double quantization: the QLoRA paper's) or 8 "
+                        "(LLM.int8: closer to the 16-bit base, twice the memory of 4).", min=4, max=8, choices=(4, 8),
+                        label=Text("Bits per base weight", "基础模型每个权重的位数"))
 
 
 def build_qlora(model, args, peft_task_type, total_steps=None):
@@ -47,4 +56,4 @@ def _cuda_available() -> bool:
 
 QLORA = Method("qlora", "QLoRA", "LoRA on a base loaded in 4 bits (or 8): a quarter of the base's memory, so 7-8B "
                "models train on one 24 GB GPU; a little slower than LoRA. Needs a CUDA GPU and bitsandbytes.", 2e-4,
-               build_qlora, (*_LORA, BITS), quantized_bits="bits", machine_check=check_machine)
+               build_qlora, QLoraSettings, quantized_bits="bits", machine_check=check_machine)

@@ -8,9 +8,12 @@ a model that cannot take it before the first step fails.
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 
 from studio.base.errors import ConfigError
-from studio.methods.base import Method, Setting
+from studio.base.settings import setting
+from studio.base.text import Text
+from studio.methods.base import Method
 
 
 def build_prefix(model, args, peft_task_type, total_steps=None):
@@ -47,9 +50,26 @@ def check_runs(model) -> None:
                           "prompt tuning or LoRA, or transformers below 5.24 for prefix tuning on this model.")
 
 
+VIRTUAL_TOKENS = Text("Virtual tokens", "虚拟词元数")
+
+
+@dataclass
+class PrefixSettings:
+    """Prefix tuning's setting (cfg.method_args)."""
+
+    num_virtual_tokens: int = setting(20, "Length of the learned prefix.", min=1, max=512, label=VIRTUAL_TOKENS)
+
+
+@dataclass
+class PromptSettings:
+    """Prompt tuning's setting (cfg.method_args)."""
+
+    num_virtual_tokens: int = setting(20, "Length of the learned soft prompt.", min=1, max=512, label=VIRTUAL_TOKENS)
+
+
 PREFIX = Method("prefix", "Prefix tuning", "Trainable key/value vectors prepended in every attention layer.", 1e-2,
-                build_prefix, (Setting("num_virtual_tokens", 20, "Length of the learned prefix.", int, 1, 512),),
+                build_prefix, PrefixSettings,
                 mergeable=False, virtual_tokens_setting="num_virtual_tokens")
 PROMPT = Method("prompt", "Prompt tuning", "Trainable soft-prompt embeddings prepended to the input.", 3e-2,
-                build_prompt, (Setting("num_virtual_tokens", 20, "Length of the learned soft prompt.", int, 1, 512),),
+                build_prompt, PromptSettings,
                 mergeable=False, virtual_tokens_setting="num_virtual_tokens")

@@ -103,12 +103,13 @@ def _field_kind(name: str, cfg: RunConfig, method_names: list[str]) -> tuple[typ
             return base_type(spec["type"])[0], spec.get("choices"), (spec.get("min"), spec.get("max"))
     if section == "method_args" and leaf:
         for m in method_names:
-            setting = next((s for s in methods.METHODS[m].settings if s.name == leaf), None)
-            if setting is not None:
-                return setting.type, setting.choices, (setting.min, setting.max)
+            spec = next((f for f in methods.METHODS[m].fields() if f["name"] == leaf), None)
+            if spec is not None:
+                return base_type(spec["type"])[0], spec.get("choices"), (spec.get("min"), spec.get("max"))
+        every = sorted({f["name"] for m in method_names for f in methods.METHODS[m].fields()})
         raise ConfigError(
             f"space.{name}: {leaf!r} is not a setting of {', '.join(method_names)}; the settings are "
-            f"{', '.join(sorted({s.name for m in method_names for s in methods.METHODS[m].settings})) or 'none'}.")
+            f"{', '.join(every) or 'none'}.")
     known = ", ".join(["method", "training.<field>", "method_args.<setting>"])
     raise ConfigError(f"space.{name}: not a field a sweep can vary; use {known} (studio train --help lists the "
                       "training fields).")
@@ -198,13 +199,9 @@ def default_space(cfg: RunConfig) -> dict[str, Any]:
             "training.epochs": {"low": max(1, epochs - 1), "high": epochs + 2, "step": 1}}
 
 
-# Fields a person most often varies, with ranges that suit a run's own settings (the Sweep tab's checkboxes).
-PRESETS = ("training.learning_rate", "training.epochs", "method", "method_args.r", "training.batch_size",
-           "training.warmup_ratio", "training.max_length")
-
-
 def preset(name: str, cfg: RunConfig) -> dict[str, Any]:
-    """A sensible range for one of PRESETS around the config's own value."""
+    """A sensible range around the config's own value for a field a person often varies (the Sweep tab's
+    checkboxes): learning rate, epochs, method, LoRA rank, batch size, warm-up share, max length."""
     t = cfg.training
     if name in ("training.learning_rate", "training.epochs"):
         return default_space(cfg)[name]

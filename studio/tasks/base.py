@@ -42,6 +42,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol, TypeVar
 
+from studio.base.settings import NoSettings
 from studio.base.text import Text
 from studio.data.report import LabelledRows, PreparedData
 from studio.methods import METHODS
@@ -173,11 +174,6 @@ class PredictionRows:
     correct: str | None = None       # a bool key saying the row was right; None: outputs beside references
     confidence: str | None = None    # a float key ordering the mistakes, most confident first
     label: str | None = None         # the key of the true label (the Runs tab filters by it)
-
-
-@dataclass(frozen=True)
-class NoSettings:
-    """A task with no settings of its own."""
 
 
 # ------------------------------------------------------------------------------- behaviour (signatures) --
@@ -342,9 +338,6 @@ class Task:
         if self.length_series is not None:
             return self.length_series(df, tokenizer)
         return {self.data.length_noun: self.count_tokens(df, tokenizer)}
-
-    def default_settings(self):
-        return self.settings()
 
 
 BEHAVIOUR: dict[str, type] = {

@@ -75,7 +75,7 @@ def test_a_tasks_own_setting_is_a_form_field_no_other_field_shares_a_name_with()
     from components import forms
 
     others = set(forms.DATA_FIELDS) | {f["name"] for f in forms.field_help(forms.TrainingConfig)} | {
-        forms.method_key(m, s.name) for m in forms.methods.METHODS for s in forms.methods.METHODS[m].settings}
+        forms.method_key(m, f["name"]) for m in forms.methods.METHODS for f in forms.methods.METHODS[m].fields()}
     assert not set(forms.task_setting_specs()) & others
 
 
