@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -70,6 +71,17 @@ class RunFolder:
     @classmethod
     def files(cls) -> list[_File]:
         return [v for v in vars(cls).values() if isinstance(v, _File)]
+
+
+@dataclass(frozen=True)
+class QueueRun:
+    """A run to queue behind a new one, as a run feature's `created` returns it (studio.training.hooks): the store
+    creates it for the same person, started when the new one is and checked as any run is, then records its id
+    under `key` in the new run's JSON file `named_in`, so the new run can find it."""
+
+    cfg: Any                            # its config (a studio.config.RunConfig)
+    named_in: _File                     # a RunFolder file of the new run, e.g. RunFolder.distill
+    key: str
 
 
 STATUSES = ("queued", "running", "stopping", "completed", "failed", "stopped")

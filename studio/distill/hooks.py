@@ -1,17 +1,17 @@
 """Distillation as a run feature (studio.training.hooks).
 
 Before the student's run exists its teacher is checked and recorded (RunFolder.distill), and afterwards the
-labels-only comparison run is queued behind it. While it trains: sequence level (SequenceLevel) puts the
-teacher's answers in place of the targets; soft labels (SoftLabels) put the teacher's logits beside every
-training row and mix them into the loss. Its report puts teacher and student side by side.
+labels-only comparison run is queued behind it (a QueueRun, which the store creates). While it trains: sequence
+level (SequenceLevel) puts the teacher's answers in place of the targets; soft labels (SoftLabels) put the
+teacher's logits beside every training row and mix them into the loss. Its report puts teacher and student side
+by side.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from studio.base import files
-from studio.base.runfolder import RunFolder
+from studio.base.runfolder import QueueRun, RunFolder
 from studio.distill.capability import SoftLabels
 from studio.distill.loss import Collator, trainer_class
 from studio.distill.report import report as teacher_report
@@ -25,15 +25,13 @@ class Distill:
     # ------------------------------------------------------------------------ before and after creation
     def check(self, new) -> None:
         if new.cfg.distill.teacher and new.prepared is not None:
-            new.files[RunFolder.distill.name] = prepare(new.store, new.cfg, new.prepared)
+            new.files[RunFolder.distill.name] = prepare(new.run_dir, new.cfg, new.prepared)
 
-    def created(self, new, run_id: str) -> None:
+    def created(self, new, run_id: str) -> QueueRun | None:
         """The comparison: the same student on the labels alone, queued behind it; each names the other."""
         if RunFolder.distill.name not in new.files or not new.cfg.distill.compare_alone:
-            return
-        alone = new.store.create(alone_config(new.cfg), start=new.start)
-        path = RunFolder(new.store.run_dir(run_id)).distill
-        files.atomic_write_json(path, {**(files.read_json(path) or {}), "alone": alone})
+            return None
+        return QueueRun(alone_config(new.cfg), named_in=RunFolder.distill, key="alone")
 
     # ------------------------------------------------------------------------------------ training
     @staticmethod

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -20,12 +20,13 @@ from studio.tasks import get_task
 
 
 # ------------------------------------------------------------------------------------ before a run exists --
-def prepare(store, cfg, prepared) -> dict[str, Any]:
+def prepare(run_dir: Callable[[str], Path], cfg, prepared) -> dict[str, Any]:
     """What the student's folder records of its teacher; a ConfigError, before anything is created, when the teacher
-    cannot teach this run (missing, unfinished, another task or label set, an unreadable transfer file)."""
+    cannot teach this run (missing, unfinished, another task or label set, an unreadable transfer file). `run_dir`
+    finds a run's folder, one the person may see (hooks.NewRun.run_dir)."""
     d = cfg.distill
     try:
-        rd = store.run_dir(d.teacher)
+        rd = run_dir(d.teacher)
     except Exception as e:  # noqa: BLE001 - a malformed id: one sentence
         raise ConfigError(f"distill.teacher: {e}") from None
     if not rd.is_dir():

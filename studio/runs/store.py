@@ -48,8 +48,6 @@ from studio.tasks import get_task
 from studio.training import hooks
 from studio.training.features import FEATURES
 
-RUN_ID_RE = RUNS.pattern
-
 
 def default_runs_dir() -> Path:
     return Path(os.environ.get("STUDIO_RUNS_DIR") or (Path.cwd() / "runs")).resolve()
@@ -294,8 +292,17 @@ class Store:
         if start:
             self.dispatch()
         for created in hooks.each(self.features, "created"):
-            created(new, run_id)
+            for follow in hooks.queued(created(new, run_id)):
+                self._queue_behind(run_id, follow, start)
         return run_id
+
+    def _queue_behind(self, run_id: str, follow: hooks.QueueRun, start: bool) -> str:
+        """The run a feature asked for behind `run_id` (a distilled run's labels-only comparison): created here, as
+        any run of this person is, and named in `run_id`'s file."""
+        follow_id = self.create(follow.cfg, start=start)
+        path = self.folder(run_id) / follow.named_in.name
+        files.atomic_write_json(path, {**(files.read_json(path) or {}), follow.key: follow_id})
+        return follow_id
 
     def _launch_terms(self, person: Person | None = None) -> dict[str, Any]:
         """What a new (or resumed) run records of the person it works for: the limits its worker keeps (the wall
@@ -334,9 +341,10 @@ class Store:
             if task.check_run is not None:
                 task.check_run(cfg, prepared)
         quotas.check_models(self, cfg, lim)  # its base (and generator): theirs to use, reachable, within bounds
-        # A distilled run queues its labels-only comparison run too (the distill feature's `created`).
+        # A distilled run queues its labels-only comparison run too (the distill feature's `created` returns it).
         quotas.check_room(self, lim, runs=2 if cfg.distill.teacher and cfg.distill.compare_alone else 1)
-        new = hooks.NewRun(cfg=cfg, task=task, prepared=prepared, store=self, start=start)
+        new = hooks.NewRun(cfg=cfg, task=task, prepared=prepared, run_dir=self.run_dir, busy=self.busy_devices(),
+                           start=start)
         if auto:
             new.status["base_picked"] = (f"model auto: {cfg.model}, the {task.name} default" + (
                 f" for texts mostly in Chinese, Japanese or Korean ({share:.0%} of their words)"
@@ -568,15 +576,16 @@ class Store:
         return out
 
     # -------------------------------------------------- queue (worker side) --
-    def device_busy(self, device: str) -> bool:
-        """Another run of this store trains on `device` now (or is about to: it holds it)."""
+    def busy_devices(self) -> frozenset[str]:
+        """The devices runs of this store train on now (or are about to: they hold them)."""
         with self._db() as db:
             rows = [dict(r) for r in db.execute("SELECT id FROM runs WHERE status IN ('running','stopping')")]
+        busy = set()
         for r in rows:
             st = runfolder.read_status(self.root / r["id"])
-            if st.get("device") == device and st.get("status") in ("running", "stopping") and not _worker_gone(st):
-                return True
-        return False
+            if st.get("device") and st.get("status") in ("running", "stopping") and not _worker_gone(st):
+                busy.add(st["device"])
+        return frozenset(busy)
 
     # ------------------------------------------------------- control --
     def stop(self, run_id: str) -> dict[str, Any]:

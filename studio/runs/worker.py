@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--forked", action="store_true", help="Set by studio.runs.prewarm: forked from a spare worker.")
     a = ap.parse_args(argv)
     run_dir = Path(a.run_dir).resolve()
+    # The worker's one Store: it claims, records each change of state in the registry, and starts the next run.
     store = Store(run_dir.parent, registry=Path(a.registry) if a.registry else None)
     run_id = run_dir.name
     me = os.getpid()
@@ -89,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not several:  # several processes take one visible GPU each
             pin_gpu(device)
+        # Not a state change (no field the registry mirrors): the row is in step since the sync above.
         runfolder.write_status(run_dir, st["status"], if_active=True, forked=a.forked)
-        store.sync(run_id)
         print(f"[studio] run {run_id} started on {device}", flush=True)
 
         result = train_run(run_dir, device, a.resume)

@@ -8,7 +8,8 @@ feature. tests/studio/training/test_hooks.py checks every feature's methods agai
 Before a run exists, with a `NewRun`:
     check(new)                           refuse what cannot run, in one sentence (ConfigError, DataError), before
                                          anything is written; may add files to new.files and fields to new.status
-    created(new, run_id)                 after the folder and registry row exist (queue a comparison run)
+    created(new, run_id) -> QueueRun(s)  after the folder and registry row exist: None, or the runs to queue
+                                         behind it (a comparison run), which the store creates; no hook holds it
 
 While it trains, with a `Run`:
     train_rows(run, train) -> train      the training split before tokenising (augmented rows, a teacher's answers)
@@ -28,7 +29,9 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
+
+from studio.base.runfolder import QueueRun  # what `created` returns; below the features' layers
 
 CREATION_POINTS = {"check": ("new",), "created": ("new", "run_id")}
 TRAINING_POINTS = {
@@ -41,15 +44,29 @@ POINTS = {**CREATION_POINTS, **TRAINING_POINTS}
 
 @dataclass
 class NewRun:
-    """A run about to be created: its config (resolved), task and checked data; what features add to its folder."""
+    """A run about to be created: its config (resolved), task and checked data; what features add to its folder.
+
+    Plain values only: what a feature needs of other runs the store looks up first (the devices in use, a run's
+    folder), so no feature holds the store, and one that wants another run says so in what `created` returns."""
 
     cfg: Any
     task: Any
     prepared: Any                       # data.PreparedData, or None when the data was not checked
-    store: Any                          # the runs.store.Store creating it
+    run_dir: Callable[[str], Path]      # another run's folder, one its person may see (a RunError otherwise)
+    busy: frozenset[str] = frozenset()  # devices other runs train on now
     start: bool = True                  # its worker starts at once
     files: dict[str, Any] = field(default_factory=dict)   # name -> JSON written into the new folder
     status: dict[str, Any] = field(default_factory=dict)  # fields of its first status.json
+
+
+def queued(returned) -> tuple[QueueRun, ...]:
+    """What a `created` hook returned, as runs to queue: None, one QueueRun, or several."""
+    if returned is None:
+        return ()
+    got = (returned,) if isinstance(returned, QueueRun) else tuple(returned)
+    if not all(isinstance(q, QueueRun) for q in got):
+        raise TypeError(f"a created hook returns None or QueueRun(s), not {returned!r}")
+    return got
 
 
 @dataclass

@@ -405,7 +405,7 @@ class MemoryCheck:
 
     def check(self, new) -> None:
         device = resolve_device(new.cfg.training.device)
-        busy = device.startswith("cuda") and new.store is not None and new.store.device_busy(device)
+        busy = device.startswith("cuda") and device in new.busy
         fit = check(new.cfg, len(new.prepared.labels) if new.prepared is not None else 2, busy=busy)
         new.status["memory"] = fit.to_dict()
         if fit.verdict == "unknown":

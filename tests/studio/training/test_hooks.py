@@ -6,14 +6,19 @@ The store and the recipe call every feature at its point and name none of them: 
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
 from studio.base import runfolder
+from studio.base.access import Person
 from studio.base.errors import ConfigError
 from studio.base.runfolder import RunFolder
 from studio.config import RunConfig
+from studio.data.uploads import uploads_dir
 from studio.runs.store import Store
 from studio.training import hooks, recipe
 from studio.training.features import FEATURES
@@ -108,3 +113,61 @@ def test_a_feature_that_refuses_leaves_no_run(tmp_path, tiny_bert, separable_csv
     with pytest.raises(ConfigError, match="not this one"):
         store.create(RunConfig.from_dict(tiny_config(tiny_bert, separable_csv)), start=False)
     assert store.list() == [] and [p.name for p in store.root.iterdir()] == ["registry.sqlite"]
+
+
+def test_a_created_hook_queues_a_run_by_what_it_returns_and_the_store_makes_it_as_the_same_person(
+        tmp_path, tiny_bert, separable_csv):
+    """No feature holds the store: one that wants another run behind the new one returns a QueueRun, and the store
+    creates it (same owner, same start, every check) and names it in the new run's file."""
+    assert "store" not in {f.name for f in dataclasses.fields(hooks.NewRun)}
+
+    class Follows:
+        name = "follows"
+
+        def __init__(self):
+            self.seen: list[hooks.NewRun] = []
+
+        def check(self, new):
+            self.seen.append(new)
+
+        def created(self, new, run_id):
+            if new.cfg.name == "comparison":
+                return None
+            return hooks.QueueRun(dataclasses.replace(new.cfg, name="comparison"), named_in=RunFolder.distill,
+                                  key="alone")
+
+    alice = Person("alice")
+    feature = Follows()
+    store = Store(tmp_path / "runs", features=(feature,)).as_person(alice)
+    upload = uploads_dir(store.root, alice)
+    upload.mkdir(parents=True)
+    cfg = RunConfig.from_dict(tiny_config(tiny_bert, str(shutil.copy(separable_csv, upload / "t.csv"))))
+    run_id = store.create(cfg, start=False)
+
+    follow = json.loads(RunFolder(store.run_dir(run_id)).distill.read_text())["alone"]
+    assert {r["id"]: r["name"] for r in store.list()} == {run_id: cfg.display_name(), follow: "comparison"}
+    assert [n.cfg.name for n in feature.seen] == [cfg.name, "comparison"]  # checked as any run is
+    assert not any(hasattr(n, "store") for n in feature.seen)
+    for rid in (run_id, follow):
+        assert store.access(rid).owner == "alice"
+        st = runfolder.read_status(store.run_dir(rid))
+        assert st["status"] == "queued" and not st.get("pid")  # start=False: neither was started
+
+
+def test_a_created_hook_returns_queue_runs_or_nothing():
+    q = hooks.QueueRun(cfg=None, named_in=RunFolder.distill, key="alone")
+    assert hooks.queued(None) == () and hooks.queued(q) == (q,) and hooks.queued([q, q]) == (q, q)
+    with pytest.raises(TypeError, match="returns None or QueueRun"):
+        hooks.queued(["20990101-000000-abcdef"])
+
+
+def test_the_memory_check_counts_a_gpu_other_runs_hold_from_a_plain_value(tiny_bert, separable_csv, monkeypatch):
+    from studio.training import memory
+
+    got = []
+    fits = memory.Estimate(parts={}, total=1, available=2, where="of available RAM", verdict="fits")
+    monkeypatch.setattr(memory, "check", lambda cfg, n, busy=False: got.append(busy) or fits)
+    cfg = RunConfig.from_dict(tiny_config(tiny_bert, separable_csv, device="cuda:0"))
+    for busy in (frozenset({"cuda:0"}), frozenset({"cuda:1"}), frozenset()):
+        memory.MemoryCheck().check(hooks.NewRun(cfg=cfg, task=None, prepared=None, run_dir=Path, busy=busy))
+    assert got == [True, False, False]
