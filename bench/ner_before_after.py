@@ -56,9 +56,9 @@ def repair_bio(tags: list[str]) -> tuple[list[str], int]:
 
 
 def load(path: Path, repair: bool) -> tuple[list[dict], int]:
-    from studio.tasks import token_classification as ner
+    from studio.tasks.token_classification.data import read_conll
 
-    sents, fixed = ner.read_conll(str(path)), 0
+    sents, fixed = read_conll(str(path)), 0
     if repair:
         for s in sents:
             s["tags"], n = repair_bio(s["tags"])
@@ -83,23 +83,25 @@ def evaluate(model, tokenizer, test_df, labels: list[str], max_length: int, batc
     import torch
 
     from studio.config import TrainingConfig
-    from studio.tasks import token_classification as ner
+    from studio.tasks.token_classification.report import entity_spans
+    from studio.tasks.token_classification.tokens import collator, tokenize
+    from studio.tasks.token_classification.training import best_tags, scores, word_sequences
 
-    ds = ner.tokenize({"test": test_df}, tokenizer, labels, TrainingConfig(max_length=max_length))["test"]
+    ds = tokenize({"test": test_df}, tokenizer, labels, TrainingConfig(max_length=max_length))["test"]
     ds = ds.remove_columns([c for c in ds.column_names if c == "length"])
-    collate = ner.collator(tokenizer)
+    collate = collator(tokenizer)
     gold, pred = [], []
     model.eval()
     with torch.inference_mode():
         for i in range(0, len(ds), batch_size):
             batch = collate([ds[j] for j in range(i, min(i + batch_size, len(ds)))])
             labels_t = batch.pop("labels")
-            out = ner.best_tags(model(**batch).logits).numpy()
-            g, p, _ = ner.word_sequences(out, labels_t.numpy(), labels)
+            out = best_tags(model(**batch).logits).numpy()
+            g, p, _ = word_sequences(out, labels_t.numpy(), labels)
             gold += g
             pred += p
-    return ({k: round(v, 4) for k, v in ner.scores(gold, pred).items()}
-            | {"sentences": int(len(gold)), "entities": int(sum(len(ner.entity_spans(x)) for x in gold))})
+    return ({k: round(v, 4) for k, v in scores(gold, pred).items()}
+            | {"sentences": int(len(gold)), "entities": int(sum(len(entity_spans(x)) for x in gold))})
 
 
 def main() -> None:
@@ -132,7 +134,7 @@ def main() -> None:
     from studio import models
     from studio.config import RunConfig
     from studio.runs.store import Store
-    from studio.tasks import token_classification as ner
+    from studio.tasks.token_classification.model import load_model, load_tokenizer
 
     a.work.mkdir(parents=True, exist_ok=True)
     train_sents, fixed = load(a.train, a.repair_bio)
@@ -164,9 +166,9 @@ def main() -> None:
 
     labels = json.loads((RunFolder(rd).data_report).read_text())["labels"]
     test_df = pd.read_parquet(rd / "data" / "test.parquet")
-    tokenizer = ner.load_tokenizer(models.resolve(a.model))
+    tokenizer = load_tokenizer(models.resolve(a.model))
     transformers.set_seed(a.seed)  # the head starts as the run's did before training
-    base = ner.load_model(models.resolve(a.model), labels, tokenizer)
+    base = load_model(models.resolve(a.model), labels, tokenizer)
     before = evaluate(base, tokenizer, test_df, labels, a.max_length)
     from studio.serve import inference
 

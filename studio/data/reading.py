@@ -92,23 +92,29 @@ def too_big(name: str, size: int, limit: int | None = None) -> str:
 
 
 # ---------------------------------------------------------------- reading --
-def check_file(path: str, role: str) -> Path:
+def check_file(path: str, role: str, table: bool = True,
+               empty: str = "a file with a header row and at least a few labelled rows") -> Path:
+    """A file's checks before it is read: it exists, is a file of a supported type, not empty, within the size
+    limit, UTF-8 text (Parquet aside), and within the row limit. table=False is for a column file its task reads
+    itself (CoNLL): any extension, and no row limit, as its lines are tokens, not rows; `empty` says what an
+    empty file should have held."""
     p = Path(path)
     if not p.exists():
         raise DataError(f"{role} file {path} does not exist.")
     if p.is_dir():
         raise DataError(f"{role} path {path} is a folder; give a file.")
     ext = p.suffix.lower()
-    if ext not in SUPPORTED:
+    if table and ext not in SUPPORTED:
         raise DataError(f"{p.name}: unsupported file type {ext or '(none)'}; use CSV, TSV, JSON, JSONL or Parquet.")
     size = p.stat().st_size
     if size == 0:
-        raise DataError(f"{p.name} is empty; upload a file with a header row and at least a few labelled rows.")
+        raise DataError(f"{p.name} is empty; upload {empty}.")
     if size > max_file_bytes():
         raise DataError(too_big(p.name, size))
     if ext != ".parquet":
         check_text_encoding(p)
-    check_size_before_reading(p)
+    if table:
+        check_size_before_reading(p)
     return p
 
 

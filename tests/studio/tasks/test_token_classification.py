@@ -23,6 +23,18 @@ from studio.data import DataError
 from studio.serve import inference
 from studio.tasks import get_task
 from studio.tasks import token_classification as ner
+from studio.tasks.token_classification import data as ner_data
+from studio.tasks.token_classification import model as ner_model
+from studio.tasks.token_classification import report as ner_report
+from studio.tasks.token_classification import tokens as ner_tokens
+from studio.tasks.token_classification import training as ner_training
+from studio.tasks.token_classification.predict import (
+    _prediction,
+    card_usage,
+    format_prediction,
+    predict,
+    split_words,
+)
 from studio.training import recipe
 from tests.support import (
     on_own_copy_of_base,
@@ -74,8 +86,8 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
     return path
 
 
-def prepare(path: Path, **over) -> "ner.data.PreparedData":  # noqa: F821
-    return ner.prepare_data(DataConfig(train=str(path), **over))
+def prepare(path: Path, **over) -> "ner_data.PreparedData":
+    return ner_data.prepare_data(DataConfig(train=str(path), **over))
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +103,7 @@ def test_reads_conll_columns_docstart_and_blank_lines(tmp_path):
                  "New NNP B-NP B-LOC\nYork NNP I-NP I-LOC\n\n\n\nBob\tNNP\tB-NP\tB-PER\nsings\tVBZ\tB-VP\tO\n\n"
                  "Acme NNP B-NP B-ORG\nhires VBZ B-VP O\n",
                  encoding="utf-8")
-    sents = ner.read_conll(str(p))
+    sents = ner_data.read_conll(str(p))
     assert ([s["tokens"] for s in sents]
             == [["Alice", "lives", "in", "New", "York"], ["Bob", "sings"], ["Acme", "hires"]])
     assert sents[0]["tags"] == ["B-PER", "O", "O", "B-LOC", "I-LOC"]
@@ -109,7 +121,7 @@ def test_reads_conll_columns_docstart_and_blank_lines(tmp_path):
 def test_a_header_row_is_skipped_in_tsv(tmp_path):
     p = tmp_path / "tags.tsv"
     p.write_text("token\ttag\nAlice\tB-PER\nsings\tO\n\nBob\tB-PER\n\nCarla\tB-PER\n", encoding="utf-8")
-    assert [s["tokens"] for s in ner.read_conll(str(p))] == [["Alice", "sings"], ["Bob"], ["Carla"]]
+    assert [s["tokens"] for s in ner_data.read_conll(str(p))] == [["Alice", "sings"], ["Bob"], ["Carla"]]
 
 
 def test_reads_jsonl_and_json_with_detected_columns(tmp_path):
@@ -286,20 +298,20 @@ def test_jsonl_without_list_columns(tmp_path):
 
 # ------------------------------------------------------------------------------------ alignment --
 def test_align_labels_marks_only_the_first_sub_token():
-    assert ner.align_labels([None, 0, 1, 1, 1, 2, None], [5, 0, 3]) == [-100, 5, 0, -100, -100, 3, -100]
+    assert ner_tokens.align_labels([None, 0, 1, 1, 1, 2, None], [5, 0, 3]) == [-100, 5, 0, -100, -100, 3, -100]
 
 
 @pytest.fixture(scope="module")
 def tokenizer(tiny_bert):
-    return ner.load_tokenizer(tiny_bert)
+    return ner_model.load_tokenizer(tiny_bert)
 
 
 def test_tokenize_labels_first_sub_tokens_and_truncates(tokenizer):
-    labels = ner.labels_for(["LOC", "PER"])  # O B-LOC I-LOC B-PER I-PER
+    labels = ner_data.labels_for(["LOC", "PER"])  # O B-LOC I-LOC B-PER I-PER
     tokens = ["Zelgrimova", "visited", "Kraków", "yesterday"]
     tags = ["B-PER", "O", "B-LOC", "O"]
     df = pd.DataFrame({"text": [" ".join(tokens)], "tokens": [tokens], "tags": [tags]})
-    ds = ner.tokenize({"train": df}, tokenizer, labels, run_config(max_length=64))["train"]
+    ds = ner_tokens.tokenize({"train": df}, tokenizer, labels, run_config(max_length=64))["train"]
     ids, got = ds[0]["input_ids"], ds[0]["labels"]
     pieces = tokenizer.convert_ids_to_tokens(ids)
     assert pieces[0] == "[CLS]" and pieces[-1] == "[SEP]" and got[0] == got[-1] == -100
@@ -310,26 +322,27 @@ def test_tokenize_labels_first_sub_tokens_and_truncates(tokenizer):
         expected = -100 if w is None or first[w] != pos else labels.index(tags[w])
         assert got[pos] == expected, (pos, pieces[pos], got[pos], expected)
     assert [l for l in got if l != -100] == [3, 0, 1, 0]
-    short = ner.tokenize({"train": df}, tokenizer, labels, run_config(max_length=8))["train"][0]
+    short = ner_tokens.tokenize({"train": df}, tokenizer, labels, run_config(max_length=8))["train"][0]
     assert len(short["input_ids"]) == 8 and short["labels"][-1] == -100
 
 
 def test_words_without_sub_tokens_and_truncated_words_are_left_out_of_the_rows(tokenizer):
     # a zero-width space is a token of the file but no sub-token of the model: it gets no label
     tokens = ["Alice", "\u200b", "visited", "Oslo"]
-    assert ner.labelled_words(tokenizer, tokens, 64) == [0, 2, 3]
-    assert ner.labelled_words(tokenizer, tokens, 4) == [0, 2]  # [CLS] Alice visited [SEP]
-    labels = ner.labels_for(["LOC", "PER"])
+    assert ner_report.labelled_words(tokenizer, tokens, 64) == [0, 2, 3]
+    assert ner_report.labelled_words(tokenizer, tokens, 4) == [0, 2]  # [CLS] Alice visited [SEP]
+    labels = ner_data.labels_for(["LOC", "PER"])
     y = np.array([[-100, 3, 0, 1, -100]])
     pred = np.stack([np.array([[0, 3, 0, 1, 0]], dtype=float), np.full((1, 5), 0.9)], -1)
     df = pd.DataFrame({"tokens": [tokens]})
-    _, rows = ner.report_from_predictions(pred, y, labels, df, [ner.labelled_words(tokenizer, tokens, 64)])
+    _, rows = ner_report.report_from_predictions(pred, y, labels, df,
+                                                 [ner_report.labelled_words(tokenizer, tokens, 64)])
     assert rows[0]["label"] == "Alice[PER] visited Oslo[LOC]" and rows[0]["tokens"] == ["Alice", "visited", "Oslo"]
 
 
 def test_the_collator_pads_labels_with_the_ignore_index(tokenizer):
-    batch = ner.collator(tokenizer)([{"input_ids": [101, 7, 102], "labels": [-100, 1, -100]},
-                                     {"input_ids": [101, 7, 8, 9, 102], "labels": [-100, 1, 0, 2, -100]}])
+    batch = ner_tokens.collator(tokenizer)([{"input_ids": [101, 7, 102], "labels": [-100, 1, -100]},
+                                            {"input_ids": [101, 7, 8, 9, 102], "labels": [-100, 1, 0, 2, -100]}])
     assert batch["labels"].tolist()[0] == [-100, 1, -100, -100, -100]
 
 
@@ -338,30 +351,30 @@ def test_seqeval_scores_on_a_known_case():
     gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O"]]
     pred = [["B-PER", "I-PER", "O", "B-PER"], ["B-ORG", "O"]]
     # entities: gold {PER 0-2, LOC 3, ORG 0}, predicted {PER 0-2, PER 3, ORG 0}: 2 of 3 right each way
-    s = ner.scores(gold, pred)
+    s = ner_training.scores(gold, pred)
     assert s == pytest.approx({"precision": 2 / 3, "recall": 2 / 3, "f1": 2 / 3, "token_accuracy": 5 / 6})
     # a half-found entity counts as wrong for the entity scores but the tokens it got right still count
-    half = ner.scores([["B-PER", "I-PER"]], [["B-PER", "O"]])
+    half = ner_training.scores([["B-PER", "I-PER"]], [["B-PER", "O"]])
     assert half == pytest.approx({"precision": 0.0, "recall": 0.0, "f1": 0.0, "token_accuracy": 0.5})
 
 
 def test_compute_metrics_skips_ignored_positions():
-    labels = ner.labels_for(["PER"])  # O B-PER I-PER
+    labels = ner_data.labels_for(["PER"])  # O B-PER I-PER
     y = np.array([[-100, 1, 2, 0, -100], [-100, 0, -100, -100, -100]])
     ids = np.array([[0, 1, 0, 0, 1], [2, 0, 1, 1, 1]], dtype=float)  # the ignored positions are garbage
     pred = np.stack([ids, np.full_like(ids, 0.9)], axis=-1)
-    out = ner.metrics_fn(labels)(type("P", (), {"predictions": pred, "label_ids": y})())
+    out = ner_training.metrics_fn(labels)(type("P", (), {"predictions": pred, "label_ids": y})())
     # gold [[B-PER, I-PER, O], [O]]; predicted [[B-PER, O, O], [O]]
     assert out == pytest.approx({"precision": 0.0, "recall": 0.0, "f1": 0.0, "token_accuracy": 0.75})
 
 
 def test_report_rows_and_per_type_table():
-    labels = ner.labels_for(["LOC", "PER"])
+    labels = ner_data.labels_for(["LOC", "PER"])
     y = np.array([[-100, 3, 0, 1, -100], [-100, 0, 1, -100, -100]])
     ids = np.array([[0, 3, 0, 1, 0], [0, 0, 0, 0, 0]], dtype=float)
     probs = np.array([[0.5, 0.9, 0.8, 0.6, 0.5], [0.5, 0.7, 0.4, 0.5, 0.5]])
     df = pd.DataFrame({"tokens": [["Alice", "in", "Oslo"], ["in", "Lima"]], "tags": [[], []]})
-    report, rows = ner.report_from_predictions(np.stack([ids, probs], -1), y, labels, df)
+    report, rows = ner_report.report_from_predictions(np.stack([ids, probs], -1), y, labels, df)
     assert report["metrics"] == pytest.approx({"precision": 1.0, "recall": 2 / 3, "f1": 0.8, "token_accuracy": 0.8})
     assert report["per_class"]["PER"]["f1-score"] == 1.0 and report["per_class"]["LOC"]["recall"] == 0.5
     assert report["entity_types"] == ["LOC", "PER"] and report["n"] == 2
@@ -378,7 +391,7 @@ def test_report_rows_and_per_type_table():
 # ----------------------------------------------------------------------------------- prediction --
 def test_split_words_keeps_offsets_and_splits_punctuation():
     text = "Dr. Jean-Luc met O'Neil in São Paulo, then left!"
-    words = ner.split_words(text)
+    words = split_words(text)
     assert [w for w, _, _ in words] == ["Dr", ".", "Jean-Luc", "met", "O'Neil", "in", "São", "Paulo", ",", "then",
                                         "left", "!"]
     assert all(text[s:e] == w for w, s, e in words)
@@ -386,15 +399,15 @@ def test_split_words_keeps_offsets_and_splits_punctuation():
 
 def test_prediction_spans_and_format():
     text = "Alice  Martin lives in New York."
-    words = ner.split_words(text)
-    pred = ner._prediction(text, words, ["B-PER", "I-PER", "O", "O", "B-LOC", "I-LOC", "O"],
-                           [0.9, 0.7, 1, 1, 0.6, 0.8, 1])
+    words = split_words(text)
+    pred = _prediction(text, words, ["B-PER", "I-PER", "O", "O", "B-LOC", "I-LOC", "O"],
+                       [0.9, 0.7, 1, 1, 0.6, 0.8, 1])
     assert pred["entities"] == [{"entity": "PER", "text": "Alice  Martin", "start": 0, "end": 13,
                                  "score": pytest.approx(0.8)},
                                 {"entity": "LOC", "text": "New York", "start": 23, "end": 31,
                                  "score": pytest.approx(0.7)}]
-    assert ner.format_prediction(text, pred) == "Alice  Martin[PER] lives in New York[LOC]."
-    assert ner.format_prediction("nothing here", {"entities": []}) == "nothing here"
+    assert format_prediction(text, pred) == "Alice  Martin[PER] lives in New York[LOC]."
+    assert format_prediction("nothing here", {"entities": []}) == "nothing here"
 
 
 def test_the_contract_and_methods():
@@ -407,9 +420,9 @@ def test_the_contract_and_methods():
                                "training": {"best_metric": "token_accuracy"}})
     assert cfg.selection_metric() == "token_accuracy" and cfg.model == "auto"
     assert cfg.resolved().model == ner.TASK.model.default_model
-    card = "\n".join(ner.card_usage(False))
+    card = "\n".join(card_usage(False))
     assert "AutoModelForTokenClassification" in card and 'aggregation_strategy="simple"' in card
-    assert "AutoPeftModelForTokenClassification" in "\n".join(ner.card_usage(True))
+    assert "AutoPeftModelForTokenClassification" in "\n".join(card_usage(True))
 
 
 # ------------------------------------------------------------------------------ method matrix --
@@ -445,7 +458,7 @@ def test_method_trains_lowers_loss_and_reloads(method, tiny_bert, ner_conll, mat
     inference.forget(rd)
     # the reloaded model tags the test sentences as the test report says (same words: they hold no punctuation
     # that the typed-text splitter would separate differently)
-    assert [ner.entity_spans(p["tags"]) for p in preds] == [
+    assert [ner_report.entity_spans(p["tags"]) for p in preds] == [
         [(e["entity"], e["start"], e["end"]) for e in r["predicted_entities"]] for r in rows]
 
 
@@ -474,7 +487,7 @@ def test_worker_run_reports_and_predicts_entities(ner_run):
     assert report["n"] == len(rows) == len(test) == 8
     assert [r["text"] for r in rows] == test["text"].tolist()
     assert [[(e["entity"], e["start"], e["end"]) for e in r["gold"]] for r in rows] == [
-        ner.entity_spans(list(t)) for t in test["tags"]]
+        ner_report.entity_spans(list(t)) for t in test["tags"]]
     assert report["metrics"]["f1"] > 0.5, report["metrics"]  # the tiny model learned the names
     assert set(report["per_class"]) <= {"LOC", "ORG", "PER"} and report["per_class"]
     data_report = json.loads((RunFolder(rd).data_report).read_text())
@@ -501,9 +514,9 @@ def test_export_adapter_and_merged_reload_to_the_same_tags(tiny_bert, ner_conll,
     card = (merged / "README.md").read_text()
     assert "pipeline_tag: token-classification" in card and "AutoModelForTokenClassification" in card
     assert "| PER |" in card or "| LOC |" in card or "| ORG |" in card  # the per-type table
-    tok = ner.load_tokenizer(merged)
-    model = ner.load_model(merged, json.loads((merged / "studio_model.json").read_text())["labels"], tok)
-    assert [p["tags"] for p in ner.predict(model, tok, texts)] == expected
+    tok = ner_model.load_tokenizer(merged)
+    model = ner_model.load_model(merged, json.loads((merged / "studio_model.json").read_text())["labels"], tok)
+    assert [p["tags"] for p in predict(model, tok, texts)] == expected
     # The adapter, loaded the way its model card says (plain peft, the tags passed along for the head).
     from peft import AutoPeftModelForTokenClassification
 
@@ -512,12 +525,12 @@ def test_export_adapter_and_merged_reload_to_the_same_tags(tiny_bert, ner_conll,
     plain = AutoPeftModelForTokenClassification.from_pretrained(str(on_own_copy_of_base(adapter, rd)),
                                                                 num_labels=len(id2label),
                                                                 id2label=id2label).merge_and_unload()
-    assert [p["tags"] for p in ner.predict(plain, ner.load_tokenizer(adapter), texts)] == expected
+    assert [p["tags"] for p in predict(plain, ner_model.load_tokenizer(adapter), texts)] == expected
     from peft import PeftModel
 
-    base = ner.load_model(tiny_bert, cfg_labels(rd), tok)
+    base = ner_model.load_model(tiny_bert, cfg_labels(rd), tok)
     with_adapter = PeftModel.from_pretrained(base, str(adapter))
-    assert [p["tags"] for p in ner.predict(with_adapter, tok, texts)] == expected
+    assert [p["tags"] for p in predict(with_adapter, tok, texts)] == expected
     from transformers import pipeline
 
     tagger = pipeline("token-classification", model=str(merged), aggregation_strategy="simple", device="cpu")
@@ -557,7 +570,7 @@ def test_the_bundled_sample_and_example_config_prepare():
     root = Path(__file__).resolve().parents[3]
     cfg = RunConfig.load(root / "examples" / "minilm-ner-lora.yaml")
     assert cfg.task == "token-classification" and cfg.method == "lora"
-    prepared = ner.prepare_data(cfg.data)
+    prepared = ner_data.prepare_data(cfg.data)
     assert prepared.report.rows["train"] >= 150 and prepared.report.warnings == []
     assert prepared.labels == ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
 
