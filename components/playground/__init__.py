@@ -1,2 +1,2 @@
-"""The Playground's panels, one per Playground.panel kind (studio.serve.playground.PANELS): classify, entities,
-chat, generate, answer."""
+"""The Playground's panels, one per Playground.panel kind (the keys of components.tabs.playground_tab.PANEL_BUILDERS):
+classify, entities, chat, generate, answer."""

@@ -1,6 +1,6 @@
 """Playground tab: try a finished run the way its task calls for.
 
-Each task's Playground capability names its panel (studio.serve.playground.PANELS): classify (label
+Each task's `playground` names its panel (a key of PANEL_BUILDERS): classify (label
 probabilities for a typed text, or a whole file labelled into a CSV), entities, chat, generate; each panel is a
 module of components/playground/. Picking a run shows its task's panel.
 """
@@ -16,7 +16,6 @@ from components.context import StudioContext
 from components.i18n import t
 from components.playground import answer, chat, classify, entities, generate
 from components.ui import RunPicker, bind, intro, run_picker
-from studio.serve.playground import Playground
 from studio.views import run_views
 
 PANEL_BUILDERS = {"classify": classify.build, "entities": entities.build, "chat": chat.build,
@@ -45,8 +44,7 @@ def panels_for(ctx: StudioContext, groups: list[str], run_id: str | None) -> lis
     kind = groups[0]
     if run_id:
         try:
-            playground = run_views.task_of(ctx.store.get(run_id)).capability(Playground)
-            kind = playground.panel if playground is not None else kind
+            kind = run_views.task_of(ctx.store.get(run_id)).playground.panel
         except Exception:  # an unknown or deleted run: its handlers say so when used
             pass
     return [gr.update(visible=name == kind) for name in groups]

@@ -9,7 +9,6 @@ from studio.base.errors import ConfigError
 from studio.cli.common import show
 from studio.cli.options import build_from, field_lines
 from studio.config import DataConfig, TrainingConfig
-from studio.serve.playground import Playground
 from studio.tasks import all_tasks, get_task
 
 
@@ -29,9 +28,8 @@ def cmd_predict(a, store) -> int:
     if a.json:
         show([{"text": t, **p} for t, p in zip(texts, preds)], True)
     else:
-        playground = task.capability(Playground)
         for t, p in zip(texts, preds):
-            print(playground.format_prediction(t, p) if playground else json.dumps(p, ensure_ascii=False))
+            print(task.playground.format_prediction(t, p))
     return 0
 
 

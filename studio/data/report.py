@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol, runtime_checkable
 
 import pandas as pd
 
@@ -48,7 +48,7 @@ class PreparedData:
 @dataclass
 class LabelledRows:
     """A file's rows as one text and one label each: what label review, active learning and a distillation's
-    transfer texts work on (Task.labelled_rows gives it)."""
+    transfer texts work on (a task's OneLabelPerRow capability gives it)."""
 
     texts: list[str]                 # what the encoder reads, one per row
     labels: list[str | None]         # each row's label as the studio names it; None: not labelled yet
@@ -60,3 +60,14 @@ class LabelledRows:
     def labelled(self) -> list[int]:
         """Positions (in these lists) of the rows that carry a label."""
         return [i for i, lab in enumerate(self.labels) if lab is not None]
+
+
+@runtime_checkable
+class OneLabelPerRow(Protocol):
+    """The capability of a task whose rows carry one label each (text classification): label review, active
+    learning, labelling projects and a distillation's transfer texts apply to it. Their Protocol lives here, below
+    the tasks and both features that use it (studio.labels, studio.distill)."""
+
+    def labelled_rows(self, cfg, unlabelled_ok: bool = False) -> LabelledRows:
+        """cfg: a data.DataConfig. Its training file as one text and one label per row (unlabelled_ok: a pool
+        without labels is read too)."""

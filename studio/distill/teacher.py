@@ -54,8 +54,12 @@ def transfer_texts(cfg, prepared) -> list[str]:
     task = get_task(cfg.task)
     source = dataclasses.replace(cfg.data, train=cfg.distill.transfer, validation=None, test=None, label_column=None,
                                  max_rows=None)
+    labelled = task.rows_with_labels()
+    if labelled is None:
+        raise ConfigError(f"distill.transfer: {task.name} data is not one text and one label per row; leave the "
+                          "transfer file out.")
     try:
-        rows = task.labelled_rows(source, unlabelled_ok=True)
+        rows = labelled.labelled_rows(source, unlabelled_ok=True)
     except DataError as e:
         raise ConfigError(f"distill.transfer: {e}") from None
     seen = {t for df in prepared.splits.values() for t in df["text"]}

@@ -23,7 +23,6 @@ from studio.base.errors import ExportError
 from studio.base.runfolder import MODEL_META_NAME, RunFolder
 from studio.config import RunConfig
 from studio.export import onnx_export
-from studio.export.model_card import ModelCard
 from studio.export.portable import portable_meta
 from studio.export.reproduce import write_bundle
 from studio.methods import METHODS
@@ -79,7 +78,7 @@ def model_card(run_dir: Path, kind: str, onnx_report: dict[str, Any] | None = No
     method = METHODS[cfg["method"]]
     is_adapter = kind == "adapter" and meta.get("peft")
     task = get_task(cfg.get("task"))
-    card = task.capability(ModelCard)
+    card = task.card
     name = cfg.get("name") or f"{Path(base).name} {cfg['method']} {card.model_kind.split()[-1]}"
     labels = meta.get("labels") or report.get("labels") or []
 

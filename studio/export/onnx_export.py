@@ -22,7 +22,6 @@ import numpy as np
 from studio import models
 from studio.base import files, runfolder
 from studio.base.runfolder import MODEL_META_NAME, RunFolder
-from studio.export.model_card import ModelCard
 from studio.tasks import get_task
 
 ONNX_KINDS = ("onnx", "onnx-int8")
@@ -35,8 +34,8 @@ def supports_onnx(meta: dict[str, Any], model_config: dict[str, Any]) -> bool:
     """Encoder classifiers only: decoders and encoder-decoders trace into graphs that need a generation loop."""
     from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
-    card = get_task(meta.get("task")).capability(ModelCard)
-    return (card is not None and card.onnx and not model_config.get("is_encoder_decoder")
+    card = get_task(meta.get("task")).card
+    return (card.onnx and not model_config.get("is_encoder_decoder")
             and model_config.get("model_type") in MODEL_FOR_MASKED_LM_MAPPING_NAMES)
 
 

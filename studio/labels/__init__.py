@@ -1,4 +1,4 @@
-"""Labels: better labels for data with one label per row (Task.labelled_rows).
+"""Labels: better labels for data with one label per row (a task with the OneLabelPerRow capability).
 
     label_review       the rows whose label is probably wrong (cleanlab on cross-validated probabilities), decided
                        per row and saved as a reviewed copy

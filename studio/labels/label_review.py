@@ -92,7 +92,7 @@ def find_suspects(task_name: str, data: DataConfig, settings: ReviewSettings | N
     settings = settings or ReviewSettings()
     task = review_task(task_name)
     t0 = time.time()
-    rows = task.labelled_rows(data)
+    rows = task.rows_with_labels().labelled_rows(data)
     at = rows.labelled()
     labels = sorted({rows.labels[i] for i in at})
     if len(at) < MIN_ROWS or len(labels) < 2:
@@ -193,7 +193,7 @@ def apply_decisions(task_name: str, data: DataConfig, decisions: Mapping[int, st
     out = Path(out)
     if out.exists() and out.resolve() == Path(data.train).resolve():
         raise DataError(f"{out.name} is the original file; save the reviewed copy under another name.")
-    rows = task.labelled_rows(data)
+    rows = task.rows_with_labels().labelled_rows(data)
     labels = sorted({lab for lab in rows.labels if lab is not None})
     chosen = check_decisions(decisions, labels)
     unknown = sorted(set(chosen) - set(rows.rows))

@@ -52,10 +52,6 @@ MAX_LABELS = 1000
 Progress = Callable[[float, str], None]
 
 
-def projects_dir(store: Store) -> Path:
-    return LABELLING.root(store.root)
-
-
 def project_dir(store: Store, project_id: str, change: bool = False) -> Path:
     """The folder of a project the store's person may see (with change: may label, suggest and retrain in)."""
     folder = LABELLING.open(store.root, project_id, store.person, change=change)
@@ -96,7 +92,7 @@ def create(store: Store, pool: str, labelled: str | None = None, test: str | Non
             raise DataError(f"{Path(path).name} is not one of your files on this server; upload it here.")
     # Its base embeds the pool in this process (a cold start): a model the person may use, within the bounds.
     quotas.check_model(store, config.resolved().model, lim)
-    read = lambda path, unlabelled_ok=False: task.labelled_rows(  # noqa: E731
+    read = lambda path, unlabelled_ok=False: task.rows_with_labels().labelled_rows(  # noqa: E731
         dataclasses.replace(d, train=path, validation=None, test=None), unlabelled_ok)
     pool_rows = read(pool, True)
     start_rows = read(labelled) if labelled else None
@@ -164,9 +160,9 @@ def labelled_frame(store: Store, project_id: str) -> pd.DataFrame:
     task = get_task(spec["task"])
     parts = []
     if "start" in spec["files"]:
-        s = task.labelled_rows(_data(folder, spec, "start"))
+        s = task.rows_with_labels().labelled_rows(_data(folder, spec, "start"))
         parts += [(t, lab, "start") for t, lab in zip(s.texts, s.labels) if lab is not None]
-    pool = task.labelled_rows(_data(folder, spec, "pool"), True)
+    pool = task.rows_with_labels().labelled_rows(_data(folder, spec, "pool"), True)
     parts += [(t, lab, "pool") for t, lab in zip(pool.texts, pool.labels) if lab is not None]
     for r in rounds(store, project_id):
         parts += [(row["text"], row["label"], f"round {r['round']}") for row in r["rows"] if row.get("label")]
@@ -176,7 +172,7 @@ def labelled_frame(store: Store, project_id: str) -> pd.DataFrame:
 def _candidates(store: Store, project_id: str, folder: Path, spec: dict[str, Any]) -> tuple[Any, list[int], list[str]]:
     """The pool's rows, the positions still to offer, and notes on what was left out."""
     task = get_task(spec["task"])
-    pool = task.labelled_rows(_data(folder, spec, "pool"), True)
+    pool = task.rows_with_labels().labelled_rows(_data(folder, spec, "pool"), True)
     asked = {row["pool_row"] for r in rounds(store, project_id) for row in r["rows"]}
     known = {t.casefold() for t in labelled_frame(store, project_id)["text"]}
     open_rows = [i for i, lab in enumerate(pool.labels) if lab is None and pool.rows[i] not in asked]
@@ -328,7 +324,7 @@ def retrain(store: Store, project_id: str, config: RunConfig | None = None) -> s
 
 def _with_test(cfg: RunConfig, folder: Path, spec: dict[str, Any]) -> RunConfig:
     """The test file as text,label CSV (the project's columns may differ from the snapshot's)."""
-    rows = get_task(spec["task"]).labelled_rows(_data(folder, spec, "test"))
+    rows = get_task(spec["task"]).rows_with_labels().labelled_rows(_data(folder, spec, "test"))
     path = folder / "test-rows.csv"
     if not path.exists():
         pd.DataFrame({"text": rows.texts, "label": rows.labels}).dropna().to_csv(path, index=False)
@@ -385,10 +381,10 @@ def suggest(store: Store, run_id: str | None, pool: str, n: int = 50, strategy: 
     config = config or (load_run_config(store.run_dir(run_id)) if run_id else RunConfig())
     task = labelling_task(config.task)
     read = lambda path: dataclasses.replace(config.data, train=path, validation=None, test=None)  # noqa: E731
-    pool_rows = task.labelled_rows(read(pool), True)
+    pool_rows = task.rows_with_labels().labelled_rows(read(pool), True)
     known = {t.casefold() for t, lab in zip(pool_rows.texts, pool_rows.labels) if lab is not None}
     if labelled:
-        start = task.labelled_rows(read(labelled))
+        start = task.rows_with_labels().labelled_rows(read(labelled))
         known |= {t.casefold() for t, lab in zip(start.texts, start.labels) if lab is not None}
     open_rows = [i for i, lab in enumerate(pool_rows.labels) if lab is None]
     cand = [i for i in open_rows if pool_rows.texts[i].casefold() not in known]
@@ -416,7 +412,8 @@ def merge_labels(task_name: str, labelled: str | None, rounds_files: list[str], 
     frames = []
     label_set: list[str] | None = None
     if labelled:
-        start = task.labelled_rows(dataclasses.replace(data, train=labelled, validation=None, test=None))
+        start = task.rows_with_labels().labelled_rows(dataclasses.replace(data, train=labelled, validation=None,
+                                                                          test=None))
         frames.append(pd.DataFrame({"text": start.texts, "label": start.labels}).dropna())
         label_set = sorted(set(frames[0]["label"]))
     added = 0

@@ -338,8 +338,7 @@ class Store:
         cfg = cfg.with_base(share).resolved()
         if prepared is not None:
             check_held_out(prepared.splits, Path(cfg.data.train).name)
-            if task.check_run is not None:
-                task.check_run(cfg, prepared)
+            task.check_run(cfg, prepared)
         quotas.check_models(self, cfg, lim)  # its base (and generator): theirs to use, reachable, within bounds
         # A distilled run queues its labels-only comparison run too (the distill feature's `created` returns it).
         quotas.check_room(self, lim, runs=2 if cfg.distill.teacher and cfg.distill.compare_alone else 1)

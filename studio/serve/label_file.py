@@ -12,7 +12,6 @@ from studio.base.errors import DataError, InferenceError
 from studio.base.runfolder import RunFolder
 from studio.data import TEXT_NAMES, read_table
 from studio.serve import inference
-from studio.serve.playground import Playground
 from studio.tasks import all_tasks, get_task
 
 MAX_ROWS = int(os.environ.get("STUDIO_MAX_BATCH_ROWS", "20000"))
@@ -67,8 +66,7 @@ def predict_file(run_dir: Path, path: str | Path) -> pd.DataFrame:
 
 def labels_files(task) -> bool:
     """A finished run of this task can label a whole file (label probabilities for every row)."""
-    playground = task.capability(Playground)
-    return playground is not None and playground.labels_files
+    return task.playground.labels_files
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -1,20 +1,19 @@
-"""What the Playground (and `studio predict`) asks of a task: a capability each task gives (Task.capabilities).
+"""What the Playground (and `studio predict`) asks of a task.
 
-    playground = task.capability(Playground)     # None: runs of the task cannot be tried
-    chat = task.capability(Chat)                  # tasks that stream a chat answer
+    task.playground                               # every task's: its panel, how a prediction reads
+    chat = task.capability(Chat)                  # tasks that stream a chat answer (None: the others)
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterator, Protocol, runtime_checkable
 
-PANELS = ("classify", "entities", "chat", "generate", "answer")
-
 
 @runtime_checkable
 class Playground(Protocol):
-    """panel: which Playground panel tries the run (one of PANELS); labels_files: a finished run can label a
-    whole file (studio.serve.label_file)."""
+    """What every task's `playground` keeps. panel: which Playground panel tries the run (classify, entities,
+    chat, generate or answer: a key of components.tabs.playground_tab.PANEL_BUILDERS); labels_files: a finished
+    run can label a whole file (studio.serve.label_file)."""
 
     panel: str
     labels_files: bool

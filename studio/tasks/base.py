@@ -2,20 +2,24 @@
 
 A task is one folder under studio/tasks/ whose `__init__.py` ends with `TASK = Task(...)`, and one line in the
 registry (studio/tasks/__init__.py). Code outside studio/tasks/ asks the task for what it needs
-(`get_task(cfg.task).metrics.best`, `.predict(...)`, `.capability(Playground)`); it never compares task names.
+(`get_task(cfg.task).metrics.best`, `.predict(...)`, `.capability(Augmentation)`); it never compares task names.
 
-The contract has three parts:
+The contract has three parts, and "optional" means one thing in it: a capability.
 - facts, in small records: what one example's input is (`inputs`, an InputKind: one text, or a question and
   its context), the page texts (`texts`), its data files (`data`), its models (`model`), its metrics
   (`metrics`), how its test predictions read (`predictions`), its own settings (`settings`, a dataclass that
   becomes `cfg.task_args`);
-- core behaviour, functions with the signatures of the Protocols below: read and check data, load a tokenizer
-  and a model, tokenise, collate, the Trainer's parts, the test report, predict;
-- capabilities, objects a feature looks for with `task.capability(TheFeaturesProtocol)`. Each Protocol belongs
-  to the feature that uses it (studio.augment.Augmentation, studio.distill.SoftLabels / SequenceLevel,
-  studio.serve.Playground, studio.export.ModelCard, studio.training.head_init.PrototypeHead,
-  studio.training.base_scores.UntrainedBase); a task implements the ones that apply with objects of its own,
-  without importing the feature, and a feature a task gives nothing for does not apply to it.
+- behaviour every task has, functions with the signatures of the Protocols below: read and check data, load a
+  tokenizer and a model, tokenise, collate, the Trainer's parts, the test report, predict, and the objects its
+  playground and model card read (`playground`, `card`: every run can be tried and exported). A field with a
+  default is still behaviour every task has: the default is the function most tasks use (no run check, no
+  column guess, the length of the input text), never None;
+- capabilities, objects a feature looks for with `task.capability(TheFeaturesProtocol)`: what applies to some
+  tasks only. Each Protocol belongs to the feature that uses it (studio.augment.Augmentation,
+  studio.distill.SoftLabels / SequenceLevel, studio.serve.Chat, studio.training.head_init.PrototypeHead,
+  studio.training.base_scores.UntrainedBase; data.OneLabelPerRow, which label review and distillation share,
+  lives below both); a task implements the ones that apply with objects of its own, without importing the
+  feature, and a feature a task gives nothing for does not apply to it.
 
 Adding a task
 -------------
@@ -44,7 +48,7 @@ from typing import Any, Callable, Mapping, Protocol, TypeVar
 
 from studio.base.settings import NoSettings
 from studio.base.text import Text
-from studio.data.report import LabelledRows, PreparedData
+from studio.data.report import OneLabelPerRow, PreparedData
 from studio.methods import METHODS
 
 T = TypeVar("T")
@@ -235,11 +239,6 @@ class GuessColumns(Protocol):
         """(input column, answer column) or Nones: what the pickers show for a file it cannot prepare."""
 
 
-class LabelledRowsOf(Protocol):
-    def __call__(self, cfg, unlabelled_ok: bool = False) -> LabelledRows:
-        """Its training file as one text and one label per row (label review, active learning, transfer texts)."""
-
-
 class CountBars(Protocol):
     def __call__(self, prepared: PreparedData) -> tuple[str, str, dict]:
         """(x axis title, y axis title, {series: {category: count}}): the data check's bars."""
@@ -267,10 +266,24 @@ def no_run_callbacks(cfg, tokenizer, labels, splits, run_dir) -> list:
     return []
 
 
+def no_run_check(cfg, prepared) -> None:
+    """Every setting suits every data set the task prepares."""
+
+
+def no_column_guess(df) -> tuple[str | None, str | None]:
+    """No pickers filled for a file the task cannot prepare."""
+    return None, None
+
+
 def text_tokens(df, tokenizer, sample: int = 5000) -> list[int]:
     """Tokens of each input text (the split's "text" column), special tokens included, over the first `sample`."""
     texts = [str(t) for t in df["text"].head(sample)]
     return [len(ids) for ids in tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]]
+
+
+def input_lengths(df, tokenizer, sample: int = 5000) -> dict[str, list[int]]:
+    """One histogram: tokens per input text (text_tokens)."""
+    return {Text("text", "文本"): text_tokens(df, tokenizer, sample)}
 
 
 def label_bars(prepared) -> tuple[str, str, dict[str, dict[str, int]]]:
@@ -305,13 +318,14 @@ class Task:
     trainer_parts: MakeTrainerParts
     test_report: TestReport
     predict: Predict
+    playground: Any                 # what the Playground tab reads (its Protocol: studio.serve.Playground)
+    card: Any                       # what the exported model's card says (studio.export.ModelCard)
     count_tokens: CountTokens = text_tokens
-    check_run: CheckRun | None = None
+    check_run: CheckRun = no_run_check
     run_callbacks: RunCallbacks = no_run_callbacks
-    guess_columns: GuessColumns | None = None
-    labelled_rows: LabelledRowsOf | None = None
+    guess_columns: GuessColumns = no_column_guess
     count_bars: CountBars = label_bars
-    length_series: LengthSeries | None = None
+    length_series: LengthSeries = input_lengths
 
     capabilities: tuple[object, ...] = ()
     # Modules its runs import on first use (metrics, trainer classes): a spare worker (studio.runs.prewarm) imports
@@ -328,23 +342,22 @@ class Task:
         """A fixed label set (classes, tags): label_names applies and the data report counts each."""
         return self.data.label_noun is not None
 
+    def rows_with_labels(self) -> OneLabelPerRow | None:
+        """Its OneLabelPerRow capability: None where label review, active learning and transfer texts do not
+        apply."""
+        return self.capability(OneLabelPerRow)
+
     @property
     def reviews_labels(self) -> bool:
-        """One label per row: label review and active learning apply."""
-        return self.labelled_rows is not None
-
-    def lengths(self, df, tokenizer) -> dict[str, list[int]]:
-        """The token-length histograms of a split: the task's own series, else one of its inputs' lengths."""
-        if self.length_series is not None:
-            return self.length_series(df, tokenizer)
-        return {self.data.length_noun: self.count_tokens(df, tokenizer)}
+        """One label per row: label review, active learning and labelling projects apply."""
+        return self.rows_with_labels() is not None
 
 
 BEHAVIOUR: dict[str, type] = {
     "prepare_data": PrepareData, "load_tokenizer": LoadTokenizer, "load_model": LoadModel, "tokenize": Tokenize,
     "collator": MakeCollator, "trainer_parts": MakeTrainerParts, "test_report": TestReport, "predict": Predict,
     "count_tokens": CountTokens, "check_run": CheckRun, "run_callbacks": RunCallbacks, "guess_columns": GuessColumns,
-    "labelled_rows": LabelledRowsOf, "count_bars": CountBars, "length_series": LengthSeries,
+    "count_bars": CountBars, "length_series": LengthSeries,
 }
 # The functions a reproduce script copies and calls (studio.export.reproduce_main).
 SCRIPT_PARTS = ("load_tokenizer", "load_model", "tokenize", "collator", "trainer_parts", "test_report")
@@ -374,8 +387,13 @@ def contract_problems(task: Task) -> list[str]:
         problems.append(f"{task.name}: {len(task.inputs.columns)} input columns but {len(task.texts.inputs)} pickers")
     for name, protocol in BEHAVIOUR.items():
         fn = getattr(task, name)
-        if fn is not None:
+        if not callable(fn):
+            problems.append(f"{task.name}: {name} is not a function")
+        else:
             problems += signature_problems(task.name, name, fn, protocol)
+    for name in ("playground", "card"):
+        if getattr(task, name) is None:
+            problems.append(f"{task.name}: {name} is not set")
     for m in task.metrics.plot:
         if m not in (*task.metrics.best, *task.metrics.test, *task.metrics.logged, "loss"):
             problems.append(f"{task.name}: plot metric {m!r} is neither a best, a test nor a logged metric")

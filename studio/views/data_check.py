@@ -135,8 +135,7 @@ def check(cfg: DataConfig, model: str | None = None, max_length: int | None = No
         prepared = spec.prepare_data(cfg, tokenizer=tok, max_length=max_length)
     except (DataError, ConfigError) as e:  # ConfigError: label_names that cannot name ids
         out.error, out.fix = str(e), getattr(e, "fix", None)
-        if (table is not None and spec.guess_columns is not None and out.text_column is None
-            and out.label_column is None):
+        if table is not None and out.text_column is None and out.label_column is None:
             out.text_column, out.label_column = spec.guess_columns(table)
         return out
     out.report = prepared.report
@@ -149,7 +148,7 @@ def check(cfg: DataConfig, model: str | None = None, max_length: int | None = No
     if tok is not None:
         train = prepared.splits["train"].head(HISTOGRAM_SAMPLE)
         out.token_lengths = spec.count_tokens(train, tok)
-        out.length_series = spec.lengths(train, tok)
+        out.length_series = spec.length_series(train, tok)
         out.tokenizer = model
         out.unknown_share = unknown_share(spec.inputs.from_frame(train), tok)
         out.report.warnings += unreadable_warnings(out.unknown_share, model, spec, prepared.report.cjk_share)

@@ -34,7 +34,8 @@ from studio.tasks.base import (
 )
 from studio.tasks.extractive_qa.data import count_tokens, length_series, prepare_data
 from studio.tasks.extractive_qa.model import load_model, load_tokenizer
-from studio.tasks.extractive_qa.predict import card_usage, format_prediction, predict
+from studio.tasks.extractive_qa.predict import card_usage, format_prediction
+from studio.tasks.extractive_qa.predict import predict as predict_inputs
 from studio.tasks.extractive_qa.report import test_report
 from studio.tasks.extractive_qa.tokens import collator, tokenize
 from studio.tasks.extractive_qa.training import trainer_parts
@@ -102,7 +103,7 @@ TASK = Task(
                                confidence="score"),
     settings=Settings,
     prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
-    collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict,
+    collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict_inputs,
     count_tokens=count_tokens, count_bars=split_bars, length_series=length_series,
-    capabilities=(Playground(), Card()),
+    playground=Playground(), card=Card(),
 )

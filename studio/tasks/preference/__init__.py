@@ -25,7 +25,7 @@ from studio.tasks.base import TEXT, DataFacts, MetricFacts, ModelFacts, Predicti
 from studio.tasks.chat import ChatCard, ChatPlayground
 from studio.tasks.preference.data import bars, check_run, count_tokens, length_series, prepare_data
 from studio.tasks.preference.model import load_model, load_tokenizer
-from studio.tasks.preference.predict import predict
+from studio.tasks.preference.predict import predict as predict_inputs
 from studio.tasks.preference.report import test_report
 from studio.tasks.preference.tokens import collator, tokenize
 from studio.tasks.preference.training import trainer_parts
@@ -105,7 +105,8 @@ TASK = Task(
                                         "correct"), correct="correct"),
     settings=Settings,
     prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
-    collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict, check_run=check_run,
-    count_tokens=count_tokens, length_series=length_series, count_bars=bars,
-    capabilities=(PreferenceBase(), ChatPlayground(), Card()),
+    collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict_inputs,
+    check_run=check_run, count_tokens=count_tokens, length_series=length_series, count_bars=bars,
+    playground=ChatPlayground(), card=Card(),
+    capabilities=(PreferenceBase(),),
 )

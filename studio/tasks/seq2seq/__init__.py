@@ -28,7 +28,8 @@ from studio.tasks.base import (
 )
 from studio.tasks.seq2seq.data import guess_columns, length_series, prepare_data
 from studio.tasks.seq2seq.model import load_model, load_tokenizer
-from studio.tasks.seq2seq.predict import card_usage, format_prediction, predict
+from studio.tasks.seq2seq.predict import card_usage, format_prediction
+from studio.tasks.seq2seq.predict import predict as predict_inputs
 from studio.tasks.seq2seq.report import test_report
 from studio.tasks.seq2seq.tokens import collator, tokenize
 from studio.tasks.seq2seq.training import trainer_parts
@@ -96,7 +97,8 @@ TASK = Task(
     predictions=PredictionRows(columns=("text", "reference", "output", "exact", "chrf")),
     settings=Settings,
     prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
-    collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict,
+    collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict_inputs,
     guess_columns=guess_columns, count_bars=split_bars, length_series=length_series,
-    capabilities=(GenerativeBase(), Playground(), Card()),
+    playground=Playground(), card=Card(),
+    capabilities=(GenerativeBase(),),
 )

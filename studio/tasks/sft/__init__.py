@@ -22,7 +22,8 @@ from studio.tasks.base import TEXT, DataFacts, MetricFacts, ModelFacts, Predicti
 from studio.tasks.chat import ChatCard, ChatPlayground
 from studio.tasks.sft.data import count_tokens, length_series, prepare_data, turn_bars
 from studio.tasks.sft.model import load_model, load_tokenizer
-from studio.tasks.sft.predict import predict, teacher_answers
+from studio.tasks.sft.predict import predict as predict_inputs
+from studio.tasks.sft.predict import teacher_answers
 from studio.tasks.sft.report import test_report
 from studio.tasks.sft.tokens import collator, tokenize
 from studio.tasks.sft.training import run_callbacks, trainer_parts
@@ -93,7 +94,8 @@ TASK = Task(
     predictions=PredictionRows(columns=("text", "reference", "output", "correct"), correct="correct"),
     settings=Settings,
     prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
-    collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict,
+    collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict_inputs,
     run_callbacks=run_callbacks, count_tokens=count_tokens, length_series=length_series, count_bars=turn_bars,
-    capabilities=(GenerativeBase(), ChatPlayground(), Card(), Teaching()),
+    playground=ChatPlayground(), card=Card(),
+    capabilities=(GenerativeBase(), Teaching()),
 )

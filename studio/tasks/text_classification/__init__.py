@@ -16,7 +16,8 @@ from studio.tasks.base import TEXT, DataFacts, MetricFacts, ModelFacts, Predicti
 from studio.tasks.text_classification.augmentation import WordAugmentation
 from studio.tasks.text_classification.data import guess_columns, labelled_rows, prepare_data
 from studio.tasks.text_classification.model import load_model, load_tokenizer
-from studio.tasks.text_classification.predict import card_usage, format_prediction, predict
+from studio.tasks.text_classification.predict import card_usage, format_prediction
+from studio.tasks.text_classification.predict import predict as predict_inputs
 from studio.tasks.text_classification.report import metrics_from_logits, test_report
 from studio.tasks.text_classification.tokens import collator, tokenize
 from studio.tasks.text_classification.training import trainer_parts
@@ -70,6 +71,12 @@ class Teaching:
     metrics_from_logits = staticmethod(metrics_from_logits)
 
 
+class RowLabels:
+    """data.OneLabelPerRow: label review, active learning, labelling projects and transfer texts apply."""
+
+    labelled_rows = staticmethod(labelled_rows)
+
+
 TASK = Task(
     name="text-classification",
     warm_imports=("sklearn.metrics",),
@@ -95,7 +102,8 @@ TASK = Task(
                                confidence="confidence", label="label"),
     settings=Settings,
     prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
-    collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict,
-    guess_columns=guess_columns, labelled_rows=labelled_rows,
-    capabilities=(ClassifierHead(), Playground(), Card(), Teaching(), WordAugmentation()),
+    collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict_inputs,
+    guess_columns=guess_columns,
+    playground=Playground(), card=Card(),
+    capabilities=(ClassifierHead(), Teaching(), WordAugmentation(), RowLabels()),
 )

@@ -152,7 +152,7 @@ def test_a_task_can_set_its_own_default_learning_rate_for_a_method():
     from studio import methods
 
     assert get_task("text-classification").model.learning_rate("lora") == methods.METHODS["lora"].learning_rate
-    # A fresh token head needs more than the adapters' usual rate (see studio/tasks/token_classification.py).
+    # A fresh token head needs more than the adapters' usual rate (its ModelFacts.learning_rates).
     assert get_task("token-classification").model.learning_rate("lora") == 2e-3
     assert get_task("token-classification").model.learning_rate("full") == methods.METHODS["full"].learning_rate
 

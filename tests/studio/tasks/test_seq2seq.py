@@ -29,7 +29,7 @@ from studio.tasks.seq2seq import data as s2s_data
 from studio.tasks.seq2seq import model as s2s_model
 from studio.tasks.seq2seq import tokens as s2s_tokens
 from studio.tasks.seq2seq import training as s2s_training
-from studio.tasks.seq2seq.predict import card_usage, format_prediction, predict  # package.predict is the function
+from studio.tasks.seq2seq.predict import card_usage, format_prediction, predict
 from tests.support import (
     ROOT,
     kill_active,

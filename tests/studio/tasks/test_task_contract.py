@@ -18,7 +18,7 @@ import pytest
 
 from studio import models
 from studio.config import DataConfig
-from studio.export.reproduce import script_text
+from studio.export.reproduce import script_and_packages
 from studio.export.script_source import ScriptSource, ScriptSourceError, free_names
 from studio.tasks import TASK_MODULES, all_tasks, get_task
 from studio.tasks.base import SCRIPT_PARTS, Task, capability_problems, contract_problems
@@ -29,15 +29,16 @@ TASKS = list(TASK_MODULES)
 
 
 def feature_protocols() -> list[type]:
-    """Every capability Protocol a feature owns (each module that defines one is listed here)."""
+    """Every capability Protocol (each module that defines one is listed here): a feature's own, or, where two
+    features share one, the layer below both (data.OneLabelPerRow: label review and distillation)."""
     from studio.augment.capability import Augmentation
+    from studio.data.report import OneLabelPerRow
     from studio.distill.capability import SequenceLevel, SoftLabels
-    from studio.export.model_card import ModelCard
-    from studio.serve.playground import Chat, Playground
+    from studio.serve.playground import Chat
     from studio.training.base_scores import UntrainedBase
     from studio.training.head_init import PrototypeHead
 
-    return [Augmentation, SoftLabels, SequenceLevel, ModelCard, Playground, Chat, UntrainedBase, PrototypeHead]
+    return [Augmentation, SoftLabels, SequenceLevel, Chat, UntrainedBase, PrototypeHead, OneLabelPerRow]
 
 
 @pytest.mark.parametrize("name", TASKS)
@@ -49,11 +50,7 @@ def test_every_registered_task_keeps_the_contract(name):
 
 @pytest.mark.parametrize("name", TASKS)
 def test_every_capability_keeps_the_protocol_of_the_feature_that_uses_it(name):
-    """Each capability object is some feature's (no stray objects) and has that Protocol's methods and parameters;
-    every task can be tried and gets a model card."""
-    from studio.export.model_card import ModelCard
-    from studio.serve.playground import PANELS, Playground
-
+    """Each capability object is some feature's (no stray objects) and has that Protocol's methods and parameters."""
     task = get_task(name)
     problems = []
     for cap in task.capabilities:
@@ -61,7 +58,21 @@ def test_every_capability_keeps_the_protocol_of_the_feature_that_uses_it(name):
         assert kinds, f"{type(cap).__name__} keeps no feature's Protocol"
         problems += [p for kind in kinds for p in capability_problems(task, kind, cap)]
     assert problems == []
-    assert task.capability(Playground).panel in PANELS and task.capability(ModelCard) is not None
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_every_task_can_be_tried_and_gets_a_model_card(name):
+    """Task.playground and Task.card are required: each keeps its feature's Protocol, and the playground names a
+    panel the Playground tab has."""
+    from components.tabs.playground_tab import PANEL_BUILDERS
+    from studio.export.model_card import ModelCard
+    from studio.serve.playground import Playground
+
+    task = get_task(name)
+    assert isinstance(task.playground, Playground) and isinstance(task.card, ModelCard)
+    assert capability_problems(task, Playground, task.playground) == []
+    assert capability_problems(task, ModelCard, task.card) == []
+    assert task.playground.panel in PANEL_BUILDERS
 
 
 def test_the_contract_check_names_what_a_task_gets_wrong():
@@ -71,10 +82,13 @@ def test_the_contract_check_names_what_a_task_gets_wrong():
 
     good = get_task(TASKS[0])
     bad_texts = dataclasses.replace(good.texts, data_hint="")
-    bad = dataclasses.replace(good, texts=bad_texts, test_report=lambda trainer, test_ds: None)
+    bad = dataclasses.replace(good, texts=bad_texts, test_report=lambda trainer, test_ds: None, check_run=None,
+                              card=None)
     problems = " | ".join(contract_problems(bad))
     assert "TaskTexts.data_hint is not set" in problems
     assert "test_report takes ['trainer', 'test_ds']" in problems
+    # Optional means a capability: a behaviour field is never None, and every task has a playground and a card.
+    assert "check_run is not a function" in problems and "card is not set" in problems
 
     class Panel:  # a playground whose format_prediction takes the wrong parameters
         panel, labels_files = "classify", False
@@ -125,7 +139,7 @@ def test_every_tasks_reproduce_script_compiles_and_names_only_what_it_defines(na
     """The fast check of the slow retraining tests: the generated script is valid Python, pyflakes finds no
     undefined or duplicate name, and it imports nothing of the studio."""
     task = get_task(name)
-    text = script_text(_fake_run(tmp_path / "run", name, task.model.default_model))
+    text, _ = script_and_packages(_fake_run(tmp_path / "run", name, task.model.default_model))
     compile(text, "reproduce.py", "exec")
     assert not re.search(r"^\s*(from|import) studio\b", text, re.M)
     script = tmp_path / "reproduce.py"
@@ -137,7 +151,7 @@ def test_every_tasks_reproduce_script_compiles_and_names_only_what_it_defines(na
 
 
 def test_a_catalog_base_on_no_hub_is_built_by_the_script_itself(tmp_path):
-    text = script_text(_fake_run(tmp_path / "run", "seq2seq", "minilm-seq2seq"))
+    text, _ = script_and_packages(_fake_run(tmp_path / "run", "seq2seq", "minilm-seq2seq"))
     assert "def write_minilm_seq2seq(" in text and text.rstrip().endswith("main(CONFIG, TASK, write_minilm_seq2seq)")
 
 
