@@ -135,3 +135,59 @@ def test_the_engine_never_imports_the_ui():
         any(t.startswith("components") for t in imports_of(n))
         or re.search(r"^\s*(import gradio|from gradio)", MODULES[n].read_text(encoding="utf-8"), re.M))]
     assert offenders == []
+
+
+ROOMS = ("data", "model", "tokens", "training", "report", "predict")  # studio/tasks/base.py's docstring says why
+
+
+def _task_packages() -> dict[str, Path]:
+    from studio.tasks import TASK_MODULES
+
+    return {module: ROOT.joinpath(*module.split(".")) for module in TASK_MODULES.values()}
+
+
+def _named_imports(path: Path) -> set[str]:
+    """Every absolute module an `import` or `from ... import` in the file names, the package's own included."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            out |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return out
+
+
+def test_every_task_has_the_same_rooms():
+    """A task reads the same way as every other: its rooms, and an __init__ that holds its Settings, capability
+    classes and TASK but no functions of its own."""
+    wrong = []
+    for module, folder in _task_packages().items():
+        missing = [room for room in ROOMS if not (folder / f"{room}.py").exists()]
+        if missing:
+            wrong.append(f"{module} lacks {missing}")
+        tree = ast.parse((folder / "__init__.py").read_text(encoding="utf-8"))
+        functions = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        if functions:
+            wrong.append(f"{module}/__init__.py defines functions {functions}: they belong in a room")
+    assert wrong == []
+
+
+def test_no_task_imports_a_sibling_and_no_room_imports_its_own_task():
+    """Shared code lives below the tasks (studio.tasks.base, loading, chat); a room importing its package's
+    __init__ would be a cycle, since the __init__ imports the rooms."""
+    tasks = _task_packages()
+    wrong = []
+    for module, folder in tasks.items():
+        for f in folder.glob("*.py"):
+            for target in _named_imports(f):
+                sibling = next((t for t in tasks if t != module and (target == t or target.startswith(t + "."))), None)
+                if sibling:
+                    wrong.append(f"{f.relative_to(ROOT)} imports {target}")
+                if f.name != "__init__.py" and target == module:
+                    wrong.append(f"{f.relative_to(ROOT)} imports its own package's __init__")
+    assert wrong == []
+
+
+def test_the_engine_docstring_lists_the_layers_in_their_order():
+    listed = re.findall(r"^    (\w+) {2,}", studio.__doc__, re.M)
+    assert tuple(listed) == studio.LAYERS
