@@ -16,10 +16,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from studio.base.policy import trust_remote_code
 from studio.data import DataError, split_rows
 from studio.data.records import read_records
-from studio.tasks.loading import padded_tokenizer
+from studio.tasks.loading import padded_tokenizer, pretrained_model
 
 FALLBACK_TEMPLATE = (          # for bases without a chat template (plain causal LMs)
     "{% for m in messages %}"
@@ -163,13 +162,7 @@ def load_tokenizer(path, **kw):
 def load_model(path, labels=None, tokenizer=None, **kw):
     from transformers import AutoModelForCausalLM
 
-    # Weights load from safetensors only: a pickle (pytorch_model.bin) can run code when unpickled.
-    kw.setdefault("use_safetensors", True)
-    kw.setdefault("trust_remote_code", trust_remote_code())
-    model = AutoModelForCausalLM.from_pretrained(str(path), **kw)
-    if tokenizer is not None and model.config.pad_token_id is None:
-        model.config.pad_token_id = tokenizer.pad_token_id
-    return model
+    return pretrained_model(AutoModelForCausalLM, path, tokenizer, **kw)
 
 
 # ============================================================ generation ==

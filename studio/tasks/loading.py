@@ -1,4 +1,5 @@
-"""Model loading every task shares: a tokenizer that can pad, a model with a head sized to the labels.
+"""Model loading every task shares: a tokenizer that can pad, a model loaded safely, one with a head sized to the
+labels.
 
 Plain functions over transformers: reproduce scripts carry them as they are.
 """
@@ -30,15 +31,20 @@ def quiet_length_warning(tokenizer) -> None:
         warned["sequence-length-is-longer-than-the-specified-maximum"] = True
 
 
-def labelled_model(auto_cls, path, labels, tokenizer=None, **kw):
-    """`auto_cls` (AutoModelFor...Classification) with a head over `labels` and the tokenizer's pad token.
-
-    Weights load from safetensors only: a pickle (pytorch_model.bin) can run code when unpickled."""
+def pretrained_model(auto_cls, path, tokenizer=None, **kw):
+    """`auto_cls.from_pretrained(path)` as every task loads a base: from safetensors only (a pickle,
+    pytorch_model.bin, can run code when unpickled), remote code as the operator's policy says, and the
+    tokenizer's pad token where the model names none."""
     kw.setdefault("use_safetensors", True)
     kw.setdefault("trust_remote_code", trust_remote_code())
-    id2label = dict(enumerate(labels))
-    model = auto_cls.from_pretrained(str(path), num_labels=len(labels), id2label=id2label,
-                                     label2id={l: i for i, l in id2label.items()}, ignore_mismatched_sizes=True, **kw)
+    model = auto_cls.from_pretrained(str(path), **kw)
     if tokenizer is not None and model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model
+
+
+def labelled_model(auto_cls, path, labels, tokenizer=None, **kw):
+    """`auto_cls` (AutoModelFor...Classification) with a head over `labels` (pretrained_model's checks)."""
+    id2label = dict(enumerate(labels))
+    return pretrained_model(auto_cls, path, tokenizer, num_labels=len(labels), id2label=id2label,
+                            label2id={l: i for i, l in id2label.items()}, ignore_mismatched_sizes=True, **kw)

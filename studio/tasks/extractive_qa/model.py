@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from studio.base.policy import trust_remote_code
-from studio.tasks.loading import padded_tokenizer
+from studio.tasks.loading import padded_tokenizer, pretrained_model
 
 
 def load_tokenizer(path, **kw):
@@ -14,6 +13,4 @@ def load_model(path, labels: list[str] | None = None, tokenizer=None, **kw):
     """The base with a span head (a start and an end score per token); safetensors only."""
     from transformers import AutoModelForQuestionAnswering
 
-    kw.setdefault("use_safetensors", True)
-    kw.setdefault("trust_remote_code", trust_remote_code())
-    return AutoModelForQuestionAnswering.from_pretrained(str(path), **kw)
+    return pretrained_model(AutoModelForQuestionAnswering, path, **kw)

@@ -50,10 +50,6 @@ FALSE_WORDS = {"false", "0", "no", "bad", "undesirable", "rejected"}
 PAIRED_LOSSES = ("dpo", "orpo")    # these need both answers of every record; kto also learns from one
 
 
-def _where(p: Path, pos: str) -> str:
-    return f"{p.name} {pos}"
-
-
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
@@ -164,7 +160,7 @@ def to_row(rec: dict, fields: dict, where: str) -> dict[str, str]:
 
 
 def to_frame(records: list[tuple[str, dict]], fields: dict, p: Path) -> pd.DataFrame:
-    rows = [to_row(rec, fields, _where(p, pos)) for pos, rec in records]
+    rows = [to_row(rec, fields, f"{p.name} {pos}") for pos, rec in records]
     df = pd.DataFrame(rows, columns=["text", "prompt", "chosen", "rejected"])
     same = df[(df["chosen"] != "")
               & (df["chosen"].str.split().str.join(" ") == df["rejected"].str.split().str.join(" "))]

@@ -37,10 +37,6 @@ INPUT_FIELDS = ("input", "context")
 OUTPUT_FIELDS = ("output", "response", "answer", "completion")
 
 
-def _where(p: Path, pos: str) -> str:
-    return f"{p.name} {pos}"
-
-
 def detect_fields(records: list[tuple[str, dict]], name: str, text_column: str | None = None,
                   label_column: str | None = None) -> dict[str, str | None]:
     """Which fields hold the chat, or the instruction, input and output (given names win over detection)."""
@@ -106,7 +102,7 @@ def to_frame(records: list[tuple[str, dict]], fields: dict, p: Path) -> pd.DataF
     """One row per record: text (the last user turn), messages (JSON), reference (the last answer)."""
     rows = []
     for pos, rec in records:
-        where = _where(p, pos)
+        where = f"{p.name} {pos}"  # "train.jsonl line 12": a record's place in its file
         chat = rec.get(fields["chat"]) if fields["chat"] else None
         has_chat = chat is not None and not (isinstance(chat, float) and math.isnan(chat))
         if not has_chat and fields["instruction"] is None:
