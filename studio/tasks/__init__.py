@@ -4,8 +4,10 @@
     task = get_task(cfg.task)          # a Task: ask it, never compare its name
 
     base      the Task contract: facts, behaviour (typed by Protocols), capabilities features look for
-    loading   a tokenizer that can pad, a model with a head sized to the labels
-    <task>/   one folder per task: its data, model, metrics and capability objects, ending in TASK = Task(...)
+    loading   a tokenizer that can pad, a base loaded safely, a model with a head sized to the labels
+    chat      what every chat task shares (messages, template, causal LM, generation, chat playground and card)
+    <task>/   one package per task in the same rooms (data, model, tokens, training, report, predict), its
+              __init__ holding its Settings, capability classes and TASK = Task(...)
 
 Imports: base, models, methods, data.
 """

@@ -23,15 +23,18 @@ The contract has three parts, and "optional" means one thing in it: a capability
 
 Adding a task
 -------------
-1. Write studio/tasks/<name>/__init__.py with the functions below and, last, `TASK = Task(name=..., ...)`.
-   Read and check data with studio.data's helpers (read_table, the split policy `split_rows`, the generic
-   warnings); every split is a DataFrame with the InputKind's columns plus the task's own, and `prepare_data`
-   returns a data.PreparedData.
+1. Write the package studio/tasks/<name>/ in the rooms every task has (ARCHITECTURE.md, "Rooms of a task"):
+   data.py, model.py, tokens.py, training.py, report.py and predict.py hold the functions below; __init__.py
+   holds its Settings, capability classes and, last, `TASK = Task(name=..., ...)`. Read and check data with
+   studio.data's helpers (read_table, the split policy `split_rows`, the generic warnings); every split is a
+   DataFrame with the InputKind's columns plus the task's own, and `prepare_data` returns a data.PreparedData.
+   A chat task takes what chat tasks share from studio.tasks.chat; no task imports another.
 2. Add one line to TASK_MODULES in studio/tasks/__init__.py.
 3. Put a small sample of your own in assets/samples/ (listed in `data.samples`) and a config in examples/.
 tests/studio/tasks/test_task_contract.py checks every registered task against this contract: facts filled,
 functions with these parameters, capabilities that keep their feature's Protocol, its sample prepared, its
-reproduce script compiled and checked.
+reproduce script compiled and checked; test_report_and_predict.py calls its test_report and predict on tiny inputs
+and checks what they return; tests/test_layers.py checks its rooms.
 
 Reproduce scripts copy a task's training functions (SCRIPT_PARTS) and whatever they call into a standalone
 file (studio.export.script_source). So these functions, and the studio code they reach, name other studio
