@@ -228,7 +228,7 @@ def apply_params(base: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]
         if section == "training":
             out.setdefault("training", {})[leaf] = value
         elif section == "method_args":
-            if any(s.name == leaf for s in methods.METHODS[out["method"]].settings):
+            if any(f["name"] == leaf for f in methods.METHODS[out["method"]].fields()):
                 out.setdefault("method_args", {})[leaf] = value
     if "training.learning_rate" not in params and "method" in params:
         out.setdefault("training", {})["learning_rate"] = None  # each method at its own default

@@ -305,11 +305,16 @@ def format_prediction(text: str, pred: dict[str, Any]) -> str:
 
 
 class ChatPlayground:
-    """serve.Playground and serve.Chat: a streamed chat, the base model's answer beside the tuned one."""
+    """serve.Playground: the chat panel, the base model's answer beside the tuned one."""
 
     panel = "chat"
     labels_files = False
     format_prediction = staticmethod(format_prediction)
+
+
+class StreamedChat:
+    """serve.Chat, the capability of every chat task: answers streamed token by token."""
+
     stream_chat = staticmethod(stream_chat)
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from studio.base.settings import setting
 from studio.base.text import Text
 from studio.tasks.base import TEXT, DataFacts, MetricFacts, ModelFacts, PredictionRows, Task, TaskTexts
-from studio.tasks.chat import ChatCard, ChatPlayground
+from studio.tasks.chat import ChatCard, ChatPlayground, StreamedChat
 from studio.tasks.preference.data import bars, check_run, count_tokens, length_series, prepare_data
 from studio.tasks.preference.model import load_model, load_tokenizer
 from studio.tasks.preference.predict import predict as predict_inputs
@@ -108,5 +108,5 @@ TASK = Task(
     collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict_inputs,
     check_run=check_run, count_tokens=count_tokens, length_series=length_series, count_bars=bars,
     playground=ChatPlayground(), card=Card(),
-    capabilities=(PreferenceBase(),),
+    capabilities=(PreferenceBase(), StreamedChat()),
 )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from studio.base.settings import setting
 from studio.base.text import Text
 from studio.tasks.base import TEXT, DataFacts, MetricFacts, ModelFacts, PredictionRows, Task, TaskTexts
-from studio.tasks.chat import ChatCard, ChatPlayground
+from studio.tasks.chat import ChatCard, ChatPlayground, StreamedChat
 from studio.tasks.sft.data import count_tokens, length_series, prepare_data, turn_bars
 from studio.tasks.sft.model import load_model, load_tokenizer
 from studio.tasks.sft.predict import predict as predict_inputs
@@ -97,5 +97,5 @@ TASK = Task(
     collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict_inputs,
     run_callbacks=run_callbacks, count_tokens=count_tokens, length_series=length_series, count_bars=turn_bars,
     playground=ChatPlayground(), card=Card(),
-    capabilities=(GenerativeBase(), Teaching()),
+    capabilities=(GenerativeBase(), StreamedChat(), Teaching()),
 )
