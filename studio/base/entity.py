@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from studio.base import files
 from studio.base.access import Access, Person, check_change, check_see, read_access, write_access
 from studio.base.errors import RunError
 
@@ -85,13 +86,10 @@ class FolderKind:
         root = self.root(runs_root)
         tmp = root / f".creating-{entity_id}"
         tmp.mkdir(parents=True)
-        try:
+        # replace=False: a new id never takes the place of a folder that is there already.
+        with files.folder_written_whole(root / entity_id, tmp=tmp, replace=False):
             write_access(tmp, access or Access())
             yield entity_id, tmp
-            os.replace(tmp, root / entity_id)  # the folder appears complete or not at all
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
 
     def remove(self, runs_root: Path, entity_id: str) -> bool:
         """Delete the folder (renamed away first); False when there was none."""

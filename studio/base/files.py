@@ -1,10 +1,12 @@
-"""Files written so that no reader sees half of one: write a temp file, fsync, rename; JSON without NaN."""
+"""Files and folders written so that no reader sees half of one: write a temp file (or folder) beside it, then
+rename it into place; JSON without NaN."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +27,25 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        raise
+
+
+@contextmanager
+def folder_written_whole(dest: Path, tmp: Path | None = None, replace: bool = True) -> Iterator[Path]:
+    """A temporary folder beside `dest` to fill in the block; when the block ends it is renamed to `dest`, so
+    readers find dest whole or not at all, and it is removed if the block raises. `tmp` is a folder the caller
+    has made under a name others look for (rather than a fresh hidden one); with replace=False an existing
+    dest is never removed: the rename fails instead."""
+    dest = Path(dest)
+    if tmp is None:
+        tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}-"))
+    try:
+        yield tmp
+        if replace and dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

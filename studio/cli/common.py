@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from studio.base.errors import ConfigError
 from studio.config import RunConfig
@@ -15,6 +15,19 @@ def show(data: Any, as_json: bool, text: str | None = None) -> None:
         print(json.dumps(data, indent=2, default=str))
     else:
         print(text if text is not None else data)
+
+
+def show_table(rows: list[dict], as_json: bool, empty: str, header: str, line: Callable[[dict], str]) -> int:
+    """A listing command's output: the rows as JSON, or `empty` when there are none, or a header and a line a row."""
+    if as_json:
+        show(rows, True)
+    elif not rows:
+        print(empty)
+    else:
+        print(header)
+        for r in rows:
+            print(line(r))
+    return 0
 
 
 def fmt_dur(s: float | None) -> str:

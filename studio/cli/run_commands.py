@@ -11,7 +11,7 @@ from studio import distill, sweeps
 from studio.base import files, runfolder
 from studio.base.errors import RunError
 from studio.base.runfolder import RunFolder
-from studio.cli.common import fmt_dur, load_config, show
+from studio.cli.common import fmt_dur, load_config, show, show_table
 from studio.cli.sweep_commands import show_sweep
 from studio.tasks import get_task
 from studio.training import memory
@@ -106,19 +106,14 @@ def _metric_line(r: dict) -> str:
 
 
 def cmd_runs(a, store) -> int:
-    rows = store.list()
-    if a.json:
-        show(rows, True)
-        return 0
-    if not rows:
-        print("No runs yet. Start one with `studio train examples/minilm-lora.yaml`.")
-        return 0
-    print(f"{'run':24} {'status':10} {'task':20} {'model':40} {'method':8} {'best':>8} {'time':>7} owner")
-    for r in rows:
+    def line(r: dict) -> str:
         best = f"{r['best_metric']:.4f}" if isinstance(r.get("best_metric"), (int, float)) else "-"
-        print(f"{r['id']:24} {r['status']:10} {r['task'] or '':20} {(r['model'] or '')[-40:]:40} {r['method'] or '':8} "
-              f"{best:>8} {fmt_dur(r.get('duration')):>7} {r.get('owner') or '-'}")
-    return 0
+        return (f"{r['id']:24} {r['status']:10} {r['task'] or '':20} {(r['model'] or '')[-40:]:40} "
+                f"{r['method'] or '':8} {best:>8} {fmt_dur(r.get('duration')):>7} {r.get('owner') or '-'}")
+
+    return show_table(store.list(), a.json, "No runs yet. Start one with `studio train examples/minilm-lora.yaml`.",
+                      f"{'run':24} {'status':10} {'task':20} {'model':40} {'method':8} {'best':>8} {'time':>7} owner",
+                      line)
 
 
 def cmd_show(a, store) -> int:

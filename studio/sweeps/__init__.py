@@ -38,16 +38,15 @@ from studio.sweeps.folders import (
                                    storage_url,
                                    sweep_dir,
                                    sweeps_dir,
-                                   validate_sweep_id,
                                    write_status,
 )
 from studio.sweeps.results import describe, figures, load_study, trials_table
 from studio.sweeps.settings import MIN_BUDGET_MINUTES, SAMPLERS, SweepSettings, field_help_settings, settings_from
-from studio.sweeps.space import PRESETS, Param, apply_params, default_space, parse_space, preset
+from studio.sweeps.space import Param, apply_params, default_space, parse_space, preset
 
 __all__ = ["kill", "list_sweeps", "resume", "status", "stop", "sync", "wait", "Driver", "best_trial", "create",
            "launch", "ACTIVE", "LOG_FILE", "STUDY_FILE", "SWEEP_FILE", "is_sweep_id", "read_status", "storage_url",
            "sweep_dir",
-           "sweeps_dir", "validate_sweep_id", "write_status", "describe", "figures", "load_study", "trials_table",
-           "MIN_BUDGET_MINUTES", "SAMPLERS", "SweepSettings", "field_help_settings", "settings_from", "PRESETS",
+           "sweeps_dir", "write_status", "describe", "figures", "load_study", "trials_table",
+           "MIN_BUDGET_MINUTES", "SAMPLERS", "SweepSettings", "field_help_settings", "settings_from",
            "Param", "apply_params", "default_space", "parse_space", "preset"]

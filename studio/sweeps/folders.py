@@ -19,10 +19,6 @@ def sweeps_dir(store) -> Path:
     return SWEEPS.root(store.root)
 
 
-def validate_sweep_id(sweep_id: str) -> str:
-    return SWEEPS.check_id(sweep_id)
-
-
 def sweep_dir(store, sweep_id: str, change: bool = False) -> Path:
     """The folder of a sweep the store's person may see (with change: may stop, kill or resume)."""
     return SWEEPS.open(store.root, sweep_id, store.person, change=change)

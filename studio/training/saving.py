@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -24,35 +23,23 @@ def save_final_sharded(trainer, tokenizer, cfg, labels: list[str], run_dir: Path
     """FSDP and DeepSpeed hold the weights in shards: every rank joins in gathering them, rank 0 writes."""
     import shutil
 
-    target, tmp = RunFolder(run_dir).model, run_dir / ".model-gathering"
+    gathering = run_dir / ".model-gathering"  # one name every rank knows
     if main:
-        shutil.rmtree(tmp, ignore_errors=True)
-    trainer.save_model(str(tmp))  # a collective; only rank 0 writes files
+        shutil.rmtree(gathering, ignore_errors=True)
+    trainer.save_model(str(gathering))  # a collective; only rank 0 writes files
     if not main:
         return
-    (tmp / "training_args.bin").unlink(missing_ok=True)
-    tokenizer.save_pretrained(tmp)
-    files.atomic_write_json(tmp / MODEL_META_NAME, _model_meta(cfg, labels))
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(tmp, target)
+    with files.folder_written_whole(RunFolder(run_dir).model, tmp=gathering) as tmp:
+        (tmp / "training_args.bin").unlink(missing_ok=True)
+        tokenizer.save_pretrained(tmp)
+        files.atomic_write_json(tmp / MODEL_META_NAME, _model_meta(cfg, labels))
 
 
 def save_final(trainer, tokenizer, cfg, labels: list[str], run_dir: Path) -> Path:
     """Save the model (or adapter) atomically into run_dir/model with what inference needs."""
-    import shutil
-    import tempfile
-
     target = RunFolder(run_dir).model
-    tmp = Path(tempfile.mkdtemp(dir=run_dir, prefix=".model-"))
-    try:
+    with files.folder_written_whole(target) as tmp:
         trainer.model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         files.atomic_write_json(tmp / MODEL_META_NAME, _model_meta(cfg, labels))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target

@@ -33,3 +33,29 @@ def ui_tiny_model(tmp_path_factory, ui_cache) -> Path:
     from tests.tiny_models import make_tiny_bert
 
     return make_tiny_bert(tmp_path_factory.mktemp("ui-tiny") / "bert")
+
+
+@pytest.fixture(scope="module")
+def app_options() -> dict:
+    """build_app's keyword arguments for the module's `app`; a module that needs others overrides this fixture."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def app(request, tmp_path_factory, ui_cache, app_options):
+    """The app served for one test module from a runs folder of its own: yields (url, runs folder); whatever is
+    still training or sweeping at the end is stopped."""
+    from tests.components.ui_support import running_app, stop_active_runs
+
+    runs_dir = tmp_path_factory.mktemp(f"{request.module.__name__.rpartition('.')[2]}-runs")
+    with running_app(runs_dir, **app_options) as url:
+        yield url, runs_dir
+    stop_active_runs(runs_dir)
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    """A gradio_client Client on the module's app."""
+    from gradio_client import Client
+
+    return Client(app[0], verbose=False)

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.components.ui_support import SAMPLE, running_app, stop_active_runs
+from tests.components.ui_support import SAMPLE, running_app
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -43,17 +43,9 @@ def plot_traces(plot_value) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory, ui_tiny_model):
-    runs_dir = tmp_path_factory.mktemp("runs")
-    with running_app(runs_dir) as url:
-        yield url, runs_dir
-    stop_active_runs(runs_dir)
-
-
-@pytest.fixture(scope="module")
-def trained_run(app_url, ui_tiny_model, tmp_path_factory):
+def trained_run(app, ui_tiny_model, tmp_path_factory):
     """Upload a copy of the sample under a user's name, train the tiny model on it, wait for the end."""
-    url, runs_dir = app_url
+    url, runs_dir = app
     client = Client(url, verbose=False)
     upload = tmp_path_factory.mktemp("user") / "my tickets.csv"
     upload.write_bytes(SAMPLE.read_bytes())
@@ -74,8 +66,8 @@ def trained_run(app_url, ui_tiny_model, tmp_path_factory):
     return client, run_id, runs_dir, upload, time.time() - started
 
 
-def test_every_public_endpoint_is_named_on_purpose(app_url):
-    url, _ = app_url
+def test_every_public_endpoint_is_named_on_purpose(app):
+    url, _ = app
     named = set(Client(url, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"])
     assert named == {"/set_task", "/upload_data", "/use_sample", "/check_data", "/read_without_header",
                      "/repair_bio_tags", "/count_parameters", "/preview_config",
@@ -90,8 +82,8 @@ def test_every_public_endpoint_is_named_on_purpose(app_url):
                      "/describe_teacher", "/upload_transfer", "/share_run"}
 
 
-def test_run_ids_never_become_paths(app_url):
-    url, runs_dir = app_url
+def test_run_ids_never_become_paths(app):
+    url, runs_dir = app
     client = Client(url, verbose=False)
     (runs_dir.parent / "train.log").write_text("secret")
     status_html, *_ = client.predict("../", api_name="/poll_run")
@@ -111,8 +103,8 @@ def test_upload_is_stored_under_a_generated_name(trained_run):
     assert cfg["model"].endswith("bert") and cfg["method"] == "lora" and cfg["training"]["epochs"] == 1
 
 
-def test_bad_upload_gives_a_readable_message(app_url, tmp_path):
-    url, _ = app_url
+def test_bad_upload_gives_a_readable_message(app, tmp_path):
+    url, _ = app
     client = Client(url, verbose=False)
     bad = tmp_path / "notes.csv"
     bad.write_text("only_one_column\nhello\nworld\n", encoding="utf-8")
@@ -125,9 +117,9 @@ def test_bad_upload_gives_a_readable_message(app_url, tmp_path):
     assert "studio-msg-error" in out[0] and "data.xlsx: unsupported file type .xlsx" in out[0], out[0]
 
 
-def test_label_ids_are_named_through_the_data_check(app_url, tmp_path):
+def test_label_ids_are_named_through_the_data_check(app, tmp_path):
     """A file of class ids (a Hugging Face export) with label_names given: the check reports the names."""
-    url, _ = app_url
+    url, _ = app
     client = Client(url, verbose=False)
     ids = tmp_path / "imdb export.csv"
     ids.write_text("text,label\n" + "".join(f"great film {i},1\nawful film {i},0\n" for i in range(12)))
@@ -225,8 +217,8 @@ def test_export_zips_and_offline_push(trained_run, tmp_path):
     assert token_field == ""
 
 
-def test_config_preview_load_and_parameter_count(app_url, trained_run, ui_tiny_model, tmp_path):
-    url, _ = app_url
+def test_config_preview_load_and_parameter_count(app, trained_run, ui_tiny_model, tmp_path):
+    url, _ = app
     client = Client(url, verbose=False)
     client.predict("support_tickets.csv", api_name="/use_sample")
     text, download = client.predict(method="dora", dora_r=4, epochs=2, early_stopping_patience=0,
@@ -262,8 +254,8 @@ def _gib(text: str) -> float:
     return float(amount) / (1024 if unit == "MiB" else 1)
 
 
-def test_queue_stop_kill_resume_and_a_restarted_server(app_url, trained_run, ui_tiny_model):
-    url, runs_dir = app_url
+def test_queue_stop_kill_resume_and_a_restarted_server(app, trained_run, ui_tiny_model):
+    url, runs_dir = app
     _, first_id, *_ = trained_run
     a, b = Client(url, verbose=False), Client(url, verbose=False)
     table, *_ = b.predict(api_name="/list_runs")

@@ -15,9 +15,10 @@ import httpx
 import pytest
 import yaml
 
-from studio.runs.store import RUN_ID_RE, Store
+from studio.base.entity import RUNS
+from studio.runs.store import Store
 from tests.bad_inputs import CASES, Case
-from tests.components.ui_support import SAMPLE, free_port, running_app, stop_active_runs
+from tests.components.ui_support import SAMPLE, running_app
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -25,16 +26,8 @@ from gradio_client import Client, handle_file  # noqa: E402
 UI_CASES = [c for c in CASES if c.ui]
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory, ui_cache):
-    runs_dir = tmp_path_factory.mktemp("runs")
-    with running_app(runs_dir) as url:
-        yield url, runs_dir
-    stop_active_runs(runs_dir)
-
-
 def nothing_created(runs_dir: Path) -> None:
-    leftovers = [p.name for p in runs_dir.iterdir() if RUN_ID_RE.match(p.name) or p.name.startswith(".creating-")]
+    leftovers = [p.name for p in runs_dir.iterdir() if RUNS.is_id(p.name) or p.name.startswith(".creating-")]
     assert leftovers == [] and Store(runs_dir).list() == []
 
 
@@ -113,15 +106,8 @@ def test_every_run_id_parameter_refuses_paths(app, tmp_path):
 
 @pytest.fixture(scope="module")
 def auth_app(tmp_path_factory, ui_cache):
-    from components.app import build_app, launch_options
-
-    app = build_app(tmp_path_factory.mktemp("auth-runs"))
-    _, url, _ = app.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port(),
-                           auth=("ann", "s3cret:pw"), **launch_options())
-    try:
+    with running_app(tmp_path_factory.mktemp("auth-runs"), auth=("ann", "s3cret:pw")) as url:
         yield url
-    finally:
-        app.close()
 
 
 def test_basic_auth_guards_the_page_and_every_api_route(auth_app):

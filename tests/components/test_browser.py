@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.components.ui_support import ROOT, SAMPLE, running_app, stop_active_runs
+from tests.components.ui_support import ROOT, SAMPLE
 
 playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -49,12 +49,8 @@ LOSS_POINTS_JS = """() => {
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory, ui_cache):
-    runs_dir = tmp_path_factory.mktemp("browser-runs")
-    # As launched for users: runs fork from the app's pre-warmed spare worker.
-    with running_app(runs_dir, prewarm=True) as url:
-        yield url, runs_dir
-    stop_active_runs(runs_dir)
+def app_options() -> dict:
+    return {"prewarm": True}  # as launched for users: runs fork from the app's pre-warmed spare worker
 
 
 @pytest.fixture(scope="module")

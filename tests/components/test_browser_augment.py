@@ -11,17 +11,8 @@ import pytest
 
 from tests.components.test_browser import CHROMIUM, SHOTS, browser, chromium_present, open_tab, shot  # noqa: F401
 from tests.components.test_browser_tasks import train
-from tests.components.ui_support import running_app, stop_active_runs
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory, ui_cache):
-    runs_dir = tmp_path_factory.mktemp("augment-browser-runs")
-    with running_app(runs_dir) as url:
-        yield url
-    stop_active_runs(runs_dir)
 
 
 def pick_operations(page, names: list[str]) -> None:
@@ -40,7 +31,7 @@ def pick_operations(page, names: list[str]) -> None:
 
 def test_preview_train_and_report(app, browser, ui_tiny_model):  # noqa: F811
     page = browser.new_page(viewport={"width": 1400, "height": 1300}, locale="en-US")
-    page.goto(app)
+    page.goto(app[0])
     page.wait_for_selector("#data-status .studio-msg-ok", timeout=60_000)
     page.locator("#augment-panel").get_by_text("Augment the training split").click()
     copies = page.locator("#augment-copies input").first
@@ -81,7 +72,7 @@ def test_preview_train_and_report(app, browser, ui_tiny_model):  # noqa: F811
 
 def test_distill_flow(app, browser, ui_tiny_model):  # noqa: F811
     page = browser.new_page(viewport={"width": 1400, "height": 1300}, locale="en-US")
-    page.goto(app)
+    page.goto(app[0])
     page.wait_for_selector("#data-status .studio-msg-ok", timeout=60_000)
     train(page, ui_tiny_model, "distill-teacher", max_length=32)  # the teacher: any completed run of the task
     teacher = re.search(r"Run (\S+) (?:started|queued)", page.locator("#train-message").inner_text()).group(1)

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from tests.components.test_browser import CHROMIUM, SHOTS, browser, chromium_present, open_tab, set_number, shot  # noqa: F401
-from tests.components.ui_support import ROOT, running_app, stop_active_runs
+from tests.components.test_browser_tasks import train
+from tests.components.ui_support import ROOT
 
 pytestmark = pytest.mark.slow
 SAMPLES = ROOT / "assets" / "samples"
@@ -38,14 +39,6 @@ def traces(page, selector, ready=lambda t: True, timeout_s=30):
         if (found and ready(found)) or time.monotonic() > deadline:
             return found
         page.wait_for_timeout(250)
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory, ui_cache):
-    runs_dir = tmp_path_factory.mktemp("newcomer-runs")
-    with running_app(runs_dir) as url:
-        yield url, runs_dir
-    stop_active_runs(runs_dir)
 
 
 def new_page(browser, url, locale="en-US"):  # noqa: F811
@@ -191,31 +184,10 @@ def test_a_headerless_file_is_read_with_one_click(app, browser, tmp_path):  # no
     page.close()
 
 
-def train_tiny(page, model_dir) -> str:
-    open_tab(page, "Model & method")
-    box = page.locator("#model-custom textarea, #model-custom input").first
-    box.fill(str(model_dir))
-    box.press("Enter")
-    page.wait_for_selector("#param-count:has-text('trainable of')", timeout=90_000)
-    page.locator("#more-settings").get_by_text("More training settings").click()
-    for field, value in {"epochs": 2, "max_length": 32, "learning_rate": 3e-3}.items():
-        set_number(page, field, value)
-    open_tab(page, "Train")
-    page.locator("#start-btn").click()
-    page.wait_for_selector("#train-message .studio-msg-ok", timeout=60_000)
-    run_id = re.search(r"Run (\S+) started", page.locator("#train-message").inner_text()).group(1)
-    deadline = time.time() + 300
-    run = page.locator(f"#run-status .studio-run:has-text('{run_id}')")
-    while time.time() < deadline and not (run.count() and run.first.get_attribute("data-status") == "completed"):
-        page.wait_for_timeout(1000)
-    assert run.first.get_attribute("data-status") == "completed", page.locator("#run-status").inner_text()
-    return run_id
-
-
 def test_a_run_shows_base_beside_tuned_a_clean_log_and_a_chinese_page(app, browser, ui_tiny_model):  # noqa: F811
     url, _ = app
     page = new_page(browser, url)
-    run_id = train_tiny(page, ui_tiny_model)
+    run_id = train(page, ui_tiny_model, "newcomer", epochs=2, max_length=32, learning_rate=3e-3)
     result = page.locator("#run-status .studio-run-result").inner_text()
     assert re.search(r"test accuracy [\d.]+ \(base [\d.]+\)", result), result
     log = page.locator("#train-log").inner_text()

@@ -18,7 +18,7 @@ from studio.data.uploads import uploads_dir
 from studio.labels import labelling
 from studio.runs.store import Store
 from tests.components.test_browser import STILL, browser, chromium_present, open_tab, shot  # noqa: F401
-from tests.components.ui_support import free_port, stop_active_runs
+from tests.components.ui_support import running_app, stop_active_runs
 from tests.support import SUPPORT_TICKETS, separable_rows, tiny_config, write_csv
 
 pytestmark = pytest.mark.slow
@@ -50,22 +50,15 @@ def things_of(store: Store, name: str, model) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, ui_cache, ui_tiny_model):
-    from components.app import build_app, launch_options
-
     runs_dir = tmp_path_factory.mktemp("people-runs")
     store = Store(runs_dir)
     things = {name: things_of(store, name, ui_tiny_model) for name in ("alice", "bob")}
     accounts = Accounts()
     for name, pw in PASSWORDS.items():
         accounts.add(name, pw, admin=name == "carol")
-    app = build_app(runs_dir, identity=Identity("accounts", accounts), prewarm=False)
-    _, url, _ = app.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port(),
-                           auth=accounts.verify, **launch_options())
-    try:
+    with running_app(runs_dir, auth=accounts.verify, identity=Identity("accounts", accounts), prewarm=False) as url:
         yield url, things
-    finally:
-        app.close()
-        stop_active_runs(runs_dir)
+    stop_active_runs(runs_dir)
 
 
 def sign_in(browser, url: str, name: str):  # noqa: F811

@@ -15,7 +15,6 @@ import time
 import pytest
 
 from tests.components.test_browser import CHROMIUM, SHOTS, browser, chromium_present, open_tab, set_number, shot  # noqa: F401
-from tests.components.ui_support import running_app, stop_active_runs
 
 pytestmark = pytest.mark.slow
 
@@ -36,21 +35,13 @@ def models(tmp_path_factory, ui_cache):
             "seq2seq": tiny_models.make_tiny_t5(root / "t5")}
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory, ui_cache):
-    runs_dir = tmp_path_factory.mktemp("browser-task-runs")
-    with running_app(runs_dir) as url:
-        yield url, runs_dir
-    stop_active_runs(runs_dir)
-
-
 def pick_task(page, label: str, sample: str) -> None:
     page.locator("#data-task input").click()
     page.get_by_role("option", name=label, exact=True).click()
     page.wait_for_selector(f"#data-status:has-text('Ready: {sample}')", timeout=90_000)
 
 
-def train(page, model_dir, name: str, **fields) -> None:
+def train(page, model_dir, name: str, **fields) -> str:
     open_tab(page, "Model & method")
     box = page.locator("#model-custom textarea, #model-custom input").first
     box.fill(str(model_dir))
@@ -82,6 +73,7 @@ def train(page, model_dir, name: str, **fields) -> None:
     status = page.locator("#run-status").inner_text()
     assert run.count() and run.first.get_attribute("data-status") == "completed", status
     page.wait_for_timeout(2000)
+    return started.group(1)
 
 
 FLOWS = {

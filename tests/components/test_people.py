@@ -15,7 +15,7 @@ from components.identity import Identity
 from studio.base.access import EVERYONE, Person
 from studio.config import RunConfig
 from studio.runs.store import Store
-from tests.components.ui_support import as_upload, free_port, stop_active_runs
+from tests.components.ui_support import as_upload, running_app, stop_active_runs
 from tests.support import SUPPORT_TICKETS, tiny_config
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -59,8 +59,6 @@ def oauth_space(tmp_path, monkeypatch, ui_cache, ui_tiny_model):
     here, signed with the Space's secret, as Gradio's callback would leave them)."""
     import gradio.oauth
 
-    from components.app import build_app, launch_options
-
     # Gradio's OAuth routes as on a Space (its server otherwise stays as here: no Spaces hot-reloading).
     monkeypatch.setattr(gradio.oauth, "get_space", lambda: "someone/studio")
     for name, value in (("OAUTH_CLIENT_ID", "client"), ("OAUTH_CLIENT_SECRET", "space-secret"),
@@ -70,15 +68,10 @@ def oauth_space(tmp_path, monkeypatch, ui_cache, ui_tiny_model):
     store = Store(runs_dir)
     alices = _queued_run(store, ui_tiny_model, "alice")
     bobs = _queued_run(store, ui_tiny_model, "bob")
-    app = build_app(runs_dir, identity=Identity("oauth", admins=frozenset({"carol"})), prewarm=False,
-                    upkeep_every=None)
-    _, url, _ = app.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port(),
-                           **launch_options())
-    try:
+    with running_app(runs_dir, identity=Identity("oauth", admins=frozenset({"carol"})), prewarm=False,
+                     upkeep_every=None) as url:
         yield url, alices, bobs
-    finally:
-        app.close()
-        stop_active_runs(runs_dir)
+    stop_active_runs(runs_dir)
 
 
 def _session_for(name: str, token: str = "hf_oauth_token_of_someone") -> dict:
@@ -108,20 +101,13 @@ def test_each_person_signed_in_with_hugging_face_sees_their_own_and_a_visitor_a_
 
 @pytest.fixture
 def demo(tmp_path, ui_cache, ui_tiny_model):
-    from components.app import build_app, launch_options
-
     runs_dir = tmp_path / "runs"
     store = Store(runs_dir)
     shared, private = _queued_run(store, ui_tiny_model, None), _queued_run(store, ui_tiny_model, None)
     store.share(shared, (EVERYONE,))
-    app = build_app(runs_dir, identity=Identity("demo"), prewarm=False, upkeep_every=None)
-    _, url, _ = app.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port(),
-                           **launch_options())
-    try:
+    with running_app(runs_dir, identity=Identity("demo"), prewarm=False, upkeep_every=None) as url:
         yield url, runs_dir, shared, private
-    finally:
-        app.close()
-        stop_active_runs(runs_dir)
+    stop_active_runs(runs_dir)
 
 
 def test_a_read_only_demo_shows_what_is_shared_and_changes_nothing(demo, ui_tiny_model, tmp_path):

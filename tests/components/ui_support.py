@@ -17,13 +17,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(runs_dir: Path, **build_kwargs):
-    """build_app() served on a free local port; yields its URL and closes it afterwards."""
+def running_app(runs_dir: Path, auth=None, **build_kwargs):
+    """build_app() served on a free local port (behind `auth`, as gradio's launch takes it, when given); yields its
+    URL and closes it afterwards."""
     from components.app import build_app, launch_options
 
     app = build_app(runs_dir, **build_kwargs)
     _, url, _ = app.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port(),
-                           max_file_size="20mb", **launch_options())
+                           max_file_size="20mb", auth=auth, **launch_options())
     try:
         yield url
     finally:
@@ -31,22 +32,17 @@ def running_app(runs_dir: Path, **build_kwargs):
 
 
 def stop_active_runs(runs_dir: Path) -> None:
-    """Kill whatever is still training when a test ends, so no worker outlives the test session."""
+    """Kill whatever is still sweeping or training when a test ends, so no driver or worker outlives the test
+    session."""
+    from studio import sweeps
     from studio.runs.store import open_store
     from tests.support import kill_active
 
-    kill_active(open_store(runs_dir))
-
-
-def api_client(tmp_path_factory, name: str):
-    """A gradio_client Client on a fresh app with its own runs folder (a module fixture yields from this);
-    runs still active at the end are stopped."""
-    from gradio_client import Client
-
-    runs_dir = tmp_path_factory.mktemp(name)
-    with running_app(runs_dir) as url:
-        yield Client(url, verbose=False)
-    stop_active_runs(runs_dir)
+    store = open_store(runs_dir)
+    for s in sweeps.list_sweeps(store):
+        if s["status"] in sweeps.ACTIVE:
+            sweeps.kill(store, s["id"])
+    kill_active(store)
 
 
 def as_upload(path: Path) -> str:

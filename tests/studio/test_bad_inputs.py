@@ -20,10 +20,11 @@ import pytest
 import yaml
 
 from studio import cli
+from studio.base.entity import RUNS
 from studio.base.errors import ConfigError, ModelError
 from studio.config import DataConfig, RunConfig
 from studio.data import DataError
-from studio.runs.store import RUN_ID_RE, Store
+from studio.runs.store import Store
 from studio.serve import label_file
 from studio.tasks import get_task
 from tests.bad_inputs import CASES, FORMULAS, Case
@@ -57,7 +58,7 @@ def check_message(msg: str, case: Case) -> None:
 
 def nothing_created(runs_dir: Path) -> None:
     """No run folder, no half-created one, no registry row."""
-    leftovers = [p.name for p in runs_dir.iterdir() if RUN_ID_RE.match(p.name) or p.name.startswith(".creating-")] \
+    leftovers = [p.name for p in runs_dir.iterdir() if RUNS.is_id(p.name) or p.name.startswith(".creating-")] \
         if runs_dir.exists() else []
     assert leftovers == []
     if (runs_dir / "registry.sqlite").exists():

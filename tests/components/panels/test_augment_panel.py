@@ -9,16 +9,9 @@ import time
 import pytest
 import yaml
 
-from tests.components.ui_support import api_client
-
 gradio_client = pytest.importorskip("gradio_client")
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory, ui_cache):
-    yield from api_client(tmp_path_factory, "augment-runs")
 
 
 def test_preview_config_run_and_report(client, ui_tiny_model):

@@ -9,18 +9,12 @@ import time
 import pytest
 from gradio_client import handle_file
 
-from tests.components.ui_support import api_client
 from tests.support import separable_rows, write_csv
 
 gradio_client = pytest.importorskip("gradio_client")
 
 pytestmark = pytest.mark.slow
 FAST = {"epochs": 1, "max_length": 32}
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory, ui_cache):
-    yield from api_client(tmp_path_factory, "distill-runs")
 
 
 def finish(client, run_id: str) -> dict:

@@ -14,7 +14,7 @@ from studio.config import RunConfig
 from studio.runs.store import Store
 from studio.serve import inference
 from studio.training import recipe
-from tests.components.ui_support import ROOT, running_app, stop_active_runs
+from tests.components.ui_support import ROOT
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client  # noqa: E402
@@ -24,8 +24,9 @@ TEXT = "Alice Martin flew from Paris to Berlin to meet the Kestrel Bank board."
 
 
 @pytest.fixture(scope="module")
-def ner_app(tmp_path_factory, ui_tiny_model):
-    runs_dir = tmp_path_factory.mktemp("ner-runs")
+def ner_app(app, ui_tiny_model):
+    """The module's app with one finished NER run in its runs folder."""
+    url, runs_dir = app
     cfg = RunConfig.from_dict({"task": "token-classification", "model": str(ui_tiny_model), "method": "lora",
                                "data": {"train": str(NER_SAMPLE), "max_rows": 64},
                                "training": {"epochs": 1, "batch_size": 16, "max_length": 32, "device": "cpu",
@@ -34,9 +35,7 @@ def ner_app(tmp_path_factory, ui_tiny_model):
     run_id = store.create(cfg, start=False)
     assert recipe.run(store.run_dir(run_id))["status"] == "completed"
     store.sync(run_id)
-    with running_app(runs_dir) as url:
-        yield url, store, run_id
-    stop_active_runs(runs_dir)
+    return url, store, run_id
 
 
 def spans(value) -> list[tuple[str, str]]:

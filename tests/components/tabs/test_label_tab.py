@@ -105,14 +105,6 @@ def test_a_labelling_project_through_the_api_survives_a_restart(tmp_path_factory
         stop_active_runs(runs_dir)
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory, ui_cache):
-    runs_dir = tmp_path_factory.mktemp("label-browser-runs")
-    with running_app(runs_dir) as url:
-        yield url, runs_dir
-    stop_active_runs(runs_dir)
-
-
 def _upload(page, elem_id: str, path) -> None:
     page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
     # A file box that holds a file has no file input left. Under the full suite the name itself was sometimes

@@ -14,7 +14,6 @@ import time
 import pytest
 import yaml
 
-from tests.components.ui_support import api_client
 from tests.tiny_models import make_tiny_llama
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -26,11 +25,6 @@ FAST = {"epochs": 1, "max_length": 64, "max_new_tokens": 6, "logging_steps": 2, 
 @pytest.fixture(scope="module")
 def llama(tmp_path_factory, ui_cache):
     return make_tiny_llama(tmp_path_factory.mktemp("pref-models") / "llama")
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory, ui_cache):
-    yield from api_client(tmp_path_factory, "pref-runs")
 
 
 def test_the_task_its_settings_a_run_its_report_and_a_chat(client, llama):

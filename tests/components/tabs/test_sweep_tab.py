@@ -33,17 +33,6 @@ FAST = {"epochs": 2, "max_length": 32, "logging_steps": 2, "batch_size": 16}
 SPACE = yaml.safe_dump({"training.learning_rate": {"low": 1e-3, "high": 1e-2, "log": True}})
 
 
-def stop_sweeps(runs_dir) -> None:
-    from studio import sweeps
-    from studio.runs.store import open_store
-
-    store = open_store(runs_dir)
-    for s in sweeps.list_sweeps(store):
-        if s["status"] in sweeps.ACTIVE:
-            sweeps.kill(store, s["id"])
-    stop_active_runs(runs_dir)
-
-
 def test_a_sweep_started_through_the_api_survives_a_server_restart(tmp_path_factory, ui_tiny_model):
     runs_dir = tmp_path_factory.mktemp("sweep-api-runs")
     try:
@@ -73,15 +62,7 @@ def test_a_sweep_started_through_the_api_survives_a_server_restart(tmp_path_fact
             listed, _empty = client.predict(None, api_name="/list_sweeps")
             assert sweep_id in str(listed)
     finally:
-        stop_sweeps(runs_dir)
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory, ui_cache):
-    runs_dir = tmp_path_factory.mktemp("sweep-browser-runs")
-    with running_app(runs_dir) as url:
-        yield url, runs_dir
-    stop_sweeps(runs_dir)
+        stop_active_runs(runs_dir)
 
 
 def test_the_sweep_tab_draws_optunas_figures_and_opens_the_best_trial(app, browser, ui_tiny_model):  # noqa: F811

@@ -191,11 +191,11 @@ def test_sft_students_learn_the_teachers_answers_and_the_script_reproduces_it(tm
 
 
 def test_a_soft_label_script_says_it_does_not_reproduce_the_teacher(teacher, tiny_bert, data, tmp_path):
-    from studio.export.reproduce import script_text, write_bundle
+    from studio.export.reproduce import script_and_packages, write_bundle
 
     store, teacher_id = teacher
     run_id = train_to_completion(store, student(tiny_bert, data["train"], teacher_id, compare_alone=False))
     rd = store.run_dir(run_id)
-    assert "NOT REPRODUCED: the run also learned from teacher run" in script_text(rd)
+    assert "NOT REPRODUCED: the run also learned from teacher run" in script_and_packages(rd)[0]
     write_bundle(rd, tmp_path / "bundle")
     assert "**Not reproduced: distillation.**" in (tmp_path / "bundle" / "README.md").read_text()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from studio import export
-from studio.export.reproduce import script_text
+from studio.export.reproduce import script_and_packages
 
 
 def _texts(zip_path: Path) -> dict[str, str]:
@@ -39,7 +39,7 @@ def test_a_run_name_cannot_break_the_reproduce_script(finished_run, tmp_path):
     try:
         config["name"] = 'evil """ + __import__("os").system("touch pwned") + """ \\N{oops} \\'
         (rd / "config.json").write_text(json.dumps(config))
-        text = script_text(rd)
+        text, _ = script_and_packages(rd)
     finally:
         (rd / "config.json").write_text(json.dumps(original))
     compile(text, "reproduce.py", "exec")  # a SyntaxError here is a broken (or hijacked) script
