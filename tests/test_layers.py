@@ -191,3 +191,31 @@ def test_no_task_imports_a_sibling_and_no_room_imports_its_own_task():
 def test_the_engine_docstring_lists_the_layers_in_their_order():
     listed = re.findall(r"^    (\w+) {2,}", studio.__doc__, re.M)
     assert tuple(listed) == studio.LAYERS
+
+
+def test_no_package_binds_a_name_one_of_its_modules_has():
+    """`from studio.export.bundle import model_card` in a package that also has a module model_card.py: whichever
+    is imported last wins the name, so `export.model_card(...)` worked or called a module depending on what other
+    code had imported before. A package's __init__ binds no name that a module of its own has (except to that
+    module, `from studio.cli import admin_commands`, or a name from the module of that name)."""
+    clashes = []
+    for init in sorted((ROOT / "studio").rglob("__init__.py")) + sorted((ROOT / "components").rglob("__init__.py")):
+        folder = init.parent
+        package = ".".join(folder.relative_to(ROOT).parts)
+        modules = {p.stem for p in folder.glob("*.py")}
+        modules |= {p.name for p in folder.iterdir() if (p / "__init__.py").is_file()}
+        for node in ast.parse(init.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ImportFrom):
+                # Safe: the module itself, or a name from the module of that name (`from studio.models.resolve
+                # import resolve` loads that module first, so the name it binds always wins).
+                names = [(a.asname or a.name, node.module in (package, f"{package}.{a.asname or a.name}"))
+                         for a in node.names]
+            elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names = [(node.name, False)]
+            elif isinstance(node, ast.Assign):
+                names = [(t.id, False) for t in node.targets if isinstance(t, ast.Name)]
+            else:
+                continue
+            clashes += [f"{init.relative_to(ROOT)} binds {name}, a module of its own"
+                        for name, is_that_module in names if name in modules - {"__init__"} and not is_that_module]
+    assert clashes == []

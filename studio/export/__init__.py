@@ -1,7 +1,7 @@
 """Export: a finished run as something to use elsewhere.
 
     bundle        adapter or merged model folders and zips with a model card, pushing to the hub
-    model_card    ModelCard: what a task gives for its model card (and its ONNX offer)
+    card          ModelCard: what every task gives for its model card (and its ONNX offer)
     onnx_export   ONNX and ONNX int8 for encoder classifiers, with their size and accuracy beside the original's
     reproduce     a standalone script (plain transformers + peft) made of the studio's own code, with the splits
     reproduce_main  the script's main: the recipe without the run folder
@@ -21,7 +21,7 @@ from studio.export.bundle import (
                                   read_from_zip,
                                   split_front_matter,
 )
-from studio.export.model_card import ModelCard
+from studio.export.card import ModelCard
 
 __all__ = ["KINDS", "ModelCard", "build_folder", "build_zip", "describe_trade", "export_kinds", "model_card",
            "push_to_hub", "read_from_zip", "split_front_matter"]

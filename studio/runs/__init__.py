@@ -12,5 +12,5 @@
 
 serve is imported so that the playground's models give their GPU memory back before a run starts on that GPU.
 
-Imports: base, models, methods, data, tasks, config, training, serve, augment.
+Imports: base, models, data, tasks, config, training, serve, augment.
 """

@@ -65,7 +65,7 @@ def test_every_task_can_be_tried_and_gets_a_model_card(name):
     """Task.playground and Task.card are required: each keeps its feature's Protocol, and the playground names a
     panel the Playground tab has."""
     from components.tabs.playground_tab import PANEL_BUILDERS
-    from studio.export.model_card import ModelCard
+    from studio.export.card import ModelCard
     from studio.serve.playground import Playground
 
     task = get_task(name)
