@@ -46,7 +46,16 @@ def _trainer_cls():
     from transformers import Trainer
 
     class SFTTrainer(Trainer):
-        """Adds perplexity to every evaluation before it is logged, checked for the best model and returned."""
+        """Adds perplexity to every evaluation before it is logged, checked for the best model and returned, and
+        keeps packed rows' seq_lengths for the collator."""
+
+        def _set_signature_columns_if_needed(self):
+            # The Trainer drops every column the model's forward does not name before the collator sees a batch;
+            # without seq_lengths the flattening collator gives a packed row one position range, and each of its
+            # conversations attends to the ones packed before it (TRL's SFTTrainer keeps the column the same way).
+            super()._set_signature_columns_if_needed()
+            if "seq_lengths" not in self._signature_columns:
+                self._signature_columns = [*self._signature_columns, "seq_lengths"]
 
         def evaluation_loop(self, *args, **kwargs):
             with without_regulariser(self.model):

@@ -504,3 +504,46 @@ def test_reproduce_script_retrains_the_run_to_its_loss(finished_sft, tmp_path):
     assert set(got) == {"loss", "perplexity", "exact_match", "chrf"}
     assert got["loss"] == pytest.approx(want["loss"], rel=1e-3), (got, want)
     assert got["chrf"] == pytest.approx(want["chrf"], abs=5), (got, want)
+
+
+def test_packed_rows_reach_the_model_with_each_conversations_own_positions(tiny_llama, tok, tmp_path):
+    """Through the real Trainer: what the model receives during trainer.train() for packed rows restarts its position
+    ids at every conversation the row packs (the Trainer drops columns forward does not take, seq_lengths among
+    them, unless the SFT trainer keeps it), so no conversation attends to another."""
+    import functools
+
+    import datasets
+    from transformers import TrainingArguments
+
+    from studio.training.parts import build_trainer, training_arguments
+
+    cfg = RunConfig.from_dict({**sft_config(tiny_llama, "full", epochs=1, batch_size=2),
+                               "task_args": {"batching": "packed"}}).resolved()
+    convs = [[{"role": "user", "content": "word " * n}, {"role": "assistant", "content": "answer " * (n % 3 + 1)}]
+             for n in (1, 7, 3, 12, 2, 5)]
+    feats = [{k: v for k, v in sft_tokens.encode(tok, c, 48).items() if k in ("input_ids", "labels", "length")}
+             for c in convs]
+    packed_rows = sft_tokens.packed(datasets.Dataset.from_list(feats), 48)
+    want = sorted(tuple(s) for s in packed_rows["seq_lengths"])
+    assert any(len(s) > 1 for s in want)  # rows that pack several conversations: the case under test
+
+    model = chat.load_model(tiny_llama, [], tok)
+    seen: list[list[int]] = []
+    forward = model.forward
+
+    @functools.wraps(forward)  # the Trainer keeps the columns the forward's signature names
+    def recording_forward(*args, **kw):
+        positions = kw["position_ids"][0].tolist()
+        starts = [i for i, p in enumerate(positions) if p == 0] + [len(positions)]
+        seen.append([b - a for a, b in zip(starts, starts[1:])])
+        return forward(*args, **kw)
+
+    model.forward = recording_forward
+    parts = sft_training.trainer_parts(cfg, tok, [], {})
+    args = training_arguments(TrainingArguments, cfg.training, str(tmp_path / "out"), 1e-4, "loss", "fp32", True,
+                              "none", "packed", {**parts.args, "eval_strategy": "no", "save_strategy": "no",
+                                                 "load_best_model_at_end": False, "per_device_train_batch_size": 1})
+    ds = {"train": packed_rows, "validation": packed_rows}
+    build_trainer(parts, model, args, ds, parts.collator, tok, []).train()
+
+    assert sorted(tuple(s) for s in seen) == want
