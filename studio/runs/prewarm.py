@@ -8,7 +8,12 @@ and process group, output to the run's train.log, `studio.runs.worker.main`) tha
 skips the imports, and the spare stays ready for the next run.
 
 The fork happens before any model, tokenizer or thread pool is used, the same
-situation as a PyTorch DataLoader forking its workers. A worker forked here
+situation as a PyTorch DataLoader forking its workers, and before CUDA is initialised:
+a process forked after that cannot use CUDA ("Cannot re-initialize CUDA in forked
+subprocess"). bitsandbytes initialises it when imported (it reads the GPU's compute
+capability), and peft, transformers' Trainer and trl import bitsandbytes where it is
+installed; there the spare leaves them to each worker, and a spare that finds CUDA
+initialised all the same serves no run (each starts fresh). A worker forked here
 behaves exactly like a spawned one: Store.kill reaches its process group, it
 outlives the app, and it writes its own pid into status.json.
 
@@ -18,7 +23,7 @@ outlives the app, and it writes its own pid into status.json.
 from __future__ import annotations
 
 import atexit
-import importlib
+import importlib.util
 import json
 import os
 import shutil
@@ -94,23 +99,36 @@ class Spare(Borrowed):
 
 
 # ------------------------------------------------------------ the spare process --
-def _import_heavy() -> None:
-    import datasets  # noqa: F401
-    import peft  # noqa: F401
-    import torch  # noqa: F401
-    from transformers import Trainer, TrainingArguments  # noqa: F401
+# What a worker imports first, in order. Those that import bitsandbytes where it is installed (and so initialise
+# CUDA) come after PULLS_BITSANDBYTES names them.
+HEAVY = ("torch", "datasets", "transformers", "peft", "transformers.trainer", "transformers.training_args",
+         "studio.data", "studio.methods", "studio.models", "studio.runs.worker", "studio.training.recipe")
+PULLS_BITSANDBYTES = ("peft", "transformers.trainer", "transformers.trainer_utils", "transformers.training_args", "trl")
 
-    from studio import data, methods, models  # noqa: F401
-    from studio.runs import worker  # noqa: F401
+
+def heavy_imports() -> list[str]:
+    """The modules the spare imports: HEAVY and the tasks' warm imports, less those that would import bitsandbytes
+    (and initialise CUDA) where it is installed."""
     from studio.tasks import all_tasks
-    from studio.training import recipe  # noqa: F401
 
-    for task in all_tasks():
-        for name in task.warm_imports:
-            try:
-                importlib.import_module(name)
-            except ImportError:  # an optional extra: the run that needs it says so itself
-                pass
+    names = [*HEAVY, *(name for task in all_tasks() for name in task.warm_imports)]
+    if importlib.util.find_spec("bitsandbytes") is not None:
+        names = [n for n in names if not any(n == p or n.startswith(p + ".") for p in PULLS_BITSANDBYTES)]
+    return names
+
+
+def _import_heavy() -> None:
+    for name in heavy_imports():
+        try:
+            importlib.import_module(name)
+        except ImportError:  # an optional extra: the run that needs it says so itself
+            pass
+
+
+def cuda_initialised() -> bool:
+    """CUDA is initialised in this process: a worker forked from it could not use the GPU."""
+    torch = sys.modules.get("torch")
+    return bool(torch is not None and torch.cuda.is_initialized())
 
 
 def _become_worker(request: dict[str, Any]) -> None:
@@ -153,6 +171,10 @@ def _become_worker(request: dict[str, Any]) -> None:
 
 def serve(socket_path: str, parent_pid: int) -> int:
     _import_heavy()
+    if cuda_initialised():
+        print("[studio] spare worker: an import initialised CUDA, so workers forked from here could not use the GPU; "
+              "runs start fresh workers instead", file=sys.stderr, flush=True)
+        return 1
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked workers are reaped by the kernel, never zombies
     # A SIGTERM to the app's process group (a service stop, `timeout`) reaches the spare too: leave through
     # `finally`, which removes its folder. Forked workers set their own handler (a graceful stop).

@@ -112,6 +112,38 @@ def test_a_spare_imports_what_every_tasks_runs_import_first():
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
 
 
+STAND_IN = """import os, traceback
+with open(os.environ["STAND_IN_RECORD"], "w") as f:  # the real one reads the GPU's compute capability here
+    f.write("".join(traceback.format_stack()))
+__version__ = "0.49.0"
+"""
+
+
+def test_where_bitsandbytes_is_installed_nothing_the_spare_imports_before_the_fork_imports_it(tmp_path):
+    """bitsandbytes initialises CUDA when imported, and a worker forked after that cannot use the GPU. A stand-in
+    bitsandbytes records who imports it: the spare's imports must not (peft and transformers' Trainer do, so they
+    wait for the worker), and CUDA is not initialised when the spare is ready to fork."""
+    (tmp_path / "bitsandbytes").mkdir()
+    (tmp_path / "bitsandbytes" / "__init__.py").write_text(STAND_IN)
+    record = tmp_path / "imported-by.txt"
+    env = worker_env()
+    env.update(PYTHONPATH=os.pathsep.join([str(tmp_path), env["PYTHONPATH"]]), STAND_IN_RECORD=str(record))
+    code = ("import sys; from studio.runs import prewarm; prewarm._import_heavy(); "
+            "print(prewarm.cuda_initialised(), 'transformers' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert not record.exists(), record.read_text()[-1500:]
+    assert out.stdout.split() == ["False", "True"]  # the rest was still imported ahead
+
+
+def test_a_spare_that_finds_cuda_initialised_serves_no_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(prewarm, "_import_heavy", lambda: None)
+    monkeypatch.setattr(prewarm, "cuda_initialised", lambda: True)
+    sock = tmp_path / "spare.sock"
+    assert prewarm.serve(str(sock), os.getpid()) == 1
+    assert not sock.exists()  # no socket: Borrowed.spawn says None and the Store starts a fresh worker
+
+
 def test_the_cache_folder_torch_sets_for_itself_does_not_make_the_spare_stale():
     from studio.runs.prewarm import env_fingerprint
 
