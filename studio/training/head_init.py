@@ -78,6 +78,12 @@ def _set_prototypes(model, tokenizer, texts, label_ids, num_labels, max_length, 
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
+    # The model is still on the CPU here (the Trainer moves it later), where a flash-attention model cannot run its
+    # forward pass: these few passes take SDPA, and the model gets its kernel back after them.
+    attention = getattr(model.config, "_attn_implementation", None)
+    swapped = device.type == "cpu" and isinstance(attention, str) and attention.startswith("flash")
+    if swapped:
+        model.set_attn_implementation("sdpa")
     try:
         for i in range(0, len(chosen), batch_size):
             batch = [texts[j] for j in chosen[i:i + batch_size]]
@@ -87,6 +93,8 @@ def _set_prototypes(model, tokenizer, texts, label_ids, num_labels, max_length, 
     finally:
         handle.remove()
         model.train(was_training)
+        if swapped:
+            model.set_attn_implementation(attention)
     feats = []
     for x, m in zip(captured, masks):
         x = x.cpu()

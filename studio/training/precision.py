@@ -11,8 +11,9 @@ log and status, and used by the memory estimate.
   dtype; the shards divide fp32's memory anyway) and the compute format is FSDP's mixed precision.
 - tf32: on for fp32 matrix multiplications on Ampere and later GPUs (10-bit mantissa inputs, fp32 accumulation:
   what PyTorch recommends for training).
-- attention: flash-attention 2 where it is installed and the GPU is Ampere or later with a 16-bit compute format,
-  else PyTorch's SDPA (fused kernels on a GPU, no n x n matrix kept on Ampere and later).
+- attention: flash-attention 2 where it is installed, the GPU is Ampere or later with a 16-bit compute format and
+  the model's architecture has it (T5, mT5 and DeBERTa do not: from_pretrained would refuse), else PyTorch's SDPA
+  (fused kernels on a GPU, no n x n matrix kept on Ampere and later).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Plan:
     attention: str        # sdpa, flash_attention_2 or eager
     tf32: bool
     device: str
+    sharded: bool = False  # FSDP or DeepSpeed split the weights over the processes
 
     @property
     def quantized(self) -> bool:
@@ -75,21 +77,26 @@ def load_kwargs(formats: dict[str, Any]) -> dict[str, Any]:
         from transformers import BitsAndBytesConfig
 
         four = formats["weights"] == "nf4"
+        sharded = bool(formats.get("sharded"))
+        # Sharded, the 4-bit weights are stored in the compute dtype: FSDP flattens each layer into one tensor of
+        # one dtype, which packed uint8 storage beside bf16 norms and adapters cannot be.
+        storage = {"bnb_4bit_quant_storage": compute} if sharded else {}
         kw["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=compute) if four else BitsAndBytesConfig(load_in_8bit=True)
+            bnb_4bit_compute_dtype=compute, **storage) if four else BitsAndBytesConfig(load_in_8bit=True)
         kw["dtype"] = compute
-        # bitsandbytes quantizes while loading, on the GPU this process trains on (with several processes, each
-        # has its own); the Trainer never moves a quantized model.
-        device = formats.get("device") or "cuda"
-        kw["device_map"] = {"": int(os.environ.get("LOCAL_RANK", device.split(":")[1] if ":" in device else 0))}
+        if not sharded:
+            # bitsandbytes quantizes while loading, on the GPU this process trains on (with several processes, each
+            # has its own); the Trainer never moves a quantized model. Sharded, FSDP places the shards itself.
+            device = formats.get("device") or "cuda"
+            kw["device_map"] = {"": int(os.environ.get("LOCAL_RANK", device.split(":")[1] if ":" in device else 0))}
     else:
         kw["dtype"] = getattr(torch, formats["weights"])
     return kw
 
 
 def plan(method: str, method_args: dict, precision: str, device: str, sharded: bool = False,
-         attention: str = "auto") -> Plan:
+         attention: str = "auto", flash_model: bool = True) -> Plan:
     """The number formats of a run of `method` with this precision setting on `device` (see the module doc)."""
     compute = pick_precision(precision, device)
     capability = gpu_capability(device)
@@ -97,27 +104,47 @@ def plan(method: str, method_args: dict, precision: str, device: str, sharded: b
     m = METHODS[method]
     bits = m.base_bits(method_args)
     if bits:
+        if sharded and bits != 4:
+            raise ConfigError("method_args.bits: an 8-bit base cannot be sharded (FSDP and DeepSpeed shard 4-bit "
+                              "QLoRA bases only); use bits 4, or training.distributed ddp.")
         weights = "nf4" if bits == 4 else "int8"
     elif sharded or not m.peft:
         weights = "float32"
     else:
         weights = COMPUTE_DTYPE[compute]
     masters = "float32"
-    return Plan(compute=compute, weights=weights, masters=masters, attention=pick_attention(attention, compute, ampere),
-                tf32=ampere, device=device)
+    return Plan(compute=compute, weights=weights, masters=masters,
+                attention=pick_attention(attention, compute, ampere, flash_model), tf32=ampere, device=device,
+                sharded=sharded)
 
 
-def pick_attention(asked: str, compute: str, ampere: bool) -> str:
-    """The attention kernel: the one asked for, or for auto flash-attention 2 where it can run, else sdpa."""
+def pick_attention(asked: str, compute: str, ampere: bool, flash_model: bool = True) -> str:
+    """The attention kernel: the one asked for, or for auto flash-attention 2 where it can run, else sdpa.
+    flash_model: the model's architecture has a flash-attention 2 path (model_has_flash_attention)."""
     if asked not in ATTENTIONS:
         raise ConfigError(f"training.attention: {asked!r} is not one of {', '.join(ATTENTIONS)}.")
     flash_ok = ampere and compute in ("bf16", "fp16") and importlib.util.find_spec("flash_attn") is not None
-    if asked == "flash_attention_2" and not flash_ok:
-        raise ConfigError("training.attention: flash_attention_2 needs the flash-attn package, an Ampere or later "
-                          "GPU and bf16 or fp16; pick auto or sdpa.")
+    if asked == "flash_attention_2" and not (flash_ok and flash_model):
+        why = ("this model's architecture has no flash-attention 2 path" if flash_ok and not flash_model else
+               "it needs the flash-attn package, an Ampere or later GPU and bf16 or fp16")
+        raise ConfigError(f"training.attention: flash_attention_2 cannot run here: {why}; pick auto or sdpa.")
+    flash_ok = flash_ok and flash_model
     if asked != "auto":
         return asked
     return "flash_attention_2" if flash_ok else "sdpa"
+
+
+def model_has_flash_attention(model_path, auto_class: str) -> bool:
+    """The model class `auto_class` builds for the config at model_path supports flash-attention 2 (transformers'
+    `_supports_flash_attn`); False when the config or class cannot be told."""
+    import transformers
+
+    try:
+        config = transformers.AutoConfig.from_pretrained(str(model_path))
+        cls = getattr(transformers, auto_class)._model_mapping[type(config)]
+    except Exception:  # noqa: BLE001 - an unknown architecture: sdpa, which every model that loads can take
+        return False
+    return bool(getattr(cls, "_supports_flash_attn", False) or getattr(cls, "_supports_flash_attn_2", False))
 
 
 def loaded(p: Plan, model) -> Plan:

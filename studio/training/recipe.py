@@ -43,10 +43,14 @@ from studio.training.saving import save_final, save_final_sharded
 from studio.training.tracking import point_tensorboard_at, tracking_integrations, wandb_env
 
 
-def number_formats(cfg: RunConfig, device: str) -> precision_plan.Plan:
-    """The run's dtypes, attention kernel and tf32 (studio.training.precision), tf32 switched on where it applies."""
+def number_formats(cfg: RunConfig, device: str, model_path=None) -> precision_plan.Plan:
+    """The run's dtypes, attention kernel and tf32 (studio.training.precision), tf32 switched on where it applies.
+    model_path: the base, whose architecture says whether flash-attention 2 applies (None: assumed to)."""
     t = cfg.training
-    formats = precision_plan.plan(cfg.method, cfg.method_args, t.precision, device, shards_model(t), t.attention)
+    flash = model_path is None or precision_plan.model_has_flash_attention(model_path,
+                                                                           get_task(cfg.task).model.auto_class)
+    formats = precision_plan.plan(cfg.method, cfg.method_args, t.precision, device, shards_model(t), t.attention,
+                                  flash)
     precision_plan.apply_tf32(formats)
     return formats
 
@@ -91,12 +95,12 @@ def run(run_dir: Path, resume: bool = False, features=FEATURES) -> dict[str, Any
     transformers.logging.set_verbosity_warning()
     log_filter.install()
     device = process_device(t.device)  # a worker pinned to one GPU sees it as cuda:0
-    formats = number_formats(cfg, device)
-    precision = formats.compute
     t_start = time.time()
 
     model_path = models.resolve(cfg.model)
     print(f"[studio] model {cfg.model} -> {model_path}", flush=True)
+    formats = number_formats(cfg, device, model_path)
+    precision = formats.compute
     tokenizer = task.load_tokenizer(model_path)
     splits = load_splits(RunFolder(run_dir).data)
     main = is_main_process()  # with several processes, only rank 0 writes the run folder

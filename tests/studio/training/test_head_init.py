@@ -60,3 +60,26 @@ def test_a_head_that_is_not_a_plain_linear_is_left_alone(tiny_bert):
     before = model.classifier[0].weight.clone()
     assert not head_init.init_from_prototypes(model, tok, texts, y, len(LABELS), max_length=32)
     assert torch.equal(model.classifier[0].weight, before)
+
+
+def test_a_flash_attention_model_computes_its_prototypes_with_sdpa_on_the_cpu(tiny_bert, monkeypatch):
+    """The head starts before the Trainer moves the model to its GPU, and flash-attention cannot run on CPU
+    tensors: the prototype passes take SDPA and the model keeps flash-attention for training. (flash-attn is not
+    installed here: switching kernels is recorded rather than checked by transformers.)"""
+    texts, y = _data()
+    tok = tc_model.load_tokenizer(tiny_bert)
+    model = tc_model.load_model(tiny_bert, LABELS, tok)
+    monkeypatch.setattr(model, "set_attn_implementation",
+                        lambda name: setattr(model.config, "_attn_implementation", name), raising=False)
+    model.config._attn_implementation = "flash_attention_2"
+    seen = []
+    forward = model.forward
+
+    def recording(*args, **kw):
+        seen.append(model.config._attn_implementation)
+        return forward(*args, **kw)
+
+    monkeypatch.setattr(model, "forward", recording)
+    assert head_init.init_from_prototypes(model, tok, texts, y, len(LABELS), max_length=32, seed=0)
+    assert seen and set(seen) == {"sdpa"}
+    assert model.config._attn_implementation == "flash_attention_2"

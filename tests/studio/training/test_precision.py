@@ -78,7 +78,7 @@ def test_attention_is_flash_where_it_can_run_and_sdpa_elsewhere(gpu, monkeypatch
     monkeypatch.setattr(precision.importlib.util, "find_spec", lambda name: object() if name == "flash_attn" else None)
     assert plan("lora").attention == "flash_attention_2"
     assert plan("lora", "fp32").attention == "sdpa"  # flash-attention runs in 16 bits only
-    with pytest.raises(ConfigError, match="flash_attention_2 needs"):
+    with pytest.raises(ConfigError, match="flash_attention_2 cannot run here: it needs the flash-attn package"):
         plan("lora", "fp32", attention="flash_attention_2")
     gpu((7, 5))
     assert plan("lora").attention == "sdpa"
@@ -114,3 +114,47 @@ def test_qlora_is_refused_in_one_sentence_without_cuda():
     with pytest.raises(ConfigError, match="this run is set to train on the CPU"):
         check_machine("cpu")
     assert METHODS["qlora"].base_bits(resolve_args("qlora", {})) == 4 and METHODS["lora"].base_bits({}) is None
+
+
+def test_flash_attention_only_for_architectures_that_have_it(gpu, monkeypatch, tmp_path, tiny_bert):
+    """T5, mT5 and DeBERTa-v2/v3 have no flash-attention 2 path (from_pretrained would refuse it): auto takes SDPA
+    for them where flash-attn is installed, and asking for it says why not."""
+    from transformers import DebertaV2Config, T5Config
+
+    from studio.config import RunConfig
+    from studio.training.recipe import number_formats
+
+    gpu((8, 0))
+    monkeypatch.setattr(precision.importlib.util, "find_spec", lambda name: object() if name == "flash_attn" else None)
+    t5, deberta = tmp_path / "t5", tmp_path / "deberta"
+    T5Config(d_model=16, d_ff=32, num_layers=1, num_heads=2, d_kv=8, vocab_size=64).save_pretrained(t5)
+    DebertaV2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                    vocab_size=64).save_pretrained(deberta)
+    assert not precision.model_has_flash_attention(t5, "AutoModelForSeq2SeqLM")
+    assert not precision.model_has_flash_attention(deberta, "AutoModelForSequenceClassification")
+    assert precision.model_has_flash_attention(tiny_bert, "AutoModelForSequenceClassification")
+
+    seq2seq = RunConfig.from_dict({"task": "seq2seq", "model": str(t5), "method": "lora",
+                                   "data": {"train": "x.jsonl"}}).resolved()
+    assert number_formats(seq2seq, "cuda:0", t5).attention == "sdpa"
+    classifier = RunConfig.from_dict({"model": str(tiny_bert), "method": "lora", "data": {"train": "x.csv"}}).resolved()
+    assert number_formats(classifier, "cuda:0", tiny_bert).attention == "flash_attention_2"
+    with pytest.raises(ConfigError, match="architecture has no flash-attention 2 path"):
+        plan("lora", attention="flash_attention_2", flash_model=False)
+
+
+def test_a_sharded_qlora_base_stores_its_4_bit_weights_in_the_compute_dtype_and_has_no_device_map(gpu):
+    """FSDP flattens each layer into one tensor of one dtype and places the shards itself: a 4-bit base sharded
+    keeps its packed weights in bf16 storage (bnb_4bit_quant_storage) and is loaded without a device_map; an 8-bit
+    base cannot be sharded, and says so before the run exists."""
+    import torch
+
+    gpu((8, 0))
+    sharded = plan("qlora", sharded=True)
+    kw = sharded.load_kwargs()
+    assert sharded.sharded and "device_map" not in kw
+    assert kw["quantization_config"].bnb_4bit_quant_storage == torch.bfloat16
+    alone = plan("qlora").load_kwargs()
+    assert alone["device_map"] == {"": 0} and alone["quantization_config"].bnb_4bit_quant_storage == torch.uint8
+    with pytest.raises(ConfigError, match="8-bit base cannot be sharded"):
+        precision.plan("qlora", resolve_args("qlora", {"bits": 8}), "auto", "cuda:0", sharded=True)
