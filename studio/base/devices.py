@@ -30,15 +30,23 @@ def describe_run_devices(num_processes: int, num_machines: int = 1) -> str:
     return f"{describe_devices()} · this run: {num_processes} processes{where}"
 
 
-def run_devices(device: str, several: bool = False) -> list[str]:
-    """The devices a queued run may take, in order of preference: any GPU of the box for auto or cuda (a single-
-    process run takes one, so two queued runs train at once on a two-GPU box), the one named, or the CPU."""
-    if device in ("auto", "cuda") and not several:
+def run_devices(device: str, processes: int = 1) -> list[str]:
+    """The devices a queued run may take, in order of preference. On auto or cuda: any GPU of the box for a run
+    of one process (so two queued runs train at once on a two-GPU box); for a run of several, a group of as many
+    neighbouring GPUs ("cuda:0,cuda:1": it holds each of them, and its ranks see them as cuda:0, cuda:1, ...);
+    else the one named, or the CPU."""
+    if device in ("auto", "cuda"):
         n = gpu_count()
-        if n:
-            return [f"cuda:{i}" for i in range(n)]
-        return ["cpu"] if device == "auto" else ["cuda:0"]
+        if not n:
+            return ["cpu"] if device == "auto" else ["cuda:0"]
+        size = min(max(1, processes), n)  # more processes than GPUs: the launcher refuses, naming both
+        return [",".join(f"cuda:{i}" for i in range(start, start + size)) for start in range(n - size + 1)]
     return [resolve_device(device)]
+
+
+def gpus_in(device: str) -> list[str]:
+    """The devices a run's device stands for: a group "cuda:0,cuda:1" holds both; anything else is one."""
+    return [d.strip() for d in device.split(",") if d.strip()]
 
 
 def gpu_count() -> int:
@@ -62,12 +70,13 @@ def gpu_count() -> int:
 
 
 def pin_gpu(device: str) -> None:
-    """Make `device` (cuda:K of this machine) the only GPU this process and its children see, as cuda:0."""
+    """Make `device` (cuda:K of this machine, or a group of them) the only GPUs this process and its children see,
+    as cuda:0 (and cuda:1, ... for a group: one per rank)."""
     if not device.startswith("cuda:"):
         return
-    index = device_index(device)
     visible = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
-    os.environ["CUDA_VISIBLE_DEVICES"] = visible[index] if index < len(visible) else str(index)
+    indices = [device_index(d) for d in gpus_in(device)]
+    os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(visible[i] if i < len(visible) else str(i) for i in indices)
     os.environ["STUDIO_RUN_DEVICE"] = device
 
 
@@ -111,4 +120,6 @@ def gpu_capability(device: str) -> tuple[int, int] | None:
 
 
 def device_index(device: str) -> int:
-    return int(device.split(":", 1)[1]) if ":" in device else 0
+    """K of cuda:K (of a group's first GPU)."""
+    first = gpus_in(device)[0] if device else device
+    return int(first.split(":", 1)[1]) if ":" in first else 0

@@ -35,7 +35,7 @@ from typing import Any, Iterator
 
 from studio.base import files, limits, runfolder, secrets
 from studio.base.access import LOCAL, Access, Person, check_change, check_see, owned_by, read_access, write_access
-from studio.base.devices import run_devices
+from studio.base.devices import gpus_in, run_devices
 from studio.base.entity import RUNS
 from studio.base.errors import ConfigError, RunError
 from studio.base.runfolder import RunFolder
@@ -430,8 +430,8 @@ class Store:
             for r in rows:
                 st = runfolder.read_status(self.root / r["id"])
                 if st.get("status") in ("running", "stopping") and not _worker_gone(st):
-                    device = st.get("device") or r["device"]
-                    holding[device] = holding.get(device, 0) + 1
+                    for gpu in gpus_in(st.get("device") or r["device"] or "cpu"):  # a group holds each of its GPUs
+                        holding[gpu] = holding.get(gpu, 0) + 1
                     running[r["owner"]] = running.get(r["owner"], 0) + 1
             taken: set[str] = set()  # devices a queued run ahead waits for: later runs do not jump the line there
             for r in rows:
@@ -440,7 +440,8 @@ class Store:
                 if st.get("status") != "queued" or not rd.is_dir():
                     continue
                 if r["id"] != only and process_alive(st.get("pid"), st.get("pid_start")):
-                    taken.update(_devices_of(rd))  # a worker started by hand waits for this one: it claims it
+                    # a worker started by hand waits for this one: it claims it
+                    taken.update(g for d in _devices_of(rd) for g in gpus_in(d))
                     continue
                 cap = (st.get("limits") or {}).get("runs_running")
                 if r["owner"] is not None and cap and running.get(r["owner"], 0) >= cap:
@@ -452,9 +453,10 @@ class Store:
                 if st.get("secrets", "server") == "server" and not secrets.can_hand_out():
                     continue  # the server's secrets are held by the app, which starts it
                 devices = _devices_of(rd)
-                free = next((d for d in devices if d not in taken and holding.get(d, 0) < per_device), None)
+                free = next((d for d in devices
+                             if all(g not in taken and holding.get(g, 0) < per_device for g in gpus_in(d))), None)
                 if free is None or (only is not None and r["id"] != only):
-                    taken.update(devices)
+                    taken.update(g for d in devices for g in gpus_in(d))
                     continue
                 now = time.time()
                 # status.json first (the truth other processes read), inside the registry lock
@@ -583,7 +585,7 @@ class Store:
         for r in rows:
             st = runfolder.read_status(self.root / r["id"])
             if st.get("device") and st.get("status") in ("running", "stopping") and not _worker_gone(st):
-                busy.add(st["device"])
+                busy.update(gpus_in(st["device"]))
         return frozenset(busy)
 
     # ------------------------------------------------------- control --
@@ -699,8 +701,9 @@ def _devices_of(rd: Path) -> list[str]:
     """The devices a queued run may take (a config that cannot be read: the CPU; its worker then says why)."""
     training = (files.read_json(RunFolder(rd).config) or {}).get("training") or {}
     try:
-        several = int(training.get("num_processes") or 1) > 1 or int(training.get("num_machines") or 1) > 1
-        return run_devices(str(training.get("device", "auto")), several)
+        machines = max(1, int(training.get("num_machines") or 1))
+        here = max(1, int(training.get("num_processes") or 1) // machines)  # this machine's ranks, a GPU each
+        return run_devices(str(training.get("device", "auto")), here)
     except (TypeError, ValueError):
         return ["cpu"]
 

@@ -18,7 +18,7 @@ import traceback
 from pathlib import Path
 
 from studio.base import runfolder
-from studio.base.devices import pick_precision, pin_gpu, process_device
+from studio.base.devices import gpus_in, pick_precision, pin_gpu, process_device
 from studio.base.errors import LaunchFailed, failure_reason
 from studio.base.process_rank import is_multi_process
 from studio.base.runfolder import RunFolder
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             runfolder.clear_stop(run_dir)
             store.sync(run_id)
             return 0
-        if not several:  # several processes take one visible GPU each
+        if not several or len(gpus_in(device)) > 1:  # its GPU, or its group: one GPU for each of its ranks
             pin_gpu(device)
         # Not a state change (no field the registry mirrors): the row is in step since the sync above.
         runfolder.write_status(run_dir, st["status"], if_active=True, forked=a.forked)

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from studio import methods, models
-from studio.base.devices import device_index, resolve_device
+from studio.base.devices import device_index, gpus_in, resolve_device, run_devices
 from studio.base.errors import ConfigError
 from studio.base.policy import trust_remote_code
 from studio.base.process_rank import shards_model
@@ -297,12 +297,18 @@ def available(device: str, busy: bool = False) -> tuple[int, str]:
     if device.startswith("cuda"):
         import torch
 
-        index = device_index(device)
+        # A group of GPUs (a run of several processes, one on each): each holds a copy or a shard, so the least
+        # free of them is what the run has.
+        got = []
+        for gpu in gpus_in(device):
+            index = device_index(gpu)
+            free, total = torch.cuda.mem_get_info(index)
+            got.append((total // share if busy else min(free, total // share), gpu, index))
+        have, gpu, index = min(got)
         name = torch.cuda.get_device_properties(index).name
-        free, total = torch.cuda.mem_get_info(index)
         if busy:
-            return total // share, f"on {device} ({name}, in use by another run now)"
-        return min(free, total // share), f"free on {device} ({name})"
+            return have, f"on {gpu} ({name}, in use by another run now)"
+        return have, f"free on {gpu} ({name})"
     import psutil
 
     return psutil.virtual_memory().available // share, "of available RAM"
@@ -373,10 +379,10 @@ def advice(cfg, s: Shape, w: Where, have: int) -> list[str]:
     return out
 
 
-def check(cfg, n_labels: int = 2, busy: bool = False) -> Estimate:
+def check(cfg, n_labels: int = 2, busy: bool = False, device: str | None = None) -> Estimate:
     """The estimate, or a ConfigError when the run clearly cannot fit and the config does not say to start it
     anyway (training.ignore_memory_estimate)."""
-    est = estimate(cfg, n_labels, busy=busy)
+    est = estimate(cfg, n_labels, device=device, busy=busy)
     if est.verdict == "too big":
         if not cfg.training.ignore_memory_estimate:
             raise ConfigError(est.summary())
@@ -397,6 +403,16 @@ def measured_peak(device: str) -> dict[str, Any]:
             "what": "peak RSS of the training process"}
 
 
+def device_for(training, busy: frozenset[str] = frozenset()) -> str:
+    """The device (or group of GPUs) a new run will most likely get: the first the queue could give it whose GPUs
+    no run holds now, else the first (it waits for that one)."""
+    if training.device not in ("auto", "cuda"):
+        return resolve_device(training.device)
+    here = max(1, training.num_processes // max(1, training.num_machines))
+    candidates = run_devices(training.device, here)
+    return next((d for d in candidates if not any(g in busy for g in gpus_in(d))), candidates[0])
+
+
 class MemoryCheck:
     """The run feature: the estimate made before a run exists (refusing what clearly cannot fit) and kept in its
     status beside the peak measured when it completes."""
@@ -404,9 +420,9 @@ class MemoryCheck:
     name = "memory"
 
     def check(self, new) -> None:
-        device = resolve_device(new.cfg.training.device)
-        busy = device.startswith("cuda") and device in new.busy
-        fit = check(new.cfg, len(new.prepared.labels) if new.prepared is not None else 2, busy=busy)
+        device = device_for(new.cfg.training, new.busy)
+        busy = device.startswith("cuda") and any(gpu in new.busy for gpu in gpus_in(device))
+        fit = check(new.cfg, len(new.prepared.labels) if new.prepared is not None else 2, busy=busy, device=device)
         new.status["memory"] = fit.to_dict()
         if fit.verdict == "unknown":
             import sys

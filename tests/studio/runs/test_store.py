@@ -305,3 +305,60 @@ def test_a_gpu_run_takes_the_playgrounds_gpu_memory_and_queued_runs_spread_over_
         runfolder.write_status(store.run_dir(rid), "running", pid=os.getpid(),
                                pid_start=process_start_time(os.getpid()))
     assert store._claim_next() is None and store.status(ids[2])["status"] == "queued"
+
+
+
+def test_a_run_of_several_processes_holds_a_gpu_for_each_and_single_runs_keep_off_them(tmp_path, tiny_bert,
+                                                                                       separable_csv, monkeypatch):
+    """A 2-process run claims a group of two GPUs (each rank pinned to one of them); a single-process run queued
+    behind it does not land on either, and a 2-process run waits while a single run holds one of its GPUs."""
+    from studio.base.devices import run_devices
+    from studio.runs.store import Store, process_start_time
+
+    monkeypatch.setenv("STUDIO_GPU_COUNT", "2")
+    assert run_devices("auto", 2) == ["cuda:0,cuda:1"]
+    monkeypatch.setenv("STUDIO_GPU_COUNT", "4")
+    assert run_devices("cuda", 2) == ["cuda:0,cuda:1", "cuda:1,cuda:2", "cuda:2,cuda:3"]
+    monkeypatch.setenv("STUDIO_GPU_COUNT", "2")
+
+    store = Store(tmp_path / "runs")
+    monkeypatch.setattr(store, "_launch", lambda run_id, device, resume=False: None)
+
+    def config(processes: int) -> RunConfig:
+        raw = tiny_config(tiny_bert, separable_csv, "lora", device="auto", num_processes=processes)
+        return RunConfig.from_dict(raw)
+
+    def hold(run_id: str) -> None:  # its worker started and holds what it claimed
+        runfolder.write_status(store.run_dir(run_id), "running", pid=os.getpid(),
+                               pid_start=process_start_time(os.getpid()))
+
+    pair, single = store.create(config(2), start=False), store.create(config(1), start=False)
+    assert store._claim_next() == (pair, "cuda:0,cuda:1", False)
+    hold(pair)
+    assert store._claim_next() is None  # cuda:1 is the pair's too: before, the single run landed there
+    assert store.busy_devices() == {"cuda:0", "cuda:1"}
+    runfolder.write_status(store.run_dir(pair), "completed", finished_at=0)
+    assert store._claim_next() == (single, "cuda:0", False)
+    hold(single)
+    later_pair = store.create(config(2), start=False)
+    assert store._claim_next() is None and store.status(later_pair)["status"] == "queued"
+
+
+def test_a_group_of_gpus_is_pinned_for_its_ranks_and_the_memory_check_reads_the_gpus_the_run_will_get(monkeypatch):
+    from studio.base import devices
+    from studio.config import TrainingConfig
+    from studio.training.memory import device_for
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.delenv("STUDIO_RUN_DEVICE", raising=False)
+    devices.pin_gpu("cuda:2,cuda:3")
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "2,3" and devices.process_device("cuda:2,cuda:3") == "cuda:0"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
+    devices.pin_gpu("cuda:2,cuda:3")
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "6,7"
+
+    monkeypatch.setenv("STUDIO_GPU_COUNT", "2")
+    assert device_for(TrainingConfig(device="auto")) == "cuda:0"
+    assert device_for(TrainingConfig(device="auto"), frozenset({"cuda:0"})) == "cuda:1"  # before: cuda:0 always
+    assert device_for(TrainingConfig(device="auto", num_processes=2)) == "cuda:0,cuda:1"
+    assert device_for(TrainingConfig(device="cuda:1")) == "cuda:1"
