@@ -83,3 +83,51 @@ def test_a_resume_keeps_the_effective_batch_or_says_why_not(tiny_bert, separable
         resume_changes(t, {"batch_size": 8, "gradient_accumulation_steps": 2})
     with pytest.raises(ConfigError, match="training.learning_rate cannot change on resume"):
         resume_changes(t, {"learning_rate": 1e-3})
+
+
+class FailingTrainer:
+    """A trainer whose train() holds a tensor in its frame, as a failed step's activations are, and runs out of
+    memory at step 4; it records whether that tensor was still alive when its checkpoint was saved."""
+
+    def __init__(self):
+        from types import SimpleNamespace
+
+        self.state = SimpleNamespace(global_step=3)
+        self.optimizer, self.model, self.saved_with_step_alive = None, None, None
+
+    def train(self, resume_from_checkpoint=None):
+        import weakref
+
+        import torch
+
+        activations = torch.ones(8)
+        self.activations = weakref.ref(activations)
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    def _save_checkpoint(self, model, trial=None):
+        self.saved_with_step_alive = self.activations() is not None
+
+
+def _training():
+    return RunConfig.from_dict({"data": {"train": "x.csv"}, "training": {"batch_size": 8}}).training
+
+
+def test_the_checkpoint_is_saved_after_the_failed_steps_memory_is_let_go(tmp_path):
+    from studio.training import out_of_memory
+
+    trainer = FailingTrainer()
+    with pytest.raises(TrainingOutOfMemory, match=r"step 3 was saved \(checkpoint-3\)"):
+        out_of_memory.train(trainer, None, tmp_path, _training(), main=False)
+    assert trainer.saved_with_step_alive is False
+
+
+def test_with_several_processes_no_rank_saves_alone(tmp_path, monkeypatch):
+    """Only the failing rank sees the error; a checkpoint save is collective and would wait for ranks that never
+    come (until the NCCL timeout). The run says to resume from its last regular checkpoint instead."""
+    from studio.training import out_of_memory
+
+    monkeypatch.setattr(out_of_memory, "world_size", lambda: 2)
+    trainer = FailingTrainer()
+    with pytest.raises(TrainingOutOfMemory, match="with 2 processes the step is not saved"):
+        out_of_memory.train(trainer, None, tmp_path, _training(), main=False)
+    assert trainer.saved_with_step_alive is None  # _save_checkpoint never called
