@@ -138,8 +138,8 @@ def gib(n: float) -> str:
 @functools.lru_cache(maxsize=32)
 def _shape(model: str, method: str, args_json: str, task_name: str, n_labels: int) -> Shape:
     """The model as the task builds it (its Auto class), with the method attached, on the meta device."""
+    import torch
     import transformers
-    from accelerate import init_empty_weights
 
     task = get_task(task_name)
     peft_task_type = task.model.peft_task_type
@@ -150,7 +150,10 @@ def _shape(model: str, method: str, args_json: str, task_name: str, n_labels: in
     args = json.loads(args_json)
     if methods.METHODS[method].base_bits(args):
         method = "lora"  # the same adapters; a quantized base's bytes are the formats' to count, not its shapes
-    with init_empty_weights():  # the shapes without the memory: nothing is allocated or read
+    # The shapes without the memory: nothing is allocated or read. torch.device("meta") holds for this thread
+    # only; accelerate's init_empty_weights patches nn.Module for every thread, so a model another request loads
+    # meanwhile (the playground's, a test's) would come out on the meta device, empty.
+    with torch.device("meta"):
         net = auto.from_config(config, trust_remote_code=trust_remote_code())
         net = methods.attach(net, method, args, peft_task_type, total_steps=100)
     trainable, total = methods.count_parameters(net)

@@ -26,10 +26,12 @@ def train(trainer, checkpoint: str | None, run_dir, training, main: bool) -> Non
     except Exception as e:  # noqa: BLE001 - only out-of-memory is handled; everything else goes on as it was
         if not is_out_of_memory(e):
             raise
-        failure = f"{type(e).__name__}: {e}"  # its text only: the exception holds the failed step's frames
+        try:  # the same error without its traceback, which holds the failed step's frames and their tensors
+            failure = type(e)(*e.args)
+        except Exception:  # noqa: BLE001 - an error type that cannot be made again: its text
+            failure = RuntimeError(f"{type(e).__name__}: {e}")
     if failure is None:
         return
-    print(f"[studio] {failure}", flush=True)
     saved = save_last_step(trainer) if world_size() == 1 else None
     step = trainer.state.global_step
     half = max(1, training.batch_size // 2)
@@ -37,7 +39,7 @@ def train(trainer, checkpoint: str | None, run_dir, training, main: bool) -> Non
         runfolder.write_status(run_dir, "running", out_of_memory={
             "step": step, "checkpoint": saved, "batch_size": training.batch_size,
             "gradient_accumulation_steps": training.gradient_accumulation_steps, "suggested_batch_size": half})
-    raise TrainingOutOfMemory(message(run_dir, step, saved, training, half, world_size()))
+    raise TrainingOutOfMemory(message(run_dir, step, saved, training, half, world_size())) from failure
 
 
 def save_last_step(trainer) -> str | None:

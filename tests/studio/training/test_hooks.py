@@ -166,7 +166,7 @@ def test_the_memory_check_counts_a_gpu_other_runs_hold_from_a_plain_value(tiny_b
 
     got = []
     fits = memory.Estimate(parts={}, total=1, available=2, where="of available RAM", verdict="fits")
-    monkeypatch.setattr(memory, "check", lambda cfg, n, busy=False: got.append(busy) or fits)
+    monkeypatch.setattr(memory, "check", lambda cfg, n, busy=False, device=None: got.append(busy) or fits)
     cfg = RunConfig.from_dict(tiny_config(tiny_bert, separable_csv, device="cuda:0"))
     for busy in (frozenset({"cuda:0"}), frozenset({"cuda:1"}), frozenset()):
         memory.MemoryCheck().check(hooks.NewRun(cfg=cfg, task=None, prepared=None, run_dir=Path, busy=busy))

@@ -44,6 +44,30 @@ def test_the_parts_follow_the_method_and_the_settings(tiny_bert, separable_csv):
     assert full.parts["logits"] == 0 and full.verdict == "fits"
 
 
+def test_counting_on_the_meta_device_leaves_other_threads_models_whole(tiny_bert, separable_csv, monkeypatch):
+    """The web process counts parameters on every model change while other requests load models (the playground):
+    a model built in another thread during a count must get real weights, not empty meta tensors."""
+    import threading
+
+    import torch
+
+    from studio import methods
+
+    attach, elsewhere = methods.attach, []
+
+    def attach_while_another_thread_builds(*args, **kw):
+        worker = threading.Thread(target=lambda: elsewhere.append(torch.nn.Linear(2, 2).weight.device.type))
+        worker.start()
+        worker.join()
+        return attach(*args, **kw)
+
+    monkeypatch.setattr(methods, "attach", attach_while_another_thread_builds)
+    memory._shape.cache_clear()
+    s = memory.shape(_cfg(tiny_bert, separable_csv, "lora"))
+    assert s.source == "meta" and s.trainable < s.total
+    assert elsewhere == ["cpu"]  # accelerate's init_empty_weights put it on "meta": it patches every thread
+
+
 def test_a_language_model_head_counts_its_logits(tmp_path):
     from tests.tiny_models import make_tiny_llama
 
