@@ -69,7 +69,9 @@ def test_a_bad_sweep_gets_one_sentence_and_creates_nothing(tmp_path, tiny_bert, 
 
 # ---------------------------------------------------------------------------------------- a real one --
 @pytest.fixture(scope="module")
-def finished_sweep(tmp_path_factory, tiny_bert, separable_csv):
+def finished_sweep(tmp_path_factory, tiny_bert, separable_csv, shared_spare):
+    if shared_spare is not None:  # the driver borrows it only once it is ready: on a loaded machine, wait for it
+        shared_spare.wait_ready(300)
     store = Store(tmp_path_factory.mktemp("sweep") / "runs")
     sweep_id = sweeps.create(store, base(tiny_bert, separable_csv), SPACE,
                              sweeps.settings_from({"trials": 4, "prune": True}))
