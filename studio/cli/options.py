@@ -16,6 +16,11 @@ from typing import Any
 from studio.base.settings import base_type, build, check_bounds, field_help
 
 
+def _help(text: str) -> str:
+    """A field's help as argparse's: it formats help with %, so a literal one ("40% of the steps") is written %%."""
+    return text.replace("%", "%%")
+
+
 def _dest(prefix: str, name: str) -> str:
     return f"{prefix.replace('-', '_')}{name}"
 
@@ -33,14 +38,14 @@ def add_options(parser: argparse.ArgumentParser, cls, only: tuple[str, ...] | No
         if tp is bool:
             if default:
                 parser.add_argument("--" + prefix + "no-" + name.replace("_", "-"), dest=dest, action="store_false",
-                                    default=None, help=f"Turn off: {spec['help']}")
+                                    default=None, help=_help(f"Turn off: {spec['help']}"))
             else:
-                parser.add_argument(flag, dest=dest, action="store_true", default=None, help=spec["help"])
+                parser.add_argument(flag, dest=dest, action="store_true", default=None, help=_help(spec["help"]))
             continue
         shown = f" (default {default})" if default not in (None, "") else ""
         parser.add_argument(flag, dest=dest, type=tp if tp in (int, float) else str, choices=spec.get("choices"),
                             default=None, metavar=None if spec.get("choices") else name.upper(),
-                            help=spec["help"] + shown)
+                            help=_help(spec["help"] + shown))
         if defaults and name in defaults:
             parser.set_defaults(**{dest: defaults[name]})
 

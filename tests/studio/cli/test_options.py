@@ -51,3 +51,18 @@ def test_train_help_lists_every_section_and_every_tasks_own_settings():
         for f in dataclasses.fields(task.settings):
             assert f"task_args.{f.name} ({task.name}; default" in text
     assert "distill.temperature" in text
+
+
+def test_every_commands_help_prints():
+    """`studio sweep --help` once ended in a traceback (a field's help said "40% of the steps" and argparse formats
+    help with %): every command's and subcommand's help is formatted here, and shows that help as written."""
+    def walk(parser: argparse.ArgumentParser, path: str):
+        yield path, parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from walk(sub, f"{path} {name}")
+
+    seen = {path: parser.format_help() for path, parser in walk(build_parser(), "studio")}
+    assert {"studio train", "studio sweep", "studio accounts", "studio recover"} <= set(seen)
+    assert "40% of the steps" in " ".join(seen["studio sweep"].split())
