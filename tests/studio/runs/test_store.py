@@ -349,8 +349,10 @@ def test_a_group_of_gpus_is_pinned_for_its_ranks_and_the_memory_check_reads_the_
     from studio.config import TrainingConfig
     from studio.training.memory import device_for
 
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    monkeypatch.delenv("STUDIO_RUN_DEVICE", raising=False)
+    # pin_gpu sets the process's environment itself: set first through monkeypatch, so both are put back after
+    # (a CUDA_VISIBLE_DEVICES left behind changes the import-time settings, and no spare is lent any more).
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.setenv("STUDIO_RUN_DEVICE", "")
     devices.pin_gpu("cuda:2,cuda:3")
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "2,3" and devices.process_device("cuda:2,cuda:3") == "cuda:0"
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,5,6,7")
