@@ -75,6 +75,7 @@ class Shape:
     sequences: int = 1          # sequences a training row becomes (a preference pair: chosen and rejected)
     tied: bool = True           # input embeddings and LM head share one matrix
     source: str = "meta"        # "meta": built on the meta device; "config": counted from the config's sizes
+    adapter_inputs: int = 0     # summed input width of the modules adapters sit on (LoRA's dropout copies each)
 
 
 @dataclass
@@ -128,6 +129,7 @@ class Where:
     on_gpu: bool
     formats: number_formats.Plan
     shards: int = 1             # processes that split weights, gradients and optimizer (FSDP, DeepSpeed)
+    dropout: float = 0.0        # the adapters' dropout (method_args.dropout; 0: none, nothing kept for it)
 
 
 def gib(n: float) -> str:
@@ -159,7 +161,12 @@ def _shape(model: str, method: str, args_json: str, task_name: str, n_labels: in
     trainable, total = methods.count_parameters(net)
     dims = _dims(config)
     return Shape(total=total, trainable=trainable, trained_layers=_trained_layers(net, dims["layers"]),
-                 lm_head=peft_task_type in LM_HEADS, **dims)
+                 lm_head=peft_task_type in LM_HEADS, adapter_inputs=_adapter_inputs(net), **dims)
+
+
+def _adapter_inputs(net) -> int:
+    """The input widths of every module a LoRA-family adapter sits on, summed (0 for other methods)."""
+    return sum(int(getattr(m, "in_features", 0) or 0) for m in net.modules() if hasattr(m, "lora_A"))
 
 
 def model_config(model: str):
@@ -255,7 +262,8 @@ def where(cfg, device: str | None = None) -> Where:
     cfg = cfg.resolved()
     formats = number_formats.plan(cfg.method, cfg.method_args, t.precision, device, shards_model(t), "sdpa")
     return Where(on_gpu=device.startswith("cuda"), formats=formats,
-                 shards=t.num_processes if shards_model(t) else 1)
+                 shards=t.num_processes if shards_model(t) else 1,
+                 dropout=float(cfg.method_args.get("dropout") or 0))
 
 
 def parts(s: Shape, t, w: Where) -> dict[str, int]:
@@ -264,9 +272,9 @@ def parts(s: Shape, t, w: Where) -> dict[str, int]:
     width = 2 if f.compute in ("bf16", "fp16") else 4
     frozen = s.total - s.trainable
     embeddings = s.vocab * s.hidden * (1 if s.tied else 2)
-    if f.quantized:  # bitsandbytes quantizes the linear layers; the embeddings stay in the compute format
-        kept = min(embeddings, frozen)
-        weights = (frozen - kept) * f.base_bytes() + kept * width
+    if f.quantized:  # bitsandbytes quantizes the linear layers; peft's prepare_model_for_kbit_training casts what
+        kept = min(embeddings, frozen)  # it leaves (embeddings, an untied head) to fp32: 4 bytes, not 2
+        weights = (frozen - kept) * f.base_bytes() + kept * 4
     else:
         weights = frozen * f.base_bytes()
     weights += 4 * s.trainable  # fp32: adapters, or the whole model's master weights
@@ -283,6 +291,11 @@ def parts(s: Shape, t, w: Where) -> dict[str, int]:
         kept_acts = tokens * s.hidden * width * s.trained_layers + (per_layer if s.trained_layers else 0)
     else:
         kept_acts = per_layer * s.trained_layers
+    if w.dropout > 0 and s.adapter_inputs:
+        # LoRA's dropout keeps, for backward, its dropped copy of each adapted module's input (and its mask): one
+        # copy per module, though q, k and v read the same input; with checkpointing, one layer's at a time.
+        copies = tokens * s.adapter_inputs * (width + 1)
+        kept_acts += copies // max(s.layers, 1) if checkpointing else copies
     fused_loss = getattr(t, "liger_kernels", False) and w.on_gpu
     logits = 3 * tokens * s.vocab * 4 if s.lm_head and not fused_loss else 0
     scores = t.batch_size * s.sequences * s.heads * t.max_length ** 2 * 4 * ATTENTION_COPIES
