@@ -27,6 +27,21 @@ class QLoraSettings(LoraSettings):
                         label=Text("Bits per base weight", "基础模型每个权重的位数"))
 
 
+def quantization_kwargs(weights: str, compute_dtype, sharded: bool = False) -> dict:
+    """from_pretrained's quantization_config for a base stored in `weights` (nf4 or int8), computing in
+    compute_dtype: how a QLoRA run loads its base, and how its adapter is served on the same base."""
+    from transformers import BitsAndBytesConfig
+
+    if weights != "nf4":
+        return {"quantization_config": BitsAndBytesConfig(load_in_8bit=True)}
+    # Sharded, the 4-bit weights are stored in the compute dtype: FSDP flattens each layer into one tensor of one
+    # dtype, which packed uint8 storage beside bf16 norms and adapters cannot be.
+    storage = {"bnb_4bit_quant_storage": compute_dtype} if sharded else {}
+    return {"quantization_config": BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                                      bnb_4bit_use_double_quant=True,
+                                                      bnb_4bit_compute_dtype=compute_dtype, **storage)}
+
+
 def build_qlora(model, args, peft_task_type, total_steps=None):
     """The quantized base (loaded so by precision.Plan.load_kwargs) made trainable the way peft prescribes (norms
     in fp32, inputs that carry gradients), then LoRA on its linear layers."""

@@ -4,5 +4,5 @@
     playground   Playground and Chat: what trying a run asks of its task
     label_file   a whole file labelled by a classifier run, written as CSV a spreadsheet cannot run
 
-Imports: base, models, data, tasks.
+Imports: base, models, methods, data, tasks.
 """

@@ -16,8 +16,10 @@ from typing import Any, Iterator
 
 from studio import models
 from studio.base import runfolder
+from studio.base.devices import device_index
 from studio.base.errors import InferenceError
 from studio.base.runfolder import RunFolder
+from studio.methods.qlora import quantization_kwargs
 from studio.serve.playground import Chat
 from studio.tasks import get_task
 
@@ -93,6 +95,24 @@ def fit_history(messages: list[dict[str, str]], count_tokens, budget: int) -> li
     return ([system] if system else []) + kept
 
 
+COMPUTE_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+
+
+def base_load_kwargs(run_dir: Path, device: str) -> dict[str, Any]:
+    """How the playground loads a run's base for its adapter: quantized as it trained (a QLoRA run: its 4 or 8
+    bits, on the playground's GPU) so its answers are the tested model's; as stored otherwise. On a CPU a
+    quantized base cannot load (bitsandbytes quantizes on CUDA): it takes the unquantized one, whose answers can
+    differ a little from the tested model's."""
+    formats = (runfolder.read_status(run_dir) or {}).get("number_formats") or {}
+    if formats.get("weights") not in ("nf4", "int8") or not device.startswith("cuda"):
+        return {}
+    import torch
+
+    compute = getattr(torch, COMPUTE_DTYPES.get(formats.get("compute"), "bfloat16"))
+    return {**quantization_kwargs(formats["weights"], compute), "dtype": compute,
+            "device_map": {"": device_index(device)}}
+
+
 class LoadedRun:
     def __init__(self, run_dir: Path):
         mdir = RunFolder(Path(run_dir)).model
@@ -102,17 +122,20 @@ class LoadedRun:
         self.meta = meta
         self.task = get_task(self.meta["task"])
         self.tokenizer = self.task.load_tokenizer(mdir)
+        self.device = playground_device()
+        placed = {}
         if self.meta.get("peft"):
             from peft import PeftModel
 
+            placed = base_load_kwargs(Path(run_dir), self.device)
             # The run's own base, allowed when the run was created (a folder too, where the server allowed them then).
             base = self.task.load_model(models.resolve(self.meta["base_model"], allow_local=True), self.meta["labels"],
-                                        self.tokenizer)
+                                        self.tokenizer, **placed)
             self.model = PeftModel.from_pretrained(base, str(mdir))
         else:
             self.model = self.task.load_model(mdir, self.meta["labels"], self.tokenizer)
-        self.device = playground_device()
-        self.model.to(self.device)
+        if not placed:  # a quantized base is on its GPU already, and cannot be moved
+            self.model.to(self.device)
         self.model.eval()
         self.lock = threading.Lock()  # one forward at a time per model; batches are the way to go faster
         self._base = None  # full/freeze runs: the base model, loaded on the first base-model answer

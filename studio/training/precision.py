@@ -27,6 +27,7 @@ from studio.base.devices import gpu_capability, pick_precision
 from studio.base.errors import ConfigError
 from studio.config.training import ATTENTIONS
 from studio.methods import METHODS
+from studio.methods.qlora import quantization_kwargs
 
 BYTES = {"float32": 4, "bfloat16": 2, "float16": 2, "int8": 1, "nf4": 0.5}
 COMPUTE_DTYPE = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
@@ -74,16 +75,8 @@ def load_kwargs(formats: dict[str, Any]) -> dict[str, Any]:
     # sdpa is transformers' own default where a model supports it (and eager where not): named only otherwise.
     kw: dict[str, Any] = {} if formats["attention"] == "sdpa" else {"attn_implementation": formats["attention"]}
     if formats["weights"] in ("nf4", "int8"):
-        from transformers import BitsAndBytesConfig
-
-        four = formats["weights"] == "nf4"
         sharded = bool(formats.get("sharded"))
-        # Sharded, the 4-bit weights are stored in the compute dtype: FSDP flattens each layer into one tensor of
-        # one dtype, which packed uint8 storage beside bf16 norms and adapters cannot be.
-        storage = {"bnb_4bit_quant_storage": compute} if sharded else {}
-        kw["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=compute, **storage) if four else BitsAndBytesConfig(load_in_8bit=True)
+        kw.update(quantization_kwargs(formats["weights"], compute, sharded))
         kw["dtype"] = compute
         if not sharded:
             # bitsandbytes quantizes while loading, on the GPU this process trains on (with several processes, each

@@ -1,0 +1,34 @@
+"""studio.serve.inference.base_load_kwargs: the playground serves a QLoRA run's adapter on the base it trained on
+(4 or 8 bits, on the playground's GPU), not on the unquantized base, whose answers differ from the tested model's.
+This machine has no GPU: what from_pretrained is given is checked, as precision's load_kwargs are."""
+
+from __future__ import annotations
+
+from studio.base import runfolder
+from studio.serve.inference import base_load_kwargs
+
+
+def _run_with_formats(tmp_path, **formats):
+    rd = tmp_path / "run"
+    rd.mkdir(parents=True)
+    runfolder.write_status(rd, "completed", number_formats={"compute": "bf16", "weights": "bfloat16",
+                                                            "masters": "float32", **formats})
+    return rd
+
+
+def test_a_qlora_runs_base_is_served_in_its_own_bits_on_the_playgrounds_gpu(tmp_path):
+    import torch
+
+    rd = _run_with_formats(tmp_path, weights="nf4")
+    kw = base_load_kwargs(rd, "cuda:1")
+    q = kw["quantization_config"]
+    assert q.load_in_4bit and q.bnb_4bit_quant_type == "nf4" and q.bnb_4bit_compute_dtype == torch.bfloat16
+    assert kw["device_map"] == {"": 1} and kw["dtype"] == torch.bfloat16
+    eight = base_load_kwargs(_run_with_formats(tmp_path / "8", weights="int8"), "cuda")
+    assert eight["quantization_config"].load_in_8bit and eight["device_map"] == {"": 0}
+
+
+def test_other_runs_and_a_cpu_playground_load_the_base_as_stored(tmp_path):
+    assert base_load_kwargs(_run_with_formats(tmp_path, weights="bfloat16"), "cuda:0") == {}
+    assert base_load_kwargs(_run_with_formats(tmp_path / "cpu", weights="nf4"), "cpu") == {}  # bitsandbytes: CUDA only
+    assert base_load_kwargs(tmp_path / "no-status", "cuda:0") == {}
