@@ -19,6 +19,7 @@ import pandas as pd
 from studio.base.devices import pick_precision
 from studio.training.parts import (
     assemble_model,
+    batch_collator,
     build_trainer,
     plan_steps,
     prototype_rows,
@@ -76,7 +77,8 @@ def main(config: dict, task, build_base=None) -> dict:
     parts = task.trainer_parts(cfg, tok, labels, splits)
     args = training_arguments(parts.args_cls or TrainingArguments, t, a.out, t.learning_rate, t.best_metric, precision,
                               not cuda, "none", "reproduce", parts.args)
-    trainer = build_trainer(parts, model, args, ds, parts.collator or task.collator(tok, model), tok,
+    attention = formats["attention"] if formats else "sdpa"
+    trainer = build_trainer(parts, model, args, ds, batch_collator(parts, task.collator(tok, model), attention), tok,
                             recipe_callbacks(model, t))
     trainer.train()
     trainer.args.train_sampling_strategy = "random"  # the test split in its own order

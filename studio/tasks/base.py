@@ -263,6 +263,9 @@ class TrainerParts:
     args_cls: Any = None           # None: transformers.TrainingArguments
     args: dict[str, Any] = field(default_factory=dict)
     collator: Any = None           # None: the task's collator (Task.collator); else this one, for a setting's sake
+    # The collator to use instead where the attention kernel is not flash-attention 2: `collator` flattens each
+    # batch into one row (padding-free), which pays only where the kernel keeps each sequence to itself.
+    flat_fallback: Any = None
 
 
 def no_run_callbacks(cfg, tokenizer, labels, splits, run_dir) -> list:

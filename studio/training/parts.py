@@ -87,6 +87,20 @@ def training_arguments(args_cls, t, output_dir: str, learning_rate: float, best:
     return args_cls(**{**kw, **extra})  # a task's own arguments win (trl's trainers cannot group by length)
 
 
+def batch_collator(parts, default, attention: str):
+    """The collator a run batches with: the task's own (`default`) unless its parts give one. Flattened batches
+    (padding-free) only where the attention kernel keeps each sequence to itself without a mask, flash-attention
+    2: with SDPA or eager, transformers builds one dense mask over the whole flattened batch (batch x length
+    squared), more memory and time than the padding it saves; there the parts' fallback is used, and the log
+    says why. (Packed rows stay flattened: packing's fewer steps pay on any kernel.)"""
+    if parts.flat_fallback is not None and not str(attention).startswith("flash"):
+        print(f"[studio] padding_free batching off: with {attention} attention the flattened batch needs one dense "
+              "mask over all of it, which costs more than the padding it saves (flash-attention 2 needs none); "
+              "batches are padded", flush=True)
+        return parts.flat_fallback
+    return parts.collator or default
+
+
 def build_trainer(parts, model, args, ds, collator, tokenizer, callbacks: list):
     """The task's Trainer (transformers' own unless it brings one) over the train and validation splits."""
     from transformers import Trainer

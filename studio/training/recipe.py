@@ -33,6 +33,7 @@ from studio.training.features import FEATURES
 from studio.training.head_init import PrototypeHead
 from studio.training.parts import (
     assemble_model,
+    batch_collator,
     build_trainer,
     plan_steps,
     prototype_rows,
@@ -123,7 +124,7 @@ def run(run_dir: Path, resume: bool = False, features=FEATURES) -> dict[str, Any
     wandb_env(t, run_dir)
     lr, best = cfg.learning_rate(), cfg.selection_metric()
     parts = task.trainer_parts(cfg, tokenizer, labels, splits)
-    collator = parts.collator or task.collator(tokenizer, model)
+    collator = batch_collator(parts, task.collator(tokenizer, model), formats.attention)
     for wrap in hooks.each(features, "trainer"):
         parts, collator = wrap(ctx, parts, collator)
     args = training_arguments(parts.args_cls or TrainingArguments, t, str(RunFolder(run_dir).checkpoints), lr, best,

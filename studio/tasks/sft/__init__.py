@@ -42,7 +42,8 @@ class Settings:
                                   "text.", min=0, max=20, label=Text("Sample prompts", "示例提示数"))
     batching: str = setting("padded", "How conversations share a batch. padded: each padded to the batch's longest. "
                             "padding_free: the batch's conversations end to end in one row, each attending only to "
-                            "itself, so no padding is computed (the same steps and losses, faster when lengths vary). "
+                            "itself, so no padding is computed (the same steps and losses, faster when lengths vary; "
+                            "with flash-attention only, elsewhere it pads and says why). "
                             "packed: conversations packed into rows of max_length tokens (TRL's best-fit packing): "
                             "fuller rows, fewer steps per epoch, a big GPU's best use.", choices=BATCHING,
                             label=Text("Batching", "批处理方式"))

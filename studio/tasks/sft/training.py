@@ -15,7 +15,7 @@ from studio.base import runfolder
 from studio.base.process_rank import shards_model
 from studio.tasks.base import TrainerParts
 from studio.tasks.chat import ensure_chat_template, generate
-from studio.tasks.sft.tokens import flat_collator
+from studio.tasks.sft.tokens import collator, flat_collator
 
 
 def add_perplexity(metrics: dict[str, float]) -> dict[str, float]:
@@ -109,9 +109,10 @@ def _sample_callback():
 def trainer_parts(cfg, tokenizer, labels, splits):
     # Evaluation holds batch x length x vocabulary logits: batches bigger than training's (the studio's default
     # for other tasks) would make evaluation the run's memory peak, past what the memory check counted.
-    flat = getattr(cfg.task_args, "batching", "padded") != "padded"
+    batching = getattr(cfg.task_args, "batching", "padded")
     return TrainerParts(trainer_cls=_trainer_cls(), args={"per_device_eval_batch_size": cfg.training.batch_size},
-                        collator=flat_collator(tokenizer) if flat else None)
+                        collator=flat_collator(tokenizer) if batching != "padded" else None,
+                        flat_fallback=collator(tokenizer) if batching == "padding_free" else None)
 
 
 def run_callbacks(cfg, tokenizer, labels, splits, run_dir):

@@ -547,3 +547,21 @@ def test_packed_rows_reach_the_model_with_each_conversations_own_positions(tiny_
     build_trainer(parts, model, args, ds, parts.collator, tok, []).train()
 
     assert sorted(tuple(s) for s in seen) == want
+
+
+def test_padding_free_batches_only_where_flash_attention_keeps_them_apart(tiny_llama, tok, capsys):
+    """With SDPA or eager attention, transformers builds one dense mask over a whole flattened batch: padding-free
+    costs more than the padding it saves, so those runs pad, and the log says why. Packed rows stay flattened."""
+    from studio.training.parts import batch_collator
+
+    def parts_for(batching):
+        cfg = RunConfig.from_dict({**sft_config(tiny_llama), "task_args": {"batching": batching}})
+        return sft_training.trainer_parts(cfg, tok, [], {})
+
+    free = parts_for("padding_free")
+    assert isinstance(batch_collator(free, None, "flash_attention_2"), sft_tokens.FlatCollator)
+    assert isinstance(batch_collator(free, None, "sdpa"), sft_tokens.PadCollator)
+    assert "padding_free batching off: with sdpa attention" in capsys.readouterr().out
+    assert isinstance(batch_collator(parts_for("packed"), None, "sdpa"), sft_tokens.FlatCollator)
+    default = object()
+    assert batch_collator(parts_for("padded"), default, "sdpa") is default
