@@ -44,6 +44,11 @@ def run_devices(device: str, processes: int = 1) -> list[str]:
     return [resolve_device(device)]
 
 
+def ranks_here(num_processes, num_machines) -> int:
+    """The processes a run starts on this machine (a GPU each): its num_processes spread over num_machines."""
+    return max(1, int(num_processes or 1) // max(1, int(num_machines or 1)))
+
+
 def gpus_in(device: str) -> list[str]:
     """The devices a run's device stands for: a group "cuda:0,cuda:1" holds both; anything else is one."""
     return [d.strip() for d in device.split(",") if d.strip()]
@@ -94,6 +99,10 @@ def resolve_device(device: str) -> str:
     import torch
 
     return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
+# The torch dtype each compute format (training.precision, a Plan's `compute`) stands for, by name.
+COMPUTE_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 
 def pick_precision(precision: str, device: str) -> str:

@@ -35,7 +35,7 @@ from typing import Any, Iterator
 
 from studio.base import files, limits, runfolder, secrets
 from studio.base.access import LOCAL, Access, Person, check_change, check_see, owned_by, read_access, write_access
-from studio.base.devices import gpus_in, run_devices
+from studio.base.devices import gpus_in, ranks_here, run_devices
 from studio.base.entity import RUNS
 from studio.base.errors import ConfigError, RunError
 from studio.base.runfolder import RunFolder
@@ -701,8 +701,7 @@ def _devices_of(rd: Path) -> list[str]:
     """The devices a queued run may take (a config that cannot be read: the CPU; its worker then says why)."""
     training = (files.read_json(RunFolder(rd).config) or {}).get("training") or {}
     try:
-        machines = max(1, int(training.get("num_machines") or 1))
-        here = max(1, int(training.get("num_processes") or 1) // machines)  # this machine's ranks, a GPU each
+        here = ranks_here(training.get("num_processes"), training.get("num_machines"))
         return run_devices(str(training.get("device", "auto")), here)
     except (TypeError, ValueError):
         return ["cpu"]

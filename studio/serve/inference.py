@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 from studio import models
 from studio.base import runfolder
-from studio.base.devices import device_index
+from studio.base.devices import COMPUTE_DTYPES, device_index
 from studio.base.errors import InferenceError
 from studio.base.runfolder import RunFolder
 from studio.methods.qlora import quantization_kwargs
@@ -93,9 +93,6 @@ def fit_history(messages: list[dict[str, str]], count_tokens, budget: int) -> li
     while len(kept) > 1 and kept[0]["role"] == "assistant":  # a cut chat still opens with the person's turn
         kept.pop(0)
     return ([system] if system else []) + kept
-
-
-COMPUTE_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 
 def base_load_kwargs(run_dir: Path, device: str) -> dict[str, Any]:

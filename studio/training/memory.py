@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from studio import methods, models
-from studio.base.devices import device_index, gpus_in, resolve_device, run_devices
+from studio.base.devices import device_index, gpus_in, ranks_here, resolve_device, run_devices
 from studio.base.errors import ConfigError
 from studio.base.policy import trust_remote_code
 from studio.base.process_rank import shards_model
@@ -424,8 +424,7 @@ def device_for(training, busy: frozenset[str] = frozenset()) -> str:
     no run holds now, else the first (it waits for that one)."""
     if training.device not in ("auto", "cuda"):
         return resolve_device(training.device)
-    here = max(1, training.num_processes // max(1, training.num_machines))
-    candidates = run_devices(training.device, here)
+    candidates = run_devices(training.device, ranks_here(training.num_processes, training.num_machines))
     return next((d for d in candidates if not any(g in busy for g in gpus_in(d))), candidates[0])
 
 

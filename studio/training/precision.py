@@ -23,14 +23,13 @@ import os
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from studio.base.devices import gpu_capability, pick_precision
+from studio.base.devices import COMPUTE_DTYPES, gpu_capability, pick_precision
 from studio.base.errors import ConfigError
 from studio.config.training import ATTENTIONS
 from studio.methods import METHODS
 from studio.methods.qlora import quantization_kwargs
 
 BYTES = {"float32": 4, "bfloat16": 2, "float16": 2, "int8": 1, "nf4": 0.5}
-COMPUTE_DTYPE = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ def load_kwargs(formats: dict[str, Any]) -> dict[str, Any]:
     records and a reproduce script carries): its dtype, attention kernel, and quantization config."""
     import torch
 
-    compute = getattr(torch, {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[formats["compute"]])
+    compute = getattr(torch, COMPUTE_DTYPES[formats["compute"]])
     # sdpa is transformers' own default where a model supports it (and eager where not): named only otherwise.
     kw: dict[str, Any] = {} if formats["attention"] == "sdpa" else {"attn_implementation": formats["attention"]}
     if formats["weights"] in ("nf4", "int8"):
@@ -104,7 +103,7 @@ def plan(method: str, method_args: dict, precision: str, device: str, sharded: b
     elif sharded or not m.peft:
         weights = "float32"
     else:
-        weights = COMPUTE_DTYPE[compute]
+        weights = COMPUTE_DTYPES[compute]
     masters = "float32"
     return Plan(compute=compute, weights=weights, masters=masters,
                 attention=pick_attention(attention, compute, ampere, flash_model), tf32=ampere, device=device,

@@ -32,3 +32,42 @@ def test_other_runs_and_a_cpu_playground_load_the_base_as_stored(tmp_path):
     assert base_load_kwargs(_run_with_formats(tmp_path, weights="bfloat16"), "cuda:0") == {}
     assert base_load_kwargs(_run_with_formats(tmp_path / "cpu", weights="nf4"), "cpu") == {}  # bitsandbytes: CUDA only
     assert base_load_kwargs(tmp_path / "no-status", "cuda:0") == {}
+
+
+def test_loaded_run_gives_the_base_those_arguments_and_leaves_it_where_they_put_it(tmp_path, monkeypatch):
+    """LoadedRun, a QLoRA run on a GPU playground: its base is loaded with the run's quantization and device map
+    (and not moved after: a quantized model cannot be), its adapter on top."""
+    import json
+    import types
+
+    from studio.base.runfolder import RunFolder
+    from studio.serve import inference
+
+    rd = _run_with_formats(tmp_path, weights="nf4")
+    RunFolder(rd).model.mkdir(parents=True)
+    RunFolder(rd).model_meta.write_text(json.dumps({"task": "sft", "peft": True, "base_model": "/somewhere/base",
+                                                    "labels": [], "method": "qlora"}))
+    seen = {}
+
+    class Base:
+        def to(self, device):
+            seen["moved"] = device
+            return self
+
+        def eval(self):
+            return self
+
+    def load_model(path, labels, tokenizer=None, **kw):
+        seen.update(path=path, kw=kw)
+        return Base()
+
+    task = types.SimpleNamespace(load_tokenizer=lambda path: "tokenizer", load_model=load_model)
+    monkeypatch.setattr(inference, "get_task", lambda name: task)
+    monkeypatch.setattr(inference.models, "resolve", lambda name, **kw: name)
+    monkeypatch.setattr(inference, "playground_device", lambda: "cuda:0")
+    import peft
+
+    monkeypatch.setattr(peft.PeftModel, "from_pretrained", staticmethod(lambda base, folder: base))
+    inference.LoadedRun(rd)
+    assert seen["path"] == "/somewhere/base" and seen["kw"]["quantization_config"].load_in_4bit
+    assert seen["kw"]["device_map"] == {"": 0} and "moved" not in seen
