@@ -245,6 +245,15 @@ class Meter:
                 "final_loss": round(self.losses[-1], 4) if self.losses else None, **self.peak}
 
 
+def _checkpointing(model) -> bool:
+    """Whether the model recomputes activations (transformers 5.23 renamed the attribute; the device has 5.17)."""
+    model = model.get_base_model() if hasattr(model, "get_base_model") else model
+    for name in ("is_activation_checkpointing", "is_gradient_checkpointing"):
+        if hasattr(type(model), name):
+            return bool(getattr(model, name))
+    return False
+
+
 def _sync() -> None:
     import torch
 
@@ -313,13 +322,9 @@ def child_studio(spec: dict) -> dict:
                 seen["args"].pop("gradient_checkpointing_kwargs", None)
             model = trainer.model
             seen["attention"] = getattr(model.config, "_attn_implementation", None)
-            seen["model_dtype"] = str(next(p.dtype for p in model.parameters() if not p.requires_grad)
-                                      if any(not p.requires_grad for p in model.parameters())
-                                      else next(model.parameters()).dtype).removeprefix("torch.")
             trained = [p.dtype for p in model.parameters() if p.requires_grad]
             seen["trained_dtype"] = str(trained[0]).removeprefix("torch.") if trained else None
-            quant = getattr(model.config, "quantization_config", None)
-            seen["quantization"] = quant.to_dict() if hasattr(quant, "to_dict") else quant
+            seen["checkpointing"] = _checkpointing(model)
             seen["padding_free"] = bool(getattr(trainer.data_collator, "padding_free", False))
             if hasattr(model, "peft_config"):
                 model.peft_config["default"].save_pretrained(str(out / "peft"))
@@ -351,17 +356,18 @@ def child_trl(spec: dict) -> dict:
     import datasets
     import torch
     from peft import PeftConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
+
+    from studio.training.precision import load_kwargs
 
     work, out = Path(spec["work"]), Path(spec["row_dir"])
     studio = json.loads((out / "studio.json").read_text())
     seen = studio["settings"]
     tok = AutoTokenizer.from_pretrained(spec["model"])
-    kw = {"dtype": getattr(torch, seen["model_dtype"]), "attn_implementation": seen["attention"]}
-    if seen.get("quantization"):
-        kw["quantization_config"] = BitsAndBytesConfig.from_dict(seen["quantization"])
-        kw["device_map"] = {"": 0}
+    # from_pretrained's arguments as the studio's run recorded its number formats (dtype, attention kernel, the
+    # quantization config and where bitsandbytes puts the weights)
+    kw = load_kwargs(studio["formats"])
     model = AutoModelForCausalLM.from_pretrained(spec["model"], **kw)
     rows = [json.loads(line) for line in (work / "train.jsonl").read_text().splitlines()]
     train = datasets.Dataset.from_list([{"prompt": r["messages"][:1], "completion": r["messages"][1:]} for r in rows])
@@ -386,6 +392,7 @@ def child_trl(spec: dict) -> dict:
     trained = [p.dtype for p in trainer.model.parameters() if p.requires_grad]
     return {**meter.result(), "settings": {"args": used, "trained_dtype": str(trained[0]).removeprefix("torch."),
                                            "attention": model.config._attn_implementation,
+                                           "checkpointing": _checkpointing(trainer.model),
                                            "padding_free": bool(getattr(trainer, "padding_free", False))}}
 
 
@@ -446,6 +453,9 @@ def checks(row: Row, studio: dict, trl: dict | None) -> list[str]:
         differ = {k: (v, t["args"].get(k)) for k, v in s["args"].items() if k in t["args"] and t["args"][k] != v}
         if differ:
             bad.append(f"settings differ (studio, trl): {differ}")
+        for what in ("attention", "checkpointing"):
+            if s.get(what) != t.get(what):
+                bad.append(f"{what}: {s.get(what)} (studio), {t.get(what)} (trl)")
         if s["trained_dtype"] != t["trained_dtype"]:
             bad.append(f"trained weights in {s['trained_dtype']} (studio) and {t['trained_dtype']} (trl)")
     return bad

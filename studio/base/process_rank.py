@@ -36,6 +36,21 @@ def shards_model(training) -> bool:
     return is_multi_process(training) and training.distributed in ("fsdp", "deepspeed")
 
 
+def weights_from_rank_0(quantized: bool = False) -> bool:
+    """This process builds its model without weights (on the meta device) and receives rank 0's as FSDP shards it:
+    under FSDP with accelerate's low-memory loading (the launch sets ACCELERATE_USE_FSDP and
+    FSDP_CPU_RAM_EFFICIENT_LOADING, studio.runs.distributed joins the process group first) on every process but
+    each machine's first, the condition transformers itself uses (is_fsdp_enabled, is_local_dist_rank_0).
+    transformers 5.23 under that condition only skips the random initialisation and still reads the checkpoint on
+    every rank, so host memory would hold the model once per rank. A quantized base loads on every rank
+    (bitsandbytes quantizes while loading; transformers leaves quantized models out of this path too)."""
+    if quantized:
+        return False
+    from transformers.modeling_utils import is_fsdp_enabled, is_local_dist_rank_0
+
+    return is_fsdp_enabled() and not is_local_dist_rank_0()
+
+
 def launch_record() -> dict[str, Any]:
     """How this process was launched, for the start record and status.json."""
     raw = os.environ.get(LAUNCH_ENV)

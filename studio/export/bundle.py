@@ -14,6 +14,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,13 @@ def model_card(run_dir: Path, kind: str, onnx_report: dict[str, Any] | None = No
     elif is_adapter and not _is_hub_id(base):
         lines += [f"The base `{base}` was a folder on the machine the run trained on: load the adapter on top of "
                   "your own copy of it (or export the merged model, which is standalone).", ""]
+    on = merged_on(run_dir) if kind == "merged" and meta.get("peft") else None
+    if on is not None:
+        bits = _quantized_bits(run_dir)
+        lines += [f"The adapter is merged into the {on}" + (
+            ": the values it trained against, so this model answers as the tested one did." if _can_quantize() else
+            f". Made on a machine with a CUDA GPU and bitsandbytes, the merged export merges it into the dequantized "
+            f"{bits}-bit base instead; the adapter export loads on the {bits}-bit base as it trained."), ""]
     if labels:
         lines += [f"Labels ({len(labels)}): " + ", ".join(f"`{l}`" for l in labels), ""]
     metrics = report.get("metrics") or {}
@@ -204,23 +212,63 @@ def build_folder(run_dir: Path, kind: str, dest: Path) -> Path:
             conf["base_model_name_or_path"] = portable_base(cfg["model"])
             ac.write_text(json.dumps(conf, indent=2))
     else:
-        _merge_into(mdir, meta, dest)
+        _merge_into(run_dir, mdir, meta, dest)
     (dest / "README.md").write_text(model_card(run_dir, kind), encoding="utf-8")
     return dest
 
 
-def _merge_into(mdir: Path, meta: dict[str, Any], dest: Path) -> None:
+def _quantized_bits(run_dir: Path) -> int | None:
+    """4 or 8 where the run's base trained quantized (QLoRA: its status records the number formats), None for a
+    base that trained in a float format."""
+    weights = ((runfolder.read_status(run_dir) or {}).get("number_formats") or {}).get("weights")
+    return {"nf4": 4, "int8": 8}.get(weights)
+
+
+def _can_quantize() -> bool:
+    """bitsandbytes can re-create a quantized base here: it quantizes on a CUDA GPU."""
+    import torch
+
+    return torch.cuda.is_available() and find_spec("bitsandbytes") is not None
+
+
+def merged_on(run_dir: Path) -> str | None:
+    """What a merged export of this run merges its adapter into, where that is not simply its base: a QLoRA adapter
+    trained against the base's 4- or 8-bit values, so it is merged into those values (dequantized to 16 bits) where
+    a GPU with bitsandbytes can re-create them, else into the 16-bit base, and the export says so. None for a run
+    whose base trained unquantized."""
+    bits = _quantized_bits(run_dir)
+    if bits is None:
+        return None
+    if _can_quantize():
+        return f"dequantized {bits}-bit base"
+    return (f"16-bit base (no GPU with bitsandbytes here to re-create the {bits}-bit values the adapter trained on; "
+            "answers can differ slightly from the tested model)")
+
+
+def _merge_into(run_dir: Path, mdir: Path, meta: dict[str, Any], dest: Path) -> None:
     from peft import PeftModel
 
     task = get_task(meta["task"])
     tok = task.load_tokenizer(mdir)
-    base = task.load_model(models.resolve(meta["base_model"], allow_local=True), meta["labels"], tok)
+    path = models.resolve(meta["base_model"], allow_local=True)
+    on = merged_on(run_dir)
+    if on is not None and _can_quantize():
+        from studio.serve.inference import base_load_kwargs
+
+        # The base in the bits it trained in (the run's own quantization, as the playground serves it), then back
+        # to its compute dtype: the values the adapter learned against, in 16 bits a plain Linear can hold.
+        kw = base_load_kwargs(run_dir, "cuda")
+        base = task.load_model(path, meta["labels"], tok, **kw)
+        base = base.dequantize(dtype=kw["dtype"])
+    else:
+        base = task.load_model(path, meta["labels"], tok)
     merged = PeftModel.from_pretrained(base, str(mdir)).merge_and_unload()
     dest.mkdir(parents=True)
     merged.save_pretrained(dest, safe_serialization=True)
     tok.save_pretrained(dest)
     files.atomic_write_json(dest / MODEL_META_NAME, {**portable_meta(meta), "peft": False,
-                                                     "merged_from": meta["method"]})
+                                                     "merged_from": meta["method"],
+                                                     **({"merged_on": on} if on is not None else {})})
 
 
 def build_zip(run_dir: Path, kind: str, out_dir: Path) -> Path:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.base import files, runfolder
-from studio.base.devices import pick_precision, resolve_device
+from studio.base.devices import pick_precision, process_device, resolve_device
 from studio.base.errors import LaunchFailed, failure_reason
 from studio.base.process_rank import LAUNCH_ENV, is_main_process, world_rank
 from studio.config import load_run_config
@@ -63,7 +63,10 @@ def accelerate_args(training, run_dir: Path, *, precision: str, resume: bool = F
         # A whole-model state dict on save, so checkpoints and the final model load without accelerate.
         args += ["--use_fsdp", "--fsdp_sharding_strategy", "FULL_SHARD", "--fsdp_auto_wrap_policy",
                  "TRANSFORMER_BASED_WRAP", "--fsdp_state_dict_type", "FULL_STATE_DICT",
-                 "--fsdp_use_orig_params", "true", "--fsdp_sync_module_states", "true"]
+                 "--fsdp_use_orig_params", "true", "--fsdp_sync_module_states", "true",
+                 # Only each machine's first rank reads the base; sync_module_states copies rank 0's weights to
+                 # the others as FSDP shards the model (named, not left to accelerate's default).
+                 "--fsdp_cpu_ram_efficient_loading", "true"]
     elif t.distributed == "deepspeed":
         args += ["--use_deepspeed", "--zero_stage", "2",
                  "--gradient_accumulation_steps", str(t.gradient_accumulation_steps)]
@@ -192,12 +195,33 @@ def _write_result(run_dir: Path, result: dict[str, Any]) -> None:
     files.atomic_write_json(Path(run_dir) / f".result-rank{world_rank()}.json", result)
 
 
+def _join_process_group(run_dir: Path) -> None:
+    """Under FSDP, join the ranks' process group before the model is built: the low-memory loading (ranks other
+    than each machine's first build the model without weights, studio.base.process_rank.weights_from_rank_0)
+    needs the group to exist, and the Trainer would create it only after the model is loaded, leaving every rank
+    with the whole fp32 model in host memory. This is the group the Trainer would make (same backend; its timeout
+    on a GPU); the Trainer's own PartialState finds it initialised and keeps it. DDP and DeepSpeed ranks load
+    their models as before."""
+    if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() != "true":
+        return
+    from datetime import timedelta
+
+    from accelerate import PartialState
+    from transformers import TrainingArguments
+
+    on_cpu = process_device(load_run_config(run_dir).training.device) == "cpu"
+    # As TrainingArguments._setup_devices: gloo on a CPU, and on a GPU its ddp_timeout.
+    timeout = TrainingArguments.__dataclass_fields__["ddp_timeout"].default
+    PartialState(cpu=on_cpu, **({} if on_cpu else {"timeout": timedelta(seconds=timeout)}))
+
+
 def rank_main(run_dir: Path, resume: bool) -> int:
     """One rank: train, then leave its result (rank 0's holds the final status fields)."""
     _die_with_parent()
     if not is_main_process():
         _write_own_log(run_dir)
     try:
+        _join_process_group(run_dir)
         result = recipe.run(run_dir, resume=resume)
     except BaseException as exc:
         tb = traceback.format_exc()

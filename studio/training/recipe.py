@@ -19,7 +19,7 @@ from typing import Any
 from studio import models
 from studio.base import files, log_filter, runfolder
 from studio.base.devices import process_device
-from studio.base.process_rank import is_main_process, launch_record, shards_model, world_size
+from studio.base.process_rank import is_main_process, launch_record, shards_model, weights_from_rank_0, world_size
 from studio.base.runfolder import RunFolder
 from studio.config import RunConfig, load_run_config
 from studio.data import length_stats, load_splits
@@ -112,10 +112,11 @@ def run(run_dir: Path, resume: bool = False, features=FEATURES) -> dict[str, Any
     ds = hooks.through(features, "datasets", ctx, task.tokenize(splits, tokenizer, labels, cfg))
     ctx.datasets = ds
     batch_per_step, total_steps = plan_steps(len(ds["train"]), t, world_size())
+    empty = weights_from_rank_0(formats.quantized)  # FSDP: only each machine's first rank reads the base
     model = assemble_model(task.load_model, task.model.peft_task_type, cfg, model_path, labels, tokenizer, total_steps,
-                           # resume loads the trained head anyway
-                           None if resume else prototypes_for(task, cfg, splits["train"], labels),
-                           load_kwargs=formats.load_kwargs())
+                           # resume loads the trained head anyway; an empty model receives rank 0's
+                           None if resume or empty else prototypes_for(task, cfg, splits["train"], labels),
+                           load_kwargs={**formats.load_kwargs(), **({"device_map": {"": "meta"}} if empty else {})})
     formats = precision_plan.loaded(formats, model)
     trainable, total = count_parameters(model)
     print(f"[studio] {cfg.method}: {trainable:,} trainable of {total:,} parameters "

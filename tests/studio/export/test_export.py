@@ -45,6 +45,7 @@ def test_merged_model_is_standalone(run_dir, tmp_path):
         zf.extractall(tmp_path / "m")
     meta = json.loads((tmp_path / "m" / "studio_model.json").read_text())
     assert meta["peft"] is False and meta["merged_from"] == "lora"
+    assert "merged_on" not in meta, "a base that trained unquantized is simply the base"
     assert not (tmp_path / "m" / "adapter_config.json").exists()
 
 
@@ -199,3 +200,93 @@ def test_an_adapter_on_a_base_only_the_studio_builds_points_to_the_merged_export
     (copy / "config.json").write_text(json.dumps(cfg))
     assert "built by the studio" in export.model_card(copy, "adapter")
     assert "built by the studio" not in export.model_card(run_dir, "adapter")
+
+
+# ------------------------------------------------------------ QLoRA merges --
+@pytest.fixture
+def qlora_run(run_dir, tmp_path):
+    """The finished run as a QLoRA run leaves it: a LoRA adapter (what QLoRA saves too) whose status records that
+    its base trained in 4 bits (bitsandbytes cannot train on a CPU)."""
+    import shutil
+
+    from studio.base import files
+    from studio.base.runfolder import RunFolder
+
+    copy = tmp_path / "qlora" / run_dir.name
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("checkpoints"))
+    status = json.loads(RunFolder(copy).status.read_text())
+    status["number_formats"] = {**status.get("number_formats", {}), "weights": "nf4", "compute": "bf16"}
+    files.atomic_write_json(RunFolder(copy).status, status)
+    return copy
+
+
+def test_a_qlora_merge_without_a_gpu_says_it_merged_on_the_16_bit_base(qlora_run, tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    folder = _unzip(qlora_run, "merged", tmp_path)
+    on = json.loads((folder / "studio_model.json").read_text())["merged_on"]
+    assert on.startswith("16-bit base (no GPU with bitsandbytes here to re-create the 4-bit values")
+    assert "answers can differ slightly from the tested model" in on
+    card = (folder / "README.md").read_text()
+    assert f"The adapter is merged into the {on}." in card and "dequantized 4-bit base instead" in card
+    assert "merged into" not in export.model_card(qlora_run, "adapter"), "the adapter export is not merged"
+
+
+def test_a_qlora_merge_on_a_gpu_merges_into_the_dequantized_4_bit_base(qlora_run, tmp_path, monkeypatch):
+    """Where bitsandbytes can run, the base loads with the run's own quantization and is dequantized before the
+    adapter goes on it. bitsandbytes cannot run here: the loader records its arguments and loads the plain base,
+    whose dequantize records the call."""
+    import dataclasses
+
+    import torch
+    from peft import PeftModel
+    from transformers import BitsAndBytesConfig
+
+    from studio.export import bundle
+    from studio.tasks import get_task
+
+    calls = []
+    task = get_task("text-classification")
+    real_load, real_adapter = task.load_model, PeftModel.from_pretrained
+
+    def load_model(path, labels, tok=None, **kw):
+        calls.append(("load", kw))
+        model = real_load(path, labels, tok)
+        model.dequantize = lambda dtype=None: calls.append(("dequantize", dtype)) or model
+        return model
+
+    def from_pretrained(model, *args, **kw):
+        calls.append(("adapter", None))
+        return real_adapter(model, *args, **kw)
+
+    # Asked of bundle alone: safetensors and peft would take a CUDA that says yes for one.
+    monkeypatch.setattr(bundle, "_can_quantize", lambda: True)
+    monkeypatch.setattr(bundle, "get_task", lambda name: dataclasses.replace(task, load_model=load_model))
+    monkeypatch.setattr(PeftModel, "from_pretrained", from_pretrained)
+    folder = tmp_path / "merged"
+    export.build_folder(qlora_run, "merged", folder)
+
+    assert [c[0] for c in calls] == ["load", "dequantize", "adapter"]
+    kw = calls[0][1]
+    q = kw["quantization_config"]
+    assert isinstance(q, BitsAndBytesConfig) and q.load_in_4bit and q.bnb_4bit_quant_type == "nf4"
+    assert q.bnb_4bit_use_double_quant and q.bnb_4bit_compute_dtype == torch.bfloat16
+    assert kw["dtype"] == torch.bfloat16 and kw["device_map"] == {"": 0}
+    assert calls[1][1] == torch.bfloat16, "dequantized to the compute dtype: 16 bits"
+    assert json.loads((folder / "studio_model.json").read_text())["merged_on"] == "dequantized 4-bit base"
+    assert "merged into the dequantized 4-bit base: the values it trained against" in (folder / "README.md").read_text()
+
+
+def test_only_a_cuda_gpu_with_bitsandbytes_re_creates_a_quantized_base(monkeypatch):
+    import torch
+
+    from studio.export import bundle
+
+    monkeypatch.setattr(bundle, "find_spec", lambda name: object() if name == "bitsandbytes" else None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert not bundle._can_quantize()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert bundle._can_quantize()
+    monkeypatch.setattr(bundle, "find_spec", lambda name: None)
+    assert not bundle._can_quantize()

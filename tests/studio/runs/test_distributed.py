@@ -364,3 +364,96 @@ def test_more_processes_than_gpus_fails_the_run_with_the_fix(store, tiny_bert, s
     assert st["status"] == "failed"
     assert st["reason"] == ("training.num_processes asks for 2 processes on this machine but it has 1 visible GPU; "
                             "lower num_processes or train on cpu.")
+
+
+# ------------------------------------------------------ FSDP's low-memory loading --
+def test_only_an_fsdp_launch_asks_for_accelerates_low_memory_loading(tmp_path):
+    fsdp = distributed.accelerate_args(training(num_processes=2, distributed="fsdp"), tmp_path, precision="bf16",
+                                       port=1)
+    assert fsdp[fsdp.index("--fsdp_cpu_ram_efficient_loading") + 1] == "true"
+    assert fsdp[fsdp.index("--fsdp_sync_module_states") + 1] == "true"  # accelerate refuses the one without the other
+    for other in ("ddp", "deepspeed"):
+        args = distributed.accelerate_args(training(num_processes=2, distributed=other), tmp_path, precision="bf16",
+                                           port=1)
+        assert not any(a.startswith("--fsdp") for a in args)
+
+
+@pytest.fixture
+def fsdp_rank_env(monkeypatch):
+    """What `accelerate launch --use_fsdp` hands a rank, for one process of a world of 1 (gloo, this host).
+    accelerate's PartialState rewrites RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE and may set the thread
+    count: all set here through monkeypatch and put back after, with the process group and accelerate's state."""
+    import torch
+    import torch.distributed as dist
+    from accelerate.state import AcceleratorState
+
+    env = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1",
+           "MASTER_PORT": str(distributed.free_port()), "ACCELERATE_USE_FSDP": "true",
+           "FSDP_CPU_RAM_EFFICIENT_LOADING": "true"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setattr(distributed, "_die_with_parent", lambda: None)  # not for the test process itself
+    monkeypatch.setattr(distributed, "_write_own_log", lambda run_dir: None)
+    threads = torch.get_num_threads()
+    yield monkeypatch
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    AcceleratorState._reset_state(reset_partial_state=True)
+    torch.set_num_threads(threads)
+
+
+class _ModelBuilt(Exception):
+    """Ends the rank once its model is built: the FSDP wrap after it needs GPUs."""
+
+
+@pytest.mark.parametrize("local_rank", ["0", "1"])
+def test_an_fsdp_rank_builds_its_model_inside_the_process_group(store, tiny_bert, separable_csv, fsdp_rank_env,
+                                                                local_rank):
+    """The rank entry joins the process group before the base loads, so transformers sees FSDP's low-memory
+    loading (is_fsdp_enabled) from inside from_pretrained; each machine's first rank reads the base and starts the
+    head from prototypes, any other builds the model (adapters too) on the meta device, to receive rank 0's."""
+    import torch.distributed as dist
+    import transformers.modeling_utils as mu
+
+    from studio.training import parts
+
+    fsdp_rank_env.setenv("LOCAL_RANK", local_rank)
+    run_dir = store.run_dir(store.create(cfg(tiny_bert, separable_csv, 1), start=False))
+    seen, real = {}, mu.PreTrainedModel.__dict__["from_pretrained"].__func__
+
+    def from_pretrained(cls, *args, **kw):
+        seen.update(group=dist.is_initialized(), fsdp=mu.is_fsdp_enabled(), device_map=kw.get("device_map"))
+        return real(cls, *args, **kw)
+
+    def built(model):
+        seen["devices"] = {p.device.type for p in model.parameters()}
+        seen["lora"] = {p.device.type for n, p in model.named_parameters() if "lora_" in n}
+        raise _ModelBuilt
+
+    real_init = parts.init_from_prototypes
+    fsdp_rank_env.setattr(mu.PreTrainedModel, "from_pretrained", classmethod(from_pretrained))
+    fsdp_rank_env.setattr(parts, "init_from_prototypes",
+                          lambda *a, **kw: seen.setdefault("prototypes", real_init(*a, **kw)))
+    fsdp_rank_env.setattr(recipe, "count_parameters", built)
+
+    assert distributed.rank_main(run_dir, resume=False) == 1
+    assert "_ModelBuilt" in json.loads((run_dir / ".result-rank0.json").read_text())["reason"]
+    assert seen["group"] and seen["fsdp"], "the process group and FSDP's env exist when the base loads"
+    if local_rank == "0":
+        assert seen["device_map"] is None and seen["devices"] == {"cpu"} and seen["prototypes"] is True
+    else:
+        assert seen["device_map"] == {"": "meta"} and seen["devices"] == seen["lora"] == {"meta"}
+        assert "prototypes" not in seen, "rank 0's head arrives with its weights"
+
+
+def test_ddp_and_single_process_ranks_load_as_before(monkeypatch, tmp_path):
+    """Without FSDP the rank entry creates no process group (the Trainer does, as it always has), and no process
+    builds an empty model."""
+    import torch.distributed as dist
+
+    from studio.base.process_rank import weights_from_rank_0
+
+    monkeypatch.delenv("ACCELERATE_USE_FSDP", raising=False)
+    distributed._join_process_group(tmp_path)  # no config needed: it returns before reading one
+    assert not dist.is_initialized()
+    assert not weights_from_rank_0() and not weights_from_rank_0(quantized=True)
