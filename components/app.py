@@ -20,13 +20,13 @@ from typing import Any
 import gradio as gr
 
 from components.context import StudioContext
-from components.i18n import i18n, t
+from components.i18n import Lang, i18n, t
 from components.identity import Identity
 from components.panels import augment_panel, distill_panel, label_review_panel
 from components.tabs import data_tab, export_tab, label_tab, model_tab, playground_tab, runs_tab, sweep_tab, train_tab
 from components.ui import bind, esc
 from studio.base import limits as policy_limits
-from studio.base import runfolder
+from studio.base import log_filter, runfolder
 from studio.base.access import ANONYMOUS, LOCAL
 from studio.runs import prewarm as _prewarm
 from studio.runs import upkeep
@@ -84,6 +84,7 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
     limits are what each person who is not an admin may use (default: the environment's policy). The runs folder
     is set right on the way (studio.runs.upkeep.recover) and its queue dispatched every upkeep_every seconds.
     """
+    log_filter.quiet_warnings()
     identity = identity or Identity()
     store = open_store(runs_dir)
     store.limits = limits
@@ -132,6 +133,8 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
                  outputs=data.outputs + [data.task_hint], api_visibility="private", **data_tab.DATA_QUEUE)
         app.load(model.on_count_parameters, inputs=[data.state], inputs_kwargs=model.form, outputs=model.params,
                  api_visibility="private", concurrency_id="models", concurrency_limit=2)
+        app.load(on_blank_figures, outputs=[runs.compare_plot, runs.confusion, sweep.history, sweep.parallel,
+                                            sweep.importance, label.curve], api_visibility="private")
         train_t.select(on_load, inputs=train.picker, outputs=train.picker, api_visibility="private")
         runs_t.select(runs.on_refresh, inputs=[runs.compare_runs, runs.run], outputs=runs.list_outputs,
                       api_visibility="private")
@@ -161,6 +164,15 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
     if prewarm if prewarm is not None else os.environ.get("STUDIO_PREWARM", "1") != "0":
         _prewarm.enable(store)
     return app
+
+
+def on_blank_figures(request: gr.Request = None) -> list:
+    """The charts that wait for a comparison, a run, a sweep or a labelling project: built in English with the page,
+    drawn again for a reader of Chinese."""
+    lang = Lang.of(request)
+    if not lang.zh:
+        return [gr.skip()] * 6
+    return [*runs_tab.blank_figures(lang), *sweep_tab.blank_figures(lang), *label_tab.blank_figures(lang)]
 
 
 def on_who(ctx: StudioContext) -> str:

@@ -16,14 +16,16 @@ from typing import Any, Callable
 
 import gradio as gr
 
+from components.i18n import t
 from components.session import DataState
 from studio import methods
 from studio.base.settings import base_type
+from studio.base.text import pick
 from studio.config import AugmentConfig, DataConfig, DistillConfig, RunConfig, TrainingConfig, field_help
 from studio.tasks import DEFAULT_TASK, get_task, task_names
 
 DATA_FIELDS = ("text_column", "label_column", "context_column", "label_names", "header", "repair_bio",
-               "validation_fraction", "test_fraction", "split_seed", "max_rows")
+               "skip_bad_records", "validation_fraction", "test_fraction", "split_seed", "max_rows")
 AUGMENT_PREFIX = "augment_"  # the augment section's form names: augment_copies, augment_operations, ...
 DISTILL_PREFIX = "distill_"  # the distill section's: distill_teacher, distill_temperature, ...
 SPLIT_FIELDS = ("validation_fraction", "test_fraction", "split_seed", "max_rows")  # under "Split settings"
@@ -42,7 +44,8 @@ def field_component(spec: dict[str, Any], label, step: float | None = None, **kw
     slider for a bounded fraction, number box with bounds otherwise."""
     tp, optional = base_type(spec["type"])
     default = spec["default"]
-    info = spec.get("help")
+    help_text = spec.get("help")
+    info = t(help_text) if help_text else None
     lo, hi = spec.get("min"), spec.get("max")
     if "choices" in spec:
         return gr.Dropdown(choices=list(spec["choices"]), value=default, label=label, info=info, **kw)
@@ -55,7 +58,8 @@ def field_component(spec: dict[str, Any], label, step: float | None = None, **kw
             value = kw.pop("value")
         elif optional and default is None:
             # A number box cannot stay empty (the browser sends 0), so 0 stands for "not set".
-            value, lo, info = 0, 0, f"{info} 0 leaves it unset."
+            value, lo = 0, 0
+            info = t(f"{help_text} 0 leaves it unset.", f"{pick(help_text, True)}填 0 表示不设置。")
         else:
             value = default
         return gr.Number(value=value, label=label, info=info, minimum=lo, maximum=hi,

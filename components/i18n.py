@@ -7,8 +7,11 @@ the language.
 Text composed at run time (a status, a message) cannot be an I18n key: handlers take the request,
 `Lang.of(request)` reads the browser's language from it, and `lang(en, zh)` or `lang(text)` picks the text to
 send. Figures are drawn in the reader's language by studio.views.plots itself (`zh=lang.zh`). What engine errors
-and warnings say stays English (they are the same for the CLI and the API); the page leads them with a sentence
-in the reader's language. Logs and the plain-data API endpoints (run_status, run_metrics) stay English.
+say stays English (they are the same for the CLI and the API); the page leads them with a sentence in the
+reader's language. What the page shows as content is a Text at its source: every setting's help
+(`setting(..., zh=)`), the data check's warnings, the split descriptions, the memory estimate. Logs and the
+plain-data API endpoints (run_status, run_metrics) stay English; tests/components/test_browser_zh.py reads the
+whole Chinese page for English sentences.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from studio.base.text import Text
 LOCALES = ("en", "zh-CN", "zh")  # "zh" catches zh-SG, zh-HK and bare "zh" browsers
 _TEXTS: dict[str, dict[str, str]] = {loc: {} for loc in LOCALES}
 _I18N = gr.I18n()
+# Keys gradio's own page uses that its zh-CN table lacks (the page would show the key itself).
+GRADIO_GAPS = {"common.complete": ("Complete", "完成")}
 
 
 def t(en: str, zh: str | None = None):
@@ -37,7 +42,8 @@ def t(en: str, zh: str | None = None):
 
 def i18n() -> gr.I18n:
     """All texts recorded so far; call after the app is built and pass to launch(i18n=...)."""
-    return gr.I18n(**{loc: dict(texts) for loc, texts in _TEXTS.items()})
+    gaps = {loc: {key: pair[loc != "en"] for key, pair in GRADIO_GAPS.items()} for loc in LOCALES}
+    return gr.I18n(**{loc: {**gaps[loc], **texts} for loc, texts in _TEXTS.items()})
 
 
 @dataclass(frozen=True)

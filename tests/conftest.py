@@ -43,7 +43,16 @@ os.environ.pop("STUDIO_PREWARM", None)
 # machine (about 40 s) and reused by later sessions and by tests/components.
 os.environ.setdefault("STUDIO_CACHE", str(Path(tempfile.gettempdir()) / f"studio-test-cache-{os.getuid()}"))
 
+from studio.base import log_filter  # noqa: E402
 from tests.support import kill_active, make_learnable_bert, separable_rows, train_to_completion, write_csv  # noqa: E402
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """The library warnings the studio judged harmless, silenced in each test as in the studio's own processes
+    (each with its reason in studio.base.log_filter.HARMLESS); any other warning shows in the summary. pytest
+    gives every test a fresh copy of the filters, so this runs per test, before its fixtures."""
+    log_filter.quiet_warnings()
 
 
 # ------------------------------------------------------------------ fixtures --

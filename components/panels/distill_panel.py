@@ -86,7 +86,7 @@ def on_transfer(ctx: StudioContext, file, request: gr.Request = None):
 
 def _fields(ctx: StudioContext, task0: str) -> dict[str, gr.components.Component]:
     spec = {f["name"]: f for f in field_help(DistillConfig)}
-    help_ = lambda name: spec[name]["help"]  # noqa: E731
+    help_ = lambda name: t(spec[name]["help"])  # noqa: E731
     return {
         f"{PREFIX}teacher": gr.Dropdown(choices=teacher_choices(ctx, task0), value=None, allow_custom_value=True,
                                         label=t("Teacher run", "教师运行"), info=help_("teacher"),

@@ -28,9 +28,11 @@ def build(ctx: StudioContext, run: gr.Dropdown) -> AnswerPanel:
     """The panel, hidden until the playground picks a question-answering run; `run` is the playground's dropdown."""
     with gr.Column(visible=False, elem_id="playground-answer") as group:
         question = gr.Textbox(label=t("Question", "问题"), lines=1, elem_id="qa-question",
-                              placeholder="How long is the warranty of the Aster kettle?")
+                              placeholder=t("How long is the warranty of the Aster kettle?",
+                                            "Aster 水壶的保修期是多久？"))
         context = gr.Textbox(label=t("Passage", "段落"), lines=5, elem_id="qa-context",
-                             placeholder="The Aster kettle costs 40 euros. Its warranty lasts two years.")
+                             placeholder=t("The Aster kettle costs 40 euros. Its warranty lasts two years.",
+                                           "Aster 水壶售价 40 欧元，保修期为两年。"))
         ask = gr.Button(t("Find the answer", "查找答案"), variant="primary", elem_id="qa-ask")
         highlighted = gr.HighlightedText(label=t("Answer in the passage", "答案在段落中的位置"), combine_adjacent=False,
                                          show_legend=False, elem_id="qa-highlighted")

@@ -60,7 +60,8 @@ def build(ctx: StudioContext, run: gr.Dropdown) -> ClassifyPanel:
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 text = gr.Textbox(label=t("Text", "文本"), lines=4, elem_id="playground-text",
-                                  placeholder="My card was charged twice this month, please refund one payment.")
+                                  placeholder=t("My card was charged twice this month, please refund one payment.",
+                                                "我的卡这个月被扣了两次款，请退还其中一笔。"))
                 classify = gr.Button(t("Classify", "分类"), variant="primary", elem_id="classify-btn")
             with gr.Column(scale=2):
                 result = gr.Label(label=t("Label probabilities", "各标签概率"), elem_id="playground-result")

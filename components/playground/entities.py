@@ -33,7 +33,8 @@ def build(ctx: StudioContext, run: gr.Dropdown) -> EntitiesPanel:
     """The panel, hidden until the playground picks a NER run; `run` is the playground's run dropdown."""
     with gr.Column(visible=False, elem_id="playground-ner") as group:
         text = gr.Textbox(label=t("Text", "文本"), lines=3, elem_id="ner-text",
-                          placeholder="Alice Martin flew from Paris to Berlin to meet the Siemens board.")
+                          placeholder=t("Alice Martin flew from Paris to Berlin to meet the Siemens board.",
+                                        "张伟从上海飞往北京，与西门子的董事会会面。"))
         tag = gr.Button(t("Find entities", "识别实体"), variant="primary", elem_id="ner-tag")
         highlighted = gr.HighlightedText(label=t("Entities", "实体"), combine_adjacent=False, show_legend=True,
                                          elem_id="ner-highlighted")

@@ -33,7 +33,8 @@ def build(ctx: StudioContext, run: gr.Dropdown) -> GeneratePanel:
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 source = gr.Textbox(label=t("Source text", "源文本"), lines=4, elem_id="seq2seq-source",
-                                    placeholder="Could you please turn off the lights in the kitchen?")
+                                    placeholder=t("Could you please turn off the lights in the kitchen?",
+                                                  "能帮我把厨房的灯关掉吗？"))
                 max_new_tokens = gr.Slider(1, MAX_NEW_TOKENS, value=DEFAULT_NEW_TOKENS, step=1,
                                            label=t("Most tokens to generate", "最多生成的词元数"),
                                            elem_id="seq2seq-max-new-tokens")

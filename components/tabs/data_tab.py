@@ -68,12 +68,14 @@ class DataTab:
     status: gr.HTML
     header_fix: gr.Button    # "read it without a header row": shown when a file's first line looks like data
     bio_fix: gr.Button       # "repair the BIO tags": shown when a tag file has an I- that starts an entity
+    skip_fix: gr.Button      # "go on without the bad records": shown when some records of a file cannot be read
     text_column: gr.Dropdown
     label_column: gr.Dropdown
     context_column: gr.Dropdown  # the second input, for tasks with two (shown only for them)
     label_names: gr.Textbox
     header: gr.Checkbox
     repair_bio: gr.Checkbox
+    skip_bad_records: gr.Checkbox
     split_fields: dict[str, gr.components.Component]
     summary: gr.Markdown
     warnings: gr.HTML
@@ -89,12 +91,14 @@ class DataTab:
         """The data fields of a run config, by name."""
         return {"task": self.task, "text_column": self.text_column, "label_column": self.label_column,
                 "context_column": self.context_column, "label_names": self.label_names, "header": self.header,
-                "repair_bio": self.repair_bio, **self.split_fields, **self.extra_form}
+                "repair_bio": self.repair_bio, "skip_bad_records": self.skip_bad_records, **self.split_fields,
+                **self.extra_form}
 
     @property
     def outputs(self) -> list:
         return [self.state, self.status, self.text_column, self.label_column, self.summary, self.warnings,
-                self.labels_plot, self.tokens_plot, self.preview, self.header_fix, self.context_column, self.bio_fix]
+                self.labels_plot, self.tokens_plot, self.preview, self.header_fix, self.context_column, self.bio_fix,
+                self.skip_fix]
 
 
 # ------------------------------------------------------------------------------------------ rendering --
@@ -108,7 +112,8 @@ def _summary(state: DataState, check: data_check.DataCheck, lang: Lang) -> str:
     lines = [f"**{esc(state.name)}** · {sum(rep.rows.values())} {lang('rows after cleaning', '行（清理后）')} · {what}",
              "", lang("| split | rows | source |", "| 划分 | 行数 | 来源 |"), "|---|---:|---|"]
     for row in data_check.summary_rows(rep):
-        lines.append(f"| {lang(plots.SPLITS.get(row['split'], row['split']))} | {row['rows']} | {esc(row['source'])} |")
+        split = lang(plots.SPLITS.get(row["split"], row["split"]))
+        lines.append(f"| {split} | {row['rows']} | {esc(lang(row['source']))} |")
     tl = rep.token_lengths
     if tl:
         noun = task.data.length_noun
@@ -116,17 +121,21 @@ def _summary(state: DataState, check: data_check.DataCheck, lang: Lang) -> str:
                            f"95th percentile {tl['p95']:.0f}, longest {tl['max']:.0f}.",
                            f"每个{noun.zh}的词元数（{esc(check.tokenizer)}）：中位数 {tl['p50']:.0f}，"
                            f"第 95 百分位 {tl['p95']:.0f}，最长 {tl['max']:.0f}。")]
+    choice = check.length_choice
+    if choice:
+        lines += ["", esc(lang(choice["summary"], choice["summary_zh"]))]
     return "\n".join(lines)
 
 
-def _warnings(check: data_check.DataCheck, lang: Lang) -> str:
+def _warnings(check: data_check.DataCheck, lang: Lang, explain=str) -> str:
+    """The data check's warnings; `explain` says the user's file name where one names the stored upload."""
     if not check.report:
         return message(None)
     if not check.report.warnings:
         return message(lang("No problems found: no duplicates, no texts shared between splits.",
                             "没有发现问题：没有重复行，各划分之间没有共享的文本。"), "ok")
     return message(lang("Worth a look before training:", "训练前值得留意："), "warn",
-                   [lang(w) if isinstance(w, Text) else w for w in check.report.warnings])
+                   [explain(lang(w) if isinstance(w, Text) else w) for w in check.report.warnings])
 
 
 def preview_update(frame: pd.DataFrame | None) -> dict:
@@ -160,7 +169,7 @@ def empty_outputs(state: DataState | None, note: str, kind: str = "info", lang: 
     return (state, message(note, kind), gr.update(choices=[], value=None), gr.update(choices=[], value=None), "",
             message(None), bars, lengths, preview_update(None), gr.update(visible=False),
             gr.update(choices=[], value=None, visible=has_context(state.task if state else None)),
-            gr.update(visible=False))
+            gr.update(visible=False), gr.update(visible=False))
 
 
 def render(state: DataState, check: data_check.DataCheck, lang: Lang = EN, lead: str = "") -> tuple:
@@ -178,7 +187,8 @@ def render(state: DataState, check: data_check.DataCheck, lang: Lang = EN, lead:
         return (state.but(labels=(), failed=True),
                 message(lead + lang.lead("This data cannot be used yet:", "暂时无法使用这份数据：", error), "error"),
                 text_dd, label_dd, "", message(None), bars, lengths, preview_update(check.preview),
-                gr.update(visible=check.fix == "header"), context_dd, gr.update(visible=check.fix == "repair_bio"))
+                gr.update(visible=check.fix == "header"), context_dd, gr.update(visible=check.fix == "repair_bio"),
+                gr.update(visible=check.fix == "skip_bad_records"))
     rep = check.report
     state = state.but(labels=tuple(rep.labels), columns=tuple(check.columns), text_column=rep.text_column,
                       label_column=rep.label_column, context_column=rep.context_column, failed=False,
@@ -193,8 +203,8 @@ def render(state: DataState, check: data_check.DataCheck, lang: Lang = EN, lead:
         ok = lang(f"Ready: {state.name} has {train_rows} training rows. Next: the Model tab.",
                   f"就绪：{state.name} 有 {train_rows} 行训练数据。下一步：“模型与方法”标签页。")
     return (state, message(lead + ok, "ok"), text_dd, label_dd, explain(_summary(state, check, lang)),
-            _warnings(check, lang), bars, lengths, preview_update(check.preview), gr.update(visible=False), context_dd,
-            gr.update(visible=False))
+            _warnings(check, lang, explain), bars, lengths, preview_update(check.preview), gr.update(visible=False),
+            context_dd, gr.update(visible=False), gr.update(visible=False))
 
 
 def data_config(state: DataState, values: dict[str, Any]) -> DataConfig:
@@ -214,7 +224,7 @@ def run_check(state: DataState | None, tokens: TokenizerChoice | None, values: d
     tokens = tokens or TokenizerChoice()
     check = data_check.check(data_config(state, values), model=tokens.model, max_length=tokens.max_length,
                             task=state.task)
-    return render(state.but(max_length=tokens.max_length), check, lang, lead or state.note)
+    return render(state.but(max_length=check.max_length or tokens.max_length), check, lang, lead or state.note)
 
 
 def initial_tokens(ctx: StudioContext) -> TokenizerChoice:
@@ -310,6 +320,12 @@ def on_repair_bio(state, tokens, request: gr.Request = None, **values):
     return run_check(state, tokens, {**values, "repair_bio": True}, Lang.of(request)) + (True,)
 
 
+def on_skip_bad_records(state, tokens, request: gr.Request = None, **values):
+    """The one-click fix for a file with records that cannot be read: leave them out and read the rest (the
+    skip_bad_records box stays ticked, so the run reads the file the same way; the warnings count them)."""
+    return run_check(state, tokens, {**values, "skip_bad_records": True}, Lang.of(request)) + (True,)
+
+
 def on_read_without_header(state, tokens, request: gr.Request = None, **values):
     """The one-click fix for a headerless CSV/TSV: read every line as data; the columns are found by contents."""
     return run_check(state, tokens,
@@ -339,6 +355,8 @@ def _source_column(ctx: StudioContext, first: tuple, task0: str) -> tuple:
                            elem_id="data-header-fix")
     bio_fix = gr.Button(t("Repair the tags: an I- that starts an entity becomes B-",
                           "修复标签：开启实体的 I- 改为 B-"), visible=False, size="sm", elem_id="data-bio-fix")
+    skip_fix = gr.Button(t("Go on without the records that cannot be read", "跳过无法读取的记录，继续"),
+                         visible=False, size="sm", elem_id="data-skip-fix")
     with gr.Group():
         input_label, answer_label, answer_info, context_label = picker_texts(task0)
         text_column = gr.Dropdown(choices=first[2]["choices"], value=first[2]["value"], label=input_label,
@@ -352,7 +370,8 @@ def _source_column(ctx: StudioContext, first: tuple, task0: str) -> tuple:
         label_column = gr.Dropdown(choices=first[3]["choices"], value=first[3]["value"], label=answer_label,
                                    allow_custom_value=True, info=answer_info)
         label_names = gr.Textbox(label=t("Names of numeric labels (optional)", "数字标签的名称（可选）"),
-                                 placeholder="e.g. negative, positive   or   O, B-PER, I-PER, B-LOC, I-LOC",
+                                 placeholder=t("e.g. negative, positive   or   O, B-PER, I-PER, B-LOC, I-LOC",
+                                               "例如 negative, positive   或   O, B-PER, I-PER, B-LOC, I-LOC"),
                                  info=t("Only for files that store class ids (0, 1, 2, ...), as Hugging Face "
                                         "datasets export them: the names in id order, comma-separated. "
                                         "Press Enter to check again.",
@@ -370,14 +389,20 @@ def _source_column(ctx: StudioContext, first: tuple, task0: str) -> tuple:
                                         "instead of refusing the file; the warnings count the tags changed.",
                                         "不接在同类实体之后的 I-类型 视为实体开头（B-类型），而不是拒绝整个文件；"
                                         "提示中会列出改动的标签数。"))
+        skip_bad_records = gr.Checkbox(value=False, label=t("Skip records that cannot be read", "跳过无法读取的记录"),
+                                       elem_id="data-skip-bad-records",
+                                       info=t("Train on the records that can be read instead of refusing the file "
+                                              "for a few bad ones; the warnings count those left out and say why.",
+                                              "用能读取的记录训练，而不是因为少数坏记录拒绝整个文件；"
+                                              "提示中会列出跳过的记录数及原因。"))
     with gr.Accordion(t("Split settings", "数据划分设置"), open=False):
         split_labels = {"validation_fraction": t("Validation share", "验证集比例"),
                         "test_fraction": t("Test share", "测试集比例"),
                         "split_seed": t("Split seed", "划分随机种子"),
                         "max_rows": t("Use at most this many training rows", "最多使用的训练行数")}
         split_fields = {s["name"]: forms.field_component(s, split_labels[s["name"]]) for s in forms.data_field_specs()}
-    return (task, task_hint, sample, upload, status, header_fix, bio_fix, text_column, label_column, context_column,
-            label_names, header, repair_bio, split_fields)
+    return (task, task_hint, sample, upload, status, header_fix, bio_fix, skip_fix, text_column, label_column,
+            context_column, label_names, header, repair_bio, skip_bad_records, split_fields)
 
 
 def _findings_column(first: tuple) -> tuple:
@@ -428,12 +453,15 @@ def _wire(ctx: StudioContext, tab: DataTab) -> None:
     tab.bio_fix.click(data_event(forms.with_keywords(on_repair_bio, names)), inputs=[tab.state, tab.tokens],
                       inputs_kwargs=form,
                       outputs=tab.outputs + [tab.repair_bio], api_name="repair_bio_tags", **data)
+    tab.skip_fix.click(data_event(forms.with_keywords(on_skip_bad_records, names)), inputs=[tab.state, tab.tokens],
+                       inputs_kwargs=form, outputs=tab.outputs + [tab.skip_bad_records], api_name="skip_bad_records",
+                       **data)
     tab.task.change(lambda name: gr.update(visible=get_task(name).data.bio_tags), inputs=tab.task,
                     outputs=tab.repair_bio, api_visibility="private", queue=False)
     f = tab.split_fields
     gr.on([tab.text_column.input, tab.label_column.input, tab.context_column.input, tab.label_names.submit,
-           tab.label_names.blur,
-           tab.header.input, tab.repair_bio.input, f["validation_fraction"].release, f["test_fraction"].release,
+           tab.label_names.blur, tab.header.input, tab.repair_bio.input, tab.skip_bad_records.input,
+           f["validation_fraction"].release, f["test_fraction"].release,
            f["split_seed"].submit, f["split_seed"].blur, f["max_rows"].submit, f["max_rows"].blur],
           data_event(forms.with_keywords(on_check, names)), inputs=[tab.state, tab.tokens], inputs_kwargs=form,
           outputs=tab.outputs, api_name="check_data", trigger_mode="always_last", **data)

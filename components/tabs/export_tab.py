@@ -19,11 +19,16 @@ from components.ui import bind, intro, message, message_box, run_picker, shows_u
 from studio import export
 from studio.base.errors import USER_ERRORS
 
-KIND_LABELS = {"adapter": "Adapter only (small; loads on top of the base model)",
-               "merged": "Merged model (standalone; adapter folded into the weights)",
-               "onnx": "ONNX (runs with onnxruntime, no PyTorch; encoder classifiers)",
-               "onnx-int8": "ONNX int8 (dynamic quantization: about 4x smaller, fastest on CPU; accuracy shown)",
-               "reproduce": "Reproduce script (plain transformers + peft code with the run's data splits)"}
+KIND_LABELS = {"adapter": t("Adapter only (small; loads on top of the base model)",
+                             "仅适配器（体积小；加载在基础模型之上）"),
+               "merged": t("Merged model (standalone; adapter folded into the weights)",
+                           "合并后的模型（可独立使用；适配器已并入权重）"),
+               "onnx": t("ONNX (runs with onnxruntime, no PyTorch; encoder classifiers)",
+                         "ONNX（用 onnxruntime 运行，无需 PyTorch；适用于编码器分类模型）"),
+               "onnx-int8": t("ONNX int8 (dynamic quantization: about 4x smaller, fastest on CPU; accuracy shown)",
+                              "ONNX int8（动态量化：体积约小 4 倍，CPU 上最快；会显示准确率）"),
+               "reproduce": t("Reproduce script (plain transformers + peft code with the run's data splits)",
+                              "复现脚本（用纯 transformers + peft 代码和该运行的数据划分重新训练）")}
 
 
 @dataclass

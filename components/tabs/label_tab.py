@@ -201,6 +201,11 @@ def on_create(ctx: StudioContext, data_state: DataState | None, pool, start, tes
             gr.update(choices=choices, value=project_id), gr.update(visible=False))
 
 
+def blank_figures(lang: Lang) -> list:
+    """The learning curve before a project is shown, in the reader's language (the page is built in English)."""
+    return [plots.learning_curve_figure({}, zh=lang.zh)]
+
+
 def on_refresh(ctx: StudioContext, current):
     choices = project_choices(ctx)
     return gr.update(choices=choices, value=pick(choices, current)), gr.update(visible=not choices)
@@ -218,8 +223,9 @@ def on_suggest(ctx: StudioContext, project_id, source, strategy, n, progress=gr.
     record = labelling.next_round(ctx.store, project_id, int(n or 0), strategy or query_strategies.DEFAULT_STRATEGY,
                                   run_id=source or None, progress=lambda share, what: progress(share, desc=what))
     view = project_view(ctx, project_id, lang)
-    note = lang(f"Round {record['round']}: {len(record['rows'])} rows to label ({record['strategy']}). {record['how']}",
-                f"第 {record['round']} 轮：{len(record['rows'])} 行待标注（{record['strategy']}）。{record['how']}")
+    how = lang(query_strategies.STRATEGY_HELP.get(record["strategy"], record["how"]))  # the record keeps the English
+    note = lang(f"Round {record['round']}: {len(record['rows'])} rows to label ({record['strategy']}). {how}",
+                f"第 {record['round']} 轮：{len(record['rows'])} 行待标注（{record['strategy']}）。{how}")
     return [*view, message(note, "ok", record["notes"])]
 
 
@@ -334,8 +340,8 @@ def _round_section() -> tuple:
                              elem_id="label-source")
         strategy = gr.Dropdown(choices=list(query_strategies.STRATEGIES), value=query_strategies.DEFAULT_STRATEGY,
                                label=t("Strategy", "策略"), scale=3, elem_id="label-strategy",
-                               info=" ".join(f"{k}: {v}" for k, v in query_strategies.STRATEGY_HELP.items()
-                                             if k in query_strategies.STRATEGIES))
+                               info=t(*(" ".join(f"{k}: {v.pick(zh)}" for k, v in query_strategies.STRATEGY_HELP.items()
+                                                  if k in query_strategies.STRATEGIES) for zh in (False, True))))
         n = gr.Number(value=20, minimum=1, maximum=labelling.MAX_ROUND, precision=0, label=t("Rows", "行数"), scale=1,
                       elem_id="label-n")
         suggest = gr.Button(t("Suggest rows to label", "获取待标注的行"), variant="primary", scale=2,
@@ -367,7 +373,7 @@ def _train_section() -> tuple:
         retrain = gr.Button(t("Retrain on every label so far", "用目前所有标注重新训练"), variant="primary",
                             elem_id="label-retrain")
     retrain_message = message_box(elem_id="label-retrain-message")
-    curve = gr.Plot(plots.empty_figure("The learning curve appears once a run trained on the labels has finished."),
+    curve = gr.Plot(plots.learning_curve_figure({}),
                     label=t("Learning curve: test score vs labels used", "学习曲线：测试分数与标注数量"),
                     elem_id="label-curve")
     curve_table = gr.Dataframe(pd.DataFrame(columns=CURVE_COLUMNS), interactive=False, elem_id="label-curve-table")

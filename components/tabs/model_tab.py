@@ -19,11 +19,12 @@ from studio import methods, models
 from studio.base import plain_yaml
 from studio.base.devices import describe_run_devices
 from studio.base.errors import USER_ERRORS, ConfigError
+from studio.base.text import Text, pick
 from studio.config import RunConfig, TrainingConfig, field_help
 from studio.data import uploads
 from studio.runs import quotas
 from studio.tasks import DEFAULT_TASK, get_task
-from studio.training import memory
+from studio.training import lengths, memory
 from studio.views import run_views
 
 ESSENTIALS = ("epochs", "learning_rate", "batch_size", "max_length")
@@ -46,6 +47,11 @@ FIELD_LABELS = {
     "save_total_limit": t("Checkpoints kept", "保留的检查点数"),
     "group_by_length": t("Batch texts of similar length", "按长度分批"),
     "gradient_checkpointing": t("Gradient checkpointing (less memory, slower)", "梯度检查点（省内存、较慢）"),
+    "attention": t("Attention kernel", "注意力内核"),
+    "optimizer": t("Optimizer", "优化器"),
+    "liger_kernels": t("Liger kernels", "Liger 内核"),
+    "ignore_memory_estimate": t("Start even if the memory estimate says it will not fit", "显存估算放不下时仍然启动"),
+    "score_base": t("Also score the untrained base", "同时为未训练的基础模型打分"),
     "device": t("Device", "设备"),
     "num_processes": t("Processes (one per GPU)", "进程数（每块 GPU 一个）"),
     "distributed": t("Multi-process strategy", "多进程策略"),
@@ -100,8 +106,9 @@ def _label(name: str):
     return FIELD_LABELS.get(name) or t(human, human)
 
 
-LR_HELP = ("Peak learning rate. Set to the method's recommended value when you pick a method; adapters want more than "
-           "full fine-tuning.")
+LR_HELP = Text("Peak learning rate. Set to the method's recommended value when you pick a method; adapters want more "
+               "than full fine-tuning.",
+               "峰值学习率。选择方法时会设为该方法的推荐值；适配器方法比全量微调需要更高的学习率。")
 
 
 def catalog_choices() -> list[tuple[str, str]]:
@@ -112,15 +119,18 @@ def catalog_choices() -> list[tuple[str, str]]:
 def params_text(cfg: RunConfig, n_labels: int, lang: Lang = EN) -> str:
     c = run_views.parameter_counts(cfg, n_labels)
     task = get_task(cfg.task)
-    labels = f" · {n_labels} {task.data.label_noun}s" if task.has_labels else ""
+    noun = task.data.label_noun
+    labels = lang(f" · {n_labels} {noun}s", f" · {n_labels} 个{pick(noun, True)}") if task.has_labels else ""
+    title = methods.METHODS[cfg.method].title
+    title = lang(title, METHOD_ZH.get(cfg.method, (title,))[0])
     share = f"{100 * c['share']:.2f}%"
     of = lang(f"trainable of {run_views.fmt_count(c['total'])} parameters ({share})",
               f"可训练，共 {run_views.fmt_count(c['total'])} 个参数（{share}）")
     return (f"### {run_views.fmt_count(c['trainable'])} <span class='studio-muted'>{of}</span>\n"
-            f"{esc(cfg.model)} · {methods.METHODS[cfg.method].title} · {cfg.task}{labels}\n\n"
+            f"{esc(cfg.model)} · {title} · {cfg.task}{labels}\n\n"
             f"{memory_text(cfg, n_labels, lang)}"
             "<span class='studio-muted'>"
-            f"{esc(describe_run_devices(cfg.training.num_processes, cfg.training.num_machines))}</span>")
+            f"{esc(lang(describe_run_devices(cfg.training.num_processes, cfg.training.num_machines)))}</span>")
 
 
 def memory_text(cfg: RunConfig, n_labels: int, lang: Lang = EN) -> str:
@@ -132,7 +142,7 @@ def memory_text(cfg: RunConfig, n_labels: int, lang: Lang = EN) -> str:
     mark = {"too big": lang("**Will not fit.** ", "**内存不足。** "),
             "near": lang("**Near the limit.** ", "**接近上限。** ")}
     return ("<span id='memory-estimate' "
-            f"data-verdict='{esc(est.verdict)}'>{mark.get(est.verdict, '')}{esc(est.summary())}</span>\n\n")
+            f"data-verdict='{esc(est.verdict)}'>{mark.get(est.verdict, '')}{esc(lang(est.summary()))}</span>\n\n")
 
 
 def method_for(task, method_name: str) -> str:
@@ -160,6 +170,8 @@ def on_count_parameters(ctx: StudioContext, data_state: DataState | None, reques
     try:
         quotas.check_model_folder(ctx.store, raw["model"])  # another person's model reads as missing, not as "there"
         cfg = RunConfig.from_dict(raw)
+        if cfg.training.max_length is None and state.max_length:
+            cfg = lengths.with_length(cfg, state.max_length)  # the data check's choice, which the run will make
         return params_text(cfg, len(state.labels) or 2, lang)
     except USER_ERRORS as e:
         return f"**{lang('Cannot count parameters:', '无法统计参数：')}** {esc(e)}"
@@ -246,7 +258,8 @@ def _model_and_method(ctx: StudioContext, catalog: list[tuple[str, str]]) -> tup
                             info=t("Bundled models work offline.", "内置模型可离线使用。"))
         model_custom = gr.Textbox(value="" if in_catalog else ctx.default_model,
                                   label=t("Or a hub id or local folder", "或填写 Hub 模型 ID / 本地文件夹"),
-                                  placeholder="owner/name or /path/to/model", elem_id="model-custom",
+                                  placeholder=t("owner/name or /path/to/model", "owner/name 或 /path/to/model"),
+                                  elem_id="model-custom",
                                   info=t("Overrides the list when filled; press Enter to apply.",
                                          "填写后优先于上面的列表；按回车生效。"))
     method = gr.Radio(choices=[(t(m.title, METHOD_ZH.get(m.name, (m.title,))[0]), m.name)

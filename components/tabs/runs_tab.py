@@ -17,6 +17,7 @@ from studio import augment, distill
 from studio.base import files, runfolder
 from studio.base.access import parse_readers
 from studio.base.runfolder import RunFolder
+from studio.base.text import Text
 from studio.labels import labelling
 from studio.tasks import all_tasks
 from studio.training.base_scores import side_by_side
@@ -38,6 +39,7 @@ PER_CLASS_COLUMNS = ["label", "precision", "recall", "F1", "support"]
 METRIC_COLUMNS = ["run", "status", "best validation", "trainable params", "duration"]
 RUN_WIDTHS = ["13%", "12%", "8%", "12%", "17%", "7%", "10%", "7%", "9%", "5%"]
 ERROR_WIDTHS = ["61%", "13%", "13%", "13%"]
+COMPARE_NOTE = Text("Pick two or more runs and press Compare.", "选择两个或更多运行，然后点击“比较”。")
 
 
 @dataclass
@@ -199,6 +201,12 @@ def errors_note(run_dir: Path, true_label: str | None, lang: Lang = EN) -> str:
                 f"{len(total)} 个测试样本{scope}中有 {wrong} 个分类错误；置信度最高的错误排在前面。")
 
 
+def blank_figures(lang: Lang) -> list:
+    """The comparison and confusion charts before anything is shown, in the reader's language (the page is built
+    in English)."""
+    return [plots.empty_figure(COMPARE_NOTE, zh=lang.zh), plots.confusion_figure([], [], zh=lang.zh)]
+
+
 def on_refresh(ctx: StudioContext, selected=None, current=None):
     rows = ctx.runs()
     choices = [(run_views.run_label(r), r["id"]) for r in rows]
@@ -329,7 +337,7 @@ def _compare_section() -> tuple:
             compare_metric = gr.Dropdown(choices=compare_metrics(), value="eval_loss", scale=2,
                                          label=t("Curve", "曲线"))
             compare = gr.Button(t("Compare", "比较"), scale=0, min_width=120, variant="primary")
-        compare_plot = gr.Plot(plots.empty_figure("Pick two or more runs and press Compare."),
+        compare_plot = gr.Plot(plots.empty_figure(COMPARE_NOTE),
                                label=t("Curves", "曲线对比"))
         compare_metrics_table = gr.Dataframe(pd.DataFrame(columns=METRIC_COLUMNS), label=t("Metrics", "指标"),
                                              interactive=False, wrap=True)
@@ -353,7 +361,7 @@ def _details_section() -> tuple:
             delete = gr.Button(t("Delete…", "删除…"), variant="stop", scale=0, min_width=110)
         with gr.Row(equal_height=False, elem_classes=["studio-toolbar"]):
             share_with = gr.Textbox(label=t("Share read-only with", "只读共享给"), scale=4, elem_id="runs-share-with",
-                                    placeholder="bob, carol   or   everyone",
+                                    placeholder=t("bob, carol   or   everyone", "bob, carol   或   everyone"),
                                     info=t("Account names, comma-separated, or everyone; empty makes it private. "
                                            "They can look at it and try it, not change it.",
                                            "账号名（逗号分隔）或 everyone；留空则设为私有。"

@@ -23,6 +23,7 @@ from components.ui import bind, esc, intro, message, message_box, run_picker, sh
 from studio import sweeps
 from studio.base import plain_yaml
 from studio.base.errors import USER_ERRORS, ConfigError
+from studio.base.text import Text
 from studio.config import RunConfig
 from studio.views import plots
 
@@ -150,19 +151,26 @@ def trials_frame(d: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TRIAL_COLUMNS)
 
 
+NOTES = {"history": Text("The optimisation history appears after the first finished trial.",
+                         "第一次试验完成后，这里会显示优化历史。"),
+         "parallel": Text("Parallel coordinates appear after the first finished trial.",
+                          "第一次试验完成后，这里会显示平行坐标图。"),
+         "importance": Text("Parameter importances appear once two finished trials differ.",
+                            "有两次设置不同的试验完成后，这里会显示参数重要性。")}
+
+
+def blank_figures(lang: Lang) -> list:
+    """The three charts before a sweep is shown, in the reader's language (the page is built in English)."""
+    return [plots.empty_figure(NOTES[k], zh=lang.zh) for k in ("history", "parallel", "importance")]
+
+
 def draw(ctx: StudioContext, sweep_id: str | None, lang: Lang = EN) -> list:
     if not sweep_id:
         return [gr.skip()] * 5
     d = sweeps.describe(ctx.store, sweep_id)
-    notes = {"history": lang("The optimisation history appears after the first finished trial.",
-                             "第一次试验完成后，这里会显示优化历史。"),
-             "parallel": lang("Parallel coordinates appear after the first finished trial.",
-                              "第一次试验完成后，这里会显示平行坐标图。"),
-             "importance": lang("Parameter importances appear once two finished trials differ.",
-                                "有两次设置不同的试验完成后，这里会显示参数重要性。")}
     figs = sweeps.figures(ctx.store, sweep_id)
     shown = [f.update_layout(template="plotly_white", height=plots.HEIGHT + 60) if f is not None
-             else plots.empty_figure(notes[k]) for k, f in figs.items()]
+             else plots.empty_figure(NOTES[k], zh=lang.zh) for k, f in figs.items()]
     return [status_html(d, lang), trials_frame(d), *shown]
 
 
@@ -221,14 +229,14 @@ def _setup_section() -> tuple:
         with gr.Column(scale=2):
             settings = {f["name"]: f for f in sweeps.field_help_settings()}
             trials = gr.Number(value=8, minimum=1, maximum=500, precision=0, label=t("Trials", "试验次数"),
-                               info=settings["trials"]["help"], elem_id="sweep-trials")
+                               info=t(settings["trials"]["help"]), elem_id="sweep-trials")
             budget = gr.Number(value=0, minimum=0, precision=None,
                                label=t("Time budget (minutes, 0: none)", "时间预算（分钟，0 表示不限）"),
-                               info=settings["timeout_minutes"]["help"], elem_id="sweep-budget")
+                               info=t(settings["timeout_minutes"]["help"]), elem_id="sweep-budget")
             sampler = gr.Dropdown(choices=list(sweeps.SAMPLERS), value="tpe", label=t("Sampler", "采样器"),
-                                  info=settings["sampler"]["help"])
+                                  info=t(settings["sampler"]["help"]))
             prune = gr.Checkbox(value=False, label=t("Prune weak trials early", "提前剪掉表现差的试验"),
-                                info=settings["prune"]["help"])
+                                info=t(settings["prune"]["help"]))
             start = gr.Button(t("Start sweep", "开始搜索"), variant="primary", elem_id="sweep-start")
     return fields, space, trials, budget, sampler, prune, start, message_box(elem_id="sweep-message")
 
@@ -249,11 +257,11 @@ def _view_section() -> tuple:
     trials_table = gr.Dataframe(pd.DataFrame(columns=TRIAL_COLUMNS), label=t("Trials", "试验"), interactive=False,
                                 wrap=True, elem_id="sweep-trials-table")
     with gr.Row():
-        history = gr.Plot(plots.empty_figure("The optimisation history appears after the first finished trial."),
+        history = gr.Plot(plots.empty_figure(NOTES["history"]),
                           label=t("Optimisation history", "优化历史"), elem_id="sweep-history")
-        parallel = gr.Plot(plots.empty_figure("Parallel coordinates appear after the first finished trial."),
+        parallel = gr.Plot(plots.empty_figure(NOTES["parallel"]),
                            label=t("Parallel coordinates", "平行坐标"), elem_id="sweep-parallel")
-    importance = gr.Plot(plots.empty_figure("Parameter importances appear once two finished trials differ."),
+    importance = gr.Plot(plots.empty_figure(NOTES["importance"]),
                          label=t("Parameter importances", "参数重要性"), elem_id="sweep-importance")
     return (picker, status, stop, kill, resume, trials_table, history, parallel, importance, open_runs,
             open_playground, open_export)

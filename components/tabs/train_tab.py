@@ -146,7 +146,12 @@ def _read_view(rd, run_id: str) -> dict:
 def draw(ctx: StudioContext, run_id: str | None, view_state: dict | None, lang: Lang = EN) -> list:
     """Read what is new in the run folder; redraw only when something changed."""
     if not run_id:
-        return [gr.skip()] * 6 + [gr.update(visible=True), gr.skip()]
+        if (view_state or {}).get("blank") == lang.zh:
+            return [gr.skip()] * 6 + [gr.update(visible=True), gr.skip()]
+        # The page is built in English: draw the empty charts once in the reader's language.
+        blank = [plots.loss_figure([], zh=lang.zh), plots.eval_figure([], zh=lang.zh),
+                 plots.learning_rate_figure([], zh=lang.zh)]
+        return [gr.skip(), *blank, gr.skip(), {"blank": lang.zh}, gr.update(visible=True), gr.skip()]
     try:
         rd = ctx.store.run_dir(run_id)  # checks the id: it must never become a path elsewhere
     except RunError as e:
@@ -200,7 +205,9 @@ def on_start(ctx: StudioContext, data_state: DataState | None, request: gr.Reque
             if active else lang(f"Run {run_id} started.", f"运行 {run_id} 已开始。"))
     fit = runfolder.read_status(ctx.store.run_dir(run_id)).get("memory") or {}
     if fit.get("verdict") == "near":
-        return message(f"{note} {lang('Memory:', '内存：')} {memory.Estimate.from_dict(fit).summary()}", "warn"), run_id
+        summary = memory.Estimate.from_dict(fit).summary()
+        summary = lang(summary, fit.get("summary_zh") or summary)
+        return message(f"{note} {lang('Memory:', '内存：')} {summary}", "warn"), run_id
     return message(note, "ok"), run_id
 
 
@@ -228,8 +235,8 @@ def on_refresh(ctx: StudioContext, current):
 # -------------------------------------------------------------------------------------------- layout --
 def _toolbar() -> tuple:
     with gr.Row(equal_height=False, elem_classes=["studio-toolbar"]):
-        run_name = gr.Textbox(label=t("Run name (optional)", "运行名称（可选）"), placeholder="e.g. tickets-lora-r16",
-                              scale=3)
+        run_name = gr.Textbox(label=t("Run name (optional)", "运行名称（可选）"),
+                              placeholder=t("e.g. tickets-lora-r16", "例如 tickets-lora-r16"), scale=3)
         start = gr.Button(t("Start training", "开始训练"), variant="primary", scale=1, min_width=160,
                           elem_id="start-btn")
         stop = gr.Button(t("Stop", "停止"), scale=0, min_width=110, elem_id="stop-btn")

@@ -7,6 +7,8 @@ import functools
 import os
 from collections import Counter
 
+from studio.base.text import Text
+
 
 @functools.lru_cache(maxsize=1)
 def describe_devices() -> str:
@@ -17,9 +19,10 @@ def describe_devices() -> str:
         n = torch.cuda.device_count()
         names = Counter(torch.cuda.get_device_name(i) for i in range(n))
         kinds = ", ".join(f"{c} × {name}" if c > 1 else name for name, c in names.items())
-        return f"This server: {n} GPU{'s' if n != 1 else ''} ({kinds})"
+        return Text(f"This server: {n} GPU{'s' if n != 1 else ''} ({kinds})", f"本服务器：{n} 块 GPU（{kinds}）")
     cores = os.cpu_count() or 1
-    return f"This server: no GPU, {cores} CPU core{'s' if cores != 1 else ''}"
+    return Text(f"This server: no GPU, {cores} CPU core{'s' if cores != 1 else ''}",
+                f"本服务器：没有 GPU，{cores} 个 CPU 核心")
 
 
 def describe_run_devices(num_processes: int, num_machines: int = 1) -> str:
@@ -27,7 +30,10 @@ def describe_run_devices(num_processes: int, num_machines: int = 1) -> str:
     if num_processes <= 1 and num_machines <= 1:
         return describe_devices()
     where = f" on {num_machines} machines" if num_machines > 1 else ""
-    return f"{describe_devices()} · this run: {num_processes} processes{where}"
+    where_zh = f"，分布在 {num_machines} 台机器上" if num_machines > 1 else ""
+    here = describe_devices()
+    return Text(f"{here} · this run: {num_processes} processes{where}",
+                f"{here.zh} · 此运行：{num_processes} 个进程{where_zh}")
 
 
 def run_devices(device: str, processes: int = 1) -> list[str]:

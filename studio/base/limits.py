@@ -30,29 +30,47 @@ class Limits:
     """Per person, on this server; None (or true for a permission) leaves it unlimited."""
 
     runs_active: int | None = setting(None, "Runs one person may have queued or training at once; more are refused "
-                                      "until one ends.", min=1)
+                                      "until one ends.",
+                                      zh="每人同时排队或训练中的运行数上限；超出时新的运行会被拒绝，"
+                                         "直到有运行结束。", min=1)
     runs_running: int | None = setting(None, "Runs of one person that train at the same time; the rest wait in the "
-                                       "queue (others' runs go first).", min=1)
+                                       "queue (others' runs go first).",
+                                       zh="每人同时训练的运行数上限；其余运行在队列中等待（先让其他人的运行）。", min=1)
     disk_gb: float | None = setting(None, "Disk one person's runs, sweeps, labelling projects and uploads may take, "
-                                    "in GB; a new run or upload beyond it is refused.", min=0.01)
+                                    "in GB; a new run or upload beyond it is refused.",
+                                    zh="每人的运行、搜索、标注项目和上传文件可占用的磁盘空间（GB）；"
+                                       "超出后新的运行或上传会被拒绝。", min=0.01)
     model_billions: float | None = setting(None, "Largest base model, in billions of parameters (counted from its "
-                                           "config on the meta device, no weights read).", min=0.001)
-    epochs: float | None = setting(None, "Most epochs one run may train.", min=0.01)
-    max_length: int | None = setting(None, "Longest training.max_length (tokens per example).", min=8)
-    num_processes: int | None = setting(None, "Most processes (GPUs) one run may use.", min=1)
+                                           "config on the meta device, no weights read).",
+                                           zh="基础模型的最大规模，以十亿参数计（在 meta 设备上根据其配置统计，"
+                                              "不读取权重）。", min=0.001)
+    epochs: float | None = setting(None, "Most epochs one run may train.", zh="单个运行最多可训练的轮数。", min=0.01)
+    max_length: int | None = setting(None, "Longest training.max_length (tokens per example).",
+                                     zh="training.max_length 的上限（每个样本的词元数）。", min=8)
+    num_processes: int | None = setting(None, "Most processes (GPUs) one run may use.",
+                                        zh="单个运行最多可用的进程（GPU）数。", min=1)
     wall_minutes: float | None = setting(None, "Longest one run may train, in minutes; it is then stopped with a "
-                                         "checkpoint (resume continues it, within the same limit).", min=0.01)
-    sweep_trials: int | None = setting(None, "Most trials one sweep may run.", min=1)
-    upload_mb: float | None = setting(None, "Largest file one person may upload, in MB.", min=0.001)
+                                         "checkpoint (resume continues it, within the same limit).",
+                                         zh="单个运行最长训练时间（分钟）；到时会保存检查点并停止（继续训练时仍受同一限"
+                                            "制）。", min=0.01)
+    sweep_trials: int | None = setting(None, "Most trials one sweep may run.",
+                                       zh="单次超参数搜索最多可运行的试验数。", min=1)
+    upload_mb: float | None = setting(None, "Largest file one person may upload, in MB.",
+                                      zh="每人可上传的最大文件大小（MB）。", min=0.001)
     rows: int | None = setting(None, "Most rows a data file may have (counted before it is read whole; Parquet from "
-                               "its metadata).", min=1)
+                               "its metadata).",
+                               zh="数据文件最多可有的行数（在完整读取之前统计；Parquet 文件读取其元数据）。", min=1)
     multi_machine: bool = setting(True, "Runs may span several machines (num_machines above 1, a rendezvous "
-                                  "address that this server dials).")
-    wandb: bool = setting(True, "Runs may log to Weights & Biases.")
+                                  "address that this server dials).",
+                                  zh="运行可以跨多台机器（num_machines 大于 1，本服务器会连接的汇合地址）。")
+    wandb: bool = setting(True, "Runs may log to Weights & Biases.", zh="运行可以记录到 Weights & Biases。")
     local_models: bool = setting(True, "Base models may be folders on this server (else catalog models and hub "
-                                 "ids only).")
+                                 "ids only).",
+                                 zh="基础模型可以是本服务器上的文件夹（否则只能用模型目录中的模型和 Hub ID）。")
     server_secrets: bool = setting(True, "Runs may use this server's own HF_TOKEN and W&B key; off, each person's "
-                                   "runs use only their own Hugging Face sign-in.")
+                                   "runs use only their own Hugging Face sign-in.",
+                                   zh="运行可以使用本服务器自己的 HF_TOKEN 和 W&B 密钥；关闭时，"
+                                      "每个人的运行只使用自己的 Hugging Face 登录。")
 
     def changed(self, **changes: Any) -> "Limits":
         return dataclasses.replace(self, **changes)

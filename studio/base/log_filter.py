@@ -20,6 +20,37 @@ HEADS = ("classifier", "score")  # what a classification head's weights are call
 QUIET = ("`is_gradient_checkpointing` is deprecated", "mtime may not be reliable")
 
 
+# Library warnings judged harmless, each with where it comes from and why it is harmless here. Anything not named
+# stays visible (tests print a summary of what is left), so a new warning is noticed.
+HARMLESS = (
+    # transformers 5.23 renamed gradient checkpointing to activation checkpointing; peft 0.21 (PeftModel.__init__,
+    # prepare_model_for_kbit_training) and trl 1.16 (its configs, its trainers) still use the old names, which keep
+    # working until transformers 6. The studio keeps the old names too: its floor is transformers 5.0.
+    (FutureWarning, r"`(is_)?gradient_checkpointing(_kwargs|_enable|_disable)?` is deprecated", r"transformers\."),
+    # gradio 6's queue sets pandas options pandas 3 deprecated (gradio/queueing.py); nothing the studio passes.
+    (Warning, r"'future\.no_silent_downcasting' is deprecated", r"gradio\."),
+    (Warning, r"The copy keyword is deprecated", r"gradio\."),
+    # The seq2seq task passes labels and lets the encoder-decoder build decoder_input_ids from them: the "better
+    # way" this 4.12-era notice describes is the one in use.
+    (FutureWarning, r"Version v4\.12\.0 introduces a better way to train encoder-decoder models", r"transformers\."),
+    # Prompt tuning prepends virtual tokens, so peft drops position ids it cannot shift; the model numbers the
+    # positions itself, as it does for every unpadded batch.
+    (UserWarning, r"Position ids are not supported for parameter efficient tuning", r"peft\."),
+    # The preference task's ORPO comes from trl.experimental on purpose (trl moved it there; the studio pins trl).
+    (Warning, r"You are importing from 'trl\.experimental'", r""),
+    # The ONNX export gives every input the same batch and sequence dimensions on purpose.
+    (UserWarning, r"# The axis name: \w+ will not be used, since it shares the same shape constraints", r"torch\."),
+    # torch's own pytree pickling (copyreg) during torch.export, not the studio's code.
+    (FutureWarning, r"`isinstance\(treespec, LeafSpec\)` is deprecated", r""),
+)
+
+
+def quiet_warnings() -> None:
+    """Silence the warnings in HARMLESS in this process (the CLI, the app, a run's worker, the tests)."""
+    for category, message, module in HARMLESS:
+        warnings.filterwarnings("ignore", message=message, category=category, module=module)
+
+
 def strip_ansi(text: str) -> str:
     return ANSI.sub("", text)
 
@@ -77,6 +108,7 @@ def install() -> None:
             handler.addFilter(_Tidy())
     for text in QUIET:
         warnings.filterwarnings("ignore", message=re.escape(text))
+    quiet_warnings()
     # trl maps its datasets with progress bars ("Tokenizing train dataset: 100%|███|"); in train.log they are
     # noise between the studio's own lines.
     import datasets

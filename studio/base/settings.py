@@ -15,6 +15,7 @@ import typing
 from typing import Any
 
 from studio.base.errors import ConfigError
+from studio.base.text import Text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,8 +23,11 @@ class NoSettings:
     """Settings of something that takes none (a method such as full fine-tuning, a task without its own)."""
 
 
-def setting(default, help: str, **meta):
-    """A documented field: its default, a sentence of help, and optionally min, max and choices."""
+def setting(default, help: str, zh: str | None = None, **meta):
+    """A documented field: its default, a sentence of help (with `zh` its Simplified Chinese: the help is then a
+    Text, which the UI shows in the reader's language), and optionally min, max and choices."""
+    if zh is not None:
+        help = Text(help, zh)
     if isinstance(default, (dict, list)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"help": help, **meta})
     return dataclasses.field(default=default, metadata={"help": help, **meta})

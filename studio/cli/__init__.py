@@ -10,8 +10,8 @@ merge-labels, augment, export, models, methods, tasks, accounts, share, limits, 
     augment_commands augment
     admin_commands   accounts, share, limits, recover (the server's operator)
 
-Imports: base, models, methods, tasks, serve, augment, distill, config, training, runs, export, labels,
-sweeps.
+Imports: base, models, methods, tasks, serve, augment, distill, config, training, runs, views, export,
+labels, sweeps.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import argparse
 import sys
 
 from studio import sweeps
+from studio.base import log_filter
 from studio.base.errors import USER_ERRORS
 from studio.cli import admin_commands, augment_commands, label_commands
 from studio.cli.options import add_options, field_lines
@@ -158,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = build_parser()
     a = ap.parse_args(argv)
+    log_filter.quiet_warnings()
     if a.trust_remote_code:  # workers this command starts inherit it through the environment
         import os
 

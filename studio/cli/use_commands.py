@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from studio.base.errors import ConfigError
+from studio.base.errors import ConfigError, DataError
 from studio.cli.common import show
 from studio.cli.options import build_from, field_lines
-from studio.config import DataConfig, TrainingConfig
+from studio.config import DataConfig
 from studio.tasks import all_tasks, get_task
+from studio.views import data_check
 
 
 def cmd_predict(a, store) -> int:
@@ -47,14 +48,15 @@ def _inputs(task, texts: list[str], context: str | None) -> list:
 def cmd_data(a, store) -> int:
     cfg = build_from(a, DataConfig, train=a.train)
     task = get_task(a.task)
-    tok = None
-    if a.model:
-        from studio import models
-
-        tok = task.load_tokenizer(models.resolve(a.model))
-    rep = task.prepare_data(cfg, tokenizer=tok, max_length=a.max_length or TrainingConfig().max_length).report
+    # Lengths are counted with the model's tokenizer (the task's default base without --model) and, without
+    # --max-length, max_length is chosen from them as a run would.
+    model = a.model or task.model.default_model
+    check = data_check.check(cfg, model=model, max_length=a.max_length, task=a.task)
+    if check.error:
+        raise DataError(check.error, fix=check.fix)
+    rep = check.report
     if a.json:
-        show(rep.to_dict(), True)
+        show({**rep.to_dict(), "max_length": check.max_length, "max_length_picked": check.length_choice}, True)
         return 0
     if rep.labels:
         print(f"text column {rep.text_column!r}, label column {rep.label_column!r}; {len(rep.labels)} labels")
@@ -65,7 +67,9 @@ def cmd_data(a, store) -> int:
         print(f"  {lab:30} " + " ".join(f"{rep.label_counts[k].get(lab, 0):6d}" for k in rep.rows))
     if rep.token_lengths:
         tl = rep.token_lengths
-        print(f"tokens   p50 {tl['p50']:.0f}  p95 {tl['p95']:.0f}  max {tl['max']:.0f}")
+        print(f"tokens   p50 {tl['p50']:.0f}  p95 {tl['p95']:.0f}  max {tl['max']:.0f}  ({check.tokenizer})")
+    if check.length_choice:
+        print(check.length_choice["summary"])
     for w in rep.warnings:
         print(f"warning: {w}")
     return 0

@@ -25,6 +25,7 @@ from studio.base.devices import resolve_device
 from studio.base.errors import ConfigError, RunError
 from studio.base.runfolder import RunFolder
 from studio.base.settings import build, check_bounds, setting
+from studio.base.text import Text
 from studio.config.machine import check_gpu_extras, check_launch, check_processes, check_sharding, check_tracking
 from studio.config.training import MOVED_TO_TASK_ARGS, TrainingConfig
 from studio.data.config import DataConfig
@@ -39,23 +40,33 @@ SECTIONS = {"data": DataConfig, "training": TrainingConfig, "augment": AugmentCo
 
 @dataclass
 class RunConfig:
-    task: str = setting(DEFAULT_TASK, "What the model learns.", choices=TASKS)
+    task: str = setting(DEFAULT_TASK, "What the model learns.", zh="模型要学什么。", choices=TASKS)
     model: str = setting(AUTO_MODEL, "Base model: a catalog name, a Hugging Face hub id or a local folder; auto (or "
                          "left out) takes the task's default for the data: MiniLM for English classification, NER and "
                          "QA, multilingual-e5-small when most of the texts are Chinese, Japanese or Korean, SmolLM2 "
-                         "for SFT and preference tuning.")
-    method: str = setting("lora", "How the model is adapted: full, freeze, lora, dora, adalora, ia3, prefix or prompt.")
-    method_args: dict = setting({}, "Settings of the chosen method (see `studio methods`); empty takes its defaults.")
-    task_args: Any = setting(None, "Settings of the chosen task (see `studio tasks`); empty takes its defaults.")
-    name: str | None = setting(None, "A label for the run in lists; defaults to model and method.")
+                         "for SFT and preference tuning.",
+                         zh="基础模型：模型目录中的名称、Hugging Face Hub ID 或本地文件夹；auto（或不填）"
+                            "按数据选用任务的默认模型：英文分类、NER 和问答用 MiniLM，文本大多为中文、"
+                            "日文或韩文时用 multilingual-e5-small，SFT 和偏好微调用 SmolLM2。")
+    method: str = setting("lora", "How the model is adapted: full, freeze, lora, dora, adalora, ia3, prefix or prompt.",
+                          zh="模型的适配方式：full、freeze、lora、dora、adalora、ia3、prefix 或 prompt。")
+    method_args: dict = setting({}, "Settings of the chosen method (see `studio methods`); empty takes its defaults.",
+                                zh="所选方法的设置（见 `studio methods`）；留空则使用其默认值。")
+    task_args: Any = setting(None, "Settings of the chosen task (see `studio tasks`); empty takes its defaults.",
+                             zh="所选任务的设置（见 `studio tasks`）；留空则使用其默认值。")
+    name: str | None = setting(None, "A label for the run in lists; defaults to model and method.",
+                               zh="运行在列表中显示的名称；默认为模型和方法。")
     data: DataConfig = field(default_factory=DataConfig,
-                             metadata={"help": "Where the data comes from and how it is split."})
-    training: TrainingConfig = field(default_factory=TrainingConfig, metadata={"help": "Optimisation settings."})
+                             metadata={"help": Text("Where the data comes from and how it is split.",
+                                                    "数据从哪里来，以及如何划分。")})
+    training: TrainingConfig = field(default_factory=TrainingConfig,
+                                     metadata={"help": Text("Optimisation settings.", "优化设置。")})
     augment: AugmentConfig = field(default_factory=AugmentConfig,
-                                   metadata={"help": "New training rows made from the training split (off "
-                                                     "by default)."})
+                                   metadata={"help": Text("New training rows made from the training split (off "
+                                                          "by default).", "从训练集生成新的训练行（默认关闭）。")})
     distill: DistillConfig = field(default_factory=DistillConfig,
-                                   metadata={"help": "A finished run that teaches this one (off by default)."})
+                                   metadata={"help": Text("A finished run that teaches this one (off by default).",
+                                                          "由一个已完成的运行来教本运行（默认关闭）。")})
 
     def __post_init__(self):
         """task_args is always the task's own settings dataclass: defaults, a mapping, or another task's settings

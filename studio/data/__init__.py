@@ -1,6 +1,8 @@
 """Data: what every task shares about its files, and the data section of a run config.
 
     reading    the files people bring (CSV, TSV, JSON, JSON Lines, Parquet), checked, with one-sentence errors
+    records    files of records, each with where it sits; fields found by name
+    bad_records  the records a task cannot read: refused with their count, or left out (data.skip_bad_records)
     config     DataConfig: files, columns, split settings
     splits     the one split policy of every task (split_rows) and the seeded splits it uses
     report     PreparedData (splits, labels, report), DataReport, LabelledRows

@@ -7,6 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from studio.base.text import Text, pick
 from studio.data.report import DataReport
 
 LONG_TEXT_CHARS = 10_000  # a text this long is almost certainly a document pasted into one cell
@@ -25,38 +26,56 @@ def length_stats(lengths, max_length: int | None = None) -> dict[str, float]:
     out.update({"max": float(lens.max()), "mean": float(lens.mean()), "sampled": float(len(lens))})
     if max_length:
         out["truncated_share"] = float((lens > max_length).mean())
+        out["truncated"] = float((lens > max_length).sum())
     return out
 
 
-def overlap_warnings(r: DataReport, unit: str = "text") -> list[str]:
+# The warnings below are Texts: the data check shows them in the reader's language. A task names what it counts
+# (unit, fields, consequence) with a Text too; a plain string reads the same in both.
+SPLITS_ZH = {"train": "训练集", "validation": "验证集", "test": "测试集"}
+
+
+def overlap_warnings(r: DataReport, unit: str = Text("text", "文本")) -> list[Text]:
     """Inputs held out for validation or test that training saw too."""
-    return [f"{n} {unit}(s) appear in both {k.replace('-', ' and ')}: test scores will be optimistic."
+    return [Text(f"{n} {unit}(s) appear in both {k.replace('-', ' and ')}: test scores will be optimistic.",
+                 f"{n} 条{pick(unit, True)}同时出现在{'和'.join(SPLITS_ZH.get(s, s) for s in k.split('-'))}中："
+                 "测试分数会偏高。")
             for k, n in r.shared_between_splits.items() if n]
 
 
-def long_text_warnings(r: DataReport, unit: str = "training text") -> list[str]:
+def long_text_warnings(r: DataReport, unit: str = Text("training text", "训练文本")) -> list[Text]:
     if not r.long_texts:
         return []
-    return [f"{r.long_texts} {unit}(s) are longer than {LONG_TEXT_CHARS:,} characters (the longest has "
-            f"{r.longest_text:,}); only their first max_length tokens are used, so split long documents into passages."]
+    return [Text(f"{r.long_texts} {unit}(s) are longer than {LONG_TEXT_CHARS:,} characters (the longest has "
+                 f"{r.longest_text:,}); only their first max_length tokens are used, so split long documents into "
+                 "passages.",
+                 f"{r.long_texts} 条{pick(unit, True)}超过 {LONG_TEXT_CHARS:,} 个字符（最长的有 {r.longest_text:,} "
+                 "个）；只会用到开头 max_length 个词元，请把长文档拆成段落。")]
 
 
-def truncation_warnings(r: DataReport, max_length: int | None, unit: str = "texts",
-                        consequence: str = " and will be truncated") -> list[str]:
+def truncation_warnings(r: DataReport, max_length: int | None, unit: str = Text("texts", "文本"),
+                        consequence: str = Text(" and will be truncated", "，将被截断")) -> list[Text]:
     """More than 5% of inputs longer than max_length tokens (token_lengths must have been counted)."""
     tl = r.token_lengths or {}
     if not max_length or tl.get("truncated_share", 0) <= 0.05:
         return []
-    return [f"{tl['truncated_share']:.0%} of {unit} are longer than max_length={max_length} tokens{consequence} "
-            f"(95th percentile: {tl['p95']:.0f})."]
+    share, counted = tl["truncated_share"], int(tl.get("sampled", 0))
+    n = int(tl.get("truncated", round(share * counted)))
+    return [Text(f"{n:,} of {counted:,} {unit} ({share:.0%}) are longer than max_length={max_length} "
+                 f"tokens{consequence} (95th percentile: {tl['p95']:.0f}; an empty max_length takes it from the data).",
+                 f"{counted:,} 条{pick(unit, True)}中有 {n:,} 条（{share:.0%}）超过 max_length={max_length} 个词元"
+                 f"{pick(consequence, True)}（第 95 百分位：{tl['p95']:.0f}；max_length 留空则按数据选取）。")]
 
 
-def cleaning_warnings(r: DataReport, unit: str = "row", fields: str = "text or label") -> list[str]:
+def cleaning_warnings(r: DataReport, unit: str = Text("row", "行"),
+                      fields: str = Text("text or label", "文本或标签")) -> list[Text]:
     w = []
     if r.dropped_duplicates:
-        w.append(f"{r.dropped_duplicates} duplicate {unit}(s) were dropped.")
+        w.append(Text(f"{r.dropped_duplicates} duplicate {unit}(s) were dropped.",
+                      f"删除了 {r.dropped_duplicates} 条重复的{pick(unit, True)}。"))
     if r.dropped_empty:
-        w.append(f"{r.dropped_empty} row(s) with an empty {fields} were dropped.")
+        w.append(Text(f"{r.dropped_empty} row(s) with an empty {fields} were dropped.",
+                      f"删除了 {r.dropped_empty} 行{pick(fields, True)}为空的数据。"))
     return w
 
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from studio.base.cache import cache_dir
 from studio.base.errors import DataError
+
+if TYPE_CHECKING:
+    from studio.data.bad_records import BadRecords
 
 SUPPORTED = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 TEXT_NAMES = ("text", "sentence", "content", "review", "utterance", "query", "question", "document", "body",
@@ -150,10 +153,14 @@ def check_text_encoding(p: Path) -> None:
             lines_before += chunk.count(b"\n")
 
 
-def read_table(path: str, role: str = "Training", header: bool = True) -> pd.DataFrame:
+def read_table(path: str, role: str = "Training", header: bool = True, bad: BadRecords | None = None,
+               ) -> pd.DataFrame:
     """Read one file through `datasets` into a DataFrame, or raise a DataError.
 
-    header=False reads a CSV/TSV whose first line is data: its columns are named column_1, column_2, ..."""
+    header=False reads a CSV/TSV whose first line is data: its columns are named column_1, column_2, ...
+    bad (a data.bad_records.BadRecords): records that cannot be parsed (a JSON Lines line that is not a JSON object, a
+    CSV line with more fields than the header) are counted there and left out instead of refusing the file; the
+    frame then says where each row it kept sits (row_places)."""
     p = check_file(path, role)
     ext = p.suffix.lower()
     builder = SUPPORTED[ext]
@@ -164,8 +171,23 @@ def read_table(path: str, role: str = "Training", header: bool = True) -> pd.Dat
         kwargs["na_values"] = [""]
         if not header:
             kwargs["column_names"] = [f"column_{i + 1}" for i in range(_field_count(p, kwargs["sep"]))]
+    places = None
     if builder == "json":
-        columnar = check_json_shape(p)
+        columnar, found = None, json_lines(p, bad) if bad is not None else None  # checked line by line
+        if found is None:
+            try:
+                columnar = check_json_shape(p)
+            except DataError:
+                found = array_records(p, bad) if bad is not None else None
+                if found is None:
+                    raise
+        if found is not None and bad.pending(p.name):  # records left out: the others as they are
+            if not found:
+                bad.settle(p.name, 0)
+            df = pd.DataFrame([r for _, r in found])
+            df.columns = [str(c).strip() for c in df.columns]
+            df.attrs["places"] = [w for w, _ in found]
+            return df
         if columnar is not None:  # datasets would read {"text": [...], "label": [...]} as one row of lists
             df = pd.DataFrame(columnar)
             df.columns = [str(c).strip() for c in df.columns]
@@ -178,12 +200,35 @@ def read_table(path: str, role: str = "Training", header: bool = True) -> pd.Dat
         ds = datasets.load_dataset(builder, data_files=str(p), split="train",
                                    cache_dir=str(_datasets_cache()), **kwargs)
     except Exception as e:  # datasets wraps the parser's error; dig out the cause
-        raise DataError(explain_read_error(p, e)) from None
+        problem = explain_read_error(p, e)
+        if bad is None or builder != "csv" or "fields where the header has" not in problem:
+            raise DataError(problem) from None
+        places = _leave_out_long_lines(p, kwargs["sep"], header, bad)
+        if places is None:
+            raise DataError(problem) from None
+        ds = datasets.load_dataset(builder, data_files=str(p), split="train", cache_dir=str(_datasets_cache()),
+                                   on_bad_lines="skip", **kwargs)
     df = ds.to_pandas()
+    if places is not None and len(places) == len(df):
+        df.attrs["places"] = places
     if len(df.columns) == 0 or len(df) == 0:
         raise DataError(f"{p.name} has a header but no data rows; add labelled rows below the header.")
     df.columns = [str(c).strip() for c in df.columns]
     return df
+
+
+def _leave_out_long_lines(p: Path, sep: str, header: bool, bad: BadRecords) -> list[str] | None:
+    """Each CSV line with more fields than the header counted in `bad`; where the others sit. None where the csv
+    module finds none (the parser's complaint is another one then)."""
+    good, over, width = _csv_lines(p, sep, header)
+    if not over:
+        return None
+    for line, fields in over:
+        bad.add(p.name, f"line {line}", f"{p.name} line {line} has {fields} fields where the header has {width}; "
+                "quote texts that contain the separator, or remove the extra fields.")
+    if not good:
+        bad.settle(p.name, 0)
+    return [f"line {n}" for n in good]
 
 
 def write_table(df: pd.DataFrame, path: str | Path, header: bool = True, like: str | Path | None = None) -> Path:
@@ -225,17 +270,11 @@ def check_json_shape(p: Path) -> dict | None:
     stripped = text.lstrip()
     if not stripped:
         raise DataError(f"{p.name} is empty; upload a file with labelled records.")
-    if p.suffix.lower() == ".jsonl" or (stripped[0] == "{" and "\n{" in stripped):
+    if is_json_lines(p, stripped):
         for i, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{p.name} line {i} is not valid JSON ({e.msg}); fix or remove that line.") from None
-            if not isinstance(rec, dict):
-                raise DataError(f"{p.name} line {i} is not a JSON object; each line must be a record like "
-                                '{"text": "...", "label": "..."}.')
+            problem = _json_line(p, i, line)[1] if line.strip() else None
+            if problem:
+                raise DataError(problem)
         return
     try:
         data = json.loads(text)
@@ -261,6 +300,109 @@ def check_json_shape(p: Path) -> dict | None:
     if not isinstance(data, list) or not data or not all(isinstance(r, dict) for r in data):
         raise DataError(f"{p.name} must be a non-empty list of records like "
                         '[{"text": "...", "label": "..."}, ...].')
+
+
+def is_json_lines(p: Path, stripped: str) -> bool:
+    """A .jsonl file, or JSON text of one record per line whatever its suffix."""
+    return p.suffix.lower() == ".jsonl" or (stripped[:1] == "{" and "\n{" in stripped)
+
+
+def _json_line(p: Path, i: int, line: str) -> tuple[dict | None, str | None]:
+    """(the record on line i, None), or (None, why it is not one)."""
+    import json
+
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as e:
+        return None, f"{p.name} line {i} is not valid JSON ({e.msg}); fix or remove that line."
+    if not isinstance(rec, dict):
+        return None, (f"{p.name} line {i} is not a JSON object; each line must be a record like "
+                      '{"text": "...", "label": "..."}.')
+    return rec, None
+
+
+def json_lines(p: Path, bad: BadRecords | None = None) -> list[tuple[str, dict]] | None:
+    """The records of a JSON Lines file, each with where it sits ("line 3"), or None for other files. A line that
+    is not a JSON object is refused (the first, as check_json_shape does) or, given `bad`, counted there and left
+    out."""
+    text = p.read_text(encoding="utf-8-sig")
+    stripped = text.lstrip()
+    if not stripped or not is_json_lines(p, stripped):
+        return None
+    out = []
+    for i, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        rec, problem = _json_line(p, i, line)
+        if problem is None:
+            out.append((f"line {i}", rec))
+        elif bad is None:
+            raise DataError(problem)
+        else:
+            bad.add(p.name, f"line {i}", problem)
+    return out
+
+
+def array_records(p: Path, bad: BadRecords) -> list[tuple[str, dict]] | None:
+    """The records of a JSON array that holds other values beside them ("record 3"), the others counted in `bad`;
+    None for any other file (check_json_shape's refusal stands: an array of no records is not a file of them)."""
+    import json
+
+    try:
+        data = json.loads(p.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, list):
+        return None
+    kept = [(f"record {i + 1}", r) for i, r in enumerate(data) if isinstance(r, dict)]
+    if not kept or len(kept) == len(data):
+        return None
+    limit = max_rows()
+    if limit is not None and len(data) > limit:
+        raise DataError(too_many_rows(p.name, len(data), limit))
+    for i, r in enumerate(data):
+        if not isinstance(r, dict):
+            bad.add(p.name, f"record {i + 1}", f"{p.name} record {i + 1} is not a JSON object but "
+                    f"{type(r).__name__}; each record must be like " '{"text": "...", "label": "..."}.')
+    return kept
+
+
+def row_places(df: pd.DataFrame, path: str | Path, header: bool = True) -> list[str]:
+    """Where each row read_table gave sits in its file ("line 3", "record 3", "row 3"), for messages about it."""
+    if "places" in df.attrs and len(df.attrs["places"]) == len(df):
+        return list(df.attrs["places"])
+    ext = Path(path).suffix.lower()
+    if ext == ".parquet":
+        return [f"row {i + 1}" for i in range(len(df))]
+    if SUPPORTED.get(ext) == "csv":
+        first = 2 if header else 1  # line 1 is the header
+        return [f"line {i + first}" for i in range(len(df))]
+    return [f"record {i + 1}" for i in range(len(df))]
+
+
+def _csv_lines(p: Path, sep: str, header: bool) -> tuple[list[int], list[tuple[int, int]], int]:
+    """(the first line of each CSV record that fits, (first line, fields) of each with more fields than the first
+    line, the first line's fields), as the csv module splits them (quoted newlines and separators respected)."""
+    import csv
+
+    good: list[int] = []
+    over: list[tuple[int, int]] = []
+    width, start = None, 1
+    with open(p, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter=sep)
+        for fields in reader:
+            line, start = start, reader.line_num + 1
+            if not fields:  # a blank line, which pandas skips too
+                continue
+            if width is None:
+                width = len(fields)
+                if header:
+                    continue
+            if len(fields) > width:
+                over.append((line, len(fields)))
+            else:
+                good.append(line)
+    return good, over, width or 0
 
 
 def explain_read_error(p: Path, e: Exception) -> str:

@@ -9,26 +9,35 @@ from pathlib import Path
 import pandas as pd
 
 from studio.base.errors import DataError
-from studio.data.reading import check_file, check_json_shape, read_table
+from studio.data.bad_records import BadRecords
+from studio.data.reading import array_records, check_file, check_json_shape, json_lines, read_table, row_places
 
 
-def read_records(path: str, role: str = "Training") -> tuple[Path, list[tuple[str, dict]]]:
-    """The file's records, each with where it sits ("line 3", "record 3") for error messages."""
+def read_records(path: str, role: str = "Training", bad: BadRecords | None = None,
+                 ) -> tuple[Path, list[tuple[str, dict]]]:
+    """The file's records, each with where it sits ("line 3", "record 3") for error messages. With `bad`, records
+    it cannot parse (a line that is not a JSON object, a CSV line with too many fields) are counted there and left
+    out; a file with none left is refused."""
     p = check_file(path, role)
     ext = p.suffix.lower()
-    if ext == ".parquet":
-        df = read_table(str(p), role)
-        return p, [(f"row {i + 1}", r) for i, r in enumerate(df.to_dict("records"))]
-    if ext in (".csv", ".tsv", ".txt"):
-        df = read_table(str(p), role)
-        return p, [(f"line {i + 2}", r) for i, r in enumerate(df.to_dict("records"))]  # line 1 is the header
-    columnar = check_json_shape(p)
+    if ext in (".parquet", ".csv", ".tsv", ".txt"):
+        df = read_table(str(p), role, bad=bad)
+        return p, list(zip(row_places(df, p), df.to_dict("records")))
+    found, columnar = json_lines(p, bad), None
+    if found is None:
+        try:
+            columnar = check_json_shape(p)
+        except DataError:
+            found = array_records(p, bad) if bad is not None else None
+            if found is None:
+                raise
+    if found is not None:
+        if bad is not None and not found:
+            bad.settle(p.name, 0)
+        return p, found
     if columnar is not None:
         return p, [(f"record {i + 1}", r) for i, r in enumerate(pd.DataFrame(columnar).to_dict("records"))]
     text = p.read_text(encoding="utf-8-sig")
-    stripped = text.lstrip()
-    if ext == ".jsonl" or (stripped[0] == "{" and "\n{" in stripped):
-        return p, [(f"line {i}", json.loads(line)) for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
     return p, [(f"record {i + 1}", r) for i, r in enumerate(json.loads(text))]
 
 

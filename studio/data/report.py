@@ -30,6 +30,8 @@ class DataReport:
     # words of the training inputs that are Chinese, Japanese or Korean (data.describe.cjk_share)
     cjk_share: float = 0.0
     repaired_tags: int = 0             # BIO tags data.repair_bio changed (an I-TYPE that started an entity)
+    skipped_records: int = 0           # records data.skip_bad_records left out, unreadable (all files together)
+    skipped_examples: list[str] = field(default_factory=list)  # the first few: file, where and why
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 
 from studio.base.errors import DataError
+from studio.base.text import Text
 
 HELD_OUT = ("validation", "test")
+UNIT_ZH = {"sentence": "句子", "question": "问题", "conversation": "对话", "pair": "数据对"}  # what a split draws
 
 
 def random_split(df: pd.DataFrame, fractions: dict[str, float], seed: int, name: str,
@@ -87,11 +89,15 @@ def split_rows(frames: dict[str, pd.DataFrame], source: dict[str, str], cfg, nam
     if any(f > 0 for f in fractions.values()):
         cut = stratified_split(frames["train"], fractions, cfg.split_seed, name, by=stratify) if stratify else \
             random_split(frames["train"], fractions, cfg.split_seed, name, unit=unit)
-        how = "stratified" if stratify else f"random{' by ' + unit if unit not in ('row', 'record') else ''}"
+        whole = unit in ("row", "record")
+        how = "stratified" if stratify else f"random{' by ' + unit if not whole else ''}"
+        how_zh = "分层抽样" if stratify else "随机" if whole else f"按{UNIT_ZH.get(unit, unit)}随机"
         frames.update(cut)
         for k in cut:
             if k != "train":
-                source[k] = f"{int(round(fractions[k] * 100))}% of {name} ({how}, seed {cfg.split_seed})"
+                share = int(round(fractions[k] * 100))
+                source[k] = Text(f"{share}% of {name} ({how}, seed {cfg.split_seed})",
+                                 f"{name} 的 {share}%（{how_zh}，种子 {cfg.split_seed}）")
     for k in HELD_OUT:
         other = "test" if k == "validation" else "validation"
         if k not in frames and other in frames:

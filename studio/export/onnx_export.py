@@ -99,7 +99,7 @@ def write_onnx(run_dir: Path, dest: Path, int8: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=".onnx-", dir=dest) as tmp:
         fp32 = Path(tmp) / ONNX_FILE
         with torch.inference_mode(False), torch.no_grad():
-            program = torch.onnx.export(Logits(model), tuple(sample[n] for n in names), dynamo=True,
+            program = torch.onnx.export(Logits(model).eval(), tuple(sample[n] for n in names), dynamo=True,
                                         input_names=names, output_names=["logits"], verbose=False,
                                         dynamic_shapes={n: {0: batch, 1: seq} for n in names})
         # One self-contained file: a model.onnx.data sidecar gets lost when people copy "the model".

@@ -40,11 +40,16 @@ Progress = Callable[[float, str], None]  # (share done 0..1, what is happening)
 @dataclass
 class ReviewSettings:
     model: str = setting("", "Base whose frozen sentence embeddings the check reads; empty: the task's default "
-                    "(the bundled MiniLM). Nothing trains.")
+                    "(the bundled MiniLM). Nothing trains.",
+                         zh="读取其冻结句向量来检查的基础模型；留空：任务的默认模型（内置的 MiniLM）。"
+                            "不会训练任何模型。")
     folds: int = setting(5, "Cross-validation folds: each row's probabilities come from a linear model fitted on the "
-                    "other folds, never on the row itself.", min=2, max=20)
-    max_length: int = setting(128, "Tokens of each text the encoder reads.", min=8, max=4096)
-    seed: int = setting(0, "Seed of the fold split.", min=0)
+                    "other folds, never on the row itself.",
+                         zh="交叉验证的折数：每行的概率来自在其他折上拟合的线性模型，"
+                            "从不在该行本身上拟合。", min=2, max=20)
+    max_length: int = setting(128, "Tokens of each text the encoder reads.",
+                              zh="编码器读取每条文本的词元数。", min=8, max=4096)
+    seed: int = setting(0, "Seed of the fold split.", zh="划分折的随机种子。", min=0)
 
 
 @dataclass

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from studio.base.text import Text
+
 STRATEGIES = ("random", "least-confidence", "entropy", "margin", "diverse-margin")
 DEFAULT_STRATEGY = "margin"
 COLD_START = "k-means"  # what a round without a run uses, whatever the strategy
@@ -28,12 +30,14 @@ NEEDS_EMBEDDINGS = ("diverse-margin", COLD_START)
 CANDIDATES_PER_PICK = 10  # diverse-margin clusters this many of the most uncertain rows per row it picks
 
 STRATEGY_HELP = {
-    "random": "Random rows: the baseline.",
-    "least-confidence": "The rows whose most likely label is least likely.",
-    "entropy": "The rows whose label probabilities are flattest.",
-    "margin": "The rows where the two most likely labels are closest.",
-    "diverse-margin": "Close calls spread over different kinds of text: no batch of near-duplicates.",
-    COLD_START: "No run yet: rows nearest the centres of k-means clusters of the texts, to cover the pool.",
+    "random": Text("Random rows: the baseline.", "随机选行：作为基线。"),
+    "least-confidence": Text("The rows whose most likely label is least likely.", "最可能的标签概率最低的行。"),
+    "entropy": Text("The rows whose label probabilities are flattest.", "各标签概率最平均的行。"),
+    "margin": Text("The rows where the two most likely labels are closest.", "最可能的两个标签概率最接近的行。"),
+    "diverse-margin": Text("Close calls spread over different kinds of text: no batch of near-duplicates.",
+                           "分布在不同类型文本上的难以判断的行：不会一批都是近似重复的行。"),
+    COLD_START: Text("No run yet: rows nearest the centres of k-means clusters of the texts, to cover the pool.",
+                     "还没有运行：选离文本 k-means 聚类中心最近的行，以覆盖整个数据池。"),
 }
 
 

@@ -44,6 +44,7 @@ class FreezeSettings:
     """Freezing's setting (cfg.method_args)."""
 
     trainable_layers: int = setting(2, "How many of the top transformer layers train (0 trains only the head).",
+                                    zh="顶部参与训练的 Transformer 层数（0 表示只训练任务头）。",
                                     min=0, max=200, label=Text("Trainable top layers", "可训练的顶层数"))
 
 

@@ -37,9 +37,19 @@ class IA3Settings:
     """IA3's settings (cfg.method_args)."""
 
     target_modules: str = setting("", "Comma-separated modules to rescale; empty takes peft's default for the "
-                                  "architecture.", joined=True, label=Text("Target modules", "目标模块"))
+                                  "architecture.",
+                                  zh="要重新缩放的模块，"
+                                     "用逗号分隔；"
+                                     "留空则使用 peft 对该架构"
+                                     "的默认值。", joined=True, label=Text("Target modules", "目标模块"))
     feedforward_modules: str = setting("", "Which of target_modules are feed-forward layers; empty takes peft's "
-                                       "default.", joined=True, label=Text("Feed-forward modules", "前馈模块"))
+                                       "default.",
+                                       zh="target_modules"
+                                          " 中哪些是前馈"
+                                          "层；"
+                                          "留空则使用"
+                                          " pef"
+                                          "t 的默认值。", joined=True, label=Text("Feed-forward modules", "前馈模块"))
 
 
 IA3 = Method("ia3", "IA3", "Learned rescaling vectors on keys, values and feed-forward activations; the fewest "

@@ -22,24 +22,33 @@ TARGETS = Text("Target modules", "目标模块")
 class LoraSettings:
     """LoRA's and DoRA's settings (cfg.method_args)."""
 
-    r: int = setting(16, "Rank of the low-rank update; higher learns more and costs more.", min=1, max=512,
+    r: int = setting(16, "Rank of the low-rank update; higher learns more and costs more.",
+                     zh="低秩更新的秩；越高学得越多，代价也越大。", min=1, max=512,
                      label=Text("Rank r", "秩 r"))
-    alpha: int = setting(32, "Scale of the update (effective scale alpha / r).", min=1, max=1024, label=ALPHA)
-    dropout: float = setting(0.05, "Dropout on the adapter's input.", min=0.0, max=0.9, label=DROPOUT)
+    alpha: int = setting(32, "Scale of the update (effective scale alpha / r).",
+                         zh="更新的缩放（实际缩放为 alpha / r）。", min=1, max=1024, label=ALPHA)
+    dropout: float = setting(0.05, "Dropout on the adapter's input.",
+                             zh="适配器输入上的 dropout。", min=0.0, max=0.9, label=DROPOUT)
     target_modules: str = setting("all-linear", "Layers that get adapters: 'all-linear' or comma-separated module "
-                                  "names (e.g. query,value).", joined=True, label=TARGETS)
+                                  "names (e.g. query,value).",
+                                  zh="加适配器的层：'all-linear' 或逗号分隔的模块名（例如 "
+                                     "query,value）。", joined=True, label=TARGETS)
 
 
 @dataclass
 class AdaLoraSettings:
     """AdaLoRA's settings (cfg.method_args)."""
 
-    init_r: int = setting(12, "Starting rank of each adapter.", min=1, max=512, label=Text("Initial rank", "初始秩"))
-    target_r: int = setting(8, "Average rank after pruning.", min=1, max=512, label=Text("Target rank", "目标秩"))
-    alpha: int = setting(32, "Scale of the update.", min=1, max=1024, label=ALPHA)
-    dropout: float = setting(0.05, "Dropout on the adapter's input.", min=0.0, max=0.9, label=DROPOUT)
+    init_r: int = setting(12, "Starting rank of each adapter.",
+                          zh="每个适配器的初始秩。", min=1, max=512, label=Text("Initial rank", "初始秩"))
+    target_r: int = setting(8, "Average rank after pruning.",
+                            zh="剪枝后的平均秩。", min=1, max=512, label=Text("Target rank", "目标秩"))
+    alpha: int = setting(32, "Scale of the update.", zh="更新的缩放。", min=1, max=1024, label=ALPHA)
+    dropout: float = setting(0.05, "Dropout on the adapter's input.",
+                             zh="适配器输入上的 dropout。", min=0.0, max=0.9, label=DROPOUT)
     target_modules: str = setting("all-linear", "Layers that get adapters: 'all-linear' or comma-separated module "
-                                  "names.", joined=True, label=TARGETS)
+                                  "names.",
+                                  zh="加适配器的层：'all-linear' 或逗号分隔的模块名。", joined=True, label=TARGETS)
 
 
 def _targets(model, args, peft_task_type) -> dict:

@@ -23,7 +23,9 @@ class QLoraSettings(LoraSettings):
     """LoRA's settings and the bits the frozen base loads in (cfg.method_args)."""
 
     bits: int = setting(4, "Bits per base weight: 4 (NF4, double quantization: the QLoRA paper's) or 8 "
-                        "(LLM.int8: closer to the 16-bit base, twice the memory of 4).", min=4, max=8, choices=(4, 8),
+                        "(LLM.int8: closer to the 16-bit base, twice the memory of 4).",
+                        zh="基础模型每个权重的位数：4（NF4 加双重量化：QLoRA 论文的做法）或 8（LLM.int8："
+                           "更接近 16 位的基础模型，显存是 4 位的两倍）。", min=4, max=8, choices=(4, 8),
                         label=Text("Bits per base weight", "基础模型每个权重的位数"))
 
 

@@ -57,14 +57,16 @@ VIRTUAL_TOKENS = Text("Virtual tokens", "虚拟词元数")
 class PrefixSettings:
     """Prefix tuning's setting (cfg.method_args)."""
 
-    num_virtual_tokens: int = setting(20, "Length of the learned prefix.", min=1, max=512, label=VIRTUAL_TOKENS)
+    num_virtual_tokens: int = setting(20, "Length of the learned prefix.",
+                                      zh="学习的前缀长度。", min=1, max=512, label=VIRTUAL_TOKENS)
 
 
 @dataclass
 class PromptSettings:
     """Prompt tuning's setting (cfg.method_args)."""
 
-    num_virtual_tokens: int = setting(20, "Length of the learned soft prompt.", min=1, max=512, label=VIRTUAL_TOKENS)
+    num_virtual_tokens: int = setting(20, "Length of the learned soft prompt.",
+                                      zh="学习的软提示长度。", min=1, max=512, label=VIRTUAL_TOKENS)
 
 
 PREFIX = Method("prefix", "Prefix tuning", "Trainable key/value vectors prepended in every attention layer.", 1e-2,

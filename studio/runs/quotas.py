@@ -32,7 +32,7 @@ def check_config(cfg, lim: Limits) -> None:
               ("max_length", t.max_length, lim.max_length, "training.max_length"),
               ("num_processes", t.num_processes, lim.num_processes, "training.num_processes"))
     for name, value, bound, field in bounds:
-        if bound is not None and value > bound:
+        if bound is not None and value is not None and value > bound:  # an empty max_length is chosen under it
             raise LimitError(f"{field} {value:g} is above this server's limit of {bound:g} ({name}); lower it, or run "
                              "the studio on your own machine for bigger runs.")
     if t.num_machines > 1 and not lim.multi_machine:

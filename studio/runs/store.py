@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from studio import models
 from studio.base import files, limits, runfolder, secrets
 from studio.base.access import LOCAL, Access, Person, check_change, check_see, owned_by, read_access, write_access
 from studio.base.devices import gpus_in, ranks_here, run_devices
@@ -45,7 +46,7 @@ from studio.data import check_held_out, save_splits
 from studio.runs import quotas
 from studio.serve import inference
 from studio.tasks import get_task
-from studio.training import hooks
+from studio.training import hooks, lengths, memory
 from studio.training.features import FEATURES
 
 
@@ -340,10 +341,13 @@ class Store:
             check_held_out(prepared.splits, Path(cfg.data.train).name)
             task.check_run(cfg, prepared)
         quotas.check_models(self, cfg, lim)  # its base (and generator): theirs to use, reachable, within bounds
+        cfg, picked = self._length_from_data(cfg, task, prepared, lim)
         # A distilled run queues its labels-only comparison run too (the distill feature's `created` returns it).
         quotas.check_room(self, lim, runs=2 if cfg.distill.teacher and cfg.distill.compare_alone else 1)
         new = hooks.NewRun(cfg=cfg, task=task, prepared=prepared, run_dir=self.run_dir, busy=self.busy_devices(),
                            start=start)
+        if picked is not None:
+            new.status["max_length_picked"] = picked
         if auto:
             new.status["base_picked"] = (f"model auto: {cfg.model}, the {task.name} default" + (
                 f" for texts mostly in Chinese, Japanese or Korean ({share:.0%} of their words)"
@@ -351,6 +355,29 @@ class Store:
         for check in hooks.each(self.features, "check"):
             check(new)
         return new
+
+    def _length_from_data(self, cfg: RunConfig, task, prepared, lim) -> tuple[RunConfig, dict | None]:
+        """An empty training.max_length chosen from the training records' token lengths (studio.training.lengths);
+        without data or a tokenizer to count them, the length the estimate assumes, said."""
+        if cfg.training.max_length is not None:
+            return cfg, None
+        device = memory.device_for(cfg.training, self.busy_devices())
+        if prepared is not None:
+            try:
+                tokenizer = task.load_tokenizer(models.resolve(cfg.model))
+            except Exception as e:  # noqa: BLE001 - the worker says why the model cannot load; the length falls back
+                why = f"its tokenizer could not be read ({type(e).__name__})"
+            else:
+                train = prepared.splits["train"].head(lengths.SAMPLE)
+                choice = lengths.choose(cfg, task.count_tokens(train, tokenizer), len(prepared.labels), device,
+                                        lim.max_length)
+                return lengths.with_length(cfg, choice.value), choice.to_dict()
+        else:
+            why = "the data was not read"
+        value = min(memory.ASSUMED_LENGTH, lim.max_length or memory.ASSUMED_LENGTH)
+        return lengths.with_length(cfg, value), {"value": value, "summary": f"max_length {value}: {why}, so not "
+                                                 "chosen from the data.",
+                                                 "summary_zh": f"max_length {value}：未能按数据选取。"}
 
     def hub_token(self) -> str | bool | None:
         """The hub token this store's person reaches the hub with: their own, the server's (None: huggingface_hub's

@@ -214,6 +214,9 @@ def preset(name: str, cfg: RunConfig) -> dict[str, Any]:
     if name == "training.warmup_ratio":
         return {"low": 0.0, "high": 0.2}
     if name == "training.max_length":
+        if t.max_length is None:  # chosen from the data per run: nothing to vary around yet
+            raise ConfigError("space.training.max_length: its preset varies a typed training.max_length (half, "
+                              "itself, double); set one, or give its choices yourself.")
         return {"choices": sorted({max(16, t.max_length // 2), t.max_length, t.max_length * 2})}
     raise ConfigError(f"space.{name}: no preset; give its range yourself.")
 

@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from studio.data import DataError, split_rows
+from studio.data.bad_records import BadRecords
 from studio.data.records import read_records
 from studio.tasks.loading import padded_tokenizer, pretrained_model
 
@@ -44,8 +45,12 @@ def transcript_turns(text: str) -> list[dict[str, str]] | None:
     return [{"role": parts[i].lower(), "content": parts[i + 1].strip()} for i in range(1, len(parts) - 1, 2)]
 
 
-def chat_messages(turns: Any, where: str, field: str = "messages") -> list[dict[str, str]]:
-    """A chat field as checked [{role, content}] messages (ShareGPT's from/value are read too)."""
+def chat_messages(turns: Any, where: str, field: str = "messages", silent_answer: bool = False,
+                  ) -> list[dict[str, str]]:
+    """A chat field as checked [{role, content}] messages (ShareGPT's from/value are read too).
+
+    silent_answer: the last turn, the assistant's answer, may be an empty text (a refusal by silence, which a
+    preference set may prefer); every other turn needs text."""
     if isinstance(turns, np.ndarray):  # Parquet hands lists back as arrays
         turns = turns.tolist()
     if isinstance(turns, str):
@@ -67,7 +72,9 @@ def chat_messages(turns: Any, where: str, field: str = "messages") -> list[dict[
     out = []
     for i, (m, r) in enumerate(zip(turns, raw_roles), start=1):
         content = m.get("content", m.get("value"))
-        if not isinstance(content, str) or not content.strip():
+        silent = (silent_answer and i == len(turns) and isinstance(content, str)
+                  and ROLES[r.strip().lower()] == "assistant")
+        if not silent and (not isinstance(content, str) or not content.strip()):
             kind = "no text" if not isinstance(content, str) or not content else "only spaces"
             raise DataError(f"{where}: turn {i} ({r}) of {field!r} has {kind}; give every turn a content string, "
                             "or remove the record.")
@@ -80,20 +87,21 @@ def chat_messages(turns: Any, where: str, field: str = "messages") -> list[dict[
     return out
 
 
-def record_splits(cfg, frame_of, key: list[str] | str, what: str) -> tuple[Path, list, dict, dict, int]:
+def record_splits(cfg, frame_of, key: list[str] | str, what: str, bad: BadRecords | None = None,
+                  ) -> tuple[Path, list, dict, dict, int]:
     """The records of a file of records (SFT, preference) as splits: train from cfg.train, validation and test
     as the split policy says (data.split_rows), each de-duplicated on `key`.
 
-    frame_of(records, path) -> the split's DataFrame (fields detected per file). Returns (train path, its records,
-    frames, where each split came from, duplicates dropped)."""
-    p, records = read_records(cfg.train, "Training")
+    frame_of(records, path) -> the split's DataFrame (fields detected per file; it settles `bad` for the file).
+    Returns (train path, its records, frames, where each split came from, duplicates dropped)."""
+    p, records = read_records(cfg.train, "Training", bad)
     if not records:
         raise DataError(f"{p.name} has no records; add {what}.")
     frames, source = {"train": frame_of(records, p)}, {"train": p.name}
     for split in ("validation", "test"):
         path = getattr(cfg, split)
         if path:
-            sp, srecs = read_records(path, split.capitalize())
+            sp, srecs = read_records(path, split.capitalize(), bad)
             if not srecs:
                 raise DataError(f"{sp.name} has no records; add records or leave the {split} file out.")
             frames[split] = frame_of(srecs, sp)

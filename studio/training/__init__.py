@@ -10,6 +10,7 @@
     saving        the final model saved with what inference needs
     tracking      TensorBoard and Weights & Biases
     memory        will it fit? the estimate before launch, the peak measured
+    lengths       an empty max_length chosen from the data (95% of the records, within model and memory)
     precision     the number formats: the base's and the trained weights' dtypes, compute, attention, tf32
     out_of_memory a run that runs out of memory saves its last step and says how to resume with a smaller batch
     head_init     a classifier's head started from class prototypes

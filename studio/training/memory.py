@@ -45,6 +45,7 @@ from studio.base.errors import ConfigError
 from studio.base.policy import trust_remote_code
 from studio.base.process_rank import shards_model
 from studio.base.runfolder import read_status
+from studio.base.text import Text, pick
 from studio.tasks import get_task
 from studio.training import precision as number_formats
 
@@ -53,8 +54,12 @@ ACTIVATION_FACTOR = 17          # values kept per token, hidden unit and layer (
 ATTENTION_COPIES = 3            # fp32 batch x heads x length x length tensors a CPU layer keeps (measured)
 CPU_RUNTIME = int(1.1 * GIB)    # a training process before its model: Python, torch, transformers, datasets
 GPU_RUNTIME = int(0.6 * GIB)    # allocator fragmentation and workspaces
+ASSUMED_LENGTH = 512            # an empty training.max_length before the data chose one (studio.training.lengths)
 REFUSE_ABOVE = 1.25             # estimate / available: refused ("clearly cannot fit": the estimate aims at ±25%)
 WARN_ABOVE = 0.8
+# What each part of the estimate is called on the Chinese page.
+PART_ZH = {"weights": "权重", "casts": "16 位副本", "gradients": "梯度", "optimizer": "优化器", "activations": "激活值",
+           "attention": "注意力", "logits": "logits", "runtime": "运行时"}
 MEASURED_ERROR = 0.32           # the largest |estimate / measured - 1| of the benchmarks (bench/RESULTS.md)
 LM_HEADS = ("CAUSAL_LM", "SEQ_2_SEQ_LM")  # heads that score every vocabulary entry at every position
 OPTIMIZER_BYTES = {"adamw": 8, "adamw_8bit": 2, "paged_adamw_8bit": 2}
@@ -94,9 +99,27 @@ class Estimate:
     def ratio(self) -> float:
         return self.total / max(self.available, 1)
 
-    def summary(self) -> str:
+    def summary(self) -> Text:
+        """One paragraph, in English and Chinese (the Model tab shows it; the CLI and errors read the English)."""
+        return Text(self._summary(False), self._summary(True))
+
+    def _summary(self, zh: bool) -> str:
+        reason = pick(self.reason, zh)
         if self.verdict == "unknown":
-            return f"Peak memory not estimated: {self.reason}"
+            return f"未估算峰值内存：{reason}" if zh else f"Peak memory not estimated: {self.reason}"
+        if zh:
+            parts = "，".join(f"{PART_ZH.get(k, k)} {gib(v)}" for k, v in self.parts.items() if v)
+            line = (f"峰值内存约 {gib(self.total)}，{pick(self.where, zh)} {gib(self.available)}（{parts}；估算值，"
+                    f"与基准测试实测峰值相差在 ±{MEASURED_ERROR:.0%} 以内）" + (f"；{reason}" if reason else "") + "。")
+            advice = "；或 ".join(pick(a, zh) for a in self.advice)
+            if self.verdict == "too big":
+                fixes = advice or "换用更小的模型"
+                if self.ignored:
+                    return f"{line}很可能放不下（{fixes}）；仍已启动（training.ignore_memory_estimate）。"
+                return f"{line}放不下；{fixes}；或设置 training.ignore_memory_estimate 仍然启动。"
+            if self.verdict == "near":
+                return f"{line}接近上限：可能会内存不足" + (f"；稳妥起见：{advice}。" if advice else "。")
+            return line
         parts = ", ".join(f"{k} {gib(v)}" for k, v in self.parts.items() if v)
         line = (f"Peak memory about {gib(self.total)} of {gib(self.available)} {self.where} ({parts}; an estimate, "
                 f"within ±{MEASURED_ERROR:.0%} of the peaks measured in the benchmarks)"
@@ -112,7 +135,8 @@ class Estimate:
         return line
 
     def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "ratio": round(self.ratio, 3)}
+        # The Chinese summary goes along: the Texts it is made of are plain strings once read back from JSON.
+        return {**dataclasses.asdict(self), "ratio": round(self.ratio, 3), "summary_zh": self.summary().zh}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "Estimate":
@@ -284,7 +308,8 @@ def parts(s: Shape, t, w: Where) -> dict[str, int]:
     gradients = 4 * s.trainable
     optimizer = OPTIMIZER_BYTES.get(getattr(t, "optimizer", "adamw"), 8) * s.trainable
     shards = max(1, w.shards)
-    tokens = t.batch_size * t.max_length * s.sequences
+    length = t.max_length or ASSUMED_LENGTH
+    tokens = t.batch_size * length * s.sequences
     per_layer = tokens * s.hidden * ACTIVATION_FACTOR * width
     checkpointing = getattr(t, "gradient_checkpointing", False)
     if checkpointing:
@@ -298,7 +323,7 @@ def parts(s: Shape, t, w: Where) -> dict[str, int]:
         kept_acts += copies // max(s.layers, 1) if checkpointing else copies
     fused_loss = getattr(t, "liger_kernels", False) and w.on_gpu
     logits = 3 * tokens * s.vocab * 4 if s.lm_head and not fused_loss else 0
-    scores = t.batch_size * s.sequences * s.heads * t.max_length ** 2 * 4 * ATTENTION_COPIES
+    scores = t.batch_size * s.sequences * s.heads * length ** 2 * 4 * ATTENTION_COPIES
     layers_kept = min(1, s.trained_layers) if checkpointing else s.trained_layers
     return {"weights": int(weights) // shards, "casts": int(casts), "gradients": gradients // shards,
             "optimizer": optimizer // shards, "activations": kept_acts,
@@ -323,11 +348,12 @@ def available(device: str, busy: bool = False) -> tuple[int, str]:
         have, gpu, index = min(got)
         name = torch.cuda.get_device_properties(index).name
         if busy:
-            return have, f"on {gpu} ({name}, in use by another run now)"
-        return have, f"free on {gpu} ({name})"
+            return have, Text(f"on {gpu} ({name}, in use by another run now)",
+                              f"{gpu}（{name}，目前被另一个运行占用）上的显存")
+        return have, Text(f"free on {gpu} ({name})", f"{gpu}（{name}）上的空闲显存")
     import psutil
 
-    return psutil.virtual_memory().available // share, "of available RAM"
+    return psutil.virtual_memory().available // share, Text("of available RAM", "可用内存")
 
 
 def estimate(cfg, n_labels: int = 2, device: str | None = None, room: int | None = None,
@@ -338,21 +364,24 @@ def estimate(cfg, n_labels: int = 2, device: str | None = None, room: int | None
     try:
         s = shape(cfg, n_labels)
     except Exception as e:  # noqa: BLE001 - any failure to read the model is said, not raised: the run decides
+        why = f"{type(e).__name__}: {str(e)[:160]}"
         return Estimate(parts={}, total=0, available=0, where="", verdict="unknown",
-                        reason=f"the model's config could not be read ({type(e).__name__}: {str(e)[:160]})")
+                        reason=Text(f"the model's config could not be read ({why})", f"无法读取模型的配置（{why}）"))
     w = where(cfg, device)
     got = parts(s, cfg.training, w)
     total = sum(got.values())
     try:
-        have, what = (room, "given") if room is not None else available(device, busy)
+        have, what = (room, Text("given", "给定的空间")) if room is not None else available(device, busy)
     except (RuntimeError, AssertionError) as e:  # torch without CUDA, a GPU that does not answer: said, not raised
+        why = f"{type(e).__name__}: {str(e)[:160]}"
         return Estimate(parts=got, total=total, available=0, where="", verdict="unknown", formats=w.formats.describe(),
-                        reason=f"the memory of {device} could not be read ({type(e).__name__}: {str(e)[:160]})")
+                        reason=Text(f"the memory of {device} could not be read ({why})",
+                                    f"无法读取 {device} 的内存（{why}）"))
     ratio = total / max(have, 1)
     verdict = "too big" if ratio > REFUSE_ABOVE else "near" if ratio > WARN_ABOVE else "fits"
     est = Estimate(parts=got, total=total, available=have, where=what, verdict=verdict, formats=w.formats.describe(),
-                   reason="counted from the config's sizes (the architecture could not be built to count it)"
-                   if s.source == "config" else "")
+                   reason=Text("counted from the config's sizes (the architecture could not be built to count it)",
+                               "按配置中的尺寸计算（无法构建该架构来统计）") if s.source == "config" else "")
     if verdict != "fits":
         est.advice = advice(cfg, s, w, have)
     return est
@@ -373,16 +402,20 @@ def advice(cfg, s: Shape, w: Where, have: int) -> list[str]:
         accumulation = t.gradient_accumulation_steps * (t.batch_size // batch)
         got = fits(batch_size=batch, gradient_accumulation_steps=accumulation)
         if got:
-            out.append(f"training.batch_size {batch} with training.gradient_accumulation_steps {accumulation} "
-                       f"(the same effective batch; about {gib(got)})")
+            out.append(Text(f"training.batch_size {batch} with training.gradient_accumulation_steps {accumulation} "
+                            f"(the same effective batch; about {gib(got)})",
+                            f"training.batch_size 设为 {batch}，training.gradient_accumulation_steps 设为 "
+                            f"{accumulation}（有效批大小不变；约 {gib(got)}）"))
             break
     if not getattr(t, "gradient_checkpointing", False) and (got := fits(gradient_checkpointing=True)):
-        out.append(f"training.gradient_checkpointing on (slower steps; about {gib(got)})")
-    length = t.max_length
+        out.append(Text(f"training.gradient_checkpointing on (slower steps; about {gib(got)})",
+                        f"开启 training.gradient_checkpointing（每步更慢；约 {gib(got)}）"))
+    length = t.max_length or ASSUMED_LENGTH
     while length > 64:
         length //= 2
         if got := fits(max_length=length):
-            out.append(f"training.max_length {length} (longer texts are cut; about {gib(got)})")
+            out.append(Text(f"training.max_length {length} (longer texts are cut; about {gib(got)})",
+                            f"training.max_length 设为 {length}（更长的文本会被截断；约 {gib(got)}）"))
             break
     for method in ("lora", "qlora") if w.on_gpu else ("lora",):
         if cfg.method == method or (method == "qlora" and methods.METHODS[cfg.method].base_bits(cfg.method_args)):
@@ -390,7 +423,7 @@ def advice(cfg, s: Shape, w: Where, have: int) -> list[str]:
         other = dataclasses.replace(cfg, method=method, method_args={})
         total = sum(parts(shape(other), t, where(other, w.formats.device)).values())
         if total <= WARN_ABOVE * have:
-            out.append(f"method {method} (about {gib(total)})")
+            out.append(Text(f"method {method} (about {gib(total)})", f"改用 {method} 方法（约 {gib(total)}）"))
             break
     return out
 

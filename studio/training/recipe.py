@@ -100,6 +100,9 @@ def run(run_dir: Path, resume: bool = False, features=FEATURES) -> dict[str, Any
 
     model_path = models.resolve(cfg.model)
     print(f"[studio] model {cfg.model} -> {model_path}", flush=True)
+    picked = (runfolder.read_status(run_dir) or {}).get("max_length_picked")
+    if picked and not resume:
+        print(f"[studio] {picked['summary']}", flush=True)
     formats = number_formats(cfg, device, model_path)
     precision = formats.compute
     tokenizer = task.load_tokenizer(model_path)

@@ -17,14 +17,16 @@ from typing import Any
 import pandas as pd
 
 from studio import models
+from studio.base import limits
 from studio.base.errors import ConfigError, DataError
 from studio.base.policy import local_models_allowed
 from studio.base.text import Text
-from studio.config import DataConfig
+from studio.config import DataConfig, RunConfig
 from studio.data import SUPPORTED, DataReport, read_table
 from studio.data.describe import unknown_share
 from studio.data.samples import SAMPLES_DIR
 from studio.tasks import DEFAULT_TASK, all_tasks, get_task
+from studio.training import lengths
 
 COLUMN_FIELDS = ("text_column", "context_column", "label_column")  # the file's columns a DataConfig names
 HISTOGRAM_SAMPLE = 5000  # token lengths are counted on at most this many training rows
@@ -45,6 +47,8 @@ class DataCheck:
     unknown_share: float = 0.0  # tokens the tokenizer reads as unknown ([UNK]), over a sample of training inputs
     fix: str | None = None      # the data setting that reads a refused file as it is (DataError.fix), if one does
     error: str | None = None
+    max_length: int | None = None  # what the warnings were counted against: the one given, else the data's choice
+    length_choice: dict | None = None  # studio.training.lengths.LengthChoice.to_dict() when chosen from the data
 
     @property
     def ok(self) -> bool:
@@ -116,8 +120,10 @@ def read_preview(path: str, rows: int, task: str = DEFAULT_TASK, header: bool = 
 
 
 def check(cfg: DataConfig, model: str | None = None, max_length: int | None = None, preview_rows: int = 50,
-          task: str = DEFAULT_TASK) -> DataCheck:
-    """Preview and prepare cfg's data the way a run will; problems land in `.error`."""
+          task: str = DEFAULT_TASK, run: RunConfig | None = None) -> DataCheck:
+    """Preview and prepare cfg's data the way a run will; problems land in `.error`. Without a max_length, the one
+    a run would choose from this data (studio.training.lengths; `run`: the rest of the run's settings, which the
+    memory estimate reads) is chosen and the warnings are counted against it."""
     spec = get_task(task)
     out = DataCheck()
     wrong_kind = suffix_problem(cfg.train, spec)
@@ -132,6 +138,10 @@ def check(cfg: DataConfig, model: str | None = None, max_length: int | None = No
         out.text_column, out.label_column, out.context_column = cfg.text_column, cfg.label_column, cfg.context_column
     tok = load_tokenizer(model, task)
     try:
+        if max_length is None and tok is not None:
+            out.length_choice = choose_length(spec, cfg, model, tok, run)
+            max_length = out.length_choice["value"]
+        out.max_length = max_length
         prepared = spec.prepare_data(cfg, tokenizer=tok, max_length=max_length)
     except (DataError, ConfigError) as e:  # ConfigError: label_names that cannot name ids
         out.error, out.fix = str(e), getattr(e, "fix", None)
@@ -153,6 +163,15 @@ def check(cfg: DataConfig, model: str | None = None, max_length: int | None = No
         out.unknown_share = unknown_share(spec.inputs.from_frame(train), tok)
         out.report.warnings += unreadable_warnings(out.unknown_share, model, spec, prepared.report.cjk_share)
     return out
+
+
+def choose_length(spec, cfg: DataConfig, model: str, tokenizer, run: RunConfig | None) -> dict:
+    """The max_length a run of this data would get (see studio.training.lengths), as a dict with its summary."""
+    first = spec.prepare_data(cfg)  # the rows as read, before anything is counted
+    run = run or RunConfig(task=spec.name, model=model)
+    run = replace(run, task=spec.name, model=model, data=cfg)
+    counted = spec.count_tokens(first.splits["train"].head(lengths.SAMPLE), tokenizer)
+    return lengths.choose(run, counted, max(len(first.labels), 2), limit=limits.current().max_length).to_dict()
 
 
 UNREADABLE = 0.05  # a tokenizer that reads this share of the tokens as unknown cannot see the texts

@@ -70,7 +70,7 @@ def test_every_public_endpoint_is_named_on_purpose(app):
     url, _ = app
     named = set(Client(url, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"])
     assert named == {"/set_task", "/upload_data", "/use_sample", "/check_data", "/read_without_header",
-                     "/repair_bio_tags", "/count_parameters", "/preview_config",
+                     "/repair_bio_tags", "/skip_bad_records", "/count_parameters", "/preview_config",
                      "/load_config", "/start_run", "/poll_run", "/stop_run", "/kill_run", "/list_runs",
                      "/compare_runs", "/run_report", "/misclassified", "/resume_run", "/delete_run", "/predict",
                      "/predict_file", "/export_zip", "/push_to_hub", "/run_metrics", "/run_status",
@@ -242,8 +242,10 @@ def test_config_preview_load_and_parameter_count(app, trained_run, ui_tiny_model
     counted = client.predict(model_custom=str(ui_tiny_model), method="lora", lora_r=8, api_name="/count_parameters")
     assert "trainable of" in counted and "4 labels" in counted
     assert "Peak memory about" in counted and "of available RAM" in counted and "data-verdict='fits'" in counted
-    small = client.predict(model_custom="", method="lora", batch_size=16, api_name="/count_parameters")  # MiniLM
-    bigger = client.predict(model_custom="", method="full", batch_size=64, api_name="/count_parameters")
+    small = client.predict(model_custom="", method="lora", batch_size=16, max_length=128,
+                           api_name="/count_parameters")  # MiniLM
+    bigger = client.predict(model_custom="", method="full", batch_size=64, max_length=128,
+                            api_name="/count_parameters")
     assert _gib(bigger) > _gib(small) + 1  # the estimate follows the batch size and the method
 
 

@@ -127,6 +127,8 @@ def test_sft_charts_show_prompt_and_answer_tokens_and_turns(app, browser):  # no
     assert "records" not in bars["names"] and "assistant_turns" not in str(bars)
     summary = page.locator(".studio-card").first.inner_text()
     assert "Tokens per conversation" in summary, summary
+    # max_length is empty by default: the data check says what the run will take, and why.
+    assert "max_length 64 from the data: 108 of 108 training records (100%) fit whole" in summary, summary
     shot(page, "newcomer-4-sft-charts")
     page.close()
 
@@ -149,6 +151,26 @@ def test_bio_tags_out_of_order_are_repaired_with_one_click(app, browser, tmp_pat
     assert page.locator("#data-repair-bio input").is_checked() and not button.is_visible()
     page.wait_for_timeout(2000)  # the charts redraw after the status
     shot(page, "newcomer-13-bio-repaired")
+    page.close()
+
+
+def test_records_that_cannot_be_read_are_left_out_with_one_click(app, browser, tmp_path):  # noqa: F811
+    """The issue's preference set in small: chosen/rejected transcripts, two ending with a silent refusal (read),
+    one whose user turn has no text (refused with the count; one click goes on without it)."""
+    url, _ = app
+    page = new_page(browser, url)
+    pick_task(page, "Preference tuning of a chat model (DPO, ORPO, KTO)")
+    page.wait_for_selector("#data-status:has-text('Ready: preference_sample.jsonl')", timeout=60_000)
+    path = tmp_path / "refusals.jsonl"
+    shutil.copy(ROOT / "tests" / "studio" / "tasks" / "bad_records" / "preference.jsonl", path)
+    upload(page, path)
+    button = take_the_offered_fix(page, "1 of the 30 records of refusals.jsonl cannot be read", "data-skip-fix",
+                                  "newcomer-15-bad-record-refused")
+    page.wait_for_selector(":text('1 record(s) could not be read and were left out')", timeout=60_000)
+    assert "Ready: refusals.jsonl" in status(page)
+    assert page.locator("#data-skip-bad-records input").is_checked() and not button.is_visible()
+    page.wait_for_timeout(2000)  # the charts redraw after the status
+    shot(page, "newcomer-16-bad-record-left-out")
     page.close()
 
 

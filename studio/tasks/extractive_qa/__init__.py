@@ -46,9 +46,12 @@ class Settings:
     """The settings extractive question answering alone reads (cfg.task_args)."""
 
     doc_stride: int = setting(64, "Tokens two windows of a long context share: a context longer than max_length is "
-                              "read in overlapping windows so no answer is cut at a window's edge.", min=8, max=4096,
+                              "read in overlapping windows so no answer is cut at a window's edge.",
+                              zh="长上下文中相邻两个窗口重叠的词元数：比 max_length 长的上下文会分成相互重叠的窗口读取"
+                                 "，这样答案不会在窗口边缘被截断。", min=8, max=4096,
                               label=Text("Window overlap (tokens)", "窗口重叠（词元）"))
-    max_answer_length: int = setting(30, "Longest answer in tokens a prediction may be.", min=1, max=512,
+    max_answer_length: int = setting(30, "Longest answer in tokens a prediction may be.",
+                                     zh="预测答案的最大词元数。", min=1, max=512,
                                      label=Text("Longest answer (tokens)", "最长答案（词元）"))
 
 

@@ -22,6 +22,7 @@ from studio.data import (
     overlap_warnings,
     split_rows,
 )
+from studio.data.bad_records import BadRecords, skipped_warnings
 from studio.data.records import field_names, read_records
 
 QUESTION_NAMES = ("question", "query", "q", "questions")
@@ -31,9 +32,10 @@ START_NAMES = ("answer_start", "answer_starts", "start", "answer_start_char")
 
 
 # ------------------------------------------------------------------------------------------------- reading --
-def read_qa_records(path: str, role: str = "Training") -> tuple[Path, list[tuple[str, dict]]]:
+def read_qa_records(path: str, role: str = "Training", bad: BadRecords | None = None,
+                    ) -> tuple[Path, list[tuple[str, dict]]]:
     """The file's question records with where each sits; the nested SQuAD JSON is flattened, each question then
-    a record with its paragraph's context."""
+    a record with its paragraph's context. With `bad`, records that cannot be parsed are counted there."""
     p = check_file(path, role)
     if p.suffix.lower() == ".json":
         try:
@@ -42,7 +44,7 @@ def read_qa_records(path: str, role: str = "Training") -> tuple[Path, list[tuple
             raw = None  # read_records says what is wrong
         if isinstance(raw, dict) and isinstance(raw.get("data"), list):
             return p, list(_squad_nested(raw["data"]))
-    return read_records(path, role)
+    return read_records(path, role, bad)
 
 
 def _squad_nested(articles: list) -> list[tuple[str, dict]]:
@@ -107,13 +109,18 @@ def locate(context: str, answer: str, start: int | None) -> int | None:
     return found if found >= 0 else None
 
 
-def to_frame(records: list[tuple[str, dict]], fields: dict, name: str) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The split's rows and what was left out ({"unanswerable": n, "not_found": n, "first_not_found": where})."""
+def to_frame(records: list[tuple[str, dict]], fields: dict, name: str,
+             bad: BadRecords | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The split's rows and what was left out ({"unanswerable": n, "not_found": n, "first_not_found": where});
+    records that cannot be read go to `bad`, which settles the file."""
+    bad = bad or BadRecords()
     rows, dropped = [], {"unanswerable": 0, "not_found": 0, "first_not_found": None}
     for where, rec in records:
         question, context = rec.get(fields["question"]), rec.get(fields["context"])
         if not isinstance(question, str) or not question.strip() or not isinstance(context, str) or not context.strip():
-            raise DataError(f"{name} {where}: the question or its context is empty; fill it or remove the record.")
+            bad.add(name, where, f"{name} {where}: the question or its context is empty; fill it or remove the "
+                    "record.")
+            continue
         answers = answers_of(rec, fields)
         located = [(a, locate(context, a, s)) for a, s in answers]
         kept = [(a, s) for a, s in located if s is not None]
@@ -127,6 +134,7 @@ def to_frame(records: list[tuple[str, dict]], fields: dict, name: str) -> tuple[
         rows.append({"text": question.strip(), "question": question.strip(), "context": context,
                      "answer": kept[0][0], "answer_start": kept[0][1],
                      "answers": json.dumps([a for a, _ in kept], ensure_ascii=False)})
+    bad.settle(name, len(rows) + dropped["unanswerable"] + dropped["not_found"])
     cols = ["text", "question", "context", "answer", "answer_start", "answers"]
     return pd.DataFrame(rows, columns=cols), dropped
 
@@ -134,19 +142,20 @@ def to_frame(records: list[tuple[str, dict]], fields: dict, name: str) -> tuple[
 # ------------------------------------------------------------------------------------------------- prepare --
 def prepare_data(cfg, tokenizer=None, max_length=None) -> PreparedData:
     """Read, check, de-duplicate and split question records (cfg: a data.DataConfig)."""
-    p, records = read_qa_records(cfg.train, "Training")
+    bad = BadRecords(cfg.skip_bad_records)
+    p, records = read_qa_records(cfg.train, "Training", bad)
     if not records:
         raise DataError(f"{p.name} has no records; add questions with their context and answer.")
     fields = detect_fields(records, p.name, cfg)
     frames, source, dropped = {}, {"train": p.name}, Counter()
-    frames["train"], left = to_frame(records, fields, p.name)
+    frames["train"], left = to_frame(records, fields, p.name, bad)
     dropped.update({k: v for k, v in left.items() if isinstance(v, int)})
     first_missing = left["first_not_found"]
     for split in ("validation", "test"):
         path = getattr(cfg, split)
         if path:
-            sp, srecs = read_qa_records(path, split.capitalize())
-            frames[split], left = to_frame(srecs, detect_fields(srecs, sp.name, cfg), sp.name)
+            sp, srecs = read_qa_records(path, split.capitalize(), bad)
+            frames[split], left = to_frame(srecs, detect_fields(srecs, sp.name, cfg), sp.name, bad)
             dropped.update({k: v for k, v in left.items() if isinstance(v, int)})
             source[split] = sp.name
     if frames["train"].empty:
@@ -157,10 +166,10 @@ def prepare_data(cfg, tokenizer=None, max_length=None) -> PreparedData:
     frames = {k: f.drop_duplicates(["question", "context"]).reset_index(drop=True) for k, f in frames.items()}
     duplicates = before - sum(len(f) for f in frames.values())
     frames, source = split_rows(frames, source, cfg, p.name, unit="question")
-    report = _report(frames, source, fields, records, duplicates)
+    report = bad.note(_report(frames, source, fields, records, duplicates))
     if tokenizer is not None:
         report.token_lengths = length_stats(count_tokens(frames["train"], tokenizer), max_length)
-    report.warnings = _warnings(report, dropped, first_missing, max_length)
+    report.warnings = skipped_warnings(report) + _warnings(report, dropped, first_missing, max_length)
     return PreparedData(splits=frames, labels=[], report=report)
 
 
@@ -181,21 +190,29 @@ def _report(frames, source, fields, records, duplicates: int) -> DataReport:
 def _warnings(r: DataReport, dropped: Counter, first_missing: str | None, max_length: int | None) -> list[str]:
     w = []
     if dropped["unanswerable"]:
-        w.append(f"{dropped['unanswerable']} question(s) without an answer (SQuAD 2.0's unanswerable ones) were left "
-                 "out: the studio trains extractive answers.")
+        w.append(Text(f"{dropped['unanswerable']} question(s) without an answer (SQuAD 2.0's unanswerable ones) were "
+                      "left out: the studio trains extractive answers.",
+                      f"略去了 {dropped['unanswerable']} 个没有答案的问题（SQuAD 2.0 中无法回答的问题）："
+                      "工作室训练的是抽取式答案。"))
     if dropped["not_found"]:
-        w.append(f"{dropped['not_found']} question(s) whose answer is not in their context were left out (the first: "
-                 f"{first_missing}); check their answer text.")
+        w.append(Text(f"{dropped['not_found']} question(s) whose answer is not in their context were left out (the "
+                      f"first: {first_missing}); check their answer text.",
+                      f"略去了 {dropped['not_found']} 个答案不在其上下文中的问题（第一个：{first_missing}）；"
+                      "请检查它们的答案文本。"))
     if r.dropped_duplicates:
-        w.append(f"{r.dropped_duplicates} repeated question(s) on the same context were dropped.")
+        w.append(Text(f"{r.dropped_duplicates} repeated question(s) on the same context were dropped.",
+                      f"删除了 {r.dropped_duplicates} 个针对同一上下文的重复问题。"))
     if r.rows["train"] < 100:
-        w.append(f"Only {r.rows['train']} training questions; a question-answering head needs a few hundred.")
-    w += overlap_warnings(r, "question")
+        w.append(Text(f"Only {r.rows['train']} training questions; a question-answering head needs a few hundred.",
+                      f"只有 {r.rows['train']} 个训练问题；问答头需要几百个。"))
+    w += overlap_warnings(r, Text("question", "问题"))
     tl = r.token_lengths or {}
     if max_length and tl.get("truncated_share", 0) > 0.05:
-        w.append(f"{tl['truncated_share']:.0%} of question + context pairs are longer than max_length={max_length} "
-                 "tokens: they are read in overlapping windows (task_args.doc_stride), which trains and predicts "
-                 "more slowly.")
+        w.append(Text(f"{tl['truncated_share']:.0%} of question + context pairs are longer than max_length="
+                      f"{max_length} tokens: they are read in overlapping windows (task_args.doc_stride), which trains "
+                      "and predicts more slowly.",
+                      f"{tl['truncated_share']:.0%} 的问题加上下文超过 max_length={max_length} 个词元：它们会分成"
+                      "相互重叠的窗口读取（task_args.doc_stride），训练和预测都会更慢。"))
     return w
 
 

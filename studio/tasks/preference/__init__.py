@@ -44,15 +44,25 @@ class Settings:
                                    "which with adapters is the base with the adapter off), orpo (pairs, no reference "
                                    "model: also learns the chosen answers, so it can start from a base that was never "
                                    "instruction-tuned) or kto (also learns from unpaired good or bad answers).",
+                                   zh="dpo（直接偏好优化：成对数据，以基础模型为参考，使用适配器时即关闭适配器的基础模"
+                                      "型）、orpo（成对数据，无需参考模型：同时学习被选中的回答，"
+                                      "因此可以从未经指令微调的基础模型开始）或 kto（也能从不成对的好回答或"
+                                      "坏回答中学习）。",
                                    choices=PREFERENCE_LOSSES, label=Text("Preference algorithm", "偏好优化算法"))
     beta: float = setting(0.1, "How far the tuned model may move from the reference (DPO, KTO: higher stays closer) "
                           "or the weight of the preference term against the answers' likelihood (ORPO's lambda).",
+                          zh="微调后的模型可以偏离参考模型多远（DPO、KTO：越高越接近参考模型），"
+                             "或偏好项相对于回答似然的权重（ORPO 的 lambda）。",
                           min=0.001, max=10.0, label=Text("Beta", "Beta"))
     dpo_loss_type: str = setting("sigmoid", "DPO only: sigmoid (the DPO paper), ipo (a squared loss that resists "
                                  "overfitting small sets), hinge (SLiC) or robust (tolerates some flipped pairs).",
+                                 zh="仅用于 DPO：sigmoid（DPO 论文）、ipo（平方损失，小数据集上不易过拟合）、"
+                                    "hinge（SLiC）或 robust（能容忍部分标反的数据对）。",
                                  choices=DPO_LOSS_TYPES, label=Text("DPO loss", "DPO 损失类型"))
     max_new_tokens: int = setting(64, "Most tokens generated per answer in the test report's side-by-side rows (and "
-                                  "by default in the playground).", min=1, max=4096,
+                                  "by default in the playground).",
+                                  zh="测试报告并排对比的行中每个回答最多生成的词元数（也是试用页的默"
+                                     "认值）。", min=1, max=4096,
                                   label=Text("Max new tokens", "最多生成词元数"))
 
 

@@ -23,6 +23,7 @@ from studio.data import (
     overlap_warnings,
     truncation_warnings,
 )
+from studio.data.bad_records import BadRecords, skipped_warnings
 from studio.data.records import field_names
 from studio.tasks.chat import chat_messages, ensure_chat_template, record_splits, render, transcript_turns
 
@@ -77,7 +78,8 @@ def detect_fields(records: list[tuple[str, dict]], name: str, text_column: str |
 
 
 def _answer_turns(value: Any, field: str, where: str) -> list[dict[str, str]] | str:
-    """A chosen/rejected value: plain text, or the messages of a whole conversation (lists, JSON, transcripts)."""
+    """A chosen/rejected value: plain text, or the messages of a whole conversation (lists, JSON, transcripts),
+    whose last answer may be empty (a silent refusal: trained on as the end of the turn alone)."""
     if isinstance(value, np.ndarray):
         value = value.tolist()
     if isinstance(value, str):
@@ -89,9 +91,9 @@ def _answer_turns(value: Any, field: str, where: str) -> list[dict[str, str]] | 
                 return stripped
         else:
             turns = transcript_turns(value)
-            return chat_messages(turns, where, field) if turns else stripped
+            return chat_messages(turns, where, field, silent_answer=True) if turns else stripped
     if isinstance(value, list):
-        return chat_messages(value, where, field)
+        return chat_messages(value, where, field, silent_answer=True)
     raise DataError(f"{where}: {field!r} holds {type(value).__name__} values; give text or a list of messages.")
 
 
@@ -132,13 +134,14 @@ def _answer_text(value: Any, field: str, where: str) -> str:
     return value.strip()
 
 
-def to_row(rec: dict, fields: dict, where: str) -> dict[str, str]:
-    """One record as text, prompt (JSON messages), chosen and rejected (one of them empty when unpaired)."""
+def to_row(rec: dict, fields: dict, where: str) -> dict[str, str | None]:
+    """One record as text, prompt (JSON messages), chosen and rejected (one of them None when unpaired; an answer
+    that ends a conversation may be empty)."""
     if fields["completion"]:
         prompt = _prompt_messages(rec.get(fields["prompt"]), fields["prompt"], where)
         answer = _answer_text(rec.get(fields["completion"]), fields["completion"], where)
         good = _label(rec.get(fields["label"]), fields["label"], where)
-        chosen, rejected = (answer, "") if good else ("", answer)
+        chosen, rejected = (answer, None) if good else (None, answer)
     else:
         c = _answer_turns(rec.get(fields["chosen"]) if not _missing(rec.get(fields["chosen"])) else "",
                           fields["chosen"], where)
@@ -153,19 +156,23 @@ def to_row(rec: dict, fields: dict, where: str) -> dict[str, str]:
             prompt = _prompt_messages(rec.get(fields["prompt"]), fields["prompt"], where)
             chosen = c[-1]["content"] if isinstance(c, list) else c
             rejected = r[-1]["content"] if isinstance(r, list) else r
-        chosen = _answer_text(chosen, fields["chosen"], where)
-        rejected = _answer_text(rejected, fields["rejected"], where)
+        # A plain-text answer must have text (an empty cell is as likely a missing answer as a silent one).
+        chosen = chosen if isinstance(c, list) else _answer_text(chosen, fields["chosen"], where)
+        rejected = rejected if isinstance(r, list) else _answer_text(rejected, fields["rejected"], where)
     text = next((m["content"] for m in reversed(prompt) if m["role"] == "user"), prompt[-1]["content"])
     return {"text": text, "prompt": json.dumps(prompt, ensure_ascii=False), "chosen": chosen, "rejected": rejected}
 
 
-def to_frame(records: list[tuple[str, dict]], fields: dict, p: Path) -> pd.DataFrame:
-    rows = [to_row(rec, fields, f"{p.name} {pos}") for pos, rec in records]
-    df = pd.DataFrame(rows, columns=["text", "prompt", "chosen", "rejected"])
-    same = df[(df["chosen"] != "")
+def to_frame(records: list[tuple[str, dict]], fields: dict, p: Path, bad: BadRecords | None = None) -> pd.DataFrame:
+    bad = bad or BadRecords()
+    read = [(pos, bad.read(p.name, pos, to_row, rec, fields, f"{p.name} {pos}")) for pos, rec in records]
+    read = [(pos, row) for pos, row in read if row is not None]
+    bad.settle(p.name, len(read))
+    df = pd.DataFrame([row for _, row in read], columns=["text", "prompt", "chosen", "rejected"])
+    same = df[df["chosen"].notna()
               & (df["chosen"].str.split().str.join(" ") == df["rejected"].str.split().str.join(" "))]
     if len(same):
-        first = records[int(same.index[0])][0]
+        first = read[int(same.index[0])][0]
         raise DataError(f"{p.name}: {len(same)} record(s) have the same chosen and rejected answer (first: {first}), "
                         "which teaches nothing; fix the rejected answer or remove the record.")
     return df
@@ -173,11 +180,13 @@ def to_frame(records: list[tuple[str, dict]], fields: dict, p: Path) -> pd.DataF
 
 def prepare_data(cfg, tokenizer=None, max_length=None):
     """Read, check, normalise to prompt/chosen/rejected, de-duplicate and split."""
+    bad = BadRecords(cfg.skip_bad_records)
+
     def frame_of(records, path):
-        return to_frame(records, detect_fields(records, path.name, cfg.text_column, cfg.label_column), path)
+        return to_frame(records, detect_fields(records, path.name, cfg.text_column, cfg.label_column), path, bad)
 
     p, records, frames, source, dropped = record_splits(cfg, frame_of, ["prompt", "chosen", "rejected"],
-                                                        "prompt, chosen and rejected records")
+                                                        "prompt, chosen and rejected records", bad)
     fields = detect_fields(records, p.name, cfg.text_column, cfg.label_column)
     train_prompts = set(frames["train"]["prompt"].str.casefold())
     shared = {f"train-{s}": int(frames[s]["prompt"].str.casefold().isin(train_prompts).sum())
@@ -188,16 +197,20 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
         columns=sorted({str(k) for _, r in records[:1000] for k in r}), labels=[],
         rows={k: len(v) for k, v in frames.items()}, label_counts={k: pair_counts(v) for k, v in frames.items()},
         dropped_duplicates=dropped, shared_between_splits=shared, split_source=source)
-    describe_lengths(report, frames["train"]["prompt"] + frames["train"]["chosen"])
+    bad.note(report)
+    describe_lengths(report, frames["train"]["prompt"] + frames["train"]["chosen"].fillna(""))
     if tokenizer is not None:
-        report.token_lengths = length_stats(count_tokens(frames["train"], tokenizer), max_length)
+        series = length_series(frames["train"], tokenizer)
+        report.token_lengths = length_stats(_longest(series), max_length)
     report.warnings = _warnings(report, max_length)
+    if tokenizer is not None and max_length:
+        report.warnings += _no_room_warnings(series["prompt"], max_length, len(frames["train"]))
     return PreparedData(splits=frames, labels=[], report=report)
 
 
 def pair_counts(df: pd.DataFrame) -> dict[str, int]:
     """Records with both answers, and unpaired ones with only a good or only a bad answer."""
-    chosen, rejected = df["chosen"] != "", df["rejected"] != ""
+    chosen, rejected = df["chosen"].notna(), df["rejected"].notna()
     return {"pairs": int((chosen & rejected).sum()), "good only": int((chosen & ~rejected).sum()),
             "bad only": int((~chosen & rejected).sum())}
 
@@ -205,22 +218,29 @@ def pair_counts(df: pd.DataFrame) -> dict[str, int]:
 def _warnings(r: DataReport, max_length: int | None) -> list[str]:
     w = []
     if r.rows["train"] < 20:
-        w.append(f"Only {r.rows['train']} training records: the model will learn little; a few hundred pairs is "
-                 "a good start.")
+        w.append(Text(f"Only {r.rows['train']} training records: the model will learn little; a few hundred pairs is "
+                      "a good start.",
+                      f"只有 {r.rows['train']} 条训练记录：模型学不到多少东西；几百对是不错的起点。"))
     if r.dropped_duplicates:
-        w.append(f"{r.dropped_duplicates} duplicate record(s) were dropped.")
+        w.append(Text(f"{r.dropped_duplicates} duplicate record(s) were dropped.",
+                      f"删除了 {r.dropped_duplicates} 条重复的记录。"))
+    w += skipped_warnings(r)
     unpaired = r.label_counts["train"]["good only"] + r.label_counts["train"]["bad only"]
     if unpaired:
-        w.append(f"{unpaired} training record(s) have one answer only: KTO learns from them; DPO and ORPO need pairs.")
-    w += overlap_warnings(r, "prompt") + long_text_warnings(r, "training record")
-    return w + truncation_warnings(r, max_length, "prompt-and-answer sequences",
-                                   " and will be truncated; raise max_length to keep whole answers")
+        w.append(Text(f"{unpaired} training record(s) have one answer only: KTO learns from them; DPO and ORPO need "
+                      "pairs.",
+                      f"{unpaired} 条训练记录只有一个回答：KTO 能从中学习；DPO 和 ORPO 需要成对的回答。"))
+    w += overlap_warnings(r, Text("prompt", "提示")) + long_text_warnings(r, Text("training record", "训练记录"))
+    return w + truncation_warnings(r, max_length, Text("prompt-and-answer sequences", "提示加回答的序列"),
+                                   Text(" and will be truncated; raise max_length to keep whole answers",
+                                        "，将被截断；请调大 max_length 以保留完整的回答"))
 
 
 def length_series(df: pd.DataFrame, tokenizer, sample: int = 5000) -> dict[str, list[int]]:
     """Tokens per record as training sees them: the formatted prompt and each answer (with its end of turn)."""
     tokenizer = ensure_chat_template(tokenizer)
-    count = lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"]) if s else 0  # noqa: E731
+    count = lambda s: (len(tokenizer(s, add_special_tokens=False)["input_ids"])  # noqa: E731
+                       if isinstance(s, str) else 0)
     out: dict[str, list[int]] = {Text("prompt", "提示"): [], Text("chosen", "更优回答"): [],
                                  Text("rejected", "较差回答"): []}
     for _, r in df.head(sample).iterrows():
@@ -233,8 +253,26 @@ def length_series(df: pd.DataFrame, tokenizer, sample: int = 5000) -> dict[str, 
 
 def count_tokens(df: pd.DataFrame, tokenizer, sample: int = 5000) -> list[int]:
     """Tokens of the prompt with its longer answer: the longest sequence training builds from a record."""
-    s = length_series(df, tokenizer, sample)
+    return _longest(length_series(df, tokenizer, sample))
+
+
+def _longest(s: dict[str, list[int]]) -> list[int]:
     return [p + max(c, r) for p, c, r in zip(s["prompt"], s["chosen"], s["rejected"])]
+
+
+def _no_room_warnings(prompts: list[int], max_length: int, records: int) -> list[Text]:
+    """Records whose prompt alone fills max_length: training leaves them out (tokens.with_room_for_answers)."""
+    full = sum(1 for n in prompts if n >= max_length)
+    if not full:
+        return []
+    counted = len(prompts)
+    of = f"{full:,} of {counted:,}" + (f" counted (of {records:,})" if counted < records else "")
+    of_zh = f"{counted:,} 条" + (f"（共 {records:,} 条）" if counted < records else "") + f"中有 {full:,} 条"
+    return [Text(f"{of} training records ({full / counted:.0%}) have prompts of max_length={max_length} tokens or "
+                 "more: training leaves them out, since no answer token would fit. Raise max_length, or leave it "
+                 "empty to take it from the data.",
+                 f"{of_zh}训练记录（{full / counted:.0%}）的提示本身就达到 max_length={max_length} 个词元：训练会把它们"
+                 "排除在外，因为放不下任何回答词元。请调大 max_length，或留空以按数据选取。")]
 
 
 def bars(prepared) -> tuple[str, str, dict[str, dict[str, int]]]:
@@ -244,7 +282,7 @@ def bars(prepared) -> tuple[str, str, dict[str, dict[str, int]]]:
 
 def check_pairs(loss: str, splits: dict[str, pd.DataFrame]) -> None:
     if loss in PAIRED_LOSSES:
-        lone = int(sum(((df["chosen"] == "") | (df["rejected"] == "")).sum() for df in splits.values()))
+        lone = int(sum((df["chosen"].isna() | df["rejected"].isna()).sum() for df in splits.values()))
         if lone:
             raise DataError(f"{lone} record(s) have one answer only; {loss.upper()} learns from pairs, so give them "
                             "both answers or set task_args.preference_loss to kto, which also learns from "

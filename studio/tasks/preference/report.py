@@ -67,7 +67,7 @@ def test_report(trainer, test_ds, test_df: pd.DataFrame, labels, tokenizer=None,
     prompts = [json.loads(p) for p in test_df["prompt"]]
 
     def scored(col: str) -> list[float]:
-        have = [i for i, a in enumerate(test_df[col]) if a]
+        have = [i for i, a in enumerate(test_df[col]) if isinstance(a, str)]
         got = answer_logps(model, tokenizer, [prompts[i] for i in have], [test_df[col][i] for i in have], max_length)
         out = [float("nan")] * len(test_df)
         for i, v in zip(have, got):

@@ -15,13 +15,13 @@ from studio.tasks.preference.data import PAIRED_LOSSES, check_pairs
 
 def preference_rows(df: pd.DataFrame, unpaired: bool) -> list[dict[str, Any]]:
     """trl's conversational rows: prompt/chosen/rejected, or (unpaired, for KTO) prompt/completion/label with a
-    pair giving one good and one bad row."""
+    pair giving one good and one bad row. An empty answer (a silent refusal) stays: trl trains on its end of turn."""
     out = []
     for _, r in df.iterrows():
         prompt = json.loads(r["prompt"])
         if unpaired:
             out += [{"prompt": prompt, "completion": [{"role": "assistant", "content": r[k]}], "label": k == "chosen"}
-                    for k in ("chosen", "rejected") if r[k]]
+                    for k in ("chosen", "rejected") if isinstance(r[k], str)]
         else:
             out.append({"prompt": prompt, "chosen": [{"role": "assistant", "content": r["chosen"]}],
                         "rejected": [{"role": "assistant", "content": r["rejected"]}]})

@@ -39,10 +39,15 @@ from studio.tasks.seq2seq.training import trainer_parts
 class Settings:
     """The settings sequence-to-sequence alone reads (cfg.task_args)."""
 
-    max_target_length: int = setting(128, "Longest target in tokens; longer targets are truncated.", min=4, max=32768,
+    max_target_length: int = setting(128, "Longest target in tokens; longer targets are truncated.",
+                                     zh="目标文本的最大词元数；更长的目标会被截断。", min=4, max=32768,
                                      label=Text("Max target length (tokens)", "目标最大长度（词元）"))
     max_new_tokens: int = setting(64, "Most tokens generated per source when evaluating (and by default in the "
-                                  "playground).", min=1, max=4096, label=Text("Max new tokens", "最多生成词元数"))
+                                  "playground).",
+                                  zh="评估时每条源文"
+                                     "本最多生成的词"
+                                     "元数（也是试用"
+                                     "页的默认值）。", min=1, max=4096, label=Text("Max new tokens", "最多生成词元数"))
 
 
 class GenerativeBase:

@@ -25,6 +25,7 @@ from studio.data import (
     token_length_stats,
     truncation_warnings,
 )
+from studio.data.bad_records import BadRecords, skipped_warnings
 
 # (source, target) column names people use, most specific first; matched case-insensitively.
 COLUMN_PAIRS = (("source", "target"), ("src", "tgt"), ("input", "output"), ("input_text", "target_text"),
@@ -36,14 +37,15 @@ LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}([_-][a-z]{2,4})?$", re.IGNORECASE)  # e
 def prepare_data(cfg, tokenizer=None, max_length=None, max_target_length=None):
     """Read, check, clean and split source/target pairs; every split has columns text (= source), source, target."""
     train_name = Path(cfg.train).name
-    raw_train = expand_pair_columns(read_table(cfg.train, "Training", header=cfg.header))
+    bad = BadRecords(cfg.skip_bad_records, unit="row")
+    raw_train = expand_pair_columns(_read(cfg.train, "Training", cfg.header, bad))
     src_col, tgt_col = detect_columns(raw_train, train_name, cfg.text_column, cfg.label_column)
     frames, source, dropped_empty = {}, {"train": train_name}, 0
     frames["train"], dropped_empty = _clean(raw_train, train_name, src_col, tgt_col)
     for split in ("validation", "test"):
         path = getattr(cfg, split)
         if path:
-            raw, nm = expand_pair_columns(read_table(path, split.capitalize(), header=cfg.header)), Path(path).name
+            raw, nm = expand_pair_columns(_read(path, split.capitalize(), cfg.header, bad)), Path(path).name
             for col in (src_col, tgt_col):
                 if col not in raw.columns:
                     raise DataError(f"{nm}: no column {col!r} (the training file's); the columns are "
@@ -60,12 +62,19 @@ def prepare_data(cfg, tokenizer=None, max_length=None, max_target_length=None):
     frames, source = split_rows(frames, source, cfg, train_name)
     for f in {id(f): f for f in frames.values()}.values():  # a split that evaluates on another is the same frame
         f.insert(0, "text", f["source"])
-    report = _report(frames, source, raw_train, src_col, tgt_col, dropped_empty, dropped_dup)
+    report = bad.note(_report(frames, source, raw_train, src_col, tgt_col, dropped_empty, dropped_dup))
     if tokenizer is not None:
         report.token_lengths = token_length_stats(frames["train"]["source"].tolist(), tokenizer, max_length)
         report.warnings += _target_length_warnings(frames["train"]["target"].tolist(), tokenizer, max_target_length)
-    report.warnings = _pair_warnings(report, max_length) + report.warnings
+    report.warnings = skipped_warnings(report, "row") + _pair_warnings(report, max_length) + report.warnings
     return PreparedData(splits=frames, labels=[], report=report)
+
+
+def _read(path: str, role: str, header: bool, bad: BadRecords) -> pd.DataFrame:
+    """A file's rows; the lines that cannot be parsed are bad records (a pair has nothing else that could be)."""
+    raw = read_table(path, role, header=header, bad=bad)
+    bad.settle(Path(path).name, len(raw))
+    return raw
 
 
 def expand_pair_columns(df: pd.DataFrame, max_keys: int = 8) -> pd.DataFrame:
@@ -176,9 +185,13 @@ def _report(frames, source, raw_train, src_col, tgt_col, dropped_empty, dropped_
 def _pair_warnings(r, max_length: int | None) -> list[str]:
     w = []
     if r.rows["train"] < 50:
-        w.append(f"Only {r.rows['train']} training pairs; a seq2seq model needs a few hundred to learn a mapping well.")
-    w += cleaning_warnings(r, "pair", "source or target") + overlap_warnings(r, "source text")
-    return w + long_text_warnings(r, "source text") + truncation_warnings(r, max_length, "sources")
+        w.append(Text(f"Only {r.rows['train']} training pairs; a seq2seq model needs a few hundred to learn a mapping "
+                      "well.",
+                      f"只有 {r.rows['train']} 对训练数据；seq2seq 模型需要几百对才能学好映射。"))
+    source = Text("source text", "源文本")
+    w += cleaning_warnings(r, Text("pair", "对数据"), Text("source or target", "源文本或目标文本"))
+    w += overlap_warnings(r, source)
+    return w + long_text_warnings(r, source) + truncation_warnings(r, max_length, Text("sources", "源文本"))
 
 
 def _target_length_warnings(targets: list[str], tokenizer, max_target_length: int | None) -> list[str]:
@@ -186,8 +199,11 @@ def _target_length_warnings(targets: list[str], tokenizer, max_target_length: in
         return []
     tl = token_length_stats(targets, tokenizer, max_target_length)
     if tl.get("truncated_share", 0) > 0.05:
-        return [f"{tl['truncated_share']:.0%} of targets are longer than max_target_length={max_target_length} tokens "
-                f"and will be truncated (95th percentile: {tl['p95']:.0f}); raise task_args.max_target_length."]
+        return [Text(f"{tl['truncated_share']:.0%} of targets are longer than max_target_length={max_target_length} "
+                     f"tokens and will be truncated (95th percentile: {tl['p95']:.0f}); raise "
+                     "task_args.max_target_length.",
+                     f"{tl['truncated_share']:.0%} 的目标文本超过 max_target_length={max_target_length} 个词元，"
+                     f"将被截断（第 95 百分位：{tl['p95']:.0f}）；请调大 task_args.max_target_length。")]
     return []
 
 

@@ -36,16 +36,27 @@ class Settings:
     """The settings instruction tuning alone reads (cfg.task_args)."""
 
     max_new_tokens: int = setting(64, "Most tokens generated per answer when evaluating and reporting (and by "
-                                  "default in the playground).", min=1, max=4096,
+                                  "default in the playground).",
+                                  zh="评估和生成报告时每个回答最多生成的词元数（也是试用"
+                                     "页的默认值）。", min=1, max=4096,
                                   label=Text("Max new tokens", "最多生成词元数"))
     sample_prompts: int = setting(3, "Fixed validation prompts answered at each evaluation, so progress shows as "
-                                  "text.", min=0, max=20, label=Text("Sample prompts", "示例提示数"))
+                                  "text.",
+                                  zh="每次评估时回答的固定"
+                                     "验证提示数，"
+                                     "让进展以"
+                                     "文本形式呈现。", min=0, max=20, label=Text("Sample prompts", "示例提示数"))
     batching: str = setting("padded", "How conversations share a batch. padded: each padded to the batch's longest. "
                             "padding_free: the batch's conversations end to end in one row, each attending only to "
                             "itself, so no padding is computed (the same steps and losses, faster when lengths vary; "
                             "with flash-attention only, elsewhere it pads and says why). "
                             "packed: conversations packed into rows of max_length tokens (TRL's best-fit packing): "
-                            "fuller rows, fewer steps per epoch, a big GPU's best use.", choices=BATCHING,
+                            "fuller rows, fewer steps per epoch, a big GPU's best use.",
+                            zh="对话如何组成批次。padded：每条对话填充到批次中最长的长度。padding_free："
+                               "批次中的对话首尾相接放在一行，各自只关注自身，因此不计算填充（步数和损失相同，"
+                               "长度不一时更快；仅限 flash-attention，其他情况下会改为填充并说明原因）。packed："
+                               "对话按 max_length 词元装进各行（TRL 的最佳适配打包）：行更满，每轮步数更少，"
+                               "最能发挥大 GPU 的作用。", choices=BATCHING,
                             label=Text("Batching", "批处理方式"))
 
 

@@ -22,6 +22,7 @@ from studio.data import (
     overlap_warnings,
     truncation_warnings,
 )
+from studio.data.bad_records import BadRecords, skipped_warnings
 from studio.data.records import field_names
 from studio.tasks.chat import chat_messages, ensure_chat_template, record_splits, render, segments, transcript_turns
 
@@ -98,30 +99,37 @@ def alpaca_messages(rec: dict, fields: dict, where: str) -> list[dict[str, str]]
                    {"role": "assistant", "content": output}]
 
 
-def to_frame(records: list[tuple[str, dict]], fields: dict, p: Path) -> pd.DataFrame:
-    """One row per record: text (the last user turn), messages (JSON), reference (the last answer)."""
-    rows = []
-    for pos, rec in records:
-        where = f"{p.name} {pos}"  # "train.jsonl line 12": a record's place in its file
-        chat = rec.get(fields["chat"]) if fields["chat"] else None
-        has_chat = chat is not None and not (isinstance(chat, float) and math.isnan(chat))
-        if not has_chat and fields["instruction"] is None:
-            raise DataError(f"{where}: no {fields['chat']!r} conversation; give every record its list of turns, "
-                            "or remove the record.")
-        msgs = chat_messages(chat, where, fields["chat"]) if has_chat else alpaca_messages(rec, fields, where)
-        prompt = next(m["content"] for m in reversed(msgs) if m["role"] == "user")
-        rows.append({"text": prompt, "messages": json.dumps(msgs, ensure_ascii=False),
-                     "reference": msgs[-1]["content"]})
+def to_row(rec: dict, fields: dict, where: str) -> dict[str, str]:
+    """One record as text (the last user turn), messages (JSON) and reference (the last answer)."""
+    chat = rec.get(fields["chat"]) if fields["chat"] else None
+    has_chat = chat is not None and not (isinstance(chat, float) and math.isnan(chat))
+    if not has_chat and fields["instruction"] is None:
+        raise DataError(f"{where}: no {fields['chat']!r} conversation; give every record its list of turns, "
+                        "or remove the record.")
+    msgs = chat_messages(chat, where, fields["chat"]) if has_chat else alpaca_messages(rec, fields, where)
+    prompt = next(m["content"] for m in reversed(msgs) if m["role"] == "user")
+    return {"text": prompt, "messages": json.dumps(msgs, ensure_ascii=False), "reference": msgs[-1]["content"]}
+
+
+def to_frame(records: list[tuple[str, dict]], fields: dict, p: Path, bad: BadRecords | None = None) -> pd.DataFrame:
+    """One row per record that can be read (see to_row); the others go to `bad`, which settles the file."""
+    bad = bad or BadRecords()
+    # "train.jsonl line 12": a record's place in its file
+    rows = [bad.read(p.name, pos, to_row, rec, fields, f"{p.name} {pos}") for pos, rec in records]
+    rows = [r for r in rows if r is not None]
+    bad.settle(p.name, len(rows))
     return pd.DataFrame(rows, columns=["text", "messages", "reference"])
 
 
 def prepare_data(cfg, tokenizer=None, max_length=None):
     """Read, check, normalise to conversations, de-duplicate and split."""
+    bad = BadRecords(cfg.skip_bad_records)
+
     def frame_of(records, path):
-        return to_frame(records, detect_fields(records, path.name, cfg.text_column, cfg.label_column), path)
+        return to_frame(records, detect_fields(records, path.name, cfg.text_column, cfg.label_column), path, bad)
 
     p, records, frames, source, dropped = record_splits(cfg, frame_of, "messages",
-                                                        "instruction/output records or chat conversations")
+                                                        "instruction/output records or chat conversations", bad)
     fields = detect_fields(records, p.name, cfg.text_column, cfg.label_column)
     train_prompts = set(_prompt_keys(frames["train"]))
     shared = {f"train-{s}": int(_prompt_keys(frames[s]).isin(train_prompts).sum())
@@ -134,10 +142,11 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
         label_counts={k: {"records": len(v), "assistant_turns": _assistant_turns(v)} for k, v in frames.items()},
         dropped_duplicates=dropped, shared_between_splits=shared, split_source=source,
     )
+    bad.note(report)
     describe_lengths(report, frames["train"]["messages"])
     if tokenizer is not None:
         report.token_lengths = length_stats(count_tokens(frames["train"], tokenizer), max_length)
-    report.warnings = _warnings(report, max_length)
+    report.warnings = skipped_warnings(report) + _warnings(report, max_length)
     return PreparedData(splits=frames, labels=[], report=report)
 
 
@@ -153,13 +162,16 @@ def _assistant_turns(df: pd.DataFrame) -> int:
 def _warnings(r, max_length: int | None) -> list[str]:
     w = []
     if r.rows["train"] < 20:
-        w.append(f"Only {r.rows['train']} training records: the model will learn little; a few hundred is "
-                 "a good start.")
+        w.append(Text(f"Only {r.rows['train']} training records: the model will learn little; a few hundred is "
+                      "a good start.",
+                      f"只有 {r.rows['train']} 条训练记录：模型学不到多少东西；几百条是不错的起点。"))
     if r.dropped_duplicates:
-        w.append(f"{r.dropped_duplicates} duplicate record(s) were dropped.")
-    w += overlap_warnings(r, "prompt") + long_text_warnings(r, "training conversation")
-    return w + truncation_warnings(r, max_length, "conversations",
-                                   " and will be truncated; raise max_length to keep whole answers")
+        w.append(Text(f"{r.dropped_duplicates} duplicate record(s) were dropped.",
+                      f"删除了 {r.dropped_duplicates} 条重复的记录。"))
+    w += overlap_warnings(r, Text("prompt", "提示")) + long_text_warnings(r, Text("training conversation", "训练对话"))
+    return w + truncation_warnings(r, max_length, Text("conversations", "对话"),
+                                   Text(" and will be truncated; raise max_length to keep whole answers",
+                                        "，将被截断；请调大 max_length 以保留完整的回答"))
 
 
 def count_tokens(df: pd.DataFrame, tokenizer, sample: int = 5000) -> list[int]:

@@ -29,7 +29,9 @@ class Settings:
 
     head_init: str = setting("prototype", "Start the classification head from class prototypes (the mean of the "
                              "training texts of each class) or from random weights. Prototypes reach good accuracy "
-                             "in far fewer steps.", choices=("prototype", "random"),
+                             "in far fewer steps.",
+                             zh="分类头的初始值取自类别原型（每个类别训练文本的平均值）还是随机权重。"
+                                "用原型能在少得多的步数内达到不错的准确率。", choices=("prototype", "random"),
                              label=Text("Classifier head starts from", "分类头的初始值"))
 
 

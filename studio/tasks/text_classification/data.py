@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from studio.base.text import Text
 from studio.data import (
     TEXT_NAMES,
     DataError,
@@ -26,6 +27,8 @@ from studio.data import (
     token_length_stats,
     truncation_warnings,
 )
+from studio.data.bad_records import BadRecords, skipped_warnings
+from studio.data.reading import row_places
 
 LABEL_NAMES = ("label", "labels", "category", "class", "intent", "target", "sentiment", "tag", "topic", "y",
                "label_text", "output")
@@ -142,6 +145,26 @@ def _name_label_ids(frame: pd.DataFrame, names: list[str] | None, file: str, lab
     return frame.assign(label=frame["label"].astype(int).map(lambda i: names[i]))
 
 
+def _readable(raw: pd.DataFrame, path: str, header: bool, names: list[str] | None, label_col: str,
+              bad: BadRecords) -> pd.DataFrame:
+    """The rows of a file that can be read, its file settled in `bad`: with label_names, a row whose label is no
+    class id is a bad record where other rows' labels are ids (where none is, or where an id has no name,
+    label_names does not fit the file, which _name_label_ids says as a whole)."""
+    file = Path(path).name
+    if names is not None and label_col in raw.columns:
+        labels = raw[label_col].map(_label_str)
+        ids = labels.str.fullmatch(r"\d+", na=False).astype(bool)
+        if ids.any():
+            wrong = (labels.notna() & ~ids).to_numpy()
+            places = row_places(raw, path, header)
+            for i in np.flatnonzero(wrong):
+                bad.add(file, places[i], f"{file} {places[i]}: label {labels.iloc[i]!r} is not a class id, but "
+                        "label_names is set and the other labels are ids; write the row's label as its id.")
+            raw = raw[~wrong]
+    bad.settle(file, len(raw))
+    return raw
+
+
 def _merge_label_variants(frames: dict[str, pd.DataFrame]) -> dict[str, str]:
     """Map case/spacing variants of a label to its most frequent spelling."""
     counts = pd.concat([f["label"] for f in frames.values()]).value_counts()
@@ -173,9 +196,10 @@ def _sort_labels(labels) -> list[str]:
 def prepare_data(cfg, tokenizer=None, max_length=None) -> PreparedData:
     """Read, check, clean and split the data of a run config (a DataConfig)."""
     train_name = Path(cfg.train).name
-    raw_train = read_table(cfg.train, "Training", header=cfg.header)
+    bad = BadRecords(cfg.skip_bad_records, unit="row")
+    raw_train = read_table(cfg.train, "Training", header=cfg.header, bad=bad)
     text_col, label_col = _check_columns(raw_train, train_name, cfg.text_column, cfg.label_column)
-    frames, source, dropped_empty = _read_files(cfg, raw_train, text_col, label_col)
+    frames, source, dropped_empty = _read_files(cfg, raw_train, text_col, label_col, bad)
     merges = _merge_label_variants(frames)
     before = sum(len(f) for f in frames.values())
     conflicting = 0
@@ -197,29 +221,34 @@ def prepare_data(cfg, tokenizer=None, max_length=None) -> PreparedData:
         dropped_empty=dropped_empty, dropped_duplicates=dropped_dup, conflicting_duplicates=conflicting,
         label_merges=merges, shared_between_splits=shared, split_source=source,
     )
+    bad.note(report)
     describe_lengths(report, frames["train"]["text"])
     if tokenizer is not None:
         report.token_lengths = token_length_stats(frames["train"]["text"], tokenizer, max_length)
-    report.warnings = _warnings(report, max_length)
+    report.warnings = skipped_warnings(report, "row") + _warnings(report, max_length)
     return PreparedData(splits=frames, labels=labels, report=report)
 
 
-def _read_files(cfg, raw_train: pd.DataFrame, text_col: str, label_col: str):
-    """(frames, source, dropped_empty) of the training file and any validation/test files, cleaned."""
+def _read_files(cfg, raw_train: pd.DataFrame, text_col: str, label_col: str, bad: BadRecords | None = None):
+    """(frames, source, dropped_empty) of the training file and any validation/test files, cleaned; the rows that
+    cannot be read go to `bad`, which settles each file."""
+    bad = bad or BadRecords(unit="row")
     names = cfg.names_of_ids()
     train_name = Path(cfg.train).name
     frames, source = {}, {"train": train_name}
+    raw_train = _readable(raw_train, cfg.train, cfg.header, names, label_col, bad)
     frames["train"], dropped_empty = _clean(raw_train, train_name, text_col, label_col)
     frames["train"] = _name_label_ids(frames["train"], names, train_name, label_col)
     for split in ("validation", "test"):
         path = getattr(cfg, split)
         if path:
-            raw = read_table(path, split.capitalize(), header=cfg.header)
+            raw = read_table(path, split.capitalize(), header=cfg.header, bad=bad)
             nm = Path(path).name
             for col in (text_col, label_col):
                 if col not in raw.columns:
                     raise DataError(f"{nm}: no column {col!r} (the training file's); the columns are "
                                     f"{list(raw.columns)}.")
+            raw = _readable(raw, path, cfg.header, names, label_col, bad)
             frames[split], n = _clean(raw, nm, text_col, label_col)
             frames[split] = _name_label_ids(frames[split], names, nm, label_col)
             dropped_empty += n
@@ -304,17 +333,23 @@ def _warnings(r: DataReport, max_length: int | None) -> list[str]:
     if nz and max(nz) >= 10 * min(nz):
         lo = min(counts, key=counts.get)
         hi = max(counts, key=counts.get)
-        w.append(f"Classes are imbalanced: {hi!r} has {counts[hi]} training rows, {lo!r} only {counts[lo]}; "
-                 "watch macro F1 rather than accuracy.")
+        w.append(Text(f"Classes are imbalanced: {hi!r} has {counts[hi]} training rows, {lo!r} only {counts[lo]}; "
+                      "watch macro F1 rather than accuracy.",
+                      f"类别不平衡：{hi!r} 有 {counts[hi]} 行训练数据，{lo!r} 只有 {counts[lo]} 行；"
+                      "请关注 macro F1 而不是准确率。"))
     small = [l for l, c in counts.items() if c < 8]
     if small:
-        w.append(f"{len(small)} class(es) have fewer than 8 training rows ({', '.join(map(repr, small[:5]))}); "
-                 "they will be learned poorly.")
+        w.append(Text(f"{len(small)} class(es) have fewer than 8 training rows ({', '.join(map(repr, small[:5]))}); "
+                      "they will be learned poorly.",
+                      f"{len(small)} 个类别的训练数据少于 8 行（{', '.join(map(repr, small[:5]))}）；"
+                      "它们会学得很差。"))
     w += cleaning_warnings(r)
     if r.conflicting_duplicates:
-        w.append(f"{r.conflicting_duplicates} text(s) appear with more than one label.")
+        w.append(Text(f"{r.conflicting_duplicates} text(s) appear with more than one label.",
+                      f"{r.conflicting_duplicates} 条文本带有不止一个标签。"))
     w += overlap_warnings(r, "text")
     if r.label_merges:
         pairs = ", ".join(f"{a!r}->{b!r}" for a, b in list(r.label_merges.items())[:5])
-        w.append(f"Labels differing only in case or spacing were merged: {pairs}.")
+        w.append(Text(f"Labels differing only in case or spacing were merged: {pairs}.",
+                      f"只有大小写或空格不同的标签已合并：{pairs}。"))
     return w + long_text_warnings(r) + truncation_warnings(r, max_length)

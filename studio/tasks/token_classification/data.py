@@ -24,6 +24,8 @@ from studio.data import (
     token_length_stats,
     truncation_warnings,
 )
+from studio.data.bad_records import BadRecords, skipped_warnings
+from studio.data.reading import row_places
 from studio.tasks.base import text_tokens
 
 CONLL_TYPES = (".conll", ".txt", ".iob", ".bio", ".tsv")
@@ -36,11 +38,11 @@ FEW_ENTITIES = 8
 
 
 # ------------------------------------------------------------------------------------ reading --
-def read_conll(path: str, role: str = "Training") -> list[dict[str, Any]]:
+def read_conll(path: str, role: str = "Training", bad: BadRecords | None = None) -> list[dict[str, Any]]:
     """Sentences of a column file: token in the first column, tag in the last, a blank line between sentences.
 
     Each sentence is {"tokens", "tags", "line"} (the 1-based line of its first token, for error messages: the
-    others follow it line by line).
+    others follow it line by line). With `bad`, a sentence with a line it cannot read is counted there and left out.
     """
     p = check_file(path, role, table=False, empty="a CoNLL file with one token and its tag per line")
     sentences: list[dict[str, Any]] = []
@@ -48,7 +50,9 @@ def read_conll(path: str, role: str = "Training") -> list[dict[str, Any]]:
 
     def flush():
         nonlocal cur
-        if cur["tokens"]:
+        if "problem" in cur:
+            bad.add(p.name, f"line {cur['line']}", cur["problem"])
+        elif cur["tokens"]:
             sentences.append(cur)
         cur = {"tokens": [], "tags": []}
 
@@ -60,14 +64,19 @@ def read_conll(path: str, role: str = "Training") -> list[dict[str, Any]]:
                 continue
             if n == 1 and len(fields) >= 2 and fields[-1].lower() in HEADER_TAGS:
                 continue  # a header row such as "token<TAB>tag"
+            cur.setdefault("line", n)
             if len(fields) < 2:
-                raise DataError(f"{p.name} line {n} has a single field {fields[0][:40]!r}; each line needs a token and "
-                                "its tag separated by a space or tab, with a blank line between sentences.")
-            if not cur["tokens"]:
-                cur["line"] = n
+                problem = (f"{p.name} line {n} has a single field {fields[0][:40]!r}; each line needs a token and "
+                           "its tag separated by a space or tab, with a blank line between sentences.")
+                if bad is None:
+                    raise DataError(problem)
+                cur.setdefault("problem", problem)
+                continue
             cur["tokens"].append(fields[0])
             cur["tags"].append(fields[-1])
     flush()
+    if not sentences and bad is not None:
+        bad.settle(p.name, 0)
     if not sentences:
         raise DataError(f"{p.name} holds no sentences; write one token and its tag per line, a blank line "
                         "between sentences.")
@@ -75,40 +84,52 @@ def read_conll(path: str, role: str = "Training") -> list[dict[str, Any]]:
 
 
 def read_records(path: str, role: str, token_col: str | None, tag_col: str | None,
-                 names: list[str] | None = None) -> tuple[list[dict[str, Any]], str, str, list[str]]:
-    """Sentences of a JSON/JSONL file of records with a token list and a tag list; also the columns used."""
-    df = read_table(path, role)
+                 names: list[str] | None = None, bad: BadRecords | None = None,
+                 ) -> tuple[list[dict[str, Any]], str, str, list[str]]:
+    """Sentences of a JSON/JSONL file of records with a token list and a tag list; also the columns used. With
+    `bad`, a record that cannot be read is counted there and left out."""
+    df = read_table(path, role, bad=bad)
     name = Path(path).name
     cols = [str(c) for c in df.columns]
     token_col = _pick_column(df, name, token_col, TOKEN_NAMES, "token", exclude=None)
     tag_col = _pick_column(df, name, tag_col, TAG_NAMES, "tag", exclude=token_col)
     sentences = []
-    for i, (tokens, tags) in enumerate(zip(df[token_col], df[tag_col]), start=1):
-        tokens, tags = _as_list(tokens), _as_list(tags)
-        where = f"{name} record {i}"
-        if tokens is None or tags is None:
-            bad = token_col if tokens is None else tag_col
-            raise DataError(f"{where}: {bad!r} is not a list; give tokens and tags as lists, e.g. "
-                                 '{"tokens": ["Alice", "lives", "here"], "tags": ["B-PER", "O", "O"]}.')
-        if not tokens:
-            raise DataError(f"{where} has no tokens; remove the empty sentence or fill it in.")
-        if any(isinstance(t, (int, float, np.integer, np.floating)) and not isinstance(t, (bool, np.bool_))
-               for t in tags):  # datasets hands a column of numbers over as numpy integers
-            if names is None:
-                raise DataError(f"{where}: {tag_col!r} holds numbers, not tag names, and the file does not say "
-                                     "which number is which tag; give the names in id order as label_names (e.g. O, "
-                                     "B-PER, I-PER), or write the tags as names.")
-            tags = [str(int(t)) if isinstance(t, (int, float, np.integer, np.floating)) else t for t in tags]
-        if len(tokens) != len(tags):
-            raise DataError(f"{where} has {len(tokens)} tokens but {len(tags)} tags; give every token exactly one tag.")
-        blank = next((k for k, t in enumerate(tokens) if not str(t).strip()), None)
-        if blank is not None:
-            raise DataError(f"{where}: token {blank + 1} is empty; remove it and its tag (a token is a word or a "
-                            "punctuation mark).")
-        sentences.append({"tokens": [str(t) for t in tokens], "tags": [str(t).strip() for t in tags], "record": i})
+    for i, (place, tokens, tags) in enumerate(zip(row_places(df, path), df[token_col], df[tag_col]), start=1):
+        args = (tokens, tags, f"{name} {place}", token_col, tag_col, names)
+        sentence = _sentence(*args) if bad is None else bad.read(name, place, _sentence, *args)
+        if sentence is not None:
+            sentences.append({**sentence, "record": i, "place": place})
+    if not sentences and bad is not None:
+        bad.settle(name, 0)
     if not sentences:
         raise DataError(f"{name} has no records; add sentences with tokens and tags.")
     return sentences, token_col, tag_col, cols
+
+
+def _sentence(tokens: Any, tags: Any, where: str, token_col: str, tag_col: str,
+              names: list[str] | None) -> dict[str, list[str]]:
+    """One record's tokens and tags, checked: lists of the same length, tokens not empty, tags names or ids."""
+    tokens, tags = _as_list(tokens), _as_list(tags)
+    if tokens is None or tags is None:
+        col = token_col if tokens is None else tag_col
+        raise DataError(f"{where}: {col!r} is not a list; give tokens and tags as lists, e.g. "
+                        '{"tokens": ["Alice", "lives", "here"], "tags": ["B-PER", "O", "O"]}.')
+    if not tokens:
+        raise DataError(f"{where} has no tokens; remove the empty sentence or fill it in.")
+    if any(isinstance(t, (int, float, np.integer, np.floating)) and not isinstance(t, (bool, np.bool_))
+           for t in tags):  # datasets hands a column of numbers over as numpy integers
+        if names is None:
+            raise DataError(f"{where}: {tag_col!r} holds numbers, not tag names, and the file does not say "
+                            "which number is which tag; give the names in id order as label_names (e.g. O, "
+                            "B-PER, I-PER), or write the tags as names.")
+        tags = [str(int(t)) if isinstance(t, (int, float, np.integer, np.floating)) else t for t in tags]
+    if len(tokens) != len(tags):
+        raise DataError(f"{where} has {len(tokens)} tokens but {len(tags)} tags; give every token exactly one tag.")
+    blank = next((k for k, t in enumerate(tokens) if not str(t).strip()), None)
+    if blank is not None:
+        raise DataError(f"{where}: token {blank + 1} is empty; remove it and its tag (a token is a word or a "
+                        "punctuation mark).")
+    return {"tokens": [str(t) for t in tokens], "tags": [str(t).strip() for t in tags]}
 
 
 def _as_list(v: Any) -> list | None:
@@ -138,25 +159,31 @@ def _pick_column(df: pd.DataFrame, name: str, chosen: str | None, names: tuple[s
 
 
 def read_sentences(path: str, role: str, token_col: str | None, tag_col: str | None,
-                   names: list[str] | None = None, repair: bool = False) -> tuple[list[dict], str, str, list[str], int]:
+                   names: list[str] | None = None, repair: bool = False, bad: BadRecords | None = None,
+                   ) -> tuple[list[dict], str, str, list[str], int]:
     """Sentences of any supported file, checked for BIO consistency (or repaired: the count of tags changed is
-    last); numeric tag ids named by `names`."""
+    last); numeric tag ids named by `names`. The sentences that cannot be read go to `bad` (its file settled)."""
+    bad = bad or BadRecords(unit="sentence")
     ext = Path(path).suffix.lower()
     if ext in (".json", ".jsonl"):
-        sentences, token_col, tag_col, cols = read_records(path, role, token_col, tag_col, names)
+        sentences, token_col, tag_col, cols = read_records(path, role, token_col, tag_col, names, bad)
     elif ext in CONLL_TYPES:
-        sentences, token_col, tag_col, cols = read_conll(path, role), "tokens", "tags", ["tokens", "tags"]
+        sentences, token_col, tag_col, cols = read_conll(path, role, bad), "tokens", "tags", ["tokens", "tags"]
     else:
         if not Path(path).exists():
             raise DataError(f"{role} file {path} does not exist.")
         raise DataError(f"{Path(path).name}: unsupported file type {ext or '(none)'} for token classification; "
                         "use a CoNLL column file (.conll, .txt, .iob, .bio, .tsv) or JSON/JSONL with tokens and tags.")
-    repaired = 0
+    file, repaired, kept = Path(path).name, 0, []
     for s in sentences:
-        if names is not None:
-            name_tag_ids(s, names, Path(path).name)
-        repaired += check_bio(s, Path(path).name, repair)
-    return sentences, token_col, tag_col, cols, repaired
+        if names is not None:  # an id without a name: label_names is short, which no record can be blamed for
+            name_tag_ids(s, names, file)
+        fixed = bad.read(file, f"line {s['line']}" if "line" in s else s["place"], check_bio, s, file, repair)
+        if fixed is not None:
+            kept.append(s)
+            repaired += fixed
+    bad.settle(file, len(kept))
+    return kept, token_col, tag_col, cols, repaired
 
 
 def name_tag_ids(sentence: dict, names: list[str], file: str) -> None:
@@ -172,7 +199,8 @@ def name_tag_ids(sentence: dict, names: list[str], file: str) -> None:
 def _where(sentence: dict, i: int, file: str) -> str:
     if "line" in sentence:
         return f"{file} line {sentence['line'] + i}"
-    return f"{file} record {sentence['record']} (token {i + 1}, {sentence['tokens'][i][:30]!r})"
+    place = sentence.get("place") or f"record {sentence['record']}"
+    return f"{file} {place} (token {i + 1}, {sentence['tokens'][i][:30]!r})"
 
 
 def check_bio(sentence: dict, file: str, repair: bool = False) -> int:
@@ -252,8 +280,9 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
     """Read, check and split the sentences of a run config; see the module docstring for the columns."""
     train_name = Path(cfg.train).name
     names = cfg.names_of_ids()
+    bad = BadRecords(cfg.skip_bad_records, unit="sentence")
     sentences, token_col, tag_col, cols, repaired = read_sentences(cfg.train, "Training", cfg.text_column,
-                                                                   cfg.label_column, names, cfg.repair_bio)
+                                                                   cfg.label_column, names, cfg.repair_bio, bad)
     frames = {"train": _frame(sentences)}
     source = {"train": train_name}
     types = sorted(entity_types(frames["train"]))
@@ -265,7 +294,7 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
         if path:
             nm = Path(path).name
             sents, *_, fixed = read_sentences(path, split.capitalize(), cfg.text_column, cfg.label_column, names,
-                                              cfg.repair_bio)
+                                              cfg.repair_bio, bad)
             repaired += fixed
             frames[split], source[split] = _frame(sents), nm
             extra = sorted(entity_types(frames[split]) - set(types))
@@ -287,7 +316,9 @@ def prepare_data(cfg, tokenizer=None, max_length=None):
     if tokenizer is not None:
         report.token_lengths = token_length_stats(frames["train"]["text"], tokenizer, max_length)
     report.repaired_tags = repaired
-    report.warnings = _warnings(report, count_entities(frames["train"], types), max_length)
+    bad.note(report)
+    report.warnings = (skipped_warnings(report, "sentence")
+                       + _warnings(report, count_entities(frames["train"], types), max_length))
     return PreparedData(splits=frames, labels=labels, report=report)
 
 
@@ -295,13 +326,18 @@ def _warnings(r, entities: dict[str, int], max_length: int | None) -> list[str]:
     w = []
     few = [t for t, c in entities.items() if c < FEW_ENTITIES]
     if few:
-        w.append(f"{len(few)} entity type(s) have fewer than {FEW_ENTITIES} training entities "
-                 f"({', '.join(map(repr, few[:5]))}); they will be learned poorly.")
+        w.append(Text(f"{len(few)} entity type(s) have fewer than {FEW_ENTITIES} training entities "
+                      f"({', '.join(map(repr, few[:5]))}); they will be learned poorly.",
+                      f"{len(few)} 种实体类型的训练实体少于 {FEW_ENTITIES} 个（{', '.join(map(repr, few[:5]))}）；"
+                      "它们会学得很差。"))
     if r.repaired_tags:
-        w.append(f"{r.repaired_tags} tag(s) were repaired (data.repair_bio): an I-TYPE that did not continue an "
-                 "entity of its type became B-TYPE.")
-    w += overlap_warnings(r, "sentence")
-    return w + truncation_warnings(r, max_length, "sentences", "; their last words are cut off and never tagged")
+        w.append(Text(f"{r.repaired_tags} tag(s) were repaired (data.repair_bio): an I-TYPE that did not continue an "
+                      "entity of its type became B-TYPE.",
+                      f"修复了 {r.repaired_tags} 个标签（data.repair_bio）：不接续同类型实体的 I-TYPE 改成了 B-TYPE。"))
+    w += overlap_warnings(r, Text("sentence", "句子"))
+    return w + truncation_warnings(r, max_length, Text("sentences", "句子"),
+                                   Text("; their last words are cut off and never tagged",
+                                        "：句末的词会被截掉，永远不会被标注"))
 
 
 def sentence_lengths(df, tokenizer, sample: int = 5000) -> dict[str, list[int]]:

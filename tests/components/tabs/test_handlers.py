@@ -6,6 +6,8 @@ Fast (no training): the runs they read are folders written here, as a finished r
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -120,6 +122,25 @@ def test_a_tag_file_with_an_entity_starting_at_i_is_offered_the_repair_and_reads
     assert not fixed[0].failed and "Ready" in fixed[1]
     assert fixed[-1] is True and fixed[11]["visible"] is False
     assert "1 tag(s) were repaired" in fixed[5]
+
+
+def test_a_file_with_records_that_cannot_be_read_is_offered_to_go_on_without_them(ctx, tmp_path):
+    """A preference set in the chosen/rejected transcript shape with one record whose user turn has no text (and two
+    silent refusals, which read): refused with the count and the skip button shown; one click reads the rest, ticks
+    the box (so a run reads it the same way) and the warnings name what was left out."""
+    src = tmp_path / "refusals.jsonl"
+    src.write_bytes((Path(__file__).parents[2] / "studio/tasks/bad_records/preference.jsonl").read_bytes())
+    refused = data_tab.on_upload(ctx, as_upload(src), None, None, task="preference")
+    assert refused[0].failed and "1 of the 30 records of refusals.jsonl cannot be read" in refused[1]
+    assert refused[12]["visible"] is True and refused[11]["visible"] is False and refused[9]["visible"] is False
+    fixed = data_tab.on_skip_bad_records(refused[0], None, None, task="preference")
+    assert not fixed[0].failed and "Ready: refusals.jsonl" in fixed[1]
+    assert fixed[-1] is True and fixed[12]["visible"] is False
+    assert "1 record(s) could not be read and were left out" in fixed[5]
+    assert "refusals.jsonl line 11: turn 1 (user) of 'chosen' has no text" in fixed[5]  # not the stored copy's name
+    zh_reader = SimpleNamespace(headers={"accept-language": "zh-CN,zh"})
+    zh = data_tab.on_skip_bad_records(refused[0], None, zh_reader, task="preference")
+    assert "条记录无法读取，已跳过" in zh[5]
 
 
 def test_chinese_data_switches_an_english_base_to_the_multilingual_one_once(ctx):

@@ -47,7 +47,8 @@ def test_generic_warnings_name_the_unit_and_stay_quiet_when_all_is_well():
     assert data.overlap_warnings(quiet) == data.long_text_warnings(quiet) == data.cleaning_warnings(quiet) == []
     assert data.truncation_warnings(quiet, 128) == []
     r = _report(shared_between_splits={"train-test": 3, "train-validation": 0}, long_texts=2, longest_text=12_345,
-                dropped_duplicates=4, dropped_empty=1, token_lengths={"truncated_share": 0.5, "p95": 300.0})
+                dropped_duplicates=4, dropped_empty=1, token_lengths={"truncated_share": 0.5, "truncated": 60.0,
+                                                                 "sampled": 120.0, "p95": 300.0})
     assert data.overlap_warnings(r, "sentence") == [
         "3 sentence(s) appear in both train and test: test scores will be optimistic."]
     assert "2 source text(s) are longer than 10,000 characters (the longest has 12,345)" in \
@@ -55,7 +56,8 @@ def test_generic_warnings_name_the_unit_and_stay_quiet_when_all_is_well():
     assert data.cleaning_warnings(r, "pair", "source or target") == [
         "4 duplicate pair(s) were dropped.", "1 row(s) with an empty source or target were dropped."]
     assert data.truncation_warnings(r, 128, "sources") == [
-        "50% of sources are longer than max_length=128 tokens and will be truncated (95th percentile: 300)."]
+        "60 of 120 sources (50%) are longer than max_length=128 tokens and will be truncated (95th percentile: 300; "
+        "an empty max_length takes it from the data)."]
 
 
 def test_length_stats_agree_with_the_counts_they_summarise():

@@ -395,6 +395,9 @@ def fsdp_rank_env(monkeypatch):
     monkeypatch.setattr(distributed, "_die_with_parent", lambda: None)  # not for the test process itself
     monkeypatch.setattr(distributed, "_write_own_log", lambda run_dir: None)
     threads = torch.get_num_threads()
+    # A fresh rank process has no accelerate state yet; earlier tests in this one may have left theirs (a Trainer
+    # makes a non-distributed PartialState, which PartialState() would hand back instead of joining a group).
+    AcceleratorState._reset_state(reset_partial_state=True)
     yield monkeypatch
     if dist.is_initialized():
         dist.destroy_process_group()

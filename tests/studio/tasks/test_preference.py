@@ -217,3 +217,16 @@ def test_prompts_longer_than_max_length_are_left_out_and_all_of_them_is_one_clea
     only_long = {k: v[v["text"].str.startswith("word")] for k, v in frame.items()}
     with pytest.raises(DataError, match="prompt is at least max_length=64 tokens long"):
         TASK.tokenize({"train": pd.concat(only_long.values())}, tok, [], cfg)
+
+
+def test_the_data_check_counts_the_records_whose_prompt_fills_max_length(tiny_llama):
+    tok = chat.load_tokenizer(tiny_llama)
+    frame = TASK.prepare_data(DataConfig(train=str(SAMPLE))).splits["train"]
+    prompts = TASK.length_series(frame, tok)["prompt"]
+    cut = sorted(prompts)[len(prompts) // 2]  # about half the prompts fill it
+    full = sum(n >= cut for n in prompts)
+    warnings = TASK.prepare_data(DataConfig(train=str(SAMPLE)), tokenizer=tok, max_length=cut).report.warnings
+    [said] = [w for w in warnings if "have prompts of max_length" in w]
+    assert said.startswith(f"{full} of {len(prompts)} training records") and "leaves them out" in said
+    assert not [w for w in TASK.prepare_data(DataConfig(train=str(SAMPLE)), tokenizer=tok,
+                                             max_length=max(prompts) + 1).report.warnings if "prompts of" in w]

@@ -168,6 +168,8 @@ def conll_error(tmp_path, text: str, name: str = "bad.conll") -> str:
     return str(err.value)
 
 
+SKIP_ONE = (" 1 of the {total} {unit}s of {file} cannot be read; fix or remove it, or turn on data.skip_bad_records "
+            "(the Data tab offers it) to go on without it; the data report counts it.")
 REPAIR = (" Turn on data.repair_bio (the Data tab offers it) to read every such tag as an entity start; the data "
           "report counts them.")
 
@@ -279,7 +281,11 @@ def test_bad_jsonl_records(tmp_path, record, message):
     path = write_jsonl(tmp_path / "ner.jsonl", [{"tokens": ["Bob", "hums"], "tags": ["B-PER", "O"]}, record])
     with pytest.raises(DataError) as err:
         prepare(path)
-    assert str(err.value) == message
+    if err.value.fix == "repair_bio":  # its own fix is offered first
+        assert str(err.value) == message
+    else:  # one bad record among good ones: counted, and the file can go on without it
+        assert str(err.value) == message + SKIP_ONE.format(total=2, unit="sentence", file="ner.jsonl")
+        assert err.value.fix == "skip_bad_records"
 
 
 def test_an_empty_token_in_a_record(tmp_path):
