@@ -122,7 +122,7 @@ def test_the_chinese_page_has_no_english_sentence(app, browser):  # noqa: F811
     page.wait_for_selector("#data-warnings:has-text('max_length=16')", timeout=30_000)
     read_page(page, "数据（max_length=16）", seen)
     page.screenshot(path=str(SHOTS / "zh-data.png"), full_page=True)
-    assert any("的文本超过 max_length=16 个词元，将被截断" in text for text in seen), "the data check's warning"
+    assert any("超过 max_length=16 个词元，将被截断" in text for text in seen), "the data check's warning"
 
     for tab in ("运行记录", "超参数搜索", "标注", "试用", "导出"):
         open_tab(page, tab)

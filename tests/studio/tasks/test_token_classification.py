@@ -555,7 +555,7 @@ def test_cli_data_train_and_predict(tmp_path, tiny_bert, ner_conll, capsys):
     assert "label column 'tags'; 7 labels" in out and "rows     train 38, validation 5, test 5" in out
     assert "B-PER" in out and "I-LOC" in out
     assert cli.main([*runs, "data", str(ner_conll)]) == 2  # read as a classification table it cannot work
-    assert "unsupported file type .conll" in capsys.readouterr().err
+    assert "Text classification does not read .conll files" in capsys.readouterr().err
 
     cfg_file = tmp_path / "ner.yaml"
     cfg_file.write_text(json.dumps(ner_config(tiny_bert, ner_conll, "full", epochs=2, batch_size=40)), encoding="utf-8")
