@@ -51,7 +51,7 @@ def test_dry_run_trains_every_row_of_its_plan_end_to_end(tmp_path):
                                                if k in trl["settings"]["args"]}
             # Both trained on answer tokens: a loss of 0 would mean every label was masked out.
             assert trl["final_loss"] > 1 and studio["final_loss"] > 1
-    packed = rows[("tiny-qwen2 lora packed", "trl")]
+    packed = rows[("tiny-llama lora packed", "trl")]
     assert packed["settings"]["padding_free"]  # TRL's packing really ran (flattened rows)
 
 
