@@ -41,17 +41,21 @@ def cmd_clean(a, store) -> int:
                           "dropped": done.dropped}) if a.json else done.summary())
         return 0
     settings = label_review.ReviewSettings(model=a.model or "", folds=a.folds)
-    review = label_review.find_suspects(a.task, data, settings, _progress(a.json))
+    review = label_review.find_suspects(a.task, data, settings, _progress(a.json), limit=a.limit)
     out = label_review.suspects_csv(review, a.out or f"{stem}-suspects.csv")
     if a.json:
         print(json.dumps({"file": review.file, "rows": review.rows, "how": review.how,
-                          "cv_accuracy": review.cv_accuracy, "suspects": len(review.suspects), "out": str(out)}))
+                          "cv_accuracy": review.cv_accuracy, "estimated": review.estimated,
+                          "flagged": review.flagged, "suspects": len(review.suspects), "out": str(out)}))
         return 0
     print(review.summary())
     for s in review.suspects[:10]:
-        print(f"  row {s.row:>6}  {s.given} -> {s.suggested} ({s.p_suggested:.2f})  {s.text[:70]}")
-    print(f"Wrote {len(review.suspects)} suspects to {out}. Fill its decision column (keep, drop or a label), then "
-          f"`studio clean {a.data} --apply {out}` writes a reviewed copy.")
+        print(f"  #{s.rank:<4} row {s.row:>6}  p(wrong) {s.p_wrong:.2f}  {s.given} -> {s.suggested}  {s.text[:60]}")
+    further = "" if len(review.suspects) > review.flagged else (
+        f" (--limit N lists the ranking further down, {review.rows} rows in all)")
+    print(f"Wrote {len(review.suspects)} rows to {out}, the {review.flagged} flagged first{further}. Fill its "
+          f"decision column (keep, drop or a label), then `studio clean {a.data} --apply {out}` writes a reviewed "
+          "copy.")
     return 0
 
 
@@ -94,6 +98,8 @@ def add_commands(add) -> None:
     p.add_argument("data", help="A labelled file (CSV, TSV, JSON, JSONL, Parquet).")
     p.add_argument("--model", help="Base whose embeddings are read (default: the task's, the bundled MiniLM).")
     p.add_argument("--folds", type=int, default=5, help="Cross-validation folds (default 5).")
+    p.add_argument("--limit", type=int, default=0, help="Rows of the ranking to write: the flagged ones first, then "
+                                                        "further down (default 0: the flagged ones only).")
     p.add_argument("--out", help="Where to write: the suspects CSV (default DATA-suspects.csv), or with --apply the "
                                  "reviewed copy (default DATA-reviewed.EXT). The original is never changed.")
     p.add_argument("--apply", metavar="SUSPECTS_CSV", help="A suspects CSV whose decision column you filled (keep, "

@@ -3,9 +3,13 @@
 cleanlab (confident learning) needs each row's class probabilities from a model that never saw that row.
 They come from k-fold cross-validation of a logistic regression on the frozen base's sentence embeddings
 (studio.models.embeddings): cheap (one forward pass over the file, then seconds of linear fits) and out-of-sample
-by construction. cleanlab estimates how many labels are wrong (its confident joint) and ranks the rows by
-self-confidence (the probability of the given label); the least sure rows, as many as the estimate, are the
-suspects.
+by construction. The regularisation is chosen by the same cross-validation (log loss, one-standard-error rule),
+not fixed: a weak penalty lets the linear model memorise the flipped labels of a file it reads poorly, and its
+out-of-sample probabilities then doubt many right labels with confidence (bench/RESULTS.md, "Label review").
+cleanlab estimates how many labels are wrong (its confident joint): "about N look wrong". Every row is ranked
+by self-confidence (the probability of its given label); among the N least sure rows, those whose best other
+label is at least CONFIDENT_OTHER times as likely as the given one are flagged and listed first, and a person
+can read on down the ranking past them.
 
 A person decides per suspect (keep, drop, or another label); `apply_decisions` writes a new file beside
 whatever asked for it, in the original's format, and never changes the original.
@@ -27,6 +31,7 @@ import pandas as pd
 
 from studio.base.errors import DataError
 from studio.base.settings import setting
+from studio.base.text import Text
 from studio.data import DataConfig, LabelledRows, read_table, write_table
 from studio.data.describe import cjk_share
 from studio.models.embeddings import embed
@@ -34,7 +39,15 @@ from studio.tasks import all_tasks, get_task
 
 KEEP, DROP = "keep", "drop"
 MIN_ROWS = 10
+# Penalties tried, weakest regularisation last: unit-length embeddings need C of 1 to 100 (10 suited Banking77's
+# 77 classes of 10 rows; 1 to 3 suits 4-5 classes of 200, where 10 already memorises flipped labels).
+PENALTIES = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+# A row is flagged only when another label is at least this many times as likely as the given one: where the
+# linear model reads the texts poorly, cleanlab's count takes in rows it merely leans away from (measured in
+# bench/RESULTS.md, "Label review": on sets it reads well this drops almost no flipped row).
+CONFIDENT_OTHER = 3.0
 Progress = Callable[[float, str], None]  # (share done 0..1, what is happening)
+WEAK_MODEL = 0.7  # below this out-of-sample agreement with the given labels, the summary says the estimate is rough
 
 
 @dataclass
@@ -54,12 +67,24 @@ class ReviewSettings:
 
 @dataclass
 class Suspect:
+    rank: int               # place in the ranking: 1 = the label most likely wrong
     row: int                # position among the file's data rows (0 = first data row)
     text: str
     given: str
     suggested: str          # the most likely other label
+    p_wrong: float          # out-of-sample probability that another label is right (1 - p_given)
     p_suggested: float      # out-of-sample probability of the suggestion
     p_given: float          # ... and of the given label (low: the studio is sure it is wrong)
+    flagged: bool           # within the cut: one of the rows the estimate counts as wrong
+
+
+@dataclass
+class Ranking:
+    """Every labelled row, flagged ones first, then the rest least likely given label first: what a listing of
+    any length is cut from, without computing anything again."""
+    order: list[int]        # positions among the labelled rows
+    flagged: int            # order[:flagged] are flagged
+    estimated: int          # cleanlab's estimate of how many labels are wrong
 
 
 @dataclass
@@ -67,19 +92,45 @@ class Review:
     file: str
     rows: int               # labelled rows checked
     labels: list[str]
-    suspects: list[Suspect]
+    suspects: list[Suspect]  # the top of the ranking: the flagged rows, then as far down as asked (`limit`)
     how: str                # where the probabilities came from, in a sentence the UI shows
     cv_accuracy: float      # the linear model's out-of-sample accuracy: how much to trust the ranking
     seconds: float
+    estimated: int = 0      # about how many labels are wrong (cleanlab's estimate)
+    flagged: int = 0        # suspects[:flagged] are the rows flagged as wrong
+    folds: int = 5
+    penalty: float = 0.0    # the logistic regression's C, chosen by cross-validation
+    _listing: Callable[[int], list[Suspect]] | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def frame(self) -> pd.DataFrame:
         cols = [f.name for f in dataclasses.fields(Suspect)]
         return pd.DataFrame([dataclasses.asdict(s) for s in self.suspects], columns=cols)
 
-    def summary(self) -> str:
-        share = len(self.suspects) / max(self.rows, 1)
-        return (f"{len(self.suspects)} of {self.rows} rows ({share:.1%}) probably carry a wrong label. {self.how} "
-                f"That model labels {self.cv_accuracy:.1%} of the rows as given ({self.seconds:.0f} s).")
+    def more(self, limit: int) -> "Review":
+        """The same review listing `limit` rows of the ranking (never fewer than the flagged ones, at most every
+        row); nothing is computed again."""
+        if self._listing is None:
+            return self
+        return dataclasses.replace(self, suspects=self._listing(limit))
+
+    def summary(self) -> Text:
+        share = self.estimated / max(self.rows, 1)
+        more = len(self.suspects) - self.flagged
+        weak = self.cv_accuracy < WEAK_MODEL
+        en = (f"About {self.estimated} of {self.rows} labels ({share:.1%}) probably carry a wrong label (an "
+              f"estimate); the {self.flagged} most likely are flagged and listed first"
+              + (f", then {more} more rows further down the ranking" if more > 0 else "") + f". {self.how} "
+              f"That model labels {self.cv_accuracy:.1%} of the rows as given ({self.seconds:.0f} s).")
+        zh = (f"估计 {self.rows} 个标签中约有 {self.estimated} 个（{share:.1%}）可能有误；最可能的 {self.flagged} "
+              "行已标记并排在最前" + (f"，其后是排名更靠后的 {more} 行" if more > 0 else "") + "。"
+              f"概率来自在冻结句向量上做 {self.folds} 折交叉验证的逻辑回归（惩罚 C={self.penalty:g}，由交叉验证选出），"
+              f"由 cleanlab 估计错误数量并排序；另一标签的概率至少是给定标签的 {CONFIDENT_OTHER:g} 倍时才标记。"
+              f"该模型与 {self.cv_accuracy:.1%} 的给定标签一致（{self.seconds:.0f} 秒）。")
+        if weak:
+            en += (" That is low: the base reads these texts poorly, so the estimate is rough and many suspects will "
+                   "be right; a base made for the language reads them better.")
+            zh += "一致率偏低：基础模型读不好这些文本，估计较粗，很多可疑行其实是对的；换用适合该语言的基础模型会更好。"
+        return Text(en, zh)
 
 
 def review_task(task_name: str, what: str = "Label review"):
@@ -92,8 +143,9 @@ def review_task(task_name: str, what: str = "Label review"):
 
 
 def find_suspects(task_name: str, data: DataConfig, settings: ReviewSettings | None = None,
-                  progress: Progress | None = None) -> Review:
-    """Rank the rows of data.train whose label is probably wrong."""
+                  progress: Progress | None = None, limit: int = 0) -> Review:
+    """Rank the rows of data.train whose label is probably wrong: the flagged ones, then down the ranking to
+    `limit` rows in all (0: the flagged ones only). `Review.more` lists further without computing again."""
     settings = settings or ReviewSettings()
     task = review_task(task_name)
     t0 = time.time()
@@ -111,53 +163,109 @@ def find_suspects(task_name: str, data: DataConfig, settings: ReviewSettings | N
     index = {lab: k for k, lab in enumerate(labels)}
     y = np.array([index[rows.labels[i]] for i in at])
     say(0.85, f"Cross-validating a linear model ({settings.folds} folds)")
-    probs, folds = out_of_sample_probabilities(x, y, settings.folds, settings.seed)
+    probe = cross_validated_probabilities(x, y, settings.folds, settings.seed)
     say(0.95, "Finding label issues (cleanlab)")
-    suspects = [_suspect(rows, at[i], labels, probs[i], y[i]) for i in ranked_issues(y, probs)]
-    how = (f"Out-of-sample probabilities: {folds}-fold logistic regression on the frozen {model} "
-           "sentence embeddings; cleanlab estimates how many labels are wrong and ranks the rows.")
-    return Review(file=Path(data.train).name, rows=len(at), labels=labels, suspects=suspects, how=how,
-                  cv_accuracy=float((probs.argmax(1) == y).mean()), seconds=time.time() - t0)
+    ranking = rank_rows(y, probe.probs)
+
+    def listing(n: int) -> list[Suspect]:
+        n = min(len(ranking.order), max(int(n or 0), ranking.flagged))
+        return [_suspect(rows, at[i], labels, probe.probs[i], y[i], rank + 1, rank < ranking.flagged)
+                for rank, i in enumerate(ranking.order[:n])]
+
+    how = (f"Out-of-sample probabilities: {probe.folds}-fold logistic regression (penalty C={probe.penalty:g}, chosen "
+           f"by cross-validated log loss) on the frozen {model} sentence embeddings; cleanlab estimates how many "
+           f"labels are wrong and ranks the rows; a row is flagged when another label is at least "
+           f"{CONFIDENT_OTHER:g} times as likely as the given one.")
+    return Review(file=Path(data.train).name, rows=len(at), labels=labels, suspects=listing(limit), how=how,
+                  cv_accuracy=float((probe.probs.argmax(1) == y).mean()), seconds=time.time() - t0,
+                  estimated=ranking.estimated, flagged=ranking.flagged, folds=probe.folds, penalty=probe.penalty,
+                  _listing=listing)
+
+
+@dataclass
+class Probe:
+    probs: np.ndarray       # (rows, classes), each row's from models fitted without it
+    folds: int
+    penalty: float          # the C chosen
+
+
+def cross_validated_probabilities(x: np.ndarray, y: np.ndarray, folds: int, seed: int) -> Probe:
+    """Out-of-sample probabilities of a logistic regression whose penalty the same folds choose: the most
+    regularised C whose out-of-sample log loss is within one standard error of the best (the usual rule
+    against choosing on noise; here it also keeps the model from fitting the very labels under review)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    smallest = int(np.bincount(y).min())
+    folds = max(2, min(folds, len(y) // 2, max(smallest, 2)))
+    split = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y))
+    # One model per fold, each penalty starting from the previous one's solution: the path costs about three
+    # plain fits. Past the best log loss the weaker penalties (the slowest fits) cannot be chosen: stop there.
+    models = [LogisticRegression(max_iter=2000, warm_start=True) for _ in split]
+    tried: list[tuple[float, np.ndarray, np.ndarray]] = []  # (C, probabilities, per-row log loss)
+    with warnings.catch_warnings():  # a class rarer than the folds is missing from some fits: its column is 0 there
+        warnings.simplefilter("ignore")
+        for c in PENALTIES:
+            probs = np.zeros((len(y), int(y.max()) + 1))
+            for clf, (train, test) in zip(models, split):
+                clf.set_params(C=c).fit(x[train], y[train])
+                probs[np.ix_(test, clf.classes_)] = clf.predict_proba(x[test])
+            probs = np.clip(probs, 1e-6, None)
+            probs /= probs.sum(1, keepdims=True)
+            tried.append((c, probs, -np.log(probs[np.arange(len(y)), y])))
+            if tried[-1][2].mean() > min(t[2].mean() for t in tried):
+                break
+    best = min(tried, key=lambda t: t[2].mean())[2]
+    enough = best.mean() + best.std() / np.sqrt(len(y))
+    c, probs, _ = next(t for t in tried if t[2].mean() <= enough)
+    return Probe(probs=probs, folds=folds, penalty=c)
 
 
 def out_of_sample_probabilities(x: np.ndarray, y: np.ndarray, folds: int, seed: int) -> tuple[np.ndarray, int]:
     """(rows, classes) probabilities, each row's from a model fitted without it; and the folds used."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
-    smallest = int(np.bincount(y).min())
-    folds = max(2, min(folds, len(y) // 2, max(smallest, 2)))
-    # Unit-length embeddings give small logits; a weaker penalty lets the probabilities be sure where the data is.
-    clf = LogisticRegression(C=10.0, max_iter=2000)
-    with warnings.catch_warnings():  # a class rarer than the folds is missing from some fits: its column is 0 there
-        warnings.simplefilter("ignore")
-        probs = cross_val_predict(clf, x, y, cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
-                                  method="predict_proba")
-    probs = np.clip(probs, 1e-6, None)
-    return probs / probs.sum(1, keepdims=True), folds
+    probe = cross_validated_probabilities(x, y, folds, seed)
+    return probe.probs, probe.folds
 
 
-def ranked_issues(y: np.ndarray, probs: np.ndarray) -> list[int]:
-    """Positions of the rows whose label is probably wrong, least likely given label first: as many as cleanlab
-    estimates the data has (the off-diagonal mass of its confident joint), taken from the bottom of its label
-    quality ranking. cleanlab's own filter (find_label_issues, pruning by noise rate) flags every row its
-    classifier doubts, about twice the real count on the benchmark sets; the estimated count with the ranking
-    flags about as many rows as there are errors (bench/RESULTS.md, "Label review")."""
+def rank_rows(y: np.ndarray, probs: np.ndarray) -> Ranking:
+    """Every row ranked, the flagged ones first. cleanlab estimates how many labels are wrong (the off-diagonal
+    of its confident joint); of that many rows from the bottom of its self-confidence ranking, those whose best
+    other label is at least CONFIDENT_OTHER times as likely as the given one are flagged. The rest follow,
+    least likely given label first. cleanlab's own filter (find_label_issues) flags every row its classifier
+    doubts, and its count alone takes in every row a poorly reading model leans away from: both flag far more
+    rows than there are errors where the model is weak (bench/RESULTS.md, "Label review")."""
     from cleanlab.count import num_label_issues
     from cleanlab.rank import get_label_quality_scores
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        n = int(num_label_issues(y, probs))
+        estimated = int(num_label_issues(y, probs))
         quality = get_label_quality_scores(y, probs, method="self_confidence")
-    return [int(i) for i in np.argsort(quality, kind="stable")[:n]]
+    order = np.argsort(quality, kind="stable")
+    given = probs[np.arange(len(y)), y]
+    other = probs.copy()
+    other[np.arange(len(y)), y] = -1.0
+    sure = other.max(1) >= CONFIDENT_OTHER * given
+    head = order[:estimated]
+    flagged = [int(i) for i in head if sure[i]]
+    chosen = set(flagged)
+    rest = [int(i) for i in order if int(i) not in chosen]
+    return Ranking(order=flagged + rest, flagged=len(flagged), estimated=estimated)
 
 
-def _suspect(rows: LabelledRows, at: int, labels: list[str], p: np.ndarray, given: int) -> Suspect:
+def ranked_issues(y: np.ndarray, probs: np.ndarray) -> list[int]:
+    """Positions of the flagged rows, least likely given label first (see rank_rows)."""
+    ranking = rank_rows(y, probs)
+    return ranking.order[:ranking.flagged]
+
+
+def _suspect(rows: LabelledRows, at: int, labels: list[str], p: np.ndarray, given: int, rank: int,
+             flagged: bool) -> Suspect:
     others = np.argsort(-p)
     best = next(int(k) for k in others if k != given)
-    return Suspect(row=rows.rows[at], text=rows.texts[at], given=labels[given], suggested=labels[best],
-                   p_suggested=round(float(p[best]), 4), p_given=round(float(p[given]), 4))
+    return Suspect(rank=rank, row=rows.rows[at], text=rows.texts[at], given=labels[given], suggested=labels[best],
+                   p_wrong=round(1.0 - float(p[given]), 4), p_suggested=round(float(p[best]), 4),
+                   p_given=round(float(p[given]), 4), flagged=bool(flagged))
 
 
 # ------------------------------------------------------------------ decisions --

@@ -76,7 +76,8 @@ def test_every_public_endpoint_is_named_on_purpose(app):
                      "/predict_file", "/export_zip", "/push_to_hub", "/run_metrics", "/run_status",
                      "/predict_entities", "/chat", "/generate", "/answer_question",
                      "/start_sweep", "/list_sweeps", "/show_sweep", "/stop_sweep", "/kill_sweep", "/resume_sweep",
-                     "/find_label_errors", "/save_reviewed_data", "/run_learning_curve", "/create_labelling_project",
+                     "/find_label_errors", "/show_more_label_errors", "/save_reviewed_data", "/run_learning_curve",
+                     "/create_labelling_project",
                      "/list_labelling_projects", "/show_labelling_project", "/suggest_rows", "/show_round",
                      "/save_labels", "/label_row", "/skip_row", "/retrain_labelled", "/preview_augmentation",
                      "/describe_teacher", "/upload_transfer", "/share_run"}

@@ -50,9 +50,19 @@ def test_a_reviewed_copy_is_saved_and_becomes_the_data(tmp_path_factory, noisy, 
         client.predict(handle_file(str(noisy)), api_name="/upload_data")
         status, table = client.predict(api_name="/find_label_errors")
         assert "probably carry a wrong label" in status and "logistic regression" in status, status
+        assert re.search(r"About \d+ of \d+ labels .*\(an estimate\); the \d+ most likely are flagged", status)
         rows = table["data"]
-        assert len(rows) >= 3 and all(r[5] == "keep" for r in rows)
-        rows[0][5], rows[1][5] = rows[0][3], "drop"
+        flagged = len(rows)
+        assert flagged >= 3 and all(r[6] == "keep" for r in rows)
+        assert [r[0] for r in rows] == list(range(1, flagged + 1))  # rank
+        assert all(0.0 <= r[5] <= 1.0 for r in rows)  # p(wrong)
+        rows[0][6], rows[1][6] = rows[0][4], "drop"
+        # Show more reads on down the ranking and keeps what was decided so far.
+        status, table = client.predict({"headers": table["headers"], "data": rows}, api_name="/show_more_label_errors")
+        more = table["data"]
+        assert len(more) == flagged + 25 and "further down the ranking" in status, status
+        assert [r[6] for r in more[:2]] == [rows[0][4], "drop"] and all(r[6] == "keep" for r in more[2:])
+        rows = more
         out = client.predict({"headers": table["headers"], "data": rows}, api_name="/save_reviewed_data")
         texts = " ".join(o for o in out if isinstance(o, str))
         assert "Now using tickets-reviewed.csv" in texts and "1 relabelled, 1 dropped" in texts, texts
@@ -166,11 +176,34 @@ def test_reviewing_labels_in_the_data_tab(app, browser, noisy):  # noqa: F811
     page.wait_for_function("() => document.querySelector('#review-status .studio-msg, .toast-body')", timeout=180_000)
     said = page.locator("#review-status").inner_text() + " | " + " ".join(page.locator(".toast-body").all_inner_texts())
     assert page.locator("#review-status .studio-msg-warn").count(), said
+    assert "(an estimate)" in said and "most likely are flagged and listed first" in said, said
     shot(page, "review-1-suspects")
-    page.get_by_role("button", name="Take every suggestion").click()
+    page.locator("#review-more").click()  # read on down the ranking
+    page.wait_for_selector("#review-status:has-text('further down the ranking')", timeout=60_000)
+    shot(page, "review-1b-more")
+    page.get_by_role("button", name="Take every flagged row's suggestion").click()
     page.wait_for_timeout(1000)
     page.locator("#review-save").click()
     page.wait_for_selector("#data-status:has-text('Now using tickets-reviewed.csv')", timeout=60_000)
     assert "relabelled" in page.locator("#review-message").inner_text()
     shot(page, "review-2-saved")
     page.close()
+
+
+def test_the_bulk_buttons_decide_the_flagged_rows_and_leave_those_listed_further_down():
+    import pandas as pd
+
+    from components.panels.label_review_panel import COLUMNS, with_all
+    from studio.labels import label_review
+
+    table = pd.DataFrame([[rank, rank * 10, "text", "billing", "technical", 0.9, "keep"] for rank in (1, 2, 3, 4)],
+                         columns=COLUMNS)
+
+    class Review:
+        flagged = 2
+
+    taken = with_all("suggested")(table, Review())
+    assert list(taken["decision"]) == ["technical", "technical", "keep", "keep"]
+    dropped = with_all(label_review.DROP)(table, Review())
+    assert list(dropped["decision"]) == ["drop", "drop", "keep", "keep"]
+    assert list(with_all(label_review.KEEP)(dropped, Review())["decision"]) == ["keep"] * 4

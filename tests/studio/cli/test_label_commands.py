@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -32,6 +34,17 @@ def test_clean_writes_suspects_then_a_reviewed_copy(capsys, noisy, tmp_path):
     code, out, _ = run(capsys, "clean", noisy, "--apply", suspects, "--out", reviewed)
     assert code == 0 and "1 relabelled, 1 dropped" in out
     assert len(pd.read_csv(reviewed)) == len(pd.read_csv(noisy)) - 1
+
+
+def test_clean_says_the_estimate_and_lists_past_the_cut_on_request(capsys, noisy, tmp_path):
+    suspects = tmp_path / "suspects.csv"
+    code, out, _ = run(capsys, "clean", noisy, "--out", suspects, "--limit", 40)
+    assert code == 0 and re.search(r"About \d+ of 240 labels .* \(an estimate\); the \d+ most likely are flagged", out)
+    flagged = int(re.search(r"the (\d+) most likely are flagged", out).group(1))
+    table = pd.read_csv(suspects)
+    assert len(table) == 40 > flagged and list(table["rank"]) == list(range(1, 41))
+    assert list(table["flagged"]) == [True] * flagged + [False] * (40 - flagged)
+    assert f"Wrote 40 rows to {suspects}, the {flagged} flagged first" in out
 
 
 def test_clean_refuses_an_unknown_decision_in_one_line(capsys, noisy, tmp_path):
