@@ -100,6 +100,9 @@ def test_the_chinese_page_has_no_english_sentence(app, browser):  # noqa: F811
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url)
     page.wait_for_selector("#data-status .studio-msg-ok", timeout=60_000)
+    # The page is built in English; its load event redraws the data check for a Chinese reader (slow on a busy
+    # machine): read it once that has arrived.
+    page.wait_for_selector("text=分层抽样", timeout=60_000)
     seen: dict[str, str] = {}
     read_page(page, "数据", seen)
     assert "support_tickets.csv 的 10%（分层抽样，种子 42）" in seen  # the split descriptions
