@@ -227,7 +227,8 @@ def on_tokenizer(ctx: StudioContext, model_name, custom, max_length):
         quotas.check_model_folder(ctx.store, model)
     except USER_ERRORS:
         model = None
-    return TokenizerChoice(model, max_length)
+    # The form's 0 is an empty max_length (field_component): the data check then takes it from the data.
+    return TokenizerChoice(model, int(max_length) if max_length else None)
 
 
 @shows_user_errors

@@ -125,9 +125,12 @@ def test_sft_charts_show_prompt_and_answer_tokens_and_turns(app, browser):  # no
     assert set(lengths["names"]) == {"prompt", "answer"} and lengths["title"] == "Tokens per prompt and answer", lengths
     assert bars["x"] == "user turns per conversation" and bars["y"] == "conversations", bars
     assert "records" not in bars["names"] and "assistant_turns" not in str(bars)
+    # max_length is empty by default: the data check says what the run will take, and why, also once it has
+    # counted again with the SFT base the Model tab switched to (its empty field arrives as 0).
+    page.wait_for_selector(".studio-card:has-text('SmolLM2')", timeout=60_000)
+    page.wait_for_timeout(1000)
     summary = page.locator(".studio-card").first.inner_text()
     assert "Tokens per conversation" in summary, summary
-    # max_length is empty by default: the data check says what the run will take, and why.
     assert "max_length 64 from the data: 108 of 108 training records (100%) fit whole" in summary, summary
     shot(page, "newcomer-4-sft-charts")
     page.close()
