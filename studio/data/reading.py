@@ -173,14 +173,7 @@ def read_table(path: str, role: str = "Training", header: bool = True, bad: BadR
             kwargs["column_names"] = [f"column_{i + 1}" for i in range(_field_count(p, kwargs["sep"]))]
     places = None
     if builder == "json":
-        columnar, found = None, json_lines(p, bad) if bad is not None else None  # checked line by line
-        if found is None:
-            try:
-                columnar = check_json_shape(p)
-            except DataError:
-                found = array_records(p, bad) if bad is not None else None
-                if found is None:
-                    raise
+        found, columnar = json_records(p, bad, by_line=bad is not None)  # counting bad records: line by line
         if found is not None and bad.pending(p.name):  # records left out: the others as they are
             if not found:
                 bad.settle(p.name, 0)
@@ -319,6 +312,21 @@ def _json_line(p: Path, i: int, line: str) -> tuple[dict | None, str | None]:
         return None, (f"{p.name} line {i} is not a JSON object; each line must be a record like "
                       '{"text": "...", "label": "..."}.')
     return rec, None
+
+
+def json_records(p: Path, bad: BadRecords | None, by_line: bool = True) -> tuple[list | None, dict | None]:
+    """A JSON or JSONL file as (its records with their places, or None; its columnar dict, or None): JSON Lines
+    read line by line (by_line), else the shape checked, and an array's records read one by one when bad records
+    are counted; a file of neither shape raises check_json_shape's DataError."""
+    found, columnar = json_lines(p, bad) if by_line else None, None
+    if found is None:
+        try:
+            columnar = check_json_shape(p)
+        except DataError:
+            found = array_records(p, bad) if bad is not None else None
+            if found is None:
+                raise
+    return found, columnar
 
 
 def json_lines(p: Path, bad: BadRecords | None = None) -> list[tuple[str, dict]] | None:

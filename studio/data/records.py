@@ -10,7 +10,7 @@ import pandas as pd
 
 from studio.base.errors import DataError
 from studio.data.bad_records import BadRecords
-from studio.data.reading import array_records, check_file, check_json_shape, json_lines, read_table, row_places
+from studio.data.reading import check_file, json_records, read_table, row_places
 
 
 def read_records(path: str, role: str = "Training", bad: BadRecords | None = None,
@@ -23,14 +23,7 @@ def read_records(path: str, role: str = "Training", bad: BadRecords | None = Non
     if ext in (".parquet", ".csv", ".tsv", ".txt"):
         df = read_table(str(p), role, bad=bad)
         return p, list(zip(row_places(df, p), df.to_dict("records")))
-    found, columnar = json_lines(p, bad), None
-    if found is None:
-        try:
-            columnar = check_json_shape(p)
-        except DataError:
-            found = array_records(p, bad) if bad is not None else None
-            if found is None:
-                raise
+    found, columnar = json_records(p, bad)
     if found is not None:
         if bad is not None and not found:
             bad.settle(p.name, 0)

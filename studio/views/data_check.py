@@ -29,7 +29,7 @@ from studio.tasks import DEFAULT_TASK, all_tasks, get_task
 from studio.training import lengths
 
 COLUMN_FIELDS = ("text_column", "context_column", "label_column")  # the file's columns a DataConfig names
-HISTOGRAM_SAMPLE = 5000  # token lengths are counted on at most this many training rows
+HISTOGRAM_SAMPLE = lengths.SAMPLE  # token lengths are counted on at most this many training rows (as a run does)
 
 
 @dataclass
@@ -137,9 +137,10 @@ def check(cfg: DataConfig, model: str | None = None, max_length: int | None = No
         cfg = replace(cfg, **{k: getattr(cfg, k) if getattr(cfg, k) in out.columns else None for k in COLUMN_FIELDS})
         out.text_column, out.label_column, out.context_column = cfg.text_column, cfg.label_column, cfg.context_column
     tok = load_tokenizer(model, task)
+    counted = None
     try:
         if max_length is None and tok is not None:
-            out.length_choice = choose_length(spec, cfg, model, tok, run)
+            out.length_choice, counted = choose_length(spec, cfg, model, tok, run)
             max_length = out.length_choice["value"]
         out.max_length = max_length
         prepared = spec.prepare_data(cfg, tokenizer=tok, max_length=max_length)
@@ -157,7 +158,8 @@ def check(cfg: DataConfig, model: str | None = None, max_length: int | None = No
         out.columns = list(prepared.report.columns)
     if tok is not None:
         train = prepared.splits["train"].head(HISTOGRAM_SAMPLE)
-        out.token_lengths = spec.count_tokens(train, tok)
+        # The same rows the choice counted (the split is seeded): counted once.
+        out.token_lengths = counted if counted is not None else spec.count_tokens(train, tok)
         out.length_series = spec.length_series(train, tok)
         out.tokenizer = model
         out.unknown_share = unknown_share(spec.inputs.from_frame(train), tok)
@@ -165,13 +167,15 @@ def check(cfg: DataConfig, model: str | None = None, max_length: int | None = No
     return out
 
 
-def choose_length(spec, cfg: DataConfig, model: str, tokenizer, run: RunConfig | None) -> dict:
-    """The max_length a run of this data would get (see studio.training.lengths), as a dict with its summary."""
+def choose_length(spec, cfg: DataConfig, model: str, tokenizer, run: RunConfig | None) -> tuple[dict, list[int]]:
+    """The max_length a run of this data would get (see studio.training.lengths), as a dict with its summary, and
+    the token lengths it was chosen from."""
     first = spec.prepare_data(cfg)  # the rows as read, before anything is counted
     run = run or RunConfig(task=spec.name, model=model)
     run = replace(run, task=spec.name, model=model, data=cfg)
     counted = spec.count_tokens(first.splits["train"].head(lengths.SAMPLE), tokenizer)
-    return lengths.choose(run, counted, max(len(first.labels), 2), limit=limits.current().max_length).to_dict()
+    choice = lengths.choose(run, counted, max(len(first.labels), 2), limit=limits.current().max_length)
+    return choice.to_dict(), counted
 
 
 UNREADABLE = 0.05  # a tokenizer that reads this share of the tokens as unknown cannot see the texts

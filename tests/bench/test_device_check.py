@@ -88,5 +88,6 @@ def test_the_import_audit_records_what_studio_code_imports_and_nothing_else(monk
     exec("import plotly, json", {"__name__": "studio.views.fake"})
     exec("import yaml", {"__name__": "not_the_studio"})
     assert audit.distributions() == ["plotly"]
-    assert dc.checks(dc.Row("full", "tiny-llama", "full", trl=False),
-                     {"steps": 4, "tokens_per_s": 1, "final_loss": 2.0, "imports": audit.distributions()}, None)
+    [missing] = dc.checks(dc.Row("full", "tiny-llama", "full", trl=False),
+                          {"steps": 4, "tokens_per_s": 1, "final_loss": 2.0, "imports": audit.distributions()}, None)
+    assert "lacks and no wheel brings: plotly" in missing
