@@ -117,7 +117,7 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
             with gr.Tab(t("Runs", "运行记录"), id="runs", elem_id="tab-runs") as runs_t:
                 runs = runs_tab.build(ctx)
             with gr.Tab(t("Sweep", "超参数搜索"), id="sweep", elem_id="tab-sweep") as sweep_t:
-                sweep = sweep_tab.build(ctx, data, model)
+                sweep = sweep_tab.build(ctx, data, model, opened=sweep_t.select)
             with gr.Tab(t("Label", "标注"), id="label", elem_id="tab-label") as label_t:
                 label = label_tab.build(ctx, data, model)
             with gr.Tab(t("Playground", "试用"), id="playground", elem_id="tab-playground") as play_t:

@@ -62,6 +62,7 @@ class SweepTab:
     open_export: gr.Button
     timer: gr.Timer
     drawn: gr.State      # the sweep and status last drawn: a tick redraws on a change, and while it runs
+    drafted: gr.State    # the space as the studio last drafted it: one that differs was edited by the person
 
     @property
     def view_outputs(self) -> list:
@@ -75,14 +76,34 @@ def base_config(data_state: DataState | None, values: dict[str, Any]) -> RunConf
     return RunConfig.from_dict(forms.raw_config(data_state, values))
 
 
-def on_fields(data_state, fields, **values):
-    """The search space for the ticked fields, each with a range around the form's own value."""
+def drafted_space(data_state, fields, **values) -> str | None:
+    """The search space for the ticked fields, each with a range around the form's own value (None: no data yet)."""
     try:
         cfg = base_config(data_state, values)
     except USER_ERRORS:
-        return gr.skip()
-    space = {name: sweeps.preset(name, cfg) for name in fields or []} or sweeps.default_space(cfg)
-    return yaml.safe_dump(space, sort_keys=False)
+        return None
+    space, notes = {}, []
+    for name in fields or []:
+        try:
+            space[name] = sweeps.preset(name, cfg)
+        except USER_ERRORS as e:  # said in the space itself, where the person will type the range
+            notes.append(f"# {e}")
+    text = yaml.safe_dump(space or sweeps.default_space(cfg), sort_keys=False)
+    return text + "".join(f"{note}\n" for note in notes)
+
+
+def on_fields(data_state, fields, **values):
+    """Fields ticked or unticked: the space is drafted anew for them (the person asked for it)."""
+    space = drafted_space(data_state, fields, **values)
+    return (gr.skip(), gr.skip()) if space is None else (space, space)
+
+
+def on_follow(data_state, fields, space_text, drafted, **values):
+    """The tab opened or the data changed: the drafted space follows the Model and Data tabs (ranges around their
+    values), unless the person has edited it since; an edited space is theirs and stays."""
+    if (space_text or "").strip() and space_text != drafted:
+        return gr.skip(), gr.skip()
+    return on_fields(data_state, fields, **values)
 
 
 @shows_user_errors
@@ -155,8 +176,9 @@ NOTES = {"history": Text("The optimisation history appears after the first finis
                          "第一次试验完成后，这里会显示优化历史。"),
          "parallel": Text("Parallel coordinates appear after the first finished trial.",
                           "第一次试验完成后，这里会显示平行坐标图。"),
-         "importance": Text("Parameter importances appear once two finished trials differ.",
-                            "有两次设置不同的试验完成后，这里会显示参数重要性。")}
+         "importance": Text("Parameter importances appear once two finished trials differ, in settings and in "
+                            "score.",
+                            "有两次设置和得分都不同的试验完成后，这里会显示参数重要性。")}
 
 
 def blank_figures(lang: Lang) -> list:
@@ -267,7 +289,9 @@ def _view_section() -> tuple:
             open_playground, open_export)
 
 
-def build(ctx: StudioContext, data, model) -> SweepTab:
+def build(ctx: StudioContext, data, model, opened) -> SweepTab:
+    """The tab's parts and events; `opened` is the event of the tab being opened (the space is drafted then, from
+    the Model tab's values as they are by then)."""
     intro(t("Let Optuna find the settings: it varies the fields you pick around the Data and Model tabs' config; "
             "every trial is a run you can open, compare and export. Weak trials stop early.",
             "让 Optuna 寻找最佳设置：它在“数据”和“模型与方法”标签页配置的基础上改变你选择的设置；每次试验都是一个运行，"
@@ -277,16 +301,19 @@ def build(ctx: StudioContext, data, model) -> SweepTab:
      open_export) = _view_section()
     tab = SweepTab(fields, space, trials, budget, sampler, prune, start, start_message, picker.dropdown,
                    picker.refresh, picker.empty, status, stop, kill, resume, trials_table, history, parallel,
-                   importance, open_runs, open_playground, open_export, gr.Timer(POLL_SECONDS), gr.State(None))
-    _wire(ctx, tab, {**data.form, **model.form}, data)
+                   importance, open_runs, open_playground, open_export, gr.Timer(POLL_SECONDS), gr.State(None),
+                   gr.State(""))
+    _wire(ctx, tab, {**data.form, **model.form}, data, opened)
     return tab
 
 
-def _wire(ctx: StudioContext, tab: SweepTab, form: dict, data) -> None:
+def _wire(ctx: StudioContext, tab: SweepTab, form: dict, data, opened) -> None:
     names = list(form)
-    gr.on([tab.fields.change, data.state.change], forms.with_keywords(on_fields, names),
-          inputs=[data.state, tab.fields],
-          inputs_kwargs=form, outputs=tab.space, api_visibility="private", trigger_mode="always_last")
+    tab.fields.change(forms.with_keywords(on_fields, names), inputs=[data.state, tab.fields], inputs_kwargs=form,
+                      outputs=[tab.space, tab.drafted], api_visibility="private", trigger_mode="always_last")
+    gr.on([opened, data.state.change], forms.with_keywords(on_follow, names),
+          inputs=[data.state, tab.fields, tab.space, tab.drafted], inputs_kwargs=form,
+          outputs=[tab.space, tab.drafted], api_visibility="private", trigger_mode="always_last")
     tab.start.click(forms.with_keywords(bind(on_start, ctx), names),
                     inputs=[data.state, tab.space, tab.trials, tab.budget, tab.sampler, tab.prune], inputs_kwargs=form,
                     outputs=[tab.start_message, tab.picker], api_name="start_sweep", concurrency_id="start",

@@ -71,7 +71,10 @@ def figures(store: Store, sweep_id: str) -> dict[str, Any]:
     if done:
         out["history"] = vis.plot_optimization_history(study)
         out["parallel"] = vis.plot_parallel_coordinate(study)
-    if len(done) >= 2 and len({json.dumps(t.params, sort_keys=True) for t in done}) >= 2:
+    # Importances rank what set the better trials apart: none when every trial had the same settings or the same
+    # score (Optuna would draw all of them equal, which reads as a finding).
+    if (len({json.dumps(t.params, sort_keys=True) for t in done}) >= 2
+            and len({t.value for t in done}) >= 2):
         try:
             out["importance"] = vis.plot_param_importances(study)
         except (RuntimeError, ValueError, ZeroDivisionError):  # every trial alike in what matters: nothing to rank

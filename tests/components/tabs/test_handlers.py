@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import yaml
 
 from components.context import StudioContext
 from components.tabs import data_tab, model_tab, playground_tab, runs_tab
@@ -163,3 +164,26 @@ def models_hub_id(name: str) -> str:
     from studio import models
 
     return models.find_entry(name).hub_id
+
+
+def test_the_sweep_space_follows_the_model_tab_until_the_person_edits_it(ctx):
+    from components.tabs import sweep_tab
+
+    state = data_tab.initial(ctx)[0]
+    fields = ["training.learning_rate", "training.epochs"]
+    skip = (sweep_tab.gr.skip(), sweep_tab.gr.skip())
+    # Opening the tab on a fresh page (nothing drafted, nothing typed) drafts it around the form's values.
+    space, drafted = sweep_tab.on_follow(state, fields, "", "", model="minilm", method="lora", epochs=3)
+    assert space == drafted and "training.learning_rate" in space
+    assert yaml.safe_load(space)["training.epochs"] == {"low": 2, "high": 5, "step": 1}
+    # The Model tab changed since and the person left the space alone: it follows.
+    again, _ = sweep_tab.on_follow(state, fields, space, drafted, model="minilm", method="lora", epochs=6)
+    assert yaml.safe_load(again)["training.epochs"] == {"low": 5, "high": 8, "step": 1}
+    # Edited by the person: it stays theirs.
+    edited = space + "training.batch_size: {choices: [8]}\n"
+    assert sweep_tab.on_follow(state, fields, edited, drafted, model="minilm", method="lora", epochs=6) == skip
+    # Ticking a field is asking for a new draft, edited or not; a preset that cannot be drafted says why, in place.
+    ticked, _ = sweep_tab.on_fields(state, [*fields, "training.max_length"], model="minilm", method="lora")
+    assert "training.epochs" in yaml.safe_load(ticked) and "# space.training.max_length" in ticked
+    # No data yet: nothing to draft around, nothing changes.
+    assert sweep_tab.on_follow(None, fields, "", "", model="minilm") == skip

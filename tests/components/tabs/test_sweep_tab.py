@@ -72,8 +72,11 @@ def test_the_sweep_tab_draws_optunas_figures_and_opens_the_best_trial(app, brows
     for field, value in {"epochs": 2, "max_length": 32}.items():
         set_number(page, field, value)
     open_tab(page, "Sweep")
-    page.locator("#sweep-fields").get_by_label("Epochs").check()  # a second field: its range appears in the space
+    # Opening the tab drafts the space for the ticked fields, around the Model tab's values as typed there.
     page.wait_for_function("() => document.querySelector('#sweep-space').innerText.includes('training.epochs')",
+                           timeout=20_000)
+    page.locator("#sweep-fields").get_by_label("Warm-up share").check()  # one more field: its range joins the space
+    page.wait_for_function("() => document.querySelector('#sweep-space').innerText.includes('warmup_ratio')",
                            timeout=20_000)
     trials = page.locator("#sweep-trials input").first
     trials.fill("3")

@@ -159,3 +159,30 @@ def test_stop_kill_and_resume_reach_the_running_trial(tmp_path, tiny_bert, separ
     assert "ended without reporting" in sweeps.sync(store, sweep_id)["reason"]
     for rid in [r["id"] for r in store.list() if r["status"] in runfolder.ACTIVE]:
         store.kill(rid)
+
+
+def test_no_importances_are_drawn_while_every_finished_trial_scored_the_same(monkeypatch):
+    """Optuna's PED-ANOVA draws every importance equal (with a warning) when the trials tie: that reads as a
+    finding, so the figure waits for scores that differ."""
+    import warnings
+
+    import optuna
+
+    from studio.sweeps import results
+
+    def study_with(values):
+        study = optuna.create_study(direction="maximize")
+        for i, value in enumerate(values):
+            study.add_trial(optuna.trial.create_trial(
+                params={"lr": 1e-4 * (i + 1), "epochs": i + 1}, value=value,
+                distributions={"lr": optuna.distributions.FloatDistribution(1e-5, 1e-2, log=True),
+                               "epochs": optuna.distributions.IntDistribution(1, 5)}))
+        return study
+
+    monkeypatch.setattr(results, "load_study", lambda store, sweep_id: study_with([0.5, 0.5, 0.5]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Optuna's "importances will be equal" is not reached
+        tied = results.figures(None, "s")
+    assert tied["history"] is not None and tied["importance"] is None
+    monkeypatch.setattr(results, "load_study", lambda store, sweep_id: study_with([0.5, 0.7, 0.6]))
+    assert results.figures(None, "s")["importance"] is not None
