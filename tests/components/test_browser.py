@@ -191,19 +191,3 @@ def test_whole_flow(app, browser, tmp_path):
     shot(page, "7-export")
     assert not errors, errors
     page.close()
-
-
-def test_chinese_interface(app, browser):
-    url, _ = app
-    page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
-    page.goto(url)
-    page.wait_for_selector("#data-status .studio-msg-ok", timeout=60_000)
-    page.wait_for_selector("#tab-data .js-plotly-plot", timeout=30_000)
-    for tab in ("数据", "模型与方法", "训练", "运行记录", "试用", "导出"):
-        assert page.get_by_role("tab", name=tab, exact=True).is_visible(), tab
-    assert page.get_by_text("内置示例数据").is_visible()
-    shot(page, "8-data-zh")
-    open_tab(page, "训练")
-    assert page.get_by_role("button", name="开始训练").is_visible()
-    shot(page, "9-train-zh")
-    page.close()

@@ -105,6 +105,9 @@ def test_the_chinese_page_has_no_english_sentence(app, browser):  # noqa: F811
     page.wait_for_selector("text=分层抽样", timeout=60_000)
     seen: dict[str, str] = {}
     read_page(page, "数据", seen)
+    for tab in ("数据", "模型与方法", "训练", "运行记录", "超参数搜索", "标注", "试用", "导出"):
+        assert page.get_by_role("tab", name=tab, exact=True).is_visible(), tab
+    assert page.get_by_text("内置示例数据").is_visible()
     assert "support_tickets.csv 的 10%（分层抽样，种子 42）" in seen  # the split descriptions
 
     # The Model tab: its help texts, then a max_length that the sample's texts pass, so the data check warns.
@@ -119,6 +122,7 @@ def test_the_chinese_page_has_no_english_sentence(app, browser):  # noqa: F811
     open_tab(page, "训练")
     page.wait_for_timeout(1500)  # the run view's first tick draws the empty charts in Chinese
     read_page(page, "训练", seen)
+    assert page.get_by_role("button", name="开始训练").is_visible()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "zh-train.png"), full_page=True)
     open_tab(page, "数据")
