@@ -9,4 +9,4 @@ export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 # Two test processes, one thread each (tests/conftest.py): most tests wait on worker subprocesses, browsers and
 # imports, so two share the two cores of a small machine well. A file's tests stay in one process (their
 # fixtures are per file). STUDIO_TEST_PROCESSES=0 runs them in this process; arguments after it win.
-exec .venv/bin/python -m pytest -q -p no:cacheprovider -n "${STUDIO_TEST_PROCESSES:-2}" --dist loadfile "$@"
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -n "${STUDIO_TEST_PROCESSES:-2}" --dist loadfile --no-loadscope-reorder "$@"
