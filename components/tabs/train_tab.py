@@ -134,6 +134,7 @@ def _read_view(rd, run_id: str) -> dict:
         cfg = json.loads((RunFolder(rd).config).read_text())
         task = get_task(cfg.get("task"))
         v.update(epochs=cfg["training"]["epochs"], plot_metrics=list(task.metrics.plot),
+                 step_metrics=list(task.metrics.steps),
                  # kept in the page's state as plain pairs (a gr.State round-trips JSON-like values)
                  plot_labels={k: [str(v), v.zh] for k, v in task.metrics.labels.items()},
                  name=cfg.get("name")
@@ -174,7 +175,8 @@ def draw(ctx: StudioContext, run_id: str | None, view_state: dict | None, lang: 
     samples = run_views.sample_generations(records)
     labels = {k: Text(*pair) for k, pair in (v.get("plot_labels") or {}).items()}
     figures = [plots.loss_figure(records, zh=lang.zh),
-               plots.eval_figure(records, v.get("plot_metrics") or ("accuracy", "f1"), labels, zh=lang.zh),
+               plots.eval_figure(records, v.get("plot_metrics") or ("accuracy", "f1"), labels, zh=lang.zh,
+                                 steps=v.get("step_metrics") or ()),
                plots.learning_rate_figure(records, zh=lang.zh)]
     return [status_html(run_id, {"name": v.get("name")}, st, v.get("epochs"), report, lang),
             *figures, log_tail(rd), v, gr.update(visible=False),

@@ -88,7 +88,9 @@ def _metric_line(r: dict) -> str:
                 f"{r.get('max_steps')} steps on {r.get('device')} ({r.get('precision')})")
     if kind == "train":
         sps = r.get("samples_per_second")
-        return (f"step {r['step']} epoch {r.get('epoch', 0):.2f} loss {r.get('loss', float('nan')):.4f} "
+        # What else the trainer measured at this step (the rewards of reinforcement learning), after the loss.
+        extra = "".join(f" {k} {v:.3f}" for k, v in r.items() if k.startswith("reward") and isinstance(v, (int, float)))
+        return (f"step {r['step']} epoch {r.get('epoch', 0):.2f} loss {r.get('loss', float('nan')):.4f}{extra} "
                 f"lr {r.get('learning_rate', 0):.2e}"
                 + (f" {sps:.1f} samples/s eta {fmt_dur(r.get('eta_seconds'))}" if sps else ""))
     if kind == "eval":

@@ -44,10 +44,10 @@ class RunConfig:
     model: str = setting(AUTO_MODEL, "Base model: a catalog name, a Hugging Face hub id or a local folder; auto (or "
                          "left out) takes the task's default for the data: MiniLM for English classification, NER and "
                          "QA, multilingual-e5-small when most of the texts are Chinese, Japanese or Korean, SmolLM2 "
-                         "for SFT and preference tuning.",
+                         "for SFT, preference tuning and reinforcement learning.",
                          zh="基础模型：模型目录中的名称、Hugging Face Hub ID 或本地文件夹；auto（或不填）"
                             "按数据选用任务的默认模型：英文分类、NER 和问答用 MiniLM，文本大多为中文、"
-                            "日文或韩文时用 multilingual-e5-small，SFT 和偏好微调用 SmolLM2。")
+                            "日文或韩文时用 multilingual-e5-small，SFT、偏好微调和强化学习用 SmolLM2。")
     method: str = setting("lora", "How the model is adapted: full, freeze, lora, dora, adalora, ia3, prefix or prompt.",
                           zh="模型的适配方式：full、freeze、lora、dora、adalora、ia3、prefix 或 prompt。")
     method_args: dict = setting({}, "Settings of the chosen method (see `studio methods`); empty takes its defaults.",

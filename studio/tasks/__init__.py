@@ -25,6 +25,7 @@ TASK_MODULES = {
     "seq2seq": "studio.tasks.seq2seq",
     "preference": "studio.tasks.preference",
     "extractive-qa": "studio.tasks.extractive_qa",
+    "rl": "studio.tasks.rl",
 }
 DEFAULT_TASK = next(iter(TASK_MODULES))  # a config or a run that names no task is this one
 

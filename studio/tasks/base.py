@@ -163,6 +163,7 @@ class MetricFacts:
     test: tuple[str, ...]            # what its test report's "metrics" hold, in the order tables show them
     plot: tuple[str, ...]            # validation metrics drawn live, without "eval_"
     logged: tuple[str, ...] = ()     # validation metrics its trainer logs that are neither best nor test metrics
+    steps: tuple[str, ...] = ()      # metrics its trainer also logs at training steps, drawn live beside `plot`
     labels: Mapping[str, Text] = field(default_factory=dict)  # {"eval_f1": Text(...)} where a name misleads
 
     def selection(self, chosen: str | None) -> str:
@@ -266,6 +267,9 @@ class TrainerParts:
     # The collator to use instead where the attention kernel is not flash-attention 2: `collator` flattens each
     # batch into one row (padding-free), which pays only where the kernel keeps each sequence to itself.
     flat_fallback: Any = None
+    # Training examples each dataset row becomes: GRPO writes num_generations replies to every prompt, and the
+    # batch counts replies, so a run's steps are rows x this / batch.
+    examples_per_row: int = 1
 
 
 def no_run_callbacks(cfg, tokenizer, labels, splits, run_dir) -> list:
@@ -387,7 +391,8 @@ def contract_problems(task: Task) -> list[str]:
     problems = []
     for f in (task.texts, task.data, task.model, task.metrics):
         for k in dataclasses.fields(f):
-            if getattr(f, k.name) in ("", ()) and k.name not in ("methods", "script_requirements", "logged"):
+            if getattr(f, k.name) in ("", ()) and k.name not in ("methods", "script_requirements", "logged",
+                                                                        "steps"):
                 problems.append(f"{task.name}: {type(f).__name__}.{k.name} is not set")
     if len(task.texts.inputs) != len(task.inputs.columns):
         problems.append(f"{task.name}: {len(task.inputs.columns)} input columns but {len(task.texts.inputs)} pickers")

@@ -1,4 +1,4 @@
-"""What every chat task shares (instruction tuning, preference tuning, the coming reinforcement learning): the
+"""What every chat task shares (instruction tuning, preference tuning, reinforcement learning): the
 messages of a conversation read from the shapes the field publishes, a file of records as splits, the chat
 template (a plain one for bases without), the causal LM and its tokenizer, and generation: batched answers,
 streamed answers, where a turn ends.
@@ -46,11 +46,12 @@ def transcript_turns(text: str) -> list[dict[str, str]] | None:
 
 
 def chat_messages(turns: Any, where: str, field: str = "messages", silent_answer: bool = False,
-                  ) -> list[dict[str, str]]:
+                  answered: bool = True) -> list[dict[str, str]]:
     """A chat field as checked [{role, content}] messages (ShareGPT's from/value are read too).
 
     silent_answer: the last turn, the assistant's answer, may be an empty text (a refusal by silence, which a
-    preference set may prefer); every other turn needs text."""
+    preference set may prefer); every other turn needs text. answered=False: the conversation may also end with
+    the user's turn (a prompt still to be answered)."""
     if isinstance(turns, np.ndarray):  # Parquet hands lists back as arrays
         turns = turns.tolist()
     if isinstance(turns, str):
@@ -81,7 +82,7 @@ def chat_messages(turns: Any, where: str, field: str = "messages", silent_answer
         out.append({"role": ROLES[r.strip().lower()], "content": content.strip()})
     if not any(m["role"] == "user" for m in out):
         raise DataError(f"{where}: the conversation has no user turn; start it with what the user asks.")
-    if out[-1]["role"] != "assistant":
+    if out[-1]["role"] != "assistant" and (answered or out[-1]["role"] != "user"):
         raise DataError(f"{where}: the conversation ends with a {out[-1]['role']} turn, not an assistant answer; "
                         "end every conversation with the assistant's reply, or drop the unanswered last turn.")
     return out

@@ -22,8 +22,9 @@ def run_log_callback():
         its decision to stop reaches every rank at the same step.
         """
 
-        def __init__(self, run_dir: Path, batch_per_step: int, writer: bool = True):
+        def __init__(self, run_dir: Path, batch_per_step: int, writer: bool = True, kept: tuple[str, ...] = ()):
             self.run_dir = Path(run_dir)
+            self.kept = kept
             self.writer = runfolder.MetricsWriter(run_dir)
             self.writes = writer
             self.batch_per_step = batch_per_step
@@ -70,14 +71,17 @@ def run_log_callback():
         def on_log(self, args, state, control, logs=None, **kw):
             if not self.writes:
                 return
-            self.writer.append(metrics_record(dict(logs or {}), state, *self._speed(state)))
+            self.writer.append(metrics_record(dict(logs or {}), state, *self._speed(state), kept=self.kept))
             self._status(state, force=True)
 
     return RunLogCallback
 
 
-def metrics_record(logs: dict[str, Any], state, sps: float | None, eta: float | None) -> dict[str, Any]:
-    """One metrics.jsonl line from the Trainer's logs: an evaluation, the run's summary or a training step."""
+def metrics_record(logs: dict[str, Any], state, sps: float | None, eta: float | None, kept: tuple[str, ...] = (),
+                   ) -> dict[str, Any]:
+    """One metrics.jsonl line from the Trainer's logs: an evaluation, the run's summary or a training step (its
+    loss, learning rate and gradient norm, and the `kept` metrics a task's trainer measures while it trains, such
+    as the rewards of reinforcement learning)."""
     rec: dict[str, Any] = {"step": state.global_step, "epoch": round(state.epoch or 0.0, 4)}
     if any(k.startswith("eval_") for k in logs):
         rec["kind"] = "eval"
@@ -89,7 +93,7 @@ def metrics_record(logs: dict[str, Any], state, sps: float | None, eta: float | 
         rec.update({k: logs[k] for k in ("train_runtime", "train_samples_per_second", "train_loss") if k in logs})
     else:
         rec["kind"] = "train"
-        rec.update({k: logs[k] for k in ("loss", "learning_rate", "grad_norm") if k in logs})
+        rec.update({k: logs[k] for k in ("loss", "learning_rate", "grad_norm", *kept) if k in logs})
         rec["samples_per_second"] = sps
         rec["eta_seconds"] = eta
     return rec

@@ -114,7 +114,8 @@ def run(run_dir: Path, resume: bool = False, features=FEATURES) -> dict[str, Any
     splits["train"] = hooks.through(features, "train_rows", ctx, splits["train"])
     ds = hooks.through(features, "datasets", ctx, task.tokenize(splits, tokenizer, labels, cfg))
     ctx.datasets = ds
-    batch_per_step, total_steps = plan_steps(len(ds["train"]), t, world_size())
+    parts = task.trainer_parts(cfg, tokenizer, labels, splits)
+    batch_per_step, total_steps = plan_steps(len(ds["train"]) * parts.examples_per_row, t, world_size())
     empty = weights_from_rank_0(formats.quantized)  # FSDP: only each machine's first rank reads the base
     model = assemble_model(task.load_model, task.model.peft_task_type, cfg, model_path, labels, tokenizer, total_steps,
                            # resume loads the trained head anyway; an empty model receives rank 0's
@@ -127,14 +128,14 @@ def run(run_dir: Path, resume: bool = False, features=FEATURES) -> dict[str, Any
           f"({formats.describe()})" + (f", {world_size()} processes" if world_size() > 1 else ""), flush=True)
     wandb_env(t, run_dir)
     lr, best = cfg.learning_rate(), cfg.selection_metric()
-    parts = task.trainer_parts(cfg, tokenizer, labels, splits)
     collator = batch_collator(parts, task.collator(tokenizer, model), formats.attention)
     for wrap in hooks.each(features, "trainer"):
         parts, collator = wrap(ctx, parts, collator)
     args = training_arguments(parts.args_cls or TrainingArguments, t, str(RunFolder(run_dir).checkpoints), lr, best,
                               precision, device == "cpu", tracking_integrations(t) or "none", run_dir.name, parts.args,
                               tf32=formats.tf32)
-    logcb = run_log_callback()(run_dir, batch_per_step, writer=main)
+    logcb = run_log_callback()(run_dir, batch_per_step, writer=main,
+                               kept=(*task.metrics.steps, *task.metrics.logged))
     callbacks = [logcb, *task.run_callbacks(cfg, tokenizer, labels, splits, run_dir), *recipe_callbacks(model, t),
                  *(cb for make in hooks.each(features, "callbacks") for cb in make(ctx))]
     trainer = build_trainer(parts, model, args, ds, collator, tokenizer, callbacks)

@@ -31,6 +31,11 @@ METRIC_NAMES = {
     "eval_reward_margin": Text("reward margin", "奖励差值"),
     "eval_reward_chosen": Text("reward of chosen", "更优回答的奖励"),
     "eval_reward_rejected": Text("reward of rejected", "较差回答的奖励"),
+    "eval_reward": Text("validation reward", "验证奖励"), "reward": Text("reward (training)", "奖励（训练）"),
+    **{f"eval_reward_{name}": Text(f"validation {name} reward", f"验证 {name} 奖励")
+       for name in ("answer", "format", "length", "json")},
+    **{f"reward_{name}": Text(f"{name} reward (training)", f"{name} 奖励（训练）")
+       for name in ("answer", "format", "length", "json")},
 }
 SPLITS = {"train": Text("train", "训练集"), "validation": Text("validation", "验证集"), "test": Text("test", "测试集")}
 STEP, LOSS, SCORE = Text("step", "步数"), Text("loss", "损失"), Text("score", "得分")
@@ -106,13 +111,14 @@ def loss_figure(records: list[dict[str, Any]], zh: bool = False) -> go.Figure:
 
 
 def eval_figure(records: list[dict[str, Any]], metrics: Sequence[str] = ("accuracy", "f1"),
-                labels: dict[str, str] | None = None, zh: bool = False) -> go.Figure:
-    """Validation scores against step (the task's PLOT_METRICS: accuracy and macro F1 for classification).
+                labels: dict[str, str] | None = None, zh: bool = False, steps: Sequence[str] = ()) -> go.Figure:
+    """Validation scores against step (the task's PLOT_METRICS: accuracy and macro F1 for classification), and the
+    `steps` metrics as the trainer logs them at each training step (the rewards of reinforcement learning).
 
     `labels` renames traces where a task's metric differs from the usual one of that name (NER's F1 is entity-level).
     """
-    keys = [(f"eval_{m}", "eval") for m in metrics]
-    values = [v for k, _ in keys for v in series(records, k, "eval")[1]]
+    keys = [(f"eval_{m}", "eval") for m in metrics] + [(m, "train") for m in steps]
+    values = [v for k, kind in keys for v in series(records, k, kind)[1]]
     # Shares (accuracy, F1) sit on a fixed 0..1 axis so curves compare across runs; BLEU, chrF, perplexity do not.
     y_range = [0, 1.02] if values and 0 <= min(values) and max(values) <= 1 else None  # rewards go below 0
     return _lines(records, keys, SCORE, Text("Validation scores appear here after the first evaluation.",

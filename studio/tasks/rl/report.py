@@ -1,0 +1,62 @@
+"""The test report: greedy replies to the held-out prompts, scored by every reward the run trained with: the mean
+of each, their weighted total, and the answer reward's accuracy."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+
+from studio.tasks.chat import ensure_chat_template, generate
+from studio.tasks.rl.rewards import reward_functions, reward_names, reward_weights
+
+TEST_GENERATIONS = 40          # held-out prompts answered for the report (generation is the slow part)
+
+
+def scored_replies(own, prompts: list[list[dict]], references: list[str], outputs: list[str],
+                   ) -> tuple[dict[str, list[float | None]], list[float]]:
+    """Each reward's score of each reply (None: not scored), and each reply's weighted total (as trl adds them:
+    rewards not scored left out)."""
+    names = reward_names(own.rewards)
+    weights = reward_weights(names, own.reward_weights)
+    completions = [[{"role": "assistant", "content": o}] for o in outputs]
+    scores = {name: list(fn(prompts=prompts, completions=completions, reference=references))
+              for name, fn in zip(names, reward_functions(own))}
+    totals = [float(sum(w * s for w, s in zip(weights, (scores[n][i] for n in names)) if s is not None))
+              for i in range(len(outputs))]
+    return scores, totals
+
+
+def _mean(values: list[float | None]) -> float | None:
+    kept = [v for v in values if v is not None and not math.isnan(v)]
+    return float(np.mean(kept)) if kept else None
+
+
+def test_report(trainer, test_ds, test_df: pd.DataFrame, labels, tokenizer=None, cfg=None):
+    """Greedy replies to the first TEST_GENERATIONS test prompts, scored by the run's rewards."""
+    own = cfg.task_args
+    rows = test_df.head(TEST_GENERATIONS)
+    prompts = [json.loads(p) for p in rows["prompt"]]
+    references = rows["reference"].tolist()
+    outputs = generate(trainer.model, ensure_chat_template(tokenizer), prompts, own.max_new_tokens)
+    scores, totals = scored_replies(own, prompts, references, outputs)
+    metrics: dict[str, float | None] = {"reward": _mean(totals)}
+    metrics.update({f"reward_{name}": _mean(values) for name, values in scores.items()})
+    if "answer" in scores:
+        metrics["answer_accuracy"] = metrics["reward_answer"]
+    metrics["completion_words"] = float(np.mean([len(o.split()) for o in outputs])) if outputs else 0.0
+    notes = {"reward": "the weighted total of the rewards per reply, averaged over the replies",
+             "answer_accuracy": "share of replies whose final answer equals the reference",
+             "completion_words": "mean words per reply"}
+    notes.update({f"reward_{name}": f"mean {name} reward (0 to 1)" for name in scores})
+    report = {"task": "rl", "n": int(len(test_df)), "generated": len(outputs), "metrics": metrics, "labels": [],
+              "rewards": list(scores), "weights": reward_weights(list(scores), own.reward_weights),
+              "max_new_tokens": own.max_new_tokens, "metric_notes": notes}
+    out_rows = [{"text": text, "reference": ref, "output": out, "reward": total,
+                 "scores": ", ".join(f"{n}={scores[n][i]:g}" for n in scores if scores[n][i] is not None),
+                 "correct": bool(scores["answer"][i]) if "answer" in scores and scores["answer"][i] is not None
+                 else None}
+                for i, (text, ref, out, total) in enumerate(zip(rows["text"], references, outputs, totals))]
+    return report, out_rows

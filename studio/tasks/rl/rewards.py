@@ -1,0 +1,231 @@
+"""The rewards a person picks by name (task_args.rewards), each a function in the shape TRL's GRPOTrainer calls:
+f(prompts, completions, **columns) -> one score (or None: not scored) per completion. A completion is text, or
+trl's conversational form [{"role": "assistant", "content": ...}]; the data's reference answers arrive as the
+`reference` column.
+
+Each reward scores from 0 (worst) to 1 (best), so several add up on one scale and their weights say what matters.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from studio.base.errors import ConfigError
+from studio.base.text import Text
+
+# Where a reply states its final answer, most explicit first: <answer>...</answer>, \boxed{...}, "Answer: ...",
+# "####" (GSM8K's references); else the last number in the reply.
+ANSWER_MARKS = (re.compile(r"<answer>(.*?)</answer>", re.S | re.I), re.compile(r"\\boxed\{([^{}]*)\}"),
+                re.compile(r"(?:final answer|answer)\s*(?:is|:)\s*(.+)", re.I), re.compile(r"####\s*(.+)"))
+NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
+DEFAULT_FORMAT = r"(?im)^\s*answer:\s*\S"
+
+
+def completion_text(completion: Any) -> str:
+    """The reply's text, from trl's plain or conversational completion."""
+    if isinstance(completion, list):
+        return "".join(str(m.get("content") or "") for m in completion if isinstance(m, dict))
+    return str(completion or "")
+
+
+def final_answer(text: str) -> str:
+    """The answer a reply ends on (see ANSWER_MARKS): the last marked one, else the last number, else the text."""
+    for mark in ANSWER_MARKS:
+        found = mark.findall(text)
+        if found:
+            return found[-1].strip().splitlines()[0].strip() if found[-1].strip() else ""
+    numbers = NUMBER.findall(text)
+    return numbers[-1] if numbers else text.strip()
+
+
+def _normalised(text: str) -> str:
+    text = re.sub(r"[\s$€£%]+", " ", text).strip().strip(".!。").strip().casefold()
+    return text.replace(",", "") if NUMBER.fullmatch(text.replace(" ", "")) else text
+
+
+def _as_number(text: str) -> float | None:
+    text = text.replace(",", "").replace(" ", "")
+    try:
+        if "/" in text:
+            num, den = text.split("/", 1)
+            return float(num) / float(den)
+        return float(text)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def answers_match(answer: str, reference: str) -> bool:
+    """Whether a reply's final answer equals the reference: as numbers (12, 12.0 and 1,2 0 agree; 1/2 and 0.5),
+    through math-verify for LaTeX and expressions where it is installed, else as text (case, spacing and a final
+    period ignored)."""
+    ref = final_answer(reference) if ("####" in reference or "\\boxed" in reference) else reference.strip()
+    got, want = _normalised(answer), _normalised(ref)
+    if not want:
+        return False
+    a, b = _as_number(got), _as_number(want)
+    if a is not None and b is not None:
+        return abs(a - b) <= 1e-6 * max(1.0, abs(b))
+    if got == want:
+        return True
+    try:
+        from math_verify import parse, verify
+    except ImportError:  # optional: numbers and text above cover the common cases
+        return False
+    try:
+        return bool(verify(parse(ref), parse(answer)))
+    except Exception:  # noqa: BLE001 - an expression math-verify cannot read is not a match
+        return False
+
+
+# ================================================================= rewards ==
+def answer_reward(completions, reference=None, **_) -> list[float | None]:
+    """1 where the reply's final answer equals the record's reference answer, else 0; None where the record has
+    no reference (trl then leaves that reward out of the total)."""
+    refs = reference if reference is not None else [None] * len(completions)
+    return [None if ref is None or not str(ref).strip() else
+            float(answers_match(final_answer(completion_text(c)), str(ref))) for c, ref in zip(completions, refs)]
+
+
+def format_reward_for(pattern: str) -> Callable[..., list[float]]:
+    rx = re.compile(pattern)
+
+    def format_reward(completions, **_) -> list[float]:
+        """1 where the reply matches the format pattern (a regular expression, searched), else 0."""
+        return [1.0 if rx.search(completion_text(c)) else 0.0 for c in completions]
+
+    return format_reward
+
+
+def length_reward_for(target_words: int) -> Callable[..., list[float]]:
+    def length_reward(completions, **_) -> list[float]:
+        """1 at the target length in words, falling linearly to 0 at no words or twice the target."""
+        return [max(0.0, 1.0 - abs(len(completion_text(c).split()) - target_words) / target_words)
+                for c in completions]
+
+    return length_reward
+
+
+FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
+
+
+def json_value(text: str) -> tuple[bool, Any]:
+    """(parsed, value) of a reply that is JSON: the whole reply, or the first ```json fenced block in it."""
+    fenced = FENCE.search(text)
+    candidate = (fenced.group(1) if fenced else text).strip()
+    try:
+        return True, json.loads(candidate)
+    except (json.JSONDecodeError, ValueError):
+        return False, None
+
+
+def json_reward_for(schema_text: str) -> Callable[..., list[float]]:
+    schema = json.loads(schema_text) if schema_text.strip() else None
+    validator = None
+    if schema is not None:
+        import jsonschema
+
+        validator = jsonschema.Draft202012Validator(schema)
+
+    def json_reward(completions, **_) -> list[float]:
+        """1 where the reply is valid JSON (matching the schema, when one is given; JSON that does not match
+        scores 0.5), else 0."""
+        out = []
+        for c in completions:
+            ok, value = json_value(completion_text(c))
+            out.append(0.0 if not ok else 1.0 if validator is None or validator.is_valid(value) else 0.5)
+        return out
+
+    return json_reward
+
+
+@dataclass(frozen=True)
+class Reward:
+    name: str
+    help: Text
+    needs_reference: bool = False
+
+
+REWARDS = {r.name: r for r in (
+    Reward("answer", Text("1 when the reply's final answer (after 'Answer:', in \\boxed{}, in <answer> tags, else its "
+                          "last number) equals the record's reference answer: numbers as numbers, maths through "
+                          "math-verify, text ignoring case and spacing.",
+                          "回复的最终答案（“Answer:”之后、\\boxed{} 或 <answer> 标签中，否则取最后一个数字）"
+                          "与记录的参考答案"
+                          "相同时为 1：数字按数值比较，数学式用 math-verify 比较，文本忽略大小写和空白。"),
+           needs_reference=True),
+    Reward("format", Text("1 when the reply matches the format pattern (a regular expression: by default a line that "
+                          "starts with 'Answer:').",
+                          "回复符合格式模式（正则表达式：默认是一行以“Answer:”开头）时为 1。")),
+    Reward("length", Text("1 at the target length in words, falling to 0 at no words or twice the target.",
+                          "在目标词数时为 1，没有词或达到目标两倍时降为 0。")),
+    Reward("json", Text("1 when the reply is valid JSON (and matches the JSON schema, when one is given: JSON that "
+                        "does not match scores 0.5).",
+                        "回复是有效的 JSON（给出 JSON schema 时还须符合它：不符合的 JSON 得 0.5）时为 1。")),
+)}
+
+
+def reward_names(text: str) -> list[str]:
+    return [n.strip() for n in str(text or "").split(",") if n.strip()]
+
+
+def reward_weights(names: list[str], text: str) -> list[float]:
+    """The weight of each reward (task_args.reward_weights: numbers in the rewards' order; empty: all 1)."""
+    raw = [w.strip() for w in str(text or "").split(",") if w.strip()]
+    if not raw:
+        return [1.0] * len(names)
+    try:
+        weights = [float(w) for w in raw]
+    except ValueError:
+        raise ConfigError(f"task_args.reward_weights: {text!r} is not a list of numbers like 1, 0.5.") from None
+    if len(weights) != len(names):
+        raise ConfigError(f"task_args.reward_weights: {len(weights)} weight(s) for {len(names)} reward(s) "
+                          f"({', '.join(names)}); give one per reward, in the same order, or none.")
+    return weights
+
+
+def check_rewards(own) -> list[str]:
+    """The rewards task settings `own` name, checked: known names, a valid pattern, target and schema."""
+    names = reward_names(own.rewards)
+    if not names:
+        raise ConfigError(f"task_args.rewards: name at least one reward of {', '.join(REWARDS)}.")
+    unknown = [n for n in names if n not in REWARDS]
+    if unknown:
+        raise ConfigError(f"task_args.rewards: unknown reward(s) {', '.join(map(repr, unknown))}; the rewards are "
+                          f"{', '.join(REWARDS)}.")
+    if len(set(names)) != len(names):
+        raise ConfigError("task_args.rewards: each reward once; give a repeated one a larger weight instead.")
+    reward_weights(names, own.reward_weights)
+    if "format" in names:
+        try:
+            re.compile(own.format_pattern)
+        except re.error as e:
+            raise ConfigError(f"task_args.format_pattern: {own.format_pattern!r} is not a regular expression "
+                              f"({e}).") from None
+    if "length" in names and own.length_target < 1:
+        raise ConfigError("task_args.length_target: the length reward needs a target of at least 1 word.")
+    if "json" in names and own.json_schema.strip():
+        try:
+            json.loads(own.json_schema)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"task_args.json_schema: not JSON ({e.msg} at character {e.pos}).") from None
+    return names
+
+
+def reward_functions(own) -> list[Callable[..., list[float | None]]]:
+    """The functions of the rewards the settings name, in their order, each named for its reward (trl logs it
+    as rewards/<name>/mean)."""
+    made = {"answer": lambda: answer_reward, "format": lambda: format_reward_for(own.format_pattern),
+            "length": lambda: length_reward_for(own.length_target), "json": lambda: json_reward_for(own.json_schema)}
+    return [_named(made[name](), name) for name in check_rewards(own)]
+
+
+def _named(fn: Callable[..., list[float | None]], name: str) -> Callable[..., list[float | None]]:
+    def reward(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    reward.__name__ = reward.__qualname__ = name
+    reward.__doc__ = fn.__doc__
+    return reward

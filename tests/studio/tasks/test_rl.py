@@ -1,0 +1,197 @@
+"""Reinforcement learning with rewards (task `rl`): prompts read in their shapes, each reward scores right and
+wrong replies apart, bad settings and bad records are named in one sentence before a run exists, and a GRPO run
+through trl completes on a tiny random Llama with its rewards in metrics.jsonl and a test report that puts the
+held-out rewards beside the base's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from studio.base import runfolder
+from studio.base.errors import ConfigError
+from studio.base.runfolder import RunFolder
+from studio.config import DataConfig, RunConfig
+from studio.data import DataError
+from studio.tasks import get_task
+from studio.tasks.rl import rewards
+from studio.tasks.rl.training import eval_batch, rename_metrics, steps_per_generation
+from tests.support import read_jsonl, train_to_completion
+from tests.tiny_models import make_tiny_llama
+
+ROOT = Path(__file__).resolve().parents[3]
+SAMPLE = ROOT / "assets" / "samples" / "rl_sample.jsonl"
+TASK = get_task("rl")
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory, studio_cache) -> Path:
+    return make_tiny_llama(tmp_path_factory.mktemp("models") / "llama")
+
+
+def write_jsonl(path: Path, records: list) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def prepare(path: Path, **data):
+    return TASK.prepare_data(DataConfig(train=str(path), **data))
+
+
+def problems(n: int) -> list[dict]:
+    return [{"prompt": f"What is {i} plus {i}? End with 'Answer: <number>'.", "answer": str(2 * i)} for i in range(n)]
+
+
+def cfg(model: Path, train: Path, task_args: dict | None = None, **training) -> RunConfig:
+    return RunConfig.from_dict({"task": "rl", "model": str(model), "method": "lora", "data": {"train": str(train)},
+                                "task_args": {"num_generations": 2, "max_new_tokens": 8, **(task_args or {})},
+                                "training": {"epochs": 1, "batch_size": 4, "max_length": 64, "logging_steps": 1,
+                                             **training}})
+
+
+def replies(*texts: str) -> list[list[dict]]:
+    """trl's conversational completions."""
+    return [[{"role": "assistant", "content": t}] for t in texts]
+
+
+# ---------------------------------------------------------------------------------------- rewards --
+def test_the_answer_reward_finds_the_final_answer_and_compares_it_as_a_number_or_text():
+    got = rewards.answer_reward(
+        replies("7 boxes of 6 is 42.\nAnswer: 42", "First 40, then 2 more: 41", "Answer: 1,000.",
+                "So the answer is \\boxed{\\frac{1}{2}}", "<answer>Paris</answer>", "I think it is 12",
+                "Answer: 12", "no idea"),
+        reference=["42", "42", "1000", "0.5", "paris", "#### 12", "", "7"])
+    assert got == [1.0, 0.0, 1.0, 1.0, 1.0, 1.0, None, 0.0]
+    assert rewards.answer_reward(["Answer: 3"], reference=["3.0"]) == [1.0]  # plain-text completions too
+
+
+def test_the_format_length_and_json_rewards_score_right_and_wrong_replies_apart():
+    fmt = rewards.format_reward_for(rewards.DEFAULT_FORMAT)
+    assert fmt(replies("Six times seven.\nAnswer: 42", "The answer is 42", "answer:   7")) == [1.0, 0.0, 1.0]
+    assert rewards.format_reward_for(r"^<think>.*</think>")(replies("<think>x</think> 4", "4")) == [1.0, 0.0]
+    length = rewards.length_reward_for(4)
+    assert length(replies("one two three four", "one", "", "a b c d e f g h")) == [1.0, 0.25, 0.0, 0.0]
+    plain = rewards.json_reward_for("")
+    assert plain(replies('{"a": 1}', 'Here:\n```json\n[1, 2]\n```', "{'a': 1}", "")) == [1.0, 1.0, 0.0, 0.0]
+    schema = rewards.json_reward_for(json.dumps({"type": "object", "required": ["name"]}))
+    assert schema(replies('{"name": "x"}', '{"age": 3}', "nope")) == [1.0, 0.5, 0.0]
+
+
+def test_reward_functions_are_named_for_their_reward_and_weighted_in_order():
+    own = TASK.settings(rewards="format, answer", reward_weights="0.5, 2")
+    assert [f.__name__ for f in rewards.reward_functions(own)] == ["format", "answer"]
+    assert rewards.reward_weights(["format", "answer"], own.reward_weights) == [0.5, 2.0]
+    assert rewards.reward_weights(["format"], "") == [1.0]
+
+
+@pytest.mark.parametrize("task_args, says", [
+    ({"rewards": "answer,politeness"}, "unknown reward(s) 'politeness'; the rewards are answer, format, length, json"),
+    ({"rewards": ""}, "name at least one reward"),
+    ({"rewards": "format,format"}, "each reward once"),
+    ({"rewards": "answer,format", "reward_weights": "1"}, "1 weight(s) for 2 reward(s)"),
+    ({"rewards": "format", "reward_weights": "high"}, "is not a list of numbers"),
+    ({"rewards": "format", "format_pattern": "(unclosed"}, "is not a regular expression"),
+    ({"rewards": "json", "json_schema": "{not json"}, "task_args.json_schema: not JSON"),
+])
+def test_bad_reward_settings_are_named_in_one_sentence_before_a_run_exists(store, tiny_llama, tmp_path, task_args,
+                                                                            says):
+    data = write_jsonl(tmp_path / "p.jsonl", problems(30))
+    with pytest.raises(ConfigError) as e:
+        store.create(cfg(tiny_llama, data, task_args), start=False)
+    assert says in str(e.value) and "\n" not in str(e.value)
+    assert store.list() == []
+
+
+def test_the_answer_reward_without_references_and_vllm_where_it_is_missing_are_refused(store, tiny_llama, tmp_path):
+    bare = write_jsonl(tmp_path / "bare.jsonl", [{"prompt": f"Tell me a joke about {i}."} for i in range(30)])
+    with pytest.raises(ConfigError, match="The answer reward compares replies with reference answers, and bare.jsonl "
+                                          "has none"):
+        store.create(cfg(tiny_llama, bare), start=False)
+    data = write_jsonl(tmp_path / "p.jsonl", problems(30))
+    with pytest.raises(ConfigError, match="vLLM is not installed here"):
+        store.create(cfg(tiny_llama, data, {"vllm_generation": True}), start=False)
+    assert store.list() == []
+
+
+# ------------------------------------------------------------------------------------------- data --
+def test_prompts_as_text_as_chat_and_as_an_answered_chat_read_the_same(tmp_path):
+    sample = prepare(SAMPLE)
+    assert sum(sample.report.rows.values()) == 320 and not sample.report.warnings
+    system = [{"role": "system", "content": "Be brief."}]
+    chats = [{"messages": [*system, {"role": "user", "content": f"Double {i}?"},
+                           {"role": "assistant", "content": str(2 * i)}]} for i in range(30)]
+    row = prepare(write_jsonl(tmp_path / "chat.jsonl", chats)).splits["train"].iloc[0]
+    assert json.loads(row["prompt"])[-1]["role"] == "user" and row["reference"] == str(2 * int(row["text"][7:-1]))
+    (tmp_path / "q.csv").write_text("question,solution\n" + "".join(f"Half of {2 * i}?,{i}\n" for i in range(30)))
+    csv = prepare(tmp_path / "q.csv")
+    assert csv.report.text_column == "question" and csv.report.label_column == "solution"
+    open_ended = prepare(write_jsonl(tmp_path / "open.jsonl", [{"prompt": f"Write about {i}."} for i in range(30)]))
+    assert any("30 prompts have no reference answer" in str(w) for w in open_ended.report.warnings)
+
+
+@pytest.mark.parametrize("records, says", [
+    ([{"text_only": "a"}], "found no prompt among the fields ['text_only']"),
+    ([{"prompt": "  ", "answer": "1"}], "'prompt' is empty"),
+    ([{"prompt": "Hi", "answer": {"value": 1}}], "'answer' holds a dict, not an answer"),
+    ([{"prompt": [{"role": "bot", "content": "x"}]}], "unknown roles ('bot')"),
+])
+def test_bad_records_are_named_in_one_sentence(tmp_path, records, says):
+    with pytest.raises(DataError) as e:
+        prepare(write_jsonl(tmp_path / "bad.jsonl", records * 3))
+    assert says in str(e.value) and "\n" not in str(e.value)
+
+
+def test_trls_names_become_the_studios_and_evaluation_batches_hold_whole_groups():
+    logs = {"reward": 0.5, "rewards/answer/mean": 0.25, "rewards/answer/std": 0.1, "completions/mean_length": 9.0,
+            "eval_rewards/format/mean": 1.0, "completions/max_length": 12, "kl": 0.0}
+    assert rename_metrics(logs) == {"reward": 0.5, "reward_answer": 0.25, "reward_answer_std": 0.1,
+                                    "completion_length": 9.0, "eval_reward_format": 1.0, "kl": 0.0}
+    assert [eval_batch(b, g) for b, g in ((16, 4), (6, 4), (2, 4), (8, 8))] == [16, 4, 4, 8]
+    # (batch, accumulation, replies per prompt) -> micro-steps per generation round: whole groups every round
+    cases = ((8, 1, 4), (2, 1, 4), (6, 1, 4), (2, 2, 8), (4, 3, 3))
+    assert [steps_per_generation(*a) for a in cases] == [1, 2, 2, 4, 3]
+
+
+# ------------------------------------------------------------------------------------------- runs --
+@pytest.fixture(scope="module")
+def grpo_run(tmp_path_factory, tiny_llama):
+    from studio.runs.store import Store
+
+    store = Store(tmp_path_factory.mktemp("runs"))
+    data = write_jsonl(tmp_path_factory.mktemp("data") / "problems.jsonl", problems(48))
+    run_id = train_to_completion(store, cfg(tiny_llama, data, {"rewards": "answer,format,length",
+                                                               "reward_weights": "1,0.5,0.2", "length_target": 4}))
+    return store, store.run_dir(run_id)
+
+
+def test_a_grpo_run_logs_each_reward_while_it_trains_and_reports_them_beside_the_base(grpo_run):
+    _, rd = grpo_run
+    records = runfolder.read_metrics(rd)
+    steps = [r for r in records if r["kind"] == "train"]
+    assert steps and all({"loss", "reward", "reward_answer", "reward_format", "reward_length", "completion_length",
+                          "clipped_ratio"} <= set(r) for r in steps), steps[:1]
+    evals = [r for r in records if r["kind"] == "eval"]
+    assert evals and {"eval_reward", "eval_reward_answer", "eval_reward_format"} <= set(evals[-1])
+    report = json.loads(RunFolder(rd).report.read_text())
+    assert report["rewards"] == ["answer", "format", "length"] and report["weights"] == [1.0, 0.5, 0.2]
+    for metrics in (report["metrics"], report["base"]["metrics"]):
+        assert {"reward", "reward_answer", "reward_format", "reward_length", "answer_accuracy"} <= set(metrics)
+        assert 0 <= metrics["answer_accuracy"] <= 1 and metrics["reward"] <= 1 + 0.5 + 0.2
+    rows = read_jsonl(RunFolder(rd).predictions)
+    assert rows and {"text", "reference", "output", "reward", "scores", "correct"} <= set(rows[0])
+    assert rows[0]["scores"].startswith("answer=")
+
+
+def test_the_rewards_of_each_training_step_are_drawn_beside_the_validation_ones_and_printed():
+    from studio.cli.run_commands import _metric_line
+    from studio.views import plots
+
+    records = [{"kind": "train", "step": s, "loss": 0.1, "reward": 0.2 * s, "reward_answer": 0.1 * s} for s in (1, 2)]
+    records.append({"kind": "eval", "step": 2, "eval_loss": 0.1, "eval_reward": 0.5, "eval_reward_answer": 0.25})
+    fig = plots.eval_figure(records, TASK.metrics.plot, TASK.metrics.labels, steps=TASK.metrics.steps)
+    names = {t.name: list(t.y) for t in fig.data}
+    assert names == {"validation reward": [0.5], "validation answer reward": [0.25], "reward (training)": [0.2, 0.4],
+                     "answer reward (training)": [0.1, 0.2]}
+    assert "loss 0.1000 reward 0.400 reward_answer 0.200 lr" in _metric_line({**records[1], "learning_rate": 1e-4})
