@@ -66,8 +66,7 @@ def main(config: dict, task, build_base=None) -> dict:
 
     tok = task.load_tokenizer(model_path)
     ds = task.tokenize(splits, tok, labels, cfg)
-    parts = task.trainer_parts(cfg, tok, labels, splits)
-    _, total_steps = plan_steps(len(ds["train"]) * parts.examples_per_row, t)
+    _, total_steps = plan_steps(len(ds["train"]), t)
     prototypes = prototype_rows(splits["train"], labels) if task.prototype_head else None
     cuda = torch.cuda.is_available() and t.device != "cpu"
     # On a GPU the run's own number formats (its status recorded them); on a CPU fp32, as the studio trains there.
@@ -75,6 +74,7 @@ def main(config: dict, task, build_base=None) -> dict:
     model = assemble_model(task.load_model, task.peft_task_type, cfg, model_path, labels, tok, total_steps, prototypes,
                            load_kwargs=load_kwargs(formats) if formats else {"dtype": torch.float32})
     precision = formats["compute"] if formats else pick_precision(t.precision, "cuda" if cuda else "cpu")
+    parts = task.trainer_parts(cfg, tok, labels, splits)
     args = training_arguments(parts.args_cls or TrainingArguments, t, a.out, t.learning_rate, t.best_metric, precision,
                               not cuda, "none", "reproduce", parts.args)
     attention = formats["attention"] if formats else "sdpa"

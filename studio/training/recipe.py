@@ -114,20 +114,22 @@ def run(run_dir: Path, resume: bool = False, features=FEATURES) -> dict[str, Any
     splits["train"] = hooks.through(features, "train_rows", ctx, splits["train"])
     ds = hooks.through(features, "datasets", ctx, task.tokenize(splits, tokenizer, labels, cfg))
     ctx.datasets = ds
-    parts = task.trainer_parts(cfg, tokenizer, labels, splits)
-    batch_per_step, total_steps = plan_steps(len(ds["train"]) * parts.examples_per_row, t, world_size())
+    batch_per_step, total_steps = plan_steps(len(ds["train"]), t, world_size())
     empty = weights_from_rank_0(formats.quantized)  # FSDP: only each machine's first rank reads the base
     model = assemble_model(task.load_model, task.model.peft_task_type, cfg, model_path, labels, tokenizer, total_steps,
                            # resume loads the trained head anyway; an empty model receives rank 0's
                            None if resume or empty else prototypes_for(task, cfg, splits["train"], labels),
                            load_kwargs={**formats.load_kwargs(), **({"device_map": {"": "meta"}} if empty else {})})
     formats = precision_plan.loaded(formats, model)
+    wandb_env(t, run_dir)
+    lr, best = cfg.learning_rate(), cfg.selection_metric()
+    parts = task.trainer_parts(cfg, tokenizer, labels, splits)
+    if parts.examples_per_row != 1:  # GRPO: each prompt is several replies (no method it allows counts steps)
+        batch_per_step, total_steps = plan_steps(len(ds["train"]) * parts.examples_per_row, t, world_size())
     trainable, total = count_parameters(model)
     print(f"[studio] {cfg.method}: {trainable:,} trainable of {total:,} parameters "
           f"({100 * trainable / max(total, 1):.2f}%); {len(ds['train'])} train rows, {total_steps} steps on {device} "
           f"({formats.describe()})" + (f", {world_size()} processes" if world_size() > 1 else ""), flush=True)
-    wandb_env(t, run_dir)
-    lr, best = cfg.learning_rate(), cfg.selection_metric()
     collator = batch_collator(parts, task.collator(tokenizer, model), formats.attention)
     for wrap in hooks.each(features, "trainer"):
         parts, collator = wrap(ctx, parts, collator)

@@ -166,6 +166,14 @@ def check_run(cfg, prepared) -> None:
             raise ConfigError(f"The {name} reward compares replies with reference answers, and "
                               f"{Path(cfg.data.train).name} has none (a field named "
                               f"{', '.join(REFERENCE_FIELDS[:3])} or target); add them, or pick other rewards.")
+    validation = prepared.splits.get("validation")
+    if (validation is not None and all(REWARDS[n].needs_reference for n in names)
+            and not (validation["reference"] != "").any()):
+        # No reward could score a validation reply: the validation reward, which picks the best checkpoint, would
+        # be missing.
+        raise ConfigError(f"No validation prompt has a reference answer, and every reward picked ({', '.join(names)}) "
+                          "needs one; give the validation prompts their answers, or add a reward that needs none "
+                          "(format, length, json).")
     if own.vllm_generation and importlib.util.find_spec("vllm") is None:
         raise ConfigError("task_args.vllm_generation: vLLM is not installed here (pip install vllm, on a machine with "
                           "a CUDA GPU); untick it to generate with transformers.")

@@ -16,16 +16,18 @@ TEST_GENERATIONS = 40          # held-out prompts answered for the report (gener
 
 
 def scored_replies(own, prompts: list[list[dict]], references: list[str], outputs: list[str],
-                   ) -> tuple[dict[str, list[float | None]], list[float]]:
+                   ) -> tuple[dict[str, list[float | None]], list[float | None]]:
     """Each reward's score of each reply (None: not scored), and each reply's weighted total (as trl adds them:
-    rewards not scored left out)."""
+    rewards not scored left out; None where no reward scored it)."""
     names = reward_names(own.rewards)
     weights = reward_weights(names, own.reward_weights)
     completions = [[{"role": "assistant", "content": o}] for o in outputs]
     scores = {name: list(fn(prompts=prompts, completions=completions, reference=references))
               for name, fn in zip(names, reward_functions(own))}
-    totals = [float(sum(w * s for w, s in zip(weights, (scores[n][i] for n in names)) if s is not None))
-              for i in range(len(outputs))]
+    totals = []
+    for i in range(len(outputs)):
+        scored = [(w, scores[n][i]) for w, n in zip(weights, names) if scores[n][i] is not None]
+        totals.append(float(sum(w * s for w, s in scored)) if scored else None)
     return scores, totals
 
 

@@ -16,11 +16,14 @@ from typing import Any, Callable
 from studio.base.errors import ConfigError
 from studio.base.text import Text
 
-# Where a reply states its final answer, most explicit first: <answer>...</answer>, \boxed{...}, "Answer: ...",
-# "####" (GSM8K's references); else the last number in the reply.
-ANSWER_MARKS = (re.compile(r"<answer>(.*?)</answer>", re.S | re.I), re.compile(r"\\boxed\{([^{}]*)\}"),
-                re.compile(r"(?:final answer|answer)\s*(?:is|:)\s*(.+)", re.I), re.compile(r"####\s*(.+)"))
-NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
+# Where a reply states its final answer, most explicit first: <answer>...</answer>, \boxed{...} (braces counted:
+# \boxed{\frac{1}{2}}), "Answer: ..." (also **Answer:** and "the final answer is"), "####" (GSM8K's references);
+# else the last number in the reply.
+TAGGED = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
+STATED = re.compile(r"\b(?:final answer|answer)\b\W{0,3}?\s*(?:\bis\b|:)(.+)", re.I)
+HASHES = re.compile(r"####\s*(.+)")
+NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:/\d+)?")
+THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 DEFAULT_FORMAT = r"(?im)^\s*answer:\s*\S"
 
 
@@ -31,23 +34,42 @@ def completion_text(completion: Any) -> str:
     return str(completion or "")
 
 
+def boxed(text: str) -> list[str]:
+    """What each \\boxed{...} holds, nested braces and all."""
+    out = []
+    for start in (m.end() for m in re.finditer(r"\\boxed\{", text)):
+        depth, i = 1, start
+        while i < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        if not depth:
+            out.append(text[start:i - 1])
+    return out
+
+
 def final_answer(text: str) -> str:
-    """The answer a reply ends on (see ANSWER_MARKS): the last marked one, else the last number, else the text."""
-    for mark in ANSWER_MARKS:
-        found = mark.findall(text)
+    """The answer a reply ends on: the last tagged, boxed or stated one (see TAGGED), else the last number, else the
+    text."""
+    for found in (TAGGED.findall(text), boxed(text), STATED.findall(text), HASHES.findall(text)):
         if found:
-            return found[-1].strip().splitlines()[0].strip() if found[-1].strip() else ""
+            lines = found[-1].strip(" \t:*_").strip().splitlines()
+            return lines[0].strip(" *_") if lines else ""
     numbers = NUMBER.findall(text)
     return numbers[-1] if numbers else text.strip()
 
 
+FRACTION = re.compile(r"\\[dt]?frac\{\s*(-?\d+)\s*\}\{\s*(\d+)\s*\}")
+
+
 def _normalised(text: str) -> str:
-    text = re.sub(r"[\s$€£%]+", " ", text).strip().strip(".!。").strip().casefold()
-    return text.replace(",", "") if NUMBER.fullmatch(text.replace(" ", "")) else text
+    text = FRACTION.sub(r"\1/\2", text)  # \frac{1}{2} is 1/2: a number, compared as one
+    text = re.sub(r"[\s$€£%]+", " ", text).strip().rstrip(".!。").strip().casefold()
+    return text.replace(",", "") if THOUSANDS.fullmatch(text) else text
 
 
 def _as_number(text: str) -> float | None:
-    text = text.replace(",", "").replace(" ", "")
+    if " " in text:  # "1 1/2", "12 13": not one number
+        return None
     try:
         if "/" in text:
             num, den = text.split("/", 1)
@@ -66,6 +88,8 @@ def answers_match(answer: str, reference: str) -> bool:
     if not want:
         return False
     a, b = _as_number(got), _as_number(want)
+    if a is None and b is not None and NUMBER.match(got):  # "12 apples": the number it starts with
+        a = _as_number(_normalised(NUMBER.match(got).group(0)))
     if a is not None and b is not None:
         return abs(a - b) <= 1e-6 * max(1.0, abs(b))
     if got == want:
@@ -112,13 +136,15 @@ FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
 
 
 def json_value(text: str) -> tuple[bool, Any]:
-    """(parsed, value) of a reply that is JSON: the whole reply, or the first ```json fenced block in it."""
+    """(parsed, value) of a reply that is a JSON object or array: the whole reply, or the first ```json fenced block
+    in it (a bare number or string is JSON too, but no answer a person asks JSON for)."""
     fenced = FENCE.search(text)
     candidate = (fenced.group(1) if fenced else text).strip()
     try:
-        return True, json.loads(candidate)
+        value = json.loads(candidate)
     except (json.JSONDecodeError, ValueError):
         return False, None
+    return isinstance(value, (dict, list)), value
 
 
 def json_reward_for(schema_text: str) -> Callable[..., list[float]]:
@@ -130,8 +156,8 @@ def json_reward_for(schema_text: str) -> Callable[..., list[float]]:
         validator = jsonschema.Draft202012Validator(schema)
 
     def json_reward(completions, **_) -> list[float]:
-        """1 where the reply is valid JSON (matching the schema, when one is given; JSON that does not match
-        scores 0.5), else 0."""
+        """1 where the reply is a valid JSON object or array (matching the schema, when one is given; JSON that does
+        not match scores 0.5), else 0."""
         out = []
         for c in completions:
             ok, value = json_value(completion_text(c))
@@ -161,9 +187,9 @@ REWARDS = {r.name: r for r in (
                           "回复符合格式模式（正则表达式：默认是一行以“Answer:”开头）时为 1。")),
     Reward("length", Text("1 at the target length in words, falling to 0 at no words or twice the target.",
                           "在目标词数时为 1，没有词或达到目标两倍时降为 0。")),
-    Reward("json", Text("1 when the reply is valid JSON (and matches the JSON schema, when one is given: JSON that "
-                        "does not match scores 0.5).",
-                        "回复是有效的 JSON（给出 JSON schema 时还须符合它：不符合的 JSON 得 0.5）时为 1。")),
+    Reward("json", Text("1 when the reply is a valid JSON object or array (and matches the JSON schema, when one is "
+                        "given: JSON that does not match scores 0.5).",
+                        "回复是有效的 JSON 对象或数组（给出 JSON schema 时还须符合它：不符合的 JSON 得 0.5）时为 1。")),
 )}
 
 
@@ -208,9 +234,15 @@ def check_rewards(own) -> list[str]:
         raise ConfigError("task_args.length_target: the length reward needs a target of at least 1 word.")
     if "json" in names and own.json_schema.strip():
         try:
-            json.loads(own.json_schema)
+            schema = json.loads(own.json_schema)
         except json.JSONDecodeError as e:
             raise ConfigError(f"task_args.json_schema: not JSON ({e.msg} at character {e.pos}).") from None
+        import jsonschema
+
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except jsonschema.SchemaError as e:
+            raise ConfigError(f"task_args.json_schema: not a JSON Schema ({e.message}).") from None
     return names
 
 

