@@ -212,3 +212,13 @@ def test_the_rewards_of_each_training_step_are_drawn_beside_the_validation_ones_
     assert names == {"validation reward": [0.5], "validation answer reward": [0.25], "reward (training)": [0.2, 0.4],
                      "answer reward (training)": [0.1, 0.2]}
     assert "loss 0.1000 reward 0.400 reward_answer 0.200 lr" in _metric_line({**records[1], "learning_rate": 1e-4})
+
+
+def test_the_example_config_and_sample_pass_the_checks():
+    cfg = RunConfig.load(ROOT / "examples" / "smollm2-grpo-lora.yaml")
+    assert (cfg.task, cfg.method, cfg.selection_metric()) == ("rl", "lora", "reward")
+    assert rewards.check_rewards(cfg.task_args) == ["answer", "format"]
+    assert rewards.reward_weights(["answer", "format"], cfg.task_args.reward_weights) == [1.0, 0.2]
+    prepared = TASK.prepare_data(cfg.data)
+    assert prepared.report.rows == {"train": 256, "validation": 32, "test": 32}
+    TASK.check_run(cfg, prepared)  # the answer reward finds its references
