@@ -191,3 +191,9 @@ def on_own_copy_of_base(adapter: Path, run_dir: Path) -> Path:
         conf["base_model_name_or_path"] = str(base)
         config.write_text(json.dumps(conf))
     return Path(adapter)
+
+
+def write_jsonl(path: Path, records: list) -> Path:
+    """records as a JSON Lines file at path (one object per line): the path."""
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path

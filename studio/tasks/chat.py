@@ -88,6 +88,16 @@ def chat_messages(turns: Any, where: str, field: str = "messages", silent_answer
     return out
 
 
+def readable_rows(records: list[tuple[str, dict]], p: Path, to_row, fields: dict, bad: BadRecords,
+                  ) -> list[tuple[str, dict]]:
+    """(place, row) of each record of file `p` that to_row(record, fields, where) can read ("train.jsonl line 12"
+    is where); the others go to `bad`, which settles the file (refuses it, or counts what is left out)."""
+    read = [(pos, bad.read(p.name, pos, to_row, rec, fields, f"{p.name} {pos}")) for pos, rec in records]
+    read = [(pos, row) for pos, row in read if row is not None]
+    bad.settle(p.name, len(read))
+    return read
+
+
 def record_splits(cfg, frame_of, key: list[str] | str, what: str, bad: BadRecords | None = None,
                   ) -> tuple[Path, list, dict, dict, int]:
     """The records of a file of records (SFT, preference) as splits: train from cfg.train, validation and test

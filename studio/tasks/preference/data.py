@@ -25,7 +25,14 @@ from studio.data import (
 )
 from studio.data.bad_records import BadRecords, skipped_warnings
 from studio.data.records import field_names
-from studio.tasks.chat import chat_messages, ensure_chat_template, record_splits, render, transcript_turns
+from studio.tasks.chat import (
+    chat_messages,
+    ensure_chat_template,
+    readable_rows,
+    record_splits,
+    render,
+    transcript_turns,
+)
 
 PROMPT_FIELDS = ("prompt", "instruction", "question", "query", "input")
 
@@ -164,10 +171,7 @@ def to_row(rec: dict, fields: dict, where: str) -> dict[str, str | None]:
 
 
 def to_frame(records: list[tuple[str, dict]], fields: dict, p: Path, bad: BadRecords | None = None) -> pd.DataFrame:
-    bad = bad or BadRecords()
-    read = [(pos, bad.read(p.name, pos, to_row, rec, fields, f"{p.name} {pos}")) for pos, rec in records]
-    read = [(pos, row) for pos, row in read if row is not None]
-    bad.settle(p.name, len(read))
+    read = readable_rows(records, p, to_row, fields, bad or BadRecords())
     df = pd.DataFrame([row for _, row in read], columns=["text", "prompt", "chosen", "rejected"])
     same = df[df["chosen"].notna()
               & (df["chosen"].str.split().str.join(" ") == df["rejected"].str.split().str.join(" "))]

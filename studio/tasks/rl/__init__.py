@@ -36,9 +36,9 @@ class Settings:
     """The settings reinforcement learning alone reads (cfg.task_args)."""
 
     rewards: str = setting("answer,format", "The rewards that score each reply, comma-separated: "
-                           + "; ".join(f"{name}: {r.help.en}" for name, r in REWARDS.items()),
+                           + " ".join(f"{name}: {r.help.en}" for name, r in REWARDS.items()),
                            zh="为每个回复打分的奖励，逗号分隔："
-                              + "；".join(f"{name}：{r.help.zh}" for name, r in REWARDS.items()),
+                              + "".join(f"{name}：{r.help.zh}" for name, r in REWARDS.items()),
                            joined=True, label=Text("Rewards", "奖励"))
     reward_weights: str = setting("", "How much each reward counts in the total, in the rewards' order (for example "
                                   "1, 0.5); empty: all count the same.",

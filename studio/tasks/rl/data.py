@@ -19,7 +19,7 @@ from studio.base.text import Text
 from studio.data import DataError, DataReport, PreparedData, describe_lengths, length_stats, overlap_warnings
 from studio.data.bad_records import BadRecords, skipped_warnings
 from studio.data.records import field_names
-from studio.tasks.chat import chat_messages, ensure_chat_template, record_splits, render
+from studio.tasks.chat import chat_messages, ensure_chat_template, readable_rows, record_splits, render
 from studio.tasks.rl.rewards import REWARDS, check_rewards
 
 PROMPT_FIELDS = ("prompt", "messages", "question", "problem", "instruction", "query", "conversations")
@@ -81,11 +81,9 @@ def to_row(rec: dict, fields: dict, where: str) -> dict[str, str]:
 
 
 def to_frame(records: list[tuple[str, dict]], fields: dict, p: Path, bad: BadRecords | None = None) -> pd.DataFrame:
-    bad = bad or BadRecords()
-    rows = [bad.read(p.name, pos, to_row, rec, fields, f"{p.name} {pos}") for pos, rec in records]
-    rows = [r for r in rows if r is not None]
-    bad.settle(p.name, len(rows))
-    return pd.DataFrame(rows, columns=["text", "prompt", "reference"])
+    """One row per record that can be read (see to_row); the others go to `bad`, which settles the file."""
+    rows = readable_rows(records, p, to_row, fields, bad or BadRecords())
+    return pd.DataFrame([row for _, row in rows], columns=["text", "prompt", "reference"])
 
 
 def prepare_data(cfg, tokenizer=None, max_length=None):

@@ -24,7 +24,15 @@ from studio.data import (
 )
 from studio.data.bad_records import BadRecords, skipped_warnings
 from studio.data.records import field_names
-from studio.tasks.chat import chat_messages, ensure_chat_template, record_splits, render, segments, transcript_turns
+from studio.tasks.chat import (
+    chat_messages,
+    ensure_chat_template,
+    readable_rows,
+    record_splits,
+    render,
+    segments,
+    transcript_turns,
+)
 
 CHAT_FIELDS = ("messages", "conversations", "conversation", "chat")
 
@@ -113,12 +121,8 @@ def to_row(rec: dict, fields: dict, where: str) -> dict[str, str]:
 
 def to_frame(records: list[tuple[str, dict]], fields: dict, p: Path, bad: BadRecords | None = None) -> pd.DataFrame:
     """One row per record that can be read (see to_row); the others go to `bad`, which settles the file."""
-    bad = bad or BadRecords()
-    # "train.jsonl line 12": a record's place in its file
-    rows = [bad.read(p.name, pos, to_row, rec, fields, f"{p.name} {pos}") for pos, rec in records]
-    rows = [r for r in rows if r is not None]
-    bad.settle(p.name, len(rows))
-    return pd.DataFrame(rows, columns=["text", "messages", "reference"])
+    rows = readable_rows(records, p, to_row, fields, bad or BadRecords())
+    return pd.DataFrame([row for _, row in rows], columns=["text", "messages", "reference"])
 
 
 def prepare_data(cfg, tokenizer=None, max_length=None):

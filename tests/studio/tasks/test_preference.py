@@ -23,22 +23,11 @@ from studio.tasks import chat, get_task
 from studio.tasks.preference import report as pref_report
 from studio.tasks.preference import tokens as pref_tokens
 from studio.training import memory
-from tests.support import on_own_copy_of_base, read_jsonl, run_reproduce_script, train_to_completion
-from tests.tiny_models import make_tiny_llama
+from tests.support import on_own_copy_of_base, read_jsonl, run_reproduce_script, train_to_completion, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "assets" / "samples" / "preference_sample.jsonl"
 TASK = get_task("preference")
-
-
-@pytest.fixture(scope="module")
-def tiny_llama(tmp_path_factory, studio_cache) -> Path:
-    return make_tiny_llama(tmp_path_factory.mktemp("models") / "llama")
-
-
-def write_jsonl(path: Path, records: list) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return path
 
 
 def prepare(path: Path, **data):

@@ -18,22 +18,11 @@ from studio.data import DataError
 from studio.tasks import get_task
 from studio.tasks.rl import rewards
 from studio.tasks.rl.training import eval_batch, rename_metrics, steps_per_generation
-from tests.support import read_jsonl, train_to_completion
-from tests.tiny_models import make_tiny_llama
+from tests.support import read_jsonl, train_to_completion, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "assets" / "samples" / "rl_sample.jsonl"
 TASK = get_task("rl")
-
-
-@pytest.fixture(scope="module")
-def tiny_llama(tmp_path_factory, studio_cache) -> Path:
-    return make_tiny_llama(tmp_path_factory.mktemp("models") / "llama")
-
-
-def write_jsonl(path: Path, records: list) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return path
 
 
 def prepare(path: Path, **data):

@@ -20,26 +20,22 @@ from studio.tasks.sft import data as sft_data
 from studio.tasks.sft import tokens as sft_tokens
 from studio.tasks.sft import training as sft_training
 from studio.training import recipe
-from tests.support import on_own_copy_of_base, read_jsonl, run_reproduce_script, train_to_completion, trainable_here
-from tests.tiny_models import make_tiny_llama
+from tests.support import (
+    on_own_copy_of_base,
+    read_jsonl,
+    run_reproduce_script,
+    train_to_completion,
+    trainable_here,
+    write_jsonl,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "assets" / "samples" / "sft_sample.jsonl"
 
 
 @pytest.fixture(scope="module")
-def tiny_llama(tmp_path_factory, studio_cache) -> Path:
-    return make_tiny_llama(tmp_path_factory.mktemp("models") / "llama")
-
-
-@pytest.fixture(scope="module")
 def tok(tiny_llama):
     return chat.load_tokenizer(tiny_llama)
-
-
-def write_jsonl(path: Path, records: list) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    return path
 
 
 def alpaca(n: int) -> list[dict]:

@@ -22,7 +22,6 @@ from studio.data import DataError
 from studio.tasks import get_task
 from studio.tasks.preference import tokens as pref_tokens
 from studio.tasks.preference import training as pref_training
-from tests.tiny_models import make_tiny_llama
 
 FILES = Path(__file__).resolve().parent / "bad_records"
 
@@ -153,11 +152,6 @@ def test_a_plain_text_answer_still_needs_text(tmp_path):
                             + "\n" for i in range(10)), encoding="utf-8")
     with pytest.raises(DataError, match="line 3: the 'chosen' answer is empty.* 1 of the 10 records"):
         prepare("preference", path)
-
-
-@pytest.fixture(scope="module")
-def tiny_llama(tmp_path_factory, studio_cache) -> Path:
-    return make_tiny_llama(tmp_path_factory.mktemp("models") / "llama")
 
 
 @pytest.mark.parametrize("loss", ["dpo", "kto", "orpo"])
