@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from studio.tasks import DEFAULT_TASK
 
@@ -25,6 +26,8 @@ class DataState:
     failed: bool = False             # its last check refused it (the pickers then hold guesses, not choices)
     note: str = ""                   # what happened to the file ("Switched to NER: ... checked again"), kept for
                                      # the re-checks that follow (a new model's tokenizer), until the file changes
+    read_with: tuple[tuple[str, Any], ...] = ()  # the Data tab's fields its last check read the file with (a one-click
+                                     # fix's box included): a new tokenizer counts the file again as it was read
 
     def but(self, **changes) -> "DataState":
         return replace(self, **changes)

@@ -148,6 +148,7 @@ class _Turns:
         self.next_ticket: dict[str, int] = {}
         self.serving: dict[str, int] = {}
         self.latest: dict[str, tuple[int, Any]] = {}  # session -> (version, its latest data choice)
+        self.earlier: dict[str, list[Any]] = {}  # session -> the data choices it made before the latest one
         self.keep = keep
 
     def take(self, session: str, most: int = 3) -> tuple[int, int]:
@@ -159,7 +160,7 @@ class _Turns:
                                print_exception=False)
             if len(self.next_ticket) > self.keep:  # sessions long gone: forget those with nobody waiting
                 for key in [k for k in self.next_ticket if self.serving.get(k) == self.next_ticket[k]]:
-                    for table in (self.next_ticket, self.serving, self.latest):
+                    for table in (self.next_ticket, self.serving, self.latest, self.earlier):
                         table.pop(key, None)
             ticket = self.next_ticket.get(session, 0)
             self.next_ticket[session] = ticket + 1
@@ -170,15 +171,23 @@ class _Turns:
         with self.mutex:
             self.mutex.wait_for(lambda: self.serving.get(session, ticket) >= ticket)
 
-    def newer(self, session: str, version: int) -> tuple[bool, Any]:
+    def newer(self, session: str, version: int, given: Any = None) -> tuple[bool, Any]:
+        """(whether the event's data choice was replaced, the latest one). Replaced: one was made after the event
+        took its ticket, or the event was given one the session had already replaced. The second catches an event
+        whose inputs Gradio read in the moment between an earlier event's end and Gradio storing its output."""
         with self.mutex:
             got = self.latest.get(session)
-            return (got is not None and got[0] > version), (got[1] if got else None)
+            stale = given is not None and any(given is old for old in self.earlier.get(session, ()))
+            return (got is not None and (got[0] > version or stale)), (got[1] if got else None)
 
     def done(self, session: str, ticket: int, made: Any = None, made_one: bool = False) -> None:
         with self.mutex:
             if made_one:
-                self.latest[session] = (self.latest.get(session, (0, None))[0] + 1, made)
+                version, before = self.latest.get(session, (0, None))
+                if before is not None and before is not made:
+                    # Kept by identity, not equality: a check may make a choice equal to one made long before.
+                    self.earlier[session] = [*self.earlier.get(session, [])[-7:], before]
+                self.latest[session] = (version + 1, made)
             self.serving[session] = ticket + 1
             self.mutex.notify_all()
 
@@ -209,7 +218,7 @@ def one_turn_per_session(handler: Callable, state: str = "state", makes: type | 
         made, made_one = None, False
         try:
             TURNS.wait(session, ticket)
-            replaced, latest = TURNS.newer(session, version)
+            replaced, latest = TURNS.newer(session, version, bound_args.arguments.get(state) if takes_state else None)
             if takes_state and replaced:
                 bound_args.arguments[state] = latest
             out = handler(*bound_args.args, **bound_args.kwargs)

@@ -224,7 +224,17 @@ def run_check(state: DataState | None, tokens: TokenizerChoice | None, values: d
     tokens = tokens or TokenizerChoice()
     check = data_check.check(data_config(state, values), model=tokens.model, max_length=tokens.max_length,
                             task=state.task)
-    return render(state.but(max_length=check.max_length or tokens.max_length), check, lang, lead or state.note)
+    return render(state.but(max_length=check.max_length or tokens.max_length, read_with=_frozen(values)), check, lang,
+                  lead or state.note)
+
+
+def _frozen(values: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """Fields as a DataState keeps them: Gradio hashes a session's states after each event, so no lists."""
+    return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in values.items())
+
+
+def _thawed(read_with: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in read_with}
 
 
 def initial_tokens(ctx: StudioContext) -> TokenizerChoice:
@@ -299,11 +309,15 @@ def on_check(state, tokens, request: gr.Request = None, **values):
 
 
 def on_recount(state, tokens, request: gr.Request = None, **values):
-    """Another tokenizer or max_length (the Model tab): count a checked file again. A refused file stays as it is:
-    its pickers hold the task's guesses, not choices, and its message says what happened (a task switch)."""
+    """Another tokenizer or max_length (the Model tab): count a checked file again, read as its last check read it. A
+    refused file stays as it is: its pickers hold the task's guesses, not choices, and its message says what happened
+    (a task switch).
+
+    The fields this event was sent with can be older than that check: the page sends them when the new model is
+    picked, and a one-click fix (skip the records that cannot be read) may have run while the model loaded."""
     if state is not None and state.failed:
         return gr.skip()
-    return on_check(state, tokens, request, **values)
+    return on_check(state, tokens, request, **{**values, **_thawed(state.read_with if state else ())})
 
 
 def on_page_load(state, tokens, request: gr.Request = None, **values):

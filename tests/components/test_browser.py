@@ -79,6 +79,20 @@ def open_tab(page, name: str) -> None:
     page.wait_for_timeout(600)
 
 
+def wait_for_runs_table(page, text: str, timeout_s: float = 60) -> None:
+    """Wait for the Runs tab's table to show `text`. Opening the tab lists the runs once; under a loaded machine
+    that answer can come before the list changed, so look again with Refresh, as a person would."""
+    deadline = time.time() + timeout_s
+    while True:
+        try:
+            page.wait_for_selector(f"#runs-table:has-text('{text}')", timeout=5_000)
+            return
+        except Exception:
+            if time.time() > deadline:
+                raise
+            page.get_by_role("button", name="Refresh", exact=True).click()
+
+
 def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
@@ -167,7 +181,7 @@ def test_whole_flow(app, browser, tmp_path):
 
     # Runs: the run is listed; open it for its report and confusion matrix.
     open_tab(page, "Runs")
-    page.wait_for_selector("#runs-table:has-text('completed')", timeout=30_000)
+    wait_for_runs_table(page, "completed")
     page.get_by_role("button", name="Open", exact=True).click()
     page.wait_for_selector("#run-summary:has-text('test rows')", timeout=30_000)
     page.wait_for_timeout(1000)

@@ -9,7 +9,15 @@ import time
 
 import pytest
 
-from tests.components.test_browser import CHROMIUM, SHOTS, browser, chromium_present, open_tab, shot  # noqa: F401
+from tests.components.test_browser import (  # noqa: F401
+    CHROMIUM,
+    SHOTS,
+    browser,
+    chromium_present,
+    open_tab,
+    shot,
+    wait_for_runs_table,
+)
 from tests.components.test_browser_tasks import train
 
 pytestmark = pytest.mark.slow
@@ -49,7 +57,7 @@ def test_preview_train_and_report(app, browser, ui_tiny_model):  # noqa: F811
 
     train(page, ui_tiny_model, "augment", max_length=32)
     open_tab(page, "Runs")
-    page.wait_for_selector("#runs-table:has-text('completed')", timeout=30_000)
+    wait_for_runs_table(page, "completed")
     page.get_by_role("button", name="Open", exact=True).click()
     page.wait_for_selector("#run-summary:has-text('augmented training rows')", timeout=30_000)
     summary = page.locator("#run-summary").inner_text()

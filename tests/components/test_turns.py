@@ -67,3 +67,26 @@ def test_one_session_may_hold_at_most_three_events():
     for t in threads:
         t.join(5)
     assert ev(None, request("c")) == (None,)  # its turn again once the others are done
+
+
+def test_an_event_given_a_replaced_choice_after_the_replacing_event_ended_uses_the_latest():
+    """Gradio stores an event's output a moment after its handler returns; an event that read its inputs in that
+    moment and took its turn after holds the replaced choice, though no event is in line before it."""
+    seen = []
+
+    def upload(state, name):
+        return (DataState(f"/{name}", name, "upload"),)
+
+    def recount(state):
+        seen.append(state.name if state else None)
+        return (state,)
+
+    upload_ev = one_turn_per_session(upload, makes=DataState)
+    recount_ev = one_turn_per_session(recount, makes=DataState)
+    (first,) = upload_ev(None, "first.jsonl", request("d"))
+    (second,) = upload_ev(first, "second.jsonl", request("d"))
+    recount_ev(first, request("d"))  # read while the second upload's output was not stored yet
+    recount_ev(second, request("d"))
+    unknown = DataState("/config.yaml", "config.yaml", "upload")  # made outside these events (a config's data)
+    recount_ev(unknown, request("d"))
+    assert seen == ["second.jsonl", "second.jsonl", "config.yaml"]

@@ -187,3 +187,16 @@ def test_the_sweep_space_follows_the_model_tab_until_the_person_edits_it(ctx):
     assert "training.epochs" in yaml.safe_load(ticked) and "# space.training.max_length" in ticked
     # No data yet: nothing to draft around, nothing changes.
     assert sweep_tab.on_follow(None, fields, "", "", model="minilm") == skip
+
+
+def test_a_new_tokenizer_counts_the_file_again_as_its_last_check_read_it(ctx, tmp_path):
+    """A model picked before the one-click fix sends the Data tab's fields of that moment (the skip box still empty);
+    its recount, which runs after the fix, must not refuse the file again."""
+    src = tmp_path / "refusals.jsonl"
+    src.write_bytes((Path(__file__).parents[2] / "studio/tasks/bad_records/preference.jsonl").read_bytes())
+    refused = data_tab.on_upload(ctx, as_upload(src), None, None, task="preference")
+    fixed = data_tab.on_skip_bad_records(refused[0], None, None, task="preference", skip_bad_records=False)
+    recounted = data_tab.on_recount(fixed[0], None, None, task="preference", skip_bad_records=False)
+    assert not recounted[0].failed and "Ready: refusals.jsonl" in recounted[1]
+    assert "1 record(s) could not be read and were left out" in recounted[5]
+    assert dict(recounted[0].read_with)["skip_bad_records"] is True
