@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
                     default=(env("STUDIO_TRUST_REMOTE_CODE") or "").lower() in TRUE,
                     help="Let models run Python code from their repositories (env STUDIO_TRUST_REMOTE_CODE=1; default "
                          "off). Only on a server where every user is trusted.")
+    ap.add_argument("--allow-reward-code", action="store_true",
+                    default=(env("STUDIO_ALLOW_REWARD_CODE") or "").lower() in TRUE,
+                    help="Let reinforcement-learning runs score replies with a Python file of their person's (the code "
+                         "reward; env STUDIO_ALLOW_REWARD_CODE=1; default off; never under the public policy). Only on "
+                         "a server where every user is trusted.")
     ap.add_argument("--no-local-models", action="store_true",
                     default=(env("STUDIO_ALLOW_LOCAL_MODELS") or "1").lower() in ("0", "false", "no", "off"),
                     help="Refuse model folders on this machine; catalog models and hub ids only "
@@ -161,6 +166,12 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["STUDIO_ALLOW_LOCAL_MODELS"] = "0" if no_local else "1"
     if a.trust_remote_code:
         log.warning("--trust-remote-code is on: models may run code from their repositories on this machine.")
+    os.environ["STUDIO_ALLOW_REWARD_CODE"] = "1" if a.allow_reward_code and policy_name != "public" else "0"
+    if a.allow_reward_code and policy_name == "public":
+        log.warning("--allow-reward-code is ignored under the public policy: nobody's code runs on a public server.")
+    elif a.allow_reward_code:
+        log.warning("--allow-reward-code is on: reinforcement-learning runs may run their person's Python code on "
+                    "this machine.")
     if a.share and identity.mode in ("shared", "demo"):
         log.warning("Sharing a public link without --auth: anyone with the link can use this studio (--no-login).")
     max_mb = min(a.max_file_mb, limits.upload_mb) if limits.upload_mb is not None else a.max_file_mb

@@ -11,6 +11,7 @@ imports inside functions included):
     serve     finished runs put to use: predictions, chats, labelled files
     augment   new training rows made from the training split
     distill   a finished run teaching a new one
+    judge     a finished classifier run scoring another run's replies (the classifier reward)
     config    RunConfig: its sections, validation, loading
     training  the recipe, its hooks, the memory estimate, and what plugs into every run
     runs      run folders, the registry and queue, the worker process
@@ -25,5 +26,5 @@ imports inside functions included):
 
 __version__ = "0.1.0"
 
-LAYERS = ("base", "models", "methods", "data", "tasks", "serve", "augment", "distill", "config", "training", "runs",
-          "views", "export", "labels", "sweeps", "cli")
+LAYERS = ("base", "models", "methods", "data", "tasks", "serve", "augment", "distill", "judge", "config", "training",
+          "runs", "views", "export", "labels", "sweeps", "cli")

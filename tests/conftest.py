@@ -45,6 +45,7 @@ os.environ.setdefault("STUDIO_CACHE", str(Path(tempfile.gettempdir()) / f"studio
 
 from studio.base import log_filter  # noqa: E402
 from tests.support import kill_active, make_learnable_bert, separable_rows, train_to_completion, write_csv  # noqa: E402
+from tests.tiny_models import make_tiny_llama  # noqa: E402
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -67,6 +68,12 @@ def studio_cache() -> Path:
 def tiny_bert(tmp_path_factory, studio_cache) -> Path:
     """Folder of a tiny BERT that learns: pass it as the config's `model`."""
     return make_learnable_bert(tmp_path_factory.mktemp("models") / "tiny-bert")
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory, studio_cache) -> Path:
+    """A tiny random Llama with a chat template (built from a config, offline), one per test file."""
+    return make_tiny_llama(tmp_path_factory.mktemp("models") / "llama")
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,7 @@ from studio.base.text import Text, pick
 from studio.config import RunConfig, TrainingConfig, field_help
 from studio.data import uploads
 from studio.runs import quotas
-from studio.tasks import DEFAULT_TASK, get_task
+from studio.tasks import DEFAULT_TASK, get_task, task_names
 from studio.training import lengths, memory
 from studio.views import run_views
 
@@ -145,6 +145,13 @@ def memory_text(cfg: RunConfig, n_labels: int, lang: Lang = EN) -> str:
             f"data-verdict='{esc(est.verdict)}'>{mark.get(est.verdict, '')}{esc(lang(est.summary()))}</span>\n\n")
 
 
+def method_choices(task) -> list:
+    """The methods a task can train with, as the Method radio lists them."""
+    allowed = task.model.method_names()
+    return [(t(m.title, METHOD_ZH.get(m.name, (m.title,))[0]), m.name) for m in methods.METHODS.values()
+            if m.name in allowed]
+
+
 def method_for(task, method_name: str) -> str:
     """The method a task keeps: the current one when it applies, else LoRA (or the task's first)."""
     allowed = task.model.method_names()
@@ -190,7 +197,7 @@ def on_task(task_name, model_name, custom, method_name):
     if not (custom or "").strip() and entry is not None and entry.name not in task.model.catalog_models:
         new_model = task.model.default_model
     new_method = method_for(task, method_name)
-    return new_model, gr.skip() if new_method == method_name else new_method
+    return new_model, gr.update(choices=method_choices(task), value=new_method)
 
 
 def on_data_language(data_state: DataState | None, seen: str | None, model_name, custom, request: gr.Request = None):
@@ -248,11 +255,11 @@ def on_load_config(ctx: StudioContext, names: list[str], catalog_ids: list[str],
 
 
 # -------------------------------------------------------------------------------------------- layout --
-def _model_and_method(ctx: StudioContext, catalog: list[tuple[str, str]]) -> tuple:
-    """The left column: base model, method and each method's settings."""
+def _model_and_method(ctx: StudioContext, catalog: list[tuple[str, str]], task_name: str) -> tuple:
+    """The left column: base model, method (those the task can train with) and each method's settings."""
     catalog_ids = [c[1] for c in catalog]
     in_catalog = ctx.default_model in catalog_ids
-    default_method = ctx.default_method if ctx.default_method in methods.METHODS else "lora"
+    default_method = method_for(get_task(task_name), ctx.default_method)
     with gr.Group():
         model = gr.Dropdown(choices=catalog, value=ctx.default_model if in_catalog else catalog_ids[0],
                             label=t("Base model", "基础模型"), elem_id="model-base",
@@ -263,9 +270,8 @@ def _model_and_method(ctx: StudioContext, catalog: list[tuple[str, str]]) -> tup
                                   elem_id="model-custom",
                                   info=t("Overrides the list when filled; press Enter to apply.",
                                          "填写后优先于上面的列表；按回车生效。"))
-    method = gr.Radio(choices=[(t(m.title, METHOD_ZH.get(m.name, (m.title,))[0]), m.name)
-                               for m in methods.METHODS.values()],
-                      value=default_method, label=t("Method", "微调方法"), elem_id="method-radio")
+    method = gr.Radio(choices=method_choices(get_task(task_name)), value=default_method, label=t("Method", "微调方法"),
+                      elem_id="method-radio")
     method_groups: dict[str, gr.Group] = {}
     method_fields: dict[str, gr.components.Component] = {}
     for m in methods.METHODS.values():
@@ -313,6 +319,10 @@ def _task_fields(task_name: str) -> tuple[gr.Group, dict[str, gr.components.Comp
     picked task has it."""
     mine = _own_settings(task_name)
     fields = {}
+    for name in task_names():  # every task's help of a shared name, kept for the page (on_task_settings)
+        for spec in forms.task_field_specs(name):
+            if spec.get("help"):
+                t(spec["help"])
     with gr.Group(visible=bool(mine), elem_id="task-settings") as group:
         for name, spec in forms.task_setting_specs().items():
             label = t(spec["label"]) if spec.get("label") else _label(name)
@@ -325,12 +335,15 @@ def _own_settings(task_name: str | None) -> set[str]:
 
 
 def on_task_settings(names: list[str], task_name):
-    """Show the picked task's own settings, hide the others'."""
+    """Show the picked task's own settings, with its own help where two tasks share a name (max_new_tokens: a
+    generated answer's length, or a reply's in reinforcement learning); hide the others'."""
     try:
-        mine = _own_settings(task_name)
+        mine = {spec["name"]: spec for spec in forms.task_field_specs(task_name)}
     except ValueError:
         return [gr.skip()] * (len(names) + 1)
-    return [gr.update(visible=bool(mine))] + [gr.update(visible=name in mine) for name in names]
+    return [gr.update(visible=bool(mine))] + [
+        gr.update(visible=True, info=t(mine[name]["help"])) if name in mine and mine[name].get("help")
+        else gr.update(visible=name in mine) for name in names]
 
 
 def _config_file_section(start_text: str, start_file: str | None) -> tuple:
@@ -369,7 +382,8 @@ def build(ctx: StudioContext, data: DataTab) -> ModelTab:
     catalog = catalog_choices()
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=380):
-            model, model_custom, method, method_groups, method_fields = _model_and_method(ctx, catalog)
+            model, model_custom, method, method_groups, method_fields = _model_and_method(ctx, catalog,
+                                                                                            data.task.value)
         with gr.Column(scale=2, min_width=340):
             params = gr.Markdown(t("Counting trainable parameters…", "正在统计可训练参数…"),
                                  elem_classes=["studio-card"], elem_id="param-count")

@@ -52,11 +52,12 @@ class TrainTab:
     view: gr.State
     timer: gr.Timer
     samples: gr.Dataframe
+    completions: gr.Dataframe  # the latest replies training scored, with each reward (reinforcement learning)
 
     @property
     def live_outputs(self) -> list:
         return [self.status, self.loss_plot, self.eval_plot, self.lr_plot, self.log, self.view, self.empty,
-                self.samples]
+                self.samples, self.completions]
 
 
 STATE_ZH = {"queued": "排队中", "running": "训练中", "stopping": "正在停止", "completed": "已完成", "failed": "失败",
@@ -148,17 +149,18 @@ def draw(ctx: StudioContext, run_id: str | None, view_state: dict | None, lang: 
     """Read what is new in the run folder; redraw only when something changed."""
     if not run_id:
         if (view_state or {}).get("blank") == lang.zh:
-            return [gr.skip()] * 6 + [gr.update(visible=True), gr.skip()]
+            return [gr.skip()] * 6 + [gr.update(visible=True), gr.skip(), gr.skip()]
         # The page is built in English: draw the empty charts once in the reader's language.
         blank = [plots.loss_figure([], zh=lang.zh), plots.eval_figure([], zh=lang.zh),
                  plots.learning_rate_figure([], zh=lang.zh)]
-        return [gr.skip(), *blank, gr.skip(), {"blank": lang.zh}, gr.update(visible=True), gr.skip()]
+        return [gr.skip(), *blank, gr.skip(), {"blank": lang.zh}, gr.update(visible=True), gr.skip(), gr.skip()]
     try:
         rd = ctx.store.run_dir(run_id)  # checks the id: it must never become a path elsewhere
     except RunError as e:
-        return [f"<div class='studio-run'>{esc(e)}</div>"] + [gr.skip()] * 4 + [{}, gr.skip(), gr.skip()]
+        return [f"<div class='studio-run'>{esc(e)}</div>"] + [gr.skip()] * 4 + [{}, gr.skip(), gr.skip(), gr.skip()]
     if not rd.is_dir():
-        return ["<div class='studio-run'>This run was deleted.</div>"] + [gr.skip()] * 4 + [{}, gr.skip(), gr.skip()]
+        return (["<div class='studio-run'>This run was deleted.</div>"] + [gr.skip()] * 4
+                + [{}, gr.skip(), gr.skip(), gr.skip()])
     v = dict(view_state or {})
     if v.get("run") != run_id:
         v = _read_view(rd, run_id)
@@ -169,10 +171,11 @@ def draw(ctx: StudioContext, run_id: str | None, view_state: dict | None, lang: 
     st = ctx.store.status(run_id)  # a worker that died without saying so reads failed (reading writes nothing)
     sig = _signature(rd, st, len(records))
     if sig == v.get("sig"):
-        return [gr.skip()] * 5 + [v, gr.skip(), gr.skip()]
+        return [gr.skip()] * 5 + [v, gr.skip(), gr.skip(), gr.skip()]
     v["sig"] = sig
     report = files.read_json(RunFolder(rd).report) if st.get("status") == "completed" else None
     samples = run_views.sample_generations(records)
+    replies = run_views.recent_completions(records)
     labels = {k: Text(*pair) for k, pair in (v.get("plot_labels") or {}).items()}
     figures = [plots.loss_figure(records, zh=lang.zh),
                plots.eval_figure(records, v.get("plot_metrics") or ("accuracy", "f1"), labels, zh=lang.zh,
@@ -180,7 +183,14 @@ def draw(ctx: StudioContext, run_id: str | None, view_state: dict | None, lang: 
                plots.learning_rate_figure(records, zh=lang.zh)]
     return [status_html(run_id, {"name": v.get("name")}, st, v.get("epochs"), report, lang),
             *figures, log_tail(rd), v, gr.update(visible=False),
-            gr.update(value=pd.DataFrame(samples), visible=True) if samples else gr.update(visible=False)]
+            gr.update(value=pd.DataFrame(samples), visible=True) if samples else gr.update(visible=False),
+            gr.update(value=pd.DataFrame(replies), visible=True, column_widths=reply_widths(len(replies[0])))
+            if replies else gr.update(visible=False)]
+
+
+def reply_widths(columns: int) -> list[str]:
+    """Narrow step and score columns, the reply wide, the prompt after it (run_views.recent_completions' order)."""
+    return ["56px"] + ["72px"] * (columns - 3) + ["44%", "26%"]
 
 
 def on_tick(ctx: StudioContext, run_id, view_state, request: gr.Request = None):
@@ -251,17 +261,23 @@ def _live_view() -> tuple:
     status = gr.HTML("", elem_id="run-status")
     with gr.Row():
         loss_plot = gr.Plot(plots.loss_figure([]), label=t("Loss", "损失"), elem_id="loss-plot")
-        eval_plot = gr.Plot(plots.eval_figure([]), label=t("Validation scores", "验证集指标"), elem_id="eval-plot")
+        eval_plot = gr.Plot(plots.eval_figure([]), label=t("Scores (validation; rewards at each step)",
+                                                           "指标（验证集；每步的奖励）"), elem_id="eval-plot")
     samples = gr.Dataframe(value=None,
                            label=t("Sample generations on fixed validation prompts (first and latest evaluation)",
                                    "固定验证提示上的生成样例（首次与最近一次评估）"),
                            interactive=False, wrap=True, max_height=360, visible=False, elem_id="sample-generations")
+    completions = gr.Dataframe(value=None,
+                               label=t("Latest replies in training and their rewards (newest first)",
+                                       "训练中最新的回复及其奖励（最新的在前）"),
+                               interactive=False, wrap=True, max_height=420, visible=False,
+                               elem_id="recent-completions")
     with gr.Row():
         lr_plot = gr.Plot(plots.learning_rate_figure([]), label=t("Learning rate", "学习率"))
         log = gr.Code("", language=None, label=t("Training log (latest lines)", "训练日志（最新几行）"), lines=14,
                       max_lines=14, interactive=False, wrap_lines=False, show_line_numbers=False,
                       elem_classes=["studio-log"], elem_id="train-log")
-    return status, loss_plot, eval_plot, lr_plot, log, samples
+    return status, loss_plot, eval_plot, lr_plot, log, samples, completions
 
 
 def build(ctx: StudioContext, data: DataTab, model: ModelTab) -> TrainTab:
@@ -277,9 +293,9 @@ def build(ctx: StudioContext, data: DataTab, model: ModelTab) -> TrainTab:
                         "run-picker",
                         info=t("Every run you can see on this server, newest first.",
                                "你在本服务器上能看到的所有运行，最新的在前。"))
-    status, loss_plot, eval_plot, lr_plot, log, samples = _live_view()
+    status, loss_plot, eval_plot, lr_plot, log, samples, completions = _live_view()
     tab = TrainTab(run_name, start, stop, kill, action_message, picker.dropdown, picker.refresh, picker.empty, status,
-                   loss_plot, eval_plot, lr_plot, log, gr.State({}), gr.Timer(POLL_SECONDS), samples)
+                   loss_plot, eval_plot, lr_plot, log, gr.State({}), gr.Timer(POLL_SECONDS), samples, completions)
     full_form = {**data.form, **model.form, "run_name": run_name}
     # Start returns the run id itself (the picker accepts any id); the list of choices catches up right after.
     start.click(forms.with_keywords(bind(on_start, ctx), list(full_form)), inputs=[data.state], inputs_kwargs=full_form,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 
+from studio.base.limits import POLICY_ENV
+
 TRUE = ("1", "true", "yes", "on")
 
 
@@ -26,3 +28,11 @@ def hub_offline() -> bool:
     """True when the Hugging Face Hub is switched off for this process (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE)."""
     return any(os.environ.get(k, "").strip().upper() in ("1", "ON", "YES", "TRUE")
                for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def reward_code_allowed() -> bool:
+    """Whether a run may score replies with a Python file of its person's (reinforcement learning's code reward):
+    off unless the operator turns it on (`--allow-reward-code`, STUDIO_ALLOW_REWARD_CODE=1), and always off under
+    the public policy, whatever the flag says."""
+    return (os.environ.get("STUDIO_ALLOW_REWARD_CODE", "").strip().lower() in TRUE
+            and os.environ.get(POLICY_ENV, "").strip() != "public")

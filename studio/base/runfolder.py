@@ -59,6 +59,7 @@ class RunFolder:
     distill = _File("distill.json", "distilled runs: the teacher and the labels-only comparison run")
     teacher_logits = _File("teacher_logits.npz", "soft-label distillation: the teacher's logits on the training rows")
     teacher_answers = _File("teacher_answers.jsonl", "sequence-level distillation: the teacher's answers as targets")
+    judge = _File("judge.json", "runs rewarded by a classifier run: that run, its folder and the label scored")
     sweep_trial = _File("sweep_trial.json", "a sweep's trial: its study, trial number and pruner settings")
 
     def __init__(self, path: Path | str):

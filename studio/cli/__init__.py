@@ -17,6 +17,7 @@ labels, sweeps.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from studio import sweeps
@@ -143,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--trust-remote-code", action="store_true",
                     help="Let models run Python code from their repositories (env STUDIO_TRUST_REMOTE_CODE=1; default "
                          "off).")
+    ap.add_argument("--allow-reward-code", action="store_true",
+                    help="Let reinforcement-learning runs score replies with a Python file (the code reward; env "
+                         "STUDIO_ALLOW_REWARD_CODE=1; default off; never under the public policy).")
     add = _subcommands(ap)
     _train_parser(add)
     _run_parsers(add)
@@ -160,10 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
     a = ap.parse_args(argv)
     log_filter.quiet_warnings()
-    if a.trust_remote_code:  # workers this command starts inherit it through the environment
-        import os
-
+    # Workers this command starts inherit these through the environment.
+    if a.trust_remote_code:
         os.environ["STUDIO_TRUST_REMOTE_CODE"] = "1"
+    if a.allow_reward_code:
+        os.environ["STUDIO_ALLOW_REWARD_CODE"] = "1"
     try:
         store = open_store(a.runs_dir)
         return a.fn(a, store)

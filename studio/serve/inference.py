@@ -111,7 +111,7 @@ def base_load_kwargs(run_dir: Path, device: str) -> dict[str, Any]:
 
 
 class LoadedRun:
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, device: str | None = None):
         mdir = RunFolder(Path(run_dir)).model
         meta = runfolder.model_meta(run_dir)
         if meta is None:
@@ -119,7 +119,7 @@ class LoadedRun:
         self.meta = meta
         self.task = get_task(self.meta["task"])
         self.tokenizer = self.task.load_tokenizer(mdir)
-        self.device = playground_device()
+        self.device = device or playground_device()  # a judge scores on its run's device
         placed = {}
         if self.meta.get("peft"):
             from peft import PeftModel

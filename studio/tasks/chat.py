@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from studio.base import runfolder
 from studio.data import DataError, split_rows
 from studio.data.bad_records import BadRecords
 from studio.data.records import read_records
@@ -246,6 +247,40 @@ def generate(model, tokenizer, conversations: list[list[dict]], max_new_tokens: 
             for j, seq in zip(idx, out[:, width:]):
                 answers[j] = tokenizer.decode(seq, skip_special_tokens=True).strip()
     return answers
+
+
+def sample_callback(run_dir: Path, tokenizer, rows: list[dict], max_new_tokens: int):
+    """A TrainerCallback writing greedy replies to a few fixed validation prompts (rows of {prompt: the text shown,
+    messages: the conversation up to the reply, reference}) before training and at every evaluation: the Train
+    tab's first-and-latest table (studio.views.run_views.sample_generations)."""
+    from transformers import TrainerCallback
+
+    class SampleGenerations(TrainerCallback):
+        """Greedy answers to a few fixed validation prompts, before training and at every evaluation,
+        appended to metrics.jsonl as {"kind": "samples", "step", "samples": [{prompt, output, reference}]}."""
+
+        def __init__(self, run_dir: Path, tokenizer, rows: list[dict], max_new_tokens: int):
+            self.writer = runfolder.MetricsWriter(run_dir)
+            self.tokenizer, self.rows, self.max_new_tokens = tokenizer, rows, max_new_tokens
+
+        def _write(self, model, step: int) -> None:
+            if not self.rows or model is None:
+                return
+            was_training = model.training
+            outputs = generate(model, self.tokenizer, [r["messages"] for r in self.rows], self.max_new_tokens)
+            model.train(was_training)
+            self.writer.append({"kind": "samples", "step": step, "samples": [
+                {"prompt": r["prompt"], "output": o, "reference": r["reference"]} for r, o in zip(self.rows, outputs)]})
+
+        def on_train_begin(self, args, state, control, model=None, **kw):
+            if state.global_step == 0 and state.is_world_process_zero:  # a resumed run has its "before" already
+                self._write(model, 0)
+
+        def on_evaluate(self, args, state, control, model=None, **kw):
+            if state.is_world_process_zero:
+                self._write(model, state.global_step)
+
+    return SampleGenerations(run_dir, tokenizer, rows, max_new_tokens)
 
 
 def predict(model, tokenizer, inputs: list[str], max_new_tokens: int = 64, temperature: float = 0.0, top_p: float = 1.0,

@@ -18,5 +18,5 @@
     cpu_share     CPU cores shared between runs on one machine
     trial_pruning a sweep's trial reporting to Optuna
 
-Imports: base, models, methods, data, tasks, augment, distill, config.
+Imports: base, models, methods, data, tasks, augment, distill, judge, config.
 """

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from studio.augment.hooks import Augment
 from studio.distill.hooks import Distill
+from studio.judge.hooks import Judge
 from studio.training.base_scores import BaseScores
 from studio.training.cpu_share import CpuShare
 from studio.training.memory import MemoryCheck
@@ -16,6 +17,7 @@ from studio.training.wall_clock import WallClock
 FEATURES = (
     Augment(),       # new training rows, before tokenising (its generator checked before a run exists)
     Distill(),       # a teacher checked, its answers or logits, the loss, the side-by-side report
+    Judge(),         # a classifier run checked, loaded beside the model, scoring replies as a reward
     MemoryCheck(),   # before a run exists: will it fit? when it completes: its measured peak
     BaseScores(),    # the untrained base scored before the first step, beside the tuned model in the report
     TrialPruning(),  # a sweep's trial reports to Optuna, which may prune it

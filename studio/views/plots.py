@@ -33,9 +33,9 @@ METRIC_NAMES = {
     "eval_reward_rejected": Text("reward of rejected", "较差回答的奖励"),
     "eval_reward": Text("validation reward", "验证奖励"), "reward": Text("reward (training)", "奖励（训练）"),
     **{f"eval_reward_{name}": Text(f"validation {name} reward", f"验证 {name} 奖励")
-       for name in ("answer", "format", "length", "json")},
+       for name in ("answer", "format", "length", "json", "classifier", "code")},
     **{f"reward_{name}": Text(f"{name} reward (training)", f"{name} 奖励（训练）")
-       for name in ("answer", "format", "length", "json")},
+       for name in ("answer", "format", "length", "json", "classifier", "code")},
 }
 SPLITS = {"train": Text("train", "训练集"), "validation": Text("validation", "验证集"), "test": Text("test", "测试集")}
 STEP, LOSS, SCORE = Text("step", "步数"), Text("loss", "损失"), Text("score", "得分")

@@ -210,6 +210,24 @@ def sample_generations(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def recent_completions(records: list[dict[str, Any]], logs: int = 3) -> list[dict[str, Any]]:
+    """Reinforcement learning's latest replies with their rewards, newest first: the replies of the last `logs`
+    training logs. Records of kind "completions" hold {"step", "completions": [{prompt, completion, reward,
+    advantage, scores: {reward name: score}}]}."""
+    logged = [r for r in records if r.get("kind") == "completions" and r.get("completions")][-logs:]
+    names = list(dict.fromkeys(n for r in logged for c in r["completions"] for n in (c.get("scores") or {})))
+    rows = []
+    for r in reversed(logged):
+        for c in r["completions"]:
+            total = c.get("reward")
+            # The scores first and the prompt last: the reply is what a person reads, the prompt repeats per group.
+            rows.append({"step": r.get("step", 0), "reward": round(total, 3) if isinstance(total, (int, float))
+                         else None,
+                         **{n: (round(c["scores"][n], 3) if n in (c.get("scores") or {}) else None) for n in names},
+                         "reply": c.get("completion", ""), "prompt": c.get("prompt", "")})
+    return rows
+
+
 def parameter_counts(cfg, n_labels: int = 2) -> dict[str, Any]:
     """Trainable/total parameters of a config, counted on the meta device from the model's config: no weights are
     downloaded or allocated, so the page can ask on every change (the count is cached per model and method)."""

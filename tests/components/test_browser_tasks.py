@@ -32,7 +32,7 @@ def models(tmp_path_factory, ui_cache):
     root = tmp_path_factory.mktemp("browser-task-models")
     llama = tiny_models.make_tiny_llama(root / "llama")
     return {"token-classification": make_learnable_bert(root / "bert"), "sft": llama, "preference": llama,
-            "seq2seq": tiny_models.make_tiny_t5(root / "t5")}
+            "rl": llama, "seq2seq": tiny_models.make_tiny_t5(root / "t5")}
 
 
 def pick_task(page, label: str, sample: str) -> None:
@@ -100,6 +100,8 @@ FLOWS = {
             {"max_length": 64, "max_new_tokens": 8, "sample_prompts": 2}),
     "preference": ("Preference tuning of a chat model (DPO, ORPO, KTO)", "preference_sample.jsonl",
                    {"max_length": 64, "max_new_tokens": 8}),
+    "rl": ("Reinforcement learning of a chat model with rewards (GRPO)", "rl_sample.jsonl",
+           {"max_length": 128, "max_new_tokens": 8, "num_generations": 2, "sample_prompts": 2, "epochs": 0.05}),
     "seq2seq": ("Sequence to sequence (translation, summaries)", "seq2seq_sample.csv",
                 {"max_length": 48, "max_new_tokens": 12}),
 }
@@ -107,7 +109,8 @@ FLOWS = {
 
 LABEL_INFO = {"token-classification": "The BIO tags of each sentence, one per token.",
               "sft": "The answer the model learns to give.", "seq2seq": "The text the model learns to generate.",
-              "preference": "The answer people preferred; the rejected one is read from a field named rejected."}
+              "preference": "The answer people preferred; the rejected one is read from a field named rejected.",
+              "rl": "What the answer reward compares replies with; prompts without one are not scored by it."}
 
 
 @pytest.mark.parametrize("task", list(FLOWS))
@@ -140,9 +143,22 @@ def test_task_flow(app, browser, models, task):  # noqa: F811
         page.locator("#ner-text textarea").fill("Alice Smith flew from Paris to Berlin to meet Acme Corp.")
         page.locator("#ner-tag").click()
         page.wait_for_selector("#ner-highlighted:has-text('Paris')", timeout=60_000)
-    elif task in ("sft", "preference"):
+    elif task in ("sft", "preference", "rl"):
         if task == "sft":
             assert any("perplexity" in t for t in traces), traces
+        elif task == "rl":
+            # Each reward at every training step beside the validation rewards; the latest replies with their
+            # scores, and the sample prompts' replies before training and now.
+            assert {"reward (training)", "answer reward (training)", "format reward (training)",
+                    "validation reward"} <= set(traces), traces
+            open_tab(page, "Train")
+            page.wait_for_selector("#recent-completions", state="visible", timeout=30_000)
+            table = page.locator("#recent-completions").inner_text()
+            assert all(w in table for w in ("step", "prompt", "reply", "reward", "answer", "format")), table
+            assert page.locator("#sample-generations").is_visible()
+            page.locator("#recent-completions").scroll_into_view_if_needed()
+            shot(page, "tasks-rl-2b-replies")
+            open_tab(page, "Playground")
         else:
             assert {"reward accuracy", "reward margin", "reward of chosen", "reward of rejected"} <= set(traces), traces
         if task == "sft":

@@ -24,11 +24,12 @@ from studio.tasks.rl.data import bars, check_run, count_tokens, length_series, p
 from studio.tasks.rl.model import load_model, load_tokenizer
 from studio.tasks.rl.predict import predict as predict_inputs
 from studio.tasks.rl.report import test_report
-from studio.tasks.rl.rewards import DEFAULT_FORMAT, REWARDS
+from studio.tasks.rl.rewards import DEFAULT_FORMAT, REWARDS, reward_names
 from studio.tasks.rl.tokens import collator, tokenize
-from studio.tasks.rl.training import trainer_parts
+from studio.tasks.rl.training import judged_parts, run_callbacks, trainer_parts
 
 GRPO_LOSSES = ("dapo", "grpo", "dr_grpo", "bnpo")
+REWARD_METRICS = tuple(f"reward_{name}" for name in REWARDS)  # each reward's mean, as trl logs it (renamed)
 
 
 @dataclass
@@ -53,6 +54,27 @@ class Settings:
     json_schema: str = setting("", "The JSON reward's schema (JSON Schema, as text); empty: any valid JSON scores 1.",
                                zh="JSON 奖励的 schema（JSON Schema 文本）；留空：任何有效的 JSON 都得 1 分。",
                                label=Text("JSON schema", "JSON schema"))
+    classifier_run: str = setting("", "The classifier reward's judge: a finished text-classification run of this "
+                                  "studio (its id, as the Runs tab lists it) that you may see.",
+                                  zh="分类器奖励的评判：本工作室一个你能查看的已完成文本分类运行"
+                                     "（其 ID，见“运行”页）。",
+                                  label=Text("Classifier run", "分类器运行"))
+    classifier_label: str = setting("", "The label of the classifier run whose probability scores a reply (for "
+                                    "example polite, positive).",
+                                    zh="分类器运行的一个标签，回复属于它的概率即为得分（例如 polite、positive）。",
+                                    label=Text("Classifier label", "分类器标签"))
+    reward_code: str = setting("", "The code reward's Python file (a path on the server; its source is kept in "
+                               "the run). Only where the operator allows code: launch.py --allow-reward-code, never "
+                               "under the public policy.",
+                               zh="代码奖励的 Python 文件（服务器上的路径；其源码保存在运行中）。仅在管理员允许代码时"
+                                  "可用：launch.py --allow-reward-code，公开策略下始终不可用。",
+                               label=Text("Reward code file", "奖励代码文件"))
+    reward_code_function: str = setting("reward", "The function of the reward file that scores: called as "
+                                        "f(prompts, completions, **columns), it returns one number (or None) per "
+                                        "reply.",
+                                        zh="奖励文件中打分的函数：以 f(prompts, completions, **columns) 调用，"
+                                           "为每个回复返回一个数（或 None）。",
+                                        label=Text("Reward function", "奖励函数"))
     num_generations: int = setting(4, "Replies written per prompt at each step; each is scored against its group's "
                                    "average, so more replies compare better and cost more. training.batch_size counts "
                                    "replies; a batch smaller than a group is filled over several steps.",
@@ -79,6 +101,10 @@ class Settings:
                              zh="损失如何在词元上平均：dapo（在整批的全部词元上：不偏向长回复）、grpo（先每个回复内，"
                                 "再跨回复）、dr_grpo（除以固定长度：无长度偏差）或 bnpo（在每个进程批次的词元上）。",
                              choices=GRPO_LOSSES, label=Text("Loss type", "损失类型"))
+    sample_prompts: int = setting(3, "Fixed validation prompts answered (greedily) before training and at each "
+                                  "evaluation, so progress shows as text beside the rewards.",
+                                  zh="训练前和每次评估时（贪心）回答的固定验证提示数，让进展在奖励之外也以文本呈现。",
+                                  min=0, max=20, label=Text("Sample prompts", "示例提示数"))
     vllm_generation: bool = setting(False, "Generate the replies with vLLM (on a CUDA GPU where vLLM is installed; "
                                     "much faster for long replies).",
                                     zh="用 vLLM 生成回复（在装有 vLLM 的 CUDA GPU 上；长回复快得多）。",
@@ -92,6 +118,23 @@ class RewardBase:
         return Text("the base model (adapters off) answering the same held-out prompts, scored by the same rewards, "
                     "before any training",
                     "基础模型（不加适配器）回答同样的留出提示，用同样的奖励打分，未经任何训练")
+
+
+class Judged:
+    """judge.JudgedReplies: the classifier reward scores through the run the settings name, the code reward
+    through the person's file."""
+
+    def judges_named(self, cfg) -> dict[str, tuple[str, str]]:
+        own, out = cfg.task_args, {}
+        names = reward_names(own.rewards)
+        if "classifier" in names:
+            out["classifier"] = (str(own.classifier_run).strip(), str(own.classifier_label).strip())
+        if "code" in names:
+            out["code"] = (str(own.reward_code).strip(), str(own.reward_code_function).strip())
+        return out
+
+    def with_judges(self, cfg, parts, judges):
+        return judged_parts(cfg, parts, judges)
 
 
 class Card(ChatCard):
@@ -128,16 +171,16 @@ TASK = Task(
                                      "freeze": 1e-6},
                      script_requirements=("jinja2", "trl")),
     metrics=MetricFacts(best=("reward", "loss"), test=("reward", "answer_accuracy", "completion_words"),
-                        plot=("reward", "reward_answer", "reward_format", "reward_length", "reward_json"),
-                        logged=("reward_answer", "reward_format", "reward_length", "reward_json", "reward_std",
-                                "completion_length", "clipped_ratio", "kl"),
-                        steps=("reward", "reward_answer", "reward_format", "reward_length", "reward_json")),
+                        plot=("reward", *REWARD_METRICS),
+                        logged=(*REWARD_METRICS, "reward_std", "completion_length", "clipped_ratio", "kl"),
+                        steps=("reward", *REWARD_METRICS)),
     predictions=PredictionRows(columns=("text", "reference", "output", "reward", "scores", "correct"),
                                correct="correct"),
     settings=Settings,
     prepare_data=prepare_data, load_tokenizer=load_tokenizer, load_model=load_model, tokenize=tokenize,
     collator=collator, trainer_parts=trainer_parts, test_report=test_report, predict=predict_inputs,
-    check_run=check_run, count_tokens=count_tokens, length_series=length_series, count_bars=bars,
+    check_run=check_run, run_callbacks=run_callbacks, count_tokens=count_tokens, length_series=length_series,
+    count_bars=bars,
     playground=ChatPlayground(), card=Card(),
-    capabilities=(RewardBase(), StreamedChat()),
+    capabilities=(RewardBase(), StreamedChat(), Judged()),
 )

@@ -15,15 +15,16 @@ from studio.tasks.rl.rewards import reward_functions, reward_names, reward_weigh
 TEST_GENERATIONS = 40          # held-out prompts answered for the report (generation is the slow part)
 
 
-def scored_replies(own, prompts: list[list[dict]], references: list[str], outputs: list[str],
+def scored_replies(own, prompts: list[list[dict]], references: list[str], outputs: list[str], functions=None,
                    ) -> tuple[dict[str, list[float | None]], list[float | None]]:
     """Each reward's score of each reply (None: not scored), and each reply's weighted total (as trl adds them:
-    rewards not scored left out; None where no reward scored it)."""
+    rewards not scored left out; None where no reward scored it). `functions`: the rewards' functions in the
+    settings' order (the trainer's, where a feature added one), else made from the settings."""
     names = reward_names(own.rewards)
     weights = reward_weights(names, own.reward_weights)
     completions = [[{"role": "assistant", "content": o}] for o in outputs]
     scores = {name: list(fn(prompts=prompts, completions=completions, reference=references))
-              for name, fn in zip(names, reward_functions(own))}
+              for name, fn in zip(names, functions or reward_functions(own))}
     totals = []
     for i in range(len(outputs)):
         scored = [(w, scores[n][i]) for w, n in zip(weights, names) if scores[n][i] is not None]
@@ -43,7 +44,7 @@ def test_report(trainer, test_ds, test_df: pd.DataFrame, labels, tokenizer=None,
     prompts = [json.loads(p) for p in rows["prompt"]]
     references = rows["reference"].tolist()
     outputs = generate(trainer.model, ensure_chat_template(tokenizer), prompts, own.max_new_tokens)
-    scores, totals = scored_replies(own, prompts, references, outputs)
+    scores, totals = scored_replies(own, prompts, references, outputs, getattr(trainer, "studio_rewards", None))
     metrics: dict[str, float | None] = {"reward": _mean(totals)}
     metrics.update({f"reward_{name}": _mean(values) for name, values in scores.items()})
     if "answer" in scores:

@@ -167,6 +167,38 @@ def json_reward_for(schema_text: str) -> Callable[..., list[float]]:
     return json_reward
 
 
+def classifier_reward_for(score: Callable[[list[str]], list[float]] | None) -> Callable[..., list[float]]:
+    def classifier(completions, **_) -> list[float]:
+        """The classifier run's probability of its label for each reply (0 to 1)."""
+        if score is None:  # the judge feature puts the loaded run in place (studio.judge) before training starts
+            raise ConfigError("task_args.rewards: the classifier reward scores with a finished run, which only a run "
+                              "the studio starts loads; leave it out here.")
+        return [float(p) for p in score([completion_text(c) for c in completions])]
+
+    return classifier
+
+
+def code_reward_for(fn: Callable | None) -> Callable[..., list[float | None]]:
+    def code(prompts=None, completions=None, **columns) -> list[float | None]:
+        """The person's own reward function (task_args.reward_code), called as trl calls any reward; each score
+        a number (0 to 1 adds up best with the others) or None (not scored)."""
+        if fn is None:  # the judge feature loads the recorded source (studio.judge) before training starts
+            raise ConfigError("task_args.rewards: the code reward runs only in a run the studio starts, where its "
+                              "operator allows code.")
+        got = fn(prompts=prompts, completions=completions, **columns)
+        try:
+            scores = [None if s is None else float(s) for s in got]
+        except (TypeError, ValueError):
+            raise ConfigError("task_args.reward_code: the reward function must return one number (or None) per "
+                              f"reply; it returned {str(got)[:80]!r}.") from None
+        if len(scores) != len(completions):
+            raise ConfigError(f"task_args.reward_code: the reward function returned {len(scores)} scores for "
+                              f"{len(completions)} replies; return one per reply.")
+        return scores
+
+    return code
+
+
 @dataclass(frozen=True)
 class Reward:
     name: str
@@ -187,6 +219,15 @@ REWARDS = {r.name: r for r in (
                           "回复符合格式模式（正则表达式：默认是一行以“Answer:”开头）时为 1。")),
     Reward("length", Text("1 at the target length in words, falling to 0 at no words or twice the target.",
                           "在目标词数时为 1，没有词或达到目标两倍时降为 0。")),
+    Reward("classifier", Text("A finished text-classification run of this studio (classifier_run) as the judge: its "
+                              "probability of one of its labels (classifier_label: polite, on topic, positive) for "
+                              "the reply.",
+                              "把本工作室一个已完成的文本分类运行（classifier_run）当作评判：它给回复属于其某个标签"
+                              "（classifier_label：礼貌、切题、正面）的概率。")),
+    Reward("code", Text("Your own Python function (reward_code_function in the file reward_code), called with the "
+                        "prompts, the replies and the data's columns; only where the server's operator allows code.",
+                        "你自己的 Python 函数（reward_code 文件中的 reward_code_function），"
+                        "传入提示、回复和数据的各列；仅在服务器管理员允许代码时可用。")),
     Reward("json", Text("1 when the reply is a valid JSON object or array (and matches the JSON schema, when one is "
                         "given: JSON that does not match scores 0.5).",
                         "回复是有效的 JSON 对象或数组（给出 JSON schema 时还须符合它：不符合的 JSON 得 0.5）时为 1。")),
@@ -232,6 +273,12 @@ def check_rewards(own) -> list[str]:
                               f"({e}).") from None
     if "length" in names and own.length_target < 1:
         raise ConfigError("task_args.length_target: the length reward needs a target of at least 1 word.")
+    if "classifier" in names and not (str(own.classifier_run).strip() and str(own.classifier_label).strip()):
+        raise ConfigError("task_args.classifier_run and classifier_label: the classifier reward needs a finished "
+                          "text-classification run (its id) and the label whose probability scores a reply.")
+    if "code" in names and not (str(own.reward_code).strip() and str(own.reward_code_function).strip()):
+        raise ConfigError("task_args.reward_code: the code reward needs the path of a Python file and the name of "
+                          "its reward function (reward_code_function).")
     if "json" in names and own.json_schema.strip():
         try:
             schema = json.loads(own.json_schema)
@@ -246,11 +293,15 @@ def check_rewards(own) -> list[str]:
     return names
 
 
-def reward_functions(own) -> list[Callable[..., list[float | None]]]:
+def reward_functions(own, judges: dict[str, Callable] | None = None) -> list[Callable[..., list[float | None]]]:
     """The functions of the rewards the settings name, in their order, each named for its reward (trl logs it
-    as rewards/<name>/mean)."""
+    as rewards/<name>/mean). `judges`: what a run loaded for the rewards from outside the task (studio.judge):
+    "classifier" (texts -> probabilities) and "code" (the person's function)."""
+    judges = judges or {}
     made = {"answer": lambda: answer_reward, "format": lambda: format_reward_for(own.format_pattern),
-            "length": lambda: length_reward_for(own.length_target), "json": lambda: json_reward_for(own.json_schema)}
+            "length": lambda: length_reward_for(own.length_target), "json": lambda: json_reward_for(own.json_schema),
+            "classifier": lambda: classifier_reward_for(judges.get("classifier")),
+            "code": lambda: code_reward_for(judges.get("code"))}
     return [_named(made[name](), name) for name in check_rewards(own)]
 
 

@@ -11,10 +11,9 @@ from typing import Any
 
 import pandas as pd
 
-from studio.base import runfolder
 from studio.base.process_rank import shards_model
 from studio.tasks.base import TrainerParts
-from studio.tasks.chat import ensure_chat_template, generate
+from studio.tasks.chat import ensure_chat_template, sample_callback
 from studio.tasks.sft.tokens import collator, flat_collator
 
 
@@ -75,37 +74,6 @@ def sample_rows(df: pd.DataFrame, n: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _sample_callback():
-    from transformers import TrainerCallback
-
-    class SampleGenerations(TrainerCallback):
-        """Greedy answers to a few fixed validation prompts, before training and at every evaluation,
-        appended to metrics.jsonl as {"kind": "samples", "step", "samples": [{prompt, output, reference}]}."""
-
-        def __init__(self, run_dir: Path, tokenizer, rows: list[dict], max_new_tokens: int):
-            self.writer = runfolder.MetricsWriter(run_dir)
-            self.tokenizer, self.rows, self.max_new_tokens = tokenizer, rows, max_new_tokens
-
-        def _write(self, model, step: int) -> None:
-            if not self.rows or model is None:
-                return
-            was_training = model.training
-            outputs = generate(model, self.tokenizer, [r["messages"] for r in self.rows], self.max_new_tokens)
-            model.train(was_training)
-            self.writer.append({"kind": "samples", "step": step, "samples": [
-                {"prompt": r["prompt"], "output": o, "reference": r["reference"]} for r, o in zip(self.rows, outputs)]})
-
-        def on_train_begin(self, args, state, control, model=None, **kw):
-            if state.global_step == 0 and state.is_world_process_zero:  # a resumed run has its "before" already
-                self._write(model, 0)
-
-        def on_evaluate(self, args, state, control, model=None, **kw):
-            if state.is_world_process_zero:
-                self._write(model, state.global_step)
-
-    return SampleGenerations
-
-
 def trainer_parts(cfg, tokenizer, labels, splits):
     # Evaluation holds batch x length x vocabulary logits: batches bigger than training's (the studio's default
     # for other tasks) would make evaluation the run's memory peak, past what the memory check counted.
@@ -125,5 +93,5 @@ def run_callbacks(cfg, tokenizer, labels, splits, run_dir):
         # different lengths break (the ranks would wait on each other for ever).
         print("[studio] sample generations off: the model is sharded over the GPUs (FSDP or DeepSpeed)", flush=True)
         return []
-    return [_sample_callback()(Path(run_dir), ensure_chat_template(tokenizer), sample_rows(splits["validation"], n),
-                               cfg.task_args.max_new_tokens)]
+    return [sample_callback(Path(run_dir), ensure_chat_template(tokenizer), sample_rows(splits["validation"], n),
+                            cfg.task_args.max_new_tokens)]

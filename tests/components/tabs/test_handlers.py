@@ -72,6 +72,12 @@ def test_the_model_tab_shows_only_the_picked_tasks_own_settings():
         {"preference_loss", "beta", "dpo_loss_type", "max_new_tokens"}
     group, *fields = model_tab.on_task_settings(names, "token-classification")  # none of its own
     assert not group["visible"] and not any(u["visible"] for u in fields)
+    # A name two tasks share says what it means for the picked one.
+    _, *fields = model_tab.on_task_settings(names, "rl")
+    from components.i18n import _TEXTS
+
+    info = dict(zip(names, fields))["max_new_tokens"]["info"]
+    assert "clipped share" in _TEXTS["en"][info.key] and "截断比例" in _TEXTS["zh-CN"][info.key]
 
 
 def test_a_tasks_own_setting_is_a_form_field_no_other_field_shares_a_name_with():
@@ -200,3 +206,12 @@ def test_a_new_tokenizer_counts_the_file_again_as_its_last_check_read_it(ctx, tm
     assert not recounted[0].failed and "Ready: refusals.jsonl" in recounted[1]
     assert "1 record(s) could not be read and were left out" in recounted[5]
     assert dict(recounted[0].read_with)["skip_bad_records"] is True
+
+
+def test_the_method_radio_offers_only_the_methods_the_picked_task_trains_with():
+    _, method = model_tab.on_task("rl", "smollm2", "", "prompt")
+    offered = [name for _, name in method["choices"]]
+    assert method["value"] == "lora" and "prompt" not in offered and "prefix" not in offered
+    assert {"lora", "qlora", "dora", "full", "freeze", "ia3"} == set(offered)
+    _, method = model_tab.on_task("text-classification", "minilm", "", "lora")
+    assert method["value"] == "lora" and "prompt" in [name for _, name in method["choices"]]

@@ -83,7 +83,8 @@ def test_reward_functions_are_named_for_their_reward_and_weighted_in_order():
 
 
 @pytest.mark.parametrize("task_args, says", [
-    ({"rewards": "answer,politeness"}, "unknown reward(s) 'politeness'; the rewards are answer, format, length, json"),
+    ({"rewards": "answer,politeness"},
+     "unknown reward(s) 'politeness'; the rewards are answer, format, length, classifier, code, json"),
     ({"rewards": ""}, "name at least one reward"),
     ({"rewards": "format,format"}, "each reward once"),
     ({"rewards": "answer,format", "reward_weights": "1"}, "1 weight(s) for 2 reward(s)"),
@@ -156,6 +157,32 @@ def test_trls_names_become_the_studios_and_evaluation_batches_hold_whole_groups(
     assert [steps_per_generation(*a) for a in cases] == [1, 2, 2, 4, 3]
 
 
+def test_the_latest_generation_becomes_the_newest_replies_first_with_each_rewards_score():
+    from studio.tasks.rl.training import recent_completions
+
+    logs = {"prompt": [[{"role": "user", "content": f"q{i}"}] for i in range(4)],
+            "completion": replies("a0", "a1", "a2", "a3"),
+            "rewards": {"answer": [1.0, 0.0, float("nan"), 1.0], "format": [1.0, 1.0, 0.0, 0.0]},
+            "advantages": [0.5, -0.5, -1.0, 1.0]}
+    rows = recent_completions(logs, ["answer", "format"], [1.0, 0.5], most=3)
+    assert [r["completion"] for r in rows] == ["a3", "a2", "a1"] and rows[0]["prompt"] == "q3"
+    assert rows[0]["scores"] == {"answer": 1.0, "format": 0.0} and rows[0]["reward"] == 1.0
+    assert rows[1]["scores"] == {"format": 0.0} and rows[1]["advantage"] == -1.0  # not scored: left out
+
+
+def test_a_code_reward_must_give_one_number_or_none_per_reply():
+    def good(prompts, completions, **_):
+        return [None, 0.5]
+
+    assert rewards.code_reward_for(good)(prompts=["p", "p"], completions=replies("a", "b")) == [None, 0.5]
+    with pytest.raises(ConfigError, match="returned 1 scores for 2 replies"):
+        rewards.code_reward_for(lambda **_: [1])(prompts=["p", "p"], completions=replies("a", "b"))
+    with pytest.raises(ConfigError, match="one number \\(or None\\) per reply"):
+        rewards.code_reward_for(lambda **_: ["high", "low"])(prompts=["p", "p"], completions=replies("a", "b"))
+    with pytest.raises(ConfigError, match="only in a run the studio starts"):
+        rewards.code_reward_for(None)(prompts=["p"], completions=replies("a"))
+
+
 # ------------------------------------------------------------------------------------------- runs --
 @pytest.fixture(scope="module")
 def grpo_run(tmp_path_factory, tiny_llama):
@@ -188,6 +215,26 @@ def test_a_grpo_run_logs_each_reward_while_it_trains_and_reports_them_beside_the
     rows = read_jsonl(RunFolder(rd).predictions)
     assert rows and {"text", "reference", "output", "reward", "scores", "correct"} <= set(rows[0])
     assert rows[0]["scores"].startswith("answer=")
+
+
+def test_the_train_tab_gets_the_latest_replies_with_their_rewards_and_the_sample_prompts_first_and_latest(grpo_run):
+    from studio.views import run_views
+
+    _, rd = grpo_run
+    records = runfolder.read_metrics(rd)
+    logged = [r for r in records if r["kind"] == "completions"]
+    assert logged and all(0 < len(r["completions"]) <= 8 for r in logged)
+    reply = logged[-1]["completions"][0]
+    assert set(reply["scores"]) == {"answer", "format", "length"} and "plus" in reply["prompt"]
+    assert reply["reward"] == pytest.approx(reply["scores"]["answer"] + 0.5 * reply["scores"]["format"]
+                                            + 0.2 * reply["scores"]["length"])
+    table = run_views.recent_completions(records)
+    assert table[0]["step"] == logged[-1]["step"] >= table[-1]["step"]  # newest first
+    assert {"step", "prompt", "reply", "reward", "answer", "format", "length"} == set(table[0])
+    samples = [r for r in records if r["kind"] == "samples"]
+    assert samples[0]["step"] == 0 and len(samples) >= 2 and len(samples[0]["samples"]) == 3
+    shown = run_views.sample_generations(records)
+    assert "plus" in shown[0]["prompt"] and "step 0" in shown[0] and shown[0]["reference"]
 
 
 def test_the_rewards_of_each_training_step_are_drawn_beside_the_validation_ones_and_printed():

@@ -34,11 +34,12 @@ def feature_protocols() -> list[type]:
     from studio.augment.capability import Augmentation
     from studio.data.report import OneLabelPerRow
     from studio.distill.capability import SequenceLevel, SoftLabels
+    from studio.judge.capability import JudgedReplies
     from studio.serve.playground import Chat
     from studio.training.base_scores import UntrainedBase
     from studio.training.head_init import PrototypeHead
 
-    return [Augmentation, SoftLabels, SequenceLevel, Chat, UntrainedBase, PrototypeHead, OneLabelPerRow]
+    return [Augmentation, SoftLabels, SequenceLevel, Chat, UntrainedBase, PrototypeHead, OneLabelPerRow, JudgedReplies]
 
 
 @pytest.mark.parametrize("name", TASKS)
