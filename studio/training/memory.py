@@ -18,6 +18,11 @@ The parts, in bytes per device:
   GPU, SDPA's fused kernels keep none. Gradient checkpointing keeps one layer's;
 - logits: a language-model head's batch x length x vocabulary scores, held three times (logits, their softmax,
   its gradient) in fp32; none with Liger's fused cross-entropy;
+- generation: for a task that generates while it trains (reinforcement learning: GenerationInTraining), the
+  key/value cache of the replies it writes at once (2 x layers x replies x (prompt + new tokens) x hidden, in the
+  compute precision; grouped-query attention keeps less, so this errs high) and their last position's logits;
+  its training sequences are the prompt and the reply (max_length + new tokens), and a full fine-tune with a KL
+  term keeps a frozen reference copy of the model (adapters are switched off for it instead);
 - runtime: the framework itself (CPU: a Python process with torch and transformers loaded; GPU: the CUDA
   context and allocator slack). Measured, see bench/RESULTS.md ("Memory estimate").
 
@@ -37,7 +42,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from studio import methods, models
 from studio.base.devices import device_index, gpus_in, ranks_here, resolve_device, run_devices
@@ -59,10 +64,20 @@ REFUSE_ABOVE = 1.25             # estimate / available: refused ("clearly cannot
 WARN_ABOVE = 0.8
 # What each part of the estimate is called on the Chinese page.
 PART_ZH = {"weights": "权重", "casts": "16 位副本", "gradients": "梯度", "optimizer": "优化器", "activations": "激活值",
-           "attention": "注意力", "logits": "logits", "runtime": "运行时"}
+           "attention": "注意力", "logits": "logits", "generation": "生成", "reference": "参考模型",
+           "runtime": "运行时"}
 MEASURED_ERROR = 0.32           # the largest |estimate / measured - 1| of the benchmarks (bench/RESULTS.md)
 LM_HEADS = ("CAUSAL_LM", "SEQ_2_SEQ_LM")  # heads that score every vocabulary entry at every position
 OPTIMIZER_BYTES = {"adamw": 8, "adamw_8bit": 2, "paged_adamw_8bit": 2}
+
+
+@runtime_checkable
+class GenerationInTraining(Protocol):
+    """The capability of a task whose training writes replies (reinforcement learning): what the estimate adds."""
+
+    def generation(self, cfg) -> tuple[int, int, bool]:
+        """(replies generated at once per process, new tokens per reply, whether a frozen reference copy of the
+        model is kept to score them: a KL term without adapters to switch off)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +96,9 @@ class Shape:
     tied: bool = True           # input embeddings and LM head share one matrix
     source: str = "meta"        # "meta": built on the meta device; "config": counted from the config's sizes
     adapter_inputs: int = 0     # summed input width of the modules adapters sit on (LoRA's dropout copies each)
+    generated: int = 0          # replies written at once while training (GenerationInTraining), else 0
+    new_tokens: int = 0         # tokens per reply, after the prompt's max_length
+    reference: bool = False     # a reference model scores the replies (a KL term)
 
 
 @dataclass
@@ -275,7 +293,10 @@ def shape(cfg, n_labels: int = 2) -> Shape:
                      max(2, int(n_labels)))
     except (ImportError, OSError, KeyError, TypeError, ValueError, RuntimeError, AttributeError):
         got = config_shape(cfg.model, cfg.method, task.name)  # raises when even the config cannot be read
-    return dataclasses.replace(got, sequences=task.model.sequences_per_row)
+    gen = task.capability(GenerationInTraining)
+    generated, new_tokens, reference = gen.generation(cfg) if gen is not None else (0, 0, False)
+    return dataclasses.replace(got, sequences=task.model.sequences_per_row, generated=generated,
+                               new_tokens=new_tokens, reference=reference)
 
 
 # ------------------------------------------------------------------------------------------- the sum --
@@ -308,7 +329,7 @@ def parts(s: Shape, t, w: Where) -> dict[str, int]:
     gradients = 4 * s.trainable
     optimizer = OPTIMIZER_BYTES.get(getattr(t, "optimizer", "adamw"), 8) * s.trainable
     shards = max(1, w.shards)
-    length = t.max_length or ASSUMED_LENGTH
+    length = (t.max_length or ASSUMED_LENGTH) + s.new_tokens
     tokens = t.batch_size * length * s.sequences
     per_layer = tokens * s.hidden * ACTIVATION_FACTOR * width
     checkpointing = getattr(t, "gradient_checkpointing", False)
@@ -325,10 +346,16 @@ def parts(s: Shape, t, w: Where) -> dict[str, int]:
     logits = 3 * tokens * s.vocab * 4 if s.lm_head and not fused_loss else 0
     scores = t.batch_size * s.sequences * s.heads * length ** 2 * 4 * ATTENTION_COPIES
     layers_kept = min(1, s.trained_layers) if checkpointing else s.trained_layers
-    return {"weights": int(weights) // shards, "casts": int(casts), "gradients": gradients // shards,
-            "optimizer": optimizer // shards, "activations": kept_acts,
-            "attention": 0 if w.on_gpu else scores * layers_kept, "logits": logits,
-            "runtime": GPU_RUNTIME if w.on_gpu else CPU_RUNTIME}
+    out = {"weights": int(weights) // shards, "casts": int(casts), "gradients": gradients // shards,
+           "optimizer": optimizer // shards, "activations": kept_acts,
+           "attention": 0 if w.on_gpu else scores * layers_kept, "logits": logits}
+    if s.generated:
+        # Generation runs outside backpropagation, but its cache lives while the batch is written, beside the weights.
+        out["generation"] = 2 * s.layers * s.generated * length * s.hidden * width + 2 * s.generated * s.vocab * 4
+        if s.reference:
+            out["reference"] = int(s.total * f.base_bytes()) // shards
+    out["runtime"] = GPU_RUNTIME if w.on_gpu else CPU_RUNTIME
+    return out
 
 
 def available(device: str, busy: bool = False) -> tuple[int, str]:

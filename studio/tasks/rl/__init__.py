@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from studio.base.settings import setting
 from studio.base.text import Text
+from studio.methods import METHODS
 from studio.tasks.base import TEXT, DataFacts, MetricFacts, ModelFacts, PredictionRows, Task, TaskTexts
 from studio.tasks.chat import ChatCard, ChatPlayground, StreamedChat
 from studio.tasks.rl.data import bars, check_run, count_tokens, length_series, prepare_data
@@ -26,7 +27,7 @@ from studio.tasks.rl.predict import predict as predict_inputs
 from studio.tasks.rl.report import test_report
 from studio.tasks.rl.rewards import DEFAULT_FORMAT, REWARDS, reward_names
 from studio.tasks.rl.tokens import collator, tokenize
-from studio.tasks.rl.training import judged_parts, run_callbacks, trainer_parts
+from studio.tasks.rl.training import judged_parts, run_callbacks, steps_per_generation, trainer_parts
 
 GRPO_LOSSES = ("dapo", "grpo", "dr_grpo", "bnpo")
 REWARD_METRICS = tuple(f"reward_{name}" for name in REWARDS)  # each reward's mean, as trl logs it (renamed)
@@ -137,6 +138,17 @@ class Judged:
         return judged_parts(cfg, parts, judges)
 
 
+class Generates:
+    """training.memory.GenerationInTraining: the replies trl writes at once (a generation batch: the micro-batch
+    times the steps one round feeds), each up to max_new_tokens, and the reference copy a KL term keeps where no
+    adapters can be switched off for it."""
+
+    def generation(self, cfg) -> tuple[int, int, bool]:
+        t, own = cfg.training, cfg.task_args
+        rounds = steps_per_generation(t.batch_size, t.gradient_accumulation_steps, own.num_generations)
+        return t.batch_size * rounds, own.max_new_tokens, own.kl_beta > 0 and not METHODS[cfg.method].peft
+
+
 class Card(ChatCard):
     """export.ModelCard."""
 
@@ -182,5 +194,5 @@ TASK = Task(
     check_run=check_run, run_callbacks=run_callbacks, count_tokens=count_tokens, length_series=length_series,
     count_bars=bars,
     playground=ChatPlayground(), card=Card(),
-    capabilities=(RewardBase(), StreamedChat(), Judged()),
+    capabilities=(RewardBase(), StreamedChat(), Judged(), Generates()),
 )

@@ -38,8 +38,10 @@ def feature_protocols() -> list[type]:
     from studio.serve.playground import Chat
     from studio.training.base_scores import UntrainedBase
     from studio.training.head_init import PrototypeHead
+    from studio.training.memory import GenerationInTraining
 
-    return [Augmentation, SoftLabels, SequenceLevel, Chat, UntrainedBase, PrototypeHead, OneLabelPerRow, JudgedReplies]
+    return [Augmentation, SoftLabels, SequenceLevel, Chat, UntrainedBase, PrototypeHead, OneLabelPerRow, JudgedReplies,
+            GenerationInTraining]
 
 
 @pytest.mark.parametrize("name", TASKS)

@@ -77,6 +77,31 @@ def test_a_language_model_head_counts_its_logits(tmp_path):
     assert est.parts["logits"] == 3 * 4 * 64 * vocab * 4
 
 
+def test_reinforcement_learning_counts_the_replies_it_writes_and_a_full_runs_reference_copy(tmp_path):
+    from tests.tiny_models import make_tiny_llama
+
+    llama = make_tiny_llama(tmp_path / "llama")
+
+    def rl(method="lora", **task_args):
+        raw = tiny_config(llama, tmp_path / "x.jsonl", method, batch_size=4, max_length=64)
+        raw.update(task="rl", task_args={"num_generations": 4, "max_new_tokens": 32, **task_args})
+        return RunConfig.from_dict(raw)
+
+    s = memory.shape(rl())
+    assert (s.generated, s.new_tokens, s.reference) == (4, 32, False)  # a batch of 4 holds one group of 4
+    est = memory.estimate(rl())
+    width = 4  # fp32 on a CPU
+    assert est.parts["generation"] == (2 * s.layers * 4 * (64 + 32) * s.hidden * width + 2 * 4 * s.vocab * 4)
+    assert est.parts["logits"] == 3 * 4 * (64 + 32) * s.vocab * 4  # the prompt and the reply train together
+    longer = memory.estimate(rl(max_new_tokens=256))
+    assert longer.parts["generation"] > est.parts["generation"] and longer.total > est.total
+    assert "reference" not in est.parts and "reference" not in memory.estimate(rl(kl_beta=0.04)).parts  # adapters off
+    full = memory.estimate(rl("full", kl_beta=0.04)).parts
+    assert full["reference"] == memory.shape(rl("full")).total * 4  # a frozen fp32 copy of the whole model
+    sft = memory.estimate(_cfg(llama, tmp_path / "x.jsonl", "lora", task="sft", batch_size=4, max_length=64))
+    assert "generation" not in sft.parts
+
+
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 
