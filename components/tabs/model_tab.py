@@ -18,10 +18,11 @@ from components.ui import bind, esc, intro, message, message_box, shows_user_err
 from studio import methods, models
 from studio.base import plain_yaml
 from studio.base.devices import describe_run_devices
-from studio.base.errors import USER_ERRORS, ConfigError
+from studio.base.errors import USER_ERRORS, ConfigError, RunError
 from studio.base.text import Text, pick
 from studio.config import RunConfig, TrainingConfig, field_help
 from studio.data import uploads
+from studio.judge.judge import classifier_labels, classifier_runs
 from studio.runs import quotas
 from studio.tasks import DEFAULT_TASK, get_task, task_names
 from studio.training import lengths, memory
@@ -326,8 +327,32 @@ def _task_fields(task_name: str) -> tuple[gr.Group, dict[str, gr.components.Comp
     with gr.Group(visible=bool(mine), elem_id="task-settings") as group:
         for name, spec in forms.task_setting_specs().items():
             label = t(spec["label"]) if spec.get("label") else _label(name)
-            fields[name] = forms.field_component(spec, label, elem_id=f"field-{name}", visible=name in mine)
+            if name in PICKED_FROM_RUNS:  # a run's id, or one of its labels: picked from what the person may use
+                fields[name] = gr.Dropdown(choices=[], value=spec["default"], allow_custom_value=True, label=label,
+                                           info=t(spec["help"]), elem_id=f"field-{name}", visible=name in mine)
+            else:
+                fields[name] = forms.field_component(spec, label, elem_id=f"field-{name}", visible=name in mine)
     return group, fields
+
+
+PICKED_FROM_RUNS = ("classifier_run", "classifier_label")
+
+
+def on_judge_runs(ctx: StudioContext):
+    """The classifier runs the person may see that can judge replies (the classifier reward), newest first."""
+    return gr.update(choices=classifier_runs(ctx.runs()))  # a typed id stays (custom values are allowed)
+
+
+def on_judge_run(ctx: StudioContext, run_id, label):
+    """The picked judge's labels; the label kept where the new judge knows it."""
+    run_id = (run_id or "").strip()
+    if not run_id:
+        return gr.update(choices=[])
+    try:
+        labels = classifier_labels(ctx.store.run_dir(run_id))
+    except RunError:  # not a run the person may see: said when the run is started, with the reason
+        return gr.update(choices=[])
+    return gr.update(choices=labels, value=label if label in labels or not labels else labels[0])
 
 
 def _own_settings(task_name: str | None) -> set[str]:
@@ -427,6 +452,10 @@ def _wire(ctx: StudioContext, m: ModelTab, data: DataTab, catalog_ids: list[str]
                     api_visibility="private", queue=False)
     data.task.change(bind(on_task_settings, list(m.task_fields)), inputs=data.task,
                      outputs=[m.task_group, *m.task_fields.values()], api_visibility="private", queue=False)
+    judge_run, judge_label = m.task_fields["classifier_run"], m.task_fields["classifier_label"]
+    judge_run.focus(bind(on_judge_runs, ctx), outputs=judge_run, api_visibility="private")
+    judge_run.change(bind(on_judge_run, ctx), inputs=[judge_run, judge_label], outputs=judge_label,
+                     api_visibility="private")
     gr.on([m.model.change, m.model_custom.submit, m.training["max_length"].submit, m.training["max_length"].blur],
           bind(on_tokenizer, ctx), inputs=[m.model, m.model_custom, m.training["max_length"]], outputs=data.tokens,
           api_visibility="private", trigger_mode="always_last").then(

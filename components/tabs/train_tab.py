@@ -90,7 +90,7 @@ def result_text(report: dict[str, Any] | None, lang: Lang) -> str:
 
 
 def status_html(run_id: str, info: dict[str, Any], status: dict[str, Any], total_epochs: float | None,
-                report: dict[str, Any] | None, lang: Lang = EN) -> str:
+                report: dict[str, Any] | None, lang: Lang = EN, latest: str = "") -> str:
     p = run_views.progress(status, total_epochs)
     state = p["status"] or "unknown"
     pct = round(100 * p["fraction"], 1)
@@ -102,6 +102,8 @@ def status_html(run_id: str, info: dict[str, Any], status: dict[str, Any], total
              f"<div class='studio-progress' role='progressbar' aria-valuenow='{pct}' aria-valuemin='0' "
              f"aria-valuemax='100'><div class='studio-progress-bar' style='width:{pct}%'></div></div>",
              f"<div class='studio-run-meta'>{esc(text)}{' · ' if text else ''}{pct:g}%</div>"]
+    if latest:  # reinforcement learning: each reward and its spread, reply length, cut replies, KL at the last step
+        parts.append(f"<div class='studio-run-meta studio-run-latest'>{esc(latest)}</div>")
     if report and state == "completed":
         parts.append(f"<div class='studio-run-result'>{esc(result_text(report, lang))}</div>")
         if report.get("base"):
@@ -181,7 +183,8 @@ def draw(ctx: StudioContext, run_id: str | None, view_state: dict | None, lang: 
                plots.eval_figure(records, v.get("plot_metrics") or ("accuracy", "f1"), labels, zh=lang.zh,
                                  steps=v.get("step_metrics") or ()),
                plots.learning_rate_figure(records, zh=lang.zh)]
-    return [status_html(run_id, {"name": v.get("name")}, st, v.get("epochs"), report, lang),
+    latest = run_views.latest_step(records, v.get("step_metrics") or (), zh=lang.zh)
+    return [status_html(run_id, {"name": v.get("name")}, st, v.get("epochs"), report, lang, latest),
             *figures, log_tail(rd), v, gr.update(visible=False),
             gr.update(value=pd.DataFrame(samples), visible=True) if samples else gr.update(visible=False),
             gr.update(value=pd.DataFrame(replies), visible=True, column_widths=reply_widths(len(replies[0])))

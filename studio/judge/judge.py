@@ -114,3 +114,24 @@ def code_reward(rec: dict[str, Any]) -> Callable:
             raise ConfigError(f"task_args.reward_code: {where}:{name} raised {type(e).__name__}: {e}") from e
 
     return reward
+
+
+# ------------------------------------------------------------------------------------------ for the pages --
+def classifier_runs(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(label, id) of the completed runs among `rows` (Store.list: those a person may see) that can judge: their
+    task gives each text one label."""
+    out = []
+    for r in rows:
+        try:
+            judges = r.get("status") == "completed" and get_task(r.get("task")).capability(OneLabelPerRow)
+        except ValueError:  # a task this version does not know
+            judges = False
+        if judges:
+            out.append((f"{r.get('name') or r.get('model') or ''} · {r['id']}".strip(" ·"), r["id"]))
+    return out
+
+
+def classifier_labels(run_dir: Path) -> list[str]:
+    """The labels a classifier run's model knows ([] before it has one)."""
+    meta = runfolder.model_meta(run_dir)
+    return list(meta["labels"]) if meta else []

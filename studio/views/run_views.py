@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from studio import models
 from studio.base import files, runfolder
 from studio.base.policy import local_models_allowed
 from studio.base.runfolder import RunFolder
+from studio.base.text import Text
 from studio.tasks import DEFAULT_TASK, get_task
 
 RUN_COLUMNS = ["run", "name", "status", "task", "model", "method", "best metric", "duration", "created", "owner"]
@@ -208,6 +209,32 @@ def sample_generations(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row[f"step {last.get('step', 0)}"] = s.get("output", "")
         rows.append(row)
     return rows
+
+
+STEP_MEASURES = {  # what a training step of reinforcement learning logs beside its rewards, as the page says it
+    "completion_length": Text("reply length {v:.1f} tokens", "回复长度 {v:.1f} 个词元"),
+    "clipped_ratio": Text("{v:.0%} of replies cut at max_new_tokens", "{v:.0%} 的回复在 max_new_tokens 处截断"),
+    "kl": Text("KL {v:.4f}", "KL {v:.4f}"),
+}
+
+
+def latest_step(records: list[dict[str, Any]], steps: Sequence[str], zh: bool = False) -> str:
+    """The last training step's per-step measures (a task's MetricFacts.steps, each with its spread where logged,
+    and the reply length, the share of replies cut and the KL term), in one line; "" when it logs none."""
+    last = next((r for r in reversed(records) if r.get("kind") == "train" and any(m in r for m in steps)), None)
+    if last is None:
+        return ""
+    parts = []
+    for m in steps:
+        v = last.get(m)
+        if isinstance(v, (int, float)):
+            spread = last.get(f"{m}_std")
+            parts.append(f"{m} {v:.3f}" + (f" (±{spread:.3f})" if isinstance(spread, (int, float)) else ""))
+    for m, text in STEP_MEASURES.items():
+        if isinstance(last.get(m), (int, float)):
+            parts.append((text.zh if zh else str(text)).format(v=last[m]))
+    head = f"第 {last.get('step', 0)} 步：" if zh else f"step {last.get('step', 0)}: "
+    return head + " · ".join(parts)
 
 
 def recent_completions(records: list[dict[str, Any]], logs: int = 3) -> list[dict[str, Any]]:

@@ -152,6 +152,8 @@ def test_task_flow(app, browser, models, task):  # noqa: F811
             assert {"reward (training)", "answer reward (training)", "format reward (training)",
                     "validation reward"} <= set(traces), traces
             open_tab(page, "Train")
+            latest = page.locator("#run-status .studio-run-latest").inner_text()
+            assert "reward_answer" in latest and "reply length" in latest, latest
             page.wait_for_selector("#recent-completions", state="visible", timeout=30_000)
             table = page.locator("#recent-completions").inner_text()
             assert all(w in table for w in ("step", "prompt", "reply", "reward", "answer", "format")), table

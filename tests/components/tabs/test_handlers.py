@@ -215,3 +215,17 @@ def test_the_method_radio_offers_only_the_methods_the_picked_task_trains_with():
     assert {"lora", "qlora", "dora", "full", "freeze", "ia3"} == set(offered)
     _, method = model_tab.on_task("text-classification", "minilm", "", "lora")
     assert method["value"] == "lora" and "prompt" in [name for _, name in method["choices"]]
+
+
+def test_the_classifier_reward_picks_its_judge_from_the_persons_finished_classifiers_and_its_label_from_it(ctx):
+    judge = finished(ctx, "text-classification", [])
+    finished(ctx, "sft", [])  # a chat run cannot judge
+    meta = RunFolder(ctx.store.run_dir(judge)).model_meta
+    meta.parent.mkdir(parents=True)
+    files.atomic_write_json(meta, {"task": "text-classification", "labels": ["polite", "rude"]})
+    runs = model_tab.on_judge_runs(ctx)
+    assert [run_id for _, run_id in runs["choices"]] == [judge]
+    labels = model_tab.on_judge_run(ctx, judge, "")
+    assert labels["choices"] == ["polite", "rude"] and labels["value"] == "polite"
+    assert model_tab.on_judge_run(ctx, judge, "rude")["value"] == "rude"
+    assert model_tab.on_judge_run(ctx, "20990101-000000-nosuch", "rude")["choices"] == []

@@ -235,6 +235,37 @@ def test_the_train_tab_gets_the_latest_replies_with_their_rewards_and_the_sample
     assert samples[0]["step"] == 0 and len(samples) >= 2 and len(samples[0]["samples"]) == 3
     shown = run_views.sample_generations(records)
     assert "plus" in shown[0]["prompt"] and "step 0" in shown[0] and shown[0]["reference"]
+    line = run_views.latest_step(records, TASK.metrics.steps)
+    assert line.startswith("step ") and "reward_answer" in line and "(±" in line and "reply length" in line
+    assert "of replies cut at max_new_tokens" in line and "第" in run_views.latest_step(records, TASK.metrics.steps,
+                                                                                       zh=True)
+    assert run_views.latest_step([r for r in records if r["kind"] != "train"], TASK.metrics.steps) == ""
+
+
+def test_merged_and_adapter_exports_answer_like_the_run_and_the_reproduce_script_retrains_it(grpo_run, tmp_path):
+    import torch
+    from peft import AutoPeftModelForCausalLM
+
+    from studio import export
+    from studio.serve import inference
+    from studio.tasks import chat
+    from tests.support import on_own_copy_of_base, run_reproduce_script
+
+    _, rd = grpo_run
+    loaded = inference.load(rd)
+    ids = torch.tensor([chat._prompt_ids(loaded.tokenizer, [{"role": "user", "content": "What is 2 plus 2?"}])])
+    merged = chat.load_model(export.build_folder(rd, "merged", tmp_path / "merged"))
+    adapter_dir = export.build_folder(rd, "adapter", tmp_path / "adapter")
+    adapter = AutoPeftModelForCausalLM.from_pretrained(str(on_own_copy_of_base(adapter_dir, rd)))
+    with torch.no_grad():
+        want = loaded.model(input_ids=ids).logits
+        assert torch.allclose(merged(input_ids=ids).logits, want, atol=1e-4)
+        assert torch.allclose(adapter(input_ids=ids).logits, want, atol=1e-4)
+    assert "tuned with rewards (GRPO)" in (adapter_dir / "README.md").read_text()
+    # Sampled replies differ between two trainings: the script's report has the run's measures, each in range.
+    got, want, _ = run_reproduce_script(rd, tmp_path / "reproduce")
+    assert set(got) == set(want) >= {"reward", "reward_answer", "reward_format", "reward_length", "answer_accuracy"}
+    assert all(0 <= got[k] <= 1 for k in ("reward_answer", "reward_format", "reward_length", "answer_accuracy"))
 
 
 def test_the_rewards_of_each_training_step_are_drawn_beside_the_validation_ones_and_printed():
