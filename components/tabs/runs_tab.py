@@ -109,6 +109,8 @@ def run_summary(info: dict, lang: Lang = EN) -> str:
                      f"{lang('test rows', '个测试样本')}\n\n" + report_table(rep, lang))
         if rep.get("distillation"):
             lines.append("\n" + distillation_table(rep, Path(info["dir"]).parent, lang))
+        if rep.get("wins_losses"):
+            lines.append("\n" + wins_losses_table(rep["wins_losses"], lang))
     elif info.get("status") == "completed":
         lines.append("\n" + lang("This run has no test report.", "这个运行没有测试报告。"))
     else:
@@ -139,6 +141,23 @@ def distillation_table(rep: dict, runs_root: Path, lang: Lang = EN) -> str:
         lines.append(f"| {who[r['who']]} | `{esc(r['run'])}` | {esc(Path(str(r['model'])).name)} · {esc(r['method'])} "
                      f"| {score} | {run_views.fmt_count(r['parameters'])} | {r['latency_ms']:.1f} | "
                      f"{r['texts_per_second']:.0f} |")
+    return "\n".join(lines)
+
+
+def _short(text, most: int = 90) -> str:
+    text = " ".join(str(text or "").split())
+    return esc(text if len(text) <= most else text[:most - 1] + "…").replace("|", "\\|")
+
+
+def wins_losses_table(wl: dict, lang: Lang = EN) -> str:
+    """The held-out prompts whose reward rose and fell most from the base's reply to the tuned model's."""
+    lines = [lang(f"**Biggest wins and losses against the base** ({wl.get('same', 0)} prompts scored the same)",
+                  f"**相对基础模型提升和下降最多的提示**（{wl.get('same', 0)} 个提示得分相同）"), "",
+             lang("| | prompt | base reply | reward | tuned reply | reward |",
+                  "| | 提示 | 基础模型回复 | 奖励 | 微调后回复 | 奖励 |"), "|---|---|---|---:|---|---:|"]
+    for kind, rows in ((lang("win", "提升"), wl.get("wins") or []), (lang("loss", "下降"), wl.get("losses") or [])):
+        lines += [f"| {kind} | {_short(r['text'])} | {_short(r['base_output'])} | {r['base_reward']:.2f} | "
+                  f"{_short(r['output'])} | {r['reward']:.2f} |" for r in rows]
     return "\n".join(lines)
 
 

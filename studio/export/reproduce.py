@@ -62,6 +62,13 @@ BASE_NOTES = {
 def script_and_packages(run_dir: Path) -> tuple[str, list[str]]:
     """(reproduce.py for a run, with its resolved config embedded; the pip packages it needs)."""
     run_dir = Path(run_dir)
+    judges = files.read_json(RunFolder(run_dir).judge)
+    if judges:
+        what = " and ".join({"classifier": f"classifier run {(judges.get('classifier') or {}).get('run')}",
+                             "code": "a reward file of its person's"}[k] for k in judges if k in ("classifier", "code"))
+        raise ReproduceError(f"This run's rewards came from {what}, which a script outside the studio cannot load: "
+                             "no reproduce script is offered for it. Its adapter and merged model export as any "
+                             "run's.")
     cfg = load_run_config(run_dir).resolved()
     task = get_task(cfg.task)
     raw = portable_config(cfg.to_dict())  # the base as others load it, files by name: no path of the server

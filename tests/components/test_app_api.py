@@ -141,7 +141,7 @@ def test_metrics_and_live_charts(trained_run):
     assert len(train) >= 3 and all(r["loss"] > 0 for r in train)
     evals = [r for r in records if r["kind"] == "eval"]
     assert evals and 0 <= evals[-1]["eval_accuracy"] <= 1 and "eval_f1" in evals[-1]
-    status_html, loss, scores, lr, log, _empty, _samples = client.predict(run_id, api_name="/poll_run")
+    status_html, loss, scores, lr, log, _empty, _samples, _replies = client.predict(run_id, api_name="/poll_run")
     assert "completed" in status_html and "100%" in status_html
     names = {tr["name"]: tr for tr in plot_traces(loss)}
     assert set(names) == {"training loss", "validation loss"}

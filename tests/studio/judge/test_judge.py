@@ -78,6 +78,12 @@ def test_a_classifier_run_and_a_reward_file_score_the_replies_logged_and_reporte
     assert report["judge"]["run"] == s["judge"] and report["reward_code"]["function"] == "reward"
     for metrics in (report["metrics"], report["base"]["metrics"]):
         assert 0 <= metrics["reward_classifier"] <= 1 and 0 < metrics["reward_code"] <= 1
+    # A script outside the studio cannot load the judges: said, not a script that fails at its first step.
+    from studio import export
+    from studio.base.errors import ReproduceError
+
+    with pytest.raises(ReproduceError, match=f"classifier run {s['judge']} and a reward file of its person's"):
+        export.build_zip(rd, "reproduce", s["root"] / "export")
 
 
 def test_a_reward_that_raises_fails_the_run_with_a_sentence_naming_it(setup):

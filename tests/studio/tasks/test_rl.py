@@ -215,6 +215,25 @@ def test_a_grpo_run_logs_each_reward_while_it_trains_and_reports_them_beside_the
     rows = read_jsonl(RunFolder(rd).predictions)
     assert rows and {"text", "reference", "output", "reward", "scores", "correct"} <= set(rows[0])
     assert rows[0]["scores"].startswith("answer=")
+    # Each held-out prompt's base reply (adapters off) beside the tuned one, and the biggest wins and losses.
+    assert all(r["base_output"] is not None and r["gain"] == pytest.approx(r["reward"] - r["base_reward"])
+               for r in rows)
+    wl = report["wins_losses"]
+    assert wl["same"] + len(wl["wins"]) + len(wl["losses"]) <= len(rows) and wl["same"] >= 0
+
+
+def test_the_biggest_wins_and_losses_come_first_and_read_in_the_runs_tab():
+    from components.tabs.runs_tab import wins_losses_table
+    from studio.tasks.rl.report import wins_and_losses
+
+    rows = [{"text": f"q{i}", "reference": "1", "base_output": f"b{i}", "output": f"t{i}", "base_reward": 0.5,
+             "reward": 0.5 + g, "gain": g} for i, g in enumerate([0.2, -0.5, 0.0, 0.5, -0.1, 0.0])]
+    wl = wins_and_losses(rows, most=2)
+    assert [r["text"] for r in wl["wins"]] == ["q3", "q0"] and [r["text"] for r in wl["losses"]] == ["q1", "q4"]
+    assert wl["same"] == 2
+    table = wins_losses_table(wl)
+    assert "Biggest wins and losses against the base** (2 prompts scored the same)" in table
+    assert "| win | q3 | b3 | 0.50 | t3 | 1.00 |" in table and "| loss | q1 | b1 | 0.50 | t1 | 0.00 |" in table
 
 
 def test_the_train_tab_gets_the_latest_replies_with_their_rewards_and_the_sample_prompts_first_and_latest(grpo_run):
