@@ -43,7 +43,7 @@ def setup(tmp_path_factory, tiny_bert, tiny_llama, allowed):
     root = tmp_path_factory.mktemp("judge")
     store = Store(root / "runs")
     tone = write_csv(root / "tone.csv", separable_rows(12, ("billing", "technical"), seed=3))
-    judge = train_to_completion(store, RunConfig.from_dict(tiny_config(tiny_bert, tone, "full", epochs=1)))
+    judge = train_to_completion(store, RunConfig.from_dict(tiny_config(tiny_bert, tone, "full", epochs=3)))
     prompts = write_jsonl(root / "prompts.jsonl", [{"prompt": f"Say something kind about day {i}."} for i in range(24)])
     code = root / "rewards.py"
     code.write_text(REWARD_FILE)
@@ -86,6 +86,21 @@ def test_a_classifier_run_and_a_reward_file_score_the_replies_logged_and_reporte
         export.build_zip(rd, "reproduce", s["root"] / "export")
 
 
+def test_the_classifier_reward_is_the_judges_probability_of_the_label_it_names(setup):
+    from studio.judge.judge import classifier_record, classifier_scorer
+    from studio.tasks.rl.rewards import classifier_reward_for
+    from tests.support import WORDS
+
+    s = setup
+    texts = [" ".join(WORDS["billing"][:4]), " ".join(WORDS["technical"][:4])]
+    replies = [[{"role": "assistant", "content": t}] for t in texts]
+    for label, high in (("billing", 0), ("technical", 1)):
+        score = classifier_scorer(classifier_record(s["store"].run_dir, s["judge"], label), "cpu")
+        got = classifier_reward_for(score)(completions=replies)
+        assert got[high] > 0.5 > got[1 - high], (label, got)
+        assert sum(classifier_reward_for(score)(completions=replies[:1])) == pytest.approx(got[0], abs=1e-4)
+
+
 def test_a_reward_that_raises_fails_the_run_with_a_sentence_naming_it(setup):
     s = setup
     store = s["store"]
@@ -126,8 +141,10 @@ def test_reward_code_is_refused_unless_the_operator_allows_it_and_always_under_t
                                                                                                  env):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
+    before = len(setup["store"].list())
     with pytest.raises(ConfigError, match="has not allowed"):
         setup["store"].create(rl_config(setup, rewards="code", reward_code=str(setup["code"])))
+    assert len(setup["store"].list()) == before  # nothing left behind
 
 
 def test_another_persons_classifier_run_cannot_judge(setup):
