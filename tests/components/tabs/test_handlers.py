@@ -209,10 +209,10 @@ def test_a_new_tokenizer_counts_the_file_again_as_its_last_check_read_it(ctx, tm
 
 
 def test_the_method_radio_offers_only_the_methods_the_picked_task_trains_with():
-    _, method = model_tab.on_task("rl", "smollm2", "", "prompt")
+    _, method = model_tab.on_task("preference", "smollm2", "", "prompt")
     offered = [name for _, name in method["choices"]]
     assert method["value"] == "lora" and "prompt" not in offered and "prefix" not in offered
-    assert {"lora", "qlora", "dora", "full", "freeze", "ia3"} == set(offered)
+    assert {"lora", "qlora", "dora", "full", "freeze", "ia3", "adalora"} == set(offered)
     _, method = model_tab.on_task("text-classification", "minilm", "", "lora")
     assert method["value"] == "lora" and "prompt" in [name for _, name in method["choices"]]
 

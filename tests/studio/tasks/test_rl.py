@@ -287,6 +287,16 @@ def test_merged_and_adapter_exports_answer_like_the_run_and_the_reproduce_script
     assert all(0 <= got[k] <= 1 for k in ("reward_answer", "reward_format", "reward_length", "answer_accuracy"))
 
 
+@pytest.mark.parametrize("method", ["prompt", "adalora"])
+def test_prompt_learning_and_a_moving_rank_train_with_rewards_too(store, tiny_llama, tmp_path, method):
+    """Every method, as for SFT: trl writes the replies through peft's virtual tokens, and AdaLoRA's rank schedule
+    counts GRPO's steps."""
+    data = write_jsonl(tmp_path / "p.jsonl", problems(24))
+    run = cfg(tiny_llama, data, {"sample_prompts": 0}, score_base=False)
+    rd = store.run_dir(train_to_completion(store, RunConfig.from_dict({**run.to_dict(), "method": method})))
+    assert any("reward_answer" in r for r in runfolder.read_metrics(rd) if r["kind"] == "train")
+
+
 def test_the_rewards_of_each_training_step_are_drawn_beside_the_validation_ones_and_printed():
     from studio.cli.run_commands import _metric_line
     from studio.views import plots
