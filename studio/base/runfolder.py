@@ -16,8 +16,9 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
+from studio.base.errors import ConfigError
 from studio.base.files import atomic_write_json, atomic_write_text, json_safe, read_json
 from studio.base.log_filter import strip_ansi
 
@@ -189,3 +190,20 @@ def clear_stop(run_dir: Path) -> None:
 def model_meta(run_dir: Path) -> dict[str, Any] | None:
     """The saved model's studio_model.json (None until the run has saved its model)."""
     return read_json(RunFolder(run_dir).model_meta)
+
+
+def completed_run(run_dir: Callable[[str], Path], run_id: str, where: str, use: str) -> tuple[Path, dict[str, Any]]:
+    """(folder, model meta) of another run a new one builds on (a teacher, a judge): `run_dir` finds a run the
+    person may see; a ConfigError naming `where` (the config field) when it is not one, is missing, or has not
+    completed ("only a completed run can {use}")."""
+    try:
+        rd = run_dir(run_id)
+    except Exception as e:  # noqa: BLE001 - a malformed id or another person's run: one sentence
+        raise ConfigError(f"{where}: {e}") from None
+    if not rd.is_dir():
+        raise ConfigError(f"{where}: there is no run {run_id} in this runs folder.")
+    status = read_status(rd).get("status")
+    meta = model_meta(rd)
+    if status != "completed" or meta is None:
+        raise ConfigError(f"{where}: run {run_id} is {status}; only a completed run can {use}.")
+    return rd, meta

@@ -25,16 +25,7 @@ def prepare(run_dir: Callable[[str], Path], cfg, prepared) -> dict[str, Any]:
     cannot teach this run (missing, unfinished, another task or label set, an unreadable transfer file). `run_dir`
     finds a run's folder, one the person may see (hooks.NewRun.run_dir)."""
     d = cfg.distill
-    try:
-        rd = run_dir(d.teacher)
-    except Exception as e:  # noqa: BLE001 - a malformed id: one sentence
-        raise ConfigError(f"distill.teacher: {e}") from None
-    if not rd.is_dir():
-        raise ConfigError(f"distill.teacher: there is no run {d.teacher} in this runs folder.")
-    status = runfolder.read_status(rd).get("status")
-    meta = runfolder.model_meta(rd)
-    if status != "completed" or meta is None:
-        raise ConfigError(f"distill.teacher: run {d.teacher} is {status}; only a completed run can teach.")
+    rd, meta = runfolder.completed_run(run_dir, d.teacher, "distill.teacher", "teach")
     if meta["task"] != cfg.task:
         raise ConfigError(f"distill.teacher: run {d.teacher} is a {meta['task']} run; a {cfg.task} student needs a "
                           "teacher of its own task.")

@@ -27,21 +27,11 @@ CODE_REFUSED = ("task_args.rewards: the code reward runs a Python file of yours 
 def classifier_record(run_dir: Callable[[str], Path], run_id: str, label: str) -> dict[str, Any]:
     """What the new run records of its classifier judge; a ConfigError when the run cannot judge: not one the
     person may see, not completed, not a classifier, or without that label."""
-    where = "task_args.classifier_run"
-    try:
-        rd = run_dir(run_id)
-    except Exception as e:  # noqa: BLE001 - a malformed id or another person's run: one sentence
-        raise ConfigError(f"{where}: {e}") from None
-    if not rd.is_dir():
-        raise ConfigError(f"{where}: there is no run {run_id} in this runs folder.")
-    status = runfolder.read_status(rd).get("status")
-    meta = runfolder.model_meta(rd)
-    if status != "completed" or meta is None:
-        raise ConfigError(f"{where}: run {run_id} is {status}; only a completed run can score replies.")
+    rd, meta = runfolder.completed_run(run_dir, run_id, "task_args.classifier_run", "score replies")
     task = get_task(meta["task"])
     if task.capability(OneLabelPerRow) is None:
-        raise ConfigError(f"{where}: run {run_id} is a {task.texts.title.en} run; the classifier reward needs a run "
-                          "that gives each text one label (text classification).")
+        raise ConfigError(f"task_args.classifier_run: run {run_id} is a {task.texts.title.en} run; the classifier "
+                          "reward needs a run that gives each text one label (text classification).")
     if label not in meta["labels"]:
         shown = ", ".join(map(repr, meta["labels"][:12])) + (", ..." if len(meta["labels"]) > 12 else "")
         raise ConfigError(f"task_args.classifier_label: run {run_id} has no label {label!r}; its labels are "

@@ -115,8 +115,8 @@ def test_a_reward_that_raises_fails_the_run_with_a_sentence_naming_it(setup):
 
 @pytest.mark.parametrize("task_args, says", [
     ({"rewards": "classifier"}, "classifier reward needs a finished text-classification run"),
-    ({"rewards": "classifier", "classifier_run": "20990101-000000-nosuch", "classifier_label": "billing"},
-     "classifier_run"),
+    ({"rewards": "classifier", "classifier_run": "20990101-000000-abcdef", "classifier_label": "billing"},
+     "task_args.classifier_run: there is no run 20990101-000000-abcdef in this runs folder"),
     ({"rewards": "classifier", "classifier_label": "kind"},
      "has no label 'kind'; its labels are 'billing', 'technical'"),
     ({"rewards": "code", "reward_code": "{root}/rewards.py", "reward_code_function": "score"},
@@ -153,6 +153,7 @@ def test_another_persons_classifier_run_cannot_judge(setup):
     folder = uploads_dir(s["store"].root, bob)
     folder.mkdir(parents=True, exist_ok=True)
     prompts = write_jsonl(folder / "prompts.jsonl", [{"prompt": f"Hello {i}"} for i in range(24)])
-    with pytest.raises(ConfigError, match="classifier_run"):
+    with pytest.raises(ConfigError, match=f"task_args.classifier_run: .*{s['judge']}") as refused:
         s["store"].as_person(bob).create(rl_config(s, prompts, rewards="classifier", classifier_run=s["judge"],
                                                    classifier_label="billing"))
+    assert "there is no run" not in str(refused.value)  # refused as another person's, not as missing

@@ -219,7 +219,11 @@ def test_a_grpo_run_logs_each_reward_while_it_trains_and_reports_them_beside_the
     assert all(r["base_output"] is not None and r["gain"] == pytest.approx(r["reward"] - r["base_reward"])
                for r in rows)
     wl = report["wins_losses"]
-    assert wl["same"] + len(wl["wins"]) + len(wl["losses"]) <= len(rows) and wl["same"] >= 0
+    gains = [r["gain"] for r in rows]
+    assert wl["same"] == gains.count(0) and len(wl["wins"]) == min(5, sum(g > 0 for g in gains))
+    assert len(wl["losses"]) == min(5, sum(g < 0 for g in gains))
+    assert all(w["reward"] > w["base_reward"] for w in wl["wins"])
+    assert all(x["reward"] < x["base_reward"] for x in wl["losses"])
 
 
 def test_the_biggest_wins_and_losses_come_first_and_read_in_the_runs_tab():
