@@ -197,3 +197,25 @@ def write_jsonl(path: Path, records: list) -> Path:
     """records as a JSON Lines file at path (one object per line): the path."""
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path
+
+
+def chat_exports_match_the_run(run_dir: Path, tmp_path: Path, question: str) -> str:
+    """Export a chat run merged and as an adapter, check that both give the run's own logits for one question,
+    and return the adapter's model card."""
+    import torch
+    from peft import AutoPeftModelForCausalLM
+
+    from studio import export
+    from studio.serve import inference
+    from studio.tasks import chat
+
+    loaded = inference.load(run_dir)
+    ids = torch.tensor([chat._prompt_ids(loaded.tokenizer, [{"role": "user", "content": question}])])
+    merged = chat.load_model(export.build_folder(run_dir, "merged", tmp_path / "merged"))
+    adapter_dir = export.build_folder(run_dir, "adapter", tmp_path / "adapter")
+    adapter = AutoPeftModelForCausalLM.from_pretrained(str(on_own_copy_of_base(adapter_dir, run_dir)))
+    with torch.no_grad():
+        want = loaded.model(input_ids=ids).logits
+        assert torch.allclose(merged(input_ids=ids).logits, want, atol=1e-4)
+        assert torch.allclose(adapter(input_ids=ids).logits, want, atol=1e-4)
+    return (adapter_dir / "README.md").read_text()

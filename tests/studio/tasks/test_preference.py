@@ -23,7 +23,13 @@ from studio.tasks import chat, get_task
 from studio.tasks.preference import report as pref_report
 from studio.tasks.preference import tokens as pref_tokens
 from studio.training import memory
-from tests.support import on_own_copy_of_base, read_jsonl, run_reproduce_script, train_to_completion, write_jsonl
+from tests.support import (
+    chat_exports_match_the_run,
+    read_jsonl,
+    run_reproduce_script,
+    train_to_completion,
+    write_jsonl,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "assets" / "samples" / "preference_sample.jsonl"
@@ -177,23 +183,7 @@ def test_preference_scores_pairs_and_unpaired_rows():
 
 
 def test_merged_and_adapter_exports_score_like_the_run(dpo_run, tmp_path):
-    import torch
-    from peft import AutoPeftModelForCausalLM
-
-    from studio import export
-
-    _, rd = dpo_run
-    loaded = inference.load(rd)
-    prompt = [{"role": "user", "content": "What is the capital of Peru?"}]
-    ids = torch.tensor([chat._prompt_ids(loaded.tokenizer, prompt)])
-    merged = chat.load_model(export.build_folder(rd, "merged", tmp_path / "merged"))
-    adapter_dir = export.build_folder(rd, "adapter", tmp_path / "adapter")
-    adapter = AutoPeftModelForCausalLM.from_pretrained(str(on_own_copy_of_base(adapter_dir, rd)))
-    with torch.no_grad():
-        want = loaded.model(input_ids=ids).logits
-        assert torch.allclose(merged(input_ids=ids).logits, want, atol=1e-4)
-        assert torch.allclose(adapter(input_ids=ids).logits, want, atol=1e-4)
-    card = (adapter_dir / "README.md").read_text()
+    card = chat_exports_match_the_run(dpo_run[1], tmp_path, "What is the capital of Peru?")
     assert "preference-tuned language model" in card and "Preference accuracy" in card
 
 

@@ -266,25 +266,11 @@ def test_the_train_tab_gets_the_latest_replies_with_their_rewards_and_the_sample
 
 
 def test_merged_and_adapter_exports_answer_like_the_run_and_the_reproduce_script_retrains_it(grpo_run, tmp_path):
-    import torch
-    from peft import AutoPeftModelForCausalLM
-
-    from studio import export
-    from studio.serve import inference
-    from studio.tasks import chat
-    from tests.support import on_own_copy_of_base, run_reproduce_script
+    from tests.support import chat_exports_match_the_run, run_reproduce_script
 
     _, rd = grpo_run
-    loaded = inference.load(rd)
-    ids = torch.tensor([chat._prompt_ids(loaded.tokenizer, [{"role": "user", "content": "What is 2 plus 2?"}])])
-    merged = chat.load_model(export.build_folder(rd, "merged", tmp_path / "merged"))
-    adapter_dir = export.build_folder(rd, "adapter", tmp_path / "adapter")
-    adapter = AutoPeftModelForCausalLM.from_pretrained(str(on_own_copy_of_base(adapter_dir, rd)))
-    with torch.no_grad():
-        want = loaded.model(input_ids=ids).logits
-        assert torch.allclose(merged(input_ids=ids).logits, want, atol=1e-4)
-        assert torch.allclose(adapter(input_ids=ids).logits, want, atol=1e-4)
-    assert "tuned with rewards (GRPO)" in (adapter_dir / "README.md").read_text()
+    card = chat_exports_match_the_run(rd, tmp_path, "What is 2 plus 2?")
+    assert "tuned with rewards (GRPO)" in card
     # Sampled replies differ between two trainings: the script's report has the run's measures, each in range.
     got, want, _ = run_reproduce_script(rd, tmp_path / "reproduce")
     assert set(got) == set(want) >= {"reward", "reward_answer", "reward_format", "reward_length", "answer_accuracy"}
