@@ -217,3 +217,39 @@ def _write_t5(folder: Path) -> None:
 
 
 __all__ = ["make_tiny_bert", "make_tiny_llama", "make_tiny_t5", "minilm_dir", "VOCAB_SIZE"]
+
+
+def make_tiny_bpe_chat(folder: str | Path, architecture: str = "llama", tied: bool = False) -> Path:
+    """A tiny random causal LM of a real architecture (llama, qwen2 or qwen3) with SmolLM2's byte-level BPE tokenizer
+    and ChatML template (from the bundled SmolLM2, vocab 49152): what GGUF and llama.cpp take, offline."""
+
+    def write(tmp: Path) -> None:
+        from transformers import (
+            LlamaConfig,
+            LlamaForCausalLM,
+            Qwen2Config,
+            Qwen2ForCausalLM,
+            Qwen3Config,
+            Qwen3ForCausalLM,
+        )
+
+        from studio import models
+
+        src = Path(models.resolve("smollm2"))
+        for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+            if (src / name).exists():
+                shutil.copyfile(src / name, tmp / name)
+        shape = dict(vocab_size=49152, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                     num_key_value_heads=2, intermediate_size=128, max_position_embeddings=512, bos_token_id=1,
+                     eos_token_id=2, pad_token_id=2, tie_word_embeddings=tied)
+        config, model_class = {"llama": (LlamaConfig, LlamaForCausalLM), "qwen2": (Qwen2Config, Qwen2ForCausalLM),
+                               "qwen3": (Qwen3Config, Qwen3ForCausalLM)}[architecture]
+        if architecture == "qwen3":
+            # Qwen3 names its own head size; transformers' GGUF reader does not read it back and takes Qwen3's
+            # default (128), which the real ones have, so the tiny one has it too for the read-back checks.
+            shape["head_dim"] = 128
+        _seed()
+        model = model_class(config(**shape)).eval()
+        model.save_pretrained(tmp)
+
+    return _build(folder, write)

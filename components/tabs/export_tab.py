@@ -27,6 +27,12 @@ KIND_LABELS = {"adapter": t("Adapter only (small; loads on top of the base model
                          "ONNX（用 onnxruntime 运行，无需 PyTorch；适用于编码器分类模型）"),
                "onnx-int8": t("ONNX int8 (dynamic quantization: about 4x smaller, fastest on CPU; accuracy shown)",
                               "ONNX int8（动态量化：体积约小 4 倍，CPU 上最快；会显示准确率）"),
+               "gguf-f16": t("GGUF f16 (llama.cpp, Ollama, LM Studio; with an Ollama Modelfile; chat models)",
+                             "GGUF f16（llama.cpp、Ollama、LM Studio；附 Ollama Modelfile；适用于对话模型）"),
+               "gguf-bf16": t("GGUF bf16 (same size as f16; keeps bf16's range)",
+                              "GGUF bf16（体积同 f16；保留 bf16 的数值范围）"),
+               "gguf-q8_0": t("GGUF q8_0 (8-bit blocks: about half of f16; its effect on the answers shown)",
+                              "GGUF q8_0（8 位分块：约为 f16 的一半；会显示它对回答的影响）"),
                "reproduce": t("Reproduce script (plain transformers + peft code with the run's data splits)",
                               "复现脚本（用纯 transformers + peft 代码和该运行的数据划分重新训练）")}
 
@@ -113,9 +119,11 @@ def _push_section() -> tuple:
 
 def build(ctx: StudioContext) -> ExportTab:
     intro(t("Take a finished run with you: a zip with the adapter or a merged model plus a generated model card, "
-            "an ONNX model (encoder classifiers), a script that retrains the run with plain transformers and peft, "
+            "an ONNX model (encoder classifiers), a GGUF file for llama.cpp and Ollama (chat models), a script that "
+            "retrains the run with plain transformers and peft, "
             "or a push to the Hugging Face Hub.",
             "带走已完成的运行：下载包含适配器或合并后模型及自动生成模型卡的 zip、ONNX 模型（编码器分类器）、"
+            "用于 llama.cpp 和 Ollama 的 GGUF 文件（对话模型）、"
             "用纯 transformers 和 peft 重新训练该运行的脚本，或推送到 Hugging Face Hub。"))
     picker = run_picker(t("Finished run", "已完成的运行"),
                         t("No finished run to export yet: train one in the Train tab.",

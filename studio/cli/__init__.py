@@ -29,7 +29,7 @@ from studio.cli.run_commands import cmd_delete, cmd_resume, cmd_runs, cmd_show, 
 from studio.cli.sweep_commands import cmd_sweep, cmd_sweeps
 from studio.cli.use_commands import cmd_data, cmd_export, cmd_methods, cmd_models, cmd_predict, cmd_tasks
 from studio.config import SECTIONS, DataConfig, RunConfig, TrainingConfig
-from studio.export import KINDS
+from studio.export import GGUF_QUANTS, KINDS
 from studio.sweeps import SweepSettings
 from studio.tasks import DEFAULT_TASK, all_tasks, task_names
 
@@ -123,10 +123,13 @@ def _use_parsers(add) -> None:
     p = add("export", cmd_export,
             "Zip a finished run's adapter or merged model with a model card, or push it to the hub.")
     p.add_argument("run", help="Run id.")
-    p.add_argument("--kind", choices=KINDS,
+    p.add_argument("--kind", choices=(*KINDS, "gguf"),
                    help="adapter (PEFT runs), merged model, for encoder classifiers onnx / onnx-int8 (with their size "
-                        "and test accuracy beside the original's), or reproduce: a standalone transformers + peft "
+                        "and test accuracy beside the original's), for chat models gguf (llama.cpp / Ollama, with a "
+                        "Modelfile; --quant picks its number format), or reproduce: a standalone transformers + peft "
                         "script with the run's data; default: adapter when there is one.")
+    p.add_argument("--quant", choices=GGUF_QUANTS, default="q8_0",
+                   help="GGUF number format: f16, bf16 or q8_0 (8-bit blocks, about half of f16; default).")
     p.add_argument("--out", default=".", help="Folder for the zip (default: here).")
     p.add_argument("--push", metavar="OWNER/NAME", help="Push to this hub repository instead (token from the HF_TOKEN "
                                                         "environment variable).")

@@ -83,6 +83,8 @@ def cmd_export(a, store) -> int:
     info = store.get(a.run)
     run_dir = Path(info["dir"])
     kind = a.kind or export.export_kinds(run_dir)[0]
+    if kind == "gguf":
+        kind = f"gguf-{a.quant}"
     if a.push:
         # The token comes from the environment only: a command-line argument would show in `ps` and shell history.
         url = export.push_to_hub(run_dir, a.push, os.environ.get("HF_TOKEN", ""), kind=kind, private=not a.public)

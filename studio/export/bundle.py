@@ -23,7 +23,7 @@ from studio.base import files, runfolder
 from studio.base.errors import ExportError
 from studio.base.runfolder import MODEL_META_NAME, RunFolder
 from studio.config import RunConfig
-from studio.export import onnx_export
+from studio.export import gguf_export, onnx_export
 from studio.export.portable import portable_meta
 from studio.export.reproduce import write_bundle
 from studio.methods import METHODS
@@ -31,7 +31,7 @@ from studio.models import portable_base
 from studio.tasks import get_task
 from studio.training.base_scores import side_by_side
 
-KINDS = ("adapter", "merged", "onnx", "onnx-int8", "reproduce")
+KINDS = ("adapter", "merged", "onnx", "onnx-int8", *gguf_export.GGUF_KINDS, "reproduce")
 REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 
 
@@ -50,7 +50,7 @@ def _mergeable(meta: dict[str, Any]) -> bool:
 
 def export_kinds(run_dir: Path) -> list[str]:
     """What a run can be exported as: its adapter and/or a merged model; for encoder classifiers ONNX (fp32, int8);
-    and for every task a reproduce script."""
+    for decoder chat models GGUF (f16, bf16, q8_0); and for every task a reproduce script."""
     meta = _meta(run_dir)
     if not meta.get("peft"):
         kinds = ["merged"]  # full and freeze runs already hold the whole model
@@ -59,8 +59,12 @@ def export_kinds(run_dir: Path) -> list[str]:
     else:
         kinds = ["adapter", "merged"]
     # Virtual tokens (prefix, prompt) have no place in a plain ONNX graph.
-    if _mergeable(meta) and onnx_export.supports_onnx(meta, onnx_export.model_config_of(run_dir)):
-        kinds += list(onnx_export.ONNX_KINDS)
+    if _mergeable(meta):
+        config = onnx_export.model_config_of(run_dir)
+        if onnx_export.supports_onnx(meta, config):
+            kinds += list(onnx_export.ONNX_KINDS)
+        if gguf_export.why_not_gguf(meta, config) is None:
+            kinds += list(gguf_export.GGUF_KINDS)
     return kinds + ["reproduce"]
 
 
@@ -68,7 +72,7 @@ def _is_hub_id(name: str) -> bool:
     return bool(REPO_ID_RE.match(name)) and not Path(name).exists()
 
 
-def model_card(run_dir: Path, kind: str, onnx_report: dict[str, Any] | None = None) -> str:
+def model_card(run_dir: Path, kind: str, export_report: dict[str, Any] | None = None) -> str:
     """README.md for the exported model: what it is, how it was trained, how well it does, how to use it."""
     run_dir = Path(run_dir)
     cfg = json.loads((RunFolder(run_dir).config).read_text())
@@ -83,7 +87,8 @@ def model_card(run_dir: Path, kind: str, onnx_report: dict[str, Any] | None = No
     name = cfg.get("name") or f"{Path(base).name} {cfg['method']} {card.model_kind.split()[-1]}"
     labels = meta.get("labels") or report.get("labels") or []
 
-    library = "peft" if is_adapter else ("onnx" if kind.startswith("onnx") else "transformers")
+    library = ("peft" if is_adapter else "onnx" if kind.startswith("onnx") else "gguf" if kind.startswith("gguf")
+               else "transformers")
     front = ["---", f"library_name: {library}", f"pipeline_tag: {card.pipeline_tag}"]
     if _is_hub_id(base):
         front.append(f"base_model: {base}")
@@ -139,9 +144,12 @@ def model_card(run_dir: Path, kind: str, onnx_report: dict[str, Any] | None = No
         if k in t:
             lines.append(f"| {k} | {t[k]} |")
     lines += [f"| learning_rate | {lr:g} |", ""]
-    if onnx_report:
-        lines += onnx_export.card_section(onnx_report)
+    if export_report and kind.startswith("onnx"):
+        lines += onnx_export.card_section(export_report)
         usage = onnx_export.card_usage()
+    elif export_report and kind.startswith("gguf"):
+        lines += gguf_export.card_section(export_report)
+        usage = gguf_export.card_usage()
     else:
         usage = card.usage(bool(is_adapter), labels)
     lines += ["## Usage", "", "```python", *usage, "```", "",
@@ -188,6 +196,9 @@ def build_folder(run_dir: Path, kind: str, dest: Path) -> Path:
             why = ("ONNX export is for encoder classifiers (text-classification runs on BERT-like models)"
                    if _mergeable(meta) else
                    f"{meta.get('method')} learns virtual tokens, which a plain ONNX graph cannot hold")
+        elif kind.startswith("gguf"):
+            why = (gguf_export.why_not_gguf(meta, onnx_export.model_config_of(run_dir)) if _mergeable(meta) else
+                   f"{meta.get('method')} learns virtual tokens, which a GGUF file cannot hold")
         else:
             why = (f"{meta.get('method')} learns virtual tokens, which cannot be merged into the weights"
                    if not _mergeable(meta) else f"{meta.get('method')} trains the whole model, there is no adapter")
@@ -200,7 +211,11 @@ def build_folder(run_dir: Path, kind: str, dest: Path) -> Path:
         return write_bundle(run_dir, dest)
     if kind in ("onnx", "onnx-int8"):
         report = onnx_export.write_onnx(run_dir, dest, int8=kind == "onnx-int8")
-        (dest / "README.md").write_text(model_card(run_dir, kind, onnx_report=report), encoding="utf-8")
+        (dest / "README.md").write_text(model_card(run_dir, kind, export_report=report), encoding="utf-8")
+        return dest
+    if kind in gguf_export.GGUF_KINDS:
+        report = gguf_export.write_gguf(run_dir, dest, kind.removeprefix("gguf-"))
+        (dest / "README.md").write_text(model_card(run_dir, kind, export_report=report), encoding="utf-8")
         return dest
     if kind == "adapter" or not meta.get("peft"):
         shutil.copytree(mdir, dest, ignore=shutil.ignore_patterns("README.md"))
@@ -284,7 +299,7 @@ def build_zip(run_dir: Path, kind: str, out_dir: Path) -> Path:
             for f in sorted(folder.rglob("*")):
                 if f.is_file():
                     # Weights barely compress; storing them keeps a big export fast.
-                    store = f.suffix in (".safetensors", ".bin", ".pt", ".onnx")
+                    store = f.suffix in (".safetensors", ".bin", ".pt", ".onnx", ".gguf")
                     zf.write(f, f.relative_to(folder).as_posix(),
                              compress_type=zipfile.ZIP_STORED if store else zipfile.ZIP_DEFLATED)
         os.replace(part, target)
@@ -301,7 +316,9 @@ def read_from_zip(zip_path: Path, name: str) -> str | None:
 
 
 def describe_trade(report: dict[str, Any]) -> str:
-    """One sentence: the export's size and test accuracy beside the original's."""
+    """One sentence: the export's size and test accuracy (or, for GGUF, its answers) beside the original's."""
+    if str(report.get("format", "")).startswith("gguf"):
+        return gguf_export.describe(report)
     mb = 1024 * 1024
     text = (f"{report.get('format')}: {report['size_bytes'] / mb:.1f} MB "
             f"(original {report['original_size_bytes'] / mb:.1f} MB)")

@@ -377,4 +377,5 @@ class ChatCard:
 
     pipeline_tag = "text-generation"
     onnx = False
+    gguf = True
     usage = staticmethod(card_usage)

@@ -72,6 +72,7 @@ class Card:
     metrics_note = ("Exact match and F1 are SQuAD's: the predicted span against the best of each question's answers "
                     "after lower-casing and dropping punctuation and articles, as shares (0-1).")
     onnx = False
+    gguf = False
     usage = staticmethod(card_usage)
 
 

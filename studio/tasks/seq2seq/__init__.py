@@ -75,6 +75,7 @@ class Card:
                     "and ROUGE-L (mean LCS F-measure over lower-cased words) on a 0-100 scale; exact match is the "
                     "share (0-1) of outputs equal to their reference.")
     onnx = False
+    gguf = False
     usage = staticmethod(card_usage)
 
 

@@ -64,6 +64,7 @@ class Card:
     model_kind = "text classifier"
     metrics_note = "Precision, recall and F1 are macro averages over the labels."
     onnx = True
+    gguf = False
     usage = staticmethod(card_usage)
 
 

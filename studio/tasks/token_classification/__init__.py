@@ -75,6 +75,7 @@ class Card:
     metrics_note = ("Precision, recall and F1 are entity-level micro averages (seqeval: an entity counts only when "
                     "its type and every token match); token accuracy is over the first sub-token of each word.")
     onnx = False
+    gguf = False
     usage = staticmethod(card_usage)
 
 
