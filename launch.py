@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
     auth = identity.accounts.verify if identity.mode == "accounts" else None
     app.launch(server_name=a.host, server_port=a.port, share=a.share, auth=auth,
                auth_message="Sign in to the studio." if auth else None,
-               max_file_size=int(max_mb * 1024 * 1024), **launch_options())
+               max_file_size=int(max_mb * 1024 * 1024), **launch_options(app))
 
 
 if __name__ == "__main__":

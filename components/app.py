@@ -1,7 +1,8 @@
 """The studio in the browser: one gr.Blocks with a tab per step, composed from the tab builders.
 
     from components.app import build_app, launch_options
-    build_app(runs_dir="runs").launch(**launch_options())
+    app = build_app(runs_dir="runs")
+    app.launch(**launch_options(app))
 
 Tabs share nothing but the runs store (folders + registry on disk) and the
 per-session gr.State values they hand each other, so any number of browser
@@ -30,6 +31,7 @@ from studio.base import log_filter, runfolder
 from studio.base.access import ANONYMOUS, LOCAL
 from studio.runs import prewarm as _prewarm
 from studio.runs import upkeep
+from studio.runs.endpoint import endpoint_routes
 from studio.runs.store import open_store
 from studio.tasks import DEFAULT_TASK, get_task
 from studio.views import data_check, run_views
@@ -53,8 +55,9 @@ SESSIONS_ENV = "STUDIO_SESSIONS"
 DEFAULT_SESSIONS = 256
 
 
-def launch_options() -> dict[str, Any]:
-    """What `launch()` needs besides host and port: translations, look, privacy, and memory.
+def launch_options(app: gr.Blocks | None = None) -> dict[str, Any]:
+    """What `launch()` needs besides host and port: translations, look, privacy, memory, and the app's own routes
+    (the OpenAI-compatible endpoint that build_app made, placed before gradio's).
 
     run_history is off because it would keep every call's inputs (hub tokens included)
     in the browser. Gradio keeps each browser session's component values in the web
@@ -66,8 +69,10 @@ def launch_options() -> dict[str, Any]:
         sessions = max(1, int(os.environ.get(SESSIONS_ENV) or DEFAULT_SESSIONS))
     except ValueError:
         sessions = DEFAULT_SESSIONS
+    routes = getattr(app, "studio_routes", None)
     return {"i18n": i18n(), "theme": theme(), "css_paths": [ASSETS / "style.css"], "run_history": False,
-            "footer_links": ["api", "settings"], "state_session_capacity": sessions}
+            "footer_links": ["api", "settings"], "state_session_capacity": sessions,
+            **({"app_kwargs": {"routes": list(routes)}} if routes else {})}
 
 
 QUEUE_MAX_SIZE = 256  # events waiting at once; beyond it the page says the server is busy instead of piling up
@@ -150,6 +155,11 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
         gr.api(bind(run_metrics, ctx), api_name="run_metrics", concurrency_limit=None)
         gr.api(bind(run_status, ctx), api_name="run_status", concurrency_limit=None)
     app.queue(default_concurrency_limit=8, max_size=QUEUE_MAX_SIZE)
+    # The OpenAI-compatible endpoint (/v1) on the same server: API keys say who asks; with no logins (one person on
+    # their machine) a request without a key acts as that machine, as the page does.
+    app.studio_routes = endpoint_routes(store.root, without_key=LOCAL if identity.mode == "local" else None,
+                                        admins=lambda: set(identity.admins) | set(
+                                            (identity.accounts.admins if identity.accounts else ())))
     if upkeep_every:
         keeper = upkeep.Upkeep(store, upkeep_every).start()
         close = app.close

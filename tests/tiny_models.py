@@ -219,9 +219,36 @@ def _write_t5(folder: Path) -> None:
 __all__ = ["make_tiny_bert", "make_tiny_llama", "make_tiny_t5", "minilm_dir", "VOCAB_SIZE"]
 
 
+CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] "
+          "+ '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
+          "{% endif %}")
+
+
+def _tiny_bpe_tokenizer(folder: Path) -> int:
+    """A byte-level BPE of 600 tokens trained on the SFT sample, with ChatML's special tokens and template, saved
+    in folder; returns its size. (Real bases' BPE vocabularies are ~50-150k tokens, which GGUF readers parse in
+    Python for seconds.)"""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    sample = Path(__file__).resolve().parents[1] / "assets" / "samples" / "sft_sample.jsonl"
+    bpe.train_from_iterator(sample.read_text(encoding="utf-8").splitlines(),
+                            trainers.BpeTrainer(vocab_size=600, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                                special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"]))
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<|im_start|>", eos_token="<|im_end|>",
+                                  pad_token="<|endoftext|>", model_input_names=DECODER_INPUT_NAMES)
+    tok.chat_template = CHATML
+    tok.save_pretrained(folder)
+    return len(tok)
+
+
 def make_tiny_bpe_chat(folder: str | Path, architecture: str = "llama", tied: bool = False) -> Path:
-    """A tiny random causal LM of a real architecture (llama, qwen2 or qwen3) with SmolLM2's byte-level BPE tokenizer
-    and ChatML template (from the bundled SmolLM2, vocab 49152): what GGUF and llama.cpp take, offline."""
+    """A tiny random causal LM of a real architecture (llama, qwen2 or qwen3) with a small byte-level BPE tokenizer
+    and ChatML's template: what GGUF and llama.cpp take, offline. Token ids: <|endoftext|> 0 (pad), <|im_start|> 1
+    (bos), <|im_end|> 2 (eos)."""
 
     def write(tmp: Path) -> None:
         from transformers import (
@@ -233,15 +260,10 @@ def make_tiny_bpe_chat(folder: str | Path, architecture: str = "llama", tied: bo
             Qwen3ForCausalLM,
         )
 
-        from studio import models
-
-        src = Path(models.resolve("smollm2"))
-        for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
-            if (src / name).exists():
-                shutil.copyfile(src / name, tmp / name)
-        shape = dict(vocab_size=49152, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+        vocab = _tiny_bpe_tokenizer(tmp)
+        shape = dict(vocab_size=vocab, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                      num_key_value_heads=2, intermediate_size=128, max_position_embeddings=512, bos_token_id=1,
-                     eos_token_id=2, pad_token_id=2, tie_word_embeddings=tied)
+                     eos_token_id=2, pad_token_id=0, tie_word_embeddings=tied)
         config, model_class = {"llama": (LlamaConfig, LlamaForCausalLM), "qwen2": (Qwen2Config, Qwen2ForCausalLM),
                                "qwen3": (Qwen3Config, Qwen3ForCausalLM)}[architecture]
         if architecture == "qwen3":

@@ -1,4 +1,5 @@
-"""Export tab: download a finished run as a zip (adapter or merged model, with a model card) or push it to the hub.
+"""Export tab: download a finished run as a zip (adapter or merged model, with a model card) or push it to the hub;
+make the API keys a person's programs call their chat runs with (the OpenAI-compatible endpoint at /v1).
 
 The hub token lives only in the request that uses it: it is not kept in session
 state, not written to disk, cleared from the page after the push, and scrubbed
@@ -17,6 +18,7 @@ from components.context import StudioContext
 from components.i18n import t
 from components.ui import bind, intro, message, message_box, run_picker, shows_user_errors
 from studio import export
+from studio.base.api_keys import ApiKeys
 from studio.base.errors import USER_ERRORS
 
 KIND_LABELS = {"adapter": t("Adapter only (small; loads on top of the base model)",
@@ -102,6 +104,65 @@ def on_push(ctx: StudioContext, run_id, kind, repo_id, token, private):
     return message(f"Pushed to {url}", "ok"), ""
 
 
+def _keys_text(ctx: StudioContext) -> str:
+    """The person's keys (never the keys themselves: only their last characters), or why none is needed."""
+    if ctx.identity.mode == "local":
+        return t("This studio has no logins: programs on this machine call `/v1` without a key.",
+                 "此工作室没有登录：本机上的程序无需密钥即可调用 `/v1`。")
+    if ctx.person.read_only:
+        return t("Sign in to make API keys.", "登录后才能创建 API 密钥。")
+    keys = ApiKeys(ctx.store.root).listed(ctx.person.name)
+    if not keys:
+        return t("You have no API keys yet.", "你还没有 API 密钥。")
+    return "\n".join(f"- `{k['id']}` ...{k['last4']} {k['label'] or ''}" for k in keys)
+
+
+def on_make_key(ctx: StudioContext, label):
+    """A new API key of the person's own, shown once in the page (and not kept in it afterwards)."""
+    if ctx.identity.mode == "local":
+        return "", message(_keys_text(ctx), "info"), _keys_text(ctx)
+    try:
+        ctx.person.check_can_write()
+        key = ApiKeys(ctx.store.root).create(ctx.person.name, label or "")
+    except USER_ERRORS as e:
+        return "", message(str(e), "error"), _keys_text(ctx)
+    return key, message(t("Copy the key now: it is shown this once.", "请立即复制密钥：它只显示这一次。"), "ok"), \
+        _keys_text(ctx)
+
+
+def on_remove_key(ctx: StudioContext, key_id):
+    removed = (not ctx.person.read_only and ctx.identity.mode != "local"
+               and ApiKeys(ctx.store.root).remove(ctx.person.name, str(key_id or "").strip()))
+    text = (t("Key removed: programs using it are refused from now on.", "密钥已删除：使用它的程序从现在起会被拒绝。")
+            if removed else t("You have no key with that id.", "你没有这个编号的密钥。"))
+    return message(text, "ok" if removed else "error"), _keys_text(ctx)
+
+
+def _keys_section(ctx: StudioContext) -> None:
+    with gr.Accordion(t("Call your chat runs from a program (OpenAI-compatible API)",
+                        "在程序中调用你的对话运行（兼容 OpenAI 的 API）"), open=False,
+                      elem_id="api-keys-section") as section:
+        gr.Markdown(t("Point any OpenAI client at this server's `/v1` (for example `http://127.0.0.1:7860/v1`) and "
+                      "name a run id as the model: `/v1/models` lists the finished chat runs you may use. Each "
+                      "request brings one of your API keys (`Authorization: Bearer sk-studio-...`).",
+                      "把任何 OpenAI 客户端指向本服务器的 `/v1`（例如 `http://127.0.0.1:7860/v1`），并用运行编号作为"
+                      "模型名：`/v1/models` 会列出你可用的已完成对话运行。每个请求都要带上你的一个 API 密钥"
+                      "（`Authorization: Bearer sk-studio-...`）。"), elem_classes=["studio-muted"])
+        with gr.Row():
+            label = gr.Textbox(label=t("What the key is for", "密钥用途"), max_length=80, scale=2)
+            make = gr.Button(t("Make an API key", "创建 API 密钥"), scale=1)
+        key = gr.Textbox(label=t("Your new key", "你的新密钥"), interactive=False, elem_id="api-key-new")
+        made = message_box()
+        listed = gr.Markdown(elem_id="api-keys")
+        with gr.Row():
+            key_id = gr.Textbox(label=t("Key id to remove", "要删除的密钥编号"), max_length=16, scale=2)
+            remove = gr.Button(t("Remove the key", "删除密钥"), scale=1)
+        removed = message_box()
+    make.click(bind(on_make_key, ctx), inputs=label, outputs=[key, made, listed], api_name="make_api_key")
+    remove.click(bind(on_remove_key, ctx), inputs=key_id, outputs=[removed, listed], api_name="remove_api_key")
+    section.expand(bind(_keys_text, ctx), outputs=listed, api_visibility="private")
+
+
 def _push_section() -> tuple:
     with gr.Accordion(t("Push to the Hugging Face Hub", "推送到 Hugging Face Hub"), open=False):
         gr.Markdown(t("The token is used for this push only: it is not stored on the server or written to any log. "
@@ -140,6 +201,7 @@ def build(ctx: StudioContext) -> ExportTab:
                                elem_classes=["studio-card", "studio-model-card"])
     tab = ExportTab(picker.dropdown, picker.refresh, picker.empty, kind, build_zip, download, card, *_push_section(),
                     on_refresh=bind(on_refresh, ctx))
+    _keys_section(ctx)
     tab.refresh.click(tab.on_refresh, inputs=tab.run, outputs=tab.pick_outputs, api_visibility="private")
     tab.run.change(bind(on_pick_run, ctx), inputs=[tab.run, kind], outputs=kind, api_visibility="private")
     build_zip.click(bind(on_export, ctx), inputs=[tab.run, kind], outputs=[download, card], api_name="export_zip",

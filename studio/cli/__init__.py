@@ -23,7 +23,7 @@ import sys
 from studio import sweeps
 from studio.base import log_filter
 from studio.base.errors import USER_ERRORS
-from studio.cli import admin_commands, augment_commands, label_commands
+from studio.cli import admin_commands, augment_commands, label_commands, serve_commands
 from studio.cli.options import add_options, field_lines
 from studio.cli.run_commands import cmd_delete, cmd_resume, cmd_runs, cmd_show, cmd_simple, cmd_train
 from studio.cli.sweep_commands import cmd_sweep, cmd_sweeps
@@ -158,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     label_commands.add_commands(add)
     augment_commands.add_commands(add)
     admin_commands.add_commands(add)
+    serve_commands.add_commands(add)
     return ap
 
 

@@ -77,7 +77,7 @@ PROBES = (
      {"role": "user", "content": "Why is the sky blue?"}],
     [{"role": "user", "content": "用一句话介绍你自己。"}],
 )
-GREEDY_TOKENS = 24
+GREEDY_TOKENS = 16
 
 
 def _quant_type(quant: str):

@@ -64,7 +64,7 @@ def server(tmp_path_factory, ui_cache):
     limits = policy.PUBLIC.changed(local_models=True, model_billions=None)  # runs_active 2
     app = build_app(runs_dir, identity=Identity("accounts", accounts), limits=limits)
     _, url, _ = app.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port(),
-                           auth=accounts.verify, max_file_size="20mb", **launch_options())
+                           auth=accounts.verify, max_file_size="20mb", **launch_options(app))
     try:
         yield url, runs_dir
     finally:

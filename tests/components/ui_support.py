@@ -24,7 +24,7 @@ def running_app(runs_dir: Path, auth=None, **build_kwargs):
 
     app = build_app(runs_dir, **build_kwargs)
     _, url, _ = app.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1", server_port=free_port(),
-                           max_file_size="20mb", auth=auth, **launch_options())
+                           max_file_size="20mb", auth=auth, **launch_options(app))
     try:
         yield url
     finally:

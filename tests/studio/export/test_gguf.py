@@ -28,7 +28,7 @@ TOLERANCE = {"f16": 0.01, "bf16": 0.05, "q8_0": 0.1}
 
 def read_back(folder: Path, tokenizer: bool = True):
     """(model, tokenizer or None) as transformers reads the file: its own GGUF reader, independent of the studio's
-    writer (each read parses the 49k-token vocabulary in Python, a few seconds)."""
+    writer."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=gguf_export.GGUF_FILE, dtype=torch.float32)
@@ -46,10 +46,9 @@ def logits(model, tokenizer, messages=QUESTION) -> torch.Tensor:
                                                       ("qwen3", "bf16", False)])
 def test_a_written_file_reads_back_as_the_same_model(tmp_path_factory, monkeypatch, architecture, quant, tied):
     folder = make_tiny_bpe_chat(tmp_path_factory.mktemp("models") / f"{architecture}{tied}", architecture, tied)
-    if architecture != "llama":
-        # A tiny Qwen given SmolLM2's vocabulary splits text as no real base does: name its split Qwen's, so the
-        # test is about the weights' layout (the real Qwen tokenizers hash to "qwen2" in the table).
-        monkeypatch.setattr(gguf_export, "pre_tokenizer", lambda tok: "qwen2")
+    # A tiny vocabulary splits text as no real base does: name its split as the architecture's bases do, so the
+    # test is about the weights' layout (the SmolLM2 run below goes through the real pre-tokenizer table).
+    monkeypatch.setattr(gguf_export, "pre_tokenizer", lambda tok: "qwen2" if architecture != "llama" else "smollm")
     tok, model = chat.load_tokenizer(folder), chat.load_model(folder).eval()
     out = tmp_path_factory.mktemp("gguf")
     gguf_export.write_gguf_file(model, tok, model.config.to_dict(), out / gguf_export.GGUF_FILE, quant, "tiny",
@@ -59,7 +58,7 @@ def test_a_written_file_reads_back_as_the_same_model(tmp_path_factory, monkeypat
     assert (want - got).abs().max() < TOLERANCE[quant] * want.std()
     assert (want - got).abs().max() > 0 or quant == "f16", "the format rounded something"
     if architecture == "llama":
-        text = "Hello <|im_start|>user\nhi<|im_end|> 你好, 3.14!"
+        text = "Hello <|im_start|>user\nhi<|im_end|> 你好, 3.14! Give me three tips."
         assert back[1](text)["input_ids"] == tok(text)["input_ids"]
         assert back[1].chat_template == tok.chat_template
 

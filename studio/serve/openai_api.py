@@ -1,0 +1,314 @@
+"""An OpenAI-compatible endpoint for finished chat runs: `/v1/models` and `/v1/chat/completions`.
+
+Any program written for OpenAI's API (its Python and JS clients, LangChain, curl) calls a tuned model by pointing
+its base URL at the studio and naming a run id as the model. It runs on the app's own server (beside the page, the
+same runs folder, the same people) and standalone (`studio serve RUN`). Every request says who it is with an API
+key (`Authorization: Bearer sk-studio-...`, studio.base.api_keys) and sees only the runs that person may see; a
+server of one person on their own machine may let requests without a key act as that machine.
+
+Request fields are checked here, on the server: a bad one is answered 400 with OpenAI's error shape naming the
+field. Answers stream as server-sent events (`stream: true`) or come whole; a client that goes away stops its
+generation at the next token.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from studio.base.access import Person
+from studio.base.errors import USER_ERRORS, InferenceError
+from studio.serve.playground import Chat
+
+MAX_MESSAGES = 200
+MAX_STOPS = 4
+MAX_STOP_CHARS = 64
+MAX_TOKENS_CAP = 4096
+
+
+class ApiError(Exception):
+    """An answer in OpenAI's error shape: status, message, type, and the field at fault."""
+
+    def __init__(self, status: int, message: str, kind: str = "invalid_request_error", param: str | None = None,
+                 code: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.kind, self.param, self.code = status, message, kind, param, code
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}
+
+
+@dataclass
+class ChatRequest:
+    model: str
+    messages: list[dict[str, str]]
+    stream: bool = False
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int | None = None
+    stop: list[str] = field(default_factory=list)
+
+
+def _number(body: dict, name: str, default: float, low: float, high: float) -> float:
+    value = body.get(name, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ApiError(400, f"'{name}' must be a number from {low:g} to {high:g}.", param=name)
+    return float(value)
+
+
+def parse_request(body: Any) -> ChatRequest:
+    """The request's fields, each checked; ApiError(400) naming the first that is wrong."""
+    if not isinstance(body, dict):
+        raise ApiError(400, "The request body must be a JSON object.")
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise ApiError(400, "'model' must name a run (its id, as /v1/models lists it).", param="model")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ApiError(400, "'messages' must be a non-empty list of {role, content}.", param="messages")
+    if len(messages) > MAX_MESSAGES:
+        raise ApiError(400, f"'messages' holds at most {MAX_MESSAGES} messages.", param="messages")
+    clean = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant"):
+            raise ApiError(400, f"messages[{i}] must have a role of system, user or assistant.", param="messages")
+        content = m.get("content")
+        if isinstance(content, list):  # OpenAI's content parts: the text ones are what a text model reads
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        if not isinstance(content, str):
+            raise ApiError(400, f"messages[{i}].content must be text.", param="messages")
+        clean.append({"role": m["role"], "content": content})
+    if clean[-1]["role"] == "assistant":
+        raise ApiError(400, "The last message must be the user's (or system's): the model answers it.",
+                       param="messages")
+    n = body.get("n", 1)
+    if n not in (1, None):
+        raise ApiError(400, "'n' must be 1: one answer per request.", param="n")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise ApiError(400, "'stream' must be true or false.", param="stream")
+    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
+                                   or not 1 <= max_tokens <= MAX_TOKENS_CAP):
+        raise ApiError(400, f"'max_tokens' must be a whole number from 1 to {MAX_TOKENS_CAP}.", param="max_tokens")
+    stop = body.get("stop")
+    stops = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else [] if stop is None else None
+    if stops is None or len(stops) > MAX_STOPS or not all(isinstance(s, str) and 0 < len(s) <= MAX_STOP_CHARS
+                                                          for s in stops):
+        raise ApiError(400, f"'stop' must be a text or a list of at most {MAX_STOPS} texts of 1-{MAX_STOP_CHARS} "
+                            "characters.", param="stop")
+    return ChatRequest(model=model.strip(), messages=clean, stream=stream,
+                       temperature=_number(body, "temperature", 0.0, 0.0, 2.0),
+                       top_p=_number(body, "top_p", 1.0, 0.0, 1.0), max_tokens=max_tokens, stop=list(stops))
+
+
+def _cut_at_stop(text: str, stops: list[str]) -> tuple[str, bool]:
+    """The text up to the first stop string (not included), and whether one was found."""
+    cuts = [text.find(s) for s in stops if s in text]
+    return (text[:min(cuts)], True) if cuts else (text, False)
+
+
+def _held_back(text: str, stops: list[str]) -> int:
+    """How many characters at the end of a growing text could still become a stop string: not sent yet."""
+    held = 0
+    for s in stops:
+        for k in range(min(len(s) - 1, len(text)), 0, -1):
+            if text.endswith(s[:k]):
+                held = max(held, k)
+                break
+    return held
+
+
+class Completions:
+    """Answers chat requests with runs the asking person may see."""
+
+    def __init__(self, run_dir_of: Callable[[Person, str], Path], runs_of: Callable[[Person], list[dict[str, Any]]],
+                 served):
+        self.run_dir_of = run_dir_of   # (person, run id) -> folder, or a USER_ERROR when missing or not theirs
+        self.runs_of = runs_of         # person -> their completed chat runs ({id, created, owner})
+        self.served = served           # shared_bases.ServedRuns
+
+    def models(self, person: Person) -> dict[str, Any]:
+        return {"object": "list", "data": [{"id": r["id"], "object": "model", "created": int(r.get("created") or 0),
+                                            "owned_by": r.get("owner") or "studio"} for r in self.runs_of(person)]}
+
+    def _loaded(self, person: Person, run_id: str):
+        try:
+            run_dir = self.run_dir_of(person, run_id)
+        except USER_ERRORS:
+            raise ApiError(404, f"No run {run_id!r} that you may use; /v1/models lists yours.", param="model",
+                           code="model_not_found") from None
+        try:
+            loaded = self.served.get(run_dir)
+        except USER_ERRORS as e:
+            raise ApiError(400, str(e), param="model") from None
+        if loaded.task.capability(Chat) is None:
+            raise ApiError(400, f"Run {run_id} is a {loaded.task.texts.title.en} run; it does not chat.",
+                           param="model")
+        return loaded
+
+    def _chunks(self, loaded, req: ChatRequest) -> Iterator[tuple[str, str | None]]:
+        """(new text, finish reason or None) as the answer grows; the last has its reason."""
+        settings = {"temperature": req.temperature, "top_p": req.top_p}
+        if req.max_tokens is not None:
+            settings["max_new_tokens"] = req.max_tokens
+        sent = ""
+        answer = ""
+        stream = loaded.stream(req.messages, **settings)
+        try:
+            for answer in stream:
+                text, stopped = _cut_at_stop(answer, req.stop)
+                ready = text if stopped else text[:len(text) - _held_back(text, req.stop)]
+                if len(ready) > len(sent):
+                    yield ready[len(sent):], None
+                    sent = ready
+                if stopped:
+                    yield "", "stop"
+                    return
+        except InferenceError as e:
+            raise ApiError(400, str(e), param="messages") from None
+        finally:
+            stream.close()  # a client gone, or a stop string: the generation ends at its next token
+        rest = answer[len(sent):]
+        limit = req.max_tokens or loaded.max_new_tokens
+        yield rest, "length" if loaded.count_tokens(answer) >= limit else "stop"
+
+    def complete(self, person: Person, req: ChatRequest) -> dict[str, Any]:
+        loaded = self._loaded(person, req.model)
+        parts, reason = [], "stop"
+        for text, why in self._chunks(loaded, req):
+            parts.append(text)
+            reason = why or reason
+        content = "".join(parts)
+        prompt = sum(loaded.count_tokens(m["content"]) for m in req.messages)
+        completion = loaded.count_tokens(content)
+        return {"id": "chatcmpl-" + uuid.uuid4().hex, "object": "chat.completion", "created": int(time.time()),
+                "model": req.model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                             "finish_reason": reason}],
+                "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                          "total_tokens": prompt + completion}}
+
+    def stream(self, person: Person, req: ChatRequest) -> Iterator[str]:
+        """Server-sent events, each a chat.completion.chunk; ends with data: [DONE]. The run is looked up before
+        the first event, so a missing one is an ordinary error answer."""
+        loaded = self._loaded(person, req.model)
+        head = {"id": "chatcmpl-" + uuid.uuid4().hex, "object": "chat.completion.chunk",
+                "created": int(time.time()), "model": req.model}
+
+        def events() -> Iterator[str]:
+            yield _event({**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                               "finish_reason": None}]})
+            try:
+                for text, why in self._chunks(loaded, req):
+                    if text:
+                        yield _event({**head, "choices": [{"index": 0, "delta": {"content": text},
+                                                           "finish_reason": None}]})
+                    if why:
+                        yield _event({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": why}]})
+            except ApiError as e:
+                yield _event(e.body())
+            yield "data: [DONE]\n\n"
+
+        return events()
+
+
+def _event(data: dict[str, Any]) -> str:
+    return "data: " + json.dumps(data, ensure_ascii=False) + "\n\n"
+
+
+class _Relay:
+    """A generator of events stepped from the server's threads, closed once the step running is done: a generator
+    cannot be closed while a thread is inside it, and a client that went away leaves one inside, waiting for the
+    next token."""
+
+    def __init__(self, events: Iterator[str]):
+        self.events = events
+        self.busy = threading.Lock()
+
+    def step(self) -> str | None:
+        with self.busy:
+            return next(self.events, None)
+
+    def close(self) -> None:
+        with self.busy:
+            self.events.close()  # the generation ends at its next token and the model is free again
+
+
+async def _relayed(events: Iterator[str]):
+    relay = _Relay(events)
+    try:
+        while (item := await run_in_threadpool(relay.step)) is not None:
+            yield item
+    finally:
+        # Also when the client went away (the response is cancelled here): closing waits for the step in flight,
+        # so it runs in a thread of its own rather than in the event loop.
+        threading.Thread(target=relay.close, daemon=True).start()
+
+
+def bearer(header: str | None) -> str | None:
+    if not header:
+        return None
+    kind, _, value = header.partition(" ")
+    return value.strip() if kind.lower() == "bearer" and value.strip() else None
+
+
+def routes(completions: Completions, person_of_key: Callable[[str], Person | None],
+           without_key: Person | None = None) -> list:
+    """The endpoint's FastAPI routes. person_of_key turns an API key into its person; without_key is who a request
+    with no key acts as (the machine itself on a one-person server), or None where every request needs a key."""
+    router = APIRouter(prefix="/v1")
+
+    def who(request: Request) -> Person:
+        key = bearer(request.headers.get("authorization"))
+        if key is None:
+            if without_key is not None:
+                return without_key
+            raise ApiError(401, "Give an API key (Authorization: Bearer sk-studio-...); make one on the Export tab "
+                                "or with `studio keys add NAME`.", kind="authentication_error",
+                           code="invalid_api_key")
+        person = person_of_key(key)
+        if person is None:
+            raise ApiError(401, "That API key is not one of this server's (it may have been removed).",
+                           kind="authentication_error", code="invalid_api_key")
+        return person
+
+    def failed(e: ApiError) -> JSONResponse:
+        return JSONResponse(e.body(), status_code=e.status)
+
+    @router.get("/models")
+    async def list_models(request: Request):
+        try:
+            person = who(request)
+            return JSONResponse(await run_in_threadpool(completions.models, person))
+        except ApiError as e:
+            return failed(e)
+
+    @router.post("/chat/completions")
+    async def chat_completions(request: Request):
+        try:
+            person = who(request)
+            try:
+                body = await request.json()
+            except ValueError:
+                raise ApiError(400, "The request body is not JSON.") from None
+            req = parse_request(body)
+            if req.stream:
+                events = await run_in_threadpool(completions.stream, person, req)
+                return StreamingResponse(_relayed(events), media_type="text/event-stream")
+            return JSONResponse(await run_in_threadpool(completions.complete, person, req))
+        except ApiError as e:
+            return failed(e)
+
+    return list(router.routes)

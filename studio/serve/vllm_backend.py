@@ -1,0 +1,90 @@
+"""`studio serve --backend vllm`: the runs' base in vLLM with each run's LoRA adapter, on a CUDA GPU.
+
+vLLM batches and pages the key/value cache, which is what serving many requests on a GPU wants; it serves a LoRA
+adapter on its base without merging (`enable_lora`, a LoRARequest per run). Only LoRA runs are served this way;
+the answer comes as one piece (vLLM's offline engine), not token by token. This path needs vLLM and a GPU, and has
+not run on this project's machines (none is lent with vLLM); where vLLM is missing the command says so.
+"""
+
+from __future__ import annotations
+
+import threading
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Iterator
+
+from studio import models
+from studio.base import runfolder
+from studio.base.errors import ConfigError, InferenceError
+from studio.base.runfolder import RunFolder
+from studio.serve.shared_bases import shareable
+from studio.tasks import get_task
+
+
+def check_available() -> None:
+    if find_spec("vllm") is None:
+        raise ConfigError("vLLM is not installed on this machine (it needs a CUDA GPU: pip install vllm); leave "
+                          "--backend out to serve the runs with transformers.")
+
+
+class VllmRun:
+    """One run answered by vLLM: its base's engine with its adapter."""
+
+    def __init__(self, engine, lock: threading.Lock, lora, run_dir: Path, meta: dict):
+        self.engine, self.lock, self.lora, self.meta = engine, lock, lora, meta
+        self.task = get_task(meta["task"])
+        self.tokenizer = self.task.load_tokenizer(RunFolder(run_dir).model)
+
+    @property
+    def max_new_tokens(self) -> int:
+        return int((self.meta.get("task_args") or {}).get("max_new_tokens") or 64)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def stream(self, messages: list[dict], base: bool = False, **settings) -> Iterator[str]:
+        from vllm import SamplingParams
+
+        from studio.tasks.chat import end_of_turn_ids, render
+
+        prompt = render(self.tokenizer, messages, add_generation_prompt=True)
+        stops = [i for i in [self.tokenizer.eos_token_id, *end_of_turn_ids(self.tokenizer)] if i is not None]
+        params = SamplingParams(temperature=float(settings.get("temperature") or 0.0),
+                                top_p=float(settings.get("top_p") or 1.0),
+                                max_tokens=int(settings.get("max_new_tokens") or self.max_new_tokens),
+                                stop_token_ids=stops)
+        with self.lock:  # the offline engine answers one call at a time
+            out = self.engine.generate([prompt], params, lora_request=None if base else self.lora, use_tqdm=False)
+        yield out[0].outputs[0].text
+
+
+class ServedRuns:
+    """The runs `studio serve --backend vllm` was given, one engine per base."""
+
+    def __init__(self, store, run_ids: list[str]):
+        check_available()
+        from vllm import LLM
+        from vllm.lora.request import LoRARequest
+
+        self._runs: dict[str, VllmRun] = {}
+        engines: dict[str, tuple] = {}
+        for i, run_id in enumerate(run_ids, start=1):
+            run_dir = Path(store.get(run_id)["dir"])
+            meta = runfolder.model_meta(run_dir)
+            if not shareable(run_dir, meta):
+                raise ConfigError(f"Run {run_id} is not a LoRA run; vLLM serves LoRA adapters on their base. Leave "
+                                  "--backend out to serve it with transformers.")
+            base = str(models.resolve(meta["base_model"], allow_local=True))
+            if base not in engines:
+                engines[base] = (LLM(model=base, enable_lora=True, max_loras=len(run_ids), max_lora_rank=64),
+                                 threading.Lock())
+            engine, lock = engines[base]
+            self._runs[str(run_dir.resolve())] = VllmRun(engine, lock, LoRARequest(run_id, i,
+                                                                                   str(RunFolder(run_dir).model)),
+                                                         run_dir, meta)
+
+    def get(self, run_dir: Path) -> VllmRun:
+        run = self._runs.get(str(Path(run_dir).resolve()))
+        if run is None:
+            raise InferenceError(f"Run {Path(run_dir).name} is not served here.")
+        return run

@@ -1,0 +1,202 @@
+"""The OpenAI-compatible endpoint: `studio serve` answering OpenAI's own Python client (whole and streamed answers,
+stop strings, a dropped stream, keys), runs of one base sharing it, and a sentence for every bad request."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from studio.base.api_keys import ApiKeys
+from studio.config import RunConfig
+from studio.runs.store import Store
+from studio.serve import inference
+from studio.serve.openai_api import ApiError, _cut_at_stop, _held_back, parse_request
+from studio.serve.shared_bases import ServedRuns
+from tests.components.ui_support import free_port
+from tests.support import train_to_completion
+
+ROOT = Path(__file__).resolve().parents[3]
+SAMPLE = ROOT / "assets" / "samples" / "sft_sample.jsonl"
+QUESTION = [{"role": "user", "content": "Say the number 3."}]
+
+
+def sft(model: Path, lr: float) -> RunConfig:
+    return RunConfig.from_dict({"task": "sft", "model": str(model), "method": "lora",
+                                "data": {"train": str(SAMPLE), "max_rows": 16},
+                                "training": {"epochs": 1, "batch_size": 8, "max_length": 48, "device": "cpu",
+                                             "learning_rate": lr, "max_new_tokens": 8, "sample_prompts": 0}})
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory, tiny_llama):
+    """Two LoRA runs on the same tiny Llama, trained differently."""
+    store = Store(tmp_path_factory.mktemp("serve-runs"))
+    return store, [train_to_completion(store, sft(tiny_llama, lr)) for lr in (3e-3, 3e-2)]
+
+
+@pytest.fixture(scope="module")
+def server(two_runs):
+    """`studio serve` on loopback with a key, as a person would start it."""
+    store, runs = two_runs
+    port = free_port()
+    env = {**os.environ, "STUDIO_API_KEY": "sk-test-the-servers-own"}
+    proc = subprocess.Popen([sys.executable, "-m", "studio.cli", "--runs-dir", str(store.root), "serve", *runs,
+                             "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    url = f"http://127.0.0.1:{port}/v1"
+    import httpx
+
+    deadline = time.time() + 90
+    while True:
+        try:
+            httpx.get(url + "/models", timeout=2)
+            break
+        except httpx.TransportError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                pytest.fail(f"studio serve did not start: {proc.stdout.read()}")
+            time.sleep(0.3)
+    yield url, store, runs
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def client(url: str, key: str = "sk-test-the-servers-own"):
+    from openai import OpenAI
+
+    return OpenAI(base_url=url, api_key=key, max_retries=0, timeout=120)
+
+
+def test_the_openai_client_lists_the_runs_and_gets_each_runs_own_answer(server):
+    url, store, runs = server
+    api = client(url)
+    assert sorted(m.id for m in api.models.list().data) == sorted(runs)
+    for run_id in runs:
+        got = api.chat.completions.create(model=run_id, messages=QUESTION, max_tokens=8)
+        want = inference.load(store.run_dir(run_id)).predict(["Say the number 3."], max_new_tokens=8)[0]["output"]
+        assert got.choices[0].message.content == want, run_id  # greedy: the run's own answer, token for token
+        assert got.choices[0].finish_reason in ("stop", "length") and got.usage.completion_tokens > 0
+    streamed = api.chat.completions.create(model=runs[0], messages=QUESTION, max_tokens=8, stream=True)
+    chunks = [c.choices[0].delta.content or "" for c in streamed if c.choices]
+    whole = api.chat.completions.create(model=runs[0], messages=QUESTION, max_tokens=8).choices[0].message.content
+    assert "".join(chunks) == whole and len([c for c in chunks if c]) >= 2, "streamed piece by piece"
+
+
+def test_a_stop_string_ends_the_answer_before_it(server):
+    url, _, runs = server
+    api = client(url)
+    whole = api.chat.completions.create(model=runs[1], messages=QUESTION, max_tokens=8).choices[0].message.content
+    assert len(whole) > 3
+    stop = whole[2:4]
+    cut = api.chat.completions.create(model=runs[1], messages=QUESTION, max_tokens=8, stop=[stop])
+    assert cut.choices[0].message.content == whole[:whole.find(stop)] and cut.choices[0].finish_reason == "stop"
+    streamed = api.chat.completions.create(model=runs[1], messages=QUESTION, max_tokens=8, stop=stop, stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == whole[:whole.find(stop)]
+
+
+def test_a_dropped_stream_frees_the_model_for_the_next_request(server):
+    url, _, runs = server
+    api = client(url)
+    stream = api.chat.completions.create(model=runs[0], messages=QUESTION, max_tokens=400, stream=True)
+    next(iter(stream))
+    stream.close()  # the client goes away mid-answer
+    t0 = time.time()
+    answer = api.chat.completions.create(model=runs[0], messages=QUESTION, max_tokens=4)
+    assert answer.choices[0].message.content is not None and time.time() - t0 < 60
+
+
+def test_bad_requests_and_keys_get_openais_error_shape(server):
+    import httpx
+    import openai
+
+    url, store, runs = server
+    with pytest.raises(openai.AuthenticationError, match="not one of this server's"):
+        client(url, key="sk-studio-made-up").models.list()
+    answer = httpx.get(url + "/models")
+    assert answer.status_code == 401 and "Give an API key" in answer.json()["error"]["message"]
+    with pytest.raises(openai.NotFoundError, match="No run 'nope' that you may use"):
+        client(url).chat.completions.create(model="nope", messages=QUESTION)
+    bad = httpx.post(url + "/chat/completions", headers={"Authorization": "Bearer sk-test-the-servers-own"},
+                     json={"model": runs[0], "messages": QUESTION, "temperature": 7})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "temperature"
+    key = ApiKeys(store.root).create("dana", "tests")  # a person's own key works where the server's does
+    assert client(url, key).models.list().data == []  # dana sees none of the machine's runs
+
+
+@pytest.mark.parametrize("body,param", [
+    ({"messages": QUESTION}, "model"),
+    ({"model": "r", "messages": []}, "messages"),
+    ({"model": "r", "messages": [{"role": "robot", "content": "hi"}]}, "messages"),
+    ({"model": "r", "messages": [{"role": "user", "content": 3}]}, "messages"),
+    ({"model": "r", "messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]},
+     "messages"),
+    ({"model": "r", "messages": QUESTION, "max_tokens": 0}, "max_tokens"),
+    ({"model": "r", "messages": QUESTION, "max_tokens": True}, "max_tokens"),
+    ({"model": "r", "messages": QUESTION, "top_p": 1.5}, "top_p"),
+    ({"model": "r", "messages": QUESTION, "stop": ["a"] * 5}, "stop"),
+    ({"model": "r", "messages": QUESTION, "stop": [""]}, "stop"),
+    ({"model": "r", "messages": QUESTION, "n": 2}, "n"),
+    ({"model": "r", "messages": QUESTION, "stream": "yes"}, "stream"),
+])
+def test_each_bad_field_is_named(body, param):
+    with pytest.raises(ApiError) as err:
+        parse_request(body)
+    assert err.value.status == 400 and err.value.param == param
+
+
+def test_text_parts_and_defaults_are_read():
+    req = parse_request({"model": " r ", "messages": [{"role": "user", "content": [{"type": "text", "text": "a"},
+                                                                                   {"type": "text", "text": "b"}]}],
+                         "stop": "END", "max_completion_tokens": 5})
+    assert (req.model, req.messages[0]["content"], req.stop, req.max_tokens, req.stream) == ("r", "ab", ["END"], 5,
+                                                                                           False)
+
+
+def test_text_that_could_still_become_a_stop_string_is_held_back():
+    assert _cut_at_stop("hello END there", ["END"]) == ("hello ", True)
+    assert _held_back("hello EN", ["END"]) == 2 and _held_back("hello", ["END"]) == 0
+
+
+def test_runs_of_one_base_share_it_and_each_answers_with_its_own_adapter(two_runs):
+    store, runs = two_runs
+    served = ServedRuns()
+    loaded = [served.get(store.run_dir(r)) for r in runs]
+    assert served.bases_loaded() == 1 and loaded[0].model is loaded[1].model, "one base in memory"
+    for run_id, run in zip(runs, loaded):
+        want = inference.LoadedRun(store.run_dir(run_id)).predict(["Say the number 3."], max_new_tokens=8)
+        assert run.predict(["Say the number 3."], max_new_tokens=8) == want, run_id
+    assert loaded[0].predict(["Say the number 3."], base=True, max_new_tokens=8) == loaded[1].predict(
+        ["Say the number 3."], base=True, max_new_tokens=8), "the base answers alike, whichever adapter was on"
+
+
+def test_serve_refuses_what_it_cannot_serve(two_runs, finished_run, capsys, monkeypatch):
+    from studio import cli
+
+    store, runs = two_runs
+    assert cli.main(["--runs-dir", str(store.root), "serve", runs[0], "--host", "0.0.0.0"]) == 2
+    assert "give --api-key" in capsys.readouterr().err
+    cls_store, cls_run, _ = finished_run
+    assert cli.main(["--runs-dir", str(cls_store.root), "serve", cls_run]) == 2
+    assert "only completed runs of a chat task answer" in capsys.readouterr().err
+    monkeypatch.setattr("studio.serve.vllm_backend.find_spec", lambda name: None)
+    assert cli.main(["--runs-dir", str(store.root), "serve", runs[0], "--backend", "vllm"]) == 2
+    assert "vLLM is not installed on this machine" in capsys.readouterr().err
+
+
+def test_a_studio_without_logins_answers_without_a_key_as_the_machine(two_runs):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from studio.base.access import LOCAL
+    from studio.runs.endpoint import endpoint_routes
+
+    store, runs = two_runs
+    local = TestClient(FastAPI(routes=endpoint_routes(store.root, without_key=LOCAL)))
+    assert sorted(m["id"] for m in local.get("/v1/models").json()["data"]) == sorted(runs)
+    keyed = TestClient(FastAPI(routes=endpoint_routes(store.root)))
+    assert keyed.get("/v1/models").status_code == 401
