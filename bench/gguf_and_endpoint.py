@@ -140,8 +140,13 @@ def endpoint_rows(store, run_id: str, n: int, max_tokens: int) -> dict:
         elapsed = time.time() - t
         direct.append(loaded.count_tokens(out) / elapsed)
     return {"server_start_s": round(started, 1), "time_to_first_piece": summary(first),
-            "whole_answer": summary(whole), "tokens_per_s_endpoint": summary(rates),
-            "tokens_per_s_in_process": summary(direct), "requests": n, "max_tokens": max_tokens}
+            "whole_answer": summary(whole), "tokens_per_s_endpoint": rate_summary(rates),
+            "tokens_per_s_in_process": rate_summary(direct), "requests": n, "max_tokens": max_tokens}
+
+
+def rate_summary(values: list[float]) -> dict:
+    """summary() of rates (tokens per second), its keys without the seconds unit."""
+    return {k.removesuffix("_s"): v for k, v in summary(values).items()}
 
 
 def main() -> None:

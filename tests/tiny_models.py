@@ -245,10 +245,12 @@ def _tiny_bpe_tokenizer(folder: Path) -> int:
     return len(tok)
 
 
-def make_tiny_bpe_chat(folder: str | Path, architecture: str = "llama", tied: bool = False) -> Path:
-    """A tiny random causal LM of a real architecture (llama, qwen2 or qwen3) with a small byte-level BPE tokenizer
-    and ChatML's template: what GGUF and llama.cpp take, offline. Token ids: <|endoftext|> 0 (pad), <|im_start|> 1
-    (bos), <|im_end|> 2 (eos)."""
+def make_tiny_bpe_chat(folder: str | Path, architecture: str = "llama", tied: bool = False,
+                       tokenizer: str = "tiny") -> Path:
+    """A tiny random causal LM of a real architecture (llama, qwen2 or qwen3) with a byte-level BPE tokenizer and
+    ChatML's template: what GGUF and llama.cpp take, offline. tokenizer "tiny": 600 tokens trained here;
+    "smollm2": the bundled SmolLM2's 49,152 (a pre-tokenizer llama.cpp knows by name). Token ids: <|endoftext|> 0,
+    <|im_start|> 1 (bos), <|im_end|> 2 (eos); pad is <|endoftext|> for the tiny one, <|im_end|> for SmolLM2's."""
 
     def write(tmp: Path) -> None:
         from transformers import (
@@ -260,10 +262,19 @@ def make_tiny_bpe_chat(folder: str | Path, architecture: str = "llama", tied: bo
             Qwen3ForCausalLM,
         )
 
-        vocab = _tiny_bpe_tokenizer(tmp)
+        if tokenizer == "smollm2":
+            from studio import models
+
+            src = Path(models.resolve("smollm2"))
+            for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+                if (src / name).exists():
+                    shutil.copyfile(src / name, tmp / name)
+            vocab, pad = 49152, 2
+        else:
+            vocab, pad = _tiny_bpe_tokenizer(tmp), 0
         shape = dict(vocab_size=vocab, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                      num_key_value_heads=2, intermediate_size=128, max_position_embeddings=512, bos_token_id=1,
-                     eos_token_id=2, pad_token_id=0, tie_word_embeddings=tied)
+                     eos_token_id=2, pad_token_id=pad, tie_word_embeddings=tied)
         config, model_class = {"llama": (LlamaConfig, LlamaForCausalLM), "qwen2": (Qwen2Config, Qwen2ForCausalLM),
                                "qwen3": (Qwen3Config, Qwen3ForCausalLM)}[architecture]
         if architecture == "qwen3":

@@ -15,8 +15,8 @@ from typing import Any
 import gradio as gr
 
 from components.context import StudioContext
-from components.i18n import t
-from components.ui import bind, intro, message, message_box, run_picker, shows_user_errors
+from components.i18n import EN, Lang, t
+from components.ui import bind, esc, intro, message, message_box, run_picker, shows_user_errors
 from studio import export
 from studio.base.api_keys import ApiKeys
 from studio.base.errors import USER_ERRORS
@@ -104,38 +104,46 @@ def on_push(ctx: StudioContext, run_id, kind, repo_id, token, private):
     return message(f"Pushed to {url}", "ok"), ""
 
 
-def _keys_text(ctx: StudioContext) -> str:
+def _keys_text(ctx: StudioContext, lang: Lang = EN) -> str:
     """The person's keys (never the keys themselves: only their last characters), or why none is needed."""
     if ctx.identity.mode == "local":
-        return t("This studio has no logins: programs on this machine call `/v1` without a key.",
-                 "此工作室没有登录：本机上的程序无需密钥即可调用 `/v1`。")
+        return lang("This studio has no logins: programs on this machine call `/v1` without a key (clients that "
+                    "need one may send any text).", "此工作室没有登录：本机上的程序无需密钥即可调用 `/v1`（必须填写"
+                    "密钥的客户端可填任意文字）。")
     if ctx.person.read_only:
-        return t("Sign in to make API keys.", "登录后才能创建 API 密钥。")
+        return lang("Sign in to make API keys.", "登录后才能创建 API 密钥。")
     keys = ApiKeys(ctx.store.root).listed(ctx.person.name)
     if not keys:
-        return t("You have no API keys yet.", "你还没有 API 密钥。")
-    return "\n".join(f"- `{k['id']}` ...{k['last4']} {k['label'] or ''}" for k in keys)
+        return lang("You have no API keys yet.", "你还没有 API 密钥。")
+    return "\n".join(f"- `{k['id']}` ...{k['last4']} {esc(k['label'] or '')}" for k in keys)
 
 
-def on_make_key(ctx: StudioContext, label):
+def on_show_keys(ctx: StudioContext, request: gr.Request = None):
+    return _keys_text(ctx, Lang.of(request))
+
+
+def on_make_key(ctx: StudioContext, label, request: gr.Request = None):
     """A new API key of the person's own, shown once in the page (and not kept in it afterwards)."""
+    lang = Lang.of(request)
     if ctx.identity.mode == "local":
-        return "", message(_keys_text(ctx), "info"), _keys_text(ctx)
+        return "", message(_keys_text(ctx, lang), "info"), _keys_text(ctx, lang)
     try:
         ctx.person.check_can_write()
         key = ApiKeys(ctx.store.root).create(ctx.person.name, label or "")
     except USER_ERRORS as e:
-        return "", message(str(e), "error"), _keys_text(ctx)
-    return key, message(t("Copy the key now: it is shown this once.", "请立即复制密钥：它只显示这一次。"), "ok"), \
-        _keys_text(ctx)
+        return "", message(str(e), "error"), _keys_text(ctx, lang)
+    return key, message(lang("Copy the key now: it is shown this once.", "请立即复制密钥：它只显示这一次。"), "ok"), \
+        _keys_text(ctx, lang)
 
 
-def on_remove_key(ctx: StudioContext, key_id):
+def on_remove_key(ctx: StudioContext, key_id, request: gr.Request = None):
+    lang = Lang.of(request)
     removed = (not ctx.person.read_only and ctx.identity.mode != "local"
                and ApiKeys(ctx.store.root).remove(ctx.person.name, str(key_id or "").strip()))
-    text = (t("Key removed: programs using it are refused from now on.", "密钥已删除：使用它的程序从现在起会被拒绝。")
-            if removed else t("You have no key with that id.", "你没有这个编号的密钥。"))
-    return message(text, "ok" if removed else "error"), _keys_text(ctx)
+    text = (lang("Key removed: programs using it are refused from now on.",
+                 "密钥已删除：使用它的程序从现在起会被拒绝。")
+            if removed else lang("You have no key with that id.", "你没有这个编号的密钥。"))
+    return message(text, "ok" if removed else "error"), _keys_text(ctx, lang)
 
 
 def _keys_section(ctx: StudioContext) -> None:
@@ -160,7 +168,7 @@ def _keys_section(ctx: StudioContext) -> None:
         removed = message_box()
     make.click(bind(on_make_key, ctx), inputs=label, outputs=[key, made, listed], api_name="make_api_key")
     remove.click(bind(on_remove_key, ctx), inputs=key_id, outputs=[removed, listed], api_name="remove_api_key")
-    section.expand(bind(_keys_text, ctx), outputs=listed, api_visibility="private")
+    section.expand(bind(on_show_keys, ctx), outputs=listed, api_visibility="private")
 
 
 def _push_section() -> tuple:

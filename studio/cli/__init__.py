@@ -1,5 +1,5 @@
 """The `studio` command: train, runs, sweep(s), show, stop, kill, resume, delete, predict, data, clean, suggest,
-merge-labels, augment, export, models, methods, tasks, accounts, share, limits, recover.
+merge-labels, augment, export, models, methods, tasks, accounts, share, limits, recover, serve, keys.
 
     common           printing, durations, config files with --set overrides
     options          options generated from the settings dataclasses (help, types, choices, defaults)
@@ -9,6 +9,7 @@ merge-labels, augment, export, models, methods, tasks, accounts, share, limits, 
     label_commands   clean, suggest, merge-labels
     augment_commands augment
     admin_commands   accounts, share, limits, recover (the server's operator)
+    serve_commands   serve (the OpenAI-compatible endpoint), keys (the API keys that act as a person there)
 
 Imports: base, models, methods, tasks, serve, augment, distill, config, training, runs, views, export,
 labels, sweeps.

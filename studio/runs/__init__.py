@@ -9,8 +9,10 @@
     distributed  several processes (accelerate launch) and machines training one run
     prewarm      a spare worker with torch imported, forked for each run the app starts
     spare_client asking a spare for workers (the app's, lent to sweep drivers and to workers)
+    endpoint     the OpenAI-compatible endpoint bound to a runs folder: who an API key is, which runs they may call
 
-serve is imported so that the playground's models give their GPU memory back before a run starts on that GPU.
+serve is imported so that the playground's models give their GPU memory back before a run starts on that GPU, and
+for the endpoint.
 
 Imports: base, models, data, tasks, config, training, serve, augment.
 """

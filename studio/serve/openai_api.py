@@ -279,6 +279,8 @@ def routes(completions: Completions, person_of_key: Callable[[str], Person | Non
                                 "or with `studio keys add NAME`.", kind="authentication_error",
                            code="invalid_api_key")
         person = person_of_key(key)
+        if person is None and without_key is not None:
+            return without_key  # where no key is needed, clients that must send one send any text ("none")
         if person is None:
             raise ApiError(401, "That API key is not one of this server's (it may have been removed).",
                            kind="authentication_error", code="invalid_api_key")

@@ -31,7 +31,9 @@ def models(tmp_path_factory, ui_cache):
 
     root = tmp_path_factory.mktemp("browser-task-models")
     llama = tiny_models.make_tiny_llama(root / "llama")
-    return {"token-classification": make_learnable_bert(root / "bert"), "sft": llama, "preference": llama,
+    # SFT's flow ends in a GGUF export: a Llama with a tokenizer llama.cpp knows (SmolLM2's BPE).
+    bpe_llama = tiny_models.make_tiny_bpe_chat(root / "bpe-llama", tokenizer="smollm2")
+    return {"token-classification": make_learnable_bert(root / "bert"), "sft": bpe_llama, "preference": llama,
             "rl": llama, "seq2seq": tiny_models.make_tiny_t5(root / "t5")}
 
 
@@ -183,5 +185,16 @@ def test_task_flow(app, browser, models, task):  # noqa: F811
     shot(page, f"tasks-{name}-3-playground")
     assert not page.locator(".toast-body.error, [data-testid='toast-body']:has-text('Error')").count(), \
         "no error toast in the playground"
+    if task == "sft":
+        # A chat run exports as GGUF for llama.cpp and Ollama; the card says what q8_0 changed in its answers.
+        open_tab(page, "Export")
+        page.get_by_label("GGUF q8_0", exact=False).check()
+        page.get_by_role("button", name="Build the zip").click()
+        page.wait_for_selector(".studio-model-card:has-text('GGUF export')", timeout=90_000)
+        card = page.locator(".prose.studio-model-card").inner_text()
+        assert "GGUF q8_0:" in card and "greedy replies keep" in card and "ollama create" in card, card
+        page.get_by_text("Call your chat runs from a program").click()
+        page.wait_for_selector("#api-keys:has-text('without a key')", timeout=30_000)
+        shot(page, f"tasks-{name}-4-export-gguf")
     assert not errors, errors
     page.close()

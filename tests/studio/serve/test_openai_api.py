@@ -198,5 +198,7 @@ def test_a_studio_without_logins_answers_without_a_key_as_the_machine(two_runs):
     store, runs = two_runs
     local = TestClient(FastAPI(routes=endpoint_routes(store.root, without_key=LOCAL)))
     assert sorted(m["id"] for m in local.get("/v1/models").json()["data"]) == sorted(runs)
+    any_text = local.get("/v1/models", headers={"Authorization": "Bearer none"})  # what clients that need a key send
+    assert any_text.status_code == 200 and len(any_text.json()["data"]) == 2
     keyed = TestClient(FastAPI(routes=endpoint_routes(store.root)))
     assert keyed.get("/v1/models").status_code == 401
