@@ -94,8 +94,10 @@ def model_card(run_dir: Path, kind: str, export_report: dict[str, Any] | None = 
         front.append(f"base_model: {base}")
     front += ["tags:", f"- {task.name}", f"- {cfg['method']}", "- studio", "---", ""]
 
+    article = "An" if card.model_kind[:1].lower() in "aeiou" else "A"
     lines = [f"# {name}", "",
-             f"{'An' if card.model_kind[:1].lower() in 'aeiou' else 'A'} {card.model_kind} fine-tuned from `{base}` with {method.title} ({method.summary.rstrip('.')}). "
+             f"{article} {card.model_kind} fine-tuned from `{base}` with {method.title} "
+             f"({method.summary.rstrip('.')}). "
              f"This {'repository holds the adapter only; load it on top of the base model' if is_adapter else 'is a standalone model'}.",  # noqa: E501
              ""]
     if is_adapter and not _is_hub_id(base) and models.find_entry(cfg["model"]) is not None:
