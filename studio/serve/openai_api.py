@@ -17,6 +17,7 @@ import json
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -33,6 +34,9 @@ MAX_MESSAGES = 200
 MAX_STOPS = 4
 MAX_STOP_CHARS = 64
 MAX_TOKENS_CAP = 4096
+MAX_BODY_BYTES = 2 * 1024 * 1024   # a request body; the chat is cut to the model's context afterwards anyway
+PER_PERSON = 4                     # one person's requests answered or waiting at once
+ALL_AT_ONCE = 16                   # everyone's: each holds a server thread while it waits for its model
 
 
 class ApiError(Exception):
@@ -228,6 +232,19 @@ def _event(data: dict[str, Any]) -> str:
     return "data: " + json.dumps(data, ensure_ascii=False) + "\n\n"
 
 
+class _Once:
+    """A function that runs on its first call only."""
+
+    def __init__(self, fn: Callable[[], None]):
+        self.fn, self.lock = fn, threading.Lock()
+
+    def __call__(self) -> None:
+        with self.lock:
+            fn, self.fn = self.fn, None
+        if fn is not None:
+            fn()
+
+
 class _Relay:
     """A generator of events stepped from the server's threads, closed once the step running is done: a generator
     cannot be closed while a thread is inside it, and a client that went away leaves one inside, waiting for the
@@ -246,15 +263,22 @@ class _Relay:
             self.events.close()  # the generation ends at its next token and the model is free again
 
 
-async def _relayed(events: Iterator[str]):
+async def _relayed(events: Iterator[str], done: Callable[[], None]):
     relay = _Relay(events)
+
+    def close() -> None:
+        try:
+            relay.close()
+        finally:
+            done()  # the request's slot is free once its generation has ended
+
     try:
         while (item := await run_in_threadpool(relay.step)) is not None:
             yield item
     finally:
         # Also when the client went away (the response is cancelled here): closing waits for the step in flight,
         # so it runs in a thread of its own rather than in the event loop.
-        threading.Thread(target=relay.close, daemon=True).start()
+        threading.Thread(target=close, daemon=True).start()
 
 
 def bearer(header: str | None) -> str | None:
@@ -264,11 +288,43 @@ def bearer(header: str | None) -> str | None:
     return value.strip() if kind.lower() == "bearer" and value.strip() else None
 
 
+class Slots:
+    """How many chat requests each person, and everyone, has answered or waiting: a request past either bound is
+    refused at once (429) rather than holding one of the server's threads while it waits for a model, so one
+    person's flood of requests cannot starve the others or the page."""
+
+    def __init__(self, per_person: int = PER_PERSON, total: int = ALL_AT_ONCE):
+        self.per_person, self.total = per_person, total
+        self.held: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def take(self, person: Person) -> None:
+        with self.lock:
+            mine = self.held.get(person.name, 0)
+            if mine >= self.per_person:
+                raise ApiError(429, f"You have {mine} requests under way; wait for one to finish.",
+                               kind="rate_limit_error", code="too_many_requests")
+            if sum(self.held.values()) >= self.total:
+                raise ApiError(429, "The server is answering as many requests as it can; try again shortly.",
+                               kind="rate_limit_error", code="server_busy")
+            self.held[person.name] = mine + 1
+
+    def give(self, person: Person) -> None:
+        with self.lock:
+            left = self.held.get(person.name, 0) - 1
+            if left > 0:
+                self.held[person.name] = left
+            else:
+                self.held.pop(person.name, None)
+
+
 def routes(completions: Completions, person_of_key: Callable[[str], Person | None],
-           without_key: Person | None = None) -> list:
+           without_key: Person | None = None, slots: Slots | None = None) -> list:
     """The endpoint's FastAPI routes. person_of_key turns an API key into its person; without_key is who a request
-    with no key acts as (the machine itself on a one-person server), or None where every request needs a key."""
+    with no key acts as (the machine itself on a one-person server), or None where every request needs a key;
+    slots bounds the requests under way."""
     router = APIRouter(prefix="/v1")
+    slots = slots or Slots()
 
     def who(request: Request) -> Person:
         key = bearer(request.headers.get("authorization"))
@@ -297,20 +353,43 @@ def routes(completions: Completions, person_of_key: Callable[[str], Person | Non
         except ApiError as e:
             return failed(e)
 
+    async def read_body(request: Request) -> Any:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise ApiError(413, f"The request body is over {MAX_BODY_BYTES // (1024 * 1024)} MB.")
+        raw = b""
+        async for part in request.stream():
+            raw += part
+            if len(raw) > MAX_BODY_BYTES:
+                raise ApiError(413, f"The request body is over {MAX_BODY_BYTES // (1024 * 1024)} MB.")
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise ApiError(400, "The request body is not JSON.") from None
+
     @router.post("/chat/completions")
     async def chat_completions(request: Request):
         try:
             person = who(request)
-            try:
-                body = await request.json()
-            except ValueError:
-                raise ApiError(400, "The request body is not JSON.") from None
-            req = parse_request(body)
-            if req.stream:
-                events = await run_in_threadpool(completions.stream, person, req)
-                return StreamingResponse(_relayed(events), media_type="text/event-stream")
-            return JSONResponse(await run_in_threadpool(completions.complete, person, req))
+            req = parse_request(await read_body(request))
+            slots.take(person)
         except ApiError as e:
             return failed(e)
+        try:
+            if req.stream:
+                events = await run_in_threadpool(completions.stream, person, req)
+                free = _Once(lambda: slots.give(person))
+                relayed = _relayed(events, free)
+                weakref.finalize(relayed, free)  # a response dropped before its first piece frees its slot too
+                return StreamingResponse(relayed, media_type="text/event-stream")
+            answer = await run_in_threadpool(completions.complete, person, req)
+            slots.give(person)
+            return JSONResponse(answer)
+        except ApiError as e:
+            slots.give(person)
+            return failed(e)
+        except BaseException:
+            slots.give(person)
+            raise
 
     return list(router.routes)

@@ -19,6 +19,26 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def patient_launch():
+    """gradio's launch() asks its own page once with a 3 s timeout and refuses to go on ("localhost is not
+    accessible") when the answer is late. This app's page takes longer than that while three test processes share
+    two cores; here it may take up to 60 s, as a person's browser would wait."""
+    import httpx
+    from gradio import networking
+
+    def url_ok(url: str) -> bool:
+        try:
+            return httpx.head(url, timeout=60, verify=False).status_code in (200, 401, 301, 302, 303, 307, 308)
+        except httpx.HTTPError:
+            return False
+
+    original = networking.url_ok
+    networking.url_ok = url_ok
+    yield
+    networking.url_ok = original
+
+
 @pytest.fixture(scope="session")
 def ui_cache(tmp_path_factory) -> Path:
     """The studio cache (datasets cache, converted models): the one in STUDIO_CACHE, else a temp one."""

@@ -92,8 +92,8 @@ def smollm2_run(tmp_path_factory):
     """The bundled SmolLM2 with LoRA trained a few steps on the SFT sample."""
     store = Store(tmp_path_factory.mktemp("gguf-runs"))
     cfg = {"task": "sft", "model": "smollm2", "method": "lora", "name": "desk-helper",
-           "data": {"train": str(SAMPLE), "max_rows": 16},
-           "training": {"epochs": 1, "batch_size": 8, "max_length": 48, "device": "cpu", "learning_rate": 1e-3,
+           "data": {"train": str(SAMPLE), "max_rows": 12},
+           "training": {"epochs": 1, "batch_size": 8, "max_length": 32, "device": "cpu", "learning_rate": 1e-3,
                         "max_new_tokens": 4, "sample_prompts": 0, "logging_steps": 1}}
     run_id = train_to_completion(store, RunConfig.from_dict(cfg))
     return store, run_id

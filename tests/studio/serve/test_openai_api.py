@@ -202,3 +202,52 @@ def test_a_studio_without_logins_answers_without_a_key_as_the_machine(two_runs):
     assert any_text.status_code == 200 and len(any_text.json()["data"]) == 2
     keyed = TestClient(FastAPI(routes=endpoint_routes(store.root)))
     assert keyed.get("/v1/models").status_code == 401
+
+
+def test_a_person_past_their_requests_at_once_is_refused_and_others_are_not(two_runs):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from studio.base.access import Person
+    from studio.runs.endpoint import completions_for
+    from studio.serve.openai_api import Slots, routes
+
+    store, runs = two_runs
+    slots = Slots(per_person=2, total=3)
+    keys = {"sk-studio-alice": Person("alice"), "sk-studio-bob": Person("bob")}
+    api = TestClient(FastAPI(routes=routes(completions_for(store.root), keys.get, slots=slots)))
+    body = {"model": runs[0], "messages": QUESTION, "max_tokens": 2}
+    slots.take(Person("alice"))
+    slots.take(Person("alice"))  # two of alice's requests under way
+    busy = api.post("/v1/chat/completions", json=body, headers={"Authorization": "Bearer sk-studio-alice"})
+    assert busy.status_code == 429 and busy.json()["error"]["type"] == "rate_limit_error"
+    # bob's request is not alice's: it is answered (404: he may not use the machine's run), and frees its slot
+    assert api.post("/v1/chat/completions", json=body,
+                    headers={"Authorization": "Bearer sk-studio-bob"}).status_code == 404
+    assert slots.held == {"alice": 2}
+    slots.take(Person("carol"))  # the server's three are taken
+    full = api.post("/v1/chat/completions", json=body, headers={"Authorization": "Bearer sk-studio-bob"})
+    assert full.status_code == 429 and "as many requests as it can" in full.json()["error"]["message"]
+    huge = api.post("/v1/chat/completions", content=b"{" + b" " * (3 * 1024 * 1024) + b"}",
+                    headers={"Authorization": "Bearer sk-studio-bob", "content-type": "application/json"})
+    assert huge.status_code == 413
+
+
+def test_answered_requests_give_their_slots_back_streamed_or_not(two_runs):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from studio.base.access import LOCAL
+    from studio.runs.endpoint import completions_for
+    from studio.serve.openai_api import Slots, routes
+    from tests.support import wait_for
+
+    store, runs = two_runs
+    slots = Slots(per_person=1, total=1)
+    api = TestClient(FastAPI(routes=routes(completions_for(store.root), lambda key: None, without_key=LOCAL,
+                                           slots=slots)))
+    for stream in (True, False, True):  # one slot: each answer must free it for the next
+        answer = api.post("/v1/chat/completions", json={"model": runs[0], "messages": QUESTION, "max_tokens": 3,
+                                                         "stream": stream})
+        assert answer.status_code == 200
+        wait_for(lambda: not slots.held, timeout=30, what="the slot given back")
