@@ -157,9 +157,10 @@ def build_app(runs_dir: str | Path | None = None, *, default_sample: str | None 
     app.queue(default_concurrency_limit=8, max_size=QUEUE_MAX_SIZE)
     # The OpenAI-compatible endpoint (/v1) on the same server: API keys say who asks; with no logins (one person on
     # their machine) a request without a key acts as that machine, as the page does.
+    accounts = identity.accounts if identity.mode == "accounts" else None
     app.studio_routes = endpoint_routes(store.root, without_key=LOCAL if identity.mode == "local" else None,
-                                        admins=lambda: set(identity.admins) | set(
-                                            (identity.accounts.admins if identity.accounts else ())))
+                                        admins=lambda: set(identity.admins) | set(accounts.admins if accounts else ()),
+                                        known=(lambda name: name in accounts.hashes) if accounts else None)
     if upkeep_every:
         keeper = upkeep.Upkeep(store, upkeep_every).start()
         close = app.close

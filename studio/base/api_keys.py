@@ -76,6 +76,15 @@ class ApiKeys:
         return [{f: k.get(f) for f in ("id", "name", "label", "last4", "created")}
                 for k in self._read() if name is None or k.get("name") == name]
 
+    def remove_all(self, name: str) -> int:
+        """Revoke every key of a person (their account is gone); how many."""
+        with files.locked(self.path.with_suffix(".lock")):
+            keys = self._read()
+            kept = [k for k in keys if k.get("name") != name]
+            if len(kept) != len(keys):
+                files.atomic_write_json(self.path, {"keys": kept})
+        return len(keys) - len(kept)
+
     def remove(self, name: str, key_id: str) -> bool:
         """Revoke one of the person's keys by its id; False where they have none by that id."""
         with files.locked(self.path.with_suffix(".lock")):

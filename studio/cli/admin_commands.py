@@ -21,6 +21,7 @@ from pathlib import Path
 from studio.base import limits as policy
 from studio.base.access import Access, parse_readers
 from studio.base.accounts import Accounts
+from studio.base.api_keys import ApiKeys
 from studio.base.errors import ConfigError
 from studio.base.settings import field_help
 from studio.cli.common import show
@@ -67,7 +68,8 @@ def cmd_accounts(a, store) -> int:
         lines = path.read_text(encoding="utf-8").splitlines()
         path.write_text("\n".join(ln for ln in lines if ln.split("#", 1)[0].strip().split(":")[0] != a.name) + "\n",
                         encoding="utf-8")
-        print(f"removed {a.name}", file=sys.stderr)
+        revoked = ApiKeys(store.root).remove_all(a.name)
+        print(f"removed {a.name}" + (f" and revoked their {revoked} API key(s)" if revoked else ""), file=sys.stderr)
         return 0
     if a.password_stdin:
         password = sys.stdin.readline().rstrip("\n")

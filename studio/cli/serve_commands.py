@@ -17,13 +17,12 @@ BACKENDS = ("transformers", "vllm")
 
 def add_commands(add) -> None:
     p = add("serve", cmd_serve, "Serve finished chat runs on an OpenAI-compatible endpoint (/v1/models, "
-                                "/v1/chat/completions) until stopped.", json_flag=False)
+                                "/v1/chat/completions) until stopped. Every request must bring the key in "
+                                "STUDIO_API_KEY, where it is set, or one made with `studio keys add`; it must be set "
+                                "to listen beyond this machine.", json_flag=False)
     p.add_argument("runs", nargs="+", metavar="RUN", help="Run ids (completed runs of a chat task).")
     p.add_argument("--host", default="127.0.0.1", help="Address to listen on (default 127.0.0.1: this machine only).")
     p.add_argument("--port", type=int, default=8000, help="Port (default 8000).")
-    p.add_argument("--api-key", default=os.environ.get("STUDIO_API_KEY"),
-                   help="A key every request must bring (Authorization: Bearer KEY; env STUDIO_API_KEY); keys made "
-                        "with `studio keys add` work too. Needed to listen beyond this machine.")
     p.add_argument("--backend", choices=BACKENDS, default="transformers",
                    help="transformers (default; CPU or GPU) or vllm (a CUDA GPU with vLLM installed: the base with "
                         "the run's LoRA adapter).")
@@ -70,8 +69,10 @@ def cmd_serve(a, store) -> int:
 
     if not 1 <= a.port <= 65535:
         raise ConfigError(f"--port {a.port} is not a port (1-65535).")
-    if not a.api_key and not _loopback(a.host):
-        raise ConfigError(f"Serving on {a.host} reaches other machines: give --api-key (or STUDIO_API_KEY) so only "
+    # The server's own key comes from the environment only: a command-line argument would show in `ps`.
+    api_key = os.environ.get("STUDIO_API_KEY") or None
+    if not api_key and not _loopback(a.host):
+        raise ConfigError(f"Serving on {a.host} reaches other machines: set STUDIO_API_KEY so only "
                           "programs with the key are answered.")
     served = {r["id"] for r in chat_runs(store, a.runs)}
     for run_id in a.runs:
@@ -89,14 +90,14 @@ def cmd_serve(a, store) -> int:
     keys_person = person_of_key(store.root)
 
     def person(key: str):
-        if a.api_key and hmac.compare_digest(key.encode(), a.api_key.encode()):
+        if api_key and hmac.compare_digest(key.encode(), api_key.encode()):
             return LOCAL
         return keys_person(key)
 
     import uvicorn
     from fastapi import FastAPI
 
-    app = FastAPI(routes=routes(completions, person, without_key=None if a.api_key else LOCAL),
+    app = FastAPI(routes=routes(completions, person, without_key=None if api_key else LOCAL),
                   title="studio", docs_url=None, redoc_url=None, openapi_url=None)
     print(f"Serving {', '.join(a.runs)} at http://{a.host}:{a.port}/v1 ({a.backend}); Ctrl+C stops.",
           file=sys.stderr)

@@ -55,18 +55,22 @@ def completions_for(runs_dir: Path, only: Iterable[str] | None = None, served: S
     return Completions(run_dir_of, runs_of, served or ServedRuns())
 
 
-def person_of_key(runs_dir: Path, admins: Callable[[], set[str]] = set) -> Callable[[str], Person | None]:
-    """The person an API key of this runs folder belongs to (an admin where the accounts say so)."""
+def person_of_key(runs_dir: Path, admins: Callable[[], set[str]] = set,
+                  known: Callable[[str], bool] | None = None) -> Callable[[str], Person | None]:
+    """The person an API key of this runs folder belongs to (an admin where the accounts say so); with `known`, only
+    while they still have an account (a removed account's keys stop working at once)."""
     keys = ApiKeys(runs_dir)
 
     def person(key: str) -> Person | None:
         name = keys.owner(key)
-        return None if name is None else Person(name, admin=name in admins())
+        if name is None or (known is not None and not known(name)):
+            return None
+        return Person(name, admin=name in admins())
 
     return person
 
 
 def endpoint_routes(runs_dir: Path, without_key: Person | None = None, admins: Callable[[], set[str]] = set,
-                    only: Iterable[str] | None = None) -> list:
+                    only: Iterable[str] | None = None, known: Callable[[str], bool] | None = None) -> list:
     """The /v1 routes for a server of this runs folder."""
-    return routes(completions_for(runs_dir, only), person_of_key(runs_dir, admins), without_key)
+    return routes(completions_for(runs_dir, only), person_of_key(runs_dir, admins, known), without_key)

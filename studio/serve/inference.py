@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,8 @@ from studio.serve.playground import Chat
 from studio.tasks import get_task
 
 _CACHE: "OrderedDict[str, Any]" = OrderedDict()
+# Other holders of loaded models (the OpenAI-compatible endpoint's shared bases): each has release_gpu().
+SERVED: "weakref.WeakSet[Any]" = weakref.WeakSet()
 _LOCK = threading.Lock()
 _MAX_LOADED = 3
 
@@ -46,7 +49,8 @@ def release_gpu_memory() -> int:
         on_gpu = [k for k, loaded in _CACHE.items() if _on_gpu(loaded)]
         for key in on_gpu:
             _CACHE.pop(key)
-    if on_gpu:
+    dropped = len(on_gpu) + sum(holder.release_gpu() for holder in list(SERVED))
+    if dropped:
         import gc
 
         import torch
@@ -54,7 +58,7 @@ def release_gpu_memory() -> int:
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-    return len(on_gpu)
+    return dropped
 
 
 def _on_gpu(loaded) -> bool:
@@ -168,6 +172,16 @@ class LoadedRun:
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+        """The tokens a chat puts before the model: its turns that fit, in the chat template, as stream() sends it."""
+        from studio.tasks.chat import _prompt_ids
+
+        budget = self.context_tokens() - min(self.max_new_tokens, self.context_tokens() // 2)
+        try:
+            return len(_prompt_ids(self.tokenizer, fit_history(messages, self.count_tokens, budget)))
+        except (InferenceError, ValueError, TypeError):
+            return sum(self.count_tokens(str(m.get("content") or "")) for m in messages)
 
     @property
     def task_args(self) -> dict[str, Any]:

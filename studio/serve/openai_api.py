@@ -14,6 +14,7 @@ generation at the next token.
 from __future__ import annotations
 
 import json
+import queue
 import threading
 import time
 import uuid
@@ -89,7 +90,8 @@ def parse_request(body: Any) -> ChatRequest:
             raise ApiError(400, f"messages[{i}] must have a role of system, user or assistant.", param="messages")
         content = m.get("content")
         if isinstance(content, list):  # OpenAI's content parts: the text ones are what a text model reads
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+            content = "".join(p["text"] for p in content if isinstance(p, dict) and p.get("type") == "text"
+                              and isinstance(p.get("text"), str))
         if not isinstance(content, str):
             raise ApiError(400, f"messages[{i}].content must be text.", param="messages")
         clean.append({"role": m["role"], "content": content})
@@ -185,7 +187,8 @@ class Completions:
         finally:
             stream.close()  # a client gone, or a stop string: the generation ends at its next token
         rest = answer[len(sent):]
-        limit = req.max_tokens or loaded.max_new_tokens
+        # The run caps an answer at half its context (LoadedRun.stream); an answer that long was cut, not ended.
+        limit = min(int(req.max_tokens or loaded.max_new_tokens), max(1, loaded.context_tokens() // 2))
         yield rest, "length" if loaded.count_tokens(answer) >= limit else "stop"
 
     def complete(self, person: Person, req: ChatRequest) -> dict[str, Any]:
@@ -195,7 +198,7 @@ class Completions:
             parts.append(text)
             reason = why or reason
         content = "".join(parts)
-        prompt = sum(loaded.count_tokens(m["content"]) for m in req.messages)
+        prompt = loaded.prompt_tokens(req.messages)
         completion = loaded.count_tokens(content)
         return {"id": "chatcmpl-" + uuid.uuid4().hex, "object": "chat.completion", "created": int(time.time()),
                 "model": req.model,
@@ -246,39 +249,39 @@ class _Once:
 
 
 class _Relay:
-    """A generator of events stepped from the server's threads, closed once the step running is done: a generator
-    cannot be closed while a thread is inside it, and a client that went away leaves one inside, waiting for the
+    """A stream's events made by a thread of their own as fast as the model gives them, whether or not the client
+    reads them: the generation, and the model's lock it holds, never waits on a client that stopped reading (what is
+    made waits here, at most max_tokens of text). Cancelling, when the client went away, ends the generation at its
     next token."""
 
-    def __init__(self, events: Iterator[str]):
-        self.events = events
-        self.busy = threading.Lock()
+    def __init__(self, events: Iterator[str], done: Callable[[], None]):
+        self.items: queue.SimpleQueue = queue.SimpleQueue()
+        self.cancelled = threading.Event()
+        threading.Thread(target=self._make, args=(events, done), daemon=True).start()
 
-    def step(self) -> str | None:
-        with self.busy:
-            return next(self.events, None)
-
-    def close(self) -> None:
-        with self.busy:
-            self.events.close()  # the generation ends at its next token and the model is free again
+    def _make(self, events: Iterator[str], done: Callable[[], None]) -> None:
+        try:
+            for item in events:
+                if self.cancelled.is_set():
+                    break
+                self.items.put(item)
+        except Exception:  # noqa: BLE001 - the stream ends; events() already answered the errors it knows
+            pass
+        finally:
+            try:
+                events.close()  # the generation ends at its next token and the model is free again
+            finally:
+                self.items.put(None)
+                done()  # the request's slot is free once its generation has ended
 
 
 async def _relayed(events: Iterator[str], done: Callable[[], None]):
-    relay = _Relay(events)
-
-    def close() -> None:
-        try:
-            relay.close()
-        finally:
-            done()  # the request's slot is free once its generation has ended
-
+    relay = _Relay(events, done)
     try:
-        while (item := await run_in_threadpool(relay.step)) is not None:
+        while (item := await run_in_threadpool(relay.items.get)) is not None:
             yield item
     finally:
-        # Also when the client went away (the response is cancelled here): closing waits for the step in flight,
-        # so it runs in a thread of its own rather than in the event loop.
-        threading.Thread(target=close, daemon=True).start()
+        relay.cancelled.set()  # also when the client went away: the response is cancelled here
 
 
 def bearer(header: str | None) -> str | None:
@@ -354,6 +357,9 @@ def routes(completions: Completions, person_of_key: Callable[[str], Person | Non
             return failed(e)
 
     async def read_body(request: Request) -> Any:
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            # A web page can send other types to this server without the browser asking first (no CORS preflight).
+            raise ApiError(415, "Send the request as JSON (Content-Type: application/json).")
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             raise ApiError(413, f"The request body is over {MAX_BODY_BYTES // (1024 * 1024)} MB.")
@@ -364,8 +370,8 @@ def routes(completions: Completions, person_of_key: Callable[[str], Person | Non
                 raise ApiError(413, f"The request body is over {MAX_BODY_BYTES // (1024 * 1024)} MB.")
         try:
             return json.loads(raw)
-        except ValueError:
-            raise ApiError(400, "The request body is not JSON.") from None
+        except (ValueError, RecursionError):
+            raise ApiError(400, "The request body is not JSON (or is nested too deeply).") from None
 
     @router.post("/chat/completions")
     async def chat_completions(request: Request):

@@ -72,7 +72,8 @@ class SharedAdapterRun(LoadedRun):
 
 
 class ServedRuns:
-    """The endpoint's loaded runs: at most `max_bases` shared bases (least recently used dropped first)."""
+    """The endpoint's loaded runs: at most `max_bases` shared bases (least recently used dropped first, with the
+    runs on them, so a dropped base's memory is freed)."""
 
     def __init__(self, max_bases: int = 2, device: str | None = None):
         self.max_bases = max_bases
@@ -80,9 +81,23 @@ class ServedRuns:
         self._bases: OrderedDict[tuple, SharedBase] = OrderedDict()
         self._runs: dict[str, SharedAdapterRun] = {}
         self._lock = threading.Lock()
+        inference.SERVED.add(self)  # inference.release_gpu_memory drops these too before a run takes the GPU
 
     def bases_loaded(self) -> int:
         return len(self._bases)
+
+    def release_gpu(self) -> int:
+        """Drop the bases on a GPU (they load again on their next request); how many."""
+        with self._lock:
+            dropped = [k for k, b in self._bases.items() if str(b.device).startswith("cuda")]
+            for key in dropped:
+                self._drop(key)
+        return len(dropped)
+
+    def _drop(self, key: tuple) -> None:
+        shared = self._bases.pop(key)
+        for run_key in [k for k, run in self._runs.items() if run._shared is shared]:
+            del self._runs[run_key]
 
     def get(self, run_dir: Path) -> LoadedRun:
         run_dir = Path(run_dir)
@@ -92,8 +107,10 @@ class ServedRuns:
         if not shareable(run_dir, meta):
             return inference.load(run_dir)
         key = str(run_dir.resolve())
+        adapter_dir = str(RunFolder(run_dir).model)
+        name = "run_" + run_dir.name.replace("-", "_").replace(".", "_")
         with self._lock:
-            if key in self._runs and self._runs[key]._shared in self._bases.values():
+            if key in self._runs:
                 return self._runs[key]
             device = self.device or playground_device()
             placed = base_load_kwargs(run_dir, device)
@@ -102,24 +119,28 @@ class ServedRuns:
             task = get_task(meta["task"])
             tokenizer = task.load_tokenizer(RunFolder(run_dir).model)
             shared = self._bases.get(base_key)
-            name = "run_" + run_dir.name.replace("-", "_").replace(".", "_")
             if shared is None:
                 from peft import PeftModel
 
                 model = task.load_model(path, meta["labels"], tokenizer, **placed)
                 if not placed:
                     model.to(device)
-                peft_model = PeftModel.from_pretrained(model, str(RunFolder(run_dir).model), adapter_name=name)
-                shared = SharedBase(peft_model.eval(), device)
+                shared = SharedBase(PeftModel.from_pretrained(model, adapter_dir, adapter_name=name).eval(), device)
+                shared.adapters.add(name)
                 self._bases[base_key] = shared
                 while len(self._bases) > self.max_bases:
-                    self._bases.popitem(last=False)
-            elif name not in shared.adapters:
-                with shared.lock:  # not while another run of this base is answering
-                    shared.model.load_adapter(str(RunFolder(run_dir).model), adapter_name=name)
-                    shared.model.eval()
+                    self._drop(next(iter(self._bases)))
             self._bases.move_to_end(base_key)
-            shared.adapters.add(name)
-            run = SharedAdapterRun(run_dir, shared, name, meta, tokenizer)
-            self._runs[key] = run
-            return run
+        if name not in shared.adapters:
+            # Under the base's lock only (a request of another run may be generating on it), not the pool's: a
+            # long answer on one base does not hold up loading runs of another.
+            with shared.lock:
+                if name not in shared.adapters:
+                    shared.model.load_adapter(adapter_dir, adapter_name=name)
+                    shared.model.eval()
+                    shared.adapters.add(name)
+        run = SharedAdapterRun(run_dir, shared, name, meta, tokenizer)
+        with self._lock:
+            if any(b is shared for b in self._bases.values()):
+                self._runs[key] = run
+        return run

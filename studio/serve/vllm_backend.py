@@ -8,6 +8,7 @@ not run on this project's machines (none is lent with vLLM); where vLLM is missi
 
 from __future__ import annotations
 
+import json
 import threading
 from importlib.util import find_spec
 from pathlib import Path
@@ -42,11 +43,22 @@ class VllmRun:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def context_tokens(self) -> int:
+        return int(self.engine.llm_engine.model_config.max_model_len)
+
+    def prompt_tokens(self, messages: list[dict]) -> int:
+        from studio.tasks.chat import _prompt_ids
+
+        return len(_prompt_ids(self.tokenizer, messages))
+
     def stream(self, messages: list[dict], base: bool = False, **settings) -> Iterator[str]:
         from vllm import SamplingParams
 
+        from studio.serve.inference import fit_history
         from studio.tasks.chat import end_of_turn_ids, render
 
+        room = int(settings.get("max_new_tokens") or self.max_new_tokens)
+        messages = fit_history(messages, self.count_tokens, max(1, self.context_tokens() - room))
         prompt = render(self.tokenizer, messages, add_generation_prompt=True)
         stops = [i for i in [self.tokenizer.eos_token_id, *end_of_turn_ids(self.tokenizer)] if i is not None]
         params = SamplingParams(temperature=float(settings.get("temperature") or 0.0),
@@ -68,15 +80,23 @@ class ServedRuns:
 
         self._runs: dict[str, VllmRun] = {}
         engines: dict[str, tuple] = {}
-        for i, run_id in enumerate(run_ids, start=1):
+        runs = []
+        for run_id in run_ids:
             run_dir = Path(store.get(run_id)["dir"])
             meta = runfolder.model_meta(run_dir)
             if not shareable(run_dir, meta):
                 raise ConfigError(f"Run {run_id} is not a LoRA run; vLLM serves LoRA adapters on their base. Leave "
                                   "--backend out to serve it with transformers.")
-            base = str(models.resolve(meta["base_model"], allow_local=True))
+            rank = int(json.loads((RunFolder(run_dir).model / "adapter_config.json").read_text()).get("r") or 8)
+            runs.append((run_id, run_dir, meta, str(models.resolve(meta["base_model"], allow_local=True)), rank))
+        bases = sorted({r[3] for r in runs})
+        for i, (run_id, run_dir, meta, base, _) in enumerate(runs, start=1):
             if base not in engines:
-                engines[base] = (LLM(model=base, enable_lora=True, max_loras=len(run_ids), max_lora_rank=64),
+                # Each base's engine takes its share of the GPU (vLLM's default is 90% for one).
+                rank = max(r[4] for r in runs if r[3] == base)
+                engines[base] = (LLM(model=base, enable_lora=True, max_loras=len(run_ids),
+                                     max_lora_rank=next(x for x in (8, 16, 32, 64, 128, 256, 320, 512) if x >= rank),
+                                     gpu_memory_utilization=0.9 / len(bases)),
                                  threading.Lock())
             engine, lock = engines[base]
             self._runs[str(run_dir.resolve())] = VllmRun(engine, lock, LoRARequest(run_id, i,

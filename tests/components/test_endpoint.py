@@ -58,6 +58,8 @@ def test_each_key_acts_as_its_person(server):
     answer = alice.chat.completions.create(model=run_id, messages=QUESTION, max_tokens=6)
     assert answer.choices[0].message.content is not None
     assert bob.models.list().data == []
+    with pytest.raises(openai.AuthenticationError):  # a key whose person has no account here (removed) is no key
+        client(url, keys.create("zed")).models.list()
     with pytest.raises(openai.NotFoundError, match=f"No run '{run_id}' that you may use"):
         bob.chat.completions.create(model=run_id, messages=QUESTION)
     import httpx

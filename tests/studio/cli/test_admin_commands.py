@@ -8,6 +8,7 @@ import json
 from studio import cli
 from studio.base.access import Person
 from studio.base.accounts import Accounts
+from studio.base.api_keys import ApiKeys
 from studio.config import RunConfig
 from studio.runs.store import Store
 from tests.support import tiny_config
@@ -24,8 +25,12 @@ def test_accounts_are_written_hashed_listed_and_removed(tmp_path, monkeypatch, c
     capsys.readouterr()
     assert cli.main([*runs, "accounts", "list", "--file", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == [{"name": "alice", "admin": True}, {"name": "bob", "admin": False}]
+    assert cli.main([*runs, "keys", "add", "bob", "--label", "script"]) == 0
+    key = capsys.readouterr().out.strip()
+    assert key.startswith("sk-studio-") and ApiKeys(tmp_path / "runs").owner(key) == "bob"
     assert cli.main([*runs, "accounts", "remove", "bob", "--file", str(path)]) == 0
     assert set(Accounts.read(path).hashes) == {"alice"}
+    assert "revoked their 1 API key" in capsys.readouterr().err and ApiKeys(tmp_path / "runs").owner(key) is None
     assert cli.main([*runs, "accounts", "add", "../x", "--password-stdin", "--file", str(path)]) == 2
     assert "is not an account name" in capsys.readouterr().err
 

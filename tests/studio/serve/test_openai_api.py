@@ -3,9 +3,11 @@ stop strings, a dropped stream, keys), runs of one base sharing it, and a senten
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -63,7 +65,12 @@ def server(two_runs):
             time.sleep(0.3)
     yield url, store, runs
     proc.terminate()
-    proc.wait(timeout=30)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # a server that does not stop when asked is a failure, and no leftover
+        proc.kill()
+        proc.wait()
+        pytest.fail("studio serve did not stop within 30 s of SIGTERM")
 
 
 def client(url: str, key: str = "sk-test-the-servers-own"):
@@ -167,9 +174,12 @@ def test_runs_of_one_base_share_it_and_each_answers_with_its_own_adapter(two_run
     served = ServedRuns()
     loaded = [served.get(store.run_dir(r)) for r in runs]
     assert served.bases_loaded() == 1 and loaded[0].model is loaded[1].model, "one base in memory"
+    answers = []
     for run_id, run in zip(runs, loaded):
         want = inference.LoadedRun(store.run_dir(run_id)).predict(["Say the number 3."], max_new_tokens=8)
         assert run.predict(["Say the number 3."], max_new_tokens=8) == want, run_id
+        answers.append(want)
+    assert answers[0] != answers[1], "the two runs answer differently, so a wrong adapter would show"
     assert loaded[0].predict(["Say the number 3."], base=True, max_new_tokens=8) == loaded[1].predict(
         ["Say the number 3."], base=True, max_new_tokens=8), "the base answers alike, whichever adapter was on"
 
@@ -179,7 +189,7 @@ def test_serve_refuses_what_it_cannot_serve(two_runs, finished_run, capsys, monk
 
     store, runs = two_runs
     assert cli.main(["--runs-dir", str(store.root), "serve", runs[0], "--host", "0.0.0.0"]) == 2
-    assert "give --api-key" in capsys.readouterr().err
+    assert "set STUDIO_API_KEY" in capsys.readouterr().err
     cls_store, cls_run, _ = finished_run
     assert cli.main(["--runs-dir", str(cls_store.root), "serve", cls_run]) == 2
     assert "only completed runs of a chat task answer" in capsys.readouterr().err
@@ -231,6 +241,13 @@ def test_a_person_past_their_requests_at_once_is_refused_and_others_are_not(two_
     huge = api.post("/v1/chat/completions", content=b"{" + b" " * (3 * 1024 * 1024) + b"}",
                     headers={"Authorization": "Bearer sk-studio-bob", "content-type": "application/json"})
     assert huge.status_code == 413
+    # A form or text/plain post needs no CORS preflight: a web page could send it to a keyless local studio.
+    plain = api.post("/v1/chat/completions", content=json.dumps(body).encode(),
+                     headers={"Authorization": "Bearer sk-studio-bob", "content-type": "text/plain"})
+    assert plain.status_code == 415
+    deep = api.post("/v1/chat/completions", content=b"[" * 100_000 + b"]" * 100_000,
+                    headers={"Authorization": "Bearer sk-studio-bob", "content-type": "application/json"})
+    assert deep.status_code == 400
 
 
 def test_answered_requests_give_their_slots_back_streamed_or_not(two_runs):
@@ -251,3 +268,50 @@ def test_answered_requests_give_their_slots_back_streamed_or_not(two_runs):
                                                          "stream": stream})
         assert answer.status_code == 200
         wait_for(lambda: not slots.held, timeout=30, what="the slot given back")
+
+
+def test_a_stream_is_made_whether_or_not_the_client_reads_and_ends_when_it_goes_away():
+    """The generation never waits on its client (a client that stops reading would hold the model's lock), and
+    stops at its next piece once the client went away."""
+    import asyncio
+
+    from studio.serve.openai_api import _relayed
+
+    made, closed, done = [], threading.Event(), threading.Event()
+
+    def endless():
+        try:
+            while True:
+                made.append(1)
+                yield "piece"
+        finally:
+            closed.set()
+
+    def finite():
+        try:
+            for _ in range(50):
+                made.append(1)
+                yield "piece"
+        finally:
+            closed.set()
+
+    async def read_one_then_go_away(events):
+        relayed = _relayed(events, done.set)
+        assert await relayed.__anext__() == "piece"
+        await relayed.aclose()
+
+    asyncio.run(read_one_then_go_away(endless()))
+    assert closed.wait(10) and done.wait(10), "the generation ended and its slot came back"
+
+    made.clear()
+    closed.clear()
+    done.clear()
+
+    async def read_one_then_stall(events):
+        relayed = _relayed(events, done.set)
+        assert await relayed.__anext__() == "piece"
+        assert closed.wait(10), "all 50 pieces were made while nobody read them"
+        await relayed.aclose()
+
+    asyncio.run(read_one_then_stall(finite()))
+    assert len(made) == 50 and done.wait(10)
