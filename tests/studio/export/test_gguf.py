@@ -112,19 +112,15 @@ def test_studio_export_gguf_writes_a_file_that_answers_as_the_run(smollm2_run, t
         zf.extractall(tmp_path / "x")
     folder = tmp_path / "x"
     report = json.loads((folder / "export_report.json").read_text())
-    assert report["size_bytes"] < 0.6 * report["original_size_bytes"], "q8_0 is about a quarter of fp32"
+    assert report["size_bytes"] < 0.3 * report["original_size_bytes"], "q8_0 is about a quarter of fp32"
     assert report["top1_agreement"] >= 0.9 and report["probes"] == 3
+    assert 0 < report["mean_abs_logit_difference"], "q8_0 rounds: a file that changed nothing was not read back"
 
-    from studio.serve import inference
-
-    loaded = inference.load(run_dir)  # the run as the playground answers: base + adapter
-    back, _ = read_back(folder, tokenizer=False)
-    want, got = logits(loaded.model, loaded.tokenizer), logits(back, loaded.tokenizer)
-    gap = (want - got).abs()
-    # 30 layers of 8-bit blocks (measured: mean 2.7%, largest 17% of the spread; f16 is 0.07% and 0.5%): a small
-    # mean change, a few positions more, the most likely next token kept almost everywhere.
-    assert gap.mean() < 0.05 * want.std() and gap.max() < 0.3 * want.std(), (gap.mean(), gap.max(), want.std())
-    assert (want.argmax(-1) == got.argmax(-1)).float().mean() >= 0.9
+    # The report's figures come from the written file read back (its tensors dequantized into the merged model);
+    # transformers' own reader of the same files agrees with them (the tiny files above; bench/RESULTS.md "GGUF
+    # export" for this SmolLM2: mean logit change 0.230 by the report, 0.232 by transformers).
+    assert report["mean_abs_logit_difference"] < 0.05 * report["logit_spread"]
+    assert report["max_abs_logit_difference"] < 0.3 * report["logit_spread"]
 
     modelfile = (folder / "Modelfile").read_text()
     assert modelfile.startswith("FROM ./model.gguf") and 'PARAMETER stop "<|im_end|>"' in modelfile
