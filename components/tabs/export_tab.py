@@ -156,13 +156,16 @@ def _keys_section(ctx: StudioContext) -> None:
                       "把任何 OpenAI 客户端指向本服务器的 `/v1`（例如 `http://127.0.0.1:7860/v1`），并用运行编号作为"
                       "模型名：`/v1/models` 会列出你可用的已完成对话运行。每个请求都要带上你的一个 API 密钥"
                       "（`Authorization: Bearer sk-studio-...`）。"), elem_classes=["studio-muted"])
-        with gr.Row():
+        # A studio without logins needs no keys: only the sentence that says so shows there.
+        keyed = ctx.identity.mode != "local"
+        with gr.Row(visible=keyed):
             label = gr.Textbox(label=t("What the key is for", "密钥用途"), max_length=80, scale=2)
             make = gr.Button(t("Make an API key", "创建 API 密钥"), scale=1)
-        key = gr.Textbox(label=t("Your new key", "你的新密钥"), interactive=False, elem_id="api-key-new")
+        key = gr.Textbox(label=t("Your new key", "你的新密钥"), interactive=False, elem_id="api-key-new",
+                         visible=keyed)
         made = message_box()
         listed = gr.Markdown(elem_id="api-keys")
-        with gr.Row():
+        with gr.Row(visible=keyed):
             key_id = gr.Textbox(label=t("Key id to remove", "要删除的密钥编号"), max_length=16, scale=2)
             remove = gr.Button(t("Remove the key", "删除密钥"), scale=1)
         removed = message_box()
