@@ -29,10 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from studio import models
 from studio.base import files, runfolder
 from studio.base.errors import ExportError
 from studio.base.runfolder import MODEL_META_NAME, RunFolder
+from studio.export.onnx_export import load_torch_model, model_config_of
 from studio.export.portable import portable_meta
 from studio.tasks import get_task
 
@@ -193,27 +193,6 @@ def _vocabulary(tokenizer, vocab_size: int) -> tuple[list[str], list[int]]:
             kinds.append(gguf.TokenType.NORMAL)
         tokens.append(token)
     return tokens, kinds
-
-
-def load_merged(run_dir: Path):
-    """(merged model on CPU in its stored precision, tokenizer, meta, base config dict) of a finished chat run."""
-    import torch
-
-    mdir = RunFolder(Path(run_dir)).model
-    meta = runfolder.model_meta(run_dir)
-    task = get_task(meta["task"])
-    tok = task.load_tokenizer(mdir)
-    if meta.get("peft"):
-        from peft import PeftModel
-
-        base = task.load_model(models.resolve(meta["base_model"], allow_local=True), meta["labels"], tok,
-                               dtype="auto")
-        model = PeftModel.from_pretrained(base, str(mdir)).merge_and_unload()
-    else:
-        model = task.load_model(mdir, meta["labels"], tok, dtype="auto")
-    if model.dtype not in (torch.float32, torch.bfloat16, torch.float16):
-        model = model.float()
-    return model.eval(), tok
 
 
 def _tensors(model, cfg: dict[str, Any], layout: Layout):
@@ -526,14 +505,12 @@ def write_gguf(run_dir: Path, dest: Path, quant: str) -> dict[str, Any]:
     if quant not in QUANTS:
         raise ExportError(f"Unknown GGUF number format {quant!r}; choose one of {', '.join(QUANTS)}.")
     meta = runfolder.model_meta(run_dir)
-    from studio.export.onnx_export import model_config_of
-
     cfg = model_config_of(run_dir)
     why = why_not_gguf(meta, cfg)
     if why:
         raise ExportError(f"Run {run_dir.name} cannot be exported as GGUF: {why}.")
     t0 = time.time()
-    model, tok = load_merged(run_dir)
+    model, tok, _ = load_torch_model(run_dir, dtype="auto")  # merged, in the precision the base is stored in
     cfg = model.config.to_dict()  # the merged model's own (a tokenizer resized by the run included)
     cfg.setdefault("architectures", [_architecture(model_config_of(run_dir))])
     try:

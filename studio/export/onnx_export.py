@@ -55,20 +55,22 @@ def model_config_of(run_dir: Path) -> dict[str, Any]:
         return AutoConfig.from_pretrained(str(base)).to_dict()
 
 
-def load_torch_model(run_dir: Path):
-    """(model, tokenizer, meta) of a finished run on CPU in fp32, any adapter merged into the weights."""
+def load_torch_model(run_dir: Path, dtype: str | None = None):
+    """(model, tokenizer, meta) of a finished run on CPU, any adapter merged into the weights: in fp32 (ONNX traces
+    it), or in `dtype` as the base loads with it ("auto": its stored precision, what GGUF writes from)."""
     mdir = RunFolder(Path(run_dir)).model
     meta = runfolder.model_meta(run_dir)
     task = get_task(meta["task"])
     tok = task.load_tokenizer(mdir)
+    kw = {"dtype": dtype} if dtype else {}
     if meta.get("peft"):
         from peft import PeftModel
 
-        base = task.load_model(models.resolve(meta["base_model"], allow_local=True), meta["labels"], tok)
+        base = task.load_model(models.resolve(meta["base_model"], allow_local=True), meta["labels"], tok, **kw)
         model = PeftModel.from_pretrained(base, str(mdir)).merge_and_unload()
     else:
-        model = task.load_model(mdir, meta["labels"], tok)
-    return model.float().eval(), tok, meta
+        model = task.load_model(mdir, meta["labels"], tok, **kw)
+    return (model if dtype else model.float()).eval(), tok, meta
 
 
 def write_onnx(run_dir: Path, dest: Path, int8: bool = False) -> dict[str, Any]:
