@@ -264,8 +264,10 @@ def _live_view() -> tuple:
     status = gr.HTML("", elem_id="run-status")
     with gr.Row():
         loss_plot = gr.Plot(plots.loss_figure([]), label=t("Loss", "损失"), elem_id="loss-plot")
-        eval_plot = gr.Plot(plots.eval_figure([]), label=t("Scores (validation; rewards at each step)",
-                                                           "指标（验证集；每步的奖励）"), elem_id="eval-plot")
+        # One title for every task (the label is built once): SFT's chart showed "rewards", which only rl has.
+        eval_plot = gr.Plot(plots.eval_figure([]), label=t("Scores (validation; reinforcement learning: rewards at "
+                                                           "each step too)", "指标（验证集；强化学习另含每步的奖励）"),
+                            elem_id="eval-plot")
     samples = gr.Dataframe(value=None,
                            label=t("Sample generations on fixed validation prompts (first and latest evaluation)",
                                    "固定验证提示上的生成样例（首次与最近一次评估）"),

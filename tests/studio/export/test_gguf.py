@@ -77,7 +77,9 @@ def test_the_rotary_reorder_is_undone_exactly():
     assert not (moved == w).all() and (gguf_export._unpermute(moved, 2) == w).all()
 
 
-def test_the_ollama_template_renders_chats_as_the_chat_template_does(tmp_path):
+def test_the_ollama_template_is_made_only_where_its_pieces_render_chats_as_the_chat_template_does(tmp_path):
+    """The Go string itself is not run here (no Go or Ollama): its pieces are checked by rendering test chats in
+    Python against the Jinja template (gguf_export._renders_alike), and it is offered only where they match."""
     tok = chat.load_tokenizer(make_tiny_bpe_chat(tmp_path / "llama"))
     template = gguf_export.ollama_template(tok)
     assert template is not None and "{{-" not in template, "a trim marker would eat the turns' own newlines"
