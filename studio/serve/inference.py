@@ -173,16 +173,6 @@ class LoadedRun:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def prompt_tokens(self, messages: list[dict[str, str]]) -> int:
-        """The tokens a chat puts before the model: its turns that fit, in the chat template, as stream() sends it."""
-        from studio.tasks.chat import _prompt_ids
-
-        budget = self.context_tokens() - min(self.max_new_tokens, self.context_tokens() // 2)
-        try:
-            return len(_prompt_ids(self.tokenizer, fit_history(messages, self.count_tokens, budget)))
-        except (InferenceError, ValueError, TypeError):
-            return sum(self.count_tokens(str(m.get("content") or "")) for m in messages)
-
     @property
     def task_args(self) -> dict[str, Any]:
         """The run's own task settings as it trained with them (older runs: their generation length)."""

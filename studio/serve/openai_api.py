@@ -164,9 +164,10 @@ class Completions:
                            param="model")
         return loaded
 
-    def _chunks(self, loaded, req: ChatRequest) -> Iterator[tuple[str, str | None]]:
-        """(new text, finish reason or None) as the answer grows; the last has its reason."""
-        settings = {"temperature": req.temperature, "top_p": req.top_p}
+    def _chunks(self, loaded, req: ChatRequest, counts: dict) -> Iterator[tuple[str, str | None]]:
+        """(new text, finish reason or None) as the answer grows; the last has its reason. `counts` gets the tokens
+        the model saw (prompt, generated, whether it ended on a stop token)."""
+        settings = {"temperature": req.temperature, "top_p": req.top_p, "counts": counts}
         if req.max_tokens is not None:
             settings["max_new_tokens"] = req.max_tokens
         sent = ""
@@ -186,20 +187,17 @@ class Completions:
             raise ApiError(400, str(e), param="messages") from None
         finally:
             stream.close()  # a client gone, or a stop string: the generation ends at its next token
-        rest = answer[len(sent):]
-        # The run caps an answer at half its context (LoadedRun.stream); an answer that long was cut, not ended.
-        limit = min(int(req.max_tokens or loaded.max_new_tokens), max(1, loaded.context_tokens() // 2))
-        yield rest, "length" if loaded.count_tokens(answer) >= limit else "stop"
+        # Not ended on a stop token: the generation ran to its limit (max_tokens, or half the run's context).
+        yield answer[len(sent):], "stop" if counts.get("ended") else "length"
 
     def complete(self, person: Person, req: ChatRequest) -> dict[str, Any]:
         loaded = self._loaded(person, req.model)
-        parts, reason = [], "stop"
-        for text, why in self._chunks(loaded, req):
+        parts, reason, counts = [], "stop", {}
+        for text, why in self._chunks(loaded, req, counts):
             parts.append(text)
             reason = why or reason
         content = "".join(parts)
-        prompt = loaded.prompt_tokens(req.messages)
-        completion = loaded.count_tokens(content)
+        prompt, completion = int(counts.get("prompt", 0)), int(counts.get("generated", 0))
         return {"id": "chatcmpl-" + uuid.uuid4().hex, "object": "chat.completion", "created": int(time.time()),
                 "model": req.model,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
@@ -218,7 +216,7 @@ class Completions:
             yield _event({**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
                                                "finish_reason": None}]})
             try:
-                for text, why in self._chunks(loaded, req):
+                for text, why in self._chunks(loaded, req, {}):
                     if text:
                         yield _event({**head, "choices": [{"index": 0, "delta": {"content": text},
                                                            "finish_reason": None}]})

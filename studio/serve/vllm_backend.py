@@ -46,11 +46,6 @@ class VllmRun:
     def context_tokens(self) -> int:
         return int(self.engine.llm_engine.model_config.max_model_len)
 
-    def prompt_tokens(self, messages: list[dict]) -> int:
-        from studio.tasks.chat import _prompt_ids
-
-        return len(_prompt_ids(self.tokenizer, messages))
-
     def stream(self, messages: list[dict], base: bool = False, **settings) -> Iterator[str]:
         from vllm import SamplingParams
 
@@ -67,6 +62,10 @@ class VllmRun:
                                 stop_token_ids=stops)
         with self.lock:  # the offline engine answers one call at a time
             out = self.engine.generate([prompt], params, lora_request=None if base else self.lora, use_tqdm=False)
+        counts = settings.get("counts")
+        if counts is not None:  # the tokens as the engine saw them (serve.openai_api's usage and finish reason)
+            counts.update(prompt=len(out[0].prompt_token_ids), generated=len(out[0].outputs[0].token_ids),
+                          ended=out[0].outputs[0].finish_reason == "stop")
         yield out[0].outputs[0].text
 
 

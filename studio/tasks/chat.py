@@ -292,10 +292,12 @@ def predict(model, tokenizer, inputs: list[str], max_new_tokens: int = 64, tempe
 
 
 def stream_chat(model, tokenizer, messages: list[dict], max_new_tokens: int = 64, temperature: float = 0.0,
-                top_p: float = 1.0) -> Iterator[str]:
+                top_p: float = 1.0, counts: dict | None = None) -> Iterator[str]:
     """Yield the growing answer to a conversation as tokens arrive (generation runs in a thread).
 
-    Closing the generator early (a client that went away) stops the generation at the next token.
+    Closing the generator early (a client that went away) stops the generation at the next token. `counts`, where
+    given, is filled with the tokens as the model saw them: "prompt", "generated" and whether it "ended" on a stop
+    token (re-tokenising the decoded text can count differently).
     """
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
@@ -307,16 +309,22 @@ def stream_chat(model, tokenizer, messages: list[dict], max_new_tokens: int = 64
     cancelled = threading.Event()
     errors: list[BaseException] = []
 
+    counts = counts if counts is not None else {}
+    counts.update(prompt=ids.shape[1], generated=0, ended=False)
+    gen = _gen_kwargs(model, tokenizer, max_new_tokens, temperature, top_p)
+    stops = set(gen["eos_token_id"] or [])
+
     class Cancelled(StoppingCriteria):
         def __call__(self, input_ids, scores, **kw):
+            counts["generated"] = input_ids.shape[1] - counts["prompt"]
+            counts["ended"] = int(input_ids[0, -1]) in stops
             return cancelled.is_set()
 
     def run():
         try:
             with torch.inference_mode():
                 model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), streamer=streamer,
-                               stopping_criteria=StoppingCriteriaList([Cancelled()]),
-                               **_gen_kwargs(model, tokenizer, max_new_tokens, temperature, top_p))
+                               stopping_criteria=StoppingCriteriaList([Cancelled()]), **gen)
         except BaseException as e:  # surfaced in the caller's thread below
             errors.append(e)
             streamer.end()
