@@ -15,6 +15,7 @@ imports inside functions included):
     config    RunConfig: its sections, validation, loading
     training  the recipe, its hooks, the memory estimate, and what plugs into every run
     runs      run folders, the registry and queue, the worker process
+    evals     benchmarks of a finished run and its base (lm-eval), scored in a process of their own
     views     what pages and the CLI show: the data check, run tables, figures
     export    adapters, merged models, ONNX, model cards, reproduce scripts
     labels    label review, query strategies, labelling projects
@@ -27,4 +28,4 @@ imports inside functions included):
 __version__ = "0.1.0"
 
 LAYERS = ("base", "models", "methods", "data", "tasks", "serve", "augment", "distill", "judge", "config", "training",
-          "runs", "views", "export", "labels", "sweeps", "cli")
+          "runs", "evals", "views", "export", "labels", "sweeps", "cli")

@@ -1,4 +1,5 @@
-"""Runs tab: every run, side-by-side comparison, one run's test report and mistakes, resume and delete."""
+"""Runs tab: every run, side-by-side comparison, one run's test report and mistakes, resume and delete, and
+benchmarks of a chat run beside its base (components.panels.benchmark_panel)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pandas as pd
 
 from components.context import StudioContext, pick
 from components.i18n import EN, Lang, t
+from components.panels import benchmark_panel
 from components.ui import bind, esc, intro, message, message_box, shows_user_errors
 from studio import augment, distill
 from studio.base import files, runfolder
@@ -73,6 +75,7 @@ class RunsTab:
     errors: gr.Dataframe
     learning_curve: gr.Plot  # shown for a run a labelling project trained: its test score vs labels used
     on_refresh: Any = None   # (selected, current) -> list_outputs; other tabs refresh this one with it
+    benchmarks: Any = None   # components.panels.benchmark_panel.BenchmarkPanel, under the run details
 
     @property
     def list_outputs(self) -> list:
@@ -420,6 +423,7 @@ def build(ctx: StudioContext) -> RunsTab:
             "错误样本，继续已停止的运行，共享或删除运行。"))
     refresh, table, empty = _runs_list()
     tab = RunsTab(refresh, table, empty, *_compare_section(), *_details_section())
+    tab.benchmarks = benchmark_panel.build(ctx, tab.run)
     tab.on_refresh = bind(on_refresh, ctx)
     _wire(ctx, tab)
     return tab

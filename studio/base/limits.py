@@ -55,6 +55,10 @@ class Limits:
                                             "制）。", min=0.01)
     sweep_trials: int | None = setting(None, "Most trials one sweep may run.",
                                        zh="单次超参数搜索最多可运行的试验数。", min=1)
+    benchmarks_running: int | None = setting(None, "Benchmark jobs (Runs tab, `studio eval`) of one person that run "
+                                             "at the same time; another is refused until one ends.",
+                                             zh="每人同时运行的基准测试任务数（“运行”标签页、`studio eval`）；"
+                                                "超出时会被拒绝，直到有任务结束。", min=1)
     upload_mb: float | None = setting(None, "Largest file one person may upload, in MB.",
                                       zh="每人可上传的最大文件大小（MB）。", min=0.001)
     rows: int | None = setting(None, "Most rows a data file may have (counted before it is read whole; Parquet from "
@@ -81,7 +85,7 @@ class Limits:
 
 OPEN = Limits()
 PUBLIC = Limits(runs_active=2, runs_running=1, disk_gb=5.0, model_billions=1.0, epochs=20.0, max_length=1024,
-                num_processes=1, wall_minutes=60.0, sweep_trials=8, upload_mb=50.0, rows=200_000,
+                num_processes=1, wall_minutes=60.0, sweep_trials=8, benchmarks_running=1, upload_mb=50.0, rows=200_000,
                 multi_machine=False, wandb=False, local_models=False, server_secrets=False)
 POLICIES = {"open": OPEN, "public": PUBLIC}
 

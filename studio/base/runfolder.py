@@ -61,6 +61,8 @@ class RunFolder:
     teacher_logits = _File("teacher_logits.npz", "soft-label distillation: the teacher's logits on the training rows")
     teacher_answers = _File("teacher_answers.jsonl", "sequence-level distillation: the teacher's answers as targets")
     judge = _File("judge.json", "runs rewarded by a classifier run: that run, its folder and the label scored")
+    benchmarks = _File("benchmarks", "benchmark scores of the run and its base (lm-eval) and the job that made them",
+                       folder=True)
     sweep_trial = _File("sweep_trial.json", "a sweep's trial: its study, trial number and pruner settings")
 
     def __init__(self, path: Path | str):

@@ -10,8 +10,9 @@ merge-labels, augment, export, models, methods, tasks, accounts, share, limits, 
     augment_commands augment
     admin_commands   accounts, share, limits, recover (the server's operator)
     serve_commands   serve (the OpenAI-compatible endpoint), keys (the API keys that act as a person there)
+    eval_commands    eval (benchmarks of a run and its base through lm-eval)
 
-Imports: base, models, methods, tasks, serve, augment, distill, config, training, runs, views, export,
+Imports: base, models, methods, tasks, serve, augment, distill, config, training, runs, evals, views, export,
 labels, sweeps.
 """
 
@@ -24,7 +25,7 @@ import sys
 from studio import sweeps
 from studio.base import log_filter
 from studio.base.errors import USER_ERRORS
-from studio.cli import admin_commands, augment_commands, label_commands, serve_commands
+from studio.cli import admin_commands, augment_commands, eval_commands, label_commands, serve_commands
 from studio.cli.options import add_options, field_lines
 from studio.cli.run_commands import cmd_delete, cmd_resume, cmd_runs, cmd_show, cmd_simple, cmd_train
 from studio.cli.sweep_commands import cmd_sweep, cmd_sweeps
@@ -160,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     augment_commands.add_commands(add)
     admin_commands.add_commands(add)
     serve_commands.add_commands(add)
+    eval_commands.add_commands(add)
     return ap
 
 

@@ -8,7 +8,7 @@
     reproduce_main  the script's main: the recipe without the run folder
     script_source the copier that builds scripts from the studio's functions
 
-Imports: base, models, methods, tasks, serve, augment, config, training.
+Imports: base, models, methods, tasks, serve, augment, config, training, evals.
 """
 
 from studio.export.bundle import (

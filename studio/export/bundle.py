@@ -23,6 +23,8 @@ from studio.base import files, runfolder
 from studio.base.errors import ExportError
 from studio.base.runfolder import MODEL_META_NAME, RunFolder
 from studio.config import RunConfig
+from studio.evals.jobs import read_results
+from studio.evals.results import markdown_table, settings_text
 from studio.export import gguf_export, onnx_export
 from studio.export.portable import portable_meta
 from studio.export.reproduce import write_bundle
@@ -130,6 +132,7 @@ def model_card(run_dir: Path, kind: str, export_report: dict[str, Any] | None = 
                 lines.append(f"| {lab} | {pc.get('precision', 0):.3f} | {pc.get('recall', 0):.3f} | "
                              f"{pc.get('f1-score', 0):.3f} | {int(pc.get('support', 0))} |")
             lines.append("")
+    lines += _benchmarks_section(run_dir)
     if data_report.get("rows"):
         lines += ["## Training data", ""]
         for split, n in data_report["rows"].items():
@@ -157,6 +160,18 @@ def model_card(run_dir: Path, kind: str, export_report: dict[str, Any] | None = 
     lines += ["## Usage", "", "```python", *usage, "```", "",
               "Trained with the studio, a browser-based fine-tuning studio.", ""]
     return "\n".join(front + lines)
+
+
+def _benchmarks_section(run_dir: Path) -> list[str]:
+    """The run's benchmark scores (studio eval, the Runs tab), the base beside the tuned model."""
+    found = read_results(run_dir)
+    table = markdown_table(found)
+    if not table:
+        return []
+    shown = "; ".join(sorted({settings_text(e.get("config") or {}) for e in found["benchmarks"].values()}))
+    return ["## Benchmarks", "", table, "",
+            f"Scored with lm-evaluation-harness ({shown}); base: the model it was fine-tuned from, on the same "
+            "questions and prompts.", ""]
 
 
 def _results_table(report: dict[str, Any]) -> list[str]:

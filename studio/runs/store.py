@@ -238,6 +238,13 @@ class Store:
             check_see(read_access(rd), self.person, "run", run_id)
         return rd
 
+    def changeable(self, run_id: str) -> Path:
+        """The folder of a run this store's person may change (its owner, an admin); a RunError otherwise."""
+        rd = self.run_dir(run_id)
+        if not rd.is_dir():
+            raise RunError(f"No run {run_id} on this server.")
+        return self._changeable(run_id)
+
     def _changeable(self, run_id: str) -> Path:
         rd = self.run_dir(run_id)
         if rd.is_dir():

@@ -145,7 +145,7 @@ class LoadedRun:
         """The task's predictions; settings (max_new_tokens, temperature, top_p) reach generative tasks.
         base=True answers with the base model the run started from (the playground's comparison)."""
         settings = {**self.task_args, **settings}  # the run's own settings (generation length, answer length) first
-        with self.lock, self._model(base) as model:
+        with self.lock, self.model_for(base) as model:
             return self.task.predict(model, self.tokenizer, inputs, max_length=self.meta.get("max_length", 128),
                                      batch_size=batch_size, **settings)
 
@@ -159,7 +159,7 @@ class LoadedRun:
         settings["max_new_tokens"] = max(1, min(int(settings.get("max_new_tokens") or self.max_new_tokens),
                                                 context // 2))
         messages = fit_history(messages, self.count_tokens, context - settings["max_new_tokens"])
-        with self.lock, self._model(base) as model:
+        with self.lock, self.model_for(base) as model:
             yield from chat.stream_chat(model, self.tokenizer, messages, **settings)
 
     def context_tokens(self) -> int:
@@ -187,7 +187,7 @@ class LoadedRun:
         return int((self.meta.get("task_args") or {}).get("max_new_tokens") or self.meta.get("max_new_tokens") or 64)
 
     @contextmanager
-    def _model(self, base: bool):
+    def model_for(self, base: bool):
         """The fine-tuned model, or the base: an adapter run switches its adapter off (no second copy in memory);
         a full or freeze run loads the base model once and keeps it."""
         if not base:

@@ -80,7 +80,8 @@ def test_every_public_endpoint_is_named_on_purpose(app):
                      "/create_labelling_project",
                      "/list_labelling_projects", "/show_labelling_project", "/suggest_rows", "/show_round",
                      "/save_labels", "/label_row", "/skip_row", "/retrain_labelled", "/preview_augmentation",
-                     "/describe_teacher", "/upload_transfer", "/share_run", "/make_api_key", "/remove_api_key"}
+                     "/describe_teacher", "/upload_transfer", "/share_run", "/make_api_key", "/remove_api_key",
+                     "/start_benchmark", "/stop_benchmark", "/benchmark_results"}
 
 
 def test_run_ids_never_become_paths(app):

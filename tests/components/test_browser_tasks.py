@@ -116,7 +116,7 @@ LABEL_INFO = {"token-classification": "The BIO tags of each sentence, one per to
 
 
 @pytest.mark.parametrize("task", list(FLOWS))
-def test_task_flow(app, browser, models, task, monkeypatch):  # noqa: F811
+def test_task_flow(app, browser, models, task, monkeypatch, tmp_path):  # noqa: F811
     url, _ = app
     if task == "sft":
         from studio.export import gguf_export
@@ -202,5 +202,22 @@ def test_task_flow(app, browser, models, task, monkeypatch):  # noqa: F811
         page.get_by_text("Call your chat runs from a program").click()
         page.wait_for_selector("#api-keys:has-text('without a key')", timeout=30_000)
         shot(page, f"tasks-{name}-4-export-gguf")
+        # Runs: the chat run and its base scored on a local multiple-choice file, side by side.
+        quiz = tmp_path / "quiz.csv"
+        quiz.write_text("id,question,A,B,C,D,answer\n0,Which is a colour?,blue,dog,run,six,A\n"
+                        "1,How many legs does a cat have?,two,six,four,eight,C\n")
+        open_tab(page, "Runs")
+        page.locator("#runs-run input").click()
+        page.locator("ul[role=listbox] li").first.click()
+        page.wait_for_selector("#benchmark-status:has-text('No benchmark has run')", timeout=30_000)
+        page.locator("#benchmark-files input[type=file]").set_input_files(str(quiz))
+        page.wait_for_selector("#benchmark-files:has-text('quiz.csv')", timeout=30_000)
+        page.locator("#benchmark-start").click()
+        page.wait_for_selector("#benchmark-status:has-text('Benchmark completed')", timeout=120_000)
+        page.wait_for_selector("#benchmark-results:has-text('quiz.csv')", timeout=30_000)
+        rows = page.locator("#benchmark-results").inner_text()
+        assert "accuracy" in rows and rows.count("%") >= 2 and "pts" in rows, rows
+        page.locator("#benchmark-status").scroll_into_view_if_needed()
+        shot(page, f"tasks-{name}-5-benchmarks")
     assert not errors, errors
     page.close()
