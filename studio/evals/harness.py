@@ -98,7 +98,8 @@ def score(model, tokenizer, tasks: list[str], task_manager, cfg: BenchmarkConfig
     """lm-eval's results for one model: {task: {metric: value, metric_stderr: value}, "n": {task: questions}}."""
     from lm_eval import simple_evaluate
 
-    lm_class = _reporting_lm(progress, chunk=max(32, cfg.batch_size * 4))
+    # chunks of 128+ requests: progress a few times a phase, within noise of one call (bench/RESULTS.md)
+    lm_class = _reporting_lm(progress, chunk=max(128, cfg.batch_size * 16))
     lm = lm_class(pretrained=model, tokenizer=tokenizer, batch_size=cfg.batch_size, max_length=max_length)
     chat = bool(cfg.chat_template and getattr(tokenizer, "chat_template", None))
     out = simple_evaluate(model=lm, tasks=tasks, task_manager=task_manager, limit=cfg.limit,

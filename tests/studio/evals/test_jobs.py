@@ -140,7 +140,7 @@ def test_what_cannot_be_scored_gets_a_sentence(chat_run, files, finished_run, tm
     bad.write_text("question,A,B,answer\nq,1,2,Z\n")
     with pytest.raises(Exception, match="bad.csv, question 1: answer 'Z'"):
         jobs.start(store, run_id, [(bad, "bad.csv")], None, None)
-    assert not jobs.read_state(store.run_dir(run_id)).get("state") in jobs.ACTIVE, "nothing started"
+    assert jobs.read_state(store.run_dir(run_id)).get("state") not in jobs.ACTIVE, "nothing started"
     classifier_store, classifier, _ = finished_run  # a text classifier on a tiny BERT
     with pytest.raises(RunError, match="benchmarks score chat models"):
         jobs.start(classifier_store, classifier, files, None, None)
