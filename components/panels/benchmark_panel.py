@@ -94,10 +94,10 @@ def build(ctx: StudioContext, run: gr.Dropdown) -> BenchmarkPanel:
                       "answer），或含 question 和 reference 的问答题。能访问 Hugging Face Hub 时，"
                       "也可以直接填写 lm-eval 的任务名。"))
         with gr.Row(equal_height=False):
-            files = gr.File(file_count="multiple", file_types=FILE_TYPES, scale=2, elem_id="benchmark-files",
+            files = gr.File(value=[], file_count="multiple", file_types=FILE_TYPES, scale=2, elem_id="benchmark-files",
                             label=t("Benchmark files (CSV, TSV, JSON, JSONL, Parquet)",
                                     "基准测试文件（CSV、TSV、JSON、JSONL、Parquet）"))
-            names = gr.Textbox(label=t("lm-eval task names", "lm-eval 任务名"), scale=2, elem_id="benchmark-names",
+            names = gr.Textbox("", label=t("lm-eval task names", "lm-eval 任务名"), scale=2, elem_id="benchmark-names",
                                placeholder="mmlu, ceval-valid, cmmlu, arc_easy",
                                info=t("Comma-separated; their questions come from the Hugging Face hub.",
                                       "逗号分隔；题目从 Hugging Face Hub 下载。"))

@@ -62,7 +62,7 @@ class SharedAdapterRun(LoadedRun):
         self._name = name
 
     @contextmanager
-    def _model(self, base: bool):
+    def model_for(self, base: bool):
         self.model.set_adapter(self._name)
         if base:
             with self.model.disable_adapter():
