@@ -36,29 +36,34 @@ def _hub_reachable(timeout: float = 5.0) -> bool:
 
 
 def task_manager(job: Path, hub: list[str]):
-    """lm-eval's task index over the job's own YAML files, and its bundled tasks where hub benchmarks are named
-    (those names are checked here: an unknown one gets a sentence with the closest known names)."""
+    """lm-eval's task index over the job's own YAML files, and its bundled tasks where hub benchmarks are named.
+    Those names are checked here, all of them before a sentence is given: an unknown one gets the closest known
+    names, a known one whose questions cannot be fetched (no hub, not in the cache) says so."""
     from lm_eval.tasks import TaskManager
 
     tm = TaskManager(include_path=str(job / "tasks"), include_defaults=bool(hub))
-    for name in hub:
-        if name not in tm.all_tasks:
-            close = difflib.get_close_matches(name, tm.all_tasks, n=4, cutoff=0.6)
-            raise RunError(f"Unknown benchmark {name!r}" + (f"; close names: {', '.join(close)}" if close else "")
-                           + ". Names are lm-eval's tasks (`lm-eval ls tasks` lists them), or give a local file.")
-    if hub:
+    problems = []
+    for name in (n for n in hub if n not in tm.all_tasks):
+        close = difflib.get_close_matches(name, tm.all_tasks, n=4, cutoff=0.6)
+        problems.append(f"Unknown benchmark {name!r}" + (f"; close names: {', '.join(close)}" if close else "")
+                        + ". Names are lm-eval's tasks (`lm-eval ls tasks` lists them), or give a local file.")
+    known = [n for n in hub if n in tm.all_tasks]
+    if known:
         if not _hub_reachable():
             # read the cache only: a hub benchmark fetched before still works; one never fetched gets a sentence
             os.environ["HF_HUB_OFFLINE"] = os.environ["HF_DATASETS_OFFLINE"] = "1"
         try:
-            tm.load(hub)  # fetches (or finds in the cache) each benchmark's questions before any scoring
+            tm.load(known)  # fetches (or finds in the cache) each benchmark's questions before any scoring
         except Exception as e:  # noqa: BLE001 - the datasets library's many ways of saying "not reachable"
             if os.environ.get("HF_DATASETS_OFFLINE") == "1":
-                raise RunError(f"Benchmark(s) {', '.join(hub)} read their questions from the Hugging Face hub, which "
-                               "this machine cannot reach, and they are not in its cache; give local files instead "
-                               "(multiple choice as C-Eval/MMLU, or question and reference).") from None
-            raise RunError(f"The questions of {', '.join(hub)} could not be loaded: {type(e).__name__}: "
-                           f"{str(e)[:300]}") from None
+                problems.append(f"Benchmark(s) {', '.join(known)} read their questions from the Hugging Face hub, "
+                                "which this machine cannot reach, and they are not in its cache; give local files "
+                                "instead (multiple choice as C-Eval/MMLU, or question and reference).")
+            else:
+                problems.append(f"The questions of {', '.join(known)} could not be loaded: {type(e).__name__}: "
+                                f"{str(e)[:300]}")
+    if problems:
+        raise RunError(" ".join(problems))
     return tm
 
 
