@@ -20,6 +20,7 @@ from components.ui import bind, esc, intro, message, message_box, run_picker, sh
 from studio import export
 from studio.base.api_keys import ApiKeys
 from studio.base.errors import USER_ERRORS
+from studio.export import worker as export_worker
 
 KIND_LABELS = {"adapter": t("Adapter only (small; loads on top of the base model)",
                              "仅适配器（体积小；加载在基础模型之上）"),
@@ -81,8 +82,9 @@ def on_pick_run(ctx: StudioContext, run_id, kind):
 @shows_user_errors
 def on_export(ctx: StudioContext, run_id, kind):
     rd = ctx.run_dir(run_id)
-    ctx.person.check_can_write()  # an export is built in this process and kept a day: not for demo visitors
-    path = export.build_zip(rd, kind or "adapter", ctx.download_dir())
+    ctx.person.check_can_write()  # an export is built on the server and kept a day: not for demo visitors
+    # in a process of its own (studio.export.worker): the model's memory never stays with the web server
+    path = export_worker.build_zip(rd, kind or "adapter", ctx.download_dir())
     # The card shown is the one in the zip, so the page says exactly what ships.
     front, body = export.split_front_matter(export.read_from_zip(path, "README.md") or "")
     raw = export.read_from_zip(path, "export_report.json")
@@ -96,8 +98,8 @@ def on_push(ctx: StudioContext, run_id, kind, repo_id, token, private):
     rd = ctx.run_dir(run_id)
     try:
         ctx.person.check_can_write()
-        url = export.push_to_hub(rd, repo_id, (token or "").strip() or ctx.person.token or "", kind=kind or "adapter",
-                                 private=bool(private))
+        url = export_worker.push_to_hub(rd, repo_id, (token or "").strip() or ctx.person.token or "",
+                                        kind=kind or "adapter", private=bool(private))
     except USER_ERRORS as e:
         # Clear the token field either way, so it does not linger in the page.
         return message(str(e), "error"), ""

@@ -1,6 +1,7 @@
 """Export: a finished run as something to use elsewhere.
 
     bundle        adapter or merged model folders and zips with a model card, pushing to the hub
+    worker        the same zip and push in a process of their own, for the page (the model never in the server)
     card          ModelCard: what every task gives for its model card (and its ONNX offer)
     onnx_export   ONNX and ONNX int8 for encoder classifiers, with their size and accuracy beside the original's
     gguf_export   GGUF (f16, bf16, q8_0) and an Ollama Modelfile for chat models, read back and measured
@@ -8,7 +9,7 @@
     reproduce_main  the script's main: the recipe without the run folder
     script_source the copier that builds scripts from the studio's functions
 
-Imports: base, models, methods, tasks, serve, augment, config, training, evals.
+Imports: base, models, methods, tasks, serve, augment, config, training, runs, evals.
 """
 
 from studio.export.bundle import (

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import dataclass
 from hashlib import sha256
@@ -157,6 +158,10 @@ def _llama3_rope_factors(cfg: dict[str, Any], rope: dict[str, Any]) -> np.ndarra
     return np.asarray(out, dtype=np.float32)
 
 
+# An operator may name llama.cpp's pre-tokenizer for a BPE vocabulary the hash table below does not know.
+PRE_TOKENIZER_ENV = "STUDIO_GGUF_PRE_TOKENIZER"
+
+
 def pre_tokenizer(tokenizer) -> str:
     """llama.cpp's name for the tokenizer's pre-tokenizer; an ExportError where it is not a BPE one it knows."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
@@ -165,6 +170,14 @@ def pre_tokenizer(tokenizer) -> str:
         raise ExportError(f"its tokenizer is a {kind or 'slow'} vocabulary; the studio writes GGUF for byte-level BPE "
                           "tokenizers (Llama 3, Qwen, SmolLM) only")
     digest = sha256(str(tokenizer.encode(PRE_TOKENIZER_PROBE)).encode()).hexdigest()
+    named = os.environ.get(PRE_TOKENIZER_ENV, "").strip()
+    if digest not in PRE_TOKENIZERS and named:
+        # The operator's word for a vocabulary of their own that splits text as a known one does: llama.cpp's
+        # converter has no such switch, and people patch its table instead.
+        if named not in set(PRE_TOKENIZERS.values()):
+            raise ExportError(f"{PRE_TOKENIZER_ENV}={named!r} is not a pre-tokenizer the studio writes; use one of "
+                              f"{', '.join(sorted(set(PRE_TOKENIZERS.values())))}")
+        return named
     if digest not in PRE_TOKENIZERS:
         raise ExportError("its tokenizer splits text in a way llama.cpp does not know by name (pre-tokenizer hash "
                           f"{digest[:12]}...); llama.cpp would refuse the file")

@@ -119,11 +119,10 @@ LABEL_INFO = {"token-classification": "The BIO tags of each sentence, one per to
 def test_task_flow(app, browser, models, task, monkeypatch, tmp_path):  # noqa: F811
     url, _ = app
     if task == "sft":
-        from studio.export import gguf_export
-
         # The tiny BPE splits text as no real base does, so llama.cpp would not know its pre-tokenizer by name and
-        # the export would refuse it; name it as SmolLM's (tests/studio/export/test_gguf.py exports the real one).
-        monkeypatch.setattr(gguf_export, "pre_tokenizer", lambda tok: "smollm")
+        # the export would refuse it; the operator's switch names it as SmolLM's (the export's process inherits it;
+        # tests/studio/export/test_gguf.py exports the real one).
+        monkeypatch.setenv("STUDIO_GGUF_PRE_TOKENIZER", "smollm")
     label, sample, fields = FLOWS[task]
     name = task.split("-")[0]
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="en-US")

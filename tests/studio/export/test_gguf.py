@@ -148,3 +148,14 @@ def test_what_cannot_be_gguf_is_refused_with_a_sentence(finished_run, tiny_llama
         gguf_export.pre_tokenizer(chat.load_tokenizer(tiny_llama))  # the MiniLM tokenizer the tiny Llama has
     with pytest.raises(ExportError, match="Unknown GGUF number format 'q4'"):
         gguf_export.write_gguf(run_dir, run_dir.parent / "never", "q4")
+
+
+def test_an_operator_names_the_pre_tokenizer_of_a_vocabulary_of_their_own(tmp_path, monkeypatch):
+    tok = chat.load_tokenizer(make_tiny_bpe_chat(tmp_path / "llama"))  # splits as no known base does
+    with pytest.raises(ExportError, match="llama.cpp does not know by name"):
+        gguf_export.pre_tokenizer(tok)
+    monkeypatch.setenv(gguf_export.PRE_TOKENIZER_ENV, "smollm")
+    assert gguf_export.pre_tokenizer(tok) == "smollm"
+    monkeypatch.setenv(gguf_export.PRE_TOKENIZER_ENV, "gpt-9")
+    with pytest.raises(ExportError, match="STUDIO_GGUF_PRE_TOKENIZER='gpt-9' is not a pre-tokenizer"):
+        gguf_export.pre_tokenizer(tok)
