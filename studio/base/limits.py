@@ -59,6 +59,10 @@ class Limits:
                                              "at the same time; another is refused until one ends.",
                                              zh="每人同时运行的基准测试任务数（“运行”标签页、`studio eval`）；"
                                                 "超出时会被拒绝，直到有任务结束。", min=1)
+    benchmark_minutes: float | None = setting(None, "Longest one benchmark job may run, in minutes; it is then "
+                                              "stopped and says so (fewer questions per benchmark fit).",
+                                              zh="单个基准测试任务最长运行时间（分钟）；到时会停止并说明原因"
+                                                 "（可减少每个基准的题目数）。", min=0.1)
     upload_mb: float | None = setting(None, "Largest file one person may upload, in MB.",
                                       zh="每人可上传的最大文件大小（MB）。", min=0.001)
     rows: int | None = setting(None, "Most rows a data file may have (counted before it is read whole; Parquet from "
@@ -85,7 +89,8 @@ class Limits:
 
 OPEN = Limits()
 PUBLIC = Limits(runs_active=2, runs_running=1, disk_gb=5.0, model_billions=1.0, epochs=20.0, max_length=1024,
-                num_processes=1, wall_minutes=60.0, sweep_trials=8, benchmarks_running=1, upload_mb=50.0, rows=200_000,
+                num_processes=1, wall_minutes=60.0, sweep_trials=8, benchmarks_running=1, benchmark_minutes=30.0,
+                upload_mb=50.0, rows=200_000,
                 multi_machine=False, wandb=False, local_models=False, server_secrets=False)
 POLICIES = {"open": OPEN, "public": PUBLIC}
 

@@ -119,13 +119,29 @@ def hub_names(text: str | list[str] | None) -> list[str]:
     return names
 
 
+AT_ONCE_ENV = "STUDIO_BENCHMARKS_AT_ONCE"  # benchmark jobs the server runs at once, everyone's together (default 2)
+
+
+def at_once() -> int:
+    try:
+        return max(1, int(os.environ.get(AT_ONCE_ENV, "2")))
+    except ValueError:
+        return 2
+
+
+def active_jobs(root: Path) -> list[dict[str, Any]]:
+    """Every benchmark job under way in a runs folder, whoever started it (each with its run's id)."""
+    out = []
+    for path in sorted(Path(root).glob("*/benchmarks/status.json")):
+        st = read_state(path.parent.parent)
+        if st.get("state") in ACTIVE:
+            out.append({**st, "run_id": path.parent.parent.name})
+    return out
+
+
 def running_jobs(store: Store) -> list[str]:
     """The runs of this store's person with a benchmark under way."""
-    out = []
-    for r in store.list():
-        if r.get("owner") == store.person.name and read_state(Path(r["dir"])).get("state") in ACTIVE:
-            out.append(r["id"])
-    return out
+    return [j["run_id"] for j in active_jobs(store.root) if j.get("by") == store.person.name]
 
 
 def start(store: Store, run_id: str, task_files: list[tuple[str | Path, str]] | None = None,
@@ -153,10 +169,14 @@ def start(store: Store, run_id: str, task_files: list[tuple[str | Path, str]] | 
     with _lock(rd):
         if read_state(rd).get("state") in ACTIVE:
             raise RunError(f"A benchmark of run {run_id} is under way; wait for it or stop it.")
-        most = store.person_limits().benchmarks_running
-        if most is not None and len(running_jobs(store)) >= most:
-            raise RunError(f"You have {most} benchmark(s) under way, the most this server allows at once; wait for "
-                           "one to end.")
+        lim = store.person_limits()
+        if lim.benchmarks_running is not None and len(running_jobs(store)) >= lim.benchmarks_running:
+            raise RunError(f"You have {lim.benchmarks_running} benchmark(s) under way, the most this server allows "
+                           "at once; wait for one to end.")
+        everyone = active_jobs(store.root)
+        if len(everyone) >= at_once() and not store.person.sees_all:
+            raise RunError(f"This server is scoring {len(everyone)} benchmarks, as many as it runs at once "
+                           f"({AT_ONCE_ENV}); try again when one ends.")
         job = job_folder(rd)
         shutil.rmtree(job, ignore_errors=True)
         (job / "tasks").mkdir(parents=True)
@@ -166,7 +186,7 @@ def start(store: Store, run_id: str, task_files: list[tuple[str | Path, str]] | 
         from dataclasses import asdict
 
         atomic_write_json(job / "job.json", {"run_id": run_id, "config": asdict(cfg), "tasks": tasks,
-                                             "by": store.person.name})
+                                             "by": store.person.name, "minutes": lim.benchmark_minutes})
         path = folder(rd) / "status.json"
         atomic_write_json(path, {"state": "starting", "started_at": time.time(), "finished_at": None, "reason": None,
                                  "pid": None, "pid_start": None, "tasks": tasks, "config": asdict(cfg),

@@ -72,6 +72,8 @@ def run_job(run_dir: Path) -> dict[str, Any]:
 
     job = jobs.job_folder(run_dir)
     spec = read_json(job / "job.json") or {}
+    if spec.get("minutes"):
+        _stop_after(run_dir, float(spec["minutes"]))
     cfg = BenchmarkConfig.from_dict(spec.get("config"))
     names = [t["name"] for t in spec.get("tasks") or []]
     hub = [t["name"] for t in spec.get("tasks") or [] if t.get("kind") == "hub"]
@@ -88,6 +90,22 @@ def run_job(run_dir: Path) -> dict[str, Any]:
         with loaded.model_for(phase == "base") as model:
             scored[phase] = score(model, loaded.tokenizer, names, tm, cfg, progress)
     return save_results(run_dir, spec, cfg, scored)
+
+
+def _stop_after(run_dir: Path, minutes: float) -> None:
+    """The server's benchmark_minutes: past it the job ends, saying so (what it had not saved is lost)."""
+    import threading
+
+    def stop() -> None:
+        jobs.write_state(run_dir, state="failed", finished_at=time.time(),
+                         reason=f"Stopped after {minutes:g} minutes, the longest a benchmark may run on this server "
+                                "(benchmark_minutes); score fewer questions per benchmark.")
+        print(f"benchmark stopped after {minutes:g} minutes", flush=True)
+        os._exit(3)
+
+    timer = threading.Timer(minutes * 60, stop)
+    timer.daemon = True
+    timer.start()
 
 
 def save_results(run_dir: Path, spec: dict[str, Any], cfg: BenchmarkConfig, scored: dict[str, dict[str, Any]]

@@ -4,6 +4,7 @@ and stop one, and the sentences for what cannot be scored."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from studio.base.errors import RunError
 from studio.config import RunConfig
 from studio.evals import BenchmarkConfig, jobs, results
 from studio.evals.harness import Progress
-from studio.runs.store import Store
+from studio.runs.store import Store, process_start_time
 from tests.support import train_to_completion
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -125,6 +126,30 @@ def test_a_persons_running_benchmarks_are_limited(chat_run, files, monkeypatch):
     monkeypatch.setattr(jobs, "running_jobs", lambda s: ["another-run"])
     with pytest.raises(RunError, match="1 benchmark"):
         jobs.start(store, run_id, files, None, None)
+
+
+def test_the_server_runs_few_benchmarks_at_once_and_each_for_a_bounded_time(chat_run, tmp_path, monkeypatch):
+    store, run_id = chat_run
+    rd = store.run_dir(run_id)
+    # someone else's job under way in another run of the folder (this process stands in for its worker)
+    other = store.root / "20261207-000000-0ther0" / "benchmarks"
+    other.mkdir(parents=True)
+    (other / "status.json").write_text(json.dumps({"state": "running", "pid": os.getpid(), "by": "carol",
+                                                   "pid_start": process_start_time(os.getpid())}))
+    monkeypatch.setenv(jobs.AT_ONCE_ENV, "1")
+    many = tmp_path / "many.jsonl"
+    many.write_text("".join(json.dumps({"question": f"Count to {i}.", "reference": str(i)}) + "\n"
+                            for i in range(200)))
+    try:
+        with pytest.raises(RunError, match="This server is scoring 1 benchmarks, as many as it runs at once"):
+            jobs.start(store, run_id, [(many, "many.jsonl")], None, None)
+    finally:
+        (other / "status.json").unlink()
+    monkeypatch.setenv("STUDIO_POLICY", "public")
+    monkeypatch.setenv("STUDIO_LIMITS", json.dumps({"benchmark_minutes": 0.1}))
+    jobs.start(store, run_id, [(many, "many.jsonl")], None, {"max_new_tokens": 64})
+    st = jobs.wait(rd, timeout=300, poll=0.3)
+    assert st["state"] == "failed" and "Stopped after 0.1 minutes, the longest a benchmark may run" in st["reason"]
 
 
 def test_what_cannot_be_scored_gets_a_sentence(chat_run, files, finished_run, tmp_path):
