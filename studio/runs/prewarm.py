@@ -26,6 +26,7 @@ import atexit
 import importlib.util
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -131,11 +132,15 @@ def cuda_initialised() -> bool:
     return bool(torch is not None and torch.cuda.is_initialized())
 
 
-def _become_worker(request: dict[str, Any]) -> None:
-    """In the forked child: detach, take the run's log as stdout/stderr, run the worker, never return."""
+def _become_worker(request: dict[str, Any], led: int | None = None) -> None:
+    """In the forked child: detach, take the run's log as stdout/stderr, run the worker, never return. `led`: a
+    pipe to tell the spare the child leads its own process group (only then is its pid handed out)."""
     code = 1
     try:
         os.setsid()  # own session and process group, like start_new_session=True
+        if led is not None:
+            os.write(led, b"1")
+            os.close(led)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the worker waits on its own children (accelerate)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.environ.clear()
@@ -201,11 +206,19 @@ def serve(socket_path: str, parent_pid: int) -> int:
                     request = json.loads(_read_line(conn))
                 except (OSError, ValueError):
                     continue
+                ready, led = os.pipe()
                 pid = os.fork()
                 if pid == 0:
                     srv.close()
                     conn.close()
-                    _become_worker(request)
+                    os.close(ready)
+                    _become_worker(request, led)
+                os.close(led)
+                # The pid goes out once the child leads its own group: a kill sent at once (killpg) reaches it.
+                # Before, a loaded machine could hand out the pid of a child still in the spare's group.
+                if select.select([ready], [], [], 10.0)[0]:
+                    os.read(ready, 1)
+                os.close(ready)
                 try:
                     conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
                 except OSError:

@@ -47,6 +47,19 @@ def test_a_run_forked_from_the_spare_completes_like_a_spawned_one(spare_store, t
     assert spare_store.spare.ready(), "the spare stays for the next run"
 
 
+def test_a_forked_workers_pid_is_handed_out_once_it_leads_its_group(spare_store, tmp_path):
+    """A kill sent the moment a run starts (killpg of its pid) must reach it: the spare answers with the pid only
+    after the child has its own process group (a loaded machine once handed out a pid still in the spare's)."""
+    spare = spare_store.spare
+    for i in range(5):
+        pid = spare.spawn([str(tmp_path / f"no-run-{i}")], tmp_path / f"{i}.log", worker_env())
+        assert pid is not None
+        try:
+            assert os.getpgid(pid) == pid
+        except ProcessLookupError:  # it already ended (no such run): it had its group by then
+            pass
+
+
 def test_kill_reaches_a_forked_worker_and_its_group(spare_store, tiny_bert, csv_path):
     cfg = RunConfig.from_dict(tiny_config(tiny_bert, csv_path, "full", epochs=200))
     run_id = spare_store.create(cfg)
