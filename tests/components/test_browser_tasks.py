@@ -138,7 +138,7 @@ def test_task_flow(app, browser, models, task, monkeypatch, tmp_path):  # noqa: 
     open_tab(page, "Model & method")
     assert page.locator("#field-preference_loss").is_visible() == (task == "preference")
     open_tab(page, "Data")
-    train(page, models[task], name, **fields)
+    run_id = train(page, models[task], name, **fields)
     shot(page, f"tasks-{name}-2-train")
     traces = page.evaluate(EVAL_TRACES_JS)
 
@@ -207,10 +207,10 @@ def test_task_flow(app, browser, models, task, monkeypatch, tmp_path):  # noqa: 
                         "1,How many legs does a cat have?,two,six,four,eight,C\n")
         open_tab(page, "Runs")
         page.locator("#runs-run input").click()
-        page.locator("ul[role=listbox] li").first.click()
+        page.get_by_role("option", name=re.compile(run_id)).click()
         page.wait_for_selector("#benchmark-status:has-text('No benchmark has run')", timeout=30_000)
         page.locator("#benchmark-files input[type=file]").set_input_files(str(quiz))
-        page.wait_for_selector("#benchmark-files:has-text('quiz.csv')", timeout=30_000)
+        page.wait_for_selector("#benchmark-files:has-text('quiz.csv')", timeout=90_000)  # a loaded machine is slow
         page.locator("#benchmark-start").click()
         page.wait_for_selector("#benchmark-status:has-text('Benchmark completed')", timeout=120_000)
         page.wait_for_selector("#benchmark-results:has-text('quiz.csv')", timeout=30_000)
