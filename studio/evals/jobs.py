@@ -166,7 +166,8 @@ def start(store: Store, run_id: str, task_files: list[tuple[str | Path, str]] | 
         while tf.name in taken:
             tf.name, n = f"{base}_{n}", n + 1
         taken.add(tf.name)
-    with _lock(rd):
+    # the runs folder's lock too: two starts on two runs at once must not both pass the limits below
+    with files.locked(Path(store.root) / ".benchmarks.lock"), _lock(rd):
         if read_state(rd).get("state") in ACTIVE:
             raise RunError(f"A benchmark of run {run_id} is under way; wait for it or stop it.")
         lim = store.person_limits()
