@@ -13,7 +13,7 @@ from studio.base.access import Person
 from studio.base.errors import RunError
 from studio.config import RunConfig
 from studio.evals import BenchmarkConfig, jobs, results
-from studio.evals.harness import Progress
+from studio.evals.harness import Progress, score
 from studio.runs.store import Store, process_start_time
 from tests.support import train_to_completion
 
@@ -69,7 +69,7 @@ def test_a_local_file_scores_the_tuned_model_and_its_base(chat_run, files, tiny_
 
     tok = chat.load_tokenizer(tiny_llama)
     tm = TaskManager(include_path=str(jobs.job_folder(rd) / "tasks"), include_defaults=False)
-    alone = __import__("studio.evals.harness", fromlist=["score"]).score(
+    alone = score(
         chat.load_model(tiny_llama, [], tok), tok, ["local_quiz_csv", "local_answers_jsonl"], tm,
         BenchmarkConfig(batch_size=4), Progress(["base"], lambda p: None))
     assert alone["scores"]["local_quiz_csv"]["acc"] == quiz["base"]["acc"]
