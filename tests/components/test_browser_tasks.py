@@ -96,6 +96,31 @@ def train(page, model_dir, name: str, **fields) -> str:
     return started.group(1)
 
 
+def upload_file(page, elem_id: str, path) -> None:
+    """Give a gr.File the file as a person's file picker does, and wait until the component lists it.
+
+    Two full-suite runs on a loaded machine (CI, a fresh clone) saw the list stay empty for 30 and 90 s after the
+    file was set, while the same step alone shows it at once. A person whose upload does not show picks the file
+    again; so does this, once, and a second silence fails with what the page sent and got back for the upload and
+    any message it showed."""
+    sent: list[str] = []
+    page.on("requestfinished", lambda r: sent.append(f"{r.method} {r.url.split('?')[0]} -> "
+                                                      f"{r.response().status if r.response() else '?'}")
+            if "upload" in r.url else None)
+    page.on("requestfailed", lambda r: sent.append(f"{r.method} {r.url.split('?')[0]} failed: {r.failure}")
+            if "upload" in r.url else None)
+    shown = f"{elem_id}:has-text('{path.name}')"
+    for attempt in range(2):
+        page.locator(f"{elem_id} input[type=file]").set_input_files(str(path))
+        try:
+            page.wait_for_selector(shown, timeout=45_000)
+            return
+        except Exception:  # noqa: BLE001 - the second try or the failure below says what happened
+            shot(page, f"upload-not-shown-{attempt}")
+    toasts = page.locator(".toast-body").all_inner_texts()
+    raise AssertionError(f"{path.name} never showed in {elem_id}; upload requests: {sent}; messages: {toasts}")
+
+
 FLOWS = {
     "token-classification": ("Token classification (NER)", "ner_sample.conll", {"max_length": 48}),
     "sft": ("Instruction tuning of a chat model (SFT)", "sft_sample.jsonl",
@@ -209,8 +234,7 @@ def test_task_flow(app, browser, models, task, monkeypatch, tmp_path):  # noqa: 
         page.locator("#runs-run input").click()
         page.get_by_role("option", name=re.compile(run_id)).click()
         page.wait_for_selector("#benchmark-status:has-text('No benchmark has run')", timeout=30_000)
-        page.locator("#benchmark-files input[type=file]").set_input_files(str(quiz))
-        page.wait_for_selector("#benchmark-files:has-text('quiz.csv')", timeout=90_000)  # a loaded machine is slow
+        upload_file(page, "#benchmark-files", quiz)
         page.locator("#benchmark-start").click()
         page.wait_for_selector("#benchmark-status:has-text('Benchmark completed')", timeout=120_000)
         page.wait_for_selector("#benchmark-results:has-text('quiz.csv')", timeout=30_000)
