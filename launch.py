@@ -97,11 +97,35 @@ def build_parser() -> argparse.ArgumentParser:
                     help="Let reinforcement-learning runs score replies with a Python file of their person's (the code "
                          "reward; env STUDIO_ALLOW_REWARD_CODE=1; default off; never under the public policy). Only on "
                          "a server where every user is trusted.")
+    ap.add_argument("--ray", default=env("STUDIO_RAY"), metavar="ADDRESS",
+                    help="Send runs to this Ray cluster (host:port of its head, or auto for the cluster this machine "
+                         "belongs to; env STUDIO_RAY): Ray places each run where what it asks for is free, and one "
+                         "run may train across nodes. Needs `pip install 'studio[ray]'` and a runs folder every node "
+                         "reaches at the same path. Default: the studio's own queue on this machine.")
     ap.add_argument("--no-local-models", action="store_true",
                     default=(env("STUDIO_ALLOW_LOCAL_MODELS") or "1").lower() in ("0", "false", "no", "off"),
                     help="Refuse model folders on this machine; catalog models and hub ids only "
                          "(env STUDIO_ALLOW_LOCAL_MODELS=0). The public policy turns it on.")
     return ap
+
+
+def join_cluster(address: str, runs_dir: Path) -> None:
+    """Join the Ray cluster and check that every node reaches the runs folder, or SystemExit saying what to do."""
+    from studio.base.cluster_address import RAY_ENV
+    from studio.base.errors import ConfigError
+    from studio.runs.cluster import connect, storage
+
+    os.environ[RAY_ENV] = address  # the engine's Stores and every config check read it
+    try:
+        ray = connect(address)
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        problems = storage.check(runs_dir)
+    except ConfigError as e:
+        raise SystemExit(str(e)) from None
+    if problems:
+        raise SystemExit(storage.sentence(runs_dir, problems))
+    alive = [n for n in ray.nodes() if n.get("Alive")]
+    log.info("Ray cluster at %s: %d node(s), %s", address, len(alive), ray.cluster_resources())
 
 
 def identity_of(a, public: bool, host: str | None = None):
@@ -189,6 +213,8 @@ def main(argv: list[str] | None = None) -> None:
     runs_dir = Path(a.runs_dir).expanduser().resolve()
     # Workers started by this server find the same registry through the environment.
     os.environ["STUDIO_RUNS_DIR"] = str(runs_dir)
+    if a.ray:
+        join_cluster(a.ray, runs_dir)
 
     from components.app import build_app, launch_options
 

@@ -1,5 +1,6 @@
 """Runs tab: every run, side-by-side comparison, one run's test report and mistakes, resume and delete, and
-benchmarks of a chat run beside its base (components.panels.benchmark_panel)."""
+benchmarks of a chat run beside its base (components.panels.benchmark_panel), and the Ray cluster runs go to
+(components.panels.cluster_panel)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pandas as pd
 
 from components.context import StudioContext, pick
 from components.i18n import EN, Lang, t
-from components.panels import benchmark_panel
+from components.panels import benchmark_panel, cluster_panel
 from components.ui import bind, esc, intro, message, message_box, shows_user_errors
 from studio import augment, distill
 from studio.base import files, runfolder
@@ -76,6 +77,7 @@ class RunsTab:
     learning_curve: gr.Plot  # shown for a run a labelling project trained: its test score vs labels used
     on_refresh: Any = None   # (selected, current) -> list_outputs; other tabs refresh this one with it
     benchmarks: Any = None   # components.panels.benchmark_panel.BenchmarkPanel, under the run details
+    cluster: Any = None      # components.panels.cluster_panel.ClusterPanel, last
 
     @property
     def list_outputs(self) -> list:
@@ -424,6 +426,7 @@ def build(ctx: StudioContext) -> RunsTab:
     refresh, table, empty = _runs_list()
     tab = RunsTab(refresh, table, empty, *_compare_section(), *_details_section())
     tab.benchmarks = benchmark_panel.build(ctx, tab.run)
+    tab.cluster = cluster_panel.build(ctx)
     tab.on_refresh = bind(on_refresh, ctx)
     _wire(ctx, tab)
     return tab

@@ -64,6 +64,8 @@ class RunFolder:
     benchmarks = _File("benchmarks", "benchmark scores of the run and its base (lm-eval) and the job that made them",
                        folder=True)
     sweep_trial = _File("sweep_trial.json", "a sweep's trial: its study, trial number and pruner settings")
+    node = _File("node.json", "runs on a Ray cluster: the node training it and when it last said it was alive")
+    ray_results = _File("ray", "runs across nodes: Ray Train's own records of each attempt", folder=True)
 
     def __init__(self, path: Path | str):
         self.path = Path(path)

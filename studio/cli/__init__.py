@@ -1,5 +1,5 @@
 """The `studio` command: train, runs, sweep(s), show, stop, kill, resume, delete, predict, data, clean, suggest,
-merge-labels, augment, export, models, methods, tasks, accounts, share, limits, recover, serve, keys.
+merge-labels, augment, export, models, methods, tasks, accounts, share, limits, recover, serve, keys, eval, cluster.
 
     common           printing, durations, config files with --set overrides
     options          options generated from the settings dataclasses (help, types, choices, defaults)
@@ -11,6 +11,7 @@ merge-labels, augment, export, models, methods, tasks, accounts, share, limits, 
     admin_commands   accounts, share, limits, recover (the server's operator)
     serve_commands   serve (the OpenAI-compatible endpoint), keys (the API keys that act as a person there)
     eval_commands    eval (benchmarks of a run and its base through lm-eval)
+    cluster_commands cluster (the Ray cluster runs go to with --ray)
 
 Imports: base, models, methods, tasks, serve, augment, distill, config, training, runs, evals, views, export,
 labels, sweeps.
@@ -25,7 +26,7 @@ import sys
 from studio import sweeps
 from studio.base import log_filter
 from studio.base.errors import USER_ERRORS
-from studio.cli import admin_commands, augment_commands, eval_commands, label_commands, serve_commands
+from studio.cli import admin_commands, augment_commands, cluster_commands, eval_commands, label_commands, serve_commands
 from studio.cli.options import add_options, field_lines
 from studio.cli.run_commands import cmd_delete, cmd_resume, cmd_runs, cmd_show, cmd_simple, cmd_train
 from studio.cli.sweep_commands import cmd_sweep, cmd_sweeps
@@ -152,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--allow-reward-code", action="store_true",
                     help="Let reinforcement-learning runs score replies with a Python file (the code reward; env "
                          "STUDIO_ALLOW_REWARD_CODE=1; default off; never under the public policy).")
+    ap.add_argument("--ray", default=None, metavar="ADDRESS",
+                    help="Send runs to this Ray cluster and act on the runs there (env STUDIO_RAY; host:port of its "
+                         "head, or auto).")
     add = _subcommands(ap)
     _train_parser(add)
     _run_parsers(add)
@@ -162,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin_commands.add_commands(add)
     serve_commands.add_commands(add)
     eval_commands.add_commands(add)
+    cluster_commands.add_commands(add)
     return ap
 
 
@@ -176,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["STUDIO_TRUST_REMOTE_CODE"] = "1"
     if a.allow_reward_code:
         os.environ["STUDIO_ALLOW_REWARD_CODE"] = "1"
+    if a.ray:
+        os.environ["STUDIO_RAY"] = a.ray  # the Store and the config checks read it
     try:
         store = open_store(a.runs_dir)
         return a.fn(a, store)

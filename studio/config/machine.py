@@ -4,7 +4,9 @@ machines must be set: checked where a run is created or resumed, before minutes 
 from __future__ import annotations
 
 import importlib.util
+import re
 
+from studio.base.cluster_address import parse_resources, ray_address
 from studio.base.errors import ConfigError
 
 
@@ -14,12 +16,6 @@ def _installed(module: str) -> bool:
 
 def check_launch(t) -> None:
     """How several processes and machines must be set (pure: part of every config's validation)."""
-    if t.num_machines > 1 and not t.main_process_ip:
-        raise ConfigError("training.main_process_ip: set it to machine 0's address when "
-                          "training.num_machines is above 1.")
-    if t.num_machines > 1 and not t.main_process_port:
-        raise ConfigError("training.main_process_port: set a port open on machine 0 when "
-                          "training.num_machines is above 1.")
     if t.num_processes < t.num_machines:
         raise ConfigError("training.num_processes: give at least one process per machine (num_processes counts "
                           "all machines).")
@@ -31,6 +27,23 @@ def check_launch(t) -> None:
                           "set device to auto or cuda instead of one GPU.")
     if t.distributed != "ddp" and (t.num_processes > 1 or t.num_machines > 1) and t.device == "cpu":
         raise ConfigError(f"training.distributed: {t.distributed} shards the model over GPUs; use ddp to train on CPU.")
+    parse_resources(t.cluster_resources)
+    if t.accelerator_type and not re.fullmatch(r"[A-Za-z0-9_\-.]{1,64}", t.accelerator_type):
+        raise ConfigError(f"training.accelerator_type: {t.accelerator_type!r} is not a GPU type as Ray names them "
+                          "(e.g. A100, H100, L4).")
+
+
+def check_rendezvous(t) -> None:
+    """Several machines under the studio's own queue meet at machine 0's address (accelerate's static rendezvous);
+    on a Ray cluster, Ray Train sets the meeting point up itself."""
+    if ray_address() is not None:
+        return
+    if t.num_machines > 1 and not t.main_process_ip:
+        raise ConfigError("training.main_process_ip: set it to machine 0's address when "
+                          "training.num_machines is above 1 (or send the run to a Ray cluster: --ray ADDRESS).")
+    if t.num_machines > 1 and not t.main_process_port:
+        raise ConfigError("training.main_process_port: set a port open on machine 0 when "
+                          "training.num_machines is above 1.")
 
 
 

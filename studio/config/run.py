@@ -21,12 +21,20 @@ import yaml
 from studio import methods
 from studio.augment.config import AugmentConfig
 from studio.base import files, plain_yaml
+from studio.base.cluster_address import ray_address
 from studio.base.devices import resolve_device
 from studio.base.errors import ConfigError, RunError
 from studio.base.runfolder import RunFolder
 from studio.base.settings import build, check_bounds, setting
 from studio.base.text import Text
-from studio.config.machine import check_gpu_extras, check_launch, check_processes, check_sharding, check_tracking
+from studio.config.machine import (
+    check_gpu_extras,
+    check_launch,
+    check_processes,
+    check_rendezvous,
+    check_sharding,
+    check_tracking,
+)
 from studio.config.training import MOVED_TO_TASK_ARGS, TrainingConfig
 from studio.data.config import DataConfig
 from studio.distill.config import DistillConfig
@@ -155,7 +163,14 @@ class RunConfig:
 
     def check_machine(self) -> None:
         """What this server must offer the run (GPUs for sharding, deepspeed, a W&B login), checked before a run
-        exists rather than minutes into its launch."""
+        exists rather than minutes into its launch. On a Ray cluster this machine may not be where the run trains:
+        the node Ray places it on checks what it offers there (studio.runs.cluster.node, check_this_machine)."""
+        check_rendezvous(self.training)
+        if ray_address() is None:
+            self.check_this_machine()
+
+    def check_this_machine(self) -> None:
+        """What the machine this runs on must offer the run."""
         check_sharding(self.training)
         check_gpu_extras(self.training)
         device = resolve_device(self.training.device)

@@ -135,6 +135,19 @@ class TrainingConfig:
                                             "one (several machines need it set).",
                                             zh="0 号机器上进程汇合的端口；留空则自动选择空闲端口（多台机器"
                                                "时必须设置）。", min=1, max=65535)
+    cluster_cpus: float = setting(1.0, "On a Ray cluster (the studio started with --ray): CPUs each process of the "
+                                  "run asks the cluster for; Ray places the run on a node that has them free.",
+                                  zh="在 Ray 集群上（以 --ray 启动工作室时）：运行的每个进程向集群申请的 CPU 数；"
+                                     "Ray 会把运行放到有这么多空闲 CPU 的节点上。", min=0.0, max=1024.0)
+    cluster_resources: str = setting("", "On a Ray cluster: custom resources each process of the run asks for, as "
+                                     "name:amount pairs separated by commas (e.g. 'a100_pool:1'); the nodes that "
+                                     "offer them are started with `ray start --resources`.",
+                                     zh="在 Ray 集群上：运行的每个进程申请的自定义资源，写成用逗号分隔的 名称:数量（如 "
+                                        "'a100_pool:1'）；提供这些资源的节点用 `ray start --resources` 启动。")
+    accelerator_type: str = setting("", "On a Ray cluster: the GPU type the run's processes need, as Ray names it "
+                                    "(e.g. A100, H100, L4); empty takes any GPU.",
+                                    zh="在 Ray 集群上：运行的进程需要的 GPU 型号，按 Ray 的写法（如 A100、H100、L4）；"
+                                       "留空则任何 GPU 都可以。")
     tensorboard: bool = setting(True, "Write TensorBoard event files into the run's tensorboard folder (open with "
                                 "`tensorboard --logdir`).",
                                 zh="把 TensorBoard 事件文件写入运行的 tensorboard 文件夹（用 `tensorboard --logdir` 打"

@@ -161,7 +161,7 @@ def reason_from_log(run_dir: Path, returncode: int) -> str:
 
 
 # --------------------------------------------------------------- rank side --
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Ask Linux to SIGKILL us when our parent dies, so no rank outlives a killed run."""
     if not sys.platform.startswith("linux"):
         return
@@ -217,7 +217,7 @@ def _join_process_group(run_dir: Path) -> None:
 
 def rank_main(run_dir: Path, resume: bool) -> int:
     """One rank: train, then leave its result (rank 0's holds the final status fields)."""
-    _die_with_parent()
+    die_with_parent()
     if not is_main_process():
         _write_own_log(run_dir)
     try:
@@ -239,7 +239,7 @@ def rank_main(run_dir: Path, resume: bool) -> int:
 
 def launch_main(argv: list[str]) -> int:
     """`accelerate launch` itself, bound to die with the worker that started it."""
-    _die_with_parent()
+    die_with_parent()
     from accelerate.commands.launch import launch_command as accelerate_launch
     from accelerate.commands.launch import launch_command_parser
 

@@ -36,6 +36,7 @@ from typing import Any, Iterator
 from studio import models
 from studio.base import files, limits, runfolder, secrets
 from studio.base.access import LOCAL, Access, Person, check_change, check_see, owned_by, read_access, write_access
+from studio.base.cluster_address import ray_address
 from studio.base.devices import gpus_in, ranks_here, run_devices
 from studio.base.entity import RUNS
 from studio.base.errors import ConfigError, RunError
@@ -44,6 +45,7 @@ from studio.base.settings import check_bounds
 from studio.config import RunConfig, load_run_config
 from studio.data import check_held_out, save_splits
 from studio.runs import quotas
+from studio.runs.cluster import executor as cluster_executor
 from studio.serve import inference
 from studio.tasks import get_task
 from studio.training import hooks, lengths, memory
@@ -174,6 +176,8 @@ class Store:
     features: tuple = field(default=FEATURES, repr=False, compare=False)
     person: Person = field(default=LOCAL, compare=False)
     limits: limits.Limits | None = field(default=None, repr=False, compare=False)
+    # The Ray cluster queued runs go to (studio.runs.cluster); None: this machine's own queue.
+    cluster: str | None = field(default_factory=ray_address, compare=False)
 
     def __post_init__(self):
         self.root = Path(self.root).resolve()
@@ -399,8 +403,11 @@ class Store:
     def dispatch(self) -> list[str]:
         """Start the worker of every queued run whose device is free and whose turn it is; the runs started.
 
-        Runs whose worker vanished are recorded as failed first (freeing their device)."""
+        Runs whose worker vanished are recorded as failed first (freeing their device). On a Ray cluster every
+        queued run is handed to Ray instead, which starts it where and when what it asks for is free."""
         self.reap()
+        if self.cluster:
+            return cluster_executor.submit_queued(self)
         started = []
         for _ in range(64):  # a bound, not a limit: each pass claims one run or ends
             claimed = self._claim_next()
@@ -430,7 +437,7 @@ class Store:
             try:
                 rd = self.folder(run_id)
                 # Only what changed is written: a queue of many runs costs the upkeep reads, not a write each.
-                if rd.is_dir() and _worker_gone(runfolder.read_status(rd)):
+                if rd.is_dir() and _worker_gone(runfolder.read_status(rd), rd):
                     self._sync(run_id)
             except (OSError, sqlite3.Error, RunError):
                 continue
@@ -463,7 +470,7 @@ class Store:
             running: dict[str | None, int] = {}
             for r in rows:
                 st = runfolder.read_status(self.root / r["id"])
-                if st.get("status") in ("running", "stopping") and not _worker_gone(st):
+                if st.get("status") in ("running", "stopping") and not _worker_gone(st, self.root / r["id"]):
                     for gpu in gpus_in(st.get("device") or r["device"] or "cpu"):  # a group holds each of its GPUs
                         holding[gpu] = holding.get(gpu, 0) + 1
                     running[r["owner"]] = running.get(r["owner"], 0) + 1
@@ -535,8 +542,9 @@ class Store:
     # ---------------------------------------------------- reading --
     def status(self, run_id: str) -> dict[str, Any]:
         """The run's status.json as it stands; a run whose worker vanished reads as failed. Writes nothing."""
-        st = runfolder.read_status(self.run_dir(run_id))
-        if _worker_gone(st):
+        rd = self.run_dir(run_id)
+        st = runfolder.read_status(rd)
+        if _worker_gone(st, rd):
             st = {**st, "status": "failed", "reason": _gone_reason(st), "finished_at": st.get("finished_at")}
         return st
 
@@ -548,11 +556,13 @@ class Store:
     def _sync(self, run_id: str) -> dict[str, Any]:
         rd = self.folder(run_id)
         st = runfolder.read_status(rd)
-        if _worker_gone(st):
+        if _worker_gone(st, rd):
             # Re-read: the worker may have just finished and exited between our two looks.
             st = runfolder.read_status(rd)
-            if _worker_gone(st):
-                st = runfolder.write_status(rd, "failed", finished_at=time.time(), reason=_gone_reason(st))
+            if _worker_gone(st, rd):
+                # On a cluster, Ray may start its work again on another node: lost_node lets it pick the run up.
+                st = runfolder.write_status(rd, "failed", finished_at=time.time(), reason=_gone_reason(st),
+                                            **({"lost_node": True} if _on_cluster(st) else {}))
         if st.get("status") in runfolder.STATUSES:
             vals = {k: st.get(k) for k in MIRRORED}
             with self._db(immediate=True) as db:
@@ -591,7 +601,7 @@ class Store:
                 continue  # folder removed by hand: not a run any more
             if r["status"] in runfolder.ACTIVE:
                 st = runfolder.read_status(rd)
-                if _worker_gone(st):
+                if _worker_gone(st, rd):
                     st = {**st, "status": "failed", "reason": _gone_reason(st)}
                 r.update({k: st.get(k, r.get(k)) for k in MIRRORED})
             r["duration"] = _duration(r)
@@ -606,7 +616,7 @@ class Store:
         out = []
         for r in rows:
             st = runfolder.read_status(self.root / r["id"])
-            if st.get("status") in runfolder.ACTIVE and not _worker_gone(st):
+            if st.get("status") in runfolder.ACTIVE and not _worker_gone(st, self.root / r["id"]):
                 out.append(r["id"])
         return out
 
@@ -618,7 +628,10 @@ class Store:
         busy = set()
         for r in rows:
             st = runfolder.read_status(self.root / r["id"])
-            if st.get("device") and st.get("status") in ("running", "stopping") and not _worker_gone(st):
+            if _on_cluster(st):
+                continue  # its device is on the node Ray placed it on, not this machine
+            if st.get("device") and st.get("status") in ("running", "stopping") \
+                    and not _worker_gone(st, self.root / r["id"]):
                 busy.update(gpus_in(st["device"]))
         return frozenset(busy)
 
@@ -632,6 +645,8 @@ class Store:
         if s not in runfolder.ACTIVE:
             raise RunError(f"Run {run_id} is {s}; only queued or running runs can be stopped.")
         if s == "queued":
+            if (st.get("cluster") or {}).get("actor"):
+                cluster_executor.kill(st, self.cluster)  # its place in Ray's queue goes too
             st = runfolder.write_status(rd, "stopped", reason="Stopped while queued; it never started.",
                                         finished_at=time.time())
             TOKENS.pop(run_id, None)
@@ -650,7 +665,9 @@ class Store:
         if st.get("status") not in runfolder.ACTIVE:
             raise RunError(f"Run {run_id} is {st.get('status')}; there is nothing to kill.")
         pid = st.get("pid")
-        if pid and process_alive(pid, st.get("pid_start")):
+        if (st.get("cluster") or {}).get("actor"):
+            cluster_executor.kill(st, self.cluster)  # the actor on its node, and the worker with it
+        elif pid and process_alive(pid, st.get("pid_start")):
             try:
                 os.killpg(int(pid), signal.SIGKILL)
             except ProcessLookupError:
@@ -710,7 +727,7 @@ class Store:
         st = runfolder.read_status(rd) if rd.exists() else {}
         if st.get("status") == "queued":  # no process yet: stopped first, so no dispatcher starts it meanwhile
             st = self.stop(run_id)
-        if st.get("status") in runfolder.ACTIVE and not _worker_gone(st):
+        if st.get("status") in runfolder.ACTIVE and not _worker_gone(st, rd):
             raise RunError(f"Run {run_id} is {st.get('status')}; stop or kill it before deleting.")
         with self._db(immediate=True) as db:
             n = db.execute("DELETE FROM runs WHERE id=?", (run_id,)).rowcount
@@ -749,17 +766,32 @@ def _row_access(row: dict[str, Any]) -> Access:
     return Access(row.get("owner"), readers)
 
 
-def _worker_gone(st: dict[str, Any]) -> bool:
+def _on_cluster(st: dict[str, Any]) -> bool:
+    return (st.get("node") or {}).get("executor") == "ray"
+
+
+def _worker_gone(st: dict[str, Any], rd: Path) -> bool:
     """A running (or stopping) run whose worker is not there: it ended unseen, or never started after its claim.
-    A queued run has no worker yet, so it is never gone."""
+    A queued run has no worker yet, so it is never gone. On a cluster the worker's process is on another machine:
+    its node's word (node.json, every few seconds) says it is alive."""
     if st.get("status") not in ("running", "stopping"):
         return False
+    if _on_cluster(st):
+        age = cluster_executor.heartbeat_age(rd)
+        if age is None:
+            return time.time() - float(st.get("claimed_at") or st.get("updated_at") or 0) > LAUNCH_GRACE_S
+        return age > cluster_executor.STALE_S
     if not st.get("pid"):
         return time.time() - float(st.get("claimed_at") or st.get("updated_at") or 0) > LAUNCH_GRACE_S
     return not process_alive(st.get("pid"), st.get("pid_start"))
 
 
 def _gone_reason(st: dict[str, Any]) -> str:
+    if _on_cluster(st):
+        node = st.get("node") or {}
+        return (f"Its node {node.get('node_ip')} ({str(node.get('node_id'))[:8]}) stopped answering for "
+                f"{cluster_executor.STALE_S:.0f} s: the node or its worker died. Ray starts its work again on another "
+                "node with room, from the last checkpoint; if none has room, resume it later.")
     if st.get("pid"):
         return (f"The worker process (pid {st.get('pid')}) ended without reporting while {st.get('status')}: it was "
                 "killed or ran out of memory. Resume continues from the last checkpoint; if memory ran out, lower "

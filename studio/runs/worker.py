@@ -18,6 +18,7 @@ import traceback
 from pathlib import Path
 
 from studio.base import runfolder
+from studio.base.cluster_address import ray_address
 from studio.base.devices import gpus_in, pick_precision, pin_gpu, process_device
 from studio.base.errors import LaunchFailed, failure_reason
 from studio.base.process_rank import is_multi_process
@@ -30,6 +31,10 @@ from studio.runs.store import Store, process_start_time
 def train_run(run_dir: Path, device: str, resume: bool) -> dict:
     """Train in this process, or, for several processes, through accelerate launch (studio.runs.distributed)."""
     t = load_run_config(run_dir).training
+    if is_multi_process(t) and ray_address() is not None:
+        from studio.runs.cluster import train  # Ray Train's workers on the cluster's nodes
+
+        return train.run_on_workers(run_dir, t, device, resume)
     if not is_multi_process(t):
         from studio.training import recipe  # torch and transformers load here, once the run has its device
         from studio.training.tracking import finish_trackers
@@ -51,7 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default=None, help="The device Store.dispatch claimed for the run (default: the one "
                                                    "its status.json names).")
     ap.add_argument("--forked", action="store_true", help="Set by studio.runs.prewarm: forked from a spare worker.")
+    ap.add_argument("--on-cluster", action="store_true", help="Set by studio.runs.cluster.node: started on a Ray "
+                    "node, which claimed the run; Ray, not this worker, starts the next one.")
     a = ap.parse_args(argv)
+    if a.on_cluster:
+        from studio.runs.distributed import die_with_parent
+
+        die_with_parent()  # killing the run's actor (a kill, a lost node) ends this worker too
     run_dir = Path(a.run_dir).resolve()
     # The worker's one Store: it claims, records each change of state in the registry, and starts the next run.
     store = Store(run_dir.parent, registry=Path(a.registry) if a.registry else None)
@@ -115,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         store.sync(run_id)
         return 1
     finally:
-        start_next(store)
+        if not a.on_cluster:
+            start_next(store)
 
 
 def start_next(store: Store) -> None:

@@ -81,7 +81,7 @@ def test_every_public_endpoint_is_named_on_purpose(app):
                      "/list_labelling_projects", "/show_labelling_project", "/suggest_rows", "/show_round",
                      "/save_labels", "/label_row", "/skip_row", "/retrain_labelled", "/preview_augmentation",
                      "/describe_teacher", "/upload_transfer", "/share_run", "/make_api_key", "/remove_api_key",
-                     "/start_benchmark", "/stop_benchmark", "/benchmark_results"}
+                     "/start_benchmark", "/stop_benchmark", "/benchmark_results", "/cluster_state"}
 
 
 def test_run_ids_never_become_paths(app):

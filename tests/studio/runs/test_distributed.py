@@ -228,8 +228,6 @@ def test_fsdp_deepspeed_and_several_machines_reach_accelerate(tmp_path):
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({"num_machines": 2, "num_processes": 2}, "main_process_ip: set it"),
-    ({"num_machines": 2, "num_processes": 2, "main_process_ip": "10.0.0.1"}, "main_process_port: set a port"),
     ({"num_machines": 2, "num_processes": 3, "main_process_ip": "h", "main_process_port": 2}, "does not split evenly"),
     ({"num_machines": 3, "num_processes": 2, "main_process_ip": "h", "main_process_port": 2},
      "at least one process per machine"),
@@ -240,6 +238,21 @@ def test_fsdp_deepspeed_and_several_machines_reach_accelerate(tmp_path):
 def test_launch_settings_that_cannot_work_are_refused_with_the_fix(separable_csv, settings, message):
     with pytest.raises(ConfigError, match=message):
         RunConfig.from_dict({"data": {"train": str(separable_csv)}, "training": settings})
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"num_machines": 2, "num_processes": 2}, "main_process_ip: set it"),
+    ({"num_machines": 2, "num_processes": 2, "main_process_ip": "10.0.0.1"}, "main_process_port: set a port"),
+])
+def test_several_machines_on_this_servers_queue_need_a_meeting_point(separable_csv, settings, message, monkeypatch):
+    """accelerate's static rendezvous needs machine 0's address and port; on a Ray cluster Ray Train sets it up, so
+    the same config is fine there (and reading a run folder's config never asks)."""
+    cfg = RunConfig.from_dict({"data": {"train": str(separable_csv)}, "training": {**settings, "device": "cpu"}})
+    monkeypatch.delenv("STUDIO_RAY", raising=False)
+    with pytest.raises(ConfigError, match=message):
+        cfg.check_machine()
+    monkeypatch.setenv("STUDIO_RAY", "127.0.0.1:6379")
+    cfg.check_machine()
 
 
 def test_deepspeed_without_the_package_names_the_fix(separable_csv, monkeypatch):
@@ -347,7 +360,7 @@ def test_the_run_page_and_studio_show_say_how_a_run_was_launched():
 
 def test_a_failing_rank_leaves_its_reason_for_the_worker(tmp_path, monkeypatch):
     """Rank 1 fails (here: a run folder without a config); the worker's outcome names that rank and why."""
-    monkeypatch.setattr(distributed, "_die_with_parent", lambda: None)  # not for the test process itself
+    monkeypatch.setattr(distributed, "die_with_parent", lambda: None)  # not for the test process itself
     monkeypatch.setattr(distributed, "_write_own_log", lambda run_dir: None)  # nor its stdout and stderr
     monkeypatch.setenv("RANK", "1")
     assert distributed.rank_main(tmp_path, resume=False) == 1
@@ -392,7 +405,7 @@ def fsdp_rank_env(monkeypatch):
            "FSDP_CPU_RAM_EFFICIENT_LOADING": "true"}
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    monkeypatch.setattr(distributed, "_die_with_parent", lambda: None)  # not for the test process itself
+    monkeypatch.setattr(distributed, "die_with_parent", lambda: None)  # not for the test process itself
     monkeypatch.setattr(distributed, "_write_own_log", lambda run_dir: None)
     threads = torch.get_num_threads()
     # A fresh rank process has no accelerate state yet; earlier tests in this one may have left theirs (a Trainer

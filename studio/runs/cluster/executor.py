@@ -1,0 +1,145 @@
+"""The queue's side on a Ray cluster: each queued run becomes a detached actor (studio.runs.cluster.node) that asks
+for what the run needs, so Ray, not the studio, decides where and when it trains.
+
+A run stays `queued` in its folder until its actor starts on a node and claims it; status.json's `cluster` field
+says which actor holds its place and what it asked for. The registry, the folders, the owner's limits and the
+stop file work as under the studio's own queue; only where the worker starts differs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from studio.base import files, runfolder, secrets
+from studio.base.runfolder import RunFolder
+from studio.runs.cluster import storage
+from studio.runs.cluster.asks import asks_for
+from studio.runs.cluster.connect import NAMESPACE, connect
+
+# The Store (studio.runs.store) hands itself in as `store`: it imports this module, so this one names it only.
+Store = Any
+
+
+def actor_name(run_id: str, attempt: int) -> str:
+    return f"studio-run-{run_id}-{attempt}"
+
+
+def work_present(st: dict[str, Any], address: str | None = None) -> bool:
+    """Whether the actor holding this run's place still exists (pending or alive)."""
+    name = (st.get("cluster") or {}).get("actor")
+    if not name:
+        return False
+    ray = connect(address)
+    try:
+        ray.get_actor(name, namespace=NAMESPACE)
+        return True
+    except ValueError:
+        return False
+
+
+def kill(st: dict[str, Any], address: str | None = None) -> bool:
+    """Kill the run's actor (and with it the worker, which dies with its parent); True when there was one."""
+    name = (st.get("cluster") or {}).get("actor")
+    if not name:
+        return False
+    ray = connect(address)
+    try:
+        handle = ray.get_actor(name, namespace=NAMESPACE)
+    except ValueError:
+        return False
+    ray.kill(handle, no_restart=True)
+    return True
+
+
+def submit(store: "Store", run_id: str, cluster_has_gpus: bool) -> str:
+    """Hand one queued run to Ray: its actor asks for the run's resources (a run over several processes asks only
+    for its driver, kept on the head node where it can be; Ray Train asks for each process)."""
+    ray = connect(store.cluster)
+    from studio.runs.cluster.node import MAX_RESTARTS, RunOnNode
+
+    rd = store.folder(run_id)
+    st = runfolder.read_status(rd)
+    training = (files.read_json(RunFolder(rd).config) or {}).get("training") or {}
+    asks = asks_for(training, st, cluster_has_gpus)
+    attempt = int((st.get("cluster") or {}).get("attempt", 0)) + 1
+    name = actor_name(run_id, attempt)
+    options: dict[str, Any] = {"name": name, "namespace": NAMESPACE, "lifetime": "detached",
+                               "max_restarts": MAX_RESTARTS, "max_concurrency": 2}
+    if asks.across_nodes:
+        # The driver of Ray Train's workers needs no CPU of its own; on the head it outlives any worker node.
+        options.update(num_cpus=0, resources={"node:__internal_head__": 0.001})
+    else:
+        options.update(num_cpus=asks.cpus, num_gpus=asks.gpus, resources=asks.resources or None)
+        if asks.memory:
+            options["memory"] = asks.memory
+        if asks.accelerator_type:
+            options["accelerator_type"] = asks.accelerator_type
+    runfolder.write_status(rd, "queued", if_active=True, cluster={"actor": name, "attempt": attempt,
+                                                                  "submitted_at": time.time(), "asks": asks.to_dict(),
+                                                                  "waiting": None})
+    RunOnNode.options(**options).remote(str(rd), str(store.registry), _address_for_nodes(ray))
+    return name
+
+
+def _address_for_nodes(ray) -> str:
+    """The cluster's address as the nodes reach it (a run over several nodes drives Ray Train from its worker)."""
+    return ray.get_runtime_context().gcs_address
+
+
+def submit_queued(store: "Store") -> list[str]:
+    """Every queued run without work on the cluster gets it, in the order they were queued, within each owner's
+    limit of runs at once; none while a node cannot reach the runs folder (each waiting run says why)."""
+    ray = connect(store.cluster)
+    problem = storage.problem(store.root)
+    cluster_has_gpus = bool(ray.cluster_resources().get("GPU"))
+    with store._db() as db:
+        rows = [dict(r) for r in db.execute("SELECT id, owner FROM runs WHERE status IN ('queued','running',"
+                                            "'stopping') ORDER BY seq")]
+    active: dict[str | None, int] = {}
+    queued = []
+    for r in rows:
+        rd = store.root / r["id"]
+        if not rd.is_dir():
+            continue
+        st = runfolder.read_status(rd)
+        placed = st.get("status") == "queued" and work_present(st, store.cluster)
+        if st.get("status") in ("running", "stopping") or placed:
+            active[r["owner"]] = active.get(r["owner"], 0) + 1
+        elif st.get("status") == "queued":
+            queued.append((r, st))
+    started = []
+    for r, st in queued:
+        rd = store.root / r["id"]
+        if problem:
+            _waiting(rd, problem)
+            continue
+        cap = (st.get("limits") or {}).get("runs_running")
+        if r["owner"] is not None and cap and active.get(r["owner"], 0) >= cap:
+            _waiting(rd, f"its owner already has {cap} run{'s' if cap != 1 else ''} on the cluster, as many as they "
+                         "may")
+            continue
+        if st.get("secrets", "server") == "server" and not secrets.can_hand_out():
+            continue  # the server's secrets are held by the app, which submits it
+        submit(store, r["id"], cluster_has_gpus)
+        active[r["owner"]] = active.get(r["owner"], 0) + 1
+        started.append(r["id"])
+    return started
+
+
+def _waiting(rd: Path, why: str) -> None:
+    st = runfolder.read_status(rd)
+    if (st.get("cluster") or {}).get("waiting") != why:
+        runfolder.write_status(rd, "queued", if_active=True, cluster={**(st.get("cluster") or {}), "waiting": why})
+
+
+def heartbeat_age(rd: Path) -> float | None:
+    """Seconds since the run's node last said it was alive (None before it first did)."""
+    beat = files.read_json(RunFolder(rd).node) or {}
+    at = beat.get("heartbeat_at")
+    return None if at is None else max(0.0, time.time() - float(at))
+
+
+STALE_S = float(os.environ.get("STUDIO_CLUSTER_STALE_S", "30"))  # silence after which a run's node counts as lost

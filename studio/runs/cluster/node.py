@@ -1,0 +1,145 @@
+"""What runs on the node Ray picks for a run: one detached actor (RunOnNode) that starts the studio's own worker
+there (`python -m studio.runs.worker RUN_DIR --on-cluster`), writes node.json every few seconds so the page knows
+the node is alive, and ends itself when the worker ends.
+
+Detached, so a restart of the web server leaves training runs alone; restartable, so when its node dies Ray starts
+it again on another node with room, where it records what happened and resumes the run from its last checkpoint.
+Killing the actor (Store.kill) kills the worker too: the worker asks Linux to die with its parent.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from studio.base import files, runfolder
+from studio.base.cluster_address import RAY_ENV
+from studio.base.runfolder import RunFolder
+from studio.runs.cluster.connect import node_address
+from studio.training.checkpoints import last_checkpoint
+
+HEARTBEAT_S = 3.0
+MAX_RESTARTS = 3  # node losses a run survives before it stays failed
+
+
+def node_info() -> dict[str, Any]:
+    ctx = ray.get_runtime_context()
+    return {"executor": "ray", "node_id": ctx.get_node_id(), "node_ip": node_address(ray, ctx.get_node_id()),
+            "hostname": socket.gethostname(), "actor": ctx.get_actor_name()}
+
+
+def worker_env(address: str) -> dict[str, str]:
+    """The worker's environment: this node's, the studio importable from where it is installed here, and the
+    cluster's address (a run over several nodes drives Ray Train from its worker)."""
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    src_root = str(Path(__file__).resolve().parents[3])
+    if env.get("PYTHONPATH", "").split(os.pathsep)[0] != src_root:
+        env["PYTHONPATH"] = src_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env[RAY_ENV] = address
+    return env
+
+
+def _checkpointed(rd: Path) -> bool:
+    return last_checkpoint(rd) is not None  # a whole one: a torn checkpoint is not resumed from
+
+
+def claim(rd: Path, me: dict[str, Any], restarted: bool) -> tuple[str, bool, float] | None:
+    """Mark the run running on this node: (device, resume, the claim's time), or None when it is no longer this
+    work's to run (stopped or killed while it waited; finished)."""
+    st = runfolder.read_status(rd)
+    status = st.get("status")
+    picked_up = status in ("running", "stopping") or (status == "failed" and st.get("lost_node"))
+    if status != "queued" and not (restarted and picked_up):
+        return None
+    if status == "queued" and runfolder.stop_requested(rd):
+        runfolder.write_status(rd, "stopped", reason="Stopped while queued; it never started.", finished_at=time.time())
+        runfolder.clear_stop(rd)
+        return None
+    gpus = ray.get_gpu_ids()
+    device = "cpu" if not gpus else "cuda:0" if len(gpus) == 1 else "cuda"
+    now = time.time()
+    fields: dict[str, Any] = {"device": device, "claimed_at": now, "pid": None, "pid_start": None, "node": me,
+                              "finished_at": None, "reason": None, "lost_node": None}
+    resume = bool(st.get("resume"))
+    if status == "queued":
+        fields["started_at"] = now
+    else:  # Ray started this work again after its node died: say so, and go on from the last checkpoint
+        before = st.get("node") or {}
+        resume = _checkpointed(rd)
+        note = {"at": now, "lost": before.get("node_ip"), "lost_node_id": before.get("node_id"),
+                "now": me["node_ip"], "now_node_id": me["node_id"], "from_checkpoint": resume}
+        fields["node_restarts"] = [*(st.get("node_restarts") or []), note]
+        fields["resume"] = resume
+        print(f"[studio] node {before.get('node_ip')} ({str(before.get('node_id'))[:8]}) was lost; the run goes on on "
+              f"{me['node_ip']} ({me['node_id'][:8]}) " + ("from its last checkpoint" if resume else "from the start"),
+              flush=True)
+    runfolder.write_status(rd, "running", **fields)
+    return device, resume, now
+
+
+def supervise(run_dir: str, registry: str, address: str, restarted: bool) -> None:
+    """Claim the run here, train it in a worker process, and keep node.json fresh until the worker ends."""
+    rd = Path(run_dir)
+    me = node_info()
+    claimed = claim(rd, me, restarted)
+    if claimed is None:
+        return
+    device, resume, claimed_at = claimed
+    argv = [sys.executable, "-m", "studio.runs.worker", str(rd), "--registry", registry, "--device", device,
+            "--on-cluster"] + (["--resume"] if resume else [])
+    with open(RunFolder(rd).log, "ab") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=str(rd.parent), env=worker_env(address))  # --on-cluster: it dies with this actor
+    beat = {**me, "worker_pid": proc.pid}
+    while proc.poll() is None:
+        files.atomic_write_json(RunFolder(rd).node, {**beat, "heartbeat_at": time.time()})
+        try:
+            proc.wait(timeout=HEARTBEAT_S)
+        except subprocess.TimeoutExpired:
+            pass
+    files.atomic_write_json(RunFolder(rd).node, {**beat, "heartbeat_at": time.time(), "ended_at": time.time(),
+                                                 "returncode": proc.returncode})
+    st = runfolder.read_status(rd)
+    mine = st.get("claimed_at") == claimed_at and (st.get("node") or {}).get("actor") == me["actor"]
+    if st.get("status") in ("running", "stopping") and mine:  # killed without a word (out of memory, a signal)
+        code = proc.returncode
+        how = f"signal {-code}" if code < 0 else f"exit code {code}"
+        runfolder.write_status(rd, "failed", finished_at=time.time(),
+                               reason=f"The worker on node {me['node_ip']} ended with {how} without reporting: it "
+                                      "was killed or ran out of memory. Resume continues from the last checkpoint.")
+
+
+@ray.remote
+class RunOnNode:
+    """One run's work on the node Ray placed it on (see the module's doc)."""
+
+    def __init__(self, run_dir: str, registry: str, address: str):
+        restarted = ray.get_runtime_context().was_current_actor_reconstructed
+        self.done = threading.Event()
+
+        def work():
+            try:
+                supervise(run_dir, registry, address, restarted)
+            except BaseException as e:  # noqa: BLE001 - the run says why; the actor must still end
+                try:
+                    runfolder.write_status(Path(run_dir), "failed", if_active=True, finished_at=time.time(),
+                                           reason=f"Its work on the cluster failed: {type(e).__name__}: {e}")
+                except OSError:
+                    pass
+            finally:
+                self.done.set()
+                ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
+
+        threading.Thread(target=work, daemon=True, name="studio-run").start()
+
+    def where(self) -> dict[str, Any]:
+        return node_info()

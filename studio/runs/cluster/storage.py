@@ -1,0 +1,92 @@
+"""Whether every node of the cluster reaches the runs folder: the folder is the truth (config, status, metrics,
+checkpoints, the model), so a node that sees another folder at that path, or none, would train a run nobody sees.
+
+The head writes a probe file with a fresh token into the runs folder; a small task pinned to each alive node reads
+it back and writes an answer beside it, which the head reads. Checked before the first run and again whenever the
+set of nodes changes (a node that joins later is checked before it gets a run)."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from pathlib import Path
+
+from studio.base import files
+from studio.runs.cluster.connect import connect
+
+PROBE = ".cluster-probe"
+_CHECKED: dict[tuple[str, frozenset[str]], str | None] = {}
+_LOCK = threading.Lock()
+
+
+def _read_on_node(root: str, token: str, node_id: str) -> str | None:
+    """On the node: None when it reads the head's token from the runs folder and leaves its own answer there."""
+    import os
+
+    probe = os.path.join(root, PROBE)
+    try:
+        with open(probe, encoding="utf-8") as fh:
+            seen = fh.read().strip()
+    except OSError as e:
+        return f"cannot read the runs folder {root} ({type(e).__name__}: {e.strerror or e})"
+    if seen != token:
+        return f"sees another folder at {root} (not the one the studio writes)"
+    try:
+        with open(os.path.join(root, f"{PROBE}-{node_id[:12]}"), "w", encoding="utf-8") as fh:
+            fh.write(token)
+    except OSError as e:
+        return f"cannot write to the runs folder {root} ({type(e).__name__}: {e.strerror or e})"
+    return None
+
+
+def check(root: Path, timeout: float = 120.0) -> list[str]:
+    """One sentence per alive node that does not share the runs folder; empty when all do."""
+    ray = connect()
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    root = Path(root).resolve()
+    token = secrets.token_hex(8)
+    files.atomic_write_text(root / PROBE, token)
+    remote = ray.remote(num_cpus=0, max_retries=0)(_read_on_node)
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    refs = {n["NodeID"]: remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
+            .remote(str(root), token, n["NodeID"]) for n in nodes}
+    problems = []
+    deadline = time.time() + timeout
+    for n in nodes:
+        where = f"node {n['NodeManagerAddress']} ({n['NodeID'][:8]})"
+        try:
+            why = ray.get(refs[n["NodeID"]], timeout=max(1.0, deadline - time.time()))
+        except Exception as e:  # noqa: BLE001 - a node that does not answer cannot be trusted with a run either
+            why = f"did not answer the check ({type(e).__name__})"
+        answer = root / f"{PROBE}-{n['NodeID'][:12]}"
+        if why is None and (not answer.exists() or answer.read_text(encoding="utf-8").strip() != token):
+            why = f"writes to another folder at {root} (its answer never reached this one)"
+        answer.unlink(missing_ok=True)
+        if why:
+            problems.append(f"{where} {why}")
+    (root / PROBE).unlink(missing_ok=True)
+    return problems
+
+
+def sentence(root: Path, problems: list[str]) -> str:
+    return (f"Every node of the cluster must reach the runs folder {Path(root).resolve()} (a shared file system "
+            f"mounted at the same path): {'; '.join(problems)}. Runs wait until it does.")
+
+
+def problem(root: Path) -> str | None:
+    """The sentence for the current set of nodes (checked once per set), or None when every node shares the folder."""
+    ray = connect()
+    key = (str(Path(root).resolve()), frozenset(n["NodeID"] for n in ray.nodes() if n.get("Alive")))
+    with _LOCK:
+        if key not in _CHECKED:
+            found = check(root)
+            _CHECKED[key] = sentence(root, found) if found else None
+        return _CHECKED[key]
+
+
+def forget() -> None:
+    """Check again next time (`studio cluster --check`, tests)."""
+    with _LOCK:
+        _CHECKED.clear()

@@ -1,0 +1,173 @@
+"""The queue on a real Ray cluster: a head and a second node on loopback (tests/ray_cluster.py), each with one CPU.
+
+- Queued runs become Ray work: three runs land on both nodes, never two on one node at once (each asks for one
+  CPU), and each records the node it trained on; a run asking for a resource only node_b has trains there; one
+  asking for a resource no node has waits, saying so, and stops at once.
+- Stop, kill and resume work on a run on the cluster as they do on this machine.
+- One run trains with two Ray Train workers on the two nodes (gloo) to the single-process run's test metrics, and
+  survives losing a worker's node mid-run: it says which node it lost and resumes from its checkpoint.
+- A node that sees another folder at the runs folder's path is named before any run goes to it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from studio.base import runfolder
+from studio.base.runfolder import RunFolder
+from studio.config import RunConfig
+from studio.runs.cluster import executor, storage, view
+from studio.runs.store import Store, process_alive
+from studio.training.checkpoints import last_checkpoint
+from tests.ray_cluster_fixture import studio_on_cluster
+from tests.support import kill_active, tiny_config, wait_for
+
+pytestmark = pytest.mark.slow
+STEPS = dict(eval_strategy="steps", eval_steps=5, group_by_length=False, logging_steps=1)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with studio_on_cluster() as c:
+        yield c
+
+
+@pytest.fixture
+def store(tmp_path, cluster):
+    s = Store(tmp_path / "runs")
+    assert s.cluster == cluster.address
+    yield s
+    kill_active(s)
+
+
+def cfg(tiny_bert, csv, **training) -> RunConfig:
+    return RunConfig.from_dict(tiny_config(tiny_bert, csv, "lora", **training))
+
+
+def node_with(resource: str) -> str:
+    import ray
+
+    return next(n["NodeID"] for n in ray.nodes() if n.get("Alive") and resource in n["Resources"])
+
+
+def test_queued_runs_go_where_ray_places_them_on_both_nodes(store, tiny_bert, separable_csv):
+    ids = [store.create(cfg(tiny_bert, separable_csv, epochs=2)) for _ in range(3)]
+    done = [store.wait(i, timeout=300) for i in ids]
+    for run_id, st in zip(ids, done):
+        assert st["status"] == "completed", (st.get("reason"), runfolder.tail_log(store.run_dir(run_id), 30))
+        assert st["cluster"]["asks"]["cpus"] == 1 and st["node"]["executor"] == "ray"
+    assert {st["node"]["node_id"] for st in done} == {node_with("node_a"), node_with("node_b")}
+    # One CPU each: Ray never ran two runs on one node at the same time.
+    for a in done:
+        for b in done:
+            if a is not b and a["node"]["node_id"] == b["node"]["node_id"]:
+                assert a["finished_at"] <= b["started_at"] or b["finished_at"] <= a["started_at"]
+    shown = view.text(view.snapshot(store))
+    assert "2 nodes alive" in shown and "node_a 1" in shown and "node_b 1" in shown, shown
+
+
+def test_a_run_asks_for_what_its_config_names(store, tiny_bert, separable_csv):
+    run_id = store.create(cfg(tiny_bert, separable_csv, epochs=1, cluster_resources="node_b:1"))
+    st = store.wait(run_id, timeout=300)
+    assert st["status"] == "completed" and st["node"]["node_id"] == node_with("node_b")
+    # Nothing offers a100_pool: the run waits in Ray's queue, and says for what.
+    waiting = store.create(cfg(tiny_bert, separable_csv, epochs=1, cluster_resources="a100_pool:1"))
+    wait_for(lambda: store.status(waiting).get("cluster"), what="the run handed to Ray")
+    time.sleep(2)
+    assert store.status(waiting)["status"] == "queued"
+    queued = view.snapshot(store)["queued"]
+    assert queued == [{"run": waiting, "asks": store.status(waiting)["cluster"]["asks"],
+                       "why": "no node has 1 a100_pool: it waits for a node that has to join"}], queued
+    assert executor.work_present(store.status(waiting))
+    store.stop(waiting)
+    st = store.status(waiting)
+    assert st["status"] == "stopped" and not executor.work_present(st)  # its place in Ray's queue went with it
+
+
+def test_stop_resume_and_kill_on_the_cluster(store, tiny_bert, separable_csv):
+    run_id = store.create(cfg(tiny_bert, separable_csv, epochs=20, **STEPS))  # 100 steps
+    rd = store.run_dir(run_id)
+    wait_for(lambda: (runfolder.read_status(rd).get("step") or 0) >= 6, timeout=240, poll=0.1,
+             what="a few steps on a node")
+    store.stop(run_id)
+    st = store.wait(run_id, timeout=120)
+    assert st["status"] == "stopped" and st["step"] < 100, st.get("reason")
+    assert any(RunFolder(rd).checkpoints.glob("checkpoint-*")), "a stopped run keeps its checkpoint"
+    store.resume(run_id)
+    st = store.wait(run_id, timeout=300)
+    assert st["status"] == "completed", (st.get("reason"), runfolder.tail_log(rd, 30))
+    assert st["cluster"]["attempt"] == 2 and "resuming from checkpoint" in RunFolder(rd).log.read_text()
+    steps = [r["step"] for r in runfolder.read_metrics(rd) if r["kind"] == "train"]
+    assert steps == list(range(1, 101)), "every step once across the stop"
+
+    killed = store.create(cfg(tiny_bert, separable_csv, epochs=200, **STEPS))
+    krd = store.run_dir(killed)
+    wait_for(lambda: (runfolder.read_status(krd).get("step") or 0) >= 2, timeout=240, poll=0.1,
+             what="the second run training")
+    pid = wait_for(lambda: runfolder.read_status(krd).get("pid"), what="its worker's pid")
+    pid_start = runfolder.read_status(krd).get("pid_start")
+    store.kill(killed)
+    assert store.status(killed)["status"] == "stopped"
+    wait_for(lambda: not process_alive(pid, pid_start), timeout=30, what="the worker to die with its actor")
+    assert not executor.work_present(store.status(killed))
+
+
+def test_one_run_trains_across_two_nodes_and_survives_losing_one(store, tiny_bert, separable_csv, cluster):
+    alone = store.create(cfg(tiny_bert, separable_csv, epochs=2, batch_size=8, **STEPS))
+    spread = store.create(cfg(tiny_bert, separable_csv, epochs=2, batch_size=4, num_processes=2, num_machines=2,
+                              **STEPS))
+    one, two = store.wait(alone, timeout=300), store.wait(spread, timeout=400)
+    assert two["status"] == "completed", (two.get("reason"), runfolder.tail_log(store.run_dir(spread), 40))
+    assert two["launch"]["launcher"] == "ray" and two["launch"]["backend"] == "gloo"
+    assert len({w["node_id"] for w in two["worker_nodes"]}) == 2, two["worker_nodes"]
+    # Two workers of 4 rows make the single process's batches of 8: the same scores on the test split.
+    m1, m2 = one["test_metrics"], two["test_metrics"]
+    assert m1 == pytest.approx(m2, abs=0.05), (m1, m2)
+    first = [[r["loss"] for r in runfolder.read_metrics(store.run_dir(i)) if r["kind"] == "train"][0]
+             for i in (alone, spread)]
+    assert first[0] == pytest.approx(first[1], rel=0.02), first
+
+    # A worker's node dies mid-run: the run says which, and goes on from its checkpoint when a node joins.
+    run_id = store.create(cfg(tiny_bert, separable_csv, epochs=30, batch_size=4, num_processes=2, num_machines=2,
+                              **STEPS))  # 150 steps
+    rd = store.run_dir(run_id)
+    wait_for(lambda: last_checkpoint(rd), timeout=300, poll=0.1, what="a first whole checkpoint")
+    cluster.kill_node("node_b")
+    cluster.add_node("node_c")
+    st = store.wait(run_id, timeout=400)
+    assert st["status"] == "completed", (st.get("reason"), runfolder.tail_log(rd, 40))
+    notes = (st.get("worker_restarts") or []) + (st.get("node_restarts") or [])
+    assert notes and all(n["from_checkpoint"] for n in notes), notes
+    log = RunFolder(rd).log.read_text()
+    assert "lost" in log and "resuming from checkpoint" in log, log[-3000:]
+    steps = [r["step"] for r in runfolder.read_metrics(rd) if r["kind"] == "train"]
+    assert sorted(set(steps)) == list(range(1, 151)) and len(steps) == len(set(steps)), "every step once"
+
+
+@pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare(1) for a node with its own mounts")
+def test_a_node_that_does_not_share_the_runs_folder_is_named_before_any_run_goes_to_it(
+        tmp_path, cluster, tiny_bert, separable_csv):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    # node_x sees an empty file system at the runs folder's path (a mount the other nodes lack).
+    mount = ["unshare", "-m", "sh", "-c", f"mount -t tmpfs none {runs} && exec \"$0\" \"$@\""]
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("mount namespaces need root here")
+    cluster.add_node("node_x", prefix=mount)
+    try:
+        storage.forget()
+        problems = storage.check(runs)
+        assert len(problems) == 1 and "cannot read the runs folder" in problems[0], problems
+        store = Store(runs)
+        run_id = store.create(cfg(tiny_bert, separable_csv, epochs=1))
+        waiting = store.status(run_id)
+        assert waiting["status"] == "queued" and "must reach the runs folder" in waiting["cluster"]["waiting"]
+        assert view.snapshot(store)["queued"][0]["why"] == waiting["cluster"]["waiting"]
+        store.stop(run_id)
+    finally:
+        cluster.kill_node("node_x")
+        storage.forget()
