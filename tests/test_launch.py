@@ -42,7 +42,7 @@ def launched(monkeypatch, tmp_path):
     for var in ("STUDIO_HOST", "STUDIO_PORT", "STUDIO_SHARE", "STUDIO_AUTH", "STUDIO_RUNS_DIR", "STUDIO_MAX_FILE_MB",
                 "STUDIO_TRUST_REMOTE_CODE", "STUDIO_ALLOW_LOCAL_MODELS", "STUDIO_AUTH_FILE", "STUDIO_ADMINS",
                 "STUDIO_NO_LOGIN", "STUDIO_POLICY", "STUDIO_LIMITS", "STUDIO_MAX_ROWS", "SPACE_ID", "OAUTH_CLIENT_ID",
-                "GRADIO_SERVER_NAME", "HF_TOKEN", "HF_TOKEN_PATH", secrets.WITHHELD_ENV):
+                "GRADIO_SERVER_NAME", "HF_TOKEN", "HF_TOKEN_PATH", "STUDIO_RAY", secrets.WITHHELD_ENV):
         # setenv first, so what main() writes into os.environ is undone after the test
         monkeypatch.setenv(var, "")
         monkeypatch.delenv(var)
@@ -168,6 +168,24 @@ def test_remote_code_and_local_models_are_operator_flags(launched, caplog):
     assert any("--trust-remote-code is on" in r.getMessage() for r in caplog.records)
     launched([], {"STUDIO_TRUST_REMOTE_CODE": "1", "STUDIO_ALLOW_LOCAL_MODELS": "0"})
     assert os.environ["STUDIO_TRUST_REMOTE_CODE"] == "1" and os.environ["STUDIO_ALLOW_LOCAL_MODELS"] == "0"
+
+
+def test_ray_without_ray_or_without_a_cluster_is_refused_with_what_to_do(launched, monkeypatch):
+    """--ray joins the cluster before the page starts; tests/components/panels/test_cluster_panel.py starts the
+    studio on a real one."""
+    with monkeypatch.context() as m:
+        m.setitem(sys.modules, "ray", None)  # as where Ray is not installed
+        with pytest.raises(SystemExit, match=r"pip install 'studio\[ray\]'"):
+            launched(["--ray", "127.0.0.1:6379"])
+    pytest.importorskip("ray")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(SystemExit, match=f"No Ray cluster answers at 127.0.0.1:{port}"):
+        launched([], env={"STUDIO_RAY": f"127.0.0.1:{port}"})
+    assert "app" not in launched.built, "no page without its cluster"
 
 
 def test_bad_auth_is_refused():

@@ -11,16 +11,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from studio.base import runfolder
 from studio.runs.store import process_alive
-from tests.components.ui_support import ROOT, free_port, running_app, stop_active_runs
+from tests.components.ui_support import launch_server, running_app, stop_active_runs
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client  # noqa: E402
@@ -28,30 +25,6 @@ from gradio_client import Client  # noqa: E402
 pytestmark = pytest.mark.slow
 # The sample's 192 training rows in batches of 8, 2 epochs: 48 steps, a line each.
 LONGER = {"epochs": 2, "max_length": 32, "logging_steps": 1, "learning_rate": 3e-3, "batch_size": 8}
-
-
-def launch_server(runs_dir: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "STUDIO_ALLOW_LOCAL_MODELS": "1", "PYTHONUNBUFFERED": "1"}
-    env.pop("STUDIO_RUNS_DIR", None)
-    with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "launch.py"), "--port", str(port),
-                                 "--runs-dir", str(runs_dir)],
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(ROOT), env=env,
-                                start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    end = time.time() + 180
-    while True:
-        try:
-            with urllib.request.urlopen(url + "config", timeout=5) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            pass
-        if proc.poll() is not None or time.time() > end:
-            proc.kill()
-            raise AssertionError(f"server did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.3)
 
 
 def kill_server(proc: subprocess.Popen) -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,6 +34,31 @@ def running_app(runs_dir: Path, auth=None, **build_kwargs):
         yield url
     finally:
         app.close()
+
+
+def launch_server(runs_dir: Path, log: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    """`python launch.py --port P --runs-dir D [extra]` in a session of its own; (process, URL) once it answers."""
+    port = free_port()
+    env = {**os.environ, "STUDIO_ALLOW_LOCAL_MODELS": "1", "PYTHONUNBUFFERED": "1"}
+    env.pop("STUDIO_RUNS_DIR", None)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "launch.py"), "--port", str(port),
+                                 "--runs-dir", str(runs_dir), *extra],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(ROOT), env=env,
+                                start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+    end = time.time() + 180
+    while True:
+        try:
+            with urllib.request.urlopen(url + "config", timeout=5) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > end:
+            proc.kill()
+            raise AssertionError(f"server did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.3)
 
 
 def stop_active_runs(runs_dir: Path) -> None:
