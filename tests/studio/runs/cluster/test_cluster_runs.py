@@ -18,6 +18,8 @@ import time
 import pytest
 
 from studio.base import runfolder
+from studio.base.access import Person
+from studio.base.errors import RunError
 from studio.base.runfolder import RunFolder
 from studio.config import RunConfig
 from studio.runs.cluster import executor, storage, view
@@ -83,6 +85,12 @@ def test_a_run_asks_for_what_its_config_names(store, tiny_bert, separable_csv):
     assert queued == [{"run": waiting, "asks": store.status(waiting)["cluster"]["asks"],
                        "why": "no node has 1 a100_pool: it waits for a node that has to join"}], queued
     assert executor.work_present(store.status(waiting))
+    # Someone else sees the resources, not the machines' addresses or whose run waits for what.
+    other = view.snapshot(store.as_person(Person("bob")))
+    assert other["address"] == "" and [n["address"] for n in other["nodes"]] == ["node 1", "node 2"]
+    assert other["queued"] == [{"run": "another person's run", "asks": queued[0]["asks"], "why": ""}]
+    with pytest.raises(RunError):
+        store.as_person(Person("bob")).stop(waiting)
     store.stop(waiting)
     st = store.status(waiting)
     assert st["status"] == "stopped" and not executor.work_present(st)  # its place in Ray's queue went with it
