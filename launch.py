@@ -119,11 +119,11 @@ def join_cluster(address: str, runs_dir: Path) -> None:
     try:
         ray = connect(address)
         runs_dir.mkdir(parents=True, exist_ok=True)
-        problems = storage.check(runs_dir)
+        problem = storage.problem(runs_dir)  # checked once here; the queue asks again when the nodes change
     except ConfigError as e:
         raise SystemExit(str(e)) from None
-    if problems:
-        raise SystemExit(storage.sentence(runs_dir, problems))
+    if problem:
+        raise SystemExit(problem)
     alive = [n for n in ray.nodes() if n.get("Alive")]
     log.info("Ray cluster at %s: %d node(s), %s", address, len(alive), ray.cluster_resources())
 

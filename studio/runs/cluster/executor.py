@@ -123,10 +123,25 @@ def submit_queued(store: "Store") -> list[str]:
             continue
         if st.get("secrets", "server") == "server" and not secrets.can_hand_out():
             continue  # the server's secrets are held by the app, which submits it
-        submit(store, r["id"], cluster_has_gpus)
-        active[r["owner"]] = active.get(r["owner"], 0) + 1
-        started.append(r["id"])
+        if _submit_once(store, r["id"], cluster_has_gpus):
+            active[r["owner"]] = active.get(r["owner"], 0) + 1
+            started.append(r["id"])
     return started
+
+
+def _submit_once(store: "Store", run_id: str, cluster_has_gpus: bool) -> bool:
+    """Submit the run unless another dispatcher (the app's upkeep thread, a request, a worker) just did: the look
+    and the submission happen under the registry's write lock, which every process of the studio takes."""
+    ray = connect(store.cluster)
+    with store._db(immediate=True):
+        st = runfolder.read_status(store.folder(run_id))
+        if st.get("status") != "queued" or work_present(st, store.cluster):
+            return False
+        try:
+            submit(store, run_id, cluster_has_gpus)
+        except ray.exceptions.ActorAlreadyExistsError:
+            return False  # a dispatcher of another studio on the same registry got there first
+    return True
 
 
 def _waiting(rd: Path, why: str) -> None:

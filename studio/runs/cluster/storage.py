@@ -16,7 +16,8 @@ from studio.base import files
 from studio.runs.cluster.connect import connect
 
 PROBE = ".cluster-probe"
-_CHECKED: dict[tuple[str, frozenset[str]], str | None] = {}
+_CHECKED: dict[tuple[str, frozenset[str]], tuple[str | None, float]] = {}
+RECHECK_FAILURE_S = 60.0  # a node whose mount the operator fixed gets runs within a minute
 _LOCK = threading.Lock()
 
 
@@ -80,10 +81,11 @@ def problem(root: Path) -> str | None:
     ray = connect()
     key = (str(Path(root).resolve()), frozenset(n["NodeID"] for n in ray.nodes() if n.get("Alive")))
     with _LOCK:
-        if key not in _CHECKED:
+        got = _CHECKED.get(key)
+        if got is None or (got[0] is not None and time.time() - got[1] > RECHECK_FAILURE_S):
             found = check(root)
-            _CHECKED[key] = sentence(root, found) if found else None
-        return _CHECKED[key]
+            got = _CHECKED[key] = (sentence(root, found) if found else None, time.time())
+        return got[0]
 
 
 def forget() -> None:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from studio.runs.store import Store
 
 STANDARD = ("CPU", "GPU", "memory", "object_store_memory")
+HIDDEN_STORAGE = "a node of the cluster cannot reach the runs folder; runs wait until the operator fixes it"
 
 
 def _available_per_node(ray) -> dict[str, dict[str, float]]:
@@ -58,11 +59,16 @@ def snapshot(store: "Store") -> dict[str, Any]:
         for node_id in places:
             if node_id in by_id:
                 by_id[node_id]["runs"].append({"run": label, "status": r["status"]})
-    if not store.person.sees_all:  # the machines' addresses are the operator's business
+    problem = storage.problem(store.root)
+    if not store.person.sees_all:  # the machines' addresses and the server's folders are the operator's business
         for i, n in enumerate(nodes, 1):
             n.update(address=f"node {i}", node_id="")
+        if problem:
+            problem = HIDDEN_STORAGE
+            for q in queued:
+                q["why"] = HIDDEN_STORAGE if "runs folder" in q["why"] else q["why"]
     return {"address": store.cluster if store.person.sees_all else "", "nodes": nodes, "queued": queued,
-            "storage": storage.problem(store.root)}
+            "storage": problem}
 
 
 def _why_waiting(st: dict[str, Any], nodes: list[dict[str, Any]], store: "Store") -> str:

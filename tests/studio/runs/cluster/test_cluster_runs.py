@@ -96,6 +96,36 @@ def test_a_run_asks_for_what_its_config_names(store, tiny_bert, separable_csv):
     assert st["status"] == "stopped" and not executor.work_present(st)  # its place in Ray's queue went with it
 
 
+def test_two_dispatchers_at_once_hand_a_run_to_ray_once(store, tiny_bert, separable_csv):
+    """The app's upkeep thread and a request dispatch at the same moment (a fresh clone's suite saw Ray refuse the
+    second actor's name, failing the request that started the run)."""
+    import threading
+
+    import ray
+
+    for _ in range(3):
+        run_id = store.create(cfg(tiny_bert, separable_csv, epochs=1, cluster_resources="nowhere:1"), start=False)
+        gate, errors = threading.Barrier(3), []
+
+        def dispatch():
+            gate.wait()
+            try:
+                store.dispatch()
+            except Exception as e:  # noqa: BLE001 - the test names it
+                errors.append(e)
+
+        threads = [threading.Thread(target=dispatch) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        ours = [a for a in ray.util.list_named_actors(all_namespaces=True)
+                if a["name"].startswith(f"studio-run-{run_id}-")]
+        assert [a["name"] for a in ours] == [f"studio-run-{run_id}-1"], ours
+        store.stop(run_id)
+
+
 def test_stop_resume_and_kill_on_the_cluster(store, tiny_bert, separable_csv):
     run_id = store.create(cfg(tiny_bert, separable_csv, epochs=20, **STEPS))  # 100 steps
     rd = store.run_dir(run_id)
