@@ -33,8 +33,9 @@ class LocalCluster:
         self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
         self.env.pop("RAY_ADDRESS", None)
         # Nodes that die are noticed within a few health checks, not the default half a minute.
+        # No idle Python workers started ahead of need: on a small machine they take CPU the tests want.
         system = json.dumps({"health_check_period_ms": health_check_ms, "health_check_failure_threshold": 3,
-                             "health_check_initial_delay_ms": 0})
+                             "health_check_initial_delay_ms": 0, "enable_worker_prestart": False})
         self.client_port = free_port()
         self._start(["--head", f"--port={self.port}", f"--temp-dir={self.temp}", "--include-dashboard=false",
                      f"--ray-client-server-port={self.client_port}",

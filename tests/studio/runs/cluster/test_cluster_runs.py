@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -21,6 +22,7 @@ from studio.base import runfolder
 from studio.base.access import Person
 from studio.base.errors import RunError
 from studio.base.runfolder import RunFolder
+from studio.cli import main as cli_main
 from studio.config import RunConfig
 from studio.runs.cluster import executor, storage, view
 from studio.runs.store import Store, process_alive
@@ -56,7 +58,7 @@ def node_with(resource: str) -> str:
     return next(n["NodeID"] for n in ray.nodes() if n.get("Alive") and resource in n["Resources"])
 
 
-def test_queued_runs_go_where_ray_places_them_on_both_nodes(store, tiny_bert, separable_csv):
+def test_queued_runs_go_where_ray_places_them_on_both_nodes(store, tiny_bert, separable_csv, capsys):
     ids = [store.create(cfg(tiny_bert, separable_csv, epochs=2)) for _ in range(3)]
     done = [store.wait(i, timeout=300) for i in ids]
     for run_id, st in zip(ids, done):
@@ -70,6 +72,10 @@ def test_queued_runs_go_where_ray_places_them_on_both_nodes(store, tiny_bert, se
                 assert a["finished_at"] <= b["started_at"] or b["finished_at"] <= a["started_at"]
     shown = view.text(view.snapshot(store))
     assert "2 nodes alive" in shown and "node_a 1" in shown and "node_b 1" in shown, shown
+    # The same from the command line, as JSON.
+    assert cli_main(["--runs-dir", str(store.root), "--ray", store.cluster, "cluster", "--json"]) == 0
+    snap = json.loads(capsys.readouterr().out)
+    assert sorted(n["total"].get("node_a", n["total"].get("node_b")) for n in snap["nodes"] if n["alive"]) == [1, 1]
 
 
 def test_a_run_asks_for_what_its_config_names(store, tiny_bert, separable_csv):
