@@ -101,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not several or len(gpus_in(device)) > 1:  # its GPU, or its group: one GPU for each of its ranks
             pin_gpu(device)
+        if a.on_cluster and not several:
+            # The server that queued it may have no GPU or package this node has (or lack one it has): what the run
+            # needs is checked here, where it trains (a run over several nodes meets its nodes in its ranks: their own
+            # errors say what is missing).
+            load_run_config(run_dir).check_this_machine()
         # Not a state change (no field the registry mirrors): the row is in step since the sync above.
         runfolder.write_status(run_dir, st["status"], if_active=True, forked=a.forked)
         print(f"[studio] run {run_id} started on {device}", flush=True)

@@ -79,9 +79,10 @@ def claim(rd: Path, me: dict[str, Any], restarted: bool) -> tuple[str, bool, flo
                 "now": me["node_ip"], "now_node_id": me["node_id"], "from_checkpoint": resume}
         fields["node_restarts"] = [*(st.get("node_restarts") or []), note]
         fields["resume"] = resume
-        print(f"[studio] node {before.get('node_ip')} ({str(before.get('node_id'))[:8]}) was lost; the run goes on on "
-              f"{me['node_ip']} ({me['node_id'][:8]}) " + ("from its last checkpoint" if resume else "from the start"),
-              flush=True)
+        with open(RunFolder(rd).log, "a", encoding="utf-8") as log:
+            log.write(f"[studio] node {before.get('node_ip')} ({str(before.get('node_id'))[:8]}) was lost; the run "
+                      f"goes on on {me['node_ip']} ({me['node_id'][:8]}) "
+                      + ("from its last checkpoint\n" if resume else "from the start\n"))
     runfolder.write_status(rd, "running", **fields)
     return device, resume, now
 

@@ -82,6 +82,9 @@ def test_a_run_asks_for_what_its_config_names(store, tiny_bert, separable_csv):
     run_id = store.create(cfg(tiny_bert, separable_csv, epochs=1, cluster_resources="node_b:1"))
     st = store.wait(run_id, timeout=300)
     assert st["status"] == "completed" and st["node"]["node_id"] == node_with("node_b")
+    # What the machine must offer is checked on the node that trains the run, not on the server that queued it.
+    failed = store.wait(store.create(cfg(tiny_bert, separable_csv, epochs=1, liger_kernels=True)), timeout=300)
+    assert failed["status"] == "failed" and "training.liger_kernels needs a CUDA GPU" in failed["reason"], failed
     # Nothing offers a100_pool: the run waits in Ray's queue, and says for what.
     waiting = store.create(cfg(tiny_bert, separable_csv, epochs=1, cluster_resources="a100_pool:1"))
     wait_for(lambda: store.status(waiting).get("cluster"), what="the run handed to Ray")
