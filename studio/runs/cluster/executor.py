@@ -105,7 +105,8 @@ def submit_queued(store: "Store") -> list[str]:
         if not rd.is_dir():
             continue
         st = runfolder.read_status(rd)
-        placed = st.get("status") == "queued" and work_present(st, store.cluster)
+        resumed = (st.get("resumed_at") or 0) > ((st.get("cluster") or {}).get("submitted_at") or 0)
+        placed = st.get("status") == "queued" and not resumed and work_present(st, store.cluster)
         if st.get("status") in ("running", "stopping") or placed:
             active[r["owner"]] = active.get(r["owner"], 0) + 1
         elif st.get("status") == "queued":
@@ -135,7 +136,10 @@ def _submit_once(store: "Store", run_id: str, cluster_has_gpus: bool) -> bool:
     ray = connect(store.cluster)
     with store._db(immediate=True):
         st = runfolder.read_status(store.folder(run_id))
-        if st.get("status") != "queued" or work_present(st, store.cluster):
+        # A run resumed a moment after it stopped may still have its last actor winding down: that one has done its
+        # work (a new claim makes it leave the run alone), so the resume gets an actor of its own at once.
+        resumed = (st.get("resumed_at") or 0) > ((st.get("cluster") or {}).get("submitted_at") or 0)
+        if st.get("status") != "queued" or (not resumed and work_present(st, store.cluster)):
             return False
         try:
             submit(store, run_id, cluster_has_gpus)

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from studio.base import runfolder
+from studio.base import files, runfolder
 from studio.base.access import Person
 from studio.base.errors import RunError
 from studio.base.runfolder import RunFolder
@@ -145,21 +145,28 @@ def test_stop_resume_and_kill_on_the_cluster(store, tiny_bert, separable_csv):
     assert st["status"] == "stopped" and st["step"] < 100, st.get("reason")
     assert any(RunFolder(rd).checkpoints.glob("checkpoint-*")), "a stopped run keeps its checkpoint"
     store.resume(run_id)
+    # Handed to Ray at once, though the stopped run's actor may still be winding down (a CLI resume has no app
+    # dispatching after it).
+    assert store.status(run_id)["cluster"]["attempt"] == 2
     st = store.wait(run_id, timeout=300)
     assert st["status"] == "completed", (st.get("reason"), runfolder.tail_log(rd, 30))
     assert st["cluster"]["attempt"] == 2 and "resuming from checkpoint" in RunFolder(rd).log.read_text()
     steps = [r["step"] for r in runfolder.read_metrics(rd) if r["kind"] == "train"]
     assert steps == list(range(1, 101)), "every step once across the stop"
 
-    killed = store.create(cfg(tiny_bert, separable_csv, epochs=200, **STEPS))
+    # Kill a run of two Ray Train workers: its worker, and both ranks on their nodes, end at once.
+    killed = store.create(cfg(tiny_bert, separable_csv, epochs=200, batch_size=4, num_processes=2, num_machines=2,
+                              **STEPS))
     krd = store.run_dir(killed)
     wait_for(lambda: (runfolder.read_status(krd).get("step") or 0) >= 2, timeout=240, poll=0.1,
              what="the second run training")
-    pid = wait_for(lambda: runfolder.read_status(krd).get("pid"), what="its worker's pid")
-    pid_start = runfolder.read_status(krd).get("pid_start")
+    ranks = [files.read_json(p)["pid"] for p in krd.glob(".node-rank*.json")]
+    worker = (runfolder.read_status(krd)["pid"], runfolder.read_status(krd)["pid_start"])
+    assert len(ranks) == 2 and process_alive(*worker)
     store.kill(killed)
     assert store.status(killed)["status"] == "stopped"
-    wait_for(lambda: not process_alive(pid, pid_start), timeout=30, what="the worker to die with its actor")
+    wait_for(lambda: not process_alive(*worker) and not any(process_alive(p, None) for p in ranks), timeout=60,
+             what="the worker and both ranks to die with the run's actor")
     assert not executor.work_present(store.status(killed))
 
 
