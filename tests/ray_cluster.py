@@ -43,8 +43,11 @@ class LocalCluster:
         self.nodes: dict[str, int] = {}
 
     def _start(self, args: list[str], cpus: float, resources: dict | None, prefix: list[str] | None = None) -> None:
+        # A small object store (the tests pass no large objects): no /dev/shm of a container's default size is
+        # too small for it, and each node holds 100 MB, not a third of the machine's memory.
         cmd = [*(prefix or []), RAY, "start", "--node-ip-address=127.0.0.1", f"--num-cpus={cpus:g}",
-               "--disable-usage-stats", f"--resources={json.dumps(resources or {})}", *args]
+               "--object-store-memory=100000000", "--disable-usage-stats",
+               f"--resources={json.dumps(resources or {})}", *args]
         done = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             raise RuntimeError(f"ray start failed: {done.stdout[-2000:]}\n{done.stderr[-2000:]}")
