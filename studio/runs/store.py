@@ -502,7 +502,7 @@ class Store:
                 now = time.time()
                 # status.json first (the truth other processes read), inside the registry lock
                 runfolder.write_status(rd, "running", device=free, started_at=now, finished_at=None, reason=None,
-                                       pid=None, pid_start=None, claimed_at=now)
+                                       pid=None, pid_start=None, claimed_at=now, node=None)  # on this machine
                 db.execute("UPDATE runs SET status='running', device=?, started_at=?, pid=NULL WHERE id=?",
                            (free, now, r["id"]))
                 return r["id"], free, bool(st.get("resume"))
@@ -645,7 +645,7 @@ class Store:
         if s not in runfolder.ACTIVE:
             raise RunError(f"Run {run_id} is {s}; only queued or running runs can be stopped.")
         if s == "queued":
-            if (st.get("cluster") or {}).get("actor"):
+            if self.cluster and (st.get("cluster") or {}).get("actor"):
                 cluster_executor.kill(st, self.cluster)  # its place in Ray's queue goes too
             st = runfolder.write_status(rd, "stopped", reason="Stopped while queued; it never started.",
                                         finished_at=time.time())
@@ -665,9 +665,12 @@ class Store:
         if st.get("status") not in runfolder.ACTIVE:
             raise RunError(f"Run {run_id} is {st.get('status')}; there is nothing to kill.")
         pid = st.get("pid")
-        if (st.get("cluster") or {}).get("actor"):
+        if _on_cluster(st) and not self.cluster and not _worker_gone(st, rd):
+            raise RunError(f"Run {run_id} trains on a node of a Ray cluster; kill it from a studio joined to that "
+                           "cluster (--ray ADDRESS).")
+        if self.cluster and (st.get("cluster") or {}).get("actor"):
             cluster_executor.kill(st, self.cluster)  # the actor on its node, and the worker with it
-        elif pid and process_alive(pid, st.get("pid_start")):
+        elif pid and process_alive(pid, st.get("pid_start")) and not _on_cluster(st):
             try:
                 os.killpg(int(pid), signal.SIGKILL)
             except ProcessLookupError:

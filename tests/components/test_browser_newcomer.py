@@ -67,7 +67,8 @@ def status(page) -> str:
 
 def take_the_offered_fix(page, refusal: str, button_id: str, shot_name: str):
     """The upload was refused with `refusal` and the one-click fix is offered: screenshot, click it; the button."""
-    page.wait_for_selector(f"#data-status:has-text('{refusal}')", timeout=60_000)
+    # The data check of an upload waits its turn behind others (a few at once): on a loaded machine, minutes.
+    page.wait_for_selector(f"#data-status:has-text('{refusal}')", timeout=150_000)
     button = page.locator(f"#{button_id}")
     button.wait_for(state="visible", timeout=10_000)
     shot(page, shot_name)

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from studio.base.cluster_address import parse_resources
-from studio.base.errors import ConfigError
+from studio.base.errors import ConfigError, RunError
 from studio.cli import main as cli_main
 from studio.config import RunConfig
 from studio.runs.cluster.asks import asks_for, fits_somewhere
@@ -73,3 +73,31 @@ def test_a_lost_node_is_named_by_its_ranks():
     assert describe_loss(lost, RuntimeError("Training failed due to worker errors:\n  rank 1 died")) == (
         "the cluster lost the node of rank 1 on node 10.0.0.7 (f5e5afcc) (RuntimeError: Training failed due to "
         "worker errors:)")
+
+
+def test_a_run_that_trained_on_a_cluster_resumes_on_this_machine_and_is_killed_only_from_its_cluster(
+        tmp_path, tiny_bert, separable_csv, monkeypatch):
+    """The same runs folder served with and without --ray: a run stopped on a node resumes on this machine's queue
+    (its node is forgotten, so its liveness is its local worker's again); one still training on a node cannot be
+    killed from a studio that does not reach the cluster."""
+    import time
+
+    from studio.base import files, runfolder
+    from studio.base.runfolder import RunFolder
+    from studio.runs.store import Store
+    from tests.support import tiny_config
+
+    monkeypatch.delenv("STUDIO_RAY", raising=False)
+    store = Store(tmp_path / "runs")
+    run_id = store.create(RunConfig.from_dict(tiny_config(tiny_bert, separable_csv, "lora", epochs=1)), start=False)
+    rd = store.run_dir(run_id)
+    node = {"executor": "ray", "node_id": "ab" * 28, "node_ip": "10.0.0.7", "actor": f"studio-run-{run_id}-1"}
+    runfolder.write_status(rd, "running", node=node, cluster={"actor": node["actor"], "attempt": 1},
+                           claimed_at=time.time(), pid=None)
+    files.atomic_write_json(RunFolder(rd).node, {**node, "heartbeat_at": time.time()})
+    with pytest.raises(RunError, match="trains on a node of a Ray cluster"):
+        store.kill(run_id)
+    runfolder.write_status(rd, "stopped", finished_at=time.time())
+    store.resume(run_id)
+    st = store.wait(run_id, timeout=300)
+    assert st["status"] == "completed" and st.get("node") is None, (st.get("reason"), st.get("node"))
