@@ -682,6 +682,8 @@ class Store:
         if st.get("status") == "queued":
             reason = "Stopped while queued; it never started."
         st = runfolder.write_status(rd, "stopped", reason=reason, finished_at=time.time())
+        if _on_cluster(st):
+            st = _stays_stopped(rd, reason)
         TOKENS.pop(run_id, None)
         self.sync(run_id)
         self.dispatch()
@@ -767,6 +769,20 @@ def _row_access(row: dict[str, Any]) -> Access:
     except ValueError:
         readers = ()
     return Access(row.get("owner"), readers)
+
+
+def _stays_stopped(rd: Path, reason: str, within: float = 5.0) -> dict[str, Any]:
+    """A killed cluster run's ranks end a moment after its actor (Ray ends a dead driver's workers itself), and a
+    rank that read the status just before the kill was written may write it back as running: written again until
+    it stays stopped (here a kill can wait for its processes; on another machine it cannot)."""
+    end = time.time() + within
+    st = runfolder.read_status(rd)
+    while time.time() < end:
+        time.sleep(0.25)
+        st = runfolder.read_status(rd)
+        if st.get("status") in runfolder.ACTIVE:
+            st = runfolder.write_status(rd, "stopped", reason=reason, finished_at=time.time())
+    return st
 
 
 def _on_cluster(st: dict[str, Any]) -> bool:
