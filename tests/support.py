@@ -219,3 +219,16 @@ def chat_exports_match_the_run(run_dir: Path, tmp_path: Path, question: str) -> 
         assert torch.allclose(merged(input_ids=ids).logits, want, atol=1e-4)
         assert torch.allclose(adapter(input_ids=ids).logits, want, atol=1e-4)
     return (adapter_dir / "README.md").read_text()
+
+
+def environment_as_it_was():
+    """A fixture body (`yield from`): os.environ put back after the test. Importing some libraries (lm-eval, ray)
+    sets variables of their own, which the shared spare worker's fingerprint counts (tests/conftest.py), so every
+    later run of the same test process would start a fresh worker instead of forking from it."""
+    import os
+
+    before = dict(os.environ)
+    yield
+    if dict(os.environ) != before:
+        os.environ.clear()
+        os.environ.update(before)

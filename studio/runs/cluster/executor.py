@@ -27,30 +27,29 @@ def actor_name(run_id: str, attempt: int) -> str:
     return f"studio-run-{run_id}-{attempt}"
 
 
-def work_present(st: dict[str, Any], address: str | None = None) -> bool:
-    """Whether the actor holding this run's place still exists (pending or alive)."""
+def _actor(st: dict[str, Any], address: str | None):
+    """The handle of the actor holding this run's place (pending or alive), or None."""
     name = (st.get("cluster") or {}).get("actor")
     if not name:
-        return False
+        return None
     ray = connect(address)
     try:
-        ray.get_actor(name, namespace=NAMESPACE)
-        return True
+        return ray.get_actor(name, namespace=NAMESPACE)
     except ValueError:
-        return False
+        return None
+
+
+def work_present(st: dict[str, Any], address: str | None = None) -> bool:
+    """Whether the actor holding this run's place still exists (pending or alive)."""
+    return _actor(st, address) is not None
 
 
 def kill(st: dict[str, Any], address: str | None = None) -> bool:
     """Kill the run's actor (and with it the worker, which dies with its parent); True when there was one."""
-    name = (st.get("cluster") or {}).get("actor")
-    if not name:
+    handle = _actor(st, address)
+    if handle is None:
         return False
-    ray = connect(address)
-    try:
-        handle = ray.get_actor(name, namespace=NAMESPACE)
-    except ValueError:
-        return False
-    ray.kill(handle, no_restart=True)
+    connect(address).kill(handle, no_restart=True)
     return True
 
 

@@ -1,17 +1,13 @@
-"""A Ray cluster of two nodes on loopback for the cluster tests (tests/ray_cluster.py), and the environment put back
-after each test (importing ray sets variables of its own, which the shared spare worker's fingerprint would count)."""
+"""The cluster tests import ray, which sets environment variables of its own: put back after each test
+(tests.support.environment_as_it_was says why)."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
+
+from tests import support
 
 
 @pytest.fixture(autouse=True)
 def environment_as_it_was():
-    before = dict(os.environ)
-    yield
-    if dict(os.environ) != before:
-        os.environ.clear()
-        os.environ.update(before)
+    yield from support.environment_as_it_was()
