@@ -124,10 +124,12 @@ class TrainingConfig:
                                   " num_machines 大于 1 时使用。", choices=DISTRIBUTED)
     num_machines: int = setting(1, "Machines training this run together; above 1, start the other machines' share "
                                 "with `python -m studio.runs.distributed join RUN_DIR --machine-rank K` (the runs "
-                                "folder must be shared).",
+                                "folder must be shared); on a Ray cluster (--ray), Ray Train spreads the processes "
+                                "over this many nodes itself.",
                                 zh="一起训练此运行的机器数；大于 1 时，用 `python -m studio.runs.distributed join"
                                    " RUN_DIR --machine-rank K` 启动其他机器的部分（运行文"
-                                   "件夹必须共享）。", min=1, max=1024)
+                                   "件夹必须共享）；在 Ray 集群上（--ray），由 Ray Train 自行把进程分布到这么多节点。",
+                                min=1, max=1024)
     main_process_ip: str | None = setting(None, "Several machines: the address of machine 0 (the one running the "
                                           "studio), which the others dial.",
                                           zh="多台机器：0 号机器（运行工作室的那台）的地址，其他机器会连接它。")
