@@ -7,7 +7,6 @@ import importlib.util
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,10 +25,11 @@ def test_a_child_processs_cpu_lands_on_the_file_its_test_process_runs(tmp_path, 
     (tmp_path / "gw0").write_text(f"{os.getpid()} tests/studio/test_x.py")
     sampler = sc.Sampler()
     sampler.look()  # what every process had spent before counts for nobody
-    child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 1.5\n"
-                              "while time.time() < end: pass\ntime.sleep(2)"])
+    # The child spends 1.5 s of CPU, however long a loaded machine takes to give it that, then says so and waits.
+    child = subprocess.Popen([sys.executable, "-c", "import time\nwhile time.process_time() < 1.5: pass\n"
+                              "print('spent', flush=True)\ntime.sleep(30)"], stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(2.0)
+        assert child.stdout.readline().strip() == "spent"
         sampler.look()
     finally:
         child.kill()
