@@ -20,14 +20,16 @@ import collections
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MARKS = Path(os.environ.get("SUITE_CPU_MARKS", "/tmp/suite-cpu-marks"))
+MARKS = Path(os.environ.get("SUITE_CPU_MARKS", "/tmp/suite-cpu-marks"))  # main() gives each run its own
 HZ = os.sysconf("SC_CLK_TCK")
 
 
@@ -117,12 +119,13 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "suite_cpu.json"))
     ap.add_argument("suite_args", nargs="*", help="after --: arguments for scripts/run-tests.sh")
     a = ap.parse_args()
-    subprocess.run(["rm", "-rf", str(MARKS)], check=False)
+    global MARKS
+    MARKS = Path(tempfile.mkdtemp(prefix="suite-cpu-"))  # this run's own: two runs at once do not mix their marks
     sampler = Sampler()
     sampler.look()
     thread = threading.Thread(target=sampler.run, daemon=True)
     thread.start()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "bench"),
+    env = {**os.environ, "SUITE_CPU_MARKS": str(MARKS), "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "bench"),
                                                                      os.environ.get("PYTHONPATH")]))}
     start = time.time()
     done = subprocess.run(["bash", str(ROOT / "scripts" / "run-tests.sh"), "-p", "suite_cpu", *a.suite_args],
@@ -131,6 +134,7 @@ def main() -> int:
     sampler.stop.set()
     thread.join()
     sampler.look()
+    shutil.rmtree(MARKS, ignore_errors=True)
     total = sum(sampler.by_file.values())
     result = {"command": "bench/suite_cpu.py " + " ".join(a.suite_args), "exit_status": done.returncode,
               "wall_s": round(wall, 1), "cpu_s": round(total, 1), "cores": os.cpu_count(),
