@@ -23,6 +23,7 @@ outlives the app, and it writes its own pid into status.json.
 from __future__ import annotations
 
 import atexit
+import gc
 import importlib.util
 import json
 import os
@@ -180,6 +181,11 @@ def serve(socket_path: str, parent_pid: int) -> int:
         print("[studio] spare worker: an import initialised CUDA, so workers forked from here could not use the GPU; "
               "runs start fresh workers instead", file=sys.stderr, flush=True)
         return 1
+    # What is imported now lives as long as the spare and every worker forked from it. Frozen, it is out of the
+    # collector's reach: a worker's full collections (accelerate runs one as training ends) skip it, which took a
+    # third of a tiny run's CPU (bench/RESULTS.md), and leave its pages shared with the spare instead of copied.
+    gc.collect()
+    gc.freeze()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked workers are reaped by the kernel, never zombies
     # A SIGTERM to the app's process group (a service stop, `timeout`) reaches the spare too: leave through
     # `finally`, which removes its folder. Forked workers set their own handler (a graceful stop).

@@ -24,11 +24,17 @@ ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-net
         "--disable-sync", "--no-first-run"]
 
 pytestmark = pytest.mark.slow
+# Pages here draw the same without motion: CSS animations off, and animation frames paced at 10 a second. Gradio
+# 6.31's status trackers keep a 60-a-second requestAnimationFrame loop going with nothing pending (an empty app has
+# one; each tab switch can leave another), and every frame is work for the renderer and the compositor: an idle
+# Data tab kept Chromium at 0.06-0.16 of a core, 0.007 paced (bench/RESULTS.md, "The test suite's minutes").
 STILL = """document.addEventListener('DOMContentLoaded', () => {
   const style = document.createElement('style');
   style.textContent = '*, *::before, *::after { animation: none !important; transition: none !important; }';
   document.head.appendChild(style);
-});"""
+});
+window.requestAnimationFrame = cb => setTimeout(() => cb(performance.now()), 100);
+window.cancelAnimationFrame = id => clearTimeout(id);"""
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -64,7 +70,7 @@ def browser():
 
         def still_page(*args, **kwargs):
             # Gradio's pending-state shimmer and spinners repaint without end while a run trains: in a test that
-            # is a renderer busy on one of two cores. Pages here draw the same without motion.
+            # is a renderer busy on one of two cores.
             page = new_page(*args, **kwargs)
             page.add_init_script(STILL)
             return page
