@@ -35,6 +35,7 @@ from typing import Any
 from studio.base import files, runfolder
 from studio.base.devices import pick_precision, process_device, resolve_device
 from studio.base.errors import LaunchFailed, failure_reason
+from studio.base.heap import freeze_imports
 from studio.base.process_rank import LAUNCH_ENV, is_main_process, world_rank
 from studio.config import load_run_config
 from studio.training import recipe
@@ -222,6 +223,7 @@ def rank_main(run_dir: Path, resume: bool) -> int:
         _write_own_log(run_dir)
     try:
         _join_process_group(run_dir)
+        freeze_imports()  # a rank trains once and exits (studio.base.heap)
         result = recipe.run(run_dir, resume=resume)
     except BaseException as exc:
         tb = traceback.format_exc()

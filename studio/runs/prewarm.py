@@ -23,7 +23,6 @@ outlives the app, and it writes its own pid into status.json.
 from __future__ import annotations
 
 import atexit
-import gc
 import importlib.util
 import json
 import os
@@ -39,6 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from studio.base.heap import freeze_imports
 from studio.runs.spare_client import (  # noqa: F401 - prewarm.lend, prewarm.Borrowed, ... as before
                                       IMPORT_TIME_ENV,
                                       SET_BY_TORCH,
@@ -181,11 +181,7 @@ def serve(socket_path: str, parent_pid: int) -> int:
         print("[studio] spare worker: an import initialised CUDA, so workers forked from here could not use the GPU; "
               "runs start fresh workers instead", file=sys.stderr, flush=True)
         return 1
-    # What is imported now lives as long as the spare and every worker forked from it. Frozen, it is out of the
-    # collector's reach: a worker's full collections (accelerate runs one as training ends) skip it, which took a
-    # third of a tiny run's CPU (bench/RESULTS.md), and leave its pages shared with the spare instead of copied.
-    gc.collect()
-    gc.freeze()
+    freeze_imports()  # what every worker forked from here shares: out of the collector's way (studio.base.heap)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forked workers are reaped by the kernel, never zombies
     # A SIGTERM to the app's process group (a service stop, `timeout`) reaches the spare too: leave through
     # `finally`, which removes its folder. Forked workers set their own handler (a graceful stop).

@@ -21,6 +21,7 @@ from studio.base import runfolder
 from studio.base.cluster_address import ray_address
 from studio.base.devices import gpus_in, pick_precision, pin_gpu, process_device
 from studio.base.errors import LaunchFailed, failure_reason
+from studio.base.heap import freeze_imports
 from studio.base.process_rank import is_multi_process
 from studio.base.runfolder import RunFolder
 from studio.config import load_run_config
@@ -39,6 +40,7 @@ def train_run(run_dir: Path, device: str, resume: bool) -> dict:
         from studio.training import recipe  # torch and transformers load here, once the run has its device
         from studio.training.tracking import finish_trackers
 
+        freeze_imports()  # this process trains once and exits
         try:
             return recipe.run(run_dir, resume=resume)
         finally:
