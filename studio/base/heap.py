@@ -12,7 +12,9 @@ import gc
 
 
 def freeze_imports() -> None:
-    """Collect what is garbage now, then freeze the rest. Only for processes that exit after one job: whatever is
-    frozen is never freed, so a long-lived process (the app, a test process) must not call this."""
+    """Collect what is garbage now, then freeze the rest. For processes that exit after one job: reference counting
+    still frees frozen objects, but frozen ones that later form cycles of garbage stay until the process ends, so
+    the app's long-lived process never calls this (tests that run a worker in their own process keep that little
+    until they end)."""
     gc.collect()
     gc.freeze()
