@@ -24,17 +24,14 @@ ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-net
         "--disable-sync", "--no-first-run"]
 
 pytestmark = pytest.mark.slow
-# Pages here draw the same without motion: CSS animations off, and animation frames paced at 10 a second. Gradio
-# 6.31's status trackers keep a 60-a-second requestAnimationFrame loop going with nothing pending (an empty app has
-# one; each tab switch can leave another), and every frame is work for the renderer and the compositor: an idle
-# Data tab kept Chromium at 0.06-0.16 of a core, 0.007 paced (bench/RESULTS.md, "The test suite's minutes").
+# Pages here draw the same without motion: CSS animations off. (Pacing requestAnimationFrame at 10 a second as well
+# cut Chromium's idle CPU by nine tenths, Gradio 6.31 keeping 60-a-second loops alive with nothing pending, but the
+# augment flow's multiselect then stopped answering: bench/RESULTS.md, "The test suite's minutes".)
 STILL = """document.addEventListener('DOMContentLoaded', () => {
   const style = document.createElement('style');
   style.textContent = '*, *::before, *::after { animation: none !important; transition: none !important; }';
   document.head.appendChild(style);
-});
-window.requestAnimationFrame = cb => setTimeout(() => cb(performance.now()), 100);
-window.cancelAnimationFrame = id => clearTimeout(id);"""
+});"""
 
 
 @pytest.fixture(scope="module", autouse=True)
