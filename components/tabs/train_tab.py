@@ -51,6 +51,7 @@ class TrainTab:
     log: gr.Code
     view: gr.State
     timer: gr.Timer
+    seen: gr.State  # what the last tick found in the run folder (look): a change of it redraws (poll_run)
     samples: gr.Dataframe
     completions: gr.Dataframe  # the latest replies training scored, with each reward (reinforcement learning)
 
@@ -128,6 +129,30 @@ def _signature(rd, status: dict, n_records: int) -> list:
     except OSError:
         log_size = 0
     return [n_records, status.get("status"), status.get("updated_at"), log_size]
+
+
+def look(ctx: StudioContext, run_id: str | None) -> list:
+    """What the live view draws from, in a few numbers (the run, its status, how much metrics and log it has): the
+    timer's tick returns only this, into a State, and the view is redrawn (poll_run) when it changed. A tick whose
+    outputs are the view's components costs the browser a style recalculation and layout of the whole page each
+    time, even when every output is skipped; a tick into a State touches no component."""
+    if not run_id:
+        return [None]
+    try:
+        rd = ctx.store.run_dir(run_id)
+    except RunError:
+        return [run_id, "refused"]
+    if not rd.is_dir():
+        return [run_id, "deleted"]
+    try:
+        metrics = os.path.getsize(RunFolder(rd).metrics)
+    except OSError:
+        metrics = 0
+    return [run_id, metrics, *_signature(rd, ctx.store.status(run_id), 0)[1:]]
+
+
+def on_look(ctx: StudioContext, run_id):
+    return look(ctx, run_id)
 
 
 def _read_view(rd, run_id: str) -> dict:
@@ -300,7 +325,8 @@ def build(ctx: StudioContext, data: DataTab, model: ModelTab) -> TrainTab:
                                "你在本服务器上能看到的所有运行，最新的在前。"))
     status, loss_plot, eval_plot, lr_plot, log, samples, completions = _live_view()
     tab = TrainTab(run_name, start, stop, kill, action_message, picker.dropdown, picker.refresh, picker.empty, status,
-                   loss_plot, eval_plot, lr_plot, log, gr.State({}), gr.Timer(POLL_SECONDS), samples, completions)
+                   loss_plot, eval_plot, lr_plot, log, gr.State({}), gr.Timer(POLL_SECONDS), gr.State(None), samples,
+                   completions)
     full_form = {**data.form, **model.form, "run_name": run_name}
     # Start returns the run id itself (the picker accepts any id); the list of choices catches up right after.
     start.click(forms.with_keywords(bind(on_start, ctx), list(full_form)), inputs=[data.state], inputs_kwargs=full_form,
@@ -309,8 +335,10 @@ def build(ctx: StudioContext, data: DataTab, model: ModelTab) -> TrainTab:
                                           api_visibility="private")
     tab.picker.change(bind(on_pick_run, ctx), inputs=tab.picker, outputs=tab.live_outputs, api_visibility="private",
                       show_progress="hidden")
-    tab.timer.tick(bind(on_tick, ctx), inputs=[tab.picker, tab.view], outputs=tab.live_outputs, api_name="poll_run",
+    tab.timer.tick(bind(on_look, ctx), inputs=tab.picker, outputs=tab.seen, api_visibility="private",
                    concurrency_limit=None, show_progress="hidden")
+    tab.seen.change(bind(on_tick, ctx), inputs=[tab.picker, tab.view], outputs=tab.live_outputs, api_name="poll_run",
+                    concurrency_limit=None, show_progress="hidden")
     stop.click(bind(on_stop, ctx), inputs=tab.picker, outputs=action_message, api_name="stop_run")
     kill.click(bind(on_kill, ctx), inputs=tab.picker, outputs=action_message, api_name="kill_run")
     tab.refresh.click(bind(on_refresh, ctx), inputs=tab.picker, outputs=[tab.picker, tab.empty],

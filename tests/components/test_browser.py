@@ -119,6 +119,29 @@ def set_number(page, field: str, value) -> None:
     box.press("Tab")  # commits the value (blur)
 
 
+def layouts_while_ticking(page, seconds: float) -> tuple[int, int]:
+    """Requests the page sent (its timers' ticks) and layouts it did over `seconds`, after 2 s to settle."""
+    page.wait_for_timeout(2000)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    sent: list[str] = []
+
+    def count(request) -> None:
+        if "/queue/join" in request.url:
+            sent.append(request.url)
+
+    def layout_count() -> float:
+        return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "LayoutCount")
+
+    before = layout_count()
+    page.on("request", count)
+    page.wait_for_timeout(seconds * 1000)
+    page.remove_listener("request", count)
+    layouts = int(layout_count() - before)
+    cdp.detach()
+    return len(sent), layouts
+
+
 def test_whole_flow(app, browser, tmp_path):
     url, runs_dir = app
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="en-US")
@@ -181,6 +204,10 @@ def test_whole_flow(app, browser, tmp_path):
     page.wait_for_timeout(1500)
     shot(page, "4-train-completed")
     assert "test accuracy" in page.locator("#run-status").inner_text()
+    # The finished run's ticks find nothing new, and the page lays nothing out again (ticks whose outputs were the
+    # view's components laid out the whole page every 1.5 s, skipped outputs and all).
+    ticks, layouts = layouts_while_ticking(page, seconds=7)
+    assert ticks >= 3 and layouts <= 1, (ticks, layouts)
 
     # Runs: the run is listed; open it for its report and confusion matrix.
     open_tab(page, "Runs")
