@@ -5,7 +5,8 @@
 
 Serves components.app.build_app() on a free local port, times the runs list (/list_runs), the status poll
 (/run_status) and the Train tab's redraw (/poll_run, which its timer's tick runs when the run folder changed: it
-reads new metric lines and redraws the charts) first with nothing training (idle), then every 0.25 s while one run trains on the same machine.
+reads new metric lines and redraws the charts) first with nothing training (idle), then every 0.25 s while one run
+trains on the same machine.
 Writes bench/results/ui_latency.json and prints p50/p95/max per call. tests/components/test_load.py checks
 the same calls answer while runs train (without timing assertions).
 """
