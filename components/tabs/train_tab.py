@@ -123,12 +123,16 @@ def log_tail(rd, lines: int = 13) -> str:
     return "\n".join(kept[-lines:])
 
 
-def _signature(rd, status: dict, n_records: int) -> list:
+def _size(path) -> int:
     try:
-        log_size = os.path.getsize(RunFolder(rd).log)
+        return os.path.getsize(path)
     except OSError:
-        log_size = 0
-    return [n_records, status.get("status"), status.get("updated_at"), log_size]
+        return 0
+
+
+def _signature(rd, status: dict, metrics: int) -> list:
+    """What the view shows changed when this changed; `metrics`: how much of metrics.jsonl (records or bytes)."""
+    return [metrics, status.get("status"), status.get("updated_at"), _size(RunFolder(rd).log)]
 
 
 def look(ctx: StudioContext, run_id: str | None) -> list:
@@ -144,15 +148,7 @@ def look(ctx: StudioContext, run_id: str | None) -> list:
         return [run_id, "refused"]
     if not rd.is_dir():
         return [run_id, "deleted"]
-    try:
-        metrics = os.path.getsize(RunFolder(rd).metrics)
-    except OSError:
-        metrics = 0
-    return [run_id, metrics, *_signature(rd, ctx.store.status(run_id), 0)[1:]]
-
-
-def on_look(ctx: StudioContext, run_id):
-    return look(ctx, run_id)
+    return [run_id, *_signature(rd, ctx.store.status(run_id), _size(RunFolder(rd).metrics))]
 
 
 def _read_view(rd, run_id: str) -> dict:
@@ -335,7 +331,7 @@ def build(ctx: StudioContext, data: DataTab, model: ModelTab) -> TrainTab:
                                           api_visibility="private")
     tab.picker.change(bind(on_pick_run, ctx), inputs=tab.picker, outputs=tab.live_outputs, api_visibility="private",
                       show_progress="hidden")
-    tab.timer.tick(bind(on_look, ctx), inputs=tab.picker, outputs=tab.seen, api_visibility="private",
+    tab.timer.tick(bind(look, ctx), inputs=tab.picker, outputs=tab.seen, api_visibility="private",
                    concurrency_limit=None, show_progress="hidden")
     tab.seen.change(bind(on_tick, ctx), inputs=[tab.picker, tab.view], outputs=tab.live_outputs, api_name="poll_run",
                     concurrency_limit=None, show_progress="hidden")
