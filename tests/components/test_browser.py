@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.components.gradio_frames import COUNT_FRAMES, frames_per_second, mend_frames
 from tests.components.ui_support import ROOT, SAMPLE
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -25,9 +24,9 @@ ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-net
         "--disable-sync", "--no-first-run"]
 
 pytestmark = pytest.mark.slow
-# Pages here draw the same without motion: CSS animations off, and Gradio 6.31's leaked frame loops stopped
-# (tests/components/gradio_frames.py). (Pacing every requestAnimationFrame at 10 a second instead made the augment
-# flow's multiselect stop answering: bench/RESULTS.md, "The test suite's minutes".)
+# Pages here draw the same without motion: CSS animations off. (Pacing requestAnimationFrame at 10 a second as well
+# cut Chromium's idle CPU by nine tenths, Gradio 6.31 keeping 60-a-second loops alive with nothing pending, but the
+# augment flow's multiselect then stopped answering: bench/RESULTS.md, "The test suite's minutes".)
 STILL = """document.addEventListener('DOMContentLoaded', () => {
   const style = document.createElement('style');
   style.textContent = '*, *::before, *::after { animation: none !important; transition: none !important; }';
@@ -64,22 +63,16 @@ def browser():
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        new_page, new_context = b.new_page, b.new_context
+        new_page = b.new_page
 
         def still_page(*args, **kwargs):
             # Gradio's pending-state shimmer and spinners repaint without end while a run trains: in a test that
             # is a renderer busy on one of two cores.
             page = new_page(*args, **kwargs)
             page.add_init_script(STILL)
-            mend_frames(page)
             return page
 
-        def mended_context(*args, **kwargs):
-            context = new_context(*args, **kwargs)
-            mend_frames(context)
-            return context
-
-        b.new_page, b.new_context = still_page, mended_context
+        b.new_page = still_page
         yield b
         b.close()
 
@@ -152,7 +145,6 @@ def layouts_while_ticking(page, seconds: float) -> tuple[int, int]:
 def test_whole_flow(app, browser, tmp_path):
     url, runs_dir = app
     page = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="en-US")
-    page.add_init_script(COUNT_FRAMES)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url)
@@ -216,9 +208,6 @@ def test_whole_flow(app, browser, tmp_path):
     # view's components laid out the whole page every 1.5 s, skipped outputs and all).
     ticks, layouts = layouts_while_ticking(page, seconds=7)
     assert ticks >= 3 and layouts <= 1, (ticks, layouts)
-    # Nor does it ask for animation frames at rest, after every tab's trackers came and went: Gradio's leaked loops
-    # (60 a second each, two from the page load alone) are stopped in the tests' pages (gradio_frames.py).
-    assert frames_per_second(page) < 20, "a status tracker's frame loop outlived its tracker"
 
     # Runs: the run is listed; open it for its report and confusion matrix.
     open_tab(page, "Runs")
