@@ -38,3 +38,10 @@ def test_a_child_processs_cpu_lands_on_the_file_its_test_process_runs(tmp_path, 
     assert sc._command("/usr/lib/chromium/chromium --type=renderer") == "chromium"
     assert sc._command("python -m studio.runs.worker /tmp/pytest-of-root/pytest-41/run --port 40123") == \
         "python -m studio.runs.worker TMP --port N"
+
+
+def test_the_machine_speed_is_steps_per_cpu_second_of_a_fixed_loop():
+    sc = _module()
+    short, long = sc.machine_speed(steps=200_000, repeats=3), sc.machine_speed(steps=800_000, repeats=3)
+    assert 0.5 < short < 500, short  # millions of steps per CPU second: about 17 on the 2-core VM
+    assert 0.5 < long / short < 2, (short, long)  # a rate: four times the steps, about the same number
