@@ -73,6 +73,20 @@ def without_secrets(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k not in SECRET_NAMES}
 
 
+def on_node(env: dict[str, str], handed: dict | None) -> dict[str, str]:
+    """A worker's environment on a node of a Ray cluster, from the node's own and what the studio handed its run
+    (`{"uses": "server" | "own" | "none", "env": {...}}`, see Store.handed_secrets). The node's own secrets (and its
+    stored hub login) stand in for the server's where the run may use those, as an operator who puts a token on
+    the nodes means; a run that may not gets none of them. Work from before secrets were handed counts as "none"."""
+    handed = handed or {}
+    uses = handed.get("uses", "none")
+    out = dict(env) if uses == "server" else without_secrets(env)
+    if uses != "server":
+        out["HF_TOKEN_PATH"] = NO_TOKEN_FILE  # nor the node's stored login
+    out.update({k: v for k, v in (handed.get("env") or {}).items() if k in SECRET_NAMES and v})
+    return out
+
+
 def for_worker(env: dict[str, str], server: bool, token: str | None = None) -> dict[str, str]:
     """A worker's environment with only the secrets its run may use: the server's (server=True), or the owner's own
     hub token, or none."""

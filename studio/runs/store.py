@@ -399,6 +399,26 @@ class Store:
             return secrets.server_secrets().get("HF_TOKEN") or None
         return False
 
+    def handed_secrets(self, run_id: str) -> dict[str, Any]:
+        """What this process hands a run's work on another machine (a node of a Ray cluster): which secrets it may
+        use and those this process can give it, the server's where it may use them, or its owner's own hub token
+        where this process holds it. Ray keeps them with the actor for its restarts; the studio writes them nowhere."""
+        uses = runfolder.read_status(self.folder(run_id)).get("secrets", "server")
+        if uses == "server":
+            return {"uses": uses, "env": secrets.server_secrets()}
+        token = TOKENS.get(run_id) if uses == "own" else None
+        return {"uses": uses, "env": {"HF_TOKEN": token} if token else {}}
+
+    @staticmethod
+    def token_handed_over(run_id: str) -> None:
+        TOKENS.pop(run_id, None)
+
+    def token_held_elsewhere(self, st: dict[str, Any]) -> bool:
+        """Another live process holds the owner's own hub token for this run: that one starts it."""
+        holder = st.get("token_held_by") or {}
+        return bool(holder.get("pid") and holder.get("pid") != os.getpid()
+                    and process_alive(holder.get("pid"), holder.get("pid_start")))
+
     # ---------------------------------------------------- the queue --
     def dispatch(self) -> list[str]:
         """Start the worker of every queued run whose device is free and whose turn it is; the runs started.
@@ -487,9 +507,7 @@ class Store:
                 cap = (st.get("limits") or {}).get("runs_running")
                 if r["owner"] is not None and cap and running.get(r["owner"], 0) >= cap:
                     continue  # the owner trains as many as they may: the next person's run goes first
-                holder = st.get("token_held_by") or {}
-                if (holder.get("pid") and holder.get("pid") != os.getpid()
-                        and process_alive(holder.get("pid"), holder.get("pid_start"))):
+                if self.token_held_elsewhere(st):
                     continue  # the process that holds its owner's token starts it
                 if st.get("secrets", "server") == "server" and not secrets.can_hand_out():
                     continue  # the server's secrets are held by the app, which starts it

@@ -79,7 +79,9 @@ def submit(store: "Store", run_id: str, cluster_has_gpus: bool) -> str:
     runfolder.write_status(rd, "queued", if_active=True, cluster={"actor": name, "attempt": attempt,
                                                                   "submitted_at": time.time(), "asks": asks.to_dict(),
                                                                   "waiting": None})
-    RunOnNode.options(**options).remote(str(rd), str(store.registry), _address_for_nodes(ray))
+    RunOnNode.options(**options).remote(str(rd), str(store.registry), _address_for_nodes(ray),
+                                        store.handed_secrets(run_id))
+    store.token_handed_over(run_id)  # Ray keeps the actor's arguments for its restarts
     return name
 
 
@@ -123,6 +125,8 @@ def submit_queued(store: "Store") -> list[str]:
             continue
         if st.get("secrets", "server") == "server" and not secrets.can_hand_out():
             continue  # the server's secrets are held by the app, which submits it
+        if store.token_held_elsewhere(st):
+            continue  # so is its owner's own hub token, by the process they signed in through
         if _submit_once(store, r["id"], cluster_has_gpus):
             active[r["owner"]] = active.get(r["owner"], 0) + 1
             started.append(r["id"])

@@ -20,7 +20,7 @@ from typing import Any
 
 import ray
 
-from studio.base import files, runfolder
+from studio.base import files, runfolder, secrets
 from studio.base.cluster_address import RAY_ENV
 from studio.base.runfolder import RunFolder
 from studio.runs.cluster.connect import node_address
@@ -46,6 +46,11 @@ def worker_env(address: str) -> dict[str, str]:
         env["PYTHONPATH"] = src_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env[RAY_ENV] = address
     return env
+
+
+def run_env(address: str, handed: dict[str, Any] | None) -> dict[str, str]:
+    """The worker's environment with only the secrets its run may use (studio.base.secrets.on_node)."""
+    return secrets.on_node(worker_env(address), handed)
 
 
 def _checkpointed(rd: Path) -> bool:
@@ -87,7 +92,7 @@ def claim(rd: Path, me: dict[str, Any], restarted: bool) -> tuple[str, bool, flo
     return device, resume, now
 
 
-def supervise(run_dir: str, registry: str, address: str, restarted: bool) -> None:
+def supervise(run_dir: str, registry: str, address: str, restarted: bool, handed: dict[str, Any] | None = None) -> None:
     """Claim the run here, train it in a worker process, and keep node.json fresh until the worker ends."""
     rd = Path(run_dir)
     me = node_info()
@@ -99,7 +104,7 @@ def supervise(run_dir: str, registry: str, address: str, restarted: bool) -> Non
             "--on-cluster"] + (["--resume"] if resume else [])
     with open(RunFolder(rd).log, "ab") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=str(rd.parent), env=worker_env(address))  # --on-cluster: it dies with this actor
+                                cwd=str(rd.parent), env=run_env(address, handed))  # --on-cluster: dies with this actor
     beat = {**me, "worker_pid": proc.pid}
     while proc.poll() is None:
         files.atomic_write_json(RunFolder(rd).node, {**beat, "heartbeat_at": time.time()})
@@ -123,13 +128,13 @@ def supervise(run_dir: str, registry: str, address: str, restarted: bool) -> Non
 class RunOnNode:
     """One run's work on the node Ray placed it on (see the module's doc)."""
 
-    def __init__(self, run_dir: str, registry: str, address: str):
+    def __init__(self, run_dir: str, registry: str, address: str, handed: dict[str, Any] | None = None):
         restarted = ray.get_runtime_context().was_current_actor_reconstructed
         self.done = threading.Event()
 
         def work():
             try:
-                supervise(run_dir, registry, address, restarted)
+                supervise(run_dir, registry, address, restarted, handed)
             except BaseException as e:  # noqa: BLE001 - the run says why; the actor must still end
                 try:
                     runfolder.write_status(Path(run_dir), "failed", if_active=True, finished_at=time.time(),

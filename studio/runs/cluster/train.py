@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.base import files, runfolder
+from studio.base import files, runfolder, secrets
 from studio.base.errors import LaunchFailed
 from studio.base.process_rank import LAUNCH_ENV
 from studio.base.runfolder import RunFolder
@@ -36,6 +36,10 @@ def _rank(config: dict[str, Any]) -> None:
     import ray
 
     os.environ[LAUNCH_ENV] = json.dumps(config["record"])
+    # Ray started this process with its node's environment: the run's secrets replace the node's own.
+    for name in (*secrets.SECRET_NAMES, "HF_TOKEN_PATH"):
+        os.environ.pop(name, None)
+    os.environ.update(ray.get(config["secrets"]))
     rank = int(os.environ.get("RANK", "0"))
     node_id = ray.get_runtime_context().get_node_id()
     run_dir = Path(config["run_dir"])
@@ -94,6 +98,9 @@ def run_on_workers(run_dir: Path, training, device: str, resume: bool) -> dict[s
               "distributed": training.distributed, "backend": "nccl" if on_gpu else "gloo",
               "command": f"Ray Train TorchTrainer: {asks.describe()}"}
     runfolder.write_status(run_dir, "running", if_active=True, launch=record)
+    # The ranks get this worker's secrets (only those its run may use) through Ray's memory: Ray Train records its
+    # train_loop_config for its dashboard, where a reference shows and the values do not.
+    handed = ray.put({k: os.environ[k] for k in (*secrets.SECRET_NAMES, "HF_TOKEN_PATH") if os.environ.get(k)})
     attempt = 0
     while True:
         attempt += 1
@@ -102,7 +109,8 @@ def run_on_workers(run_dir: Path, training, device: str, resume: bool) -> dict[s
               flush=True)
         fixed = {k: v for k, v in per_worker.items() if k != "GPU"}  # use_gpu asks for the GPU
         trainer = TorchTrainer(
-            _rank, train_loop_config={"run_dir": str(run_dir), "resume": resume, "record": record},
+            _rank, train_loop_config={"run_dir": str(run_dir), "resume": resume, "record": record,
+                                      "secrets": handed},
             scaling_config=ScalingConfig(num_workers=training.num_processes, use_gpu=on_gpu,
                                          resources_per_worker=fixed,
                                          placement_strategy="SPREAD" if training.num_machines > 1 else "PACK"),
