@@ -26,11 +26,12 @@ def free_port() -> int:
 
 
 class LocalCluster:
-    def __init__(self, head_cpus: float = 1, head_resources: dict | None = None, health_check_ms: int = 500):
+    def __init__(self, head_cpus: float = 1, head_resources: dict | None = None, health_check_ms: int = 500,
+                 env: dict[str, str] | None = None):
         self.temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must stay under 107 bytes
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
-        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **(env or {})}  # every node's environment
         self.env.pop("RAY_ADDRESS", None)
         # Nodes that die are noticed within a few health checks, not the default half a minute.
         # No idle Python workers started ahead of need: on a small machine they take CPU the tests want.

@@ -18,7 +18,8 @@ import time
 
 import pytest
 
-from studio.base import files, runfolder
+from studio.base import files, runfolder, secrets
+from studio.base import limits as policy
 from studio.base.access import Person
 from studio.base.errors import RunError
 from studio.base.runfolder import RunFolder
@@ -27,7 +28,8 @@ from studio.config import RunConfig
 from studio.runs.cluster import executor, storage, view
 from studio.runs.store import Store, process_alive
 from studio.training.checkpoints import last_checkpoint
-from tests.ray_cluster_fixture import studio_on_cluster
+from tests.ray_cluster_fixture import NODE_SECRET, studio_on_cluster
+from tests.studio.runs.test_ownership import their_file
 from tests.support import kill_active, tiny_config, wait_for
 
 pytestmark = pytest.mark.slow
@@ -135,11 +137,18 @@ def test_two_dispatchers_at_once_hand_a_run_to_ray_once(store, tiny_bert, separa
         store.stop(run_id)
 
 
+def environment_of(pid: int) -> dict[str, str]:
+    raw = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
 def test_stop_resume_and_kill_on_the_cluster(store, tiny_bert, separable_csv):
     run_id = store.create(cfg(tiny_bert, separable_csv, epochs=20, **STEPS))  # 100 steps
     rd = store.run_dir(run_id)
     wait_for(lambda: (runfolder.read_status(rd).get("step") or 0) >= 6, timeout=240, poll=0.1,
              what="a few steps on a node")
+    # The machine's own run may use the server's secrets: the node's own token stands in for them.
+    assert environment_of(runfolder.read_status(rd)["pid"]).get("HF_TOKEN") == NODE_SECRET
     store.stop(run_id)
     st = store.wait(run_id, timeout=120)
     assert st["status"] == "stopped" and st["step"] < 100, st.get("reason")
@@ -154,15 +163,21 @@ def test_stop_resume_and_kill_on_the_cluster(store, tiny_bert, separable_csv):
     steps = [r["step"] for r in runfolder.read_metrics(rd) if r["kind"] == "train"]
     assert steps == list(range(1, 101)), "every step once across the stop"
 
-    # Kill a run of two Ray Train workers: its worker, and both ranks on their nodes, end at once.
-    killed = store.create(cfg(tiny_bert, separable_csv, epochs=200, batch_size=4, num_processes=2, num_machines=2,
-                              **STEPS))
+    # Kill a run of two Ray Train workers: its worker, and both ranks on their nodes, end at once. It is Bob's, who
+    # may not use the server's secrets: its worker on the node has none of the node's either.
+    store.limits = policy.OPEN.changed(server_secrets=False)
+    bob = store.as_person(Person("bob"))
+    killed = bob.create(RunConfig.from_dict(tiny_config(
+        tiny_bert, their_file(store, Person("bob"), separable_csv), "lora", epochs=200, batch_size=4,
+        num_processes=2, num_machines=2, **STEPS)))
     krd = store.run_dir(killed)
     wait_for(lambda: (runfolder.read_status(krd).get("step") or 0) >= 2, timeout=240, poll=0.1,
              what="the second run training")
     ranks = [files.read_json(p)["pid"] for p in krd.glob(".node-rank*.json")]
     worker = (runfolder.read_status(krd)["pid"], runfolder.read_status(krd)["pid_start"])
     assert len(ranks) == 2 and process_alive(*worker)
+    seen = environment_of(worker[0])
+    assert "HF_TOKEN" not in seen and seen["HF_TOKEN_PATH"] == secrets.NO_TOKEN_FILE, "no secret of the node's"
     store.kill(killed)
     assert store.status(killed)["status"] == "stopped"
     wait_for(lambda: not process_alive(*worker) and not any(process_alive(p, None) for p in ranks), timeout=60,
