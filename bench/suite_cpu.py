@@ -12,10 +12,11 @@ threads, detached workers). A second table adds the CPU up by command line. Writ
 
 Processes that live less than a second between two looks are missed; their CPU is a small part here.
 
-This VM's CPU second is not a fixed amount of work: the same code's suite took 1,601 CPU s one afternoon and 2,149
-the next (bench/RESULTS.md). So the run also times a fixed piece of pure-Python work before and after the suite
-(`machine_speed`, in millions of loop steps per CPU second) and writes `cpu_s_at_reference`: the suite's CPU
-seconds scaled to a machine doing REFERENCE_SPEED, which compares runs on different days.
+This VM's CPU second is not a fixed amount of work: the same code's suite took 1,601 CPU s at 15:11 and 2,149 at
+17:25 on 2026-12-07 (bench/RESULTS.md). The run also times a fixed pure-Python loop before and after the suite
+(`machine_speed`, millions of loop steps per CPU second; 17.2-18.0 at rest that evening) and records it beside the
+CPU seconds. It does not explain that day's spread (16.4 on a run of 2,303 CPU s), so it is a fact to read beside
+a row, not a factor to scale by.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MARKS = Path(os.environ.get("SUITE_CPU_MARKS", "/tmp/suite-cpu-marks"))  # main() gives each run its own
 HZ = os.sysconf("SC_CLK_TCK")
-REFERENCE_SPEED = 17.5  # machine_speed() of this VM at rest on 2026-12-07 18:50 UTC (17.2-18.0; once 14.8)
 
 
 def machine_speed(steps: int = 2_000_000, repeats: int = 7) -> float:
@@ -158,14 +158,14 @@ def main() -> int:
     total = sum(sampler.by_file.values())
     result = {"command": "bench/suite_cpu.py " + " ".join(a.suite_args), "exit_status": done.returncode,
               "wall_s": round(wall, 1), "cpu_s": round(total, 1), "cores": os.cpu_count(),
-              "machine_speed": speed, "cpu_s_at_reference": round(total * speed / REFERENCE_SPEED, 1),
+              "machine_speed": speed,
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "by_test_file": {k: round(v, 1) for k, v in sampler.by_file.most_common()},
               "by_command": {k: round(v, 1) for k, v in sampler.by_command.most_common(60)}}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-    print(f"\nwall {wall:.0f} s, CPU {total:.0f} s over {os.cpu_count()} cores (machine speed {speed}, "
-          f"{total * speed / REFERENCE_SPEED:.0f} CPU s at the reference {REFERENCE_SPEED}); by test file:")
+    print(f"\nwall {wall:.0f} s, CPU {total:.0f} s over {os.cpu_count()} cores (machine speed {speed}); by test "
+          "file:")
     for name, cpu in sampler.by_file.most_common(30):
         print(f"{cpu:8.1f}  {name}")
     return done.returncode
