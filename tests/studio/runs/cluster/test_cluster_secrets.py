@@ -4,6 +4,7 @@ run across nodes."""
 
 from __future__ import annotations
 
+import sys
 import time
 from types import SimpleNamespace
 
@@ -89,7 +90,6 @@ def test_submitting_hands_the_actor_the_runs_secrets_and_lets_go_of_the_token(
 def test_a_run_holding_its_owners_token_elsewhere_is_left_to_that_process(public, tiny_bert, separable_csv,
                                                                           monkeypatch):
     import subprocess
-    import sys
 
     from studio.runs.store import process_start_time
 
@@ -113,7 +113,7 @@ def test_the_ranks_of_a_run_across_nodes_replace_their_nodes_secrets(monkeypatch
     handed = {"HF_TOKEN_PATH": secrets.NO_TOKEN_FILE}
     fake_ray = SimpleNamespace(get=lambda ref: handed if ref == "ref" else None,
                                get_runtime_context=lambda: SimpleNamespace(get_node_id=lambda: "n" * 56))
-    monkeypatch.setitem(__import__("sys").modules, "ray", fake_ray)
+    monkeypatch.setitem(sys.modules, "ray", fake_ray)
     monkeypatch.setenv("HF_TOKEN", "hf_the_nodes")
     monkeypatch.setenv("WANDB_API_KEY", "wandb-of-the-node")
     monkeypatch.setattr(train, "node_address", lambda ray, node_id: "10.0.0.7")
