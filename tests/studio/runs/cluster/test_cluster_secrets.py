@@ -89,22 +89,31 @@ def test_submitting_hands_the_actor_the_runs_secrets_and_lets_go_of_the_token(
 
 def test_a_run_holding_its_owners_token_elsewhere_is_left_to_that_process(public, tiny_bert, separable_csv,
                                                                           monkeypatch):
+    """The cluster's dispatcher in another process (a worker, a second server) leaves a run whose owner's own token
+    a live process holds to that process, and takes it once that process is gone."""
     import subprocess
 
     from studio.runs.store import process_start_time
 
+    fake_ray = SimpleNamespace(cluster_resources=lambda: {})
+    monkeypatch.setattr(executor, "connect", lambda address=None: fake_ray)
+    monkeypatch.setattr(executor.storage, "problem", lambda root: None)
+    monkeypatch.setattr(executor, "work_present", lambda st, address=None: False)
+    submitted = []
+    monkeypatch.setattr(executor, "_submit_once", lambda store, run_id, gpus: submitted.append(run_id) or True)
     alice = Person("alice", token="hf_alices_own")
     run_id = public.as_person(alice).create(cfg_for(public, alice, tiny_bert, separable_csv), start=False)
+    assert runfolder.read_status(public.run_dir(run_id))["status"] == "queued"
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         runfolder.write_status(public.run_dir(run_id), "queued", token_held_by={
             "pid": other.pid, "pid_start": process_start_time(other.pid)})
-        assert public.token_held_elsewhere(runfolder.read_status(public.run_dir(run_id)))
+        assert executor.submit_queued(public) == [] and submitted == []
     finally:
         other.kill()
         other.wait()
     time.sleep(0.1)
-    assert not public.token_held_elsewhere(runfolder.read_status(public.run_dir(run_id)))
+    assert executor.submit_queued(public) == [run_id] and submitted == [run_id]
 
 
 def test_the_ranks_of_a_run_across_nodes_replace_their_nodes_secrets(monkeypatch, tmp_path):
