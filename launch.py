@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "belongs to; env STUDIO_RAY): Ray places each run where what it asks for is free, and one "
                          "run may train across nodes. Needs `pip install 'studio[ray]'` and a runs folder every node "
                          "reaches at the same path. Default: the studio's own queue on this machine.")
+    ap.add_argument("--cluster-storage", default=env("STUDIO_CLUSTER_STORAGE"), metavar="URL",
+                    help="With --ray, where the nodes share no file system with this machine: each run's folder "
+                         "travels to its node and back through this object storage (s3://bucket/prefix, gs://..., "
+                         "abfs://...; env STUDIO_CLUSTER_STORAGE). The runs folder stays on this machine.")
     ap.add_argument("--no-local-models", action="store_true",
                     default=(env("STUDIO_ALLOW_LOCAL_MODELS") or "1").lower() in ("0", "false", "no", "off"),
                     help="Refuse model folders on this machine; catalog models and hub ids only "
@@ -109,17 +113,23 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def join_cluster(address: str, runs_dir: Path) -> None:
-    """Join the Ray cluster and check that every node reaches the runs folder, or SystemExit saying what to do."""
-    from studio.base.cluster_address import RAY_ENV
+def join_cluster(address: str, runs_dir: Path, bucket_url: str | None = None) -> None:
+    """Join the Ray cluster and check that every node reaches the runs folder (or the object storage runs travel
+    through), or SystemExit saying what to do."""
+    from studio.base.cluster_address import RAY_ENV, STORAGE_ENV
     from studio.base.errors import ConfigError
-    from studio.runs.cluster import connect, storage
+    from studio.runs.cluster import bucket, connect, storage
 
     os.environ[RAY_ENV] = address  # the engine's Stores and every config check read it
+    if bucket_url:
+        try:
+            os.environ[STORAGE_ENV] = bucket.check_url(bucket_url)
+        except ValueError as e:
+            raise SystemExit(str(e)) from None
     try:
         ray = connect(address)
         runs_dir.mkdir(parents=True, exist_ok=True)
-        problem = storage.problem(runs_dir)  # checked once here; the queue asks again when the nodes change
+        problem = storage.problem(runs_dir, bucket_url)  # checked once here; the queue asks again when nodes change
     except ConfigError as e:
         raise SystemExit(str(e)) from None
     if problem:
@@ -213,8 +223,11 @@ def main(argv: list[str] | None = None) -> None:
     runs_dir = Path(a.runs_dir).expanduser().resolve()
     # Workers started by this server find the same registry through the environment.
     os.environ["STUDIO_RUNS_DIR"] = str(runs_dir)
+    if a.cluster_storage and not a.ray:
+        raise SystemExit("--cluster-storage is where runs travel to the nodes of a Ray cluster: give --ray ADDRESS "
+                         "too.")
     if a.ray:
-        join_cluster(a.ray, runs_dir)
+        join_cluster(a.ray, runs_dir, a.cluster_storage)
 
     from components.app import build_app, launch_options
 

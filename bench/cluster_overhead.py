@@ -13,6 +13,12 @@ model load, training, scoring on the test split), as a person waits for it.
     .venv/bin/python bench/cluster_overhead.py [--per-class 10] [--epochs 1]
 
 Writes bench/results/cluster_overhead.json.
+
+    .venv/bin/python bench/cluster_overhead.py --storage [--repeats 3]
+
+The run folder through object storage (--cluster-storage; an S3 server on loopback, moto's) against the shared
+runs folder: the same "ray, 2 CPUs" run, alternating, `--repeats` times each. Writes bench/results/
+cluster_storage.json.
 """
 
 from __future__ import annotations
@@ -38,11 +44,11 @@ def subset(df: pd.DataFrame, per_class: int, seed: int = 0) -> pd.DataFrame:
             .reset_index(drop=True))
 
 
-def one_run(runs: Path, train: Path, test: Path, epochs: float, **training) -> dict:
+def one_run(runs: Path, train: Path, test: Path, epochs: float, bucket: str | None = None, **training) -> dict:
     from studio.config import RunConfig
     from studio.runs.store import Store
 
-    store = Store(runs)
+    store = Store(runs, cluster_storage=bucket)
     cfg = RunConfig.from_dict({"model": "sentence-transformers/all-MiniLM-L6-v2",
                                "data": {"train": str(train), "test": str(test), "text_column": "text",
                                         "label_column": "category"},
@@ -64,10 +70,37 @@ def one_run(runs: Path, train: Path, test: Path, epochs: float, **training) -> d
             or ([st["node"]["node_id"][:8]] if st.get("node") else [])}
 
 
+def storage(work: Path, train: Path, test: Path, epochs: float, repeats: int) -> dict:
+    """The same run on the cluster with a shared runs folder and through object storage, alternating."""
+    from tests.object_store import bucket_on_loopback
+    from tests.ray_cluster import LocalCluster
+
+    results: dict[str, list] = {"shared runs folder": [], "object storage (S3 on loopback)": []}
+    cluster = LocalCluster(head_cpus=2, head_resources={"node_a": 1})
+    try:
+        cluster.add_node("node_b", cpus=1)
+        os.environ["STUDIO_RAY"] = cluster.address
+        with bucket_on_loopback("bench") as url:
+            for i in range(repeats):
+                for name, bucket in (("shared runs folder", None), ("object storage (S3 on loopback)", url)):
+                    got = one_run(work / f"{'bucket' if bucket else 'shared'}{i}", train, test, epochs, bucket,
+                                  cluster_cpus=2)
+                    results[name].append(got)
+                    print(name, got, flush=True)
+    finally:
+        import ray
+
+        ray.shutdown()
+        cluster.stop()
+    return results
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-class", type=int, default=10)
     ap.add_argument("--epochs", type=float, default=1.0)
+    ap.add_argument("--storage", action="store_true", help="shared runs folder against object storage")
+    ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     work = Path(tempfile.mkdtemp(prefix="cluster-bench-"))
@@ -75,6 +108,15 @@ def main() -> None:
     test = work / "test.csv"
     subset(pd.read_csv(DATA / "train.csv"), a.per_class).to_csv(train, index=False)
     subset(pd.read_csv(DATA / "test.csv"), 5).to_csv(test, index=False)
+    if a.storage:
+        out = {"command": "python bench/cluster_overhead.py " + " ".join(sys.argv[1:]),
+               "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+               "train_rows": 77 * a.per_class, "test_rows": 385, "epochs": a.epochs,
+               "results": storage(work, train, test, a.epochs, a.repeats)}
+        path = ROOT / "bench" / "results" / "cluster_storage.json"
+        path.write_text(json.dumps(out, indent=2) + "\n")
+        print(json.dumps(out, indent=2))
+        return
 
     results = {"local": one_run(work / "local", train, test, a.epochs)}
     print("local", results["local"], flush=True)

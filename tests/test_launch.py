@@ -188,6 +188,18 @@ def test_ray_without_ray_or_without_a_cluster_is_refused_with_what_to_do(launche
     assert "app" not in launched.built, "no page without its cluster"
 
 
+def test_cluster_storage_is_checked_before_the_page_starts(launched, monkeypatch):
+    """--cluster-storage (studio.runs.cluster.bucket) goes with --ray, and only as a URL an object store opens; the
+    credentials a URL may carry are never repeated."""
+    with pytest.raises(SystemExit, match="give --ray ADDRESS too"):
+        launched(["--cluster-storage", "s3://runs/team"])
+    with pytest.raises(SystemExit, match="--runs-dir on a file system every node mounts"):
+        launched(["--ray", "127.0.0.1:1", "--cluster-storage", "file:///shared/runs"])
+    with pytest.raises(SystemExit, match=r"cannot be opened") as e:
+        launched([], env={"STUDIO_RAY": "127.0.0.1:1", "STUDIO_CLUSTER_STORAGE": "s3://KEY:SECRET@runs/t?bogus=1"})
+    assert "SECRET" not in str(e.value) and "app" not in launched.built
+
+
 def test_bad_auth_is_refused():
     with pytest.raises(SystemExit, match="user:password"):
         load_launch().parse_auth("no-colon")

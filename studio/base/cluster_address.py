@@ -11,11 +11,19 @@ import re
 from studio.base.errors import ConfigError
 
 RAY_ENV = "STUDIO_RAY"
+STORAGE_ENV = "STUDIO_CLUSTER_STORAGE"
 
 
 def ray_address() -> str | None:
     """The cluster's address, or None for the studio's own queue."""
     value = (os.environ.get(RAY_ENV) or "").strip()
+    return value or None
+
+
+def cluster_storage() -> str | None:
+    """The object storage run folders travel through to the cluster's nodes (`--cluster-storage URL`), or None
+    where every node mounts the runs folder itself."""
+    value = (os.environ.get(STORAGE_ENV) or "").strip()
     return value or None
 
 

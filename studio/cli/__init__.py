@@ -156,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--ray", default=None, metavar="ADDRESS",
                     help="Send runs to this Ray cluster and act on the runs there (env STUDIO_RAY; host:port of its "
                          "head, or auto).")
+    ap.add_argument("--cluster-storage", default=None, metavar="URL",
+                    help="With --ray: the object storage run folders travel through to nodes that share no file "
+                         "system with this machine (env STUDIO_CLUSTER_STORAGE; s3://bucket/prefix).")
     add = _subcommands(ap)
     _train_parser(add)
     _run_parsers(add)
@@ -183,6 +186,14 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["STUDIO_ALLOW_REWARD_CODE"] = "1"
     if a.ray:
         os.environ["STUDIO_RAY"] = a.ray  # the Store and the config checks read it
+    if a.cluster_storage:
+        from studio.runs.cluster.bucket import check_url
+
+        try:
+            os.environ["STUDIO_CLUSTER_STORAGE"] = check_url(a.cluster_storage)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     try:
         store = open_store(a.runs_dir)
         return a.fn(a, store)

@@ -36,7 +36,7 @@ from typing import Any, Iterator
 from studio import models
 from studio.base import files, limits, runfolder, secrets
 from studio.base.access import LOCAL, Access, Person, check_change, check_see, owned_by, read_access, write_access
-from studio.base.cluster_address import ray_address
+from studio.base.cluster_address import cluster_storage, ray_address
 from studio.base.devices import gpus_in, ranks_here, run_devices
 from studio.base.entity import RUNS
 from studio.base.errors import ConfigError, RunError
@@ -178,6 +178,9 @@ class Store:
     limits: limits.Limits | None = field(default=None, repr=False, compare=False)
     # The Ray cluster queued runs go to (studio.runs.cluster); None: this machine's own queue.
     cluster: str | None = field(default_factory=ray_address, compare=False)
+    # Object storage run folders travel through to the cluster's nodes (studio.runs.cluster.bucket); None: the
+    # nodes mount the runs folder itself.
+    cluster_storage: str | None = field(default_factory=cluster_storage, compare=False, repr=False)
 
     def __post_init__(self):
         self.root = Path(self.root).resolve()
@@ -425,6 +428,8 @@ class Store:
 
         Runs whose worker vanished are recorded as failed first (freeing their device). On a Ray cluster every
         queued run is handed to Ray instead, which starts it where and when what it asks for is free."""
+        if self.cluster:
+            cluster_executor.refresh_active(self)  # what the nodes pushed, before a silent heartbeat is judged
         self.reap()
         if self.cluster:
             return cluster_executor.submit_queued(self)
@@ -561,6 +566,8 @@ class Store:
     def status(self, run_id: str) -> dict[str, Any]:
         """The run's status.json as it stands; a run whose worker vanished reads as failed. Writes nothing."""
         rd = self.run_dir(run_id)
+        if self.cluster_storage:
+            cluster_executor.refresh(self, run_id)
         st = runfolder.read_status(rd)
         if _worker_gone(st, rd):
             st = {**st, "status": "failed", "reason": _gone_reason(st), "finished_at": st.get("finished_at")}
@@ -573,6 +580,8 @@ class Store:
 
     def _sync(self, run_id: str) -> dict[str, Any]:
         rd = self.folder(run_id)
+        if self.cluster_storage:
+            cluster_executor.refresh(self, run_id)
         st = runfolder.read_status(rd)
         if _worker_gone(st, rd):
             # Re-read: the worker may have just finished and exited between our two looks.
@@ -671,6 +680,8 @@ class Store:
             self.sync(run_id)
             return st
         runfolder.request_stop(rd)
+        if _on_cluster(st):
+            cluster_executor.ask_stop(self, run_id)  # through object storage where the node has no shared folder
         st = runfolder.write_status(rd, "stopping")
         self.sync(run_id)
         return st
@@ -754,6 +765,8 @@ class Store:
             raise RunError(f"Run {run_id} is {st.get('status')}; stop or kill it before deleting.")
         with self._db(immediate=True) as db:
             n = db.execute("DELETE FROM runs WHERE id=?", (run_id,)).rowcount
+        if st.get("cluster"):
+            cluster_executor.forget_copy(self, run_id)
         if not RUNS.remove(self.root, run_id) and not n:
             raise RunError(f"No run {run_id} on this server.")
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from studio.base import files, runfolder, secrets
 from studio.base.runfolder import RunFolder
-from studio.runs.cluster import storage
+from studio.runs.cluster import bucket, storage
 from studio.runs.cluster.asks import asks_for
 from studio.runs.cluster.connect import NAMESPACE, connect
 
@@ -53,9 +53,10 @@ def kill(st: dict[str, Any], address: str | None = None) -> bool:
     return True
 
 
-def submit(store: "Store", run_id: str, cluster_has_gpus: bool) -> str:
+def submit(store: "Store", run_id: str, cluster_has_gpus: bool) -> str | None:
     """Hand one queued run to Ray: its actor asks for the run's resources (a run over several processes asks only
-    for its driver, kept on the head node where it can be; Ray Train asks for each process)."""
+    for its driver, kept on the head node where it can be; Ray Train asks for each process). None when the run
+    cannot go to this cluster at all (it is failed with the reason)."""
     ray = connect(store.cluster)
     from studio.runs.cluster.node import MAX_RESTARTS, RunOnNode
 
@@ -63,6 +64,10 @@ def submit(store: "Store", run_id: str, cluster_has_gpus: bool) -> str:
     st = runfolder.read_status(rd)
     training = (files.read_json(RunFolder(rd).config) or {}).get("training") or {}
     asks = asks_for(training, st, cluster_has_gpus)
+    why = store.cluster_storage and not_through_a_bucket(store, rd, asks.across_nodes)
+    if why:
+        runfolder.write_status(rd, "failed", if_active=True, finished_at=time.time(), reason=why)
+        return None
     attempt = int((st.get("cluster") or {}).get("attempt", 0)) + 1
     name = actor_name(run_id, attempt)
     options: dict[str, Any] = {"name": name, "namespace": NAMESPACE, "lifetime": "detached",
@@ -79,8 +84,10 @@ def submit(store: "Store", run_id: str, cluster_has_gpus: bool) -> str:
     runfolder.write_status(rd, "queued", if_active=True, cluster={"actor": name, "attempt": attempt,
                                                                   "submitted_at": time.time(), "asks": asks.to_dict(),
                                                                   "waiting": None})
+    if store.cluster_storage:
+        bucket.RunCopy(store.cluster_storage, run_id, rd).hand_over()  # before its actor can fetch it
     RunOnNode.options(**options).remote(str(rd), str(store.registry), _address_for_nodes(ray),
-                                        store.handed_secrets(run_id))
+                                        store.handed_secrets(run_id), store.cluster_storage)
     store.token_handed_over(run_id)  # Ray keeps the actor's arguments for its restarts
     return name
 
@@ -94,7 +101,8 @@ def submit_queued(store: "Store") -> list[str]:
     """Every queued run without work on the cluster gets it, in the order they were queued, within each owner's
     limit of runs at once; none while a node cannot reach the runs folder (each waiting run says why)."""
     ray = connect(store.cluster)
-    problem = storage.problem(store.root)
+    refresh_active(store)
+    problem = storage.problem(store.root, store.cluster_storage)
     cluster_has_gpus = bool(ray.cluster_resources().get("GPU"))
     with store._db() as db:
         rows = [dict(r) for r in db.execute("SELECT id, owner FROM runs WHERE status IN ('queued','running',"
@@ -130,6 +138,8 @@ def submit_queued(store: "Store") -> list[str]:
         if _submit_once(store, r["id"], cluster_has_gpus):
             active[r["owner"]] = active.get(r["owner"], 0) + 1
             started.append(r["id"])
+        elif runfolder.read_status(rd).get("status") == "failed":
+            store._sync(r["id"])  # refused by the cluster (not_through_a_bucket): the row says so too
     return started
 
 
@@ -137,6 +147,9 @@ def _submit_once(store: "Store", run_id: str, cluster_has_gpus: bool) -> bool:
     """Submit the run unless another dispatcher (the app's upkeep thread, a request, a worker) just did: the look
     and the submission happen under the registry's write lock, which every process of the studio takes."""
     ray = connect(store.cluster)
+    if store.cluster_storage and not_through_a_bucket(store, store.folder(run_id), False) is None:
+        # The big files go up outside the registry's lock (a resumed run's checkpoints); under it, what changed since.
+        bucket.RunCopy(store.cluster_storage, run_id, store.folder(run_id)).hand_over()
     with store._db(immediate=True):
         st = runfolder.read_status(store.folder(run_id))
         # A run resumed a moment after it stopped may still have its last actor winding down: that one has done its
@@ -145,10 +158,9 @@ def _submit_once(store: "Store", run_id: str, cluster_has_gpus: bool) -> bool:
         if st.get("status") != "queued" or (not resumed and work_present(st, store.cluster)):
             return False
         try:
-            submit(store, run_id, cluster_has_gpus)
+            return submit(store, run_id, cluster_has_gpus) is not None
         except ray.exceptions.ActorAlreadyExistsError:
             return False  # a dispatcher of another studio on the same registry got there first
-    return True
 
 
 def _waiting(rd: Path, why: str) -> None:
@@ -165,3 +177,73 @@ def heartbeat_age(rd: Path) -> float | None:
 
 
 STALE_S = float(os.environ.get("STUDIO_CLUSTER_STALE_S", "30"))  # silence after which a run's node counts as lost
+
+
+# ------------------------------------------------------------ object storage (studio.runs.cluster.bucket) --
+def not_through_a_bucket(store: "Store", rd: Path, across_nodes: bool) -> str | None:
+    """Why this run cannot travel through object storage, or None. Its copy carries its own folder only: a run whose
+    processes train on several nodes at once, or that reads another run's folder (a teacher, a judge), needs the
+    runs folder on a file system every node mounts."""
+    shared = ("needs the runs folder on a file system every node mounts at the same path (--runs-dir on NFS or a "
+              "cloud file system) rather than --cluster-storage")
+    if across_nodes:
+        return f"This run trains over several processes with Ray Train, which {shared}: run it in one process here."
+    root = str(store.root) + os.sep
+    for name in (RunFolder.config.name, RunFolder.distill.name, RunFolder.judge.name):
+        text = (rd / name).read_text(encoding="utf-8") if (rd / name).is_file() else ""
+        at = text.find(root)
+        while at != -1:
+            if not text.startswith(str(rd) + os.sep, at) and not text.startswith(str(rd) + '"', at):
+                return f"This run reads another run's folder ({name} names one), which {shared}."
+            at = text.find(root, at + 1)
+    return None
+
+
+def _on_the_cluster(st: dict[str, Any]) -> bool:
+    return bool(st.get("cluster")) and (st.get("status") in runfolder.ACTIVE
+                                        or (st.get("status") == "failed" and bool(st.get("lost_node"))))
+
+
+def refresh(store: "Store", run_id: str, force: bool = False) -> None:
+    """Bring this studio's copy of a run on the cluster up to date with what its node pushed (at most once a
+    second unless forced; nothing for runs that are not out on the cluster)."""
+    url = store.cluster_storage
+    rd = store.root / run_id
+    if not url or not rd.is_dir() or not _on_the_cluster(runfolder.read_status(rd)):
+        return
+    if not (force or bucket.due(url, run_id)):
+        return
+    copy = bucket.RunCopy(url, run_id, rd)
+    try:
+        copy.pull(bucket.take_status)
+    except OSError as e:  # the store is unreachable for a moment: the run's heartbeat ages meanwhile
+        print(f"[studio] could not read run {run_id} from {bucket.shown(url)}: {e}", flush=True)
+        return
+    if runfolder.read_status(rd).get("status") in runfolder.FINISHED and runfolder.stop_requested(rd):
+        runfolder.clear_stop(rd)
+        copy.delete("STOP")
+
+
+def refresh_active(store: "Store") -> None:
+    if not store.cluster_storage:
+        return
+    with store._db() as db:
+        ids = [r["id"] for r in db.execute("SELECT id FROM runs WHERE status IN ('queued','running','stopping',"
+                                           "'failed')")]
+    for run_id in ids:
+        refresh(store, run_id)
+
+
+def ask_stop(store: "Store", run_id: str) -> None:
+    """A graceful stop reaches the run's node through the bucket (its actor looks every few seconds)."""
+    if store.cluster_storage:
+        bucket.RunCopy(store.cluster_storage, run_id, store.folder(run_id)).ask_stop()
+
+
+def forget_copy(store: "Store", run_id: str) -> None:
+    """A deleted run's copy in the bucket goes too."""
+    if store.cluster_storage:
+        try:
+            bucket.RunCopy(store.cluster_storage, run_id, store.folder(run_id)).remove()
+        except OSError as e:
+            print(f"[studio] run {run_id}'s copy in {bucket.shown(store.cluster_storage)} stays: {e}", flush=True)

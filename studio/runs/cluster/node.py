@@ -16,13 +16,14 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import ray
 
 from studio.base import files, runfolder, secrets
 from studio.base.cluster_address import RAY_ENV
 from studio.base.runfolder import RunFolder
+from studio.runs.cluster import bucket
 from studio.runs.cluster.connect import node_address
 from studio.training.checkpoints import last_checkpoint
 
@@ -48,9 +49,21 @@ def worker_env(address: str) -> dict[str, str]:
     return env
 
 
-def run_env(address: str, handed: dict[str, Any] | None) -> dict[str, str]:
-    """The worker's environment with only the secrets its run may use (studio.base.secrets.on_node)."""
-    return secrets.on_node(worker_env(address), handed)
+# The object store's keys a node may hold: its actor moves the run's files, so the worker never needs them, and a
+# run's own code (a model's remote code) must not reach everyone's runs in the bucket.
+STORAGE_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SHARED_CREDENTIALS_FILE",
+                "AWS_CONFIG_FILE", "AWS_PROFILE", "GOOGLE_APPLICATION_CREDENTIALS", "AZURE_STORAGE_ACCOUNT_KEY",
+                "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_TOKEN", "AZURE_CLIENT_SECRET")
+
+
+def run_env(address: str, handed: dict[str, Any] | None, storage: str | None = None) -> dict[str, str]:
+    """The worker's environment with only the secrets its run may use (studio.base.secrets.on_node), and none of
+    the object store's keys where the run's files travel through one."""
+    env = secrets.on_node(worker_env(address), handed)
+    if storage:
+        for name in STORAGE_KEYS:
+            env.pop(name, None)
+    return env
 
 
 def _checkpointed(rd: Path) -> bool:
@@ -92,22 +105,26 @@ def claim(rd: Path, me: dict[str, Any], restarted: bool) -> tuple[str, bool, flo
     return device, resume, now
 
 
-def supervise(run_dir: str, registry: str, address: str, restarted: bool, handed: dict[str, Any] | None = None) -> None:
-    """Claim the run here, train it in a worker process, and keep node.json fresh until the worker ends."""
+def supervise(run_dir: str, registry: str, address: str, restarted: bool, handed: dict[str, Any] | None = None,
+              storage: str | None = None, sync: Callable[[], None] = lambda: None) -> None:
+    """Claim the run here, train it in a worker process, and keep node.json fresh until the worker ends; `sync`
+    runs after each heartbeat (where the run's files travel through object storage: its push)."""
     rd = Path(run_dir)
     me = node_info()
     claimed = claim(rd, me, restarted)
     if claimed is None:
         return
+    sync()
     device, resume, claimed_at = claimed
     argv = [sys.executable, "-m", "studio.runs.worker", str(rd), "--registry", registry, "--device", device,
             "--on-cluster"] + (["--resume"] if resume else [])
     with open(RunFolder(rd).log, "ab") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=str(rd.parent), env=run_env(address, handed))  # --on-cluster: dies with this actor
-    beat = {**me, "worker_pid": proc.pid}
+                                cwd=str(rd.parent), env=run_env(address, handed, storage))  # dies with this actor
+    beat = {**me, "worker_pid": proc.pid, **({"scratch": str(rd)} if storage else {})}
     while proc.poll() is None:
         files.atomic_write_json(RunFolder(rd).node, {**beat, "heartbeat_at": time.time()})
+        sync()
         try:
             proc.wait(timeout=HEARTBEAT_S)
         except subprocess.TimeoutExpired:
@@ -124,24 +141,61 @@ def supervise(run_dir: str, registry: str, address: str, restarted: bool, handed
                                       "was killed or ran out of memory. Resume continues from the last checkpoint.")
 
 
+class Pushes:
+    """The node's pushes of a run's copy (studio.runs.cluster.bucket): a store that does not answer for a moment is
+    said once in train.log, and the last push is tried again before the actor ends."""
+
+    def __init__(self, copy: bucket.RunCopy, folder: str):
+        self.copy, self.folder, self.failing = copy, folder, False
+
+    def __call__(self) -> None:
+        try:
+            self.copy.push()
+            self.failing = False
+        except OSError as e:
+            if not self.failing:
+                with open(RunFolder(self.folder).log, "a", encoding="utf-8") as log:
+                    log.write(f"[studio] could not write to {bucket.shown(self.copy.url)} ({e}); trying again\n")
+            self.failing = True
+
+    def last(self) -> None:
+        for wait in (0, 2, 5, 10):
+            time.sleep(wait)
+            try:
+                self.copy.push()
+                return
+            except OSError:
+                continue
+
+
 @ray.remote
 class RunOnNode:
     """One run's work on the node Ray placed it on (see the module's doc)."""
 
-    def __init__(self, run_dir: str, registry: str, address: str, handed: dict[str, Any] | None = None):
+    def __init__(self, run_dir: str, registry: str, address: str, handed: dict[str, Any] | None = None,
+                 storage: str | None = None):
         restarted = ray.get_runtime_context().was_current_actor_reconstructed
         self.done = threading.Event()
 
         def work():
+            folder, copy = run_dir, None
             try:
-                supervise(run_dir, registry, address, restarted, handed)
+                if storage:  # no shared runs folder: the run's copy in the bucket, in a scratch folder of this node
+                    copy = bucket.RunCopy(storage, Path(run_dir).name, bucket.scratch_dir(storage, Path(run_dir).name))
+                    folder = str(copy.fetch())
+                    supervise(folder, str(Path(folder).parent / "registry.sqlite"), address, restarted, handed,
+                              storage, Pushes(copy, folder))
+                else:
+                    supervise(run_dir, registry, address, restarted, handed)
             except BaseException as e:  # noqa: BLE001 - the run says why; the actor must still end
                 try:
-                    runfolder.write_status(Path(run_dir), "failed", if_active=True, finished_at=time.time(),
+                    runfolder.write_status(Path(folder), "failed", if_active=True, finished_at=time.time(),
                                            reason=f"Its work on the cluster failed: {type(e).__name__}: {e}")
                 except OSError:
                     pass
             finally:
+                if copy is not None:
+                    Pushes(copy, folder).last()
                 self.done.set()
                 ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
 

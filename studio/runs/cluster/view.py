@@ -59,14 +59,14 @@ def snapshot(store: "Store") -> dict[str, Any]:
         for node_id in places:
             if node_id in by_id:
                 by_id[node_id]["runs"].append({"run": label, "status": r["status"]})
-    problem = storage.problem(store.root)
+    problem = storage.problem(store.root, store.cluster_storage)
     if not store.person.sees_all:  # the machines' addresses and the server's folders are the operator's business
         for i, n in enumerate(nodes, 1):
             n.update(address=f"node {i}", node_id="")
         if problem:
-            problem = HIDDEN_STORAGE
             for q in queued:
-                q["why"] = HIDDEN_STORAGE if "runs folder" in q["why"] else q["why"]
+                q["why"] = HIDDEN_STORAGE if q["why"] == problem or "runs folder" in q["why"] else q["why"]
+            problem = HIDDEN_STORAGE
     return {"address": store.cluster if store.person.sees_all else "", "nodes": nodes, "queued": queued,
             "storage": problem}
 

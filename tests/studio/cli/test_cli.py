@@ -164,6 +164,13 @@ def test_no_runs_yet(tmp_path, capsys):
     assert json.loads(ok(studio("runs", "--json", runs_dir=tmp_path / "runs")).stdout) == []
 
 
+def test_cluster_storage_must_be_a_url_an_object_store_opens(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("STUDIO_CLUSTER_STORAGE", raising=False)
+    assert cli.main(["--runs-dir", str(tmp_path), "--cluster-storage", "/shared/runs", "runs"]) == 2
+    assert "takes a URL such as s3://bucket/prefix" in capsys.readouterr().err
+    assert "STUDIO_CLUSTER_STORAGE" not in os.environ
+
+
 def test_models_and_methods(tmp_path, capsys):
     code, text, _ = in_process(capsys, "--runs-dir", tmp_path, "models")
     assert code == 0

@@ -7,6 +7,7 @@
 - One run trains with two Ray Train workers on the two nodes (gloo) to the single-process run's test metrics, and
   survives losing a worker's node mid-run: it says which node it lost and resumes from its checkpoint.
 - A node that sees another folder at the runs folder's path is named before any run goes to it.
+- Where nodes share no folder with the studio, runs travel through object storage (an S3 bucket on loopback).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from studio.base.errors import RunError
 from studio.base.runfolder import RunFolder
 from studio.cli import main as cli_main
 from studio.config import RunConfig
-from studio.runs.cluster import executor, storage, view
+from studio.runs.cluster import bucket, executor, storage, view
 from studio.runs.store import Store, process_alive
 from studio.training.checkpoints import last_checkpoint
+from tests.object_store import bucket_on_loopback
 from tests.ray_cluster_fixture import NODE_SECRET, studio_on_cluster
 from tests.studio.runs.test_ownership import their_file
 from tests.support import kill_active, tiny_config, wait_for
@@ -241,3 +243,52 @@ def test_a_node_that_does_not_share_the_runs_folder_is_named_before_any_run_goes
     finally:
         cluster.kill_node("node_x")
         storage.forget()
+
+
+def test_runs_travel_through_object_storage_to_nodes_that_share_no_folder(tmp_path, cluster, tiny_bert,
+                                                                           separable_csv):
+    """--cluster-storage: the studio's runs folder stays its own; each run's folder goes to its node through an
+    S3 bucket on loopback, trains in the node's scratch copy, and comes back (progress, stop, resume, the model)."""
+    with bucket_on_loopback("cluster") as url:
+        store = Store(tmp_path / "runs", cluster_storage=url)
+        try:
+            assert storage.check_bucket(url) == [], "both nodes read the studio's token and answer through the bucket"
+            # 400 steps: a stop travels through the bucket (the node looks every 3 s) before the run ends.
+            run_id = store.create(cfg(tiny_bert, separable_csv, epochs=80, **STEPS))
+            rd = store.run_dir(run_id)
+            wait_for(lambda: (store.status(run_id).get("step") or 0) >= 6, timeout=240, poll=0.2,
+                     what="steps read back through the bucket")
+            beat = files.read_json(RunFolder(rd).node)
+            scratch = Path(beat["scratch"])
+            assert scratch.name == run_id and not scratch.is_relative_to(store.root), "trained in a copy of its own"
+            worker = runfolder.read_status(rd)["pid"]
+            assert str(scratch) in Path(f"/proc/{worker}/cmdline").read_text().replace("\0", " ")
+            store.stop(run_id)
+            st = store.wait(run_id, timeout=120)
+            assert st["status"] == "stopped" and st["step"] < 400, st.get("reason")
+            assert last_checkpoint(rd) is not None, "the stopped run's checkpoint came back to the studio"
+            assert not runfolder.stop_requested(rd)
+            store.resume(run_id)
+            st = store.wait(run_id, timeout=300)
+            assert st["status"] == "completed", (st.get("reason"), runfolder.tail_log(rd, 30))
+            assert st["test_metrics"] and (RunFolder(rd).model / "adapter_config.json").is_file()
+            assert "resuming from checkpoint" in RunFolder(rd).log.read_text()
+            steps = [r["step"] for r in runfolder.read_metrics(rd) if r["kind"] == "train"]
+            assert steps == list(range(1, 401)), "every step once across the stop"
+            # What the bucket cannot carry is refused with the way out: ranks on several nodes at once.
+            spread = store.create(cfg(tiny_bert, separable_csv, epochs=1, num_processes=2, num_machines=2))
+            refused = store.wait(spread, timeout=60)
+            assert refused["status"] == "failed" and "rather than --cluster-storage" in refused["reason"], refused
+            # A deleted run's copy goes from the bucket too.
+            copy = bucket.RunCopy(url, run_id, rd)
+            assert copy.listing()
+            store.delete(run_id)
+            assert copy.listing() == {}
+        finally:
+            kill_active(store)
+            storage.forget()
+    # A store nobody reaches is named before any run goes to it.
+    dead = url.replace(url.split("endpoint_override=http://127.0.0.1:")[1].split("&")[0], "1")
+    problems = storage.check_bucket(dead)
+    assert len(problems) == 1 and problems[0].startswith("this studio cannot write to s3://studio-runs/cluster (")
+    assert "testing:testing" not in storage.sentence(tmp_path, problems, dead)

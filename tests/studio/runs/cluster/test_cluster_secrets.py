@@ -42,6 +42,16 @@ def test_the_worker_on_the_node_starts_with_the_runs_secrets(monkeypatch):
     assert "HF_TOKEN" not in env and env["STUDIO_RAY"] == "127.0.0.1:6379"
 
 
+def test_where_runs_travel_through_a_bucket_the_worker_gets_none_of_its_keys(monkeypatch):
+    """The run's actor moves its files; a run's own code (a model's remote code) must not reach everyone's runs."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "the-nodes-key")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", "/etc/node-sa.json")
+    handed = {"uses": "server", "env": {}}
+    assert "AWS_SECRET_ACCESS_KEY" in node.run_env("127.0.0.1:6379", handed), "a shared folder: the node's own"
+    env = node.run_env("127.0.0.1:6379", handed, storage="s3://runs/team")
+    assert "AWS_SECRET_ACCESS_KEY" not in env and "GOOGLE_APPLICATION_CREDENTIALS" not in env
+
+
 @pytest.fixture
 def public(store):
     store.limits = policy.PUBLIC.changed(local_models=True, model_billions=None)
@@ -82,7 +92,7 @@ def test_submitting_hands_the_actor_the_runs_secrets_and_lets_go_of_the_token(
     executor.submit(public, run_id, cluster_has_gpus=False)
     (options, args), = actor.created
     assert options["name"] == executor.actor_name(run_id, 1)
-    assert args[-1] == {"uses": "own", "env": {"HF_TOKEN": "hf_alices_own"}}
+    assert args[3] == {"uses": "own", "env": {"HF_TOKEN": "hf_alices_own"}} and args[4] is None  # no bucket
     assert run_id not in store_module.TOKENS, "Ray keeps it for the actor's restarts; this process lets it go"
     assert "hf_alices_own" not in (public.run_dir(run_id) / "status.json").read_text()
 
@@ -97,7 +107,7 @@ def test_a_run_holding_its_owners_token_elsewhere_is_left_to_that_process(public
 
     fake_ray = SimpleNamespace(cluster_resources=lambda: {})
     monkeypatch.setattr(executor, "connect", lambda address=None: fake_ray)
-    monkeypatch.setattr(executor.storage, "problem", lambda root: None)
+    monkeypatch.setattr(executor.storage, "problem", lambda root, url=None: None)
     monkeypatch.setattr(executor, "work_present", lambda st, address=None: False)
     submitted = []
     monkeypatch.setattr(executor, "_submit_once", lambda store, run_id, gpus: submitted.append(run_id) or True)

@@ -1,0 +1,293 @@
+"""Object storage between the studio and the nodes (`--cluster-storage s3://bucket/prefix`): where nodes share no
+file system with the studio, each run's folder travels through a bucket instead.
+
+The studio's own runs folder stays the truth on its machine (the registry, who owns what, the page, exports). When
+a run goes to the cluster the studio pushes its folder to `<url>/<run id>/`; the run's actor on its node fetches
+that into a scratch folder of its own, trains there, and pushes what changed every few seconds (status.json last,
+so a finished status arrives after the model it names); the studio pulls what changed while the run is active.
+A stop is the one file that travels the other way while the run trains.
+
+Which side owns what: the studio owns config.json, access.json and STOP (never pulled back); the node owns the rest
+while it trains. status.json is taken from the node only when it is of the same place in Ray's queue (`cluster.
+attempt`) and of a claim no older than the studio's copy, so a kill or a stop the studio recorded is never undone
+by a node's late push.
+
+Any URL pyarrow's file systems understand works (s3://, gs://, abfs://, hdfs://; its query string carries options
+such as `endpoint_override` for S3-compatible stores), and other fsspec schemes through fsspec where installed.
+Credentials come from the usual places (the environment, the provider's files, an instance role) on the studio's
+machine and on every node; the query string may carry them too, and is never shown or written to a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+STATUS = "status.json"
+STUDIO_OWNS = frozenset({"STOP", "access.json", "config.json"})  # written by the studio only; never pulled
+PULL_EVERY_S = 1.0  # the studio's copy of an active run is at most this stale when read
+SMALL = 1 << 20  # files below this are always pushed whole by the studio (a same-size rewrite of config.json)
+SCRATCH_ENV = "STUDIO_CLUSTER_SCRATCH"  # where a node keeps its copies (default: its temp folder)
+
+_PULLED: dict[tuple[str, str], dict[str, tuple[int, float]]] = {}
+_LAST_PULL: dict[tuple[str, str], float] = {}
+_LOCK = threading.Lock()
+
+
+def is_url(place: str | os.PathLike | None) -> bool:
+    """Whether `place` names object storage (scheme://...) rather than a folder."""
+    text = str(place or "")
+    scheme = urlsplit(text).scheme
+    return len(scheme) > 1 and "://" in text  # one letter: a Windows drive, not a scheme
+
+
+def shown(url: str) -> str:
+    """The URL as a person may read it: without its query string, which may hold credentials."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+
+
+def open_url(url: str):
+    """(file system, base path) for the URL: pyarrow's own file systems first, fsspec's for other schemes."""
+    import pyarrow.fs as pafs
+
+    try:
+        return pafs.FileSystem.from_uri(url)
+    except Exception as first:  # noqa: BLE001 - pyarrow says "unrecognized" for schemes fsspec may know
+        try:
+            import fsspec
+            from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+            fs, path = fsspec.core.url_to_fs(url)
+        except Exception:  # noqa: BLE001 - the first error names the URL's problem best
+            raise first from None
+        return PyFileSystem(FSSpecHandler(fs)), path
+
+
+def check_url(url: str) -> str:
+    """The URL, or a ValueError saying what is wrong with it (checked when the studio starts)."""
+    if not is_url(url):
+        raise ValueError(f"--cluster-storage takes a URL such as s3://bucket/prefix, not {url!r}.")
+    if urlsplit(url).scheme == "file":
+        raise ValueError("--cluster-storage file://... is a folder: give it as --runs-dir on a file system every "
+                         "node mounts at the same path instead.")
+    try:
+        open_url(url)
+    except Exception as e:  # noqa: BLE001 - pyarrow's and fsspec's errors differ by scheme
+        raise ValueError(f"--cluster-storage {shown(url)} cannot be opened: {type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''}") from None
+    return url
+
+
+def scratch_dir(url: str, run_id: str) -> Path:
+    """Where a node keeps its copy of a run: the same for every actor of the run on that node."""
+    root = Path(os.environ.get(SCRATCH_ENV) or Path(tempfile.gettempdir()) / "studio-cluster")
+    return root / hashlib.sha256(url.encode()).hexdigest()[:12] / run_id
+
+
+class RunCopy:
+    """One run's folder in the bucket and a local folder it is copied to or from."""
+
+    def __init__(self, url: str, run_id: str, local: Path):
+        self.url, self.run_id, self.local = url, run_id, Path(local)
+        self.fs, base = open_url(url)
+        self.remote = posixpath.join(base.rstrip("/"), run_id)
+        self.pushed: dict[str, tuple[int, int]] = {}  # what this copy last pushed or fetched, by local stat
+
+    # ----------------------------------------------------------- both sides --
+    def listing(self) -> dict[str, tuple[int, float]]:
+        """The run's files in the bucket: relative path -> (size, modified time)."""
+        import pyarrow.fs as pafs
+
+        try:
+            infos = self.fs.get_file_info(pafs.FileSelector(self.remote, recursive=True, allow_not_found=True))
+        except FileNotFoundError:
+            return {}
+        prefix = self.remote.rstrip("/") + "/"
+        return {i.path[len(prefix):]: (i.size, i.mtime.timestamp() if i.mtime else 0.0)
+                for i in infos if i.type == pafs.FileType.File and i.path.startswith(prefix)}
+
+    def upload(self, rel: str) -> bool:
+        """Copy one local file up; False when it vanished meanwhile (a temp file renamed into place)."""
+        try:
+            with open(self.local / rel, "rb") as src, self.fs.open_output_stream(f"{self.remote}/{rel}") as dst:
+                shutil.copyfileobj(src, dst, 1 << 22)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def download(self, rel: str) -> Path:
+        """Copy one file down, into place at once: a reader of the local folder never sees half of it."""
+        dest = self.local / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out, self.fs.open_input_stream(f"{self.remote}/{rel}") as src:
+                shutil.copyfileobj(src, out, 1 << 22)
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return dest
+
+    def delete(self, rel: str) -> None:
+        try:
+            self.fs.delete_file(f"{self.remote}/{rel}")
+        except FileNotFoundError:
+            pass
+
+    def remove(self) -> None:
+        """The run's whole copy in the bucket (the run was deleted)."""
+        try:
+            self.fs.delete_dir(self.remote)
+        except FileNotFoundError:
+            pass
+
+    def _local_files(self) -> dict[str, os.stat_result]:
+        out = {}
+        for p in self.local.rglob("*"):
+            if p.name.endswith((".tmp", ".part")) and p.name.startswith("."):
+                continue  # another writer's file on its way into place
+            try:
+                st = p.stat()
+            except FileNotFoundError:
+                continue
+            if p.is_file():
+                out[p.relative_to(self.local).as_posix()] = st
+        return out
+
+    # --------------------------------------------------------- the studio --
+    def hand_over(self) -> int:
+        """The studio's side, when the run goes to the cluster: its whole folder up (files the bucket already holds
+        at the same size are left, unless small), and a STOP the studio no longer asks for taken away."""
+        there = self.listing()
+        sent = 0
+        for rel, st in self._local_files().items():
+            if rel in there and there[rel][0] == st.st_size and st.st_size >= SMALL:
+                continue
+            sent += self.upload(rel)
+        if "STOP" in there and not (self.local / "STOP").exists():
+            self.delete("STOP")
+        with _LOCK:
+            _PULLED[(self.url, self.run_id)] = dict(self.listing())  # what is there now came from here
+        return sent
+
+    def ask_stop(self) -> None:
+        self.upload("STOP")
+
+    def pull(self, take_status) -> list[str]:
+        """The studio's side while the run trains: what the node changed comes down; status.json only where
+        `take_status(local, remote)` gives the status to write. Checkpoints the node removed go here too."""
+        from studio.base import files, runfolder
+
+        key = (self.url, self.run_id)
+        there = self.listing()
+        with _LOCK:
+            seen = _PULLED.setdefault(key, {})
+        got = []
+        for rel, stamp in there.items():
+            if rel in STUDIO_OWNS or rel == STATUS or seen.get(rel) == stamp:
+                continue
+            try:
+                self.download(rel)
+            except FileNotFoundError:
+                continue  # replaced by the node meanwhile: the next pull takes the new one
+            seen[rel] = stamp
+            got.append(rel)
+        checkpoints = self.local / "checkpoints"
+        if there and checkpoints.is_dir():
+            for p in sorted(checkpoints.rglob("*"), reverse=True):
+                rel = p.relative_to(self.local).as_posix()
+                if p.is_file() and rel not in there and rel in seen:
+                    p.unlink(missing_ok=True)
+                    seen.pop(rel, None)
+                elif p.is_dir() and not any(p.iterdir()):
+                    p.rmdir()
+        if STATUS in there:
+            import json
+
+            try:
+                with self.fs.open_input_stream(f"{self.remote}/{STATUS}") as src:
+                    remote = json.loads(src.read().decode("utf-8"))
+            except (FileNotFoundError, ValueError):
+                remote = None
+            if isinstance(remote, dict):
+                status = take_status(runfolder.read_status(self.local), remote)
+                if status is not None:
+                    files.atomic_write_json(self.local / STATUS, status)
+                    got.append(STATUS)
+        return got
+
+    # ------------------------------------------------------------ the node --
+    def fetch(self) -> Path:
+        """The node's side, as the run's actor starts: a fresh local copy of the whole folder."""
+        shutil.rmtree(self.local, ignore_errors=True)
+        self.local.mkdir(parents=True)
+        for rel in self.listing():
+            self.download(rel)
+        self.pushed = {rel: _stamp(st) for rel, st in self._local_files().items()}
+        return self.local
+
+    def push(self) -> int:
+        """The node's side, every few seconds and at the end: what changed here goes up, status.json last (a reader
+        that sees a finished status finds the files it names), and files the run removed go from the bucket too;
+        a STOP the studio asks for comes down."""
+        now = self._local_files()
+        changed = [rel for rel, st in now.items()
+                   if rel not in STUDIO_OWNS and self.pushed.get(rel) != _stamp(st)]
+        changed.sort(key=lambda rel: rel == STATUS)
+        for rel in changed:
+            if self.upload(rel):
+                self.pushed[rel] = _stamp(now[rel])
+        there = self.listing()
+        for rel in there:
+            if rel not in now and rel not in STUDIO_OWNS and rel in self.pushed:
+                self.delete(rel)
+                self.pushed.pop(rel, None)
+        if "STOP" in there and not (self.local / "STOP").exists():
+            (self.local / "STOP").write_text("stop requested\n", encoding="utf-8")
+        return len(changed)
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int]:
+    return st.st_size, st.st_mtime_ns
+
+
+def due(url: str, run_id: str, every: float = PULL_EVERY_S) -> bool:
+    """Whether the studio's copy of this run is due a pull (reads in quick succession share one)."""
+    key = (url, run_id)
+    now = time.monotonic()
+    with _LOCK:
+        if now - _LAST_PULL.get(key, -every) < every:
+            return False
+        _LAST_PULL[key] = now
+        return True
+
+
+def take_status(local: dict[str, Any], remote: dict[str, Any]) -> dict[str, Any] | None:
+    """The status the studio records from a node's push, or None to keep its own.
+
+    Only for a run the studio still counts as active (or as failed with its node lost, which Ray may restart
+    elsewhere), from the same place in Ray's queue, and from a claim no older than the one the studio knows (after
+    a lost node: a newer one). A stop the studio asked for stays `stopping` until the node says it stopped."""
+    lost = local.get("status") == "failed" and local.get("lost_node")
+    if local.get("status") not in ("queued", "running", "stopping") and not lost:
+        return None
+    if (remote.get("cluster") or {}).get("attempt") != (local.get("cluster") or {}).get("attempt"):
+        return None
+    theirs, ours = remote.get("claimed_at"), local.get("claimed_at")
+    if theirs is None:  # unclaimed: only the node's word that its work failed before it could claim the run
+        return remote if local.get("status") == "queued" and remote.get("status") == "failed" else None
+    if ours is not None and (theirs < ours or (lost and theirs <= ours)):
+        return None
+    if local.get("status") == "stopping" and remote.get("status") == "running":
+        remote = {**remote, "status": "stopping"}
+    return remote

@@ -1,0 +1,149 @@
+"""Run folders through object storage (studio.runs.cluster.bucket), without a cluster: an S3-compatible store on
+loopback (tests/object_store.py), the studio's folder on one side and a node's scratch copy on the other.
+
+- A run's folder goes up whole and comes down whole on the node; what the node changes comes back to the studio
+  (metrics, the log, a new checkpoint, a removed one, the status), what the studio owns never does.
+- A stop travels the other way, and a finished status arrives after the files it names.
+- A node's late push never undoes a kill, a stop or a newer attempt the studio recorded.
+- The URL's credentials are never shown; a URL that is not one is refused with the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from studio.base import files, runfolder
+from studio.base.runfolder import RunFolder
+from studio.runs.cluster import bucket
+from tests.object_store import bucket_on_loopback
+
+
+@pytest.fixture(scope="module")
+def url():
+    with bucket_on_loopback() as u:
+        yield u
+
+
+def a_run_folder(root, run_id="20261207-1200-abc123"):
+    rd = root / run_id
+    (rd / "data").mkdir(parents=True)
+    files.atomic_write_json(RunFolder(rd).config, {"training": {"epochs": 1}})
+    files.atomic_write_json(RunFolder(rd).access, {"owner": "alice", "readers": []})
+    (rd / "data" / "train.parquet").write_bytes(b"PAR1" + bytes(range(256)) * 8 + b"PAR1")
+    runfolder.write_status(rd, "queued", cluster={"actor": f"studio-run-{run_id}-1", "attempt": 1})
+    return rd
+
+
+def test_a_run_goes_to_its_node_and_what_the_node_writes_comes_back(url, tmp_path):
+    head = a_run_folder(tmp_path / "head")
+    run_id = head.name
+    assert bucket.RunCopy(url, run_id, head).hand_over() == 4  # config, access, status, the data
+    node = bucket.RunCopy(url, run_id, tmp_path / "node" / run_id)
+    scratch = node.fetch()
+    assert (scratch / "data" / "train.parquet").read_bytes() == (head / "data" / "train.parquet").read_bytes()
+    assert runfolder.read_status(scratch)["cluster"]["attempt"] == 1
+    pulled = bucket.RunCopy(url, run_id, head)
+    assert pulled.pull(bucket.take_status) == [], "nothing new: the studio's own files are not fetched back"
+
+    # The node claims the run and trains: status, metrics, log and a first checkpoint come back.
+    runfolder.write_status(scratch, "running", claimed_at=time.time(), step=5, node={"executor": "ray"})
+    runfolder.MetricsWriter(scratch).append({"kind": "train", "step": 5, "loss": 0.5})
+    (RunFolder(scratch).log).write_text("[studio] run started on cpu\n")
+    (scratch / "checkpoints" / "checkpoint-5").mkdir(parents=True)
+    (scratch / "checkpoints" / "checkpoint-5" / "adapter.bin").write_bytes(b"5" * 1000)
+    # What the studio owns is never taken back from a node, whatever the node did to its copy.
+    files.atomic_write_json(RunFolder(scratch).access, {"owner": "mallory", "readers": ["*"]})
+    assert node.push() == 4  # status, metrics, log, checkpoint: not access.json
+    got = pulled.pull(bucket.take_status)
+    assert set(got) == {"metrics.jsonl", "train.log", "checkpoints/checkpoint-5/adapter.bin", "status.json"}
+    assert runfolder.read_status(head)["status"] == "running" and runfolder.read_status(head)["step"] == 5
+    assert runfolder.read_metrics(head)[0]["loss"] == 0.5
+    assert files.read_json(RunFolder(head).access)["owner"] == "alice"
+    assert node.push() == 0, "only what changed goes up"
+
+    # The trainer keeps the latest checkpoint only: the one it removed goes from the studio's copy too.
+    (scratch / "checkpoints" / "checkpoint-10").mkdir()
+    (scratch / "checkpoints" / "checkpoint-10" / "adapter.bin").write_bytes(b"10" * 500)
+    (scratch / "checkpoints" / "checkpoint-5" / "adapter.bin").unlink()
+    (scratch / "checkpoints" / "checkpoint-5").rmdir()
+    node.push()
+    pulled.pull(bucket.take_status)
+    assert sorted(p.name for p in (head / "checkpoints").iterdir()) == ["checkpoint-10"]
+
+    # A stop asked for on the studio's side reaches the node's folder at its next push.
+    runfolder.request_stop(head)
+    runfolder.write_status(head, "stopping")
+    pulled.ask_stop()
+    node.push()
+    assert runfolder.stop_requested(scratch)
+    pulled.pull(bucket.take_status)
+    assert runfolder.read_status(head)["status"] == "stopping", "a node still training does not undo the stop"
+    runfolder.write_status(scratch, "stopped", finished_at=time.time(), reason="Stopped by the user.")
+    runfolder.clear_stop(scratch)
+    (scratch / "model").mkdir()
+    (scratch / "model" / "adapter.bin").write_bytes(b"m" * 300)
+    node.push()
+    pulled.pull(bucket.take_status)
+    assert runfolder.read_status(head)["status"] == "stopped" and (head / "model" / "adapter.bin").exists()
+
+
+def test_a_finished_status_goes_up_after_the_files_it_names(url, tmp_path, monkeypatch):
+    head = a_run_folder(tmp_path / "head", "20261207-1201-def456")
+    bucket.RunCopy(url, head.name, head).hand_over()
+    node = bucket.RunCopy(url, head.name, tmp_path / "node" / head.name)
+    scratch = node.fetch()
+    (scratch / "model").mkdir()
+    (scratch / "model" / "weights.bin").write_bytes(b"w" * 2000)
+    runfolder.write_status(scratch, "completed", claimed_at=time.time(), finished_at=time.time())
+    order = []
+    real = bucket.RunCopy.upload
+    monkeypatch.setattr(bucket.RunCopy, "upload", lambda self, rel: order.append(rel) or real(self, rel))
+    node.push()
+    assert order[-1] == "status.json" and "model/weights.bin" in order
+
+
+def test_a_nodes_late_push_never_undoes_what_the_studio_recorded():
+    take = bucket.take_status
+    claimed = {"status": "running", "claimed_at": 100.0, "cluster": {"attempt": 2}, "step": 7}
+    # Killed or stopped while queued on the studio's side: the node's word no longer counts.
+    assert take({"status": "stopped", "claimed_at": 100.0, "cluster": {"attempt": 2}}, claimed) is None
+    # An earlier place in Ray's queue (the run was resumed since): its actor's push is old news.
+    assert take({"status": "queued", "cluster": {"attempt": 3}}, claimed) is None
+    # The node's claim of the current attempt is taken, and its progress after.
+    assert take({"status": "queued", "cluster": {"attempt": 2}}, claimed) == claimed
+    assert take({**claimed, "step": 3}, claimed) == claimed
+    # An older claim than the studio knows: never.
+    assert take({"status": "running", "claimed_at": 200.0, "cluster": {"attempt": 2}}, claimed) is None
+    # A stop asked for stays `stopping` until the node says it stopped.
+    assert take({**claimed, "status": "stopping"}, claimed)["status"] == "stopping"
+    assert take({**claimed, "status": "stopping"}, {**claimed, "status": "stopped"})["status"] == "stopped"
+    # A lost node (failed on the studio's side): only a newer claim, Ray's restart elsewhere, brings it back.
+    lost = {"status": "failed", "lost_node": True, "claimed_at": 100.0, "cluster": {"attempt": 2}}
+    assert take(lost, claimed) is None
+    assert take(lost, {**claimed, "claimed_at": 150.0})["claimed_at"] == 150.0
+    # Work that failed on its node before it could claim the run: the studio hears of it.
+    early = {"status": "failed", "reason": "Its work on the cluster failed: OSError", "cluster": {"attempt": 2}}
+    assert take({"status": "queued", "cluster": {"attempt": 2}}, early) == early
+
+
+def test_the_url_is_shown_without_its_credentials_and_a_folder_is_refused():
+    url = "s3://KEY:SECRET@bucket/prefix?endpoint_override=http://10.0.0.5:9000&region=eu-west-1"
+    assert bucket.shown(url) == "s3://bucket/prefix"
+    assert bucket.is_url(url) and not bucket.is_url("/shared/runs") and not bucket.is_url("C:\\runs")
+    with pytest.raises(ValueError, match="not '/shared/runs'"):
+        bucket.check_url("/shared/runs")
+    with pytest.raises(ValueError, match="--runs-dir on a file system every node mounts"):
+        bucket.check_url("file:///shared/runs")
+    with pytest.raises(ValueError, match="cannot be opened") as e:
+        bucket.check_url("s3://KEY:SECRET@bucket/prefix?no_such_option=1")
+    assert "SECRET" not in str(e.value)
+
+
+def test_a_scratch_copy_is_the_same_folder_for_every_actor_of_a_run_on_a_node(monkeypatch, tmp_path):
+    monkeypatch.setenv(bucket.SCRATCH_ENV, str(tmp_path))
+    a = bucket.scratch_dir("s3://b/p", "run1")
+    assert a == bucket.scratch_dir("s3://b/p", "run1") and a.parent != bucket.scratch_dir("s3://b/q", "run1").parent
+    assert a.is_relative_to(tmp_path) and json.dumps(str(a))
