@@ -283,6 +283,8 @@ def take_status(local: dict[str, Any], remote: dict[str, Any]) -> dict[str, Any]
         return None
     if (remote.get("cluster") or {}).get("attempt") != (local.get("cluster") or {}).get("attempt"):
         return None
+    if (local.get("resumed_at") or 0) > (remote.get("updated_at") or 0):
+        return None  # written before the run was resumed (its next place in Ray's queue is not taken yet)
     theirs, ours = remote.get("claimed_at"), local.get("claimed_at")
     if theirs is None:  # unclaimed: only the node's word that its work failed before it could claim the run
         return remote if local.get("status") == "queued" and remote.get("status") == "failed" else None

@@ -124,6 +124,11 @@ def test_a_nodes_late_push_never_undoes_what_the_studio_recorded():
     lost = {"status": "failed", "lost_node": True, "claimed_at": 100.0, "cluster": {"attempt": 2}}
     assert take(lost, claimed) is None
     assert take(lost, {**claimed, "claimed_at": 150.0})["claimed_at"] == 150.0
+    # Resumed on the studio's side, before its new place in Ray's queue: the stopped attempt's last push is old.
+    stopped = {**claimed, "status": "stopped", "updated_at": 300.0}
+    resumed = {"status": "queued", "claimed_at": 100.0, "cluster": {"attempt": 2}, "resumed_at": 400.0}
+    assert take(resumed, stopped) is None
+    assert take({**resumed, "resumed_at": 250.0}, stopped) == stopped
     # Work that failed on its node before it could claim the run: the studio hears of it.
     early = {"status": "failed", "reason": "Its work on the cluster failed: OSError", "cluster": {"attempt": 2}}
     assert take({"status": "queued", "cluster": {"attempt": 2}}, early) == early
