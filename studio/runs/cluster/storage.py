@@ -93,6 +93,8 @@ def check_bucket(url: str, timeout: float = 120.0) -> list[str]:
         where = f"node {n['NodeManagerAddress']} ({n['NodeID'][:8]})"
         try:
             why = ray.get(refs[n["NodeID"]], timeout=max(1.0, deadline - time.time()))
+        except ray.exceptions.TaskUnschedulableError:
+            continue  # a node that died a moment ago, still listed: it gets no run either
         except Exception as e:  # noqa: BLE001 - a node that does not answer cannot be trusted with a run either
             why = f"did not answer the check ({type(e).__name__})"
         answer = f"{base}/{PROBE}-{n['NodeID'][:12]}"
@@ -134,6 +136,8 @@ def check(root: Path, timeout: float = 120.0) -> list[str]:
         where = f"node {n['NodeManagerAddress']} ({n['NodeID'][:8]})"
         try:
             why = ray.get(refs[n["NodeID"]], timeout=max(1.0, deadline - time.time()))
+        except ray.exceptions.TaskUnschedulableError:
+            continue  # a node that died a moment ago, still listed: it gets no run either
         except Exception as e:  # noqa: BLE001 - a node that does not answer cannot be trusted with a run either
             why = f"did not answer the check ({type(e).__name__})"
         answer = root / f"{PROBE}-{n['NodeID'][:12]}"
