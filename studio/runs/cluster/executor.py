@@ -9,6 +9,7 @@ stop file work as under the studio's own queue; only where the worker starts dif
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -191,11 +192,11 @@ def not_through_a_bucket(store: "Store", rd: Path, across_nodes: bool) -> str | 
     root = str(store.root) + os.sep
     for name in (RunFolder.config.name, RunFolder.distill.name, RunFolder.judge.name):
         text = (rd / name).read_text(encoding="utf-8") if (rd / name).is_file() else ""
-        at = text.find(root)
-        while at != -1:
-            if not text.startswith(str(rd) + os.sep, at) and not text.startswith(str(rd) + '"', at):
-                return f"This run reads another run's folder ({name} names one), which {shared}."
-            at = text.find(root, at + 1)
+        for found in re.finditer(re.escape(root) + r'([^/\\"]+)', text):
+            other = store.root / found.group(1)
+            # Its uploads are in its own data/ splits; another run's folder (a teacher, a judge) is not.
+            if other != rd and (other / RunFolder.config.name).is_file():
+                return f"This run reads another run's folder ({found.group(1)}, named in {name}), which {shared}."
     return None
 
 

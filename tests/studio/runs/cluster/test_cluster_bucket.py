@@ -152,3 +152,23 @@ def test_a_scratch_copy_is_the_same_folder_for_every_actor_of_a_run_on_a_node(mo
     a = bucket.scratch_dir("s3://b/p", "run1")
     assert a == bucket.scratch_dir("s3://b/p", "run1") and a.parent != bucket.scratch_dir("s3://b/q", "run1").parent
     assert a.is_relative_to(tmp_path) and json.dumps(str(a))
+
+
+def test_only_what_a_bucket_cannot_carry_is_refused(tmp_path):
+    """A run's uploads are in its own data/ splits (the page's upload lives under the runs folder); another run's
+    folder (a teacher, a judge) and ranks on several nodes are not, and are refused with the way out."""
+    from studio.runs.cluster.executor import not_through_a_bucket
+    from studio.runs.store import Store
+
+    store = Store(tmp_path / "runs", cluster="127.0.0.1:1", cluster_storage="s3://runs/team")
+    teacher = a_run_folder(store.root, "20261207-1100-aaa111")
+    rd = a_run_folder(store.root)
+    (store.root / "uploads").mkdir()
+    files.atomic_write_json(RunFolder(rd).config, {"data": {"train": str(store.root / "uploads" / "a.csv")},
+                                                   "model": str(rd / "model")})
+    assert not_through_a_bucket(store, rd, across_nodes=False) is None
+    assert "Ray Train" in not_through_a_bucket(store, rd, across_nodes=True)
+    files.atomic_write_json(RunFolder(rd).distill, {"teacher": teacher.name, "folder": str(teacher / "model")})
+    why = not_through_a_bucket(store, rd, across_nodes=False)
+    assert why.startswith(f"This run reads another run's folder ({teacher.name}, named in distill.json)")
+    assert "rather than --cluster-storage" in why
