@@ -87,10 +87,11 @@ def check_url(url: str) -> str:
     return url
 
 
-def scratch_dir(url: str, run_id: str) -> Path:
-    """Where a node keeps its copy of a run: the same for every actor of the run on that node."""
+def scratch_dir(url: str, run_id: str, holder: str) -> Path:
+    """Where a node keeps one actor's copy of a run (`holder`: that actor, so an actor winding down never removes
+    the copy of the next one of the same run); the folder is named for the run, as a worker expects."""
     root = Path(os.environ.get(SCRATCH_ENV) or Path(tempfile.gettempdir()) / "studio-cluster")
-    return root / hashlib.sha256(url.encode()).hexdigest()[:12] / run_id
+    return root / hashlib.sha256(url.encode()).hexdigest()[:12] / holder / run_id
 
 
 class RunCopy:

@@ -10,6 +10,7 @@ Killing the actor (Store.kill) kills the worker too: the worker asks Linux to di
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -158,14 +159,16 @@ class Pushes:
                     log.write(f"[studio] could not write to {bucket.shown(self.copy.url)} ({e}); trying again\n")
             self.failing = True
 
-    def last(self) -> None:
+    def last(self) -> bool:
+        """The last push, tried again for a while; True once the bucket holds everything."""
         for wait in (0, 2, 5, 10):
             time.sleep(wait)
             try:
                 self.copy.push()
-                return
+                return True
             except OSError:
                 continue
+        return False
 
 
 @ray.remote
@@ -181,7 +184,9 @@ class RunOnNode:
             folder, copy = run_dir, None
             try:
                 if storage:  # no shared runs folder: the run's copy in the bucket, in a scratch folder of this node
-                    copy = bucket.RunCopy(storage, Path(run_dir).name, bucket.scratch_dir(storage, Path(run_dir).name))
+                    holder = f"{ray.get_runtime_context().get_actor_name()}-{os.getpid()}"
+                    copy = bucket.RunCopy(storage, Path(run_dir).name,
+                                          bucket.scratch_dir(storage, Path(run_dir).name, holder))
                     folder = str(copy.fetch())
                     supervise(folder, str(Path(folder).parent / "registry.sqlite"), address, restarted, handed,
                               storage, Pushes(copy, folder))
@@ -194,8 +199,9 @@ class RunOnNode:
                 except OSError:
                     pass
             finally:
-                if copy is not None:
-                    Pushes(copy, folder).last()
+                if copy is not None and Pushes(copy, folder).last():
+                    # The studio has it all: the node's disk is free again (the copy and its registry).
+                    shutil.rmtree(copy.local.parent, ignore_errors=True)
                 self.done.set()
                 ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
 

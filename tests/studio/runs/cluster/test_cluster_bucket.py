@@ -10,7 +10,6 @@ loopback (tests/object_store.py), the studio's folder on one side and a node's s
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -147,11 +146,14 @@ def test_the_url_is_shown_without_its_credentials_and_a_folder_is_refused():
     assert "SECRET" not in str(e.value)
 
 
-def test_a_scratch_copy_is_the_same_folder_for_every_actor_of_a_run_on_a_node(monkeypatch, tmp_path):
+def test_each_actor_of_a_run_keeps_a_scratch_copy_of_its_own(monkeypatch, tmp_path):
+    """An actor winding down (a stopped run) removes its copy; the next actor of the same run on that node has
+    another, named for the run as a worker expects."""
     monkeypatch.setenv(bucket.SCRATCH_ENV, str(tmp_path))
-    a = bucket.scratch_dir("s3://b/p", "run1")
-    assert a == bucket.scratch_dir("s3://b/p", "run1") and a.parent != bucket.scratch_dir("s3://b/q", "run1").parent
-    assert a.is_relative_to(tmp_path) and json.dumps(str(a))
+    a = bucket.scratch_dir("s3://b/p", "run1", "studio-run-run1-1-4242")
+    b = bucket.scratch_dir("s3://b/p", "run1", "studio-run-run1-2-4343")
+    assert a.name == b.name == "run1" and a.parent != b.parent and a.is_relative_to(tmp_path)
+    assert a.parent.parent != bucket.scratch_dir("s3://b/q", "run1", "studio-run-run1-1-4242").parent.parent
 
 
 def test_only_what_a_bucket_cannot_carry_is_refused(tmp_path):

@@ -275,6 +275,10 @@ def test_runs_travel_through_object_storage_to_nodes_that_share_no_folder(tmp_pa
             assert "resuming from checkpoint" in RunFolder(rd).log.read_text()
             steps = [r["step"] for r in runfolder.read_metrics(rd) if r["kind"] == "train"]
             assert steps == list(range(1, 401)), "every step once across the stop"
+            second = Path(files.read_json(RunFolder(rd).node)["scratch"])
+            assert second.parent != scratch.parent, "the resumed run's actor has a copy of its own"
+            wait_for(lambda: not scratch.exists() and not second.exists(), timeout=30,
+                     what="the nodes' scratch copies removed once pushed")
             # What the bucket cannot carry is refused with the way out: ranks on several nodes at once.
             spread = store.create(cfg(tiny_bert, separable_csv, epochs=1, num_processes=2, num_machines=2))
             refused = store.wait(spread, timeout=60)
