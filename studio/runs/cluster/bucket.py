@@ -39,6 +39,7 @@ SCRATCH_ENV = "STUDIO_CLUSTER_SCRATCH"  # where a node keeps its copies (default
 
 _PULLED: dict[tuple[str, str], dict[str, tuple[int, float]]] = {}
 _LAST_PULL: dict[tuple[str, str], float] = {}
+_PULLING: dict[tuple[str, str], threading.Lock] = {}
 _LOCK = threading.Lock()
 
 
@@ -114,7 +115,8 @@ class RunCopy:
             return {}
         prefix = self.remote.rstrip("/") + "/"
         return {i.path[len(prefix):]: (i.size, i.mtime.timestamp() if i.mtime else 0.0)
-                for i in infos if i.type == pafs.FileType.File and i.path.startswith(prefix)}
+                for i in infos if i.type == pafs.FileType.File and i.path.startswith(prefix)
+                and _inside(i.path[len(prefix):])}
 
     def upload(self, rel: str) -> bool:
         """Copy one local file up; False when it vanished meanwhile (a temp file renamed into place)."""
@@ -155,23 +157,27 @@ class RunCopy:
     def _local_files(self) -> dict[str, os.stat_result]:
         out = {}
         for p in self.local.rglob("*"):
-            if p.name.endswith((".tmp", ".part")) and p.name.startswith("."):
-                continue  # another writer's file on its way into place
+            rel = p.relative_to(self.local)
+            if any(part.startswith(".") for part in rel.parts):
+                continue  # a file or folder on its way into place (files.atomic_write_*, folder_written_whole)
             try:
                 st = p.stat()
             except FileNotFoundError:
                 continue
             if p.is_file():
-                out[p.relative_to(self.local).as_posix()] = st
+                out[rel.as_posix()] = st
         return out
 
     # --------------------------------------------------------- the studio --
-    def hand_over(self) -> int:
+    def hand_over(self, status_only: bool = False) -> int:
         """The studio's side, when the run goes to the cluster: its whole folder up (files the bucket already holds
-        at the same size are left, unless small), and a STOP the studio no longer asks for taken away."""
+        at the same size are left, unless small), and a STOP the studio no longer asks for taken away.
+        status_only: the status alone (the rest went up a moment before, outside the registry's lock)."""
         there = self.listing()
         sent = 0
         for rel, st in self._local_files().items():
+            if status_only and rel != STATUS:
+                continue
             if rel in there and there[rel][0] == st.st_size and st.st_size >= SMALL:
                 continue
             sent += self.upload(rel)
@@ -185,47 +191,61 @@ class RunCopy:
         self.upload("STOP")
 
     def pull(self, take_status) -> list[str]:
-        """The studio's side while the run trains: what the node changed comes down; status.json only where
-        `take_status(local, remote)` gives the status to write. Checkpoints the node removed go here too."""
+        """The studio's side while the run trains: what the node changed comes down, and what it removed (an old
+        checkpoint, a model folder written again) goes here too; status.json only where `take_status(local,
+        remote)` gives the status to write. The status is read before the listing: the node sends it last, so
+        the files a finished status names are all in the listing. One pull of a run at a time."""
+        import json
+
         from studio.base import files, runfolder
 
         key = (self.url, self.run_id)
-        there = self.listing()
         with _LOCK:
-            seen = _PULLED.setdefault(key, {})
-        got = []
-        for rel, stamp in there.items():
-            if rel in STUDIO_OWNS or rel == STATUS or seen.get(rel) == stamp:
-                continue
-            try:
-                self.download(rel)
-            except FileNotFoundError:
-                continue  # replaced by the node meanwhile: the next pull takes the new one
-            seen[rel] = stamp
-            got.append(rel)
-        checkpoints = self.local / "checkpoints"
-        if there and checkpoints.is_dir():
-            for p in sorted(checkpoints.rglob("*"), reverse=True):
-                rel = p.relative_to(self.local).as_posix()
-                if p.is_file() and rel not in there and rel in seen:
-                    p.unlink(missing_ok=True)
-                    seen.pop(rel, None)
-                elif p.is_dir() and not any(p.iterdir()):
-                    p.rmdir()
-        if STATUS in there:
-            import json
-
+            busy = _PULLING.setdefault(key, threading.Lock())
+        if not busy.acquire(blocking=False):
+            return []  # another reader is pulling this run right now: its pull serves this one too
+        try:
             try:
                 with self.fs.open_input_stream(f"{self.remote}/{STATUS}") as src:
                     remote = json.loads(src.read().decode("utf-8"))
             except (FileNotFoundError, ValueError):
                 remote = None
+            there = self.listing()
+            with _LOCK:
+                seen = _PULLED.get(key)
+                if seen is None:  # this process's first look (a restarted studio): what it already holds stays
+                    seen = _PULLED[key] = {rel: stamp for rel, stamp in there.items()
+                                           if (self.local / rel).is_file()
+                                           and (self.local / rel).stat().st_size == stamp[0]}
+            got = []
+            for rel, stamp in there.items():
+                if rel in STUDIO_OWNS or rel == STATUS or seen.get(rel) == stamp:
+                    continue
+                try:
+                    self.download(rel)
+                except FileNotFoundError:
+                    continue  # replaced by the node meanwhile: the next pull takes the new one
+                seen[rel] = stamp
+                got.append(rel)
+            if there:
+                for rel in [r for r in seen if r not in there and r not in STUDIO_OWNS and r != STATUS]:
+                    (self.local / rel).unlink(missing_ok=True)
+                    seen.pop(rel, None)
+                    got.append(rel)
+                    parent = (self.local / rel).parent
+                    while parent != self.local and parent.is_dir() and not any(parent.iterdir()):
+                        parent.rmdir()
+                        parent = parent.parent
             if isinstance(remote, dict):
                 status = take_status(runfolder.read_status(self.local), remote)
                 if status is not None:
+                    if status.get("status") == "running" and runfolder.stop_requested(self.local):
+                        status = {**status, "status": "stopping"}  # a stop asked for while this pull ran
                     files.atomic_write_json(self.local / STATUS, status)
                     got.append(STATUS)
-        return got
+            return got
+        finally:
+            busy.release()
 
     # ------------------------------------------------------------ the node --
     def fetch(self) -> Path:
@@ -237,25 +257,61 @@ class RunCopy:
         self.pushed = {rel: _stamp(st) for rel, st in self._local_files().items()}
         return self.local
 
-    def push(self) -> int:
-        """The node's side, every few seconds and at the end: what changed here goes up, status.json last (a reader
-        that sees a finished status finds the files it names), and files the run removed go from the bucket too;
-        a STOP the studio asks for comes down."""
+    def push(self, skip: frozenset[str] = frozenset()) -> int:
+        """The node's side, every few seconds and at the end: what changed here goes up, status.json last and as it
+        was before the others were listed (a reader that sees a finished status finds the files it names), and
+        files the run removed go from the bucket too; a STOP the studio asks for comes down. `skip`: files sent
+        on their own (node.json, the heartbeat)."""
+        status = self.local / STATUS
+        try:
+            status_stamp = _stamp(status.stat())
+            status_text = status.read_bytes()
+        except FileNotFoundError:
+            status_stamp, status_text = None, None
         now = self._local_files()
         changed = [rel for rel, st in now.items()
-                   if rel not in STUDIO_OWNS and self.pushed.get(rel) != _stamp(st)]
-        changed.sort(key=lambda rel: rel == STATUS)
+                   if rel not in STUDIO_OWNS and rel != STATUS and rel not in skip
+                   and self.pushed.get(rel) != _stamp(st)]
         for rel in changed:
             if self.upload(rel):
                 self.pushed[rel] = _stamp(now[rel])
+        if status_text is not None and self.pushed.get(STATUS) != status_stamp:
+            with self.fs.open_output_stream(f"{self.remote}/{STATUS}") as dst:
+                dst.write(status_text)
+            self.pushed[STATUS] = status_stamp
+            changed.append(STATUS)
         there = self.listing()
         for rel in there:
-            if rel not in now and rel not in STUDIO_OWNS and rel in self.pushed:
+            if rel not in now and rel not in STUDIO_OWNS and rel != STATUS and rel in self.pushed:
                 self.delete(rel)
                 self.pushed.pop(rel, None)
         if "STOP" in there and not (self.local / "STOP").exists():
             (self.local / "STOP").write_text("stop requested\n", encoding="utf-8")
         return len(changed)
+
+
+    def report_failure(self, reason: str) -> None:
+        """The node's side when its work failed before it had a copy (a full disk, no credentials): the run's status
+        in the bucket says so, so the studio shows why rather than handing the run to Ray again and again."""
+        import json
+
+        with self.fs.open_input_stream(f"{self.remote}/{STATUS}") as src:
+            status = json.loads(src.read().decode("utf-8"))
+        if status.get("status") != "queued":
+            return
+        status.update(status="failed", reason=reason, finished_at=time.time(), updated_at=time.time())
+        with self.fs.open_output_stream(f"{self.remote}/{STATUS}") as dst:
+            dst.write(json.dumps(status, indent=2).encode("utf-8"))
+
+    def send(self, rel: str) -> None:
+        """One small file up now (the heartbeat, between the pushes)."""
+        self.upload(rel)
+
+
+def _inside(rel: str) -> bool:
+    """A key of the run's own folder: nothing that climbs out of it or names the root."""
+    parts = rel.split("/")
+    return bool(rel) and not rel.startswith("/") and all(part not in ("", ".", "..") for part in parts)
 
 
 def _stamp(st: os.stat_result) -> tuple[int, int]:
@@ -282,15 +338,19 @@ def take_status(local: dict[str, Any], remote: dict[str, Any]) -> dict[str, Any]
     lost = local.get("status") == "failed" and local.get("lost_node")
     if local.get("status") not in ("queued", "running", "stopping") and not lost:
         return None
-    if (remote.get("cluster") or {}).get("attempt") != (local.get("cluster") or {}).get("attempt"):
+    place = local.get("cluster") or {}
+    if (remote.get("cluster") or {}).get("attempt") != place.get("attempt"):
         return None
-    if (local.get("resumed_at") or 0) > (remote.get("updated_at") or 0):
-        return None  # written before the run was resumed (its next place in Ray's queue is not taken yet)
-    theirs, ours = remote.get("claimed_at"), local.get("claimed_at")
-    if theirs is None:  # unclaimed: only the node's word that its work failed before it could claim the run
+    if (local.get("resumed_at") or 0) > (place.get("submitted_at") or 0):
+        return None  # resumed here, not handed to Ray again yet: what the bucket holds is the last attempt's
+    if remote.get("claimed_at") is None:  # unclaimed: only the node's word that its work failed before its claim
         return remote if local.get("status") == "queued" and remote.get("status") == "failed" else None
-    if ours is not None and (theirs < ours or (lost and theirs <= ours)):
+    # Ray restarting the run's work after a lost node adds a note; compared by count, not by two machines' clocks.
+    theirs, ours = len(remote.get("node_restarts") or []), len(local.get("node_restarts") or [])
+    if theirs < ours:
         return None
+    if lost and theirs == ours and remote.get("status") not in ("completed", "failed", "stopped"):
+        return None  # the lost node's last word; its end (or Ray's restart elsewhere) still comes through
     if local.get("status") == "stopping" and remote.get("status") == "running":
         remote = {**remote, "status": "stopping"}
     return remote

@@ -16,6 +16,7 @@ from typing import Any
 
 from studio.base import files, runfolder, secrets
 from studio.base.runfolder import RunFolder
+from studio.data.uploads import UPLOADS_DIR
 from studio.runs.cluster import bucket, storage
 from studio.runs.cluster.asks import asks_for
 from studio.runs.cluster.connect import NAMESPACE, connect
@@ -85,8 +86,8 @@ def submit(store: "Store", run_id: str, cluster_has_gpus: bool) -> str | None:
     runfolder.write_status(rd, "queued", if_active=True, cluster={"actor": name, "attempt": attempt,
                                                                   "submitted_at": time.time(), "asks": asks.to_dict(),
                                                                   "waiting": None})
-    if store.cluster_storage:
-        bucket.RunCopy(store.cluster_storage, run_id, rd).hand_over()  # before its actor can fetch it
+    if store.cluster_storage:  # before its actor can fetch it; the rest went up before the registry's lock
+        bucket.RunCopy(store.cluster_storage, run_id, rd).hand_over(status_only=True)
     RunOnNode.options(**options).remote(str(rd), str(store.registry), _address_for_nodes(ray),
                                         store.handed_secrets(run_id), store.cluster_storage)
     store.token_handed_over(run_id)  # Ray keeps the actor's arguments for its restarts
@@ -148,9 +149,15 @@ def _submit_once(store: "Store", run_id: str, cluster_has_gpus: bool) -> bool:
     """Submit the run unless another dispatcher (the app's upkeep thread, a request, a worker) just did: the look
     and the submission happen under the registry's write lock, which every process of the studio takes."""
     ray = connect(store.cluster)
-    if store.cluster_storage and not_through_a_bucket(store, store.folder(run_id), False) is None:
-        # The big files go up outside the registry's lock (a resumed run's checkpoints); under it, what changed since.
-        bucket.RunCopy(store.cluster_storage, run_id, store.folder(run_id)).hand_over()
+    rd = store.folder(run_id)
+    if store.cluster_storage:
+        st = runfolder.read_status(rd)
+        training = (files.read_json(RunFolder(rd).config) or {}).get("training") or {}
+        across = asks_for(training, st, cluster_has_gpus).across_nodes
+        if st.get("status") == "queued" and not work_present(st, store.cluster) \
+                and not_through_a_bucket(store, rd, across) is None:
+            # The folder goes up outside the registry's lock (a resumed run's checkpoints); under it, its status.
+            bucket.RunCopy(store.cluster_storage, run_id, rd).hand_over()
     with store._db(immediate=True):
         st = runfolder.read_status(store.folder(run_id))
         # A run resumed a moment after it stopped may still have its last actor winding down: that one has done its
@@ -190,19 +197,25 @@ def not_through_a_bucket(store: "Store", rd: Path, across_nodes: bool) -> str | 
     if across_nodes:
         return f"This run trains over several processes with Ray Train, which {shared}: run it in one process here."
     root = str(store.root) + os.sep
-    for name in (RunFolder.config.name, RunFolder.distill.name, RunFolder.judge.name):
+    for name in (RunFolder.config.name, RunFolder.distill.name, RunFolder.judge.name, RunFolder.sweep_trial.name):
         text = (rd / name).read_text(encoding="utf-8") if (rd / name).is_file() else ""
         for found in re.finditer(re.escape(root) + r'([^/\\"]+)', text):
-            other = store.root / found.group(1)
-            # Its uploads are in its own data/ splits; another run's folder (a teacher, a judge) is not.
-            if other != rd and (other / RunFolder.config.name).is_file():
-                return f"This run reads another run's folder ({found.group(1)}, named in {name}), which {shared}."
+            # Its uploads are in its own data/ splits; another run's folder (a teacher, a judge) or a sweep's study
+            # is not.
+            if found.group(1) not in (rd.name, UPLOADS_DIR):
+                return (f"This run reads {found.group(1)} in the runs folder (named in {name}: another run, a "
+                        f"sweep's study), which {shared}.")
     return None
 
 
-def _on_the_cluster(st: dict[str, Any]) -> bool:
-    return bool(st.get("cluster")) and (st.get("status") in runfolder.ACTIVE
-                                        or (st.get("status") == "failed" and bool(st.get("lost_node"))))
+def _on_the_cluster(st: dict[str, Any], address: str | None) -> bool:
+    """Whether the run is out on the cluster: active, or failed with its node lost while Ray may still start its
+    work elsewhere (its actor lives)."""
+    if not st.get("cluster"):
+        return False
+    if st.get("status") in runfolder.ACTIVE:
+        return True
+    return st.get("status") == "failed" and bool(st.get("lost_node")) and work_present(st, address)
 
 
 def refresh(store: "Store", run_id: str, force: bool = False) -> None:
@@ -210,9 +223,9 @@ def refresh(store: "Store", run_id: str, force: bool = False) -> None:
     second unless forced; nothing for runs that are not out on the cluster)."""
     url = store.cluster_storage
     rd = store.root / run_id
-    if not url or not rd.is_dir() or not _on_the_cluster(runfolder.read_status(rd)):
+    if not url or not rd.is_dir() or not (force or bucket.due(url, run_id)):
         return
-    if not (force or bucket.due(url, run_id)):
+    if not _on_the_cluster(runfolder.read_status(rd), store.cluster):
         return
     copy = bucket.RunCopy(url, run_id, rd)
     try:

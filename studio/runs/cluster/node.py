@@ -22,7 +22,7 @@ from typing import Any, Callable
 import ray
 
 from studio.base import files, runfolder, secrets
-from studio.base.cluster_address import RAY_ENV
+from studio.base.cluster_address import RAY_ENV, STORAGE_ENV
 from studio.base.runfolder import RunFolder
 from studio.runs.cluster import bucket
 from studio.runs.cluster.connect import node_address
@@ -61,6 +61,7 @@ def run_env(address: str, handed: dict[str, Any] | None, storage: str | None = N
     """The worker's environment with only the secrets its run may use (studio.base.secrets.on_node), and none of
     the object store's keys where the run's files travel through one."""
     env = secrets.on_node(worker_env(address), handed)
+    env.pop(STORAGE_ENV, None)  # the worker's own Store must not pull the run from the bucket into its copy
     if storage:
         for name in STORAGE_KEYS:
             env.pop(name, None)
@@ -143,24 +144,45 @@ def supervise(run_dir: str, registry: str, address: str, restarted: bool, handed
 
 
 class Pushes:
-    """The node's pushes of a run's copy (studio.runs.cluster.bucket): a store that does not answer for a moment is
-    said once in train.log, and the last push is tried again before the actor ends."""
+    """The node's side of a run's copy (studio.runs.cluster.bucket): called at each heartbeat, it sends node.json
+    at once and keeps a pusher thread going for the rest, so a long upload (a checkpoint of gigabytes) never
+    silences the heartbeat; a store that does not answer for a moment is said once in train.log; the last push
+    is tried again before the actor ends."""
 
     def __init__(self, copy: bucket.RunCopy, folder: str):
         self.copy, self.folder, self.failing = copy, folder, False
+        self.done = threading.Event()
+        self.thread: threading.Thread | None = None
 
     def __call__(self) -> None:
         try:
-            self.copy.push()
-            self.failing = False
+            self.copy.send(RunFolder.node.name)
         except OSError as e:
-            if not self.failing:
-                with open(RunFolder(self.folder).log, "a", encoding="utf-8") as log:
-                    log.write(f"[studio] could not write to {bucket.shown(self.copy.url)} ({e}); trying again\n")
-            self.failing = True
+            self._say(e)
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._loop, daemon=True, name="studio-push")
+            self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.done.is_set():
+            try:
+                self.copy.push(skip=frozenset({RunFolder.node.name}))
+                self.failing = False
+            except OSError as e:
+                self._say(e)
+            self.done.wait(HEARTBEAT_S)
+
+    def _say(self, e: OSError) -> None:
+        if not self.failing:
+            with open(RunFolder(self.folder).log, "a", encoding="utf-8") as log:
+                log.write(f"[studio] could not write to {bucket.shown(self.copy.url)} ({e}); trying again\n")
+        self.failing = True
 
     def last(self) -> bool:
         """The last push, tried again for a while; True once the bucket holds everything."""
+        self.done.set()
+        if self.thread is not None:
+            self.thread.join()
         for wait in (0, 2, 5, 10):
             time.sleep(wait)
             try:
@@ -181,25 +203,30 @@ class RunOnNode:
         self.done = threading.Event()
 
         def work():
-            folder, copy = run_dir, None
+            folder, copy, pushes = run_dir, None, None
             try:
                 if storage:  # no shared runs folder: the run's copy in the bucket, in a scratch folder of this node
                     holder = f"{ray.get_runtime_context().get_actor_name()}-{os.getpid()}"
                     copy = bucket.RunCopy(storage, Path(run_dir).name,
                                           bucket.scratch_dir(storage, Path(run_dir).name, holder))
                     folder = str(copy.fetch())
+                    pushes = Pushes(copy, folder)
                     supervise(folder, str(Path(folder).parent / "registry.sqlite"), address, restarted, handed,
-                              storage, Pushes(copy, folder))
+                              storage, pushes)
                 else:
                     supervise(run_dir, registry, address, restarted, handed)
             except BaseException as e:  # noqa: BLE001 - the run says why; the actor must still end
+                reason = f"Its work on the cluster failed: {type(e).__name__}: {e}"
                 try:
-                    runfolder.write_status(Path(folder), "failed", if_active=True, finished_at=time.time(),
-                                           reason=f"Its work on the cluster failed: {type(e).__name__}: {e}")
-                except OSError:
+                    if copy is not None and pushes is None:  # no copy of its own to write in: the bucket's
+                        copy.report_failure(reason)
+                    else:
+                        runfolder.write_status(Path(folder), "failed", if_active=True, finished_at=time.time(),
+                                               reason=reason)
+                except (OSError, ValueError):
                     pass
             finally:
-                if copy is not None and Pushes(copy, folder).last():
+                if copy is not None and (pushes is None or pushes.last()):
                     # The studio has it all: the node's disk is free again (the copy and its registry).
                     shutil.rmtree(copy.local.parent, ignore_errors=True)
                 self.done.set()

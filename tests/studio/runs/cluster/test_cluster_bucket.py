@@ -10,6 +10,7 @@ loopback (tests/object_store.py), the studio's folder on one side and a node's s
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -90,47 +91,65 @@ def test_a_run_goes_to_its_node_and_what_the_node_writes_comes_back(url, tmp_pat
 
 
 def test_a_finished_status_goes_up_after_the_files_it_names(url, tmp_path, monkeypatch):
+    """The worker may save its model and say `completed` while a push is under way: that push sends the status as
+    it was before the files were listed, so the bucket never says completed without the model."""
     head = a_run_folder(tmp_path / "head", "20261207-1201-def456")
     bucket.RunCopy(url, head.name, head).hand_over()
     node = bucket.RunCopy(url, head.name, tmp_path / "node" / head.name)
     scratch = node.fetch()
-    (scratch / "model").mkdir()
-    (scratch / "model" / "weights.bin").write_bytes(b"w" * 2000)
-    runfolder.write_status(scratch, "completed", claimed_at=time.time(), finished_at=time.time())
-    order = []
-    real = bucket.RunCopy.upload
-    monkeypatch.setattr(bucket.RunCopy, "upload", lambda self, rel: order.append(rel) or real(self, rel))
+    runfolder.write_status(scratch, "running", claimed_at=time.time())
+    listed = bucket.RunCopy._local_files
+
+    def finishing_meanwhile(self):
+        found = listed(self)
+        (scratch / "model").mkdir(exist_ok=True)
+        (scratch / "model" / "weights.bin").write_bytes(b"w" * 2000)
+        runfolder.write_status(scratch, "completed", finished_at=time.time())
+        return found
+
+    def in_the_bucket():
+        with node.fs.open_input_stream(f"{node.remote}/status.json") as src:
+            return json.loads(src.read())["status"], "model/weights.bin" in node.listing()
+
+    monkeypatch.setattr(bucket.RunCopy, "_local_files", finishing_meanwhile)
     node.push()
-    assert order[-1] == "status.json" and "model/weights.bin" in order
+    assert in_the_bucket() == ("running", False)
+    monkeypatch.undo()
+    node.push()
+    assert in_the_bucket() == ("completed", True)
 
 
 def test_a_nodes_late_push_never_undoes_what_the_studio_recorded():
     take = bucket.take_status
-    claimed = {"status": "running", "claimed_at": 100.0, "cluster": {"attempt": 2}, "step": 7}
+    place = {"attempt": 2, "submitted_at": 50.0}
+    claimed = {"status": "running", "claimed_at": 100.0, "cluster": place, "step": 7}
     # Killed or stopped while queued on the studio's side: the node's word no longer counts.
-    assert take({"status": "stopped", "claimed_at": 100.0, "cluster": {"attempt": 2}}, claimed) is None
+    assert take({"status": "stopped", "claimed_at": 100.0, "cluster": place}, claimed) is None
     # An earlier place in Ray's queue (the run was resumed since): its actor's push is old news.
-    assert take({"status": "queued", "cluster": {"attempt": 3}}, claimed) is None
+    assert take({"status": "queued", "cluster": {"attempt": 3, "submitted_at": 60.0}}, claimed) is None
     # The node's claim of the current attempt is taken, and its progress after.
-    assert take({"status": "queued", "cluster": {"attempt": 2}}, claimed) == claimed
+    assert take({"status": "queued", "cluster": place}, claimed) == claimed
     assert take({**claimed, "step": 3}, claimed) == claimed
-    # An older claim than the studio knows: never.
-    assert take({"status": "running", "claimed_at": 200.0, "cluster": {"attempt": 2}}, claimed) is None
     # A stop asked for stays `stopping` until the node says it stopped.
     assert take({**claimed, "status": "stopping"}, claimed)["status"] == "stopping"
     assert take({**claimed, "status": "stopping"}, {**claimed, "status": "stopped"})["status"] == "stopped"
-    # A lost node (failed on the studio's side): only a newer claim, Ray's restart elsewhere, brings it back.
-    lost = {"status": "failed", "lost_node": True, "claimed_at": 100.0, "cluster": {"attempt": 2}}
-    assert take(lost, claimed) is None
-    assert take(lost, {**claimed, "claimed_at": 150.0})["claimed_at"] == 150.0
-    # Resumed on the studio's side, before its new place in Ray's queue: the stopped attempt's last push is old.
-    stopped = {**claimed, "status": "stopped", "updated_at": 300.0}
-    resumed = {"status": "queued", "claimed_at": 100.0, "cluster": {"attempt": 2}, "resumed_at": 400.0}
+    # Resumed on the studio's side, before its new place in Ray's queue: the stopped attempt's last push is old
+    # (the studio's own clock says so: resumed after it was last handed to Ray).
+    stopped = {**claimed, "status": "stopped"}
+    resumed = {"status": "queued", "claimed_at": 100.0, "cluster": place, "resumed_at": 400.0}
     assert take(resumed, stopped) is None
-    assert take({**resumed, "resumed_at": 250.0}, stopped) == stopped
+    assert take({**resumed, "cluster": {**place, "submitted_at": 401.0}}, {**claimed, "status": "running"})
+    # A lost node (failed on the studio's side): its last word stays out, its end or Ray's restart elsewhere
+    # (one more note, counted rather than compared across two machines' clocks) comes through.
+    lost = {"status": "failed", "lost_node": True, "claimed_at": 100.0, "cluster": place}
+    assert take(lost, claimed) is None
+    moved = {**claimed, "claimed_at": 90.0, "node_restarts": [{"lost": "10.0.0.7"}]}
+    assert take(lost, moved) == moved, "a node whose clock is behind the studio's still counts"
+    assert take(lost, {**claimed, "status": "completed"})["status"] == "completed"
+    assert take({**claimed, "node_restarts": [{"lost": "10.0.0.7"}]}, claimed) is None, "the lost node's echo"
     # Work that failed on its node before it could claim the run: the studio hears of it.
-    early = {"status": "failed", "reason": "Its work on the cluster failed: OSError", "cluster": {"attempt": 2}}
-    assert take({"status": "queued", "cluster": {"attempt": 2}}, early) == early
+    early = {"status": "failed", "reason": "Its work on the cluster failed: OSError", "cluster": place}
+    assert take({"status": "queued", "cluster": place}, early) == early
 
 
 def test_the_url_is_shown_without_its_credentials_and_a_folder_is_refused():
@@ -172,5 +191,9 @@ def test_only_what_a_bucket_cannot_carry_is_refused(tmp_path):
     assert "Ray Train" in not_through_a_bucket(store, rd, across_nodes=True)
     files.atomic_write_json(RunFolder(rd).distill, {"teacher": teacher.name, "folder": str(teacher / "model")})
     why = not_through_a_bucket(store, rd, across_nodes=False)
-    assert why.startswith(f"This run reads another run's folder ({teacher.name}, named in distill.json)")
+    assert why.startswith(f"This run reads {teacher.name} in the runs folder (named in distill.json")
     assert "rather than --cluster-storage" in why
+    RunFolder(rd).distill.unlink()
+    # A sweep's trial reports to its study, a database in the sweep's folder.
+    files.atomic_write_json(RunFolder(rd).sweep_trial, {"storage": f"sqlite:///{store.root}/sweeps/s1/study.db"})
+    assert "sweeps in the runs folder (named in sweep_trial.json" in not_through_a_bucket(store, rd, False)
