@@ -197,3 +197,35 @@ def test_only_what_a_bucket_cannot_carry_is_refused(tmp_path):
     # A sweep's trial reports to its study, a database in the sweep's folder.
     files.atomic_write_json(RunFolder(rd).sweep_trial, {"storage": f"sqlite:///{store.root}/sweeps/s1/study.db"})
     assert "sweeps in the runs folder (named in sweep_trial.json" in not_through_a_bucket(store, rd, False)
+
+
+def test_work_that_failed_before_its_copy_says_why_to_the_studio(url, tmp_path):
+    """A node whose disk is full or whose credentials fail cannot fetch the run: its actor writes the failure into
+    the bucket's status, and the studio shows it rather than handing the run to Ray again and again."""
+    head = a_run_folder(tmp_path / "head", "20261207-1202-fff000")
+    runfolder.write_status(head, "queued", cluster={"actor": "a", "attempt": 1, "submitted_at": time.time()})
+    bucket.RunCopy(url, head.name, head).hand_over()
+    bucket.RunCopy(url, head.name, tmp_path / "node" / head.name).report_failure(
+        "Its work on the cluster failed: OSError: [Errno 28] No space left on device")
+    bucket.RunCopy(url, head.name, head).pull(bucket.take_status)
+    st = runfolder.read_status(head)
+    assert st["status"] == "failed" and "No space left on device" in st["reason"]
+
+
+def test_keys_that_climb_out_of_the_run_folder_are_ignored(url, tmp_path):
+    head = a_run_folder(tmp_path / "head", "20261207-1203-aaa000")
+    copy = bucket.RunCopy(url, head.name, head)
+    copy.hand_over()
+    # Keys are opaque to S3: boto3 writes `..` as it is (pyarrow would have tidied the path first).
+    import boto3
+
+    port = url.split("endpoint_override=http://127.0.0.1:")[1].split("&")[0]
+    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", aws_access_key_id="testing",
+                      aws_secret_access_key="testing", region_name="us-east-1")
+    key = copy.remote.split("/", 1)[1]
+    for bad in ("../../escaped.txt", "data/../../../escaped2.txt"):
+        s3.put_object(Bucket=copy.remote.split("/")[0], Key=f"{key}/{bad}", Body=b"x")
+    assert set(copy.listing()) == {"config.json", "access.json", "status.json", "data/train.parquet"}
+    node = bucket.RunCopy(url, head.name, tmp_path / "node" / "deep" / head.name)
+    node.fetch()
+    assert not list(tmp_path.rglob("escaped*")), "nothing written outside the run's folder"

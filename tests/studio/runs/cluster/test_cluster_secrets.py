@@ -50,6 +50,9 @@ def test_where_runs_travel_through_a_bucket_the_worker_gets_none_of_its_keys(mon
     assert "AWS_SECRET_ACCESS_KEY" in node.run_env("127.0.0.1:6379", handed), "a shared folder: the node's own"
     env = node.run_env("127.0.0.1:6379", handed, storage="s3://runs/team")
     assert "AWS_SECRET_ACCESS_KEY" not in env and "GOOGLE_APPLICATION_CREDENTIALS" not in env
+    # Nor the bucket's URL (it may carry keys), which would also make the worker's own Store pull into its copy.
+    monkeypatch.setenv("STUDIO_CLUSTER_STORAGE", "s3://KEY:SECRET@runs/team")
+    assert "STUDIO_CLUSTER_STORAGE" not in node.run_env("127.0.0.1:6379", handed, storage="s3://runs/team")
 
 
 @pytest.fixture
