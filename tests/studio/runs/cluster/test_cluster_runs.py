@@ -296,3 +296,29 @@ def test_runs_travel_through_object_storage_to_nodes_that_share_no_folder(tmp_pa
     problems = storage.check_bucket(dead)
     assert len(problems) == 1 and problems[0].startswith("this studio cannot write to s3://studio-runs/cluster (")
     assert "testing:testing" not in storage.sentence(tmp_path, problems, dead)
+
+
+def test_a_run_through_object_storage_survives_losing_its_node(tmp_path, cluster, tiny_bert, separable_csv):
+    """The node training a run dies: Ray starts the run's actor again on a node with room, which fetches the last
+    push from the bucket (its checkpoint with it) and goes on; the studio takes the new node's word, not the lost
+    one's."""
+    cluster.add_node("node_d", resources={"pool_d": 1})
+    with bucket_on_loopback("loss") as url:
+        store = Store(tmp_path / "runs", cluster_storage=url)
+        try:
+            run_id = store.create(cfg(tiny_bert, separable_csv, epochs=60, cluster_resources="pool_d:1", **STEPS))
+            rd = store.run_dir(run_id)
+            wait_for(lambda: store.status(run_id)["status"] == "running" and last_checkpoint(rd), timeout=240,
+                     poll=0.2, what="a checkpoint back at the studio")
+            lost = store.status(run_id)["node"]
+            cluster.kill_node("node_d")
+            cluster.add_node("node_e", resources={"pool_d": 1})
+            st = store.wait(run_id, timeout=300)
+            assert st["status"] == "completed", (st.get("reason"), runfolder.tail_log(rd, 30))
+            note, = st["node_restarts"]
+            assert note["lost_node_id"] == lost["node_id"] and note["now_node_id"] == node_with("node_e")
+            assert note["from_checkpoint"] and "was lost; the run goes on" in RunFolder(rd).log.read_text()
+            steps = [r["step"] for r in runfolder.read_metrics(rd) if r["kind"] == "train"]
+            assert sorted(set(steps)) == list(range(1, 301)) and len(steps) == 300, "every step once"
+        finally:
+            kill_active(store)
