@@ -27,5 +27,6 @@ def cmd_cluster(a, store) -> int:
 def add_commands(add) -> None:
     p = add("cluster", cmd_cluster, "The Ray cluster runs go to (--ray): nodes, free and used resources, runs on "
                                     "each, what queued runs wait for.")
-    p.add_argument("--check", action="store_true", help="Ask every node again whether it reaches the runs folder "
-                                                        "(exit code 1 when one does not).")
+    p.add_argument("--check", action="store_true", help="Ask every node again whether it reaches the runs folder, "
+                                                        "or the object storage of --cluster-storage (exit code 1 when "
+                                                        "one does not).")
