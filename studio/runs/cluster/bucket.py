@@ -21,6 +21,7 @@ machine and on every node; the query string may carry them too, and is never sho
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import posixpath
 import shutil
@@ -35,6 +36,7 @@ STATUS = "status.json"
 STUDIO_OWNS = frozenset({"STOP", "access.json", "config.json"})  # written by the studio only; never pulled
 PULL_EVERY_S = 1.0  # the studio's copy of an active run is at most this stale when read
 SMALL = 1 << 20  # files below this are always pushed whole by the studio (a same-size rewrite of config.json)
+BIG_EVERY_S = 30.0  # a node pushes a large file that keeps changing at most this often, and at the end
 SCRATCH_ENV = "STUDIO_CLUSTER_SCRATCH"  # where a node keeps its copies (default: its temp folder)
 
 _PULLED: dict[tuple[str, str], dict[str, tuple[int, float]]] = {}
@@ -103,6 +105,7 @@ class RunCopy:
         self.fs, base = open_url(url)
         self.remote = posixpath.join(base.rstrip("/"), run_id)
         self.pushed: dict[str, tuple[int, int]] = {}  # what this copy last pushed or fetched, by local stat
+        self.pushed_at: dict[str, float] = {}  # when (time.monotonic) it last pushed each file
 
     # ----------------------------------------------------------- both sides --
     def listing(self) -> dict[str, tuple[int, float]]:
@@ -195,8 +198,6 @@ class RunCopy:
         checkpoint, a model folder written again) goes here too; status.json only where `take_status(local,
         remote)` gives the status to write. The status is read before the listing: the node sends it last, so
         the files a finished status names are all in the listing. One pull of a run at a time."""
-        import json
-
         from studio.base import files, runfolder
 
         key = (self.url, self.run_id)
@@ -257,24 +258,33 @@ class RunCopy:
         self.pushed = {rel: _stamp(st) for rel, st in self._local_files().items()}
         return self.local
 
-    def push(self, skip: frozenset[str] = frozenset()) -> int:
+    def push(self, skip: frozenset[str] = frozenset(), final: bool = False) -> int:
         """The node's side, every few seconds and at the end: what changed here goes up, status.json last and as it
         was before the others were listed (a reader that sees a finished status finds the files it names), and
         files the run removed go from the bucket too; a STOP the studio asks for comes down. `skip`: files sent
-        on their own (node.json, the heartbeat)."""
+        on their own (node.json, the heartbeat). A large file that keeps growing (a long run's train.log) goes up
+        at most every BIG_EVERY_S until the `final` push: each upload sends it whole."""
         status = self.local / STATUS
         try:
             status_stamp = _stamp(status.stat())
             status_text = status.read_bytes()
         except FileNotFoundError:
             status_stamp, status_text = None, None
+        try:  # a finished status goes up with every file as it is now, whatever their half-minute says
+            final = final or json.loads(status_text or b"{}").get("status") in ("completed", "failed", "stopped")
+        except ValueError:
+            pass
         now = self._local_files()
+        clock = time.monotonic()
         changed = [rel for rel, st in now.items()
                    if rel not in STUDIO_OWNS and rel != STATUS and rel not in skip
-                   and self.pushed.get(rel) != _stamp(st)]
+                   and self.pushed.get(rel) != _stamp(st)
+                   and (final or st.st_size < SMALL or rel not in self.pushed
+                        or clock - self.pushed_at.get(rel, -BIG_EVERY_S) >= BIG_EVERY_S)]
         for rel in changed:
             if self.upload(rel):
                 self.pushed[rel] = _stamp(now[rel])
+                self.pushed_at[rel] = clock
         if status_text is not None and self.pushed.get(STATUS) != status_stamp:
             with self.fs.open_output_stream(f"{self.remote}/{STATUS}") as dst:
                 dst.write(status_text)
@@ -293,8 +303,6 @@ class RunCopy:
     def report_failure(self, reason: str) -> None:
         """The node's side when its work failed before it had a copy (a full disk, no credentials): the run's status
         in the bucket says so, so the studio shows why rather than handing the run to Ray again and again."""
-        import json
-
         with self.fs.open_input_stream(f"{self.remote}/{STATUS}") as src:
             status = json.loads(src.read().decode("utf-8"))
         if status.get("status") != "queued":

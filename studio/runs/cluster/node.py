@@ -186,7 +186,7 @@ class Pushes:
         for wait in (0, 2, 5, 10):
             time.sleep(wait)
             try:
-                self.copy.push()
+                self.copy.push(final=True)
                 return True
             except OSError:
                 continue

@@ -229,3 +229,30 @@ def test_keys_that_climb_out_of_the_run_folder_are_ignored(url, tmp_path):
     node = bucket.RunCopy(url, head.name, tmp_path / "node" / "deep" / head.name)
     node.fetch()
     assert not list(tmp_path.rglob("escaped*")), "nothing written outside the run's folder"
+
+
+def test_a_large_file_that_keeps_growing_goes_up_every_half_minute_and_at_the_end(url, tmp_path, monkeypatch):
+    """Each upload sends a file whole: a long run's train.log of many megabytes is not sent every 3 s."""
+    head = a_run_folder(tmp_path / "head", "20261207-1204-bbb000")
+    bucket.RunCopy(url, head.name, head).hand_over()
+    node = bucket.RunCopy(url, head.name, tmp_path / "node" / head.name)
+    scratch = node.fetch()
+    log = RunFolder(scratch).log
+    log.write_bytes(b"x" * bucket.SMALL)
+    assert node.push() == 1, "a new file goes up at once"
+    with open(log, "ab") as out:
+        out.write(b"more\n")
+    runfolder.MetricsWriter(scratch).append({"kind": "train", "step": 1})
+    assert node.push() == 1, "the small metrics file goes up, the grown log waits"
+    monkeypatch.setattr(bucket, "BIG_EVERY_S", 0.0)
+    assert node.push() == 1, "its half-minute has passed"
+    with open(log, "ab") as out:
+        out.write(b"last\n")
+    monkeypatch.setattr(bucket, "BIG_EVERY_S", 30.0)
+    assert node.push() == 0 and node.push(final=True) == 1
+    assert node.listing()["train.log"][0] == log.stat().st_size
+    # A finished status never goes up ahead of a file written after the last push (a model saved twice).
+    with open(log, "ab") as out:
+        out.write(b"run completed\n")
+    runfolder.write_status(scratch, "completed", finished_at=time.time())
+    assert node.push() == 2 and node.listing()["train.log"][0] == log.stat().st_size
