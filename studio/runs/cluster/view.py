@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from studio.base import runfolder
 from studio.base.access import LOCAL
-from studio.runs.cluster import storage
+from studio.runs.cluster import bucket, storage
 from studio.runs.cluster.asks import Asks, fits_somewhere
 from studio.runs.cluster.connect import connect
 
@@ -67,8 +67,10 @@ def snapshot(store: "Store") -> dict[str, Any]:
             for q in queued:
                 q["why"] = HIDDEN_STORAGE if q["why"] == problem or "runs folder" in q["why"] else q["why"]
             problem = HIDDEN_STORAGE
+    # Where the nodes find run folders: the operator's business, as the addresses are.
+    travels = bucket.shown(store.cluster_storage) if store.cluster_storage and store.person.sees_all else ""
     return {"address": store.cluster if store.person.sees_all else "", "nodes": nodes, "queued": queued,
-            "storage": problem}
+            "storage": problem, "bucket": travels}
 
 
 def _why_waiting(st: dict[str, Any], nodes: list[dict[str, Any]], store: "Store") -> str:
@@ -102,6 +104,9 @@ def text(snap: dict[str, Any], zh: bool = False) -> str:
     where = f" at {snap['address']}" if snap.get("address") else ""
     lines = [f"Ray 集群{where.replace(' at ', ' ')}：{alive} 个节点在线" if zh
              else f"Ray cluster{where}: {alive} node{'s' if alive != 1 else ''} alive"]
+    if snap.get("bucket"):
+        lines.append(f"  运行文件夹经对象存储 {snap['bucket']} 传到节点" if zh
+                     else f"  run folders travel to the nodes through {snap['bucket']}")
     if snap.get("storage"):
         lines.append(f"  ! {snap['storage']}")
     for n in snap["nodes"]:

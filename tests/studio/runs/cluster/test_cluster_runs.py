@@ -253,6 +253,9 @@ def test_runs_travel_through_object_storage_to_nodes_that_share_no_folder(tmp_pa
         store = Store(tmp_path / "runs", cluster_storage=url)
         try:
             assert storage.check_bucket(url) == [], "both nodes read the studio's token and answer through the bucket"
+            shown = view.text(view.snapshot(store))
+            assert "run folders travel to the nodes through s3://studio-runs/cluster\n" in shown, shown
+            assert "testing" not in shown and view.snapshot(store.as_person(Person("bob")))["bucket"] == ""
             # 400 steps: a stop travels through the bucket (the node looks every 3 s) before the run ends.
             run_id = store.create(cfg(tiny_bert, separable_csv, epochs=80, **STEPS))
             rd = store.run_dir(run_id)
