@@ -46,8 +46,10 @@ class LocalCluster:
     def _start(self, args: list[str], cpus: float, resources: dict | None, prefix: list[str] | None = None) -> None:
         # A small object store (the tests pass no large objects): no /dev/shm of a container's default size is
         # too small for it, and each node holds 100 MB, not a third of the machine's memory.
+        # No log monitor: it copies the workers' log files to the drivers (the runs write their own train.log) and
+        # polled them for about 11 CPU s of the suite (bench/RESULTS.md, the suite's CPU map).
         cmd = [*(prefix or []), RAY, "start", "--node-ip-address=127.0.0.1", f"--num-cpus={cpus:g}",
-               "--object-store-memory=100000000", "--disable-usage-stats",
+               "--object-store-memory=100000000", "--disable-usage-stats", "--include-log-monitor=false",
                f"--resources={json.dumps(resources or {})}", *args]
         done = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
