@@ -42,7 +42,8 @@ def launched(monkeypatch, tmp_path):
     for var in ("STUDIO_HOST", "STUDIO_PORT", "STUDIO_SHARE", "STUDIO_AUTH", "STUDIO_RUNS_DIR", "STUDIO_MAX_FILE_MB",
                 "STUDIO_TRUST_REMOTE_CODE", "STUDIO_ALLOW_LOCAL_MODELS", "STUDIO_AUTH_FILE", "STUDIO_ADMINS",
                 "STUDIO_NO_LOGIN", "STUDIO_POLICY", "STUDIO_LIMITS", "STUDIO_MAX_ROWS", "SPACE_ID", "OAUTH_CLIENT_ID",
-                "GRADIO_SERVER_NAME", "HF_TOKEN", "HF_TOKEN_PATH", "STUDIO_RAY", secrets.WITHHELD_ENV):
+                "GRADIO_SERVER_NAME", "HF_TOKEN", "HF_TOKEN_PATH", "STUDIO_RAY", "STUDIO_CLUSTER_STORAGE",
+                secrets.WITHHELD_ENV):
         # setenv first, so what main() writes into os.environ is undone after the test
         monkeypatch.setenv(var, "")
         monkeypatch.delenv(var)

@@ -189,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     if a.cluster_storage:
         from studio.runs.cluster.bucket import check_url
 
+        if not os.environ.get("STUDIO_RAY"):
+            print("error: --cluster-storage is where runs travel to the nodes of a Ray cluster: give --ray ADDRESS "
+                  "too.", file=sys.stderr)
+            return 2
         try:
             os.environ["STUDIO_CLUSTER_STORAGE"] = check_url(a.cluster_storage)
         except ValueError as e:

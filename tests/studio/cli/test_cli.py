@@ -165,10 +165,15 @@ def test_no_runs_yet(tmp_path, capsys):
 
 
 def test_cluster_storage_must_be_a_url_an_object_store_opens(tmp_path, capsys, monkeypatch):
-    monkeypatch.delenv("STUDIO_CLUSTER_STORAGE", raising=False)
-    assert cli.main(["--runs-dir", str(tmp_path), "--cluster-storage", "/shared/runs", "runs"]) == 2
+    # Set (empty) through monkeypatch, so whatever the command sets is taken back after the test.
+    monkeypatch.setenv("STUDIO_CLUSTER_STORAGE", "")
+    monkeypatch.setenv("STUDIO_RAY", "")
+    assert cli.main(["--runs-dir", str(tmp_path), "--cluster-storage", "s3://runs/team", "runs"]) == 2
+    assert "give --ray ADDRESS too" in capsys.readouterr().err
+    assert cli.main(["--runs-dir", str(tmp_path), "--ray", "127.0.0.1:1", "--cluster-storage", "/shared/runs",
+                     "runs"]) == 2
     assert "takes a URL such as s3://bucket/prefix" in capsys.readouterr().err
-    assert "STUDIO_CLUSTER_STORAGE" not in os.environ
+    assert not os.environ["STUDIO_CLUSTER_STORAGE"]
 
 
 def test_models_and_methods(tmp_path, capsys):
