@@ -175,12 +175,16 @@ class RunCopy:
     def hand_over(self, status_only: bool = False) -> int:
         """The studio's side, when the run goes to the cluster: its whole folder up (files the bucket already holds
         at the same size are left, unless small), and a STOP the studio no longer asks for taken away.
-        status_only: the status alone (the rest went up a moment before, outside the registry's lock)."""
+        status_only: the status alone, without a listing (the rest went up a moment before, outside the registry's
+        lock, which this runs under)."""
+        if status_only:
+            sent = self.upload(STATUS)
+            if not (self.local / "STOP").exists():
+                self.delete("STOP")
+            return int(sent)
         there = self.listing()
         sent = 0
         for rel, st in self._local_files().items():
-            if status_only and rel != STATUS:
-                continue
             if rel in there and there[rel][0] == st.st_size and st.st_size >= SMALL:
                 continue
             sent += self.upload(rel)

@@ -116,8 +116,7 @@ def submit_queued(store: "Store") -> list[str]:
         if not rd.is_dir():
             continue
         st = runfolder.read_status(rd)
-        resumed = (st.get("resumed_at") or 0) > ((st.get("cluster") or {}).get("submitted_at") or 0)
-        placed = st.get("status") == "queued" and not resumed and work_present(st, store.cluster)
+        placed = st.get("status") == "queued" and not _resumed(st) and work_present(st, store.cluster)
         if st.get("status") in ("running", "stopping") or placed:
             active[r["owner"]] = active.get(r["owner"], 0) + 1
         elif st.get("status") == "queued":
@@ -154,7 +153,7 @@ def _submit_once(store: "Store", run_id: str, cluster_has_gpus: bool) -> bool:
         st = runfolder.read_status(rd)
         training = (files.read_json(RunFolder(rd).config) or {}).get("training") or {}
         across = asks_for(training, st, cluster_has_gpus).across_nodes
-        if st.get("status") == "queued" and not work_present(st, store.cluster) \
+        if st.get("status") == "queued" and (_resumed(st) or not work_present(st, store.cluster)) \
                 and not_through_a_bucket(store, rd, across) is None:
             # The folder goes up outside the registry's lock (a resumed run's checkpoints); under it, its status.
             bucket.RunCopy(store.cluster_storage, run_id, rd).hand_over()
@@ -162,13 +161,17 @@ def _submit_once(store: "Store", run_id: str, cluster_has_gpus: bool) -> bool:
         st = runfolder.read_status(store.folder(run_id))
         # A run resumed a moment after it stopped may still have its last actor winding down: that one has done its
         # work (a new claim makes it leave the run alone), so the resume gets an actor of its own at once.
-        resumed = (st.get("resumed_at") or 0) > ((st.get("cluster") or {}).get("submitted_at") or 0)
-        if st.get("status") != "queued" or (not resumed and work_present(st, store.cluster)):
+        if st.get("status") != "queued" or (not _resumed(st) and work_present(st, store.cluster)):
             return False
         try:
             return submit(store, run_id, cluster_has_gpus) is not None
         except ray.exceptions.ActorAlreadyExistsError:
             return False  # a dispatcher of another studio on the same registry got there first
+
+
+def _resumed(st: dict[str, Any]) -> bool:
+    """Resumed since it was last handed to Ray (its next place in Ray's queue is not taken yet)."""
+    return (st.get("resumed_at") or 0) > ((st.get("cluster") or {}).get("submitted_at") or 0)
 
 
 def _waiting(rd: Path, why: str) -> None:
