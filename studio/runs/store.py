@@ -766,6 +766,8 @@ class Store:
         with self._db(immediate=True) as db:
             n = db.execute("DELETE FROM runs WHERE id=?", (run_id,)).rowcount
         if st.get("cluster"):
+            if self.cluster and st.get("status") == "failed" and st.get("lost_node"):
+                cluster_executor.kill(st, self.cluster)  # Ray may still be starting its work on another node
             cluster_executor.forget_copy(self, run_id)
         if not RUNS.remove(self.root, run_id) and not n:
             raise RunError(f"No run {run_id} on this server.")

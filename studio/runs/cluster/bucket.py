@@ -37,6 +37,7 @@ STUDIO_OWNS = frozenset({"STOP", "access.json", "config.json"})  # written by th
 PULL_EVERY_S = 1.0  # the studio's copy of an active run is at most this stale when read
 SMALL = 1 << 20  # files below this are always pushed whole by the studio (a same-size rewrite of config.json)
 BIG_EVERY_S = 30.0  # a node pushes a large file that keeps changing at most this often, and at the end
+ALIVE_AFTER_LOSS_S = 10.0  # a node writing this long after the studio called it lost was not (beyond clock skew)
 SCRATCH_ENV = "STUDIO_CLUSTER_SCRATCH"  # where a node keeps its copies (default: its temp folder)
 
 _PULLED: dict[tuple[str, str], dict[str, tuple[int, float]]] = {}
@@ -132,6 +133,8 @@ class RunCopy:
 
     def download(self, rel: str) -> Path:
         """Copy one file down, into place at once: a reader of the local folder never sees half of it."""
+        if not self.local.is_dir():
+            raise FileNotFoundError(f"{self.local} is gone (the run was deleted)")
         dest = self.local / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
@@ -184,14 +187,18 @@ class RunCopy:
             return int(sent)
         there = self.listing()
         sent = 0
-        for rel, st in self._local_files().items():
+        here = self._local_files()
+        for rel, st in here.items():
+            if rel == STATUS:
+                continue  # it goes up under the registry's lock, with the run's new place in Ray's queue
             if rel in there and there[rel][0] == st.st_size and st.st_size >= SMALL:
                 continue
             sent += self.upload(rel)
         if "STOP" in there and not (self.local / "STOP").exists():
             self.delete("STOP")
-        with _LOCK:
-            _PULLED[(self.url, self.run_id)] = dict(self.listing())  # what is there now came from here
+        with _LOCK:  # what the studio holds is held; what else the bucket has (a killed run's last push) comes down
+            _PULLED[(self.url, self.run_id)] = {rel: stamp for rel, stamp in self.listing().items()
+                                                if rel in here and here[rel].st_size == stamp[0]}
         return sent
 
     def ask_stop(self) -> None:
@@ -218,9 +225,10 @@ class RunCopy:
             there = self.listing()
             with _LOCK:
                 seen = _PULLED.get(key)
-                if seen is None:  # this process's first look (a restarted studio): what it already holds stays
+                if seen is None:  # this process's first look (a restarted studio): large files it holds at the same
+                    # size stay (checkpoints, the model); small ones (node.json, the status, metrics) come down again
                     seen = _PULLED[key] = {rel: stamp for rel, stamp in there.items()
-                                           if (self.local / rel).is_file()
+                                           if stamp[0] >= SMALL and (self.local / rel).is_file()
                                            and (self.local / rel).stat().st_size == stamp[0]}
             got = []
             for rel, stamp in there.items():
@@ -241,6 +249,9 @@ class RunCopy:
                     while parent != self.local and parent.is_dir() and not any(parent.iterdir()):
                         parent.rmdir()
                         parent = parent.parent
+            if runfolder.stop_requested(self.local) and "STOP" not in there \
+                    and runfolder.read_status(self.local).get("status") == "stopping":
+                self.upload("STOP")  # asked for while the store did not answer: asked again
             if isinstance(remote, dict):
                 status = take_status(runfolder.read_status(self.local), remote)
                 if status is not None:
@@ -361,8 +372,10 @@ def take_status(local: dict[str, Any], remote: dict[str, Any]) -> dict[str, Any]
     theirs, ours = len(remote.get("node_restarts") or []), len(local.get("node_restarts") or [])
     if theirs < ours:
         return None
-    if lost and theirs == ours and remote.get("status") not in ("completed", "failed", "stopped"):
-        return None  # the lost node's last word; its end (or Ray's restart elsewhere) still comes through
+    if lost and theirs == ours and remote.get("status") not in ("completed", "failed", "stopped") \
+            and (remote.get("updated_at") or 0) < (local.get("finished_at") or 0) + ALIVE_AFTER_LOSS_S:
+        return None  # the lost node's last word; its end, Ray's restart elsewhere, or news well after the loss
+        # (the store or the studio was away, not the node) still come through
     if local.get("status") == "stopping" and remote.get("status") == "running":
         remote = {**remote, "status": "stopping"}
     return remote

@@ -230,15 +230,15 @@ def refresh(store: "Store", run_id: str, force: bool = False) -> None:
         return
     if not _on_the_cluster(runfolder.read_status(rd), store.cluster):
         return
-    copy = bucket.RunCopy(url, run_id, rd)
     try:
+        copy = bucket.RunCopy(url, run_id, rd)
         copy.pull(bucket.take_status)
-    except OSError as e:  # the store is unreachable for a moment: the run's heartbeat ages meanwhile
-        print(f"[studio] could not read run {run_id} from {bucket.shown(url)}: {e}", flush=True)
-        return
-    if runfolder.read_status(rd).get("status") in runfolder.FINISHED and runfolder.stop_requested(rd):
-        runfolder.clear_stop(rd)
-        copy.delete("STOP")
+        if runfolder.read_status(rd).get("status") in runfolder.FINISHED and runfolder.stop_requested(rd):
+            runfolder.clear_stop(rd)
+            copy.delete("STOP")
+    except Exception as e:  # noqa: BLE001 - a store that does not answer (pyarrow's OSError, an fsspec back end's
+        # own errors) must not fail a page's request or end the upkeep thread; the run's heartbeat ages meanwhile
+        print(f"[studio] could not read run {run_id} from {bucket.shown(url)}: {type(e).__name__}: {e}", flush=True)
 
 
 def refresh_active(store: "Store") -> None:
@@ -254,7 +254,11 @@ def refresh_active(store: "Store") -> None:
 def ask_stop(store: "Store", run_id: str) -> None:
     """A graceful stop reaches the run's node through the bucket (its actor looks every few seconds)."""
     if store.cluster_storage:
-        bucket.RunCopy(store.cluster_storage, run_id, store.folder(run_id)).ask_stop()
+        try:
+            bucket.RunCopy(store.cluster_storage, run_id, store.folder(run_id)).ask_stop()
+        except Exception as e:  # noqa: BLE001 - the next pull asks again (the run is `stopping` with a STOP here)
+            print(f"[studio] the stop of run {run_id} waits for {bucket.shown(store.cluster_storage)}: "
+                  f"{type(e).__name__}: {e}", flush=True)
 
 
 def forget_copy(store: "Store", run_id: str) -> None:
@@ -262,5 +266,5 @@ def forget_copy(store: "Store", run_id: str) -> None:
     if store.cluster_storage:
         try:
             bucket.RunCopy(store.cluster_storage, run_id, store.folder(run_id)).remove()
-        except OSError as e:
+        except Exception as e:  # noqa: BLE001 - the run is deleted here all the same
             print(f"[studio] run {run_id}'s copy in {bucket.shown(store.cluster_storage)} stays: {e}", flush=True)

@@ -157,7 +157,7 @@ class Pushes:
     def __call__(self) -> None:
         try:
             self.copy.send(RunFolder.node.name)
-        except OSError as e:
+        except Exception as e:  # noqa: BLE001 - a store that does not answer is said once and tried again
             self._say(e)
         if self.thread is None:
             self.thread = threading.Thread(target=self._loop, daemon=True, name="studio-push")
@@ -168,11 +168,11 @@ class Pushes:
             try:
                 self.copy.push(skip=frozenset({RunFolder.node.name}))
                 self.failing = False
-            except OSError as e:
+            except Exception as e:  # noqa: BLE001 - the pusher must outlive a bad moment of the store
                 self._say(e)
             self.done.wait(HEARTBEAT_S)
 
-    def _say(self, e: OSError) -> None:
+    def _say(self, e: Exception) -> None:
         if not self.failing:
             with open(RunFolder(self.folder).log, "a", encoding="utf-8") as log:
                 log.write(f"[studio] could not write to {bucket.shown(self.copy.url)} ({e}); trying again\n")
@@ -188,7 +188,7 @@ class Pushes:
             try:
                 self.copy.push(final=True)
                 return True
-            except OSError:
+            except Exception:  # noqa: BLE001 - tried again; after the last try the copy stays on the node
                 continue
         return False
 

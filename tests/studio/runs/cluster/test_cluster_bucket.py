@@ -37,10 +37,16 @@ def a_run_folder(root, run_id="20261207-1200-abc123"):
     return rd
 
 
+def hand_over(url, rd) -> int:
+    """As a submission does: the folder first, then (under the registry's lock) its status."""
+    copy = bucket.RunCopy(url, rd.name, rd)
+    return copy.hand_over() + copy.hand_over(status_only=True)
+
+
 def test_a_run_goes_to_its_node_and_what_the_node_writes_comes_back(url, tmp_path):
     head = a_run_folder(tmp_path / "head")
     run_id = head.name
-    assert bucket.RunCopy(url, run_id, head).hand_over() == 4  # config, access, status, the data
+    assert hand_over(url, head) == 4  # config, access, the data; then the status
     node = bucket.RunCopy(url, run_id, tmp_path / "node" / run_id)
     scratch = node.fetch()
     assert (scratch / "data" / "train.parquet").read_bytes() == (head / "data" / "train.parquet").read_bytes()
@@ -94,7 +100,7 @@ def test_a_finished_status_goes_up_after_the_files_it_names(url, tmp_path, monke
     """The worker may save its model and say `completed` while a push is under way: that push sends the status as
     it was before the files were listed, so the bucket never says completed without the model."""
     head = a_run_folder(tmp_path / "head", "20261207-1201-def456")
-    bucket.RunCopy(url, head.name, head).hand_over()
+    hand_over(url, head)
     node = bucket.RunCopy(url, head.name, tmp_path / "node" / head.name)
     scratch = node.fetch()
     runfolder.write_status(scratch, "running", claimed_at=time.time())
@@ -147,6 +153,10 @@ def test_a_nodes_late_push_never_undoes_what_the_studio_recorded():
     assert take(lost, moved) == moved, "a node whose clock is behind the studio's still counts"
     assert take(lost, {**claimed, "status": "completed"})["status"] == "completed"
     assert take({**claimed, "node_restarts": [{"lost": "10.0.0.7"}]}, claimed) is None, "the lost node's echo"
+    # Called lost while the store (or the studio) was away, not the node: its news well after the call counts.
+    lost_at = {**lost, "finished_at": 1000.0}
+    assert take(lost_at, {**claimed, "updated_at": 995.0}) is None
+    assert take(lost_at, {**claimed, "updated_at": 1030.0})["status"] == "running"
     # Work that failed on its node before it could claim the run: the studio hears of it.
     early = {"status": "failed", "reason": "Its work on the cluster failed: OSError", "cluster": place}
     assert take({"status": "queued", "cluster": place}, early) == early
@@ -204,7 +214,7 @@ def test_work_that_failed_before_its_copy_says_why_to_the_studio(url, tmp_path):
     the bucket's status, and the studio shows it rather than handing the run to Ray again and again."""
     head = a_run_folder(tmp_path / "head", "20261207-1202-fff000")
     runfolder.write_status(head, "queued", cluster={"actor": "a", "attempt": 1, "submitted_at": time.time()})
-    bucket.RunCopy(url, head.name, head).hand_over()
+    hand_over(url, head)
     bucket.RunCopy(url, head.name, tmp_path / "node" / head.name).report_failure(
         "Its work on the cluster failed: OSError: [Errno 28] No space left on device")
     bucket.RunCopy(url, head.name, head).pull(bucket.take_status)
@@ -215,7 +225,7 @@ def test_work_that_failed_before_its_copy_says_why_to_the_studio(url, tmp_path):
 def test_keys_that_climb_out_of_the_run_folder_are_ignored(url, tmp_path):
     head = a_run_folder(tmp_path / "head", "20261207-1203-aaa000")
     copy = bucket.RunCopy(url, head.name, head)
-    copy.hand_over()
+    hand_over(url, head)
     # Keys are opaque to S3: boto3 writes `..` as it is (pyarrow would have tidied the path first).
     import boto3
 
@@ -234,7 +244,7 @@ def test_keys_that_climb_out_of_the_run_folder_are_ignored(url, tmp_path):
 def test_a_large_file_that_keeps_growing_goes_up_every_half_minute_and_at_the_end(url, tmp_path, monkeypatch):
     """Each upload sends a file whole: a long run's train.log of many megabytes is not sent every 3 s."""
     head = a_run_folder(tmp_path / "head", "20261207-1204-bbb000")
-    bucket.RunCopy(url, head.name, head).hand_over()
+    hand_over(url, head)
     node = bucket.RunCopy(url, head.name, tmp_path / "node" / head.name)
     scratch = node.fetch()
     log = RunFolder(scratch).log
@@ -256,3 +266,51 @@ def test_a_large_file_that_keeps_growing_goes_up_every_half_minute_and_at_the_en
         out.write(b"run completed\n")
     runfolder.write_status(scratch, "completed", finished_at=time.time())
     assert node.push() == 2 and node.listing()["train.log"][0] == log.stat().st_size
+
+
+def test_the_studio_never_counts_as_held_what_it_does_not_hold(url, tmp_path, monkeypatch):
+    """After a restart of the studio its first pull takes the small files again (a heartbeat of the same size
+    with a newer time); a resume hands the folder over without counting the node's last push (a checkpoint the
+    studio never pulled before a kill) as its own; a stop the store did not take is asked again."""
+    head = a_run_folder(tmp_path / "head", "20261207-1205-ccc000")
+    studio = bucket.RunCopy(url, head.name, head)
+    hand_over(url, head)
+    node = bucket.RunCopy(url, head.name, tmp_path / "node" / head.name)
+    scratch = node.fetch()
+    runfolder.write_status(scratch, "running", claimed_at=time.time())
+    files.atomic_write_json(RunFolder(scratch).node, {"heartbeat_at": 1000.0})
+    node.push()
+    studio.pull(bucket.take_status)
+    files.atomic_write_json(RunFolder(scratch).node, {"heartbeat_at": 2000.0})
+    node.push()
+    monkeypatch.setattr(bucket, "_PULLED", {})  # the studio restarted
+    studio.pull(bucket.take_status)
+    assert files.read_json(RunFolder(head).node)["heartbeat_at"] == 2000.0
+
+    (scratch / "checkpoints" / "checkpoint-300").mkdir(parents=True)
+    (scratch / "checkpoints" / "checkpoint-300" / "adapter.bin").write_bytes(b"3" * 3000)
+    node.push()  # killed before the studio's next pull; then resumed
+    runfolder.write_status(head, "queued", resumed_at=time.time())
+    hand_over(url, head)
+    studio.pull(bucket.take_status)
+    assert (head / "checkpoints" / "checkpoint-300" / "adapter.bin").is_file()
+
+    runfolder.request_stop(head)
+    runfolder.write_status(head, "stopping")  # the STOP's upload failed when it was asked for
+    studio.pull(bucket.take_status)
+    assert "STOP" in studio.listing()
+
+
+def test_a_pull_never_brings_back_a_deleted_run(url, tmp_path):
+    head = a_run_folder(tmp_path / "head", "20261207-1206-ddd000")
+    studio = bucket.RunCopy(url, head.name, head)
+    hand_over(url, head)
+    node = bucket.RunCopy(url, head.name, tmp_path / "node" / head.name)
+    scratch = node.fetch()
+    runfolder.MetricsWriter(scratch).append({"kind": "train", "step": 1})
+    node.push()
+    import shutil
+
+    shutil.rmtree(head)
+    studio.pull(bucket.take_status)
+    assert not head.exists()
