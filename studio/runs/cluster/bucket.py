@@ -20,6 +20,7 @@ machine and on every node; the query string may carry them too, and is never sho
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -59,8 +60,11 @@ def shown(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
+@functools.lru_cache(maxsize=8)
 def open_url(url: str):
-    """(file system, base path) for the URL: pyarrow's own file systems first, fsspec's for other schemes."""
+    """(file system, base path) for the URL: pyarrow's own file systems first, fsspec's for other schemes. One per
+    URL and process: making one may ask the store a question (S3 finds a bucket's region), and the studio reads
+    each active run every second."""
     import pyarrow.fs as pafs
 
     try:
