@@ -67,12 +67,36 @@ def _first_line(e: BaseException) -> str:
     return next((ln.strip() for ln in str(e).splitlines() if ln.strip()), "")[:200]
 
 
-def check_bucket(url: str, timeout: float = 120.0) -> list[str]:
-    """As check, for runs folders that travel through object storage: the head writes the token there, each node
-    reads it and answers beside it."""
+def _each_node_answers(on_node, place: str, token: str, answer, timeout: float) -> list[str]:
+    """Run `on_node(place, token, node_id)` pinned to each alive node (None: it read the token and left its answer),
+    then `answer(node key, look)`, which reads that answer when `look` (None: it holds the token; else why not) and
+    tidies it away. One sentence per node that failed."""
     ray = connect()
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+    remote = ray.remote(num_cpus=0, max_retries=0)(on_node)
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    refs = {n["NodeID"]: remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
+            .remote(place, token, n["NodeID"]) for n in nodes}
+    problems = []
+    deadline = time.time() + timeout
+    for n in nodes:
+        where = f"node {n['NodeManagerAddress']} ({n['NodeID'][:8]})"
+        try:
+            why = ray.get(refs[n["NodeID"]], timeout=max(1.0, deadline - time.time()))
+        except ray.exceptions.TaskUnschedulableError:
+            continue  # a node that died a moment ago, still listed: it gets no run either
+        except Exception as e:  # noqa: BLE001 - a node that does not answer cannot be trusted with a run either
+            why = f"did not answer the check ({type(e).__name__})"
+        why = answer(n["NodeID"][:12], why is None) or why
+        if why:
+            problems.append(f"{where} {why}")
+    return problems
+
+
+def check_bucket(url: str, timeout: float = 120.0) -> list[str]:
+    """As check, for run folders that travel through object storage: the studio writes the token there, each node
+    reads it and answers beside it."""
     from studio.runs.cluster import bucket
 
     token = secrets.token_hex(8)
@@ -83,71 +107,48 @@ def check_bucket(url: str, timeout: float = 120.0) -> list[str]:
             fh.write(token.encode())
     except Exception as e:  # noqa: BLE001
         return [f"this studio cannot write to {bucket.shown(url)} ({type(e).__name__}: {_first_line(e)})"]
-    remote = ray.remote(num_cpus=0, max_retries=0)(_read_bucket_on_node)
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
-    refs = {n["NodeID"]: remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
-            .remote(url, token, n["NodeID"]) for n in nodes}
-    problems = []
-    deadline = time.time() + timeout
-    for n in nodes:
-        where = f"node {n['NodeManagerAddress']} ({n['NodeID'][:8]})"
-        try:
-            why = ray.get(refs[n["NodeID"]], timeout=max(1.0, deadline - time.time()))
-        except ray.exceptions.TaskUnschedulableError:
-            continue  # a node that died a moment ago, still listed: it gets no run either
-        except Exception as e:  # noqa: BLE001 - a node that does not answer cannot be trusted with a run either
-            why = f"did not answer the check ({type(e).__name__})"
-        answer = f"{base}/{PROBE}-{n['NodeID'][:12]}"
-        if why is None:
+
+    def answer(key: str, look: bool) -> str | None:
+        path, why = f"{base}/{PROBE}-{key}", None
+        if look:
             try:
-                with fs.open_input_stream(answer) as fh:
+                with fs.open_input_stream(path) as fh:
                     if fh.read().decode("utf-8").strip() != token:
                         why = f"writes to another {bucket.shown(url)}"
             except Exception:  # noqa: BLE001
                 why = f"writes to another {bucket.shown(url)} (its answer never reached this one)"
         try:
-            fs.delete_file(answer)
+            fs.delete_file(path)
         except Exception:  # noqa: BLE001 - nothing to tidy where the node wrote nothing
             pass
-        if why:
-            problems.append(f"{where} {why}")
+        return why
+
     try:
-        fs.delete_file(f"{base}/{PROBE}")
-    except Exception:  # noqa: BLE001
-        pass
-    return problems
+        return _each_node_answers(_read_bucket_on_node, url, token, answer, timeout)
+    finally:
+        try:
+            fs.delete_file(f"{base}/{PROBE}")
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def check(root: Path, timeout: float = 120.0) -> list[str]:
     """One sentence per alive node that does not share the runs folder; empty when all do."""
-    ray = connect()
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
     root = Path(root).resolve()
     token = secrets.token_hex(8)
     files.atomic_write_text(root / PROBE, token)
-    remote = ray.remote(num_cpus=0, max_retries=0)(_read_on_node)
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
-    refs = {n["NodeID"]: remote.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False))
-            .remote(str(root), token, n["NodeID"]) for n in nodes}
-    problems = []
-    deadline = time.time() + timeout
-    for n in nodes:
-        where = f"node {n['NodeManagerAddress']} ({n['NodeID'][:8]})"
-        try:
-            why = ray.get(refs[n["NodeID"]], timeout=max(1.0, deadline - time.time()))
-        except ray.exceptions.TaskUnschedulableError:
-            continue  # a node that died a moment ago, still listed: it gets no run either
-        except Exception as e:  # noqa: BLE001 - a node that does not answer cannot be trusted with a run either
-            why = f"did not answer the check ({type(e).__name__})"
-        answer = root / f"{PROBE}-{n['NodeID'][:12]}"
-        if why is None and (not answer.exists() or answer.read_text(encoding="utf-8").strip() != token):
+
+    def answer(key: str, look: bool) -> str | None:
+        path, why = root / f"{PROBE}-{key}", None
+        if look and (not path.exists() or path.read_text(encoding="utf-8").strip() != token):
             why = f"writes to another folder at {root} (its answer never reached this one)"
-        answer.unlink(missing_ok=True)
-        if why:
-            problems.append(f"{where} {why}")
-    (root / PROBE).unlink(missing_ok=True)
-    return problems
+        path.unlink(missing_ok=True)
+        return why
+
+    try:
+        return _each_node_answers(_read_on_node, str(root), token, answer, timeout)
+    finally:
+        (root / PROBE).unlink(missing_ok=True)
 
 
 def sentence(root: Path, problems: list[str], url: str | None = None) -> str:
