@@ -32,6 +32,8 @@ class LocalCluster:
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **(env or {})}  # every node's environment
+        # Runs through object storage keep their copies under the cluster's folder, removed with it.
+        self.env.setdefault("STUDIO_CLUSTER_SCRATCH", os.path.join(self.temp, "scratch"))
         self.env.pop("RAY_ADDRESS", None)
         # Nodes that die are noticed within a few health checks, not the default half a minute.
         # No idle Python workers started ahead of need: on a small machine they take CPU the tests want.

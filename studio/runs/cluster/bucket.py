@@ -95,6 +95,20 @@ def check_url(url: str) -> str:
     return url
 
 
+def sweep_scratch(url: str) -> list[Path]:
+    """Remove the copies this node keeps for actors that are gone (a killed run's actor cannot tidy up after
+    itself): each copy's folder ends with its actor's process id. The removed folders."""
+    root = scratch_dir(url, "x", "x").parent.parent
+    gone = []
+    for holder in root.iterdir() if root.is_dir() else ():
+        pid = holder.name.rpartition("-")[2]
+        if not pid.isdigit() or Path(f"/proc/{pid}").exists():
+            continue
+        shutil.rmtree(holder, ignore_errors=True)
+        gone.append(holder)
+    return gone
+
+
 def scratch_dir(url: str, run_id: str, holder: str) -> Path:
     """Where a node keeps one actor's copy of a run (`holder`: that actor, so an actor winding down never removes
     the copy of the next one of the same run); the folder is named for the run, as a worker expects."""

@@ -206,6 +206,7 @@ class RunOnNode:
             folder, copy, pushes = run_dir, None, None
             try:
                 if storage:  # no shared runs folder: the run's copy in the bucket, in a scratch folder of this node
+                    bucket.sweep_scratch(storage)  # copies of killed runs' actors on this node
                     holder = f"{ray.get_runtime_context().get_actor_name()}-{os.getpid()}"
                     copy = bucket.RunCopy(storage, Path(run_dir).name,
                                           bucket.scratch_dir(storage, Path(run_dir).name, holder))

@@ -11,6 +11,7 @@ loopback (tests/object_store.py), the studio's folder on one side and a node's s
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -314,3 +315,20 @@ def test_a_pull_never_brings_back_a_deleted_run(url, tmp_path):
     shutil.rmtree(head)
     studio.pull(bucket.take_status)
     assert not head.exists()
+
+
+def test_copies_of_actors_that_are_gone_are_swept_from_the_node(monkeypatch, tmp_path):
+    """A killed run's actor cannot remove its copy; the next actor to start on that node does."""
+    import subprocess
+    import sys
+
+    monkeypatch.setenv(bucket.SCRATCH_ENV, str(tmp_path))
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    dead = bucket.scratch_dir("s3://b/p", "run1", f"studio-run-run1-1-{done.pid}")
+    alive = bucket.scratch_dir("s3://b/p", "run2", f"studio-run-run2-1-{os.getpid()}")
+    other = bucket.scratch_dir("s3://b/q", "run3", f"studio-run-run3-1-{done.pid}")
+    for folder in (dead, alive, other):
+        (folder / "data").mkdir(parents=True)
+    assert bucket.sweep_scratch("s3://b/p") == [dead.parent]
+    assert not dead.parent.exists() and alive.is_dir() and other.is_dir(), "only this bucket's, only the dead"
