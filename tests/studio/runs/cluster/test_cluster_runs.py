@@ -245,10 +245,11 @@ def test_a_node_that_does_not_share_the_runs_folder_is_named_before_any_run_goes
         storage.forget()
 
 
-def test_runs_travel_through_object_storage_to_nodes_that_share_no_folder(tmp_path, cluster, tiny_bert,
-                                                                           separable_csv):
+def test_runs_travel_through_object_storage_and_train_in_a_copy_of_their_own(tmp_path, cluster, tiny_bert,
+                                                                             separable_csv):
     """--cluster-storage: the studio's runs folder stays its own; each run's folder goes to its node through an
-    S3 bucket on loopback, trains in the node's scratch copy, and comes back (progress, stop, resume, the model)."""
+    S3 bucket on loopback, trains in the node's scratch copy, and comes back (progress, stop, resume, the model).
+    The loopback nodes could still see the studio's folder: that the worker trains elsewhere is what is checked."""
     with bucket_on_loopback("cluster") as url:
         store = Store(tmp_path / "runs", cluster_storage=url)
         try:
