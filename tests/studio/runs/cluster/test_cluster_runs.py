@@ -326,3 +326,32 @@ def test_a_run_through_object_storage_survives_losing_its_node(tmp_path, cluster
             assert sorted(set(steps)) == list(range(1, 301)) and len(steps) == 300, "every step once"
         finally:
             kill_active(store)
+
+
+@pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare(1) for a node with its own mounts")
+def test_a_node_that_cannot_see_the_runs_folder_trains_a_run_through_object_storage(
+        tmp_path, cluster, tiny_bert, separable_csv):
+    """What --cluster-storage is for: node_y sees an empty file system where the studio's runs folder is (the folder
+    check names it), yet a run placed on it trains there and comes back whole."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    mount = ["unshare", "-m", "sh", "-c", f"mount -t tmpfs none {runs} && exec \"$0\" \"$@\""]
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("mount namespaces need root here")
+    cluster.add_node("node_y", prefix=mount, resources={"pool_y": 1})
+    with bucket_on_loopback("apart") as url:
+        store = Store(runs, cluster_storage=url)
+        try:
+            storage.forget()
+            problems = storage.check(runs)  # the shared-folder check: node_y is the one node that fails it
+            assert len(problems) == 1 and node_with("pool_y")[:8] in problems[0], problems
+            assert "cannot read the runs folder" in problems[0]
+            run_id = store.create(cfg(tiny_bert, separable_csv, epochs=2, cluster_resources="pool_y:1"))
+            st = store.wait(run_id, timeout=300)
+            assert st["status"] == "completed", (st.get("reason"), runfolder.tail_log(store.run_dir(run_id), 30))
+            assert st["node"]["node_id"] == node_with("pool_y") and st["test_metrics"]
+            assert (RunFolder(store.run_dir(run_id)).model / "adapter_config.json").is_file()
+        finally:
+            kill_active(store)
+            cluster.kill_node("node_y")
+            storage.forget()
