@@ -39,6 +39,7 @@ PULL_EVERY_S = 1.0  # the studio's copy of an active run is at most this stale w
 SMALL = 1 << 20  # files below this are always pushed whole by the studio (a same-size rewrite of config.json)
 BIG_EVERY_S = 30.0  # a node pushes a large file that keeps changing at most this often, and at the end
 ALIVE_AFTER_LOSS_S = 10.0  # a node writing this long after the studio called it lost was not (beyond clock skew)
+CHECKPOINT_DONE = "trainer_state.json"  # written last into a checkpoint: one without it is torn (training.checkpoints)
 SCRATCH_ENV = "STUDIO_CLUSTER_SCRATCH"  # where a node keeps its copies (default: its temp folder)
 
 _PULLED: dict[tuple[str, str], dict[str, tuple[int, float]]] = {}
@@ -309,11 +310,17 @@ class RunCopy:
             pass
         now = self._local_files()
         clock = time.monotonic()
+        # A checkpoint that became whole since the last push: its weights go up again now, whatever their
+        # half-minute says (an upload may have caught them half written), and its marker after them, so the
+        # bucket never holds a checkpoint that looks whole with torn weights (a node lost then resumes from it).
+        whole = {posixpath.dirname(rel) for rel, st in now.items()
+                 if posixpath.basename(rel) == CHECKPOINT_DONE and self.pushed.get(rel) != _stamp(st)}
         changed = [rel for rel, st in now.items()
                    if rel not in STUDIO_OWNS and rel != STATUS and rel not in skip
                    and self.pushed.get(rel) != _stamp(st)
-                   and (final or st.st_size < SMALL or rel not in self.pushed
+                   and (final or st.st_size < SMALL or rel not in self.pushed or posixpath.dirname(rel) in whole
                         or clock - self.pushed_at.get(rel, -BIG_EVERY_S) >= BIG_EVERY_S)]
+        changed.sort(key=lambda rel: posixpath.basename(rel) == CHECKPOINT_DONE)
         for rel in changed:
             if self.upload(rel):
                 self.pushed[rel] = _stamp(now[rel])

@@ -269,6 +269,27 @@ def test_a_large_file_that_keeps_growing_goes_up_every_half_minute_and_at_the_en
     assert node.push() == 2 and node.listing()["train.log"][0] == log.stat().st_size
 
 
+def test_a_checkpoint_never_looks_whole_in_the_bucket_with_torn_weights(url, tmp_path):
+    """An upload may catch a checkpoint's weights half written; once its marker (trainer_state.json, written last)
+    is there, the weights go up again at once, ahead of it, not half a minute later: a node lost meanwhile would
+    leave a checkpoint that looks whole and cannot be resumed from."""
+    head = a_run_folder(tmp_path / "head", "20261207-1205-ccc000")
+    hand_over(url, head)
+    node = bucket.RunCopy(url, head.name, tmp_path / "node" / head.name)
+    ck = node.fetch() / "checkpoints" / "checkpoint-5"
+    ck.mkdir(parents=True)
+    (ck / "model.safetensors").write_bytes(b"w" * bucket.SMALL)  # half of it, as the push lists it
+    assert node.push() == 1
+    with open(ck / "model.safetensors", "ab") as out:
+        out.write(b"w" * bucket.SMALL)
+    (ck / "trainer_state.json").write_text('{"global_step": 5}')
+    assert node.push() == 2
+    there = node.listing()
+    assert there["checkpoints/checkpoint-5/model.safetensors"][0] == 2 * bucket.SMALL
+    assert there["checkpoints/checkpoint-5/trainer_state.json"][1] >= \
+        there["checkpoints/checkpoint-5/model.safetensors"][1], "the marker after the weights"
+
+
 def test_the_studio_never_counts_as_held_what_it_does_not_hold(url, tmp_path, monkeypatch):
     """After a restart of the studio its first pull takes the small files again (a heartbeat of the same size
     with a newer time); a resume hands the folder over without counting the node's last push (a checkpoint the
