@@ -12,6 +12,9 @@ from studio.base.errors import ConfigError
 
 RAY_ENV = "STUDIO_RAY"
 STORAGE_ENV = "STUDIO_CLUSTER_STORAGE"
+# Set by a run's actor for its worker where run folders travel through object storage: the actor (by name) that
+# gives the ranks of a run over several nodes their copies of it. The name only: the worker never holds the URL.
+COPIES_ENV = "STUDIO_RUN_COPIES"
 
 
 def ray_address() -> str | None:

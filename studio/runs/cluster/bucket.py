@@ -5,7 +5,8 @@ The studio's own runs folder stays the truth on its machine (the registry, who o
 a run goes to the cluster the studio pushes its folder to `<url>/<run id>/`; the run's actor on its node fetches
 that into a scratch folder of its own, trains there, and pushes what changed every few seconds (status.json last,
 so a finished status arrives after the model it names); the studio pulls what changed while the run is active.
-A stop is the one file that travels the other way while the run trains.
+A stop is the one file that travels the other way while the run trains. A run over several nodes has a copy on
+each node its ranks train on, each pushing what its ranks wrote (studio.runs.cluster.node.RunCopyOnNode).
 
 Which side owns what: the studio owns config.json, access.json and STOP (never pulled back); the node owns the rest
 while it trains. status.json is taken from the node only when it is of the same place in Ray's queue (`cluster.
@@ -25,6 +26,7 @@ import hashlib
 import json
 import os
 import posixpath
+import re
 import shutil
 import tempfile
 import threading
@@ -41,6 +43,14 @@ BIG_EVERY_S = 30.0  # a node pushes a large file that keeps changing at most thi
 ALIVE_AFTER_LOSS_S = 10.0  # a node writing this long after the studio called it lost was not (beyond clock skew)
 CHECKPOINT_DONE = "trainer_state.json"  # written last into a checkpoint: one without it is torn (training.checkpoints)
 SCRATCH_ENV = "STUDIO_CLUSTER_SCRATCH"  # where a node keeps its copies (default: its temp folder)
+# Hidden files that travel all the same: what each rank of a run over several nodes leaves for its driver (its
+# result, its node), written whole under a temporary name first, which does not match.
+RANK_FILES = re.compile(r"\.(result|node)-rank\d+(-\d+)?\.json")
+# The object store's keys a node may hold: its actors move the runs' files, so a worker or a rank never needs them,
+# and a run's own code (a model's remote code) must not reach everyone's runs in the bucket.
+STORAGE_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SHARED_CREDENTIALS_FILE",
+                "AWS_CONFIG_FILE", "AWS_PROFILE", "GOOGLE_APPLICATION_CREDENTIALS", "AZURE_STORAGE_ACCOUNT_KEY",
+                "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_TOKEN", "AZURE_CLIENT_SECRET")
 
 _PULLED: dict[tuple[str, str], dict[str, tuple[int, float]]] = {}
 _LAST_PULL: dict[tuple[str, str], float] = {}
@@ -150,11 +160,12 @@ class RunCopy:
             return False
         return True
 
-    def download(self, rel: str) -> Path:
-        """Copy one file down, into place at once: a reader of the local folder never sees half of it."""
+    def download(self, rel: str, dest: Path | None = None) -> Path:
+        """Copy one file down (to `dest`, else its place here), into place at once: a reader of the local folder
+        never sees half of it."""
         if not self.local.is_dir():
             raise FileNotFoundError(f"{self.local} is gone (the run was deleted)")
-        dest = self.local / rel
+        dest = dest or self.local / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
         try:
@@ -183,7 +194,7 @@ class RunCopy:
         out = {}
         for p in self.local.rglob("*"):
             rel = p.relative_to(self.local)
-            if any(part.startswith(".") for part in rel.parts):
+            if any(part.startswith(".") for part in rel.parts) and not RANK_FILES.fullmatch(rel.as_posix()):
                 continue  # a file or folder on its way into place (files.atomic_write_*, folder_written_whole)
             try:
                 st = p.stat()
@@ -292,12 +303,14 @@ class RunCopy:
         self.pushed = {rel: _stamp(st) for rel, st in self._local_files().items()}
         return self.local
 
-    def push(self, skip: frozenset[str] = frozenset(), final: bool = False) -> int:
+    def push(self, skip: frozenset[str] = frozenset(), final: bool = False, whole_folders: bool = False) -> int:
         """The node's side, every few seconds and at the end: what changed here goes up, status.json last and as it
         was before the others were listed (a reader that sees a finished status finds the files it names), and
         files the run removed go from the bucket too; a STOP the studio asks for comes down. `skip`: files sent
         on their own (node.json, the heartbeat). A large file that keeps growing (a long run's train.log) goes up
-        at most every BIG_EVERY_S until the `final` push: each upload sends it whole."""
+        at most every BIG_EVERY_S until the `final` push: each upload sends it whole. whole_folders: a folder this
+        copy removed goes from the bucket with what other copies put in it (rank 0's copy, when the ranks of a run
+        over several nodes each write their shards of a checkpoint that rank 0 alone rotates away)."""
         status = self.local / STATUS
         try:
             status_stamp = _stamp(status.stat())
@@ -331,14 +344,49 @@ class RunCopy:
             self.pushed[STATUS] = status_stamp
             changed.append(STATUS)
         there = self.listing()
+        removed: set[str] = set()
         for rel in there:
             if rel not in now and rel not in STUDIO_OWNS and rel != STATUS and rel in self.pushed:
                 self.delete(rel)
                 self.pushed.pop(rel, None)
+                folder = posixpath.dirname(rel)
+                while folder and not (self.local / folder).exists():
+                    removed.add(folder)
+                    folder = posixpath.dirname(folder)
+        if whole_folders and removed:
+            for rel in there:
+                if rel not in now and any(rel.startswith(folder + "/") for folder in removed):
+                    self.delete(rel)
         if "STOP" in there and not (self.local / "STOP").exists():
             (self.local / "STOP").write_text("stop requested\n", encoding="utf-8")
         return len(changed)
 
+    def refresh(self, in_place: frozenset[str] = frozenset()) -> list[str]:
+        """The node's side, for a copy that stood aside while other copies of the run pushed (the driver's, while
+        the ranks of a run over several nodes train in copies of their own): what changed in the bucket comes down,
+        small files always and large ones this copy holds at another size (a long train.log), and what was removed
+        there goes here too. Large files this copy never had (a new checkpoint's weights) stay in the bucket alone:
+        the driver reads the ranks' small files, and the next ranks fetch their own copies. in_place: files a
+        process here holds open for appending (the worker's train.log), rewritten rather than replaced, so what
+        it writes next lands in the file the bucket gets."""
+        there = self.listing()
+        here = self._local_files()
+        got = []
+        for rel, (size, _) in there.items():
+            if size < SMALL or (rel in here and here[rel].st_size != size):
+                if rel in in_place and rel in here:
+                    fresh = self.download(rel, self.local / f".{rel}.fresh")
+                    shutil.copyfile(fresh, self.local / rel)  # the same file, its content replaced
+                    fresh.unlink()
+                else:
+                    self.download(rel)
+                got.append(rel)
+        for rel in here:
+            if rel not in there:
+                (self.local / rel).unlink(missing_ok=True)
+                got.append(rel)
+        self.pushed = {rel: _stamp(st) for rel, st in self._local_files().items()}
+        return got
 
     def report_failure(self, reason: str) -> None:
         """The node's side when its work failed before it had a copy (a full disk, no credentials): the run's status

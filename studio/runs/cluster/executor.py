@@ -66,14 +66,15 @@ def submit(store: "Store", run_id: str, cluster_has_gpus: bool) -> str | None:
     st = runfolder.read_status(rd)
     training = (files.read_json(RunFolder(rd).config) or {}).get("training") or {}
     asks = asks_for(training, st, cluster_has_gpus)
-    why = store.cluster_storage and not_through_a_bucket(store, rd, asks.across_nodes)
+    why = store.cluster_storage and not_through_a_bucket(store, rd)
     if why:
         runfolder.write_status(rd, "failed", if_active=True, finished_at=time.time(), reason=why)
         return None
     attempt = int((st.get("cluster") or {}).get("attempt", 0)) + 1
     name = actor_name(run_id, attempt)
     options: dict[str, Any] = {"name": name, "namespace": NAMESPACE, "lifetime": "detached",
-                               "max_restarts": MAX_RESTARTS, "max_concurrency": 2}
+                               "max_restarts": MAX_RESTARTS,
+                               "max_concurrency": 64}  # where, and each rank's ask for its copy (copy_on)
     if asks.across_nodes:
         # The driver of Ray Train's workers needs no CPU of its own; on the head it outlives any worker node.
         options.update(num_cpus=0, resources={"node:__internal_head__": 0.001})
@@ -151,10 +152,8 @@ def _submit_once(store: "Store", run_id: str, cluster_has_gpus: bool) -> bool:
     rd = store.folder(run_id)
     if store.cluster_storage:
         st = runfolder.read_status(rd)
-        training = (files.read_json(RunFolder(rd).config) or {}).get("training") or {}
-        across = asks_for(training, st, cluster_has_gpus).across_nodes
         if st.get("status") == "queued" and (_resumed(st) or not work_present(st, store.cluster)) \
-                and not_through_a_bucket(store, rd, across) is None:
+                and not_through_a_bucket(store, rd) is None:
             # The folder goes up outside the registry's lock (a resumed run's checkpoints); under it, its status.
             bucket.RunCopy(store.cluster_storage, run_id, rd).hand_over()
     with store._db(immediate=True):
@@ -191,14 +190,11 @@ STALE_S = float(os.environ.get("STUDIO_CLUSTER_STALE_S", "30"))  # silence after
 
 
 # ------------------------------------------------------------ object storage (studio.runs.cluster.bucket) --
-def not_through_a_bucket(store: "Store", rd: Path, across_nodes: bool) -> str | None:
-    """Why this run cannot travel through object storage, or None. Its copy carries its own folder only: a run whose
-    processes train on several nodes at once, or that reads another run's folder (a teacher, a judge), needs the
-    runs folder on a file system every node mounts."""
+def not_through_a_bucket(store: "Store", rd: Path) -> str | None:
+    """Why this run cannot travel through object storage, or None. Its copy carries its own folder only: a run that
+    reads another run's folder (a teacher, a judge) needs the runs folder on a file system every node mounts."""
     shared = ("needs the runs folder on a file system every node mounts at the same path (--runs-dir on NFS or a "
               "cloud file system) rather than --cluster-storage")
-    if across_nodes:
-        return f"This run trains over several processes with Ray Train, which {shared}: run it in one process here."
     root = str(store.root) + os.sep
     for name in (RunFolder.config.name, RunFolder.distill.name, RunFolder.judge.name, RunFolder.sweep_trial.name):
         text = (rd / name).read_text(encoding="utf-8") if (rd / name).is_file() else ""

@@ -5,6 +5,10 @@ the node is alive, and ends itself when the worker ends.
 Detached, so a restart of the web server leaves training runs alone; restartable, so when its node dies Ray starts
 it again on another node with room, where it records what happened and resumes the run from its last checkpoint.
 Killing the actor (Store.kill) kills the worker too: the worker asks Linux to die with its parent.
+
+Where run folders travel through object storage (studio.runs.cluster.bucket), the actor trains the run in a scratch
+copy it pushes; a run over several nodes has one more copy on each node its ranks train on (RunCopyOnNode, owned
+by the actor, so it ends with it), and the actor's own copy stands aside until the attempt ends (copy_on, gather).
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ from typing import Any, Callable
 import ray
 
 from studio.base import files, runfolder, secrets
-from studio.base.cluster_address import RAY_ENV, STORAGE_ENV
+from studio.base.cluster_address import COPIES_ENV, RAY_ENV, STORAGE_ENV
 from studio.base.runfolder import RunFolder
 from studio.runs.cluster import bucket
 from studio.runs.cluster.connect import node_address
 from studio.training.checkpoints import last_checkpoint
 
 HEARTBEAT_S = 3.0
+LOGS = frozenset({RunFolder.log.name})  # held open by the worker, which appends to it
 MAX_RESTARTS = 3  # node losses a run survives before it stays failed
 
 
@@ -50,21 +55,19 @@ def worker_env(address: str) -> dict[str, str]:
     return env
 
 
-# The object store's keys a node may hold: its actor moves the run's files, so the worker never needs them, and a
-# run's own code (a model's remote code) must not reach everyone's runs in the bucket.
-STORAGE_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SHARED_CREDENTIALS_FILE",
-                "AWS_CONFIG_FILE", "AWS_PROFILE", "GOOGLE_APPLICATION_CREDENTIALS", "AZURE_STORAGE_ACCOUNT_KEY",
-                "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_TOKEN", "AZURE_CLIENT_SECRET")
-
-
-def run_env(address: str, handed: dict[str, Any] | None, storage: str | None = None) -> dict[str, str]:
+def run_env(address: str, handed: dict[str, Any] | None, storage: str | None = None,
+            actor: str | None = None) -> dict[str, str]:
     """The worker's environment with only the secrets its run may use (studio.base.secrets.on_node), and none of
-    the object store's keys where the run's files travel through one."""
+    the object store's keys where the run's files travel through one; there it learns which actor (this one)
+    gives its ranks on other nodes their copies of the run (a run over several nodes)."""
     env = secrets.on_node(worker_env(address), handed)
     env.pop(STORAGE_ENV, None)  # the worker's own Store must not pull the run from the bucket into its copy
+    env.pop(COPIES_ENV, None)
     if storage:
-        for name in STORAGE_KEYS:
+        for name in bucket.STORAGE_KEYS:
             env.pop(name, None)
+        if actor:
+            env[COPIES_ENV] = actor
     return env
 
 
@@ -108,9 +111,11 @@ def claim(rd: Path, me: dict[str, Any], restarted: bool) -> tuple[str, bool, flo
 
 
 def supervise(run_dir: str, registry: str, address: str, restarted: bool, handed: dict[str, Any] | None = None,
-              storage: str | None = None, sync: Callable[[], None] = lambda: None) -> None:
+              storage: str | None = None, sync: Callable[[], None] = lambda: None,
+              settle: Callable[[], None] = lambda: None) -> None:
     """Claim the run here, train it in a worker process, and keep node.json fresh until the worker ends; `sync`
-    runs after each heartbeat (where the run's files travel through object storage: its push)."""
+    runs after each heartbeat (where the run's files travel through object storage: its push), `settle` once the
+    worker ended (there: what its ranks' copies on other nodes pushed comes down)."""
     rd = Path(run_dir)
     me = node_info()
     claimed = claim(rd, me, restarted)
@@ -120,9 +125,9 @@ def supervise(run_dir: str, registry: str, address: str, restarted: bool, handed
     device, resume, claimed_at = claimed
     argv = [sys.executable, "-m", "studio.runs.worker", str(rd), "--registry", registry, "--device", device,
             "--on-cluster"] + (["--resume"] if resume else [])
-    with open(RunFolder(rd).log, "ab") as log:
+    with open(RunFolder(rd).log, "ab") as log:  # the worker dies with this actor
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=str(rd.parent), env=run_env(address, handed, storage))  # dies with this actor
+                                cwd=str(rd.parent), env=run_env(address, handed, storage, me["actor"]))
     beat = {**me, "worker_pid": proc.pid, **({"scratch": str(rd)} if storage else {})}
     while proc.poll() is None:
         files.atomic_write_json(RunFolder(rd).node, {**beat, "heartbeat_at": time.time()})
@@ -133,6 +138,7 @@ def supervise(run_dir: str, registry: str, address: str, restarted: bool, handed
             pass
     files.atomic_write_json(RunFolder(rd).node, {**beat, "heartbeat_at": time.time(), "ended_at": time.time(),
                                                  "returncode": proc.returncode})
+    settle()
     st = runfolder.read_status(rd)
     mine = st.get("claimed_at") == claimed_at and (st.get("node") or {}).get("actor") == me["actor"]
     if st.get("status") in ("running", "stopping") and mine:  # killed without a word (out of memory, a signal)
@@ -147,30 +153,54 @@ class Pushes:
     """The node's side of a run's copy (studio.runs.cluster.bucket): called at each heartbeat, it sends node.json
     at once and keeps a pusher thread going for the rest, so a long upload (a checkpoint of gigabytes) never
     silences the heartbeat; a store that does not answer for a moment is said once in train.log; the last push
-    is tried again before the actor ends."""
+    is tried again before the actor ends. While the ranks of a run over several nodes train in copies of their
+    own, the driver's copy is held: only its heartbeat goes up (see RunOnNode.copy_on)."""
 
-    def __init__(self, copy: bucket.RunCopy, folder: str):
+    def __init__(self, copy: bucket.RunCopy, folder: str, whole_folders: bool = False):
         self.copy, self.folder, self.failing = copy, folder, False
+        self.whole_folders = whole_folders
         self.done = threading.Event()
         self.thread: threading.Thread | None = None
+        self.turn = threading.Lock()  # one push at a time: the pusher's, a hold's or a release's
+        self.held = False
 
     def __call__(self) -> None:
         try:
             self.copy.send(RunFolder.node.name)
         except Exception as e:  # noqa: BLE001 - a store that does not answer is said once and tried again
             self._say(e)
+        self.start()
+
+    def start(self) -> None:
         if self.thread is None:
             self.thread = threading.Thread(target=self._loop, daemon=True, name="studio-push")
             self.thread.start()
 
     def _loop(self) -> None:
         while not self.done.is_set():
-            try:
-                self.copy.push(skip=frozenset({RunFolder.node.name}))
-                self.failing = False
-            except Exception as e:  # noqa: BLE001 - the pusher must outlive a bad moment of the store
-                self._say(e)
+            with self.turn:
+                try:
+                    if not self.held:
+                        self.copy.push(skip=frozenset({RunFolder.node.name}), whole_folders=self.whole_folders)
+                    self.failing = False
+                except Exception as e:  # noqa: BLE001 - the pusher must outlive a bad moment of the store
+                    self._say(e)
             self.done.wait(HEARTBEAT_S)
+
+    def hold(self) -> None:
+        """Stand aside for the ranks' copies: what is here goes up first (the launch the driver recorded, the
+        results it cleared), so each rank's copy starts from it."""
+        with self.turn:
+            if not self.held:
+                self.copy.push(skip=frozenset({RunFolder.node.name}))
+                self.held = True
+
+    def release(self) -> None:
+        """The ranks' copies are all in the bucket: what they changed comes down here, and the pushes go on."""
+        with self.turn:
+            if self.held:
+                self.copy.refresh(in_place=LOGS)
+                self.held = False
 
     def _say(self, e: Exception) -> None:
         if not self.failing:
@@ -186,11 +216,43 @@ class Pushes:
         for wait in (0, 2, 5, 10):
             time.sleep(wait)
             try:
-                self.copy.push(final=True)
+                with self.turn:
+                    if self.held:  # what the ranks' copies pushed comes down first (a release that failed)
+                        self.copy.refresh(in_place=LOGS)
+                        self.held = False
+                    self.copy.push(final=True, whole_folders=self.whole_folders)
                 return True
             except Exception:  # noqa: BLE001 - tried again; after the last try the copy stays on the node
                 continue
         return False
+
+
+@ray.remote(num_cpus=0)
+class RunCopyOnNode:
+    """The copy of a run the ranks of a run over several nodes train in on one node, in step with the bucket as
+    the run's actor keeps its own: fetched when the first rank there asks, pushed every few seconds, removed once
+    its last push is in. Owned by the run's actor, so it ends with it (a kill, a lost node)."""
+
+    def __init__(self, storage: str, run_id: str, holder: str):
+        bucket.sweep_scratch(storage)
+        holder = f"{holder}-{os.getpid()}"  # the process id last, as sweep_scratch reads it
+        self.copy = bucket.RunCopy(storage, run_id, bucket.scratch_dir(storage, run_id, holder))
+        self.folder = str(self.copy.fetch())
+        self.pushes = Pushes(self.copy, self.folder)
+        self.pushes.start()
+
+    def folder_for(self, lead: bool) -> str:
+        """The copy's folder; `lead`: rank 0 trains here, so a folder it removes (a rotated checkpoint) goes from
+        the bucket with the other ranks' shards in it."""
+        if lead:
+            self.pushes.whole_folders = True
+        return self.folder
+
+    def finish(self) -> bool:
+        done = self.pushes.last()
+        if done:
+            shutil.rmtree(self.copy.local.parent, ignore_errors=True)
+        return done
 
 
 @ray.remote
@@ -201,6 +263,11 @@ class RunOnNode:
                  storage: str | None = None):
         restarted = ray.get_runtime_context().was_current_actor_reconstructed
         self.done = threading.Event()
+        self.storage, self.run_id = storage, Path(run_dir).name
+        self.pushes: Pushes | None = None
+        self.copies: dict[tuple[int, str], Any] = {}  # (attempt, node id) -> RunCopyOnNode
+        self.leads: dict[int, tuple[int, str]] = {}  # attempt -> the copy rank 0 trains in
+        self.copies_lock = threading.Lock()
 
         def work():
             folder, copy, pushes = run_dir, None, None
@@ -211,9 +278,9 @@ class RunOnNode:
                     copy = bucket.RunCopy(storage, Path(run_dir).name,
                                           bucket.scratch_dir(storage, Path(run_dir).name, holder))
                     folder = str(copy.fetch())
-                    pushes = Pushes(copy, folder)
+                    self.pushes = pushes = Pushes(copy, folder)
                     supervise(folder, str(Path(folder).parent / "registry.sqlite"), address, restarted, handed,
-                              storage, pushes)
+                              storage, pushes, settle=lambda: self.gather(None))
                 else:
                     supervise(run_dir, registry, address, restarted, handed)
             except BaseException as e:  # noqa: BLE001 - the run says why; the actor must still end
@@ -237,3 +304,41 @@ class RunOnNode:
 
     def where(self) -> dict[str, Any]:
         return node_info()
+
+    def copy_on(self, node_id: str, attempt: int, rank: int) -> str:
+        """Asked by each rank of a run over several nodes whose folder travels through object storage: the folder
+        it trains in on its node, a copy of the run shared by the ranks there. The first ask of an attempt holds
+        this actor's own pushes (the driver's copy stands aside until gather)."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        if self.pushes is None:
+            raise RuntimeError("this run's folder does not travel through object storage")
+        with self.copies_lock:
+            self.pushes.hold()
+            key = (attempt, node_id)
+            if key not in self.copies:
+                self.copies[key] = RunCopyOnNode.options(
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False)).remote(
+                    self.storage, self.run_id, f"{ray.get_runtime_context().get_actor_name()}-ranks{attempt}")
+            if rank == 0:
+                self.leads[attempt] = key
+            keeper = self.copies[key]
+        return ray.get(keeper.folder_for.remote(rank == 0))
+
+    def gather(self, attempt: int | None) -> None:
+        """The driver's, when an attempt ended (None: every attempt, as the worker ends): each rank copy's last
+        push, rank 0's last (its status after the others' files), the copies removed, and what they pushed
+        brought into the driver's copy, whose pushes go on."""
+        with self.copies_lock:
+            ended = {k: v for k, v in self.copies.items() if attempt is None or k[0] == attempt}
+            for k in ended:
+                self.copies.pop(k)
+            leads = {self.leads.pop(a) for a in {k[0] for k in ended} if a in self.leads}
+        for key in sorted(ended, key=lambda k: (k[0], k in leads)):
+            try:
+                ray.get(ended[key].finish.remote())
+            except Exception:  # noqa: BLE001 - its node was lost: what it pushed before is the last of it
+                pass
+            ray.kill(ended[key])
+        if self.pushes is not None:
+            self.pushes.release()

@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from studio.base import files, runfolder, secrets
+from studio.base.cluster_address import COPIES_ENV
 from studio.base.errors import LaunchFailed
 from studio.base.process_rank import LAUNCH_ENV
 from studio.base.runfolder import RunFolder
 from studio.runs import distributed
+from studio.runs.cluster import bucket
 from studio.runs.cluster.asks import asks_for
-from studio.runs.cluster.connect import connect, node_address
+from studio.runs.cluster.connect import NAMESPACE, connect, node_address
 from studio.training.checkpoints import last_checkpoint
 
 MAX_ATTEMPTS = 4
@@ -43,11 +45,16 @@ def _rank(config: dict[str, Any]) -> None:
     rank = int(os.environ.get("RANK", "0"))
     node_id = ray.get_runtime_context().get_node_id()
     run_dir = Path(config["run_dir"])
+    if config.get("copies"):  # the run's folder travels through object storage: a copy of it on this node
+        for name in bucket.STORAGE_KEYS:  # this process runs the run's code: the store is its actors' alone
+            os.environ.pop(name, None)
+        keeper = ray.get_actor(config["copies"], namespace=NAMESPACE)
+        run_dir = Path(ray.get(keeper.copy_on.remote(node_id, config["attempt"], rank)))
     if rank == 0:
         _note_lost_workers(ray, run_dir)  # Ray Train itself may have started this group again after a loss
     files.atomic_write_json(run_dir / f".node-rank{rank}-{os.getpid()}.json", {
         "rank": rank, "node_id": node_id, "node_ip": node_address(ray, node_id), "pid": os.getpid(),
-        "at": time.time()})
+        "folder": str(run_dir), "at": time.time()})
     _write_to_train_log(run_dir, rank)
     if distributed.rank_main(run_dir, config["resume"] or _checkpointed(run_dir)) != 0:
         raise RuntimeError("this rank failed; its reason is in its result file")  # ends every rank of the attempt
@@ -88,6 +95,9 @@ def run_on_workers(run_dir: Path, training, device: str, resume: bool) -> dict[s
     from ray.train.torch import TorchTrainer
 
     run_dir = Path(run_dir)
+    # Where run folders travel through object storage, each node's ranks train in a copy of the run there, which
+    # the run's actor (named here) keeps in step with the bucket; this folder stands aside meanwhile.
+    copies = os.environ.get(COPIES_ENV) or None
     # Ray Train sends each print through its own logger as well (a second copy of every line in train.log).
     os.environ["RAY_TRAIN_ENABLE_PRINT_PATCH"] = "0"
     st = runfolder.read_status(run_dir)
@@ -110,7 +120,7 @@ def run_on_workers(run_dir: Path, training, device: str, resume: bool) -> dict[s
         fixed = {k: v for k, v in per_worker.items() if k != "GPU"}  # use_gpu asks for the GPU
         trainer = TorchTrainer(
             _rank, train_loop_config={"run_dir": str(run_dir), "resume": resume, "record": record,
-                                      "secrets": handed},
+                                      "secrets": handed, "copies": copies, "attempt": attempt},
             scaling_config=ScalingConfig(num_workers=training.num_processes, use_gpu=on_gpu,
                                          resources_per_worker=fixed,
                                          placement_strategy="SPREAD" if training.num_machines > 1 else "PACK"),
@@ -124,6 +134,8 @@ def run_on_workers(run_dir: Path, training, device: str, resume: bool) -> dict[s
             error = trainer.fit().error
         except Exception as e:  # noqa: BLE001 - Ray Train raises what ended the attempt
             error = e
+        if copies:  # what the ranks' copies hold comes into this folder (their results, nodes, progress)
+            ray.get(ray.get_actor(copies, namespace=NAMESPACE).gather.remote(attempt))
         nodes = _record_workers(run_dir)
         lost_nodes = [] if error is None or runfolder.stop_requested(run_dir) else _lost(
             ray, nodes, NODE_LOSS_WAIT_S if _peer_trouble(run_dir, error) else 0.0)

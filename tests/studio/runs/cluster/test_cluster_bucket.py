@@ -188,7 +188,7 @@ def test_each_actor_of_a_run_keeps_a_scratch_copy_of_its_own(monkeypatch, tmp_pa
 
 def test_only_what_a_bucket_cannot_carry_is_refused(tmp_path):
     """A run's uploads are in its own data/ splits (the page's upload lives under the runs folder); another run's
-    folder (a teacher, a judge) and ranks on several nodes are not, and are refused with the way out."""
+    folder (a teacher, a judge) is not, and is refused with the way out."""
     from studio.runs.cluster.executor import not_through_a_bucket
     from studio.runs.store import Store
 
@@ -198,16 +198,15 @@ def test_only_what_a_bucket_cannot_carry_is_refused(tmp_path):
     (store.root / "uploads").mkdir()
     files.atomic_write_json(RunFolder(rd).config, {"data": {"train": str(store.root / "uploads" / "a.csv")},
                                                    "model": str(rd / "model")})
-    assert not_through_a_bucket(store, rd, across_nodes=False) is None
-    assert "Ray Train" in not_through_a_bucket(store, rd, across_nodes=True)
+    assert not_through_a_bucket(store, rd) is None
     files.atomic_write_json(RunFolder(rd).distill, {"teacher": teacher.name, "folder": str(teacher / "model")})
-    why = not_through_a_bucket(store, rd, across_nodes=False)
+    why = not_through_a_bucket(store, rd)
     assert why.startswith(f"This run reads {teacher.name} in the runs folder (named in distill.json")
     assert "rather than --cluster-storage" in why
     RunFolder(rd).distill.unlink()
     # A sweep's trial reports to its study, a database in the sweep's folder.
     files.atomic_write_json(RunFolder(rd).sweep_trial, {"storage": f"sqlite:///{store.root}/sweeps/s1/study.db"})
-    assert "sweeps in the runs folder (named in sweep_trial.json" in not_through_a_bucket(store, rd, False)
+    assert "sweeps in the runs folder (named in sweep_trial.json" in not_through_a_bucket(store, rd)
 
 
 def test_work_that_failed_before_its_copy_says_why_to_the_studio(url, tmp_path):
@@ -353,3 +352,67 @@ def test_copies_of_actors_that_are_gone_are_swept_from_the_node(monkeypatch, tmp
         (folder / "data").mkdir(parents=True)
     assert bucket.sweep_scratch("s3://b/p") == [dead.parent]
     assert not dead.parent.exists() and alive.is_dir() and other.is_dir(), "only this bucket's, only the dead"
+
+
+def test_the_ranks_copies_of_a_run_over_several_nodes_meet_in_the_bucket(url, tmp_path):
+    """A run over several nodes: the driver's copy stands aside while each node's ranks train in a copy of their
+    own. Each copy sends what its ranks wrote (their results and nodes, hidden files that travel all the same; a
+    shard of a checkpoint each); a checkpoint rank 0 rotates away goes with the other ranks' shards in it; the
+    driver's copy then takes in their small files and the log it would otherwise overwrite, not their weights."""
+    head = a_run_folder(tmp_path / "head", "20261207-1300-ranks1")
+    hand_over(url, head)
+    driver = bucket.RunCopy(url, head.name, tmp_path / "a" / head.name)
+    mine = driver.fetch()
+    runfolder.write_status(mine, "running", claimed_at=time.time(), launch={"launcher": "ray"})
+    (RunFolder(mine).log).write_text("[studio] attempt 1: 2 Ray Train workers\n" + "x" * bucket.SMALL)
+    files.atomic_write_json(mine / ".result-rank0.json", {"status": "failed"})  # the last attempt's
+    driver.push()
+    (mine / ".result-rank0.json").unlink()  # the driver clears the results before an attempt
+    driver.push()  # as Pushes.hold does before the ranks fetch
+    lead = bucket.RunCopy(url, head.name, tmp_path / "x" / head.name)
+    other = bucket.RunCopy(url, head.name, tmp_path / "y" / head.name)
+    x, y = lead.fetch(), other.fetch()
+    assert not (x / ".result-rank0.json").exists(), "a cleared result does not reach the next attempt's ranks"
+    for folder, rank in ((x, 0), (y, 1)):
+        shard = folder / "checkpoints" / "checkpoint-5" / f"shard-{rank}.bin"
+        shard.parent.mkdir(parents=True, exist_ok=True)
+        shard.write_bytes(bytes([rank]) * 2000)
+        files.atomic_write_json(folder / f".node-rank{rank}-{100 + rank}.json", {"rank": rank})
+        files.atomic_write_json(folder / f".result-rank{rank}.json", {"status": "completed", "rank": rank})
+    (x / "checkpoints" / "checkpoint-5" / "trainer_state.json").write_text("{}")
+    with open(RunFolder(x).log, "a") as log:
+        log.write("rank 0 trained\n")
+    runfolder.write_status(x, "running", step=5)
+    assert other.push() == 3, "rank 1's copy sends only what its ranks wrote: its shard, node and result"
+    lead.push(whole_folders=True)
+    names = set(lead.listing())
+    assert {".result-rank0.json", ".result-rank1.json", ".node-rank1-101.json",
+            "checkpoints/checkpoint-5/shard-0.bin", "checkpoints/checkpoint-5/shard-1.bin"} <= names
+    assert not any(n.endswith(".tmp") for n in names), "a file on its way into place never travels"
+
+    # Rank 0 rotates checkpoint-5 away for checkpoint-10: rank 1's shard of it goes from the bucket too.
+    (x / "checkpoints" / "checkpoint-10").mkdir()
+    (x / "checkpoints" / "checkpoint-10" / "trainer_state.json").write_text('{"global_step": 10}')
+    for p in (x / "checkpoints" / "checkpoint-5").iterdir():
+        p.unlink()
+    (x / "checkpoints" / "checkpoint-5").rmdir()
+    lead.push(whole_folders=True)
+    assert not any(n.startswith("checkpoints/checkpoint-5/") for n in lead.listing())
+
+    # The attempt ends: the driver's copy takes in the ranks' small files and the longer log, not their weights.
+    (x / "checkpoints" / "checkpoint-10" / "shard-0.bin").write_bytes(b"w" * (bucket.SMALL + 10))
+    lead.push(final=True, whole_folders=True)
+    worker_output = open(RunFolder(mine).log, "a", encoding="utf-8")  # the worker appends to it all along
+    got = set(driver.refresh(in_place=frozenset({"train.log"})))
+    assert {".result-rank0.json", ".result-rank1.json", ".node-rank0-100.json", "train.log", "status.json",
+            "checkpoints/checkpoint-10/trainer_state.json"} <= got
+    assert not (mine / "checkpoints" / "checkpoint-10" / "shard-0.bin").exists(), "large and new: left there"
+    assert RunFolder(mine).log.read_text().endswith("rank 0 trained\n")
+    assert runfolder.read_status(mine)["step"] == 5
+    # The driver's pushes go on from there: its own end of the run (in the log the worker holds open), and no
+    # file of the ranks' deleted.
+    with worker_output:
+        worker_output.write("[studio] run completed\n")
+    assert driver.push(final=True) == 1
+    assert RunFolder(mine).log.read_text().endswith("rank 0 trained\n[studio] run completed\n")
+    assert "checkpoints/checkpoint-10/shard-0.bin" in driver.listing()

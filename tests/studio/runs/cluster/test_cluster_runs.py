@@ -7,7 +7,8 @@
 - One run trains with two Ray Train workers on the two nodes (gloo) to the single-process run's test metrics, and
   survives losing a worker's node mid-run: it says which node it lost and resumes from its checkpoint.
 - A node that sees another folder at the runs folder's path is named before any run goes to it.
-- Where nodes share no folder with the studio, runs travel through object storage (an S3 bucket on loopback).
+- Where nodes share no folder with the studio, runs travel through object storage (an S3 bucket on loopback), a
+  run over two such nodes too (each node's ranks train in a copy of the run).
 """
 
 from __future__ import annotations
@@ -283,10 +284,6 @@ def test_runs_travel_through_object_storage_and_train_in_a_copy_of_their_own(tmp
             assert second.parent != scratch.parent, "the resumed run's actor has a copy of its own"
             wait_for(lambda: not scratch.exists() and not second.exists(), timeout=30,
                      what="the nodes' scratch copies removed once pushed")
-            # What the bucket cannot carry is refused with the way out: ranks on several nodes at once.
-            spread = store.create(cfg(tiny_bert, separable_csv, epochs=1, num_processes=2, num_machines=2))
-            refused = store.wait(spread, timeout=60)
-            assert refused["status"] == "failed" and "rather than --cluster-storage" in refused["reason"], refused
             # A deleted run's copy goes from the bucket too.
             copy = bucket.RunCopy(url, run_id, rd)
             assert copy.listing()
@@ -329,29 +326,63 @@ def test_a_run_through_object_storage_survives_losing_its_node(tmp_path, cluster
 
 
 @pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare(1) for a node with its own mounts")
-def test_a_node_that_cannot_see_the_runs_folder_trains_a_run_through_object_storage(
+def test_nodes_that_cannot_see_the_runs_folder_train_runs_through_object_storage(
         tmp_path, cluster, tiny_bert, separable_csv):
-    """What --cluster-storage is for: node_y sees an empty file system where the studio's runs folder is (the folder
-    check names it), yet a run placed on it trains there and comes back whole."""
+    """What --cluster-storage is for: node_y and node_z see an empty file system where the studio's runs folder is
+    (the folder check names them), yet a run placed on node_y trains there and comes back whole, and a run over
+    both (a Ray Train rank on each) trains in a copy of the run on each node, kept in step through the bucket: it
+    stops, resumes from rank 0's checkpoint and completes with every step once."""
     runs = tmp_path / "runs"
     runs.mkdir()
     mount = ["unshare", "-m", "sh", "-c", f"mount -t tmpfs none {runs} && exec \"$0\" \"$@\""]
     if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
         pytest.skip("mount namespaces need root here")
-    cluster.add_node("node_y", prefix=mount, resources={"pool_y": 1})
+    cluster.add_node("node_y", prefix=mount, resources={"pool_y": 1, "ranks_yz": 1})
+    cluster.add_node("node_z", prefix=mount, resources={"ranks_yz": 1})
     with bucket_on_loopback("apart") as url:
         store = Store(runs, cluster_storage=url)
         try:
             storage.forget()
-            problems = storage.check(runs)  # the shared-folder check: node_y is the one node that fails it
-            assert len(problems) == 1 and node_with("pool_y")[:8] in problems[0], problems
+            problems = storage.check(runs)  # the shared-folder check: node_y and node_z are the nodes that fail it
+            assert len(problems) == 2 and node_with("pool_y")[:8] in " ".join(problems), problems
             assert "cannot read the runs folder" in problems[0]
             run_id = store.create(cfg(tiny_bert, separable_csv, epochs=2, cluster_resources="pool_y:1"))
             st = store.wait(run_id, timeout=300)
             assert st["status"] == "completed", (st.get("reason"), runfolder.tail_log(store.run_dir(run_id), 30))
             assert st["node"]["node_id"] == node_with("pool_y") and st["test_metrics"]
             assert (RunFolder(store.run_dir(run_id)).model / "adapter_config.json").is_file()
+
+            # 400 steps: a stop reaches rank 0's copy through the bucket (its copy looks every 3 s) before the end.
+            spread = store.create(cfg(tiny_bert, separable_csv, epochs=80, batch_size=4, num_processes=2,
+                                      num_machines=2, cluster_resources="ranks_yz:1", **STEPS))
+            rd = store.run_dir(spread)
+            wait_for(lambda: (store.status(spread).get("step") or 0) >= 6, timeout=300, poll=0.2,
+                     what="rank 0's steps read back through the bucket")
+            store.stop(spread)
+            stopped = store.wait(spread, timeout=180)
+            assert stopped["status"] == "stopped" and stopped["step"] < 400, (stopped.get("reason"), stopped["step"])
+            assert last_checkpoint(rd) is not None, "rank 0's checkpoint came back to the studio"
+            store.resume(spread)
+            two = store.wait(spread, timeout=400)
+            assert two["status"] == "completed", (two.get("reason"), runfolder.tail_log(rd, 40))
+            assert two["launch"]["launcher"] == "ray" and two["test_metrics"]
+            assert {w["node_id"] for w in two["worker_nodes"]} == {node_with("pool_y"), node_with("node_z")}
+            drivers = Path(files.read_json(RunFolder(rd).node)["scratch"])
+            folders = {Path(w["folder"]) for w in two["worker_nodes"]}
+            assert len(folders) == 2 and drivers not in folders and all(f.name == spread for f in folders), (
+                "each node's ranks trained in a copy of their own", folders, drivers)
+            assert (RunFolder(rd).model / "adapter_config.json").is_file()
+            steps = [r["step"] for r in runfolder.read_metrics(rd) if r["kind"] == "train"]
+            assert steps == list(range(1, 401)), "every step once across the stop, from rank 0's copies"
+            log = RunFolder(rd).log.read_text()
+            assert "resuming from checkpoint" in log and f"run {spread} completed" in log, log[-2000:]
+            assert (rd / "train.rank1.log").is_file(), "rank 1 wrote its log in its own node's copy"
+            assert not list(rd.glob(".result-rank*")) and not list(rd.glob(".node-rank*")), "read and cleared"
+            scratch = Path(cluster.env["STUDIO_CLUSTER_SCRATCH"])
+            wait_for(lambda: not list(scratch.glob(f"*/*-ranks1-*/{spread}")), timeout=30,
+                     what="the ranks' copies removed once pushed")
         finally:
             kill_active(store)
             cluster.kill_node("node_y")
+            cluster.kill_node("node_z")
             storage.forget()

@@ -4,6 +4,7 @@ run across nodes."""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from types import SimpleNamespace
@@ -153,3 +154,45 @@ def test_the_ranks_of_a_run_across_nodes_replace_their_nodes_secrets(monkeypatch
     train._rank({"run_dir": str(tmp_path), "resume": False, "record": {}, "secrets": "ref"})
     assert seen == {"HF_TOKEN": None, "WANDB_API_KEY": None, "HF_TOKEN_PATH": secrets.NO_TOKEN_FILE}
 
+
+
+def test_the_ranks_of_a_run_through_object_storage_train_in_their_nodes_copy_without_its_keys(monkeypatch, tmp_path):
+    """Where run folders travel through a bucket, the worker learns only which actor gives its ranks their copies
+    (never the URL), and each rank trains in the copy of its node, without the store's keys of its node."""
+    env = node.run_env("127.0.0.1:6379", {"uses": "none", "env": {}}, storage="s3://runs/team",
+                       actor="studio-run-r1-1")
+    assert env["STUDIO_RUN_COPIES"] == "studio-run-r1-1" and "s3://" not in json.dumps(env)
+    monkeypatch.setenv("STUDIO_RUN_COPIES", "studio-run-r0-1")
+    assert "STUDIO_RUN_COPIES" not in node.run_env("127.0.0.1:6379", {"uses": "none", "env": {}})
+    copy = tmp_path / "node-copy" / "r1"
+    asked = []
+
+    class Keeper:
+        class copy_on:
+            @staticmethod
+            def remote(node_id, attempt, rank):
+                asked.append((node_id, attempt, rank))
+                return "copy-ref"
+
+    fake_ray = SimpleNamespace(get=lambda ref: {"ref": {}, "copy-ref": str(copy)}[ref],
+                               get_actor=lambda name, namespace: Keeper if name == "studio-run-r1-1" else None,
+                               get_runtime_context=lambda: SimpleNamespace(get_node_id=lambda: "n" * 56))
+    monkeypatch.setitem(sys.modules, "ray", fake_ray)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "the-nodes-key")
+    monkeypatch.setattr(train, "node_address", lambda ray, node_id: "10.0.0.7")
+    monkeypatch.setattr(train, "_write_to_train_log", lambda run_dir, rank: None)
+    seen = {}
+
+    def rank_main(run_dir, resume):
+        import os
+
+        seen.update(folder=run_dir, key=os.environ.get("AWS_SECRET_ACCESS_KEY"))
+        return 0
+
+    monkeypatch.setattr(train.distributed, "rank_main", rank_main)
+    monkeypatch.setenv("RANK", "1")
+    copy.mkdir(parents=True)
+    train._rank({"run_dir": str(tmp_path / "drivers-copy"), "resume": False, "record": {}, "secrets": "ref",
+                 "copies": "studio-run-r1-1", "attempt": 2})
+    assert asked == [("n" * 56, 2, 1)] and seen == {"folder": copy, "key": None}
+    assert list(copy.glob(".node-rank1-*.json")), "the rank says where it trained in its node's copy"
