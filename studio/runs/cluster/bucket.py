@@ -338,11 +338,8 @@ class RunCopy:
             if self.upload(rel):
                 self.pushed[rel] = _stamp(now[rel])
                 self.pushed_at[rel] = clock
-        if status_text is not None and self.pushed.get(STATUS) != status_stamp:
-            with self.fs.open_output_stream(f"{self.remote}/{STATUS}") as dst:
-                dst.write(status_text)
-            self.pushed[STATUS] = status_stamp
-            changed.append(STATUS)
+        # What the run removed goes before the status: a studio that reads a finished status pulls no more, and
+        # would keep a file the node removed a moment later (a result the driver read, a rotated checkpoint).
         there = self.listing()
         removed: set[str] = set()
         for rel in there:
@@ -357,6 +354,11 @@ class RunCopy:
             for rel in there:
                 if rel not in now and any(rel.startswith(folder + "/") for folder in removed):
                     self.delete(rel)
+        if status_text is not None and self.pushed.get(STATUS) != status_stamp:
+            with self.fs.open_output_stream(f"{self.remote}/{STATUS}") as dst:
+                dst.write(status_text)
+            self.pushed[STATUS] = status_stamp
+            changed.append(STATUS)
         if "STOP" in there and not (self.local / "STOP").exists():
             (self.local / "STOP").write_text("stop requested\n", encoding="utf-8")
         return len(changed)

@@ -416,3 +416,35 @@ def test_the_ranks_copies_of_a_run_over_several_nodes_meet_in_the_bucket(url, tm
     assert driver.push(final=True) == 1
     assert RunFolder(mine).log.read_text().endswith("rank 0 trained\n[studio] run completed\n")
     assert "checkpoints/checkpoint-10/shard-0.bin" in driver.listing()
+
+
+def test_a_file_the_node_removed_is_gone_from_the_studio_before_the_run_reads_as_finished(url, tmp_path, monkeypatch):
+    """The studio stops pulling a run once its status is finished: a file the node removed in its last push (the
+    result the driver read, a rotated checkpoint) must go from the bucket before that status arrives, or the
+    studio keeps it for good."""
+    head = a_run_folder(tmp_path / "head", "20261207-1206-ddd000")
+    hand_over(url, head)
+    node = bucket.RunCopy(url, head.name, tmp_path / "node" / head.name)
+    scratch = node.fetch()
+    studio = bucket.RunCopy(url, head.name, head)
+    runfolder.write_status(scratch, "running", claimed_at=time.time())
+    files.atomic_write_json(scratch / ".result-rank0.json", {"status": "completed"})
+    node.push()
+    studio.pull(bucket.take_status)
+    assert (head / ".result-rank0.json").is_file()
+    (scratch / ".result-rank0.json").unlink()
+    runfolder.write_status(scratch, "completed", finished_at=time.time())
+    seen = []
+    delete = bucket.RunCopy.delete
+
+    def a_pull_meanwhile(self, rel):  # the studio reads the run while the node's last push is under way
+        studio.pull(bucket.take_status)
+        seen.append((runfolder.read_status(head)["status"], (head / ".result-rank0.json").exists()))
+        delete(self, rel)
+
+    monkeypatch.setattr(bucket.RunCopy, "delete", a_pull_meanwhile)
+    node.push()
+    monkeypatch.undo()
+    assert seen and ("completed", True) not in seen, seen
+    studio.pull(bucket.take_status)
+    assert runfolder.read_status(head)["status"] == "completed" and not (head / ".result-rank0.json").exists()
