@@ -331,7 +331,8 @@ def test_nodes_that_cannot_see_the_runs_folder_train_runs_through_object_storage
     """What --cluster-storage is for: node_y and node_z see an empty file system where the studio's runs folder is
     (the folder check names them), yet a run placed on node_y trains there and comes back whole, and a run over
     both (a Ray Train rank on each) trains in a copy of the run on each node, kept in step through the bucket: it
-    stops, resumes from rank 0's checkpoint and completes with every step once."""
+    stops, resumes from rank 0's checkpoint, loses rank 0's node (its copy with it), goes on from the last
+    checkpoint that reached the bucket and completes with every step once."""
     runs = tmp_path / "runs"
     runs.mkdir()
     mount = ["unshare", "-m", "sh", "-c", f"mount -t tmpfs none {runs} && exec \"$0\" \"$@\""]
@@ -352,37 +353,52 @@ def test_nodes_that_cannot_see_the_runs_folder_train_runs_through_object_storage
             assert st["node"]["node_id"] == node_with("pool_y") and st["test_metrics"]
             assert (RunFolder(store.run_dir(run_id)).model / "adapter_config.json").is_file()
 
-            # 400 steps: a stop reaches rank 0's copy through the bucket (its copy looks every 3 s) before the end.
-            spread = store.create(cfg(tiny_bert, separable_csv, epochs=80, batch_size=4, num_processes=2,
+            # 500 steps: a stop reaches rank 0's copy through the bucket (its copy looks every 3 s) before the end,
+            # and after the resume, so does the loss of rank 0's node.
+            spread = store.create(cfg(tiny_bert, separable_csv, epochs=100, batch_size=4, num_processes=2,
                                       num_machines=2, cluster_resources="ranks_yz:1", **STEPS))
             rd = store.run_dir(spread)
             wait_for(lambda: (store.status(spread).get("step") or 0) >= 6, timeout=300, poll=0.2,
                      what="rank 0's steps read back through the bucket")
             store.stop(spread)
             stopped = store.wait(spread, timeout=180)
-            assert stopped["status"] == "stopped" and stopped["step"] < 400, (stopped.get("reason"), stopped["step"])
+            assert stopped["status"] == "stopped" and stopped["step"] < 500, (stopped.get("reason"), stopped["step"])
             assert last_checkpoint(rd) is not None, "rank 0's checkpoint came back to the studio"
+            resumed_at = time.time()
             store.resume(spread)
+
+            def rank_0_again():
+                store.status(spread)
+                there = [files.read_json(p) or {} for p in rd.glob(".node-rank0-*.json")]
+                return next((n["node_id"] for n in there if n.get("at", 0) > resumed_at), None)
+
+            lead = wait_for(rank_0_again, timeout=300, poll=0.1, what="the resumed run's rank 0, through the bucket")
+            cluster.kill_node("node_y" if lead == node_with("node_y") else "node_z")  # rank 0's copy goes with it
+            cluster.add_node("node_v", prefix=mount, resources={"ranks_yz": 1})
             two = store.wait(spread, timeout=400)
             assert two["status"] == "completed", (two.get("reason"), runfolder.tail_log(rd, 40))
             assert two["launch"]["launcher"] == "ray" and two["test_metrics"]
-            assert {w["node_id"] for w in two["worker_nodes"]} == {node_with("pool_y"), node_with("node_z")}
+            note, = two["worker_restarts"]
+            assert "lost the node of rank 0" in note["lost"] and note["from_checkpoint"], note
+            assert node_with("node_v") in {w["node_id"] for w in two["worker_nodes"]}
             drivers = Path(files.read_json(RunFolder(rd).node)["scratch"])
             folders = {Path(w["folder"]) for w in two["worker_nodes"]}
             assert len(folders) == 2 and drivers not in folders and all(f.name == spread for f in folders), (
                 "each node's ranks trained in a copy of their own", folders, drivers)
             assert (RunFolder(rd).model / "adapter_config.json").is_file()
             steps = [r["step"] for r in runfolder.read_metrics(rd) if r["kind"] == "train"]
-            assert steps == list(range(1, 401)), "every step once across the stop, from rank 0's copies"
+            assert steps == list(range(1, 501)), "every step once across the stop and the lost node"
             log = RunFolder(rd).log.read_text()
-            assert "resuming from checkpoint" in log and f"run {spread} completed" in log, log[-2000:]
+            assert "attempt 2 starts from the last checkpoint" in log and "resuming from checkpoint" in log
+            assert f"run {spread} completed" in log, log[-2000:]
             assert (rd / "train.rank1.log").is_file(), "rank 1 wrote its log in its own node's copy"
             assert not list(rd.glob(".result-rank*")) and not list(rd.glob(".node-rank*")), "read and cleared"
             scratch = Path(cluster.env["STUDIO_CLUSTER_SCRATCH"])
-            wait_for(lambda: not list(scratch.glob(f"*/*-ranks1-*/{spread}")), timeout=30,
-                     what="the ranks' copies removed once pushed")
+            wait_for(lambda: not list(scratch.glob(f"*/*-ranks*-*/{spread}")), timeout=30,
+                     what="the ranks' copies removed once pushed (the lost node's by the next ones on its disk)")
         finally:
             kill_active(store)
-            cluster.kill_node("node_y")
-            cluster.kill_node("node_z")
+            for name in ("node_y", "node_z", "node_v"):
+                if name in cluster.nodes:
+                    cluster.kill_node(name)
             storage.forget()
