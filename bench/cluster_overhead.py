@@ -19,6 +19,11 @@ Writes bench/results/cluster_overhead.json.
 The run folder through object storage (--cluster-storage; an S3 server on loopback, moto's) against the shared
 runs folder: the same "ray, 2 CPUs" run, alternating, `--repeats` times each. Writes bench/results/
 cluster_storage.json.
+
+    .venv/bin/python bench/cluster_overhead.py --storage --workers 2 [--repeats 3]
+
+The same for the "ray, 2 workers x 1 CPU" run (Ray Train, a rank on each node: through object storage each node's
+rank trains in a copy of its own). Writes bench/results/cluster_storage_workers.json.
 """
 
 from __future__ import annotations
@@ -70,8 +75,10 @@ def one_run(runs: Path, train: Path, test: Path, epochs: float, bucket: str | No
             or ([st["node"]["node_id"][:8]] if st.get("node") else [])}
 
 
-def storage(work: Path, train: Path, test: Path, epochs: float, repeats: int) -> dict:
+def storage(work: Path, train: Path, test: Path, epochs: float, repeats: int, workers: int = 1) -> dict:
     """The same run on the cluster with a shared runs folder and through object storage, alternating."""
+    training = {"cluster_cpus": 2} if workers == 1 else {"cluster_cpus": 1, "num_processes": workers,
+                                                         "num_machines": workers, "batch_size": 16 // workers}
     from tests.object_store import bucket_on_loopback
     from tests.ray_cluster import LocalCluster
 
@@ -84,7 +91,7 @@ def storage(work: Path, train: Path, test: Path, epochs: float, repeats: int) ->
             for i in range(repeats):
                 for name, bucket in (("shared runs folder", None), ("object storage (S3 on loopback)", url)):
                     got = one_run(work / f"{'bucket' if bucket else 'shared'}{i}", train, test, epochs, bucket,
-                                  cluster_cpus=2)
+                                  **training)
                     results[name].append(got)
                     print(name, got, flush=True)
     finally:
@@ -101,6 +108,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=float, default=1.0)
     ap.add_argument("--storage", action="store_true", help="shared runs folder against object storage")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=1, help="with --storage: Ray Train workers (one per node)")
     a = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     work = Path(tempfile.mkdtemp(prefix="cluster-bench-"))
@@ -112,8 +120,9 @@ def main() -> None:
         out = {"command": "python bench/cluster_overhead.py " + " ".join(sys.argv[1:]),
                "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
                "train_rows": 77 * a.per_class, "test_rows": 385, "epochs": a.epochs,
-               "results": storage(work, train, test, a.epochs, a.repeats)}
-        path = ROOT / "bench" / "results" / "cluster_storage.json"
+               "workers": a.workers, "results": storage(work, train, test, a.epochs, a.repeats, a.workers)}
+        path = ROOT / "bench" / "results" / ("cluster_storage.json" if a.workers == 1 else
+                                             "cluster_storage_workers.json")
         path.write_text(json.dumps(out, indent=2) + "\n")
         print(json.dumps(out, indent=2))
         return
