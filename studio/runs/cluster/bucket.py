@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 STATUS = "status.json"
@@ -41,6 +41,7 @@ PULL_EVERY_S = 1.0  # the studio's copy of an active run is at most this stale w
 SMALL = 1 << 20  # files below this are always pushed whole by the studio (a same-size rewrite of config.json)
 BIG_EVERY_S = 30.0  # a node pushes a large file that keeps changing at most this often, and at the end
 ALIVE_AFTER_LOSS_S = 10.0  # a node writing this long after the studio called it lost was not (beyond clock skew)
+CHECKPOINTS = "checkpoints"  # the run's checkpoints folder (RunFolder.checkpoints)
 CHECKPOINT_DONE = "trainer_state.json"  # written last into a checkpoint: one without it is torn (training.checkpoints)
 SCRATCH_ENV = "STUDIO_CLUSTER_SCRATCH"  # where a node keeps its copies (default: its temp folder)
 # Hidden files that travel all the same: what each rank of a run over several nodes leaves for its driver (its
@@ -303,14 +304,18 @@ class RunCopy:
         self.pushed = {rel: _stamp(st) for rel, st in self._local_files().items()}
         return self.local
 
-    def push(self, skip: frozenset[str] = frozenset(), final: bool = False, whole_folders: bool = False) -> int:
+    def push(self, skip: frozenset[str] = frozenset(), final: bool = False, whole_folders: bool = False,
+             follow_removals: bool = False, before_marker: Callable[[], None] | None = None) -> int:
         """The node's side, every few seconds and at the end: what changed here goes up, status.json last and as it
         was before the others were listed (a reader that sees a finished status finds the files it names), and
         files the run removed go from the bucket too; a STOP the studio asks for comes down. `skip`: files sent
         on their own (node.json, the heartbeat). A large file that keeps growing (a long run's train.log) goes up
         at most every BIG_EVERY_S until the `final` push: each upload sends it whole. whole_folders: a folder this
         copy removed goes from the bucket with what other copies put in it (rank 0's copy, when the ranks of a run
-        over several nodes each write their shards of a checkpoint that rank 0 alone rotates away)."""
+        over several nodes each write their shards of a checkpoint that rank 0 alone rotates away). follow_removals:
+        a checkpoint file this copy pushed that is gone from the bucket goes from here too (the other nodes' copies
+        of such a run: only rank 0 rotates checkpoints). before_marker: called before a checkpoint's marker goes up
+        (rank 0's copy asks the other copies for their shards of it first). A rank's result goes up last of all."""
         status = self.local / STATUS
         try:
             status_stamp = _stamp(status.stat())
@@ -328,13 +333,19 @@ class RunCopy:
         # bucket never holds a checkpoint that looks whole with torn weights (a node lost then resumes from it).
         whole = {posixpath.dirname(rel) for rel, st in now.items()
                  if posixpath.basename(rel) == CHECKPOINT_DONE and self.pushed.get(rel) != _stamp(st)}
+        # A checkpoint's file that changed was caught half written (each is written once): again at once.
         changed = [rel for rel, st in now.items()
                    if rel not in STUDIO_OWNS and rel != STATUS and rel not in skip
                    and self.pushed.get(rel) != _stamp(st)
                    and (final or st.st_size < SMALL or rel not in self.pushed or posixpath.dirname(rel) in whole
+                        or rel.startswith(CHECKPOINTS + "/")
                         or clock - self.pushed_at.get(rel, -BIG_EVERY_S) >= BIG_EVERY_S)]
-        changed.sort(key=lambda rel: posixpath.basename(rel) == CHECKPOINT_DONE)
+        changed.sort(key=_upload_order)
+        asked = False
         for rel in changed:
+            if before_marker is not None and not asked and _upload_order(rel) > 0:
+                before_marker()
+                asked = True
             if self.upload(rel):
                 self.pushed[rel] = _stamp(now[rel])
                 self.pushed_at[rel] = clock
@@ -354,6 +365,12 @@ class RunCopy:
             for rel in there:
                 if rel not in now and any(rel.startswith(folder + "/") for folder in removed):
                     self.delete(rel)
+        if follow_removals and there:
+            for rel in [r for r in now if r.startswith(CHECKPOINTS + "/") and r not in there
+                        and self.pushed.get(r) == _stamp(now[r])]:
+                (self.local / rel).unlink(missing_ok=True)
+                self.pushed.pop(rel, None)
+                _prune(self.local, (self.local / rel).parent)
         if status_text is not None and self.pushed.get(STATUS) != status_stamp:
             with self.fs.open_output_stream(f"{self.remote}/{STATUS}") as dst:
                 dst.write(status_text)
@@ -368,26 +385,40 @@ class RunCopy:
         the ranks of a run over several nodes train in copies of their own): what changed in the bucket comes down,
         small files always and large ones this copy holds at another size (a long train.log), and what was removed
         there goes here too. Large files this copy never had (a new checkpoint's weights) stay in the bucket alone:
-        the driver reads the ranks' small files, and the next ranks fetch their own copies. in_place: files a
-        process here holds open for appending (the worker's train.log), rewritten rather than replaced, so what
-        it writes next lands in the file the bucket gets."""
+        the driver reads the ranks' small files, and the next ranks fetch their own copies. A file written here
+        since this copy's last push is this copy's word and stays (the status its worker wrote as it failed), as
+        do files made here meanwhile; the `in_place` files (logs a process here holds open for appending) are
+        rewritten rather than replaced, the bucket's text first and what was written here meanwhile after it."""
         there = self.listing()
+        if not there:
+            return []  # no answer is not a run whose every file went: nothing here goes on its word
         here = self._local_files()
-        got = []
+        mine = {rel for rel, st in here.items() if self.pushed.get(rel) != _stamp(st)}
+        got, ahead = [], set()
         for rel, (size, _) in there.items():
-            if size < SMALL or (rel in here and here[rel].st_size != size):
-                if rel in in_place and rel in here:
-                    fresh = self.download(rel, self.local / f".{rel}.fresh")
-                    shutil.copyfile(fresh, self.local / rel)  # the same file, its content replaced
-                    fresh.unlink()
-                else:
-                    self.download(rel)
+            if rel in in_place and rel in here:
+                start = (self.pushed.get(rel) or (0, 0))[0] if rel in mine else here[rel].st_size
+                with open(self.local / rel, "rb") as own:
+                    own.seek(start)
+                    extra = own.read()
+                fresh = self.download(rel, self.local / f".{rel}.fresh")
+                with open(self.local / rel, "wb") as out, open(fresh, "rb") as src:  # the same file, rewritten
+                    shutil.copyfileobj(src, out, 1 << 22)
+                    out.write(extra)
+                fresh.unlink()
+                if extra:
+                    ahead.add(rel)
+                got.append(rel)
+            elif rel not in mine and (size < SMALL or (rel in here and here[rel].st_size != size)):
+                self.download(rel)
                 got.append(rel)
         for rel in here:
-            if rel not in there:
+            if rel not in there and rel in self.pushed and rel not in mine:
                 (self.local / rel).unlink(missing_ok=True)
+                _prune(self.local, (self.local / rel).parent)
                 got.append(rel)
-        self.pushed = {rel: _stamp(st) for rel, st in self._local_files().items()}
+        self.pushed = {rel: _stamp(st) for rel, st in self._local_files().items()
+                       if rel in there and rel not in ahead and (rel not in mine or rel in in_place)}
         return got
 
     def report_failure(self, reason: str) -> None:
@@ -404,6 +435,21 @@ class RunCopy:
     def send(self, rel: str) -> None:
         """One small file up now (the heartbeat, between the pushes)."""
         self.upload(rel)
+
+
+def _upload_order(rel: str) -> int:
+    """Within one push: files first, then checkpoints' markers (after their weights), then ranks' results (after
+    everything the driver reads a finished rank's result to mean)."""
+    if RANK_FILES.fullmatch(rel) and rel.startswith(".result-"):
+        return 2
+    return 1 if posixpath.basename(rel) == CHECKPOINT_DONE else 0
+
+
+def _prune(root: Path, folder: Path) -> None:
+    """Remove `folder` and the folders above it that are left empty, up to `root`."""
+    while folder != root and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
 
 
 def _inside(rel: str) -> bool:

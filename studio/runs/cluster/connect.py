@@ -34,9 +34,10 @@ def _answers(address: str, timeout: float = 5.0) -> bool:
         return False
 
 
-def connect(address: str | None = None, log_to_driver: bool = False):
+def connect(address: str | None = None, log_to_driver: bool = False, runtime_env: dict | None = None):
     """ray, joined to the cluster at `address` (default: STUDIO_RAY); a ConfigError that says what to do when Ray
-    is missing or no cluster answers there."""
+    is missing or no cluster answers there. runtime_env: for the processes this one starts on the nodes (the first
+    join decides)."""
     ray = require_ray()
     if ray.is_initialized():
         return ray
@@ -50,7 +51,8 @@ def connect(address: str | None = None, log_to_driver: bool = False):
             raise ConfigError(f"No Ray cluster answers at {address}: start its head there with `ray start --head "
                               f"--port {address.rpartition(':')[2]}`, or name the head's address (host:port).")
         try:
-            ray.init(address=address, namespace=NAMESPACE, log_to_driver=log_to_driver, logging_level="ERROR")
+            ray.init(address=address, namespace=NAMESPACE, log_to_driver=log_to_driver, logging_level="ERROR",
+                     **({"runtime_env": runtime_env} if runtime_env else {}))
         except ConnectionError as e:
             raise ConfigError(f"Could not join the Ray cluster at {address}: {e}") from None
     return ray

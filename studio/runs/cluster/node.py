@@ -29,7 +29,7 @@ from studio.base import files, runfolder, secrets
 from studio.base.cluster_address import COPIES_ENV, RAY_ENV, STORAGE_ENV
 from studio.base.runfolder import RunFolder
 from studio.runs.cluster import bucket
-from studio.runs.cluster.connect import node_address
+from studio.runs.cluster.connect import NAMESPACE, node_address
 from studio.training.checkpoints import last_checkpoint
 
 HEARTBEAT_S = 3.0
@@ -149,16 +149,28 @@ def supervise(run_dir: str, registry: str, address: str, restarted: bool, handed
                                       "was killed or ran out of memory. Resume continues from the last checkpoint.")
 
 
+def _tried(step: Callable[[], Any], waits: tuple[float, ...] = (0, 2, 5)) -> Any:
+    """`step`, tried again after a short wait when the store does not answer; the last try's error is raised."""
+    for i, wait in enumerate(waits):
+        time.sleep(wait)
+        try:
+            return step()
+        except Exception:  # noqa: BLE001 - a store's errors differ by scheme; the last one is raised
+            if i == len(waits) - 1:
+                raise
+
+
 class Pushes:
     """The node's side of a run's copy (studio.runs.cluster.bucket): called at each heartbeat, it sends node.json
     at once and keeps a pusher thread going for the rest, so a long upload (a checkpoint of gigabytes) never
-    silences the heartbeat; a store that does not answer for a moment is said once in train.log; the last push
-    is tried again before the actor ends. While the ranks of a run over several nodes train in copies of their
-    own, the driver's copy is held: only its heartbeat goes up (see RunOnNode.copy_on)."""
+    silences the heartbeat; a store that does not answer for a moment is said once in the run's log; the last
+    push is tried again before the actor ends. While the ranks of a run over several nodes train in copies of
+    their own, the driver's copy is held: only its heartbeat goes up (see RunOnNode.copy_on). `options`: how this
+    copy pushes (bucket.RunCopy.push's whole_folders, follow_removals, before_marker)."""
 
-    def __init__(self, copy: bucket.RunCopy, folder: str, whole_folders: bool = False):
-        self.copy, self.folder, self.failing = copy, folder, False
-        self.whole_folders = whole_folders
+    def __init__(self, copy: bucket.RunCopy, folder: str, log: str = RunFolder.log.name):
+        self.copy, self.folder, self.log, self.failing = copy, folder, log, False
+        self.options: dict[str, Any] = {}
         self.done = threading.Event()
         self.thread: threading.Thread | None = None
         self.turn = threading.Lock()  # one push at a time: the pusher's, a hold's or a release's
@@ -178,33 +190,37 @@ class Pushes:
 
     def _loop(self) -> None:
         while not self.done.is_set():
-            with self.turn:
-                try:
-                    if not self.held:
-                        self.copy.push(skip=frozenset({RunFolder.node.name}), whole_folders=self.whole_folders)
-                    self.failing = False
-                except Exception as e:  # noqa: BLE001 - the pusher must outlive a bad moment of the store
-                    self._say(e)
+            try:
+                self.now()
+                self.failing = False
+            except Exception as e:  # noqa: BLE001 - the pusher must outlive a bad moment of the store
+                self._say(e)
             self.done.wait(HEARTBEAT_S)
 
-    def hold(self) -> None:
-        """Stand aside for the ranks' copies: what is here goes up first (the launch the driver recorded, the
-        results it cleared), so each rank's copy starts from it."""
+    def now(self) -> None:
+        """One push, unless held."""
         with self.turn:
             if not self.held:
-                self.copy.push(skip=frozenset({RunFolder.node.name}))
+                self.copy.push(skip=frozenset({RunFolder.node.name}), **self.options)
+
+    def hold(self) -> None:
+        """Stand aside for the ranks' copies: everything here goes up first (the launch the driver recorded, the
+        results it cleared, its log whatever its size), so each rank's copy starts from it."""
+        with self.turn:
+            if not self.held:
+                _tried(lambda: self.copy.push(skip=frozenset({RunFolder.node.name}), final=True))
                 self.held = True
 
     def release(self) -> None:
         """The ranks' copies are all in the bucket: what they changed comes down here, and the pushes go on."""
         with self.turn:
             if self.held:
-                self.copy.refresh(in_place=LOGS)
+                _tried(lambda: self.copy.refresh(in_place=LOGS))
                 self.held = False
 
     def _say(self, e: Exception) -> None:
         if not self.failing:
-            with open(RunFolder(self.folder).log, "a", encoding="utf-8") as log:
+            with open(Path(self.folder) / self.log, "a", encoding="utf-8") as log:
                 log.write(f"[studio] could not write to {bucket.shown(self.copy.url)} ({e}); trying again\n")
         self.failing = True
 
@@ -220,7 +236,7 @@ class Pushes:
                     if self.held:  # what the ranks' copies pushed comes down first (a release that failed)
                         self.copy.refresh(in_place=LOGS)
                         self.held = False
-                    self.copy.push(final=True, whole_folders=self.whole_folders)
+                    self.copy.push(final=True, **self.options)
                 return True
             except Exception:  # noqa: BLE001 - tried again; after the last try the copy stays on the node
                 continue
@@ -231,22 +247,36 @@ class Pushes:
 class RunCopyOnNode:
     """The copy of a run the ranks of a run over several nodes train in on one node, in step with the bucket as
     the run's actor keeps its own: fetched when the first rank there asks, pushed every few seconds, removed once
-    its last push is in. Owned by the run's actor, so it ends with it (a kill, a lost node)."""
+    its last push is in. Owned by the run's actor, so it ends with it (a kill, a lost node). Rank 0's copy holds
+    the run's status, log and checkpoints; the others send what their ranks write (their logs, results, shards of
+    a checkpoint) and follow rank 0's rotation of checkpoints."""
 
-    def __init__(self, storage: str, run_id: str, holder: str):
+    def __init__(self, storage: str, run_id: str, holder: str, actor: str, attempt: int):
         bucket.sweep_scratch(storage)
+        self.actor, self.attempt = actor, attempt
         holder = f"{holder}-{os.getpid()}"  # the process id last, as sweep_scratch reads it
         self.copy = bucket.RunCopy(storage, run_id, bucket.scratch_dir(storage, run_id, holder))
-        self.folder = str(self.copy.fetch())
-        self.pushes = Pushes(self.copy, self.folder)
+        self.folder = str(_tried(self.copy.fetch))
+        # Said in a log of this node's own until rank 0 trains here: an older train.log sent from here would
+        # replace rank 0's.
+        node = ray.get_runtime_context().get_node_id()[:8]
+        self.pushes = Pushes(self.copy, self.folder, log=f"train.copy-{node}.log")
+        self.pushes.options = {"follow_removals": True}
         self.pushes.start()
 
     def folder_for(self, lead: bool) -> str:
-        """The copy's folder; `lead`: rank 0 trains here, so a folder it removes (a rotated checkpoint) goes from
-        the bucket with the other ranks' shards in it."""
-        if lead:
-            self.pushes.whole_folders = True
+        """The copy's folder; `lead`: rank 0 trains here (its checkpoints' markers go up after the other copies
+        sent their shards; a checkpoint it rotates away goes from the bucket with them)."""
+        if lead and self.pushes.log != RunFolder.log.name:
+            self.pushes.log = RunFolder.log.name
+            self.pushes.options = {"whole_folders": True, "before_marker": self._others_first}
         return self.folder
+
+    def _others_first(self) -> None:
+        ray.get(ray.get_actor(self.actor, namespace=NAMESPACE).flush.remote(self.attempt))
+
+    def push_now(self) -> None:
+        self.pushes.now()
 
     def finish(self) -> bool:
         done = self.pushes.last()
@@ -267,6 +297,7 @@ class RunOnNode:
         self.pushes: Pushes | None = None
         self.copies: dict[tuple[int, str], Any] = {}  # (attempt, node id) -> RunCopyOnNode
         self.leads: dict[int, tuple[int, str]] = {}  # attempt -> the copy rank 0 trains in
+        self.gathered: set[int] = set()  # attempts whose copies are gone: a late ask is refused
         self.copies_lock = threading.Lock()
 
         def work():
@@ -314,16 +345,31 @@ class RunOnNode:
         if self.pushes is None:
             raise RuntimeError("this run's folder does not travel through object storage")
         with self.copies_lock:
+            if attempt in self.gathered:
+                raise RuntimeError(f"attempt {attempt} of this run has ended")
             self.pushes.hold()
             key = (attempt, node_id)
             if key not in self.copies:
+                me = ray.get_runtime_context().get_actor_name()
                 self.copies[key] = RunCopyOnNode.options(
                     scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False)).remote(
-                    self.storage, self.run_id, f"{ray.get_runtime_context().get_actor_name()}-ranks{attempt}")
+                    self.storage, self.run_id, f"{me}-ranks{attempt}", me, attempt)
             if rank == 0:
                 self.leads[attempt] = key
             keeper = self.copies[key]
         return ray.get(keeper.folder_for.remote(rank == 0))
+
+    def flush(self, attempt: int) -> None:
+        """Asked by rank 0's copy before a checkpoint's marker goes up: every other copy of the attempt pushes
+        now (its ranks' shards of that checkpoint are written by then)."""
+        with self.copies_lock:
+            lead = self.leads.get(attempt)
+            others = [k for key, k in self.copies.items() if key[0] == attempt and key != lead]
+        for keeper in others:
+            try:
+                ray.get(keeper.push_now.remote())
+            except Exception:  # noqa: BLE001 - a lost node's shards are lost with it; the attempt says so
+                pass
 
     def gather(self, attempt: int | None) -> None:
         """The driver's, when an attempt ended (None: every attempt, as the worker ends): each rank copy's last
@@ -333,6 +379,7 @@ class RunOnNode:
             ended = {k: v for k, v in self.copies.items() if attempt is None or k[0] == attempt}
             for k in ended:
                 self.copies.pop(k)
+            self.gathered |= {k[0] for k in ended} | ({attempt} if attempt is not None else set())
             leads = {self.leads.pop(a) for a in {k[0] for k in ended} if a in self.leads}
         for key in sorted(ended, key=lambda k: (k[0], k in leads)):
             try:

@@ -46,7 +46,9 @@ def _rank(config: dict[str, Any]) -> None:
     node_id = ray.get_runtime_context().get_node_id()
     run_dir = Path(config["run_dir"])
     if config.get("copies"):  # the run's folder travels through object storage: a copy of it on this node
-        for name in bucket.STORAGE_KEYS:  # this process runs the run's code: the store is its actors' alone
+        # This process runs the run's code: the store is its actors' alone (Ray started it with the keys emptied,
+        # run_on_workers; here they go from the environment it hands on too).
+        for name in bucket.STORAGE_KEYS:
             os.environ.pop(name, None)
         keeper = ray.get_actor(config["copies"], namespace=NAMESPACE)
         run_dir = Path(ray.get(keeper.copy_on.remote(node_id, config["attempt"], rank)))
@@ -90,14 +92,16 @@ def describe_loss(lost: list[dict[str, Any]], error: BaseException | None = None
 
 def run_on_workers(run_dir: Path, training, device: str, resume: bool) -> dict[str, Any]:
     """Train the run with one Ray Train worker per process; rank 0's result, as distributed.run_launched gives."""
-    ray = connect()
+    copies = os.environ.get(COPIES_ENV) or None
+    # Where run folders travel through object storage the ranks (the run's own code) start without the node's keys
+    # to the store: emptied in the environment Ray starts them with, which is what /proc shows of them.
+    ray = connect(runtime_env={"env_vars": {k: "" for k in bucket.STORAGE_KEYS}} if copies else None)
     from ray.train import FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
     run_dir = Path(run_dir)
     # Where run folders travel through object storage, each node's ranks train in a copy of the run there, which
-    # the run's actor (named here) keeps in step with the bucket; this folder stands aside meanwhile.
-    copies = os.environ.get(COPIES_ENV) or None
+    # the run's actor (named in `copies`) keeps in step with the bucket; this folder stands aside meanwhile.
     # Ray Train sends each print through its own logger as well (a second copy of every line in train.log).
     os.environ["RAY_TRAIN_ENABLE_PRINT_PATCH"] = "0"
     st = runfolder.read_status(run_dir)

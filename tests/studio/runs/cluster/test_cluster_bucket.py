@@ -448,3 +448,77 @@ def test_a_file_the_node_removed_is_gone_from_the_studio_before_the_run_reads_as
     assert seen and ("completed", True) not in seen, seen
     studio.pull(bucket.take_status)
     assert runfolder.read_status(head)["status"] == "completed" and not (head / ".result-rank0.json").exists()
+
+
+def test_the_drivers_copy_keeps_its_own_word_when_it_takes_in_the_ranks(url, tmp_path, monkeypatch):
+    """What the driver wrote while its copy stood aside stays: the status its worker wrote as it failed, the lines
+    it printed (after the bucket's log, rank 0's), the files it made (Ray Train's records); an empty answer from
+    the store removes nothing."""
+    head = a_run_folder(tmp_path / "head", "20261207-1207-eee000")
+    hand_over(url, head)
+    driver = bucket.RunCopy(url, head.name, tmp_path / "a" / head.name)
+    mine = driver.fetch()
+    RunFolder(mine).log.write_text("[studio] attempt 1\n")
+    driver.push(final=True)  # as Pushes.hold does
+    lead = bucket.RunCopy(url, head.name, tmp_path / "x" / head.name)
+    x = lead.fetch()
+    with open(RunFolder(x).log, "a") as log:
+        log.write("rank 0 trained\n")
+    runfolder.write_status(x, "running", step=7)
+    lead.push(final=True)
+    with open(RunFolder(mine).log, "a") as log:
+        log.write("Traceback: the driver's own error\n")
+    runfolder.write_status(mine, "failed", reason="the worker's own reason", finished_at=time.time())
+    (mine / "ray").mkdir()
+    (mine / "ray" / "record.json").write_text("{}")
+    monkeypatch.setattr(bucket.RunCopy, "listing", lambda self: {})
+    assert driver.refresh(in_place=frozenset({"train.log"})) == [] and (mine / "config.json").is_file()
+    monkeypatch.undo()
+    driver.refresh(in_place=frozenset({"train.log"}))
+    assert RunFolder(mine).log.read_text() == ("[studio] attempt 1\nrank 0 trained\n"
+                                               "Traceback: the driver's own error\n")
+    st = runfolder.read_status(mine)
+    assert st["status"] == "failed" and st["reason"] == "the worker's own reason"
+    assert (mine / "ray" / "record.json").is_file()
+    driver.push(final=True)
+    there = driver.listing()
+    assert "ray/record.json" in there and there["train.log"][0] == RunFolder(mine).log.stat().st_size
+
+
+def test_the_other_nodes_copies_send_their_shards_before_rank_0s_marker_and_follow_its_rotation(url, tmp_path):
+    """A checkpoint whose shards are written on several nodes: rank 0's copy has the others send theirs before its
+    marker goes up, and a rank's result goes after everything; a checkpoint rank 0 rotated away leaves the other
+    copies' disks too."""
+    head = a_run_folder(tmp_path / "head", "20261207-1208-fff000")
+    hand_over(url, head)
+    lead = bucket.RunCopy(url, head.name, tmp_path / "x" / head.name)
+    other = bucket.RunCopy(url, head.name, tmp_path / "y" / head.name)
+    x, y = lead.fetch(), other.fetch()
+    for folder, rank in ((x, 0), (y, 1)):
+        (folder / "checkpoints" / "checkpoint-5").mkdir(parents=True)
+        (folder / "checkpoints" / "checkpoint-5" / f"shard-{rank}.bin").write_bytes(bytes([rank]) * 2000)
+    (x / "checkpoints" / "checkpoint-5" / "trainer_state.json").write_text("{}")
+    files.atomic_write_json(x / ".result-rank0.json", {"status": "completed"})
+    order = []
+    upload = bucket.RunCopy.upload
+
+    def noted(self, rel):
+        order.append(rel)
+        return upload(self, rel)
+
+    bucket.RunCopy.upload = noted
+    try:
+        lead.push(whole_folders=True, before_marker=lambda: order.append("asked") or other.push(follow_removals=True))
+    finally:
+        bucket.RunCopy.upload = upload
+    assert order.index("checkpoints/checkpoint-5/shard-1.bin") < order.index("checkpoints/checkpoint-5/"
+                                                                             "trainer_state.json")
+    assert order[-1] == ".result-rank0.json" and order.index("asked") > order.index(
+        "checkpoints/checkpoint-5/shard-0.bin")
+    # Rank 0 rotates checkpoint-5 away: it goes from the bucket whole, then from the other node's disk.
+    for p in (x / "checkpoints" / "checkpoint-5").iterdir():
+        p.unlink()
+    (x / "checkpoints" / "checkpoint-5").rmdir()
+    lead.push(whole_folders=True)
+    other.push(follow_removals=True)
+    assert not (y / "checkpoints" / "checkpoint-5").exists()

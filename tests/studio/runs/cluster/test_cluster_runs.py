@@ -338,8 +338,12 @@ def test_nodes_that_cannot_see_the_runs_folder_train_runs_through_object_storage
     mount = ["unshare", "-m", "sh", "-c", f"mount -t tmpfs none {runs} && exec \"$0\" \"$@\""]
     if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
         pytest.skip("mount namespaces need root here")
-    cluster.add_node("node_y", prefix=mount, resources={"pool_y": 1, "ranks_yz": 1})
-    cluster.add_node("node_z", prefix=mount, resources={"ranks_yz": 1})
+    cluster.env["AWS_SECRET_ACCESS_KEY"] = "the-nodes-key"  # a node's own key to the store: its actors' alone
+    try:
+        cluster.add_node("node_y", prefix=mount, resources={"pool_y": 1, "ranks_yz": 1})
+        cluster.add_node("node_z", prefix=mount, resources={"ranks_yz": 1})
+    finally:
+        cluster.env.pop("AWS_SECRET_ACCESS_KEY")
     with bucket_on_loopback("apart") as url:
         store = Store(runs, cluster_storage=url)
         try:
@@ -370,10 +374,12 @@ def test_nodes_that_cannot_see_the_runs_folder_train_runs_through_object_storage
             def rank_0_again():
                 store.status(spread)
                 there = [files.read_json(p) or {} for p in rd.glob(".node-rank0-*.json")]
-                return next((n["node_id"] for n in there if n.get("at", 0) > resumed_at), None)
+                return next((n for n in there if n.get("at", 0) > resumed_at), None)
 
             lead = wait_for(rank_0_again, timeout=300, poll=0.1, what="the resumed run's rank 0, through the bucket")
-            cluster.kill_node("node_y" if lead == node_with("node_y") else "node_z")  # rank 0's copy goes with it
+            environ = Path(f"/proc/{lead['pid']}/environ").read_bytes().split(b"\0")
+            assert b"AWS_SECRET_ACCESS_KEY=" in environ, "the rank (the run's own code) started without the key"
+            cluster.kill_node("node_y" if lead["node_id"] == node_with("node_y") else "node_z")  # its copy too
             cluster.add_node("node_v", prefix=mount, resources={"ranks_yz": 1})
             two = store.wait(spread, timeout=400)
             assert two["status"] == "completed", (two.get("reason"), runfolder.tail_log(rd, 40))
