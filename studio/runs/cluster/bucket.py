@@ -316,6 +316,8 @@ class RunCopy:
         a checkpoint file this copy pushed that is gone from the bucket goes from here too (the other nodes' copies
         of such a run: only rank 0 rotates checkpoints). before_marker: called before a checkpoint's marker goes up
         (rank 0's copy asks the other copies for their shards of it first). A rank's result goes up last of all."""
+        if not self.local.is_dir():
+            return 0  # the copy was removed (its last push is in): no file of it is gone from the run
         status = self.local / STATUS
         try:
             status_stamp = _stamp(status.stat())
@@ -390,22 +392,24 @@ class RunCopy:
         do files made here meanwhile; the `in_place` files (logs a process here holds open for appending) are
         rewritten rather than replaced, the bucket's text first and what was written here meanwhile after it."""
         there = self.listing()
-        if not there:
-            return []  # no answer is not a run whose every file went: nothing here goes on its word
+        if not there:  # not a run whose every file went: tried again rather than taken at its word
+            raise OSError(f"{shown(self.url)} listed no file of run {self.run_id}")
         here = self._local_files()
         mine = {rel for rel, st in here.items() if self.pushed.get(rel) != _stamp(st)}
         got, ahead = [], set()
         for rel, (size, _) in there.items():
             if rel in in_place and rel in here:
+                fresh = self.download(rel, self.local / f".{rel}.fresh")
                 start = (self.pushed.get(rel) or (0, 0))[0] if rel in mine else here[rel].st_size
                 with open(self.local / rel, "rb") as own:
                     own.seek(start)
                     extra = own.read()
-                fresh = self.download(rel, self.local / f".{rel}.fresh")
                 with open(self.local / rel, "wb") as out, open(fresh, "rb") as src:  # the same file, rewritten
                     shutil.copyfileobj(src, out, 1 << 22)
                     out.write(extra)
                 fresh.unlink()
+                # A refresh tried again finds the bucket's part here and this copy's own lines after it.
+                self.pushed[rel] = (size, -1)
                 if extra:
                     ahead.add(rel)
                 got.append(rel)

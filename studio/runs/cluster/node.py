@@ -200,7 +200,7 @@ class Pushes:
     def now(self) -> None:
         """One push, unless held."""
         with self.turn:
-            if not self.held:
+            if not self.held and not self.done.is_set():  # after the last push, nothing more (a late flush)
                 self.copy.push(skip=frozenset({RunFolder.node.name}), **self.options)
 
     def hold(self) -> None:

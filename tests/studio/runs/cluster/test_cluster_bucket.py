@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 
 import pytest
@@ -464,6 +465,7 @@ def test_the_drivers_copy_keeps_its_own_word_when_it_takes_in_the_ranks(url, tmp
     x = lead.fetch()
     with open(RunFolder(x).log, "a") as log:
         log.write("rank 0 trained\n")
+    (x / "train.rank1.log").write_text("rank 1 trained\n")  # rank 1's, on this node in this test
     runfolder.write_status(x, "running", step=7)
     lead.push(final=True)
     with open(RunFolder(mine).log, "a") as log:
@@ -472,7 +474,22 @@ def test_the_drivers_copy_keeps_its_own_word_when_it_takes_in_the_ranks(url, tmp
     (mine / "ray").mkdir()
     (mine / "ray" / "record.json").write_text("{}")
     monkeypatch.setattr(bucket.RunCopy, "listing", lambda self: {})
-    assert driver.refresh(in_place=frozenset({"train.log"})) == [] and (mine / "config.json").is_file()
+    with pytest.raises(OSError, match="listed no file"):
+        driver.refresh(in_place=frozenset({"train.log"}))
+    assert (mine / "config.json").is_file(), "an empty answer removes nothing"
+    monkeypatch.undo()
+    # The store goes away after the log was rewritten: tried again, each line is there once.
+    download, done = bucket.RunCopy.download, []
+
+    def going_away(self, rel, dest=None):
+        if rel == "train.rank1.log" and not done:
+            done.append(rel)
+            raise OSError("the store went away")
+        return download(self, rel, dest)
+
+    monkeypatch.setattr(bucket.RunCopy, "download", going_away)
+    with pytest.raises(OSError, match="went away"):
+        driver.refresh(in_place=frozenset({"train.log"}))
     monkeypatch.undo()
     driver.refresh(in_place=frozenset({"train.log"}))
     assert RunFolder(mine).log.read_text() == ("[studio] attempt 1\nrank 0 trained\n"
@@ -522,3 +539,17 @@ def test_the_other_nodes_copies_send_their_shards_before_rank_0s_marker_and_foll
     lead.push(whole_folders=True)
     other.push(follow_removals=True)
     assert not (y / "checkpoints" / "checkpoint-5").exists()
+
+
+def test_a_copy_removed_after_its_last_push_removes_nothing_from_the_bucket(url, tmp_path):
+    """A push that comes late (another copy's request arriving after this one's last push and removal) finds no
+    folder: that is not a run whose files were all removed."""
+    head = a_run_folder(tmp_path / "head", "20261207-1209-aaa999")
+    hand_over(url, head)
+    node = bucket.RunCopy(url, head.name, tmp_path / "node" / head.name)
+    scratch = node.fetch()
+    RunFolder(scratch).log.write_text("trained\n")
+    node.push(final=True)
+    shutil.rmtree(scratch)
+    assert node.push() == 0
+    assert {"train.log", "data/train.parquet"} <= set(node.listing())
