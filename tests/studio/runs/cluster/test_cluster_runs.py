@@ -332,7 +332,8 @@ def test_nodes_that_cannot_see_the_runs_folder_train_runs_through_object_storage
     (the folder check names them), yet a run placed on node_y trains there and comes back whole, and a run over
     both (a Ray Train rank on each) trains in a copy of the run on each node, kept in step through the bucket: it
     stops, resumes from rank 0's checkpoint, loses rank 0's node (its copy with it), goes on from the last
-    checkpoint that reached the bucket and completes with every step once."""
+    checkpoint that reached the bucket with both ranks in the other node's one copy, and completes with every
+    step once."""
     runs = tmp_path / "runs"
     runs.mkdir()
     mount = ["unshare", "-m", "sh", "-c", f"mount -t tmpfs none {runs} && exec \"$0\" \"$@\""]
@@ -340,8 +341,9 @@ def test_nodes_that_cannot_see_the_runs_folder_train_runs_through_object_storage
         pytest.skip("mount namespaces need root here")
     cluster.env["AWS_SECRET_ACCESS_KEY"] = "the-nodes-key"  # a node's own key to the store: its actors' alone
     try:
-        cluster.add_node("node_y", prefix=mount, resources={"pool_y": 1, "ranks_yz": 1})
-        cluster.add_node("node_z", prefix=mount, resources={"ranks_yz": 1})
+        # Room for both ranks on each: after one node is lost, the run goes on with both on the other.
+        cluster.add_node("node_y", cpus=2, prefix=mount, resources={"pool_y": 1, "ranks_yz": 2})
+        cluster.add_node("node_z", cpus=2, prefix=mount, resources={"ranks_yz": 2})
     finally:
         cluster.env.pop("AWS_SECRET_ACCESS_KEY")
     with bucket_on_loopback("apart") as url:
@@ -357,17 +359,23 @@ def test_nodes_that_cannot_see_the_runs_folder_train_runs_through_object_storage
             assert st["node"]["node_id"] == node_with("pool_y") and st["test_metrics"]
             assert (RunFolder(store.run_dir(run_id)).model / "adapter_config.json").is_file()
 
-            # 500 steps: a stop reaches rank 0's copy through the bucket (its copy looks every 3 s) before the end,
+            # 750 steps: a stop reaches rank 0's copy through the bucket (its copy looks every 3 s) before the end,
             # and after the resume, so does the loss of rank 0's node.
-            spread = store.create(cfg(tiny_bert, separable_csv, epochs=100, batch_size=4, num_processes=2,
-                                      num_machines=2, cluster_resources="ranks_yz:1", **STEPS))
+            spread = store.create(cfg(tiny_bert, separable_csv, epochs=150, batch_size=4, num_processes=2,
+                                      num_machines=2, cluster_resources="ranks_yz:1",
+                                      **{**STEPS, "eval_steps": 50}))
             rd = store.run_dir(spread)
             wait_for(lambda: (store.status(spread).get("step") or 0) >= 6, timeout=300, poll=0.2,
                      what="rank 0's steps read back through the bucket")
             store.stop(spread)
             stopped = store.wait(spread, timeout=180)
-            assert stopped["status"] == "stopped" and stopped["step"] < 500, (stopped.get("reason"), stopped["step"])
+            assert stopped["status"] == "stopped" and stopped["step"] < 750, (stopped.get("reason"), stopped["step"])
             assert last_checkpoint(rd) is not None, "rank 0's checkpoint came back to the studio"
+            assert {w["node_id"] for w in stopped["worker_nodes"]} == {node_with("node_y"), node_with("node_z")}
+            folders = {Path(w["folder"]) for w in stopped["worker_nodes"]}
+            drivers = Path(files.read_json(RunFolder(rd).node)["scratch"])
+            assert len(folders) == 2 and drivers not in folders and all(f.name == spread for f in folders), (
+                "each node's rank trained in a copy of its own", folders, drivers)
             resumed_at = time.time()
             store.resume(spread)
 
@@ -379,32 +387,32 @@ def test_nodes_that_cannot_see_the_runs_folder_train_runs_through_object_storage
             lead = wait_for(rank_0_again, timeout=300, poll=0.1, what="the resumed run's rank 0, through the bucket")
             environ = Path(f"/proc/{lead['pid']}/environ").read_bytes().split(b"\0")
             assert b"AWS_SECRET_ACCESS_KEY=" in environ, "the rank (the run's own code) started without the key"
-            cluster.kill_node("node_y" if lead["node_id"] == node_with("node_y") else "node_z")  # its copy too
-            cluster.add_node("node_v", prefix=mount, resources={"ranks_yz": 1})
+            lost = "node_y" if lead["node_id"] == node_with("node_y") else "node_z"
+            left = node_with("node_z" if lost == "node_y" else "node_y")
+            cluster.kill_node(lost)  # rank 0's copy goes with it
             two = store.wait(spread, timeout=400)
             assert two["status"] == "completed", (two.get("reason"), runfolder.tail_log(rd, 40))
             assert two["launch"]["launcher"] == "ray" and two["test_metrics"]
             note, = two["worker_restarts"]
             assert "lost the node of rank 0" in note["lost"] and note["from_checkpoint"], note
-            assert node_with("node_v") in {w["node_id"] for w in two["worker_nodes"]}
+            assert [w["node_id"] for w in two["worker_nodes"]] == [left, left]
             drivers = Path(files.read_json(RunFolder(rd).node)["scratch"])
-            folders = {Path(w["folder"]) for w in two["worker_nodes"]}
-            assert len(folders) == 2 and drivers not in folders and all(f.name == spread for f in folders), (
-                "each node's ranks trained in a copy of their own", folders, drivers)
+            folder, = {Path(w["folder"]) for w in two["worker_nodes"]}
+            assert folder != drivers and folder.name == spread, "the node's two ranks trained in its one copy"
             assert (RunFolder(rd).model / "adapter_config.json").is_file()
             steps = [r["step"] for r in runfolder.read_metrics(rd) if r["kind"] == "train"]
-            assert steps == list(range(1, 501)), "every step once across the stop and the lost node"
+            assert steps == list(range(1, 751)), "every step once across the stop and the lost node"
             log = RunFolder(rd).log.read_text()
             assert "attempt 2 starts from the last checkpoint" in log and "resuming from checkpoint" in log
             assert f"run {spread} completed" in log, log[-2000:]
-            assert (rd / "train.rank1.log").is_file(), "rank 1 wrote its log in its own node's copy"
+            assert (rd / "train.rank1.log").is_file(), "rank 1 wrote its log in a copy of its node's"
             assert not list(rd.glob(".result-rank*")) and not list(rd.glob(".node-rank*")), "read and cleared"
             scratch = Path(cluster.env["STUDIO_CLUSTER_SCRATCH"])
             wait_for(lambda: not list(scratch.glob(f"*/*-ranks*-*/{spread}")), timeout=30,
                      what="the ranks' copies removed once pushed (the lost node's by the next ones on its disk)")
         finally:
             kill_active(store)
-            for name in ("node_y", "node_z", "node_v"):
+            for name in ("node_y", "node_z"):
                 if name in cluster.nodes:
                     cluster.kill_node(name)
             storage.forget()
