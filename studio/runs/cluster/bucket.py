@@ -276,10 +276,7 @@ class RunCopy:
                     (self.local / rel).unlink(missing_ok=True)
                     seen.pop(rel, None)
                     got.append(rel)
-                    parent = (self.local / rel).parent
-                    while parent != self.local and parent.is_dir() and not any(parent.iterdir()):
-                        parent.rmdir()
-                        parent = parent.parent
+                    _prune(self.local, (self.local / rel).parent)
             if runfolder.stop_requested(self.local) and "STOP" not in there \
                     and runfolder.read_status(self.local).get("status") == "stopping":
                 self.upload("STOP")  # asked for while the store did not answer: asked again

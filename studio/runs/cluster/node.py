@@ -229,18 +229,18 @@ class Pushes:
         self.done.set()
         if self.thread is not None:
             self.thread.join()
-        for wait in (0, 2, 5, 10):
-            time.sleep(wait)
-            try:
-                with self.turn:
-                    if self.held:  # what the ranks' copies pushed comes down first (a release that failed)
-                        self.copy.refresh(in_place=LOGS)
-                        self.held = False
-                    self.copy.push(final=True, **self.options)
-                return True
-            except Exception:  # noqa: BLE001 - tried again; after the last try the copy stays on the node
-                continue
-        return False
+        def final() -> None:
+            with self.turn:
+                if self.held:  # what the ranks' copies pushed comes down first (a release that failed)
+                    self.copy.refresh(in_place=LOGS)
+                    self.held = False
+                self.copy.push(final=True, **self.options)
+
+        try:
+            _tried(final, (0, 2, 5, 10))
+            return True
+        except Exception:  # noqa: BLE001 - after the last try the copy stays on the node
+            return False
 
 
 @ray.remote(num_cpus=0)

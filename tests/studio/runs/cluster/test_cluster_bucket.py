@@ -269,7 +269,7 @@ def test_a_large_file_that_keeps_growing_goes_up_every_half_minute_and_at_the_en
     assert node.push() == 2 and node.listing()["train.log"][0] == log.stat().st_size
 
 
-def test_a_checkpoint_never_looks_whole_in_the_bucket_with_torn_weights(url, tmp_path):
+def test_a_checkpoint_never_looks_whole_in_the_bucket_with_torn_weights(url, tmp_path, monkeypatch):
     """An upload may catch a checkpoint's weights half written; once its marker (trainer_state.json, written last)
     is there, the weights go up again at once, ahead of it, not half a minute later: a node lost meanwhile would
     leave a checkpoint that looks whole and cannot be resumed from."""
@@ -283,11 +283,13 @@ def test_a_checkpoint_never_looks_whole_in_the_bucket_with_torn_weights(url, tmp
     with open(ck / "model.safetensors", "ab") as out:
         out.write(b"w" * bucket.SMALL)
     (ck / "trainer_state.json").write_text('{"global_step": 5}')
+    order = []
+    upload = bucket.RunCopy.upload
+    monkeypatch.setattr(bucket.RunCopy, "upload", lambda self, rel: order.append(rel) or upload(self, rel))
     assert node.push() == 2
-    there = node.listing()
-    assert there["checkpoints/checkpoint-5/model.safetensors"][0] == 2 * bucket.SMALL
-    assert there["checkpoints/checkpoint-5/trainer_state.json"][1] >= \
-        there["checkpoints/checkpoint-5/model.safetensors"][1], "the marker after the weights"
+    assert order == ["checkpoints/checkpoint-5/model.safetensors", "checkpoints/checkpoint-5/trainer_state.json"], \
+        "the weights again, then the marker"
+    assert node.listing()["checkpoints/checkpoint-5/model.safetensors"][0] == 2 * bucket.SMALL
 
 
 def test_the_studio_never_counts_as_held_what_it_does_not_hold(url, tmp_path, monkeypatch):
@@ -502,7 +504,8 @@ def test_the_drivers_copy_keeps_its_own_word_when_it_takes_in_the_ranks(url, tmp
     assert "ray/record.json" in there and there["train.log"][0] == RunFolder(mine).log.stat().st_size
 
 
-def test_the_other_nodes_copies_send_their_shards_before_rank_0s_marker_and_follow_its_rotation(url, tmp_path):
+def test_the_other_nodes_copies_send_their_shards_before_rank_0s_marker_and_follow_its_rotation(url, tmp_path,
+                                                                                              monkeypatch):
     """A checkpoint whose shards are written on several nodes: rank 0's copy has the others send theirs before its
     marker goes up, and a rank's result goes after everything; a checkpoint rank 0 rotated away leaves the other
     copies' disks too."""
@@ -518,16 +521,9 @@ def test_the_other_nodes_copies_send_their_shards_before_rank_0s_marker_and_foll
     files.atomic_write_json(x / ".result-rank0.json", {"status": "completed"})
     order = []
     upload = bucket.RunCopy.upload
-
-    def noted(self, rel):
-        order.append(rel)
-        return upload(self, rel)
-
-    bucket.RunCopy.upload = noted
-    try:
-        lead.push(whole_folders=True, before_marker=lambda: order.append("asked") or other.push(follow_removals=True))
-    finally:
-        bucket.RunCopy.upload = upload
+    monkeypatch.setattr(bucket.RunCopy, "upload", lambda self, rel: order.append(rel) or upload(self, rel))
+    lead.push(whole_folders=True, before_marker=lambda: order.append("asked") or other.push(follow_removals=True))
+    monkeypatch.undo()
     assert order.index("checkpoints/checkpoint-5/shard-1.bin") < order.index("checkpoints/checkpoint-5/"
                                                                              "trainer_state.json")
     assert order[-1] == ".result-rank0.json" and order.index("asked") > order.index(
